@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Prepares real container engines for kstlib's tests on a Debian 12 machine (run as root).
+# Idempotent: installs only missing packages, starts dockerd only if its socket does not answer,
+# imports the offline test image only where it is absent. Writes nothing outside the repo except
+# /tmp/kstlib-dockerd (dockerd's data, exec root, socket and log) and the engines' own image stores.
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+IMAGE="localhost/kstlib-busybox:latest"
+DOCKERD_DIR=/tmp/kstlib-dockerd
+DOCKER_SOCK="$DOCKERD_DIR/docker.sock"
+DOCKERD_LOG="$DOCKERD_DIR/dockerd.log"
+export CONTAINERS_CONF="${CONTAINERS_CONF:-$REPO/.ci/containers.conf}"
+
+mkdir -p "$DOCKERD_DIR"
+log() { printf '[engines] %s\n' "$*"; }
+
+# --- packages --------------------------------------------------------------------------------
+missing=()
+for pkg in tmux podman runc docker.io busybox-static; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  log "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+else
+  log "packages present: tmux podman runc docker.io busybox-static"
+fi
+
+# --- dockerd ---------------------------------------------------------------------------------
+docker_ok() { DOCKER_HOST="unix://$DOCKER_SOCK" docker info >/dev/null 2>&1; }
+if docker_ok; then
+  log "dockerd already answering on $DOCKER_SOCK"
+else
+  mkdir -p "$DOCKERD_DIR/data" "$DOCKERD_DIR/exec"
+  pidfile="$DOCKERD_DIR/exec/dockerd.pid"
+  oldpid="$(cat "$pidfile" 2>/dev/null || true)"
+  if [ -n "$oldpid" ] && kill -0 "$oldpid" 2>/dev/null; then
+    log "dockerd (pid $oldpid) is running but not answering yet; waiting for it"
+  else
+    # A dead daemon leaves its pid file and socket behind; dockerd refuses to start over them.
+    rm -f "$pidfile" "$DOCKER_SOCK"
+    log "starting dockerd (log: $DOCKERD_LOG)"
+    # vfs: works on any filesystem; no iptables: no network setup needed; own roots, pid file and
+    # socket so a system docker is never touched. setsid: the daemon outlives this script's group.
+    setsid nohup dockerd --storage-driver=vfs --iptables=false \
+      --data-root="$DOCKERD_DIR/data" --exec-root="$DOCKERD_DIR/exec" --pidfile="$pidfile" \
+      -H "unix://$DOCKER_SOCK" >>"$DOCKERD_LOG" 2>&1 </dev/null &
+  fi
+  for _ in $(seq 1 60); do
+    docker_ok && break
+    sleep 1
+  done
+  if ! docker_ok; then
+    log "dockerd did not answer within 60 s; last lines of $DOCKERD_LOG:"
+    tail -n 30 "$DOCKERD_LOG" >&2 || true
+    exit 1
+  fi
+  log "dockerd answering on $DOCKER_SOCK"
+fi
+
+# --- test image (offline: a busybox-static rootfs) -------------------------------------------
+rootfs_tar=""
+build_rootfs() {
+  [ -n "$rootfs_tar" ] && return 0
+  local work
+  work="$(mktemp -d "$DOCKERD_DIR/rootfs.XXXXXX")"
+  local root="$work/root"
+  mkdir -p "$root/bin" "$root/etc" "$root/tmp" "$root/root" "$root/proc" "$root/sys" "$root/dev" "$root/var/log"
+  chmod 1777 "$root/tmp"
+  cp /bin/busybox "$root/bin/busybox"
+  local applet
+  for applet in $("$root/bin/busybox" --list); do
+    [ "$applet" = busybox ] || ln -sf busybox "$root/bin/$applet"
+  done
+  printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' >"$root/etc/passwd"
+  printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"
+  rootfs_tar="$work/rootfs.tar"
+  tar -C "$root" -cf "$rootfs_tar" .
+}
+
+if podman image exists "$IMAGE" 2>/dev/null; then
+  log "podman: $IMAGE present"
+else
+  build_rootfs
+  log "podman: importing $IMAGE"
+  podman import --quiet --change 'CMD ["sh"]' --change 'ENV PATH=/bin' "$rootfs_tar" "$IMAGE" >/dev/null
+fi
+
+if DOCKER_HOST="unix://$DOCKER_SOCK" docker image inspect "$IMAGE" >/dev/null 2>&1; then
+  log "docker: $IMAGE present"
+else
+  build_rootfs
+  log "docker: importing $IMAGE"
+  DOCKER_HOST="unix://$DOCKER_SOCK" docker import --change 'CMD ["sh"]' --change 'ENV PATH=/bin' "$rootfs_tar" "$IMAGE" >/dev/null
+fi
+
+if [ -n "$rootfs_tar" ]; then rm -rf "$(dirname "$rootfs_tar")"; fi
+log "ready: podman (CONTAINERS_CONF=$CONTAINERS_CONF), docker (DOCKER_HOST=unix://$DOCKER_SOCK), image $IMAGE"

@@ -1,0 +1,82 @@
+/**
+ * Command lines for Podman and Docker (the args after the binary). Pure, so the exact argv is
+ * unit-tested. Only forms both engines (and both Docker client generations, 20.10 and 28.x) accept.
+ */
+import type { ContainerSpec, RuntimeName } from "../../model.js"
+import { fingerprint, hashFingerprint, Marks } from "../../model.js"
+import { encodeApplied } from "./parse.js"
+import { shellSplit } from "./shlex.js"
+
+/** Podman: one JSON array with a labels map. Docker: one object per line (`{{json .}}`), full ids. */
+export const psArgs = (runtime: RuntimeName): ReadonlyArray<string> =>
+  runtime === "podman" ? ["ps", "-a", "--format", "json"] : ["ps", "-a", "--no-trunc", "--format", "{{json .}}"]
+
+/** `container inspect` never matches an image, volume or network of the same name (plain `inspect` does). */
+export const inspectArgs = (name: string): ReadonlyArray<string> => ["container", "inspect", name]
+
+export type RunArgs =
+  | { readonly ok: true; readonly args: ReadonlyArray<string> }
+  | { readonly ok: false; readonly reason: string }
+
+/**
+ * `run -d` with kstlib's ownership labels, a TTY (`-t -i`, so `attach` gets a terminal later) and
+ * `--pull=never` (a missing image fails at once instead of waiting on a registry). The command is
+ * split shell-style into argv; no shell runs it.
+ */
+export const runArgs = (spec: ContainerSpec): RunArgs => {
+  let command: ReadonlyArray<string> = []
+  if (spec.command !== null) {
+    const split = shellSplit(spec.command)
+    if (!split.ok) return { ok: false, reason: `invalid command: ${split.reason}` }
+    command = split.words
+  }
+  const fp = fingerprint(spec)
+  const args: Array<string> = [
+    "run",
+    "-d",
+    "--pull=never",
+    "--name",
+    spec.name,
+    "--label",
+    `${Marks.labelManaged}=true`,
+    "--label",
+    `${Marks.labelSession}=${spec.name}`,
+    "--label",
+    `${Marks.labelSpec}=${hashFingerprint(fp)}`,
+    "--label",
+    `${Marks.labelApplied}=${encodeApplied(fp)}`
+  ]
+  if (spec.working_dir !== null) args.push("-w", spec.working_dir)
+  for (const key of Object.keys(spec.env).sort()) args.push("-e", `${key}=${spec.env[key]!}`)
+  for (const v of spec.volumes) args.push("-v", v)
+  if (spec.log_volume !== null) args.push("-v", spec.log_volume)
+  for (const p of spec.ports) args.push("-p", p)
+  args.push("-t", "-i", spec.image, ...command)
+  return { ok: true, args }
+}
+
+export const startArgs = (name: string): ReadonlyArray<string> => ["start", name]
+
+export const stopArgs = (name: string, force: boolean, timeout: number): ReadonlyArray<string> =>
+  force ? ["kill", name] : ["stop", "-t", String(Math.max(0, Math.floor(timeout))), name]
+
+/** Podman's `rm -f` first waits the stop timeout (10 s) for a running container; Docker kills at once. */
+export const rmArgs = (runtime: RuntimeName, name: string): ReadonlyArray<string> =>
+  runtime === "podman" ? ["rm", "-f", "-t", "0", name] : ["rm", "-f", name]
+
+export const logsArgs = (name: string, lines: number, follow: boolean): ReadonlyArray<string> => [
+  "logs",
+  ...(follow ? ["-f"] : []),
+  "--tail",
+  String(Math.max(0, Math.floor(lines))),
+  name
+]
+
+export const execArgs = (name: string, argv: ReadonlyArray<string>, interactive: boolean): ReadonlyArray<string> => [
+  "exec",
+  ...(interactive ? ["-i", "-t"] : []),
+  name,
+  ...argv
+]
+
+export const attachArgs = (name: string): ReadonlyArray<string> => ["attach", name]

@@ -1,0 +1,170 @@
+/**
+ * tmux argv building, pure. Every target is exact (`=NAME`): plain `-t NAME` falls back to prefix
+ * and pattern matching, so `astro` would hit `astro-dev`.
+ */
+import { canonicalJson, fingerprint, Marks, specHash } from "../../model.js"
+import type { TmuxSpec } from "../../model.js"
+
+/** Field separator of our list formats (ASCII unit separator): tmux escapes it inside session names. */
+export const SEP = "\x1f"
+
+/** tmux's default socket name (`-L default` is the default server). */
+export const DEFAULT_SOCKET = "default"
+
+/** Exact session target, for session commands (`has-session`, `kill-session`, `list-panes -s`). */
+export const sessionTarget = (name: string) => `=${name}`
+
+/**
+ * Exact pane target: the session's current window, active pane. Pane/window commands (set-option,
+ * send-keys, capture-pane, respawn-pane) need the trailing colon: `=NAME` alone is not resolved
+ * as a session by them.
+ */
+export const paneTarget = (name: string) => `=${name}:`
+
+/**
+ * tmux splits its own argv on any argument ENDING with `;` (not only on a lone `;`), so a command,
+ * env value or key ending with `;` would cut the command sequence. `\;` at the end is read back as
+ * a literal `;`.
+ */
+export const escapeArg = (arg: string): string => (arg.endsWith(";") ? `${arg.slice(0, -1)}\\;` : arg)
+
+/**
+ * Global flags: `-L NAME` for a named socket. For the default server we pass `-L default` only
+ * when running inside tmux: there a bare `tmux` talks to the server in $TMUX, which may be a
+ * named socket.
+ */
+export const socketArgs = (socket: string | null, insideTmux: boolean): ReadonlyArray<string> =>
+  socket !== null ? ["-L", socket] : insideTmux ? ["-L", DEFAULT_SOCKET] : []
+
+/** The observe format: one line per pane, the session's name first (tmux escapes it), user options last. */
+export const PANE_FIELDS = [
+  "#{session_name}",
+  "#{window_index}",
+  "#{pane_index}",
+  "#{pane_pid}",
+  "#{session_created}",
+  "#{session_windows}",
+  "#{pane_dead}",
+  "#{pane_dead_status}",
+  "#{pane_dead_signal}",
+  `#{${Marks.tmuxManaged}}`,
+  `#{${Marks.tmuxSpec}}`,
+  `#{${Marks.tmuxApplied}}`
+] as const
+
+export const PANE_FORMAT = PANE_FIELDS.join(SEP)
+
+/** One call lists every pane of every session of the server. */
+export const listPanesArgs = (): ReadonlyArray<string> => ["list-panes", "-a", "-F", PANE_FORMAT]
+
+/** The fingerprint JSON is stored base64-encoded: option values may hold anything, but our separators must not appear. */
+export const encodeApplied = (spec: TmuxSpec): string =>
+  Buffer.from(canonicalJson(fingerprint(spec)), "utf8").toString("base64")
+
+/** `set-option` commands marking a session as kstlib's (session user options, so every pane format sees them). */
+const markCommands = (spec: TmuxSpec): ReadonlyArray<ReadonlyArray<string>> => {
+  const t = paneTarget(spec.name)
+  return [
+    ["set-option", "-t", t, Marks.tmuxManaged, "1"],
+    ["set-option", "-t", t, Marks.tmuxSpec, specHash(spec)],
+    ["set-option", "-t", t, Marks.tmuxApplied, encodeApplied(spec)]
+  ]
+}
+
+const envArgs = (env: Readonly<Record<string, string>>): ReadonlyArray<string> =>
+  Object.entries(env).flatMap(([k, v]) => ["-e", `${k}=${v}`])
+
+/**
+ * The commands creating one session. `remain-on-exit` is set in the same command sequence as
+ * `new-session`: the server runs a client's whole sequence before it handles the child's exit, so
+ * even `true` leaves a dead pane (verified on 3.3a with 50 instantly exiting sessions, repeatedly).
+ * It is a window option set on that window only: the user's global options are never touched.
+ * No -x/-y: on 3.3a an explicit size made tmux lose the output of instantly exiting commands
+ * about 1 time in 30 (resize race); the default size (80x24) does not, and logs join wrapped lines.
+ */
+export const createCommands = (spec: TmuxSpec): ReadonlyArray<ReadonlyArray<string>> => [
+  [
+    "new-session",
+    "-d",
+    "-s",
+    spec.name,
+    ...(spec.working_dir !== null && spec.working_dir !== "" ? ["-c", spec.working_dir] : []),
+    ...envArgs(spec.env),
+    // One string: tmux runs it with `sh -c` (default-shell). No command: the user's shell.
+    ...(spec.command !== null ? ["--", spec.command] : [])
+  ],
+  ["set-option", "-w", "-t", paneTarget(spec.name), "remain-on-exit", "on"],
+  ...markCommands(spec)
+]
+
+/** Respawns the pane in place (killing what still runs there) and refreshes the marks. */
+export const respawnCommands = (spec: TmuxSpec): ReadonlyArray<ReadonlyArray<string>> => [
+  [
+    "respawn-pane",
+    "-k",
+    "-t",
+    paneTarget(spec.name),
+    ...(spec.working_dir !== null && spec.working_dir !== "" ? ["-c", spec.working_dir] : []),
+    ...envArgs(spec.env),
+    ...(spec.command !== null ? ["--", spec.command] : [])
+  ],
+  ["set-option", "-w", "-t", paneTarget(spec.name), "remain-on-exit", "on"],
+  ...markCommands(spec)
+]
+
+/** Joins commands into ONE tmux invocation: `;` as its own argv element separates them. */
+export const chain = (commands: ReadonlyArray<ReadonlyArray<string>>): ReadonlyArray<string> =>
+  commands.flatMap((c, i) => [...(i === 0 ? [] : [";"]), ...c.map(escapeArg)])
+
+/** Last `lines` lines of the pane, history included, wrapped lines joined. */
+export const captureArgs = (name: string, lines: number, colors: boolean): ReadonlyArray<string> => [
+  "capture-pane",
+  "-p",
+  "-J",
+  ...(colors ? ["-e"] : []),
+  "-S",
+  `-${Math.max(0, Math.floor(lines))}`,
+  "-t",
+  paneTarget(name)
+]
+
+/** Panes of one session (all windows), for stop: pane id and whether its process is gone. */
+export const PANE_STATE_FORMAT = ["#{pane_id}", "#{window_index}", "#{pane_index}", "#{pane_dead}"].join(SEP)
+export const sessionPanesArgs = (name: string): ReadonlyArray<string> => [
+  "list-panes",
+  "-s",
+  "-t",
+  sessionTarget(name),
+  "-F",
+  PANE_STATE_FORMAT
+]
+
+/**
+ * One follow poll in ONE invocation: the cursor column and whether the pane is dead, then the whole
+ * history and screen. (A failing capture — session gone — fails the invocation.)
+ */
+export const followPollArgs = (name: string): ReadonlyArray<string> => [
+  "display-message",
+  "-p",
+  "-t",
+  paneTarget(name),
+  ["#{cursor_x}", "#{pane_dead}"].join(SEP),
+  ";",
+  "capture-pane",
+  "-p",
+  "-J",
+  "-S",
+  "-",
+  "-t",
+  paneTarget(name)
+]
+
+export const sendKeysArgs = (name: string, keys: string, enter: boolean): ReadonlyArray<string> => [
+  "send-keys",
+  "-t",
+  paneTarget(name),
+  // `--`: keys starting with `-` are keys, not flags
+  "--",
+  escapeArg(keys),
+  ...(enter ? ["Enter"] : [])
+]

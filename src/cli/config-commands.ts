@@ -1,0 +1,65 @@
+/** `kstlib ops validate` and `kstlib ops schema`. */
+import { Console, Effect } from "effect"
+import { Command, Flag } from "effect/cli"
+import { formatConfigIssue } from "../errors.js"
+import { paint } from "../reconcile/render.js"
+import { loadFromFlags, setExitCode } from "./app.js"
+import { stderrStyle, stdoutStyle } from "./output.js"
+
+const validate = Command.make("validate", {
+  json: Flag.Boolean("json").pipe(Flag.withDescription("Print JSON on stdout."), Flag.withDefault(false))
+}, (f) =>
+  Effect.gen(function*() {
+    const config = yield* loadFromFlags
+    const rejected = config.sessions.filter((e) => e._tag === "Rejected")
+    if (rejected.length > 0) yield* setExitCode(1)
+    if (f.json) {
+      return yield* Console.log(JSON.stringify({
+        files: config.files,
+        valid: rejected.length === 0,
+        sessions: config.sessions.map((e) => ({
+          name: e.name,
+          valid: e._tag === "Valid",
+          backend: e._tag === "Valid" ? e.spec.backend : e.backend,
+          file: e.source.file,
+          line: e.source.line,
+          issues: e._tag === "Rejected" ? e.issues : []
+        })),
+        warnings: config.warnings
+      }, null, 2))
+    }
+    const out = stdoutStyle()
+    const err = stderrStyle()
+    if (config.files.length === 0) yield* Console.error("No config file found (looked for kstlib.conf.yml in ~/.config, $XDG_CONFIG_HOME/kstlib, ~ and .).")
+    else yield* Console.log(`Config: ${config.files.join(", ")}`)
+    for (const w of config.warnings) yield* Console.error(`${paint(err, "yellow", "warning:")} ${formatConfigIssue(w)}`)
+    for (const e of config.sessions) {
+      if (e._tag === "Valid") {
+        yield* Console.log(`${paint(out, "green", "valid   ")} ${e.name} (${e.spec.backend})`)
+      } else {
+        for (const i of e.issues) yield* Console.error(`${paint(err, "red", "rejected")} ${formatConfigIssue(i)}`)
+      }
+    }
+    yield* Console.log(
+      `${config.sessions.length - rejected.length} valid, ${rejected.length} rejected${
+        rejected.length > 0 ? " (rejected sessions are never run)" : ""
+      }.`
+    )
+  })).pipe(
+  Command.withDescription("Check the config: each session is valid or rejected with file:line: reason. Exit 1 if any is rejected."),
+  Command.withExamples([
+    { command: "kstlib ops validate", description: "Check the cascade's config" },
+    { command: "kstlib ops validate --config examples/tmux/kstlib.conf.yml", description: "Check one file" }
+  ])
+)
+
+const schema = Command.make("schema", {}, () =>
+  Effect.gen(function*() {
+    const { configJsonSchema } = yield* Effect.promise(() => import("../config/schema.js"))
+    yield* Console.log(JSON.stringify(configJsonSchema(), null, 2))
+  })).pipe(
+  Command.withDescription("Print the JSON Schema of kstlib.conf.yml (for editor completion and checks)."),
+  Command.withExamples([{ command: "kstlib ops schema > kstlib.schema.json", description: "Then: # yaml-language-server: $schema=./kstlib.schema.json" }])
+)
+
+export const configCommands = [validate, schema] as const

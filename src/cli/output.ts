@@ -1,0 +1,80 @@
+/** Text output for humans: tables, status blocks, colours (off without a TTY or with NO_COLOR). */
+import type { Color, Style } from "../reconcile/render.js"
+import { paint, styleFor } from "../reconcile/render.js"
+import type { SessionStatus } from "../session/status.js"
+
+export const stdoutStyle = (): Style => styleFor(process.stdout.isTTY === true, process.env)
+export const stderrStyle = (): Style => styleFor(process.stderr.isTTY === true, process.env)
+
+const stateColor: Record<string, Color> = { running: "green", defined: "dim", exited: "yellow", stopped: "yellow", unknown: "red" }
+
+export const paintState = (style: Style, state: string) => paint(style, stateColor[state] ?? "yellow", state)
+
+/** Columns padded to the widest cell; colour is applied after padding so escape codes don't skew widths. */
+export const table = (
+  style: Style,
+  header: ReadonlyArray<string>,
+  rows: ReadonlyArray<ReadonlyArray<string>>,
+  colorize: (col: number, cell: string, padded: string) => string = (_c, _cell, padded) => padded
+): string => {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)))
+  const line = (cells: ReadonlyArray<string>, paintCell: (i: number, c: string, p: string) => string) =>
+    cells.map((c, i) => paintCell(i, c, i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join("  ").trimEnd()
+  return [line(header, (_i, _c, p) => paint(style, "bold", p)), ...rows.map((r) => line(r, colorize))].join("\n")
+}
+
+const dash = (v: string | number | null) => (v === null || v === "" ? "-" : String(v))
+
+export const syncWord = (s: SessionStatus): string =>
+  s.state === "defined" ? "-" : !s.in_config ? "no config" : s.in_sync === null ? "-" : s.in_sync ? "yes" : "drift"
+
+export const renderList = (style: Style, rows: ReadonlyArray<SessionStatus>): string => {
+  if (rows.length === 0) return "No sessions found."
+  return table(
+    style,
+    ["NAME", "BACKEND", "STATE", "PID", "IMAGE", "SOCKET", "OWNED", "IN SYNC"],
+    rows.map((s) => [
+      s.name,
+      s.backend === "container" && s.runtime !== null ? `container/${s.runtime}` : s.backend,
+      s.state === "exited" && s.exit_code !== null ? `exited(${s.exit_code})` : s.state,
+      dash(s.pid),
+      dash(s.image),
+      s.backend === "tmux" && s.state !== "defined" ? s.socket_name ?? "default" : dash(s.socket_name),
+      s.state === "defined" ? "-" : s.owned ? "yes" : "no",
+      syncWord(s)
+    ]),
+    (col, cell, padded) => (col === 2 ? paint(style, stateColor[cell.replace(/\(.*$/u, "")] ?? "yellow", padded) : padded)
+  )
+}
+
+export const renderStatus = (style: Style, s: SessionStatus): string => {
+  const rows: Array<[string, string]> = [["State", paintState(style, s.state)], ["Backend", s.backend]]
+  if (s.runtime !== null) rows.push(["Runtime", s.runtime])
+  if (s.pid !== null) rows.push(["PID", String(s.pid)])
+  if (s.created_at !== null) rows.push(["Created", s.created_at])
+  if (s.window_count > 0) rows.push(["Windows", String(s.window_count)])
+  if (s.backend === "tmux" && s.state !== "defined") rows.push(["Socket", s.socket_name ?? "default"])
+  if (s.image !== null) rows.push(["Image", s.image])
+  if (s.exit_code !== null) rows.push(["Exit code", String(s.exit_code)])
+  if (s.state !== "defined") rows.push(["Owned", s.owned ? "yes (created by kstlib)" : "no"])
+  rows.push(["In config", s.in_config ? `yes${s.in_sync === false ? " (drifted: run kstlib ops plan)" : ""}` : "no"])
+  const w = Math.max(...rows.map(([k]) => k.length))
+  return [paint(style, "bold", `Session: ${s.name}`), ...rows.map(([k, v]) => `  ${k.padEnd(w)}  ${v}`)].join("\n")
+}
+
+/** The original's JSON keys first, in its order, then ours. */
+export const statusJson = (s: SessionStatus) => ({
+  name: s.name,
+  state: s.state,
+  backend: s.backend,
+  pid: s.pid,
+  created_at: s.created_at,
+  window_count: s.window_count,
+  socket_name: s.socket_name,
+  image: s.image,
+  exit_code: s.exit_code,
+  runtime: s.runtime,
+  owned: s.owned,
+  in_sync: s.in_sync,
+  in_config: s.in_config
+})

@@ -1,0 +1,208 @@
+/**
+ * One session entry → a valid SessionSpec or a rejected entry with every issue located. Used by the
+ * loader for each `ops.sessions.<name>` and by the CLI for a spec built from config + overrides, so
+ * both go through exactly the same rules.
+ */
+import * as path from "node:path"
+import { Result, Schema, SchemaIssue } from "effect"
+import type { ConfigIssue } from "../errors.js"
+import type { BackendKind, ContainerSpec, RuntimeName, SessionSpec, TmuxSpec } from "../model.js"
+import { validateSessionName } from "./rules.js"
+import { ContainerSession, sessionFields, TmuxSession } from "./schema.js"
+import type { Loc } from "./tree.js"
+import type { ConfigEntry, SourceLocation } from "./types.js"
+
+export interface SessionDefaults {
+  readonly default_backend: BackendKind
+  readonly container_runtime: RuntimeName | null
+}
+
+export interface DecodeContext {
+  readonly defaults: SessionDefaults
+  /** Directory relative paths (tmux working_dir, bind-mount host sides) are resolved against. */
+  readonly baseDir: string
+  /** Where the entry comes from, reported in issues (e.g. `<command line>`). */
+  readonly file: string
+  readonly line: number | null
+  /** Expands a leading `~` in paths; without it such paths are refused. */
+  readonly home?: string | undefined
+}
+
+/** The loader's richer context: each field has its own location (it may come from another file). */
+export interface LocatedContext {
+  readonly defaults: SessionDefaults
+  readonly home: string | undefined
+  readonly source: SourceLocation
+  readonly locate: (fieldPath: ReadonlyArray<PropertyKey>) => Loc
+  readonly baseDirOf: (fieldPath: ReadonlyArray<PropertyKey>) => string
+}
+
+export const decodeSessionEntry = (name: string, raw: unknown, ctx: DecodeContext): ConfigEntry =>
+  decodeLocated(name, raw, {
+    defaults: ctx.defaults,
+    home: ctx.home,
+    source: { file: ctx.file, line: ctx.line },
+    locate: () => ({ file: ctx.file, line: ctx.line }),
+    baseDirOf: () => ctx.baseDir
+  })
+
+const UNKNOWN_FIELD = "\u0000unknown-field"
+const format = SchemaIssue.makeFormatterStandardSchemaV1({
+  leafHook: (issue) =>
+    issue._tag === "UnexpectedKey"
+      ? UNKNOWN_FIELD
+      : issue._tag === "MissingKey"
+      ? "required field is missing"
+      : SchemaIssue.defaultLeafHook(issue)
+})
+
+/** Every issue of a decoding failure, flattened; `unknownField` marks keys the schema does not know. */
+export const flattenIssues = (
+  error: Schema.SchemaError
+): ReadonlyArray<{ readonly path: ReadonlyArray<PropertyKey>; readonly message: string; readonly unknownField: boolean }> =>
+  format(error.issue).issues.map((i) => ({
+    // the formatter's paths are plain property keys
+    path: (i.path ?? []) as ReadonlyArray<PropertyKey>,
+    message: i.message,
+    unknownField: i.message === UNKNOWN_FIELD
+  }))
+
+const parseOptions = { errors: "all", onExcessProperty: "error" } as const
+const decodeTmux = Schema.decodeUnknownResult(TmuxSession)
+const decodeContainer = Schema.decodeUnknownResult(ContainerSession)
+
+/** `env.LD_PRELOAD`, `ports[1]`, `comand`. */
+export const fieldPath = (p: ReadonlyArray<PropertyKey>): string =>
+  p.reduce<string>((acc, k) => (typeof k === "number" ? `${acc}[${k}]` : acc === "" ? String(k) : `${acc}.${String(k)}`), "")
+
+const distance = (a: string, b: string): number => {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i)
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!
+    row[0] = i
+    for (let j = 1; j <= b.length; j++) {
+      const cur = row[j]!
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1))
+      prev = cur
+    }
+  }
+  return row[b.length]!
+}
+
+/** `unknown field (did you mean 'command'?)`, else the list of known fields. */
+export const suggestField = (key: string, known: ReadonlyArray<string>): string => {
+  const norm = (s: string) => s.toLowerCase().replace(/[-_]/gu, "")
+  const best = known
+    .map((f) => ({ f, d: distance(norm(key), norm(f)) }))
+    .sort((x, y) => x.d - y.d)[0]
+  if (best !== undefined && best.d <= Math.max(1, Math.floor(best.f.length / 3))) {
+    return `unknown field (did you mean '${best.f}'?)`
+  }
+  return `unknown field (expected one of: ${known.join(", ")})`
+}
+
+const unknownFieldReason = (key: string, backend: BackendKind): string => {
+  const other: BackendKind = backend === "tmux" ? "container" : "tmux"
+  if ((sessionFields[other] as ReadonlyArray<string>).includes(key)) {
+    return `unknown field for a ${backend} session ('${key}' is a ${other} field: set backend: ${other})`
+  }
+  return suggestField(key, sessionFields[backend])
+}
+
+const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
+
+export const decodeLocated = (name: string, raw: unknown, ctx: LocatedContext): ConfigEntry => {
+  const issues: Array<ConfigIssue> = []
+  const add = (p: ReadonlyArray<PropertyKey>, reason: string) => {
+    const at = ctx.locate(p)
+    issues.push({ file: at.file, line: at.line, session: name, field: fieldPath(p), reason })
+  }
+  const rejected = (backend: BackendKind | null): ConfigEntry => ({ _tag: "Rejected", name, backend, issues, source: ctx.source })
+
+  const nameReason = validateSessionName(name)
+  if (nameReason !== null) add([], nameReason)
+
+  // `web:` (null) is an empty session: the defaults
+  const body = raw === null || raw === undefined ? {} : raw
+  if (!isRecord(body)) {
+    add([], `a session must be a mapping of fields, got ${Array.isArray(body) ? "a list" : typeof body}`)
+    return rejected(null)
+  }
+  const asked = body["backend"] ?? ctx.defaults.default_backend
+  if (asked !== "tmux" && asked !== "container") {
+    add(["backend"], `Invalid backend '${String(asked)}'. Must be 'tmux' or 'container'.`)
+    return rejected(null)
+  }
+  const backend: BackendKind = asked
+  const input = body["backend"] === null ? Object.fromEntries(Object.entries(body).filter(([k]) => k !== "backend")) : body
+
+  const decoded: Result.Result<typeof TmuxSession.Type | typeof ContainerSession.Type, Schema.SchemaError> =
+    backend === "tmux" ? decodeTmux(input, parseOptions) : decodeContainer(input, parseOptions)
+  if (Result.isFailure(decoded)) {
+    for (const i of flattenIssues(decoded.failure)) {
+      add(i.path, i.unknownField ? unknownFieldReason(String(i.path[i.path.length - 1]), backend) : i.message)
+    }
+    return rejected(backend)
+  }
+  if (issues.length > 0) return rejected(backend)
+
+  const v = decoded.success
+  const env = Object.fromEntries(Object.entries(v.env ?? {}).map(([k, x]) => [k, String(x)]))
+  const state = v.state ?? "running"
+  const command = v.command ?? null
+
+  const expandHome = (p: ReadonlyArray<PropertyKey>, value: string): string | null => {
+    if (value !== "~" && !value.startsWith("~/")) return value
+    if (ctx.home === undefined) {
+      add(p, "cannot expand '~': HOME is not set")
+      return null
+    }
+    return path.join(ctx.home, value.slice(1))
+  }
+  /** Bind-mount host sides are resolved against the defining file's directory; named volumes stay. */
+  const resolveVolume = (p: ReadonlyArray<PropertyKey>, volume: string): string => {
+    const colon = volume.indexOf(":")
+    const host = volume.slice(0, colon)
+    const rest = volume.slice(colon)
+    if (host.startsWith("/")) return volume
+    const isPath = host === "~" || host.startsWith("~/") || host.startsWith(".") || host.includes("/")
+    if (!isPath) return volume
+    const expanded = expandHome(p, host)
+    if (expanded === null) return volume
+    const resolved = path.resolve(ctx.baseDirOf(p), expanded)
+    if (resolved.includes(":")) add(p, `the resolved host path '${resolved}' contains ':'; use an absolute path`)
+    return `${resolved}${rest}`
+  }
+
+  if (backend === "tmux") {
+    const t = v as typeof TmuxSession.Type
+    let working_dir: string | null = null
+    if (t.working_dir !== undefined && t.working_dir !== null) {
+      const expanded = expandHome(["working_dir"], t.working_dir)
+      working_dir = expanded === null ? null : path.resolve(ctx.baseDirOf(["working_dir"]), expanded)
+    }
+    const spec: TmuxSpec = { backend, name, command, working_dir, env, socket_name: t.socket_name ?? null, state }
+    return issues.length > 0 ? rejected(backend) : { _tag: "Valid", name, spec, source: ctx.source }
+  }
+
+  const c = v as typeof ContainerSession.Type
+  const working_dir = c.working_dir ?? null
+  if (working_dir !== null && !working_dir.startsWith("/")) {
+    add(["working_dir"], "must be an absolute path (it is the working directory inside the container)")
+  }
+  const spec: ContainerSpec = {
+    backend,
+    name,
+    image: c.image,
+    command,
+    working_dir,
+    env,
+    volumes: (c.volumes ?? []).map((vol, i) => resolveVolume(["volumes", i], vol)),
+    ports: (c.ports ?? []).map(String),
+    log_volume: c.log_volume === undefined || c.log_volume === null ? null : resolveVolume(["log_volume"], c.log_volume),
+    runtime: c.runtime ?? ctx.defaults.container_runtime ?? null,
+    state
+  }
+  const valid: SessionSpec = spec
+  return issues.length > 0 ? rejected(backend) : { _tag: "Valid", name, spec: valid, source: ctx.source }
+}

@@ -1,0 +1,195 @@
+/**
+ * The Effect Schema of `kstlib.conf.yml`: the single description of the file, used both to decode
+ * each session entry (decode.ts) and to generate the JSON Schema editors use. The value rules are
+ * the functions of rules.ts wrapped as Schema checks (with a JSON Schema fragment where one can say
+ * the same thing), so they exist once.
+ */
+import { JsonSchema, Schema } from "effect"
+import {
+  DANGEROUS_ENV_KEYS,
+  ENV_KEY_PATTERN,
+  IMAGE_PATTERN,
+  MAX_COMMAND_LENGTH,
+  MAX_ENV_KEY_LENGTH,
+  MAX_ENV_VALUE_LENGTH,
+  MAX_ENV_VARS,
+  MAX_IMAGE_NAME_LENGTH,
+  MAX_PORTS,
+  MAX_SESSION_NAME_LENGTH,
+  MAX_SOCKET_NAME_LENGTH,
+  MAX_VOLUMES,
+  MAX_WORKING_DIR_LENGTH,
+  PORT_PATTERN,
+  SESSION_NAME_PATTERN,
+  validateCommand,
+  validateEnvCount,
+  validateEnvEntry,
+  validateImage,
+  validatePort,
+  validatePortCount,
+  validateSessionName,
+  validateSocketName,
+  validateVolume,
+  validateVolumeCount,
+  validateWorkingDir,
+  VOLUME_PATTERN
+} from "./rules.js"
+
+/** A rules.ts rule as a Schema check; `jsonSchema` is what JSON Schema can express of it. */
+const rule = <T>(validate: (value: T) => string | null, jsonSchema: Record<string, unknown>, expected: string) =>
+  Schema.makeFilter<T>((value) => validate(value) ?? undefined, { expected, toJsonSchema: () => jsonSchema })
+
+export const SessionName = Schema.String.check(
+  rule(validateSessionName, { minLength: 1, maxLength: MAX_SESSION_NAME_LENGTH, pattern: SESSION_NAME_PATTERN.source }, "a session name")
+)
+
+export const Image = Schema.String.check(
+  rule(validateImage, { minLength: 1, maxLength: MAX_IMAGE_NAME_LENGTH, pattern: IMAGE_PATTERN.source }, "an image name")
+).annotate({ description: "Container image, e.g. `python:3.12-slim` or `localhost:5000/app:1.2`." })
+
+export const Command = Schema.String.check(
+  rule((s: string) => validateCommand(s), { maxLength: MAX_COMMAND_LENGTH }, "a command")
+).annotate({
+  description:
+    "Command to run (tmux: through the shell; container: split into argv). Chaining, pipes, redirections, substitutions, eval/source/exec and newlines are refused."
+})
+
+export const WorkingDir = Schema.String.check(
+  rule(validateWorkingDir, { minLength: 1, maxLength: MAX_WORKING_DIR_LENGTH }, "a directory")
+)
+
+export const SocketName = Schema.String.check(
+  rule(validateSocketName, { minLength: 1, maxLength: MAX_SOCKET_NAME_LENGTH, pattern: "^[^/\\\\\\u0000-\\u001f\\u007f]+$" }, "a socket name")
+).annotate({ description: "tmux server socket (`tmux -L NAME`); absent or null = the default server." })
+
+/** `host:container[:ro|:rw]`; a relative host path (`./data`) is resolved against the config file's directory. */
+export const Volume = Schema.String.check(
+  rule(validateVolume, { pattern: VOLUME_PATTERN.source, not: { pattern: "\\.\\." } }, "a volume")
+)
+
+const PortNumber = Schema.Int.check(
+  rule((n: number) => validatePort(String(n)), { minimum: 1, maximum: 65535 }, "a port")
+)
+/** `[host:]container[/tcp|/udp]`; a bare integer is accepted (`- 8080`). */
+export const Port = Schema.Union([Schema.String.check(rule(validatePort, { pattern: PORT_PATTERN.source }, "a port")), PortNumber])
+
+/** YAML scalars are accepted (`DEBUG: 0`, `VERBOSE: true`) and become strings. */
+export const EnvValue = Schema.Union([Schema.String, Schema.Finite, Schema.Boolean]).annotate({
+  expected: "a string, number or boolean (write \"\" for an empty value)"
+})
+
+export const Env = Schema.Record(Schema.String, EnvValue).check(
+  Schema.makeFilter<Readonly<Record<string, string | number | boolean>>>(
+    (env) => {
+      const count = validateEnvCount(Object.keys(env).length)
+      if (count !== null) return count
+      return Object.entries(env).flatMap(([key, value]) => {
+        const reason = validateEnvEntry(key, String(value))
+        return reason === null ? [] : [{ path: [key], issue: reason }]
+      })
+    },
+    {
+      expected: "environment variables",
+      toJsonSchema: () => ({
+        maxProperties: MAX_ENV_VARS,
+        propertyNames: { pattern: ENV_KEY_PATTERN.source, maxLength: MAX_ENV_KEY_LENGTH, not: { enum: DANGEROUS_ENV_KEYS } }
+      })
+    }
+  )
+).annotate({ description: `Environment variables (values up to ${MAX_ENV_VALUE_LENGTH} chars). null = none.` })
+
+export const Volumes = Schema.Array(Volume).check(
+  rule((a: ReadonlyArray<string>) => validateVolumeCount(a.length), { maxItems: MAX_VOLUMES }, "volumes")
+)
+export const Ports = Schema.Array(Port).check(
+  rule((a: ReadonlyArray<unknown>) => validatePortCount(a.length), { maxItems: MAX_PORTS }, "ports")
+)
+
+export const BackendKind = Schema.Literals(["tmux", "container"])
+export const RuntimeName = Schema.Literals(["podman", "docker"])
+export const DesiredState = Schema.Literals(["running", "stopped"]).annotate({
+  default: "running",
+  description: "What `kstlib ops apply` converges the session to."
+})
+
+const common = {
+  command: Schema.optionalKey(Schema.NullOr(Command)),
+  env: Schema.optionalKey(Schema.NullOr(Env)),
+  state: Schema.optionalKey(DesiredState)
+}
+
+export const TmuxSession = Schema.Struct({
+  backend: Schema.optionalKey(Schema.Literal("tmux").annotate({ description: "Default: ops.default_backend." })),
+  ...common,
+  working_dir: Schema.optionalKey(
+    Schema.NullOr(WorkingDir.annotate({ description: "Start directory; relative = relative to this config file." }))
+  ),
+  socket_name: Schema.optionalKey(Schema.NullOr(SocketName))
+}).annotate({ identifier: "TmuxSession", title: "tmux session" })
+
+export const ContainerSession = Schema.Struct({
+  backend: Schema.optionalKey(Schema.Literal("container").annotate({ description: "Default: ops.default_backend." })),
+  image: Image,
+  ...common,
+  working_dir: Schema.optionalKey(
+    Schema.NullOr(WorkingDir.annotate({ description: "Absolute directory inside the container (`-w`)." }))
+  ),
+  volumes: Schema.optionalKey(Schema.NullOr(Volumes)),
+  ports: Schema.optionalKey(Schema.NullOr(Ports)),
+  log_volume: Schema.optionalKey(
+    Schema.NullOr(Volume.annotate({ description: "Extra mount that keeps logs after the container is removed." }))
+  ),
+  runtime: Schema.optionalKey(
+    Schema.NullOr(RuntimeName.annotate({ description: "Default: ops.container_runtime, else auto-detect (podman, then docker)." }))
+  )
+}).annotate({ identifier: "ContainerSession", title: "container session" })
+
+/** Discriminated by `backend`; an entry without it takes `ops.default_backend` (decode.ts picks the member). */
+export const Session = Schema.Union([TmuxSession, ContainerSession])
+
+/** The fields of `ops` besides `sessions` (decoded on their own so one bad session rejects only itself). */
+export const opsSettingsFields = {
+  default_backend: Schema.optionalKey(BackendKind.annotate({ default: "tmux" })),
+  tmux_binary: Schema.optionalKey(
+    Schema.String.check(Schema.isMinLength(1)).annotate({ default: "tmux", description: "tmux binary name or path." })
+  ),
+  container_runtime: Schema.optionalKey(
+    Schema.NullOr(RuntimeName).annotate({ default: null, description: "null = auto-detect (podman, then docker)." })
+  )
+}
+
+export const Ops = Schema.Struct({
+  ...opsSettingsFields,
+  // A null entry (`web:`) is an empty session: a tmux shell with the defaults.
+  sessions: Schema.optionalKey(
+    Schema.NullOr(Schema.Record(Schema.String, Schema.NullOr(Session)).check(Schema.isPropertyNames(SessionName)))
+  )
+}).annotate({ identifier: "Ops" })
+
+/** `ops` with `sessions` left undecoded: used by the loader, which decodes each session separately. */
+export const OpsSettings = Schema.Struct({ ...opsSettingsFields, sessions: Schema.optionalKey(Schema.Unknown) })
+
+/** Other top-level keys are allowed: kstlib.conf.yml is shared with other kstlib modules. */
+export const ConfigFile = Schema.StructWithRest(
+  Schema.Struct({
+    include: Schema.optionalKey(
+      Schema.Union([Schema.String, Schema.Array(Schema.String)]).annotate({
+        description: "Files merged before this one (relative to it, inside its directory); this file's keys win."
+      })
+    ),
+    ops: Schema.optionalKey(Schema.NullOr(Ops))
+  }),
+  [Schema.Record(Schema.String, Schema.Unknown)]
+).annotate({ title: "kstlib.conf.yml" })
+
+/** JSON Schema (draft 2020-12) of kstlib.conf.yml, for editors (`# yaml-language-server: $schema=…`). */
+export const configJsonSchema = (): JsonSchema.JsonSchema => {
+  const doc = Schema.toJsonSchemaDocument(ConfigFile, { onExcessProperty: "error" })
+  return { $schema: JsonSchema.META_SCHEMA_URI_DRAFT_2020_12, ...doc.schema, $defs: doc.definitions }
+}
+
+/** Field names of each backend's entry, for "did you mean" hints. */
+export const sessionFields = {
+  tmux: Object.keys(TmuxSession.fields),
+  container: Object.keys(ContainerSession.fields)
+} as const

@@ -1,0 +1,99 @@
+/**
+ * Finding the one session a per-session command means: config entry (if any) + one observation pass,
+ * narrowed by `--backend` / `--socket`. Ambiguity is an error, never a guess.
+ */
+import { Effect } from "effect"
+import type { Containers } from "../backends/container.js"
+import type { Tmux } from "../backends/tmux.js"
+import { validateSessionName, validateSocketName } from "../config/rules.js"
+import { KstlibConfig } from "../config/service.js"
+import type { ConfigEntry, LoadedConfig } from "../config/types.js"
+import { ConfigInvalid, InvalidInput, SessionAmbiguous } from "../errors.js"
+import type { BackendKind, ObservedSession, SessionSpec } from "../model.js"
+import type { Observation } from "../reconcile/observe.js"
+import { observe } from "../reconcile/observe.js"
+import { placeOf } from "../reconcile/plan.js"
+
+export interface Selector {
+  /** `--backend`. */
+  readonly backend?: BackendKind | undefined
+  /** `--socket` (tmux `-L`); "default" means the default server. */
+  readonly socket?: string | undefined
+}
+
+export type ValidEntry = Extract<ConfigEntry, { _tag: "Valid" }>
+
+export interface Located {
+  readonly name: string
+  readonly entry: ValidEntry | null
+  /** The session the command acts on, when one exists. */
+  readonly observed: ObservedSession | null
+  readonly observation: Observation
+}
+
+/** `-L default` is tmux's own name for the default server. */
+export const normalizeSocket = (socket: string | undefined): string | null | undefined =>
+  socket === undefined ? undefined : socket === "default" ? null : socket
+
+export const checkName = (name: string) => {
+  const reason = validateSessionName(name)
+  return reason === null ? Effect.void : Effect.fail(new InvalidInput({ field: "NAME", reason }))
+}
+
+export const checkSelector = (sel: Selector) => {
+  const reason = sel.socket === undefined ? null : validateSocketName(sel.socket)
+  return reason === null ? Effect.void : Effect.fail(new InvalidInput({ field: "--socket", reason }))
+}
+
+/** The config entry for a name; a rejected one is an error (it is never run, nor silently replaced by a default). */
+export const configEntry = (config: LoadedConfig, name: string): Effect.Effect<ValidEntry | null, ConfigInvalid> => {
+  const entry = config.sessions.find((e) => e.name === name)
+  if (entry === undefined) return Effect.succeed(null)
+  return entry._tag === "Valid" ? Effect.succeed(entry) : Effect.fail(new ConfigInvalid({ issues: entry.issues }))
+}
+
+export const configSockets = (config: LoadedConfig): ReadonlyArray<string | null> => [
+  ...new Set(
+    config.sessions.flatMap((e) => (e._tag === "Valid" && e.spec.backend === "tmux" && e.spec.socket_name !== null ? [e.spec.socket_name] : []))
+  )
+]
+
+export const matchesSelector = (o: ObservedSession, sel: Selector): boolean => {
+  const socket = normalizeSocket(sel.socket)
+  if (sel.backend !== undefined && o.backend !== sel.backend) return false
+  if (socket !== undefined && (o.backend !== "tmux" || o.socket_name !== socket)) return false
+  return true
+}
+
+export const inSlotOf = (spec: SessionSpec, o: ObservedSession): boolean =>
+  spec.backend === "tmux"
+    ? o.backend === "tmux" && o.socket_name === spec.socket_name
+    : o.backend === "container" && (spec.runtime === null || o.runtime === spec.runtime)
+
+export const observeFor = (config: LoadedConfig, sel: Selector) => {
+  const socket = normalizeSocket(sel.socket)
+  return observe({
+    sockets: [...configSockets(config), ...(socket === undefined ? [] : [socket])],
+    tmux: sel.backend !== "container",
+    containers: sel.backend !== "tmux" && socket === undefined
+  })
+}
+
+export const locate = (
+  name: string,
+  sel: Selector
+): Effect.Effect<Located, InvalidInput | ConfigInvalid | SessionAmbiguous, Tmux | Containers | KstlibConfig> =>
+  Effect.gen(function*() {
+    yield* checkName(name)
+    yield* checkSelector(sel)
+    const config = yield* KstlibConfig
+    const entry = yield* configEntry(config, name)
+    const observation = yield* observeFor(config, sel)
+    const candidates = observation.sessions.filter((o) => o.name === name && matchesSelector(o, sel))
+    const preferred = entry === null ? undefined : candidates.find((o) => inSlotOf(entry.spec, o))
+    if (preferred !== undefined) return { name, entry, observed: preferred, observation }
+    if (candidates.length > 1) {
+      return yield* new SessionAmbiguous({ session: name, places: candidates.map(placeOf) })
+    }
+    return { name, entry, observed: candidates[0] ?? null, observation }
+  })

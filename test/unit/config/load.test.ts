@@ -1,0 +1,443 @@
+import { afterEach, describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import type { ConfigInvalid, ConfigParseError } from "../../../src/errors.js"
+import { loadConfig } from "../../../src/config/load.js"
+import type { ConfigEntry, LoadedConfig } from "../../../src/config/types.js"
+
+const dirs: Array<string> = []
+afterEach(() => {
+  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true })
+})
+/** A temp tree: { "home/kstlib.conf.yml": "..." } → absolute root. */
+const tree = (files: Record<string, string>): string => {
+  const root = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "kstlib-config-")))
+  dirs.push(root)
+  for (const [rel, text] of Object.entries(files)) {
+    const p = path.join(root, rel)
+    fs.mkdirSync(path.dirname(p), { recursive: true })
+    fs.writeFileSync(p, text)
+  }
+  return root
+}
+/** Loads with a fake HOME and no XDG/KSTLIB_CONFIG from the real environment. */
+const load = (root: string, opts: { cwd?: string; path?: string; env?: Record<string, string> } = {}) =>
+  loadConfig({ cwd: opts.cwd ?? path.join(root, "work"), path: opts.path, env: { HOME: path.join(root, "home"), ...opts.env } })
+
+const entry = (c: LoadedConfig, name: string): ConfigEntry => {
+  const e = c.sessions.find((s) => s.name === name)
+  if (e === undefined) throw new Error(`no session ${name}`)
+  return e
+}
+const valid = (c: LoadedConfig, name: string) => {
+  const e = entry(c, name)
+  if (e._tag !== "Valid") throw new Error(`${name} rejected: ${JSON.stringify(e.issues)}`)
+  return e
+}
+const rejected = (c: LoadedConfig, name: string) => {
+  const e = entry(c, name)
+  if (e._tag !== "Rejected") throw new Error(`${name} unexpectedly valid`)
+  return e
+}
+
+describe("discovery and cascade", () => {
+  it.effect("no file anywhere: defaults, no sessions, no error", () =>
+    Effect.gen(function*() {
+      const root = tree({ "work/.keep": "" })
+      const c = yield* load(root)
+      expect(c).toEqual({ files: [], default_backend: "tmux", tmux_binary: "tmux", container_runtime: null, sessions: [], warnings: [] })
+    }))
+
+  it.effect("precedence: ~/.config < XDG < ~ < ./ ; maps merge, lists replace", () =>
+    Effect.gen(function*() {
+      const root = tree({
+        "home/.config/kstlib.conf.yml": "ops:\n  tmux_binary: t1\n  sessions:\n    web:\n      command: one\n      env: {A: '1', B: '1'}\n    low: {}\n",
+        "xdg/kstlib/kstlib.conf.yml": "ops:\n  tmux_binary: t2\n  sessions:\n    web:\n      env: {B: '2'}\n",
+        "home/kstlib.conf.yml": "ops:\n  tmux_binary: t3\n  container_runtime: docker\n",
+        "work/kstlib.conf.yml": "other_module: {x: 1}\nops:\n  tmux_binary: t4\n  sessions:\n    api:\n      backend: container\n      image: nginx\n      ports: ['80']\n"
+      })
+      const c = yield* load(root, { env: { XDG_CONFIG_HOME: path.join(root, "xdg") } })
+      expect(c.files).toEqual([
+        path.join(root, "home/.config/kstlib.conf.yml"),
+        path.join(root, "xdg/kstlib/kstlib.conf.yml"),
+        path.join(root, "home/kstlib.conf.yml"),
+        path.join(root, "work/kstlib.conf.yml")
+      ])
+      expect(c.tmux_binary).toBe("t4")
+      expect(c.container_runtime).toBe("docker")
+      expect(c.sessions.map((s) => s.name)).toEqual(["web", "low", "api"])
+      const web = valid(c, "web")
+      expect(web.spec).toMatchObject({ command: "one", env: { A: "1", B: "2" } })
+      // the session key's location: the highest-priority file defining it
+      expect(web.source).toEqual({ file: path.join(root, "xdg/kstlib/kstlib.conf.yml"), line: 4 })
+      expect(valid(c, "api").spec).toMatchObject({ backend: "container", runtime: "docker", ports: ["80"] })
+    }))
+
+  it.effect("lists are replaced whole by a higher file", () =>
+    Effect.gen(function*() {
+      const root = tree({
+        "home/kstlib.conf.yml": "ops:\n  sessions:\n    api: {backend: container, image: nginx, ports: ['80', '81']}\n",
+        "work/kstlib.conf.yml": "ops:\n  sessions:\n    api: {ports: ['90']}\n"
+      })
+      expect(valid(yield* load(root), "api").spec).toMatchObject({ image: "nginx", ports: ["90"] })
+    }))
+
+  it.effect("XDG_CONFIG_HOME defaults to ~/.config", () =>
+    Effect.gen(function*() {
+      const root = tree({ "home/.config/kstlib/kstlib.conf.yml": "ops:\n  default_backend: container\n" })
+      expect((yield* load(root)).default_backend).toBe("container")
+    }))
+
+  it.effect("path option and KSTLIB_CONFIG select exactly one file; missing → ConfigNotFound", () =>
+    Effect.gen(function*() {
+      const root = tree({
+        "work/kstlib.conf.yml": "ops:\n  sessions:\n    cwd: {}\n",
+        "elsewhere/a.yml": "ops:\n  sessions:\n    a: {}\n",
+        "elsewhere/b.yml": "ops:\n  sessions:\n    b: {}\n"
+      })
+      const byPath = yield* load(root, { path: "../elsewhere/a.yml" })
+      expect(byPath.files).toEqual([path.join(root, "elsewhere/a.yml")])
+      expect(byPath.sessions.map((s) => s.name)).toEqual(["a"])
+      const byEnv = yield* load(root, { env: { KSTLIB_CONFIG: path.join(root, "elsewhere/b.yml") } })
+      expect(byEnv.sessions.map((s) => s.name)).toEqual(["b"])
+      // the option wins over the variable
+      const both = yield* load(root, { path: path.join(root, "elsewhere/a.yml"), env: { KSTLIB_CONFIG: path.join(root, "elsewhere/b.yml") } })
+      expect(both.sessions.map((s) => s.name)).toEqual(["a"])
+      const missing = yield* Effect.flip(load(root, { path: "nope.yml" }))
+      expect(missing._tag).toBe("ConfigNotFound")
+      expect(missing._tag === "ConfigNotFound" && missing.path).toBe(path.join(root, "work/nope.yml"))
+      const missingEnv = yield* Effect.flip(load(root, { env: { KSTLIB_CONFIG: "/nonexistent/kstlib.yml" } }))
+      expect(missingEnv._tag).toBe("ConfigNotFound")
+    }))
+})
+
+const invalidIssues = (e: unknown) => {
+  expect((e as { _tag: string })._tag).toBe("ConfigInvalid")
+  return (e as ConfigInvalid).issues
+}
+
+describe("include", () => {
+  it.effect("included files merge first, in order; the includer wins; paths relative to the includer", () =>
+    Effect.gen(function*() {
+      const root = tree({
+        "cfg/main.yml": "include: [inc/a.yml, inc/b.yml]\nops:\n  sessions:\n    web:\n      command: main\n",
+        "cfg/inc/a.yml": "include: deeper/c.yml\nops:\n  tmux_binary: from-a\n  sessions:\n    web: {command: a, env: {X: a}}\n    fromA: {}\n",
+        "cfg/inc/deeper/c.yml": "ops:\n  sessions:\n    fromC: {working_dir: data}\n",
+        "cfg/inc/b.yml": "ops:\n  tmux_binary: from-b\n  sessions:\n    web: {env: {Y: b}}\n"
+      })
+      const c = yield* load(root, { path: path.join(root, "cfg/main.yml") })
+      expect(c.files).toEqual(["cfg/inc/deeper/c.yml", "cfg/inc/a.yml", "cfg/inc/b.yml", "cfg/main.yml"].map((f) => path.join(root, f)))
+      expect(c.tmux_binary).toBe("from-b")
+      expect(valid(c, "web").spec).toMatchObject({ command: "main", env: { X: "a", Y: "b" } })
+      // relative working_dir resolved against the directory of the file that defined it
+      expect(valid(c, "fromC").spec).toMatchObject({ working_dir: path.join(root, "cfg/inc/deeper/data") })
+    }))
+
+  it.effect("escape, symlink, missing → ConfigInvalid at the include line", () =>
+    Effect.gen(function*() {
+      const root = tree({
+        "secret.yml": "ops: {}\n",
+        "cfg/escape.yml": "ops: {}\ninclude:\n  - ok.yml\n  - ../secret.yml\n",
+        "cfg/ok.yml": "ops: {}\n",
+        "cfg/abs.yml": "include: /etc/passwd\n",
+        "cfg/link.yml": "include: l.yml\n",
+        "cfg/missing.yml": "\ninclude: nothere.yml\n"
+      })
+      fs.symlinkSync(path.join(root, "cfg/ok.yml"), path.join(root, "cfg/l.yml"))
+      const esc = invalidIssues(yield* Effect.flip(load(root, { path: path.join(root, "cfg/escape.yml") })))
+      expect(esc).toEqual([{
+        file: path.join(root, "cfg/escape.yml"),
+        line: 4,
+        session: null,
+        field: "include[1]",
+        reason: "Include path escapes config directory (path traversal blocked): ../secret.yml"
+      }])
+      const abs = invalidIssues(yield* Effect.flip(load(root, { path: path.join(root, "cfg/abs.yml") })))
+      expect(abs[0]!.reason).toContain("path traversal blocked")
+      const link = invalidIssues(yield* Effect.flip(load(root, { path: path.join(root, "cfg/link.yml") })))
+      expect(link[0]).toMatchObject({ line: 1, field: "include", reason: "symlinked includes are not allowed: l.yml" })
+      const missing = invalidIssues(yield* Effect.flip(load(root, { path: path.join(root, "cfg/missing.yml") })))
+      expect(missing[0]).toMatchObject({ line: 2, reason: `included file not found: ${path.join(root, "cfg/nothere.yml")}` })
+    }))
+
+  it.effect("a symlinked directory leading outside is caught too", () =>
+    Effect.gen(function*() {
+      const root = tree({ "outside/x.yml": "ops: {}\n", "cfg/main.yml": "include: sub/x.yml\n" })
+      fs.symlinkSync(path.join(root, "outside"), path.join(root, "cfg/sub"))
+      const issues = invalidIssues(yield* Effect.flip(load(root, { path: path.join(root, "cfg/main.yml") })))
+      expect(issues[0]!.reason).toContain("path traversal blocked")
+    }))
+
+  it.effect("cycles are refused", () =>
+    Effect.gen(function*() {
+      const root = tree({ "cfg/a.yml": "include: b.yml\n", "cfg/b.yml": "include: a.yml\n", "cfg/self.yml": "include: self.yml\n" })
+      const cyc = invalidIssues(yield* Effect.flip(load(root, { path: path.join(root, "cfg/a.yml") })))
+      expect(cyc[0]).toMatchObject({ file: path.join(root, "cfg/b.yml"), line: 1, field: "include" })
+      expect(cyc[0]!.reason).toMatch(/^circular include: .*a\.yml -> .*b\.yml -> .*a\.yml$/u)
+      const self = invalidIssues(yield* Effect.flip(load(root, { path: path.join(root, "cfg/self.yml") })))
+      expect(self[0]!.reason).toContain("circular include")
+    }))
+
+  it.effect("depth 10 is fine, depth 11 is refused", () =>
+    Effect.gen(function*() {
+      // f0 includes f1 … includes fN: the deepest include is at depth N
+      const chain = (n: number) =>
+        Object.fromEntries(Array.from({ length: n + 1 }, (_, i) => [`cfg/f${i}.yml`, i < n ? `include: f${i + 1}.yml\n` : "ops: {tmux_binary: deep}\n"]))
+      const ok = tree(chain(10))
+      expect((yield* load(ok, { path: path.join(ok, "cfg/f0.yml") })).tmux_binary).toBe("deep")
+      const deep = tree(chain(11))
+      const issues = invalidIssues(yield* Effect.flip(load(deep, { path: path.join(deep, "cfg/f0.yml") })))
+      expect(issues[0]).toMatchObject({ file: path.join(deep, "cfg/f10.yml"), reason: "include depth exceeds the maximum of 10: f11.yml" })
+    }))
+})
+
+const parseError = (e: unknown) => {
+  expect((e as { _tag: string })._tag).toBe("ConfigParseError")
+  return e as ConfigParseError
+}
+
+describe("file-level errors", () => {
+  it.effect("YAML syntax error: file, line, column", () =>
+    Effect.gen(function*() {
+      const root = tree({ "c.yml": "ops:\n  sessions:\n    web:\n      command: [unclosed\n" })
+      const e = parseError(yield* Effect.flip(load(root, { path: path.join(root, "c.yml") })))
+      expect(e.file).toBe(path.join(root, "c.yml"))
+      expect(e.line).toBe(5)
+      expect(e.column).toBe(1)
+      expect(e.reason).toMatch(/^invalid YAML: /u)
+    }))
+
+  it.effect("duplicate keys are a parse error at the duplicate", () =>
+    Effect.gen(function*() {
+      const root = tree({ "c.yml": "ops:\n  sessions:\n    web: {}\n    web: {}\n" })
+      const e = parseError(yield* Effect.flip(load(root, { path: path.join(root, "c.yml") })))
+      expect([e.line, e.column]).toEqual([4, 5])
+    }))
+
+  it.effect("NaN / Infinity refused with their location", () =>
+    Effect.gen(function*() {
+      const root = tree({ "c.yml": "ops:\n  sessions:\n    web:\n      env: {A: .nan}\n", "d.yml": "x: -.inf\n" })
+      const e = parseError(yield* Effect.flip(load(root, { path: path.join(root, "c.yml") })))
+      expect([e.line, e.column]).toEqual([4, 16])
+      expect(e.reason).toContain("NaN and Infinity")
+      expect(parseError(yield* Effect.flip(load(root, { path: path.join(root, "d.yml") }))).line).toBe(1)
+    }))
+
+  it.effect("files over 10 MiB are refused; exactly 10 MiB is read", () =>
+    Effect.gen(function*() {
+      const root = tree({})
+      const big = path.join(root, "big.yml")
+      fs.writeFileSync(big, `# ${"x".repeat(10 * 1024 * 1024 - 3)}\n`)
+      expect(fs.statSync(big).size).toBe(10 * 1024 * 1024)
+      expect((yield* load(root, { path: big })).sessions).toEqual([])
+      fs.appendFileSync(big, "\n")
+      const e = parseError(yield* Effect.flip(load(root, { path: big })))
+      expect(e.reason).toContain("file too large")
+    }))
+
+  it.effect("empty and comment-only files are {}", () =>
+    Effect.gen(function*() {
+      const root = tree({ "e.yml": "", "c.yml": "# nothing\n" })
+      expect((yield* load(root, { path: path.join(root, "e.yml") })).sessions).toEqual([])
+      expect((yield* load(root, { path: path.join(root, "c.yml") })).files).toEqual([path.join(root, "c.yml")])
+    }))
+
+  it.effect("top level / ops / sessions of the wrong shape → ConfigInvalid with the line", () =>
+    Effect.gen(function*() {
+      const root = tree({ "list.yml": "- a\n- b\n", "ops.yml": "x: 1\nops: [1, 2]\n", "s.yml": "ops:\n  sessions: nope\n" })
+      expect(invalidIssues(yield* Effect.flip(load(root, { path: path.join(root, "list.yml") })))[0]).toMatchObject({ line: 1, field: "" })
+      expect(invalidIssues(yield* Effect.flip(load(root, { path: path.join(root, "ops.yml") })))[0]).toMatchObject({
+        line: 2,
+        field: "ops",
+        reason: "ops must be a mapping"
+      })
+      expect(invalidIssues(yield* Effect.flip(load(root, { path: path.join(root, "s.yml") })))[0]).toMatchObject({ line: 2, field: "ops.sessions" })
+    }))
+
+  it.effect("bad ops settings and unknown ops keys are reported with their lines", () =>
+    Effect.gen(function*() {
+      const root = tree({ "c.yml": "ops:\n  default_backend: lxc\n  sesions: {}\n  container_runtime: nerdctl\n" })
+      const issues = invalidIssues(yield* Effect.flip(load(root, { path: path.join(root, "c.yml") })))
+      expect(issues.map((i) => [i.line, i.field])).toEqual([[3, "ops.sesions"], [2, "ops.default_backend"], [4, "ops.container_runtime"]])
+      expect(issues[0]!.reason).toBe("unknown field (did you mean 'sessions'?)")
+    }))
+})
+
+describe("sessions", () => {
+  const CONF = [
+    "ops:", //                                   1
+    "  default_backend: tmux", //                2
+    "  sessions:", //                            3
+    "    good:", //                              4
+    "      command: python bot.py", //           5
+    "      env:", //                             6
+    "        DEBUG: 0", //                       7
+    "        VERBOSE: true", //                  8
+    "        RATIO: 1.50", //                    9
+    "        HEX: 0x1F", //                      10
+    "    bad:", //                               11
+    "      comand: x", //                        12
+    "      env:", //                             13
+    "        LD_PRELOAD: /evil.so", //           14
+    "    box:", //                               15
+    "      backend: container", //               16
+    "      image: nginx", //                     17
+    "      ports:", //                           18
+    "        - '8080:80'", //                    19
+    "        - '99999:1'", //                    20
+    "      volumes:", //                         21
+    "        - ./data:/app", //                  22
+    "    cmd:", //                               23
+    "      command: echo a; rm -rf /", //        24
+    "    Bad.Name: {}", //                       25
+    "    nulls:", //                             26
+    "      backend: container", //               27
+    "      image: localhost:5000/app:1.2", //    28
+    "      env:", //                             29
+    "      volumes:", //                         30
+    "      ports: null", //                      31
+    "    empty:", //                             32
+    "    tmuximage:", //                         33
+    "      image: nginx", //                     34
+    "    noimage: {backend: container}", //      35
+    ""
+  ].join("\n")
+
+  it.effect("each entry decoded on its own; issues located at the offending field", () =>
+    Effect.gen(function*() {
+      const root = tree({ "cfg/kstlib.conf.yml": CONF })
+      const file = path.join(root, "cfg/kstlib.conf.yml")
+      const c = yield* load(root, { path: file })
+      expect(c.sessions.map((s) => `${s.name}:${s._tag}`)).toEqual([
+        "good:Valid", "bad:Rejected", "box:Rejected", "cmd:Rejected", "Bad.Name:Rejected", "nulls:Valid", "empty:Valid",
+        "tmuximage:Rejected", "noimage:Rejected"
+      ])
+      expect(valid(c, "good")).toEqual({
+        _tag: "Valid",
+        name: "good",
+        source: { file, line: 4 },
+        spec: {
+          backend: "tmux",
+          name: "good",
+          command: "python bot.py",
+          working_dir: null,
+          env: { DEBUG: "0", VERBOSE: "true", RATIO: "1.50", HEX: "0x1F" },
+          socket_name: null,
+          state: "running"
+        }
+      })
+      expect(rejected(c, "bad")).toEqual({
+        _tag: "Rejected",
+        name: "bad",
+        backend: "tmux",
+        source: { file, line: 11 },
+        issues: [
+          { file, line: 12, session: "bad", field: "comand", reason: "unknown field (did you mean 'command'?)" },
+          { file, line: 14, session: "bad", field: "env.LD_PRELOAD", reason: "Environment variable 'LD_PRELOAD' is blocked for security reasons" }
+        ]
+      })
+      expect(rejected(c, "box").issues).toEqual([
+        { file, line: 20, session: "box", field: "ports[1]", reason: "Port number out of range (1-65535): 99999" }
+      ])
+      expect(rejected(c, "cmd").issues).toEqual([
+        { file, line: 24, session: "cmd", field: "command", reason: "Potentially dangerous command pattern detected: ;" }
+      ])
+      expect(rejected(c, "Bad.Name").issues).toMatchObject([{ line: 25, field: "", reason: expect.stringContaining("Session name must start") }])
+      expect(valid(c, "nulls").spec).toMatchObject({ image: "localhost:5000/app:1.2", env: {}, volumes: [], ports: [] })
+      expect(valid(c, "empty").spec).toMatchObject({ backend: "tmux", command: null, env: {} })
+      expect(rejected(c, "tmuximage").issues[0]).toMatchObject({
+        line: 34,
+        field: "image",
+        reason: "unknown field for a tmux session ('image' is a container field: set backend: container)"
+      })
+      expect(rejected(c, "noimage")).toMatchObject({ backend: "container", issues: [{ line: 35, field: "image", reason: "required field is missing" }] })
+    }))
+
+  it.effect("default_backend applies to entries without backend; an invalid backend is rejected", () =>
+    Effect.gen(function*() {
+      const root = tree({
+        "c.yml": "ops:\n  default_backend: container\n  container_runtime: podman\n  sessions:\n    a: {image: nginx}\n    b: {image: nginx, runtime: docker}\n    c: {backend: lxc}\n"
+      })
+      const c = yield* load(root, { path: path.join(root, "c.yml") })
+      expect(valid(c, "a").spec).toMatchObject({ backend: "container", runtime: "podman" })
+      expect(valid(c, "b").spec).toMatchObject({ runtime: "docker" })
+      expect(rejected(c, "c")).toMatchObject({
+        backend: null,
+        issues: [{ line: 7, field: "backend", reason: "Invalid backend 'lxc'. Must be 'tmux' or 'container'." }]
+      })
+    }))
+
+  it.effect("relative paths resolve against the defining file; named volumes and absolute paths stay", () =>
+    Effect.gen(function*() {
+      const root = tree({
+        "proj/kstlib.conf.yml": [
+          "include: sub/more.yml",
+          "ops:",
+          "  sessions:",
+          "    t: {working_dir: ., command: run}",
+          "    h: {working_dir: ~/bots}",
+          "    c:",
+          "      backend: container",
+          "      image: app",
+          "      working_dir: /srv",
+          "      volumes: ['./data:/app/data:ro', 'myvol:/data', '/abs:/x', 'rel/dir:/y']",
+          "      log_volume: ./logs:/var/log/app",
+          "    crel: {backend: container, image: app, working_dir: srv}",
+          ""
+        ].join("\n"),
+        "proj/sub/more.yml": "ops:\n  sessions:\n    s: {working_dir: ../x}\n    v: {backend: container, image: app, volumes: ['./d:/d']}\n"
+      })
+      const cwd = path.join(root, "somewhere/else")
+      fs.mkdirSync(cwd, { recursive: true })
+      const c = yield* load(root, { cwd, path: path.join(root, "proj/kstlib.conf.yml") })
+      const proj = path.join(root, "proj")
+      expect(valid(c, "t").spec.working_dir).toBe(proj)
+      expect(valid(c, "h").spec.working_dir).toBe(path.join(root, "home/bots"))
+      expect(valid(c, "c").spec).toMatchObject({
+        working_dir: "/srv",
+        volumes: [`${proj}/data:/app/data:ro`, "myvol:/data", "/abs:/x", `${proj}/rel/dir:/y`],
+        log_volume: `${proj}/logs:/var/log/app`
+      })
+      expect(rejected(c, "crel").issues[0]).toMatchObject({ field: "working_dir", reason: expect.stringContaining("absolute path") })
+      expect(valid(c, "s").spec.working_dir).toBe(path.join(proj, "x"))
+      expect(valid(c, "v").spec).toMatchObject({ volumes: [`${proj}/sub/d:/d`] })
+    }))
+
+  it.effect("more than 50 sessions: the first 50 are kept, a warning names the rest", () =>
+    Effect.gen(function*() {
+      const names = Array.from({ length: 53 }, (_, i) => `s${i}`)
+      const root = tree({ "c.yml": `ops:\n  sessions:\n${names.map((n) => `    ${n}: {}\n`).join("")}` })
+      const c = yield* load(root, { path: path.join(root, "c.yml") })
+      expect(c.sessions.map((s) => s.name)).toEqual(names.slice(0, 50))
+      expect(c.warnings).toEqual([{
+        file: path.join(root, "c.yml"),
+        line: 53,
+        session: null,
+        field: "ops.sessions",
+        reason: "ops.sessions has 53 entries (max 50); ignoring: s50, s51, s52"
+      }])
+    }))
+
+  it.effect("scalar types: wrong types are issues, not crashes; state defaults to running", () =>
+    Effect.gen(function*() {
+      const root = tree({
+        "c.yml": "ops:\n  sessions:\n    a:\n      command: 42\n      env: {A: null, B: [1]}\n      state: paused\n    b: {state: stopped, socket_name: bots}\n    c: {backend: container, image: x, ports: [8080, 0], volumes: notalist}\n"
+      })
+      const c = yield* load(root, { path: path.join(root, "c.yml") })
+      expect(rejected(c, "a").issues.map((i) => [i.line, i.field])).toEqual([[4, "command"], [5, "env.A"], [5, "env.B"], [6, "state"]])
+      expect(valid(c, "b").spec).toMatchObject({ state: "stopped", socket_name: "bots" })
+      expect(rejected(c, "c").issues.map((i) => i.field)).toEqual(["volumes", "ports[1]"])
+    }))
+
+  it.effect("YAML anchors and merge keys work", () =>
+    Effect.gen(function*() {
+      const root = tree({
+        "c.yml": "x-env: &env {A: '1', B: '2'}\nops:\n  sessions:\n    a: {env: *env}\n    b:\n      env:\n        <<: *env\n        B: override\n"
+      })
+      const c = yield* load(root, { path: path.join(root, "c.yml") })
+      expect(valid(c, "a").spec.env).toEqual({ A: "1", B: "2" })
+      expect(valid(c, "b").spec.env).toEqual({ A: "1", B: "override" })
+    }))
+})

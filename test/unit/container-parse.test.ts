@@ -1,0 +1,380 @@
+import { assert, describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { execArgs, logsArgs, psArgs, rmArgs, runArgs, stopArgs } from "../../src/backends/container/argv.js"
+import {
+  decodeApplied,
+  encodeApplied,
+  engineMessage,
+  exitCodeFromStatus,
+  mapState,
+  parseCreated,
+  parseInspect,
+  parseLabels,
+  parsePs
+} from "../../src/backends/container/parse.js"
+import { shellSplit } from "../../src/backends/container/shlex.js"
+import { Containers } from "../../src/backends/container.js"
+import type { ContainerSpec } from "../../src/model.js"
+import { fingerprint, specHash } from "../../src/model.js"
+import { fakeSpawner } from "../support/fakeSpawner.js"
+
+const spec = (over: Partial<ContainerSpec> = {}): ContainerSpec => ({
+  backend: "container",
+  name: "web",
+  image: "localhost/app:1",
+  command: null,
+  working_dir: null,
+  env: {},
+  volumes: [],
+  ports: [],
+  log_volume: null,
+  runtime: null,
+  state: "running",
+  ...over
+})
+
+// Real `podman ps -a --format json` output (podman 4.3.1), trimmed to the fields that matter.
+const podmanPs = JSON.stringify([
+  {
+    Names: ["web"],
+    State: "running",
+    Status: "Up 2 seconds ago",
+    ExitCode: 0,
+    Pid: 5517,
+    Image: "localhost/kstlib-busybox:latest",
+    Created: 1795237618,
+    CreatedAt: "2 seconds ago",
+    Labels: {
+      "io.kstlib.managed": "true",
+      "io.kstlib.spec": specHash(spec()),
+      "io.kstlib.applied": encodeApplied(fingerprint(spec()))
+    }
+  },
+  { Names: ["job"], State: "exited", Status: "Exited (3) 2 seconds ago", ExitCode: 3, Pid: 0, Image: "img", Created: 1795237618, Labels: null },
+  { Names: ["fresh"], State: "created", Status: "Created", ExitCode: 0, Pid: 0, Image: "img", Created: 1795237618, Labels: null }
+], null, 2)
+
+// Real `docker ps -a --no-trunc --format '{{json .}}'` lines (docker 28.2 and 20.10 print the same keys).
+const dockerPs = [
+  `{"Command":"\\"sh\\"","CreatedAt":"2026-11-21 05:06:59 +0000 UTC","ID":"8af2","Image":"localhost/kstlib-busybox:latest","Labels":"","Names":"fresh","State":"created","Status":"Created"}`,
+  `{"Command":"\\"sh -c 'exit 3'\\"","CreatedAt":"2026-11-21 05:06:59 +0000 UTC","ID":"5763","Image":"img","Labels":"","Names":"job","State":"exited","Status":"Exited (3) 1 second ago"}`,
+  `{"CreatedAt":"2026-11-21 05:06:58 +0000 UTC","ID":"2d00","Image":"localhost/app:1","Labels":"io.kstlib.applied=${encodeApplied(fingerprint(spec()))},io.kstlib.managed=true,io.kstlib.spec=${specHash(spec())},other=a,b","Names":"web,alias","State":"running","Status":"Up 1 second"}`
+].join("\n") + "\n"
+
+describe("state mapping (one table for ps and inspect)", () => {
+  it.each([
+    ["running", "running"],
+    ["Running", "running"],
+    ["exited", "exited"],
+    ["created", "stopped"],
+    ["paused", "stopped"],
+    ["stopped", "stopped"],
+    ["configured", "stopped"],
+    ["restarting", "stopped"],
+    ["dead", "stopped"],
+    ["", "unknown"],
+    ["weird", "unknown"],
+    [undefined, "unknown"],
+    [42, "unknown"]
+  ] as const)("%s -> %s", (input, expected) => {
+    expect(mapState(input)).toBe(expected)
+  })
+})
+
+describe("parsing helpers", () => {
+  it("docker exit code from Status", () => {
+    expect(exitCodeFromStatus("Exited (3) 5 seconds ago")).toBe(3)
+    expect(exitCodeFromStatus("Exited (137) About a minute ago")).toBe(137)
+    expect(exitCodeFromStatus("Up 2 seconds")).toBeNull()
+    expect(exitCodeFromStatus(null)).toBeNull()
+  })
+
+  it("created times in every engine form", () => {
+    expect(parseCreated(1795237618)).toBe("2026-11-21T05:06:58.000Z")
+    expect(parseCreated("2026-11-21 05:06:59 +0000 UTC")).toBe("2026-11-21T05:06:59.000Z")
+    expect(parseCreated("2024-01-01 12:00:00 +0200 CEST")).toBe("2024-01-01T10:00:00.000Z")
+    expect(parseCreated("2026-11-21T05:06:58.474112048Z")).toBe("2026-11-21T05:06:58.474Z")
+    expect(parseCreated("2026-11-21T07:06:58.5+02:00")).toBe("2026-11-21T05:06:58.500Z")
+    expect(parseCreated("2 seconds ago")).toBeNull()
+    expect(parseCreated("0001-01-01T00:00:00Z")).toBeNull()
+    expect(parseCreated(-62135596800)).toBeNull()
+    expect(parseCreated(null)).toBeNull()
+  })
+
+  it("labels from a map or a docker string, commas in foreign values kept", () => {
+    expect(parseLabels({ a: "1", b: "x,y" })).toEqual({ a: "1", b: "x,y" })
+    expect(parseLabels("a=1,b=x,y,c=k=v")).toEqual({ a: "1", b: "x,y", c: "k=v" })
+    expect(parseLabels("")).toEqual({})
+    expect(parseLabels(null)).toEqual({})
+  })
+
+  it("applied fingerprint round-trips through a comma-free label value", () => {
+    const fp = fingerprint(spec({ env: { A: "1", B: "2" }, volumes: ["/a:/b", "/c:/d"] }))
+    const label = encodeApplied(fp)
+    expect(label).not.toMatch(/[,"= ]/)
+    expect(decodeApplied(label)).toEqual(JSON.parse(JSON.stringify(fp)))
+    expect(decodeApplied(JSON.stringify(fp))).toEqual(JSON.parse(JSON.stringify(fp)))
+    expect(decodeApplied("not base64 !")).toBeNull()
+    expect(decodeApplied(Buffer.from("[1]").toString("base64url"))).toBeNull()
+    expect(decodeApplied(null)).toBeNull()
+  })
+
+  it("engine messages lose the --help hints", () => {
+    expect(engineMessage("docker: Error response from daemon: No such image: x:1.\nSee 'docker run --help'.\n"))
+      .toBe("docker: Error response from daemon: No such image: x:1.")
+  })
+})
+
+describe("ps parsing", () => {
+  it("podman array with label maps", () => {
+    const [web, job, fresh] = parsePs(podmanPs, "podman")
+    expect(web).toEqual({
+      name: "web",
+      backend: "container",
+      state: "running",
+      pid: 5517,
+      created_at: "2026-11-21T05:06:58.000Z",
+      image: "localhost/kstlib-busybox:latest",
+      socket_name: null,
+      runtime: "podman",
+      exit_code: null,
+      window_count: 0,
+      owned: true,
+      spec_hash: specHash(spec()),
+      applied: JSON.parse(JSON.stringify(fingerprint(spec())))
+    })
+    expect([job!.state, job!.exit_code, job!.pid, job!.owned, job!.applied]).toEqual(["exited", 3, null, false, null])
+    expect([fresh!.state, fresh!.exit_code]).toEqual(["stopped", null])
+  })
+
+  it("docker NDJSON with label strings", () => {
+    const byName = Object.fromEntries(parsePs(dockerPs, "docker").map((o) => [o.name, o]))
+    expect(Object.keys(byName).sort()).toEqual(["fresh", "job", "web"])
+    expect(byName["web"]).toMatchObject({
+      state: "running",
+      pid: null,
+      owned: true,
+      runtime: "docker",
+      spec_hash: specHash(spec()),
+      created_at: "2026-11-21T05:06:58.000Z"
+    })
+    expect(byName["web"]!.applied).toEqual(JSON.parse(JSON.stringify(fingerprint(spec()))))
+    expect([byName["job"]!.state, byName["job"]!.exit_code, byName["job"]!.owned]).toEqual(["exited", 3, false])
+    expect(byName["fresh"]!.state).toBe("stopped")
+  })
+
+  it("either form from either engine; garbage lines and nameless entries skipped", () => {
+    expect(parsePs(dockerPs, "podman").map((o) => o.name).sort()).toEqual(["fresh", "job", "web"])
+    const podmanAsLines = (JSON.parse(podmanPs) as Array<unknown>).map((e) => JSON.stringify(e)).join("\n")
+    expect(parsePs(podmanAsLines, "docker").map((o) => o.name)).toEqual(["web", "job", "fresh"])
+    expect(parsePs(`warning: something\n{"Names":"a","State":"running"}\n{"State":"running"}\n42\n`, "docker").map((o) => o.name))
+      .toEqual(["a"])
+    expect(parsePs("", "podman")).toEqual([])
+    expect(parsePs("[]", "podman")).toEqual([])
+  })
+
+  it("old entries without State fall back to Status", () => {
+    const [o] = parsePs(`{"Names":"old","Status":"Exited (2) 1 hour ago"}`, "docker")
+    expect([o!.state, o!.exit_code]).toEqual(["exited", 2])
+  })
+})
+
+describe("inspect parsing", () => {
+  it("docker document: leading slash, Config.Image, labels map", () => {
+    const doc = [{
+      Name: "/job",
+      Created: "2026-11-21T05:06:59.071637941Z",
+      Image: "sha256:75cd",
+      State: { Status: "exited", Running: false, Pid: 0, ExitCode: 3 },
+      Config: { Image: "localhost/kstlib-busybox:latest", Labels: { "io.kstlib.managed": "true" } }
+    }]
+    expect(parseInspect(JSON.stringify(doc, null, 4), "job", "docker")).toMatchObject({
+      name: "job",
+      state: "exited",
+      exit_code: 3,
+      pid: null,
+      image: "localhost/kstlib-busybox:latest",
+      created_at: "2026-11-21T05:06:59.071Z",
+      owned: true
+    })
+  })
+
+  it("podman document: ImageName, pid while running, null labels", () => {
+    const doc = [{
+      Name: "web",
+      Created: "2026-11-21T05:06:58.474112048Z",
+      ImageName: "localhost/kstlib-busybox:latest",
+      State: { Status: "running", Running: true, Pid: 77, ExitCode: 0 },
+      Config: { Labels: null }
+    }]
+    expect(parseInspect(JSON.stringify(doc), "web", "podman")).toMatchObject({
+      state: "running",
+      pid: 77,
+      exit_code: null,
+      image: "localhost/kstlib-busybox:latest",
+      owned: false
+    })
+  })
+
+  it("an image document or an empty array is not a container", () => {
+    expect(parseInspect(`[{"Id":"sha256:1","RepoTags":["localhost/web:latest"],"Config":{}}]`, "web", "podman")).toBeNull()
+    expect(parseInspect("[]", "web", "docker")).toBeNull()
+  })
+})
+
+describe("shlex splitting", () => {
+  it.each([
+    ["sleep 100", ["sleep", "100"]],
+    ["  sh   -c  'echo a; exit 3' ", ["sh", "-c", "echo a; exit 3"]],
+    [`echo "a \\"b\\" \\$c \\\\"`, ["echo", `a "b" \\$c \\`]],
+    [`a\\ b c\\'d`, ["a b", "c'd"]],
+    [`x'' "" ''`, ["x", "", ""]],
+    [`pre"mid"'post'`, ["premidpost"]],
+    ["tab\tsep\nline", ["tab", "sep", "line"]],
+    ["", []]
+  ] as const)("%j", (input, words) => {
+    expect(shellSplit(input)).toEqual({ ok: true, words })
+  })
+
+  it("unbalanced quotes and a trailing backslash are clean errors", () => {
+    expect(shellSplit(`echo 'oops`)).toEqual({ ok: false, reason: "no closing quotation (')" })
+    expect(shellSplit(`echo "oops`)).toEqual({ ok: false, reason: `no closing quotation (")` })
+    expect(shellSplit(`echo oops\\`).ok).toBe(false)
+  })
+})
+
+describe("argv", () => {
+  it("run: labels, options in order, TTY, no pull, split command", () => {
+    const s = spec({
+      command: `sh -c 'echo hi; sleep 9'`,
+      working_dir: "/srv",
+      env: { B: "2", A: "x=y" },
+      volumes: ["/h:/c", "data:/d:ro"],
+      log_volume: "/logs:/var/log/app",
+      ports: ["8080:80"]
+    })
+    const r = runArgs(s)
+    assert(r.ok)
+    expect(r.args).toEqual([
+      "run",
+      "-d",
+      "--pull=never",
+      "--name",
+      "web",
+      "--label",
+      "io.kstlib.managed=true",
+      "--label",
+      "io.kstlib.session=web",
+      "--label",
+      `io.kstlib.spec=${specHash(s)}`,
+      "--label",
+      `io.kstlib.applied=${encodeApplied(fingerprint(s))}`,
+      "-w",
+      "/srv",
+      "-e",
+      "A=x=y",
+      "-e",
+      "B=2",
+      "-v",
+      "/h:/c",
+      "-v",
+      "data:/d:ro",
+      "-v",
+      "/logs:/var/log/app",
+      "-p",
+      "8080:80",
+      "-t",
+      "-i",
+      "localhost/app:1",
+      "sh",
+      "-c",
+      "echo hi; sleep 9"
+    ])
+  })
+
+  it("run without a command uses the image's; a bad command is reported", () => {
+    const r = runArgs(spec())
+    assert(r.ok)
+    expect(r.args.slice(-3)).toEqual(["-t", "-i", "localhost/app:1"])
+    expect(runArgs(spec({ command: "sh -c 'x" }))).toEqual({ ok: false, reason: "invalid command: no closing quotation (')" })
+  })
+
+  it("dialects", () => {
+    expect(psArgs("podman")).toEqual(["ps", "-a", "--format", "json"])
+    expect(psArgs("docker")).toEqual(["ps", "-a", "--no-trunc", "--format", "{{json .}}"])
+    expect(rmArgs("podman", "w")).toEqual(["rm", "-f", "-t", "0", "w"])
+    expect(rmArgs("docker", "w")).toEqual(["rm", "-f", "w"])
+    expect(stopArgs("w", false, 10)).toEqual(["stop", "-t", "10", "w"])
+    expect(stopArgs("w", true, 10)).toEqual(["kill", "w"])
+    expect(logsArgs("w", 20, true)).toEqual(["logs", "-f", "--tail", "20", "w"])
+    expect(execArgs("w", ["ls", "-l"], true)).toEqual(["exec", "-i", "-t", "w", "ls", "-l"])
+  })
+})
+
+describe("service over a fake spawner", () => {
+  it.live("observe: one ps per runtime, both dialects merged", () => {
+    const fake = fakeSpawner((cmd) => ({ stdout: cmd === "podman" ? podmanPs : dockerPs }))
+    return Effect.gen(function*() {
+      const c = yield* Containers
+      const all = yield* c.observe(["podman", "docker"])
+      expect(fake.calls).toEqual([
+        ["podman", "ps", "-a", "--format", "json"],
+        ["docker", "ps", "-a", "--no-trunc", "--format", "{{json .}}"]
+      ])
+      expect(all.map((o) => `${o.runtime}/${o.name}`).sort()).toEqual([
+        "docker/fresh",
+        "docker/job",
+        "docker/web",
+        "podman/fresh",
+        "podman/job",
+        "podman/web"
+      ])
+    }).pipe(Effect.provide(Containers.layer), Effect.provide(fake.layer))
+  })
+
+  it.live("observe: a failing ps is a CommandFailed", () => {
+    const fake = fakeSpawner(() => ({ exitCode: 125, stderr: "Error: cannot connect" }))
+    return Effect.gen(function*() {
+      const e = yield* Effect.flip((yield* Containers).observe(["podman"]))
+      expect(e._tag).toBe("CommandFailed")
+      expect(e.message).toContain("cannot connect")
+    }).pipe(Effect.provide(Containers.layer), Effect.provide(fake.layer))
+  })
+
+  it.live("inspect: container-only argv; 'no such container' is SessionNotFound", () => {
+    const fake = fakeSpawner(() => ({ exitCode: 125, stdout: "[]\n", stderr: "Error: inspecting object: no such container web" }))
+    return Effect.gen(function*() {
+      const e = yield* Effect.flip((yield* Containers).inspect("web", "podman"))
+      expect(e._tag).toBe("SessionNotFound")
+      expect(fake.calls).toEqual([["podman", "container", "inspect", "web"]])
+    }).pipe(Effect.provide(Containers.layer), Effect.provide(fake.layer))
+  })
+
+  it.live("start: an unbalanced command fails cleanly without running anything", () => {
+    const fake = fakeSpawner(() => ({}))
+    return Effect.gen(function*() {
+      const e = yield* Effect.flip((yield* Containers).start(spec({ command: `echo "x` }), "docker", { settle: 0 }))
+      expect(e._tag).toBe("SessionStartFailed")
+      expect(e.reason).toBe(`invalid command: no closing quotation (")`)
+      expect(fake.calls).toEqual([])
+    }).pipe(Effect.provide(Containers.layer), Effect.provide(fake.layer))
+  })
+
+  it.live("start: exited within settle -> exit code and last log lines", () => {
+    const fake = fakeSpawner((_cmd, args) => {
+      if (args[0] === "run") return { stdout: "abc123\n" }
+      if (args[0] === "container") {
+        return { stdout: JSON.stringify([{ State: { Status: "exited", ExitCode: 3, Pid: 0 }, Config: {} }]) }
+      }
+      if (args[0] === "logs") return { stdout: "boom\r\n", stderr: "bad config\n" }
+      return { exitCode: 99 }
+    })
+    return Effect.gen(function*() {
+      const e = yield* Effect.flip((yield* Containers).start(spec(), "docker", { settle: 0 }))
+      expect([e._tag, e.exitCode]).toEqual(["SessionStartFailed", 3])
+      expect(e.output).toBe("boom\nbad config")
+      expect(fake.calls.map((c) => c[1])).toEqual(["run", "container", "logs"])
+      expect(fake.calls[2]).toEqual(["docker", "logs", "--tail", "20", "web"])
+    }).pipe(Effect.provide(Containers.layer), Effect.provide(fake.layer))
+  })
+})
