@@ -33,8 +33,8 @@ export interface ScalarNode {
 }
 export type Node = MapNode | SeqNode | ScalarNode
 
-/** Bounds the expansion of aliases (`&a [*b, *b, …]` nested: the "billion laughs" document). */
-const MAX_NODES = 1_000_000
+/** Bounds the nodes produced by alias expansion (`&a [*b, *b, …]` nested: the "billion laughs" document). */
+const MAX_ALIASED_NODES = 100_000
 
 const reasonOf = (e: YAML.YAMLError) => e.message.split(" at line ")[0]!.split("\n")[0]!
 
@@ -47,7 +47,8 @@ export const parseYaml = (file: string, text: string): Node => {
     const pos = lineCounter.linePos(err.pos[0])
     throw new ConfigParseError({ file, line: pos.line, column: pos.col, reason: `invalid YAML: ${reasonOf(err)}` })
   }
-  let budget = MAX_NODES
+  let budget = MAX_ALIASED_NODES
+  let insideAlias = 0
   const locOf = (offset: number | undefined): Loc => ({
     file,
     line: offset === undefined ? null : lineCounter.linePos(offset).line
@@ -58,11 +59,16 @@ export const parseYaml = (file: string, text: string): Node => {
   }
 
   const convert = (node: unknown, fallback: Loc): Node => {
-    if (--budget < 0) fail(undefined, `document too large after alias expansion (more than ${MAX_NODES} nodes)`)
+    if (insideAlias > 0 && --budget < 0) fail(undefined, `too many alias expansions (more than ${MAX_ALIASED_NODES} nodes)`)
     if (YAML.isAlias(node)) {
       const target = node.resolve(doc)
       if (target === undefined) fail(node.range?.[0], `unresolved alias *${node.source}`)
-      return convert(target, locOf(node.range?.[0]))
+      insideAlias++
+      try {
+        return convert(target, locOf(node.range?.[0]))
+      } finally {
+        insideAlias--
+      }
     }
     if (YAML.isMap(node)) {
       const entries = new Map<string, { keyLoc: Loc; value: Node }>()

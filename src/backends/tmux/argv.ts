@@ -11,7 +11,7 @@ export const SEP = "\x1f"
 /** tmux's default socket name (`-L default` is the default server). */
 export const DEFAULT_SOCKET = "default"
 
-/** Exact session target, for session commands (`has-session`, `kill-session`, `list-panes -s`). */
+/** Exact session target, for the session commands that resolve it exactly (`has-session`, `kill-session`, `attach-session`, `switch-client`). */
 export const sessionTarget = (name: string) => `=${name}`
 
 /**
@@ -134,7 +134,9 @@ export const sessionPanesArgs = (name: string): ReadonlyArray<string> => [
   "list-panes",
   "-s",
   "-t",
-  sessionTarget(name),
+  // `=NAME` alone is read as a window target here and falls back to other sessions
+  // (`=astro` found `astro-dev`); `=NAME:` is exact.
+  paneTarget(name),
   "-F",
   PANE_STATE_FORMAT
 ]

@@ -237,6 +237,16 @@ describe("file-level errors", () => {
       expect(e.reason).toContain("file too large")
     }))
 
+  it.effect("alias bombs are refused", () =>
+    Effect.gen(function*() {
+      const levels = ["a: &a [x,x,x,x,x,x,x,x,x,x]"]
+      for (const [prev, cur] of [["a", "b"], ["b", "c"], ["c", "d"], ["d", "e"], ["e", "f"], ["f", "g"]]) {
+        levels.push(`${cur}: &${cur} [${Array.from({ length: 10 }, () => `*${prev}`).join(",")}]`)
+      }
+      const root = tree({ "c.yml": `${levels.join("\n")}\n` })
+      expect(parseError(yield* Effect.flip(load(root, { path: path.join(root, "c.yml") }))).reason).toContain("too many alias expansions")
+    }))
+
   it.effect("empty and comment-only files are {}", () =>
     Effect.gen(function*() {
       const root = tree({ "e.yml": "", "c.yml": "# nothing\n" })
