@@ -2,7 +2,9 @@
 # Prepares real container engines for kstlib's tests on a Debian 12 machine (run as root).
 # Idempotent: installs only missing packages, starts dockerd only if its socket does not answer,
 # imports the offline test image only where it is absent. Writes nothing outside the repo except
-# /tmp/kstlib-dockerd (dockerd's data, exec root, socket and log) and the engines' own image stores.
+# /tmp/kstlib-dockerd (dockerd's data, exec root, socket and log) and the engines' own image stores
+# (Podman: /var/lib/containers). dockerd 20.10 itself also creates /etc/docker/key.json and small
+# runtime dirs under /run (containerd shim sockets, /run/docker/plugins); no flag moves those.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -43,10 +45,12 @@ else
     # A dead daemon leaves its pid file and socket behind; dockerd refuses to start over them.
     rm -f "$pidfile" "$DOCKER_SOCK"
     log "starting dockerd (log: $DOCKERD_LOG)"
-    # vfs: works on any filesystem; no iptables: no network setup needed; own roots, pid file and
-    # socket so a system docker is never touched. setsid: the daemon outlives this script's group.
+    # vfs: works on any filesystem; no iptables: no network setup needed; own roots, pid file,
+    # socket and containerd namespaces so a system docker (or its containerd) is never touched.
+    # setsid: the daemon outlives this script's process group.
     setsid nohup dockerd --storage-driver=vfs --iptables=false \
       --data-root="$DOCKERD_DIR/data" --exec-root="$DOCKERD_DIR/exec" --pidfile="$pidfile" \
+      --containerd-namespace=kstlib --containerd-plugins-namespace=kstlib-plugins \
       -H "unix://$DOCKER_SOCK" >>"$DOCKERD_LOG" 2>&1 </dev/null &
   fi
   for _ in $(seq 1 60); do

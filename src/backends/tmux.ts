@@ -23,11 +23,12 @@ import { interactive, run } from "../proc.js"
 import type { RunResult } from "../proc.js"
 import {
   captureArgs,
-  chain,
   createCommands,
   followPollArgs,
   listPanesArgs,
   respawnCommands,
+  script,
+  scriptArgs,
   sendKeysArgs,
   sessionPanesArgs,
   sessionTarget,
@@ -136,10 +137,10 @@ const key = (socket: string | null, name: string) => `${socket ?? ""}\u0000${nam
 
 const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) => {
   /** One tmux invocation. The binary is read per call; it missing (or unusable) is TmuxNotFound. */
-  const tmux = (socket: string | null, args: ReadonlyArray<string>): Effect.Effect<RunResult, TmuxNotFound> =>
+  const tmux = (socket: string | null, args: ReadonlyArray<string>, input?: string): Effect.Effect<RunResult, TmuxNotFound> =>
     Effect.gen(function*() {
       const binary = yield* TmuxBinary
-      return yield* run(binary, [...socketArgs(socket, insideTmux()), ...args]).pipe(
+      return yield* run(binary, [...socketArgs(socket, insideTmux()), ...args], input === undefined ? {} : { input }).pipe(
         Effect.provideService(ChildProcessSpawner.ChildProcessSpawner, spawner),
         Effect.mapError(() => new TmuxNotFound({ binary }))
       )
@@ -162,9 +163,12 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
     Effect.flatMap(discoverSockets, (found) => observeSockets(mergeSockets(sockets, found)))
 
   /** The process died (or the session vanished) right after start: the failure, with its last output. */
-  const deathFailure = (spec: TmuxSpec, socket: string | null, o: ObservedSession | undefined) =>
+  const deathFailure = (spec: TmuxSpec, socket: string | null, o: ObservedSession | undefined, tmuxError = "") =>
     Effect.gen(function*() {
-      if (o === undefined) return startFailed(spec.name, "the session disappeared right after start")
+      // With remain-on-exit a dead process leaves its session: absent means tmux did not create it.
+      if (o === undefined) {
+        return startFailed(spec.name, tmuxError !== "" ? `tmux: ${tmuxError}` : "the session disappeared right after start")
+      }
       const cap = yield* tmux(socket, captureArgs(spec.name, 200, false))
       const output = cap.exitCode === 0 ? deathOutput(cap.stdout, DEATH_OUTPUT_LINES) : ""
       return startFailed(
@@ -176,29 +180,18 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
     })
 
   /**
-   * Creates the given sessions on one socket in one invocation. tmux aborts a command sequence at
-   * its first failing command (verified: a duplicate name stops the rest), so on failure the failed
-   * session is identified, reported, and the ones after it are retried in a new invocation.
+   * Creates the given sessions on one socket in ONE invocation (a script on stdin, one line per
+   * session). Returns, per session that tmux refused, why (`duplicate session: x` is a session
+   * created meanwhile by someone else); the others' fate is judged by the observe after settle.
    */
   const createOnSocket = (socket: string | null, specs: ReadonlyArray<TmuxSpec>) =>
     Effect.gen(function*() {
-      const failed = new Map<string, string>()
-      let remaining = specs
-      while (remaining.length > 0) {
-        const r = yield* tmux(socket, chain(remaining.flatMap(createCommands)))
-        if (r.exitCode === 0) break
-        const reason = r.stderr.trim() || `tmux exited with ${r.exitCode}`
-        const dup = /duplicate session: (.*)/.exec(r.stderr)?.[1]?.trim()
-        let at = dup === undefined ? -1 : remaining.findIndex((s) => s.name === dup)
-        if (at === -1) {
-          const present = new Set((yield* observeSocket(socket)).map((o) => o.name))
-          at = remaining.findIndex((s) => !present.has(s.name))
-        }
-        if (at === -1) break // everything exists: a later set-option failed; the settle check judges
-        failed.set(remaining[at]!.name, dup !== undefined ? new SessionExists({ session: dup, backend: "tmux" }).message : reason)
-        remaining = remaining.slice(at + 1)
+      const r = yield* tmux(socket, scriptArgs(), script(specs.map(createCommands)))
+      const refused = new Map<string, string>()
+      for (const m of r.stderr.matchAll(/duplicate session: (.*)/g)) {
+        refused.set(m[1]!.trim(), new SessionExists({ session: m[1]!.trim(), backend: "tmux" }).message)
       }
-      return failed
+      return { refused, stderr: r.stderr.trim() }
     })
 
   const start = (specs: ReadonlyArray<TmuxSpec>, options: StartOptions) =>
@@ -210,6 +203,7 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
         bySocket.set(sock, [...(bySocket.get(sock) ?? []), i])
       })
       const created: Array<number> = []
+      const tmuxErrors = new Map<string | null, string>()
       yield* Effect.forEach([...bySocket], ([socket, indices]) =>
         Effect.gen(function*() {
           // One observe beforehand instead of a has-session per spec.
@@ -231,9 +225,10 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
             }
           }
           if (toCreate.length === 0) return
-          const failed = yield* createOnSocket(socket, toCreate.map((i) => specs[i]!))
+          const { refused, stderr } = yield* createOnSocket(socket, toCreate.map((i) => specs[i]!))
+          if (stderr !== "") tmuxErrors.set(socket, stderr)
           for (const i of toCreate) {
-            const reason = failed.get(specs[i]!.name)
+            const reason = refused.get(specs[i]!.name)
             if (reason === undefined) created.push(i)
             else results[i] = Result.fail(startFailed(specs[i]!.name, reason))
           }
@@ -250,7 +245,7 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
             const o = after.get(key(sock, spec.name))
             results[i] = o !== undefined && o.state === "running"
               ? Result.succeed(o)
-              : Result.fail(yield* deathFailure(spec, sock, o))
+              : Result.fail(yield* deathFailure(spec, sock, o, tmuxErrors.get(sock)))
           }), { concurrency: 4, discard: true })
       }
       return results.map((r) => r!)
@@ -262,7 +257,7 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
       if (spec.working_dir !== null && spec.working_dir !== "" && !existsSync(resolve(spec.working_dir))) {
         return yield* startFailed(spec.name, `working directory does not exist: ${spec.working_dir}`)
       }
-      const r = yield* tmux(socket, chain(respawnCommands(spec)))
+      const r = yield* tmux(socket, scriptArgs(), script([respawnCommands(spec)]))
       if (r.exitCode !== 0) {
         if (isMissingTarget(r.stderr) || isNoServer(r.stderr)) return yield* notFound(spec.name)
         return yield* startFailed(spec.name, r.stderr.trim() || `tmux exited with ${r.exitCode}`)

@@ -8,6 +8,7 @@ import { defaultSettle, execute } from "../reconcile/apply.js"
 import { lockPathFor, withApplyLock } from "../reconcile/lock.js"
 import type { Plan } from "../reconcile/plan.js"
 import { hasChanges } from "../reconcile/plan.js"
+import { relevantWarnings } from "../reconcile/observe.js"
 import { planFromConfig } from "../reconcile/reconciler.js"
 import type { Style } from "../reconcile/render.js"
 import { paint, planToJson, renderPlan, stepHeadline, symbols } from "../reconcile/render.js"
@@ -36,7 +37,7 @@ const plan = Command.make("plan", {
 }, (f) =>
   withApp(Effect.gen(function*() {
     const { plan, observation } = yield* planFromConfig({ prune: f.prune, only: f.names })
-    for (const w of observation.warnings) yield* Console.error(`warning: ${w}`)
+    for (const w of relevantWarnings(observation, yield* KstlibConfig, false)) yield* Console.error(`warning: ${w}`)
     yield* Console.log(f.json ? JSON.stringify(planToJson(plan), null, 2) : renderPlan(plan, stdoutStyle(), { verbose: f.verbose }))
     if (f.detailedExitcode) yield* setExitCode(blocked(plan) ? 1 : hasChanges(plan) ? 2 : 0)
   }))).pipe(
@@ -101,7 +102,7 @@ const apply = Command.make("apply", {
     const config = yield* KstlibConfig
     const run = Effect.gen(function*() {
       const { plan, observation } = yield* planFromConfig({ prune: f.prune, only: f.names })
-      for (const w of observation.warnings) yield* Console.error(`warning: ${w}`)
+      for (const w of relevantWarnings(observation, config, false)) yield* Console.error(`warning: ${w}`)
       if (f.dryRun || !hasChanges(plan)) {
         // Dry run: the executor is never reached.
         yield* Console.log(f.json ? JSON.stringify(planToJson(plan), null, 2) : renderPlan(plan, style, { verbose: f.verbose }))

@@ -3,6 +3,7 @@ import { Console, Effect, Option, Stream } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { InvalidInput } from "../errors.js"
 import type { BackendKind } from "../model.js"
+import { relevantWarnings } from "../reconcile/observe.js"
 import { observeFor } from "../session/locate.js"
 import * as Ops from "../session/operations.js"
 import { listRows, statusOf } from "../session/status.js"
@@ -193,7 +194,7 @@ const list = Command.make("list", { backend, json }, (f) =>
     const config = yield* KstlibConfig
     const b = Option.getOrUndefined(f.backend)
     const observation = yield* observeFor(config, { backend: b })
-    for (const w of observation.warnings) yield* Console.error(`warning: ${w}`)
+    for (const w of relevantWarnings(observation, config, b === "container")) yield* Console.error(`warning: ${w}`)
     const rows = listRows(observation.sessions, config, b)
     if (f.json) return yield* printJson(rows.map(statusJson))
     yield* Console.log(renderList(stdoutStyle(), rows))

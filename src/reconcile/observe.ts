@@ -2,14 +2,20 @@
 import { Effect } from "effect"
 import { Containers } from "../backends/container.js"
 import { Tmux } from "../backends/tmux.js"
+import type { LoadedConfig } from "../config/types.js"
 import type { ObservedSession, RuntimeName } from "../model.js"
 
 export interface Observation {
   readonly sessions: ReadonlyArray<ObservedSession>
   readonly tmuxAvailable: boolean
   readonly runtimes: ReadonlyArray<RuntimeName>
-  /** Backends that could not be read (e.g. a docker client whose daemon is down): one line each, for stderr. */
-  readonly warnings: ReadonlyArray<string>
+  /** Backends that could not be read (e.g. a docker client whose daemon is down), one per runtime. */
+  readonly warnings: ReadonlyArray<ObserveWarning>
+}
+
+export interface ObserveWarning {
+  readonly runtime: RuntimeName
+  readonly message: string
 }
 
 export interface ObserveOptions {
@@ -24,25 +30,25 @@ export const observe = (options: ObserveOptions): Effect.Effect<Observation, nev
     const tmux = yield* Tmux
     const containers = yield* Containers
     const tmuxPart = options.tmux === false
-      ? Effect.succeed({ sessions: [] as ReadonlyArray<ObservedSession>, available: true, warning: null })
+      ? Effect.succeed({ sessions: [] as ReadonlyArray<ObservedSession>, available: true })
       : tmux.observe(options.sockets).pipe(
-        Effect.map((sessions) => ({ sessions, available: true, warning: null })),
-        Effect.catchTag("TmuxNotFound", () => Effect.succeed({ sessions: [], available: false, warning: null }))
+        Effect.map((sessions) => ({ sessions, available: true })),
+        Effect.catchTag("TmuxNotFound", () => Effect.succeed({ sessions: [], available: false }))
       )
     const containerPart = options.containers === false
-      ? Effect.succeed({ sessions: [] as ReadonlyArray<ObservedSession>, runtimes: [] as ReadonlyArray<RuntimeName>, warning: null })
+      ? Effect.succeed({ sessions: [] as ReadonlyArray<ObservedSession>, runtimes: [] as ReadonlyArray<RuntimeName>, warnings: [] })
       : Effect.gen(function*() {
         // Each runtime on its own, so a docker client without a daemon does not hide podman's containers.
         const per = yield* Effect.forEach(yield* containers.available, (runtime) =>
           containers.observe([runtime]).pipe(
-            Effect.map((sessions) => ({ runtime, sessions, warning: null as string | null })),
+            Effect.map((sessions) => ({ runtime, sessions, warning: null as ObserveWarning | null })),
             Effect.catchTag("CommandFailed", (e) =>
-              Effect.succeed({ runtime, sessions: [] as ReadonlyArray<ObservedSession>, warning: `${runtime}: ${e.message}` }))
+              Effect.succeed({ runtime, sessions: [] as ReadonlyArray<ObservedSession>, warning: { runtime, message: e.message } }))
           ), { concurrency: "unbounded" })
         return {
           sessions: per.flatMap((p) => p.sessions),
           runtimes: per.filter((p) => p.warning === null).map((p) => p.runtime),
-          warning: per.map((p) => p.warning).filter((w) => w !== null).join("\n") || null
+          warnings: per.flatMap((p) => (p.warning === null ? [] : [p.warning]))
         }
       })
     const [t, c] = yield* Effect.all([tmuxPart, containerPart], { concurrency: 2 })
@@ -50,6 +56,25 @@ export const observe = (options: ObserveOptions): Effect.Effect<Observation, nev
       sessions: [...t.sessions, ...c.sessions],
       tmuxAvailable: t.available,
       runtimes: c.runtimes,
-      warnings: [t.warning, c.warning].filter((w): w is string => w !== null)
+      warnings: c.warnings
     }
   })
+
+/**
+ * Warnings worth a line on stderr: a runtime the config names or uses, or any when containers were
+ * asked for explicitly. A docker client with no daemon behind it is common and otherwise not news.
+ */
+export const relevantWarnings = (
+  observation: Observation,
+  config: LoadedConfig,
+  explicit: boolean
+): ReadonlyArray<string> => {
+  const named = new Set<string>([
+    ...(config.container_runtime === null ? [] : [config.container_runtime]),
+    ...config.sessions.flatMap((e) => (e._tag === "Valid" && e.spec.backend === "container" && e.spec.runtime !== null ? [e.spec.runtime] : [])),
+    ...(config.sessions.some((e) => e._tag === "Valid" && e.spec.backend === "container" && e.spec.runtime === null) && observation.runtimes.length === 0
+      ? ["podman", "docker"]
+      : [])
+  ])
+  return observation.warnings.filter((w) => explicit || named.has(w.runtime)).map((w) => `${w.runtime}: ${w.message}`)
+}

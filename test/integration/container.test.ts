@@ -200,6 +200,12 @@ describe.each(engines)("container backend on %s", (rt) => {
       // restart runs it again: same failure
       const again = yield* Effect.flip(c.restart(name, rt, { settle: "1 second" }))
       expect(again._tag === "SessionStartFailed" && again.exitCode).toBe(3)
+      // the name is taken: a second `run` is refused by the engine
+      const taken = yield* Effect.flip(c.start(spec(name), rt, { settle }))
+      expect(taken._tag === "SessionStartFailed" && taken.reason).toMatch(/already in use/i)
+      // stopping an exited owned container is fine and removes it
+      yield* c.stop(name, rt, { timeout: 1 })
+      expect((yield* Effect.flip(c.inspect(name, rt)))._tag).toBe("SessionNotFound")
     })))
 
   it.live("restart brings a stopped owned container back", () =>

@@ -22,9 +22,8 @@ export const sessionTarget = (name: string) => `=${name}`
 export const paneTarget = (name: string) => `=${name}:`
 
 /**
- * tmux splits its own argv on any argument ENDING with `;` (not only on a lone `;`), so a command,
- * env value or key ending with `;` would cut the command sequence. `\;` at the end is read back as
- * a literal `;`.
+ * tmux splits its own argv on any argument ENDING with `;` (not only on a lone `;`), so a key or
+ * value ending with `;` would cut the command sequence. `\;` at the end is read back as a literal `;`.
  */
 export const escapeArg = (arg: string): string => (arg.endsWith(";") ? `${arg.slice(0, -1)}\\;` : arg)
 
@@ -57,9 +56,12 @@ export const PANE_FORMAT = PANE_FIELDS.join(SEP)
 /** One call lists every pane of every session of the server. */
 export const listPanesArgs = (): ReadonlyArray<string> => ["list-panes", "-a", "-F", PANE_FORMAT]
 
-/** The fingerprint JSON is stored base64-encoded: option values may hold anything, but our separators must not appear. */
+/**
+ * The fingerprint as ASCII JSON. Safe inside our list format: JSON escapes every control character
+ * (so no newline or unit separator can appear) and non-ASCII is written as \uXXXX.
+ */
 export const encodeApplied = (spec: TmuxSpec): string =>
-  Buffer.from(canonicalJson(fingerprint(spec)), "utf8").toString("base64")
+  canonicalJson(fingerprint(spec)).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)
 
 /** `set-option` commands marking a session as kstlib's (session user options, so every pane format sees them). */
 const markCommands = (spec: TmuxSpec): ReadonlyArray<ReadonlyArray<string>> => {
@@ -76,7 +78,7 @@ const envArgs = (env: Readonly<Record<string, string>>): ReadonlyArray<string> =
 
 /**
  * The commands creating one session. `remain-on-exit` is set in the same command sequence as
- * `new-session`: the server runs a client's whole sequence before it handles the child's exit, so
+ * `new-session`: the server runs a client's queued commands before it handles the child's exit, so
  * even `true` leaves a dead pane (verified on 3.3a with 50 instantly exiting sessions, repeatedly).
  * It is a window option set on that window only: the user's global options are never touched.
  * No -x/-y: on 3.3a an explicit size made tmux lose the output of instantly exiting commands
@@ -112,9 +114,39 @@ export const respawnCommands = (spec: TmuxSpec): ReadonlyArray<ReadonlyArray<str
   ...markCommands(spec)
 ]
 
-/** Joins commands into ONE tmux invocation: `;` as its own argv element separates them. */
-export const chain = (commands: ReadonlyArray<ReadonlyArray<string>>): ReadonlyArray<string> =>
-  commands.flatMap((c, i) => [...(i === 0 ? [] : [";"]), ...c.map(escapeArg)])
+/**
+ * Quotes one argument for tmux's command parser (the config-file syntax `source-file` reads):
+ * inside double quotes, with every character that the parser would replace or expand
+ * (`$VAR`, a leading `~`, `\` escapes) escaped, and control characters written as escapes.
+ * `\c` is `c` for any other character, so escaping more than needed is harmless.
+ */
+export const quoteArg = (arg: string): string => {
+  let out = ""
+  for (const ch of arg) {
+    const code = ch.codePointAt(0)!
+    if (ch === "\n") out += "\\n"
+    else if (ch === "\r") out += "\\r"
+    else if (ch === "\t") out += "\\t"
+    else if (code < 0x20 || code === 0x7f) out += `\\${code.toString(8).padStart(3, "0")}`
+    else if (`\\"$~#{};%'`.includes(ch)) out += `\\${ch}`
+    else out += ch
+  }
+  return `"${out}"`
+}
+
+/**
+ * A command script for `source-file -`: one line per session, its commands joined with ` ; `.
+ * tmux runs every line even when one fails, but a failing command skips the rest of ITS line
+ * (verified: a duplicate `new-session` does not mark the existing session as ours).
+ */
+export const script = (lines: ReadonlyArray<ReadonlyArray<ReadonlyArray<string>>>): string =>
+  lines.map((cmds) => cmds.map((c) => c.map(quoteArg).join(" ")).join(" ; ")).join("\n") + "\n"
+
+/**
+ * ONE invocation running a script read from stdin: no argv size limit (tmux refuses a command
+ * line over ~16 KB, about 40 sessions' worth). `start-server` because source-file needs a server.
+ */
+export const scriptArgs = (): ReadonlyArray<string> => ["start-server", ";", "source-file", "-"]
 
 /** Last `lines` lines of the pane, history included, wrapped lines joined. */
 export const captureArgs = (name: string, lines: number, colors: boolean): ReadonlyArray<string> => [
