@@ -1,6 +1,7 @@
 /** `kstlib ops validate` and `kstlib ops schema`. */
 import { Console, Effect } from "effect"
 import { Command, Flag } from "effect/cli"
+import { configJsonSchema } from "../config/schema.js"
 import { formatConfigIssue } from "../errors.js"
 import { paint } from "../reconcile/render.js"
 import { loadFromFlags, setExitCode } from "./app.js"
@@ -55,7 +56,6 @@ const validate = Command.make("validate", {
 
 const schema = Command.make("schema", {}, () =>
   Effect.gen(function*() {
-    const { configJsonSchema } = yield* Effect.promise(() => import("../config/schema.js"))
     yield* Console.log(JSON.stringify(configJsonSchema(), null, 2))
   })).pipe(
   Command.withDescription("Print the JSON Schema of kstlib.conf.yml (for editor completion and checks)."),

@@ -72,6 +72,10 @@ const sameSlot = (spec: SessionSpec, o: ObservedSession): boolean =>
 const show = (v: unknown): string | null =>
   v === null || v === undefined ? null : typeof v === "string" ? v : Array.isArray(v) ? `[${v.join(", ")}]` : canonicalJson(v)
 
+/** Absent, empty list and empty map all mean "nothing" (e.g. a tmux fingerprint has no `volumes`). */
+const isEmpty = (v: unknown) =>
+  v === null || (Array.isArray(v) && v.length === 0) || (typeof v === "object" && Object.keys(v as object).length === 0)
+
 /** Every field that differs between the fingerprint stored on a session and the desired one. */
 export const diffFingerprints = (applied: Fingerprint | null, desired: Fingerprint): ReadonlyArray<Change> => {
   if (applied === null) return [{ field: "spec", change: "changed" }]
@@ -82,7 +86,7 @@ export const diffFingerprints = (applied: Fingerprint | null, desired: Fingerpri
   for (const key of keys) {
     const before = applied[key] ?? null
     const after = desired[key] ?? null
-    if (canonicalJson(before) === canonicalJson(after)) continue
+    if (canonicalJson(before) === canonicalJson(after) || (isEmpty(before) && isEmpty(after))) continue
     if (key === "env") {
       const b = (before ?? {}) as Readonly<Record<string, string>>
       const a = (after ?? {}) as Readonly<Record<string, string>>
@@ -122,6 +126,10 @@ const planEntry = (entry: ConfigEntry, observed: ReadonlyArray<ObservedSession>,
   }
   const spec = entry.spec
   const name = spec.name
+  // Nothing can run where the backend is missing, which is what a stopped entry asks for anyway.
+  if (spec.state === "stopped" && (spec.backend === "tmux" ? !options.tmuxAvailable : !options.runtimes.includes(spec.runtime!))) {
+    return []
+  }
   if (spec.backend === "tmux" && !options.tmuxAvailable) {
     return [step({ action: "invalid", session: name, backend: "tmux", cause: "tmux is not installed" })]
   }
@@ -215,7 +223,7 @@ export const plan = (
   options: PlanOptions
 ): Plan => {
   const wanted = (name: string) => options.only.length === 0 || options.only.includes(name)
-  const entries = desired.filter((e) => wanted(e.name))
+  const entries = bindRuntimes(desired, options.runtimes).filter((e) => wanted(e.name))
   const steps: Array<Step> = []
   const unchanged: Array<string> = []
   for (const entry of entries) {

@@ -489,8 +489,6 @@ const cases: ReadonlyArray<Case> = [
       changes: [
         { field: "backend", from: "tmux", to: "container" },
         { field: "image", from: null, to: "localhost/app:1" },
-        { field: "volumes", from: null, to: "[]" },
-        { field: "ports", from: null, to: "[]" },
         { field: "runtime", from: null, to: "podman" }
       ],
       targets: [owned(api)]

@@ -97,28 +97,40 @@ export const stripAnsi = (s: string): string => s.replace(ANSI, "")
 
 const isBlank = (line: string) => stripAnsi(line).trim() === ""
 
-/** Lines of a capture without the trailing blank lines (the unused part of the screen). */
-export const captureLines = (stdout: string): Array<string> => {
-  const lines = stdout.split("\n")
-  let end = lines.length
-  while (end > 0 && isBlank(lines[end - 1]!)) end--
-  return lines.slice(0, end)
+/** The line tmux draws in a remain-on-exit pane (default `remain-on-exit-format`). */
+const DEAD_LINE = /^Pane is dead \(/
+
+const trimTrailingBlank = (lines: Array<string>) => {
+  while (lines.length > 0 && isBlank(lines[lines.length - 1]!)) lines.pop()
+  return lines
 }
 
-/** The last `n` non-trailing-blank lines of a capture. */
+/**
+ * Lines of a capture without the trailing blank lines (the unused part of the screen). tmux draws
+ * its "Pane is dead" notice on the LAST row of the screen: the empty rows between the output and
+ * it are screen, not output, and are dropped too.
+ */
+export const captureLines = (stdout: string): Array<string> => {
+  const lines = trimTrailingBlank(stdout.split("\n"))
+  const last = lines[lines.length - 1]
+  if (last !== undefined && DEAD_LINE.test(stripAnsi(last))) {
+    lines.pop()
+    trimTrailingBlank(lines).push(last)
+  }
+  return lines
+}
+
+/** The last `n` lines of a capture (see captureLines). */
 export const lastLines = (stdout: string, n: number): Array<string> => {
   const lines = captureLines(stdout)
   return n <= 0 ? [] : lines.slice(Math.max(0, lines.length - n))
 }
 
-/** The line tmux draws in a remain-on-exit pane (default `remain-on-exit-format`). */
-const DEAD_LINE = /^Pane is dead \(/
-
 /** What the process printed before dying: the capture without tmux's own "Pane is dead" line. */
 export const deathOutput = (stdout: string, n: number): string => {
   const lines = captureLines(stdout)
   if (lines.length > 0 && DEAD_LINE.test(stripAnsi(lines[lines.length - 1]!))) lines.pop()
-  while (lines.length > 0 && isBlank(lines[lines.length - 1]!)) lines.pop()
+  trimTrailingBlank(lines)
   return lines.slice(Math.max(0, lines.length - n)).join("\n")
 }
 
