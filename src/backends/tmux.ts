@@ -26,6 +26,7 @@ import {
   createCommands,
   followPollArgs,
   listPanesArgs,
+  reapThenListPanesArgs,
   respawnCommands,
   script,
   scriptArgs,
@@ -94,7 +95,10 @@ export class Tmux extends Context.Service<Tmux, {
   /** Respawns the pane of an exited session in place with the spec's command. */
   readonly respawn: (
     spec: TmuxSpec,
-    options: StartOptions
+    options: StartOptions & {
+      /** Write kstlib's ownership marks (default true). False when restarting a session kstlib did not create. */
+      readonly mark?: boolean
+    }
   ) => Effect.Effect<ObservedSession, TmuxNotFound | SessionNotFound | SessionStartFailed>
   readonly stop: (
     name: string,
@@ -147,13 +151,23 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
     })
 
   /** Sessions of one server; none when no server listens there (absent or stale socket). */
-  const observeSocket = (socket: string | null): Effect.Effect<ReadonlyArray<ObservedSession>, TmuxNotFound> =>
-    tmux(socket, listPanesArgs()).pipe(
-      Effect.flatMap((r) => {
+  const listSocket = (socket: string | null, args: ReadonlyArray<string>) =>
+    tmux(socket, args).pipe(
+      Effect.flatMap((r): Effect.Effect<ReadonlyArray<ObservedSession>> => {
         if (r.exitCode === 0) return Effect.succeed(parsePanes(r.stdout, socket))
         if (isNoServer(r.stderr)) return Effect.succeed([])
         return Effect.logWarning(`tmux socket ${socket ?? "default"}: ${r.stderr.trim()}`).pipe(Effect.as([]))
       })
+    )
+
+  /** One call; a second only when tmux missed a child's exit status (see reapThenListPanesArgs). */
+  const observeSocket = (socket: string | null): Effect.Effect<ReadonlyArray<ObservedSession>, TmuxNotFound> =>
+    listSocket(socket, listPanesArgs()).pipe(
+      Effect.flatMap((all) =>
+        all.some((o) => o.state === "exited" && o.exit_code === null)
+          ? listSocket(socket, reapThenListPanesArgs())
+          : Effect.succeed(all)
+      )
     )
 
   const observeSockets = (sockets: ReadonlyArray<string | null>) =>
@@ -251,13 +265,14 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
       return results.map((r) => r!)
     })
 
-  const respawn = (spec: TmuxSpec, options: StartOptions) =>
+  /** `respawn-pane -k`: a pane whose process still runs is killed first; the marks are refreshed. */
+  const respawn = (spec: TmuxSpec, options: StartOptions & { readonly mark?: boolean }) =>
     Effect.gen(function*() {
       const socket = normalizeSocket(spec.socket_name)
       if (spec.working_dir !== null && spec.working_dir !== "" && !existsSync(resolve(spec.working_dir))) {
         return yield* startFailed(spec.name, `working directory does not exist: ${spec.working_dir}`)
       }
-      const r = yield* tmux(socket, scriptArgs(), script([respawnCommands(spec)]))
+      const r = yield* tmux(socket, scriptArgs(), script([respawnCommands(spec, options.mark ?? true)]))
       if (r.exitCode !== 0) {
         if (isMissingTarget(r.stderr) || isNoServer(r.stderr)) return yield* notFound(spec.name)
         return yield* startFailed(spec.name, r.stderr.trim() || `tmux exited with ${r.exitCode}`)

@@ -175,7 +175,7 @@ export const restart = (name: string, sel: Selector = {}, options: StopOptions &
         : { backend: "tmux", name, command: null, working_dir: null, env: {}, socket_name: o.socket_name, state: "running" }
       // Same socket and an exited pane (or a foreign session): respawn in place keeps the session and its history.
       if (spec.socket_name === o.socket_name && (o.state !== "running" || l.entry === null)) {
-        return yield* (yield* Tmux).respawn(spec, { settle })
+        return yield* (yield* Tmux).respawn(spec, { settle, mark: o.owned || l.entry !== null })
       }
       yield* stopObserved(o, options)
       return yield* startSpec(spec, settle)

@@ -37,6 +37,7 @@ const finish = (what: string, r: ReturnType<typeof spawnSync>): Run => {
 
 /** A background `kstlib` run: its output so far, and its end. */
 export interface Background {
+  readonly pid: number
   readonly output: () => string
   readonly done: Promise<Run>
 }
@@ -128,7 +129,7 @@ export class Sandbox {
         else resolve({ code, stdout, stderr })
       })
     })
-    return { output: () => stdout, done }
+    return { pid: child.pid!, output: () => stdout, done }
   }
 
   private argv(args: ReadonlyArray<string>, options: { readonly config?: boolean }): Array<string> {

@@ -325,16 +325,17 @@ describe("tmux backend (real tmux)", () => {
       const tmux = yield* Tmux
       const d = dir()
       const [r] = yield* tmux.start([spec("phoenix", "exit 4", sock)], settle)
-      expect(Result.isFailure(r!)).toBe(true)
+      expect(Result.isFailure(r!) && r.failure.exitCode).toBe(4)
+      // A respawn that dies again is a start failure with its status.
+      const e = yield* Effect.flip(tmux.respawn(spec("phoenix", "echo again; sleep 0.2; exit 9", sock), { settle: "1 second" }))
+      expect(e).toMatchObject({ _tag: "SessionStartFailed", exitCode: 9, output: expect.stringContaining("again") })
       const s2 = spec("phoenix", `echo risen > ${d}/out; sleep 300`, sock)
       const o = yield* tmux.respawn(s2, settle)
-      expect(o).toMatchObject({ name: "phoenix", state: "running", exit_code: null, spec_hash: specHash(s2) })
+      expect(o).toMatchObject({ name: "phoenix", state: "running", exit_code: null, spec_hash: specHash(s2), owned: true })
       expect(readFileSync(join(d, "out"), "utf8")).toBe("risen\n")
       const seen = find(yield* tmux.observe([sock]), "phoenix", sock)!
       expect(seen.applied).toEqual(JSON.parse(JSON.stringify(fingerprint(s2))))
-      // A respawn that dies again is a start failure with its status.
-      const e = yield* Effect.flip(tmux.respawn(spec("phoenix", "sleep 0.2; exit 9", sock), { settle: "1 second" }))
-      expect(e).toMatchObject({ _tag: "SessionStartFailed", exitCode: 9 })
+      expect(seen.pid).toBe(o.pid)
     }).pipe(Effect.provide(Tmux.layerNode)))
 
   it.live("sendKeys types into the pane (Enter by default; a trailing ';' survives)", () =>

@@ -192,6 +192,20 @@ describe("service on a fake spawner", () => {
     }).pipe(Effect.provide(Tmux.layer), Effect.provide(fake.layer))
   })
 
+  it.effect("observe: a dead pane without status (tmux missed the SIGCHLD) is re-listed after a reaping run-shell", () => {
+    const fake = fakeSpawner((_cmd, args) => ({
+      stdout: row(["job", "0", "0", "2", "1", "1", "1", args[0] === "run-shell" ? "4" : "", "", "", "", ""])
+    }))
+    return Effect.gen(function*() {
+      const [job] = yield* (yield* Tmux).observe()
+      expect(job).toMatchObject({ state: "exited", exit_code: 4 })
+      expect(fake.calls).toEqual([
+        ["tmux", "list-panes", "-a", "-F", PANE_FORMAT],
+        ["tmux", "run-shell", "true", ";", "list-panes", "-a", "-F", PANE_FORMAT]
+      ])
+    }).pipe(Effect.provide(Tmux.layer), Effect.provide(fake.layer))
+  })
+
   it.effect("start: one observe, ONE script invocation, one observe; an existing name fails alone", () => {
     let lists = 0
     const fake = fakeSpawner((_cmd, args) => {

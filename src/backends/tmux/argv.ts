@@ -57,6 +57,14 @@ export const PANE_FORMAT = PANE_FIELDS.join(SEP)
 export const listPanesArgs = (): ReadonlyArray<string> => ["list-panes", "-a", "-F", PANE_FORMAT]
 
 /**
+ * tmux 3.3a sometimes misses the SIGCHLD of a process that dies instantly (about 1 time in 4 on
+ * this machine): the pane reads as dead with no status, the process stays a zombie, until the
+ * server handles ANY later child exit, which reaps every zombie. `run-shell true` is such a child,
+ * and the command queue waits for it: the list after it sees the status.
+ */
+export const reapThenListPanesArgs = (): ReadonlyArray<string> => ["run-shell", "true", ";", ...listPanesArgs()]
+
+/**
  * The fingerprint as ASCII JSON. Safe inside our list format: JSON escapes every control character
  * (so no newline or unit separator can appear) and non-ASCII is written as \uXXXX.
  */
@@ -99,8 +107,8 @@ export const createCommands = (spec: TmuxSpec): ReadonlyArray<ReadonlyArray<stri
   ...markCommands(spec)
 ]
 
-/** Respawns the pane in place (killing what still runs there) and refreshes the marks. */
-export const respawnCommands = (spec: TmuxSpec): ReadonlyArray<ReadonlyArray<string>> => [
+/** Respawns the pane in place (killing what still runs there) and refreshes the marks (unless told not to: a foreign session stays foreign). */
+export const respawnCommands = (spec: TmuxSpec, mark = true): ReadonlyArray<ReadonlyArray<string>> => [
   [
     "respawn-pane",
     "-k",
@@ -111,7 +119,7 @@ export const respawnCommands = (spec: TmuxSpec): ReadonlyArray<ReadonlyArray<str
     ...(spec.command !== null ? ["--", spec.command] : [])
   ],
   ["set-option", "-w", "-t", paneTarget(spec.name), "remain-on-exit", "on"],
-  ...markCommands(spec)
+  ...(mark ? markCommands(spec) : [])
 ]
 
 /**
