@@ -1,5 +1,5 @@
 /**
- * Harness for the end-to-end CLI tests: runs the BUILT binary (`dist/cli/main.js`, build first) as a
+ * Harness for the end-to-end CLI tests: runs the BUILT binary (`dist/cli/bin.js`, the package's bin, which loads the bundle; build first) as a
  * child process, in a sandbox per test: its own temp dir (cwd, HOME, config file), its own
  * TMUX_TMPDIR (so the "default" tmux server and socket discovery only see the test's servers) and a
  * unique name prefix `kt-<id>-` for every session and container. `cleanup()` kills the sandbox's
@@ -17,9 +17,9 @@ import { availableEngines, TEST_IMAGE } from "../support/engines.js"
 
 export { TEST_IMAGE }
 
-export const BIN = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url))
+export const BIN = fileURLToPath(new URL("../../dist/cli/bin.js", import.meta.url))
 
-if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run \`npm run build\` before the CLI tests`)
+if (!existsSync(BIN) || !existsSync(fileURLToPath(new URL("../../dist/kstlib.mjs", import.meta.url)))) throw new Error(`${BIN} is missing: run \`npm run build\` before the CLI tests`)
 
 export interface Run {
   readonly code: number

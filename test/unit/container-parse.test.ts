@@ -68,7 +68,7 @@ describe("state mapping (one table for ps and inspect)", () => {
     ["exited", "exited"],
     ["created", "stopped"],
     ["paused", "stopped"],
-    ["stopped", "stopped"],
+    ["stopped", "exited"], // Podman's short-lived state between the process ending and cleanup
     ["configured", "stopped"],
     ["restarting", "stopped"],
     ["dead", "stopped"],

@@ -18,7 +18,6 @@ const STOPPED_STATES = new Set([
   "configured",
   "initialized",
   "paused",
-  "stopped",
   "stopping",
   "restarting",
   "removing",
@@ -30,7 +29,9 @@ export const mapState = (status: unknown): ObservedState => {
   if (typeof status !== "string") return "unknown"
   const s = status.trim().toLowerCase()
   if (s === "running") return "running"
-  if (s === "exited") return "exited"
+  // Podman says "stopped" for a moment after the process ends (exit code already set, cleanup
+  // pending) before "exited": both mean the process is gone.
+  if (s === "exited" || s === "stopped") return "exited"
   return STOPPED_STATES.has(s) ? "stopped" : "unknown"
 }
 
