@@ -4,43 +4,17 @@
  * `-L` sockets inside a private TMUX_TMPDIR; servers are killed in finalizers.
  */
 import { execFileSync } from "node:child_process"
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { loadConfig } from "../../src/config/load.js"
 import { layerNodeWith } from "../../src/layer.js"
 import { SessionManager } from "../../src/session/manager.js"
 import * as Sessions from "../../src/session/operations.js"
+import { usePrivateTmux } from "../support/privateTmux.js"
 
-let tmuxTmp = ""
-let work = ""
-const saved = { TMUX_TMPDIR: process.env["TMUX_TMPDIR"], TMUX: process.env["TMUX"] }
-
-beforeAll(() => {
-  tmuxTmp = mkdtempSync(join(tmpdir(), "kstlib-sess-sock-"))
-  work = mkdtempSync(join(tmpdir(), "kstlib-sess-work-"))
-  process.env["TMUX_TMPDIR"] = tmuxTmp
-  delete process.env["TMUX"]
-})
-
-afterAll(() => {
-  const dir = join(tmuxTmp, `tmux-${process.getuid?.() ?? 0}`)
-  if (existsSync(dir)) {
-    for (const s of readdirSync(dir)) {
-      try {
-        execFileSync("tmux", ["-L", s, "kill-server"], { stdio: "ignore" })
-      } catch { /* stale */ }
-    }
-  }
-  for (const [k, v] of Object.entries(saved)) {
-    if (v === undefined) delete process.env[k]
-    else process.env[k] = v
-  }
-  rmSync(tmuxTmp, { recursive: true, force: true })
-  rmSync(work, { recursive: true, force: true })
-})
+const suite = usePrivateTmux("sess")
 
 const rnd = () => Math.random().toString(36).slice(2, 10)
 
@@ -64,7 +38,7 @@ const sockets = (n: number) =>
 /** Writes a config file in a fresh directory and runs `body` with kstlib's Node layer built on it. */
 const withConfig = <A, E>(yaml: string, body: (dir: string) => Effect.Effect<A, E, any>) =>
   Effect.gen(function*() {
-    const dir = mkdtempSync(join(work, "cfg-"))
+    const dir = mkdtempSync(join(suite.workDir(), "cfg-"))
     const file = join(dir, "kstlib.conf.yml")
     writeFileSync(file, yaml)
     const config = yield* loadConfig({ path: file, env: { HOME: dir } })

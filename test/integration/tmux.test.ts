@@ -4,45 +4,17 @@
  * "default" server) only ever see what this suite created.
  */
 import { execFileSync } from "node:child_process"
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Result, Stream } from "effect"
 import { Tmux, TmuxBinary } from "../../src/backends/tmux.js"
 import { fingerprint, specHash } from "../../src/model.js"
 import type { ObservedSession, TmuxSpec } from "../../src/model.js"
 import { countingSpawner } from "../support/countingSpawner.js"
+import { usePrivateTmux } from "../support/privateTmux.js"
 
-let tmuxTmp = ""
-let work = ""
-const saved = { TMUX_TMPDIR: process.env["TMUX_TMPDIR"], TMUX: process.env["TMUX"] }
-
-beforeAll(() => {
-  tmuxTmp = mkdtempSync(join(tmpdir(), "kstlib-tmux-sock-"))
-  work = mkdtempSync(join(tmpdir(), "kstlib-tmux-work-"))
-  process.env["TMUX_TMPDIR"] = tmuxTmp
-  // Behave as outside tmux even when the suite runs in a tmux pane.
-  delete process.env["TMUX"]
-})
-
-afterAll(() => {
-  // Safety net: any server of the private dir still alive (a test that failed before its finalizer).
-  const dir = join(tmuxTmp, `tmux-${process.getuid?.() ?? 0}`)
-  if (existsSync(dir)) {
-    for (const s of execFileSync("ls", [dir]).toString().split("\n").filter((x) => x !== "")) {
-      try {
-        execFileSync("tmux", ["-L", s, "kill-server"], { stdio: "ignore" })
-      } catch { /* stale */ }
-    }
-  }
-  for (const [k, v] of Object.entries(saved)) {
-    if (v === undefined) delete process.env[k]
-    else process.env[k] = v
-  }
-  rmSync(tmuxTmp, { recursive: true, force: true })
-  rmSync(work, { recursive: true, force: true })
-})
+const suite = usePrivateTmux("tmux")
 
 const rnd = () => Math.random().toString(36).slice(2, 10)
 
@@ -73,7 +45,7 @@ const spec = (name: string, command: string | null, socketName: string, extra: P
 
 /** A per-test directory for files the sessions write. */
 const dir = () => {
-  const d = join(work, rnd())
+  const d = join(suite.workDir(), rnd())
   mkdirSync(d)
   return d
 }
@@ -256,7 +228,7 @@ describe("tmux backend (real tmux)", () => {
     Effect.gen(function*() {
       const sock = yield* socket
       const tmux = yield* Tmux
-      const [r] = yield* tmux.start([spec("nowhere", "sleep 300", sock, { working_dir: join(work, "no-such-dir") })], settle)
+      const [r] = yield* tmux.start([spec("nowhere", "sleep 300", sock, { working_dir: join(suite.workDir(), "no-such-dir") })], settle)
       expect(Result.isFailure(r!) && r.failure.reason).toMatch(/working directory does not exist/)
       expect(find(yield* tmux.observe([sock]), "nowhere", sock)).toBeUndefined()
     }).pipe(Effect.provide(Tmux.layerNode)))
@@ -269,7 +241,7 @@ describe("tmux backend (real tmux)", () => {
       tmuxRaw(other, ["new-session", "-d", "-s", "hidden", "sleep 300"])
       tmuxRaw(stale, ["new-session", "-d", "-s", "gone", "sleep 300"])
       tmuxRaw(stale, ["kill-server"]) // leaves its socket file behind
-      const sockDir = join(tmuxTmp, `tmux-${process.getuid?.() ?? 0}`)
+      const sockDir = join(process.env["TMUX_TMPDIR"]!, `tmux-${process.getuid?.() ?? 0}`)
       expect(existsSync(join(sockDir, stale))).toBe(true)
       writeFileSync(join(sockDir, "not-a-socket"), "")
       const all = yield* tmux.observe()

@@ -6,106 +6,28 @@
 import { describe, expect, it } from "vitest"
 import type { ConfigEntry } from "../../src/config/types.js"
 import type { ConfigIssue } from "../../src/errors.js"
-import type { ContainerSpec, ObservedSession, RuntimeName, SessionSpec, TmuxSpec } from "../../src/model.js"
-import { fingerprint, specHash } from "../../src/model.js"
+import type { ContainerSpec, ObservedSession, SessionSpec, TmuxSpec } from "../../src/model.js"
+import { fingerprint } from "../../src/model.js"
 import type { Change, Plan, PlanOptions, Step, StepAction } from "../../src/reconcile/plan.js"
 import { bindRuntimes, diffFingerprints, hasChanges, isActionable, plan } from "../../src/reconcile/plan.js"
 import { planToJson, renderPlan } from "../../src/reconcile/render.js"
+import { containerSpec, foreign, issue, owned, planOptions, rejected, tmuxSpec, valid } from "../support/factories.js"
 
 // ---------------------------------------------------------------------------------------------
 // factories
 // ---------------------------------------------------------------------------------------------
 
-const CONFIG_FILE = "/cfg/kstlib.conf.yml"
 /** Env values that must never leak into a plan's changes, its JSON or its text. */
 const SECRET = "s3cr3t-Value-7f1e"
 const SECRET2 = "0th3r-s3cr3t-9a2b"
 
-const tmux = (name: string, over: Partial<Omit<TmuxSpec, "backend" | "name">> = {}): TmuxSpec => ({
-  backend: "tmux",
-  name,
-  command: "node server.js",
-  working_dir: "/srv/app",
-  env: { PORT: "8080", API_TOKEN: SECRET },
-  socket_name: null,
-  state: "running",
-  ...over
-})
+const tmux = (name: string, over: Partial<Omit<TmuxSpec, "backend" | "name">> = {}): TmuxSpec =>
+  tmuxSpec(name, { env: { PORT: "8080", API_TOKEN: SECRET }, ...over })
 
-const ctr = (name: string, over: Partial<Omit<ContainerSpec, "backend" | "name">> = {}): ContainerSpec => ({
-  backend: "container",
-  name,
-  image: "localhost/app:1",
-  command: null,
-  working_dir: null,
-  env: { API_TOKEN: SECRET },
-  volumes: ["/data:/data"],
-  ports: ["8080:80"],
-  log_volume: null,
-  runtime: "podman",
-  state: "running",
-  ...over
-})
+const ctr = (name: string, over: Partial<Omit<ContainerSpec, "backend" | "name">> = {}): ContainerSpec =>
+  containerSpec(name, { env: { API_TOKEN: SECRET }, volumes: ["/data:/data"], ports: ["8080:80"], ...over })
 
-const valid = (spec: SessionSpec): ConfigEntry => ({ _tag: "Valid", name: spec.name, spec, source: { file: CONFIG_FILE, line: 3 } })
-
-const issue = (session: string, field: string, reason: string): ConfigIssue => ({ file: CONFIG_FILE, line: 7, session, field, reason })
-
-const rejected = (name: string, issues: ReadonlyArray<ConfigIssue>, backend: "tmux" | "container" | null = null): ConfigEntry => ({
-  _tag: "Rejected",
-  name,
-  backend,
-  issues,
-  source: { file: CONFIG_FILE, line: 7 }
-})
-
-/** What a backend reports for a session kstlib started from `spec` (so: owned, with its hash and fingerprint). */
-const owned = (spec: SessionSpec, over: Partial<ObservedSession> = {}): ObservedSession => ({
-  name: spec.name,
-  backend: spec.backend,
-  state: "running",
-  pid: 4242,
-  created_at: "2024-05-01T10:00:00.000Z",
-  image: spec.backend === "container" ? spec.image : null,
-  socket_name: spec.backend === "tmux" ? spec.socket_name : null,
-  runtime: spec.backend === "container" ? spec.runtime : null,
-  exit_code: null,
-  window_count: spec.backend === "tmux" ? 1 : 0,
-  owned: true,
-  spec_hash: specHash(spec),
-  applied: fingerprint(spec),
-  ...over
-})
-
-/** A session/container kstlib did not create (no marks). */
-const foreign = (
-  name: string,
-  where: { readonly socket_name: string | null } | { readonly runtime: RuntimeName },
-  over: Partial<ObservedSession> = {}
-): ObservedSession => ({
-  name,
-  backend: "runtime" in where ? "container" : "tmux",
-  state: "running",
-  pid: 99,
-  created_at: null,
-  image: "runtime" in where ? "docker.io/library/nginx:1" : null,
-  socket_name: "socket_name" in where ? where.socket_name : null,
-  runtime: "runtime" in where ? where.runtime : null,
-  exit_code: null,
-  window_count: "runtime" in where ? 0 : 1,
-  owned: false,
-  spec_hash: null,
-  applied: null,
-  ...over
-})
-
-const opts = (over: Partial<PlanOptions> = {}): PlanOptions => ({
-  prune: false,
-  only: [],
-  runtimes: ["podman", "docker"],
-  tmuxAvailable: true,
-  ...over
-})
+const opts = planOptions
 
 const deepFreeze = <T>(value: T): T => {
   if (value !== null && typeof value === "object" && !Object.isFrozen(value)) {

@@ -7,10 +7,19 @@ import { describe, expect, it } from "vitest"
 import type { ConfigEntry } from "../../src/config/types.js"
 import type { ConfigIssue } from "../../src/errors.js"
 import type { ContainerSpec, ObservedSession, SessionSpec, TmuxSpec } from "../../src/model.js"
-import { fingerprint, specHash } from "../../src/model.js"
-import type { Plan, PlanOptions } from "../../src/reconcile/plan.js"
+import type { Plan } from "../../src/reconcile/plan.js"
 import { plan } from "../../src/reconcile/plan.js"
 import { formatChange, planToJson, renderPlan, renderStep, styleFor, summaryLine } from "../../src/reconcile/render.js"
+import {
+  containerSpec,
+  foreign,
+  issue as makeIssue,
+  owned,
+  planOptions,
+  rejected as rejectedEntry,
+  tmuxSpec,
+  valid as validEntry
+} from "../support/factories.js"
 
 const SECRET = "s3cr3t-Value-7f1e"
 const SECRET2 = "0th3r-s3cr3t-9a2b"
@@ -18,69 +27,20 @@ const ANSI = /\u001b\[[0-9;]*m/
 const plain = { color: false } as const
 const colored = { color: true } as const
 
-const tmux = (name: string, over: Partial<Omit<TmuxSpec, "backend" | "name">> = {}): TmuxSpec => ({
-  backend: "tmux",
-  name,
-  command: "node server.js",
-  working_dir: "/srv/app",
-  env: { API_TOKEN: SECRET },
-  socket_name: null,
-  state: "running",
-  ...over
-})
+const tmux = (name: string, over: Partial<Omit<TmuxSpec, "backend" | "name">> = {}): TmuxSpec =>
+  tmuxSpec(name, { env: { API_TOKEN: SECRET }, ...over })
 
-const ctr = (name: string, over: Partial<Omit<ContainerSpec, "backend" | "name">> = {}): ContainerSpec => ({
-  backend: "container",
-  name,
-  image: "localhost/app:1",
-  command: null,
-  working_dir: null,
-  env: { API_TOKEN: SECRET },
-  volumes: [],
-  ports: [],
-  log_volume: null,
-  runtime: "podman",
-  state: "running",
-  ...over
-})
+const ctr = (name: string, over: Partial<Omit<ContainerSpec, "backend" | "name">> = {}): ContainerSpec =>
+  containerSpec(name, { env: { API_TOKEN: SECRET }, ...over })
 
-const valid = (spec: SessionSpec): ConfigEntry => ({ _tag: "Valid", name: spec.name, spec, source: { file: "/cfg/kstlib.conf.yml", line: 2 } })
+// This file's config lines: entries at line 2, issues at line 9 (they appear in the rendered text).
+const valid = (spec: SessionSpec): ConfigEntry => validEntry(spec, 2)
+const issue = (session: string, field: string, reason: string) => makeIssue(session, field, reason, 9)
+const rejected = (name: string, issues: ReadonlyArray<ConfigIssue>): ConfigEntry => rejectedEntry(name, issues, "container", 9)
 
-const issue = (session: string, field: string, reason: string): ConfigIssue => ({ file: "/cfg/kstlib.conf.yml", line: 9, session, field, reason })
+const foreignTmux = (name: string): ObservedSession => foreign(name, { socket_name: null })
 
-const rejected = (name: string, issues: ReadonlyArray<ConfigIssue>): ConfigEntry => ({
-  _tag: "Rejected",
-  name,
-  backend: "container",
-  issues,
-  source: { file: "/cfg/kstlib.conf.yml", line: 9 }
-})
-
-const owned = (spec: SessionSpec, over: Partial<ObservedSession> = {}): ObservedSession => ({
-  name: spec.name,
-  backend: spec.backend,
-  state: "running",
-  pid: 1,
-  created_at: null,
-  image: spec.backend === "container" ? spec.image : null,
-  socket_name: spec.backend === "tmux" ? spec.socket_name : null,
-  runtime: spec.backend === "container" ? spec.runtime : null,
-  exit_code: null,
-  window_count: 1,
-  owned: true,
-  spec_hash: specHash(spec),
-  applied: fingerprint(spec),
-  ...over
-})
-
-const foreignTmux = (name: string): ObservedSession => ({
-  ...owned(tmux(name)),
-  owned: false,
-  spec_hash: null,
-  applied: null
-})
-
-const opts = (over: Partial<PlanOptions> = {}): PlanOptions => ({ prune: false, only: [], runtimes: ["podman", "docker"], tmuxAvailable: true, ...over })
+const opts = planOptions
 
 /** One plan with every kind of step, in this order: create, start, replace, stop, conflict, invalid, prune. */
 const everyStep = (): Plan =>
