@@ -147,6 +147,12 @@ export interface ApplyReport {
   readonly interrupted: boolean
 }
 
+/** A launched step waiting for the settle check, and when its launch finished. */
+interface Pending {
+  readonly result: StepResult
+  readonly at: number
+}
+
 const launches = (s: Step) => s.action === "create" || s.action === "replace" || s.action === "start"
 
 /** The last lines a dead session printed, for the failure report; empty when they cannot be read. */
@@ -160,12 +166,12 @@ const lastOutput = (o: ObservedSession): Effect.Effect<string, never, Tmux | Con
  * One check for every session launched: after `settle`, one observation; a session whose process
  * has died (or vanished) is a failed step with its exit code and last output.
  */
-const verify = (launched: ReadonlyArray<StepResult>, since: number, settle: Duration.Input) =>
+const verify = (launched: ReadonlyArray<Pending>, since: number, settle: Duration.Input) =>
   Effect.gen(function*() {
-    if (launched.length === 0) return launched
+    if (launched.length === 0) return []
     const wait = Duration.toMillis(Duration.fromInputUnsafe(settle)) - (performance.now() - since)
     if (wait > 0) yield* Effect.sleep(Duration.millis(wait))
-    const specs = launched.map((r) => r.step.spec!)
+    const specs = launched.map((p) => p.result.step.spec!)
     const sockets = [...new Set(specs.flatMap((s) => (s.backend === "tmux" ? [s.socket_name] : [])))]
     const runtimes = [...new Set(specs.flatMap((s) => (s.backend === "container" && s.runtime !== null ? [s.runtime] : [])))]
     const tmux = yield* Tmux
@@ -175,8 +181,11 @@ const verify = (launched: ReadonlyArray<StepResult>, since: number, settle: Dura
       runtimes.length === 0 ? Effect.succeed([]) : containers.observe(runtimes).pipe(Effect.catch(() => Effect.succeed([])))
     ], { concurrency: 2 })
     const seen: ReadonlyArray<ObservedSession> = [...t, ...c]
-    return yield* Effect.forEach(launched, (r) =>
+    const now = performance.now()
+    return yield* Effect.forEach(launched, (pending) =>
       Effect.gen(function*() {
+        // A launch is finished once it passed the check: its duration includes the wait.
+        const r = { ...pending.result, durationMs: pending.result.durationMs + Math.round(now - pending.at) }
         const spec = r.step.spec!
         const o = seen.find((x) =>
           x.name === spec.name && x.backend === spec.backend &&
@@ -209,17 +218,20 @@ export const execute = (
   Effect.gen(function*() {
     const tasks = tasksOf(plan, options)
     const done = yield* Ref.make<ReadonlyArray<StepResult>>([])
-    const pending = yield* Ref.make<ReadonlyArray<StepResult>>([])
+    const pending = yield* Ref.make<ReadonlyArray<Pending>>([])
     const lastLaunch = yield* Ref.make(performance.now())
     const emit = (r: StepResult) => Ref.update(done, (all) => [...all, r]).pipe(Effect.andThen(options.onResult?.(r) ?? Effect.void))
     const record = (rs: ReadonlyArray<StepResult>) =>
       Effect.forEach(rs, (r) =>
         launches(r.step) && r.error === null
-          ? Ref.update(pending, (p) => [...p, r]).pipe(Effect.andThen(Ref.set(lastLaunch, performance.now())))
+          ? Effect.suspend(() => {
+            const at = performance.now()
+            return Ref.update(pending, (p) => [...p, { result: r, at }]).pipe(Effect.andThen(Ref.set(lastLaunch, at)))
+          })
           : emit(r), { discard: true })
     const report = (interrupted: boolean) =>
       Effect.gen(function*() {
-        const results = [...(yield* Ref.get(done)), ...(interrupted ? yield* Ref.get(pending) : [])]
+        const results = [...(yield* Ref.get(done)), ...(interrupted ? (yield* Ref.get(pending)).map((p) => p.result) : [])]
         const finished = new Set(results.map((r) => r.step))
         return { results, notRun: tasks.flatMap((t) => t.steps).filter((s) => !finished.has(s)), interrupted }
       })
