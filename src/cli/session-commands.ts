@@ -140,20 +140,28 @@ const logs = Command.make("logs", {
   socket,
   lines: Flag.Int("lines").pipe(Flag.withAlias("n"), Flag.withDescription("How many lines."), Flag.withDefault(100)),
   follow: Flag.Boolean("follow").pipe(Flag.withAlias("f"), Flag.withDescription("Keep printing new output until Ctrl-C."), Flag.withDefault(false)),
-  colors: Flag.Boolean("colors").pipe(Flag.withDescription("Keep ANSI colours (tmux)."), Flag.withDefault(false))
+  colors: Flag.Boolean("colors").pipe(Flag.withDescription("Keep ANSI colours (tmux)."), Flag.withDefault(false)),
+  json
 }, (f) =>
   withApp(Effect.gen(function*() {
     if (f.lines < 1) return yield* new InvalidInput({ field: "--lines", reason: "must be at least 1" })
     const s = sel(f.backend, f.socket)
-    const text = yield* Ops.logs(f.name, s, { lines: f.lines, colors: f.colors })
-    if (text.trim() !== "") yield* Console.log(text.replace(/\n+$/u, ""))
-    else if (!f.follow) yield* Console.error(`No logs available for session '${f.name}'.`)
-    if (f.follow) yield* Stream.runForEach(Ops.follow(f.name, s), (line) => Console.log(line))
+    const text = (yield* Ops.logs(f.name, s, { lines: f.lines, colors: f.colors })).replace(/\n+$/u, "")
+    if (f.json) {
+      // One document; with --follow, then one JSON string per new line (NDJSON).
+      yield* Console.log(JSON.stringify({ name: f.name, lines: text === "" ? [] : text.split("\n") }))
+    } else if (text.trim() !== "") {
+      yield* Console.log(text)
+    } else if (!f.follow) {
+      yield* Console.error(`No logs available for session '${f.name}'.`)
+    }
+    if (f.follow) yield* Stream.runForEach(Ops.follow(f.name, s), (line) => Console.log(f.json ? JSON.stringify(line) : line))
   }))).pipe(
   Command.withDescription("Show a session's recent output (tmux: pane history; containers: stdout and stderr)."),
   Command.withExamples([
     { command: "kstlib ops logs clock -n 20", description: "Last 20 lines" },
-    { command: "kstlib ops logs api -f", description: "Follow until Ctrl-C" }
+    { command: "kstlib ops logs api -f", description: "Follow until Ctrl-C" },
+    { command: "kstlib ops logs clock --json | jq -r '.lines[-1]'", description: "As JSON" }
   ])
 )
 

@@ -60,6 +60,11 @@ describe("per-session commands (tmux)", () => {
       return l.code === 0 && l.stdout.includes("KT_VAR=hello-env") ? l : undefined
     }, 25)
     expect(logs, "logs never showed the session's output").toBeDefined()
+    const logsJson = sb.kstlib(["ops", "logs", s, "-n", "5", "--json"])
+    expect(logsJson.code, logsJson.stderr).toBe(0)
+    const doc = JSON.parse(logsJson.stdout) as { name: string; lines: Array<string> }
+    expect(doc.name).toBe(s)
+    expect(doc.lines.some((l) => l.includes("KT_VAR=hello-env"))).toBe(true)
 
     const restarted = sb.kstlib(["ops", "restart", s])
     expect(restarted.code, restarted.stdout + restarted.stderr).toBe(0)
