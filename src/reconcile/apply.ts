@@ -238,7 +238,13 @@ export const execute = (
     yield* Effect.forEach(tasks, (t) => Effect.uninterruptible(t.run.pipe(Effect.flatMap(record))), {
       concurrency: Math.max(1, options.parallel),
       discard: true
-    }).pipe(Effect.onInterrupt(() => report(true).pipe(Effect.flatMap((r) => options.onInterrupt?.(r) ?? Effect.void))))
+    }).pipe(Effect.onInterrupt(() =>
+      Effect.gen(function*() {
+        // Launched but not yet checked: report them as they are (done, unverified) before the summary.
+        for (const p of yield* Ref.get(pending)) yield* options.onResult?.(p.result) ?? Effect.void
+        yield* options.onInterrupt?.(yield* report(true)) ?? Effect.void
+      })
+    ))
     const verified = yield* verify(yield* Ref.get(pending), yield* Ref.get(lastLaunch), options.settle)
     yield* Effect.forEach(verified, emit, { discard: true })
     return yield* report(false)

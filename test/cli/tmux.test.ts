@@ -290,3 +290,30 @@ describe("apply lock", () => {
     expect(existsSync(lock)).toBe(false)
   }, 90_000)
 })
+
+describe("Ctrl-C during apply", () => {
+  it("stops launching steps, lets the running one finish, reports what ran and what did not, exit 130", async () => {
+    // Four sessions on four sockets (four separate tasks), each taking 2 s to stop on Ctrl-C.
+    sb.file("slow.sh", "trap 'sleep 2; exit 0' INT\nwhile true; do sleep 0.2; done\n")
+    const names = ["a", "b", "c", "d"].map((x) => sb.name(x))
+    const sessions = (command: string) =>
+      Object.fromEntries(names.map((n, i) => [n, tmuxEntry(command, { working_dir: sb.dir, socket_name: `${sb.id}-${i}` })]))
+    sb.writeConfig(sessions("sh slow.sh"))
+    expect(sb.kstlib(["ops", "apply"]).code).toBe(0)
+    const before = names.map((n, i) => sb.tmuxPids(`${sb.id}-${i}`).get(n))
+    sb.writeConfig(sessions("sh  slow.sh")) // every session drifts: four replaces
+    const bg = sb.kstlibBackground(["ops", "apply", "--parallel", "1"])
+    await eventually(() => (bg.output().includes("Plan: 0 to create, 4 to replace") ? true : undefined), 50, 100)
+    await new Promise((r) => setTimeout(r, 700)) // the first replace is stopping its old process
+    process.kill(bg.pid, "SIGINT")
+    const run = await bg.done
+    expect(run.code).toBe(130)
+    expect(run.stdout).toMatch(/Apply interrupted: 0 created, 1 replaced, .*, 3 not run\./u)
+    expect(stackLines(run.stdout + run.stderr)).toEqual([])
+    // The first finished its replace (new process); the other three were never touched.
+    const after = names.map((n, i) => sb.tmuxPids(`${sb.id}-${i}`).get(n))
+    expect(after[0]).toBeDefined()
+    expect(after[0]).not.toBe(before[0])
+    expect(after.slice(1)).toEqual(before.slice(1))
+  })
+})

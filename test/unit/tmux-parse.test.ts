@@ -131,6 +131,7 @@ describe("parsing", () => {
   it("tmux messages, $TMUX, socket merging", () => {
     expect(isNoServer("no server running on /tmp/tmux-0/x\n")).toBe(true)
     expect(isNoServer("error connecting to /tmp/tmux-0/x (No such file or directory)")).toBe(true)
+    expect(isNoServer("no current target")).toBe(true) // the server is exiting: its last session just ended
     expect(isMissingTarget("can't find session: astro")).toBe(true)
     expect(isMissingTarget("can't find window: astro")).toBe(true)
     expect(isNoServer("can't find session: astro")).toBe(false)

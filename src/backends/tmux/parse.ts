@@ -85,7 +85,8 @@ export const parsePanes = (stdout: string, socket: string | null): ReadonlyArray
 
 /** tmux's answer when nothing listens on the socket (no server, or a stale socket file). */
 export const isNoServer = (stderr: string): boolean =>
-  /no server running|error connecting to|server exited unexpectedly/i.test(stderr)
+  // "no current target": a server whose last session just ended (it is exiting): nothing to list.
+  /no server running|error connecting to|server exited unexpectedly|no current target/i.test(stderr)
 
 /** tmux's answer for a target that does not exist. */
 export const isMissingTarget = (stderr: string): boolean =>
