@@ -5,8 +5,7 @@
  * another engine (DOCKER_HOST, CONTAINER_HOST, docker contexts) passes through untouched.
  */
 import { NodeServices } from "@effect/platform-node"
-import { Context, Effect, Layer, Schedule, Stream } from "effect"
-import type { Duration } from "effect"
+import { Context, Duration, Effect, Layer, Schedule, Stream } from "effect"
 import { ChildProcessSpawner } from "effect/process"
 import {
   CommandFailed,
@@ -16,6 +15,7 @@ import {
   SessionStartFailed,
   SessionStopFailed
 } from "../errors.js"
+import { fingerprint, specHash } from "../model.js"
 import type { ContainerSpec, ObservedSession, RuntimeName } from "../model.js"
 import type { SpawnFailed } from "../proc.js"
 import { interactive, run, streamLines } from "../proc.js"
@@ -56,7 +56,8 @@ export class Containers extends Context.Service<Containers, {
   readonly inspect: (name: string, runtime: RuntimeName) => Effect.Effect<ObservedSession, SessionNotFound | CommandFailed>
   /**
    * `run -d` with ownership labels and the spec hash. A container that exits within `settle` is a
-   * SessionStartFailed with its exit code and last log lines.
+   * SessionStartFailed with its exit code and last log lines. `settle` 0 checks nothing (no
+   * `inspect`): the result is the spec as launched, for callers that verify themselves (apply).
    */
   readonly start: (
     spec: ContainerSpec,
@@ -192,6 +193,23 @@ const make = Effect.gen(function*() {
       return yield* startFailed(name, reason, o.exit_code, output)
     })
 
+  /** What `run -d` just created, as far as the spec says (not yet observed). */
+  const launched = (spec: ContainerSpec, runtime: RuntimeName): ObservedSession => ({
+    name: spec.name,
+    backend: "container",
+    state: "running",
+    pid: null,
+    created_at: null,
+    image: spec.image,
+    socket_name: null,
+    runtime,
+    exit_code: null,
+    window_count: 0,
+    owned: true,
+    spec_hash: specHash(spec),
+    applied: fingerprint(spec)
+  })
+
   const start = (spec: ContainerSpec, runtime: RuntimeName, options: { readonly settle: Duration.Input }) =>
     Effect.gen(function*() {
       const built = runArgs(spec)
@@ -200,6 +218,9 @@ const make = Effect.gen(function*() {
       if (r.exitCode !== 0) {
         return yield* startFailed(spec.name, engineMessage(r.stderr) || `${runtime} run exited with ${r.exitCode}`)
       }
+      // settle 0: nothing to wait for, and the caller checks (apply observes every launch once, after
+      // its own settle); an `inspect` per container here would only cost a process each.
+      if (Duration.toMillis(Duration.fromInputUnsafe(options.settle)) <= 0) return launched(spec, runtime)
       return yield* settleCheck(spec.name, runtime, options.settle)
     })
 

@@ -370,11 +370,20 @@ describe("service over a fake spawner", () => {
       return { exitCode: 99 }
     })
     return Effect.gen(function*() {
-      const e = yield* Effect.flip((yield* Containers).start(spec(), "docker", { settle: 0 }))
+      const e = yield* Effect.flip((yield* Containers).start(spec(), "docker", { settle: "1 millis" }))
       expect([e._tag, e.exitCode]).toEqual(["SessionStartFailed", 3])
       expect(e.output).toBe("boom\nbad config")
       expect(fake.calls.map((c) => c[1])).toEqual(["run", "container", "logs"])
       expect(fake.calls[2]).toEqual(["docker", "logs", "--tail", "20", "web"])
+    }).pipe(Effect.provide(Containers.layer), Effect.provide(fake.layer))
+  })
+
+  it.live("start with settle 0: no inspect at all, the container as launched (apply checks every launch itself)", () => {
+    const fake = fakeSpawner((_cmd, args) => (args[0] === "run" ? { stdout: "abc123\n" } : { exitCode: 99 }))
+    return Effect.gen(function*() {
+      const o = yield* (yield* Containers).start(spec(), "docker", { settle: 0 })
+      expect(o).toMatchObject({ name: "web", state: "running", owned: true, runtime: "docker" })
+      expect(fake.calls.map((c) => c[1])).toEqual(["run"])
     }).pipe(Effect.provide(Containers.layer), Effect.provide(fake.layer))
   })
 })
