@@ -18,6 +18,7 @@ import {
   SessionStopFailed,
   TmuxNotFound
 } from "../errors.js"
+import { fingerprint, specHash } from "../model.js"
 import type { ObservedSession, TmuxSpec } from "../model.js"
 import { interactive, run } from "../proc.js"
 import type { RunResult } from "../proc.js"
@@ -86,7 +87,8 @@ export class Tmux extends Context.Service<Tmux, {
   /**
    * Creates the sessions (one tmux invocation per socket), each marked as owned with its spec hash.
    * One result per spec, in order: a session whose process died within `settle` is a failure
-   * carrying its exit status and last output.
+   * carrying its exit status and last output. `settle` 0 checks nothing (no observe): the result is
+   * the session as launched, for callers that verify themselves (apply).
    */
   readonly start: (
     specs: ReadonlyArray<TmuxSpec>,
@@ -208,6 +210,23 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
       return { refused, stderr: r.stderr.trim() }
     })
 
+  /** What the batch just created, as far as the spec says (not yet observed). */
+  const launched = (spec: TmuxSpec): ObservedSession => ({
+    name: spec.name,
+    backend: "tmux",
+    state: "running",
+    pid: null,
+    created_at: null,
+    image: null,
+    socket_name: normalizeSocket(spec.socket_name),
+    runtime: null,
+    exit_code: null,
+    window_count: 1,
+    owned: true,
+    spec_hash: specHash(spec),
+    applied: fingerprint(spec)
+  })
+
   const start = (specs: ReadonlyArray<TmuxSpec>, options: StartOptions) =>
     Effect.gen(function*() {
       const results: Array<Result.Result<ObservedSession, SessionStartFailed> | undefined> = specs.map(() => undefined)
@@ -248,7 +267,10 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
           }
         }), { concurrency: 4, discard: true })
 
-      if (created.length > 0) {
+      if (created.length > 0 && Duration.toMillis(Duration.fromInputUnsafe(options.settle)) <= 0) {
+        // settle 0: no check here; the caller verifies every launch itself (apply observes once for all).
+        for (const i of created) results[i] = Result.succeed(launched(specs[i]!))
+      } else if (created.length > 0) {
         yield* Effect.sleep(options.settle)
         const sockets = [...new Set(created.map((i) => normalizeSocket(specs[i]!.socket_name)))]
         const after = new Map((yield* observeSockets(sockets)).map((o) => [key(o.socket_name, o.name), o]))

@@ -1,5 +1,5 @@
 /** `kstlib ops plan` and `kstlib ops apply`: observe → pure plan → render, and for apply, execute. */
-import { Console, Effect } from "effect"
+import { Console, Duration, Effect } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { KstlibConfig } from "../config/service.js"
 import { InvalidInput } from "../errors.js"
@@ -93,10 +93,17 @@ const apply = Command.make("apply", {
   dryRun: Flag.Boolean("dry-run").pipe(Flag.withDescription("Print the plan and touch nothing."), Flag.withDefault(false)),
   parallel: Flag.Int("parallel").pipe(Flag.withDescription("Steps run at once."), Flag.withDefault(4)),
   wait: Flag.Boolean("wait").pipe(Flag.withDescription("If another apply holds the lock on this config, wait for it instead of failing."), Flag.withDefault(false)),
-  timeout: Flag.Int("timeout").pipe(Flag.withAlias("t"), Flag.withDescription("Seconds a graceful stop waits before killing."), Flag.withDefault(10))
+  timeout: Flag.Int("timeout").pipe(Flag.withAlias("t"), Flag.withDescription("Seconds a graceful stop waits before killing."), Flag.withDefault(10)),
+  settle: Flag.Finite("settle").pipe(
+    Flag.withDescription(
+      "Seconds a started process must stay up to count as started; one check for all launches. 0: launch only (a process that dies shows as exited in the next plan)."
+    ),
+    Flag.withDefault(Duration.toSeconds(defaultSettle))
+  )
 }, (f) =>
   withApp(Effect.gen(function*() {
     if (f.parallel < 1) return yield* new InvalidInput({ field: "--parallel", reason: "must be at least 1" })
+    if (f.settle < 0 || f.settle > 300) return yield* new InvalidInput({ field: "--settle", reason: "must be between 0 and 300 seconds" })
     const style = stdoutStyle()
     const print = (text: string) => (f.json ? Console.error(text) : Console.log(text))
     const config = yield* KstlibConfig
@@ -113,7 +120,7 @@ const apply = Command.make("apply", {
       yield* print("")
       const report = yield* execute(plan, {
         parallel: f.parallel,
-        settle: defaultSettle,
+        settle: Duration.seconds(f.settle),
         stopTimeout: f.timeout,
         onResult: (r) => print(resultLine(style, r)),
         onInterrupt: (r) => print(`\n${applySummary(r)}`)
@@ -131,7 +138,8 @@ const apply = Command.make("apply", {
     { command: "kstlib ops apply", description: "Converge everything" },
     { command: "kstlib ops apply --dry-run", description: "Only print the plan" },
     { command: "kstlib ops apply --prune --parallel 8", description: "Also remove sessions dropped from the config" },
-    { command: "kstlib ops apply clock logger", description: "Only these two sessions" }
+    { command: "kstlib ops apply clock logger", description: "Only these two sessions" },
+    { command: "kstlib ops apply --settle 2", description: "A process must stay up 2 s to count as started (default 0.5)" }
   ])
 )
 

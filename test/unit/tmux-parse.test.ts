@@ -207,7 +207,7 @@ describe("service on a fake spawner", () => {
     }).pipe(Effect.provide(Tmux.layer), Effect.provide(fake.layer))
   })
 
-  it.effect("start: one observe, ONE script invocation, one observe; an existing name fails alone", () => {
+  it.live("start: one observe, ONE script invocation, one observe; an existing name fails alone", () => {
     let lists = 0
     const fake = fakeSpawner((_cmd, args) => {
       if (args.includes("list-panes")) {
@@ -219,7 +219,7 @@ describe("service on a fake spawner", () => {
       return {}
     })
     return Effect.gen(function*() {
-      const results = yield* (yield* Tmux).start([spec("taken"), spec("new")], { settle: 0 })
+      const results = yield* (yield* Tmux).start([spec("taken"), spec("new")], { settle: "1 millis" })
       expect(fake.calls.map((c) => c.slice(1, 4))).toEqual([
         ["list-panes", "-a", "-F"],
         ["start-server", ";", "source-file"],
@@ -230,7 +230,16 @@ describe("service on a fake spawner", () => {
     }).pipe(Effect.provide(Tmux.layer), Effect.provide(fake.layer))
   })
 
-  it.effect("start: a process dead after settle is a failure with its status and last output", () => {
+  it.live("start with settle 0: no observe after the script; the sessions as launched (apply verifies itself)", () => {
+    const fake = fakeSpawner(() => ({}))
+    return Effect.gen(function*() {
+      const [r] = yield* (yield* Tmux).start([spec("new")], { settle: 0 })
+      expect(fake.calls.map((c) => c.slice(1, 2)[0])).toEqual(["list-panes", "start-server"])
+      expect(Result.isSuccess(r!) && r.success).toMatchObject({ name: "new", state: "running", owned: true })
+    }).pipe(Effect.provide(Tmux.layer), Effect.provide(fake.layer))
+  })
+
+  it.live("start: a process dead after settle is a failure with its status and last output", () => {
     const fake = fakeSpawner((_cmd, args) => {
       if (args.includes("list-panes")) {
         return fake.calls.length === 1 ? {} : { stdout: row(["job", "0", "0", "2", "1", "1", "1", "3", "", "1", "", ""]) }
@@ -239,7 +248,7 @@ describe("service on a fake spawner", () => {
       return {}
     })
     return Effect.gen(function*() {
-      const [r] = yield* (yield* Tmux).start([spec("job")], { settle: 0 })
+      const [r] = yield* (yield* Tmux).start([spec("job")], { settle: "1 millis" })
       expect(Result.isFailure(r!) && r.failure).toMatchObject({ _tag: "SessionStartFailed", exitCode: 3, output: "boom" })
       expect(fake.calls.at(-1)).toEqual(["tmux", "capture-pane", "-p", "-J", "-S", "-200", "-t", "=job:"])
     }).pipe(Effect.provide(Tmux.layer), Effect.provide(fake.layer))
