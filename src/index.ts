@@ -12,7 +12,7 @@ export * from "./errors.js"
 export * from "./model.js"
 
 export * from "./config/index.js"
-export { emptyConfig, KstlibConfig } from "./config/service.js"
+export { KstlibConfig } from "./config/service.js"
 
 export { Tmux, TmuxBinary } from "./backends/tmux.js"
 export { Containers } from "./backends/container.js"

@@ -11,14 +11,3 @@ export class KstlibConfig extends Context.Service<KstlibConfig, LoadedConfig>()(
   /** An already loaded (or hand-built) configuration. */
   static readonly fromLoaded = (config: LoadedConfig): Layer.Layer<KstlibConfig> => Layer.succeed(KstlibConfig, config)
 }
-
-/** The configuration with no file at all: defaults, no sessions. */
-export const emptyConfig: LoadedConfig = {
-  files: [],
-  default_backend: "tmux",
-  tmux_binary: "tmux",
-  container_runtime: null,
-  sessions: [],
-  warnings: []
-}
-

@@ -127,7 +127,7 @@ const tmuxBatch = (steps: ReadonlyArray<Step>, options: ApplyOptions): Task => (
 
 const isTmuxCreation = (s: Step) => (s.action === "create" || s.action === "replace") && s.spec?.backend === "tmux"
 
-export const tasksOf = (plan: Plan, options: ApplyOptions): ReadonlyArray<Task> => {
+const tasksOf = (plan: Plan, options: ApplyOptions): ReadonlyArray<Task> => {
   const actionable = plan.steps.filter(isActionable)
   const bySocket = new Map<string, Array<Step>>()
   for (const s of actionable.filter(isTmuxCreation)) {

@@ -4,6 +4,7 @@
  */
 import { Effect } from "effect"
 import { KstlibConfig } from "../config/service.js"
+import type { InvalidInput } from "../errors.js"
 import { ConfigInvalid } from "../errors.js"
 import type { Selector } from "./locate.js"
 import { checkName } from "./locate.js"
@@ -13,7 +14,12 @@ import * as Ops from "./operations.js"
 export const handle = (name: string, selector: Selector = {}) => ({
   name,
   /** Starts it (config spec, with these overrides on top). */
-  start: (overrides: StartOverrides = {}) => Ops.start(name, { ...overrides, ...(selector.socket === undefined ? {} : { socket: selector.socket }), ...(selector.backend === undefined ? {} : { backend: selector.backend }) }),
+  start: (overrides: StartOverrides = {}) =>
+    Ops.start(name, {
+      ...overrides,
+      ...(selector.socket === undefined ? {} : { socket: selector.socket }),
+      ...(selector.backend === undefined ? {} : { backend: selector.backend })
+    }),
   /** Graceful by default: interrupt, wait up to `timeout` seconds (10), then kill. */
   stop: (options: { readonly graceful?: boolean; readonly timeout?: number } = {}) =>
     Ops.stop(name, selector, { force: options.graceful === false, ...(options.timeout === undefined ? {} : { timeout: options.timeout }) }),
@@ -32,7 +38,7 @@ export type SessionHandle = ReturnType<typeof handle>
 
 export const SessionManager = {
   /** A session defined in config; fails if the name is not there (listing what is) or its entry was rejected. */
-  fromConfig: (name: string): Effect.Effect<SessionHandle, ConfigInvalid | import("../errors.js").InvalidInput, KstlibConfig> =>
+  fromConfig: (name: string): Effect.Effect<SessionHandle, ConfigInvalid | InvalidInput, KstlibConfig> =>
     Effect.gen(function*() {
       yield* checkName(name)
       const config = yield* KstlibConfig
