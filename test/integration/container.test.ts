@@ -16,6 +16,7 @@ import { Containers } from "../../src/backends/container.js"
 import type { ContainerSpec, RuntimeName } from "../../src/model.js"
 import { fingerprint, specHash } from "../../src/model.js"
 import { countingSpawner } from "../support/countingSpawner.js"
+import { containerSpec } from "../support/factories.js"
 
 const engines = requireEngines("container backend integration")
 const RUN = randomBytes(4).toString("hex")
@@ -25,17 +26,7 @@ let counter = 0
 const uniqueName = (what: string) => `${PREFIX}-${what}-${++counter}`
 
 const spec = (name: string, over: Partial<ContainerSpec> = {}): ContainerSpec => ({
-  backend: "container",
-  name,
-  image: TEST_IMAGE,
-  command: "sleep 300",
-  working_dir: null,
-  env: {},
-  volumes: [],
-  ports: [],
-  log_volume: null,
-  runtime: null,
-  state: "running",
+  ...containerSpec(name, { image: TEST_IMAGE, command: "sleep 300", runtime: null }),
   ...over
 })
 

@@ -16,22 +16,10 @@ import { shellSplit } from "../../src/backends/container/shlex.js"
 import { Containers } from "../../src/backends/container.js"
 import type { ContainerSpec } from "../../src/model.js"
 import { fingerprint, specHash } from "../../src/model.js"
+import { containerSpec } from "../support/factories.js"
 import { fakeSpawner } from "../support/fakeSpawner.js"
 
-const spec = (over: Partial<ContainerSpec> = {}): ContainerSpec => ({
-  backend: "container",
-  name: "web",
-  image: "localhost/app:1",
-  command: null,
-  working_dir: null,
-  env: {},
-  volumes: [],
-  ports: [],
-  log_volume: null,
-  runtime: null,
-  state: "running",
-  ...over
-})
+const spec = (over: Partial<ContainerSpec> = {}): ContainerSpec => ({ ...containerSpec("web", { runtime: null }), ...over })
 
 // Real `podman ps -a --format json` output (podman 4.3.1), trimmed to the fields that matter.
 const podmanPs = JSON.stringify([
