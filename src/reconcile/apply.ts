@@ -10,7 +10,7 @@ import type { KstlibError } from "../errors.js"
 import { SessionStartFailed } from "../errors.js"
 import type { ContainerSpec, ObservedSession, TmuxSpec } from "../model.js"
 import type { Plan, Step } from "./plan.js"
-import { isActionable } from "./plan.js"
+import { isActionable, sameSlot } from "./plan.js"
 
 export interface StepResult {
   readonly step: Step
@@ -187,10 +187,7 @@ const verify = (launched: ReadonlyArray<Pending>, since: number, settle: Duratio
         // A launch is finished once it passed the check: its duration includes the wait.
         const r = { ...pending.result, durationMs: pending.result.durationMs + Math.round(now - pending.at) }
         const spec = r.step.spec!
-        const o = seen.find((x) =>
-          x.name === spec.name && x.backend === spec.backend &&
-          (spec.backend === "tmux" ? x.socket_name === spec.socket_name : x.runtime === spec.runtime)
-        )
+        const o = seen.find((x) => sameSlot(spec, x))
         if (o !== undefined && o.state === "running") return r
         const output = o === undefined ? "" : yield* lastOutput(o)
         const error = new SessionStartFailed({

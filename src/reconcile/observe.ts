@@ -25,6 +25,13 @@ export interface ObserveOptions {
   readonly containers?: boolean
 }
 
+/** The tmux sockets config sessions live on (besides the default server). */
+export const configSockets = (config: LoadedConfig): ReadonlyArray<string | null> => [
+  ...new Set(
+    config.sessions.flatMap((e) => (e._tag === "Valid" && e.spec.backend === "tmux" && e.spec.socket_name !== null ? [e.spec.socket_name] : []))
+  )
+]
+
 export const observe = (options: ObserveOptions): Effect.Effect<Observation, never, Tmux | Containers> =>
   Effect.gen(function*() {
     const tmux = yield* Tmux

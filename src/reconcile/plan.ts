@@ -64,10 +64,12 @@ export interface Plan {
 export const placeOf = (s: ObservedSession): string =>
   s.backend === "tmux" ? `tmux socket ${s.socket_name ?? "default"}` : `${s.runtime ?? "container"}`
 
-const sameSlot = (spec: SessionSpec, o: ObservedSession): boolean =>
-  spec.backend === "tmux"
+/** The observed session is where the spec puts it: same name and backend, same tmux socket or container runtime. */
+export const sameSlot = (spec: SessionSpec, o: ObservedSession): boolean =>
+  o.name === spec.name &&
+  (spec.backend === "tmux"
     ? o.backend === "tmux" && o.socket_name === spec.socket_name
-    : o.backend === "container" && o.runtime === spec.runtime
+    : o.backend === "container" && o.runtime === spec.runtime)
 
 const show = (v: unknown): string | null =>
   v === null || v === undefined ? null : typeof v === "string" ? v : Array.isArray(v) ? `[${v.join(", ")}]` : canonicalJson(v)

@@ -11,8 +11,8 @@ import type { ConfigEntry, LoadedConfig } from "../config/types.js"
 import { ConfigInvalid, InvalidInput, SessionAmbiguous } from "../errors.js"
 import type { BackendKind, ObservedSession, SessionSpec } from "../model.js"
 import type { Observation } from "../reconcile/observe.js"
-import { observe } from "../reconcile/observe.js"
-import { placeOf } from "../reconcile/plan.js"
+import { configSockets, observe } from "../reconcile/observe.js"
+import { placeOf, sameSlot } from "../reconcile/plan.js"
 
 export interface Selector {
   /** `--backend`. */
@@ -52,12 +52,6 @@ export const configEntry = (config: LoadedConfig, name: string): Effect.Effect<V
   return entry._tag === "Valid" ? Effect.succeed(entry) : Effect.fail(new ConfigInvalid({ issues: entry.issues }))
 }
 
-export const configSockets = (config: LoadedConfig): ReadonlyArray<string | null> => [
-  ...new Set(
-    config.sessions.flatMap((e) => (e._tag === "Valid" && e.spec.backend === "tmux" && e.spec.socket_name !== null ? [e.spec.socket_name] : []))
-  )
-]
-
 export const matchesSelector = (o: ObservedSession, sel: Selector): boolean => {
   const socket = normalizeSocket(sel.socket)
   if (sel.backend !== undefined && o.backend !== sel.backend) return false
@@ -65,10 +59,11 @@ export const matchesSelector = (o: ObservedSession, sel: Selector): boolean => {
   return true
 }
 
+/** As `sameSlot`, with a config spec's auto-detected runtime (null) matching any runtime. */
 export const inSlotOf = (spec: SessionSpec, o: ObservedSession): boolean =>
-  spec.backend === "tmux"
-    ? o.backend === "tmux" && o.socket_name === spec.socket_name
-    : o.backend === "container" && (spec.runtime === null || o.runtime === spec.runtime)
+  spec.backend === "container" && spec.runtime === null
+    ? o.name === spec.name && o.backend === "container"
+    : sameSlot(spec, o)
 
 export const observeFor = (config: LoadedConfig, sel: Selector) => {
   const socket = normalizeSocket(sel.socket)

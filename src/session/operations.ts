@@ -103,7 +103,7 @@ const startSpec = (spec: SessionSpec, settle: Duration.Input): Effect.Effect<Obs
     if (spec.backend === "tmux") {
       const tmux = yield* Tmux
       const observed = yield* observeFor(config, { backend: "tmux", socket: spec.socket_name ?? "default" })
-      const existing = observed.sessions.find((o) => o.name === spec.name && inSlotOf(spec, o))
+      const existing = observed.sessions.find((o) => inSlotOf(spec, o))
       if (existing !== undefined) {
         if (existing.state === "running" || !existing.owned) return yield* new SessionExists({ session: spec.name, backend: "tmux" })
         return yield* tmux.respawn(spec, { settle })
