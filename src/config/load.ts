@@ -140,7 +140,7 @@ const interpret = (merged: MapNode, files: ReadonlyArray<string>, env: Env): Loa
   const opsEntry = merged.entries.get("ops")
   if (opsEntry === undefined || isNull(opsEntry.value)) return defaults
   const ops = opsEntry.value
-  if (ops.kind !== "map") throw invalid(opsEntry.keyLoc, "ops", "ops must be a mapping")
+  if (ops.kind !== "map") throw invalid(opsEntry.keyLoc, "ops", `must be a mapping (key: value), got ${ops.kind === "seq" ? "a list" : "a scalar"}`)
 
   const settings = decodeSettings(toPlain(ops), { errors: "all", onExcessProperty: "error" })
   if (Result.isFailure(settings)) {
@@ -156,7 +156,7 @@ const interpret = (merged: MapNode, files: ReadonlyArray<string>, env: Env): Loa
   }
   const sessionsNode = sessionsEntry.value
   if (sessionsNode.kind !== "map") {
-    throw invalid(sessionsEntry.keyLoc, "ops.sessions", "ops.sessions must be a mapping of session names to sessions")
+    throw invalid(sessionsEntry.keyLoc, "ops.sessions", "must be a mapping of session names to sessions")
   }
   const all = [...sessionsNode.entries]
   const kept = all.slice(0, MAX_CONFIG_SESSIONS)

@@ -261,7 +261,7 @@ describe("file-level errors", () => {
       expect(invalidIssues(yield* Effect.flip(load(root, { path: path.join(root, "ops.yml") })))[0]).toMatchObject({
         line: 2,
         field: "ops",
-        reason: "ops must be a mapping"
+        reason: "must be a mapping (key: value), got a list"
       })
       expect(invalidIssues(yield* Effect.flip(load(root, { path: path.join(root, "s.yml") })))[0]).toMatchObject({ line: 2, field: "ops.sessions" })
     }))
