@@ -26,7 +26,8 @@ if [ "${#missing[@]}" -gt 0 ]; then
   log "installing: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q
-  apt-get install -y -q --no-install-recommends "${missing[@]}"
+  # With recommends, as verified here: podman then brings netavark, fuse-overlayfs and catatonit.
+  apt-get install -y -q "${missing[@]}"
 else
   log "packages present: tmux podman runc docker.io busybox-static"
 fi
