@@ -5,6 +5,7 @@
  */
 import { Duration, Effect, Ref, Result } from "effect"
 import { Containers } from "../backends/container.js"
+import { logsOf, stopObserved } from "../backends/observed.js"
 import { Tmux } from "../backends/tmux.js"
 import type { KstlibError } from "../errors.js"
 import { SessionStartFailed } from "../errors.js"
@@ -51,12 +52,6 @@ const removeInstance = (o: ObservedSession, stopTimeout: number) =>
     }
   })
 
-const stopInstance = (o: ObservedSession, stopTimeout: number) =>
-  Effect.gen(function*() {
-    if (o.backend === "tmux") return yield* (yield* Tmux).stop(o.name, o.socket_name, { timeout: stopTimeout })
-    return yield* (yield* Containers).stop(o.name, o.runtime!, { timeout: stopTimeout })
-  })
-
 const single = (step: Step, options: ApplyOptions): Task => {
   const body: Effect.Effect<void, KstlibError, Tmux | Containers> = Effect.gen(function*() {
     switch (step.action) {
@@ -77,7 +72,7 @@ const single = (step: Step, options: ApplyOptions): Task => {
         return
       }
       case "stop":
-        yield* Effect.forEach(step.targets, (o) => stopInstance(o, options.stopTimeout), { discard: true })
+        yield* Effect.forEach(step.targets, (o) => stopObserved(o, { timeout: options.stopTimeout }), { discard: true })
         return
       case "prune":
         yield* Effect.forEach(step.targets, (o) => removeInstance(o, options.stopTimeout), { discard: true })
@@ -157,10 +152,7 @@ const launches = (s: Step) => s.action === "create" || s.action === "replace" ||
 
 /** The last lines a dead session printed, for the failure report; empty when they cannot be read. */
 const lastOutput = (o: ObservedSession): Effect.Effect<string, never, Tmux | Containers> =>
-  Effect.gen(function*() {
-    if (o.backend === "tmux") return yield* (yield* Tmux).logs(o.name, o.socket_name, { lines: 20 })
-    return yield* (yield* Containers).logs(o.name, o.runtime!, { lines: 20 })
-  }).pipe(Effect.catch(() => Effect.succeed("")))
+  logsOf(o, { lines: 20 }).pipe(Effect.catch(() => Effect.succeed("")))
 
 /**
  * One check for every session launched: after `settle`, one observation; a session whose process

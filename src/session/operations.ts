@@ -5,6 +5,7 @@
  */
 import { Duration, Effect, Result, Stream } from "effect"
 import { Containers } from "../backends/container.js"
+import { logsOf, stopObserved } from "../backends/observed.js"
 import { Tmux } from "../backends/tmux.js"
 import { decodeSessionEntry } from "../config/decode.js"
 import { validateCommand, validateSendKeys } from "../config/rules.js"
@@ -146,12 +147,6 @@ export interface StopOptions {
   readonly timeout?: number
 }
 
-const stopObserved = (o: ObservedSession, options: StopOptions) =>
-  Effect.gen(function*() {
-    if (o.backend === "tmux") return yield* (yield* Tmux).stop(o.name, o.socket_name, options)
-    return yield* (yield* Containers).stop(o.name, o.runtime!, options)
-  })
-
 export const stop = (name: string, sel: Selector = {}, options: StopOptions = {}) =>
   Effect.gen(function*() {
     const o = yield* requireObserved(yield* locate(name, sel))
@@ -197,11 +192,7 @@ export const status = (name: string, sel: Selector = {}): Effect.Effect<SessionS
   })
 
 export const logs = (name: string, sel: Selector = {}, options: { readonly lines?: number; readonly colors?: boolean } = {}) =>
-  Effect.gen(function*() {
-    const o = yield* requireObserved(yield* locate(name, sel))
-    if (o.backend === "tmux") return yield* (yield* Tmux).logs(o.name, o.socket_name, options)
-    return yield* (yield* Containers).logs(o.name, o.runtime!, options.lines === undefined ? {} : { lines: options.lines })
-  })
+  locate(name, sel).pipe(Effect.flatMap(requireObserved), Effect.flatMap((o) => logsOf(o, options)))
 
 export const follow = (name: string, sel: Selector = {}): Stream.Stream<string, KstlibError, Services> =>
   Stream.unwrap(Effect.gen(function*() {
