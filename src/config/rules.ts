@@ -105,16 +105,19 @@ export const validateVolume = (volume: string): string | null => {
 export const validateVolumeCount = (count: number): string | null =>
   count > MAX_VOLUMES ? `Too many volumes (max ${MAX_VOLUMES})` : null
 
-/** The whole list, as the original: the count, then each item in order. */
-export const validateVolumes = (volumes: ReadonlyArray<string>): string | null => {
-  const count = validateVolumeCount(volumes.length)
-  if (count !== null) return count
-  for (const v of volumes) {
-    const r = validateVolume(v)
+/** A whole list, as the original checks it: the count first, then each item in order; the first problem. */
+const validateList = <A>(count: (n: number) => string | null, item: (a: A) => string | null) =>
+(xs: ReadonlyArray<A>): string | null => {
+  const c = count(xs.length)
+  if (c !== null) return c
+  for (const x of xs) {
+    const r = item(x)
     if (r !== null) return r
   }
   return null
 }
+
+export const validateVolumes = validateList(validateVolumeCount, validateVolume)
 
 export const validatePort = (port: string): string | null => {
   if (!PORT_PATTERN.test(port)) return `Invalid port format: ${port}`
@@ -128,15 +131,7 @@ export const validatePort = (port: string): string | null => {
 export const validatePortCount = (count: number): string | null =>
   count > MAX_PORTS ? `Too many ports (max ${MAX_PORTS})` : null
 
-export const validatePorts = (ports: ReadonlyArray<string>): string | null => {
-  const count = validatePortCount(ports.length)
-  if (count !== null) return count
-  for (const p of ports) {
-    const r = validatePort(p)
-    if (r !== null) return r
-  }
-  return null
-}
+export const validatePorts = validateList(validatePortCount, validatePort)
 
 export const validateEnvCount = (count: number): string | null =>
   count > MAX_ENV_VARS ? `Too many env vars (max ${MAX_ENV_VARS})` : null
