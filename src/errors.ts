@@ -3,7 +3,7 @@
  * one-line human `message` that the CLI prints as is. Fields never use `name` (it would shadow
  * `Error.name`): sessions are `session`.
  */
-import { Schema } from "effect"
+import { Runtime, Schema } from "effect"
 
 const Backend = Schema.Literals(["tmux", "container"])
 
@@ -76,10 +76,15 @@ export class ContainerRuntimeNotFound extends Schema.TaggedError<ContainerRuntim
 
 export class SessionNotFound extends Schema.TaggedError<SessionNotFound>()("SessionNotFound", {
   session: Schema.String,
-  backend: Schema.NullOr(Backend)
+  backend: Schema.NullOr(Backend),
+  /** Close names that do exist (typos). */
+  suggestions: Schema.optionalKey(Schema.Array(Schema.String))
 }) {
   override get message() {
-    return `${this.backend === null ? "" : `${this.backend} `}session '${this.session}' not found`
+    const s = this.suggestions ?? []
+    return `${this.backend === null ? "" : `${this.backend} `}session '${this.session}' not found${
+      s.length === 0 ? "" : ` (did you mean ${s.map((x) => `'${x}'`).join(" or ")}?)`
+    }`
   }
 }
 
@@ -153,6 +158,8 @@ export class InvalidInput extends Schema.TaggedError<InvalidInput>()("InvalidInp
   field: Schema.String,
   reason: Schema.String
 }) {
+  /** A usage error. */
+  readonly [Runtime.errorExitCode] = 2
   override get message() {
     return `${this.field}: ${this.reason}`
   }
@@ -165,6 +172,91 @@ export class ApplyLocked extends Schema.TaggedError<ApplyLocked>()("ApplyLocked"
 }) {
   override get message() {
     return `another kstlib apply${this.pid === null ? "" : ` (pid ${this.pid})`} is running on this config (lock ${this.lockFile}); retry when it finishes or pass --wait`
+  }
+}
+
+/** An external command (tmux, podman, docker) did not answer in time; it was killed. */
+export class BackendTimeout extends Schema.TaggedError<BackendTimeout>()("BackendTimeout", {
+  /** The program and its first arguments (never env values: those are not on command lines). */
+  command: Schema.String,
+  seconds: Schema.Number
+}) {
+  override get message() {
+    return `${this.command} did not answer within ${this.seconds}s (killed); set KSTLIB_CALL_TIMEOUT=SECONDS to wait longer`
+  }
+}
+
+/** What a backend cannot do (e.g. exec in a tmux session). */
+export class Unsupported extends Schema.TaggedError<Unsupported>()("Unsupported", {
+  session: Schema.String,
+  backend: Backend,
+  operation: Schema.String,
+  hint: Schema.String
+}) {
+  readonly [Runtime.errorExitCode] = 2
+  override get message() {
+    return `${this.operation} is not supported for ${this.backend} session '${this.session}'${this.hint === "" ? "" : `: ${this.hint}`}`
+  }
+}
+
+/** A session that is not kstlib's for this project holds the name: kstlib never touches it. */
+export class SessionConflict extends Schema.TaggedError<SessionConflict>()("SessionConflict", {
+  session: Schema.String,
+  /** Where it lives, e.g. `tmux socket default`. */
+  place: Schema.String,
+  /** The project that owns it; null when no kstlib project created it. */
+  owner: Schema.NullOr(Schema.String)
+}) {
+  override get message() {
+    return `'${this.session}' (${this.place}) is ${
+      this.owner === null ? "not managed by kstlib" : `owned by project '${this.owner}'`
+    }; kstlib leaves it untouched (stop it yourself, or rename the session in the config)`
+  }
+}
+
+/** A name that is not in the config, where the command needs a config session. */
+export class SessionNotInConfig extends Schema.TaggedError<SessionNotInConfig>()("SessionNotInConfig", {
+  session: Schema.String,
+  /** The closest configured names. */
+  suggestions: Schema.Array(Schema.String),
+  hint: Schema.String
+}) {
+  readonly [Runtime.errorExitCode] = 2
+  override get message() {
+    const guess = this.suggestions.length === 0 ? "" : ` (did you mean ${this.suggestions.map((s) => `'${s}'`).join(" or ")}?)`
+    return `session '${this.session}' is not in the config${guess}${this.hint === "" ? "" : `; ${this.hint}`}`
+  }
+}
+
+/** A config session that nothing runs, asked for by a command that needs it running. */
+export class SessionNotRunning extends Schema.TaggedError<SessionNotRunning>()("SessionNotRunning", {
+  session: Schema.String
+}) {
+  override get message() {
+    return `session '${this.session}' is defined in the config but not running; start it with 'kstlib ops start ${this.session}'`
+  }
+}
+
+/** A config session already runs somewhere else than where the command asks for it. */
+export class SessionElsewhere extends Schema.TaggedError<SessionElsewhere>()("SessionElsewhere", {
+  session: Schema.String,
+  place: Schema.String
+}) {
+  override get message() {
+    return `session '${this.session}' already runs in ${this.place}; stop it there first (kstlib never starts a second copy)`
+  }
+}
+
+/** Not a failure of kstlib: a result that scripts read from the exit code. `message` empty = nothing printed. */
+export class ExitWith extends Schema.TaggedError<ExitWith>()("ExitWith", {
+  code: Schema.Number,
+  reason: Schema.String
+}) {
+  get [Runtime.errorExitCode]() {
+    return this.code
+  }
+  override get message() {
+    return this.reason
   }
 }
 
@@ -183,3 +275,9 @@ export type KstlibError =
   | CommandFailed
   | InvalidInput
   | ApplyLocked
+  | BackendTimeout
+  | Unsupported
+  | SessionConflict
+  | SessionNotInConfig
+  | SessionElsewhere
+  | SessionNotRunning

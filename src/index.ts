@@ -14,27 +14,43 @@ export * from "./model.js"
 export * from "./config/index.js"
 export { KstlibConfig } from "./config/service.js"
 
+export type * from "./backends/backend.js"
+export { Backends } from "./backends/registry.js"
 export { Tmux, TmuxBinary } from "./backends/tmux.js"
 export { Containers } from "./backends/container.js"
+export { CallTimeout } from "./proc.js"
 
 export { observe, type Observation, type ObserveOptions } from "./reconcile/observe.js"
 export {
-  bindRuntimes,
+  actionOf,
+  backendOf,
   type Change,
   diffFingerprints,
   hasChanges,
   isActionable,
+  isBlocked,
   plan,
   type Plan,
+  planDown,
   type PlanOptions,
   type PlanSummary,
+  resolveSpec,
   type Step,
-  type StepAction
+  type StepAction,
+  targetsOf
 } from "./reconcile/plan.js"
-export { planFromConfig, type Planned } from "./reconcile/reconciler.js"
-export { type ApplyOptions, type ApplyReport, defaultSettle, execute, type StepResult } from "./reconcile/apply.js"
+export {
+  apply,
+  type ApplyOptions,
+  type ApplyResult,
+  down,
+  planDownFromConfig,
+  planFromConfig,
+  type Planned
+} from "./reconcile/reconciler.js"
+export { defaultSettle, execute, type ExecuteOptions, type ExecuteReport, type StepResult } from "./reconcile/execute.js"
 export { lockPathFor, withApplyLock } from "./reconcile/lock.js"
-export { formatChange, planToJson, renderPlan, renderStep, type Style, styleFor, summaryLine } from "./reconcile/render.js"
+export { causeOf, formatChange, planToJson, renderPlan, renderStep, type Style, styleFor, summaryLine } from "./reconcile/render.js"
 
 export { handle, type SessionHandle, SessionManager } from "./session/manager.js"
 export * as Sessions from "./session/operations.js"

@@ -1,18 +1,18 @@
 /** Ready-made layers: everything a kstlib program needs on Node, configured from a loaded config. */
 import { NodeServices } from "@effect/platform-node"
 import { Layer } from "effect"
-import { Containers } from "./backends/container.js"
-import { Tmux, TmuxBinary } from "./backends/tmux.js"
+import { Backends } from "./backends/registry.js"
+import { TmuxBinary } from "./backends/tmux.js"
 import { KstlibConfig } from "./config/service.js"
 import type { LoadedConfig, LoadOptions } from "./config/types.js"
 
-/** tmux + container backends on Node's process spawner, with `ops.tmux_binary` taken from the config. */
-export const backendsLayer = Layer.mergeAll(Tmux.layer, Containers.layer).pipe(
+/** Every backend (tmux, Podman/Docker) on Node's process spawner, with `ops.tmux_binary` taken from the config. */
+export const backendsLayer = Backends.layerWith.pipe(
   Layer.provideMerge(Layer.effect(TmuxBinary, KstlibConfig.useSync((c) => c.tmux_binary))),
   Layer.provide(NodeServices.layer)
 )
 
-/** Loads the config (cascade, `path`, or KSTLIB_CONFIG) and provides it with both backends. */
+/** Loads the config (cascade, `path`, or KSTLIB_CONFIG) and provides it with the backends. */
 export const layerNode = (options: LoadOptions = {}) => backendsLayer.pipe(Layer.provideMerge(KstlibConfig.layer(options)))
 
 /** The same with a config already loaded or built by hand. */

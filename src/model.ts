@@ -1,9 +1,11 @@
 /**
- * The domain vocabulary shared by every layer: what a session should be (spec), what a backend
- * reports (observed), and the fingerprint that ties the two together. Plain data, no I/O.
- * Field names follow the config file (snake_case) so JSON output, config and library agree.
+ * The domain vocabulary shared by every layer: what a session should be (spec), where it lives
+ * (place), what a backend reports (observed), and the fingerprint that ties spec and session
+ * together. Plain data, no I/O. Field names follow the config file (snake_case) so JSON output,
+ * config and library agree.
  */
 import { createHash } from "node:crypto"
+import { Schema } from "effect"
 
 export type BackendKind = "tmux" | "container"
 export type RuntimeName = "podman" | "docker"
@@ -21,6 +23,7 @@ export interface TmuxSpec {
   readonly state: DesiredState
 }
 
+/** A container spec as run: its runtime is known. */
 export interface ContainerSpec {
   readonly backend: "container"
   readonly name: string
@@ -31,45 +34,108 @@ export interface ContainerSpec {
   readonly volumes: ReadonlyArray<string>
   readonly ports: ReadonlyArray<string>
   readonly log_volume: string | null
-  /** `null` = auto-detect (podman, then docker). */
-  readonly runtime: RuntimeName | null
+  readonly runtime: RuntimeName
   readonly state: DesiredState
 }
 
+/** A container spec as configured: `runtime: null` asks for auto-detection (podman, then docker). */
+export type ConfiguredContainerSpec = Omit<ContainerSpec, "runtime"> & { readonly runtime: RuntimeName | null }
+
+/** What runs: every field resolved. */
 export type SessionSpec = TmuxSpec | ContainerSpec
+/** What a config entry says (before the planner binds auto-detected runtimes, once). */
+export type ConfiguredSpec = TmuxSpec | ConfiguredContainerSpec
+
+/** Where a session lives: a tmux server (socket) or a container runtime. */
+export type Place =
+  | { readonly backend: "tmux"; readonly socket: string | null }
+  | { readonly backend: "container"; readonly runtime: RuntimeName }
+
+/** A session by name and place: enough for a backend to act on it. */
+export interface SessionRef {
+  readonly name: string
+  readonly place: Place
+}
 
 /** `defined` exists only for config sessions that nothing runs; backends never report it. */
 export type ObservedState = "running" | "stopped" | "exited" | "unknown"
 export type SessionState = ObservedState | "defined"
 
-export interface ObservedSession {
+/**
+ * kstlib's marks on a session, as read at session scope (tmux user options never inherited from
+ * global options; container labels) and compared exactly with what kstlib writes.
+ */
+export interface Mark {
+  /** Carries the managed mark with kstlib's exact value. */
+  readonly managed: boolean
+  /** The project that created it (`null`: none, e.g. an older kstlib or a foreign session). */
+  readonly project: string | null
+  /** `v1:<sha256>` stored at start. */
+  readonly spec_hash: string | null
+  /** The fingerprint stored at start, used to name what drifted; null when absent or unreadable. */
+  readonly applied: Fingerprint | null
+}
+
+export const NO_MARK: Mark = { managed: false, project: null, spec_hash: null, applied: null }
+
+interface ObservedCommon {
   readonly name: string
-  readonly backend: BackendKind
   readonly state: ObservedState
   /** tmux: the pid of the session's process (the first pane's), not the server's. */
   readonly pid: number | null
   /** ISO 8601. */
   readonly created_at: string | null
-  readonly image: string | null
-  /** tmux socket the session lives on (`null` = default server). */
-  readonly socket_name: string | null
-  /** Container runtime that reported it. */
-  readonly runtime: RuntimeName | null
   readonly exit_code: number | null
-  readonly window_count: number
-  /** Carries kstlib's ownership mark (tmux user option / container label). */
-  readonly owned: boolean
-  /** `v1:<sha256>` stored at start, or null (foreign, or started by an older kstlib). */
-  readonly spec_hash: string | null
-  /** The fingerprint stored at start, used to name what drifted; null when absent or unreadable. */
-  readonly applied: Fingerprint | null
+  readonly mark: Mark
 }
+
+export interface ObservedTmux extends ObservedCommon {
+  readonly backend: "tmux"
+  /** `null` = the default server. */
+  readonly socket_name: string | null
+  readonly window_count: number
+}
+
+export interface ObservedContainer extends ObservedCommon {
+  readonly backend: "container"
+  readonly runtime: RuntimeName
+  readonly image: string | null
+}
+
+export type ObservedSession = ObservedTmux | ObservedContainer
+
+export const placeOfSpec = (spec: SessionSpec): Place =>
+  spec.backend === "tmux" ? { backend: "tmux", socket: spec.socket_name } : { backend: "container", runtime: spec.runtime }
+
+export const placeOf = (o: ObservedSession): Place =>
+  o.backend === "tmux" ? { backend: "tmux", socket: o.socket_name } : { backend: "container", runtime: o.runtime }
+
+export const refOf = (o: ObservedSession): SessionRef => ({ name: o.name, place: placeOf(o) })
+
+export const samePlace = (a: Place, b: Place): boolean =>
+  a.backend === "tmux" ? b.backend === "tmux" && a.socket === b.socket : b.backend === "container" && a.runtime === b.runtime
+
+/** `tmux socket default`, `podman`. */
+export const describePlace = (p: Place): string => (p.backend === "tmux" ? `tmux socket ${p.socket ?? "default"}` : p.runtime)
+
+/** Ours = created by kstlib for this project: only such sessions are ever stopped, replaced or pruned by apply/down. */
+export const isOurs = (o: ObservedSession, project: string): boolean => o.mark.managed && o.mark.project === project
+
+// ---------------------------------------------------------------------------------------------
+// Fingerprint
+// ---------------------------------------------------------------------------------------------
 
 /**
  * The normalized fields of a spec that change what runs. Env values are replaced by a short digest
  * so that the fingerprint (stored on the session) and the plan never carry secrets.
  */
 export type Fingerprint = Readonly<Record<string, string | null | ReadonlyArray<string> | Readonly<Record<string, string>>>>
+
+const FingerprintSchema = Schema.Record(
+  Schema.String,
+  Schema.Union([Schema.String, Schema.Null, Schema.Array(Schema.String), Schema.Record(Schema.String, Schema.String)])
+)
+const decodeFingerprintJson = Schema.decodeUnknownOption(Schema.fromJsonString(FingerprintSchema))
 
 export const FINGERPRINT_VERSION = "v1"
 
@@ -112,24 +178,30 @@ export const hashFingerprint = (fp: Fingerprint): string => `${FINGERPRINT_VERSI
 
 export const specHash = (spec: SessionSpec): string => hashFingerprint(fingerprint(spec))
 
-/** Reads a stored fingerprint back (tmux option / container label); anything malformed is null. */
-export const parseFingerprint = (text: string | null | undefined): Fingerprint | null => {
-  if (text === null || text === undefined || text === "") return null
-  try {
-    const v: unknown = JSON.parse(text)
-    return v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Fingerprint) : null
-  } catch {
-    return null
-  }
+/**
+ * The one codec for a stored fingerprint (tmux option and container label alike): base64url of its
+ * canonical JSON — no comma (Docker's label list), no separator or newline (tmux formats).
+ */
+export const encodeFingerprint = (fp: Fingerprint): string => Buffer.from(canonicalJson(fp), "utf8").toString("base64url")
+
+/** Anything unreadable is null (the plan then reports the whole spec as changed). */
+export const decodeFingerprint = (text: string | null | undefined): Fingerprint | null => {
+  if (text === null || text === undefined || !/^[A-Za-z0-9_-]+={0,2}$/.test(text)) return null
+  const decoded = decodeFingerprintJson(Buffer.from(text, "base64url").toString("utf8"))
+  return decoded._tag === "Some" ? decoded.value : null
 }
 
-/** Ownership marks, the same names everywhere. */
+/** Ownership marks, the same names everywhere, and the exact values kstlib writes. */
 export const Marks = {
   tmuxManaged: "@kstlib-managed",
+  tmuxProject: "@kstlib-project",
   tmuxSpec: "@kstlib-spec",
   tmuxApplied: "@kstlib-applied",
   labelManaged: "io.kstlib.managed",
+  labelProject: "io.kstlib.project",
   labelSession: "io.kstlib.session",
   labelSpec: "io.kstlib.spec",
-  labelApplied: "io.kstlib.applied"
+  labelApplied: "io.kstlib.applied",
+  /** The managed mark's value on both backends; anything else (`0`, `false`, `yes`) is not ours. */
+  managedValue: { tmux: "1", container: "true" }
 } as const

@@ -1,10 +1,16 @@
 /**
  * Running external programs (tmux, podman, docker) through Effect's ChildProcessSpawner, so tests can
  * swap in a fake spawner for argv/parsing unit tests or a counting one around the real spawner.
+ *
+ * Every call has a timeout (a hanging engine must not hang kstlib) and is interruptible: closing the
+ * call's scope kills the child's process group. Every call is logged at debug level with its argv,
+ * exit code and duration (`kstlib --log-level debug …`); argv never carries env values (they travel
+ * in the child's environment or a private file), so the log may show it whole.
  */
-import { Effect, Schema, Stream } from "effect"
+import { Context, Duration, Effect, Option, Schema, Stream } from "effect"
 import { ChildProcess, ChildProcessSpawner } from "effect/process"
 import type { PlatformError } from "effect/PlatformError"
+import { BackendTimeout } from "./errors.js"
 
 /** The program could not be started at all (not found, not executable). Backends turn it into their own error. */
 export class SpawnFailed extends Schema.TaggedError<SpawnFailed>()("SpawnFailed", {
@@ -17,6 +23,14 @@ export class SpawnFailed extends Schema.TaggedError<SpawnFailed>()("SpawnFailed"
   }
 }
 
+/** Seconds any one external call may take: `KSTLIB_CALL_TIMEOUT` (default 60), or provided by a program. */
+export const CallTimeout = Context.Reference<number>("kstlib/CallTimeout", {
+  defaultValue: () => {
+    const env = Number(process.env["KSTLIB_CALL_TIMEOUT"])
+    return Number.isFinite(env) && env > 0 ? env : 60
+  }
+})
+
 export interface RunResult {
   readonly stdout: string
   readonly stderr: string
@@ -25,65 +39,98 @@ export interface RunResult {
 
 export interface RunOptions {
   readonly cwd?: string
-  /** Added to the inherited environment. */
+  /** Added to the inherited environment (this is how env values reach a child: never on argv). */
   readonly env?: Readonly<Record<string, string>>
   /** Written to the child's stdin, then closed. */
   readonly input?: string
+  /** stdout and stderr as ONE text in arrival order (in `stdout`; `stderr` is then empty). */
+  readonly merged?: boolean
+  /** At least this many seconds, whatever CallTimeout says (a graceful `stop -t 30` needs 30 s). */
+  readonly minTimeout?: number
 }
 
 const toSpawnFailed = (command: string) => (e: PlatformError) =>
-  new SpawnFailed({
-    command,
-    notFound: e.reason._tag === "NotFound",
-    reason: e.message
-  })
+  new SpawnFailed({ command, notFound: e.reason._tag === "NotFound", reason: e.message })
 
-/** Runs to completion, capturing stdout, stderr (drained concurrently) and the exit code. */
+/** The command as shown in errors and logs: program and arguments, long ones shortened. */
+export const showCommand = (command: string, args: ReadonlyArray<string>): string =>
+  [command, ...args].map((a) => (a.length > 80 ? `${a.slice(0, 77)}...` : a)).join(" ")
+
+const spawnOptions = (options: RunOptions) => ({
+  ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
+  ...(options.env !== undefined ? { env: { ...options.env }, extendEnv: true } : {}),
+  stdin: options.input !== undefined ? { stream: Stream.make(new TextEncoder().encode(options.input)) } : "ignore" as const,
+  // A child that ignores SIGTERM is killed after this when its call is interrupted or times out.
+  forceKillAfter: Duration.seconds(2)
+})
+
+/** Runs to completion, capturing output and the exit code, within the call timeout. */
 export const run = (
   command: string,
   args: ReadonlyArray<string>,
   options: RunOptions = {}
-): Effect.Effect<RunResult, SpawnFailed, ChildProcessSpawner.ChildProcessSpawner> =>
-  Effect.scoped(
-    Effect.gen(function*() {
-      const handle = yield* ChildProcess.make(command, args, {
-        ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
-        ...(options.env !== undefined ? { env: { ...options.env }, extendEnv: true } : {}),
-        stdin: options.input !== undefined ? { stream: Stream.make(new TextEncoder().encode(options.input)) } : "ignore"
+): Effect.Effect<RunResult, SpawnFailed | BackendTimeout, ChildProcessSpawner.ChildProcessSpawner> =>
+  Effect.gen(function*() {
+    const seconds = Math.max(yield* CallTimeout, options.minTimeout ?? 0)
+    const started = performance.now()
+    const call = Effect.scoped(
+      Effect.gen(function*() {
+        const handle = yield* ChildProcess.make(command, args, spawnOptions(options))
+        if (options.merged === true) {
+          const [output, exitCode] = yield* Effect.all([
+            handle.all.pipe(Stream.decodeText(), Stream.mkString),
+            handle.exitCode
+          ], { concurrency: "unbounded" })
+          return { stdout: output, stderr: "", exitCode: Number(exitCode) } satisfies RunResult
+        }
+        const [stdout, stderr, exitCode] = yield* Effect.all([
+          handle.stdout.pipe(Stream.decodeText(), Stream.mkString),
+          handle.stderr.pipe(Stream.decodeText(), Stream.mkString),
+          handle.exitCode
+        ], { concurrency: "unbounded" })
+        return { stdout, stderr, exitCode: Number(exitCode) } satisfies RunResult
       })
-      const [stdout, stderr, exitCode] = yield* Effect.all([
-        handle.stdout.pipe(Stream.decodeText(), Stream.mkString),
-        handle.stderr.pipe(Stream.decodeText(), Stream.mkString),
-        handle.exitCode
-      ], { concurrency: "unbounded" })
-      return { stdout, stderr, exitCode: Number(exitCode) } satisfies RunResult
-    })
-  ).pipe(Effect.mapError(toSpawnFailed(command)))
+    ).pipe(Effect.mapError(toSpawnFailed(command)))
+    const result = yield* Effect.timeoutOption(call, Duration.seconds(seconds))
+    const ms = Math.round(performance.now() - started)
+    if (Option.isNone(result)) {
+      yield* Effect.logDebug(`timeout after ${ms}ms: ${showCommand(command, args)}`)
+      return yield* new BackendTimeout({ command: showCommand(command, args.slice(0, 3)), seconds })
+    }
+    yield* Effect.logDebug(`exit ${result.value.exitCode} in ${ms}ms: ${showCommand(command, args)}`)
+    return result.value
+  }).pipe(Effect.tapError((e) => Effect.logDebug(`failed: ${showCommand(command, args)}: ${e.message}`)))
 
 /**
  * Hands the user's terminal to a child (`tmux attach`, `podman attach`): stdio inherited and not
- * detached, so it keeps the controlling tty and receives SIGWINCH. Returns the exit code.
+ * detached, so it keeps the controlling tty and receives SIGWINCH. No timeout: the user ends it.
  */
 export const interactive = (
   command: string,
   args: ReadonlyArray<string>
 ): Effect.Effect<number, SpawnFailed, ChildProcessSpawner.ChildProcessSpawner> =>
-  ChildProcessSpawner.ChildProcessSpawner.use((spawner) =>
-    spawner.exitCode(ChildProcess.make(command, args, {
-      stdin: "inherit",
-      stdout: "inherit",
-      stderr: "inherit",
-      detached: false
-    }))
-  ).pipe(Effect.map(Number), Effect.mapError(toSpawnFailed(command)))
+  Effect.logDebug(`interactive: ${showCommand(command, args)}`).pipe(
+    Effect.andThen(ChildProcessSpawner.ChildProcessSpawner.use((spawner) =>
+      spawner.exitCode(ChildProcess.make(command, args, {
+        stdin: "inherit",
+        stdout: "inherit",
+        stderr: "inherit",
+        detached: false
+      }))
+    )),
+    Effect.map(Number),
+    Effect.mapError(toSpawnFailed(command))
+  )
 
-/** Lines of a long-running child (stdout and stderr), until it ends or the stream is interrupted (which kills it). */
+/** Lines of a long-running child (stdout and stderr) until it ends or the stream is interrupted (which kills it). */
 export const streamLines = (
   command: string,
   args: ReadonlyArray<string>
 ): Stream.Stream<string, SpawnFailed, ChildProcessSpawner.ChildProcessSpawner> =>
   Stream.unwrap(
-    ChildProcessSpawner.ChildProcessSpawner.use((spawner) =>
-      Effect.succeed(spawner.streamLines(ChildProcess.make(command, args, { stdin: "ignore" }), { includeStderr: true }))
+    Effect.logDebug(`stream: ${showCommand(command, args)}`).pipe(
+      Effect.andThen(ChildProcessSpawner.ChildProcessSpawner.use((spawner) =>
+        Effect.succeed(spawner.streamLines(ChildProcess.make(command, args, { stdin: "ignore" }), { includeStderr: true }))
+      ))
     )
   ).pipe(Stream.mapError(toSpawnFailed(command)))

@@ -1,26 +1,30 @@
 /**
- * The container half of the runtime layer: one service over Podman and Docker. Argv building and
- * output parsing live in `./container/` (pure, unit-tested); this file runs the commands and turns
- * their results into typed errors. The runtime binary is run by name: environment that points it at
- * another engine (DOCKER_HOST, CONTAINER_HOST, docker contexts) passes through untouched.
+ * The container Backend: Podman and Docker (dialects in ./container/argv.ts and parse.ts, pure and
+ * unit-tested); this file runs the commands and turns their results into typed errors. The runtime
+ * binary is run by name: environment that points it at another engine (DOCKER_HOST,
+ * CONTAINER_HOST, docker contexts) passes through untouched.
  */
-import { NodeServices } from "@effect/platform-node"
-import { Context, Duration, Effect, Layer, Schedule, Stream } from "effect"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { Context, Effect, Layer, Schedule, Stream } from "effect"
 import { ChildProcessSpawner } from "effect/process"
 import {
   CommandFailed,
-  ContainerRuntimeNotFound,
   SessionAttachFailed,
   SessionNotFound,
   SessionStartFailed,
-  SessionStopFailed
+  SessionStopFailed,
+  Unsupported
 } from "../errors.js"
-import { fingerprint, specHash } from "../model.js"
-import type { ContainerSpec, ObservedSession, RuntimeName } from "../model.js"
-import type { SpawnFailed } from "../proc.js"
+import type { ContainerSpec, ObservedContainer, RuntimeName } from "../model.js"
+import type { RunOptions, RunResult, SpawnFailed } from "../proc.js"
 import { interactive, run, streamLines } from "../proc.js"
+import type { Backend, BackendObservation, ObserveProblem, StopOutcome } from "./backend.js"
 import {
   attachArgs,
+  envFileText,
+  envViaClient,
   execArgs,
   inspectArgs,
   logsArgs,
@@ -30,122 +34,103 @@ import {
   startArgs,
   stopArgs
 } from "./container/argv.js"
-import { runMerged } from "./container/merged.js"
-import { engineMessage, isNoSuchContainer, lastLines, parseInspect, parsePs } from "./container/parse.js"
+import { engineMessage, isNoSuchContainer, parseInspect, parsePs } from "./container/parse.js"
 import { findOnPath } from "./container/path.js"
+
+/** Auto-detect order. */
+export const RUNTIMES: ReadonlyArray<RuntimeName> = ["podman", "docker"]
 
 export interface ContainerStopOptions {
   readonly force?: boolean
   readonly timeout?: number
 }
 
-/** Auto-detect order. */
-export const RUNTIMES: ReadonlyArray<RuntimeName> = ["podman", "docker"]
-
-/** Log lines reported with a container that died right after starting. */
-const FAILURE_LOG_LINES = 20
-
-export class Containers extends Context.Service<Containers, {
-  /** Runtimes on PATH, in auto-detect order (podman, then docker). Cached after the first look. */
-  readonly available: Effect.Effect<ReadonlyArray<RuntimeName>>
-  /** The requested runtime if it is on PATH, else (requested null) the first available, else ContainerRuntimeNotFound. */
-  readonly resolveRuntime: (requested: RuntimeName | null) => Effect.Effect<RuntimeName, ContainerRuntimeNotFound>
-  /** Every container of each runtime, owned or not: one `ps -a` call per runtime. */
-  readonly observe: (runtimes: ReadonlyArray<RuntimeName>) => Effect.Effect<ReadonlyArray<ObservedSession>, CommandFailed>
-  /** Container-only inspection of one name (never matches an image). */
-  readonly inspect: (name: string, runtime: RuntimeName) => Effect.Effect<ObservedSession, SessionNotFound | CommandFailed>
-  /**
-   * `run -d` with ownership labels and the spec hash. A container that exits within `settle` is a
-   * SessionStartFailed with its exit code and last log lines. `settle` 0 checks nothing (no
-   * `inspect`): the result is the spec as launched, for callers that verify themselves (apply).
-   */
-  readonly start: (
-    spec: ContainerSpec,
-    runtime: RuntimeName,
-    options: { readonly settle: Duration.Input }
-  ) => Effect.Effect<ObservedSession, SessionStartFailed>
-  /** Starts an existing stopped/exited container again (`start NAME`). */
-  readonly restart: (
-    name: string,
-    runtime: RuntimeName,
-    options: { readonly settle: Duration.Input }
-  ) => Effect.Effect<ObservedSession, SessionNotFound | SessionStartFailed>
-  /** Graceful `stop -t`, or `kill` with force; an owned container is then removed, a foreign one only stopped. */
-  readonly stop: (
-    name: string,
-    runtime: RuntimeName,
-    options?: ContainerStopOptions
-  ) => Effect.Effect<void, SessionNotFound | SessionStopFailed>
-  /** Removes a container whatever its state (used to replace/prune owned ones). */
-  readonly remove: (name: string, runtime: RuntimeName) => Effect.Effect<void, SessionNotFound | SessionStopFailed>
-  /** The last `lines` (default 100) of stdout and stderr, merged in the order the engine prints them. */
-  readonly logs: (name: string, runtime: RuntimeName, options?: { readonly lines?: number }) => Effect.Effect<string, SessionNotFound | CommandFailed>
-  /** `logs -f --tail lines` (default 10), line by line until the stream is interrupted. */
-  readonly follow: (
-    name: string,
-    runtime: RuntimeName,
-    options?: { readonly lines?: number }
-  ) => Stream.Stream<string, SessionNotFound | CommandFailed>
-  /** Runs argv in the container; interactive inherits the terminal. Returns the exit code. */
-  readonly exec: (
-    name: string,
-    runtime: RuntimeName,
-    argv: ReadonlyArray<string>,
-    options?: { readonly interactive?: boolean }
-  ) => Effect.Effect<{ readonly exitCode: number; readonly stdout: string; readonly stderr: string }, SessionNotFound | CommandFailed>
-  readonly attach: (name: string, runtime: RuntimeName) => Effect.Effect<void, SessionNotFound | SessionAttachFailed>
+export class Containers extends Context.Service<Containers, Backend<ContainerSpec, ObservedContainer> & {
+  /** Runtimes on PATH, in auto-detect order. Cached after the first look. */
+  readonly onPath: Effect.Effect<ReadonlyArray<RuntimeName>>
 }>()("kstlib/Containers") {
   /** Needs a ChildProcessSpawner (the real one, or a fake/counting one in tests). */
   static readonly layer: Layer.Layer<Containers, never, ChildProcessSpawner.ChildProcessSpawner> = Layer.effect(
     Containers,
     Effect.suspend(() => make)
   )
-  static readonly layerNode: Layer.Layer<Containers> = Containers.layer.pipe(Layer.provide(NodeServices.layer))
 }
 
 const notFound = (name: string) => new SessionNotFound({ session: name, backend: "container" })
+const startFailed = (session: string, reason: string) =>
+  new SessionStartFailed({ session, backend: "container", reason, exitCode: null, output: "" })
+const stopFailed = (session: string, reason: string) => new SessionStopFailed({ session, backend: "container", reason })
+
+/**
+ * A private env file for one `run`: a fresh 0700 directory, the file 0600, removed when the run
+ * ends (even on interrupt). Nothing is created when there is nothing to write.
+ */
+const withEnvFile = <A, E, R>(text: string, use: (file: string | null) => Effect.Effect<A, E, R>) =>
+  text === ""
+    ? use(null)
+    : Effect.acquireUseRelease(
+      Effect.sync(() => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "kstlib-env-"))
+        const file = path.join(dir, "env")
+        fs.writeFileSync(file, text, { mode: 0o600 })
+        return { dir, file }
+      }),
+      ({ file }) => use(file),
+      ({ dir }) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
+    )
 
 const make = Effect.gen(function*() {
   const spawner = yield* ChildProcessSpawner.ChildProcessSpawner
   const provide = <A, E>(eff: Effect.Effect<A, E, ChildProcessSpawner.ChildProcessSpawner>) =>
     Effect.provideService(eff, ChildProcessSpawner.ChildProcessSpawner, spawner)
 
-  const toCommandFailed = (runtime: RuntimeName, args: ReadonlyArray<string>) => (e: SpawnFailed) =>
-    new CommandFailed({ argv: [runtime, ...args], exitCode: 127, stderr: e.reason })
+  /** `<runtime> args`; a binary that cannot be started is a CommandFailed (exit 127). */
+  const exec = (runtime: RuntimeName, args: ReadonlyArray<string>, options: RunOptions = {}) =>
+    provide(run(runtime, args, options)).pipe(
+      Effect.catchTag("SpawnFailed", (e: SpawnFailed) =>
+        Effect.fail(new CommandFailed({ argv: [runtime, ...args.slice(0, 2)], exitCode: 127, stderr: e.reason })))
+    )
 
-  /** Runs `<runtime> args`; a binary that cannot be started is a CommandFailed (exit 127). */
-  const exec = (runtime: RuntimeName, args: ReadonlyArray<string>) =>
-    provide(run(runtime, args)).pipe(Effect.mapError(toCommandFailed(runtime, args)))
+  const failed = (runtime: RuntimeName, args: ReadonlyArray<string>, r: RunResult) =>
+    new CommandFailed({ argv: [runtime, ...args], exitCode: r.exitCode, stderr: r.stderr || r.stdout })
 
-  const failed = (runtime: RuntimeName, args: ReadonlyArray<string>, r: { exitCode: number; stderr: string }) =>
-    new CommandFailed({ argv: [runtime, ...args], exitCode: r.exitCode, stderr: r.stderr })
-
-  // One PATH look-up per layer instance: a fresh layer sees a changed PATH.
-  const available = yield* Effect.cached(
+  const onPath = yield* Effect.cached(
     Effect.promise(async () => {
       const found = await Promise.all(RUNTIMES.map((r) => findOnPath(r)))
       return RUNTIMES.filter((_, i) => found[i] !== null)
     })
   )
 
-  const resolveRuntime = (requested: RuntimeName | null) =>
-    Effect.flatMap(available, (found) => {
-      if (requested !== null) {
-        return found.includes(requested)
-          ? Effect.succeed(requested)
-          : Effect.fail(new ContainerRuntimeNotFound({ tried: [requested] }))
-      }
-      const first = found[0]
-      return first !== undefined ? Effect.succeed(first) : Effect.fail(new ContainerRuntimeNotFound({ tried: [...RUNTIMES] }))
-    })
-
-  const observe = (runtimes: ReadonlyArray<RuntimeName>) =>
-    Effect.forEach(runtimes, (runtime) => {
+  const observe = Effect.fn("Containers.observe")(function*() {
+    const runtimes = yield* onPath
+    // Each runtime on its own, so a docker client without a daemon does not hide podman's containers.
+    const per = yield* Effect.forEach(runtimes, (runtime) => {
       const args = psArgs(runtime)
       return exec(runtime, args).pipe(
-        Effect.flatMap((r) => r.exitCode === 0 ? Effect.succeed(parsePs(r.stdout, runtime)) : Effect.fail(failed(runtime, args, r)))
+        Effect.flatMap((r) => (r.exitCode === 0 ? Effect.succeed(parsePs(r.stdout, runtime)) : Effect.fail(failed(runtime, args, r)))),
+        Effect.map((sessions) => ({ runtime, sessions, problem: null as ObserveProblem | null })),
+        Effect.catch((e) =>
+          Effect.succeed({
+            runtime,
+            sessions: [] as ReadonlyArray<ObservedContainer>,
+            problem: { where: runtime, message: e.message, missing: false }
+          })
+        )
       )
-    }, { concurrency: "unbounded" }).pipe(Effect.map((all) => all.flat()))
+    }, { concurrency: "unbounded" })
+    const ok = per.filter((p) => p.problem === null)
+    return {
+      kind: "container",
+      sessions: per.flatMap((p) => p.sessions),
+      available: ok.length > 0,
+      runtimes: ok.map((p) => p.runtime),
+      problems: [
+        ...(runtimes.length === 0 ? [{ where: "container", message: `no container runtime found in PATH (looked for ${RUNTIMES.join(", ")})`, missing: true }] : []),
+        ...per.flatMap((p) => (p.problem === null ? [] : [p.problem]))
+      ],
+      unreadable: per.flatMap((p) => (p.problem === null ? [] : [{ backend: "container" as const, runtime: p.runtime }]))
+    } satisfies BackendObservation
+  })
 
   /** Inspection that reports "no such container" as null. */
   const inspectOrNull = (name: string, runtime: RuntimeName) => {
@@ -157,187 +142,131 @@ const make = Effect.gen(function*() {
     }))
   }
 
-  const inspect = (name: string, runtime: RuntimeName) =>
-    Effect.flatMap(inspectOrNull(name, runtime), (o) => (o === null ? Effect.fail(notFound(name)) : Effect.succeed(o)))
+  const launchOne = (spec: ContainerSpec, project: string) =>
+    withEnvFile(envFileText(spec.env), (envFile) =>
+      Effect.gen(function*() {
+        const built = runArgs(spec, project, envFile)
+        if (!built.ok) return yield* startFailed(spec.name, built.reason)
+        const viaClient = Object.fromEntries(envViaClient(spec.env).map((k) => [k, spec.env[k]!]))
+        const r = yield* exec(spec.runtime, built.args, { env: viaClient }).pipe(
+          Effect.mapError((e) => startFailed(spec.name, e.message))
+        )
+        if (r.exitCode !== 0) {
+          return yield* startFailed(spec.name, engineMessage(r.stderr) || `${spec.runtime} run exited with ${r.exitCode}`)
+        }
+      }))
 
-  const logsText = (
-    name: string,
-    runtime: RuntimeName,
-    lines: number
-  ): Effect.Effect<string, SessionNotFound | CommandFailed> =>
-    Effect.gen(function*() {
-      const args = logsArgs(name, lines, false)
-      const r = yield* provide(runMerged(runtime, args)).pipe(Effect.mapError(toCommandFailed(runtime, args)))
-      if (r.exitCode === 0) return r.output.replace(/\r\n/g, "\n")
-      if (isNoSuchContainer(r.output)) return yield* notFound(name)
-      return yield* new CommandFailed({ argv: [runtime, ...args], exitCode: r.exitCode, stderr: r.output })
-    })
-
-  const startFailed = (session: string, reason: string, exitCode: number | null = null, output = "") =>
-    new SessionStartFailed({ session, backend: "container", reason, exitCode, output })
-
-  /** After `settle`, the container must still be running; else its exit code and last lines are the error. */
-  const settleCheck = (name: string, runtime: RuntimeName, settle: Duration.Input) =>
-    Effect.gen(function*() {
-      yield* Effect.sleep(settle)
-      const o = yield* inspectOrNull(name, runtime).pipe(Effect.mapError((e) => startFailed(name, e.message)))
-      if (o === null) return yield* startFailed(name, "the container disappeared right after starting")
-      if (o.state === "running") return o
-      const output = yield* logsText(name, runtime, FAILURE_LOG_LINES).pipe(
-        Effect.map((t) => lastLines(t, FAILURE_LOG_LINES)),
-        Effect.orElseSucceed(() => "")
-      )
-      const reason = o.state === "exited"
-        ? `the container exited right after starting${o.exit_code === null ? "" : ` with code ${o.exit_code}`}`
-        : `the container is ${o.state} right after starting`
-      return yield* startFailed(name, reason, o.exit_code, output)
-    })
-
-  /** What `run -d` just created, as far as the spec says (not yet observed). */
-  const launched = (spec: ContainerSpec, runtime: RuntimeName): ObservedSession => ({
-    name: spec.name,
-    backend: "container",
-    state: "running",
-    pid: null,
-    created_at: null,
-    image: spec.image,
-    socket_name: null,
-    runtime,
-    exit_code: null,
-    window_count: 0,
-    owned: true,
-    spec_hash: specHash(spec),
-    applied: fingerprint(spec)
+  const launch = Effect.fn("Containers.launch")(function*(specs: ReadonlyArray<ContainerSpec>, context: { readonly project: string }) {
+    return yield* Effect.forEach(specs, (spec) => Effect.result(launchOne(spec, context.project)), { concurrency: "unbounded" })
   })
 
-  const start = (spec: ContainerSpec, runtime: RuntimeName, options: { readonly settle: Duration.Input }) =>
-    Effect.gen(function*() {
-      const built = runArgs(spec)
-      if (!built.ok) return yield* startFailed(spec.name, built.reason)
-      const r = yield* exec(runtime, built.args).pipe(Effect.mapError((e) => startFailed(spec.name, e.message)))
-      if (r.exitCode !== 0) {
-        return yield* startFailed(spec.name, engineMessage(r.stderr) || `${runtime} run exited with ${r.exitCode}`)
-      }
-      // settle 0: nothing to wait for, and the caller checks (apply observes every launch once, after
-      // its own settle); an `inspect` per container here would only cost a process each.
-      if (Duration.toMillis(Duration.fromInputUnsafe(options.settle)) <= 0) return launched(spec, runtime)
-      return yield* settleCheck(spec.name, runtime, options.settle)
-    })
-
-  const restart = (name: string, runtime: RuntimeName, options: { readonly settle: Duration.Input }) =>
-    Effect.gen(function*() {
-      const r = yield* exec(runtime, startArgs(name)).pipe(Effect.mapError((e) => startFailed(name, e.message)))
-      if (r.exitCode !== 0) {
-        if (isNoSuchContainer(r.stderr)) return yield* notFound(name)
-        return yield* startFailed(name, engineMessage(r.stderr) || `${runtime} start exited with ${r.exitCode}`)
-      }
-      return yield* settleCheck(name, runtime, options.settle)
-    })
-
-  const stopFailed = (session: string, reason: string) => new SessionStopFailed({ session, backend: "container", reason })
+  const restart = Effect.fn("Containers.restart")(function*(o: ObservedContainer) {
+    const r = yield* exec(o.runtime, startArgs(o.name)).pipe(Effect.mapError((e) => startFailed(o.name, e.message)))
+    if (r.exitCode === 0) return
+    if (isNoSuchContainer(r.stderr)) return yield* notFound(o.name)
+    return yield* startFailed(o.name, engineMessage(r.stderr) || `${o.runtime} start exited with ${r.exitCode}`)
+  })
 
   const rm = (name: string, runtime: RuntimeName) =>
     Effect.gen(function*() {
       const r = yield* exec(runtime, rmArgs(runtime, name)).pipe(Effect.mapError((e) => stopFailed(name, e.message)))
-      if (r.exitCode === 0) return
-      if (isNoSuchContainer(r.stderr)) return yield* notFound(name)
-      return yield* stopFailed(name, engineMessage(r.stderr) || `${runtime} rm exited with ${r.exitCode}`)
+      if (r.exitCode !== 0 && !isNoSuchContainer(r.stderr)) {
+        return yield* stopFailed(name, engineMessage(r.stderr) || `${runtime} rm exited with ${r.exitCode}`)
+      }
     })
 
-  // `rm -f` succeeds on a missing container (both engines), so existence is checked first.
-  const removeContainer = (name: string, runtime: RuntimeName) =>
-    Effect.gen(function*() {
-      const o = yield* inspectOrNull(name, runtime).pipe(Effect.mapError((e) => stopFailed(name, e.message)))
-      if (o === null) return yield* notFound(name)
-      yield* rm(name, runtime)
-    })
-
-  // `kill` returns once the signal is sent (Podman); a foreign container stays, so wait until it is down.
+  // `kill` returns once the signal is sent (Podman): wait until it is down.
   const waitNotRunning = (name: string, runtime: RuntimeName) =>
     inspectOrNull(name, runtime).pipe(
       Effect.orElseSucceed(() => null),
       Effect.repeat({ schedule: Schedule.spaced("100 millis"), until: (o) => o === null || o.state !== "running", times: 50 })
     )
 
-  const stop = (name: string, runtime: RuntimeName, options: ContainerStopOptions = {}) =>
+  const stopContainer = (o: ObservedContainer, options: ContainerStopOptions & { readonly remove: boolean }) =>
     Effect.gen(function*() {
-      const force = options.force ?? false
-      const before = yield* inspectOrNull(name, runtime).pipe(Effect.mapError((e) => stopFailed(name, e.message)))
-      if (before === null) return yield* notFound(name)
-      if (before.state !== "exited") {
-        const r = yield* exec(runtime, stopArgs(name, force, options.timeout ?? 10)).pipe(
-          Effect.mapError((e) => stopFailed(name, e.message))
+      const before = yield* inspectOrNull(o.name, o.runtime).pipe(Effect.mapError((e) => stopFailed(o.name, e.message)))
+      if (before === null) return yield* notFound(o.name)
+      let outcome: StopOutcome = "already-stopped"
+      if (before.state === "running" || before.state === "unknown") {
+        const force = options.force ?? false
+        const timeout = options.timeout ?? 10
+        const r = yield* exec(o.runtime, stopArgs(o.name, force, timeout), { minTimeout: timeout + 30 }).pipe(
+          Effect.mapError((e) => stopFailed(o.name, e.message))
         )
-        // A non-zero exit is fine when the container is down anyway (it stopped on its own meanwhile,
-        // or `kill` met a container that was only created).
-        const after = r.exitCode === 0 && !force
-          ? null
-          : yield* waitNotRunning(name, runtime)
+        const after = yield* waitNotRunning(o.name, o.runtime)
         if (after !== null && after.state === "running") {
-          return yield* stopFailed(name, engineMessage(r.stderr) || "the container is still running")
+          return yield* stopFailed(o.name, engineMessage(r.stderr) || "the container is still running")
         }
+        // The engine kills after the grace period: SIGKILL shows as 137.
+        outcome = force || after?.exit_code === 137 ? "killed" : "stopped"
       }
-      if (before.owned) {
-        yield* rm(name, runtime).pipe(Effect.catchTag("SessionNotFound", () => Effect.void))
-      }
+      if (options.remove) yield* rm(o.name, o.runtime)
+      return outcome
     })
 
-  const logs = (name: string, runtime: RuntimeName, options: { readonly lines?: number } = {}) =>
-    logsText(name, runtime, options.lines ?? 100)
+  const logs = Effect.fn("Containers.logs")(function*(o: ObservedContainer, options: { readonly lines: number }) {
+    const args = logsArgs(o.name, options.lines, false)
+    const r = yield* exec(o.runtime, args, { merged: true })
+    if (r.exitCode === 0) return r.stdout.replace(/\r\n/g, "\n").replace(/\n+$/u, "")
+    if (isNoSuchContainer(r.stdout)) return yield* notFound(o.name)
+    return yield* failed(o.runtime, args, r)
+  })
 
-  const follow = (name: string, runtime: RuntimeName, options: { readonly lines?: number } = {}) =>
-    Stream.unwrap(Effect.map(inspect(name, runtime), () => {
-      const args = logsArgs(name, options.lines ?? 10, true)
-      return streamLines(runtime, args).pipe(
+  /** ONE `logs -f --tail N`: the last N lines, then new ones, in the engine's order (no replay). */
+  const follow = (o: ObservedContainer, options: { readonly lines: number }) =>
+    Stream.unwrap(Effect.map(inspectOrNull(o.name, o.runtime), (found) => {
+      const args = logsArgs(o.name, options.lines, true)
+      const lines: Stream.Stream<string, SessionNotFound | CommandFailed> = found === null ? Stream.fail(notFound(o.name)) : streamLines(o.runtime, args).pipe(
         Stream.map((line) => line.replace(/\r$/, "")),
-        Stream.mapError(toCommandFailed(runtime, args)),
+        Stream.mapError((e) => new CommandFailed({ argv: [o.runtime, ...args], exitCode: 127, stderr: e.reason })),
         Stream.provideService(ChildProcessSpawner.ChildProcessSpawner, spawner)
       )
+      return lines
     }))
 
-  const execIn = (
-    name: string,
-    runtime: RuntimeName,
-    argv: ReadonlyArray<string>,
-    options: { readonly interactive?: boolean } = {}
-  ) =>
-    Effect.gen(function*() {
-      yield* inspect(name, runtime)
-      const args = execArgs(name, argv, options.interactive ?? false)
-      if (options.interactive === true) {
-        const exitCode = yield* provide(interactive(runtime, args)).pipe(Effect.mapError(toCommandFailed(runtime, args)))
-        return { exitCode, stdout: "", stderr: "" }
-      }
-      return yield* exec(runtime, args)
-    })
-
-  const attachFailed = (session: string, reason: string) => new SessionAttachFailed({ session, backend: "container", reason })
-
-  const attach = (name: string, runtime: RuntimeName) =>
-    Effect.gen(function*() {
-      const o = yield* inspectOrNull(name, runtime).pipe(Effect.mapError((e) => attachFailed(name, e.message)))
-      if (o === null) return yield* notFound(name)
-      if (o.state !== "running") return yield* attachFailed(name, "container is not running")
-      if (process.stdin.isTTY !== true) return yield* attachFailed(name, "not a terminal")
-      const code = yield* provide(interactive(runtime, attachArgs(name))).pipe(
-        Effect.mapError((e) => attachFailed(name, e.message))
+  const execIn = Effect.fn("Containers.exec")(function*(o: ObservedContainer, argv: ReadonlyArray<string>, options: { readonly interactive: boolean }) {
+    const found = yield* inspectOrNull(o.name, o.runtime)
+    if (found === null) return yield* notFound(o.name)
+    const args = execArgs(o.name, argv, options.interactive)
+    if (options.interactive) {
+      const exitCode = yield* provide(interactive(o.runtime, args)).pipe(
+        Effect.mapError((e) => new CommandFailed({ argv: [o.runtime, "exec"], exitCode: 127, stderr: e.reason }))
       )
-      // Docker exits 1 when the user detaches (Ctrl+P Ctrl+Q): not an error.
-      if (code !== 0 && code !== 1) return yield* attachFailed(name, `attach exited with code ${code}`)
-    })
+      return { exitCode, stdout: "", stderr: "" }
+    }
+    return yield* exec(o.runtime, args)
+  })
+
+  const attach = Effect.fn("Containers.attach")(function*(o: ObservedContainer) {
+    const attachFailed = (reason: string) => new SessionAttachFailed({ session: o.name, backend: "container", reason })
+    const found = yield* inspectOrNull(o.name, o.runtime)
+    if (found === null) return yield* notFound(o.name)
+    if (found.state !== "running") return yield* attachFailed("container is not running")
+    if (process.stdin.isTTY !== true) return yield* attachFailed("not a terminal")
+    const code = yield* provide(interactive(o.runtime, attachArgs(o.name))).pipe(Effect.mapError((e) => attachFailed(e.message)))
+    // Docker exits 1 when the user detaches (Ctrl+P Ctrl+Q): not an error.
+    if (code !== 0 && code !== 1) return yield* attachFailed(`attach exited with code ${code}`)
+  })
 
   return Containers.of({
-    available,
-    resolveRuntime,
-    observe,
-    inspect,
-    start,
-    restart,
-    stop,
-    remove: removeContainer,
-    logs,
+    kind: "container",
+    capabilities: { exec: true, sendKeys: false },
+    onPath,
+    observe: () => observe(),
+    batchKey: (spec) => `${spec.runtime}\u0000${spec.name}`,
+    launch,
+    restart: (o) => restart(o),
+    stop: (o, options) => stopContainer(o, { ...options, remove: options.removeOwned === true }),
+    remove: (o, options) =>
+      stopContainer(o, { ...options, remove: true }).pipe(
+        Effect.asVoid,
+        Effect.catchTag("SessionNotFound", () => Effect.void)
+      ),
+    logs: (o, options) => logs(o, options),
     follow,
+    attach,
     exec: execIn,
-    attach
+    sendKeys: (o) =>
+      Effect.fail(new Unsupported({ session: o.name, backend: "container", operation: "send-keys", hint: "use 'kstlib ops exec' or 'attach'" }))
   })
 })

@@ -2,9 +2,9 @@
 import { Console, Effect } from "effect"
 import { Command, Flag } from "effect/cli"
 import { configJsonSchema } from "../config/schema.js"
-import { formatConfigIssue } from "../errors.js"
+import { ExitWith, formatConfigIssue } from "../errors.js"
 import { paint } from "../reconcile/render.js"
-import { loadFromFlags, setExitCode } from "./app.js"
+import { loadFromFlags } from "./app.js"
 import { stderrStyle, stdoutStyle } from "./output.js"
 
 const validate = Command.make("validate", {
@@ -13,9 +13,9 @@ const validate = Command.make("validate", {
   Effect.gen(function*() {
     const config = yield* loadFromFlags
     const rejected = config.sessions.filter((e) => e._tag === "Rejected")
-    if (rejected.length > 0) yield* setExitCode(1)
+    const done = rejected.length > 0 ? Effect.fail(new ExitWith({ code: 1, reason: "" })) : Effect.void
     if (f.json) {
-      return yield* Console.log(JSON.stringify({
+      yield* Console.log(JSON.stringify({
         files: config.files,
         valid: rejected.length === 0,
         sessions: config.sessions.map((e) => ({
@@ -26,8 +26,10 @@ const validate = Command.make("validate", {
           line: e.source.line,
           issues: e._tag === "Rejected" ? e.issues : []
         })),
-        warnings: config.warnings
+        warnings: config.warnings,
+        project: config.project
       }, null, 2))
+      return yield* done
     }
     const out = stdoutStyle()
     const err = stderrStyle()
@@ -46,6 +48,7 @@ const validate = Command.make("validate", {
         rejected.length > 0 ? " (rejected sessions are never run)" : ""
       }.`
     )
+    return yield* done
   })).pipe(
   Command.withDescription("Check the config: each session is valid or rejected with file:line: reason. Exit 1 if any is rejected."),
   Command.withExamples([

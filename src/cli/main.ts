@@ -5,9 +5,9 @@
  * stderr, never a stack trace.
  */
 import { NodeRuntime, NodeServices } from "@effect/platform-node"
-import { Cause, Console, Effect, Exit, Layer, Logger, Runtime } from "effect"
+import { Cause, Console, Effect, Exit, Layer, Logger, References, Runtime } from "effect"
 import { CliConfig, CliError, Command, Flag, GlobalFlag } from "effect/cli"
-import { exitCode, opsBase } from "./app.js"
+import { opsBase } from "./app.js"
 import { configCommands } from "./config-commands.js"
 import { reconcileCommands } from "./reconcile-commands.js"
 import { sessionCommands } from "./session-commands.js"
@@ -33,12 +33,11 @@ const builtIns = [
   GlobalFlag.LogLevel
 ] as unknown as CliConfig.CliConfig.Service["builtIns"]
 
-const isKstlibError = (e: unknown): e is { readonly _tag: string; readonly message: string } =>
-  typeof e === "object" && e !== null && "_tag" in e && "message" in e
-
-/** Usage mistakes exit 2; everything else the program understood exits 1. */
-const USAGE = new Set(["InvalidInput"])
-
+/**
+ * Exit codes and messages come from the error types: a typed failure prints its own message (one
+ * line, no stack) and exits with its `Runtime.errorExitCode` (1 by default; usage errors 2; an
+ * `ExitWith` its code, printing nothing when it has no reason). A defect is a bug: full trace, 1.
+ */
 const program = Command.run(cli, { version: VERSION }).pipe(
   Effect.provideService(CliConfig.CliConfig, { builtIns }),
   Effect.as(0),
@@ -46,16 +45,23 @@ const program = Command.run(cli, { version: VERSION }).pipe(
     if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause)
     const e = Cause.squash(cause)
     if (CliError.isCliError(e)) return Effect.succeed(2) // already rendered with the help text
-    if (isKstlibError(e) && Cause.hasFails(cause)) {
-      return Console.error(`kstlib: ${e.message}`).pipe(Effect.as(USAGE.has(e._tag) ? 2 : 1))
+    if (Cause.hasFails(cause) && e instanceof Error) {
+      const code = Runtime.getErrorExitCode(e)
+      return (e.message === "" ? Effect.void : Console.error(`kstlib: ${e.message}`)).pipe(Effect.as(code))
     }
     return Console.error(Cause.pretty(cause)).pipe(Effect.as(1))
-  }),
-  Effect.map((code) => Math.max(code, exitCode()))
+  })
 )
 
+/** `KSTLIB_LOG=debug` does what `--log-level debug` does (the flag wins when given). */
+const logLevelFromEnv = () => {
+  const level = (process.env["KSTLIB_LOG"] ?? "").toLowerCase()
+  const levels = { trace: "Trace", debug: "Debug", info: "Info", warning: "Warn", warn: "Warn", error: "Error" } as const
+  return level in levels ? Layer.succeed(References.MinimumLogLevel, levels[level as keyof typeof levels]) : Layer.empty
+}
+
 program.pipe(
-  Effect.provide(Layer.mergeAll(NodeServices.layer, Layer.succeed(Logger.LogToStderr, true))),
+  Effect.provide(Layer.mergeAll(NodeServices.layer, Layer.succeed(Logger.LogToStderr, true), logLevelFromEnv())),
   NodeRuntime.runMain({
     disableErrorReporting: true,
     teardown: (exit, onExit) => (Exit.isSuccess(exit) ? onExit(Number(exit.value)) : Runtime.defaultTeardown(exit, onExit))

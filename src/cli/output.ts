@@ -6,7 +6,14 @@ import type { SessionStatus } from "../session/status.js"
 export const stdoutStyle = (): Style => styleFor(process.stdout.isTTY === true, process.env)
 export const stderrStyle = (): Style => styleFor(process.stderr.isTTY === true, process.env)
 
-const stateColor: Record<string, Color> = { running: "green", defined: "dim", exited: "yellow", stopped: "yellow", unknown: "red" }
+const stateColor: Record<string, Color> = {
+  running: "green",
+  defined: "dim",
+  exited: "yellow",
+  stopped: "yellow",
+  unknown: "red",
+  invalid: "magenta"
+}
 
 export const paintState = (style: Style, state: string) => paint(style, stateColor[state] ?? "yellow", state)
 
@@ -26,24 +33,28 @@ export const table = (
 const dash = (v: string | number | null) => (v === null || v === "" ? "-" : String(v))
 
 export const syncWord = (s: SessionStatus): string =>
-  s.state === "defined" ? "-" : !s.in_config ? "no config" : s.in_sync === null ? "-" : s.in_sync ? "yes" : "drift"
+  s.state === "defined" || s.state === "invalid" ? "-" : !s.in_config ? "no config" : s.in_sync === null ? "-" : s.in_sync ? "yes" : "drift"
 
-export const renderList = (style: Style, rows: ReadonlyArray<SessionStatus>): string => {
+/** `withProject`: the PROJECT column of `list --all`. */
+export const renderList = (style: Style, rows: ReadonlyArray<SessionStatus>, options: { readonly withProject?: boolean } = {}): string => {
   if (rows.length === 0) return "No sessions found."
+  const withProject = options.withProject === true
   return table(
     style,
-    ["NAME", "BACKEND", "STATE", "PID", "IMAGE", "SOCKET", "OWNED", "IN SYNC"],
+    [...(withProject ? ["PROJECT"] : []), "NAME", "BACKEND", "STATE", "PID", "IMAGE", "SOCKET", "OWNED", "IN SYNC"],
     rows.map((s) => [
+      ...(withProject ? [s.project ?? "-"] : []),
       s.name,
       s.backend === "container" && s.runtime !== null ? `container/${s.runtime}` : s.backend,
       s.state === "exited" && s.exit_code !== null ? `exited(${s.exit_code})` : s.state,
       dash(s.pid),
       dash(s.image),
       s.backend === "tmux" && s.state !== "defined" ? s.socket_name ?? "default" : dash(s.socket_name),
-      s.state === "defined" ? "-" : s.owned ? "yes" : "no",
+      s.state === "defined" || s.state === "invalid" ? "-" : s.owned ? "yes" : "no",
       syncWord(s)
     ]),
-    (col, cell, padded) => (col === 2 ? paint(style, stateColor[cell.replace(/\(.*$/u, "")] ?? "yellow", padded) : padded)
+    (col, cell, padded) =>
+      col === (withProject ? 3 : 2) ? paint(style, stateColor[cell.replace(/\(.*$/u, "")] ?? "yellow", padded) : padded
   )
 }
 
@@ -56,7 +67,10 @@ export const renderStatus = (style: Style, s: SessionStatus): string => {
   if (s.backend === "tmux" && s.state !== "defined") rows.push(["Socket", s.socket_name ?? "default"])
   if (s.image !== null) rows.push(["Image", s.image])
   if (s.exit_code !== null) rows.push(["Exit code", String(s.exit_code)])
-  if (s.state !== "defined") rows.push(["Owned", s.owned ? "yes (created by kstlib)" : "no"])
+  if (s.state !== "defined" && s.state !== "invalid") {
+    rows.push(["Owned", s.owned ? "yes (created by kstlib for this project)" : s.project !== null ? `no (project '${s.project}')` : "no"])
+  }
+  for (const i of s.issues) rows.push(["Rejected", `${i.field === "" ? "" : `${i.field}: `}${i.reason}`])
   rows.push(["In config", s.in_config ? `yes${s.in_sync === false ? " (drifted: run kstlib ops plan)" : ""}` : "no"])
   const w = Math.max(...rows.map(([k]) => k.length))
   return [paint(style, "bold", `Session: ${s.name}`), ...rows.map(([k, v]) => `  ${k.padEnd(w)}  ${v}`)].join("\n")
@@ -75,6 +89,8 @@ export const statusJson = (s: SessionStatus) => ({
   exit_code: s.exit_code,
   runtime: s.runtime,
   owned: s.owned,
+  project: s.project,
   in_sync: s.in_sync,
-  in_config: s.in_config
+  in_config: s.in_config,
+  ...(s.issues.length === 0 ? {} : { issues: s.issues })
 })

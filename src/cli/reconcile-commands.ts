@@ -1,29 +1,39 @@
-/** `kstlib ops plan` and `kstlib ops apply`: observe → pure plan → render, and for apply, execute. */
+/** `kstlib ops plan`, `apply` and `down`: the library's reconciler, rendered. */
 import { Console, Duration, Effect } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { KstlibConfig } from "../config/service.js"
-import { InvalidInput } from "../errors.js"
-import type { ApplyReport, StepResult } from "../reconcile/apply.js"
-import { defaultSettle, execute } from "../reconcile/apply.js"
-import { lockPathFor, withApplyLock } from "../reconcile/lock.js"
+import type { LoadedConfig } from "../config/types.js"
+import { ExitWith, InvalidInput } from "../errors.js"
+import type { ExecuteReport, StepResult } from "../reconcile/execute.js"
+import { defaultSettle } from "../reconcile/execute.js"
+import { relevantProblems } from "../reconcile/observe.js"
 import type { Plan } from "../reconcile/plan.js"
-import { hasChanges } from "../reconcile/plan.js"
-import { relevantWarnings } from "../reconcile/observe.js"
-import { planFromConfig } from "../reconcile/reconciler.js"
+import { actionOf, backendOf, hasChanges, isBlocked } from "../reconcile/plan.js"
+import type { ApplyOptions, ApplyResult, Planned } from "../reconcile/reconciler.js"
+import { apply as runApply, down as runDown, planDownFromConfig, planFromConfig } from "../reconcile/reconciler.js"
 import type { Style } from "../reconcile/render.js"
 import { paint, planToJson, renderPlan, stepHeadline, symbols } from "../reconcile/render.js"
-import { setExitCode, withApp } from "./app.js"
+import { withApp } from "./app.js"
 import { stdoutStyle } from "./output.js"
+import { withProgress } from "./progress.js"
 
 const names = Argument.String("name").pipe(Argument.withDescription("Only these sessions (default: all)."), Argument.variadic())
 const json = Flag.Boolean("json").pipe(Flag.withDescription("Print one JSON document on stdout."), Flag.withDefault(false))
 const prune = Flag.Boolean("prune").pipe(
-  Flag.withDescription("Also remove sessions kstlib created that are no longer in the config."),
+  Flag.withDescription("Also remove this project's sessions that are no longer in the config."),
   Flag.withDefault(false)
 )
 const verbose = Flag.Boolean("verbose").pipe(Flag.withDescription("Also list sessions that need no change."), Flag.withDefault(false))
+const dryRun = Flag.Boolean("dry-run").pipe(Flag.withDescription("Print the plan and touch nothing."), Flag.withDefault(false))
+const wait = Flag.Boolean("wait").pipe(
+  Flag.withDescription("If another apply holds the lock on this config, wait for it instead of failing."),
+  Flag.withDefault(false)
+)
+const timeout = Flag.Int("timeout").pipe(Flag.withAlias("t"), Flag.withDescription("Seconds a graceful stop waits before killing."), Flag.withDefault(10))
+const parallel = Flag.Int("parallel").pipe(Flag.withDescription("Steps run at once."), Flag.withDefault(4))
 
-const blocked = (p: Plan) => p.summary.conflict + p.summary.invalid > 0
+const warnProblems = (planned: Planned, config: LoadedConfig) =>
+  Effect.forEach(relevantProblems(planned.observation, config, false), (w) => Console.error(`warning: ${w}`), { discard: true })
 
 const plan = Command.make("plan", {
   names,
@@ -36,10 +46,11 @@ const plan = Command.make("plan", {
   )
 }, (f) =>
   withApp(Effect.gen(function*() {
-    const { plan, observation } = yield* planFromConfig({ prune: f.prune, only: f.names })
-    for (const w of relevantWarnings(observation, yield* KstlibConfig, false)) yield* Console.error(`warning: ${w}`)
-    yield* Console.log(f.json ? JSON.stringify(planToJson(plan), null, 2) : renderPlan(plan, stdoutStyle(), { verbose: f.verbose }))
-    if (f.detailedExitcode) yield* setExitCode(blocked(plan) ? 1 : hasChanges(plan) ? 2 : 0)
+    const planned = yield* planFromConfig({ prune: f.prune, only: f.names })
+    yield* warnProblems(planned, yield* KstlibConfig)
+    const p = planned.plan
+    yield* Console.log(f.json ? JSON.stringify(planToJson(p), null, 2) : renderPlan(p, stdoutStyle(), { verbose: f.verbose }))
+    if (f.detailedExitcode && (isBlocked(p) || hasChanges(p))) return yield* new ExitWith({ code: isBlocked(p) ? 1 : 2, reason: "" })
   }))).pipe(
   Command.withDescription("Show what apply would change (create, start, replace, stop, prune), and why. Touches nothing."),
   Command.withExamples([
@@ -49,98 +60,143 @@ const plan = Command.make("plan", {
   ])
 )
 
-const resultLine = (style: Style, r: StepResult): string => {
-  const head = `${paint(style, r.error === null ? "green" : "red", r.error === null ? "done  " : "FAILED")} ${symbols[r.step.action]} ${
+const past: Record<string, string> = { create: "created", replace: "replaced", start: "started", stop: "stopped", prune: "pruned" }
+
+export const resultLine = (style: Style, r: StepResult): string => {
+  const killed = r.outcome === "killed" ? ", killed after the grace period" : ""
+  const unverified = r.unverified ? ", not checked (interrupted)" : ""
+  const head = `${paint(style, r.error === null ? "green" : "red", r.error === null ? "done  " : "FAILED")} ${symbols[actionOf(r.step)]} ${
     stepHeadline(r.step)
-  } (${(r.durationMs / 1000).toFixed(1)}s)`
+  } (${(r.durationMs / 1000).toFixed(1)}s${killed}${unverified})`
   if (r.error === null) return head
-  const output = "output" in r.error && typeof r.error.output === "string" && r.error.output.trim() !== ""
+  const output = r.error._tag === "SessionStartFailed" && r.error.output.trim() !== ""
     ? r.error.output.trimEnd().split("\n").slice(-10).map((l) => `         | ${l}`)
     : []
   return [head, `         ${r.error.message}`, ...output].join("\n")
 }
 
-const past: Record<string, string> = { create: "created", replace: "replaced", start: "started", stop: "stopped", prune: "pruned" }
-
-const applySummary = (report: ApplyReport): string => {
+const summary = (verb: string, report: ExecuteReport): string => {
   const ok = report.results.filter((r) => r.error === null)
-  const parts = Object.entries(past).map(([action, word]) => `${ok.filter((r) => r.step.action === action).length} ${word}`)
+  const parts = Object.entries(past).map(([action, word]) => `${ok.filter((r) => actionOf(r.step) === action).length} ${word}`)
   const failed = report.results.length - ok.length
-  return `Apply ${report.interrupted ? "interrupted" : "complete"}: ${parts.join(", ")}, ${failed} failed${
+  return `${verb} ${report.interrupted ? "interrupted" : "complete"}: ${parts.join(", ")}, ${failed} failed${
     report.notRun.length > 0 ? `, ${report.notRun.length} not run` : ""
   }.`
 }
 
-const reportJson = (plan: Plan, report: ApplyReport) => ({
-  ...planToJson(plan),
-  results: report.results.map((r) => ({
-    action: r.step.action,
+const reportJson = (p: Plan, report: ExecuteReport | null) => ({
+  ...planToJson(p),
+  results: (report?.results ?? []).map((r) => ({
+    action: actionOf(r.step),
     session: r.step.session,
-    backend: r.step.backend,
+    backend: backendOf(r.step),
     ok: r.error === null,
-    error: r.error === null ? null : { _tag: r.error._tag, message: r.error.message, ...("exitCode" in r.error ? { exitCode: r.error.exitCode } : {}) },
+    error: r.error === null
+      ? null
+      : { _tag: r.error._tag, message: r.error.message, ...(r.error._tag === "SessionStartFailed" ? { exitCode: r.error.exitCode } : {}) },
+    ...(r.outcome === null ? {} : { outcome: r.outcome }),
     duration_ms: r.durationMs
   })),
-  not_run: report.notRun.map((s) => ({ action: s.action, session: s.session })),
-  interrupted: report.interrupted
+  not_run: (report?.notRun ?? []).map((s) => ({ action: actionOf(s), session: s.session })),
+  interrupted: report?.interrupted ?? false
 })
 
-const apply = Command.make("apply", {
-  names,
-  json,
-  prune,
-  verbose,
-  dryRun: Flag.Boolean("dry-run").pipe(Flag.withDescription("Print the plan and touch nothing."), Flag.withDefault(false)),
-  parallel: Flag.Int("parallel").pipe(Flag.withDescription("Steps run at once."), Flag.withDefault(4)),
-  wait: Flag.Boolean("wait").pipe(Flag.withDescription("If another apply holds the lock on this config, wait for it instead of failing."), Flag.withDefault(false)),
-  timeout: Flag.Int("timeout").pipe(Flag.withAlias("t"), Flag.withDescription("Seconds a graceful stop waits before killing."), Flag.withDefault(10)),
-  settle: Flag.Finite("settle").pipe(
-    Flag.withDescription(
-      "Seconds a started process must stay up to count as started; one check for all launches. 0: launch only (a process that dies shows as exited in the next plan)."
-    ),
-    Flag.withDefault(Duration.toSeconds(defaultSettle))
-  )
-}, (f) =>
-  withApp(Effect.gen(function*() {
-    if (f.parallel < 1) return yield* new InvalidInput({ field: "--parallel", reason: "must be at least 1" })
-    if (f.settle < 0 || f.settle > 300) return yield* new InvalidInput({ field: "--settle", reason: "must be between 0 and 300 seconds" })
-    const style = stdoutStyle()
-    const print = (text: string) => (f.json ? Console.error(text) : Console.log(text))
+/**
+ * The shared body of apply and down: the plan first, one line per finished step, a summary; live
+ * progress on a terminal. Exit 1 when a step failed or convergence is blocked.
+ */
+const converge = <E, R>(
+  verb: string,
+  f: { readonly json: boolean; readonly verbose: boolean; readonly parallel: number; readonly timeout: number; readonly wait: boolean; readonly settle: number },
+  run: (options: ApplyOptions) => Effect.Effect<ApplyResult, E, R>
+) =>
+  Effect.gen(function*() {
     const config = yield* KstlibConfig
-    const run = Effect.gen(function*() {
-      const { plan, observation } = yield* planFromConfig({ prune: f.prune, only: f.names })
-      for (const w of relevantWarnings(observation, config, false)) yield* Console.error(`warning: ${w}`)
-      if (f.dryRun || !hasChanges(plan)) {
-        // Dry run: the executor is never reached.
-        yield* Console.log(f.json ? JSON.stringify(planToJson(plan), null, 2) : renderPlan(plan, style, { verbose: f.verbose }))
-        if (blocked(plan)) yield* setExitCode(1)
-        return
-      }
-      yield* print(renderPlan(plan, style, { verbose: f.verbose }))
-      yield* print("")
-      const report = yield* execute(plan, {
+    const style = stdoutStyle()
+    const live = !f.json && process.stderr.isTTY === true
+    // With --json, stdout carries only the final document: progress goes to stderr.
+    const out = (text: string) => () => (f.json ? process.stderr : process.stdout).write(`${text}\n`)
+    const result = yield* withProgress(live, (progress) =>
+      run({
         parallel: f.parallel,
         settle: Duration.seconds(f.settle),
         stopTimeout: f.timeout,
-        onResult: (r) => print(resultLine(style, r)),
-        onInterrupt: (r) => print(`\n${applySummary(r)}`)
+        wait: f.wait,
+        onPlan: (planned) =>
+          warnProblems(planned, config).pipe(
+            Effect.andThen(progress.print(out(`${renderPlan(planned.plan, style, { verbose: f.verbose })}\n`)))
+          ),
+        onStart: progress.started,
+        onResult: (r) => progress.finished(r.step).pipe(Effect.andThen(progress.print(out(resultLine(style, r))))),
+        onInterrupt: (report) => progress.print(out(`\n${summary(verb, report)}`))
       })
-      yield* print(`\n${applySummary(report)}`)
-      if (f.json) yield* Console.log(JSON.stringify(reportJson(plan, report), null, 2))
-      if (report.results.some((r) => r.error !== null) || blocked(plan)) yield* setExitCode(1)
-    })
-    if (f.dryRun) return yield* run
-    const lock = lockPathFor(config.files, process.cwd(), process.env)
-    yield* Effect.scoped(withApplyLock(lock, { wait: f.wait }).pipe(Effect.andThen(run)))
+    )
+    const { planned, report } = result
+    if (report === null) {
+      yield* warnProblems(planned, config)
+      yield* Console.log(f.json ? JSON.stringify(reportJson(planned.plan, null), null, 2) : renderPlan(planned.plan, style, { verbose: f.verbose }))
+    } else {
+      yield* Effect.sync(out(`\n${summary(verb, report)}`))
+      if (f.json) yield* Console.log(JSON.stringify(reportJson(planned.plan, report), null, 2))
+    }
+    if ((report?.results.some((r) => r.error !== null) ?? false) || isBlocked(planned.plan)) {
+      return yield* new ExitWith({ code: 1, reason: "" })
+    }
+  })
+
+const settle = Flag.Finite("settle").pipe(
+  Flag.withDescription(
+    "Seconds a started process must stay up to count as started; one check for all launches. 0: launch only (a process that dies shows as exited in the next plan)."
+  ),
+  Flag.withDefault(Duration.toSeconds(defaultSettle))
+)
+
+const checkFlags = (f: { readonly parallel: number; readonly settle: number; readonly timeout: number }) =>
+  Effect.gen(function*() {
+    if (f.parallel < 1) return yield* new InvalidInput({ field: "--parallel", reason: "must be at least 1" })
+    if (f.settle < 0 || f.settle > 300) return yield* new InvalidInput({ field: "--settle", reason: "must be between 0 and 300 seconds" })
+    if (f.timeout < 0 || f.timeout > 3600) return yield* new InvalidInput({ field: "--timeout", reason: "must be between 0 and 3600 seconds" })
+  })
+
+const apply = Command.make("apply", { names, json, prune, verbose, dryRun, parallel, wait, timeout, settle }, (f) =>
+  withApp(Effect.gen(function*() {
+    yield* checkFlags(f)
+    if (f.dryRun) {
+      // Dry run: the executor is never reached.
+      const planned = yield* planFromConfig({ prune: f.prune, only: f.names })
+      yield* warnProblems(planned, yield* KstlibConfig)
+      yield* Console.log(f.json ? JSON.stringify(planToJson(planned.plan), null, 2) : renderPlan(planned.plan, stdoutStyle(), { verbose: f.verbose }))
+      if (isBlocked(planned.plan)) return yield* new ExitWith({ code: 1, reason: "" })
+      return
+    }
+    yield* converge("Apply", f, (options) => runApply({ prune: f.prune, only: f.names }, options))
   }))).pipe(
   Command.withDescription("Converge tmux and containers on the config: prints the plan, runs it, one line per finished step. Exit 1 if anything failed or is blocked."),
   Command.withExamples([
     { command: "kstlib ops apply", description: "Converge everything" },
     { command: "kstlib ops apply --dry-run", description: "Only print the plan" },
-    { command: "kstlib ops apply --prune --parallel 8", description: "Also remove sessions dropped from the config" },
+    { command: "kstlib ops apply --prune --parallel 8", description: "Also remove this project's sessions dropped from the config" },
     { command: "kstlib ops apply clock logger", description: "Only these two sessions" },
     { command: "kstlib ops apply --settle 2", description: "A process must stay up 2 s to count as started (default 0.5)" }
   ])
 )
 
-export const reconcileCommands = [plan, apply] as const
+const down = Command.make("down", { names, json, verbose, dryRun, parallel, wait, timeout }, (f) =>
+  withApp(Effect.gen(function*() {
+    yield* checkFlags({ ...f, settle: 0 })
+    if (f.dryRun) {
+      const planned = yield* planDownFromConfig(f.names)
+      yield* Console.log(f.json ? JSON.stringify(planToJson(planned.plan), null, 2) : renderPlan(planned.plan, stdoutStyle(), { verbose: f.verbose }))
+      return
+    }
+    yield* converge("Down", { ...f, settle: 0 }, (options) => runDown(f.names, options))
+  }))).pipe(
+  Command.withDescription("Stop and remove every session of this project (or only NAME...): the plan first, as apply does. Never touches another project's sessions."),
+  Command.withExamples([
+    { command: "kstlib ops down", description: "Everything this project runs" },
+    { command: "kstlib ops down --dry-run", description: "Only print what would be removed" },
+    { command: "kstlib ops down api", description: "Only api" }
+  ])
+)
+
+export const reconcileCommands = [plan, apply, down] as const

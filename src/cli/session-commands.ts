@@ -1,14 +1,15 @@
 /** Per-session commands: start stop restart attach status logs exec send-keys list. Parse flags, call session/, print. */
 import { Console, Effect, Option, Stream } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
-import { InvalidInput } from "../errors.js"
+import { KstlibConfig } from "../config/service.js"
+import { ExitWith, InvalidInput } from "../errors.js"
 import type { BackendKind } from "../model.js"
-import { relevantWarnings } from "../reconcile/observe.js"
+import { relevantProblems } from "../reconcile/observe.js"
 import { observeFor } from "../session/locate.js"
 import * as Ops from "../session/operations.js"
 import { listRows, statusOf } from "../session/status.js"
-import { KstlibConfig } from "../config/service.js"
-import { setExitCode, withApp } from "./app.js"
+import { withApp } from "./app.js"
+import { paint } from "../reconcile/render.js"
 import { renderList, renderStatus, statusJson, stdoutStyle } from "./output.js"
 
 const name = Argument.String("name").pipe(Argument.withDescription("Session name."))
@@ -63,7 +64,7 @@ const start = Command.make("start", {
 }, (f) =>
   withApp(Effect.gen(function*() {
     const env = yield* parseEnv(f.env)
-    const observed = yield* Ops.start(f.name, {
+    const started = yield* Ops.start(f.name, {
       backend: Option.getOrUndefined(f.backend),
       command: Option.getOrUndefined(f.command),
       image: Option.getOrUndefined(f.image),
@@ -73,9 +74,18 @@ const start = Command.make("start", {
       ports: nonEmpty(f.port),
       socket: Option.getOrUndefined(f.socket)
     })
-    if (f.json) return yield* printJson(statusJson(statusOf(observed, yield* KstlibConfig)))
-    const where = observed.backend === "tmux" ? `tmux backend, socket ${observed.socket_name ?? "default"}` : `container backend, ${observed.runtime}`
-    yield* Console.log(f.quiet ? `${f.name}: running` : `Session '${f.name}' started (${where})${observed.pid === null ? "" : `, pid ${observed.pid}`}.`)
+    const observed = started.observed
+    if (f.json) {
+      if (observed === null) return yield* printJson({ name: f.name, state: "running", status: started.status })
+      return yield* printJson({ ...statusJson(statusOf(observed, yield* KstlibConfig)), status: started.status })
+    }
+    const where = observed === null
+      ? ""
+      : ` (${observed.backend === "tmux" ? `tmux backend, socket ${observed.socket_name ?? "default"}` : `container backend, ${observed.runtime}`})`
+    const pid = observed?.pid === null || observed === null ? "" : `, pid ${observed.pid}`
+    yield* Console.log(
+      f.quiet ? `${f.name}: running` : started.status === "already-running" ? `Session '${f.name}' is already running${where}.` : `Session '${f.name}' started${where}${pid}.`
+    )
   }))).pipe(
   Command.withDescription("Start a session: from config by name, with command-line overrides (CLI > config > defaults)."),
   Command.withExamples([
@@ -95,9 +105,16 @@ const stop = Command.make("stop", {
   quiet
 }, (f) =>
   withApp(Effect.gen(function*() {
-    yield* Ops.stop(f.name, sel(f.backend, f.socket), { force: f.force, timeout: f.timeout })
-    yield* Console.log(f.quiet ? `${f.name}: stopped` : `Session '${f.name}' stopped.`)
-  }))).pipe(
+    const r = yield* Ops.stop(f.name, sel(f.backend, f.socket), { force: f.force, timeout: f.timeout })
+    const words = r.status === "not-running"
+      ? "is not running (nothing to stop)"
+      : r.status === "already-stopped"
+      ? "was not running; cleared"
+      : r.status === "killed"
+      ? `stopped (killed: it did not end within ${f.force ? "0" : f.timeout}s of the interrupt)`
+      : "stopped"
+    yield* Console.log(f.quiet ? `${f.name}: stopped` : `Session '${f.name}' ${words}.`)
+  }), { tolerant: true })).pipe(
   Command.withDescription("Stop a session: interrupt (Ctrl-C / SIGTERM), wait up to --timeout seconds, then kill. Containers created by kstlib are removed."),
   Command.withExamples([
     { command: "kstlib ops stop clock", description: "Graceful stop, 10 s grace" },
@@ -108,15 +125,16 @@ const stop = Command.make("stop", {
 
 const restart = Command.make("restart", { name, backend, socket, timeout, quiet }, (f) =>
   withApp(Effect.gen(function*() {
-    const o = yield* Ops.restart(f.name, sel(f.backend, f.socket), { timeout: f.timeout })
-    yield* Console.log(f.quiet ? `${f.name}: running` : `Session '${f.name}' restarted${o.pid === null ? "" : `, pid ${o.pid}`}.`)
+    const r = yield* Ops.restart(f.name, sel(f.backend, f.socket), { timeout: f.timeout })
+    const pid = r.observed === null || r.observed.pid === null ? "" : `, pid ${r.observed.pid}`
+    yield* Console.log(f.quiet ? `${f.name}: running` : `Session '${f.name}' restarted${pid}.`)
   }))).pipe(
-  Command.withDescription("Restart a session (an exited tmux pane is respawned in place)."),
+  Command.withDescription("Restart a config session: a running one is stopped gracefully, then started as apply would (an exited one of ours is started again in place)."),
   Command.withExamples([{ command: "kstlib ops restart clock", description: "Stop gracefully, then start with the config's spec" }])
 )
 
 const attach = Command.make("attach", { name, backend, socket }, (f) =>
-  withApp(Ops.attach(f.name, sel(f.backend, f.socket)))).pipe(
+  withApp(Ops.attach(f.name, sel(f.backend, f.socket)), { tolerant: true })).pipe(
   Command.withDescription("Attach your terminal to a session. Detach: tmux Ctrl-b d; containers Ctrl-p Ctrl-q."),
   Command.withExamples([{ command: "kstlib ops attach clock", description: "Watch the clock; Ctrl-b d to detach" }])
 )
@@ -126,7 +144,7 @@ const status = Command.make("status", { name, backend, socket, json, quiet }, (f
     const s = yield* Ops.status(f.name, sel(f.backend, f.socket))
     if (f.json) return yield* printJson(statusJson(s))
     yield* Console.log(f.quiet ? `${s.name}: ${s.state}` : renderStatus(stdoutStyle(), s))
-  }))).pipe(
+  }), { tolerant: true })).pipe(
   Command.withDescription("Show the status of one session (config sessions not running show as 'defined')."),
   Command.withExamples([
     { command: "kstlib ops status clock", description: "Human-readable" },
@@ -134,33 +152,58 @@ const status = Command.make("status", { name, backend, socket, json, quiet }, (f
   ])
 )
 
+/** A stable colour per session name, for `name |` prefixes. */
+const PREFIX_COLORS = ["cyan", "green", "yellow", "magenta", "red"] as const
+const prefixColor = (name: string) => PREFIX_COLORS[[...name].reduce((h, c) => (h * 31 + c.charCodeAt(0)) >>> 0, 7) % PREFIX_COLORS.length]!
+
 const logs = Command.make("logs", {
-  name,
+  names: Argument.String("name").pipe(
+    Argument.withDescription("Sessions (default: every session of the config that runs). Several: lines prefixed 'name |'."),
+    Argument.variadic()
+  ),
   backend,
   socket,
-  lines: Flag.Int("lines").pipe(Flag.withAlias("n"), Flag.withDescription("How many lines."), Flag.withDefault(100)),
-  follow: Flag.Boolean("follow").pipe(Flag.withAlias("f"), Flag.withDescription("Keep printing new output until Ctrl-C."), Flag.withDefault(false)),
+  lines: Flag.Int("lines").pipe(Flag.withAlias("n"), Flag.withDescription("How many lines (per session)."), Flag.withDefault(100)),
+  follow: Flag.Boolean("follow").pipe(Flag.withAlias("f"), Flag.withDescription("Then keep printing new output until Ctrl-C."), Flag.withDefault(false)),
   colors: Flag.Boolean("colors").pipe(Flag.withDescription("Keep ANSI colours (tmux)."), Flag.withDefault(false)),
   json
 }, (f) =>
   withApp(Effect.gen(function*() {
-    if (f.lines < 1) return yield* new InvalidInput({ field: "--lines", reason: "must be at least 1" })
+    if (f.lines < 1 || f.lines > 1_000_000) return yield* new InvalidInput({ field: "--lines", reason: "must be between 1 and 1000000" })
     const s = sel(f.backend, f.socket)
-    const text = (yield* Ops.logs(f.name, s, { lines: f.lines, colors: f.colors })).replace(/\n+$/u, "")
-    if (f.json) {
-      // One document; with --follow, then one JSON string per new line (NDJSON).
-      yield* Console.log(JSON.stringify({ name: f.name, lines: text === "" ? [] : text.split("\n") }))
-    } else if (text.trim() !== "") {
-      yield* Console.log(text)
-    } else if (!f.follow) {
-      yield* Console.error(`No logs available for session '${f.name}'.`)
+    const config = yield* KstlibConfig
+    let names: ReadonlyArray<string> = f.names
+    if (names.length === 0) {
+      const observation = yield* observeFor(config, s)
+      const running = new Set(observation.sessions.map((o) => o.name))
+      names = config.sessions.map((e) => e.name).filter((n) => running.has(n))
+      if (names.length === 0) return yield* new InvalidInput({ field: "NAME", reason: "no session of the config is running; name one" })
     }
-    if (f.follow) yield* Stream.runForEach(Ops.follow(f.name, s), (line) => Console.log(f.json ? JSON.stringify(line) : line))
-  }))).pipe(
-  Command.withDescription("Show a session's recent output (tmux: pane history; containers: stdout and stderr)."),
+    const style = stdoutStyle()
+    const width = Math.max(...names.map((n) => n.length))
+    const prefix = (name: string) =>
+      names.length === 1 ? "" : `${paint(style, prefixColor(name), name.padEnd(width))} | `
+    const emit = (name: string, line: string) => Console.log(f.json ? JSON.stringify(names.length === 1 ? line : { name, line }) : `${prefix(name)}${line}`)
+    if (f.follow) {
+      // ONE stream per session: its last N lines, then new ones (no replay), all interleaved as they come.
+      if (f.json && names.length === 1) yield* Console.log(JSON.stringify({ name: names[0], lines: [] }))
+      return yield* Stream.mergeAll(names.map((n) => Ops.follow(n, s, { lines: f.lines }).pipe(Stream.map((line) => [n, line] as const))), {
+        concurrency: "unbounded"
+      }).pipe(Stream.runForEach(([n, line]) => emit(n, line)))
+    }
+    for (const n of names) {
+      const text = (yield* Ops.logs(n, s, { lines: f.lines, colors: f.colors })).replace(/\n+$/u, "")
+      const lines = text === "" ? [] : text.split("\n")
+      if (f.json) yield* Console.log(JSON.stringify({ name: n, lines }))
+      else if (lines.length === 0) yield* Console.error(`No logs available for session '${n}'.`)
+      else yield* Console.log(lines.map((l) => `${prefix(n)}${l}`).join("\n"))
+    }
+  }), { tolerant: true })).pipe(
+  Command.withDescription("Show sessions' recent output (tmux: pane history; containers: stdout and stderr); -f follows."),
   Command.withExamples([
     { command: "kstlib ops logs clock -n 20", description: "Last 20 lines" },
-    { command: "kstlib ops logs api -f", description: "Follow until Ctrl-C" },
+    { command: "kstlib ops logs api -f", description: "The last 100 lines, then follow until Ctrl-C" },
+    { command: "kstlib ops logs -f", description: "Every running session of the config, interleaved, prefixed 'name |'" },
     { command: "kstlib ops logs clock --json | jq -r '.lines[-1]'", description: "As JSON" }
   ])
 )
@@ -177,7 +220,7 @@ const exec = Command.make("exec", {
       if (r.stdout !== "") yield* Effect.sync(() => process.stdout.write(r.stdout))
       if (r.stderr !== "") yield* Effect.sync(() => process.stderr.write(r.stderr))
     }
-    yield* setExitCode(r.exitCode)
+    if (r.exitCode !== 0) return yield* new ExitWith({ code: r.exitCode, reason: "" })
   }))).pipe(
   Command.withDescription("Run a command inside a container session (exit code passed through)."),
   Command.withExamples([{ command: "kstlib ops exec api -- ls -la /app", description: "List files in the container" }])
@@ -197,20 +240,27 @@ const sendKeys = Command.make("send-keys", {
   ])
 )
 
-const list = Command.make("list", { backend, json }, (f) =>
+const list = Command.make("list", {
+  backend,
+  json,
+  all: Flag.Boolean("all").pipe(Flag.withAlias("a"), Flag.withDescription("Every session on the machine, any project, with a PROJECT column."), Flag.withDefault(false))
+}, (f) =>
   withApp(Effect.gen(function*() {
     const config = yield* KstlibConfig
     const b = Option.getOrUndefined(f.backend)
     const observation = yield* observeFor(config, { backend: b })
-    for (const w of relevantWarnings(observation, config, b === "container")) yield* Console.error(`warning: ${w}`)
-    const rows = listRows(observation.sessions, config, b)
+    for (const w of relevantProblems(observation, config, b !== undefined || f.all)) yield* Console.error(`warning: ${w}`)
+    const rows = listRows(observation.sessions, config, { backend: b, all: f.all })
     if (f.json) return yield* printJson(rows.map(statusJson))
-    yield* Console.log(renderList(stdoutStyle(), rows))
-  }))).pipe(
+    yield* Console.log(renderList(stdoutStyle(), rows, { withProject: f.all }))
+  }), { tolerant: true })).pipe(
   Command.withAlias("ls"),
-  Command.withDescription("List every session of every backend and tmux socket, plus config sessions not running ('defined')."),
+  Command.withDescription(
+    "List this project's sessions and its config entries (not running: 'defined'; rejected: 'invalid'). --all: every session on the machine."
+  ),
   Command.withExamples([
-    { command: "kstlib ops list", description: "Table" },
+    { command: "kstlib ops list", description: "This project" },
+    { command: "kstlib ops list --all", description: "Everything, with the project of each" },
     { command: "kstlib ops list -b container --json", description: "Containers only, as JSON (warnings go to stderr)" }
   ])
 )

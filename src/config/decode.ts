@@ -6,7 +6,7 @@
 import * as path from "node:path"
 import { Result, Schema, SchemaIssue } from "effect"
 import type { ConfigIssue } from "../errors.js"
-import type { BackendKind, ContainerSpec, RuntimeName, SessionSpec, TmuxSpec } from "../model.js"
+import type { BackendKind, ConfiguredContainerSpec, ConfiguredSpec, RuntimeName, TmuxSpec } from "../model.js"
 import { validateSessionName } from "./rules.js"
 import { ContainerSession, sessionFields, TmuxSession } from "./schema.js"
 import type { Loc } from "./tree.js"
@@ -87,6 +87,14 @@ const distance = (a: string, b: string): number => {
     }
   }
   return row[b.length]!
+}
+
+/** The known names closest to `name` (typos: at most a third of the letters differ), best first. */
+export const closestNames = (name: string, known: ReadonlyArray<string>): ReadonlyArray<string> => {
+  const norm = (s: string) => s.toLowerCase().replace(/[-_]/gu, "")
+  const scored = known.map((k) => ({ k, d: distance(norm(name), norm(k)) })).filter((x) => x.d <= Math.max(1, Math.floor(x.k.length / 3)))
+  const best = Math.min(...scored.map((x) => x.d))
+  return scored.filter((x) => x.d === best).map((x) => x.k)
 }
 
 /** `unknown field (did you mean 'command'?)`, else the list of known fields. */
@@ -190,7 +198,7 @@ export const decodeLocated = (name: string, raw: unknown, ctx: LocatedContext): 
   if (working_dir !== null && !working_dir.startsWith("/")) {
     add(["working_dir"], "must be an absolute path (it is the working directory inside the container)")
   }
-  const spec: ContainerSpec = {
+  const spec: ConfiguredContainerSpec = {
     backend,
     name,
     image: c.image,
@@ -203,6 +211,6 @@ export const decodeLocated = (name: string, raw: unknown, ctx: LocatedContext): 
     runtime: c.runtime ?? ctx.defaults.container_runtime ?? null,
     state
   }
-  const valid: SessionSpec = spec
+  const valid: ConfiguredSpec = spec
   return issues.length > 0 ? rejected(backend) : { _tag: "Valid", name, spec: valid, source: ctx.source }
 }

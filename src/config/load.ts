@@ -128,9 +128,19 @@ const decodeSettings = Schema.decodeUnknownResult(OpsSettings)
 const opsFields = Object.keys(Ops.fields)
 
 /** `ops` of the merged tree → settings + one entry per session. */
-const interpret = (merged: MapNode, files: ReadonlyArray<string>, env: Env): LoadedConfig => {
+/** compose's normalisation of a directory name: lower case, [a-z0-9_-] kept, the rest dropped. */
+export const normalizeProjectName = (dir: string): string => {
+  const n = dir.toLowerCase().replace(/[^a-z0-9_-]/gu, "").replace(/^[^a-z0-9]+/u, "")
+  return n === "" ? "default" : n
+}
+
+const interpret = (merged: MapNode, files: ReadonlyArray<string>, env: Env, searched: ReadonlyArray<string>, cwd: string, projectOption: string | undefined): LoadedConfig => {
+  const top = files.at(-1)
+  const project = nonEmpty(projectOption) ?? nonEmpty(env["KSTLIB_PROJECT"]) ?? normalizeProjectName(path.basename(top === undefined ? cwd : path.dirname(top)))
   const defaults = {
     files,
+    searched,
+    project,
     default_backend: "tmux" as BackendKind,
     tmux_binary: "tmux",
     container_runtime: null as RuntimeName | null,
@@ -183,7 +193,7 @@ const interpret = (merged: MapNode, files: ReadonlyArray<string>, env: Env): Loa
       baseDirOf: (p) => path.dirname(where(p).file)
     })
   })
-  return { files, default_backend, tmux_binary: s.tmux_binary ?? "tmux", container_runtime, sessions, warnings }
+  return { ...defaults, default_backend, tmux_binary: s.tmux_binary ?? "tmux", container_runtime, sessions, warnings }
 }
 
 /** Plain session value; env scalars keep the text as written (`VERSION: 1.10` stays "1.10"). */
@@ -225,7 +235,7 @@ const loadSync = (options: LoadOptions): LoadedConfig => {
   for (const file of candidates) {
     merged = merge(merged, loadFileTree(file, 0, [fs.realpathSync(file)], files)) as MapNode
   }
-  return interpret(merged, files, env)
+  return interpret(merged, files, env, explicit !== undefined ? candidates : cascadePaths(cwd, env), cwd, options.project)
 }
 
 /**

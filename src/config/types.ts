@@ -1,6 +1,6 @@
 /** What loading a config produces: the desired state, entry by entry, valid or rejected. */
 import type { ConfigIssue } from "../errors.js"
-import type { BackendKind, RuntimeName, SessionSpec } from "../model.js"
+import type { BackendKind, ConfiguredSpec, RuntimeName } from "../model.js"
 
 export interface SourceLocation {
   readonly file: string
@@ -12,7 +12,7 @@ export type ConfigEntry =
   | {
     readonly _tag: "Valid"
     readonly name: string
-    readonly spec: SessionSpec
+    readonly spec: ConfiguredSpec
     readonly source: SourceLocation
   }
   | {
@@ -27,6 +27,10 @@ export type ConfigEntry =
 export interface LoadedConfig {
   /** Files merged, lowest priority first (includes before their includer). Empty: no file, defaults only. */
   readonly files: ReadonlyArray<string>
+  /** The config files looked for (the cascade, or the one file asked for). */
+  readonly searched: ReadonlyArray<string>
+  /** The unit of ownership: only this project's sessions are ever stopped, replaced or pruned. */
+  readonly project: string
   readonly default_backend: BackendKind
   readonly tmux_binary: string
   readonly container_runtime: RuntimeName | null
@@ -41,6 +45,8 @@ export interface LoadOptions {
   readonly path?: string | undefined
   /** Defaults to process.cwd(). */
   readonly cwd?: string | undefined
-  /** Defaults to process.env (HOME, XDG_CONFIG_HOME, KSTLIB_CONFIG are read from it). */
+  /** `-p/--project`: overrides KSTLIB_PROJECT, `ops.project` and the directory name. */
+  readonly project?: string | undefined
+  /** Defaults to process.env (HOME, XDG_CONFIG_HOME, KSTLIB_CONFIG, KSTLIB_PROJECT are read from it). */
   readonly env?: Readonly<Record<string, string | undefined>> | undefined
 }

@@ -1,28 +1,25 @@
-/** One observation pass over both backends, concurrently: one tmux call per socket, one `ps` per runtime. */
+/** One observation pass over the backends, concurrently: one tmux call per socket, one `ps` per runtime. */
 import { Effect } from "effect"
-import { Containers } from "../backends/container.js"
-import { Tmux } from "../backends/tmux.js"
+import type { ObserveProblem } from "../backends/backend.js"
+import { Backends } from "../backends/registry.js"
 import type { LoadedConfig } from "../config/types.js"
-import type { ObservedSession, RuntimeName } from "../model.js"
+import type { BackendKind, ObservedSession, Place, RuntimeName } from "../model.js"
 
 export interface Observation {
   readonly sessions: ReadonlyArray<ObservedSession>
   readonly tmuxAvailable: boolean
   readonly runtimes: ReadonlyArray<RuntimeName>
-  /** Backends that could not be read (e.g. a docker client whose daemon is down), one per runtime. */
-  readonly warnings: ReadonlyArray<ObserveWarning>
-}
-
-export interface ObserveWarning {
-  readonly runtime: RuntimeName
-  readonly message: string
+  /** What could not be read, and why. */
+  readonly problems: ReadonlyArray<ObserveProblem>
+  /** Places whose sessions are unknown. */
+  readonly unreadable: ReadonlyArray<Place>
 }
 
 export interface ObserveOptions {
-  /** tmux sockets named in config (null = default server); discovered sockets are always included. */
+  /** tmux sockets to look at (null = default server); discovered sockets are always included. */
   readonly sockets: ReadonlyArray<string | null>
-  readonly tmux?: boolean
-  readonly containers?: boolean
+  /** Only these backends (default: all). */
+  readonly kinds?: ReadonlyArray<BackendKind>
 }
 
 /** The tmux sockets config sessions live on (besides the default server). */
@@ -32,56 +29,34 @@ export const configSockets = (config: LoadedConfig): ReadonlyArray<string | null
   )
 ]
 
-export const observe = (options: ObserveOptions): Effect.Effect<Observation, never, Tmux | Containers> =>
+export const observe = (options: ObserveOptions): Effect.Effect<Observation, never, Backends> =>
   Effect.gen(function*() {
-    const tmux = yield* Tmux
-    const containers = yield* Containers
-    const tmuxPart = options.tmux === false
-      ? Effect.succeed({ sessions: [] as ReadonlyArray<ObservedSession>, available: true })
-      : tmux.observe(options.sockets).pipe(
-        Effect.map((sessions) => ({ sessions, available: true })),
-        Effect.catchTag("TmuxNotFound", () => Effect.succeed({ sessions: [], available: false }))
-      )
-    const containerPart = options.containers === false
-      ? Effect.succeed({ sessions: [] as ReadonlyArray<ObservedSession>, runtimes: [] as ReadonlyArray<RuntimeName>, warnings: [] })
-      : Effect.gen(function*() {
-        // Each runtime on its own, so a docker client without a daemon does not hide podman's containers.
-        const per = yield* Effect.forEach(yield* containers.available, (runtime) =>
-          containers.observe([runtime]).pipe(
-            Effect.map((sessions) => ({ runtime, sessions, warning: null as ObserveWarning | null })),
-            Effect.catchTag("CommandFailed", (e) =>
-              Effect.succeed({ runtime, sessions: [] as ReadonlyArray<ObservedSession>, warning: { runtime, message: e.message } }))
-          ), { concurrency: "unbounded" })
-        return {
-          sessions: per.flatMap((p) => p.sessions),
-          runtimes: per.filter((p) => p.warning === null).map((p) => p.runtime),
-          warnings: per.flatMap((p) => (p.warning === null ? [] : [p.warning]))
-        }
-      })
-    const [t, c] = yield* Effect.all([tmuxPart, containerPart], { concurrency: 2 })
+    const backends = yield* Backends
+    const parts = yield* backends.observe({ sockets: options.sockets }, options.kinds)
+    const tmux = parts.find((p) => p.kind === "tmux")
     return {
-      sessions: [...t.sessions, ...c.sessions],
-      tmuxAvailable: t.available,
-      runtimes: c.runtimes,
-      warnings: c.warnings
+      sessions: parts.flatMap((p) => p.sessions),
+      // Not looked at = not known to be missing.
+      tmuxAvailable: tmux === undefined || tmux.available,
+      runtimes: parts.flatMap((p) => p.runtimes),
+      problems: parts.flatMap((p) => p.problems),
+      unreadable: parts.flatMap((p) => p.unreadable)
     }
   })
 
 /**
- * Warnings worth a line on stderr: a runtime the config names or uses, or any when containers were
- * asked for explicitly. A docker client with no daemon behind it is common and otherwise not news.
+ * Problems worth a line on stderr: anything about tmux or a runtime the config uses (or any, when
+ * asked explicitly). A docker client with no daemon behind it is common and otherwise not news.
  */
-export const relevantWarnings = (
-  observation: Observation,
-  config: LoadedConfig,
-  explicit: boolean
-): ReadonlyArray<string> => {
+export const relevantProblems = (observation: Observation, config: LoadedConfig, explicit: boolean): ReadonlyArray<string> => {
+  const usesContainers = config.sessions.some((e) => e._tag === "Valid" && e.spec.backend === "container")
+  const usesTmux = config.sessions.some((e) => e._tag === "Valid" && e.spec.backend === "tmux")
   const named = new Set<string>([
     ...(config.container_runtime === null ? [] : [config.container_runtime]),
     ...config.sessions.flatMap((e) => (e._tag === "Valid" && e.spec.backend === "container" && e.spec.runtime !== null ? [e.spec.runtime] : [])),
-    ...(config.sessions.some((e) => e._tag === "Valid" && e.spec.backend === "container" && e.spec.runtime === null) && observation.runtimes.length === 0
-      ? ["podman", "docker"]
-      : [])
+    ...(usesContainers && observation.runtimes.length === 0 ? ["podman", "docker", "container"] : [])
   ])
-  return observation.warnings.filter((w) => explicit || named.has(w.runtime)).map((w) => `${w.runtime}: ${w.message}`)
+  return observation.problems
+    .filter((p) => explicit || (p.where.startsWith("tmux") ? usesTmux : named.has(p.where)))
+    .map((p) => `${p.where}: ${p.message}`)
 }

@@ -1,44 +1,97 @@
 /**
  * The pure heart of the reconciler: desired (config entries) × observed (what the backends report)
- * → ordered typed steps, each with its cause. No I/O, no backend imports: data in, data out.
+ * → ordered typed steps, each with a typed reason. No I/O, no backend imports, no wording (the
+ * renderer words the reasons): data in, data out.
+ *
+ * Ownership: a session is ours only when it carries kstlib's managed mark AND this project's mark.
+ * Anything else holding a configured name is a conflict, never stopped, replaced or pruned.
  */
 import type { ConfigIssue } from "../errors.js"
-import { formatConfigIssue } from "../errors.js"
 import type { ConfigEntry } from "../config/types.js"
-import type { BackendKind, Fingerprint, ObservedSession, RuntimeName, SessionSpec } from "../model.js"
-import { canonicalJson, fingerprint, specHash } from "../model.js"
-
-export type StepAction = "create" | "start" | "replace" | "stop" | "prune" | "conflict" | "invalid"
+import type { BackendKind, ConfiguredSpec, Fingerprint, ObservedSession, Place, RuntimeName, SessionSpec } from "../model.js"
+import { canonicalJson, fingerprint, isOurs, placeOf, placeOfSpec, samePlace, specHash } from "../model.js"
 
 /** One changed field. Env values are never carried: only which key changed and how. */
 export type Change =
   | { readonly field: string; readonly from: string | null; readonly to: string | null }
   | { readonly field: string; readonly change: "added" | "removed" | "changed" }
 
-export interface Step {
-  readonly action: StepAction
+/** Desired running, nothing observed. */
+export interface Create {
+  readonly _tag: "Create"
   readonly session: string
-  /** The backend the step acts on (for a replace: where the session ends up). */
-  readonly backend: BackendKind
-  /** Human words for why this step exists. */
-  readonly cause: string
-  readonly changes: ReadonlyArray<Change>
-  /** What to run (create, start, replace). */
-  readonly spec: SessionSpec | null
-  /** Existing instances this step stops, removes or restarts (replace: the old ones). */
-  readonly targets: ReadonlyArray<ObservedSession>
-  /** invalid: the reasons the config entry was rejected. */
-  readonly issues: ReadonlyArray<ConfigIssue>
+  readonly spec: SessionSpec
+  readonly reason: "not-running"
 }
+/** Ours, same spec, not running: started again in place. */
+export interface Start {
+  readonly _tag: "Start"
+  readonly session: string
+  readonly spec: SessionSpec
+  readonly target: ObservedSession
+  readonly reason: "stopped" | "exited"
+}
+/** Ours, drifted or in another place: the old instances go, the spec is launched. */
+export interface Replace {
+  readonly _tag: "Replace"
+  readonly session: string
+  readonly spec: SessionSpec
+  readonly targets: ReadonlyArray<ObservedSession>
+  readonly reason: "spec-changed" | "moved"
+  readonly changes: ReadonlyArray<Change>
+}
+export interface Stop {
+  readonly _tag: "Stop"
+  readonly session: string
+  readonly target: ObservedSession
+  /** `requested`: an explicit `stop NAME` (the only way a session that is not ours is ever stopped). */
+  readonly reason: "desired-stopped" | "requested"
+}
+export interface Prune {
+  readonly _tag: "Prune"
+  readonly session: string
+  readonly target: ObservedSession
+  /** `stale-copy`: ours in another place than the config says; `down`: `ops down`. */
+  readonly reason: "not-in-config" | "stale-copy" | "down"
+  /** stale-copy: where the config places it. */
+  readonly current: Place | null
+}
+export interface Conflict {
+  readonly _tag: "Conflict"
+  readonly session: string
+  readonly target: ObservedSession
+  readonly reason: "not-managed" | "other-project"
+}
+export interface Invalid {
+  readonly _tag: "Invalid"
+  readonly session: string
+  readonly backend: BackendKind
+  readonly reason: "rejected" | "tmux-missing" | "runtime-missing" | "unreadable"
+  /** rejected: the reasons the config entry was rejected. */
+  readonly issues: ReadonlyArray<ConfigIssue>
+  /** runtime-missing: the runtime asked for (null: auto-detection found none). unreadable: where. */
+  readonly runtime: RuntimeName | null
+  readonly place: Place | null
+}
+
+export type Step = Create | Start | Replace | Stop | Prune | Conflict | Invalid
+export type StepTag = Step["_tag"]
+/** Lower-case step names, as printed (`create`, `replace`...). */
+export type StepAction = Lowercase<StepTag>
+export const actionOf = (s: Step): StepAction => s._tag.toLowerCase() as StepAction
 
 export interface PlanOptions {
   readonly prune: boolean
   /** Restrict to these session names (CLI `NAME...`); empty = all. */
   readonly only: ReadonlyArray<string>
+  /** The project whose sessions this plan may touch. */
+  readonly project: string
   /** Container runtimes usable on this machine, in auto-detect order. */
   readonly runtimes: ReadonlyArray<RuntimeName>
   /** Whether tmux could be run at all. */
   readonly tmuxAvailable: boolean
+  /** Places that could not be read (a failing socket or runtime): nothing is planned there. */
+  readonly unreadable?: ReadonlyArray<Place>
 }
 
 export interface PlanSummary {
@@ -52,31 +105,64 @@ export interface PlanSummary {
 }
 
 export interface Plan {
+  readonly project: string
   readonly steps: ReadonlyArray<Step>
   readonly summary: PlanSummary
-  /** Owned sessions no longer in config, left alone because `--prune` was not given. */
+  /** This project's sessions no longer in config, left alone because `--prune` was not given. */
   readonly orphans: ReadonlyArray<string>
   /** Config sessions already as desired. */
   readonly unchanged: ReadonlyArray<string>
 }
 
-/** Where a session lives: a tmux socket or a container runtime. */
-export const placeOf = (s: ObservedSession): string =>
-  s.backend === "tmux" ? `tmux socket ${s.socket_name ?? "default"}` : `${s.runtime ?? "container"}`
+/** The backend a step acts on (a replace: where the session ends up). */
+export const backendOf = (s: Step): BackendKind => {
+  switch (s._tag) {
+    case "Create":
+    case "Start":
+    case "Replace":
+      return s.spec.backend
+    case "Stop":
+    case "Prune":
+    case "Conflict":
+      return s.target.backend
+    case "Invalid":
+      return s.backend
+  }
+}
 
-/** The observed session is where the spec puts it: same name and backend, same tmux socket or container runtime. */
-export const sameSlot = (spec: SessionSpec, o: ObservedSession): boolean =>
-  o.name === spec.name &&
-  (spec.backend === "tmux"
-    ? o.backend === "tmux" && o.socket_name === spec.socket_name
-    : o.backend === "container" && o.runtime === spec.runtime)
+/** The sessions a step acts on (stops, removes or restarts). */
+export const targetsOf = (s: Step): ReadonlyArray<ObservedSession> => {
+  switch (s._tag) {
+    case "Create":
+    case "Invalid":
+      return []
+    case "Replace":
+      return s.targets
+    case "Start":
+    case "Stop":
+    case "Prune":
+    case "Conflict":
+      return [s.target]
+  }
+}
 
-const show = (v: unknown): string | null =>
-  v === null || v === undefined ? null : typeof v === "string" ? v : Array.isArray(v) ? `[${v.join(", ")}]` : canonicalJson(v)
+export const specOf = (s: Step): SessionSpec | null =>
+  s._tag === "Create" || s._tag === "Start" || s._tag === "Replace" ? s.spec : null
+
+/** Steps that change something (conflicts and invalid entries are reported, never executed). */
+export const isActionable = (s: Step): boolean => s._tag !== "Conflict" && s._tag !== "Invalid"
+
+export const hasChanges = (p: Plan): boolean => p.steps.some(isActionable)
+
+/** Whether convergence is blocked (a conflict or an invalid entry). */
+export const isBlocked = (p: Plan): boolean => p.summary.conflict + p.summary.invalid > 0
 
 /** Absent, empty list and empty map all mean "nothing" (e.g. a tmux fingerprint has no `volumes`). */
 const isEmpty = (v: unknown) =>
   v === null || (Array.isArray(v) && v.length === 0) || (typeof v === "object" && Object.keys(v as object).length === 0)
+
+const show = (v: unknown): string | null =>
+  v === null || v === undefined ? null : typeof v === "string" ? v : Array.isArray(v) ? `[${v.join(", ")}]` : canonicalJson(v)
 
 /** Every field that differs between the fingerprint stored on a session and the desired one. */
 export const diffFingerprints = (applied: Fingerprint | null, desired: Fingerprint): ReadonlyArray<Change> => {
@@ -104,120 +190,118 @@ export const diffFingerprints = (applied: Fingerprint | null, desired: Fingerpri
   return changes
 }
 
-const step = (s: Omit<Step, "changes" | "spec" | "targets" | "issues"> & Partial<Step>): Step => ({
-  changes: [],
-  spec: null,
-  targets: [],
-  issues: [],
-  ...s
-})
+/**
+ * A config entry resolved for planning: the auto-detected runtime bound ONCE here (to the first
+ * usable one), or the reason it cannot run on this machine.
+ */
+export type Resolved =
+  | { readonly _tag: "Runnable"; readonly spec: SessionSpec }
+  | { readonly _tag: "Unrunnable"; readonly step: Invalid }
 
-const stateWords = (o: ObservedSession): string =>
-  o.state === "exited" ? `exited${o.exit_code === null ? "" : ` with code ${o.exit_code}`}` : o.state
+export const resolveSpec = (spec: ConfiguredSpec, options: Pick<PlanOptions, "runtimes" | "tmuxAvailable">): Resolved => {
+  const invalid = (reason: Invalid["reason"], runtime: RuntimeName | null): Resolved => ({
+    _tag: "Unrunnable",
+    step: { _tag: "Invalid", session: spec.name, backend: spec.backend, reason, issues: [], runtime, place: null }
+  })
+  if (spec.backend === "tmux") return options.tmuxAvailable ? { _tag: "Runnable", spec } : invalid("tmux-missing", null)
+  const runtime = spec.runtime ?? options.runtimes[0]
+  if (runtime === undefined || !options.runtimes.includes(runtime)) return invalid("runtime-missing", spec.runtime)
+  return { _tag: "Runnable", spec: { ...spec, runtime } }
+}
 
+/** Where the entry may already run: same name; ours or not. */
 const planEntry = (entry: ConfigEntry, observed: ReadonlyArray<ObservedSession>, options: PlanOptions): ReadonlyArray<Step> => {
-  const same = observed.filter((o) => o.name === entry.name)
   if (entry._tag === "Rejected") {
-    return [step({
-      action: "invalid",
+    return [{
+      _tag: "Invalid",
       session: entry.name,
       backend: entry.backend ?? "tmux",
-      cause: entry.issues.map(formatConfigIssue).join("; "),
-      issues: entry.issues
-    })]
+      reason: "rejected",
+      issues: entry.issues,
+      runtime: null,
+      place: null
+    }]
   }
-  const spec = entry.spec
-  const name = spec.name
+  const resolved = resolveSpec(entry.spec, options)
   // Nothing can run where the backend is missing, which is what a stopped entry asks for anyway.
-  if (spec.state === "stopped" && (spec.backend === "tmux" ? !options.tmuxAvailable : !options.runtimes.includes(spec.runtime!))) {
-    return []
+  if (resolved._tag === "Unrunnable") return entry.spec.state === "stopped" ? [] : [resolved.step]
+  const spec = resolved.spec
+  const name = spec.name
+  const place = placeOfSpec(spec)
+  const unreadable = (options.unreadable ?? []).find((p) => samePlace(p, place))
+  if (unreadable !== undefined) {
+    return [{ _tag: "Invalid", session: name, backend: spec.backend, reason: "unreadable", issues: [], runtime: null, place: unreadable }]
   }
-  if (spec.backend === "tmux" && !options.tmuxAvailable) {
-    return [step({ action: "invalid", session: name, backend: "tmux", cause: "tmux is not installed" })]
-  }
-  if (spec.backend === "container" && (spec.runtime === null || !options.runtimes.includes(spec.runtime))) {
-    return [step({
-      action: "invalid",
+  const same = observed.filter((o) => o.name === name)
+  const inPlace = same.filter((o) => samePlace(placeOf(o), place))
+  const notOurs = inPlace.find((o) => !isOurs(o, options.project))
+  if (notOurs !== undefined) {
+    return [{
+      _tag: "Conflict",
       session: name,
-      backend: "container",
-      cause: spec.runtime === null
-        ? "no container runtime found (looked for podman, docker)"
-        : `container runtime '${spec.runtime}' not found`
-    })]
+      target: notOurs,
+      reason: notOurs.mark.managed && notOurs.mark.project !== null ? "other-project" : "not-managed"
+    }]
   }
-  const inSlot = same.filter((o) => sameSlot(spec, o))
-  const foreignInSlot = inSlot.find((o) => !o.owned)
-  if (foreignInSlot !== undefined) {
-    return [step({
-      action: "conflict",
-      session: name,
-      backend: spec.backend,
-      cause: `a ${foreignInSlot.backend === "tmux" ? "tmux session" : "container"} not created by kstlib holds the name (${
-        placeOf(foreignInSlot)
-      }); left untouched`,
-      targets: [foreignInSlot]
-    })]
-  }
-  const current = inSlot.find((o) => o.owned)
-  const elsewhere = same.filter((o) => o.owned && !sameSlot(spec, o))
-  const desiredHash = specHash(spec)
-  const desiredFp = fingerprint(spec)
-  const steps: Array<Step> = []
+  const current = inPlace.find((o) => isOurs(o, options.project))
+  const elsewhere = same.filter((o) => isOurs(o, options.project) && !samePlace(placeOf(o), place))
 
   if (spec.state === "stopped") {
-    for (const o of [...(current === undefined ? [] : [current]), ...elsewhere]) {
-      if (o.state === "running") {
-        steps.push(step({ action: "stop", session: name, backend: o.backend, cause: "state: stopped in config", targets: [o] }))
-      }
-    }
-    return steps
+    return [...(current === undefined ? [] : [current]), ...elsewhere]
+      .filter((o) => o.state === "running")
+      .map((o): Step => ({ _tag: "Stop", session: name, target: o, reason: "desired-stopped" }))
   }
 
   if (current === undefined) {
     if (elsewhere.length > 0) {
-      const from = elsewhere[0]!
-      steps.push(step({
-        action: "replace",
+      return [{
+        _tag: "Replace",
         session: name,
-        backend: spec.backend,
-        cause: `moves from ${placeOf(from)} to ${spec.backend === "tmux" ? `tmux socket ${spec.socket_name ?? "default"}` : spec.runtime}`,
-        changes: diffFingerprints(from.applied, desiredFp),
         spec,
-        targets: elsewhere
-      }))
-    } else {
-      steps.push(step({ action: "create", session: name, backend: spec.backend, cause: "not running", spec }))
+        targets: elsewhere,
+        reason: "moved",
+        changes: diffFingerprints(elsewhere[0]!.mark.applied, fingerprint(spec))
+      }]
     }
-    return steps
+    return [{ _tag: "Create", session: name, spec, reason: "not-running" }]
   }
 
-  if (current.spec_hash !== desiredHash) {
-    steps.push(step({
-      action: "replace",
+  const steps: Array<Step> = []
+  if (current.mark.spec_hash !== specHash(spec)) {
+    steps.push({
+      _tag: "Replace",
       session: name,
-      backend: spec.backend,
-      cause: "spec changed",
-      changes: diffFingerprints(current.applied, desiredFp),
       spec,
-      targets: [current]
-    }))
+      targets: [current],
+      reason: "spec-changed",
+      changes: diffFingerprints(current.mark.applied, fingerprint(spec))
+    })
   } else if (current.state !== "running") {
-    steps.push(step({ action: "start", session: name, backend: spec.backend, cause: stateWords(current), spec, targets: [current] }))
+    steps.push({ _tag: "Start", session: name, spec, target: current, reason: current.state === "exited" ? "exited" : "stopped" })
   }
-  // An owned copy left in another place (e.g. after a socket change done by hand) is stale.
-  for (const o of elsewhere) {
-    steps.push(step({
-      action: "prune",
-      session: name,
-      backend: o.backend,
-      cause: `stale copy in ${placeOf(o)}; config places it in ${placeOf(current)}`,
-      targets: [o]
-    }))
-  }
+  // A copy of ours left in another place (e.g. after a socket change done by hand) is stale.
+  for (const o of elsewhere) steps.push({ _tag: "Prune", session: name, target: o, reason: "stale-copy", current: place })
   return steps
 }
 
-const count = (steps: ReadonlyArray<Step>, action: StepAction) => steps.filter((s) => s.action === action).length
+const summarize = (steps: ReadonlyArray<Step>): PlanSummary => {
+  const count = (tag: StepTag) => steps.filter((s) => s._tag === tag).length
+  return {
+    create: count("Create"),
+    replace: count("Replace"),
+    start: count("Start"),
+    stop: count("Stop"),
+    prune: count("Prune"),
+    conflict: count("Conflict"),
+    invalid: count("Invalid")
+  }
+}
+
+export const makePlan = (
+  project: string,
+  steps: ReadonlyArray<Step>,
+  extra: { readonly orphans?: ReadonlyArray<string>; readonly unchanged?: ReadonlyArray<string> } = {}
+): Plan => ({ project, steps, summary: summarize(steps), orphans: extra.orphans ?? [], unchanged: extra.unchanged ?? [] })
 
 export const plan = (
   desired: ReadonlyArray<ConfigEntry>,
@@ -225,49 +309,39 @@ export const plan = (
   options: PlanOptions
 ): Plan => {
   const wanted = (name: string) => options.only.length === 0 || options.only.includes(name)
-  const entries = bindRuntimes(desired, options.runtimes).filter((e) => wanted(e.name))
   const steps: Array<Step> = []
   const unchanged: Array<string> = []
-  for (const entry of entries) {
+  for (const entry of desired.filter((e) => wanted(e.name))) {
     const s = planEntry(entry, observed, options)
     if (s.length === 0) unchanged.push(entry.name)
     steps.push(...s)
   }
   const configured = new Set(desired.map((e) => e.name))
-  const orphans = observed.filter((o) => o.owned && !configured.has(o.name) && wanted(o.name))
+  const orphans = observed.filter((o) => isOurs(o, options.project) && !configured.has(o.name) && wanted(o.name))
   if (options.prune) {
-    for (const o of orphans) {
-      steps.push(step({ action: "prune", session: o.name, backend: o.backend, cause: `no longer in config (${placeOf(o)})`, targets: [o] }))
-    }
+    for (const o of orphans) steps.push({ _tag: "Prune", session: o.name, target: o, reason: "not-in-config", current: null })
   }
-  return {
-    steps,
-    summary: {
-      create: count(steps, "create"),
-      replace: count(steps, "replace"),
-      start: count(steps, "start"),
-      stop: count(steps, "stop"),
-      prune: count(steps, "prune"),
-      conflict: count(steps, "conflict"),
-      invalid: count(steps, "invalid")
-    },
+  return makePlan(options.project, steps, {
     orphans: options.prune ? [] : [...new Set(orphans.map((o) => o.name))],
     unchanged
-  }
+  })
 }
 
-/** Steps that change something (conflicts and invalid entries are reported, never executed). */
-export const isActionable = (s: Step): boolean => s.action !== "conflict" && s.action !== "invalid"
-
-export const hasChanges = (p: Plan): boolean => p.steps.some(isActionable)
+/** `ops down [NAME...]`: every session of this project (configured or not) is removed. Never another project's. */
+export const planDown = (
+  observed: ReadonlyArray<ObservedSession>,
+  options: { readonly project: string; readonly only: ReadonlyArray<string> }
+): Plan =>
+  makePlan(
+    options.project,
+    observed
+      .filter((o) => isOurs(o, options.project) && (options.only.length === 0 || options.only.includes(o.name)))
+      .map((o): Step => ({ _tag: "Prune", session: o.name, target: o, reason: "down", current: null }))
+  )
 
 /**
- * Binds container specs that ask for auto-detection (`runtime: null`) to the first usable runtime, so
- * the spec that is hashed and started names the runtime it runs on. Left null when none is usable.
+ * An explicit `stop NAME` of the session found (the user named it: it may be foreign). An exited
+ * one is stopped too: its dead pane or container is cleared (a container of ours removed).
  */
-export const bindRuntimes = (entries: ReadonlyArray<ConfigEntry>, runtimes: ReadonlyArray<RuntimeName>): ReadonlyArray<ConfigEntry> =>
-  entries.map((e) =>
-    e._tag === "Valid" && e.spec.backend === "container" && e.spec.runtime === null && runtimes.length > 0
-      ? { ...e, spec: { ...e.spec, runtime: runtimes[0]! } }
-      : e
-  )
+export const planStop = (o: ObservedSession, project: string): Plan =>
+  makePlan(project, [{ _tag: "Stop", session: o.name, target: o, reason: "requested" }])

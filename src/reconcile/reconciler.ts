@@ -1,36 +1,135 @@
-/** The pipeline in one place: config → observe → pure plan. Execution is `execute` (apply.ts), separate by design. */
+/**
+ * The pipeline as a library: config → observe → pure plan, and `apply` / `down` (lock + plan +
+ * execute + report). The CLI only renders what these return and report through their callbacks.
+ */
 import { Effect } from "effect"
-import type { Containers } from "../backends/container.js"
-import type { Tmux } from "../backends/tmux.js"
+import type { Backends } from "../backends/registry.js"
+import { closestNames } from "../config/decode.js"
 import { KstlibConfig } from "../config/service.js"
-import type { ConfigEntry } from "../config/types.js"
+import type { LoadedConfig } from "../config/types.js"
+import { ApplyLocked, ConfigNotFound, SessionNotInConfig } from "../errors.js"
+import type { ExecuteOptions, ExecuteReport } from "./execute.js"
+import { defaultSettle, execute } from "./execute.js"
+import { lockPathFor, withApplyLock } from "./lock.js"
 import type { Observation } from "./observe.js"
 import { configSockets, observe } from "./observe.js"
 import type { Plan } from "./plan.js"
-import { bindRuntimes, plan } from "./plan.js"
+import { hasChanges, plan, planDown } from "./plan.js"
 
 export interface Planned {
   readonly plan: Plan
   readonly observation: Observation
-  /** Config entries with auto-detected container runtimes bound. */
-  readonly desired: ReadonlyArray<ConfigEntry>
 }
 
-export const planFromConfig = (
-  options: { readonly prune?: boolean; readonly only?: ReadonlyArray<string> } = {}
-): Effect.Effect<Planned, never, Tmux | Containers | KstlibConfig> =>
+export interface PlanRequest {
+  readonly prune?: boolean
+  /** Only these config sessions; a name not in the config is an error (with "did you mean"). */
+  readonly only?: ReadonlyArray<string>
+}
+
+/** No config file, no plan: planning against nothing would propose to remove everything. */
+export const requireConfigFile = (config: LoadedConfig) =>
+  config.files.length === 0 ? Effect.fail(new ConfigNotFound({ path: config.searched.join(", ") })) : Effect.void
+
+/** Each name must be a config session (or, with `orphansToo`, one of this project's sessions). */
+export const checkNames = (config: LoadedConfig, names: ReadonlyArray<string>, also: ReadonlyArray<string> = []) =>
+  Effect.forEach(names, (name) => {
+    const known = [...config.sessions.map((e) => e.name), ...also]
+    if (known.includes(name)) return Effect.void
+    return Effect.fail(new SessionNotInConfig({ session: name, suggestions: closestNames(name, known), hint: "" }))
+  }, { discard: true })
+
+export const planFromConfig = (request: PlanRequest = {}): Effect.Effect<Planned, ConfigNotFound | SessionNotInConfig, Backends | KstlibConfig> =>
   Effect.gen(function*() {
     const config = yield* KstlibConfig
+    yield* requireConfigFile(config)
     const observation = yield* observe({ sockets: configSockets(config) })
-    const desired = bindRuntimes(config.sessions, observation.runtimes)
+    const only = request.only ?? []
+    const ours = observation.sessions.filter((o) => o.mark.managed && o.mark.project === config.project).map((o) => o.name)
+    // With --prune, a name of ours that left the config is fine: pruning it is the point.
+    yield* checkNames(config, only, request.prune === true ? ours : [])
     return {
-      plan: plan(desired, observation.sessions, {
-        prune: options.prune ?? false,
-        only: options.only ?? [],
+      plan: plan(config.sessions, observation.sessions, {
+        prune: request.prune ?? false,
+        only,
+        project: config.project,
         runtimes: observation.runtimes,
-        tmuxAvailable: observation.tmuxAvailable
+        tmuxAvailable: observation.tmuxAvailable,
+        unreadable: observation.unreadable
       }),
-      observation,
-      desired
+      observation
     }
   })
+
+export interface ApplyOptions extends Partial<Omit<ExecuteOptions, "onStart" | "onResult" | "onInterrupt">> {
+  /** Wait for another apply on the same config instead of failing with ApplyLocked. */
+  readonly wait?: boolean
+  /** Called with the plan before anything runs (not called when nothing would change). */
+  readonly onPlan?: (planned: Planned) => Effect.Effect<void>
+  readonly onStart?: ExecuteOptions["onStart"]
+  readonly onResult?: ExecuteOptions["onResult"]
+  readonly onInterrupt?: ExecuteOptions["onInterrupt"]
+}
+
+export interface ApplyResult {
+  readonly planned: Planned
+  /** null when the plan had nothing to do. */
+  readonly report: ExecuteReport | null
+}
+
+const executeOptions = (options: ApplyOptions): ExecuteOptions => ({
+  parallel: options.parallel ?? 4,
+  settle: options.settle ?? defaultSettle,
+  stopTimeout: options.stopTimeout ?? 10,
+  ...(options.onStart === undefined ? {} : { onStart: options.onStart }),
+  ...(options.onResult === undefined ? {} : { onResult: options.onResult }),
+  ...(options.onInterrupt === undefined ? {} : { onInterrupt: options.onInterrupt })
+})
+
+/** Holds the config's apply lock around `self`. */
+const locked = <A, E, R>(config: LoadedConfig, wait: boolean, self: Effect.Effect<A, E, R>) =>
+  Effect.scoped(withApplyLock(lockPathFor(config.files, process.cwd(), process.env), { wait }).pipe(Effect.andThen(self)))
+
+/** `kstlib ops apply`: lock, plan, execute, report. */
+export const apply = (
+  request: PlanRequest = {},
+  options: ApplyOptions = {}
+): Effect.Effect<ApplyResult, ConfigNotFound | SessionNotInConfig | ApplyLocked, Backends | KstlibConfig> =>
+  Effect.gen(function*() {
+    const config = yield* KstlibConfig
+    yield* requireConfigFile(config)
+    return yield* locked(config, options.wait ?? false, Effect.gen(function*() {
+      const planned = yield* planFromConfig(request)
+      if (!hasChanges(planned.plan)) return { planned, report: null }
+      yield* options.onPlan?.(planned) ?? Effect.void
+      const report = yield* execute(planned.plan, executeOptions(options))
+      return { planned, report }
+    }))
+  })
+
+/** `kstlib ops down [NAME...]`: plan the removal of this project's sessions (never another's). */
+export const planDownFromConfig = (only: ReadonlyArray<string> = []) =>
+  Effect.gen(function*() {
+    const config = yield* KstlibConfig
+    yield* requireConfigFile(config)
+    const observation = yield* observe({ sockets: configSockets(config) })
+    const ours = observation.sessions.filter((o) => o.mark.managed && o.mark.project === config.project).map((o) => o.name)
+    yield* checkNames(config, only, ours)
+    return { plan: planDown(observation.sessions, { project: config.project, only }), observation } satisfies Planned
+  })
+
+export const down = (
+  only: ReadonlyArray<string> = [],
+  options: ApplyOptions = {}
+): Effect.Effect<ApplyResult, ConfigNotFound | SessionNotInConfig | ApplyLocked, Backends | KstlibConfig> =>
+  Effect.gen(function*() {
+    const config = yield* KstlibConfig
+    yield* requireConfigFile(config)
+    return yield* locked(config, options.wait ?? false, Effect.gen(function*() {
+      const planned = yield* planDownFromConfig(only)
+      if (!hasChanges(planned.plan)) return { planned, report: null }
+      yield* options.onPlan?.(planned) ?? Effect.void
+      return { planned, report: yield* execute(planned.plan, executeOptions(options)) }
+    }))
+  })
+

@@ -1,6 +1,11 @@
-/** Plans and apply results as text (symbols, optional colours) or as one JSON document. Pure string building. */
+/**
+ * Plans as text (symbols, optional colours) or as one JSON document: ALL the wording of steps and
+ * reasons lives here; the planner only gives typed reasons. Pure string building.
+ */
+import { formatConfigIssue } from "../errors.js"
+import { describePlace, placeOf, placeOfSpec } from "../model.js"
 import type { Change, Plan, Step, StepAction } from "./plan.js"
-import { placeOf } from "./plan.js"
+import { actionOf, backendOf, isActionable, specOf, targetsOf } from "./plan.js"
 
 export interface Style {
   readonly color: boolean
@@ -39,23 +44,65 @@ const colors: Record<StepAction, Color> = {
 export const formatChange = (c: Change): string =>
   "change" in c ? `${c.field} (${c.change})` : `${c.field}: ${c.from ?? "(none)"} → ${c.to ?? "(none)"}`
 
-const where = (s: Step): string => {
-  if (s.spec !== null) {
-    return s.spec.backend === "tmux"
-      ? `tmux${s.spec.socket_name === null ? "" : `, socket ${s.spec.socket_name}`}`
-      : `container, ${s.spec.runtime ?? "auto"}`
+/** Why the step exists, in words. */
+export const causeOf = (s: Step): string => {
+  switch (s._tag) {
+    case "Create":
+      return "not running"
+    case "Start":
+      return s.reason === "exited" ? `exited${s.target.exit_code === null ? "" : ` with code ${s.target.exit_code}`}` : "stopped"
+    case "Replace":
+      return s.reason === "spec-changed"
+        ? "spec changed"
+        : `moves from ${describePlace(placeOf(s.targets[0]!))} to ${describePlace(placeOfSpec(s.spec))}`
+    case "Stop":
+      return s.reason === "desired-stopped" ? "state: stopped in config" : "requested"
+    case "Prune":
+      return s.reason === "not-in-config"
+        ? `no longer in config (${describePlace(placeOf(s.target))})`
+        : s.reason === "down"
+        ? `down (${describePlace(placeOf(s.target))})`
+        : `stale copy in ${describePlace(placeOf(s.target))}; config places it in ${s.current === null ? "?" : describePlace(s.current)}`
+    case "Conflict":
+      return s.reason === "other-project"
+        ? `owned by project '${s.target.mark.project}' (${describePlace(placeOf(s.target))}); left untouched`
+        : `a ${s.target.backend === "tmux" ? "tmux session" : "container"} not created by kstlib holds the name (${
+          describePlace(placeOf(s.target))
+        }); left untouched`
+    case "Invalid":
+      switch (s.reason) {
+        case "rejected":
+          return s.issues.map(formatConfigIssue).join("; ")
+        case "tmux-missing":
+          return "tmux is not installed"
+        case "runtime-missing":
+          return s.runtime === null ? "no container runtime found (looked for podman, docker)" : `container runtime '${s.runtime}' not found`
+        case "unreadable":
+          return `${s.place === null ? "its backend" : describePlace(s.place)} could not be read; nothing is planned there`
+      }
   }
-  const t = s.targets[0]
-  return t === undefined ? s.backend : t.backend === "tmux" ? placeOf(t) : `container, ${t.runtime}`
 }
 
-export const stepHeadline = (s: Step): string => `${s.session} (${where(s)}): ${s.action}, ${s.cause}`
+/** `tmux, socket work` / `container, podman` / `tmux socket default`. */
+const where = (s: Step): string => {
+  const spec = specOf(s)
+  if (spec !== null) {
+    return spec.backend === "tmux" ? `tmux${spec.socket_name === null ? "" : `, socket ${spec.socket_name}`}` : `container, ${spec.runtime}`
+  }
+  const t = targetsOf(s)[0]
+  return t === undefined ? backendOf(s) : t.backend === "tmux" ? describePlace(placeOf(t)) : `container, ${t.runtime}`
+}
+
+export const stepHeadline = (s: Step): string => `${s.session} (${where(s)}): ${actionOf(s)}, ${causeOf(s)}`
 
 export const renderStep = (s: Step, style: Style): string => {
-  const head = `${paint(style, colors[s.action], symbols[s.action].padStart(3))} ${stepHeadline(s)}`
-  const details = s.action === "invalid"
+  const action = actionOf(s)
+  const head = `${paint(style, colors[action], symbols[action].padStart(3))} ${stepHeadline(s)}`
+  const details = s._tag === "Invalid"
     ? s.issues.length > 1 ? s.issues.map((i) => `      ${i.field}: ${i.reason}`) : []
-    : s.changes.map((c) => `      ${formatChange(c)}`)
+    : s._tag === "Replace"
+    ? s.changes.map((c) => `      ${formatChange(c)}`)
+    : []
   return [head, ...details].join("\n")
 }
 
@@ -78,22 +125,38 @@ export const renderPlan = (p: Plan, style: Style, options: { readonly verbose?: 
   return lines.join("\n")
 }
 
-/** The JSON document of a plan. Specs are reduced to what the step needs; env values are never included. */
-export const planToJson = (p: Plan) => ({
-  changed: p.steps.some((s) => s.action !== "conflict" && s.action !== "invalid"),
-  summary: p.summary,
-  steps: p.steps.map((s) => ({
-    action: s.action,
+/** One step as JSON: the typed reason code AND its words; specs reduced to their place; env values never included. */
+export const stepToJson = (s: Step) => {
+  const spec = specOf(s)
+  const targets = targetsOf(s)
+  return {
+    action: actionOf(s),
     session: s.session,
-    backend: s.backend,
-    cause: s.cause,
-    changes: s.changes,
-    ...(s.spec === null ? {} : { place: s.spec.backend === "tmux" ? { socket_name: s.spec.socket_name } : { runtime: s.spec.runtime } }),
-    ...(s.targets.length === 0 ? {} : {
-      targets: s.targets.map((t) => ({ backend: t.backend, state: t.state, socket_name: t.socket_name, runtime: t.runtime, owned: t.owned }))
+    backend: backendOf(s),
+    reason: s.reason,
+    cause: causeOf(s),
+    changes: s._tag === "Replace" ? s.changes : [],
+    ...(spec === null ? {} : { place: spec.backend === "tmux" ? { socket_name: spec.socket_name } : { runtime: spec.runtime } }),
+    ...(targets.length === 0 ? {} : {
+      targets: targets.map((t) => ({
+        backend: t.backend,
+        state: t.state,
+        socket_name: t.backend === "tmux" ? t.socket_name : null,
+        runtime: t.backend === "container" ? t.runtime : null,
+        owned: t.mark.managed,
+        project: t.mark.project
+      }))
     }),
-    ...(s.issues.length === 0 ? {} : { issues: s.issues })
-  })),
+    ...(s._tag === "Invalid" && s.issues.length > 0 ? { issues: s.issues } : {})
+  }
+}
+
+/** The JSON document of a plan. */
+export const planToJson = (p: Plan) => ({
+  project: p.project,
+  changed: p.steps.some(isActionable),
+  summary: p.summary,
+  steps: p.steps.map(stepToJson),
   orphans: p.orphans,
   unchanged: p.unchanged
 })

@@ -3,16 +3,15 @@
  * narrowed by `--backend` / `--socket`. Ambiguity is an error, never a guess.
  */
 import { Effect } from "effect"
-import type { Containers } from "../backends/container.js"
-import type { Tmux } from "../backends/tmux.js"
+import type { Backends } from "../backends/registry.js"
 import { validateSessionName, validateSocketName } from "../config/rules.js"
 import { KstlibConfig } from "../config/service.js"
 import type { ConfigEntry, LoadedConfig } from "../config/types.js"
 import { ConfigInvalid, InvalidInput, SessionAmbiguous } from "../errors.js"
-import type { BackendKind, ObservedSession, SessionSpec } from "../model.js"
+import type { BackendKind, ConfiguredSpec, ObservedSession } from "../model.js"
+import { describePlace, placeOf } from "../model.js"
 import type { Observation } from "../reconcile/observe.js"
 import { configSockets, observe } from "../reconcile/observe.js"
-import { placeOf, sameSlot } from "../reconcile/plan.js"
 
 export interface Selector {
   /** `--backend`. */
@@ -59,36 +58,38 @@ export const matchesSelector = (o: ObservedSession, sel: Selector): boolean => {
   return true
 }
 
-/** As `sameSlot`, with a config spec's auto-detected runtime (null) matching any runtime. */
-export const inSlotOf = (spec: SessionSpec, o: ObservedSession): boolean =>
-  spec.backend === "container" && spec.runtime === null
-    ? o.name === spec.name && o.backend === "container"
-    : sameSlot(spec, o)
+/** Where the config puts it; an auto-detected runtime (null) matches any runtime. */
+export const inSlotOf = (spec: ConfiguredSpec, o: ObservedSession): boolean =>
+  o.name === spec.name &&
+  (spec.backend === "tmux"
+    ? o.backend === "tmux" && o.socket_name === spec.socket_name
+    : o.backend === "container" && (spec.runtime === null || o.runtime === spec.runtime))
 
 export const observeFor = (config: LoadedConfig, sel: Selector) => {
   const socket = normalizeSocket(sel.socket)
   return observe({
     sockets: [...configSockets(config), ...(socket === undefined ? [] : [socket])],
-    tmux: sel.backend !== "container",
-    containers: sel.backend !== "tmux" && socket === undefined
+    kinds: sel.backend !== undefined ? [sel.backend] : socket !== undefined ? ["tmux"] : ["tmux", "container"]
   })
 }
 
 export const locate = (
   name: string,
   sel: Selector
-): Effect.Effect<Located, InvalidInput | ConfigInvalid | SessionAmbiguous, Tmux | Containers | KstlibConfig> =>
+): Effect.Effect<Located, InvalidInput | ConfigInvalid | SessionAmbiguous, Backends | KstlibConfig> =>
   Effect.gen(function*() {
     yield* checkName(name)
     yield* checkSelector(sel)
     const config = yield* KstlibConfig
-    const entry = yield* configEntry(config, name)
+    // A rejected entry is never run, but what runs under its name can still be shown and stopped.
+    const found = config.sessions.find((e) => e.name === name)
+    const entry = found?._tag === "Valid" ? found : null
     const observation = yield* observeFor(config, sel)
     const candidates = observation.sessions.filter((o) => o.name === name && matchesSelector(o, sel))
     const preferred = entry === null ? undefined : candidates.find((o) => inSlotOf(entry.spec, o))
     if (preferred !== undefined) return { name, entry, observed: preferred, observation }
     if (candidates.length > 1) {
-      return yield* new SessionAmbiguous({ session: name, places: candidates.map(placeOf) })
+      return yield* new SessionAmbiguous({ session: name, places: candidates.map((o) => describePlace(placeOf(o))) })
     }
     return { name, entry, observed: candidates[0] ?? null, observation }
   })

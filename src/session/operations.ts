@@ -3,26 +3,43 @@
  * original's precedence: command-line overrides > config > defaults. Every value, from config or from
  * the command line, passes the same validation rules before anything runs.
  */
-import { Duration, Effect, Result, Stream } from "effect"
-import { Containers } from "../backends/container.js"
-import { logsOf, stopObserved } from "../backends/observed.js"
-import { Tmux } from "../backends/tmux.js"
-import { decodeSessionEntry } from "../config/decode.js"
+import type { Duration } from "effect"
+import { Effect, Stream } from "effect"
+import type { StopOutcome } from "../backends/backend.js"
+import { Backends } from "../backends/registry.js"
+import { closestNames, decodeSessionEntry } from "../config/decode.js"
 import { validateCommand, validateSendKeys } from "../config/rules.js"
 import { KstlibConfig } from "../config/service.js"
 import type { LoadedConfig } from "../config/types.js"
 import type { KstlibError } from "../errors.js"
-import { ConfigInvalid, InvalidInput, SessionAttachFailed, SessionExists, SessionNotFound } from "../errors.js"
-import type { BackendKind, ObservedSession, SessionSpec, TmuxSpec } from "../model.js"
+import {
+  CommandFailed,
+  ConfigInvalid,
+  ContainerRuntimeNotFound,
+  InvalidInput,
+  SessionAttachFailed,
+  SessionConflict,
+  SessionElsewhere,
+  SessionNotFound,
+  SessionNotInConfig,
+  SessionNotRunning,
+  TmuxNotFound,
+  Unsupported
+} from "../errors.js"
+import type { BackendKind, ConfiguredSpec, ObservedSession } from "../model.js"
+import { describePlace, isOurs, placeOf } from "../model.js"
+import type { StepResult } from "../reconcile/execute.js"
+import { defaultSettle, execute } from "../reconcile/execute.js"
+import { configSockets, observe } from "../reconcile/observe.js"
+import type { Invalid, Plan } from "../reconcile/plan.js"
+import { plan, planStop } from "../reconcile/plan.js"
+import { causeOf } from "../reconcile/render.js"
 import type { Located, Selector, ValidEntry } from "./locate.js"
-import { checkName, checkSelector, configEntry, inSlotOf, locate, normalizeSocket, observeFor } from "./locate.js"
+import { checkName, checkSelector, configEntry, locate, normalizeSocket } from "./locate.js"
 import type { SessionStatus } from "./status.js"
 import { definedStatus, statusOf } from "./status.js"
 
-type Services = Tmux | Containers | KstlibConfig
-
-/** A new process must survive this long to count as started (it catches commands that die at once). */
-export const START_SETTLE = Duration.seconds(1)
+type Services = Backends | KstlibConfig
 
 export interface StartOverrides {
   readonly backend?: BackendKind | undefined
@@ -42,7 +59,7 @@ export interface StartOverrides {
 
 const COMMON = ["command", "working_dir", "env"] as const
 
-const specToRaw = (spec: SessionSpec): Record<string, unknown> => {
+const specToRaw = (spec: ConfiguredSpec): Record<string, unknown> => {
   const { name: _name, state: _state, ...fields } = spec
   return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== null))
 }
@@ -56,7 +73,7 @@ export const effectiveSpec = (
   entry: ValidEntry | null,
   overrides: StartOverrides,
   config: LoadedConfig
-): Effect.Effect<SessionSpec, ConfigInvalid | InvalidInput> =>
+): Effect.Effect<ConfiguredSpec, ConfigInvalid | InvalidInput> =>
   Effect.gen(function*() {
     const base = entry === null ? {} : specToRaw(entry.spec)
     const backend: BackendKind = overrides.backend ?? (base["backend"] as BackendKind | undefined) ??
@@ -95,90 +112,150 @@ export const effectiveSpec = (
       line: fromCli || entry === null ? null : entry.source.line
     })
     if (decoded._tag === "Rejected") return yield* new ConfigInvalid({ issues: decoded.issues })
-    return { ...decoded.spec, state: "running" } as SessionSpec
+    return { ...decoded.spec, state: "running" }
   })
 
-const startSpec = (spec: SessionSpec, settle: Duration.Input): Effect.Effect<ObservedSession, KstlibError, Services> =>
+/** The error an Invalid step means for a command that needs the session to run. */
+const invalidError = (step: Invalid, config: LoadedConfig) => {
+  switch (step.reason) {
+    case "rejected":
+      return new ConfigInvalid({ issues: step.issues })
+    case "tmux-missing":
+      return new TmuxNotFound({ binary: config.tmux_binary })
+    case "runtime-missing":
+      return new ContainerRuntimeNotFound({ tried: step.runtime === null ? ["podman", "docker"] : [step.runtime] })
+    case "unreadable":
+      return new CommandFailed({ argv: [], exitCode: 1, stderr: causeOf(step) })
+  }
+}
+
+export interface StartResult {
+  /** `already-running`: nothing was done (start is idempotent). */
+  readonly status: "started" | "already-running"
+  readonly observed: ObservedSession | null
+}
+
+/** Runs a one-session plan through the executor; its first failure is the error. */
+const run = (p: Plan, settle: Duration.Input, stopTimeout: number) =>
   Effect.gen(function*() {
-    const config = yield* KstlibConfig
-    if (spec.backend === "tmux") {
-      const tmux = yield* Tmux
-      const observed = yield* observeFor(config, { backend: "tmux", socket: spec.socket_name ?? "default" })
-      const existing = observed.sessions.find((o) => inSlotOf(spec, o))
-      if (existing !== undefined) {
-        if (existing.state === "running" || !existing.owned) return yield* new SessionExists({ session: spec.name, backend: "tmux" })
-        return yield* tmux.respawn(spec, { settle })
-      }
-      const [r] = yield* tmux.start([spec], { settle })
-      if (r === undefined) return yield* new SessionNotFound({ session: spec.name, backend: "tmux" })
-      return yield* Result.match(r, { onSuccess: Effect.succeed, onFailure: Effect.fail })
-    }
-    const containers = yield* Containers
-    const runtime = yield* containers.resolveRuntime(spec.runtime ?? config.container_runtime)
-    const bound = { ...spec, runtime }
-    const existing = yield* containers.inspect(spec.name, runtime).pipe(
-      Effect.map((o): ObservedSession | null => o),
-      Effect.catchTag("SessionNotFound", () => Effect.succeed(null))
-    )
-    if (existing !== null) {
-      if (existing.state === "running") return yield* new SessionExists({ session: spec.name, backend: "container" })
-      // A stopped container of ours is recreated so the current spec applies; a foreign one is restarted as it is.
-      if (!existing.owned) return yield* containers.restart(spec.name, runtime, { settle })
-      yield* containers.remove(spec.name, runtime)
-    }
-    return yield* containers.start(bound, runtime, { settle })
+    const report = yield* execute(p, { parallel: 4, settle, stopTimeout })
+    const failed = report.results.find((r) => r.error !== null)
+    if (failed !== undefined && failed.error !== null) return yield* Effect.fail(failed.error)
+    return report.results
   })
 
+const launchedSession = (results: ReadonlyArray<StepResult>) => results.find((r) => r.observed !== null)?.observed ?? null
+
+/**
+ * `start NAME`: the config session (with command-line overrides on top) through the planner and
+ * the executor, exactly as `apply NAME` would; running already = nothing to do.
+ */
 export const start = (name: string, overrides: StartOverrides = {}, options: { readonly settle?: Duration.Input } = {}) =>
   Effect.gen(function*() {
     yield* checkName(name)
     yield* checkSelector({ socket: overrides.socket })
     const config = yield* KstlibConfig
     const entry = yield* configEntry(config, name)
+    if (entry === null && overrides.command === undefined && overrides.image === undefined) {
+      return yield* new SessionNotInConfig({
+        session: name,
+        suggestions: closestNames(name, config.sessions.map((e) => e.name)),
+        hint: "nothing started (give --command or --image to start a session that is not in the config)"
+      })
+    }
     const spec = yield* effectiveSpec(name, entry, overrides, config)
-    return yield* startSpec(spec, options.settle ?? START_SETTLE)
+    const observation = yield* observe({
+      sockets: [...configSockets(config), ...(spec.backend === "tmux" ? [spec.socket_name] : [])]
+    })
+    const same = observation.sessions.filter((o) => o.name === name)
+    const plannedEntry = { _tag: "Valid" as const, name, spec, source: entry?.source ?? { file: "<command line>", line: null } }
+    const p = plan([plannedEntry], observation.sessions, {
+      prune: false,
+      only: [name],
+      project: config.project,
+      runtimes: observation.runtimes,
+      tmuxAvailable: observation.tmuxAvailable,
+      unreadable: observation.unreadable
+    })
+    // Asked for another place than where it runs: never a second copy, never a silent move.
+    const moved = (overrides.socket !== undefined || overrides.backend !== undefined) && p.steps.some((s) => s._tag === "Replace" && s.reason === "moved")
+    if (moved || (p.steps.some((s) => s._tag === "Create") && same.some((o) => o.state === "running"))) {
+      const elsewhere = same.find((o) => o.state === "running") ?? same[0]!
+      return yield* new SessionElsewhere({ session: name, place: describePlace(placeOf(elsewhere)) })
+    }
+    for (const s of p.steps) {
+      if (s._tag === "Conflict") {
+        return yield* new SessionConflict({
+          session: name,
+          place: describePlace(placeOf(s.target)),
+          owner: s.reason === "other-project" ? s.target.mark.project : null
+        })
+      }
+      if (s._tag === "Invalid") return yield* invalidError(s, config)
+    }
+    if (p.steps.length === 0) {
+      return { status: "already-running", observed: same.find((o) => isOurs(o, config.project)) ?? null } satisfies StartResult
+    }
+    const results = yield* run(p, options.settle ?? defaultSettle, 10)
+    return { status: "started", observed: launchedSession(results) } satisfies StartResult
   })
 
+const suggestionsFor = (config: LoadedConfig, observed: ReadonlyArray<ObservedSession>, name: string) =>
+  closestNames(name, [...new Set([...config.sessions.map((e) => e.name), ...observed.map((o) => o.name)])])
+
+/** The session found, or why not: not running (a config session), or not found (with the closest names). */
 const requireObserved = (l: Located) =>
-  l.observed === null ? Effect.fail(new SessionNotFound({ session: l.name, backend: null })) : Effect.succeed(l.observed)
+  Effect.gen(function*() {
+    if (l.observed !== null) return l.observed
+    const config = yield* KstlibConfig
+    if (config.sessions.some((e) => e.name === l.name)) return yield* new SessionNotRunning({ session: l.name })
+    return yield* new SessionNotFound({ session: l.name, backend: null, suggestions: suggestionsFor(config, l.observation.sessions, l.name) })
+  })
 
 export interface StopOptions {
   readonly force?: boolean
   readonly timeout?: number
 }
 
+export type StopResult =
+  | { readonly status: "not-running" }
+  | { readonly status: StopOutcome; readonly observed: ObservedSession }
+
+/**
+ * `stop NAME`: the session found (any owner: the user named it), through the executor. Idempotent:
+ * a config session that nothing runs is "not running", not an error.
+ */
 export const stop = (name: string, sel: Selector = {}, options: StopOptions = {}) =>
   Effect.gen(function*() {
-    const o = yield* requireObserved(yield* locate(name, sel))
-    yield* stopObserved(o, options)
-    return o
+    const config = yield* KstlibConfig
+    const l = yield* locate(name, sel)
+    if (l.observed === null && config.sessions.some((e) => e.name === name)) return { status: "not-running" } satisfies StopResult
+    const o = yield* requireObserved(l)
+    const results = yield* run(planStop(o, config.project), defaultSettle, options.force === true ? 0 : options.timeout ?? 10)
+    return { status: results[0]?.outcome ?? "stopped", observed: o } satisfies StopResult
   })
 
-/** Stop (gracefully) then start again; an exited tmux pane is respawned in place. */
+/**
+ * `restart NAME`: a running session is stopped gracefully, then started through the planner (an
+ * exited one of ours is started again in place). Only config sessions: kstlib needs the spec.
+ */
 export const restart = (name: string, sel: Selector = {}, options: StopOptions & { readonly settle?: Duration.Input } = {}) =>
   Effect.gen(function*() {
+    const config = yield* KstlibConfig
     const l = yield* locate(name, sel)
-    const settle = options.settle ?? START_SETTLE
+    if (l.entry === null) {
+      return yield* new SessionNotInConfig({
+        session: name,
+        suggestions: closestNames(name, config.sessions.map((e) => e.name)),
+        hint: "restart needs the config's spec; use stop and start --command for other sessions"
+      })
+    }
     const o = l.observed
-    if (o === null) {
-      if (l.entry === null) return yield* new SessionNotFound({ session: name, backend: null })
-      return yield* startSpec(l.entry.spec, settle)
+    if (o !== null && !isOurs(o, config.project)) {
+      return yield* new SessionConflict({ session: name, place: describePlace(placeOf(o)), owner: o.mark.managed ? o.mark.project : null })
     }
-    if (o.backend === "tmux") {
-      const spec: TmuxSpec = l.entry?.spec.backend === "tmux"
-        ? l.entry.spec
-        : { backend: "tmux", name, command: null, working_dir: null, env: {}, socket_name: o.socket_name, state: "running" }
-      // Same socket and an exited pane (or a foreign session): respawn in place keeps the session and its history.
-      if (spec.socket_name === o.socket_name && (o.state !== "running" || l.entry === null)) {
-        return yield* (yield* Tmux).respawn(spec, { settle, mark: o.owned || l.entry !== null })
-      }
-      yield* stopObserved(o, options)
-      return yield* startSpec(spec, settle)
-    }
-    const containers = yield* Containers
-    if (o.state === "running") yield* stopObserved(o, options)
-    if (o.owned && l.entry !== null) return yield* startSpec(l.entry.spec, settle)
-    return yield* containers.restart(name, o.runtime!, { settle })
+    if (o !== null && o.state === "running") yield* run(planStop(o, config.project), defaultSettle, options.timeout ?? 10)
+    return yield* start(name, sel.socket === undefined ? {} : { socket: sel.socket }, options)
   })
 
 export const status = (name: string, sel: Selector = {}): Effect.Effect<SessionStatus, KstlibError, Services> =>
@@ -188,18 +265,20 @@ export const status = (name: string, sel: Selector = {}): Effect.Effect<SessionS
     if (l.observed !== null) return statusOf(l.observed, config)
     const entry = config.sessions.find((e) => e.name === name)
     if (entry !== undefined) return definedStatus(entry, config)
-    return yield* new SessionNotFound({ session: name, backend: null })
+    return yield* new SessionNotFound({ session: name, backend: null, suggestions: suggestionsFor(config, l.observation.sessions, name) })
   })
 
 export const logs = (name: string, sel: Selector = {}, options: { readonly lines?: number; readonly colors?: boolean } = {}) =>
-  locate(name, sel).pipe(Effect.flatMap(requireObserved), Effect.flatMap((o) => logsOf(o, options)))
+  Effect.gen(function*() {
+    const o = yield* requireObserved(yield* locate(name, sel))
+    return yield* (yield* Backends).logs(o, { lines: options.lines ?? 100, ...(options.colors === undefined ? {} : { colors: options.colors }) })
+  })
 
-export const follow = (name: string, sel: Selector = {}): Stream.Stream<string, KstlibError, Services> =>
+/** The last `lines` lines, then new ones until the session ends (or the stream is interrupted). */
+export const follow = (name: string, sel: Selector = {}, options: { readonly lines?: number } = {}): Stream.Stream<string, KstlibError, Services> =>
   Stream.unwrap(Effect.gen(function*() {
     const o = yield* requireObserved(yield* locate(name, sel))
-    const lines: Stream.Stream<string, KstlibError> = o.backend === "tmux"
-      ? (yield* Tmux).follow(o.name, o.socket_name)
-      : (yield* Containers).follow(o.name, o.runtime!)
+    const lines: Stream.Stream<string, KstlibError> = (yield* Backends).follow(o, { lines: options.lines ?? 10 })
     return lines
   }))
 
@@ -209,8 +288,7 @@ export const attach = (name: string, sel: Selector = {}) =>
     if (o.state !== "running") {
       return yield* new SessionAttachFailed({ session: name, backend: o.backend, reason: `session is ${o.state}` })
     }
-    if (o.backend === "tmux") return yield* (yield* Tmux).attach(o.name, o.socket_name)
-    return yield* (yield* Containers).attach(o.name, o.runtime!)
+    return yield* (yield* Backends).attach(o)
   })
 
 export const exec = (name: string, argv: ReadonlyArray<string>, sel: Selector = {}, options: { readonly interactive?: boolean } = {}) =>
@@ -219,10 +297,11 @@ export const exec = (name: string, argv: ReadonlyArray<string>, sel: Selector = 
     const reason = validateCommand(argv.join(" "))
     if (reason !== null) return yield* new InvalidInput({ field: "CMD", reason })
     const o = yield* requireObserved(yield* locate(name, { ...sel, backend: sel.backend ?? "container" }))
-    if (o.backend !== "container") {
-      return yield* new InvalidInput({ field: "NAME", reason: "exec runs in container sessions; use send-keys for tmux" })
+    const backends = yield* Backends
+    if (!backends.capabilities(o.backend).exec) {
+      return yield* new Unsupported({ session: name, backend: o.backend, operation: "exec", hint: "exec runs in container sessions; use send-keys for tmux" })
     }
-    return yield* (yield* Containers).exec(o.name, o.runtime!, argv, options)
+    return yield* backends.exec(o, argv, { interactive: options.interactive ?? false })
   })
 
 export const sendKeys = (name: string, keys: string, sel: Selector = {}, options: { readonly enter?: boolean } = {}) =>
@@ -230,11 +309,10 @@ export const sendKeys = (name: string, keys: string, sel: Selector = {}, options
     const reason = validateSendKeys(keys)
     if (reason !== null) return yield* new InvalidInput({ field: "KEYS", reason })
     const o = yield* requireObserved(yield* locate(name, { ...sel, backend: "tmux" }))
-    return yield* (yield* Tmux).sendKeys(o.name, o.socket_name, keys, options)
+    return yield* (yield* Backends).sendKeys(o, keys, { enter: options.enter ?? true })
   })
 
-export const exists = (name: string, sel: Selector = {}) =>
-  locate(name, sel).pipe(Effect.map((l) => l.observed !== null))
+export const exists = (name: string, sel: Selector = {}) => locate(name, sel).pipe(Effect.map((l) => l.observed !== null))
 
-export const isRunning = (name: string, sel: Selector = {}) =>
-  locate(name, sel).pipe(Effect.map((l) => l.observed?.state === "running"))
+export const isRunning = (name: string, sel: Selector = {}) => locate(name, sel).pipe(Effect.map((l) => l.observed?.state === "running"))
+

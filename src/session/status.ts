@@ -1,11 +1,14 @@
 /** Status records and list rows: what `status` and `list` print (text or JSON), from config + observation. */
-import type { LoadedConfig } from "../config/types.js"
+import type { ConfigEntry, LoadedConfig } from "../config/types.js"
+import type { ConfigIssue } from "../errors.js"
 import type { BackendKind, ObservedSession, RuntimeName, SessionState } from "../model.js"
-import { specHash } from "../model.js"
+import { isOurs, specHash } from "../model.js"
+import { resolveSpec } from "../reconcile/plan.js"
 
 export interface SessionStatus {
   readonly name: string
-  readonly state: SessionState
+  /** `invalid`: a config entry that was rejected (never run); its issues say why. */
+  readonly state: SessionState | "invalid"
   readonly backend: BackendKind
   readonly pid: number | null
   readonly created_at: string | null
@@ -14,45 +17,51 @@ export interface SessionStatus {
   readonly image: string | null
   readonly exit_code: number | null
   readonly runtime: RuntimeName | null
-  /** Created by kstlib (carries its ownership mark). */
+  /** Created by kstlib for this project (carries both marks). */
   readonly owned: boolean
+  /** The kstlib project that created it, if any (another project's sessions are never touched). */
+  readonly project: string | null
   /** `true`/`false`: owned and its spec matches config or not; `null`: not comparable (foreign, or not in config). */
   readonly in_sync: boolean | null
   readonly in_config: boolean
+  readonly issues: ReadonlyArray<ConfigIssue>
+}
+
+const inSync = (o: ObservedSession, entry: ConfigEntry | undefined, config: LoadedConfig): boolean | null => {
+  if (!isOurs(o, config.project) || entry?._tag !== "Valid" || entry.spec.backend !== o.backend) return null
+  // Bound to the runtime it runs on: an auto-detected runtime is whatever it was started with.
+  const resolved = resolveSpec(entry.spec, { tmuxAvailable: true, runtimes: o.backend === "container" ? [o.runtime] : [] })
+  return resolved._tag === "Runnable" ? o.mark.spec_hash === specHash(resolved.spec) : null
 }
 
 export const statusOf = (o: ObservedSession, config: LoadedConfig): SessionStatus => {
   const entry = config.sessions.find((e) => e.name === o.name)
-  const valid = entry?._tag === "Valid" ? entry : undefined
   return {
     name: o.name,
     state: o.state,
     backend: o.backend,
     pid: o.pid,
     created_at: o.created_at,
-    window_count: o.window_count,
-    socket_name: o.socket_name,
-    image: o.image,
+    window_count: o.backend === "tmux" ? o.window_count : 0,
+    socket_name: o.backend === "tmux" ? o.socket_name : null,
+    image: o.backend === "container" ? o.image : null,
     exit_code: o.exit_code,
-    runtime: o.runtime,
-    owned: o.owned,
-    in_sync: o.owned && valid !== undefined && valid.spec.backend === o.backend
-      ? o.spec_hash === specHash(valid.spec.backend === "container" && valid.spec.runtime === null && o.runtime !== null
-        ? { ...valid.spec, runtime: o.runtime }
-        : valid.spec)
-      : null,
-    in_config: entry !== undefined
+    runtime: o.backend === "container" ? o.runtime : null,
+    owned: isOurs(o, config.project),
+    project: o.mark.managed ? o.mark.project : null,
+    in_sync: inSync(o, entry, config),
+    in_config: entry !== undefined,
+    issues: []
   }
 }
 
-/** A config session that nothing runs. */
-export const definedStatus = (entry: LoadedConfig["sessions"][number], config: LoadedConfig): SessionStatus => {
-  const backend = entry._tag === "Valid" ? entry.spec.backend : entry.backend ?? config.default_backend
+/** A config session that nothing runs (`defined`), or a rejected entry (`invalid`). */
+export const definedStatus = (entry: ConfigEntry, config: LoadedConfig): SessionStatus => {
   const spec = entry._tag === "Valid" ? entry.spec : null
   return {
     name: entry.name,
-    state: "defined",
-    backend,
+    state: entry._tag === "Valid" ? "defined" : "invalid",
+    backend: spec?.backend ?? (entry._tag === "Rejected" ? entry.backend : null) ?? config.default_backend,
     pid: null,
     created_at: null,
     window_count: 0,
@@ -61,25 +70,32 @@ export const definedStatus = (entry: LoadedConfig["sessions"][number], config: L
     exit_code: null,
     runtime: spec?.backend === "container" ? spec.runtime : null,
     owned: false,
+    project: null,
     in_sync: null,
-    in_config: true
+    in_config: true,
+    issues: entry._tag === "Rejected" ? entry.issues : []
   }
 }
 
 /**
- * Every session of every backend and socket, then each config session that nothing runs as
- * `defined`. Rejected config entries are listed too (as defined): `validate` says why.
+ * This project's view (default): its sessions, whatever else holds a configured name, then each
+ * config entry nothing runs (`defined`, or `invalid` when rejected). `all`: every session on the
+ * machine (any project, foreign ones too), then the config entries nothing runs.
  */
 export const listRows = (
   observed: ReadonlyArray<ObservedSession>,
   config: LoadedConfig,
-  backend?: BackendKind
+  options: { readonly backend?: BackendKind | undefined; readonly all?: boolean } = {}
 ): ReadonlyArray<SessionStatus> => {
-  const running = observed.filter((o) => backend === undefined || o.backend === backend).map((o) => statusOf(o, config))
+  const configured = new Set(config.sessions.map((e) => e.name))
+  const shown = observed.filter((o) =>
+    (options.backend === undefined || o.backend === options.backend) &&
+    (options.all === true || isOurs(o, config.project) || configured.has(o.name))
+  )
   const seen = new Set(observed.map((o) => o.name))
   const defined = config.sessions
     .filter((e) => !seen.has(e.name))
     .map((e) => definedStatus(e, config))
-    .filter((s) => backend === undefined || s.backend === backend)
-  return [...running, ...defined]
+    .filter((s) => options.backend === undefined || s.backend === options.backend)
+  return [...shown.map((o) => statusOf(o, config)), ...defined]
 }

@@ -3,8 +3,7 @@
  * unit-tested. Only forms both engines (and both Docker client generations, 20.10 and 28.x) accept.
  */
 import type { ContainerSpec, RuntimeName } from "../../model.js"
-import { fingerprint, hashFingerprint, Marks } from "../../model.js"
-import { encodeApplied } from "./parse.js"
+import { encodeFingerprint, fingerprint, hashFingerprint, Marks } from "../../model.js"
 import { shellSplit } from "./shlex.js"
 
 /** Podman: one JSON array with a labels map. Docker: one object per line (`{{json .}}`), full ids. */
@@ -19,11 +18,14 @@ export type RunArgs =
   | { readonly ok: false; readonly reason: string }
 
 /**
- * `run -d` with kstlib's ownership labels, a TTY (`-t -i`, so `attach` gets a terminal later) and
+ * `run -d` with kstlib's marks (labels), a TTY (`-t -i`, so `attach` gets a terminal later) and
  * `--pull=never` (a missing image fails at once instead of waiting on a registry). The command is
- * split shell-style into argv; no shell runs it.
+ * split shell-style into argv; no shell runs it. Env values are never on this command line (any
+ * local user can read it in /proc): `envFile` holds them (see envFileText), and keys whose value
+ * an env file cannot carry (a newline) are passed as `-e KEY`, the value taken from the engine
+ * client's own environment.
  */
-export const runArgs = (spec: ContainerSpec): RunArgs => {
+export const runArgs = (spec: ContainerSpec, project: string, envFile: string | null): RunArgs => {
   let command: ReadonlyArray<string> = []
   if (spec.command !== null) {
     const split = shellSplit(spec.command)
@@ -38,22 +40,35 @@ export const runArgs = (spec: ContainerSpec): RunArgs => {
     "--name",
     spec.name,
     "--label",
-    `${Marks.labelManaged}=true`,
+    `${Marks.labelManaged}=${Marks.managedValue.container}`,
+    "--label",
+    `${Marks.labelProject}=${project}`,
     "--label",
     `${Marks.labelSession}=${spec.name}`,
     "--label",
     `${Marks.labelSpec}=${hashFingerprint(fp)}`,
     "--label",
-    `${Marks.labelApplied}=${encodeApplied(fp)}`
+    `${Marks.labelApplied}=${encodeFingerprint(fp)}`
   ]
   if (spec.working_dir !== null) args.push("-w", spec.working_dir)
-  for (const key of Object.keys(spec.env).sort()) args.push("-e", `${key}=${spec.env[key]!}`)
+  if (envFile !== null) args.push("--env-file", envFile)
+  for (const key of envViaClient(spec.env)) args.push("-e", key)
   for (const v of spec.volumes) args.push("-v", v)
   if (spec.log_volume !== null) args.push("-v", spec.log_volume)
   for (const p of spec.ports) args.push("-p", p)
   args.push("-t", "-i", spec.image, ...command)
   return { ok: true, args }
 }
+
+const inFile = (value: string) => !value.includes("\n") && !value.includes("\r")
+
+/** Keys passed as `-e KEY` (value from the client's environment): those an env file cannot hold. */
+export const envViaClient = (env: Readonly<Record<string, string>>): ReadonlyArray<string> =>
+  Object.keys(env).sort().filter((k) => !inFile(env[k]!))
+
+/** The `--env-file` text: `KEY=VALUE` per line, read literally by both engines (no quotes, no expansion). */
+export const envFileText = (env: Readonly<Record<string, string>>): string =>
+  Object.keys(env).sort().filter((k) => inFile(env[k]!)).map((k) => `${k}=${env[k]!}\n`).join("")
 
 export const startArgs = (name: string): ReadonlyArray<string> => ["start", name]
 

@@ -1,28 +1,15 @@
 /**
- * Pure parsing of what Podman and Docker print: `ps -a` JSON (Podman: one array, labels as a map;
- * Docker: one object per line, labels as a `k=v,k=v` string; either form accepted from either
- * engine), `container inspect` JSON, states, times, exit codes, and kstlib's ownership labels.
+ * Pure parsing of what Podman and Docker print, decoded with Schema: `ps -a` JSON (Podman: one
+ * array, labels as a map; Docker: one object per line, labels as a `k=v,k=v` string; either form
+ * accepted from either engine), `container inspect` JSON, states, times, exit codes, and kstlib's
+ * marks (labels, compared exactly).
  */
-import type { Fingerprint, ObservedSession, ObservedState, RuntimeName } from "../../model.js"
-import { canonicalJson, Marks, parseFingerprint } from "../../model.js"
-
-type Json = Record<string, unknown>
-
-const isObject = (v: unknown): v is Json => v !== null && typeof v === "object" && !Array.isArray(v)
-const str = (v: unknown): string | null => (typeof v === "string" && v !== "" ? v : null)
-const int = (v: unknown): number | null => (typeof v === "number" && Number.isInteger(v) ? v : null)
+import { Option, Schema } from "effect"
+import type { Mark, ObservedContainer, ObservedState, RuntimeName } from "../../model.js"
+import { decodeFingerprint, Marks } from "../../model.js"
 
 // States that mean "exists, not running, not exited": Podman and Docker vocabularies.
-const STOPPED_STATES = new Set([
-  "created",
-  "configured",
-  "initialized",
-  "paused",
-  "stopping",
-  "restarting",
-  "removing",
-  "dead"
-])
+const STOPPED_STATES = new Set(["created", "configured", "initialized", "paused", "stopping", "restarting", "removing", "dead"])
 
 /** The ONE state mapping used for `ps` and `inspect` alike. */
 export const mapState = (status: unknown): ObservedState => {
@@ -36,20 +23,19 @@ export const mapState = (status: unknown): ObservedState => {
 }
 
 /** Docker's `ps` has no exit code field: it is only in the human Status, `Exited (3) 5 seconds ago`. */
-export const exitCodeFromStatus = (status: unknown): number | null => {
-  if (typeof status !== "string") return null
-  const m = /^\s*exited\s*\((-?\d+)\)/i.exec(status)
+export const exitCodeFromStatus = (status: string | undefined): number | null => {
+  const m = status === undefined ? null : /^\s*exited\s*\((-?\d+)\)/i.exec(status)
   return m === null ? null : Number(m[1])
 }
 
 /** When a `ps` entry has no State (very old engines), its human Status still tells. */
-const stateFromStatus = (status: unknown): string | null => {
-  if (typeof status !== "string") return null
-  const s = status.trim().toLowerCase()
+const stateFromStatus = (status: string | undefined): string | undefined => {
+  const s = status?.trim().toLowerCase()
+  if (s === undefined) return undefined
   if (s.startsWith("up ")) return s.includes("(paused)") ? "paused" : "running"
   if (s.startsWith("exited")) return "exited"
   if (s.startsWith("created")) return "created"
-  return null
+  return undefined
 }
 
 const isoOrNull = (ms: number): string | null => {
@@ -68,10 +54,8 @@ export const parseCreated = (value: unknown): string | null => {
     return isoOrNull(value > 1e12 ? value : value * 1000)
   }
   if (typeof value !== "string") return null
-  const s = value.trim()
-  const m = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:\.(\d+))?\s*(Z|[+-]\d{2}:?\d{2})?(?:\s+[A-Za-z]+)?$/.exec(s)
-  if (m === null) return null
-  if (m[1]!.startsWith("0001-")) return null
+  const m = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:\.(\d+))?\s*(Z|[+-]\d{2}:?\d{2})?(?:\s+[A-Za-z]+)?$/.exec(value.trim())
+  if (m === null || m[1]!.startsWith("0001-")) return null
   const frac = (m[3] ?? "").slice(0, 3).padEnd(3, "0")
   const zone = m[4] === undefined || m[4] === "Z" ? "Z" : m[4].length === 5 ? `${m[4].slice(0, 3)}:${m[4].slice(3)}` : m[4]
   return isoOrNull(Date.parse(`${m[1]}T${m[2]}.${frac}${zone}`))
@@ -82,7 +66,7 @@ export const parseCreated = (value: unknown): string | null => {
  * previous value (a comma inside a foreign label's value); kstlib's own values never contain commas.
  */
 export const parseLabels = (value: unknown): Readonly<Record<string, string>> => {
-  if (isObject(value)) {
+  if (typeof value === "object" && value !== null && !Array.isArray(value)) {
     return Object.fromEntries(Object.entries(value).filter(([, v]) => typeof v === "string")) as Record<string, string>
   }
   if (typeof value !== "string" || value === "") return {}
@@ -100,119 +84,125 @@ export const parseLabels = (value: unknown): Readonly<Record<string, string>> =>
   return out
 }
 
-/** The applied fingerprint as a label value: base64url of its canonical JSON (no commas, no quotes). */
-export const encodeApplied = (fp: Fingerprint): string => Buffer.from(canonicalJson(fp), "utf8").toString("base64url")
+const nonEmpty = (v: string | undefined | null): string | null => (v === undefined || v === null || v === "" ? null : v)
 
-/** Reads the label back; raw JSON is accepted too. Anything unreadable is null. */
-export const decodeApplied = (text: string | null | undefined): Fingerprint | null => {
-  if (text === null || text === undefined || text === "") return null
-  if (text.trimStart().startsWith("{")) return parseFingerprint(text)
-  if (!/^[A-Za-z0-9_-]+={0,2}$/.test(text)) return null
-  return parseFingerprint(Buffer.from(text, "base64url").toString("utf8"))
-}
-
-const ownership = (labels: Readonly<Record<string, string>>) => ({
-  owned: labels[Marks.labelManaged] === "true",
-  spec_hash: str(labels[Marks.labelSpec]),
-  applied: decodeApplied(labels[Marks.labelApplied])
+/** kstlib's marks from labels: each compared with the exact value kstlib writes. */
+export const markOf = (labels: Readonly<Record<string, string>>): Mark => ({
+  managed: labels[Marks.labelManaged] === Marks.managedValue.container,
+  project: nonEmpty(labels[Marks.labelProject]),
+  spec_hash: nonEmpty(labels[Marks.labelSpec]),
+  applied: decodeFingerprint(labels[Marks.labelApplied])
 })
 
-const firstName = (v: unknown): string | null => {
-  const raw = Array.isArray(v) ? v[0] : v
-  if (typeof raw !== "string" || raw === "") return null
+const Loose = Schema.optionalKey(Schema.Unknown)
+const Str = Schema.optionalKey(Schema.NullOr(Schema.String))
+const Int = Schema.optionalKey(Schema.NullOr(Schema.Number))
+
+/** One `ps -a` entry, either engine's shape: only the fields kstlib reads, each optional. */
+const PsEntry = Schema.Struct({
+  Names: Schema.optionalKey(Schema.Union([Schema.String, Schema.Array(Schema.String)])),
+  Name: Str,
+  State: Str,
+  Status: Str,
+  ExitCode: Int,
+  Pid: Int,
+  Image: Str,
+  Created: Loose,
+  CreatedAt: Loose,
+  Labels: Loose
+})
+const decodePsEntry = Schema.decodeUnknownOption(PsEntry)
+
+/** One `container inspect` document; an image or volume document has no `State` object. */
+const InspectDoc = Schema.Struct({
+  State: Schema.Struct({ Status: Str, Running: Schema.optionalKey(Schema.Boolean), Pid: Int, ExitCode: Int }),
+  Created: Loose,
+  ImageName: Str,
+  Image: Str,
+  Config: Schema.optionalKey(Schema.Struct({ Image: Str, Labels: Loose }))
+})
+const decodeInspectDoc = Schema.decodeUnknownOption(InspectDoc)
+
+const firstName = (v: string | ReadonlyArray<string> | null | undefined): string | null => {
+  const raw = typeof v === "string" ? v : v?.[0]
+  if (raw === undefined || raw === "") return null
   const first = raw.split(",")[0]!.trim()
-  return first.startsWith("/") ? first.slice(1) : first
+  return nonEmpty(first.startsWith("/") ? first.slice(1) : first)
 }
 
-const positivePid = (v: unknown): number | null => {
-  const n = int(v)
-  return n !== null && n > 0 ? n : null
-}
+const positive = (n: number | null | undefined): number | null => (typeof n === "number" && Number.isInteger(n) && n > 0 ? n : null)
+const integer = (n: number | null | undefined): number | null => (typeof n === "number" && Number.isInteger(n) ? n : null)
 
-/** One `ps -a` entry (either engine's shape); null when it has no usable name. */
-export const psEntryToObserved = (entry: Json, runtime: RuntimeName): ObservedSession | null => {
-  const name = firstName(entry["Names"] ?? entry["Name"])
+/** One `ps -a` entry; null when it is not an object with a usable name. */
+export const psEntryToObserved = (raw: unknown, runtime: RuntimeName): ObservedContainer | null => {
+  const decoded = decodePsEntry(raw)
+  if (Option.isNone(decoded)) return null
+  const e = decoded.value
+  const name = firstName(e.Names ?? e.Name)
   if (name === null) return null
-  const state = mapState(entry["State"] ?? stateFromStatus(entry["Status"]))
-  const labels = parseLabels(entry["Labels"])
-  const exitCode = state === "exited" ? (int(entry["ExitCode"]) ?? exitCodeFromStatus(entry["Status"])) : null
-  const created = typeof entry["Created"] === "number"
-    ? parseCreated(entry["Created"])
-    : (parseCreated(entry["CreatedAt"]) ?? parseCreated(entry["Created"]))
+  const state = mapState(e.State ?? stateFromStatus(e.Status ?? undefined))
+  const created = typeof e.Created === "number" ? parseCreated(e.Created) : (parseCreated(e.CreatedAt) ?? parseCreated(e.Created))
   return {
-    name,
     backend: "container",
-    state,
-    pid: state === "running" ? positivePid(entry["Pid"]) : null,
-    created_at: created,
-    image: str(entry["Image"]),
-    socket_name: null,
+    name,
     runtime,
-    exit_code: exitCode,
-    window_count: 0,
-    ...ownership(labels)
+    state,
+    pid: state === "running" ? positive(e.Pid) : null,
+    created_at: created,
+    image: nonEmpty(e.Image),
+    exit_code: state === "exited" ? (integer(e.ExitCode) ?? exitCodeFromStatus(e.Status ?? undefined)) : null,
+    mark: markOf(parseLabels(e.Labels))
   }
 }
 
-/** The JSON objects in a command's output: one array (Podman) or one object per line (Docker). */
-export const jsonObjects = (stdout: string): ReadonlyArray<Json> => {
+/** The JSON values in a command's output: one array (Podman) or one value per line (Docker). */
+export const jsonValues = (stdout: string): ReadonlyArray<unknown> => {
   const text = stdout.trim()
   if (text === "") return []
   try {
     const whole: unknown = JSON.parse(text)
-    if (Array.isArray(whole)) return whole.filter(isObject)
-    if (isObject(whole)) return [whole]
+    return Array.isArray(whole) ? whole : [whole]
   } catch {
     // not one document: NDJSON
   }
-  const out: Array<Json> = []
-  for (const line of text.split("\n")) {
-    const l = line.trim()
-    if (l === "") continue
+  return text.split("\n").flatMap((line) => {
     try {
-      const v: unknown = JSON.parse(l)
-      if (isObject(v)) out.push(v)
-      else if (Array.isArray(v)) out.push(...v.filter(isObject))
+      const v: unknown = JSON.parse(line)
+      return Array.isArray(v) ? v : [v]
     } catch {
-      // a garbage line (a warning on stdout) is skipped, not fatal
+      return [] // a garbage line (a warning on stdout) is skipped, not fatal
     }
-  }
-  return out
+  })
 }
 
-export const parsePs = (stdout: string, runtime: RuntimeName): ReadonlyArray<ObservedSession> =>
-  jsonObjects(stdout).flatMap((e) => {
+export const parsePs = (stdout: string, runtime: RuntimeName): ReadonlyArray<ObservedContainer> =>
+  jsonValues(stdout).flatMap((e) => {
     const o = psEntryToObserved(e, runtime)
     return o === null ? [] : [o]
   })
 
 /** `container inspect NAME` output; null when it holds no container document. `name` is reported as asked. */
-export const parseInspect = (stdout: string, name: string, runtime: RuntimeName): ObservedSession | null => {
-  const doc = jsonObjects(stdout)[0]
-  if (doc === undefined) return null
-  const st = isObject(doc["State"]) ? doc["State"] : null
-  if (st === null) return null // an image or volume document, never a container
-  const config = isObject(doc["Config"]) ? doc["Config"] : {}
-  const rawStatus = st["Status"] ?? (st["Running"] === true ? "running" : undefined)
-  const state = mapState(rawStatus)
+export const parseInspect = (stdout: string, name: string, runtime: RuntimeName): ObservedContainer | null => {
+  const first = jsonValues(stdout)[0]
+  const decoded = first === undefined ? Option.none() : decodeInspectDoc(first)
+  if (Option.isNone(decoded)) return null
+  const doc = decoded.value
+  const state = mapState(doc.State.Status ?? (doc.State.Running === true ? "running" : undefined))
   return {
-    name,
     backend: "container",
-    state,
-    pid: state === "running" ? positivePid(st["Pid"]) : null,
-    created_at: parseCreated(doc["Created"]),
-    image: str(doc["ImageName"]) ?? str(config["Image"]) ?? str(doc["Image"]),
-    socket_name: null,
+    name,
     runtime,
-    exit_code: state === "exited" ? int(st["ExitCode"]) : null,
-    window_count: 0,
-    ...ownership(parseLabels(config["Labels"]))
+    state,
+    pid: state === "running" ? positive(doc.State.Pid) : null,
+    created_at: parseCreated(doc.Created),
+    image: nonEmpty(doc.ImageName) ?? nonEmpty(doc.Config?.Image) ?? nonEmpty(doc.Image),
+    exit_code: state === "exited" ? integer(doc.State.ExitCode) : null,
+    mark: markOf(parseLabels(doc.Config?.Labels))
   }
 }
 
 /** The engines' way of saying a container does not exist (inspect, logs, stop, rm...). */
-export const isNoSuchContainer = (text: string): boolean =>
-  /no such container|no container with name or id/i.test(text)
+export const isNoSuchContainer = (text: string): boolean => /no such container|no container with name or id/i.test(text)
 
 /** Engine error text without the `Run 'docker run --help'` hints. */
 export const engineMessage = (stderr: string): string =>
@@ -222,7 +212,3 @@ export const engineMessage = (stderr: string): string =>
     .filter((l) => l !== "" && !/^(Run|See) '.*--help'/.test(l) && !/level=warning msg="The input device is not a TTY/.test(l))
     .join("\n")
     .trim()
-
-/** The last `n` non-empty lines, CRLF (TTY containers) normalized. */
-export const lastLines = (text: string, n: number): string =>
-  text.replace(/\r\n/g, "\n").split("\n").filter((l) => l.trim() !== "").slice(-n).join("\n")

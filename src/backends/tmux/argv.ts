@@ -2,7 +2,7 @@
  * tmux argv building, pure. Every target is exact (`=NAME`): plain `-t NAME` falls back to prefix
  * and pattern matching, so `astro` would hit `astro-dev`.
  */
-import { canonicalJson, fingerprint, Marks, specHash } from "../../model.js"
+import { encodeFingerprint, fingerprint, Marks, specHash } from "../../model.js"
 import type { TmuxSpec } from "../../model.js"
 
 /** Field separator of our list formats (ASCII unit separator): tmux escapes it inside session names. */
@@ -35,26 +35,50 @@ export const escapeArg = (arg: string): string => (arg.endsWith(";") ? `${arg.sl
 export const socketArgs = (socket: string | null, insideTmux: boolean): ReadonlyArray<string> =>
   socket !== null ? ["-L", socket] : insideTmux ? ["-L", DEFAULT_SOCKET] : []
 
-/** The observe format: one line per pane, the session's name first (tmux escapes it), user options last. */
-export const PANE_FIELDS = [
-  "#{session_name}",
-  "#{window_index}",
-  "#{pane_index}",
-  "#{pane_pid}",
-  "#{session_created}",
-  "#{session_windows}",
-  "#{pane_dead}",
-  "#{pane_dead_status}",
-  "#{pane_dead_signal}",
-  `#{${Marks.tmuxManaged}}`,
-  `#{${Marks.tmuxSpec}}`,
-  `#{${Marks.tmuxApplied}}`
-] as const
+/**
+ * The observe format: one line per pane, fields by name (parse.ts zips names and values), the
+ * session's name first (tmux escapes separators in it), user options last.
+ */
+export const PANE_FIELDS = {
+  session: "#{session_name}",
+  window: "#{window_index}",
+  pane: "#{pane_index}",
+  pid: "#{pane_pid}",
+  created: "#{session_created}",
+  windows: "#{session_windows}",
+  dead: "#{pane_dead}",
+  deadStatus: "#{pane_dead_status}",
+  deadSignal: "#{pane_dead_signal}",
+  managed: `#{${Marks.tmuxManaged}}`,
+  project: `#{${Marks.tmuxProject}}`,
+  spec: `#{${Marks.tmuxSpec}}`,
+  applied: `#{${Marks.tmuxApplied}}`
+} as const
+export type PaneField = keyof typeof PANE_FIELDS
+export const PANE_FIELD_NAMES = Object.keys(PANE_FIELDS) as ReadonlyArray<PaneField>
 
-export const PANE_FORMAT = PANE_FIELDS.join(SEP)
+export const PANE_FORMAT = PANE_FIELD_NAMES.map((k) => PANE_FIELDS[k]).join(SEP)
 
-/** One call lists every pane of every session of the server. */
-export const listPanesArgs = (): ReadonlyArray<string> => ["list-panes", "-a", "-F", PANE_FORMAT]
+/** Printed between the pane lines and the global option lines of one observe call. */
+export const GLOBALS_MARKER = "=kstlib-globals="
+
+/**
+ * ONE call: every pane of every session, then kstlib's ownership options as set GLOBALLY (session
+ * and window scope). A format reads user options with inheritance from global options, so a
+ * server-wide `set -g @kstlib-managed 1` would make every session look managed: when any of these
+ * is set globally, the server's marks cannot be trusted (parse.ts treats its sessions as foreign).
+ */
+export const listPanesArgs = (): ReadonlyArray<string> => [
+  "list-panes",
+  "-a",
+  "-F",
+  PANE_FORMAT,
+  ";",
+  "display-message",
+  "-p",
+  GLOBALS_MARKER,
+  ...[Marks.tmuxManaged, Marks.tmuxProject].flatMap((opt) => [";", "show-options", "-gq", opt, ";", "show-options", "-gwq", opt])
+]
 
 /**
  * tmux 3.3a sometimes misses the SIGCHLD of a process that dies instantly (about 1 time in 4 on
@@ -64,20 +88,14 @@ export const listPanesArgs = (): ReadonlyArray<string> => ["list-panes", "-a", "
  */
 export const reapThenListPanesArgs = (): ReadonlyArray<string> => ["run-shell", "true", ";", ...listPanesArgs()]
 
-/**
- * The fingerprint as ASCII JSON. Safe inside our list format: JSON escapes every control character
- * (so no newline or unit separator can appear) and non-ASCII is written as \uXXXX.
- */
-export const encodeApplied = (spec: TmuxSpec): string =>
-  canonicalJson(fingerprint(spec)).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)
-
-/** `set-option` commands marking a session as kstlib's (session user options, so every pane format sees them). */
-const markCommands = (spec: TmuxSpec): ReadonlyArray<ReadonlyArray<string>> => {
+/** `set-option` commands marking a session as the project's (session-scope user options). */
+const markCommands = (spec: TmuxSpec, project: string): ReadonlyArray<ReadonlyArray<string>> => {
   const t = paneTarget(spec.name)
   return [
-    ["set-option", "-t", t, Marks.tmuxManaged, "1"],
+    ["set-option", "-t", t, Marks.tmuxManaged, Marks.managedValue.tmux],
+    ["set-option", "-t", t, Marks.tmuxProject, project],
     ["set-option", "-t", t, Marks.tmuxSpec, specHash(spec)],
-    ["set-option", "-t", t, Marks.tmuxApplied, encodeApplied(spec)]
+    ["set-option", "-t", t, Marks.tmuxApplied, encodeFingerprint(fingerprint(spec))]
   ]
 }
 
@@ -92,7 +110,7 @@ const envArgs = (env: Readonly<Record<string, string>>): ReadonlyArray<string> =
  * No -x/-y: on 3.3a an explicit size made tmux lose the output of instantly exiting commands
  * about 1 time in 30 (resize race); the default size (80x24) does not, and logs join wrapped lines.
  */
-export const createCommands = (spec: TmuxSpec): ReadonlyArray<ReadonlyArray<string>> => [
+export const createCommands = (spec: TmuxSpec, project: string): ReadonlyArray<ReadonlyArray<string>> => [
   [
     "new-session",
     "-d",
@@ -104,11 +122,11 @@ export const createCommands = (spec: TmuxSpec): ReadonlyArray<ReadonlyArray<stri
     ...(spec.command !== null ? ["--", spec.command] : [])
   ],
   ["set-option", "-w", "-t", paneTarget(spec.name), "remain-on-exit", "on"],
-  ...markCommands(spec)
+  ...markCommands(spec, project)
 ]
 
 /** Respawns the pane in place (killing what still runs there) and refreshes the marks (unless told not to: a foreign session stays foreign). */
-export const respawnCommands = (spec: TmuxSpec, mark = true): ReadonlyArray<ReadonlyArray<string>> => [
+export const respawnCommands = (spec: TmuxSpec, mark: { readonly project: string } | null): ReadonlyArray<ReadonlyArray<string>> => [
   [
     "respawn-pane",
     "-k",
@@ -119,7 +137,7 @@ export const respawnCommands = (spec: TmuxSpec, mark = true): ReadonlyArray<Read
     ...(spec.command !== null ? ["--", spec.command] : [])
   ],
   ["set-option", "-w", "-t", paneTarget(spec.name), "remain-on-exit", "on"],
-  ...(mark ? markCommands(spec) : [])
+  ...(mark === null ? [] : markCommands(spec, mark.project))
 ]
 
 /**
@@ -168,8 +186,8 @@ export const captureArgs = (name: string, lines: number, colors: boolean): Reado
   paneTarget(name)
 ]
 
-/** Panes of one session (all windows), for stop: pane id and whether its process is gone. */
-export const PANE_STATE_FORMAT = ["#{pane_id}", "#{window_index}", "#{pane_index}", "#{pane_dead}"].join(SEP)
+/** Panes of one session (all windows), for stop: pane id, its process, and whether that is gone. */
+export const PANE_STATE_FORMAT = ["#{pane_id}", "#{window_index}", "#{pane_index}", "#{pane_dead}", "#{pane_pid}"].join(SEP)
 export const sessionPanesArgs = (name: string): ReadonlyArray<string> => [
   "list-panes",
   "-s",

@@ -1,86 +1,80 @@
 /** Parsing tmux output, pure. */
-import { parseFingerprint } from "../../model.js"
-import type { Fingerprint, ObservedSession } from "../../model.js"
-import { PANE_FIELDS, SEP } from "./argv.js"
+import type { Mark, ObservedTmux } from "../../model.js"
+import { decodeFingerprint, Marks, NO_MARK } from "../../model.js"
+import { GLOBALS_MARKER, PANE_FIELD_NAMES, type PaneField, SEP } from "./argv.js"
 
 const int = (s: string | undefined): number | null => (s !== undefined && /^-?\d+$/.test(s) ? Number(s) : null)
 
-/** The stored fingerprint: base64 of its JSON (what kstlib writes), or raw JSON; anything else is null. */
-export const decodeApplied = (value: string): Fingerprint | null => {
-  if (value === "") return null
-  if (value.trimStart().startsWith("{")) return parseFingerprint(value)
-  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(value)) return null
-  return parseFingerprint(Buffer.from(value, "base64").toString("utf8"))
-}
-
 interface PaneRow {
-  readonly session: string
   readonly window: number
   readonly pane: number
-  readonly observed: ObservedSession
+  readonly observed: ObservedTmux
 }
 
-const parsePaneLine = (line: string, socket: string | null): PaneRow | null => {
-  const f = line.split(SEP)
+/** The marks of a pane line, each compared with the exact value kstlib writes. */
+const markOf = (f: Readonly<Record<PaneField, string>>): Mark => ({
+  managed: f.managed === Marks.managedValue.tmux,
+  project: f.project === "" ? null : f.project,
+  spec_hash: f.spec === "" ? null : f.spec,
+  applied: decodeFingerprint(f.applied)
+})
+
+const parsePaneLine = (line: string, socket: string | null, trustMarks: boolean): PaneRow | null => {
+  const values = line.split(SEP)
   // A foreign session could put a separator or newline in an option value: such a line is skipped.
-  if (f.length !== PANE_FIELDS.length) return null
-  const [name, win, pane, pid, created, windows, dead, deadStatus, deadSignal, managed, spec, applied] = f as [
-    string,
-    string,
-    string,
-    string,
-    string,
-    string,
-    string,
-    string,
-    string,
-    string,
-    string,
-    string
-  ]
-  if (name === "") return null
-  const isDead = dead === "1"
-  const status = int(deadStatus)
-  const signal = int(deadSignal)
-  const createdSecs = int(created)
+  if (values.length !== PANE_FIELD_NAMES.length) return null
+  const f = Object.fromEntries(PANE_FIELD_NAMES.map((k, i) => [k, values[i]!])) as Record<PaneField, string>
+  if (f.session === "") return null
+  const isDead = f.dead === "1"
+  const status = int(f.deadStatus)
+  const signal = int(f.deadSignal)
+  const createdSecs = int(f.created)
   return {
-    session: name,
-    window: int(win) ?? 0,
-    pane: int(pane) ?? 0,
+    window: int(f.window) ?? 0,
+    pane: int(f.pane) ?? 0,
     observed: {
-      name,
       backend: "tmux",
-      state: isDead ? "exited" : "running",
-      pid: int(pid),
-      created_at: createdSecs === null ? null : new Date(createdSecs * 1000).toISOString(),
-      image: null,
+      name: f.session,
       socket_name: socket,
-      runtime: null,
+      state: isDead ? "exited" : "running",
+      pid: int(f.pid),
+      created_at: createdSecs === null ? null : new Date(createdSecs * 1000).toISOString(),
       // Killed by a signal: the shell convention 128+N.
       exit_code: isDead ? (status ?? (signal !== null ? 128 + signal : null)) : null,
-      window_count: int(windows) ?? 0,
-      owned: managed !== "" && managed !== "0",
-      spec_hash: spec === "" ? null : spec,
-      applied: decodeApplied(applied)
+      window_count: int(f.windows) ?? 0,
+      mark: trustMarks ? markOf(f) : NO_MARK
     }
   }
+}
+
+export interface PanesParsed {
+  readonly sessions: ReadonlyArray<ObservedTmux>
+  /** kstlib options set globally on this server (`@kstlib-managed`…): its marks cannot be trusted. */
+  readonly globalMarks: ReadonlyArray<string>
 }
 
 /**
- * `list-panes -a` output → one ObservedSession per session, described by its first pane (lowest
- * window index, then pane index), in tmux's order.
+ * Output of listPanesArgs → one ObservedTmux per session, described by its first pane (lowest
+ * window index, then pane index), in tmux's order. When kstlib's options are set globally, every
+ * session's marks are read as absent: an inherited value must never make a session look ours.
  */
-export const parsePanes = (stdout: string, socket: string | null): ReadonlyArray<ObservedSession> => {
+export const parsePanes = (stdout: string, socket: string | null): PanesParsed => {
+  const lines = stdout.split("\n")
+  const marker = lines.indexOf(GLOBALS_MARKER)
+  const paneLines = marker === -1 ? lines : lines.slice(0, marker)
+  const globalMarks = marker === -1
+    ? []
+    : lines.slice(marker + 1).map((l) => l.trim()).filter((l) => l.startsWith("@kstlib-")).map((l) => l.split(/\s/u)[0]!)
   const first = new Map<string, PaneRow>()
-  for (const line of stdout.split("\n")) {
-    const row = parsePaneLine(line, socket)
+  for (const line of paneLines) {
+    const row = parsePaneLine(line, socket, globalMarks.length === 0)
     if (row === null) continue
-    const prev = first.get(row.session)
+    const prev = first.get(row.observed.name)
     if (prev === undefined || row.window < prev.window || (row.window === prev.window && row.pane < prev.pane)) {
-      first.set(row.session, row)
+      first.set(row.observed.name, row)
     }
   }
-  return [...first.values()].map((r) => r.observed)
+  return { sessions: [...first.values()].map((r) => r.observed), globalMarks: [...new Set(globalMarks)] }
 }
 
 /** tmux's answer when nothing listens on the socket (no server, or a stale socket file). */
@@ -127,19 +121,12 @@ export const lastLines = (stdout: string, n: number): Array<string> => {
   return n <= 0 ? [] : lines.slice(Math.max(0, lines.length - n))
 }
 
-/** What the process printed before dying: the capture without tmux's own "Pane is dead" line. */
-export const deathOutput = (stdout: string, n: number): string => {
-  const lines = captureLines(stdout)
-  if (lines.length > 0 && DEAD_LINE.test(stripAnsi(lines[lines.length - 1]!))) lines.pop()
-  trimTrailingBlank(lines)
-  return lines.slice(Math.max(0, lines.length - n)).join("\n")
-}
-
 export interface PaneState {
   readonly id: string
   readonly window: number
   readonly pane: number
   readonly dead: boolean
+  readonly pid: number | null
 }
 
 /** `list-panes -s` output of one session (PANE_STATE_FORMAT), first pane first. */
@@ -147,8 +134,8 @@ export const parsePaneStates = (stdout: string): ReadonlyArray<PaneState> =>
   stdout
     .split("\n")
     .map((l) => l.split(SEP))
-    .filter((f) => f.length === 4 && f[0] !== "")
-    .map(([id, w, p, d]) => ({ id: id!, window: int(w) ?? 0, pane: int(p) ?? 0, dead: d === "1" }))
+    .filter((f) => f.length === 5 && f[0] !== "")
+    .map(([id, w, p, d, pid]) => ({ id: id!, window: int(w) ?? 0, pane: int(p) ?? 0, dead: d === "1", pid: int(pid) }))
     .sort((a, b) => a.window - b.window || a.pane - b.pane)
 
 export interface FollowPoll {

@@ -1,0 +1,116 @@
+/**
+ * The one Backend contract. The executor and the per-session operations reach tmux and the
+ * container engines only through it (via the `Backends` registry, which picks the backend of a
+ * spec or an observed session). Adding a backend = one module implementing this, plus its
+ * registration in registry.ts.
+ */
+import type { Effect, Result, Stream } from "effect"
+import type {
+  BackendTimeout,
+  CommandFailed,
+  SessionAttachFailed,
+  SessionNotFound,
+  SessionStartFailed,
+  SessionStopFailed,
+  TmuxNotFound,
+  Unsupported
+} from "../errors.js"
+import type { BackendKind, ObservedSession, Place, RuntimeName, SessionSpec } from "../model.js"
+
+/** What to look at. tmux: these sockets plus the default server and every socket found on disk. */
+export interface ObserveScope {
+  readonly sockets: ReadonlyArray<string | null>
+}
+
+/** One backend's view. A backend that cannot be read is reported, never thrown: the others still count. */
+export interface BackendObservation {
+  readonly kind: BackendKind
+  readonly sessions: ReadonlyArray<ObservedSession>
+  /** tmux: whether tmux runs at all. Containers: whether any runtime answered. */
+  readonly available: boolean
+  /** Containers: the runtimes that answered, in auto-detect order. */
+  readonly runtimes: ReadonlyArray<RuntimeName>
+  /** Why something could not be read (missing binary, timeout, daemon down), one line each. */
+  readonly problems: ReadonlyArray<ObserveProblem>
+  /** Places whose sessions are unknown (a socket or runtime that failed): nothing is planned there. */
+  readonly unreadable: ReadonlyArray<Place>
+}
+
+export interface ObserveProblem {
+  /** `tmux`, `tmux socket orion`, `podman`, `docker`. */
+  readonly where: string
+  readonly message: string
+  /** The binary is absent (as opposed to present but failing). */
+  readonly missing: boolean
+}
+
+export interface LaunchContext {
+  /** Written into the marks: the session belongs to this project. */
+  readonly project: string
+}
+
+export interface StopOptions {
+  /** Kill at once instead of interrupting and waiting. */
+  readonly force?: boolean
+  /** Seconds a graceful stop waits before killing (default 10). */
+  readonly timeout?: number
+  /** Containers: delete it once stopped (the caller says so for kstlib's own: they are recreated from the spec). */
+  readonly removeOwned?: boolean
+}
+
+/** How a stop ended: gracefully, or killed after the grace period. */
+export type StopOutcome = "stopped" | "killed" | "already-stopped"
+
+export interface ExecResult {
+  readonly exitCode: number
+  readonly stdout: string
+  readonly stderr: string
+}
+
+export type BackendError = BackendTimeout | CommandFailed | TmuxNotFound
+
+export interface Capabilities {
+  readonly exec: boolean
+  readonly sendKeys: boolean
+}
+
+export interface Backend<S extends SessionSpec, O extends ObservedSession> {
+  readonly kind: BackendKind
+  readonly capabilities: Capabilities
+  readonly observe: (scope: ObserveScope) => Effect.Effect<BackendObservation>
+  /** Launches with the same key go into one `launch` call (tmux: one call per socket). */
+  readonly batchKey: (spec: S) => string
+  /** Creates each session (marked as the project's), one result per spec, in order. Launch only: no settle wait. */
+  readonly launch: (
+    specs: ReadonlyArray<S>,
+    context: LaunchContext
+  ) => Effect.Effect<ReadonlyArray<Result.Result<void, SessionStartFailed>>>
+  /** Starts an existing stopped/exited instance again in place; `mark` refreshes kstlib's marks (false: a foreign one stays foreign). */
+  readonly restart: (
+    o: O,
+    spec: S,
+    options: LaunchContext & { readonly mark: boolean }
+  ) => Effect.Effect<void, SessionStartFailed | SessionNotFound>
+  /** Graceful stop (interrupt, wait, then kill); an owned container is also removed. */
+  readonly stop: (o: O, options: StopOptions) => Effect.Effect<StopOutcome, SessionStopFailed | SessionNotFound>
+  /** Stops (gracefully) and deletes, whatever the state: replace and prune. Gone already is success. */
+  readonly remove: (o: O, options: StopOptions) => Effect.Effect<void, SessionStopFailed>
+  /** The last `lines` lines of output. */
+  readonly logs: (
+    o: O,
+    options: { readonly lines: number; readonly colors?: boolean }
+  ) => Effect.Effect<string, SessionNotFound | BackendError>
+  /** The last `lines` lines, then new lines as they come, until the session ends or the stream is interrupted. */
+  readonly follow: (o: O, options: { readonly lines: number }) => Stream.Stream<string, SessionNotFound | BackendError>
+  readonly attach: (o: O) => Effect.Effect<void, SessionNotFound | SessionAttachFailed | BackendError>
+  readonly exec: (
+    o: O,
+    argv: ReadonlyArray<string>,
+    options: { readonly interactive: boolean }
+  ) => Effect.Effect<ExecResult, SessionNotFound | Unsupported | BackendError>
+  readonly sendKeys: (
+    o: O,
+    keys: string,
+    options: { readonly enter: boolean }
+  ) => Effect.Effect<void, SessionNotFound | Unsupported | BackendError>
+}

@@ -1,0 +1,78 @@
+/**
+ * The registry: every backend behind one service, and the ONE place that picks the backend of a
+ * spec or an observed session. The executor and the per-session operations call only this.
+ * Adding a backend: implement Backend (backend.ts) in its module, add it here.
+ */
+import { Context, Effect, Layer, Result } from "effect"
+import type { ChildProcessSpawner } from "effect/process"
+import { SessionStartFailed } from "../errors.js"
+import type { BackendKind, ObservedSession, SessionSpec } from "../model.js"
+import type { Backend, BackendObservation, Capabilities, LaunchContext, ObserveScope, StopOptions } from "./backend.js"
+import { Containers } from "./container.js"
+import { Tmux } from "./tmux.js"
+
+type AnyBackend = Backend<SessionSpec, ObservedSession>
+
+type Service = Omit<AnyBackend, "kind" | "capabilities" | "observe"> & {
+  readonly kinds: ReadonlyArray<BackendKind>
+  readonly capabilities: (kind: BackendKind) => Capabilities
+  /** The given backends (default all), concurrently. */
+  readonly observe: (scope: ObserveScope, kinds?: ReadonlyArray<BackendKind>) => Effect.Effect<ReadonlyArray<BackendObservation>>
+}
+
+const mismatch = (what: string) => Effect.die(new Error(`kstlib bug: ${what}: spec and session of different backends`))
+
+export class Backends extends Context.Service<Backends, Service>()("kstlib/Backends") {
+  static readonly layer: Layer.Layer<Backends, never, Tmux | Containers> = Layer.effect(
+    Backends,
+    Effect.gen(function*() {
+      const tmux = yield* Tmux
+      const containers = yield* Containers
+      const byKind = { tmux, container: containers } as const
+
+      const launch = (specs: ReadonlyArray<SessionSpec>, context: LaunchContext) =>
+        Effect.gen(function*() {
+          const out: Array<Result.Result<void, SessionStartFailed>> = specs.map(() =>
+            Result.fail(new SessionStartFailed({ session: "", backend: "tmux", reason: "not launched", exitCode: null, output: "" }))
+          )
+          const tmuxSpecs = specs.flatMap((s, i) => (s.backend === "tmux" ? [{ i, s }] : []))
+          const ctrSpecs = specs.flatMap((s, i) => (s.backend === "container" ? [{ i, s }] : []))
+          const [t, c] = yield* Effect.all([
+            tmuxSpecs.length === 0 ? Effect.succeed([]) : tmux.launch(tmuxSpecs.map((x) => x.s), context),
+            ctrSpecs.length === 0 ? Effect.succeed([]) : containers.launch(ctrSpecs.map((x) => x.s), context)
+          ], { concurrency: 2 })
+          tmuxSpecs.forEach(({ i }, k) => (out[i] = t[k]!))
+          ctrSpecs.forEach(({ i }, k) => (out[i] = c[k]!))
+          return out
+        })
+
+      return Backends.of({
+        kinds: ["tmux", "container"],
+        capabilities: (kind) => byKind[kind].capabilities,
+        observe: (scope, kinds = ["tmux", "container"]) =>
+          Effect.forEach(kinds, (k) => byKind[k].observe(scope), { concurrency: "unbounded" }),
+        batchKey: (spec) =>
+          spec.backend === "tmux" ? `tmux\u0000${tmux.batchKey(spec)}` : `container\u0000${containers.batchKey(spec)}`,
+        launch,
+        restart: (o, spec, options) =>
+          o.backend === "tmux"
+            ? spec.backend === "tmux" ? tmux.restart(o, spec, options) : mismatch("restart")
+            : spec.backend === "container"
+            ? containers.restart(o, spec, options)
+            : mismatch("restart"),
+        stop: (o, options: StopOptions) => (o.backend === "tmux" ? tmux.stop(o, options) : containers.stop(o, options)),
+        remove: (o, options) => (o.backend === "tmux" ? tmux.remove(o, options) : containers.remove(o, options)),
+        logs: (o, options) => (o.backend === "tmux" ? tmux.logs(o, options) : containers.logs(o, options)),
+        follow: (o, options) => (o.backend === "tmux" ? tmux.follow(o, options) : containers.follow(o, options)),
+        attach: (o) => (o.backend === "tmux" ? tmux.attach(o) : containers.attach(o)),
+        exec: (o, argv, options) => (o.backend === "tmux" ? tmux.exec(o, argv, options) : containers.exec(o, argv, options)),
+        sendKeys: (o, keys, options) => (o.backend === "tmux" ? tmux.sendKeys(o, keys, options) : containers.sendKeys(o, keys, options))
+      })
+    })
+  )
+
+  /** Both backends on any ChildProcessSpawner. */
+  static readonly layerWith: Layer.Layer<Backends, never, ChildProcessSpawner.ChildProcessSpawner> = Backends.layer.pipe(
+    Layer.provide(Layer.mergeAll(Tmux.layer, Containers.layer))
+  )
+}
