@@ -266,13 +266,19 @@ const realPathOf = (p: string): string => {
   }
 }
 
+/** True when `p`, or the deepest part of it that exists, is not a directory (`file.txt/sub` too). */
 const existsButNotDirectory = (p: string): boolean => {
-  try {
-    const st = fs.statSync(p, { throwIfNoEntry: false })
-    return st !== undefined && !st.isDirectory()
-  } catch (e) {
-    // ENOTDIR: a parent is a file
-    return (e as NodeJS.ErrnoException).code === "ENOTDIR"
+  for (let cur = p; ;) {
+    let st: fs.Stats | undefined
+    try {
+      st = fs.statSync(cur, { throwIfNoEntry: false })
+    } catch {
+      return false
+    }
+    if (st !== undefined) return !st.isDirectory()
+    const parent = path.dirname(cur)
+    if (parent === cur) return false
+    cur = parent
   }
 }
 
