@@ -19,17 +19,37 @@ export const ConfigIssue = Schema.Struct({
 })
 export type ConfigIssue = typeof ConfigIssue.Type
 
+/**
+ * Text from a config file made safe for a terminal: control characters (C0, DEL, C1), line and
+ * paragraph separators and bidi overrides are written JSON-style (`\u001b`), so a key or value
+ * can neither move the cursor, inject escape sequences nor fake extra lines.
+ */
+export const escapeText = (s: string): string =>
+  s.replace(
+    /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/gu,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`
+  )
+
 /** `file:line: session 'x': field: reason`, the one format every config problem is printed in. */
 export const formatConfigIssue = (i: ConfigIssue): string =>
-  `${i.file}${i.line === null ? "" : `:${i.line}`}: ${i.session === null ? "" : `session '${i.session}': `}${
-    i.field === "" ? "" : `${i.field}: `
-  }${i.reason}`
+  escapeText(
+    `${i.file}${i.line === null ? "" : `:${i.line}`}: ${i.session === null ? "" : `session '${i.session}': `}${
+      i.field === "" ? "" : `${i.field}: `
+    }${i.reason}`
+  )
 
 export class ConfigNotFound extends Schema.TaggedError<ConfigNotFound>()("ConfigNotFound", {
-  path: Schema.String
+  /** The file asked for (`--config`, `KSTLIB_CONFIG`); null when the cascade found nothing. */
+  path: Schema.NullOr(Schema.String),
+  /** Every path looked at, in cascade order. */
+  searched: Schema.Array(Schema.String)
 }) {
   override get message() {
-    return `config file not found: ${this.path}`
+    return escapeText(
+      this.path !== null
+        ? `config file not found: ${this.path}`
+        : `no kstlib.conf.yml found; looked in: ${this.searched.length === 0 ? "(nowhere: HOME is not set)" : this.searched.join(", ")}`
+    )
   }
 }
 
@@ -41,7 +61,7 @@ export class ConfigParseError extends Schema.TaggedError<ConfigParseError>()("Co
 }) {
   override get message() {
     const at = this.line === null ? "" : `:${this.line}${this.column === null ? "" : `:${this.column}`}`
-    return `${this.file}${at}: ${this.reason}`
+    return escapeText(`${this.file}${at}: ${this.reason}`)
   }
 }
 
@@ -161,7 +181,7 @@ export class InvalidInput extends Schema.TaggedError<InvalidInput>()("InvalidInp
   /** A usage error. */
   readonly [Runtime.errorExitCode] = 2
   override get message() {
-    return `${this.field}: ${this.reason}`
+    return escapeText(`${this.field}: ${this.reason}`)
   }
 }
 

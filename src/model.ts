@@ -35,6 +35,8 @@ export interface ContainerSpec {
   readonly ports: ReadonlyArray<string>
   readonly log_volume: string | null
   readonly runtime: RuntimeName
+  /** `unsafe_mounts: true`: host system directories and engine sockets may be bind-mounted. */
+  readonly unsafe_mounts: boolean
   readonly state: DesiredState
 }
 
@@ -164,7 +166,9 @@ export const fingerprint = (spec: SessionSpec): Fingerprint =>
       volumes: spec.volumes,
       ports: spec.ports,
       log_volume: spec.log_volume,
-      runtime: spec.runtime
+      runtime: spec.runtime,
+      // only when set, so that every existing container keeps its hash
+      ...(spec.unsafe_mounts ? { unsafe_mounts: "true" } : {})
     }
 
 /** JSON with sorted object keys: the same fingerprint always serializes to the same text. */

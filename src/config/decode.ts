@@ -3,12 +3,14 @@
  * loader for each `ops.sessions.<name>` and by the CLI for a spec built from config + overrides, so
  * both go through exactly the same rules.
  */
+import * as fs from "node:fs"
 import * as path from "node:path"
 import { Result, Schema, SchemaIssue } from "effect"
-import type { ConfigIssue } from "../errors.js"
+import { type ConfigIssue, escapeText } from "../errors.js"
 import type { BackendKind, ConfiguredContainerSpec, ConfiguredSpec, RuntimeName, TmuxSpec } from "../model.js"
-import { validateSessionName } from "./rules.js"
+import { validateEnvCount, validateEnvEntry, validateHostMount, validateSessionName } from "./rules.js"
 import { ContainerSession, sessionFields, TmuxSession } from "./schema.js"
+import { decodeUtf8, parseDotenv } from "./text.js"
 import type { Loc } from "./tree.js"
 import type { ConfigEntry, SourceLocation } from "./types.js"
 
@@ -123,7 +125,8 @@ export const decodeLocated = (name: string, raw: unknown, ctx: LocatedContext): 
   const issues: Array<ConfigIssue> = []
   const add = (p: ReadonlyArray<PropertyKey>, reason: string) => {
     const at = ctx.locate(p)
-    issues.push({ file: at.file, line: at.line, session: name, field: fieldPath(p), reason })
+    // escaped here too (not only when printed): every renderer of issues gets terminal-safe text
+    issues.push({ file: at.file, line: at.line, session: name, field: escapeText(fieldPath(p)), reason: escapeText(reason) })
   }
   const rejected = (backend: BackendKind | null): ConfigEntry => ({ _tag: "Rejected", name, backend, issues, source: ctx.source })
 
@@ -155,7 +158,7 @@ export const decodeLocated = (name: string, raw: unknown, ctx: LocatedContext): 
   if (issues.length > 0) return rejected(backend)
 
   const v = decoded.success
-  const env = Object.fromEntries(Object.entries(v.env ?? {}).map(([k, x]) => [k, String(x)]))
+  const explicitEnv = Object.fromEntries(Object.entries(v.env ?? {}).map(([k, x]) => [k, String(x)]))
   const state = v.state ?? "running"
   const command = v.command ?? null
 
@@ -182,12 +185,40 @@ export const decodeLocated = (name: string, raw: unknown, ctx: LocatedContext): 
     return `${resolved}${rest}`
   }
 
+  // ---- env_file (loading/validation branch) ----
+  const envFiles = v.env_file === undefined || v.env_file === null ? [] : typeof v.env_file === "string"
+    ? [{ file: v.env_file, at: ["env_file"] as ReadonlyArray<PropertyKey> }]
+    : v.env_file.map((file, i) => ({ file, at: ["env_file", i] as ReadonlyArray<PropertyKey> }))
+  const fromFiles: Record<string, string> = {}
+  let envFileProblem = false
+  for (const { file, at } of envFiles) {
+    const expanded = expandHome(at, file)
+    if (expanded === null) {
+      envFileProblem = true
+      continue
+    }
+    const read = readEnvFile(path.resolve(ctx.baseDirOf(at), expanded))
+    for (const reason of read.problems) add(at, reason)
+    if (read.problems.length > 0) envFileProblem = true
+    // later files win, as in docker compose
+    Object.assign(fromFiles, read.env)
+  }
+  // explicit `env` keys win over env files (docker compose)
+  const env: Record<string, string> = { ...fromFiles, ...explicitEnv }
+  if (envFiles.length > 0 && !envFileProblem) {
+    const count = validateEnvCount(Object.keys(env).length)
+    if (count !== null) add(envFiles[0]!.at, `${count} (env and env_file together)`)
+  }
+  // ---- end env_file ----
+
   if (backend === "tmux") {
     const t = v as typeof TmuxSession.Type
     let working_dir: string | null = null
     if (t.working_dir !== undefined && t.working_dir !== null) {
       const expanded = expandHome(["working_dir"], t.working_dir)
       working_dir = expanded === null ? null : path.resolve(ctx.baseDirOf(["working_dir"]), expanded)
+      // tmux silently starts in another directory when -c names a file
+      if (working_dir !== null && existsButNotDirectory(working_dir)) add(["working_dir"], `not a directory: ${working_dir}`)
     }
     const spec: TmuxSpec = { backend, name, command, working_dir, env, socket_name: t.socket_name ?? null, state }
     return issues.length > 0 ? rejected(backend) : { _tag: "Valid", name, spec, source: ctx.source }
@@ -198,6 +229,17 @@ export const decodeLocated = (name: string, raw: unknown, ctx: LocatedContext): 
   if (working_dir !== null && !working_dir.startsWith("/")) {
     add(["working_dir"], "must be an absolute path (it is the working directory inside the container)")
   }
+  const unsafe_mounts = c.unsafe_mounts ?? false
+  /** Host system directories and engine sockets, judged on the real path (a symlink to / is /). */
+  const checkMount = (p: ReadonlyArray<PropertyKey>, volume: string): string => {
+    const host = volume.slice(0, volume.indexOf(":"))
+    if (!unsafe_mounts && host.startsWith("/")) {
+      const normal = path.resolve(host)
+      const reason = validateHostMount(normal, host) ?? validateHostMount(realPathOf(normal), host)
+      if (reason !== null) add(p, reason)
+    }
+    return volume
+  }
   const spec: ConfiguredContainerSpec = {
     backend,
     name,
@@ -205,12 +247,74 @@ export const decodeLocated = (name: string, raw: unknown, ctx: LocatedContext): 
     command,
     working_dir,
     env,
-    volumes: (c.volumes ?? []).map((vol, i) => resolveVolume(["volumes", i], vol)),
+    volumes: (c.volumes ?? []).map((vol, i) => checkMount(["volumes", i], resolveVolume(["volumes", i], vol))),
     ports: (c.ports ?? []).map(String),
-    log_volume: c.log_volume === undefined || c.log_volume === null ? null : resolveVolume(["log_volume"], c.log_volume),
+    log_volume: c.log_volume === undefined || c.log_volume === null
+      ? null
+      : checkMount(["log_volume"], resolveVolume(["log_volume"], c.log_volume)),
     runtime: c.runtime ?? ctx.defaults.container_runtime ?? null,
+    unsafe_mounts,
     state
   }
   const valid: ConfiguredSpec = spec
   return issues.length > 0 ? rejected(backend) : { _tag: "Valid", name, spec: valid, source: ctx.source }
+}
+
+// ---- file-system helpers (loading/validation branch) ----
+
+export const MAX_ENV_FILE_SIZE = 1024 * 1024
+
+/** The real path of `p`; for a path that does not exist yet, its deepest existing ancestor's, plus the rest. */
+const realPathOf = (p: string): string => {
+  try {
+    return fs.realpathSync(p)
+  } catch {
+    const parent = path.dirname(p)
+    return parent === p ? p : path.join(realPathOf(parent), path.basename(p))
+  }
+}
+
+/** True when `p`, or the deepest part of it that exists, is not a directory (`file.txt/sub` too). */
+const existsButNotDirectory = (p: string): boolean => {
+  for (let cur = p; ;) {
+    let st: fs.Stats | undefined
+    try {
+      st = fs.statSync(cur, { throwIfNoEntry: false })
+    } catch {
+      return false
+    }
+    if (st !== undefined) return !st.isDirectory()
+    const parent = path.dirname(cur)
+    if (parent === cur) return false
+    cur = parent
+  }
+}
+
+/**
+ * A dotenv file → variables, or the problems found, each naming the file and line (and the key,
+ * never the value). Each variable passes the same rules as `env`.
+ */
+const readEnvFile = (file: string): { readonly env: Record<string, string>; readonly problems: ReadonlyArray<string> } => {
+  const fail = (reason: string) => ({ env: {}, problems: [reason] })
+  let bytes: Buffer
+  try {
+    const st = fs.statSync(file)
+    if (!st.isFile()) return fail(`env file is not a regular file: ${file}`)
+    if (st.size > MAX_ENV_FILE_SIZE) return fail(`env file too large (max ${MAX_ENV_FILE_SIZE} bytes): ${file}`)
+    bytes = fs.readFileSync(file)
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code
+    return fail(code === "ENOENT" ? `env file not found: ${file}` : `cannot read env file ${file}: ${code ?? "error"}`)
+  }
+  const decoded = decodeUtf8(bytes)
+  if (!("text" in decoded)) return fail(`${file}${decoded.line === null ? "" : `:${decoded.line}`}: ${decoded.reason}`)
+  const parsed = parseDotenv(decoded.text)
+  const problems = parsed.problems.map((p) => `${file}:${p.line}: ${p.reason}`)
+  const env: Record<string, string> = {}
+  for (const e of parsed.entries) {
+    const reason = validateEnvEntry(e.key, e.value)
+    if (reason !== null) problems.push(`${file}:${e.line}: ${reason}`)
+    else env[e.key] = e.value
+  }
+  return { env, problems }
 }

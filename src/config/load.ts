@@ -9,11 +9,12 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { Effect, Result, Schema } from "effect"
-import { ConfigInvalid, type ConfigIssue, ConfigNotFound, ConfigParseError } from "../errors.js"
+import { ConfigInvalid, type ConfigIssue, ConfigNotFound, ConfigParseError, escapeText, InvalidInput } from "../errors.js"
 import type { BackendKind, RuntimeName } from "../model.js"
 import { decodeLocated, fieldPath, flattenIssues, suggestField } from "./decode.js"
-import { MAX_CONFIG_SESSIONS } from "./rules.js"
+import { MAX_CONFIG_SESSIONS, normalizeProjectName, validateProjectName, validateTmuxBinary } from "./rules.js"
 import { Ops, OpsSettings } from "./schema.js"
+import { decodeUtf8, interpolate, parseDotenv } from "./text.js"
 import { emptyMap, isNull, locate, type Loc, type MapNode, merge, type Node, parseYaml, toPlain, without } from "./tree.js"
 import type { ConfigEntry, LoadedConfig, LoadOptions } from "./types.js"
 
@@ -57,11 +58,16 @@ const readConfigFile = (file: string): string => {
   if (stat.size > MAX_CONFIG_FILE_SIZE) {
     throw parseError(`file too large (${stat.size} bytes; the limit is ${MAX_CONFIG_FILE_SIZE} bytes = 10 MiB)`)
   }
+  let bytes: Buffer
   try {
-    return fs.readFileSync(file, "utf8")
+    bytes = fs.readFileSync(file)
   } catch (e) {
     throw parseError(`cannot read: ${(e as Error).message}`)
   }
+  // strict: invalid UTF-8 is an error at its line, never silently replaced by U+FFFD
+  const decoded = decodeUtf8(bytes)
+  if ("text" in decoded) return decoded.text
+  throw new ConfigParseError({ file, line: decoded.line, column: null, reason: decoded.reason })
 }
 
 const isInside = (dir: string, target: string) => {
@@ -127,20 +133,26 @@ const loadFileTree = (file: string, depth: number, chain: ReadonlyArray<string>,
 const decodeSettings = Schema.decodeUnknownResult(OpsSettings)
 const opsFields = Object.keys(Ops.fields)
 
-/** `ops` of the merged tree → settings + one entry per session. */
-/** compose's normalisation of a directory name: lower case, [a-z0-9_-] kept, the rest dropped. */
-export const normalizeProjectName = (dir: string): string => {
-  const n = dir.toLowerCase().replace(/[^a-z0-9_-]/gu, "").replace(/^[^a-z0-9]+/u, "")
-  return n === "" ? "default" : n
+/** What interpret needs besides the merged tree. */
+interface Context {
+  readonly files: ReadonlyArray<string>
+  readonly searched: ReadonlyArray<string>
+  readonly env: Env
+  /** `${VAR}` values: the environment, then the `.env` file. */
+  readonly lookup: (name: string) => string | undefined
+  /** The project from `--project` / `KSTLIB_PROJECT`, already validated. */
+  readonly projectOverride: string | undefined
+  /** The default project: the directory name of the highest-priority config file. */
+  readonly projectDefault: string
 }
 
-const interpret = (merged: MapNode, files: ReadonlyArray<string>, env: Env, searched: ReadonlyArray<string>, cwd: string, projectOption: string | undefined): LoadedConfig => {
-  const top = files.at(-1)
-  const project = nonEmpty(projectOption) ?? nonEmpty(env["KSTLIB_PROJECT"]) ?? normalizeProjectName(path.basename(top === undefined ? cwd : path.dirname(top)))
+/** `ops` of the merged tree → settings + one entry per session. */
+const interpret = (merged: MapNode, ctx: Context): LoadedConfig => {
+  const { files } = ctx
   const defaults = {
     files,
-    searched,
-    project,
+    searched: ctx.searched,
+    project: ctx.projectOverride ?? ctx.projectDefault,
     default_backend: "tmux" as BackendKind,
     tmux_binary: "tmux",
     container_runtime: null as RuntimeName | null,
@@ -149,52 +161,163 @@ const interpret = (merged: MapNode, files: ReadonlyArray<string>, env: Env, sear
   }
   const opsEntry = merged.entries.get("ops")
   if (opsEntry === undefined || isNull(opsEntry.value)) return defaults
-  const ops = opsEntry.value
-  if (ops.kind !== "map") throw invalid(opsEntry.keyLoc, "ops", `must be a mapping (key: value), got ${ops.kind === "seq" ? "a list" : "a scalar"}`)
+  const rawOps = opsEntry.value
+  if (rawOps.kind !== "map") throw invalid(opsEntry.keyLoc, "ops", `must be a mapping (key: value), got ${rawOps.kind === "seq" ? "a list" : "a scalar"}`)
+
+  // settings are interpolated here (a problem rejects the load); each session below on its own
+  const sessionsEntry = rawOps.entries.get("sessions")
+  const settingsInterp = interpolateTree(without(rawOps, "sessions"), ctx.lookup, [])
+  if (settingsInterp.issues.length > 0) {
+    throw new ConfigInvalid({
+      issues: settingsInterp.issues.map((i) => ({ file: i.loc.file, line: i.loc.line, session: null, field: fieldPath(["ops", ...i.path]), reason: i.reason }))
+    })
+  }
+  const settingsNode = settingsInterp.node as MapNode
+  const ops: MapNode = sessionsEntry === undefined ? settingsNode : { ...settingsNode, entries: new Map([...settingsNode.entries, ["sessions", sessionsEntry]]) }
 
   const settings = decodeSettings(toPlain(ops), { errors: "all", onExcessProperty: "error" })
   if (Result.isFailure(settings)) {
-    throw new ConfigInvalid({ issues: settingsIssues(ops, opsEntry.keyLoc, settings.failure) })
+    throw new ConfigInvalid({ issues: redact(settingsIssues(ops, opsEntry.keyLoc, settings.failure), settingsInterp.subs, ["ops"]) })
   }
   const s = settings.success
   const default_backend = s.default_backend ?? "tmux"
   const container_runtime = s.container_runtime ?? null
-
-  const sessionsEntry = ops.entries.get("sessions")
-  if (sessionsEntry === undefined || isNull(sessionsEntry.value)) {
-    return { ...defaults, default_backend, container_runtime, tmux_binary: s.tmux_binary ?? "tmux" }
+  const tmux_binary = s.tmux_binary ?? "tmux"
+  if (s.tmux_binary !== undefined) {
+    const dirs = [...new Set(files.map((f) => realOr(path.dirname(f))))]
+    const abs = path.isAbsolute(tmux_binary) ? path.resolve(tmux_binary) : tmux_binary
+    const reason = validateTmuxBinary(abs, dirs, path.isAbsolute(abs) ? realOrNull(abs) : null)
+    if (reason !== null) {
+      const at = locate(ops, ["tmux_binary"], opsEntry.keyLoc)
+      throw new ConfigInvalid({ issues: [{ file: at.file, line: at.line, session: null, field: "ops.tmux_binary", reason }] })
+    }
   }
+  const project = ctx.projectOverride ?? s.project ?? ctx.projectDefault
+  const base = { ...defaults, default_backend, container_runtime, tmux_binary, project }
+
+  if (sessionsEntry === undefined || isNull(sessionsEntry.value)) return base
   const sessionsNode = sessionsEntry.value
   if (sessionsNode.kind !== "map") {
     throw invalid(sessionsEntry.keyLoc, "ops.sessions", "must be a mapping of session names to sessions")
   }
-  const all = [...sessionsNode.entries]
-  const kept = all.slice(0, MAX_CONFIG_SESSIONS)
-  const dropped = all.slice(MAX_CONFIG_SESSIONS)
-  const warnings: Array<ConfigIssue> = []
-  if (dropped.length > 0) {
-    const at = dropped[0]![1].keyLoc
-    warnings.push({
-      file: at.file,
-      line: at.line,
-      session: null,
-      field: "ops.sessions",
-      reason: `ops.sessions has ${all.length} entries (max ${MAX_CONFIG_SESSIONS}); ignoring: ${dropped.map(([n]) => n).join(", ")}`
-    })
-  }
-  const home = nonEmpty(env["HOME"])
-  const sessions = kept.map(([name, entry]): ConfigEntry => {
-    const where = (p: ReadonlyArray<PropertyKey>) => locate(entry.value, p, entry.keyLoc)
-    return decodeLocated(name, rawSession(entry.value), {
+  const home = nonEmpty(ctx.env["HOME"])
+  const sessions = [...sessionsNode.entries].map(([name, entry], index): ConfigEntry => {
+    // beyond the cap: rejected (never run), not silently dropped
+    if (index >= MAX_CONFIG_SESSIONS) {
+      return {
+        _tag: "Rejected",
+        name,
+        backend: null,
+        source: entry.keyLoc,
+        issues: [{
+          file: entry.keyLoc.file,
+          line: entry.keyLoc.line,
+          session: name,
+          field: "",
+          reason: `too many sessions: at most ${MAX_CONFIG_SESSIONS} per config`
+        }]
+      }
+    }
+    const interp = interpolateTree(entry.value, ctx.lookup, [])
+    if (interp.issues.length > 0) {
+      return {
+        _tag: "Rejected",
+        name,
+        backend: null,
+        source: entry.keyLoc,
+        issues: interp.issues.map((i) => ({ file: i.loc.file, line: i.loc.line, session: name, field: escapeText(fieldPath(i.path)), reason: escapeText(i.reason) }))
+      }
+    }
+    const where = (p: ReadonlyArray<PropertyKey>) => locate(interp.node, p, entry.keyLoc)
+    const decoded = decodeLocated(name, rawSession(interp.node), {
       defaults: { default_backend, container_runtime },
       home,
       source: entry.keyLoc,
       locate: where,
       baseDirOf: (p) => path.dirname(where(p).file)
     })
+    return decoded._tag === "Rejected" ? { ...decoded, issues: redact(decoded.issues, interp.subs, []) } : decoded
   })
-  return { ...defaults, default_backend, tmux_binary: s.tmux_binary ?? "tmux", container_runtime, sessions, warnings }
+  return { ...base, sessions }
 }
+
+const realOr = (p: string): string => realOrNull(p) ?? p
+const realOrNull = (p: string): string | null => {
+  try {
+    return fs.realpathSync(p)
+  } catch {
+    return null
+  }
+}
+
+// ---- interpolation over the located tree (loading/validation branch) ----
+
+interface Substitution {
+  /** Field path (from the interpolated subtree's root) of the string that used variables. */
+  readonly path: ReadonlyArray<PropertyKey>
+  readonly vars: ReadonlyArray<readonly [string, string]>
+}
+interface TreeIssue {
+  readonly loc: Loc
+  readonly path: ReadonlyArray<PropertyKey>
+  readonly reason: string
+}
+
+/** Every string scalar of `node` interpolated; map keys stay as written. Locations are kept. */
+const interpolateTree = (
+  node: Node,
+  lookup: (name: string) => string | undefined,
+  at: ReadonlyArray<PropertyKey>
+): { readonly node: Node; readonly issues: ReadonlyArray<TreeIssue>; readonly subs: ReadonlyArray<Substitution> } => {
+  const issues: Array<TreeIssue> = []
+  const subs: Array<Substitution> = []
+  const walk = (n: Node, p: ReadonlyArray<PropertyKey>): Node => {
+    switch (n.kind) {
+      case "map":
+        return { ...n, entries: new Map([...n.entries].map(([k, e]) => [k, { keyLoc: e.keyLoc, value: walk(e.value, [...p, k]) }])) }
+      case "seq":
+        return { ...n, items: n.items.map((item, i) => walk(item, [...p, i])) }
+      case "scalar": {
+        if (typeof n.value !== "string") return n
+        const r = interpolate(n.value, lookup)
+        if (r._tag === "Error") {
+          issues.push({ loc: n.loc, path: p, reason: r.reason })
+          return n
+        }
+        if (r.used.length > 0) subs.push({ path: p, vars: r.used.flatMap((v) => {
+          const value = lookup(v)
+          return value === undefined || value === "" ? [] : [[v, value] as const]
+        }) })
+        return { ...n, value: r.value }
+      }
+    }
+  }
+  return { node: walk(node, at), issues, subs }
+}
+
+/**
+ * Issues about a field whose value came from variables never show those values: each is replaced
+ * by `<$NAME>` (rules echo some values, e.g. `Invalid image name format: …`).
+ */
+const redact = (
+  issues: ReadonlyArray<ConfigIssue>,
+  subs: ReadonlyArray<Substitution>,
+  prefix: ReadonlyArray<PropertyKey>
+): ReadonlyArray<ConfigIssue> =>
+  subs.length === 0 ? issues : issues.map((i) => {
+    let reason = i.reason
+    let field = i.field
+    for (const sub of subs) {
+      const f = escapeText(fieldPath([...prefix, ...sub.path]))
+      if (i.field !== f && !i.field.startsWith(`${f}.`) && !i.field.startsWith(`${f}[`)) continue
+      // longest first, so that a value containing another is replaced whole
+      for (const [name, value] of [...sub.vars].sort((a, b) => b[1].length - a[1].length)) {
+        reason = reason.split(escapeText(value)).join(`<$${name}>`)
+        field = field.split(escapeText(value)).join(`<$${name}>`)
+      }
+    }
+    return { ...i, reason, field }
+  })
 
 /** Plain session value; env scalars keep the text as written (`VERSION: 1.10` stays "1.10"). */
 const rawSession = (node: Node): unknown => {
@@ -211,18 +334,39 @@ const settingsIssues = (ops: MapNode, opsLoc: Loc, error: Schema.SchemaError): R
     return { file: at.file, line: at.line, session: null, field: fieldPath(["ops", ...i.path]), reason }
   })
 
+/** The `.env` next to the highest-priority config file: values for `${VAR}` (the environment wins). */
+const readDotenv = (dir: string): Readonly<Record<string, string>> => {
+  const file = path.join(dir, ".env")
+  const st = fs.statSync(file, { throwIfNoEntry: false })
+  if (st === undefined || !st.isFile()) return {}
+  const parsed = parseDotenv(readConfigFile(file))
+  if (parsed.problems.length > 0) {
+    throw new ConfigInvalid({ issues: parsed.problems.map((p) => ({ file, line: p.line, session: null, field: "", reason: p.reason })) })
+  }
+  return Object.fromEntries(parsed.entries.map((e) => [e.key, e.value]))
+}
+
 const loadSync = (options: LoadOptions): LoadedConfig => {
   const env: Env = options.env ?? process.env
   const cwd = path.resolve(options.cwd ?? process.cwd())
+  // `--config ""` (e.g. an unset shell variable) must not silently fall back to the cascade
+  if (options.path === "") throw new InvalidInput({ field: "--config", reason: "the config path is empty" })
+  if (options.project !== undefined) {
+    const reason = validateProjectName(options.project)
+    if (reason !== null) throw new InvalidInput({ field: "--project", reason })
+  }
   const explicit = nonEmpty(options.path) ?? nonEmpty(env["KSTLIB_CONFIG"])
   let candidates: ReadonlyArray<string>
+  let searched: ReadonlyArray<string>
   if (explicit !== undefined) {
     const file = path.resolve(cwd, explicit)
-    if (fs.statSync(file, { throwIfNoEntry: false }) === undefined) throw new ConfigNotFound({ path: file })
+    searched = [file]
+    if (fs.statSync(file, { throwIfNoEntry: false }) === undefined) throw new ConfigNotFound({ path: file, searched })
     candidates = [file]
   } else {
     const seen = new Set<string>()
-    candidates = cascadePaths(cwd, env).filter((p) => {
+    searched = cascadePaths(cwd, env)
+    candidates = searched.filter((p) => {
       if (fs.statSync(p, { throwIfNoEntry: false }) === undefined) return false
       const real = fs.realpathSync(p)
       if (seen.has(real)) return false
@@ -235,21 +379,42 @@ const loadSync = (options: LoadOptions): LoadedConfig => {
   for (const file of candidates) {
     merged = merge(merged, loadFileTree(file, 0, [fs.realpathSync(file)], files)) as MapNode
   }
-  return interpret(merged, files, env, explicit !== undefined ? candidates : cascadePaths(cwd, env), cwd, options.project)
+  const top = candidates[candidates.length - 1]
+  const topDir = top === undefined ? cwd : path.dirname(top)
+  const dotenv = top === undefined ? {} : readDotenv(topDir)
+  // own properties only: `${__proto__}` must not find Object.prototype
+  const own = (o: Readonly<Record<string, string | undefined>>, k: string) => (Object.hasOwn(o, k) ? o[k] : undefined)
+  const lookup = (name: string): string | undefined => own(env, name) ?? own(dotenv, name)
+
+  const fromEnv = nonEmpty(lookup("KSTLIB_PROJECT"))
+  if (options.project === undefined && fromEnv !== undefined) {
+    const reason = validateProjectName(fromEnv)
+    if (reason !== null) throw new InvalidInput({ field: "KSTLIB_PROJECT", reason })
+  }
+  return interpret(merged, {
+    files,
+    searched,
+    env,
+    lookup,
+    projectOverride: options.project ?? fromEnv,
+    projectDefault: normalizeProjectName(path.basename(topDir))
+  })
 }
 
 /**
  * Loads the configuration: `options.path` (CLI `--config`), else `KSTLIB_CONFIG`, else the
- * cascade (no file at all = defaults, no sessions). Each session is decoded on its own: a broken
- * one becomes a `Rejected` entry, the others stay valid. File-level problems fail the whole load.
+ * cascade (no file at all = defaults, no sessions, `searched` lists where it looked). String
+ * values under `ops` are interpolated (`${VAR}`, from the environment then `.env`). Each session
+ * is decoded on its own: a broken one becomes a `Rejected` entry, the others stay valid.
+ * File-level problems fail the whole load; a bad `--config ""` / `--project` is an InvalidInput.
  */
 export const loadConfig = (
   options: LoadOptions = {}
-): Effect.Effect<LoadedConfig, ConfigNotFound | ConfigParseError | ConfigInvalid> =>
+): Effect.Effect<LoadedConfig, ConfigNotFound | ConfigParseError | ConfigInvalid | InvalidInput> =>
   Effect.try({
     try: () => loadSync(options),
     catch: (e) =>
-      e instanceof ConfigNotFound || e instanceof ConfigParseError || e instanceof ConfigInvalid
+      e instanceof ConfigNotFound || e instanceof ConfigParseError || e instanceof ConfigInvalid || e instanceof InvalidInput
         ? e
         : new ConfigParseError({ file: options.path ?? "<config>", line: null, column: null, reason: String(e) })
   })

@@ -44,7 +44,14 @@ export const PORT_PATTERN = /^(?:[0-9]{1,5}:)?[0-9]{1,5}(?:\/tcp|\/udp)?$/u
 export const ENV_KEY_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/u
 const CONTROL_KEY_PATTERN = /^(?:C-[a-zA-Z]|M-[a-zA-Z]|Enter|Escape|Space|Tab|BSpace)$/u
 
+/**
+ * Variables that make a program load or run code other than the validated command (the original's
+ * list, extended). Reviewed against ld.so(8), bash(1)/dash(1)/zsh(1) startup files and the
+ * interpreters' documented variables. Not blocked, deliberately: HOME, PATH, XDG_* and CLASSPATH
+ * (too common to refuse; they select files, they do not inject code into an otherwise safe command).
+ */
 export const DANGEROUS_ENV_KEYS: ReadonlyArray<string> = [
+  // the original's list (LD_* and DYLD_* are refused as whole prefixes below)
   "LD_PRELOAD",
   "LD_LIBRARY_PATH",
   "DYLD_INSERT_LIBRARIES",
@@ -53,8 +60,52 @@ export const DANGEROUS_ENV_KEYS: ReadonlyArray<string> = [
   "PYTHONSTARTUP",
   "NODE_OPTIONS",
   "PERL5OPT",
-  "RUBYOPT"
+  "RUBYOPT",
+  // shells: startup files and strings they evaluate (prompts are expanded with command substitution)
+  "BASH_ENV",
+  "ENV",
+  "SHELLOPTS",
+  "BASHOPTS",
+  "PROMPT_COMMAND",
+  "PS0",
+  "PS1",
+  "PS2",
+  "PS4",
+  "ZDOTDIR",
+  // glibc: iconv modules are shared objects; tunables (CVE-2023-4911)
+  "GCONV_PATH",
+  "GLIBC_TUNABLES",
+  // interpreters and runtimes
+  "PYTHONHOME",
+  "PYTHONUSERBASE",
+  "PYTHONWARNINGS",
+  "PYTHONBREAKPOINT",
+  "NODE_PATH",
+  "PERL5LIB",
+  "PERLLIB",
+  "PERL5DB",
+  "RUBYLIB",
+  "JAVA_TOOL_OPTIONS",
+  "_JAVA_OPTIONS",
+  "JDK_JAVA_OPTIONS",
+  "PHPRC",
+  "PHP_INI_SCAN_DIR",
+  "LUA_INIT",
+  "OPENSSL_CONF",
+  "OPENSSL_ENGINES"
 ]
+
+/**
+ * Whole namespaces. `LD_`: every variable ld.so(8) reads steers the dynamic loader of every
+ * program started (LD_AUDIT and LD_PRELOAD load code, LD_TRACE_LOADED_OBJECTS stops the program
+ * from running, LD_DEBUG_OUTPUT/LD_PROFILE_OUTPUT write files) and glibc adds new ones; no
+ * application needs them from a config file. `DYLD_` is the macOS equivalent. `BASH_FUNC_`: bash
+ * imports functions from such variables. `LUA_INIT_`: versioned LUA_INIT.
+ */
+export const DANGEROUS_ENV_PREFIXES: ReadonlyArray<string> = ["LD_", "DYLD_", "BASH_FUNC_", "LUA_INIT_"]
+
+export const isDangerousEnvKey = (key: string): boolean =>
+  DANGEROUS_ENV_KEYS.includes(key) || DANGEROUS_ENV_PREFIXES.some((p) => key.startsWith(p))
 
 /**
  * The original `DANGEROUS_PATTERNS`, in its order. `source` is the raw regex text the original
@@ -141,7 +192,7 @@ export const validateEnvEntry = (key: string, value: string): string | null => {
   if (key.length > MAX_ENV_KEY_LENGTH) return `Env key too long (max ${MAX_ENV_KEY_LENGTH}): ${key.slice(0, 20)}...`
   if (value.length > MAX_ENV_VALUE_LENGTH) return `Env value too long (max ${MAX_ENV_VALUE_LENGTH}) for key: ${key}`
   if (!ENV_KEY_PATTERN.test(key)) return `Invalid env key format: ${key}`
-  if (DANGEROUS_ENV_KEYS.includes(key)) return `Environment variable '${key}' is blocked for security reasons`
+  if (isDangerousEnvKey(key)) return `Environment variable '${key}' is blocked for security reasons`
   if (value.includes("\u0000")) return `Null bytes are not allowed in env values (key: ${key})`
   return null
 }
@@ -186,7 +237,8 @@ const hasControlChar = (s: string) => /[\u0000-\u001f\u007f]/u.test(s)
 export const validateSocketName = (socket: string): string | null => {
   if (socket === "") return "Socket name cannot be empty"
   if (socket.length > MAX_SOCKET_NAME_LENGTH) return `Socket name too long (max ${MAX_SOCKET_NAME_LENGTH} chars)`
-  if (socket.includes("/") || socket.includes("\\") || hasControlChar(socket)) {
+  // `.` and `..` would name tmux's socket directory or its parent, not a socket
+  if (socket === "." || socket === ".." || socket.includes("/") || socket.includes("\\") || hasControlChar(socket)) {
     return `Invalid socket name: '${socket}'`
   }
   return null
@@ -197,5 +249,88 @@ export const validateWorkingDir = (dir: string): string | null => {
   if (dir.length > MAX_WORKING_DIR_LENGTH) return `Working directory too long (max ${MAX_WORKING_DIR_LENGTH} chars)`
   if (dir.includes("\u0000")) return "Null bytes are not allowed in working directory"
   if (hasNewline(dir)) return "Newlines are not allowed in working directory"
+  return null
+}
+
+// ---- project, tmux binary, host mounts (loading/validation branch) ----
+
+export const MAX_PROJECT_NAME_LENGTH = 64
+/** Like a session name, but it may start with a digit (a directory name often does, as in compose). */
+export const PROJECT_NAME_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_-]*$/u
+
+export const validateProjectName = (project: string): string | null => {
+  if (project === "") return "Project name cannot be empty"
+  if (project.length > MAX_PROJECT_NAME_LENGTH) return `Project name too long (max ${MAX_PROJECT_NAME_LENGTH} chars)`
+  if (!PROJECT_NAME_PATTERN.test(project)) {
+    return "Project name must start with a letter or digit and contain only alphanumeric, underscore, or hyphen characters"
+  }
+  return null
+}
+
+/**
+ * A directory name as a project name, the way docker compose normalises it: lower case, only
+ * `[a-z0-9_-]` kept, leading `_`/`-` dropped; nothing left → "default".
+ */
+export const normalizeProjectName = (dirName: string): string => {
+  const s = dirName.toLowerCase().replace(/[^a-z0-9_-]/gu, "").replace(/^[_-]+/u, "").slice(0, MAX_PROJECT_NAME_LENGTH)
+  return s === "" ? "default" : s
+}
+
+/**
+ * `ops.tmux_binary`: a bare name (looked up on PATH) or an absolute path outside every config
+ * file's directory. Even read-only commands run tmux, so a path into the repository that ships the
+ * config (`./evil.sh`) would run the repository's file on `kstlib ops list`.
+ * `configDirs` are real paths; `real` is the binary's real path when it exists.
+ */
+export const validateTmuxBinary = (binary: string, configDirs: ReadonlyArray<string>, real: string | null): string | null => {
+  if (binary === "") return "tmux binary cannot be empty"
+  if (hasControlChar(binary)) return "control characters are not allowed in the tmux binary"
+  if (!binary.includes("/")) return binary === "." || binary === ".." ? "must be a program name or an absolute path" : null
+  if (!binary.startsWith("/")) return "must be a program name (looked up in PATH) or an absolute path; a relative path is refused"
+  const inside = (p: string) => configDirs.some((d) => p === d || p.startsWith(d.endsWith("/") ? d : `${d}/`))
+  if (inside(binary) || (real !== null && inside(real))) {
+    return "must not be inside a config file's directory (a repository must not ship the program kstlib runs)"
+  }
+  return null
+}
+
+/** Host directories never bind-mounted (without `unsafe_mounts: true`): the directory itself. */
+export const FORBIDDEN_MOUNT_DIRS: ReadonlyArray<string> = ["/", "/proc", "/sys", "/dev", "/boot", "/etc"]
+/** ... and everything below these. */
+export const FORBIDDEN_MOUNT_TREES: ReadonlyArray<string> = ["/proc", "/sys", "/boot"]
+/** Container engines' API sockets: mounting one (or a directory holding one) gives root on the host. */
+export const ENGINE_SOCKETS: ReadonlyArray<RegExp> = [
+  /^\/var\/run\/docker\.sock$/u,
+  /^\/run\/docker\.sock$/u,
+  /^\/run\/podman\/podman\.sock$/u,
+  /^\/run\/user\/[0-9]+\/podman\/podman\.sock$/u,
+  /^\/run\/user\/[0-9]+\/docker\.sock$/u,
+  /^\/run\/containerd\/containerd\.sock$/u
+]
+/** The directories on the way to those sockets (mounting them exposes the socket too). */
+const ENGINE_SOCKET_DIRS: ReadonlyArray<RegExp> = [
+  /^\/var$/u,
+  /^\/var\/run$/u,
+  /^\/run$/u,
+  /^\/run\/podman$/u,
+  /^\/run\/containerd$/u,
+  /^\/run\/user$/u,
+  /^\/run\/user\/[0-9]+$/u,
+  /^\/run\/user\/[0-9]+\/podman$/u
+]
+
+/**
+ * Why a bind mount of host path `host` (absolute, normalised, symlinks already resolved by the
+ * caller) is refused, or null. `shown` is the path as written, for the message.
+ */
+export const validateHostMount = (host: string, shown: string): string | null => {
+  const via = host === shown ? "" : ` (resolves to '${host}')`
+  const refuse = (what: string) => `refusing to mount host '${shown}'${via}: ${what}; set unsafe_mounts: true to allow it`
+  if (FORBIDDEN_MOUNT_DIRS.includes(host) || FORBIDDEN_MOUNT_TREES.some((t) => host.startsWith(`${t}/`))) {
+    return refuse("host system directory")
+  }
+  if (ENGINE_SOCKETS.some((r) => r.test(host)) || ENGINE_SOCKET_DIRS.some((r) => r.test(host))) {
+    return refuse("container engine socket (root on the host)")
+  }
   return null
 }

@@ -7,6 +7,7 @@
 import { JsonSchema, Schema } from "effect"
 import {
   DANGEROUS_ENV_KEYS,
+  DANGEROUS_ENV_PREFIXES,
   ENV_KEY_PATTERN,
   IMAGE_PATTERN,
   MAX_COMMAND_LENGTH,
@@ -15,11 +16,13 @@ import {
   MAX_ENV_VARS,
   MAX_IMAGE_NAME_LENGTH,
   MAX_PORTS,
+  MAX_PROJECT_NAME_LENGTH,
   MAX_SESSION_NAME_LENGTH,
   MAX_SOCKET_NAME_LENGTH,
   MAX_VOLUMES,
   MAX_WORKING_DIR_LENGTH,
   PORT_PATTERN,
+  PROJECT_NAME_PATTERN,
   SESSION_NAME_PATTERN,
   validateCommand,
   validateEnvCount,
@@ -27,6 +30,7 @@ import {
   validateImage,
   validatePort,
   validatePortCount,
+  validateProjectName,
   validateSessionName,
   validateSocketName,
   validateVolume,
@@ -92,7 +96,11 @@ export const Env = Schema.Record(Schema.String, EnvValue).check(
       expected: "environment variables",
       toJsonSchema: () => ({
         maxProperties: MAX_ENV_VARS,
-        propertyNames: { pattern: ENV_KEY_PATTERN.source, maxLength: MAX_ENV_KEY_LENGTH, not: { enum: DANGEROUS_ENV_KEYS } }
+        propertyNames: {
+          pattern: ENV_KEY_PATTERN.source,
+          maxLength: MAX_ENV_KEY_LENGTH,
+          not: { anyOf: [{ enum: DANGEROUS_ENV_KEYS }, { pattern: `^(?:${DANGEROUS_ENV_PREFIXES.join("|")})` }] }
+        }
       })
     }
   )
@@ -112,6 +120,26 @@ export const DesiredState = Schema.Literals(["running", "stopped"]).annotate({
   description: "What `kstlib ops apply` converges the session to."
 })
 
+// ---- env_file / unsafe_mounts (loading/validation branch) ----
+const envFileField = {
+  env_file: Schema.optionalKey(
+    Schema.NullOr(Schema.Union([Schema.String.check(Schema.isMinLength(1)), Schema.Array(Schema.String.check(Schema.isMinLength(1)))]))
+      .annotate({
+        description:
+          "dotenv file(s) (KEY=VALUE lines), relative to this config file; merged under `env` (`env` wins), validated like `env`."
+      })
+  )
+}
+const unsafeMountsField = {
+  unsafe_mounts: Schema.optionalKey(
+    Schema.Boolean.annotate({
+      default: false,
+      description: "Allow bind-mounting host system directories (/, /proc, /sys, /dev, /boot, /etc) and container engine sockets."
+    })
+  )
+}
+// ---- end env_file / unsafe_mounts ----
+
 const common = {
   command: Schema.optionalKey(Schema.NullOr(Command)),
   env: Schema.optionalKey(Schema.NullOr(Env)),
@@ -124,7 +152,8 @@ export const TmuxSession = Schema.Struct({
   working_dir: Schema.optionalKey(
     Schema.NullOr(WorkingDir.annotate({ description: "Start directory; relative = relative to this config file." }))
   ),
-  socket_name: Schema.optionalKey(Schema.NullOr(SocketName))
+  socket_name: Schema.optionalKey(Schema.NullOr(SocketName)),
+  ...envFileField
 }).annotate({ identifier: "TmuxSession", title: "tmux session" })
 
 export const ContainerSession = Schema.Struct({
@@ -141,7 +170,9 @@ export const ContainerSession = Schema.Struct({
   ),
   runtime: Schema.optionalKey(
     Schema.NullOr(RuntimeName.annotate({ description: "Default: ops.container_runtime, else auto-detect (podman, then docker)." }))
-  )
+  ),
+  ...envFileField,
+  ...unsafeMountsField
 }).annotate({ identifier: "ContainerSession", title: "container session" })
 
 /** Discriminated by `backend`; an entry without it takes `ops.default_backend` (decode.ts picks the member). */
@@ -151,7 +182,17 @@ export const Session = Schema.Union([TmuxSession, ContainerSession])
 export const opsSettingsFields = {
   default_backend: Schema.optionalKey(BackendKind.annotate({ default: "tmux" })),
   tmux_binary: Schema.optionalKey(
-    Schema.String.check(Schema.isMinLength(1)).annotate({ default: "tmux", description: "tmux binary name or path." })
+    Schema.String.check(Schema.isMinLength(1)).annotate({
+      default: "tmux",
+      description: "tmux program name (looked up in PATH) or absolute path outside the config file's directory."
+    })
+  ),
+  project: Schema.optionalKey(
+    Schema.String.check(
+      rule(validateProjectName, { minLength: 1, maxLength: MAX_PROJECT_NAME_LENGTH, pattern: PROJECT_NAME_PATTERN.source }, "a project name")
+    ).annotate({
+      description: "Project (unit of ownership). Default: the config file's directory name; overridden by -p/--project and KSTLIB_PROJECT."
+    })
   ),
   container_runtime: Schema.optionalKey(
     Schema.NullOr(RuntimeName).annotate({ default: null, description: "null = auto-detect (podman, then docker)." })

@@ -36,7 +36,11 @@ export type Node = MapNode | SeqNode | ScalarNode
 /** Bounds the nodes produced by alias expansion (`&a [*b, *b, …]` nested: the "billion laughs" document). */
 const MAX_ALIASED_NODES = 100_000
 
-const reasonOf = (e: YAML.YAMLError) => e.message.split(" at line ")[0]!.split("\n")[0]!
+const UNRESOLVED_ALIAS = "unresolved YAML alias (a value starting with '*' must be quoted)"
+
+/** The parser's message, minus its source excerpt; alias errors never quote the alias (it may be a secret). */
+const reasonOf = (e: YAML.YAMLError) =>
+  /alias/iu.test(e.message) || e.code === "BAD_ALIAS" ? UNRESOLVED_ALIAS : e.message.split(" at line ")[0]!.split("\n")[0]!
 
 /** Parses one YAML document. An empty (or comments-only) file is an empty map. */
 export const parseYaml = (file: string, text: string): Node => {
@@ -62,7 +66,8 @@ export const parseYaml = (file: string, text: string): Node => {
     if (insideAlias > 0 && --budget < 0) fail(undefined, `too many alias expansions (more than ${MAX_ALIASED_NODES} nodes)`)
     if (YAML.isAlias(node)) {
       const target = node.resolve(doc)
-      if (target === undefined) fail(node.range?.[0], `unresolved alias *${node.source}`)
+      // never echo the alias text: an unquoted value starting with '*' may be a password
+      if (target === undefined) fail(node.range?.[0], UNRESOLVED_ALIAS)
       insideAlias++
       try {
         return convert(target, locOf(node.range?.[0]))

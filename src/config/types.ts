@@ -27,26 +27,33 @@ export type ConfigEntry =
 export interface LoadedConfig {
   /** Files merged, lowest priority first (includes before their includer). Empty: no file, defaults only. */
   readonly files: ReadonlyArray<string>
-  /** The config files looked for (the cascade, or the one file asked for). */
-  readonly searched: ReadonlyArray<string>
-  /** The unit of ownership: only this project's sessions are ever stopped, replaced or pruned. */
-  readonly project: string
   readonly default_backend: BackendKind
   readonly tmux_binary: string
   readonly container_runtime: RuntimeName | null
   /** In config order. */
   readonly sessions: ReadonlyArray<ConfigEntry>
-  /** Problems that reject nothing but deserve a line on stderr (e.g. entries beyond the 50-session cap). */
+  /** Problems that reject nothing but deserve a line on stderr. */
   readonly warnings: ReadonlyArray<ConfigIssue>
+  /**
+   * The unit of ownership: `LoadOptions.project` > `KSTLIB_PROJECT` > `ops.project` > the name of
+   * the directory of the highest-priority config file (the working directory when there is none),
+   * normalised as docker compose does.
+   */
+  readonly project: string
+  /**
+   * The paths looked at: the cascade in order (or the one file asked for). With `files` empty,
+   * `new ConfigNotFound({ path: null, searched })` is the error for commands that need a config.
+   */
+  readonly searched: ReadonlyArray<string>
 }
 
 export interface LoadOptions {
-  /** `--config PATH`: exactly this file (else `KSTLIB_CONFIG`, else the cascade). */
+  /** `--config PATH`: exactly this file (else `KSTLIB_CONFIG`, else the cascade). `""` is refused (InvalidInput). */
   readonly path?: string | undefined
+  /** `-p/--project`: wins over `KSTLIB_PROJECT` and `ops.project`; an invalid name is refused (InvalidInput). */
+  readonly project?: string | undefined
   /** Defaults to process.cwd(). */
   readonly cwd?: string | undefined
-  /** `-p/--project`: overrides KSTLIB_PROJECT, `ops.project` and the directory name. */
-  readonly project?: string | undefined
-  /** Defaults to process.env (HOME, XDG_CONFIG_HOME, KSTLIB_CONFIG, KSTLIB_PROJECT are read from it). */
+  /** Defaults to process.env (HOME, XDG_CONFIG_HOME, KSTLIB_CONFIG, KSTLIB_PROJECT, and the variables `${VAR}` interpolates). */
   readonly env?: Readonly<Record<string, string | undefined>> | undefined
 }

@@ -29,7 +29,7 @@ export interface PlanRequest {
 
 /** No config file, no plan: planning against nothing would propose to remove everything. */
 export const requireConfigFile = (config: LoadedConfig) =>
-  config.files.length === 0 ? Effect.fail(new ConfigNotFound({ path: config.searched.join(", ") })) : Effect.void
+  config.files.length === 0 ? Effect.fail(new ConfigNotFound({ path: null, searched: config.searched })) : Effect.void
 
 /** Each name must be a config session (or, with `orphansToo`, one of this project's sessions). */
 export const checkNames = (config: LoadedConfig, names: ReadonlyArray<string>, also: ReadonlyArray<string> = []) =>

@@ -29,6 +29,7 @@ export const containerSpec = (name: string, over: Partial<Omit<ContainerSpec, "b
   ports: [],
   log_volume: null,
   runtime: "podman",
+  unsafe_mounts: false,
   state: "running",
   ...over
 })

@@ -47,7 +47,21 @@ describe("discovery and cascade", () => {
     Effect.gen(function*() {
       const root = tree({ "work/.keep": "" })
       const c = yield* load(root)
-      expect(c).toEqual({ files: [], default_backend: "tmux", tmux_binary: "tmux", container_runtime: null, sessions: [], warnings: [] })
+      expect(c).toEqual({
+        files: [],
+        default_backend: "tmux",
+        tmux_binary: "tmux",
+        container_runtime: null,
+        sessions: [],
+        warnings: [],
+        project: "work",
+        searched: [
+          path.join(root, "home/.config/kstlib.conf.yml"),
+          path.join(root, "home/.config/kstlib/kstlib.conf.yml"),
+          path.join(root, "home/kstlib.conf.yml"),
+          path.join(root, "work/kstlib.conf.yml")
+        ]
+      })
     }))
 
   it.effect("precedence: ~/.config < XDG < ~ < ./ ; maps merge, lists replace", () =>
@@ -415,19 +429,20 @@ describe("sessions", () => {
       expect(valid(c, "v").spec).toMatchObject({ volumes: [`${proj}/sub/d:/d`] })
     }))
 
-  it.effect("more than 50 sessions: the first 50 are kept, a warning names the rest", () =>
+  it.effect("more than 50 sessions: the first 50 are decoded, the 51st and later are rejected entries", () =>
     Effect.gen(function*() {
       const names = Array.from({ length: 53 }, (_, i) => `s${i}`)
       const root = tree({ "c.yml": `ops:\n  sessions:\n${names.map((n) => `    ${n}: {}\n`).join("")}` })
       const c = yield* load(root, { path: path.join(root, "c.yml") })
-      expect(c.sessions.map((s) => s.name)).toEqual(names.slice(0, 50))
-      expect(c.warnings).toEqual([{
-        file: path.join(root, "c.yml"),
-        line: 53,
-        session: null,
-        field: "ops.sessions",
-        reason: "ops.sessions has 53 entries (max 50); ignoring: s50, s51, s52"
-      }])
+      expect(c.sessions.map((s) => `${s.name}:${s._tag}`)).toEqual(names.map((n, i) => `${n}:${i < 50 ? "Valid" : "Rejected"}`))
+      expect(rejected(c, "s50")).toEqual({
+        _tag: "Rejected",
+        name: "s50",
+        backend: null,
+        source: { file: path.join(root, "c.yml"), line: 53 },
+        issues: [{ file: path.join(root, "c.yml"), line: 53, session: "s50", field: "", reason: "too many sessions: at most 50 per config" }]
+      })
+      expect(c.warnings).toEqual([])
     }))
 
   it.effect("scalar types: wrong types are issues, not crashes; state defaults to running", () =>

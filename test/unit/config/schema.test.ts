@@ -31,7 +31,15 @@ describe("JSON Schema", () => {
     expect(defs.ContainerSession.properties.volumes.anyOf[0].maxItems).toBe(20)
     expect(defs.ContainerSession.properties.ports.anyOf[0].maxItems).toBe(50)
     expect(defs.TmuxSession.properties.state.default).toBe("running")
-    expect(defs.TmuxSession.properties.env.anyOf[0].propertyNames.not.enum).toContain("LD_PRELOAD")
+    const blocked = defs.TmuxSession.properties.env.anyOf[0].propertyNames.not.anyOf
+    expect(blocked[0].enum).toContain("LD_PRELOAD")
+    expect(blocked[0].enum).toContain("BASH_ENV")
+    expect(new RegExp(blocked[1].pattern, "u").test("LD_AUDIT")).toBe(true)
+    expect(new RegExp(blocked[1].pattern, "u").test("BASH_FUNC_ls")).toBe(true)
+    expect(new RegExp(blocked[1].pattern, "u").test("OLD_PATH")).toBe(false)
+    expect(defs.ContainerSession.properties.unsafe_mounts.type).toBe("boolean")
+    expect(defs.TmuxSession.properties.env_file).toBeDefined()
+    expect(defs.Ops.properties.project.pattern).toBeDefined()
   })
 })
 
