@@ -148,7 +148,7 @@ export const envValueDigest = (key: string, value: string): string => digest(`${
 const sortedEnv = (env: Readonly<Record<string, string>>) =>
   Object.fromEntries(Object.keys(env).sort().map((k) => [k, envValueDigest(k, env[k]!)]))
 
-export const fingerprint = (spec: SessionSpec): Fingerprint =>
+export const fingerprint = (spec: ConfiguredSpec): Fingerprint =>
   spec.backend === "tmux"
     ? {
       backend: "tmux",
@@ -180,7 +180,7 @@ export const canonicalJson = (value: unknown): string =>
 
 export const hashFingerprint = (fp: Fingerprint): string => `${FINGERPRINT_VERSION}:${digest(canonicalJson(fp))}`
 
-export const specHash = (spec: SessionSpec): string => hashFingerprint(fingerprint(spec))
+export const specHash = (spec: ConfiguredSpec): string => hashFingerprint(fingerprint(spec))
 
 /**
  * The one codec for a stored fingerprint (tmux option and container label alike): base64url of its

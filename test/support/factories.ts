@@ -2,7 +2,7 @@
 import type { ConfigEntry } from "../../src/config/types.js"
 import type { ConfigIssue } from "../../src/errors.js"
 import type { ContainerSpec, ObservedSession, RuntimeName, SessionSpec, TmuxSpec } from "../../src/model.js"
-import { fingerprint, specHash } from "../../src/model.js"
+import { fingerprint, NO_MARK, specHash } from "../../src/model.js"
 import type { PlanOptions } from "../../src/reconcile/plan.js"
 
 export const CONFIG_FILE = "/cfg/kstlib.conf.yml"
@@ -45,50 +45,45 @@ export const rejected = (
   line = 7
 ): ConfigEntry => ({ _tag: "Rejected", name, backend, issues, source: { file: CONFIG_FILE, line } })
 
-/** What a backend reports for a session kstlib started from `spec` (so: owned, with its hash and fingerprint). */
-export const owned = (spec: SessionSpec, over: Partial<ObservedSession> = {}): ObservedSession => ({
-  name: spec.name,
-  backend: spec.backend,
-  state: "running",
-  pid: 4242,
-  created_at: "2024-05-01T10:00:00.000Z",
-  image: spec.backend === "container" ? spec.image : null,
-  socket_name: spec.backend === "tmux" ? spec.socket_name : null,
-  runtime: spec.backend === "container" ? spec.runtime : null,
-  exit_code: null,
-  window_count: spec.backend === "tmux" ? 1 : 0,
-  owned: true,
-  spec_hash: specHash(spec),
-  applied: fingerprint(spec),
-  ...over
-})
+/** The project the pure tests plan for. */
+export const PROJECT = "proj"
+
+/** What a backend reports for a session kstlib started from `spec` for `project` (so: ours, with its hash and fingerprint). */
+export const owned = (spec: SessionSpec, over: Partial<ObservedCommonFields> = {}, project = PROJECT): ObservedSession => {
+  const common = {
+    name: spec.name,
+    state: "running" as const,
+    pid: 4242,
+    created_at: "2024-05-01T10:00:00.000Z",
+    exit_code: null,
+    mark: { managed: true, project, spec_hash: specHash(spec), applied: fingerprint(spec) },
+    ...over
+  }
+  return spec.backend === "tmux"
+    ? { ...common, backend: "tmux", socket_name: spec.socket_name, window_count: 1 }
+    : { ...common, backend: "container", runtime: spec.runtime, image: spec.image }
+}
+
+type ObservedCommonFields = Pick<ObservedSession, "name" | "state" | "pid" | "created_at" | "exit_code" | "mark">
 
 /** A session/container kstlib did not create (no marks). */
 export const foreign = (
   name: string,
   where: { readonly socket_name: string | null } | { readonly runtime: RuntimeName },
-  over: Partial<ObservedSession> = {}
-): ObservedSession => ({
-  name,
-  backend: "runtime" in where ? "container" : "tmux",
-  state: "running",
-  pid: 99,
-  created_at: null,
-  image: "runtime" in where ? "docker.io/library/nginx:1" : null,
-  socket_name: "socket_name" in where ? where.socket_name : null,
-  runtime: "runtime" in where ? where.runtime : null,
-  exit_code: null,
-  window_count: "runtime" in where ? 0 : 1,
-  owned: false,
-  spec_hash: null,
-  applied: null,
-  ...over
-})
+  over: Partial<ObservedCommonFields> = {}
+): ObservedSession => {
+  const common = { name, state: "running" as const, pid: 99, created_at: null, exit_code: null, mark: NO_MARK, ...over }
+  return "runtime" in where
+    ? { ...common, backend: "container", runtime: where.runtime, image: "docker.io/library/nginx:1" }
+    : { ...common, backend: "tmux", socket_name: where.socket_name, window_count: 1 }
+}
 
 export const planOptions = (over: Partial<PlanOptions> = {}): PlanOptions => ({
   prune: false,
   only: [],
+  project: PROJECT,
   runtimes: ["podman", "docker"],
   tmuxAvailable: true,
+  unreadable: [],
   ...over
 })
