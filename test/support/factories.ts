@@ -1,7 +1,7 @@
 /** Plain-data factories for the pure reconciler tests: specs, config entries, observed sessions, plan options. */
 import type { ConfigEntry } from "../../src/config/types.js"
 import type { ConfigIssue } from "../../src/errors.js"
-import type { ContainerSpec, ObservedSession, RuntimeName, SessionSpec, TmuxSpec } from "../../src/model.js"
+import type { ConfiguredSpec, ContainerSpec, ObservedSession, RuntimeName, SessionSpec, TmuxSpec } from "../../src/model.js"
 import { fingerprint, NO_MARK, specHash } from "../../src/model.js"
 import type { PlanOptions } from "../../src/reconcile/plan.js"
 
@@ -34,7 +34,7 @@ export const containerSpec = (name: string, over: Partial<Omit<ContainerSpec, "b
   ...over
 })
 
-export const valid = (spec: SessionSpec, line = 3): ConfigEntry => ({ _tag: "Valid", name: spec.name, spec, source: { file: CONFIG_FILE, line } })
+export const valid = (spec: ConfiguredSpec, line = 3): ConfigEntry => ({ _tag: "Valid", name: spec.name, spec, source: { file: CONFIG_FILE, line } })
 
 export const issue = (session: string, field: string, reason: string, line = 7): ConfigIssue => ({ file: CONFIG_FILE, line, session, field, reason })
 

@@ -6,12 +6,39 @@
 import { describe, expect, it } from "vitest"
 import type { ConfigEntry } from "../../src/config/types.js"
 import type { ConfigIssue } from "../../src/errors.js"
-import type { ContainerSpec, ObservedSession, SessionSpec, TmuxSpec } from "../../src/model.js"
+import type { ConfiguredContainerSpec, ContainerSpec, Mark, ObservedSession, SessionSpec, TmuxSpec } from "../../src/model.js"
 import { fingerprint } from "../../src/model.js"
 import type { Change, Plan, PlanOptions, Step, StepAction } from "../../src/reconcile/plan.js"
-import { bindRuntimes, diffFingerprints, hasChanges, isActionable, plan } from "../../src/reconcile/plan.js"
-import { planToJson, renderPlan } from "../../src/reconcile/render.js"
-import { containerSpec, foreign, issue, owned, planOptions, rejected, tmuxSpec, valid } from "../support/factories.js"
+import {
+  actionOf,
+  backendOf,
+  diffFingerprints,
+  hasChanges,
+  isActionable,
+  plan,
+  planDown,
+  planStop,
+  resolveSpec,
+  specOf,
+  targetsOf
+} from "../../src/reconcile/plan.js"
+import { causeOf, planToJson, renderPlan } from "../../src/reconcile/render.js"
+import { containerSpec, foreign, issue, owned, planOptions, PROJECT, rejected, tmuxSpec, valid } from "../support/factories.js"
+
+/** A step as the tests read it: its action, backend, words, and what it acts on. */
+const view = (s: Step) => ({
+  action: actionOf(s),
+  session: s.session,
+  backend: backendOf(s),
+  cause: causeOf(s),
+  changes: s._tag === "Replace" ? s.changes : [],
+  targets: targetsOf(s),
+  spec: specOf(s),
+  issues: s._tag === "Invalid" ? s.issues : []
+})
+
+/** owned() with other marks. */
+const marked = (o: ObservedSession, mark: Partial<Mark>): ObservedSession => ({ ...o, mark: { ...o.mark, ...mark } })
 
 // ---------------------------------------------------------------------------------------------
 // factories
@@ -27,6 +54,9 @@ const tmux = (name: string, over: Partial<Omit<TmuxSpec, "backend" | "name">> = 
 const ctr = (name: string, over: Partial<Omit<ContainerSpec, "backend" | "name">> = {}): ContainerSpec =>
   containerSpec(name, { env: { API_TOKEN: SECRET }, volumes: ["/data:/data"], ports: ["8080:80"], ...over })
 
+/** A container entry left to runtime auto-detection. */
+const auto = (name: string): ConfiguredContainerSpec => ({ ...ctr(name), runtime: null })
+
 const opts = planOptions
 
 const deepFreeze = <T>(value: T): T => {
@@ -38,7 +68,7 @@ const deepFreeze = <T>(value: T): T => {
 }
 
 /** The plan with the specs to run removed: the executor needs `spec.env`, nothing else may carry env values. */
-const withoutSpecs = (p: Plan) => ({ ...p, steps: p.steps.map(({ spec: _spec, ...rest }) => rest) })
+const withoutSpecs = (p: Plan) => ({ ...p, steps: p.steps.map((s) => ({ ...view(s), spec: null })) })
 
 // ---------------------------------------------------------------------------------------------
 // the table
@@ -67,7 +97,8 @@ interface Case {
   readonly orphans?: ReadonlyArray<string>
 }
 
-const checkSteps = (actual: ReadonlyArray<Step>, expected: ReadonlyArray<ExpectedStep>) => {
+const checkSteps = (steps: ReadonlyArray<Step>, expected: ReadonlyArray<ExpectedStep>) => {
+  const actual = steps.map(view)
   // Exact list: action, session, backend and changes of every step, in order.
   expect(actual.map((s) => ({ action: s.action, session: s.session, backend: s.backend, changes: s.changes }))).toEqual(
     expected.map((e) => ({ action: e.action, session: e.session, backend: e.backend, changes: e.changes ?? [] }))
@@ -223,19 +254,19 @@ const cases: ReadonlyArray<Case> = [
   {
     title: "owned with applied: null and a different hash → replace with a `spec` change",
     desired: [valid(web)],
-    observed: [owned(web, { spec_hash: "v1:0000", applied: null })],
+    observed: [marked(owned(web), { spec_hash: "v1:0000", applied: null })],
     steps: [{ action: "replace", session: "web", backend: "container", cause: "spec changed", changes: [{ field: "spec", change: "changed" }] }]
   },
   {
     title: "owned with no stored hash at all (older kstlib) → replace with a `spec` change",
     desired: [valid(api)],
-    observed: [owned(api, { spec_hash: null, applied: null })],
+    observed: [marked(owned(api), { spec_hash: null, applied: null })],
     steps: [{ action: "replace", session: "api", backend: "tmux", changes: [{ field: "spec", change: "changed" }] }]
   },
   {
     title: "owned with applied: null but the SAME hash → no step (the hash decides drift)",
     desired: [valid(web)],
-    observed: [owned(web, { applied: null })],
+    observed: [marked(owned(web), { applied: null })],
     steps: [],
     unchanged: ["web"]
   },
@@ -527,7 +558,7 @@ const cases: ReadonlyArray<Case> = [
   },
   {
     title: "container runtime auto (null) and no runtime at all → invalid",
-    desired: [valid(ctr("web", { runtime: null }))],
+    desired: [valid(auto("web"))],
     observed: [],
     options: { runtimes: [] },
     steps: [{ action: "invalid", session: "web", backend: "container", cause: "no container runtime found" }]
@@ -556,7 +587,7 @@ describe("plan: desired × observed", () => {
     if (c.orphans !== undefined) expect(p.orphans).toEqual(c.orphans)
     // The summary always counts exactly the steps.
     for (const action of ["create", "replace", "start", "stop", "prune", "conflict", "invalid"] as const) {
-      expect(p.summary[action], action).toBe(p.steps.filter((s) => s.action === action).length)
+      expect(p.summary[action], action).toBe(p.steps.filter((s) => actionOf(s) === action).length)
     }
     // Every config entry is either unchanged or has at least one step.
     for (const e of c.desired) {
@@ -581,8 +612,8 @@ describe("plan: desired × observed", () => {
     for (const desired of desiredSets) {
       const p = plan(desired, observed, opts({ prune: true }))
       for (const s of p.steps) {
-        if (s.action === "conflict") continue
-        expect(s.targets.every((t) => t.owned), `${s.action} ${s.session}`).toBe(true)
+        if (s._tag === "Conflict") continue
+        expect(targetsOf(s).every((t) => t.mark.managed && t.mark.project === PROJECT), `${s._tag} ${s.session}`).toBe(true)
       }
     }
   })
@@ -597,7 +628,7 @@ describe("plan: env values never leak", () => {
   )
 
   it("names the keys and how they changed", () => {
-    expect(p.steps.map((s) => [s.action, s.session, s.changes])).toEqual([
+    expect(p.steps.map((s) => [actionOf(s), s.session, s._tag === "Replace" ? s.changes : []])).toEqual([
       ["replace", "api", [{ field: "env.API_TOKEN", change: "changed" }, { field: "env.NEW_KEY", change: "added" }]],
       ["replace", "web", [{ field: "env.API_TOKEN", change: "changed" }]],
       ["create", "fresh", []]
@@ -614,7 +645,8 @@ describe("plan: env values never leak", () => {
       expect(text).not.toContain(SECRET2)
     }
     // The values do reach the executor, through the spec it runs, and nowhere else.
-    expect(p.steps.find((s) => s.session === "api")?.spec).toEqual(drifted)
+    const apiStep = p.steps.find((s) => s.session === "api")
+    expect(apiStep === undefined ? null : specOf(apiStep)).toEqual(drifted)
   })
 
   it("diffFingerprints on env never carries a value", () => {
@@ -665,7 +697,7 @@ describe("plan: only filter", () => {
 
   it("empty only = everything", () => {
     const p = plan(desired, observed, opts({ only: [] }))
-    expect(p.steps.map((s) => `${s.action} ${s.session}`)).toEqual(["create a", "create b", "replace c"])
+    expect(p.steps.map((s) => `${actionOf(s)} ${s.session}`)).toEqual(["create a", "create b", "replace c"])
     expect(p.orphans).toEqual(["orph1", "orph2"])
   })
 })
@@ -703,7 +735,7 @@ describe("plan: summary and hasChanges", () => {
       [foreign("api", { socket_name: null })],
       opts()
     )
-    expect(blocked.steps.map((s) => s.action)).toEqual(["conflict", "invalid"])
+    expect(blocked.steps.map(actionOf)).toEqual(["conflict", "invalid"])
     expect(hasChanges(blocked)).toBe(false)
     expect(blocked.steps.some(isActionable)).toBe(false)
   })
@@ -723,43 +755,80 @@ describe("plan: summary and hasChanges", () => {
       ["prune", plan([], [owned(api)], opts({ prune: true }))]
     ]
     for (const [action, p] of oneOf) {
-      expect(p.steps.map((s) => s.action)).toEqual([action])
+      expect(p.steps.map(actionOf)).toEqual([action])
       expect(hasChanges(p), action).toBe(true)
     }
   })
 })
 
-describe("bindRuntimes", () => {
-  const entries: ReadonlyArray<ConfigEntry> = [
-    valid(ctr("auto", { runtime: null })),
-    valid(ctr("pinned", { runtime: "docker" })),
-    valid(api),
-    rejected("bad", [issue("bad", "image", "required")], "container")
-  ]
-
-  it("binds runtime null to the first available runtime and leaves the others", () => {
-    const bound = bindRuntimes(entries, ["podman", "docker"])
-    expect(bound[0]).toEqual(valid(ctr("auto", { runtime: "podman" })))
-    expect(bound.slice(1)).toEqual(entries.slice(1))
-    expect(bindRuntimes(entries, ["docker"])[0]).toEqual(valid(ctr("auto", { runtime: "docker" })))
+describe("resolveSpec: the auto runtime is bound once, before planning", () => {
+  it("binds runtime null to the first usable runtime; a pinned one stays", () => {
+    expect(resolveSpec(auto("a"), { runtimes: ["podman", "docker"], tmuxAvailable: true })).toEqual({ _tag: "Runnable", spec: ctr("a") })
+    expect(resolveSpec(auto("a"), { runtimes: ["docker"], tmuxAvailable: true })).toEqual({ _tag: "Runnable", spec: ctr("a", { runtime: "docker" }) })
+    expect(resolveSpec(ctr("p", { runtime: "docker" }), { runtimes: ["podman", "docker"], tmuxAvailable: true })).toMatchObject({ spec: { runtime: "docker" } })
   })
 
-  it("leaves runtime null when no runtime is usable", () => {
-    expect(bindRuntimes(entries, [])).toEqual(entries)
+  it("no usable runtime → an invalid step naming it (or none for auto)", () => {
+    expect(resolveSpec(auto("a"), { runtimes: [], tmuxAvailable: true })).toMatchObject({ _tag: "Unrunnable", step: { reason: "runtime-missing", runtime: null } })
+    expect(resolveSpec(ctr("p", { runtime: "docker" }), { runtimes: ["podman"], tmuxAvailable: true })).toMatchObject({
+      _tag: "Unrunnable",
+      step: { reason: "runtime-missing", runtime: "docker" }
+    })
+    expect(resolveSpec(api, { runtimes: [], tmuxAvailable: false })).toMatchObject({ _tag: "Unrunnable", step: { reason: "tmux-missing" } })
   })
 
-  it("does not mutate its input", () => {
-    const frozen = deepFreeze(structuredClone(entries))
-    const bound = bindRuntimes(frozen, ["docker"])
-    expect(frozen).toEqual(entries)
-    expect(bound[0]).not.toBe(frozen[0])
-  })
-
-  it("a bound auto-runtime spec plans against the bound runtime (same hash as pinned)", () => {
-    const observed = [owned(ctr("auto", { runtime: "podman" }))]
-    const p = plan(bindRuntimes(entries.slice(0, 1), ["podman", "docker"]), observed, opts())
+  it("an auto-runtime entry plans against the bound runtime (same hash as pinned)", () => {
+    const p = plan([valid(auto("web"))], [owned(ctr("web"))], opts())
     expect(p.steps).toEqual([])
-    expect(p.unchanged).toEqual(["auto"])
+    expect(p.unchanged).toEqual(["web"])
+  })
+})
+
+describe("plan: projects (a session is ours only when managed AND of this project)", () => {
+  const other = (o: ObservedSession) => marked(o, { project: "billing" })
+  const noProject = (o: ObservedSession) => marked(o, { project: null })
+
+  it("another project's session holding a configured name is a conflict naming the project; never replaced", () => {
+    const p = plan([valid(tmux("api", { command: "other" }))], [other(owned(api))], opts())
+    checkSteps(p.steps, [{ action: "conflict", session: "api", backend: "tmux", cause: "owned by project 'billing'" }])
+    expect(renderPlan(p, { color: false })).toContain("! api (tmux socket default): conflict, owned by project 'billing'")
+  })
+
+  it("managed but no project mark (an older kstlib) is foreign: a conflict, never pruned", () => {
+    expect(plan([valid(api)], [noProject(owned(api))], opts()).steps.map(view)).toMatchObject([{ action: "conflict", cause: /not created by kstlib/ }])
+    expect(plan([], [noProject(owned(api))], opts({ prune: true })).steps).toEqual([])
+  })
+
+  it("--prune and orphan hints only ever consider this project", () => {
+    const observed = [owned(tmux("mine")), other(owned(tmux("theirs"))), other(owned(ctr("theirs2"))), foreign("stranger", { socket_name: null })]
+    const p = plan([], observed, opts({ prune: true }))
+    expect(p.steps.map((s) => `${actionOf(s)} ${s.session}`)).toEqual(["prune mine"])
+    expect(plan([], observed, opts()).orphans).toEqual(["mine"])
+  })
+
+  it("the managed mark needs kstlib's exact value: a mark read as not managed is never ours", () => {
+    const p = plan([], [marked(owned(api), { managed: false })], opts({ prune: true }))
+    expect(p.steps).toEqual([])
+  })
+
+  it("down: every session of this project, configured or not, and nothing else", () => {
+    const observed = [owned(api), owned(ctr("gone")), other(owned(web)), foreign("stranger", { runtime: "podman" })]
+    const p = planDown(observed, { project: PROJECT, only: [] })
+    expect(p.steps.map((s) => `${actionOf(s)} ${s.session}`)).toEqual(["prune api", "prune gone"])
+    expect(planDown(observed, { project: PROJECT, only: ["gone"] }).steps.map((s) => s.session)).toEqual(["gone"])
+  })
+
+  it("an explicit stop may target any session (the user named it)", () => {
+    const p = planStop(foreign("stranger", { socket_name: null }), PROJECT)
+    expect(p.steps.map(view)).toMatchObject([{ action: "stop", session: "stranger", cause: "requested" }])
+  })
+
+  it("a place that could not be read plans nothing there (its sessions are unknown)", () => {
+    const p = plan([valid(api), valid(web)], [], opts({ unreadable: [{ backend: "tmux", socket: null }] }))
+    checkSteps(p.steps, [
+      { action: "invalid", session: "api", backend: "tmux", cause: "tmux socket default could not be read" },
+      { action: "create", session: "web", backend: "container" }
+    ])
   })
 })
 
@@ -799,7 +868,7 @@ describe("plan: purity", () => {
     expect(p).toEqual(plan(desired, observed, opts({ prune: true })))
     expect(d).toEqual(desired)
     expect(o).toEqual(observed)
-    expect(p.steps.map((s) => `${s.action} ${s.session}`)).toEqual([
+    expect(p.steps.map((s) => `${actionOf(s)} ${s.session}`)).toEqual([
       "start api",
       "replace web",
       "replace moved",
