@@ -13,6 +13,7 @@ import { planFromConfig } from "../reconcile/reconciler.js"
 import type { Style } from "../reconcile/render.js"
 import { paint, planToJson, renderPlan, stepHeadline, symbols } from "../reconcile/render.js"
 import { setExitCode, withApp } from "./app.js"
+import { withDefaultShown } from "./flags.js"
 import { stdoutStyle } from "./output.js"
 
 const names = Argument.String("name").pipe(Argument.withDescription("Only these sessions (default: all)."), Argument.variadic())
@@ -91,14 +92,14 @@ const apply = Command.make("apply", {
   prune,
   verbose,
   dryRun: Flag.Boolean("dry-run").pipe(Flag.withDescription("Print the plan and touch nothing."), Flag.withDefault(false)),
-  parallel: Flag.Int("parallel").pipe(Flag.withDescription("Steps run at once."), Flag.withDefault(4)),
+  parallel: Flag.Int("parallel").pipe(withDefaultShown("Steps run at once.", 4)),
   wait: Flag.Boolean("wait").pipe(Flag.withDescription("If another apply holds the lock on this config, wait for it instead of failing."), Flag.withDefault(false)),
-  timeout: Flag.Int("timeout").pipe(Flag.withAlias("t"), Flag.withDescription("Seconds a graceful stop waits before killing."), Flag.withDefault(10)),
+  timeout: Flag.Int("timeout").pipe(Flag.withAlias("t"), withDefaultShown("Seconds a graceful stop waits before killing.", 10)),
   settle: Flag.Finite("settle").pipe(
-    Flag.withDescription(
-      "Seconds a started process must stay up to count as started; one check for all launches. 0: launch only (a process that dies shows as exited in the next plan)."
-    ),
-    Flag.withDefault(Duration.toSeconds(defaultSettle))
+    withDefaultShown(
+      "Seconds a started process must stay up to count as started; one check for all launches. 0: launch only (a process that dies shows as exited in the next plan).",
+      Duration.toSeconds(defaultSettle)
+    )
   )
 }, (f) =>
   withApp(Effect.gen(function*() {
