@@ -52,7 +52,7 @@ describe("npm pack + npm install -g", () => {
   const nodes = [...new Set(["/usr/bin/node", process.execPath].filter((n) => existsSync(n)))]
 
   it.each(nodes)("kstlib on PATH works from another directory, under %s", (node) => {
-    const env = { ...process.env, PATH: [join(prefix, "bin"), dirname(node), "/usr/bin", "/bin"].join(delimiter), HOME: elsewhere }
+    const env: NodeJS.ProcessEnv = { ...process.env, PATH: [join(prefix, "bin"), dirname(node), "/usr/bin", "/bin"].join(delimiter), HOME: elsewhere }
     for (const k of ["KSTLIB_CONFIG", "XDG_CONFIG_HOME", "NO_COLOR", "FORCE_COLOR"]) delete env[k]
     const which = sh("sh", ["-c", "command -v kstlib; node --version"], { cwd: elsewhere, env })
     expect(which.stdout.split("\n")[0]).toBe(join(prefix, "bin", "kstlib"))
