@@ -5,6 +5,11 @@
 # /tmp/kstlib-dockerd (dockerd's data, exec root, socket and log) and the engines' own image stores
 # (Podman: /var/lib/containers). dockerd 20.10 itself also creates /etc/docker/key.json and small
 # runtime dirs under /run (containerd shim sockets, /run/docker/plugins); no flag moves those.
+# Engines the caller already runs are used as they are: a DOCKER_HOST that answers `docker info`
+# (no private dockerd is started, docker.io is not installed), and a Podman that works with the
+# CONTAINERS_CONF the caller gave (podman and runc are not installed); the test image is imported
+# there if absent. Given but not working is an error, not a silent switch to an engine the tests
+# would then not use. Nothing given: the repo's containers.conf and a private dockerd, as always.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -12,14 +17,31 @@ IMAGE="localhost/kstlib-busybox:latest"
 DOCKERD_DIR=/tmp/kstlib-dockerd
 DOCKER_SOCK="$DOCKERD_DIR/docker.sock"
 DOCKERD_LOG="$DOCKERD_DIR/dockerd.log"
+PRIVATE_DOCKER_HOST="unix://$DOCKER_SOCK"
+# The caller's engines, if any: a DOCKER_HOST other than our private daemon's, a CONTAINERS_CONF.
+CALLER_DOCKER_HOST=""
+if [ -n "${DOCKER_HOST:-}" ] && [ "$DOCKER_HOST" != "$PRIVATE_DOCKER_HOST" ]; then CALLER_DOCKER_HOST="$DOCKER_HOST"; fi
+CALLER_CONTAINERS_CONF="${CONTAINERS_CONF:-}"
 export CONTAINERS_CONF="${CONTAINERS_CONF:-$REPO/.ci/containers.conf}"
+export DOCKER_HOST="${CALLER_DOCKER_HOST:-$PRIVATE_DOCKER_HOST}"
 
 mkdir -p "$DOCKERD_DIR"
 log() { printf '[engines] %s\n' "$*"; }
+die() { printf '[engines] error: %s\n' "$*" >&2; exit 1; }
+
+docker_ok() { docker info >/dev/null 2>&1; }
+podman_ok() { podman info >/dev/null 2>&1; }
+reuse_docker=false
+reuse_podman=false
+if [ -n "$CALLER_DOCKER_HOST" ] && docker_ok; then reuse_docker=true; fi
+if [ -n "$CALLER_CONTAINERS_CONF" ] && podman_ok; then reuse_podman=true; fi
 
 # --- packages --------------------------------------------------------------------------------
+wanted=(tmux busybox-static)
+$reuse_podman || wanted+=(podman runc)
+$reuse_docker || wanted+=(docker.io)
 missing=()
-for pkg in tmux podman runc docker.io busybox-static; do
+for pkg in "${wanted[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
@@ -29,12 +51,21 @@ if [ "${#missing[@]}" -gt 0 ]; then
   # With recommends, as verified here: podman then brings netavark, fuse-overlayfs and catatonit.
   apt-get install -y -q "${missing[@]}"
 else
-  log "packages present: tmux podman runc docker.io busybox-static"
+  log "packages present: ${wanted[*]}"
+fi
+
+# --- podman ----------------------------------------------------------------------------------
+# Checked after the packages: a caller's setting may have lacked only the binary.
+if [ -n "$CALLER_CONTAINERS_CONF" ]; then
+  podman_ok || die "podman does not work with CONTAINERS_CONF=$CALLER_CONTAINERS_CONF (podman info fails); unset it to use $REPO/.ci/containers.conf"
+  log "podman: using the caller's setup (CONTAINERS_CONF=$CONTAINERS_CONF)"
 fi
 
 # --- dockerd ---------------------------------------------------------------------------------
-docker_ok() { DOCKER_HOST="unix://$DOCKER_SOCK" docker info >/dev/null 2>&1; }
-if docker_ok; then
+if [ -n "$CALLER_DOCKER_HOST" ]; then
+  docker_ok || die "DOCKER_HOST=$CALLER_DOCKER_HOST does not answer \`docker info\`; start that daemon, or unset DOCKER_HOST to get a private dockerd on $DOCKER_SOCK"
+  log "docker: using the caller's daemon (DOCKER_HOST=$DOCKER_HOST); no private dockerd"
+elif docker_ok; then
   log "dockerd already answering on $DOCKER_SOCK"
 else
   mkdir -p "$DOCKERD_DIR/data" "$DOCKERD_DIR/exec"
@@ -94,13 +125,13 @@ else
   podman import --quiet --change 'CMD ["sh"]' --change 'ENV PATH=/bin' "$rootfs_tar" "$IMAGE" >/dev/null
 fi
 
-if DOCKER_HOST="unix://$DOCKER_SOCK" docker image inspect "$IMAGE" >/dev/null 2>&1; then
+if docker image inspect "$IMAGE" >/dev/null 2>&1; then
   log "docker: $IMAGE present"
 else
   build_rootfs
   log "docker: importing $IMAGE"
-  DOCKER_HOST="unix://$DOCKER_SOCK" docker import --change 'CMD ["sh"]' --change 'ENV PATH=/bin' "$rootfs_tar" "$IMAGE" >/dev/null
+  docker import --change 'CMD ["sh"]' --change 'ENV PATH=/bin' "$rootfs_tar" "$IMAGE" >/dev/null
 fi
 
 if [ -n "$rootfs_tar" ]; then rm -rf "$(dirname "$rootfs_tar")"; fi
-log "ready: podman (CONTAINERS_CONF=$CONTAINERS_CONF), docker (DOCKER_HOST=unix://$DOCKER_SOCK), image $IMAGE"
+log "ready: podman (CONTAINERS_CONF=$CONTAINERS_CONF), docker (DOCKER_HOST=$DOCKER_HOST), image $IMAGE"

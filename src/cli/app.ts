@@ -7,7 +7,7 @@ import { normalizeProjectName } from "../config/rules.js"
 import type { LoadedConfig } from "../config/types.js"
 import { formatConfigIssue } from "../errors.js"
 import { layerNodeWith } from "../layer.js"
-import { paint } from "../reconcile/render.js"
+import { paint } from "../style.js"
 import { stderrStyle } from "./output.js"
 
 export const opsBase = Command.make("ops").pipe(

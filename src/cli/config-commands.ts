@@ -3,7 +3,7 @@ import { Console, Effect } from "effect"
 import { Command, Flag } from "effect/cli"
 import { configJsonSchema } from "../config/schema.js"
 import { ExitWith, formatConfigIssue } from "../errors.js"
-import { paint } from "../reconcile/render.js"
+import { paint } from "../style.js"
 import { loadFromFlags } from "./app.js"
 import { stderrStyle, stdoutStyle } from "./output.js"
 

@@ -6,11 +6,14 @@
  */
 import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import { Cause, Console, Effect, Exit, Layer, Logger, References, Runtime } from "effect"
-import { CliConfig, CliError, Command, Flag, GlobalFlag } from "effect/cli"
+import { CliConfig, CliError, CliOutput, Command, Flag, GlobalFlag } from "effect/cli"
+import { styleFor } from "../style.js"
 import { opsBase } from "./app.js"
+import { colorModeFromArgv, withColorFlag } from "./color.js"
 import { configCommands } from "./config-commands.js"
 import { reconcileCommands } from "./reconcile-commands.js"
 import { sessionCommands } from "./session-commands.js"
+import { presenter } from "./usage.js"
 
 const VERSION = "0.1.0"
 
@@ -22,7 +25,8 @@ const cli = Command.make("kstlib").pipe(
     { command: "kstlib ops apply", description: "Start everything kstlib.conf.yml declares" },
     { command: "kstlib ops list", description: "What runs where" }
   ]),
-  Command.withSubcommands([ops])
+  Command.withSubcommands([ops]),
+  withColorFlag
 )
 
 // `-v` belongs to `start --volume` (as in the original), so --version keeps only its long form.
@@ -40,11 +44,17 @@ const builtIns = [
  */
 const program = Command.run(cli, { version: VERSION }).pipe(
   Effect.provideService(CliConfig.CliConfig, { builtIns }),
+  Effect.provideService(CliOutput.Presenter, presenter),
+  // Help is printed before flags are parsed, so its colours follow --color as read from argv.
+  Effect.provideService(CliOutput.Formatter, CliOutput.defaultFormatter({
+    colors: styleFor(process.stdout.isTTY === true, process.env, colorModeFromArgv(process.argv.slice(2))).color
+  })),
   Effect.as(0),
   Effect.catchCause((cause) => {
     if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause)
     const e = Cause.squash(cause)
-    if (CliError.isCliError(e)) return Effect.succeed(2) // already rendered with the help text
+    // Already rendered by the presenter. Help shown because a command was left out is not an error.
+    if (CliError.isCliError(e)) return Effect.succeed(e._tag === "ShowHelp" && e.errors.length === 0 ? 0 : 2)
     if (Cause.hasFails(cause) && e instanceof Error) {
       const code = Runtime.getErrorExitCode(e)
       return (e.message === "" ? Effect.void : Console.error(`kstlib: ${e.message}`)).pipe(Effect.as(code))

@@ -1,10 +1,19 @@
-/** Text output for humans: tables, status blocks, colours (off without a TTY or with NO_COLOR). */
-import type { Color, Style } from "../reconcile/render.js"
-import { paint, styleFor } from "../reconcile/render.js"
+/** Text output for humans: tables, status blocks, colours (see src/style.ts for when). */
+import { CliOutput } from "effect/cli"
 import type { SessionStatus } from "../session/status.js"
+import type { Color, ColorMode, Style } from "../style.js"
+import { paint, styleFor } from "../style.js"
 
-export const stdoutStyle = (): Style => styleFor(process.stdout.isTTY === true, process.env)
-export const stderrStyle = (): Style => styleFor(process.stderr.isTTY === true, process.env)
+/** The parsed `--color` flag; set once by the CLI's root before any handler prints. */
+let colorMode: ColorMode = "auto"
+export const setColorMode = (mode: ColorMode) => void (colorMode = mode)
+
+export const stdoutStyle = (): Style => styleFor(process.stdout.isTTY === true, process.env, colorMode)
+export const stderrStyle = (): Style => styleFor(process.stderr.isTTY === true, process.env, colorMode)
+
+/** Terminal cells, not UTF-16 units: CJK and emoji take two, escape codes none (effect's own measure). */
+const width = CliOutput.displayWidth
+const padEnd = (text: string, cells: number) => text + " ".repeat(Math.max(0, cells - width(text)))
 
 const stateColor: Record<string, Color> = {
   running: "green",
@@ -24,9 +33,9 @@ export const table = (
   rows: ReadonlyArray<ReadonlyArray<string>>,
   colorize: (col: number, cell: string, padded: string) => string = (_c, _cell, padded) => padded
 ): string => {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)))
+  const widths = header.map((h, i) => Math.max(width(h), ...rows.map((r) => width(r[i] ?? ""))))
   const line = (cells: ReadonlyArray<string>, paintCell: (i: number, c: string, p: string) => string) =>
-    cells.map((c, i) => paintCell(i, c, i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join("  ").trimEnd()
+    cells.map((c, i) => paintCell(i, c, i === cells.length - 1 ? c : padEnd(c, widths[i]!))).join("  ").trimEnd()
   return [line(header, (_i, _c, p) => paint(style, "bold", p)), ...rows.map((r) => line(r, colorize))].join("\n")
 }
 
@@ -72,8 +81,8 @@ export const renderStatus = (style: Style, s: SessionStatus): string => {
   }
   for (const i of s.issues) rows.push(["Rejected", `${i.field === "" ? "" : `${i.field}: `}${i.reason}`])
   rows.push(["In config", s.in_config ? `yes${s.in_sync === false ? " (drifted: run kstlib ops plan)" : ""}` : "no"])
-  const w = Math.max(...rows.map(([k]) => k.length))
-  return [paint(style, "bold", `Session: ${s.name}`), ...rows.map(([k, v]) => `  ${k.padEnd(w)}  ${v}`)].join("\n")
+  const w = Math.max(...rows.map(([k]) => width(k)))
+  return [paint(style, "bold", `Session: ${s.name}`), ...rows.map(([k, v]) => `  ${padEnd(k, w)}  ${v}`)].join("\n")
 }
 
 /** The original's JSON keys first, in its order, then ours. */

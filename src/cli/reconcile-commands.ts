@@ -11,9 +11,11 @@ import type { Plan } from "../reconcile/plan.js"
 import { actionOf, backendOf, hasChanges, isBlocked } from "../reconcile/plan.js"
 import type { ApplyOptions, ApplyResult, Planned } from "../reconcile/reconciler.js"
 import { apply as runApply, down as runDown, planDownFromConfig, planFromConfig } from "../reconcile/reconciler.js"
-import type { Style } from "../reconcile/render.js"
-import { paint, planToJson, renderPlan, stepHeadline, symbols } from "../reconcile/render.js"
+import type { Style } from "../style.js"
+import { planToJson, renderPlan, stepHeadline, symbols } from "../reconcile/render.js"
+import { paint } from "../style.js"
 import { withApp } from "./app.js"
+import { withDefaultShown } from "./flags.js"
 import { stdoutStyle } from "./output.js"
 import { withProgress } from "./progress.js"
 
@@ -29,8 +31,8 @@ const wait = Flag.Boolean("wait").pipe(
   Flag.withDescription("If another apply holds the lock on this config, wait for it instead of failing."),
   Flag.withDefault(false)
 )
-const timeout = Flag.Int("timeout").pipe(Flag.withAlias("t"), Flag.withDescription("Seconds a graceful stop waits before killing."), Flag.withDefault(10))
-const parallel = Flag.Int("parallel").pipe(Flag.withDescription("Steps run at once."), Flag.withDefault(4))
+const timeout = Flag.Int("timeout").pipe(Flag.withAlias("t"), withDefaultShown("Seconds a graceful stop waits before killing.", 10))
+const parallel = Flag.Int("parallel").pipe(withDefaultShown("Steps run at once.", 4))
 
 const warnProblems = (planned: Planned, config: LoadedConfig) =>
   Effect.forEach(relevantProblems(planned.observation, config, false), (w) => Console.error(`warning: ${w}`), { discard: true })
@@ -145,10 +147,10 @@ const converge = <E, R>(
   })
 
 const settle = Flag.Finite("settle").pipe(
-  Flag.withDescription(
-    "Seconds a started process must stay up to count as started; one check for all launches. 0: launch only (a process that dies shows as exited in the next plan)."
-  ),
-  Flag.withDefault(Duration.toSeconds(defaultSettle))
+  withDefaultShown(
+    "Seconds a started process must stay up to count as started; one check for all launches. 0: launch only (a process that dies shows as exited in the next plan).",
+    Duration.toSeconds(defaultSettle)
+  )
 )
 
 const checkFlags = (f: { readonly parallel: number; readonly settle: number; readonly timeout: number }) =>

@@ -9,7 +9,8 @@ import { observeFor } from "../session/locate.js"
 import * as Ops from "../session/operations.js"
 import { listRows, statusOf } from "../session/status.js"
 import { withApp } from "./app.js"
-import { paint } from "../reconcile/render.js"
+import { withDefaultShown } from "./flags.js"
+import { paint } from "../style.js"
 import { renderList, renderStatus, statusJson, stdoutStyle } from "./output.js"
 
 const name = Argument.String("name").pipe(Argument.withDescription("Session name."))
@@ -27,8 +28,7 @@ const json = Flag.Boolean("json").pipe(Flag.withDescription("Print JSON on stdou
 const quiet = Flag.Boolean("quiet").pipe(Flag.withAlias("q"), Flag.withDescription("Print only a short line."), Flag.withDefault(false))
 const timeout = Flag.Int("timeout").pipe(
   Flag.withAlias("t"),
-  Flag.withDescription("Seconds a graceful stop waits before killing."),
-  Flag.withDefault(10)
+  withDefaultShown("Seconds a graceful stop waits before killing.", 10)
 )
 
 const sel = (b: Option.Option<BackendKind>, s: Option.Option<string>) => ({
@@ -163,7 +163,7 @@ const logs = Command.make("logs", {
   ),
   backend,
   socket,
-  lines: Flag.Int("lines").pipe(Flag.withAlias("n"), Flag.withDescription("How many lines (per session)."), Flag.withDefault(100)),
+  lines: Flag.Int("lines").pipe(Flag.withAlias("n"), withDefaultShown("How many lines (per session).", 100)),
   follow: Flag.Boolean("follow").pipe(Flag.withAlias("f"), Flag.withDescription("Then keep printing new output until Ctrl-C."), Flag.withDefault(false)),
   colors: Flag.Boolean("colors").pipe(Flag.withDescription("Keep ANSI colours (tmux)."), Flag.withDefault(false)),
   json

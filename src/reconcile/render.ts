@@ -6,20 +6,12 @@ import { formatConfigIssue } from "../errors.js"
 import { describePlace, placeOf, placeOfSpec } from "../model.js"
 import type { Change, Plan, Step, StepAction } from "./plan.js"
 import { actionOf, backendOf, isActionable, specOf, targetsOf } from "./plan.js"
+import type { Color } from "../style.js"
+import { paint } from "../style.js"
+import type { Style } from "../style.js"
 
-export interface Style {
-  readonly color: boolean
-}
-
-const codes = { green: 32, yellow: 33, red: 31, magenta: 35, cyan: 36, dim: 2, bold: 1 } as const
-export type Color = keyof typeof codes
-export const paint = (style: Style, color: Color, text: string): string =>
-  style.color ? `\u001b[${codes[color]}m${text}\u001b[0m` : text
-
-/** Colours only on a terminal, and never when NO_COLOR is set (https://no-color.org). */
-export const styleFor = (isTty: boolean, env: Readonly<Record<string, string | undefined>>): Style => ({
-  color: isTty && (env["NO_COLOR"] === undefined || env["NO_COLOR"] === "") && env["TERM"] !== "dumb"
-})
+// Moved to src/style.ts (shared with the CLI); re-exported for existing importers.
+export { type Color, paint, type Style, styleFor } from "../style.js"
 
 export const symbols: Record<StepAction, string> = {
   create: "+",

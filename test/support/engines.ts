@@ -7,7 +7,9 @@
 import { spawnSync } from "node:child_process"
 import { existsSync } from "node:fs"
 import { fileURLToPath } from "node:url"
+import { expect } from "vitest"
 import type { RuntimeName } from "../../src/model.js"
+import { recordSkip } from "./skips.js"
 
 export const TEST_IMAGE = "localhost/kstlib-busybox:latest"
 export const DOCKERD_SOCKET = "/tmp/kstlib-dockerd/docker.sock"
@@ -23,15 +25,19 @@ const ok = (cmd: string, args: ReadonlyArray<string>) => {
   return r.error === undefined && r.status === 0
 }
 
-let cached: Array<RuntimeName> | undefined
+/** Why an engine cannot be used by the tests, or undefined when it can. */
+const engineProblem = (rt: RuntimeName): string | undefined => {
+  const ps = spawnSync(rt, ["ps", "-a", "-q"], { stdio: "ignore", timeout: 30_000 })
+  if ((ps.error as NodeJS.ErrnoException | undefined)?.code === "ENOENT") return `${rt}: not installed`
+  if (ps.error !== undefined || ps.status !== 0) return `${rt}: \`${rt} ps\` fails`
+  return ok(rt, ["image", "inspect", TEST_IMAGE]) ? undefined : `${rt}: no test image ${TEST_IMAGE}`
+}
+
+let cached: Map<RuntimeName, string | undefined> | undefined
+const status = () => (cached ??= new Map((["podman", "docker"] as const).map((rt) => [rt, engineProblem(rt)])))
 
 /** Engines that answer `ps` and hold the test image, in auto-detect order. Synchronous: usable in describe.each. */
-export const availableEngines = (): Array<RuntimeName> => {
-  cached ??= (["podman", "docker"] as const).filter((rt) =>
-    ok(rt, ["ps", "-a", "-q"]) && ok(rt, ["image", "inspect", TEST_IMAGE])
-  )
-  return [...cached]
-}
+export const availableEngines = (): Array<RuntimeName> => [...status()].filter(([, problem]) => problem === undefined).map(([rt]) => rt)
 
 /**
  * The engines a container suite runs against. In CI (`CI=true`) finding none is an error (the suite
@@ -44,9 +50,12 @@ export const requireEngines = (suite: string): Array<RuntimeName> => {
   const missing = required.filter((r) => !engines.includes(r as RuntimeName))
   const hint = "run `bash .ci/engines.sh` (as root) to set up podman, docker and the test image"
   if (missing.length > 0) throw new Error(`${suite}: required container engine(s) unusable: ${missing.join(", ")}; ${hint}`)
-  if (engines.length === 0) {
-    if (process.env["CI"] === "true") throw new Error(`${suite}: no usable container engine in CI; ${hint}`)
-    console.warn(`\n[kstlib tests] SKIPPING ${suite}: no usable container engine (podman/docker with ${TEST_IMAGE}); ${hint}\n`)
+  if (engines.length === 0 && process.env["CI"] === "true") throw new Error(`${suite}: no usable container engine in CI; ${hint}`)
+  const problems = [...status().values()].filter((p) => p !== undefined)
+  if (problems.length > 0) {
+    // Listed at the end of the run (test/support/skips.ts), whole suite or the missing engine's half.
+    const partly = engines.length > 0 ? `ran on ${engines.join(", ")} only; ` : ""
+    recordSkip(expect.getState().testPath ?? suite, `${partly}${problems.join("; ")}: ${hint}`)
   }
   return engines
 }

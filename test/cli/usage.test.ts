@@ -1,0 +1,142 @@
+/**
+ * The built binary's usage errors and colours, through pipes and through a real pseudo-terminal
+ * (util-linux `script`), since both depend on whether stdout is a TTY.
+ */
+import { spawnSync } from "node:child_process"
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { afterAll, describe, expect, it } from "vitest"
+import { BIN, stackLines } from "./harness.js"
+
+const dir = mkdtempSync(join(tmpdir(), "kt-usage-"))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+const config = join(dir, "kstlib.conf.yml")
+writeFileSync(config, "ops:\n  sessions:\n    alpha:\n      backend: tmux\n      command: \"sleep 300\"\n")
+
+const ANSI = /\u001b\[[0-9;]*m/u
+
+/** The test's own colour settings must not leak into the child: each case sets what it needs. */
+const baseEnv = (() => {
+  const env: NodeJS.ProcessEnv = { ...process.env, HOME: dir, TERM: "xterm-256color" }
+  for (const k of ["NO_COLOR", "FORCE_COLOR", "KSTLIB_CONFIG", "XDG_CONFIG_HOME", "CI"]) delete env[k]
+  return env
+})()
+
+const run = (args: ReadonlyArray<string>, env: Record<string, string> = {}) => {
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: dir, env: { ...baseEnv, ...env }, encoding: "utf8", timeout: 60_000 })
+  if (r.status === null) throw new Error(`kstlib ${args.join(" ")}: ${r.error?.message ?? r.signal}`)
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr }
+}
+
+const q = (s: string) => `'${s.replace(/'/gu, `'\\''`)}'`
+let ptyRuns = 0
+
+/**
+ * `kstlib <args>` with stdout on a pseudo-terminal (`script`) and stderr in a file, so the two stay
+ * apart. `bothOnPty` puts stderr on the terminal too. Returns what the terminal showed, stderr, exit code.
+ */
+const runOnPty = (args: ReadonlyArray<string>, env: Record<string, string> = {}, bothOnPty = false) => {
+  const n = ++ptyRuns
+  const errFile = join(dir, `err-${n}`)
+  const codeFile = join(dir, `code-${n}`)
+  const cmd = `${[process.execPath, BIN, ...args].map(q).join(" ")}${bothOnPty ? "" : ` 2>${q(errFile)}`}; echo $? >${q(codeFile)}`
+  const r = spawnSync("script", ["-qc", cmd, "/dev/null"], { cwd: dir, env: { ...baseEnv, ...env }, encoding: "utf8", timeout: 60_000 })
+  if (r.status !== 0) throw new Error(`script failed: ${r.error?.message ?? r.stderr}`)
+  return {
+    tty: r.stdout.replace(/\r/gu, ""),
+    stderr: bothOnPty ? "" : readFileSync(errFile, "utf8"),
+    code: Number(readFileSync(codeFile, "utf8").trim())
+  }
+}
+
+const usageCases: ReadonlyArray<readonly [string, ReadonlyArray<string>, RegExp, string]> = [
+  ["an unknown flag", ["ops", "plan", "--jsn"], /Unrecognized flag: --jsn.*did you mean --json/u, "kstlib ops plan"],
+  ["an unknown subcommand", ["ops", "bogus"], /Unknown subcommand "bogus"/u, "kstlib ops"],
+  ["a missing argument", ["ops", "stop"], /Missing required argument: name/u, "kstlib ops stop"],
+  ["a bad choice", ["ops", "list", "-b", "lxc"], /Invalid value for flag --backend: "lxc"/u, "kstlib ops list"],
+  ["a bad --color", ["--color", "sometimes", "ops", "validate"], /Invalid value for flag --color/u, "kstlib ops validate"]
+]
+
+describe("usage errors fit a pipe", () => {
+  it.each(usageCases)("%s: nothing on stdout, the error and the help hint on stderr, exit 2", (_what, args, error, path) => {
+    const r = run(args)
+    expect(r.code, r.stderr).toBe(2)
+    expect(r.stdout).toBe("")
+    const lines = r.stderr.trimEnd().split("\n")
+    expect(lines).toHaveLength(2)
+    expect(lines[0]).toMatch(error)
+    expect(lines[1]).toBe(`see '${path} --help'`)
+    expect(stackLines(r.stderr)).toEqual([])
+  })
+
+  it.each(usageCases)("%s on a terminal: nothing on stdout either", (_what, args, error) => {
+    const r = runOnPty(args)
+    expect(r.code, r.stderr).toBe(2)
+    expect(r.tty).toBe("")
+    expect(r.stderr.trimEnd().split("\n")).toHaveLength(2)
+    expect(r.stderr).toMatch(error)
+  })
+
+  it("on a terminal, stdout and stderr together are the two lines", () => {
+    const r = runOnPty(["ops", "plan", "--jsn"], {}, true)
+    expect(r.code).toBe(2)
+    expect(r.tty.trimEnd().split("\n")).toEqual([
+      "kstlib: Unrecognized flag: --jsn in command kstlib ops plan (did you mean --json?)",
+      "see 'kstlib ops plan --help'"
+    ])
+  })
+
+  it("--help stays on stdout, exit 0, and shows flag defaults", () => {
+    const r = run(["ops", "stop", "--help"])
+    expect(r.code).toBe(0)
+    expect(r.stderr).toBe("")
+    expect(r.stdout).toMatch(/^ {2}--timeout, -t integer +Seconds a graceful stop waits before killing\. \(default: 10\)$/mu)
+    expect(r.stdout).toMatch(/--color choice .*\(default: auto\)/u)
+    const apply = run(["ops", "apply", "--help"])
+    expect(apply.stdout).toContain("Steps run at once. (default: 4)")
+    expect(apply.stdout).toMatch(/--settle .*\(default: 0\.5\)/u)
+    expect(run(["ops", "logs", "--help"]).stdout).toContain("How many lines. (default: 100)")
+  })
+
+  it("a command left out shows that level's help on stdout, exit 0", () => {
+    const r = run(["ops"])
+    expect(r.code).toBe(0)
+    expect(r.stdout).toMatch(/^SUBCOMMANDS$/mu)
+    expect(r.stderr).toBe("")
+  })
+})
+
+describe("colour", () => {
+  const validate = ["ops", "validate", "--config", config]
+
+  it("without a terminal: off by default, on with FORCE_COLOR=1 or --color always", () => {
+    const plain = run(validate)
+    expect(plain.code, plain.stderr).toBe(0)
+    expect(plain.stdout).toContain("valid    alpha (tmux)")
+    expect(plain.stdout).not.toMatch(ANSI)
+    expect(run(validate, { FORCE_COLOR: "1" }).stdout).toContain("\u001b[32mvalid   \u001b[39m alpha")
+    expect(run(validate, { FORCE_COLOR: "0" }).stdout).not.toMatch(ANSI)
+    expect(run(["--color", "always", ...validate]).stdout).toContain("\u001b[32mvalid   \u001b[39m alpha")
+    // The flag wins over NO_COLOR, and may come after the subcommand.
+    expect(run([...validate, "--color=always"], { NO_COLOR: "1" }).stdout).toMatch(ANSI)
+  })
+
+  it("on a terminal: on by default, off with NO_COLOR, --color never or TERM=dumb", () => {
+    const tty = runOnPty(validate)
+    expect(tty.code, tty.stderr).toBe(0)
+    expect(tty.tty).toContain("\u001b[32mvalid   \u001b[39m alpha")
+    for (const [args, env] of [[validate, { NO_COLOR: "1" }], [["--color", "never", ...validate], {}], [validate, { TERM: "dumb" }]] as const) {
+      const r = runOnPty(args, env)
+      expect(r.code, r.stderr).toBe(0)
+      expect(r.tty).toContain("valid    alpha (tmux)")
+      expect(r.tty, JSON.stringify([args, env])).not.toMatch(ANSI)
+    }
+  })
+
+  it("help follows --color too", () => {
+    expect(runOnPty(["ops", "--help"]).tty).toMatch(ANSI)
+    expect(runOnPty(["ops", "--help", "--color", "never"]).tty).not.toMatch(ANSI)
+    expect(run(["ops", "--help", "--color", "always"]).stdout).toMatch(ANSI)
+  })
+})
