@@ -1,9 +1,9 @@
+import * as fs from "node:fs"
 import { assert, describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { execArgs, logsArgs, psArgs, rmArgs, runArgs, stopArgs } from "../../src/backends/container/argv.js"
+import { envFileText, envViaClient } from "../../src/backends/container/argv.js"
 import {
-  decodeApplied,
-  encodeApplied,
   engineMessage,
   exitCodeFromStatus,
   mapState,
@@ -15,11 +15,11 @@ import {
 import { shellSplit } from "../../src/backends/container/shlex.js"
 import { Containers } from "../../src/backends/container.js"
 import type { ContainerSpec } from "../../src/model.js"
-import { fingerprint, specHash } from "../../src/model.js"
+import { decodeFingerprint, encodeFingerprint, fingerprint, specHash } from "../../src/model.js"
 import { containerSpec } from "../support/factories.js"
 import { fakeSpawner } from "../support/fakeSpawner.js"
 
-const spec = (over: Partial<ContainerSpec> = {}): ContainerSpec => ({ ...containerSpec("web", { runtime: null }), ...over })
+const spec = (over: Partial<ContainerSpec> = {}): ContainerSpec => ({ ...containerSpec("web"), ...over })
 
 // Real `podman ps -a --format json` output (podman 4.3.1), trimmed to the fields that matter.
 const podmanPs = JSON.stringify([
@@ -34,8 +34,9 @@ const podmanPs = JSON.stringify([
     CreatedAt: "2 seconds ago",
     Labels: {
       "io.kstlib.managed": "true",
+      "io.kstlib.project": "proj",
       "io.kstlib.spec": specHash(spec()),
-      "io.kstlib.applied": encodeApplied(fingerprint(spec()))
+      "io.kstlib.applied": encodeFingerprint(fingerprint(spec()))
     }
   },
   { Names: ["job"], State: "exited", Status: "Exited (3) 2 seconds ago", ExitCode: 3, Pid: 0, Image: "img", Created: 1795237618, Labels: null },
@@ -46,7 +47,7 @@ const podmanPs = JSON.stringify([
 const dockerPs = [
   `{"Command":"\\"sh\\"","CreatedAt":"2026-11-21 05:06:59 +0000 UTC","ID":"8af2","Image":"localhost/kstlib-busybox:latest","Labels":"","Names":"fresh","State":"created","Status":"Created"}`,
   `{"Command":"\\"sh -c 'exit 3'\\"","CreatedAt":"2026-11-21 05:06:59 +0000 UTC","ID":"5763","Image":"img","Labels":"","Names":"job","State":"exited","Status":"Exited (3) 1 second ago"}`,
-  `{"CreatedAt":"2026-11-21 05:06:58 +0000 UTC","ID":"2d00","Image":"localhost/app:1","Labels":"io.kstlib.applied=${encodeApplied(fingerprint(spec()))},io.kstlib.managed=true,io.kstlib.spec=${specHash(spec())},other=a,b","Names":"web,alias","State":"running","Status":"Up 1 second"}`
+  `{"CreatedAt":"2026-11-21 05:06:58 +0000 UTC","ID":"2d00","Image":"localhost/app:1","Labels":"io.kstlib.applied=${encodeFingerprint(fingerprint(spec()))},io.kstlib.managed=true,io.kstlib.project=proj,io.kstlib.spec=${specHash(spec())},other=a,b","Names":"web,alias","State":"running","Status":"Up 1 second"}`
 ].join("\n") + "\n"
 
 describe("state mapping (one table for ps and inspect)", () => {
@@ -74,7 +75,7 @@ describe("parsing helpers", () => {
     expect(exitCodeFromStatus("Exited (3) 5 seconds ago")).toBe(3)
     expect(exitCodeFromStatus("Exited (137) About a minute ago")).toBe(137)
     expect(exitCodeFromStatus("Up 2 seconds")).toBeNull()
-    expect(exitCodeFromStatus(null)).toBeNull()
+    expect(exitCodeFromStatus(undefined)).toBeNull()
   })
 
   it("created times in every engine form", () => {
@@ -96,15 +97,22 @@ describe("parsing helpers", () => {
     expect(parseLabels(null)).toEqual({})
   })
 
-  it("applied fingerprint round-trips through a comma-free label value", () => {
+  it("the one fingerprint codec round-trips through a comma-free label value", () => {
     const fp = fingerprint(spec({ env: { A: "1", B: "2" }, volumes: ["/a:/b", "/c:/d"] }))
-    const label = encodeApplied(fp)
+    const label = encodeFingerprint(fp)
     expect(label).not.toMatch(/[,"= ]/)
-    expect(decodeApplied(label)).toEqual(JSON.parse(JSON.stringify(fp)))
-    expect(decodeApplied(JSON.stringify(fp))).toEqual(JSON.parse(JSON.stringify(fp)))
-    expect(decodeApplied("not base64 !")).toBeNull()
-    expect(decodeApplied(Buffer.from("[1]").toString("base64url"))).toBeNull()
-    expect(decodeApplied(null)).toBeNull()
+    expect(decodeFingerprint(label)).toEqual(JSON.parse(JSON.stringify(fp)))
+    expect(decodeFingerprint(JSON.stringify(fp))).toBeNull()
+    expect(decodeFingerprint("not base64 !")).toBeNull()
+    expect(decodeFingerprint(Buffer.from("[1]").toString("base64url"))).toBeNull()
+    expect(decodeFingerprint(Buffer.from(`{"a":1}`).toString("base64url"))).toBeNull()
+    expect(decodeFingerprint(null)).toBeNull()
+  })
+
+  it("marks are compared with kstlib's exact values", () => {
+    const labels = (managed: string) => `[{"Names":["w"],"State":"running","Labels":{"io.kstlib.managed":"${managed}","io.kstlib.project":"p"}}]`
+    expect(parsePs(labels("true"), "podman")[0]!.mark).toMatchObject({ managed: true, project: "p" })
+    for (const v of ["false", "1", "TRUE", "yes", ""]) expect(parsePs(labels(v), "podman")[0]!.mark.managed, v).toBe(false)
   })
 
   it("engine messages lose the --help hints", () => {
@@ -123,15 +131,11 @@ describe("ps parsing", () => {
       pid: 5517,
       created_at: "2026-11-21T05:06:58.000Z",
       image: "localhost/kstlib-busybox:latest",
-      socket_name: null,
       runtime: "podman",
       exit_code: null,
-      window_count: 0,
-      owned: true,
-      spec_hash: specHash(spec()),
-      applied: JSON.parse(JSON.stringify(fingerprint(spec())))
+      mark: { managed: true, project: "proj", spec_hash: specHash(spec()), applied: JSON.parse(JSON.stringify(fingerprint(spec()))) }
     })
-    expect([job!.state, job!.exit_code, job!.pid, job!.owned, job!.applied]).toEqual(["exited", 3, null, false, null])
+    expect([job!.state, job!.exit_code, job!.pid, job!.mark.managed, job!.mark.applied]).toEqual(["exited", 3, null, false, null])
     expect([fresh!.state, fresh!.exit_code]).toEqual(["stopped", null])
   })
 
@@ -141,13 +145,12 @@ describe("ps parsing", () => {
     expect(byName["web"]).toMatchObject({
       state: "running",
       pid: null,
-      owned: true,
       runtime: "docker",
-      spec_hash: specHash(spec()),
+      mark: { managed: true, project: "proj", spec_hash: specHash(spec()) },
       created_at: "2026-11-21T05:06:58.000Z"
     })
-    expect(byName["web"]!.applied).toEqual(JSON.parse(JSON.stringify(fingerprint(spec()))))
-    expect([byName["job"]!.state, byName["job"]!.exit_code, byName["job"]!.owned]).toEqual(["exited", 3, false])
+    expect(byName["web"]!.mark.applied).toEqual(JSON.parse(JSON.stringify(fingerprint(spec()))))
+    expect([byName["job"]!.state, byName["job"]!.exit_code, byName["job"]!.mark.managed]).toEqual(["exited", 3, false])
     expect(byName["fresh"]!.state).toBe("stopped")
   })
 
@@ -183,7 +186,7 @@ describe("inspect parsing", () => {
       pid: null,
       image: "localhost/kstlib-busybox:latest",
       created_at: "2026-11-21T05:06:59.071Z",
-      owned: true
+      mark: { managed: true, project: null }
     })
   })
 
@@ -200,7 +203,7 @@ describe("inspect parsing", () => {
       pid: 77,
       exit_code: null,
       image: "localhost/kstlib-busybox:latest",
-      owned: false
+      mark: { managed: false }
     })
   })
 
@@ -232,16 +235,16 @@ describe("shlex splitting", () => {
 })
 
 describe("argv", () => {
-  it("run: labels, options in order, TTY, no pull, split command", () => {
+  it("run: labels (with the project), options in order, TTY, no pull, split command; env values never on it", () => {
     const s = spec({
       command: `sh -c 'echo hi; sleep 9'`,
       working_dir: "/srv",
-      env: { B: "2", A: "x=y" },
+      env: { B: "2", A: "x=y", MULTI: "line1\nline2" },
       volumes: ["/h:/c", "data:/d:ro"],
       log_volume: "/logs:/var/log/app",
       ports: ["8080:80"]
     })
-    const r = runArgs(s)
+    const r = runArgs(s, "proj", "/tmp/kstlib-env-x/env")
     assert(r.ok)
     expect(r.args).toEqual([
       "run",
@@ -252,17 +255,19 @@ describe("argv", () => {
       "--label",
       "io.kstlib.managed=true",
       "--label",
+      "io.kstlib.project=proj",
+      "--label",
       "io.kstlib.session=web",
       "--label",
       `io.kstlib.spec=${specHash(s)}`,
       "--label",
-      `io.kstlib.applied=${encodeApplied(fingerprint(s))}`,
+      `io.kstlib.applied=${encodeFingerprint(fingerprint(s))}`,
       "-w",
       "/srv",
+      "--env-file",
+      "/tmp/kstlib-env-x/env",
       "-e",
-      "A=x=y",
-      "-e",
-      "B=2",
+      "MULTI",
       "-v",
       "/h:/c",
       "-v",
@@ -278,13 +283,18 @@ describe("argv", () => {
       "-c",
       "echo hi; sleep 9"
     ])
+    expect(r.args.join(" ")).not.toMatch(/x=y|line1|B=2/)
+    // the file holds what a line can; a value with a newline comes from the client's environment
+    expect(envFileText(s.env)).toBe("A=x=y\nB=2\n")
+    expect(envViaClient(s.env)).toEqual(["MULTI"])
   })
 
   it("run without a command uses the image's; a bad command is reported", () => {
-    const r = runArgs(spec())
+    const r = runArgs(spec(), "proj", null)
     assert(r.ok)
     expect(r.args.slice(-3)).toEqual(["-t", "-i", "localhost/app:1"])
-    expect(runArgs(spec({ command: "sh -c 'x" }))).toEqual({ ok: false, reason: "invalid command: no closing quotation (')" })
+    expect(r.args).not.toContain("--env-file")
+    expect(runArgs(spec({ command: "sh -c 'x" }), "proj", null)).toEqual({ ok: false, reason: "invalid command: no closing quotation (')" })
   })
 
   it("dialects", () => {
@@ -300,78 +310,69 @@ describe("argv", () => {
 })
 
 describe("service over a fake spawner", () => {
-  it.live("observe: one ps per runtime, both dialects merged", () => {
+  it.live("observe: one ps per runtime on PATH, both dialects merged", () => {
     const fake = fakeSpawner((cmd) => ({ stdout: cmd === "podman" ? podmanPs : dockerPs }))
     return Effect.gen(function*() {
       const c = yield* Containers
-      const all = yield* c.observe(["podman", "docker"])
-      expect(fake.calls).toEqual([
-        ["podman", "ps", "-a", "--format", "json"],
-        ["docker", "ps", "-a", "--no-trunc", "--format", "{{json .}}"]
-      ])
-      expect(all.map((o) => `${o.runtime}/${o.name}`).sort()).toEqual([
-        "docker/fresh",
-        "docker/job",
-        "docker/web",
-        "podman/fresh",
-        "podman/job",
-        "podman/web"
-      ])
+      const onPath = yield* c.onPath
+      const obs = yield* c.observe({ sockets: [] })
+      expect(fake.calls).toEqual(onPath.map((rt) => (rt === "podman" ? ["podman", "ps", "-a", "--format", "json"] : ["docker", "ps", "-a", "--no-trunc", "--format", "{{json .}}"])))
+      expect(obs.runtimes).toEqual(onPath)
+      expect(obs.sessions.flatMap((o) => (o.name === "web" && o.backend === "container" ? [o.runtime] : []))).toEqual(onPath)
     }).pipe(Effect.provide(Containers.layer), Effect.provide(fake.layer))
   })
 
-  it.live("observe: a failing ps is a CommandFailed", () => {
+  it.live("observe: a failing ps is reported as a problem and an unreadable place, not thrown", () => {
     const fake = fakeSpawner(() => ({ exitCode: 125, stderr: "Error: cannot connect" }))
     return Effect.gen(function*() {
-      const e = yield* Effect.flip((yield* Containers).observe(["podman"]))
-      expect(e._tag).toBe("CommandFailed")
-      expect(e.message).toContain("cannot connect")
+      const c = yield* Containers
+      const onPath = yield* c.onPath
+      const obs = yield* c.observe({ sockets: [] })
+      expect(obs.sessions).toEqual([])
+      expect(obs.runtimes).toEqual([])
+      expect(obs.problems.map((p) => p.where)).toEqual(onPath)
+      for (const p of obs.problems) expect(p.message).toContain("cannot connect")
+      expect(obs.unreadable).toEqual(onPath.map((runtime) => ({ backend: "container", runtime })))
     }).pipe(Effect.provide(Containers.layer), Effect.provide(fake.layer))
   })
 
-  it.live("inspect: container-only argv; 'no such container' is SessionNotFound", () => {
-    const fake = fakeSpawner(() => ({ exitCode: 125, stdout: "[]\n", stderr: "Error: inspecting object: no such container web" }))
-    return Effect.gen(function*() {
-      const e = yield* Effect.flip((yield* Containers).inspect("web", "podman"))
-      expect(e._tag).toBe("SessionNotFound")
-      expect(fake.calls).toEqual([["podman", "container", "inspect", "web"]])
-    }).pipe(Effect.provide(Containers.layer), Effect.provide(fake.layer))
-  })
-
-  it.live("start: an unbalanced command fails cleanly without running anything", () => {
+  it.live("launch: an unbalanced command fails cleanly without running anything", () => {
     const fake = fakeSpawner(() => ({}))
     return Effect.gen(function*() {
-      const e = yield* Effect.flip((yield* Containers).start(spec({ command: `echo "x` }), "docker", { settle: 0 }))
-      expect(e._tag).toBe("SessionStartFailed")
-      expect(e.reason).toBe(`invalid command: no closing quotation (")`)
+      const [r] = yield* (yield* Containers).launch([spec({ command: `echo "x` })], { project: "proj" })
+      assert(r !== undefined && r._tag === "Failure")
+      expect(r.failure.reason).toBe(`invalid command: no closing quotation (")`)
       expect(fake.calls).toEqual([])
     }).pipe(Effect.provide(Containers.layer), Effect.provide(fake.layer))
   })
 
-  it.live("start: exited within settle -> exit code and last log lines", () => {
+  it.live("launch: one run per spec, env through a private file that is gone afterwards, nothing checked after (the executor does)", () => {
+    const seen: Array<string> = []
     const fake = fakeSpawner((_cmd, args) => {
-      if (args[0] === "run") return { stdout: "abc123\n" }
-      if (args[0] === "container") {
-        return { stdout: JSON.stringify([{ State: { Status: "exited", ExitCode: 3, Pid: 0 }, Config: {} }]) }
+      const i = args.indexOf("--env-file")
+      if (i >= 0) {
+        const file = args[i + 1]!
+        seen.push(file, fs.readFileSync(file, "utf8"), (fs.statSync(file).mode & 0o777).toString(8))
       }
-      if (args[0] === "logs") return { stdout: "boom\r\n", stderr: "bad config\n" }
-      return { exitCode: 99 }
+      return args[0] === "run" ? { stdout: "abc123\n" } : { exitCode: 99 }
     })
     return Effect.gen(function*() {
-      const e = yield* Effect.flip((yield* Containers).start(spec(), "docker", { settle: "1 millis" }))
-      expect([e._tag, e.exitCode]).toEqual(["SessionStartFailed", 3])
-      expect(e.output).toBe("boom\nbad config")
-      expect(fake.calls.map((c) => c[1])).toEqual(["run", "container", "logs"])
-      expect(fake.calls[2]).toEqual(["docker", "logs", "--tail", "20", "web"])
+      const rs = yield* (yield* Containers).launch([spec({ env: { TOKEN: "s3cret" } }), spec({ name: "other" })], { project: "proj" })
+      expect(rs.map((r) => r._tag)).toEqual(["Success", "Success"])
+      expect(fake.calls.map((c) => c[1])).toEqual(["run", "run"])
+      expect(fake.calls.flat().join(" ")).not.toContain("s3cret")
+      expect(seen.slice(1)).toEqual(["TOKEN=s3cret\n", "600"])
+      expect(fs.existsSync(seen[0]!)).toBe(false)
     }).pipe(Effect.provide(Containers.layer), Effect.provide(fake.layer))
   })
 
-  it.live("start with settle 0: no inspect at all, the container as launched (apply checks every launch itself)", () => {
-    const fake = fakeSpawner((_cmd, args) => (args[0] === "run" ? { stdout: "abc123\n" } : { exitCode: 99 }))
+  it.live("logs: container-only argv; 'no such container' is SessionNotFound", () => {
+    const fake = fakeSpawner(() => ({ exitCode: 1, stderr: "Error: no container with name or id \"web\" found" }))
     return Effect.gen(function*() {
-      const o = yield* (yield* Containers).start(spec(), "docker", { settle: 0 })
-      expect(o).toMatchObject({ name: "web", state: "running", owned: true, runtime: "docker" })
-      expect(fake.calls.map((c) => c[1])).toEqual(["run"])
+      const obs = parsePs(podmanPs, "podman")[0]!
+      const e = yield* Effect.flip((yield* Containers).logs(obs, { lines: 20 }))
+      expect(e._tag).toBe("SessionNotFound")
+      expect(fake.calls).toEqual([["podman", "logs", "--tail", "20", "web"]])
     }).pipe(Effect.provide(Containers.layer), Effect.provide(fake.layer))
   })
 })

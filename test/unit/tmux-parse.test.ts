@@ -3,14 +3,14 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
-import { Effect, Result, Stream } from "effect"
+import { Effect, Stream } from "effect"
 import { Tmux } from "../../src/backends/tmux.js"
 import {
   captureArgs,
   createCommands,
-  encodeApplied,
   escapeArg,
-  PANE_FORMAT,
+  GLOBALS_MARKER,
+  listPanesArgs,
   quoteArg,
   script,
   SEP,
@@ -19,8 +19,6 @@ import {
 } from "../../src/backends/tmux/argv.js"
 import {
   captureLines,
-  deathOutput,
-  decodeApplied,
   isMissingTarget,
   isNoServer,
   newLines,
@@ -29,8 +27,8 @@ import {
   tmuxEnvSocketPath
 } from "../../src/backends/tmux/parse.js"
 import { mergeSockets } from "../../src/backends/tmux/sockets.js"
-import { fingerprint, specHash } from "../../src/model.js"
-import type { TmuxSpec } from "../../src/model.js"
+import { encodeFingerprint, fingerprint, NO_MARK, specHash } from "../../src/model.js"
+import type { ObservedTmux, TmuxSpec } from "../../src/model.js"
 import { fakeSpawner } from "../support/fakeSpawner.js"
 
 // Socket discovery reads $TMUX_TMPDIR: point it at an empty directory so only the asked sockets count.
@@ -61,58 +59,71 @@ const spec = (name: string, extra: Partial<TmuxSpec> = {}): TmuxSpec => ({
 })
 
 const row = (fields: ReadonlyArray<string>) => fields.join(SEP)
-// name, window, pane, pid, created, windows, dead, status, signal, managed, spec, applied
+// name, window, pane, pid, created, windows, dead, status, signal, managed, project, spec, applied
 const webSpec = spec("web", { socket_name: "work", env: { A: "1" } })
+const applied = (s: TmuxSpec) => encodeFingerprint(fingerprint(s))
 const sample = [
-  row(["web", "0", "0", "4242", "1700000000", "1", "0", "", "", "1", specHash(webSpec), encodeApplied(webSpec)]),
-  row(["multi", "1", "0", "900", "1700000001", "2", "1", "2", "", "", "", ""]),
-  row(["multi", "0", "1", "901", "1700000001", "2", "0", "", "", "", "", ""]),
-  row(["multi", "0", "0", "800", "1700000001", "2", "1", "5", "", "", "", ""]),
-  row(["crashed", "0", "0", "77", "1700000002", "1", "1", "", "9", "1", "v1:x", "not json"]),
+  row(["web", "0", "0", "4242", "1700000000", "1", "0", "", "", "1", "proj", specHash(webSpec), applied(webSpec)]),
+  row(["multi", "1", "0", "900", "1700000001", "2", "1", "2", "", "", "", "", ""]),
+  row(["multi", "0", "1", "901", "1700000001", "2", "0", "", "", "", "", "", ""]),
+  row(["multi", "0", "0", "800", "1700000001", "2", "1", "5", "", "", "", "", ""]),
+  row(["crashed", "0", "0", "77", "1700000002", "1", "1", "", "9", "1", "proj", "v1:x", "not json"]),
+  row(["fake", "0", "0", "78", "1700000002", "1", "0", "", "", "false", "proj", "v1:x", ""]),
   row(["broken", "0", "0"]), // a foreign option value with a newline would leave such a fragment
+  GLOBALS_MARKER,
   ""
 ].join("\n")
 
+/** An observed tmux session to act on (the backend methods take what observe returned). */
+const observed = (name: string, socket_name: string | null = null): ObservedTmux => ({
+  backend: "tmux",
+  name,
+  socket_name,
+  state: "running",
+  pid: 1,
+  created_at: null,
+  exit_code: null,
+  window_count: 1,
+  mark: NO_MARK
+})
+
 describe("parsing", () => {
   it("list-panes: one session per name, first pane, state, exit code, marks, fingerprint", () => {
-    const [web, multi, crashed, ...rest] = parsePanes(sample, "work")
+    const { sessions, globalMarks } = parsePanes(sample, "work")
+    const [web, multi, crashed, fake, ...rest] = sessions
     expect(rest).toEqual([])
+    expect(globalMarks).toEqual([])
     expect(web).toEqual({
       name: "web",
       backend: "tmux",
       state: "running",
       pid: 4242,
       created_at: "2023-11-14T22:13:20.000Z",
-      image: null,
       socket_name: "work",
-      runtime: null,
       exit_code: null,
       window_count: 1,
-      owned: true,
-      spec_hash: specHash(webSpec),
-      applied: JSON.parse(JSON.stringify(fingerprint(webSpec)))
+      mark: { managed: true, project: "proj", spec_hash: specHash(webSpec), applied: JSON.parse(JSON.stringify(fingerprint(webSpec))) }
     })
     // window 0 pane 0 wins whatever the line order
-    expect(multi).toMatchObject({ pid: 800, state: "exited", exit_code: 5, window_count: 2, owned: false, spec_hash: null })
+    expect(multi).toMatchObject({ pid: 800, state: "exited", exit_code: 5, window_count: 2, mark: NO_MARK })
     // killed by signal 9 → 128+9; an unreadable fingerprint is null, the rest is kept
-    expect(crashed).toMatchObject({ state: "exited", exit_code: 137, owned: true, spec_hash: "v1:x", applied: null })
+    expect(crashed).toMatchObject({ state: "exited", exit_code: 137, mark: { managed: true, spec_hash: "v1:x", applied: null } })
+    // only kstlib's exact value counts as managed
+    expect(fake!.mark.managed).toBe(false)
   })
 
-  it("the stored fingerprint: ASCII JSON (no separator, newline or non-ASCII), read back; legacy base64 too", () => {
-    const s = spec("x", { command: "echo \"é\"\n\x1f;", env: { K: "v" } })
-    const enc = encodeApplied(s)
-    expect(enc).toMatch(/^[\x20-\x7e]+$/)
-    expect(decodeApplied(enc)).toEqual(JSON.parse(JSON.stringify(fingerprint(s))))
-    expect(decodeApplied(Buffer.from(enc).toString("base64"))).toEqual(decodeApplied(enc))
-    expect(decodeApplied("")).toBeNull()
-    expect(decodeApplied("[1]")).toBeNull()
+  it("a kstlib option set GLOBALLY makes every mark on that server untrusted", () => {
+    const poisoned = `${sample}@kstlib-managed 1\n@kstlib-project proj\n`
+    const { sessions, globalMarks } = parsePanes(poisoned, "work")
+    expect(globalMarks).toEqual(["@kstlib-managed", "@kstlib-project"])
+    expect(sessions.map((o) => o.mark)).toEqual(sessions.map(() => NO_MARK))
+    // the observe call asks for them in the same invocation, session and window scope
+    expect(listPanesArgs().join(" ")).toContain("; show-options -gq @kstlib-managed ; show-options -gwq @kstlib-managed")
   })
 
   it("captures: trailing screen rows dropped, the dead notice kept next to the output", () => {
     const cap = "a\n\nb\n\n\n\n\nPane is dead (status 3, Sat Nov 21 05:09:30 2026)\n"
     expect(captureLines(cap)).toEqual(["a", "", "b", "Pane is dead (status 3, Sat Nov 21 05:09:30 2026)"])
-    expect(deathOutput(cap, 20)).toBe("a\n\nb")
-    expect(deathOutput(cap, 1)).toBe("b")
     expect(captureLines("x\n\x1b[0m  \n\n")).toEqual(["x"])
   })
 
@@ -154,17 +165,19 @@ describe("argv", () => {
     expect(socketArgs("work", false)).toEqual(["-L", "work"])
   })
 
-  it("create commands: detached, dir, env, command as one argument, remain-on-exit, marks", () => {
+  it("create commands: detached, dir, env, command, remain-on-exit, marks with the project", () => {
     const s = spec("api", { working_dir: "/srv/api", env: { A: "1", B: "x y" }, command: "-weird start" })
-    expect(createCommands(s)).toEqual([
-      ["new-session", "-d", "-s", "api", "-c", "/srv/api", "-e", "A=1", "-e", "B=x y", "--", "-weird start"],
+    const cmds = createCommands(s, "proj")
+    expect(cmds[0]!.slice(0, 10)).toEqual(["new-session", "-d", "-s", "api", "-c", "/srv/api", "-e", "A=1", "-e", "B=x y"])
+    expect(cmds.slice(1)).toEqual([
       ["set-option", "-w", "-t", "=api:", "remain-on-exit", "on"],
       ["set-option", "-t", "=api:", "@kstlib-managed", "1"],
+      ["set-option", "-t", "=api:", "@kstlib-project", "proj"],
       ["set-option", "-t", "=api:", "@kstlib-spec", specHash(s)],
-      ["set-option", "-t", "=api:", "@kstlib-applied", encodeApplied(s)]
+      ["set-option", "-t", "=api:", "@kstlib-applied", applied(s)]
     ])
     // No command: tmux starts the user's shell.
-    expect(createCommands(spec("sh", { command: null }))[0]).toEqual(["new-session", "-d", "-s", "sh"])
+    expect(createCommands(spec("sh", { command: null }), "proj")[0]).toEqual(["new-session", "-d", "-s", "sh"])
   })
 
   it("script quoting: nothing the tmux parser would expand or split survives unescaped", () => {
@@ -184,96 +197,70 @@ describe("service on a fake spawner", () => {
       args[0] === "-L" && args[1] === "work" ? { stdout: sample } : { stderr: "no server running on /x/default\n", exitCode: 1 }
     )
     return Effect.gen(function*() {
-      const all = yield* (yield* Tmux).observe(["work", null])
-      expect(fake.calls).toEqual([
-        ["tmux", "list-panes", "-a", "-F", PANE_FORMAT],
-        ["tmux", "-L", "work", "list-panes", "-a", "-F", PANE_FORMAT]
-      ])
-      expect(all.map((o) => `${o.socket_name}/${o.name}`)).toEqual(["work/web", "work/multi", "work/crashed"])
+      const obs = yield* (yield* Tmux).observe({ sockets: ["work", null] })
+      expect(fake.calls).toEqual([["tmux", ...listPanesArgs()], ["tmux", "-L", "work", ...listPanesArgs()]])
+      expect(obs.sessions.map((o) => `${o.backend === "tmux" ? o.socket_name : "?"}/${o.name}`)).toEqual(["work/web", "work/multi", "work/crashed", "work/fake"])
+      expect([obs.available, obs.problems, obs.unreadable]).toEqual([true, [], []])
     }).pipe(Effect.provide(Tmux.layer), Effect.provide(fake.layer))
   })
 
   it.effect("observe: a dead pane without status (tmux missed the SIGCHLD) is re-listed after a reaping run-shell", () => {
     const fake = fakeSpawner((_cmd, args) => ({
-      stdout: row(["job", "0", "0", "2", "1", "1", "1", args[0] === "run-shell" ? "4" : "", "", "", "", ""])
+      stdout: row(["job", "0", "0", "2", "1", "1", "1", args[0] === "run-shell" ? "4" : "", "", "", "", "", ""])
     }))
     return Effect.gen(function*() {
-      const [job] = yield* (yield* Tmux).observe()
+      const { sessions: [job] } = yield* (yield* Tmux).observe({ sockets: [] })
       expect(job).toMatchObject({ state: "exited", exit_code: 4 })
-      expect(fake.calls).toEqual([
-        ["tmux", "list-panes", "-a", "-F", PANE_FORMAT],
-        ["tmux", "run-shell", "true", ";", "list-panes", "-a", "-F", PANE_FORMAT]
-      ])
+      expect(fake.calls).toEqual([["tmux", ...listPanesArgs()], ["tmux", "run-shell", "true", ";", ...listPanesArgs()]])
     }).pipe(Effect.provide(Tmux.layer), Effect.provide(fake.layer))
   })
 
-  it.live("start: one observe, ONE script invocation, one observe; an existing name fails alone", () => {
-    let lists = 0
-    const fake = fakeSpawner((_cmd, args) => {
-      if (args.includes("list-panes")) {
-        lists++
-        const existing = row(["taken", "0", "0", "1", "1700000000", "1", "0", "", "", "", "", ""])
-        const created = row(["new", "0", "0", "2", "1700000000", "1", "0", "", "", "1", "v1:h", ""])
-        return { stdout: lists === 1 ? existing : `${existing}\n${created}` }
-      }
-      return {}
-    })
+  it.effect("observe: tmux missing is reported (not thrown); a failing socket is unreadable", () => {
+    const fake = fakeSpawner((_cmd, args) => (args[0] === "-L" ? { exitCode: 1, stderr: "server exploded" } : { stdout: GLOBALS_MARKER }))
     return Effect.gen(function*() {
-      const results = yield* (yield* Tmux).start([spec("taken"), spec("new")], { settle: "1 millis" })
-      expect(fake.calls.map((c) => c.slice(1, 4))).toEqual([
-        ["list-panes", "-a", "-F"],
+      const obs = yield* (yield* Tmux).observe({ sockets: ["bad"] })
+      expect(obs.available).toBe(true)
+      expect(obs.unreadable).toEqual([{ backend: "tmux", socket: "bad" }])
+      expect(obs.problems).toMatchObject([{ where: "tmux socket bad", missing: false }])
+      expect(obs.problems[0]!.message).toContain("server exploded")
+    }).pipe(Effect.provide(Tmux.layer), Effect.provide(fake.layer))
+  })
+
+  it.live("launch: ONE script invocation per socket, nothing observed; a duplicate fails alone", () => {
+    const fake = fakeSpawner(() => ({ exitCode: 1, stderr: "duplicate session: taken\n" }))
+    return Effect.gen(function*() {
+      const results = yield* (yield* Tmux).launch([spec("taken"), spec("new"), spec("other", { socket_name: "b" })], { project: "proj" })
+      expect(fake.calls.map((c) => c.filter((a) => a !== "-L" && a !== "b").slice(1, 4))).toEqual([
         ["start-server", ";", "source-file"],
-        ["list-panes", "-a", "-F"]
+        ["start-server", ";", "source-file"]
       ])
-      expect(Result.isFailure(results[0]!) && results[0].failure.reason).toMatch(/already exists/)
-      expect(Result.isSuccess(results[1]!) && results[1].success.name).toBe("new")
+      expect(results[0]!._tag === "Failure" && results[0].failure.reason).toMatch(/already exists/)
+      // only the session tmux named is refused; the other socket's launch is its own call
+      expect(results.slice(1).map((r) => r._tag)).toEqual(["Success", "Success"])
     }).pipe(Effect.provide(Tmux.layer), Effect.provide(fake.layer))
   })
 
-  it.live("start with settle 0: no observe after the script; the sessions as launched (apply verifies itself)", () => {
-    const fake = fakeSpawner(() => ({}))
+  it.effect("stop --force: exact targets, no interrupt, the process group killed", () => {
+    const fake = fakeSpawner((_cmd, args) => (args.includes("list-panes") ? { stdout: `%3${SEP}0${SEP}0${SEP}0${SEP}\n` } : {}))
     return Effect.gen(function*() {
-      const [r] = yield* (yield* Tmux).start([spec("new")], { settle: 0 })
-      expect(fake.calls.map((c) => c.slice(1, 2)[0])).toEqual(["list-panes", "start-server"])
-      expect(Result.isSuccess(r!) && r.success).toMatchObject({ name: "new", state: "running", owned: true })
-    }).pipe(Effect.provide(Tmux.layer), Effect.provide(fake.layer))
-  })
-
-  it.live("start: a process dead after settle is a failure with its status and last output", () => {
-    const fake = fakeSpawner((_cmd, args) => {
-      if (args.includes("list-panes")) {
-        return fake.calls.length === 1 ? {} : { stdout: row(["job", "0", "0", "2", "1", "1", "1", "3", "", "1", "", ""]) }
-      }
-      if (args.includes("capture-pane")) return { stdout: "boom\n\n\nPane is dead (status 3, now)\n" }
-      return {}
-    })
-    return Effect.gen(function*() {
-      const [r] = yield* (yield* Tmux).start([spec("job")], { settle: "1 millis" })
-      expect(Result.isFailure(r!) && r.failure).toMatchObject({ _tag: "SessionStartFailed", exitCode: 3, output: "boom" })
-      expect(fake.calls.at(-1)).toEqual(["tmux", "capture-pane", "-p", "-J", "-S", "-200", "-t", "=job:"])
-    }).pipe(Effect.provide(Tmux.layer), Effect.provide(fake.layer))
-  })
-
-  it.effect("stop --force: exact targets, no interrupt", () => {
-    const fake = fakeSpawner((_cmd, args) => (args[0] === "list-panes" ? { stdout: `%3${SEP}0${SEP}0${SEP}0\n` } : {}))
-    return Effect.gen(function*() {
-      yield* (yield* Tmux).stop("web", "work", { force: true })
+      const outcome = yield* (yield* Tmux).stop(observed("web", "work"), { force: true })
+      expect(outcome).toBe("killed")
       expect(fake.calls).toEqual([
-        ["tmux", "-L", "work", "list-panes", "-s", "-t", "=web:", "-F", `#{pane_id}${SEP}#{window_index}${SEP}#{pane_index}${SEP}#{pane_dead}`],
+        ["tmux", "-L", "work", "list-panes", "-s", "-t", "=web:", "-F", `#{pane_id}${SEP}#{window_index}${SEP}#{pane_index}${SEP}#{pane_dead}${SEP}#{pane_pid}`],
         ["tmux", "-L", "work", "kill-session", "-t", "=web"]
       ])
     }).pipe(Effect.provide(Tmux.layer), Effect.provide(fake.layer))
   })
 
-  it.effect("stop: interrupt the first pane, see it dead, kill", () => {
+  it.effect("stop: interrupt the first pane, see it dead, close the session: stopped gracefully", () => {
     let polls = 0
     const fake = fakeSpawner((_cmd, args) => {
       if (args[0] !== "list-panes") return {}
       polls++
-      return { stdout: `%3${SEP}0${SEP}0${SEP}${polls === 1 ? 0 : 1}\n%4${SEP}1${SEP}0${SEP}0\n` }
+      return { stdout: `%3${SEP}0${SEP}0${SEP}${polls === 1 ? 0 : 1}${SEP}\n%4${SEP}1${SEP}0${SEP}0${SEP}\n` }
     })
     return Effect.gen(function*() {
-      yield* (yield* Tmux).stop("web", null)
+      expect(yield* (yield* Tmux).stop(observed("web"), {})).toBe("stopped")
       expect(fake.calls.map((c) => c.slice(1).join(" "))).toEqual([
         expect.stringMatching(/^list-panes -s -t =web: /),
         "send-keys -t %3 C-c",
@@ -283,23 +270,25 @@ describe("service on a fake spawner", () => {
     }).pipe(Effect.provide(Tmux.layer), Effect.provide(fake.layer))
   })
 
-  it.effect("missing sessions are SessionNotFound; logs trims and cuts", () => {
+  it.effect("missing sessions are SessionNotFound; logs trims and cuts; exec is unsupported", () => {
     const fake = fakeSpawner((_cmd, args) =>
-      // (respawn's target travels in the script on stdin, which the fake does not see)
+      // (restart's target travels in the script on stdin, which the fake does not see)
       args.includes("=gone:") || args.includes("=gone") || args.includes("source-file")
         ? { stderr: "can't find session: gone\n", exitCode: 1 }
         : { stdout: "1\n2\n3\n\n\n" }
     )
     return Effect.gen(function*() {
       const tmux = yield* Tmux
-      expect(yield* tmux.logs("web", null, { lines: 2 })).toBe("2\n3")
+      const gone = observed("gone")
+      expect(yield* tmux.logs(observed("web"), { lines: 2 })).toBe("2\n3")
       const nf = { _tag: "SessionNotFound", session: "gone", backend: "tmux" }
-      expect(yield* Effect.flip(tmux.logs("gone", null))).toMatchObject(nf)
-      expect(yield* Effect.flip(tmux.stop("gone", null))).toMatchObject(nf)
-      expect(yield* Effect.flip(tmux.sendKeys("gone", null, "q"))).toMatchObject(nf)
-      expect(yield* Effect.flip(tmux.attach("gone", null))).toMatchObject(nf)
-      expect(yield* Effect.flip(Stream.runCollect(tmux.follow("gone", null)))).toMatchObject(nf)
-      expect(yield* Effect.flip(tmux.respawn(spec("gone"), { settle: 0 }))).toMatchObject(nf)
+      expect(yield* Effect.flip(tmux.logs(gone, { lines: 100 }))).toMatchObject(nf)
+      expect(yield* Effect.flip(tmux.stop(gone, {}))).toMatchObject(nf)
+      expect(yield* Effect.flip(tmux.sendKeys(gone, "q", { enter: true }))).toMatchObject(nf)
+      expect(yield* Effect.flip(tmux.attach(gone))).toMatchObject(nf)
+      expect(yield* Effect.flip(Stream.runCollect(tmux.follow(gone, { lines: 0 })))).toMatchObject(nf)
+      expect(yield* Effect.flip(tmux.restart(gone, spec("gone"), { project: "proj", mark: true }))).toMatchObject(nf)
+      expect(yield* Effect.flip(tmux.exec(gone, ["ls"], { interactive: false }))).toMatchObject({ _tag: "Unsupported" })
     }).pipe(Effect.provide(Tmux.layer), Effect.provide(fake.layer))
   })
 })
