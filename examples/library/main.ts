@@ -5,19 +5,19 @@
  */
 import { NodeRuntime } from "@effect/platform-node"
 import { Console, Effect } from "effect"
-import { defaultSettle, execute, hasChanges, layerNode, planFromConfig, renderPlan, SessionManager } from "kstlib"
+import { actionOf, apply, layerNode, renderPlan, SessionManager } from "kstlib"
 
 const configPath = process.argv[2] ?? "kstlib.conf.yml"
 
 const program = Effect.gen(function*() {
-  const { plan } = yield* planFromConfig()
-  yield* Console.log(renderPlan(plan, { color: false }))
-  if (hasChanges(plan)) {
-    const report = yield* execute(plan, { parallel: 4, settle: defaultSettle, stopTimeout: 10 })
-    for (const r of report.results) {
-      yield* Console.log(`${r.error === null ? "ok    " : "failed"} ${r.step.action} ${r.step.session}${r.error === null ? "" : `: ${r.error.message}`}`)
-    }
-  }
+  // apply = lock + observe + plan + execute; the callbacks are where a program reports progress.
+  const { planned, report } = yield* apply({}, {
+    onPlan: ({ plan }) => Console.log(renderPlan(plan, { color: false })),
+    onResult: (r) =>
+      Console.log(`${r.error === null ? "ok    " : "failed"} ${actionOf(r.step)} ${r.step.session}${r.error === null ? "" : `: ${r.error.message}`}`)
+  })
+  const plan = planned.plan
+  if (report === null) yield* Console.log(renderPlan(plan, { color: false }))
   // The per-session facade, as the original SessionManager.
   const first = plan.steps[0]?.session
   if (first !== undefined) {
@@ -30,7 +30,8 @@ const program = Effect.gen(function*() {
   Effect.catchTags({
     ConfigNotFound: (e) => Console.error(e.message),
     ConfigParseError: (e) => Console.error(e.message),
-    ConfigInvalid: (e) => Console.error(e.message)
+    ConfigInvalid: (e) => Console.error(e.message),
+    ApplyLocked: (e) => Console.error(e.message)
   })
 )
 
