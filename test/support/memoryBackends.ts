@@ -1,0 +1,266 @@
+/**
+ * The `Backends` registry in memory, for executor and per-session operation tests: sessions live
+ * in a Ref, every call is recorded (launch batches, observes, stop options, in-flight count), and
+ * a spec name can be set to misbehave (fail at launch, die right after launch, hang, fail to stop
+ * or remove). Times are read from the Clock, so under `it.effect` they are TestClock times.
+ */
+import { Clock, Context, Duration, Effect, Layer, Ref, Result, Stream } from "effect"
+import type { BackendObservation, ExecResult, StopOptions, StopOutcome } from "../../src/backends/backend.js"
+import { Backends } from "../../src/backends/registry.js"
+import { SessionNotFound, SessionStartFailed, SessionStopFailed, Unsupported } from "../../src/errors.js"
+import type { BackendKind, ObservedSession, Place, SessionSpec } from "../../src/model.js"
+import { describePlace, placeOf, placeOfSpec, samePlace } from "../../src/model.js"
+import { owned } from "./factories.js"
+
+/** How sessions (by name) misbehave. */
+export interface Behavior {
+  /** The launch of this spec fails with this reason (the others of its batch still launch). */
+  readonly failLaunch?: Readonly<Record<string, string>>
+  /** Launched (or restarted), but the process exits at once: the session is left `exited` with this code and output. */
+  readonly dieAfterLaunch?: Readonly<Record<string, { readonly exitCode: number; readonly output: string }>>
+  /** A launch call containing this spec takes this long. */
+  readonly hangLaunch?: Readonly<Record<string, Duration.Input>>
+  /** stop/remove/restart of this session takes this long. */
+  readonly hangOp?: Readonly<Record<string, Duration.Input>>
+  /** stop of this session fails with this reason. */
+  readonly failStop?: Readonly<Record<string, string>>
+  /** remove of this session fails with this reason. */
+  readonly failRemove?: Readonly<Record<string, string>>
+  /** How the stop of this session ends (default "stopped"). */
+  readonly stopOutcome?: Readonly<Record<string, StopOutcome>>
+}
+
+/** A session as held in memory: what observe reports, and its output (what `logs` returns). */
+export interface MemorySession {
+  readonly observed: ObservedSession
+  readonly output: string
+}
+
+export interface LaunchCall {
+  readonly names: ReadonlyArray<string>
+  readonly places: ReadonlyArray<string>
+  readonly project: string
+  readonly at: number
+}
+
+export interface ObserveCall {
+  readonly sockets: ReadonlyArray<string | null>
+  readonly kinds: ReadonlyArray<BackendKind>
+  readonly at: number
+}
+
+export interface OpCall {
+  readonly op: "stop" | "remove" | "restart"
+  readonly session: string
+  readonly place: string
+  readonly options: StopOptions | { readonly project: string; readonly mark: boolean }
+  readonly at: number
+}
+
+/** What the test reads and seeds. */
+export interface Probe {
+  readonly sessions: Ref.Ref<ReadonlyArray<MemorySession>>
+  readonly launches: Ref.Ref<ReadonlyArray<LaunchCall>>
+  readonly observes: Ref.Ref<ReadonlyArray<ObserveCall>>
+  readonly ops: Ref.Ref<ReadonlyArray<OpCall>>
+  readonly logsCalls: Ref.Ref<ReadonlyArray<{ readonly session: string; readonly lines: number }>>
+  /** Every mutating call in order: `remove web`, `launch a,b`, `stop x`, `restart y`, `observe`. */
+  readonly events: Ref.Ref<ReadonlyArray<string>>
+  /** Backend calls in flight now / at most (launch, stop, remove, restart). */
+  readonly inFlight: Ref.Ref<number>
+  readonly maxInFlight: Ref.Ref<number>
+}
+
+export class MemoryProbe extends Context.Service<MemoryProbe, Probe>()("kstlib/test/MemoryProbe") {}
+
+const keyOf = (name: string, place: Place) => `${describePlace(place)}/${name}`
+const at = (s: MemorySession, name: string, place: Place) => s.observed.name === name && samePlace(placeOf(s.observed), place)
+
+/** The ObservedSession a launch of `spec` for `project` leaves behind. */
+export const launchedAs = (spec: SessionSpec, project: string, died?: { readonly exitCode: number }): ObservedSession =>
+  owned(spec, died === undefined ? {} : { state: "exited", exit_code: died.exitCode, pid: null }, project)
+
+/**
+ * Both layers: `Backends` (in memory) and `MemoryProbe`. `initial`: sessions present before the
+ * test (output empty).
+ */
+export const memoryBackends = (
+  behavior: Behavior = {},
+  initial: ReadonlyArray<ObservedSession | MemorySession> = []
+): Layer.Layer<Backends | MemoryProbe> => {
+  const probeLayer = Layer.effect(
+    MemoryProbe,
+    Effect.gen(function*() {
+      return MemoryProbe.of({
+        sessions: yield* Ref.make<ReadonlyArray<MemorySession>>(
+          initial.map((s) => ("observed" in s ? s : { observed: s, output: "" }))
+        ),
+        launches: yield* Ref.make<ReadonlyArray<LaunchCall>>([]),
+        observes: yield* Ref.make<ReadonlyArray<ObserveCall>>([]),
+        ops: yield* Ref.make<ReadonlyArray<OpCall>>([]),
+        logsCalls: yield* Ref.make<ReadonlyArray<{ readonly session: string; readonly lines: number }>>([]),
+        events: yield* Ref.make<ReadonlyArray<string>>([]),
+        inFlight: yield* Ref.make(0),
+        maxInFlight: yield* Ref.make(0)
+      })
+    })
+  )
+
+  const backendsLayer = Layer.effect(
+    Backends,
+    Effect.gen(function*() {
+      const p = yield* MemoryProbe
+      const event = (e: string) => Ref.update(p.events, (all) => [...all, e])
+      /** Counts the call as in flight while it runs. */
+      const tracked = <A, E>(self: Effect.Effect<A, E>): Effect.Effect<A, E> =>
+        Effect.acquireUseRelease(
+          Ref.updateAndGet(p.inFlight, (n) => n + 1).pipe(Effect.flatMap((n) => Ref.update(p.maxInFlight, (m) => Math.max(m, n)))),
+          () => self,
+          () => Ref.update(p.inFlight, (n) => n - 1)
+        )
+      const hang = (d: Duration.Input | undefined) => (d === undefined ? Effect.void : Effect.sleep(d))
+      const find = (o: ObservedSession) =>
+        Ref.get(p.sessions).pipe(Effect.map((all) => all.find((s) => at(s, o.name, placeOf(o)))))
+      const drop = (o: ObservedSession) => Ref.update(p.sessions, (all) => all.filter((s) => !at(s, o.name, placeOf(o))))
+      const recordOp = (op: OpCall["op"], o: ObservedSession, options: OpCall["options"]) =>
+        Effect.gen(function*() {
+          const now = yield* Clock.currentTimeMillis
+          yield* Ref.update(p.ops, (all) => [...all, { op, session: o.name, place: describePlace(placeOf(o)), options, at: now }])
+          yield* event(`${op} ${o.name}`)
+        })
+      const notFound = (o: ObservedSession) => new SessionNotFound({ session: o.name, backend: o.backend })
+
+      const launch = (specs: ReadonlyArray<SessionSpec>, context: { readonly project: string }) =>
+        tracked(Effect.gen(function*() {
+          const now = yield* Clock.currentTimeMillis
+          yield* Ref.update(p.launches, (all) => [...all, {
+            names: specs.map((s) => s.name),
+            places: specs.map((s) => describePlace(placeOfSpec(s))),
+            project: context.project,
+            at: now
+          }])
+          yield* event(`launch ${specs.map((s) => s.name).join(",")}`)
+          const longest = specs.flatMap((s) => {
+            const d = behavior.hangLaunch?.[s.name]
+            return d === undefined ? [] : [Duration.toMillis(Duration.fromInputUnsafe(d))]
+          })
+          if (longest.length > 0) yield* Effect.sleep(Duration.millis(Math.max(...longest)))
+          return yield* Effect.forEach(specs, (spec) =>
+            Effect.gen(function*() {
+              const failure = behavior.failLaunch?.[spec.name]
+              const startFailed = (reason: string) =>
+                Result.fail(new SessionStartFailed({ session: spec.name, backend: spec.backend, reason, exitCode: null, output: "" }))
+              if (failure !== undefined) return startFailed(failure)
+              const place = placeOfSpec(spec)
+              if ((yield* Ref.get(p.sessions)).some((s) => at(s, spec.name, place))) {
+                return startFailed(`duplicate session: ${keyOf(spec.name, place)}`)
+              }
+              const died = behavior.dieAfterLaunch?.[spec.name]
+              yield* Ref.update(p.sessions, (all) => [...all, { observed: launchedAs(spec, context.project, died), output: died?.output ?? "" }])
+              return Result.succeed<void>(undefined)
+            }))
+        }))
+
+      const observe = (scope: { readonly sockets: ReadonlyArray<string | null> }, kinds: ReadonlyArray<BackendKind> = ["tmux", "container"]) =>
+        Effect.gen(function*() {
+          const now = yield* Clock.currentTimeMillis
+          yield* Ref.update(p.observes, (all) => [...all, { sockets: scope.sockets, kinds, at: now }])
+          yield* event("observe")
+          const all = yield* Ref.get(p.sessions)
+          return kinds.map((kind): BackendObservation => ({
+            kind,
+            sessions: all.map((s) => s.observed).filter((o) => o.backend === kind),
+            available: true,
+            runtimes: kind === "container" ? ["podman", "docker"] : [],
+            problems: [],
+            unreadable: []
+          }))
+        })
+
+      const stop = (o: ObservedSession, options: StopOptions) =>
+        tracked(Effect.gen(function*() {
+          yield* recordOp("stop", o, options)
+          yield* hang(behavior.hangOp?.[o.name])
+          const failure = behavior.failStop?.[o.name]
+          if (failure !== undefined) return yield* new SessionStopFailed({ session: o.name, backend: o.backend, reason: failure })
+          const s = yield* find(o)
+          if (s === undefined) return yield* notFound(o)
+          if (s.observed.state !== "running") {
+            yield* drop(o)
+            return "already-stopped" as const
+          }
+          // tmux: the session is gone; a container stays `exited` unless removed.
+          if (o.backend === "tmux" || options.removeOwned === true) yield* drop(o)
+          else {
+            yield* Ref.update(p.sessions, (all) =>
+              all.map((x) => (at(x, o.name, placeOf(o)) ? { ...x, observed: { ...x.observed, state: "exited" as const, exit_code: 0 } } : x)))
+          }
+          return behavior.stopOutcome?.[o.name] ?? "stopped"
+        }))
+
+      const remove = (o: ObservedSession, options: StopOptions) =>
+        tracked(Effect.gen(function*() {
+          yield* recordOp("remove", o, options)
+          yield* hang(behavior.hangOp?.[o.name])
+          const failure = behavior.failRemove?.[o.name]
+          if (failure !== undefined) return yield* new SessionStopFailed({ session: o.name, backend: o.backend, reason: failure })
+          yield* drop(o)
+        }))
+
+      const restart = (o: ObservedSession, spec: SessionSpec, options: { readonly project: string; readonly mark: boolean }) =>
+        tracked(Effect.gen(function*() {
+          yield* recordOp("restart", o, options)
+          yield* hang(behavior.hangOp?.[o.name])
+          const failure = behavior.failLaunch?.[o.name]
+          if (failure !== undefined) {
+            return yield* new SessionStartFailed({ session: o.name, backend: o.backend, reason: failure, exitCode: null, output: "" })
+          }
+          if ((yield* find(o)) === undefined) return yield* notFound(o)
+          const died = behavior.dieAfterLaunch?.[o.name]
+          yield* Ref.update(p.sessions, (all) =>
+            all.map((x) =>
+              at(x, o.name, placeOf(o))
+                ? { observed: launchedAs(spec, options.project, died), output: died?.output ?? x.output }
+                : x
+            ))
+        }))
+
+      const logs = (o: ObservedSession, options: { readonly lines: number }) =>
+        Effect.gen(function*() {
+          yield* Ref.update(p.logsCalls, (all) => [...all, { session: o.name, lines: options.lines }])
+          const s = yield* find(o)
+          if (s === undefined) return yield* notFound(o)
+          return s.output.split("\n").slice(-options.lines).join("\n")
+        })
+
+      return Backends.of({
+        kinds: ["tmux", "container"],
+        capabilities: (kind) => ({ exec: kind === "container", sendKeys: kind === "tmux" }),
+        observe,
+        // As the real registry: one batch per tmux socket, every container alone.
+        batchKey: (spec) =>
+          spec.backend === "tmux" ? `tmux\u0000${spec.socket_name ?? ""}` : `container\u0000${spec.runtime}\u0000${spec.name}`,
+        launch,
+        restart,
+        stop,
+        remove,
+        logs,
+        follow: (o, options) =>
+          Stream.unwrap(logs(o, options).pipe(Effect.map((text) => Stream.fromIterable(text === "" ? [] : text.split("\n"))))),
+        attach: (o) => find(o).pipe(Effect.flatMap((s) => (s === undefined ? Effect.fail(notFound(o)) : Effect.void))),
+        exec: (o) =>
+          o.backend === "tmux"
+            ? Effect.fail(new Unsupported({ session: o.name, backend: o.backend, operation: "exec", hint: "" }))
+            : find(o).pipe(Effect.flatMap((s) =>
+              s === undefined ? Effect.fail(notFound(o)) : Effect.succeed<ExecResult>({ exitCode: 0, stdout: "", stderr: "" })
+            )),
+        sendKeys: (o, keys) =>
+          o.backend === "container"
+            ? Effect.fail(new Unsupported({ session: o.name, backend: o.backend, operation: "send-keys", hint: "" }))
+            : find(o).pipe(Effect.flatMap((s) => (s === undefined ? Effect.fail(notFound(o)) : event(`send-keys ${o.name} ${keys}`))))
+      })
+    })
+  )
+
+  return backendsLayer.pipe(Layer.provideMerge(probeLayer))
+}
