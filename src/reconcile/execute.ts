@@ -5,7 +5,7 @@
  * the first failure, and lets running steps finish when interrupted. After the launches, ONE
  * post-launch check (one observation after `settle`) fails the sessions whose process died.
  */
-import { Duration, Effect, Ref, Result } from "effect"
+import { Clock, Duration, Effect, Ref, Result } from "effect"
 import type { StopOutcome } from "../backends/backend.js"
 import { Backends } from "../backends/registry.js"
 import type { KstlibError } from "../errors.js"
@@ -115,7 +115,11 @@ const launchBatch = (steps: ReadonlyArray<Create | Replace>, plan: Plan, options
       ...failedEarly,
       ...ready.map((step, i) => {
         const r = launched[i]
-        return r !== undefined && Result.isFailure(r) ? result(step, started, { error: r.failure }) : result(step, started)
+        if (r === undefined) {
+          const error = new SessionStartFailed({ session: step.session, backend: step.spec.backend, reason: "the backend reported no result", exitCode: null, output: "" })
+          return result(step, started, { error })
+        }
+        return Result.isFailure(r) ? result(step, started, { error: r.failure }) : result(step, started)
       })
     ]
   })
@@ -149,13 +153,13 @@ interface Pending {
 const verify = (launched: ReadonlyArray<Pending>, since: number, settle: Duration.Input) =>
   Effect.gen(function*() {
     const backends = yield* Backends
-    const wait = Duration.toMillis(Duration.fromInputUnsafe(settle)) - (performance.now() - since)
+    const wait = Duration.toMillis(Duration.fromInputUnsafe(settle)) - ((yield* Clock.currentTimeMillis) - since)
     if (wait > 0) yield* Effect.sleep(Duration.millis(wait))
     const specs = launched.map((p) => specOf(p.result.step)!)
     const sockets = [...new Set(specs.flatMap((s) => (s.backend === "tmux" ? [s.socket_name] : [])))]
     const kinds = [...new Set(specs.map((s) => s.backend))]
     const seen = (yield* backends.observe({ sockets }, kinds)).flatMap((p) => p.sessions)
-    const now = performance.now()
+    const now = yield* Clock.currentTimeMillis
     return yield* Effect.forEach(launched, (pending) =>
       Effect.gen(function*() {
         // A launch is finished once it passed the check: its duration includes the wait.
@@ -190,15 +194,14 @@ export const execute = (plan: Plan, options: ExecuteOptions): Effect.Effect<Exec
     const tasks = tasksOf(plan, options, backends.batchKey)
     const done = yield* Ref.make<ReadonlyArray<StepResult>>([])
     const pending = yield* Ref.make<ReadonlyArray<Pending>>([])
-    const lastLaunch = yield* Ref.make(performance.now())
+    const lastLaunch = yield* Ref.make(yield* Clock.currentTimeMillis)
     const emit = (r: StepResult) => Ref.update(done, (all) => [...all, r]).pipe(Effect.andThen(options.onResult?.(r) ?? Effect.void))
     const record = (rs: ReadonlyArray<StepResult>) =>
       Effect.forEach(rs, (r) =>
         launches(r.step) && r.error === null && Duration.toMillis(Duration.fromInputUnsafe(options.settle)) > 0
-          ? Effect.suspend(() => {
-            const at = performance.now()
-            return Ref.update(pending, (p) => [...p, { result: r, at }]).pipe(Effect.andThen(Ref.set(lastLaunch, at)))
-          })
+          ? Clock.currentTimeMillis.pipe(
+            Effect.flatMap((at) => Ref.update(pending, (p) => [...p, { result: r, at }]).pipe(Effect.andThen(Ref.set(lastLaunch, at))))
+          )
           : emit(r), { discard: true })
     const report = (interrupted: boolean) =>
       Effect.gen(function*() {
@@ -215,8 +218,13 @@ export const execute = (plan: Plan, options: ExecuteOptions): Effect.Effect<Exec
       const toCheck = yield* Ref.get(pending)
       if (toCheck.length > 0) {
         const verified = yield* verify(toCheck, yield* Ref.get(lastLaunch), options.settle)
-        yield* Ref.set(pending, [])
-        yield* Effect.forEach(verified, emit, { discard: true })
+        // Recorded as done before anything can be interrupted: a launched session is never "not run".
+        yield* Effect.uninterruptible(
+          Ref.update(done, (all) => [...all, ...verified]).pipe(
+            Effect.andThen(Ref.set(pending, [])),
+            Effect.andThen(Effect.forEach(verified, (r) => options.onResult?.(r) ?? Effect.void, { discard: true }))
+          )
+        )
       }
       return yield* report(false)
     })
