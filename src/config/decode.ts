@@ -7,7 +7,7 @@ import * as path from "node:path"
 import { Result, Schema, SchemaIssue } from "effect"
 import type { ConfigIssue } from "../errors.js"
 import type { BackendKind, ContainerSpec, RuntimeName, SessionSpec, TmuxSpec } from "../model.js"
-import { validateSessionName } from "./rules.js"
+import { validateCommand, validateSessionName } from "./rules.js"
 import { ContainerSession, sessionFields, TmuxSession } from "./schema.js"
 import type { Loc } from "./tree.js"
 import type { ConfigEntry, SourceLocation } from "./types.js"
@@ -136,20 +136,32 @@ export const decodeLocated = (name: string, raw: unknown, ctx: LocatedContext): 
   const backend: BackendKind = asked
   const input = body["backend"] === null ? Object.fromEntries(Object.entries(body).filter(([k]) => k !== "backend")) : body
 
+  // The deep command check depends on `shell`; it runs on a command the schema's own check passed.
+  const checkCommandWords = () => {
+    const raw = body["command"]
+    if (typeof raw === "string" && body["shell"] !== true && validateCommand(raw, { shell: true }) === null) {
+      const reason = validateCommand(raw)
+      if (reason !== null) add(["command"], reason)
+    }
+  }
+
   const decoded: Result.Result<typeof TmuxSession.Type | typeof ContainerSession.Type, Schema.SchemaError> =
     backend === "tmux" ? decodeTmux(input, parseOptions) : decodeContainer(input, parseOptions)
   if (Result.isFailure(decoded)) {
     for (const i of flattenIssues(decoded.failure)) {
       add(i.path, i.unknownField ? unknownFieldReason(String(i.path[i.path.length - 1]), backend) : i.message)
     }
+    checkCommandWords()
     return rejected(backend)
   }
+  checkCommandWords()
   if (issues.length > 0) return rejected(backend)
 
   const v = decoded.success
   const env = Object.fromEntries(Object.entries(v.env ?? {}).map(([k, x]) => [k, String(x)]))
   const state = v.state ?? "running"
   const command = v.command ?? null
+  const shell = v.shell ?? false
 
   const expandHome = (p: ReadonlyArray<PropertyKey>, value: string): string | null => {
     if (value !== "~" && !value.startsWith("~/")) return value
@@ -181,7 +193,7 @@ export const decodeLocated = (name: string, raw: unknown, ctx: LocatedContext): 
       const expanded = expandHome(["working_dir"], t.working_dir)
       working_dir = expanded === null ? null : path.resolve(ctx.baseDirOf(["working_dir"]), expanded)
     }
-    const spec: TmuxSpec = { backend, name, command, working_dir, env, socket_name: t.socket_name ?? null, state }
+    const spec: TmuxSpec = { backend, name, command, shell, working_dir, env, socket_name: t.socket_name ?? null, state }
     return issues.length > 0 ? rejected(backend) : { _tag: "Valid", name, spec, source: ctx.source }
   }
 
@@ -195,6 +207,7 @@ export const decodeLocated = (name: string, raw: unknown, ctx: LocatedContext): 
     name,
     image: c.image,
     command,
+    shell,
     working_dir,
     env,
     volumes: (c.volumes ?? []).map((vol, i) => resolveVolume(["volumes", i], vol)),

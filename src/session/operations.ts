@@ -8,7 +8,7 @@ import { Containers } from "../backends/container.js"
 import { logsOf, stopObserved } from "../backends/observed.js"
 import { Tmux } from "../backends/tmux.js"
 import { decodeSessionEntry } from "../config/decode.js"
-import { validateCommand, validateSendKeys } from "../config/rules.js"
+import { validateArgv, validateSendKeys } from "../config/rules.js"
 import { KstlibConfig } from "../config/service.js"
 import type { LoadedConfig } from "../config/types.js"
 import type { KstlibError } from "../errors.js"
@@ -167,7 +167,7 @@ export const restart = (name: string, sel: Selector = {}, options: StopOptions &
     if (o.backend === "tmux") {
       const spec: TmuxSpec = l.entry?.spec.backend === "tmux"
         ? l.entry.spec
-        : { backend: "tmux", name, command: null, working_dir: null, env: {}, socket_name: o.socket_name, state: "running" }
+        : { backend: "tmux", name, command: null, shell: false, working_dir: null, env: {}, socket_name: o.socket_name, state: "running" }
       // Same socket and an exited pane (or a foreign session): respawn in place keeps the session and its history.
       if (spec.socket_name === o.socket_name && (o.state !== "running" || l.entry === null)) {
         return yield* (yield* Tmux).respawn(spec, { settle, mark: o.owned || l.entry !== null })
@@ -216,7 +216,8 @@ export const attach = (name: string, sel: Selector = {}) =>
 export const exec = (name: string, argv: ReadonlyArray<string>, sel: Selector = {}, options: { readonly interactive?: boolean } = {}) =>
   Effect.gen(function*() {
     if (argv.length === 0) return yield* new InvalidInput({ field: "CMD", reason: "give the command after --" })
-    const reason = validateCommand(argv.join(" "))
+    // The words run as they are (no shell): the same word-level checks as a session command.
+    const reason = validateArgv(argv)
     if (reason !== null) return yield* new InvalidInput({ field: "CMD", reason })
     const o = yield* requireObserved(yield* locate(name, { ...sel, backend: sel.backend ?? "container" }))
     if (o.backend !== "container") {

@@ -36,6 +36,7 @@ const spec = (name: string, command: string | null, socketName: string, extra: P
   backend: "tmux",
   name,
   command,
+  shell: false,
   working_dir: null,
   env: {},
   socket_name: socketName,

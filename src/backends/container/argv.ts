@@ -2,10 +2,10 @@
  * Command lines for Podman and Docker (the args after the binary). Pure, so the exact argv is
  * unit-tested. Only forms both engines (and both Docker client generations, 20.10 and 28.x) accept.
  */
+import { commandArgv } from "../../command.js"
 import type { ContainerSpec, RuntimeName } from "../../model.js"
 import { fingerprint, hashFingerprint, Marks } from "../../model.js"
 import { encodeApplied } from "./parse.js"
-import { shellSplit } from "./shlex.js"
 
 /** Podman: one JSON array with a labels map. Docker: one object per line (`{{json .}}`), full ids. */
 export const psArgs = (runtime: RuntimeName): ReadonlyArray<string> =>
@@ -21,15 +21,11 @@ export type RunArgs =
 /**
  * `run -d` with kstlib's ownership labels, a TTY (`-t -i`, so `attach` gets a terminal later) and
  * `--pull=never` (a missing image fails at once instead of waiting on a registry). The command is
- * split shell-style into argv; no shell runs it.
+ * the argv of src/command.ts: its words, or `sh -c COMMAND` with `shell: true`.
  */
 export const runArgs = (spec: ContainerSpec): RunArgs => {
-  let command: ReadonlyArray<string> = []
-  if (spec.command !== null) {
-    const split = shellSplit(spec.command)
-    if (!split.ok) return { ok: false, reason: `invalid command: ${split.reason}` }
-    command = split.words
-  }
+  const command = commandArgv(spec)
+  if (!command.ok) return command
   const fp = fingerprint(spec)
   const args: Array<string> = [
     "run",
@@ -51,7 +47,7 @@ export const runArgs = (spec: ContainerSpec): RunArgs => {
   for (const v of spec.volumes) args.push("-v", v)
   if (spec.log_volume !== null) args.push("-v", spec.log_volume)
   for (const p of spec.ports) args.push("-p", p)
-  args.push("-t", "-i", spec.image, ...command)
+  args.push("-t", "-i", spec.image, ...(command.argv ?? []))
   return { ok: true, args }
 }
 
