@@ -3,6 +3,9 @@ import { describe, expect, it } from "vitest"
 import { commandArgv, scanCommand, splitWords } from "../../src/command.js"
 import { argvReason, commandSyntaxReason } from "../../src/config/command-rules.js"
 import { validateCommand } from "../../src/config/rules.js"
+import { fingerprint, hashFingerprint, specHash } from "../../src/model.js"
+import { diffFingerprints } from "../../src/reconcile/plan.js"
+import { containerSpec, tmuxSpec } from "../support/factories.js"
 
 const NO_SHELL = "but no shell runs this command; quote it to pass it as an argument, or set shell: true"
 const SHELL_CODE = "is shell code, but no shell runs this command; set shell: true to run shell code"
@@ -45,7 +48,7 @@ describe("commandArgv (one meaning of command: on every backend)", () => {
 })
 
 /** The reproductions of the issue and the usual suspects: each refused with a reason naming it in words. */
-export const DANGEROUS: ReadonlyArray<readonly [string, string]> = [
+const DANGEROUS: ReadonlyArray<readonly [string, string]> = [
   ["sleep 1000 & touch /tmp/p", `unquoted '&' would run a command in the background, ${NO_SHELL}`],
   ["echo x >\"/tmp/p\"", `unquoted '>' would redirect output to a file, ${NO_SHELL}`],
   [">./f", `unquoted '>' would redirect output to a file, ${NO_SHELL}`],
@@ -112,5 +115,22 @@ describe("deep check", () => {
     expect(argvReason(["echo", "a;b"])).toBeNull()
     expect(argvReason([])).toBe("the command is empty")
     expect(argvReason(["bash", "-lc", "x"])).toBe(`'bash -c' ${SHELL_CODE}`)
+  })
+})
+
+describe("shell in the fingerprint", () => {
+  it("absent when false (existing sessions keep their hash), present when true (changing it is drift)", () => {
+    const plain = tmuxSpec("web", { command: "node server.js" })
+    const shelled = tmuxSpec("web", { command: "node server.js", shell: true })
+    // The recipe as it was before `shell` existed.
+    const before = { backend: "tmux", command: "node server.js", working_dir: "/srv/app", env: {}, socket_name: null }
+    expect(fingerprint(plain)).toEqual(before)
+    expect(specHash(plain)).toBe(hashFingerprint(before))
+    expect(fingerprint(shelled)).toEqual({ ...before, shell: true })
+    expect(specHash(shelled)).not.toBe(specHash(plain))
+    expect(diffFingerprints(fingerprint(plain), fingerprint(shelled))).toEqual([{ field: "shell", from: null, to: "true" }])
+    const box = containerSpec("api", { command: "sh -c x", shell: true })
+    expect(fingerprint(box)["shell"]).toBe(true)
+    expect("shell" in fingerprint(containerSpec("api"))).toBe(false)
   })
 })
