@@ -60,6 +60,8 @@ const COMMANDS: ReadonlyArray<readonly [string, ReadonlyArray<string>]> = [
   ["rsync -av --exclude='*.tmp' src/ dest/", ["rsync", "-av", "--exclude=*.tmp", "src/", "dest/"]],
   ["curl -sS -H 'Accept: application/json' 'https://example.com/api?a=1&b=2'", ["curl", "-sS", "-H", "Accept: application/json", "https://example.com/api?a=1&b=2"]],
   ["'my tool' --flag '#not-a-comment' {x}", ["my tool", "--flag", "#not-a-comment", "{x}"]],
+  // what tmux's own command parser treats specially: a trailing ;, ~, %, #{…}, ${…}
+  ["echo ';' 'a;' '~/x' '%if' '#{pane_id}' '${HOME}' é", ["echo", ";", "a;", "~/x", "%if", "#{pane_id}", "${HOME}", "é"]],
   // one word: tmux would hand a lone argument to sh -c; it must be exec'd as is
   ["npm", ["npm"]],
   ["'my tool'", ["my tool"]],
