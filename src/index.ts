@@ -10,6 +10,7 @@
  */
 export * from "./errors.js"
 export * from "./model.js"
+export { commandArgv, type CommandArgv, scanCommand, type ScanResult, SHELL, splitWords, type SyntaxHit } from "./command.js"
 
 export * from "./config/index.js"
 export { KstlibConfig } from "./config/service.js"

@@ -15,6 +15,8 @@ export interface TmuxSpec {
   readonly backend: "tmux"
   readonly name: string
   readonly command: string | null
+  /** Run `command` through `sh -c` instead of executing its words directly (src/command.ts). */
+  readonly shell: boolean
   /** Absolute (relative paths in a config file are resolved against that file's directory). */
   readonly working_dir: string | null
   readonly env: Readonly<Record<string, string>>
@@ -29,6 +31,8 @@ export interface ContainerSpec {
   readonly name: string
   readonly image: string
   readonly command: string | null
+  /** Run `command` through `sh -c` instead of executing its words directly (src/command.ts). */
+  readonly shell: boolean
   readonly working_dir: string | null
   readonly env: Readonly<Record<string, string>>
   readonly volumes: ReadonlyArray<string>
@@ -131,7 +135,9 @@ export const isOurs = (o: ObservedSession, project: string): boolean => o.mark.m
  * The normalized fields of a spec that change what runs. Env values are replaced by a short digest
  * so that the fingerprint (stored on the session) and the plan never carry secrets.
  */
-export type Fingerprint = Readonly<Record<string, string | null | ReadonlyArray<string> | Readonly<Record<string, string>>>>
+export type Fingerprint = Readonly<
+  Record<string, string | boolean | null | ReadonlyArray<string> | Readonly<Record<string, string>>>
+>
 
 const FingerprintSchema = Schema.Record(
   Schema.String,
@@ -148,11 +154,15 @@ export const envValueDigest = (key: string, value: string): string => digest(`${
 const sortedEnv = (env: Readonly<Record<string, string>>) =>
   Object.fromEntries(Object.keys(env).sort().map((k) => [k, envValueDigest(k, env[k]!)]))
 
+/** `shell` appears only when true: adding the field must not change the hash of every existing session. */
+const shellField = (spec: ConfiguredSpec) => (spec.shell ? { shell: true } : {})
+
 export const fingerprint = (spec: ConfiguredSpec): Fingerprint =>
   spec.backend === "tmux"
     ? {
       backend: "tmux",
       command: spec.command,
+      ...shellField(spec),
       working_dir: spec.working_dir,
       env: sortedEnv(spec.env),
       socket_name: spec.socket_name
@@ -161,6 +171,7 @@ export const fingerprint = (spec: ConfiguredSpec): Fingerprint =>
       backend: "container",
       image: spec.image,
       command: spec.command,
+      ...shellField(spec),
       working_dir: spec.working_dir,
       env: sortedEnv(spec.env),
       volumes: spec.volumes,

@@ -38,7 +38,7 @@ const validate = Command.make("validate", {
     for (const w of config.warnings) yield* Console.error(`${paint(err, "yellow", "warning:")} ${formatConfigIssue(w)}`)
     for (const e of config.sessions) {
       if (e._tag === "Valid") {
-        yield* Console.log(`${paint(out, "green", "valid   ")} ${e.name} (${e.spec.backend})`)
+        yield* Console.log(`${paint(out, "green", "valid   ")} ${e.name} (${e.spec.backend}${e.spec.shell ? ", shell" : ""})`)
       } else {
         for (const i of e.issues) yield* Console.error(`${paint(err, "red", "rejected")} ${formatConfigIssue(i)}`)
       }

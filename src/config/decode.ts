@@ -8,7 +8,7 @@ import * as path from "node:path"
 import { Result, Schema, SchemaIssue } from "effect"
 import { type ConfigIssue, escapeText } from "../errors.js"
 import type { BackendKind, ConfiguredContainerSpec, ConfiguredSpec, RuntimeName, TmuxSpec } from "../model.js"
-import { validateEnvCount, validateEnvEntry, validateHostMount, validateSessionName } from "./rules.js"
+import { validateCommand, validateEnvCount, validateEnvEntry, validateHostMount, validateSessionName } from "./rules.js"
 import { ContainerSession, sessionFields, TmuxSession } from "./schema.js"
 import { decodeUtf8, parseDotenv } from "./text.js"
 import type { Loc } from "./tree.js"
@@ -147,20 +147,32 @@ export const decodeLocated = (name: string, raw: unknown, ctx: LocatedContext): 
   const backend: BackendKind = asked
   const input = body["backend"] === null ? Object.fromEntries(Object.entries(body).filter(([k]) => k !== "backend")) : body
 
+  // The deep command check depends on `shell`; it runs on a command the schema's own check passed.
+  const checkCommandWords = () => {
+    const raw = body["command"]
+    if (typeof raw === "string" && body["shell"] !== true && validateCommand(raw, { shell: true }) === null) {
+      const reason = validateCommand(raw)
+      if (reason !== null) add(["command"], reason)
+    }
+  }
+
   const decoded: Result.Result<typeof TmuxSession.Type | typeof ContainerSession.Type, Schema.SchemaError> =
     backend === "tmux" ? decodeTmux(input, parseOptions) : decodeContainer(input, parseOptions)
   if (Result.isFailure(decoded)) {
     for (const i of flattenIssues(decoded.failure)) {
       add(i.path, i.unknownField ? unknownFieldReason(String(i.path[i.path.length - 1]), backend) : i.message)
     }
+    checkCommandWords()
     return rejected(backend)
   }
+  checkCommandWords()
   if (issues.length > 0) return rejected(backend)
 
   const v = decoded.success
   const explicitEnv = Object.fromEntries(Object.entries(v.env ?? {}).map(([k, x]) => [k, String(x)]))
   const state = v.state ?? "running"
   const command = v.command ?? null
+  const shell = v.shell ?? false
 
   const expandHome = (p: ReadonlyArray<PropertyKey>, value: string): string | null => {
     if (value !== "~" && !value.startsWith("~/")) return value
@@ -220,7 +232,7 @@ export const decodeLocated = (name: string, raw: unknown, ctx: LocatedContext): 
       // tmux silently starts in another directory when -c names a file
       if (working_dir !== null && existsButNotDirectory(working_dir)) add(["working_dir"], `not a directory: ${working_dir}`)
     }
-    const spec: TmuxSpec = { backend, name, command, working_dir, env, socket_name: t.socket_name ?? null, state }
+    const spec: TmuxSpec = { backend, name, command, shell, working_dir, env, socket_name: t.socket_name ?? null, state }
     return issues.length > 0 ? rejected(backend) : { _tag: "Valid", name, spec, source: ctx.source }
   }
 
@@ -245,6 +257,7 @@ export const decodeLocated = (name: string, raw: unknown, ctx: LocatedContext): 
     name,
     image: c.image,
     command,
+    shell,
     working_dir,
     env,
     volumes: (c.volumes ?? []).map((vol, i) => checkMount(["volumes", i], resolveVolume(["volumes", i], vol))),

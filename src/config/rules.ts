@@ -6,13 +6,16 @@
  *
  * Deliberate fixes over the original:
  * - images with a registry port (`localhost:5000/app:1.2`) are valid;
- * - newlines (`\n`, `\r`) are refused in commands and send-keys text (tmux runs commands through
- *   `sh -c`, where a newline chains commands);
+ * - newlines (`\n`, `\r`) are refused in commands and send-keys text (a newline chains commands
+ *   in a shell);
+ * - commands are checked quote-aware on the words that will run (command-rules.ts), not with the
+ *   original's substring regexes, which refused `grep -E 'a|b'` and let `e''val` through;
  * - JS `^…$` (no `m` flag) has no Python trailing-newline hole, and character classes that would
  *   match control characters (`[^:]`) exclude them explicitly;
  * - `log_volume`, `working_dir` and `socket_name` are validated too;
  * - env values may not contain NUL (execve cannot pass them).
  */
+import { argvReason, commandSyntaxReason } from "./command-rules.js"
 
 export const MAX_SESSION_NAME_LENGTH = 64
 export const MAX_IMAGE_NAME_LENGTH = 256
@@ -108,27 +111,24 @@ export const isDangerousEnvKey = (key: string): boolean =>
   DANGEROUS_ENV_KEYS.includes(key) || DANGEROUS_ENV_PREFIXES.some((p) => key.startsWith(p))
 
 /**
- * The original `DANGEROUS_PATTERNS`, in its order. `source` is the raw regex text the original
- * reports in its message; `regex` is the JS equivalent (case-insensitive like `re.IGNORECASE`;
- * Python's `\w` is Unicode-aware, hence `[\p{L}\p{N}_]` in the redirection patterns).
+ * What send-keys text may not contain: it is TYPED into an interactive shell, so the original's
+ * strict scan stays (quotes do not protect anything there). Each pattern names its construct.
  */
-export const DANGEROUS_PATTERNS: ReadonlyArray<{ readonly source: string; readonly regex: RegExp }> = [
-  { source: ";", regex: /;/iu },
-  { source: "&&", regex: /&&/iu },
-  { source: "\\|\\|", regex: /\|\|/iu },
-  { source: "\\|", regex: /\|/iu },
-  { source: "\\$\\(.*\\)", regex: /\$\(.*\)/iu },
-  { source: "`.*`", regex: /`.*`/iu },
-  { source: ">\\s*[/\\w]", regex: />\s*[/\p{L}\p{N}_]/iu },
-  { source: "<\\s*[/\\w]", regex: /<\s*[/\p{L}\p{N}_]/iu },
-  { source: "\\beval\\b", regex: /\beval\b/iu },
-  { source: "\\bsource\\b", regex: /\bsource\b/iu },
-  { source: "\\bexec\\b", regex: /\bexec\b/iu },
-  { source: "\\x00", regex: /\x00/iu }
+const SEND_KEYS_PATTERNS: ReadonlyArray<{ readonly regex: RegExp; readonly what: string }> = [
+  { regex: /;/u, what: "';' would chain commands" },
+  { regex: /&&/u, what: "'&&' would chain commands" },
+  { regex: /\|\|/u, what: "'||' would chain commands" },
+  { regex: /\|/u, what: "'|' would pipe into another command" },
+  { regex: /\$\(.*\)/u, what: "'$(…)' would run a command (command substitution)" },
+  { regex: /`.*`/u, what: "backticks would run a command (command substitution)" },
+  { regex: />\s*[/\p{L}\p{N}_]/u, what: "'>' would redirect output to a file" },
+  { regex: /<\s*[/\p{L}\p{N}_]/u, what: "'<' would redirect input from a file" },
+  { regex: /\beval\b/iu, what: "'eval' would run shell code" },
+  { regex: /\bsource\b/iu, what: "'source' would run a file as shell code" },
+  { regex: /\bexec\b/iu, what: "'exec' would replace the shell" }
 ]
 
 const hasNewline = (s: string) => s.includes("\n") || s.includes("\r")
-const firstDangerous = (s: string) => DANGEROUS_PATTERNS.find((p) => p.regex.test(s))
 
 export const validateSessionName = (name: string): string | null => {
   if (name === "") return "Session name cannot be empty"
@@ -209,26 +209,49 @@ export const validateEnv = (env: Readonly<Record<string, string>>): string | nul
 }
 
 /**
- * `strict` (the default, used for every session command) adds the newline check and the
- * dangerous-pattern scan; non-strict checks only length and NUL, as the original's `strict=False`.
+ * `strict` (the default, used for every session command) adds the newline check and, unless the
+ * session opts in to a shell (`shell: true`), the deep check of command-rules.ts; non-strict checks
+ * only length and NUL, as the original's `strict=False`. Newlines are refused with a shell too.
  */
-export const validateCommand = (command: string, options: { readonly strict?: boolean } = {}): string | null => {
-  if (command.length > MAX_COMMAND_LENGTH) return `Command too long (max ${MAX_COMMAND_LENGTH} chars)`
-  if (command.includes("\u0000")) return "Null bytes are not allowed in commands"
-  if (options.strict === false) return null
-  if (hasNewline(command)) return "Newlines are not allowed in commands"
-  const hit = firstDangerous(command)
-  return hit === undefined ? null : `Potentially dangerous command pattern detected: ${hit.source}`
+export const validateCommand = (
+  command: string,
+  options: { readonly strict?: boolean; readonly shell?: boolean } = {}
+): string | null => {
+  const base = validateCommandText(command, options.strict)
+  if (base !== null || options.strict === false) return base
+  if (command.trim() === "") return "the command is empty; leave command out to run the default"
+  return options.shell === true ? null : commandSyntaxReason(command)
 }
 
+/** Length, NUL and (strict) newlines: what every command must pass, shell or not. */
+export const validateCommandText = (command: string, strict = true): string | null => {
+  if (command.length > MAX_COMMAND_LENGTH) return `Command too long (max ${MAX_COMMAND_LENGTH} chars)`
+  if (command.includes("\u0000")) return "Null bytes are not allowed in commands"
+  if (strict && hasNewline(command)) return "Newlines are not allowed in commands"
+  return null
+}
+
+/**
+ * `exec NAME -- ARGV`: words already split, executed as they are (no shell), so only the word-level
+ * checks apply, plus NUL and newlines in any word and the overall length.
+ */
+export const validateArgv = (argv: ReadonlyArray<string>): string | null => {
+  const joined = argv.join(" ")
+  if (joined.length > MAX_COMMAND_LENGTH) return `Command too long (max ${MAX_COMMAND_LENGTH} chars)`
+  if (argv.some((w) => w.includes("\u0000"))) return "Null bytes are not allowed in commands"
+  if (argv.some(hasNewline)) return "Newlines are not allowed in commands"
+  return argvReason(argv)
+}
+
+/** Text typed into the session's shell: one simple command, or a control key (`C-c`, `Enter`). */
 export const validateSendKeys = (keys: string): string | null => {
   if (keys === "") return "Keys cannot be empty"
   if (keys.length > MAX_SEND_KEYS_LENGTH) return `Keys too long (max ${MAX_SEND_KEYS_LENGTH} chars)`
   if (keys.includes("\u0000")) return "Null bytes are not allowed in keys"
   if (CONTROL_KEY_PATTERN.test(keys)) return null
   if (hasNewline(keys)) return "Newlines are not allowed in keys"
-  const hit = firstDangerous(keys)
-  return hit === undefined ? null : `Potentially dangerous pattern in keys: ${hit.source}`
+  const hit = SEND_KEYS_PATTERNS.find((p) => p.regex.test(keys))
+  return hit === undefined ? null : `${hit.what} in the shell the keys are typed into; send one simple command`
 }
 
 const hasControlChar = (s: string) => /[\u0000-\u001f\u007f]/u.test(s)

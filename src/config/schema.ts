@@ -51,11 +51,20 @@ export const Image = Schema.String.check(
   rule(validateImage, { minLength: 1, maxLength: MAX_IMAGE_NAME_LENGTH, pattern: IMAGE_PATTERN.source }, "an image name")
 ).annotate({ description: "Container image, e.g. `python:3.12-slim` or `localhost:5000/app:1.2`." })
 
+/**
+ * What every command must pass, shell or not. The deep check (unquoted `;`, `|`, `&`, redirections,
+ * substitutions, `eval`, `bash -c`) depends on the entry's `shell` flag: decode.ts applies it.
+ */
 export const Command = Schema.String.check(
-  rule((s: string) => validateCommand(s), { maxLength: MAX_COMMAND_LENGTH }, "a command")
+  rule((s: string) => validateCommand(s, { shell: true }), { minLength: 1, maxLength: MAX_COMMAND_LENGTH }, "a command")
 ).annotate({
   description:
-    "Command to run (tmux: through the shell; container: split into argv). Chaining, pipes, redirections, substitutions, eval/source/exec and newlines are refused."
+    "Command to run, split into words (quotes group words) and executed WITHOUT a shell, on every backend. Unquoted ; | & < > $( ` , eval/source/exec and `sh -c` are refused unless shell: true. No newlines."
+})
+
+export const Shell = Schema.Boolean.annotate({
+  default: false,
+  description: "Run the command through `sh -c` (shell syntax allowed: pipes, chaining, redirections, $VARS)."
 })
 
 export const WorkingDir = Schema.String.check(
@@ -142,6 +151,7 @@ const unsafeMountsField = {
 
 const common = {
   command: Schema.optionalKey(Schema.NullOr(Command)),
+  shell: Schema.optionalKey(Shell),
   env: Schema.optionalKey(Schema.NullOr(Env)),
   state: Schema.optionalKey(DesiredState)
 }

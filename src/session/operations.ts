@@ -8,7 +8,7 @@ import { Effect, Stream } from "effect"
 import type { StopOutcome } from "../backends/backend.js"
 import { Backends } from "../backends/registry.js"
 import { closestNames, decodeSessionEntry } from "../config/decode.js"
-import { validateCommand, validateSendKeys } from "../config/rules.js"
+import { validateArgv, validateSendKeys } from "../config/rules.js"
 import { KstlibConfig } from "../config/service.js"
 import type { LoadedConfig } from "../config/types.js"
 import type { KstlibError } from "../errors.js"
@@ -294,7 +294,8 @@ export const attach = (name: string, sel: Selector = {}) =>
 export const exec = (name: string, argv: ReadonlyArray<string>, sel: Selector = {}, options: { readonly interactive?: boolean } = {}) =>
   Effect.gen(function*() {
     if (argv.length === 0) return yield* new InvalidInput({ field: "CMD", reason: "give the command after --" })
-    const reason = validateCommand(argv.join(" "))
+    // The words run as they are (no shell): the same word-level checks as a session command.
+    const reason = validateArgv(argv)
     if (reason !== null) return yield* new InvalidInput({ field: "CMD", reason })
     const o = yield* requireObserved(yield* locate(name, { ...sel, backend: sel.backend ?? "container" }))
     const backends = yield* Backends

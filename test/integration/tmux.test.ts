@@ -32,10 +32,12 @@ const socket = Effect.acquireRelease(
     })
 )
 
+/** Snippets with shell syntax (exit codes, traps, `$$`) say `shell: true`; plain words run without a shell. */
 const spec = (name: string, command: string | null, socketName: string, extra: Partial<TmuxSpec> = {}): TmuxSpec => ({
   backend: "tmux",
   name,
   command,
+  shell: false,
   working_dir: null,
   env: {},
   socket_name: socketName,
@@ -101,7 +103,7 @@ describe("tmux backend (real tmux)", () => {
       const wd = dir()
       // A multi-line command (YAML block scalars give those) goes through as is.
       const cmd = `printf '%s|%s|%s\\n' "$FOO" "$(pwd)" "$$" > ${d}/env.txt\necho "it's \\"quoted\\"  two  spaces" > ${d}/q.txt; sleep 300`
-      const s = spec("envy", cmd, sock, { working_dir: wd, env: { FOO: `~ a b 'c' "q" $HOME \\ #{pane_id} ;`, BAR: "x;" } })
+      const s = spec("envy", cmd, sock, { shell: true, working_dir: wd, env: { FOO: `~ a b 'c' "q" $HOME \\ #{pane_id} ;`, BAR: "x;" } })
       ok((yield* tmux.start([s], settle))[0]!)
       yield* waitFor(() => existsSync(join(d, "q.txt")), "the command's files")
       const [foo, pwd, pid] = readFileSync(join(d, "env.txt"), "utf8").trim().split("|")
@@ -117,11 +119,11 @@ describe("tmux backend (real tmux)", () => {
       const sock = yield* socket
       const tmux = yield* Tmux
       const results = yield* tmux.start([
-        spec("instant", "exit 7", sock),
-        spec("killed", "kill -9 $$", sock),
+        spec("instant", "exit 7", sock, { shell: true }),
+        spec("killed", "kill -9 $$", sock, { shell: true }),
         // The output of a process dying within microseconds of printing is sometimes lost by
         // tmux 3.3a itself (the pane is destroyed before its last read); a short pause avoids that.
-        spec("talker", "echo 'last words'; echo 'really last'; sleep 0.3; exit 3", sock),
+        spec("talker", "echo 'last words'; echo 'really last'; sleep 0.3; exit 3", sock, { shell: true }),
         spec("fine", "sleep 300", sock)
       ], { settle: "1500 millis" })
       const [instant, killed, talker, fine] = results
@@ -151,7 +153,7 @@ describe("tmux backend (real tmux)", () => {
       const d = dir()
       const marker = join(d, "marker")
       const cmd = `trap 'sleep 1; echo done > ${marker}; exit 0' INT; touch ${d}/ready; while :; do sleep 0.1; done`
-      ok((yield* tmux.start([spec("graceful", cmd, sock)], settle))[0]!)
+      ok((yield* tmux.start([spec("graceful", cmd, sock, { shell: true })], settle))[0]!)
       yield* waitFor(() => existsSync(join(d, "ready")), "the trap to be installed")
       yield* tmux.stop("graceful", sock, { timeout: 10 })
       expect(existsSync(marker)).toBe(true)
@@ -165,8 +167,8 @@ describe("tmux backend (real tmux)", () => {
       const d = dir()
       const marker = join(d, "marker")
       yield* tmux.start([
-        spec("stubborn", `trap '' INT; touch ${d}/r1; sleep 300`, sock),
-        spec("forced", `trap 'sleep 1; echo done > ${marker}; exit 0' INT; touch ${d}/r2; while :; do sleep 0.1; done`, sock)
+        spec("stubborn", `trap '' INT; touch ${d}/r1; sleep 300`, sock, { shell: true }),
+        spec("forced", `trap 'sleep 1; echo done > ${marker}; exit 0' INT; touch ${d}/r2; while :; do sleep 0.1; done`, sock, { shell: true })
       ], settle)
       yield* waitFor(() => existsSync(join(d, "r1")) && existsSync(join(d, "r2")), "the traps to be installed")
       const pid = find(yield* tmux.observe([sock]), "stubborn", sock)!.pid!
@@ -296,12 +298,12 @@ describe("tmux backend (real tmux)", () => {
       const sock = yield* socket
       const tmux = yield* Tmux
       const d = dir()
-      const [r] = yield* tmux.start([spec("phoenix", "exit 4", sock)], settle)
+      const [r] = yield* tmux.start([spec("phoenix", "exit 4", sock, { shell: true })], settle)
       expect(Result.isFailure(r!) && r.failure.exitCode).toBe(4)
       // A respawn that dies again is a start failure with its status.
-      const e = yield* Effect.flip(tmux.respawn(spec("phoenix", "echo again; sleep 0.2; exit 9", sock), { settle: "1 second" }))
+      const e = yield* Effect.flip(tmux.respawn(spec("phoenix", "echo again; sleep 0.2; exit 9", sock, { shell: true }), { settle: "1 second" }))
       expect(e).toMatchObject({ _tag: "SessionStartFailed", exitCode: 9, output: expect.stringContaining("again") })
-      const s2 = spec("phoenix", `echo risen > ${d}/out; sleep 300`, sock)
+      const s2 = spec("phoenix", `echo risen > ${d}/out; sleep 300`, sock, { shell: true })
       const o = yield* tmux.respawn(s2, settle)
       expect(o).toMatchObject({ name: "phoenix", state: "running", exit_code: null, spec_hash: specHash(s2), owned: true })
       expect(readFileSync(join(d, "out"), "utf8")).toBe("risen\n")
@@ -315,7 +317,7 @@ describe("tmux backend (real tmux)", () => {
       const sock = yield* socket
       const tmux = yield* Tmux
       const d = dir()
-      ok((yield* tmux.start([spec("reader", `read l; echo "got:$l" > ${d}/got; sleep 300`, sock)], settle))[0]!)
+      ok((yield* tmux.start([spec("reader", `read l; echo "got:$l" > ${d}/got; sleep 300`, sock, { shell: true })], settle))[0]!)
       yield* tmux.sendKeys("reader", sock, "hello world;")
       yield* waitFor(() => existsSync(join(d, "got")), "the line to be read")
       expect(readFileSync(join(d, "got"), "utf8")).toBe("got:hello world;\n")
@@ -326,7 +328,7 @@ describe("tmux backend (real tmux)", () => {
       const sock = yield* socket
       const tmux = yield* Tmux
       const cmd = "echo before; sleep 1.5; for i in 1 2 3; do echo line$i; sleep 0.2; done; sleep 300"
-      ok((yield* tmux.start([spec("chatty", cmd, sock)], settle))[0]!)
+      ok((yield* tmux.start([spec("chatty", cmd, sock, { shell: true })], settle))[0]!)
       const lines = yield* tmux.follow("chatty", sock, { lines: 1, interval: "100 millis" }).pipe(
         Stream.take(4),
         Stream.runCollect,

@@ -12,7 +12,7 @@ import {
   parseLabels,
   parsePs
 } from "../../src/backends/container/parse.js"
-import { shellSplit } from "../../src/backends/container/shlex.js"
+import { splitWords as shellSplit } from "../../src/command.js"
 import { Containers } from "../../src/backends/container.js"
 import type { ContainerSpec } from "../../src/model.js"
 import { decodeFingerprint, encodeFingerprint, fingerprint, specHash } from "../../src/model.js"

@@ -12,6 +12,7 @@ import {
   GLOBALS_MARKER,
   listPanesArgs,
   quoteArg,
+  respawnCommands,
   script,
   SEP,
   sendKeysArgs,
@@ -51,6 +52,7 @@ const spec = (name: string, extra: Partial<TmuxSpec> = {}): TmuxSpec => ({
   backend: "tmux",
   name,
   command: "sleep 300",
+  shell: false,
   working_dir: null,
   env: {},
   socket_name: null,
@@ -165,11 +167,10 @@ describe("argv", () => {
     expect(socketArgs("work", false)).toEqual(["-L", "work"])
   })
 
-  it("create commands: detached, dir, env, command, remain-on-exit, marks with the project", () => {
-    const s = spec("api", { working_dir: "/srv/api", env: { A: "1", B: "x y" }, command: "-weird start" })
-    const cmds = createCommands(s, "proj")
-    expect(cmds[0]!.slice(0, 10)).toEqual(["new-session", "-d", "-s", "api", "-c", "/srv/api", "-e", "A=1", "-e", "B=x y"])
-    expect(cmds.slice(1)).toEqual([
+  it("create commands: detached, dir, env, the command's words as argv, remain-on-exit, marks with the project", () => {
+    const s = spec("api", { working_dir: "/srv/api", env: { A: "1", B: "x y" }, command: "-weird start 'a b' \"c;d\"" })
+    expect(createCommands(s, "proj")).toEqual([
+      ["new-session", "-d", "-s", "api", "-c", "/srv/api", "-e", "A=1", "-e", "B=x y", "--", "-weird", "start", "a b", "c;d"],
       ["set-option", "-w", "-t", "=api:", "remain-on-exit", "on"],
       ["set-option", "-t", "=api:", "@kstlib-managed", "1"],
       ["set-option", "-t", "=api:", "@kstlib-project", "proj"],
@@ -178,6 +179,21 @@ describe("argv", () => {
     ])
     // No command: tmux starts the user's shell.
     expect(createCommands(spec("sh", { command: null }), "proj")[0]).toEqual(["new-session", "-d", "-s", "sh"])
+    // tmux would run ONE argument through `sh -c`: a single word is only exec'd, as data ($0).
+    expect(createCommands(spec("one", { command: "'a;touch /tmp/p'" }), "proj")[0]).toEqual(
+      ["new-session", "-d", "-s", "one", "--", "/bin/sh", "-c", "exec \"$0\"", "a;touch /tmp/p"]
+    )
+    // shell: true is `sh -c COMMAND` (three arguments: exec'd, not re-wrapped).
+    expect(createCommands(spec("sh", { command: "echo a | wc -w", shell: true }), "proj")[0]).toEqual(
+      ["new-session", "-d", "-s", "sh", "--", "sh", "-c", "echo a | wc -w"]
+    )
+    // Unsplittable (validation refuses it first): the session fails visibly, nothing of it runs.
+    expect(createCommands(spec("bad", { command: "echo 'x" }), "proj")[0]).toEqual(
+      ["new-session", "-d", "-s", "bad", "--", "/bin/sh", "-c", "echo \"kstlib: $0\" >&2; exit 2", "invalid command: no closing quotation (')"]
+    )
+    expect(respawnCommands(spec("api", { command: "node server.js --port 3000" }), null)[0]).toEqual(
+      ["respawn-pane", "-k", "-t", "=api:", "--", "node", "server.js", "--port", "3000"]
+    )
   })
 
   it("script quoting: nothing the tmux parser would expand or split survives unescaped", () => {

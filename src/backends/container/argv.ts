@@ -2,9 +2,9 @@
  * Command lines for Podman and Docker (the args after the binary). Pure, so the exact argv is
  * unit-tested. Only forms both engines (and both Docker client generations, 20.10 and 28.x) accept.
  */
+import { commandArgv } from "../../command.js"
 import type { ContainerSpec, RuntimeName } from "../../model.js"
 import { encodeFingerprint, fingerprint, hashFingerprint, Marks } from "../../model.js"
-import { shellSplit } from "./shlex.js"
 
 /** Podman: one JSON array with a labels map. Docker: one object per line (`{{json .}}`), full ids. */
 export const psArgs = (runtime: RuntimeName): ReadonlyArray<string> =>
@@ -20,18 +20,14 @@ export type RunArgs =
 /**
  * `run -d` with kstlib's marks (labels), a TTY (`-t -i`, so `attach` gets a terminal later) and
  * `--pull=never` (a missing image fails at once instead of waiting on a registry). The command is
- * split shell-style into argv; no shell runs it. Env values are never on this command line (any
- * local user can read it in /proc): `envFile` holds them (see envFileText), and keys whose value
- * an env file cannot carry (a newline) are passed as `-e KEY`, the value taken from the engine
- * client's own environment.
+ * the argv of src/command.ts: its words, or `sh -c COMMAND` with `shell: true`. Env values are never
+ * on this command line (any local user can read it in /proc): `envFile` holds them (see
+ * envFileText), and keys whose value an env file cannot carry (a newline) are passed as `-e KEY`,
+ * the value taken from the engine client's own environment.
  */
 export const runArgs = (spec: ContainerSpec, project: string, envFile: string | null): RunArgs => {
-  let command: ReadonlyArray<string> = []
-  if (spec.command !== null) {
-    const split = shellSplit(spec.command)
-    if (!split.ok) return { ok: false, reason: `invalid command: ${split.reason}` }
-    command = split.words
-  }
+  const command = commandArgv(spec)
+  if (!command.ok) return command
   const fp = fingerprint(spec)
   const args: Array<string> = [
     "run",
@@ -56,7 +52,7 @@ export const runArgs = (spec: ContainerSpec, project: string, envFile: string | 
   for (const v of spec.volumes) args.push("-v", v)
   if (spec.log_volume !== null) args.push("-v", spec.log_volume)
   for (const p of spec.ports) args.push("-p", p)
-  args.push("-t", "-i", spec.image, ...command)
+  args.push("-t", "-i", spec.image, ...(command.argv ?? []))
   return { ok: true, args }
 }
 

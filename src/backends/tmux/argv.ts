@@ -2,6 +2,7 @@
  * tmux argv building, pure. Every target is exact (`=NAME`): plain `-t NAME` falls back to prefix
  * and pattern matching, so `astro` would hit `astro-dev`.
  */
+import { commandArgv } from "../../command.js"
 import { encodeFingerprint, fingerprint, Marks, specHash } from "../../model.js"
 import type { TmuxSpec } from "../../model.js"
 
@@ -103,6 +104,19 @@ const envArgs = (env: Readonly<Record<string, string>>): ReadonlyArray<string> =
   Object.entries(env).flatMap(([k, v]) => ["-e", `${k}=${v}`])
 
 /**
+ * `-- ARGV` for new-session / respawn-pane; none without a command (tmux starts the user's shell).
+ * tmux execs two or more arguments directly but runs ONE through `sh -c`, so a single word (say
+ * `'a;b'`, a valid program name) goes through a fixed trampoline that only execs it: the word is
+ * `$0`, data, never parsed. An unsplittable command (validation refuses it first) fails visibly.
+ */
+export const commandTail = (spec: TmuxSpec): ReadonlyArray<string> => {
+  const r = commandArgv(spec)
+  if (!r.ok) return ["--", "/bin/sh", "-c", "echo \"kstlib: $0\" >&2; exit 2", r.reason]
+  if (r.argv === null) return []
+  return ["--", ...(r.argv.length === 1 ? ["/bin/sh", "-c", "exec \"$0\"", r.argv[0]!] : r.argv)]
+}
+
+/**
  * The commands creating one session. `remain-on-exit` is set in the same command sequence as
  * `new-session`: the server runs a client's queued commands before it handles the child's exit, so
  * even `true` leaves a dead pane (verified on 3.3a with 50 instantly exiting sessions, repeatedly).
@@ -118,8 +132,7 @@ export const createCommands = (spec: TmuxSpec, project: string): ReadonlyArray<R
     spec.name,
     ...(spec.working_dir !== null && spec.working_dir !== "" ? ["-c", spec.working_dir] : []),
     ...envArgs(spec.env),
-    // One string: tmux runs it with `sh -c` (default-shell). No command: the user's shell.
-    ...(spec.command !== null ? ["--", spec.command] : [])
+    ...commandTail(spec)
   ],
   ["set-option", "-w", "-t", paneTarget(spec.name), "remain-on-exit", "on"],
   ...markCommands(spec, project)
@@ -134,7 +147,7 @@ export const respawnCommands = (spec: TmuxSpec, mark: { readonly project: string
     paneTarget(spec.name),
     ...(spec.working_dir !== null && spec.working_dir !== "" ? ["-c", spec.working_dir] : []),
     ...envArgs(spec.env),
-    ...(spec.command !== null ? ["--", spec.command] : [])
+    ...commandTail(spec)
   ],
   ["set-option", "-w", "-t", paneTarget(spec.name), "remain-on-exit", "on"],
   ...(mark === null ? [] : markCommands(spec, mark.project))

@@ -346,6 +346,7 @@ describe("sessions", () => {
           backend: "tmux",
           name: "good",
           command: "python bot.py",
+          shell: false,
           working_dir: null,
           env: { DEBUG: "0", VERBOSE: "true", RATIO: "1.50", HEX: "0x1F" },
           socket_name: null,
@@ -366,7 +367,7 @@ describe("sessions", () => {
         { file, line: 20, session: "box", field: "ports[1]", reason: "Port number out of range (1-65535): 99999" }
       ])
       expect(rejected(c, "cmd").issues).toEqual([
-        { file, line: 24, session: "cmd", field: "command", reason: "Potentially dangerous command pattern detected: ;" }
+        { file, line: 24, session: "cmd", field: "command", reason: "unquoted ';' would chain commands, but no shell runs this command; quote it to pass it as an argument, or set shell: true" }
       ])
       expect(rejected(c, "Bad.Name").issues).toMatchObject([{ line: 25, field: "", reason: expect.stringContaining("Session name must start") }])
       expect(valid(c, "nulls").spec).toMatchObject({ image: "localhost:5000/app:1.2", env: {}, volumes: [], ports: [] })

@@ -51,7 +51,7 @@ describe("decodeSessionEntry (config + CLI overrides go through the same rules)"
       _tag: "Valid",
       name: "web",
       source: { file: "<command line>", line: null },
-      spec: { backend: "tmux", name: "web", command: "npm start", working_dir: "/base/app", env: { PORT: "3000" }, socket_name: null, state: "running" }
+      spec: { backend: "tmux", name: "web", command: "npm start", shell: false, working_dir: "/base/app", env: { PORT: "3000" }, socket_name: null, state: "running" }
     })
   })
 

@@ -1,0 +1,136 @@
+/** src/command.ts (split, syntax scan, argv) and the deep command check (src/config/command-rules.ts). */
+import { describe, expect, it } from "vitest"
+import { commandArgv, scanCommand, splitWords } from "../../src/command.js"
+import { argvReason, commandSyntaxReason } from "../../src/config/command-rules.js"
+import { validateCommand } from "../../src/config/rules.js"
+import { fingerprint, hashFingerprint, specHash } from "../../src/model.js"
+import { diffFingerprints } from "../../src/reconcile/plan.js"
+import { containerSpec, tmuxSpec } from "../support/factories.js"
+
+const NO_SHELL = "but no shell runs this command; quote it to pass it as an argument, or set shell: true"
+const SHELL_CODE = "is shell code, but no shell runs this command; set shell: true to run shell code"
+const runsCode = (w: string) => `'${w}' runs its arguments as shell code, but no shell runs this command; set shell: true to run shell code`
+
+describe("scanCommand", () => {
+  it("records what a shell would see as syntax, with its position; quoted metacharacters are bytes", () => {
+    const ops = (t: string) => {
+      const r = scanCommand(t)
+      return r.ok ? r.syntax.map((h) => `${h.op}@${h.index}`) : r.reason
+    }
+    expect(ops("echo 'a;b' \"c|d\" e\\&f")).toEqual([])
+    expect(ops("echo 'a;b' ; x")).toEqual([";@11"])
+    expect(ops("a&&b||c|d&e")).toEqual(["&&@1", "||@4", "|@7", "&@9"])
+    expect(ops("x 2>/dev/null 1>&2 a2>f")).toEqual(["2>@2", "1>&@14", ">@21"])
+    expect(ops("x &>f >>g <<<h <(i) >(j)")).toEqual(["&>@2", ">>@6", "<<<@10", "<(@15", ">(@20"])
+    // substitution inside double quotes is still one; a shell escape (\$, \`) or single quotes are not
+    expect(ops("echo \"$(id)\" \"`id`\" '$(id)' \"\\$(id)\" \"\\`id\\`\" $HOME ${X}")).toEqual(["$(@6", "`@14", "`@17"])
+    // `\\` is an escaped backslash: the `$(` after it is live
+    expect(ops("echo \"\\\\$(id)\"")).toEqual(["$(@8"])
+  })
+
+  it("words are what will run: quotes removed, backslashes applied", () => {
+    expect(splitWords("e''val ex\"\"ec so\\urce . ./x.sh")).toEqual({ ok: true, words: ["eval", "exec", "source", ".", "./x.sh"] })
+    expect(splitWords("npm run build -- --source-map")).toEqual({ ok: true, words: ["npm", "run", "build", "--", "--source-map"] })
+    expect(splitWords("echo \"\\$x\" '\\n'")).toEqual({ ok: true, words: ["echo", "\\$x", "\\n"] })
+    expect(splitWords("")).toEqual({ ok: true, words: [] })
+    expect(scanCommand("echo 'x")).toEqual({ ok: false, reason: "no closing quotation (')" })
+  })
+})
+
+describe("commandArgv (one meaning of command: on every backend)", () => {
+  it("words without a shell; sh -c with shell: true; null without a command", () => {
+    expect(commandArgv({ command: "python train.py --eval", shell: false })).toEqual({ ok: true, argv: ["python", "train.py", "--eval"] })
+    expect(commandArgv({ command: "echo a b | wc -w", shell: true })).toEqual({ ok: true, argv: ["sh", "-c", "echo a b | wc -w"] })
+    expect(commandArgv({ command: null, shell: true })).toEqual({ ok: true, argv: null })
+    expect(commandArgv({ command: "a 'b", shell: false })).toEqual({ ok: false, reason: "invalid command: no closing quotation (')" })
+    expect(commandArgv({ command: "  ", shell: false })).toEqual({ ok: false, reason: "invalid command: it is empty" })
+  })
+})
+
+/** The reproductions of the issue and the usual suspects: each refused with a reason naming it in words. */
+const DANGEROUS: ReadonlyArray<readonly [string, string]> = [
+  ["sleep 1000 & touch /tmp/p", `unquoted '&' would run a command in the background, ${NO_SHELL}`],
+  ["echo x >\"/tmp/p\"", `unquoted '>' would redirect output to a file, ${NO_SHELL}`],
+  [">./f", `unquoted '>' would redirect output to a file, ${NO_SHELL}`],
+  [">$PWD/f", `unquoted '>' would redirect output to a file, ${NO_SHELL}`],
+  [">>~/.f", `unquoted '>>' would redirect output to a file, ${NO_SHELL}`],
+  ["app 2>/tmp/err", `unquoted '2>' would redirect output to a file, ${NO_SHELL}`],
+  ["app &>/tmp/log", `unquoted '&>' would redirect output to a file, ${NO_SHELL}`],
+  ["mysql < dump.sql", `unquoted '<' would redirect input from a file, ${NO_SHELL}`],
+  ["diff <(ls a) b", `unquoted '<(…)' would run a command (process substitution), ${NO_SHELL}`],
+  ["echo a; touch /tmp/p", `unquoted ';' would chain commands, ${NO_SHELL}`],
+  ["make && touch /tmp/p", `unquoted '&&' would chain commands, ${NO_SHELL}`],
+  ["false || touch /tmp/p", `unquoted '||' would chain commands, ${NO_SHELL}`],
+  ["cat f | sh", `unquoted '|' would pipe into another command, ${NO_SHELL}`],
+  ["echo $(touch /tmp/p)", "'$(…)' would run a command (command substitution), but no shell runs this command; put it in single quotes to pass it as an argument, or set shell: true"],
+  ["echo \"`touch /tmp/p`\"", "a backtick would run a command (command substitution), but no shell runs this command; put it in single quotes to pass it as an argument, or set shell: true"],
+  ["e''val touch /tmp/p", runsCode("eval")],
+  ["ex''ec touch /tmp/p", runsCode("exec")],
+  ["so\\urce x.sh", runsCode("source")],
+  [". ./x.sh", runsCode(".")],
+  ["\"ev\"al x", runsCode("eval")],
+  ["bash -c $'touch /tmp/p\\x3b echo'", `'bash -c' ${SHELL_CODE}`],
+  ["bash -c 'cat <(touch /tmp/p) & wait'", `'bash -c' ${SHELL_CODE}`],
+  ["sh -ec 'touch /tmp/p'", `'sh -c' ${SHELL_CODE}`],
+  ["/bin/dash -x -c 'touch /tmp/p'", `'dash -c' ${SHELL_CODE}`],
+  ["busybox sh -c 'touch /tmp/p'", `'sh -c' ${SHELL_CODE}`],
+  ["env A=1 -u B /usr/bin/bash -c x", `'bash -c' ${SHELL_CODE}`],
+  ["/usr/bin/env zsh -c x", `'zsh -c' ${SHELL_CODE}`],
+  ["nice -n 5 nohup timeout -s KILL 5s setsid stdbuf -o L ksh -c x", `'ksh -c' ${SHELL_CODE}`],
+  ["xargs -n 1 sh -c x", `'sh -c' ${SHELL_CODE}`],
+  ["bash -o pipefail -c x", `'bash -c' ${SHELL_CODE}`],
+  ["nohup eval x", runsCode("eval")],
+  ["env -S 'sh -c x'", "'env -S' splits its argument into a command line that cannot be checked; write the words directly, or set shell: true"],
+  ["sudo -s x", "'sudo -s' runs the command through a shell, but no shell runs this command; set shell: true to run shell code"],
+  ["FOO=1 python app.py", "'FOO=…' would set a variable in a shell, but no shell runs this command; put it under env:, or set shell: true"],
+  ["echo 'unclosed", "cannot split the command into words: no closing quotation (')"]
+]
+
+describe("deep check", () => {
+  it.each(DANGEROUS)("refuses %j", (command, reason) => {
+    expect(validateCommand(command)).toBe(reason)
+    // ...and every one is fine as shell code, where the author says a shell runs it
+    if (!command.includes("unclosed")) expect(validateCommand(command, { shell: true })).toBeNull()
+  })
+
+  it.each([
+    "bash script.sh -c x", // -c after the script is the script's argument
+    "bash -x ./run.sh",
+    "bash",
+    "sh -s",
+    "env FOO=1 python app.py",
+    "timeout 5 sleep 1",
+    "nice -n 10 python job.py --eval",
+    "python -c 'import sys; print(sys.argv)'",
+    "echo .",
+    "node -e 'console.log(1)'",
+    "./source.sh",
+    "python exec.py",
+    "xargs -I{} echo {}"
+  ])("accepts %j", (command) => {
+    expect(commandSyntaxReason(command)).toBeNull()
+  })
+
+  it("argvReason sees words as given (exec -- ARGV)", () => {
+    expect(argvReason(["echo", "a;b"])).toBeNull()
+    expect(argvReason([])).toBe("the command is empty")
+    expect(argvReason(["bash", "-lc", "x"])).toBe(`'bash -c' ${SHELL_CODE}`)
+  })
+})
+
+describe("shell in the fingerprint", () => {
+  it("absent when false (existing sessions keep their hash), present when true (changing it is drift)", () => {
+    const plain = tmuxSpec("web", { command: "node server.js" })
+    const shelled = tmuxSpec("web", { command: "node server.js", shell: true })
+    // The recipe as it was before `shell` existed.
+    const before = { backend: "tmux", command: "node server.js", working_dir: "/srv/app", env: {}, socket_name: null }
+    expect(fingerprint(plain)).toEqual(before)
+    expect(specHash(plain)).toBe(hashFingerprint(before))
+    expect(fingerprint(shelled)).toEqual({ ...before, shell: true })
+    expect(specHash(shelled)).not.toBe(specHash(plain))
+    expect(diffFingerprints(fingerprint(plain), fingerprint(shelled))).toEqual([{ field: "shell", from: null, to: "true" }])
+    const box = containerSpec("api", { command: "sh -c x", shell: true })
+    expect(fingerprint(box)["shell"]).toBe(true)
+    expect("shell" in fingerprint(containerSpec("api"))).toBe(false)
+  })
+})
