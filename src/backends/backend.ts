@@ -56,6 +56,8 @@ export interface StopOptions {
   readonly timeout?: number
   /** Containers: delete it once stopped (the caller says so for kstlib's own: they are recreated from the spec). */
   readonly removeOwned?: boolean
+  /** Leave the stopped session in place, to be started again (an in-place restart): no tmux kill-session, no container removal. */
+  readonly keep?: boolean
 }
 
 /** How a stop ended: gracefully, or killed after the grace period. */

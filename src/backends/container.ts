@@ -256,7 +256,7 @@ const make = Effect.gen(function*() {
     batchKey: (spec) => `${spec.runtime}\u0000${spec.name}`,
     launch,
     restart: (o) => restart(o),
-    stop: (o, options) => stopContainer(o, { ...options, remove: options.removeOwned === true }),
+    stop: (o, options) => stopContainer(o, { ...options, remove: options.removeOwned === true && options.keep !== true }),
     remove: (o, options) =>
       stopContainer(o, { ...options, remove: true }).pipe(
         Effect.asVoid,

@@ -260,7 +260,7 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
    * `force`) is killed: SIGTERM then SIGKILL to its process group, then the session is closed.
    * The outcome says which happened.
    */
-  const stop = Effect.fn("Tmux.stop")(function*(o: ObservedTmux, options: { readonly force?: boolean; readonly timeout?: number }) {
+  const stop = Effect.fn("Tmux.stop")(function*(o: ObservedTmux, options: { readonly force?: boolean; readonly timeout?: number; readonly keep?: boolean }) {
     const socket = normalizeSocket(o.socket_name)
     const fail = (e: { readonly message: string }) => stopFailed(o.name, e.message)
     const panes = yield* sessionPanes(o.name, socket).pipe(Effect.mapError(fail))
@@ -281,6 +281,8 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
         if (!termEnded) yield* signalGroup(first.pid, "SIGKILL")
       } else if (!ended) outcome = "killed"
     }
+    // The pane stays (remain-on-exit), dead, to be respawned in place.
+    if (options.keep === true) return outcome
     const kill = yield* tmux(socket, ["kill-session", "-t", sessionTarget(o.name)]).pipe(Effect.mapError(fail))
     if (kill.exitCode === 0) return outcome
     // Already gone (it ended by itself, or someone else killed it) is success.

@@ -79,10 +79,14 @@ const single = (step: Step, plan: Plan, options: ExecuteOptions): Task => ({
     const body: Effect.Effect<StopOutcome | null, KstlibError> = (() => {
       switch (step._tag) {
         case "Start":
-          return backends.restart(step.target, step.spec, { project: plan.project, mark: true }).pipe(Effect.as(null))
+          // A requested restart keeps the marks as they are: kstlib has no spec of its own to stamp.
+          return backends.restart(step.target, step.spec, { project: plan.project, mark: step.reason !== "requested" }).pipe(Effect.as(null))
         case "Stop":
-          // Containers of ours are deleted once stopped: they are recreated from the spec.
-          return backends.stop(step.target, { ...stopOptions, removeOwned: isOurs(step.target, plan.project) })
+          // Containers of ours are deleted once stopped (they are recreated from the spec), unless
+          // they are to be started again in place.
+          return step.reason === "restart"
+            ? backends.stop(step.target, { ...stopOptions, keep: true })
+            : backends.stop(step.target, { ...stopOptions, removeOwned: isOurs(step.target, plan.project) })
         case "Prune":
           return backends.remove(step.target, stopOptions).pipe(Effect.as(null))
         case "Create":

@@ -23,13 +23,16 @@ export interface Create {
   readonly spec: SessionSpec
   readonly reason: "not-running"
 }
-/** Ours, same spec, not running: started again in place. */
+/**
+ * Started again in place: ours with the same spec, not running; or `requested`, an explicit
+ * `restart NAME` of a session kstlib has no spec for (it runs again as it was created, marks kept).
+ */
 export interface Start {
   readonly _tag: "Start"
   readonly session: string
   readonly spec: SessionSpec
   readonly target: ObservedSession
-  readonly reason: "stopped" | "exited"
+  readonly reason: "stopped" | "exited" | "requested"
 }
 /** Ours, drifted or in another place: the old instances go, the spec is launched. */
 export interface Replace {
@@ -44,8 +47,11 @@ export interface Stop {
   readonly _tag: "Stop"
   readonly session: string
   readonly target: ObservedSession
-  /** `requested`: an explicit `stop NAME` (the only way a session that is not ours is ever stopped). */
-  readonly reason: "desired-stopped" | "requested"
+  /**
+   * `requested`: an explicit `stop NAME` (the only way a session that is not ours is ever stopped);
+   * `restart`: the first half of an in-place restart (a container is kept, to be started again).
+   */
+  readonly reason: "desired-stopped" | "requested" | "restart"
 }
 export interface Prune {
   readonly _tag: "Prune"
@@ -345,3 +351,32 @@ export const planDown = (
  */
 export const planStop = (o: ObservedSession, project: string): Plan =>
   makePlan(project, [{ _tag: "Stop", session: o.name, target: o, reason: "requested" }])
+
+/** What an in-place restart runs again: the session as it was created (tmux: its original command). */
+export const asCreated = (o: ObservedSession): SessionSpec =>
+  o.backend === "tmux"
+    ? { backend: "tmux", name: o.name, command: null, shell: false, working_dir: null, env: {}, socket_name: o.socket_name, state: "running" }
+    : {
+      backend: "container",
+      name: o.name,
+      image: o.image ?? "",
+      command: null,
+      shell: false,
+      working_dir: null,
+      env: {},
+      volumes: [],
+      ports: [],
+      log_volume: null,
+      runtime: o.runtime,
+      unsafe_mounts: false,
+      state: "running"
+    }
+
+/**
+ * `restart NAME` of a session the config does not describe (or not ours): stopped (kept), then
+ * started again in place as it was created; its marks are left as they are.
+ */
+export const planRestartInPlace = (o: ObservedSession, project: string): { readonly stop: Plan; readonly start: Plan } => ({
+  stop: makePlan(project, o.state === "running" ? [{ _tag: "Stop", session: o.name, target: o, reason: "restart" }] : []),
+  start: makePlan(project, [{ _tag: "Start", session: o.name, spec: asCreated(o), target: o, reason: "requested" }])
+})

@@ -42,13 +42,17 @@ export const causeOf = (s: Step): string => {
     case "Create":
       return "not running"
     case "Start":
-      return s.reason === "exited" ? `exited${s.target.exit_code === null ? "" : ` with code ${s.target.exit_code}`}` : "stopped"
+      return s.reason === "exited"
+        ? `exited${s.target.exit_code === null ? "" : ` with code ${s.target.exit_code}`}`
+        : s.reason === "requested"
+        ? "restart requested"
+        : "stopped"
     case "Replace":
       return s.reason === "spec-changed"
         ? "spec changed"
         : `moves from ${describePlace(placeOf(s.targets[0]!))} to ${describePlace(placeOfSpec(s.spec))}`
     case "Stop":
-      return s.reason === "desired-stopped" ? "state: stopped in config" : "requested"
+      return s.reason === "desired-stopped" ? "state: stopped in config" : s.reason === "restart" ? "restart requested" : "requested"
     case "Prune":
       return s.reason === "not-in-config"
         ? `no longer in config (${describePlace(placeOf(s.target))})`

@@ -32,7 +32,7 @@ import type { StepResult } from "../reconcile/execute.js"
 import { defaultSettle, execute } from "../reconcile/execute.js"
 import { configSockets, observe } from "../reconcile/observe.js"
 import type { Invalid, Plan } from "../reconcile/plan.js"
-import { plan, planStop } from "../reconcile/plan.js"
+import { plan, planRestartInPlace, planStop } from "../reconcile/plan.js"
 import { causeOf } from "../reconcile/render.js"
 import type { Located, Selector, ValidEntry } from "./locate.js"
 import { checkName, checkSelector, configEntry, locate, normalizeSocket } from "./locate.js"
@@ -236,25 +236,28 @@ export const stop = (name: string, sel: Selector = {}, options: StopOptions = {}
   })
 
 /**
- * `restart NAME`: a running session is stopped gracefully, then started through the planner (an
- * exited one of ours is started again in place). Only config sessions: kstlib needs the spec.
+ * `restart NAME`: a config session is stopped gracefully (if running), then started through the
+ * planner, as apply would. A session kstlib has no spec for (not in the config) is restarted in
+ * place as it was created (tmux: its original command; a container: the same container).
  */
 export const restart = (name: string, sel: Selector = {}, options: StopOptions & { readonly settle?: Duration.Input } = {}) =>
   Effect.gen(function*() {
     const config = yield* KstlibConfig
     const l = yield* locate(name, sel)
-    if (l.entry === null) {
-      return yield* new SessionNotInConfig({
-        session: name,
-        suggestions: closestNames(name, config.sessions.map((e) => e.name)),
-        hint: "restart needs the config's spec; use stop and start --command for other sessions"
-      })
-    }
+    const timeout = options.timeout ?? 10
+    const settle = options.settle ?? defaultSettle
     const o = l.observed
+    if (l.entry === null) {
+      const target = yield* requireObserved(l)
+      const inPlace = planRestartInPlace(target, config.project)
+      yield* run(inPlace.stop, settle, timeout)
+      const results = yield* run(inPlace.start, settle, timeout)
+      return { status: "started", observed: launchedSession(results) } satisfies StartResult
+    }
     if (o !== null && !isOurs(o, config.project)) {
       return yield* new SessionConflict({ session: name, place: describePlace(placeOf(o)), owner: o.mark.managed ? o.mark.project : null })
     }
-    if (o !== null && o.state === "running") yield* run(planStop(o, config.project), defaultSettle, options.timeout ?? 10)
+    if (o !== null && o.state === "running") yield* run(planStop(o, config.project), settle, timeout)
     return yield* start(name, sel.socket === undefined ? {} : { socket: sel.socket }, options)
   })
 

@@ -103,9 +103,13 @@ beforeAll(() => {
 })
 afterAll(() => sb.cleanup())
 
-/** Fields that put a session on `kind`, with the fakes first in PATH, in their directory. */
-const on = (kind: Kind, extra: SessionEntry = {}): SessionEntry =>
-  kind === "tmux"
+/** As written in YAML: the config interpolates `$VAR` (compose's rules), so a literal `$` is `$$`. */
+const literal = (command: string) => command.replace(/\$/gu, "$$$$")
+
+/** Fields that put a session on `kind`, with the fakes first in PATH, in their directory; the command written literally. */
+const on = (kind: Kind, fields: SessionEntry & { readonly command?: string } = {}): SessionEntry => {
+  const extra = fields.command === undefined ? fields : { ...fields, command: literal(fields.command) }
+  return kind === "tmux"
     ? { backend: "tmux", working_dir: bin, ...extra }
     : {
       backend: "container",
@@ -116,6 +120,7 @@ const on = (kind: Kind, extra: SessionEntry = {}): SessionEntry =>
       env: { PATH: "/k:/bin:/usr/bin:/sbin:/usr/sbin" },
       ...extra
     }
+}
 
 /** What a session printed: the tmux pane (history included) or the container's log. */
 const output = (kind: Kind, name: string): string =>

@@ -97,9 +97,11 @@ describe("per-session commands (tmux)", () => {
     expect(sb.kstlib(["ops", "start", s]).code).toBe(0)
     const running = statusJson(s)
     expect(running).toMatchObject({ state: "running", owned: true, in_config: true, in_sync: true })
+    // Idempotent, as compose's: starting what runs says so and changes nothing.
     const again = sb.kstlib(["ops", "start", s])
-    expect(again.code).toBe(1)
-    expect(again.stderr).toContain("already exists")
+    expect(again.code, again.stderr).toBe(0)
+    expect(again.stdout).toContain(`Session '${s}' is already running`)
+    expect(statusJson(s).pid).toBe(running.pid)
 
     expect(sb.kstlib(["ops", "restart", s]).code).toBe(0)
     const restarted = statusJson(s)

@@ -96,7 +96,7 @@ describe("usage errors fit a pipe", () => {
     const apply = run(["ops", "apply", "--help"])
     expect(apply.stdout).toContain("Steps run at once. (default: 4)")
     expect(apply.stdout).toMatch(/--settle .*\(default: 0\.5\)/u)
-    expect(run(["ops", "logs", "--help"]).stdout).toContain("How many lines. (default: 100)")
+    expect(run(["ops", "logs", "--help"]).stdout).toContain("How many lines (per session). (default: 100)")
   })
 
   it("a command left out shows that level's help on stdout, exit 0", () => {
