@@ -175,9 +175,31 @@ const unlinkQuietly = (file: string) => {
   }
 }
 
+/**
+ * `mkdir -p` with mode 0700, one component at a time. Not `fs.mkdirSync(dir, { recursive: true })`:
+ * under /proc (mkdir says ENOENT although the parent exists) Node's loops forever.
+ */
+const mkdirs = (dir: string) => {
+  const missing: Array<string> = []
+  let d = path.resolve(dir)
+  while (!fs.existsSync(d)) {
+    missing.unshift(d)
+    const parent = path.dirname(d)
+    if (parent === d) break
+    d = parent
+  }
+  for (const m of missing) {
+    try {
+      fs.mkdirSync(m, { mode: 0o700 })
+    } catch (e) {
+      if (code(e) !== "EEXIST") throw e // EEXIST: created meanwhile, or a file (then lstat below refuses)
+    }
+  }
+}
+
 /** Creates the lock directory 0700, and refuses one that is not a directory of the current user. */
 const ensureDir = (dir: string) => {
-  fsCall(`cannot create the lock directory ${dir}`, () => fs.mkdirSync(dir, { recursive: true, mode: 0o700 }))
+  fsCall(`cannot create the lock directory ${dir}`, () => mkdirs(dir))
   const st = fsCall(`cannot inspect the lock directory ${dir}`, () => fs.lstatSync(dir))
   if (st.isSymbolicLink()) throw new Refused(`the lock directory ${dir} is a symbolic link; refusing to use it (remove it)`)
   if (!st.isDirectory()) throw new Refused(`the lock directory ${dir} is not a directory; refusing to use it (remove it)`)
