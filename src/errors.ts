@@ -301,3 +301,14 @@ export type KstlibError =
   | SessionNotInConfig
   | SessionElsewhere
   | SessionNotRunning
+  | LockFailed
+
+/** The apply lock could not be taken because the file system refused (not a directory, no space, read-only, not owned by you...). */
+export class LockFailed extends Schema.TaggedError<LockFailed>()("LockFailed", {
+  lockFile: Schema.String,
+  reason: Schema.String
+}) {
+  override get message() {
+    return `cannot take the apply lock ${this.lockFile}: ${this.reason}`
+  }
+}

@@ -7,7 +7,8 @@ import type { Backends } from "../backends/registry.js"
 import { closestNames } from "../config/decode.js"
 import { KstlibConfig } from "../config/service.js"
 import type { LoadedConfig } from "../config/types.js"
-import { ApplyLocked, ConfigNotFound, SessionNotInConfig } from "../errors.js"
+import type { ApplyLocked, LockFailed } from "../errors.js"
+import { ConfigNotFound, SessionNotInConfig } from "../errors.js"
 import type { ExecuteOptions, ExecuteReport } from "./execute.js"
 import { defaultSettle, execute } from "./execute.js"
 import { lockPathFor, withApplyLock } from "./lock.js"
@@ -94,7 +95,7 @@ const locked = <A, E, R>(config: LoadedConfig, wait: boolean, self: Effect.Effec
 export const apply = (
   request: PlanRequest = {},
   options: ApplyOptions = {}
-): Effect.Effect<ApplyResult, ConfigNotFound | SessionNotInConfig | ApplyLocked, Backends | KstlibConfig> =>
+): Effect.Effect<ApplyResult, ConfigNotFound | SessionNotInConfig | ApplyLocked | LockFailed, Backends | KstlibConfig> =>
   Effect.gen(function*() {
     const config = yield* KstlibConfig
     yield* requireConfigFile(config)
@@ -121,7 +122,7 @@ export const planDownFromConfig = (only: ReadonlyArray<string> = []) =>
 export const down = (
   only: ReadonlyArray<string> = [],
   options: ApplyOptions = {}
-): Effect.Effect<ApplyResult, ConfigNotFound | SessionNotInConfig | ApplyLocked, Backends | KstlibConfig> =>
+): Effect.Effect<ApplyResult, ConfigNotFound | SessionNotInConfig | ApplyLocked | LockFailed, Backends | KstlibConfig> =>
   Effect.gen(function*() {
     const config = yield* KstlibConfig
     yield* requireConfigFile(config)

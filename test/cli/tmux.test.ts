@@ -7,7 +7,7 @@
 import { existsSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
-import { lockPathFor } from "../../src/reconcile/lock.js"
+import { lockPathFor, readLockHolder } from "../../src/reconcile/lock.js"
 import type { PlanJson, StatusJson } from "./harness.js"
 import { eventually, Sandbox, stackLines, tmuxEntry } from "./harness.js"
 
@@ -282,7 +282,7 @@ describe("apply lock", () => {
 
     // Still held by the first apply when the waiting one starts.
     const lock = lockPathFor([sb.configPath], sb.dir, sb.env)
-    expect(readFileSync(lock, "utf8")).toBe(String(first.pid))
+    expect(readLockHolder(lock)?.pid).toBe(first.pid)
     const waiting = sb.kstlibBackground(["ops", "apply", "--wait"])
     const [r1, r3] = await Promise.all([first.done, waiting.done])
     expect(r1.code, r1.stdout + r1.stderr).toBe(0)
