@@ -141,7 +141,7 @@ export type Fingerprint = Readonly<
 
 const FingerprintSchema = Schema.Record(
   Schema.String,
-  Schema.Union([Schema.String, Schema.Null, Schema.Array(Schema.String), Schema.Record(Schema.String, Schema.String)])
+  Schema.Union([Schema.String, Schema.Boolean, Schema.Null, Schema.Array(Schema.String), Schema.Record(Schema.String, Schema.String)])
 )
 const decodeFingerprintJson = Schema.decodeUnknownOption(Schema.fromJsonString(FingerprintSchema))
 

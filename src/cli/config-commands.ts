@@ -2,7 +2,7 @@
 import { Console, Effect } from "effect"
 import { Command, Flag } from "effect/cli"
 import { configJsonSchema } from "../config/schema.js"
-import { ExitWith, formatConfigIssue } from "../errors.js"
+import { escapeText, ExitWith, formatConfigIssue } from "../errors.js"
 import { paint } from "../style.js"
 import { loadFromFlags } from "./app.js"
 import { stderrStyle, stdoutStyle } from "./output.js"
@@ -38,7 +38,7 @@ const validate = Command.make("validate", {
     for (const w of config.warnings) yield* Console.error(`${paint(err, "yellow", "warning:")} ${formatConfigIssue(w)}`)
     for (const e of config.sessions) {
       if (e._tag === "Valid") {
-        yield* Console.log(`${paint(out, "green", "valid   ")} ${e.name} (${e.spec.backend}${e.spec.shell ? ", shell" : ""})`)
+        yield* Console.log(`${paint(out, "green", "valid   ")} ${escapeText(e.name)} (${e.spec.backend}${e.spec.shell ? ", shell" : ""})`)
       } else {
         for (const i of e.issues) yield* Console.error(`${paint(err, "red", "rejected")} ${formatConfigIssue(i)}`)
       }

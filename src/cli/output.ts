@@ -1,5 +1,6 @@
 /** Text output for humans: tables, status blocks, colours (see src/style.ts for when). */
 import { CliOutput } from "effect/cli"
+import { escapeText } from "../errors.js"
 import type { SessionStatus } from "../session/status.js"
 import type { Color, ColorMode, Style } from "../style.js"
 import { paint, styleFor } from "../style.js"
@@ -53,7 +54,7 @@ export const renderList = (style: Style, rows: ReadonlyArray<SessionStatus>, opt
     [...(withProject ? ["PROJECT"] : []), "NAME", "BACKEND", "STATE", "PID", "IMAGE", "SOCKET", "OWNED", "IN SYNC"],
     rows.map((s) => [
       ...(withProject ? [s.project ?? "-"] : []),
-      s.name,
+      escapeText(s.name),
       s.backend === "container" && s.runtime !== null ? `container/${s.runtime}` : s.backend,
       s.state === "exited" && s.exit_code !== null ? `exited(${s.exit_code})` : s.state,
       dash(s.pid),
@@ -82,7 +83,7 @@ export const renderStatus = (style: Style, s: SessionStatus): string => {
   for (const i of s.issues) rows.push(["Rejected", `${i.field === "" ? "" : `${i.field}: `}${i.reason}`])
   rows.push(["In config", s.in_config ? `yes${s.in_sync === false ? " (drifted: run kstlib ops plan)" : ""}` : "no"])
   const w = Math.max(...rows.map(([k]) => width(k)))
-  return [paint(style, "bold", `Session: ${s.name}`), ...rows.map(([k, v]) => `  ${padEnd(k, w)}  ${v}`)].join("\n")
+  return [paint(style, "bold", `Session: ${escapeText(s.name)}`), ...rows.map(([k, v]) => `  ${padEnd(k, w)}  ${v}`)].join("\n")
 }
 
 /** The original's JSON keys first, in its order, then ours. */

@@ -2,7 +2,7 @@
 import { Console, Effect, Option, Stream } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { KstlibConfig } from "../config/service.js"
-import { ExitWith, InvalidInput } from "../errors.js"
+import { escapeText, ExitWith, InvalidInput } from "../errors.js"
 import type { BackendKind } from "../model.js"
 import { relevantProblems } from "../reconcile/observe.js"
 import { observeFor } from "../session/locate.js"
@@ -143,7 +143,7 @@ const status = Command.make("status", { name, backend, socket, json, quiet }, (f
   withApp(Effect.gen(function*() {
     const s = yield* Ops.status(f.name, sel(f.backend, f.socket))
     if (f.json) return yield* printJson(statusJson(s))
-    yield* Console.log(f.quiet ? `${s.name}: ${s.state}` : renderStatus(stdoutStyle(), s))
+    yield* Console.log(f.quiet ? `${escapeText(s.name)}: ${s.state}` : renderStatus(stdoutStyle(), s))
   }), { tolerant: true })).pipe(
   Command.withDescription("Show the status of one session (config sessions not running show as 'defined')."),
   Command.withExamples([

@@ -8,7 +8,7 @@ import * as path from "node:path"
 import { Result, Schema, SchemaIssue } from "effect"
 import { type ConfigIssue, escapeText } from "../errors.js"
 import type { BackendKind, ConfiguredContainerSpec, ConfiguredSpec, RuntimeName, TmuxSpec } from "../model.js"
-import { validateCommand, validateEnvCount, validateEnvEntry, validateHostMount, validateSessionName } from "./rules.js"
+import { validateCommand, validateEnvCount, validateEnvEntry, validateEnvTotal, validateHostMount, validateSessionName } from "./rules.js"
 import { ContainerSession, sessionFields, TmuxSession } from "./schema.js"
 import { decodeUtf8, parseDotenv } from "./text.js"
 import type { Loc } from "./tree.js"
@@ -220,6 +220,10 @@ export const decodeLocated = (name: string, raw: unknown, ctx: LocatedContext): 
   if (envFiles.length > 0 && !envFileProblem) {
     const count = validateEnvCount(Object.keys(env).length)
     if (count !== null) add(envFiles[0]!.at, `${count} (env and env_file together)`)
+  }
+  if (!envFileProblem) {
+    const total = validateEnvTotal(env)
+    if (total !== null) add(envFiles.length > 0 ? envFiles[0]!.at : ["env"], total)
   }
   // ---- end env_file ----
 

@@ -184,6 +184,20 @@ export const validatePortCount = (count: number): string | null =>
 
 export const validatePorts = validateList(validatePortCount, validatePort)
 
+/**
+ * All of a session's env together. A process receives its arguments and environment in one block
+ * of at most ARG_MAX (2 MiB on Linux, shared with what it inherits): more can never start, so it is
+ * refused here, plainly, instead of failing at exec (E2BIG).
+ */
+export const MAX_ENV_TOTAL = 1024 * 1024
+
+export const validateEnvTotal = (env: Readonly<Record<string, string>>): string | null => {
+  const total = Object.entries(env).reduce((n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(v) + 2, 0)
+  return total > MAX_ENV_TOTAL
+    ? `Env too large: ${total} bytes in all (max ${MAX_ENV_TOTAL}: a process receives its arguments and environment in one block of about 2 MiB)`
+    : null
+}
+
 export const validateEnvCount = (count: number): string | null =>
   count > MAX_ENV_VARS ? `Too many env vars (max ${MAX_ENV_VARS})` : null
 
@@ -205,7 +219,7 @@ export const validateEnv = (env: Readonly<Record<string, string>>): string | nul
     const r = validateEnvEntry(k, v)
     if (r !== null) return r
   }
-  return null
+  return validateEnvTotal(env)
 }
 
 /**

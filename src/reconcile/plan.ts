@@ -373,10 +373,12 @@ export const asCreated = (o: ObservedSession): SessionSpec =>
     }
 
 /**
- * `restart NAME` of a session the config does not describe (or not ours): stopped (kept), then
- * started again in place as it was created; its marks are left as they are.
+ * `restart NAME` of a session the config does not describe: started again in place as it was
+ * created, its marks left as they are. A container is stopped first (and kept); a tmux pane is
+ * not: `respawn-pane -k` replaces its process in one step, and a session without remain-on-exit
+ * would vanish if its process were stopped first.
  */
 export const planRestartInPlace = (o: ObservedSession, project: string): { readonly stop: Plan; readonly start: Plan } => ({
-  stop: makePlan(project, o.state === "running" ? [{ _tag: "Stop", session: o.name, target: o, reason: "restart" }] : []),
+  stop: makePlan(project, o.state === "running" && o.backend === "container" ? [{ _tag: "Stop", session: o.name, target: o, reason: "restart" }] : []),
   start: makePlan(project, [{ _tag: "Start", session: o.name, spec: asCreated(o), target: o, reason: "requested" }])
 })

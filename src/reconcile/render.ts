@@ -2,7 +2,7 @@
  * Plans as text (symbols, optional colours) or as one JSON document: ALL the wording of steps and
  * reasons lives here; the planner only gives typed reasons. Pure string building.
  */
-import { formatConfigIssue } from "../errors.js"
+import { escapeText, formatConfigIssue } from "../errors.js"
 import { describePlace, placeOf, placeOfSpec } from "../model.js"
 import type { Change, Plan, Step, StepAction } from "./plan.js"
 import { actionOf, backendOf, isActionable, specOf, targetsOf } from "./plan.js"
@@ -89,7 +89,8 @@ const where = (s: Step): string => {
   return t === undefined ? backendOf(s) : t.backend === "tmux" ? describePlace(placeOf(t)) : `container, ${t.runtime}`
 }
 
-export const stepHeadline = (s: Step): string => `${s.session} (${where(s)}): ${actionOf(s)}, ${causeOf(s)}`
+/** Names come from config files and foreign tmux sessions: control characters are shown escaped, never sent to the terminal. */
+export const stepHeadline = (s: Step): string => `${escapeText(s.session)} (${where(s)}): ${actionOf(s)}, ${escapeText(causeOf(s))}`
 
 export const renderStep = (s: Step, style: Style): string => {
   const action = actionOf(s)
@@ -110,10 +111,10 @@ export const renderPlan = (p: Plan, style: Style, options: { readonly verbose?: 
   if (p.steps.length === 0) lines.push("No changes. Sessions match the configuration.")
   for (const s of p.steps) lines.push(renderStep(s, style))
   if (options.verbose === true) {
-    for (const name of p.unchanged) lines.push(`    ${paint(style, "dim", `${name}: no change`)}`)
+    for (const name of p.unchanged) lines.push(`    ${paint(style, "dim", `${escapeText(name)}: no change`)}`)
   }
   if (p.orphans.length > 0) {
-    lines.push(paint(style, "dim", `(${p.orphans.length} session(s) created by kstlib are no longer in config: ${p.orphans.join(", ")}; use --prune to remove them)`))
+    lines.push(paint(style, "dim", `(${p.orphans.length} session(s) created by kstlib are no longer in config: ${escapeText(p.orphans.join(", "))}; use --prune to remove them)`))
   }
   const blocked = p.summary.conflict + p.summary.invalid
   lines.push("")

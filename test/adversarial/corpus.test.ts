@@ -219,7 +219,7 @@ describe("adversarial corpus", () => {
         expect.soft(runs["validate"]!.stderr, `${n}: ${show("validate")}`).toMatch(new RegExp(`rejected .*session '${n}'`, "u"))
         expect.soft(runs["plan"]!.stdout, `${n}: ${show("plan")}`).toMatch(new RegExp(`! ${n} \\(\\w+\\): invalid`, "u"))
       }
-      expect.soft(["defined", "absent"], `${JSON.stringify(n)} was started: ${show("listJson")}`).toContain(stateOf(n))
+      expect.soft(["defined", "invalid", "absent"], `${JSON.stringify(n)} was started: ${show("listJson")}`).toContain(stateOf(n))
     }
     for (const { reason, session } of checks.refuse) {
       if (validOf(session) === false) {

@@ -225,9 +225,14 @@ describe("SessionManager / Sessions on real tmux", () => {
             expect(yield* Effect.flip(Sessions.restart("foreign"))).toMatchObject({ _tag: "SessionConflict", session: "foreign", owner: null })
             expect(yield* Effect.flip(Sessions.start("foreign"))).toMatchObject({ _tag: "SessionConflict" })
             expect(yield* Sessions.status("foreign")).toMatchObject({ state: "running", pid, owned: false })
-            // Not in the config: restart needs its spec.
+            // Not in the config: restarted in place as it was created (its original command), still not ours.
             tmux(s!, ["new-session", "-d", "-s", "loose", "sleep 60"])
-            expect(yield* Effect.flip(Sessions.restart("loose"))).toMatchObject({ _tag: "SessionNotInConfig" })
+            const loosePid = (yield* Sessions.status("loose")).pid
+            const loose = yield* Sessions.restart("loose")
+            expect(loose.status).toBe("started")
+            expect(yield* Sessions.status("loose")).toMatchObject({ state: "running", owned: false })
+            expect((yield* Sessions.status("loose")).pid).not.toBe(loosePid)
+            expect(yield* Effect.flip(Sessions.restart("nowhere"))).toMatchObject({ _tag: "SessionNotFound" })
           })
       )
     }))

@@ -41,8 +41,12 @@ const socket = Effect.acquireRelease(
     })
 )
 
+/**
+ * The snippets here use shell syntax (exit codes, traps, `$$`, `;`), so they run with `shell: true`:
+ * these tests are about the backend; what a command means without a shell is test/cli/commands.test.ts's.
+ */
 const spec = (name: string, command: string | null, socketName: string, extra: Partial<TmuxSpec> = {}): TmuxSpec =>
-  tmuxSpec(name, { command, working_dir: null, socket_name: socketName, ...extra })
+  tmuxSpec(name, { command, shell: command !== null, working_dir: null, socket_name: socketName, ...extra })
 
 /** A per-test directory for files the sessions write. */
 const dir = () => {

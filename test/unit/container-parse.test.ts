@@ -376,3 +376,11 @@ describe("service over a fake spawner", () => {
     }).pipe(Effect.provide(Containers.layer), Effect.provide(fake.layer))
   })
 })
+
+describe("fingerprint codec: every field kind round-trips", () => {
+  it("shell: true (a boolean) and unsafe_mounts survive encode → decode", () => {
+    const fp = fingerprint(spec({ shell: true, command: "echo a | wc", unsafe_mounts: true }))
+    expect(fp).toMatchObject({ shell: true })
+    expect(decodeFingerprint(encodeFingerprint(fp))).toEqual(JSON.parse(JSON.stringify(fp)))
+  })
+})
