@@ -212,18 +212,22 @@ const exec = Command.make("exec", {
   name,
   socket,
   interactive: Flag.Boolean("interactive").pipe(Flag.withAlias("i"), Flag.withDescription("Attach your terminal (-it)."), Flag.withDefault(false)),
+  shell: Flag.Boolean("shell").pipe(Flag.withDescription("Run ONE argument of shell code with sh -c (pipes, ;, redirections)."), Flag.withDefault(false)),
   cmd: Argument.String("cmd").pipe(Argument.withDescription("Command and arguments, after --."), Argument.variadic())
 }, (f) =>
   withApp(Effect.gen(function*() {
-    const r = yield* Ops.exec(f.name, f.cmd, sel(Option.none(), f.socket), { interactive: f.interactive })
+    const r = yield* Ops.exec(f.name, f.cmd, sel(Option.none(), f.socket), { interactive: f.interactive, shell: f.shell })
     if (!f.interactive) {
       if (r.stdout !== "") yield* Effect.sync(() => process.stdout.write(r.stdout))
       if (r.stderr !== "") yield* Effect.sync(() => process.stderr.write(r.stderr))
     }
     if (r.exitCode !== 0) return yield* new ExitWith({ code: r.exitCode, reason: "" })
   }))).pipe(
-  Command.withDescription("Run a command inside a container session (exit code passed through)."),
-  Command.withExamples([{ command: "kstlib ops exec api -- ls -la /app", description: "List files in the container" }])
+  Command.withDescription("Run a command inside a container session, as words (no shell); the exit code is passed through."),
+  Command.withExamples([
+    { command: "kstlib ops exec api -- ls -la /app", description: "List files in the container" },
+    { command: "kstlib ops exec api --shell -- 'ps aux | grep node'", description: "Shell code, explicitly" }
+  ])
 )
 
 const sendKeys = Command.make("send-keys", {

@@ -8,7 +8,8 @@ import { Effect, Stream } from "effect"
 import type { StopOutcome } from "../backends/backend.js"
 import { Backends } from "../backends/registry.js"
 import { closestNames, decodeSessionEntry } from "../config/decode.js"
-import { validateArgv, validateSendKeys } from "../config/rules.js"
+import { SHELL } from "../command.js"
+import { validateArgv, validateCommand, validateSendKeys } from "../config/rules.js"
 import { KstlibConfig } from "../config/service.js"
 import type { LoadedConfig } from "../config/types.js"
 import type { KstlibError } from "../errors.js"
@@ -294,18 +295,30 @@ export const attach = (name: string, sel: Selector = {}) =>
     return yield* (yield* Backends).attach(o)
   })
 
-export const exec = (name: string, argv: ReadonlyArray<string>, sel: Selector = {}, options: { readonly interactive?: boolean } = {}) =>
+/**
+ * `exec NAME -- ARGV`: the words run as they are (no shell), with the same word-level checks as a
+ * session command; `shell`: ONE word of shell code run by `sh -c` (the opt-in, as `shell: true`).
+ */
+export const exec = (
+  name: string,
+  argv: ReadonlyArray<string>,
+  sel: Selector = {},
+  options: { readonly interactive?: boolean; readonly shell?: boolean } = {}
+) =>
   Effect.gen(function*() {
     if (argv.length === 0) return yield* new InvalidInput({ field: "CMD", reason: "give the command after --" })
-    // The words run as they are (no shell): the same word-level checks as a session command.
-    const reason = validateArgv(argv)
-    if (reason !== null) return yield* new InvalidInput({ field: "CMD", reason })
+    if (options.shell === true && argv.length !== 1) {
+      return yield* new InvalidInput({ field: "CMD", reason: "with --shell, give the shell code as ONE argument: --shell -- 'a | b'" })
+    }
+    const words = options.shell === true ? [SHELL, "-c", argv[0]!] : argv
+    const reason = options.shell === true ? validateCommand(argv[0]!, { shell: true }) : validateArgv(argv)
+    if (reason !== null) return yield* new InvalidInput({ field: "CMD", reason: reason.replace("set shell: true", "pass --shell") })
     const o = yield* requireObserved(yield* locate(name, { ...sel, backend: sel.backend ?? "container" }))
     const backends = yield* Backends
     if (!backends.capabilities(o.backend).exec) {
       return yield* new Unsupported({ session: name, backend: o.backend, operation: "exec", hint: "exec runs in container sessions; use send-keys for tmux" })
     }
-    return yield* backends.exec(o, argv, { interactive: options.interactive ?? false })
+    return yield* backends.exec(o, words, { interactive: options.interactive ?? false })
   })
 
 export const sendKeys = (name: string, keys: string, sel: Selector = {}, options: { readonly enter?: boolean } = {}) =>

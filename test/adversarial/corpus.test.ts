@@ -16,7 +16,8 @@
  *   - no env value: every secret is `S3CRET-<id>...`, found in no output and in no argv kstlib passes to
  *     tmux/podman/docker (PATH shims log every argv);
  *   - no marker file: `/tmp/kstlib-adv-<id>-*` (each attack names one), `./f`, `~/.f`.
- * Placeholders: @ID@ (sandbox id), @DIR@ (sandbox dir, = cwd and config dir), @BIG@ (pads to 32 KiB).
+ * Placeholders: @ID@ (sandbox id), @DIR@ (sandbox dir, = cwd and config dir), @BIG@ (pads to 32 KiB),
+ * @MID@ (pads to 8 KiB: 100 such values stay inside the env size a process can receive).
  * Fixtures in @DIR@: x.sh and x-S3CRET-<id>.sh (create a marker), idle.sh, evil.sh (marker, then tmux),
  * afile (a regular file), rootlink -> /.
  *
@@ -120,13 +121,19 @@ const hooks: Record<string, Hook> = {
   "big-env.yml": {
     after: (sb) => {
       const name = sb.name("bigenv")
+      expect.soft(sb.containerId("podman", name), "a container was created").toBeNull()
+    }
+  },
+  "many-env-values.yml": {
+    after: (sb) => {
+      const name = sb.name("manyenv")
       // podman records the create command line: the values must not be on it.
       const created = sb.rt("podman", ["container", "inspect", "--format", "{{json .Config.CreateCommand}}", name])
       expect.soft(created.code, created.stderr).toBe(0)
       expect.soft(created.stdout.includes(`S3CRET-${sb.id}`), "env values on podman's create command line").toBe(false)
       // All 100 values reached the process, whole.
       const inside = sb.rt("podman", ["exec", name, "sh", "-c", "env | grep -c '^BIG_'; echo ${#BIG_00} ${#BIG_99}"])
-      expect.soft(inside.stdout.trim().split("\n"), inside.stderr).toEqual(["100", "32768 32768"])
+      expect.soft(inside.stdout.trim().split("\n"), inside.stderr).toEqual(["100", "8192 8192"])
     }
   }
 }
@@ -152,9 +159,9 @@ describe("adversarial corpus", () => {
     const secret = `S3CRET-${sb.id}`
     const argvLog = fixtures(sb)
     let text = raw.replaceAll("@ID@", sb.id).replaceAll("@DIR@", sb.dir)
-    text = text.replaceAll(/S3CRET-(\w+)-(\d+)-@BIG@/gu, (m, sid: string, n: string) => {
+    text = text.replaceAll(/S3CRET-(\w+)-(\d+)-@(BIG|MID)@/gu, (_m, sid: string, n: string, size: string) => {
       const head = `S3CRET-${sid}-${n}-`
-      return head + "x".repeat(32768 - head.length)
+      return head + "x".repeat((size === "BIG" ? 32768 : 8192) - head.length)
     })
     writeFileSync(
       sb.configPath,

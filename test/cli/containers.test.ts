@@ -270,8 +270,13 @@ describe.each(engines)("kstlib CLI with tmux + %s", (rt: RuntimeName) => {
     }, 20)
     expect(logs?.code).toBe(0)
 
-    const seven = sb.kstlib(["ops", "exec", c, "--", "sh", "-c", "exit 7"])
+    // Shell code needs the explicit opt-in; without it nothing runs.
+    const refused = sb.kstlib(["ops", "exec", c, "--", "sh", "-c", "exit 7"])
+    expect(refused.code).toBe(2)
+    expect(refused.stderr).toContain("'sh -c' is shell code, but no shell runs this command; pass --shell")
+    const seven = sb.kstlib(["ops", "exec", c, "--shell", "--", "echo piped | wc -l; exit 7"])
     expect(seven.code, seven.stderr).toBe(7)
+    expect(seven.stdout.trim()).toBe("1")
     const echo = sb.kstlib(["ops", "exec", c, "--", "echo", "kt-hello"])
     expect(echo.code, echo.stderr).toBe(0)
     expect(echo.stdout).toBe("kt-hello\n")
