@@ -98,13 +98,16 @@ export class SessionNotFound extends Schema.TaggedError<SessionNotFound>()("Sess
   session: Schema.String,
   backend: Schema.NullOr(Backend),
   /** Close names that do exist (typos). */
-  suggestions: Schema.optionalKey(Schema.Array(Schema.String))
+  suggestions: Schema.optionalKey(Schema.Array(Schema.String)),
+  /** What could not be looked at (a missing or failing tmux/engine): the session may be there. */
+  unreadable: Schema.optionalKey(Schema.Array(Schema.String))
 }) {
   override get message() {
     const s = this.suggestions ?? []
+    const u = this.unreadable ?? []
     return `${this.backend === null ? "" : `${this.backend} `}session '${this.session}' not found${
       s.length === 0 ? "" : ` (did you mean ${s.map((x) => `'${x}'`).join(" or ")}?)`
-    }`
+    }${u.length === 0 ? "" : `; could not look everywhere: ${u.join("; ")}`}`
   }
 }
 
@@ -250,10 +253,15 @@ export class SessionNotInConfig extends Schema.TaggedError<SessionNotInConfig>()
 
 /** A config session that nothing runs, asked for by a command that needs it running. */
 export class SessionNotRunning extends Schema.TaggedError<SessionNotRunning>()("SessionNotRunning", {
-  session: Schema.String
+  session: Schema.String,
+  /** What could not be looked at: it may run there. */
+  unreadable: Schema.optionalKey(Schema.Array(Schema.String))
 }) {
   override get message() {
-    return `session '${this.session}' is defined in the config but not running; start it with 'kstlib ops start ${this.session}'`
+    const u = this.unreadable ?? []
+    return u.length === 0
+      ? `session '${this.session}' is defined in the config but not running; start it with 'kstlib ops start ${this.session}'`
+      : `session '${this.session}' was not found running, but not everything could be looked at: ${u.join("; ")}`
   }
 }
 

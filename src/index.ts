@@ -51,7 +51,8 @@ export {
 } from "./reconcile/reconciler.js"
 export { defaultSettle, execute, type ExecuteOptions, type ExecuteReport, type StepResult } from "./reconcile/execute.js"
 export { lockPathFor, withApplyLock } from "./reconcile/lock.js"
-export { causeOf, formatChange, planToJson, renderPlan, renderStep, type Style, styleFor, summaryLine } from "./reconcile/render.js"
+export { causeOf, formatChange, planToJson, renderPlan, renderStep, summaryLine } from "./reconcile/render.js"
+export { paint, type Style, styleFor } from "./style.js"
 
 export { handle, type SessionHandle, SessionManager } from "./session/manager.js"
 export * as Sessions from "./session/operations.js"

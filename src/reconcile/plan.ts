@@ -228,16 +228,23 @@ const planEntry = (entry: ConfigEntry, observed: ReadonlyArray<ObservedSession>,
       place: null
     }]
   }
+  // A place that could not be read (a failing socket or engine): its sessions are unknown, so
+  // nothing is planned there (checked before binding: a failing engine is not a missing one).
+  const configured = entry.spec
+  const unreadable = (options.unreadable ?? []).find((p) =>
+    configured.backend === "tmux"
+      ? p.backend === "tmux" && p.socket === configured.socket_name && options.tmuxAvailable
+      : p.backend === "container" && (configured.runtime === null || p.runtime === configured.runtime)
+  )
+  if (unreadable !== undefined) {
+    return [{ _tag: "Invalid", session: entry.name, backend: configured.backend, reason: "unreadable", issues: [], runtime: null, place: unreadable }]
+  }
   const resolved = resolveSpec(entry.spec, options)
   // Nothing can run where the backend is missing, which is what a stopped entry asks for anyway.
   if (resolved._tag === "Unrunnable") return entry.spec.state === "stopped" ? [] : [resolved.step]
   const spec = resolved.spec
   const name = spec.name
   const place = placeOfSpec(spec)
-  const unreadable = (options.unreadable ?? []).find((p) => samePlace(p, place))
-  if (unreadable !== undefined) {
-    return [{ _tag: "Invalid", session: name, backend: spec.backend, reason: "unreadable", issues: [], runtime: null, place: unreadable }]
-  }
   const same = observed.filter((o) => o.name === name)
   const inPlace = same.filter((o) => samePlace(placeOf(o), place))
   const notOurs = inPlace.find((o) => !isOurs(o, options.project))

@@ -6,12 +6,9 @@ import { escapeText, formatConfigIssue } from "../errors.js"
 import { describePlace, placeOf, placeOfSpec } from "../model.js"
 import type { Change, Plan, Step, StepAction } from "./plan.js"
 import { actionOf, backendOf, isActionable, specOf, targetsOf } from "./plan.js"
-import type { Color } from "../style.js"
+import type { Color, Style } from "../style.js"
 import { paint } from "../style.js"
-import type { Style } from "../style.js"
 
-// Moved to src/style.ts (shared with the CLI); re-exported for existing importers.
-export { type Color, paint, type Style, styleFor } from "../style.js"
 
 export const symbols: Record<StepAction, string> = {
   create: "+",

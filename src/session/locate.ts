@@ -4,6 +4,7 @@
  */
 import { Effect } from "effect"
 import type { Backends } from "../backends/registry.js"
+import { normalizeSocket } from "../backends/tmux/sockets.js"
 import { validateSessionName, validateSocketName } from "../config/rules.js"
 import { KstlibConfig } from "../config/service.js"
 import type { ConfigEntry, LoadedConfig } from "../config/types.js"
@@ -30,9 +31,9 @@ export interface Located {
   readonly observation: Observation
 }
 
-/** `-L default` is tmux's own name for the default server. */
-export const normalizeSocket = (socket: string | undefined): string | null | undefined =>
-  socket === undefined ? undefined : socket === "default" ? null : socket
+/** `--socket` as given: absent (undefined), or a socket with `default` meaning the default server (null). */
+export const selectorSocket = (socket: string | undefined): string | null | undefined =>
+  socket === undefined ? undefined : normalizeSocket(socket)
 
 export const checkName = (name: string) => {
   const reason = validateSessionName(name)
@@ -52,7 +53,7 @@ export const configEntry = (config: LoadedConfig, name: string): Effect.Effect<V
 }
 
 export const matchesSelector = (o: ObservedSession, sel: Selector): boolean => {
-  const socket = normalizeSocket(sel.socket)
+  const socket = selectorSocket(sel.socket)
   if (sel.backend !== undefined && o.backend !== sel.backend) return false
   if (socket !== undefined && (o.backend !== "tmux" || o.socket_name !== socket)) return false
   return true
@@ -66,7 +67,7 @@ export const inSlotOf = (spec: ConfiguredSpec, o: ObservedSession): boolean =>
     : o.backend === "container" && (spec.runtime === null || o.runtime === spec.runtime))
 
 export const observeFor = (config: LoadedConfig, sel: Selector) => {
-  const socket = normalizeSocket(sel.socket)
+  const socket = selectorSocket(sel.socket)
   return observe({
     sockets: [...configSockets(config), ...(socket === undefined ? [] : [socket])],
     kinds: sel.backend !== undefined ? [sel.backend] : socket !== undefined ? ["tmux"] : ["tmux", "container"]

@@ -36,7 +36,7 @@ import type { Invalid, Plan } from "../reconcile/plan.js"
 import { plan, planRestartInPlace, planStop } from "../reconcile/plan.js"
 import { causeOf } from "../reconcile/render.js"
 import type { Located, Selector, ValidEntry } from "./locate.js"
-import { checkName, checkSelector, configEntry, locate, normalizeSocket } from "./locate.js"
+import { checkName, checkSelector, configEntry, locate, selectorSocket } from "./locate.js"
 import type { SessionStatus } from "./status.js"
 import { definedStatus, statusOf } from "./status.js"
 
@@ -90,7 +90,7 @@ export const effectiveSpec = (
     const kept = base["backend"] === backend
       ? base
       : Object.fromEntries(Object.entries(base).filter(([k]) => (COMMON as ReadonlyArray<string>).includes(k)))
-    const socket = normalizeSocket(overrides.socket)
+    const socket = selectorSocket(overrides.socket)
     const raw: Record<string, unknown> = {
       ...kept,
       backend,
@@ -205,18 +205,36 @@ const suggestionsFor = (config: LoadedConfig, observed: ReadonlyArray<ObservedSe
   closestNames(name, [...new Set([...config.sessions.map((e) => e.name), ...observed.map((o) => o.name)])])
 
 /** The session found, or why not: not running (a config session), or not found (with the closest names). */
+/** Why nothing was found: not running (a config session) or not found (with close names), and what could not be read. */
+const missing = (l: Located, config: LoadedConfig) => {
+  // Say what failed: a missing or failing tmux/engine is not the same as "not there".
+  const unreadable = l.observation.problems.map((p) => `${p.where}: ${p.message}`)
+  const more = unreadable.length === 0 ? {} : { unreadable }
+  return config.sessions.some((e) => e.name === l.name)
+    ? new SessionNotRunning({ session: l.name, ...more })
+    : new SessionNotFound({ session: l.name, backend: null, suggestions: suggestionsFor(config, l.observation.sessions, l.name), ...more })
+}
+
 const requireObserved = (l: Located) =>
   Effect.gen(function*() {
     if (l.observed !== null) return l.observed
-    const config = yield* KstlibConfig
-    if (config.sessions.some((e) => e.name === l.name)) return yield* new SessionNotRunning({ session: l.name })
-    return yield* new SessionNotFound({ session: l.name, backend: null, suggestions: suggestionsFor(config, l.observation.sessions, l.name) })
+    return yield* missing(l, yield* KstlibConfig)
   })
+
+/** Whether a problem of the observation concerns where this status's session would be. */
+const concerns = (s: SessionStatus, where: string) =>
+  s.backend === "tmux" ? where.startsWith("tmux") : where === "container" || where === (s.runtime ?? where)
 
 export interface StopOptions {
   readonly force?: boolean
   readonly timeout?: number
 }
+
+/** A grace period is 0 to 3600 seconds (`--timeout -5` is a usage error, not "kill at once"). */
+const checkTimeout = (timeout: number | undefined) =>
+  timeout === undefined || (Number.isFinite(timeout) && timeout >= 0 && timeout <= 3600)
+    ? Effect.void
+    : Effect.fail(new InvalidInput({ field: "--timeout", reason: "must be between 0 and 3600 seconds" }))
 
 export type StopResult =
   | { readonly status: "not-running" }
@@ -228,9 +246,12 @@ export type StopResult =
  */
 export const stop = (name: string, sel: Selector = {}, options: StopOptions = {}) =>
   Effect.gen(function*() {
+    yield* checkTimeout(options.timeout)
     const config = yield* KstlibConfig
     const l = yield* locate(name, sel)
-    if (l.observed === null && config.sessions.some((e) => e.name === name)) return { status: "not-running" } satisfies StopResult
+    if (l.observed === null && l.observation.problems.length === 0 && config.sessions.some((e) => e.name === name)) {
+      return { status: "not-running" } satisfies StopResult
+    }
     const o = yield* requireObserved(l)
     const results = yield* run(planStop(o, config.project), defaultSettle, options.force === true ? 0 : options.timeout ?? 10)
     return { status: results[0]?.outcome ?? "stopped", observed: o } satisfies StopResult
@@ -243,6 +264,7 @@ export const stop = (name: string, sel: Selector = {}, options: StopOptions = {}
  */
 export const restart = (name: string, sel: Selector = {}, options: StopOptions & { readonly settle?: Duration.Input } = {}) =>
   Effect.gen(function*() {
+    yield* checkTimeout(options.timeout)
     const config = yield* KstlibConfig
     const l = yield* locate(name, sel)
     const timeout = options.timeout ?? 10
@@ -268,8 +290,13 @@ export const status = (name: string, sel: Selector = {}): Effect.Effect<SessionS
     const l = yield* locate(name, sel)
     if (l.observed !== null) return statusOf(l.observed, config)
     const entry = config.sessions.find((e) => e.name === name)
-    if (entry !== undefined) return definedStatus(entry, config)
-    return yield* new SessionNotFound({ session: name, backend: null, suggestions: suggestionsFor(config, l.observation.sessions, name) })
+    if (entry !== undefined) {
+      const defined = definedStatus(entry, config)
+      // Its backend could not be read: whether it runs is unknown, not "defined".
+      const unknown = defined.state === "defined" && l.observation.problems.some((p) => concerns(defined, p.where))
+      return unknown ? { ...defined, state: "unknown" } : defined
+    }
+    return yield* missing(l, config)
   })
 
 export const logs = (name: string, sel: Selector = {}, options: { readonly lines?: number; readonly colors?: boolean } = {}) =>

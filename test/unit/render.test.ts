@@ -9,7 +9,8 @@ import type { ConfigIssue } from "../../src/errors.js"
 import type { ContainerSpec, ObservedSession, SessionSpec, TmuxSpec } from "../../src/model.js"
 import type { Plan } from "../../src/reconcile/plan.js"
 import { plan } from "../../src/reconcile/plan.js"
-import { formatChange, planToJson, renderPlan, renderStep, styleFor, summaryLine } from "../../src/reconcile/render.js"
+import { formatChange, planToJson, renderPlan, renderStep, summaryLine } from "../../src/reconcile/render.js"
+import { styleFor } from "../../src/style.js"
 import {
   containerSpec,
   foreign,
