@@ -94,7 +94,7 @@ md.push(
   `- node ${facts.node}, ${facts.tmux}, ${facts.podman}, ${facts.docker_client} (daemon ${facts.docker_server})`,
   ...(facts.peers ? [`- peers: ${facts.peers}`] : []),
   ...(facts.sizes ? [`- sizes: ${facts.sizes}`] : []),
-  `- kstlib commit ${facts.commit}`,
+  `- kstlib commit ${facts.commit}${facts.branch ? ` (branch ${facts.branch})` : ""}`,
   ""
 )
 writeFileSync(mdOut, md.join("\n"))
