@@ -28,9 +28,9 @@ const verdict = (target, k, b, ratio) => {
   if (k === null || b === null) return { text: "no data", pass: false }
   switch (target.kind) {
     case "overhead_lt": return { text: `overhead < ${target.value} ms`, pass: k - b < target.value }
-    case "ratio_le": return { text: `≤ ${target.value.toFixed(1)}×`, pass: ratio <= target.value }
-    case "abs_lt": return { text: `< ${target.value} MB`, pass: k < target.value }
-    case "equal_to_baseline": return { text: "same count for 1, 10, 50", pass: k === b }
+    case "ratio_le": return { text: `≤ ${target.value}×${target.vs === undefined ? "" : ` ${target.vs}`}`, pass: ratio <= target.value }
+    case "abs_lt": return { text: `< ${target.value} ${target.unit ?? "MB"}`, pass: k < target.value }
+    case "equal_to_baseline": return { text: target.text ?? "same count for 1, 10, 50", pass: k === b }
   }
   return { text: "?", pass: null }
 }
@@ -67,6 +67,7 @@ const md = [
   "",
   `Run ${facts.date}, ${facts.reps} runs per figure (medians), benchmarks: ${facts.benches.join(", ")}, ${seconds} s in total.`,
   "",
+  ...(facts.note ? [facts.note, ""] : []),
   "| figure | kstlib | baseline | overhead | ratio | target | result |",
   "|---|---:|---:|---:|---:|---|---|",
   ...figures.map((f) =>
@@ -80,7 +81,7 @@ const md = [
 ]
 const withCommands = figures.filter((f) => f.commands !== undefined)
 if (withCommands.length > 0) {
-  md.push("Processes spawned by `ops plan` (first run of each size; strace, direct children of kstlib):", "")
+  md.push("Processes spawned by kstlib (first run of each size; strace, direct children of kstlib):", "")
   for (const f of withCommands) md.push(`- ${f.id}: ${f.commands.length === 0 ? "(none)" : f.commands.map((c) => `\`${c}\``).join(", ")}`)
   md.push("")
 }
@@ -91,7 +92,9 @@ md.push(
   "",
   `- ${facts.nproc} CPUs (${facts.cpu}), ${facts.memory}, ${facts.kernel}`,
   `- node ${facts.node}, ${facts.tmux}, ${facts.podman}, ${facts.docker_client} (daemon ${facts.docker_server})`,
-  `- kstlib commit ${facts.commit}`,
+  ...(facts.peers ? [`- peers: ${facts.peers}`] : []),
+  ...(facts.sizes ? [`- sizes: ${facts.sizes}`] : []),
+  `- kstlib commit ${facts.commit}${facts.branch ? ` (branch ${facts.branch})` : ""}`,
   ""
 )
 writeFileSync(mdOut, md.join("\n"))
