@@ -133,6 +133,15 @@ describe("two projects on one tmux server and the same engines", () => {
     expect(stepsB.filter((s) => s.action !== "conflict")).toEqual([])
     expect(stepsB.map((s) => s.session).sort()).toEqual([sharedTmux, ...containersOf("shared").map(([, c]) => c)].sort())
 
+    // down NAME in B, naming sessions A holds: a conflict each (exit 1), nothing of A's removed.
+    const downShared = b.run(["ops", "down", sharedTmux, ...containersOf("shared").map(([, c]) => c)])
+    expect(downShared.code, show(downShared)).toBe(1)
+    expect(downShared.stdout).toContain(`! ${sharedTmux} (tmux socket default): conflict, owned by project '${projA}'`)
+    for (const [, c] of containersOf("shared")) expect(downShared.stdout).toContain(`! ${c} (`)
+    expect(downShared.stdout).not.toMatch(/^done/mu)
+    expect(stackLines(downShared.stderr)).toEqual([])
+    expect(fingerprint(aNames)).toEqual(before)
+
     // list --all (from either directory): every session, with its project.
     const all = b.run(["ops", "list", "--all"])
     expect(all.code, show(all)).toBe(0)
