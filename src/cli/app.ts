@@ -3,9 +3,9 @@ import * as path from "node:path"
 import { Console, Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
 import { loadConfig } from "../config/load.js"
-import { normalizeProjectName } from "../config/rules.js"
+import { normalizeProjectName, validateProjectName } from "../config/rules.js"
 import type { LoadedConfig } from "../config/types.js"
-import { formatConfigIssue } from "../errors.js"
+import { formatConfigIssue, InvalidInput } from "../errors.js"
 import { layerNodeWith } from "../layer.js"
 import { paint } from "../style.js"
 import { stderrStyle } from "./output.js"
@@ -41,32 +41,47 @@ export const loadFromFlags = Effect.gen(function*() {
   return yield* loadConfig({ path: Option.getOrUndefined(config), project: Option.getOrUndefined(project) })
 })
 
-/** What read commands work with when the config cannot be loaded: no entries, the project from the flag, env or directory. */
-const fallbackConfig = (project: string | undefined): LoadedConfig => ({
-  files: [],
-  searched: [],
-  project: project ?? process.env["KSTLIB_PROJECT"] ?? normalizeProjectName(path.basename(process.cwd())),
-  default_backend: "tmux",
-  tmux_binary: "tmux",
-  container_runtime: null,
-  sessions: [],
-  warnings: []
-})
+/**
+ * What read commands work with when the config cannot be loaded: no entries; the project from the
+ * flag, else KSTLIB_PROJECT, else the directory of `--config` / KSTLIB_CONFIG, else of the cwd.
+ */
+const fallbackConfig = (flagProject: string | undefined, configPath: string | undefined): Effect.Effect<LoadedConfig, InvalidInput> =>
+  Effect.gen(function*() {
+    const fromEnv = process.env["KSTLIB_PROJECT"]
+    const explicit = configPath !== undefined && configPath !== "" ? configPath : process.env["KSTLIB_CONFIG"]
+    const dir = explicit !== undefined && explicit !== "" ? path.dirname(path.resolve(explicit)) : process.cwd()
+    if (flagProject === undefined && fromEnv !== undefined && fromEnv !== "") {
+      const reason = validateProjectName(fromEnv)
+      if (reason !== null) return yield* new InvalidInput({ field: "KSTLIB_PROJECT", reason })
+    }
+    return {
+      files: [],
+      searched: [],
+      project: flagProject ?? (fromEnv !== undefined && fromEnv !== "" ? fromEnv : normalizeProjectName(path.basename(dir))),
+      default_backend: "tmux",
+      tmux_binary: "tmux",
+      container_runtime: null,
+      sessions: [],
+      warnings: []
+    }
+  })
 
 /**
  * Loads the config, reports its problems, and runs `self` with the config and the backends
  * provided. `tolerant` (read commands, stop): an unreadable or invalid config is reported on
- * stderr and the command still shows and acts on what runs.
+ * stderr and the command still shows and acts on what runs (a usage error, InvalidInput, still fails).
  */
 export const withApp = <A, E, R>(self: Effect.Effect<A, E, R>, options: { readonly tolerant?: boolean } = {}) =>
   Effect.gen(function*() {
     const config = options.tolerant === true
       ? yield* loadFromFlags.pipe(
         Effect.catch((e) =>
-          Effect.gen(function*() {
+          // A bad `--project` / `KSTLIB_PROJECT` / `--config ""` is a usage error, not a broken file:
+          // listing under an invalid project would show nothing and exit 0.
+          e instanceof InvalidInput ? Effect.fail(e) : Effect.gen(function*() {
             yield* Console.error(`kstlib: config not used: ${e.message}`)
-            const { project } = yield* opsBase
-            return fallbackConfig(Option.getOrUndefined(project))
+            const { config, project } = yield* opsBase
+            return yield* fallbackConfig(Option.getOrUndefined(project), Option.getOrUndefined(config))
           })
         )
       )

@@ -344,13 +344,23 @@ export const plan = (
 export const planDown = (
   observed: ReadonlyArray<ObservedSession>,
   options: { readonly project: string; readonly only: ReadonlyArray<string> }
-): Plan =>
-  makePlan(
-    options.project,
-    observed
-      .filter((o) => isOurs(o, options.project) && (options.only.length === 0 || options.only.includes(o.name)))
-      .map((o): Step => ({ _tag: "Prune", session: o.name, target: o, reason: "down", current: null }))
-  )
+): Plan => {
+  const prunes = observed
+    .filter((o) => isOurs(o, options.project) && (options.only.length === 0 || options.only.includes(o.name)))
+    .map((o): Step => ({ _tag: "Prune", session: o.name, target: o, reason: "down", current: null }))
+  // `down NAME` where NAME is held only by another project's (or a foreign) session: say so (a
+  // conflict, never touched) rather than "no changes".
+  const conflicts = options.only
+    .filter((name) => !prunes.some((s) => s.session === name))
+    .flatMap((name) => observed.filter((o) => o.name === name && !isOurs(o, options.project)))
+    .map((o): Step => ({
+      _tag: "Conflict",
+      session: o.name,
+      target: o,
+      reason: o.mark.managed && o.mark.project !== null ? "other-project" : "not-managed"
+    }))
+  return makePlan(options.project, [...prunes, ...conflicts])
+}
 
 /**
  * An explicit `stop NAME` of the session found (the user named it: it may be foreign). An exited

@@ -42,6 +42,13 @@ export interface Background {
   readonly done: Promise<Run>
 }
 
+export interface RunOptions {
+  /** false: no `--config` appended (the cascade from `cwd` finds the file). */
+  readonly config?: boolean
+  readonly cwd?: string
+  readonly env?: Readonly<Record<string, string | undefined>>
+}
+
 export interface SessionEntry {
   readonly [key: string]: unknown
 }
@@ -101,21 +108,34 @@ export class Sandbox {
     return p
   }
 
-  /** `kstlib <args>` with `--config` appended for ops commands, synchronously. */
-  kstlib(args: ReadonlyArray<string>, options: { readonly config?: boolean } = {}): Run {
+  /**
+   * A directory inside the sandbox (a second project: run with `{ cwd, config: false }`); it shares
+   * the sandbox's HOME, TMUX_TMPDIR and name prefix, so cleanup() covers it.
+   */
+  subdir(name: string): string {
+    const p = join(this.dir, name)
+    mkdirSync(p, { recursive: true })
+    return p
+  }
+
+  /**
+   * `kstlib <args>` with `--config` appended for ops commands, synchronously. `cwd` (default the
+   * sandbox dir) and `env` (added to the sandbox's; `undefined` removes a variable) per call.
+   */
+  kstlib(args: ReadonlyArray<string>, options: RunOptions = {}): Run {
     const argv = this.argv(args, options)
     return finish(`kstlib ${argv.join(" ")}`, spawnSync(process.execPath, [BIN, ...argv], {
-      cwd: this.dir,
-      env: this.env,
+      cwd: options.cwd ?? this.dir,
+      env: this.envWith(options.env),
       encoding: "utf8",
       timeout: CHILD_TIMEOUT
     }))
   }
 
   /** `kstlib <args>` in the background. */
-  kstlibBackground(args: ReadonlyArray<string>): Background {
-    const argv = this.argv(args, {})
-    const child = spawn(process.execPath, [BIN, ...argv], { cwd: this.dir, env: this.env, stdio: ["ignore", "pipe", "pipe"] })
+  kstlibBackground(args: ReadonlyArray<string>, options: RunOptions = {}): Background {
+    const argv = this.argv(args, options)
+    const child = spawn(process.execPath, [BIN, ...argv], { cwd: options.cwd ?? this.dir, env: this.envWith(options.env), stdio: ["ignore", "pipe", "pipe"] })
     let stdout = ""
     let stderr = ""
     child.stdout.on("data", (d: Buffer) => void (stdout += d.toString()))
@@ -130,6 +150,13 @@ export class Sandbox {
       })
     })
     return { pid: child.pid!, output: () => stdout, done }
+  }
+
+  private envWith(extra: RunOptions["env"]): NodeJS.ProcessEnv {
+    if (extra === undefined) return this.env
+    const env = { ...this.env, ...extra }
+    for (const [k, v] of Object.entries(extra)) if (v === undefined) delete env[k]
+    return env
   }
 
   private argv(args: ReadonlyArray<string>, options: { readonly config?: boolean }): Array<string> {
@@ -154,6 +181,12 @@ export class Sandbox {
       if (!out.has(n!)) out.set(n!, Number(pid))
     }
     return out
+  }
+
+  /** The tmux sockets (servers) that exist under this sandbox's TMUX_TMPDIR. */
+  tmuxSockets(): Array<string> {
+    const sockDir = join(this.tmuxTmp, `tmux-${uid}`)
+    return existsSync(sockDir) ? readdirSync(sockDir).sort() : []
   }
 
   tmuxHas(name: string, socket: string | null = null): boolean {

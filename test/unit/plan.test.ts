@@ -818,6 +818,14 @@ describe("plan: projects (a session is ours only when managed AND of this projec
     expect(planDown(observed, { project: PROJECT, only: ["gone"] }).steps.map((s) => s.session)).toEqual(["gone"])
   })
 
+  it("down NAME of a name only another project or a stranger holds: a conflict, never a prune", () => {
+    const observed = [owned(api), other(owned(web)), foreign("stranger", { runtime: "podman" })]
+    const p = planDown(observed, { project: PROJECT, only: ["web", "stranger", "api"] })
+    expect(p.steps.map((s) => `${actionOf(s)} ${s.session}`)).toEqual(["prune api", "conflict web", "conflict stranger"])
+    expect(p.steps.filter((s) => s._tag === "Conflict").map((s) => (s as { reason: string }).reason)).toEqual(["other-project", "not-managed"])
+    expect(planDown(observed, { project: PROJECT, only: [] }).steps.map((s) => s.session)).toEqual(["api"])
+  })
+
   it("an explicit stop may target any session (the user named it)", () => {
     const p = planStop(foreign("stranger", { socket_name: null }), PROJECT)
     expect(p.steps.map(view)).toMatchObject([{ action: "stop", session: "stranger", cause: "requested" }])
