@@ -189,6 +189,7 @@ const down = Command.make("down", { names, json, verbose, dryRun, parallel, wait
     if (f.dryRun) {
       const planned = yield* planDownFromConfig(f.names)
       yield* Console.log(f.json ? JSON.stringify(planToJson(planned.plan), null, 2) : renderPlan(planned.plan, stdoutStyle(), { verbose: f.verbose }))
+      if (isBlocked(planned.plan)) return yield* new ExitWith({ code: 1, reason: "" })
       return
     }
     yield* converge("Down", { ...f, settle: 0 }, (options) => runDown(f.names, options))
