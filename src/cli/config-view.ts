@@ -4,7 +4,7 @@
  * environment value masked. Pure: the CLI prints what `configView` returns.
  */
 import type { ConfigIssue } from "../errors.js"
-import type { ConfigEntry, LoadedConfig } from "./../config/types.js"
+import type { ConfigEntry, LoadedConfig } from "../config/types.js"
 
 export const MASK = "***"
 /**
