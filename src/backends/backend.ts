@@ -69,6 +69,17 @@ export interface ExecResult {
   readonly stderr: string
 }
 
+export interface LogOptions {
+  readonly lines: number
+  /** Only lines written at or after this time. Containers only: tmux keeps no times (Unsupported). */
+  readonly since?: Date | undefined
+  /**
+   * Each line prefixed with an RFC 3339 time and a space: when the engine received it (containers),
+   * when kstlib read it from the pane (tmux, which keeps no times).
+   */
+  readonly timestamps?: boolean | undefined
+}
+
 export type BackendError = BackendTimeout | CommandFailed | TmuxNotFound
 
 export interface Capabilities {
@@ -100,10 +111,10 @@ export interface Backend<S extends SessionSpec, O extends ObservedSession> {
   /** The last `lines` lines of output. */
   readonly logs: (
     o: O,
-    options: { readonly lines: number; readonly colors?: boolean }
-  ) => Effect.Effect<string, SessionNotFound | BackendError>
+    options: LogOptions & { readonly colors?: boolean }
+  ) => Effect.Effect<string, SessionNotFound | Unsupported | BackendError>
   /** The last `lines` lines, then new lines as they come, until the session ends or the stream is interrupted. */
-  readonly follow: (o: O, options: { readonly lines: number }) => Stream.Stream<string, SessionNotFound | BackendError>
+  readonly follow: (o: O, options: LogOptions) => Stream.Stream<string, SessionNotFound | Unsupported | BackendError>
   readonly attach: (o: O) => Effect.Effect<void, SessionNotFound | SessionAttachFailed | BackendError>
   readonly exec: (
     o: O,

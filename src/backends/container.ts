@@ -20,7 +20,7 @@ import {
 import type { ContainerSpec, ObservedContainer, RuntimeName } from "../model.js"
 import type { RunOptions, RunResult, SpawnFailed } from "../proc.js"
 import { interactive, run, streamLines } from "../proc.js"
-import type { Backend, BackendObservation, ObserveProblem, StopOutcome } from "./backend.js"
+import type { Backend, BackendObservation, LogOptions, ObserveProblem, StopOutcome } from "./backend.js"
 import {
   attachArgs,
   envFileText,
@@ -36,6 +36,20 @@ import {
 } from "./container/argv.js"
 import { engineMessage, isNoSuchContainer, parseInspect, parsePs } from "./container/parse.js"
 import { findOnPath } from "./container/path.js"
+
+/**
+ * `logs [--since T] [--timestamps] [-f] --tail N NAME`: both engines take `--since` as Unix seconds
+ * (with a fraction), so the time is resolved once here and means the same on either.
+ */
+export const logsArgv = (name: string, options: LogOptions, follow: boolean): ReadonlyArray<string> => {
+  const [verb, ...rest] = logsArgs(name, options.lines, follow)
+  return [
+    verb!,
+    ...(options.since === undefined ? [] : ["--since", (options.since.getTime() / 1000).toFixed(3)]),
+    ...(options.timestamps === true ? ["--timestamps"] : []),
+    ...rest
+  ]
+}
 
 /** Auto-detect order. */
 export const RUNTIMES: ReadonlyArray<RuntimeName> = ["podman", "docker"]
@@ -204,8 +218,8 @@ const make = Effect.gen(function*() {
       return outcome
     })
 
-  const logs = Effect.fn("Containers.logs")(function*(o: ObservedContainer, options: { readonly lines: number }) {
-    const args = logsArgs(o.name, options.lines, false)
+  const logs = Effect.fn("Containers.logs")(function*(o: ObservedContainer, options: LogOptions) {
+    const args = logsArgv(o.name, options, false)
     const r = yield* exec(o.runtime, args, { merged: true })
     if (r.exitCode === 0) return r.stdout.replace(/\r\n/g, "\n").replace(/\n+$/u, "")
     if (isNoSuchContainer(r.stdout)) return yield* notFound(o.name)
@@ -213,9 +227,9 @@ const make = Effect.gen(function*() {
   })
 
   /** ONE `logs -f --tail N`: the last N lines, then new ones, in the engine's order (no replay). */
-  const follow = (o: ObservedContainer, options: { readonly lines: number }) =>
+  const follow = (o: ObservedContainer, options: LogOptions) =>
     Stream.unwrap(Effect.map(inspectOrNull(o.name, o.runtime), (found) => {
-      const args = logsArgs(o.name, options.lines, true)
+      const args = logsArgv(o.name, options, true)
       const lines: Stream.Stream<string, SessionNotFound | CommandFailed> = found === null ? Stream.fail(notFound(o.name)) : streamLines(o.runtime, args).pipe(
         Stream.map((line) => line.replace(/\r$/, "")),
         Stream.mapError((e) => new CommandFailed({ argv: [o.runtime, ...args], exitCode: 127, stderr: e.reason })),

@@ -21,7 +21,7 @@ import type { ObservedTmux, TmuxSpec } from "../model.js"
 import type { BackendTimeout } from "../errors.js"
 import { interactive, run } from "../proc.js"
 import type { RunResult } from "../proc.js"
-import type { Backend, BackendObservation, ObserveProblem, ObserveScope, StopOutcome } from "./backend.js"
+import type { Backend, BackendError, BackendObservation, LogOptions, ObserveProblem, ObserveScope, StopOutcome } from "./backend.js"
 import { findOnPath } from "./container/path.js"
 import {
   captureArgs,
@@ -48,6 +48,12 @@ import {
   tmuxEnvSocketPath
 } from "./tmux/parse.js"
 import { discoverSockets, mergeSockets, normalizeSocket, socketPath } from "./tmux/sockets.js"
+
+/** tmux keeps no time per line: `--timestamps` shows when kstlib read each one (RFC 3339, UTC, milliseconds). */
+const stampLines = <L extends ReadonlyArray<string>>(lines: L): Array<string> => {
+  const now = new Date().toISOString()
+  return lines.map((l) => `${now} ${l}`)
+}
 
 /** The tmux binary (`ops.tmux_binary`); read on each call so a loaded config can set it. */
 export const TmuxBinary = Context.Reference<string>("kstlib/TmuxBinary", { defaultValue: () => "tmux" })
@@ -290,10 +296,18 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
     return yield* stopFailed(o.name, kill.stderr.trim() || `tmux kill-session exited with ${kill.exitCode}`)
   })
 
-  const logs = Effect.fn("Tmux.logs")(function*(o: ObservedTmux, options: { readonly lines: number; readonly colors?: boolean }) {
+  /** tmux keeps no time per line: `since` cannot be honoured, and saying so beats showing everything. */
+  const noSince = (o: ObservedTmux, options: LogOptions) =>
+    options.since === undefined
+      ? Effect.void
+      : Effect.fail(new Unsupported({ session: o.name, backend: "tmux", operation: "logs --since", hint: "tmux keeps no time per line; it works for containers" }))
+
+  const logs = Effect.fn("Tmux.logs")(function*(o: ObservedTmux, options: LogOptions & { readonly colors?: boolean }) {
+    yield* noSince(o, options)
     const r = yield* tmux(normalizeSocket(o.socket_name), captureArgs(o.name, options.lines, options.colors === true))
     if (r.exitCode !== 0) return yield* notFound(o.name)
-    return lastLines(r.stdout, options.lines).join("\n")
+    const lines = lastLines(r.stdout, options.lines)
+    return (options.timestamps === true ? stampLines(lines) : lines).join("\n")
   })
 
   /**
@@ -302,7 +316,7 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
    * side effect on the session (a pane has one pipe, which the user may be using), several
    * followers at once, same text as `logs`. Ends when the session is gone.
    */
-  const follow = (o: ObservedTmux, options: { readonly lines: number; readonly interval?: Duration.Input }) => {
+  const follow = (o: ObservedTmux, options: LogOptions & { readonly interval?: Duration.Input }): Stream.Stream<string, SessionNotFound | Unsupported | BackendError> => {
     const sock = normalizeSocket(o.socket_name)
     const interval = options.interval ?? "500 millis"
     const poll = tmux(sock, followPollArgs(o.name)).pipe(
@@ -310,6 +324,7 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
     )
     return Stream.unwrap(
       Effect.gen(function*() {
+        yield* noSince(o, options)
         const firstPoll = yield* poll
         if (Option.isNone(firstPoll)) return yield* notFound(o.name)
         const initial = firstPoll.value.complete
@@ -323,7 +338,9 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
                 : ([newLines(prev, p.value.complete), Option.some(p.value.complete)] as const)
             )
           ))
-        return Stream.concat(Stream.fromIterable(head), rest)
+        const all = Stream.concat(Stream.fromIterable(head), rest)
+        // Stamped as they are read: a poll's lines get (nearly) that poll's time.
+        return options.timestamps === true ? all.pipe(Stream.map((line) => stampLines([line])[0]!)) : all
       })
     )
   }

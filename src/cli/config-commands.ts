@@ -1,10 +1,12 @@
-/** `kstlib ops validate` and `kstlib ops schema`. */
+/** `kstlib ops validate`, `kstlib ops config` and `kstlib ops schema`. */
 import { Console, Effect } from "effect"
 import { Command, Flag } from "effect/cli"
+import * as YAML from "yaml"
 import { configJsonSchema } from "../config/schema.js"
 import { escapeText, ExitWith, formatConfigIssue } from "../errors.js"
 import { paint } from "../style.js"
 import { loadFromFlags } from "./app.js"
+import { configJson, configView } from "./config-view.js"
 import { stderrStyle, stdoutStyle } from "./output.js"
 
 const validate = Command.make("validate", {
@@ -57,6 +59,33 @@ const validate = Command.make("validate", {
   ])
 )
 
+/** YAML for a terminal: every key and value passed through escapeText (no escape sequence gets through). */
+const escapeAll = (value: unknown): unknown => {
+  if (typeof value === "string") return escapeText(value)
+  if (Array.isArray(value)) return value.map(escapeAll)
+  if (value instanceof Map) return new Map([...value].map(([k, v]) => [escapeText(String(k)), escapeAll(v)]))
+  if (value !== null && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [escapeText(k), escapeAll(v)]))
+  return value
+}
+
+const config = Command.make("config", {
+  json: Flag.Boolean("json").pipe(Flag.withDescription("Print JSON on stdout."), Flag.withDefault(false))
+}, (f) =>
+  Effect.gen(function*() {
+    const loaded = yield* loadFromFlags
+    if (loaded.files.length === 0) yield* Console.error("No config file found (looked for kstlib.conf.yml in ~/.config, $XDG_CONFIG_HOME/kstlib, ~ and .): defaults only.")
+    const view = configView(loaded)
+    yield* Console.log(f.json ? configJson(view) : YAML.stringify(escapeAll(view), { lineWidth: 0 }).trimEnd())
+  })).pipe(
+  Command.withDescription(
+    "Print the configuration as kstlib uses it: files merged, ${VAR} interpolated, env files read, defaults filled in; each session valid or rejected (with why). Environment values are masked (***)."
+  ),
+  Command.withExamples([
+    { command: "kstlib ops config", description: "As YAML" },
+    { command: "kstlib ops config --json | jq '.ops.sessions | keys'", description: "As JSON" }
+  ])
+)
+
 const schema = Command.make("schema", {}, () =>
   Effect.gen(function*() {
     yield* Console.log(JSON.stringify(configJsonSchema(), null, 2))
@@ -65,4 +94,4 @@ const schema = Command.make("schema", {}, () =>
   Command.withExamples([{ command: "kstlib ops schema > kstlib.schema.json", description: "Then: # yaml-language-server: $schema=./kstlib.schema.json" }])
 )
 
-export const configCommands = [validate, schema] as const
+export const configCommands = [validate, config, schema] as const

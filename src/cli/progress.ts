@@ -28,7 +28,9 @@ export const withProgress = <A, E, R>(live: boolean, body: (p: Progress) => Effe
     clear()
     if (slow.length === 0) return
     const parts = slow.map(([s, t]) => `${s.session} ${s._tag.toLowerCase()} ${((now - t) / 1000).toFixed(0)}s`)
-    process.stderr.write(`  … ${parts.join(", ")}`.slice(0, (process.stderr.columns ?? 100) - 1))
+    // A pseudo-terminal with no size set reports 0 columns: then assume 100, never slice(0, -1).
+    const columns = process.stderr.columns !== undefined && process.stderr.columns > 0 ? process.stderr.columns : 100
+    process.stderr.write(`  … ${parts.join(", ")}`.slice(0, columns - 1))
     shown = true
   }
   const names = () => [...running.keys()].map((s) => s.session).join(", ")

@@ -10,6 +10,7 @@ import * as Ops from "../session/operations.js"
 import { listRows, statusOf } from "../session/status.js"
 import { withApp } from "./app.js"
 import { withDefaultShown } from "./flags.js"
+import { parseSince, SINCE_HELP } from "./since.js"
 import { paint } from "../style.js"
 import { renderList, renderStatus, statusJson, stdoutStyle } from "./output.js"
 
@@ -158,27 +159,44 @@ const prefixColor = (name: string) => PREFIX_COLORS[[...name].reduce((h, c) => (
 
 const logs = Command.make("logs", {
   names: Argument.String("name").pipe(
-    Argument.withDescription("Sessions (default: every session of the config that runs). Several: lines prefixed 'name |'."),
+    Argument.withDescription("Sessions (default: every running session of the config). Several: lines prefixed 'name |'."),
     Argument.variadic()
   ),
   backend,
   socket,
   lines: Flag.Int("lines").pipe(Flag.withAlias("n"), withDefaultShown("How many lines (per session).", 100)),
   follow: Flag.Boolean("follow").pipe(Flag.withAlias("f"), Flag.withDescription("Then keep printing new output until Ctrl-C."), Flag.withDefault(false)),
+  since: Flag.String("since").pipe(
+    Flag.withDescription(`Only lines since DURATION|TIMESTAMP: ${SINCE_HELP}. Containers only: tmux keeps no time per line.`),
+    Flag.optional
+  ),
+  timestamps: Flag.Boolean("timestamps").pipe(
+    Flag.withDescription("Prefix each line with its time (RFC 3339). Containers: when the engine got it. tmux keeps none: the time kstlib read the line."),
+    Flag.withDefault(false)
+  ),
   colors: Flag.Boolean("colors").pipe(Flag.withDescription("Keep ANSI colours (tmux)."), Flag.withDefault(false)),
   json
 }, (f) =>
   withApp(Effect.gen(function*() {
     if (f.lines < 1 || f.lines > 1_000_000) return yield* new InvalidInput({ field: "--lines", reason: "must be between 1 and 1000000" })
+    let since: Date | undefined
+    if (Option.isSome(f.since)) {
+      const parsed = parseSince(f.since.value)
+      if ("error" in parsed) return yield* new InvalidInput({ field: "--since", reason: parsed.error })
+      since = parsed.since
+    }
     const s = sel(f.backend, f.socket)
     const config = yield* KstlibConfig
     let names: ReadonlyArray<string> = f.names
     if (names.length === 0) {
       const observation = yield* observeFor(config, s)
-      const running = new Set(observation.sessions.map((o) => o.name))
+      const running = new Set(observation.sessions.filter((o) => o.state === "running").map((o) => o.name))
       names = config.sessions.map((e) => e.name).filter((n) => running.has(n))
       if (names.length === 0) return yield* new InvalidInput({ field: "NAME", reason: "no session of the config is running; name one" })
     }
+    const options = { lines: f.lines, colors: f.colors, since, timestamps: f.timestamps }
+    // Every name found (and --since checked against its backend) before the first line is printed.
+    const targets = yield* Ops.logsTargets(names, s, options)
     const style = stdoutStyle()
     const width = Math.max(...names.map((n) => n.length))
     const prefix = (name: string) =>
@@ -187,12 +205,13 @@ const logs = Command.make("logs", {
     if (f.follow) {
       // ONE stream per session: its last N lines, then new ones (no replay), all interleaved as they come.
       if (f.json && names.length === 1) yield* Console.log(JSON.stringify({ name: names[0], lines: [] }))
-      return yield* Stream.mergeAll(names.map((n) => Ops.follow(n, s, { lines: f.lines }).pipe(Stream.map((line) => [n, line] as const))), {
+      return yield* Stream.mergeAll(targets.map((o, i) => Ops.followOf(o, options).pipe(Stream.map((line) => [names[i]!, line] as const))), {
         concurrency: "unbounded"
       }).pipe(Stream.runForEach(([n, line]) => emit(n, line)))
     }
-    for (const n of names) {
-      const text = (yield* Ops.logs(n, s, { lines: f.lines, colors: f.colors })).replace(/\n+$/u, "")
+    for (const [i, o] of targets.entries()) {
+      const n = names[i]!
+      const text = (yield* Ops.logsOf(o, options)).replace(/\n+$/u, "")
       const lines = text === "" ? [] : text.split("\n")
       if (f.json) yield* Console.log(JSON.stringify({ name: n, lines }))
       else if (lines.length === 0) yield* Console.error(`No logs available for session '${n}'.`)
@@ -204,6 +223,7 @@ const logs = Command.make("logs", {
     { command: "kstlib ops logs clock -n 20", description: "Last 20 lines" },
     { command: "kstlib ops logs api -f", description: "The last 100 lines, then follow until Ctrl-C" },
     { command: "kstlib ops logs -f", description: "Every running session of the config, interleaved, prefixed 'name |'" },
+    { command: "kstlib ops logs api worker --since 10m --timestamps", description: "The last 10 minutes of two containers, with times" },
     { command: "kstlib ops logs clock --json | jq -r '.lines[-1]'", description: "As JSON" }
   ])
 )

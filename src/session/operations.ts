@@ -299,19 +299,61 @@ export const status = (name: string, sel: Selector = {}): Effect.Effect<SessionS
     return yield* missing(l, config)
   })
 
-export const logs = (name: string, sel: Selector = {}, options: { readonly lines?: number; readonly colors?: boolean } = {}) =>
+/** What `logs` and `follow` take besides the session: how many lines, since when, with times. */
+export interface LogsOptions {
+  readonly lines?: number
+  readonly colors?: boolean
+  /** Containers only (tmux keeps no time per line: an InvalidInput, exit 2). */
+  readonly since?: Date | undefined
+  /** Engine times (containers); the time kstlib read each line (tmux). */
+  readonly timestamps?: boolean | undefined
+}
+
+const backendLogOptions = (options: LogsOptions, lines: number) => ({
+  lines,
+  ...(options.since === undefined ? {} : { since: options.since }),
+  ...(options.timestamps === undefined ? {} : { timestamps: options.timestamps }),
+  ...(options.colors === undefined ? {} : { colors: options.colors })
+})
+
+/**
+ * The sessions `logs NAME...` will read, each found (running or not) before anything is printed,
+ * so that a wrong name or an option one of them cannot honour fails first, on its own.
+ */
+export const logsTargets = (names: ReadonlyArray<string>, sel: Selector = {}, options: LogsOptions = {}) =>
+  Effect.forEach(names, (name) =>
+    Effect.gen(function*() {
+      const o = yield* requireObserved(yield* locate(name, sel))
+      if (options.since !== undefined && o.backend === "tmux") {
+        return yield* new InvalidInput({
+          field: "--since",
+          reason: `'${name}' is a tmux session: tmux keeps no time per line, so --since works for containers only`
+        })
+      }
+      return o
+    }))
+
+export const logsOf = (o: ObservedSession, options: LogsOptions = {}) =>
   Effect.gen(function*() {
-    const o = yield* requireObserved(yield* locate(name, sel))
-    return yield* (yield* Backends).logs(o, { lines: options.lines ?? 100, ...(options.colors === undefined ? {} : { colors: options.colors }) })
+    return yield* (yield* Backends).logs(o, backendLogOptions(options, options.lines ?? 100))
   })
 
 /** The last `lines` lines, then new ones until the session ends (or the stream is interrupted). */
-export const follow = (name: string, sel: Selector = {}, options: { readonly lines?: number } = {}): Stream.Stream<string, KstlibError, Services> =>
+export const followOf = (o: ObservedSession, options: LogsOptions = {}): Stream.Stream<string, KstlibError, Backends> =>
   Stream.unwrap(Effect.gen(function*() {
-    const o = yield* requireObserved(yield* locate(name, sel))
-    const lines: Stream.Stream<string, KstlibError> = (yield* Backends).follow(o, { lines: options.lines ?? 10 })
+    const lines: Stream.Stream<string, KstlibError> = (yield* Backends).follow(o, backendLogOptions(options, options.lines ?? 10))
     return lines
   }))
+
+export const logs = (name: string, sel: Selector = {}, options: LogsOptions = {}) =>
+  Effect.gen(function*() {
+    const [o] = yield* logsTargets([name], sel, options)
+    return yield* logsOf(o!, options)
+  })
+
+/** The last `lines` lines, then new ones until the session ends (or the stream is interrupted). */
+export const follow = (name: string, sel: Selector = {}, options: LogsOptions = {}): Stream.Stream<string, KstlibError, Services> =>
+  Stream.unwrap(Effect.map(logsTargets([name], sel, options), ([o]) => followOf(o!, options)))
 
 export const attach = (name: string, sel: Selector = {}) =>
   Effect.gen(function*() {

@@ -244,7 +244,7 @@ describe("errors and help", () => {
 
   it("--help of every ops subcommand exits 0 with an EXAMPLES section", () => {
     sb.writeConfig({})
-    const subcommands = ["plan", "apply", "start", "stop", "restart", "attach", "status", "logs", "exec", "send-keys", "list", "validate", "schema"]
+    const subcommands = ["plan", "apply", "start", "stop", "restart", "attach", "status", "logs", "exec", "send-keys", "list", "validate", "config", "schema"]
     for (const cmd of subcommands) {
       const r = sb.kstlib(["ops", cmd, "--help"], { config: false })
       expect(r.code, `${cmd}: ${r.stderr}`).toBe(0)

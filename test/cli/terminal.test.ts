@@ -1,0 +1,157 @@
+/**
+ * What depends on a terminal, through the built binary on a real pseudo-terminal (util-linux
+ * `script`) and on plain pipes: the live progress line of apply, Ctrl-C during a long step (once:
+ * wait; twice: exit 130), and colours of `ops list` / `ops plan` (--color, FORCE_COLOR, NO_COLOR).
+ */
+import { spawnSync } from "node:child_process"
+import { existsSync, readFileSync } from "node:fs"
+import { join } from "node:path"
+import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { BIN, eventually, Sandbox, stackLines, tmuxEntry } from "./harness.js"
+
+const ANSI = /\u001b\[[0-9;]*m/u
+/** Any carriage return or escape: what a pipe must never get from the progress line. */
+const CONTROL = /[\r\u001b]/u
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+const q = (s: string) => `'${s.replace(/'/gu, `'\\''`)}'`
+
+let sb: Sandbox
+beforeEach(() => {
+  sb = new Sandbox()
+})
+afterEach(() => {
+  sb.cleanup()
+})
+
+/** The sandbox's env with these changes (`undefined` removes a variable). */
+const envWith = (changes: Record<string, string | undefined>) => {
+  const env: NodeJS.ProcessEnv = { ...sb.env, TERM: "xterm-256color" }
+  for (const k of ["NO_COLOR", "FORCE_COLOR", "CI"]) delete env[k]
+  for (const [k, v] of Object.entries(changes)) {
+    if (v === undefined) delete env[k]
+    else env[k] = v
+  }
+  return env
+}
+
+/** `kstlib <args> --config …` on pipes. */
+const onPipes = (args: ReadonlyArray<string>, env: Record<string, string | undefined> = {}) => {
+  const r = spawnSync(process.execPath, [BIN, ...args, "--config", sb.configPath], { cwd: sb.dir, env: envWith(env), encoding: "utf8", timeout: 60_000 })
+  if (r.status === null) throw new Error(`kstlib ${args.join(" ")}: ${r.error?.message ?? r.signal}`)
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr }
+}
+
+let ptyRuns = 0
+/**
+ * `kstlib <args> --config …` on a pseudo-terminal (stdout and stderr both, or stderr to a file):
+ * what the terminal showed (\r kept), stderr when apart, the exit code.
+ */
+const onPty = (args: ReadonlyArray<string>, env: Record<string, string | undefined> = {}, options: { readonly stderrApart?: boolean } = {}) => {
+  const n = ++ptyRuns
+  const errFile = join(sb.dir, `err-${n}`)
+  const codeFile = join(sb.dir, `code-${n}`)
+  const argv = [process.execPath, BIN, ...args, "--config", sb.configPath].map(q).join(" ")
+  const cmd = `${argv}${options.stderrApart === true ? ` 2>${q(errFile)}` : ""}; echo $? >${q(codeFile)}`
+  const r = spawnSync("script", ["-qfec", cmd, "/dev/null"], { cwd: sb.dir, env: envWith(env), encoding: "utf8", timeout: 90_000, stdio: ["ignore", "pipe", "pipe"] })
+  if (r.status === null) throw new Error(`script: ${r.error?.message ?? r.signal}`)
+  return {
+    tty: r.stdout,
+    stderr: options.stderrApart === true ? readFileSync(errFile, "utf8") : "",
+    code: Number(readFileSync(codeFile, "utf8").trim())
+  }
+}
+
+/** A tmux session that ignores Ctrl-C: its graceful stop lasts the whole --timeout. */
+const stubborn = () => {
+  const script = sb.file("stubborn.sh", "trap '' INT\necho up\nwhile :; do sleep 1; done\n")
+  const name = sb.name("slow")
+  const running = { [name]: tmuxEntry(`sh ${script}`) }
+  sb.writeConfig(running)
+  const r = sb.kstlib(["ops", "apply"])
+  expect(r.code, r.stdout + r.stderr).toBe(0)
+  // Next apply: stop it (a step of ~--timeout seconds).
+  sb.writeConfig({ [name]: tmuxEntry(`sh ${script}`, { state: "stopped" }) })
+  return name
+}
+
+describe("apply's progress", () => {
+  it("on a terminal: the live line '… NAME stop Ns' while a step runs over a second", () => {
+    const name = stubborn()
+    const r = onPty(["ops", "apply", "-t", "3"])
+    expect(r.code, r.tty).toBe(0)
+    expect(r.tty).toMatch(new RegExp(`… ${name} stop [1-9]s\\r\\u001b\\[2K`, "u"))
+    expect(r.tty).toContain("Apply complete")
+  })
+
+  it("without a terminal: no live line, no carriage return or escape on either stream", () => {
+    const name = stubborn()
+    const r = onPipes(["ops", "apply", "-t", "3"])
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toContain(`${name}`)
+    expect(r.stdout).toContain("Apply complete")
+    expect(r.stdout).not.toMatch(CONTROL)
+    expect(r.stderr).not.toMatch(CONTROL)
+    expect(r.stderr).not.toContain("…")
+  })
+
+  it("Ctrl-C once: waits for the running step; twice: exit 130, naming what is left unknown", async () => {
+    const name = stubborn()
+    const bg = sb.kstlibBackground(["ops", "apply", "-t", "30"])
+    // The plan is printed when the steps start.
+    expect(await eventually(() => (bg.output().includes("Plan:") ? true : undefined), 100, 100)).toBe(true)
+    await sleep(500)
+    process.kill(bg.pid, "SIGINT")
+    await sleep(1000)
+    // Still running: it waits.
+    expect(existsSync(`/proc/${bg.pid}`)).toBe(true)
+    process.kill(bg.pid, "SIGINT")
+    const r = await bg.done
+    expect(r.code, r.stderr).toBe(130)
+    expect(r.stderr).toContain(`Interrupted: waiting for 1 running step(s) to finish: ${name}. Press Ctrl-C again to quit now.`)
+    expect(r.stderr).toContain(`Quit: left in an unknown state: ${name}.`)
+    expect(stackLines(r.stderr)).toEqual([])
+  })
+})
+
+describe("colours of ops list and ops plan", () => {
+  const config = () => sb.writeConfig({ [sb.name("alpha")]: tmuxEntry("sleep 300") })
+
+  describe.each([["list"], ["plan"]])("ops %s", (command) => {
+    it("on pipes: none by default or with NO_COLOR; on with --color always or FORCE_COLOR=1", () => {
+      config()
+      const expectations: ReadonlyArray<readonly [ReadonlyArray<string>, Record<string, string>, boolean]> = [
+        [[], {}, false],
+        [[], { NO_COLOR: "1" }, false],
+        [[], { FORCE_COLOR: "1" }, true],
+        [[], { FORCE_COLOR: "1", NO_COLOR: "1" }, false],
+        [["--color", "always"], {}, true],
+        [["--color", "always"], { NO_COLOR: "1" }, true],
+        [["--color", "never"], { FORCE_COLOR: "1" }, false]
+      ]
+      for (const [flags, env, colour] of expectations) {
+        const r = onPipes(["ops", command, ...flags], env)
+        expect(r.code, r.stderr).toBe(0)
+        expect(r.stdout).toContain(sb.name("alpha"))
+        if (colour) expect(r.stdout, JSON.stringify([flags, env])).toMatch(ANSI)
+        else expect(r.stdout, JSON.stringify([flags, env])).not.toMatch(ANSI)
+      }
+    })
+
+    it("on a terminal: on by default; off with NO_COLOR or --color never; --color always wins over NO_COLOR", () => {
+      config()
+      const expectations: ReadonlyArray<readonly [ReadonlyArray<string>, Record<string, string>, boolean]> = [
+        [[], {}, true],
+        [[], { NO_COLOR: "1" }, false],
+        [["--color", "never"], {}, false],
+        [["--color", "always"], { NO_COLOR: "1" }, true]
+      ]
+      for (const [flags, env, colour] of expectations) {
+        const r = onPty(["ops", command, ...flags], env, { stderrApart: true })
+        expect(r.code, r.stderr).toBe(0)
+        expect(r.tty).toContain(sb.name("alpha"))
+        if (colour) expect(r.tty, JSON.stringify([flags, env])).toMatch(ANSI)
+        else expect(r.tty, JSON.stringify([flags, env])).not.toMatch(ANSI)
+      }
+    })
+  })
+})
