@@ -8,7 +8,8 @@ import { createHash } from "node:crypto"
 import { Schema } from "effect"
 
 export type BackendKind = "tmux" | "container"
-export type RuntimeName = "podman" | "docker"
+/** `swarm`: a Docker Swarm service per session (src/backends/swarm.ts); never auto-detected. */
+export type RuntimeName = "podman" | "docker" | "swarm"
 export type DesiredState = "running" | "stopped"
 
 export interface TmuxSpec {
@@ -42,6 +43,8 @@ export interface ContainerSpec {
   /** `unsafe_mounts: true`: host system directories and engine sockets may be bind-mounted. */
   readonly unsafe_mounts: boolean
   readonly state: DesiredState
+  /** `runtime: swarm` only: tasks of the service (absent = 1). */
+  readonly replicas?: number
 }
 
 /** A container spec as configured: `runtime: null` asks for auto-detection (podman, then docker). */
@@ -179,7 +182,9 @@ export const fingerprint = (spec: ConfiguredSpec): Fingerprint =>
       log_volume: spec.log_volume,
       runtime: spec.runtime,
       // only when set, so that every existing container keeps its hash
-      ...(spec.unsafe_mounts ? { unsafe_mounts: "true" } : {})
+      ...(spec.unsafe_mounts ? { unsafe_mounts: "true" } : {}),
+      // swarm: only when not 1, so that `replicas: 1` and no field hash alike
+      ...(spec.replicas !== undefined && spec.replicas !== 1 ? { replicas: String(spec.replicas) } : {})
     }
 
 /** JSON with sorted object keys: the same fingerprint always serializes to the same text. */

@@ -85,6 +85,12 @@ export type BackendError = BackendTimeout | CommandFailed | TmuxNotFound
 export interface Capabilities {
   readonly exec: boolean
   readonly sendKeys: boolean
+  /**
+   * `launch` of a spec whose session of ours already exists in the same place updates it in place
+   * (swarm: `service update`, or remove + create when the change needs it): the executor then does
+   * not remove that session before a replace's launch.
+   */
+  readonly updatesInPlace?: boolean
 }
 
 export interface Backend<S extends SessionSpec, O extends ObservedSession> {

@@ -6,9 +6,11 @@
 import { Context, Effect, Layer, Result } from "effect"
 import type { ChildProcessSpawner } from "effect/process"
 import { SessionStartFailed } from "../errors.js"
-import type { BackendKind, ObservedSession, SessionSpec } from "../model.js"
+import type { BackendKind, ContainerSpec, ObservedContainer, ObservedSession, SessionSpec } from "../model.js"
+import { describePlace, placeOf, placeOfSpec } from "../model.js"
 import type { Backend, BackendObservation, Capabilities, LaunchContext, ObserveScope, StopOptions } from "./backend.js"
 import { Containers } from "./container.js"
+import { Swarm } from "./swarm.js"
 import { Tmux } from "./tmux.js"
 
 type AnyBackend = Backend<SessionSpec, ObservedSession>
@@ -18,16 +20,69 @@ type Service = Omit<AnyBackend, "kind" | "capabilities" | "observe"> & {
   readonly capabilities: (kind: BackendKind) => Capabilities
   /** The given backends (default all), concurrently. */
   readonly observe: (scope: ObserveScope, kinds?: ReadonlyArray<BackendKind>) => Effect.Effect<ReadonlyArray<BackendObservation>>
+  /** Whether launching `spec` updates `o` in place, so a replace must not remove `o` first (swarm). */
+  readonly updatesInPlace?: (o: ObservedSession, spec: SessionSpec) => boolean
 }
+
+/** Container sessions with `runtime: swarm` go to the Swarm backend, every other container session to Containers. */
+const isSwarm = (x: SessionSpec | ObservedSession): boolean => x.backend === "container" && x.runtime === "swarm"
+
+/** Podman/Docker and swarm seen as one "container" observation: sessions, runtimes (swarm last), problems together. */
+const mergeContainer = (a: BackendObservation, b: BackendObservation): BackendObservation => ({
+  kind: "container",
+  sessions: [...a.sessions, ...b.sessions],
+  available: a.available || b.available,
+  runtimes: [...a.runtimes, ...b.runtimes],
+  problems: [...a.problems, ...b.problems],
+  unreadable: [...a.unreadable, ...b.unreadable]
+})
+
+const placeKey = (o: ObservedSession) => `${o.backend}\u0000${describePlace(placeOf(o))}`
+const placeKeyOfSpec = (s: SessionSpec) => `${s.backend}\u0000${describePlace(placeOfSpec(s))}`
 
 const mismatch = (what: string) => Effect.die(new Error(`kstlib bug: ${what}: spec and session of different backends`))
 
 export class Backends extends Context.Service<Backends, Service>()("kstlib/Backends") {
-  static readonly layer: Layer.Layer<Backends, never, Tmux | Containers> = Layer.effect(
+  static readonly layer: Layer.Layer<Backends, never, Tmux | Containers | Swarm> = Layer.effect(
     Backends,
     Effect.gen(function*() {
       const tmux = yield* Tmux
-      const containers = yield* Containers
+      const engines = yield* Containers
+      const swarm = yield* Swarm
+      // The "container" kind: Podman/Docker, or swarm by runtime. Every call below picks through it.
+      const pick = (x: SessionSpec | ObservedSession) => (isSwarm(x) ? swarm : engines)
+      const containers: Omit<Backend<ContainerSpec, ObservedContainer>, "launch" | "batchKey" | "restart"> & {
+        readonly launch: Backend<ContainerSpec, ObservedContainer>["launch"]
+        readonly batchKey: (spec: ContainerSpec) => string
+        readonly restart: Backend<ContainerSpec, ObservedContainer>["restart"]
+      } = {
+        kind: "container",
+        capabilities: engines.capabilities,
+        observe: (scope) =>
+          Effect.all([engines.observe(scope), swarm.observe(scope)], { concurrency: 2 }).pipe(Effect.map(([a, b]) => mergeContainer(a, b))),
+        batchKey: (spec) => pick(spec).batchKey(spec),
+        launch: (specs, context) =>
+          Effect.gen(function*() {
+            const sw = specs.flatMap((s, i) => (isSwarm(s) ? [{ i, s }] : []))
+            const en = specs.flatMap((s, i) => (isSwarm(s) ? [] : [{ i, s }]))
+            const [a, b] = yield* Effect.all([
+              en.length === 0 ? Effect.succeed([]) : engines.launch(en.map((x) => x.s), context),
+              sw.length === 0 ? Effect.succeed([]) : swarm.launch(sw.map((x) => x.s), context)
+            ], { concurrency: 2 })
+            const out: Array<Result.Result<void, SessionStartFailed>> = specs.map(() => Result.succeed(undefined))
+            en.forEach(({ i }, k) => (out[i] = a[k]!))
+            sw.forEach(({ i }, k) => (out[i] = b[k]!))
+            return out
+          }),
+        restart: (o, spec, options) => pick(o).restart(o, spec, options),
+        stop: (o, options) => pick(o).stop(o, options),
+        remove: (o, options) => pick(o).remove(o, options),
+        logs: (o, options) => pick(o).logs(o, options),
+        follow: (o, options) => pick(o).follow(o, options),
+        attach: (o) => pick(o).attach(o),
+        exec: (o, argv, options) => pick(o).exec(o, argv, options),
+        sendKeys: (o, keys, options) => pick(o).sendKeys(o, keys, options)
+      }
       const byKind = { tmux, container: containers } as const
 
       const launch = (specs: ReadonlyArray<SessionSpec>, context: LaunchContext) =>
@@ -48,6 +103,9 @@ export class Backends extends Context.Service<Backends, Service>()("kstlib/Backe
 
       return Backends.of({
         kinds: ["tmux", "container"],
+        updatesInPlace: (o, spec) =>
+          (isSwarm(o) ? swarm : o.backend === "tmux" ? tmux : engines).capabilities.updatesInPlace === true &&
+          placeKey(o) === placeKeyOfSpec(spec),
         capabilities: (kind) => byKind[kind].capabilities,
         observe: (scope, kinds = ["tmux", "container"]) =>
           Effect.forEach(kinds, (k) => byKind[k].observe(scope), { concurrency: "unbounded" }),
@@ -71,8 +129,8 @@ export class Backends extends Context.Service<Backends, Service>()("kstlib/Backe
     })
   )
 
-  /** Both backends on any ChildProcessSpawner. */
+  /** Every backend on any ChildProcessSpawner. */
   static readonly layerWith: Layer.Layer<Backends, never, ChildProcessSpawner.ChildProcessSpawner> = Backends.layer.pipe(
-    Layer.provide(Layer.mergeAll(Tmux.layer, Containers.layer))
+    Layer.provide(Layer.mergeAll(Tmux.layer, Containers.layer, Swarm.layer))
   )
 }

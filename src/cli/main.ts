@@ -11,13 +11,14 @@ import { styleFor } from "../style.js"
 import { opsBase } from "./app.js"
 import { colorModeFromArgv, withColorFlag } from "./color.js"
 import { configCommands } from "./config-commands.js"
+import { exportCommands } from "./export-commands.js"
 import { reconcileCommands } from "./reconcile-commands.js"
 import { sessionCommands } from "./session-commands.js"
 import { presenter } from "./usage.js"
 
 const VERSION = "0.1.0"
 
-const ops = opsBase.pipe(Command.withSubcommands([...reconcileCommands, ...sessionCommands, ...configCommands]))
+const ops = opsBase.pipe(Command.withSubcommands([...reconcileCommands, ...sessionCommands, ...configCommands, ...exportCommands]))
 
 const cli = Command.make("kstlib").pipe(
   Command.withDescription("Run long-lived sessions in tmux or containers from one declarative file, kstlib.conf.yml."),

@@ -271,8 +271,12 @@ export const decodeLocated = (name: string, raw: unknown, ctx: LocatedContext): 
       : checkMount(["log_volume"], resolveVolume(["log_volume"], c.log_volume)),
     runtime: c.runtime ?? ctx.defaults.container_runtime ?? null,
     unsafe_mounts,
-    state
+    state,
+    // ---- swarm (k8s branch) ----
+    ...(c.replicas === undefined ? {} : { replicas: c.replicas })
   }
+  if (c.replicas !== undefined && spec.runtime !== "swarm") add(["replicas"], "only for runtime: swarm (a Podman or Docker session is one container)")
+  // ---- end swarm ----
   const valid: ConfiguredSpec = spec
   return issues.length > 0 ? rejected(backend) : { _tag: "Valid", name, spec: valid, source: ctx.source }
 }

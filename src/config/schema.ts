@@ -123,7 +123,7 @@ export const Ports = Schema.Array(Port).check(
 )
 
 export const BackendKind = Schema.Literals(["tmux", "container"])
-export const RuntimeName = Schema.Literals(["podman", "docker"])
+export const RuntimeName = Schema.Literals(["podman", "docker", "swarm"])
 export const DesiredState = Schema.Literals(["running", "stopped"]).annotate({
   default: "running",
   description: "What `kstlib ops apply` converges the session to."
@@ -179,10 +179,18 @@ export const ContainerSession = Schema.Struct({
     Schema.NullOr(Volume.annotate({ description: "Extra mount that keeps logs after the container is removed." }))
   ),
   runtime: Schema.optionalKey(
-    Schema.NullOr(RuntimeName.annotate({ description: "Default: ops.container_runtime, else auto-detect (podman, then docker)." }))
+    Schema.NullOr(RuntimeName.annotate({ description: "Default: ops.container_runtime, else auto-detect (podman, then docker). swarm: a Docker Swarm service (never auto-detected)." }))
   ),
   ...envFileField,
-  ...unsafeMountsField
+  ...unsafeMountsField,
+  // ---- swarm (k8s branch) ----
+  replicas: Schema.optionalKey(
+    Schema.Int.check(Schema.isGreaterThanOrEqualTo(0), Schema.isLessThanOrEqualTo(1000)).annotate({
+      default: 1,
+      description: "runtime: swarm only: how many tasks the service runs."
+    })
+  )
+  // ---- end swarm ----
 }).annotate({ identifier: "ContainerSession", title: "container session" })
 
 /** Discriminated by `backend`; an entry without it takes `ops.default_backend` (decode.ts picks the member). */

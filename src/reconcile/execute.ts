@@ -109,7 +109,12 @@ const launchBatch = (steps: ReadonlyArray<Create | Replace>, plan: Plan, options
     const started = performance.now()
     const removed = yield* Effect.forEach(steps, (s) =>
       Effect.result(
-        Effect.forEach(s._tag === "Replace" ? s.targets : [], (o) => backends.remove(o, { timeout: options.stopTimeout }), { discard: true })
+        // A backend that updates in place (swarm) gets the session of the same place left to its launch.
+        Effect.forEach(
+          s._tag === "Replace" ? s.targets.filter((o) => backends.updatesInPlace?.(o, s.spec) !== true) : [],
+          (o) => backends.remove(o, { timeout: options.stopTimeout }),
+          { discard: true }
+        )
       ).pipe(Effect.map((r) => ({ step: s, error: Result.isFailure(r) ? r.failure : null }))), { concurrency: options.parallel })
     const failedEarly = removed.flatMap((r) => (r.error === null ? [] : [result(r.step, started, { error: r.error })]))
     const ready = removed.flatMap((r) => (r.error === null ? [r.step] : []))

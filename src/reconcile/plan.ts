@@ -210,7 +210,8 @@ export const resolveSpec = (spec: ConfiguredSpec, options: Pick<PlanOptions, "ru
     step: { _tag: "Invalid", session: spec.name, backend: spec.backend, reason, issues: [], runtime, place: null }
   })
   if (spec.backend === "tmux") return options.tmuxAvailable ? { _tag: "Runnable", spec } : invalid("tmux-missing", null)
-  const runtime = spec.runtime ?? options.runtimes[0]
+  // swarm is asked for by name, never auto-detected
+  const runtime = spec.runtime ?? options.runtimes.find((r) => r !== "swarm")
   if (runtime === undefined || !options.runtimes.includes(runtime)) return invalid("runtime-missing", spec.runtime)
   return { _tag: "Runnable", spec: { ...spec, runtime } }
 }

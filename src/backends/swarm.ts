@@ -1,0 +1,263 @@
+/**
+ * The Swarm Backend (`runtime: swarm` on a container session): one Docker Swarm service per
+ * session, on the engine `docker` talks to (DOCKER_HOST, contexts pass through). Argv and parsing
+ * in ./swarm/argv.ts and parse.ts (pure, unit-tested); this file runs them.
+ *
+ * observe: ONE `service ls`, ONE `service inspect` of every service listed (labels are not in
+ * `ls`), and, only when some service runs no task while it wants some, ONE `service ps` of those.
+ * launch: `service create` (or, for a drifted service of ours whose changes `service update` can
+ * make, an update in place; else `service rm` then create). stop: scale to 0 (the service stays);
+ * remove/prune: `service rm`.
+ */
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { Context, Effect, Layer, Schedule, Stream } from "effect"
+import { ChildProcessSpawner } from "effect/process"
+import { CommandFailed, SessionAttachFailed, SessionNotFound, SessionStartFailed, SessionStopFailed, Unsupported } from "../errors.js"
+import type { ContainerSpec, ObservedContainer } from "../model.js"
+import { fingerprint, isOurs } from "../model.js"
+import type { RunOptions, RunResult, SpawnFailed } from "../proc.js"
+import { run, streamLines } from "../proc.js"
+import type { Backend, BackendObservation, StopOutcome } from "./backend.js"
+import { engineMessage } from "./container/parse.js"
+import {
+  createArgs,
+  envFileText,
+  envViaClient,
+  forceUpdateArgs,
+  logsArgs,
+  replicasOf,
+  rmArgs,
+  scaleArgs,
+  serviceInspectArgs,
+  serviceLsArgs,
+  servicePsArgs,
+  updatable,
+  updateArgs
+} from "./swarm/argv.js"
+import { isNoSuchService, isNotSwarmManager, parseServiceInspect, parseServiceLs, parseServicePs, toObserved } from "./swarm/parse.js"
+
+export class Swarm extends Context.Service<Swarm, Backend<ContainerSpec, ObservedContainer>>()("kstlib/Swarm") {
+  static readonly layer: Layer.Layer<Swarm, never, ChildProcessSpawner.ChildProcessSpawner> = Layer.effect(Swarm, Effect.suspend(() => make))
+}
+
+const DOCKER = "docker"
+const notFound = (name: string) => new SessionNotFound({ session: name, backend: "container" })
+const startFailed = (session: string, reason: string) =>
+  new SessionStartFailed({ session, backend: "container", reason, exitCode: null, output: "" })
+const stopFailed = (session: string, reason: string) => new SessionStopFailed({ session, backend: "container", reason })
+
+/** The private env file of one create: a fresh 0700 directory, the file 0600, removed afterwards. */
+const withEnvFile = <A, E, R>(text: string, use: (file: string | null) => Effect.Effect<A, E, R>) =>
+  text === ""
+    ? use(null)
+    : Effect.acquireUseRelease(
+      Effect.sync(() => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "kstlib-env-"))
+        const file = path.join(dir, "env")
+        fs.writeFileSync(file, text, { mode: 0o600 })
+        return { dir, file }
+      }),
+      ({ file }) => use(file),
+      ({ dir }) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
+    )
+
+/** How long a launch waits for the service's tasks to run (or fail) before leaving it to the post-launch check. */
+const CONVERGE_POLLS = 120
+const POLL = "250 millis"
+
+const make = Effect.gen(function*() {
+  const spawner = yield* ChildProcessSpawner.ChildProcessSpawner
+  const provide = <A, E>(eff: Effect.Effect<A, E, ChildProcessSpawner.ChildProcessSpawner>) =>
+    Effect.provideService(eff, ChildProcessSpawner.ChildProcessSpawner, spawner)
+
+  const exec = (args: ReadonlyArray<string>, options: RunOptions = {}) =>
+    provide(run(DOCKER, args, options)).pipe(
+      Effect.catchTag("SpawnFailed", (e: SpawnFailed) =>
+        Effect.fail(new CommandFailed({ argv: [DOCKER, ...args.slice(0, 2)], exitCode: 127, stderr: e.reason })))
+    )
+  const failed = (args: ReadonlyArray<string>, r: RunResult) =>
+    new CommandFailed({ argv: [DOCKER, ...args], exitCode: r.exitCode, stderr: r.stderr || r.stdout })
+  const ok = (args: ReadonlyArray<string>) =>
+    exec(args).pipe(Effect.flatMap((r) => (r.exitCode === 0 ? Effect.succeed(r.stdout) : Effect.fail(failed(args, r)))))
+
+  /** Every service as observed; `null` when swarm mode is off (or docker absent): swarm is then unavailable. */
+  const services = Effect.gen(function*() {
+    const ls = yield* exec(serviceLsArgs)
+    if (ls.exitCode !== 0) {
+      if (isNotSwarmManager(ls.stderr)) return null
+      return yield* failed(serviceLsArgs, ls)
+    }
+    const rows = parseServiceLs(ls.stdout)
+    if (rows.length === 0) return []
+    const docs = parseServiceInspect(yield* ok(serviceInspectArgs(rows.map((r) => r.id))))
+    const idle = rows.filter((r) => r.running === 0 && r.desired !== 0)
+    const tasks = idle.length === 0 ? [] : parseServicePs(yield* ok(servicePsArgs(idle.map((r) => r.id))))
+    return toObserved(rows, docs, tasks)
+  })
+
+  const observe = Effect.fn("Swarm.observe")(function*() {
+    const r = yield* Effect.result(services)
+    const base = { kind: "container" as const, unreadable: [] }
+    if (r._tag === "Failure") {
+      const missing = r.failure._tag === "CommandFailed" && r.failure.exitCode === 127
+      return {
+        ...base,
+        sessions: [],
+        available: false,
+        runtimes: [],
+        problems: [{ where: "swarm", message: missing ? "docker not found in PATH" : r.failure.message, missing }],
+        // Swarm answered before but not now: its services are unknown, nothing is planned there.
+        unreadable: missing ? [] : [{ backend: "container" as const, runtime: "swarm" as const }]
+      } satisfies BackendObservation
+    }
+    if (r.success === null) {
+      return {
+        ...base,
+        sessions: [],
+        available: false,
+        runtimes: [],
+        problems: [{ where: "swarm", message: "the docker engine is not a swarm manager (docker swarm init)", missing: true }]
+      } satisfies BackendObservation
+    }
+    return { ...base, sessions: r.success, available: true, runtimes: ["swarm"], problems: [] } satisfies BackendObservation
+  })
+
+  /** One service by exact name (`service ls --filter name=` matches prefixes). */
+  const find = (name: string) =>
+    Effect.gen(function*() {
+      const all = yield* services.pipe(Effect.map((s) => s ?? []))
+      return all.find((o) => o.name === name) ?? null
+    })
+
+  /** Waits until the service runs its tasks, or one failed (the post-launch check then reports it), or time runs out. */
+  const converge = (name: string, replicas: number) =>
+    replicas === 0 ? Effect.void : exec(servicePsArgs([name])).pipe(
+      Effect.map((r) => {
+        const tasks = parseServicePs(r.stdout).filter((t) => t.service === name)
+        const current = tasks.filter((t) => t.desired === "running")
+        return current.filter((t) => t.state === "running").length >= Math.min(replicas, 1) &&
+            current.every((t) => t.state === "running") || tasks.some((t) => t.state === "failed" || t.state === "rejected")
+      }),
+      Effect.orElseSucceed(() => true),
+      Effect.repeat({ schedule: Schedule.spaced(POLL), until: (done) => done, times: CONVERGE_POLLS }),
+      Effect.asVoid
+    )
+
+  const waitGone = (name: string) =>
+    find(name).pipe(
+      Effect.orElseSucceed(() => null),
+      Effect.repeat({ schedule: Schedule.spaced(POLL), until: (o) => o === null, times: 120 }),
+      Effect.asVoid
+    )
+
+  const rm = (name: string) =>
+    Effect.gen(function*() {
+      const r = yield* exec(rmArgs(name)).pipe(Effect.mapError((e) => stopFailed(name, e.message)))
+      if (r.exitCode !== 0 && !isNoSuchService(r.stderr)) return yield* stopFailed(name, engineMessage(r.stderr) || `docker service rm exited with ${r.exitCode}`)
+      // The name is free again only once the service is gone.
+      yield* waitGone(name)
+    })
+
+  const create = (spec: ContainerSpec, project: string) =>
+    withEnvFile(envFileText(spec.env), (envFile) =>
+      Effect.gen(function*() {
+        const built = createArgs(spec, project, envFile)
+        if (!built.ok) return yield* startFailed(spec.name, built.reason)
+        const viaClient = Object.fromEntries(envViaClient(spec.env).map((k) => [k, spec.env[k]!]))
+        const r = yield* exec(built.args, { env: viaClient }).pipe(Effect.mapError((e) => startFailed(spec.name, e.message)))
+        if (r.exitCode !== 0) return yield* startFailed(spec.name, engineMessage(r.stderr) || `docker service create exited with ${r.exitCode}`)
+      }))
+
+  /**
+   * Create, or for a service of ours already there (a replace the executor left in place): a
+   * `service update` when every changed field is one update can change, else remove and create.
+   */
+  const launchOne = (spec: ContainerSpec, project: string) =>
+    Effect.gen(function*() {
+      const existing = yield* find(spec.name).pipe(Effect.mapError((e) => startFailed(spec.name, e.message)))
+      if (existing !== null && !isOurs(existing, project)) {
+        return yield* startFailed(spec.name, "a service of that name exists and is not this project's")
+      }
+      if (existing !== null && updatable(existing.mark.applied, fingerprint(spec))) {
+        const built = updateArgs(spec, project)
+        if (!built.ok) return yield* startFailed(spec.name, built.reason)
+        const r = yield* exec(built.args).pipe(Effect.mapError((e) => startFailed(spec.name, e.message)))
+        if (r.exitCode !== 0) return yield* startFailed(spec.name, engineMessage(r.stderr) || `docker service update exited with ${r.exitCode}`)
+      } else {
+        if (existing !== null) yield* rm(spec.name).pipe(Effect.mapError((e) => startFailed(spec.name, e.message)))
+        yield* create(spec, project)
+      }
+      yield* converge(spec.name, replicasOf(spec))
+    })
+
+  const launch = Effect.fn("Swarm.launch")(function*(specs: ReadonlyArray<ContainerSpec>, context: { readonly project: string }) {
+    return yield* Effect.forEach(specs, (spec) => Effect.result(launchOne(spec, context.project)), { concurrency: 4 })
+  })
+
+  /** Scaled back up (stopped), or its tasks started again with the same spec (exited). */
+  const restart = Effect.fn("Swarm.restart")(function*(o: ObservedContainer, spec: ContainerSpec) {
+    const args = o.state === "stopped" ? scaleArgs(o.name, Math.max(1, replicasOf(spec))) : forceUpdateArgs(o.name)
+    const r = yield* exec(args).pipe(Effect.mapError((e) => startFailed(o.name, e.message)))
+    if (r.exitCode !== 0) {
+      if (isNoSuchService(r.stderr)) return yield* notFound(o.name)
+      return yield* startFailed(o.name, engineMessage(r.stderr) || `docker ${args.slice(0, 2).join(" ")} exited with ${r.exitCode}`)
+    }
+    yield* converge(o.name, Math.max(1, replicasOf(spec)))
+  })
+
+  /** Scale to 0 and wait until no task runs; the service stays (its spec is kept). */
+  const stop = Effect.fn("Swarm.stop")(function*(o: ObservedContainer, options: { readonly timeout?: number }) {
+    const before = yield* find(o.name).pipe(Effect.mapError((e) => stopFailed(o.name, e.message)))
+    if (before === null) return yield* notFound(o.name)
+    if (before.state === "stopped") return "already-stopped" as StopOutcome
+    const r = yield* exec(scaleArgs(o.name, 0)).pipe(Effect.mapError((e) => stopFailed(o.name, e.message)))
+    if (r.exitCode !== 0) return yield* stopFailed(o.name, engineMessage(r.stderr) || `docker service scale exited with ${r.exitCode}`)
+    const polls = Math.ceil(((options.timeout ?? 10) + 15) * 4)
+    const rows = yield* exec(serviceLsArgs).pipe(
+      Effect.map((x) => parseServiceLs(x.stdout).find((row) => row.name === o.name)),
+      Effect.orElseSucceed(() => undefined),
+      Effect.repeat({ schedule: Schedule.spaced(POLL), until: (row) => row === undefined || row.running === 0, times: polls })
+    )
+    if (rows !== undefined && rows.running !== 0) return yield* stopFailed(o.name, "tasks still running after scaling to 0")
+    return "stopped" as StopOutcome
+  })
+
+  const logs = Effect.fn("Swarm.logs")(function*(o: ObservedContainer, options: { readonly lines: number }) {
+    const args = logsArgs(o.name, options.lines, false)
+    const r = yield* exec(args, { merged: true })
+    if (r.exitCode === 0) return r.stdout.replace(/\r\n/g, "\n").replace(/\n+$/u, "")
+    if (isNoSuchService(r.stdout)) return yield* notFound(o.name)
+    return yield* failed(args, r)
+  })
+
+  const follow = (o: ObservedContainer, options: { readonly lines: number }) => {
+    const args = logsArgs(o.name, options.lines, true)
+    return streamLines(DOCKER, args).pipe(
+      Stream.map((line) => line.replace(/\r$/, "")),
+      Stream.mapError((e) => new CommandFailed({ argv: [DOCKER, ...args], exitCode: 127, stderr: e.reason })),
+      Stream.provideService(ChildProcessSpawner.ChildProcessSpawner, spawner)
+    )
+  }
+
+  const unsupported = (o: ObservedContainer, operation: string, hint: string) =>
+    Effect.fail(new Unsupported({ session: o.name, backend: "container", operation, hint }))
+
+  return Swarm.of({
+    kind: "container",
+    capabilities: { exec: false, sendKeys: false, updatesInPlace: true },
+    observe: () => observe(),
+    batchKey: (spec) => `swarm\u0000${spec.name}`,
+    launch,
+    restart: (o, spec) => restart(o, spec),
+    stop: (o, options) => stop(o, options),
+    remove: (o) => rm(o.name),
+    logs: (o, options) => logs(o, options),
+    follow,
+    attach: (o) =>
+      Effect.fail(new SessionAttachFailed({ session: o.name, backend: "container", reason: "a swarm service has no terminal to attach to; use 'kstlib ops logs -f'" })),
+    exec: (o) => unsupported(o, "exec", "a swarm service's tasks may run on any node; use 'docker exec' on the node"),
+    sendKeys: (o) => unsupported(o, "send-keys", "use 'kstlib ops logs'")
+  })
+})

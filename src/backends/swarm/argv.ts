@@ -1,0 +1,156 @@
+/**
+ * Command lines for Docker Swarm services (the args after `docker`). Pure, so the exact argv is
+ * unit-tested. One service per session: kstlib's marks are SERVICE labels (never container labels,
+ * so the task containers are not mistaken for kstlib's own Docker containers); env values travel in
+ * a private `--env-file` (or, for values an env file cannot hold, in the client's environment as
+ * `--env KEY`), never on this command line.
+ */
+import { commandArgv } from "../../command.js"
+import type { ContainerSpec, Fingerprint } from "../../model.js"
+import { canonicalJson, encodeFingerprint, fingerprint, hashFingerprint, Marks } from "../../model.js"
+import { envViaClient } from "../container/argv.js"
+
+export { envFileText, envViaClient } from "../container/argv.js"
+
+/** Every service, one JSON object per line: ID, Name, Mode, Replicas (`running/desired`), Image. Labels are not in it. */
+export const serviceLsArgs: ReadonlyArray<string> = ["service", "ls", "--format", "{{json .}}"]
+
+/** The full documents (labels, desired replicas, creation time) of the given services, in ONE call. */
+export const serviceInspectArgs = (ids: ReadonlyArray<string>): ReadonlyArray<string> => ["service", "inspect", ...ids]
+
+/** The tasks (current and history) of the given services, in ONE call. */
+export const servicePsArgs = (ids: ReadonlyArray<string>, desiredRunning = false): ReadonlyArray<string> => [
+  "service",
+  "ps",
+  "--no-trunc",
+  ...(desiredRunning ? ["--filter", "desired-state=running"] : []),
+  "--format",
+  "{{json .}}",
+  ...ids
+]
+
+export type CreateArgs =
+  | { readonly ok: true; readonly args: ReadonlyArray<string> }
+  | { readonly ok: false; readonly reason: string }
+
+/** `--restart-condition`: from a `restart:` field when the config has one (supervision), else `any`. */
+export const restartCondition = (spec: ContainerSpec): "any" | "on-failure" | "none" => {
+  const r = (spec as { readonly restart?: unknown }).restart
+  const policy = typeof r === "string" ? r : typeof r === "object" && r !== null && "policy" in r ? String((r as { policy: unknown }).policy) : null
+  if (policy === "no" || policy === "never" || policy === "none") return "none"
+  if (policy === "on-failure") return "on-failure"
+  return "any"
+}
+
+export const replicasOf = (spec: ContainerSpec): number => spec.replicas ?? 1
+
+/** A `--mount` CSV field, quoted when it holds a comma or a quote (Docker reads the value as CSV). */
+const csvField = (field: string) => (/[",]/u.test(field) ? `"${field.replace(/"/gu, "\"\"")}"` : field)
+
+/** `host:container[:ro|:rw]` → `--mount` value: a bind mount for a host path, else a named volume. */
+export const mountOf = (volume: string): string | null => {
+  const parts = volume.split(":")
+  if (parts.length < 2 || parts.length > 3) return null
+  const [source, target, mode] = parts as [string, string, string | undefined]
+  const type = source.startsWith("/") ? "bind" : "volume"
+  return [`type=${type}`, `source=${source}`, `target=${target}`, ...(mode === "ro" ? ["readonly"] : [])].map(csvField).join(",")
+}
+
+/** `[host:]container[/proto]` → `--publish` value, host mode (the `-p host:container` of one machine; no routing mesh). */
+export const publishOf = (port: string): string | null => {
+  const m = /^(?:([0-9]{1,5}):)?([0-9]{1,5})(?:\/(tcp|udp))?$/u.exec(port)
+  if (m === null) return null
+  return ["mode=host", ...(m[1] === undefined ? [] : [`published=${m[1]}`]), `target=${m[2]}`, `protocol=${m[3] ?? "tcp"}`].join(",")
+}
+
+const markLabels = (fp: Fingerprint, project: string, name: string) => [
+  `${Marks.labelManaged}=${Marks.managedValue.container}`,
+  `${Marks.labelProject}=${project}`,
+  `${Marks.labelSession}=${name}`,
+  `${Marks.labelSpec}=${hashFingerprint(fp)}`,
+  `${Marks.labelApplied}=${encodeFingerprint(fp)}`
+]
+
+/**
+ * `service create --detach`: kstlib's marks as service labels, `--restart-condition`, `--replicas`,
+ * `--no-resolve-image` (no registry is asked for a digest: a local image stays local), env through
+ * `envFile`, the command as argv after the image (`sh -c COMMAND` with `shell: true`).
+ */
+export const createArgs = (spec: ContainerSpec, project: string, envFile: string | null): CreateArgs => {
+  const command = commandArgv(spec)
+  if (!command.ok) return command
+  const args: Array<string> = ["service", "create", "--detach", "--no-resolve-image", "--name", spec.name]
+  for (const l of markLabels(fingerprint(spec), project, spec.name)) args.push("--label", l)
+  args.push("--restart-condition", restartCondition(spec), "--replicas", String(replicasOf(spec)))
+  if (spec.working_dir !== null) args.push("--workdir", spec.working_dir)
+  if (envFile !== null) args.push("--env-file", envFile)
+  for (const key of envViaClient(spec.env)) args.push("--env", key)
+  for (const v of [...spec.volumes, ...(spec.log_volume === null ? [] : [spec.log_volume])]) {
+    const m = mountOf(v)
+    if (m === null) return { ok: false, reason: `invalid volume: ${v}` }
+    args.push("--mount", m)
+  }
+  for (const p of spec.ports) {
+    const pub = publishOf(p)
+    if (pub === null) return { ok: false, reason: `invalid port: ${p}` }
+    args.push("--publish", pub)
+  }
+  args.push(spec.image, ...(command.argv ?? []))
+  return { ok: true, args }
+}
+
+/**
+ * Fields `docker service update` changes in place (a rolling update of the tasks). Env is not one of
+ * them: `update` has no `--env-file`, and `--env-add` would put the values on its command line.
+ * Anything else (env, volumes, ports, runtime, an unreadable stored spec) is a replace.
+ */
+export const UPDATABLE_FIELDS: ReadonlySet<string> = new Set(["image", "command", "shell", "working_dir", "replicas"])
+
+/** Whether going from the stored fingerprint to the desired one can be a `service update`. */
+export const updatable = (applied: Fingerprint | null, desired: Fingerprint): boolean => {
+  if (applied === null) return false
+  const empty = (v: unknown) =>
+    v === null || v === undefined || (Array.isArray(v) && v.length === 0) || (typeof v === "object" && Object.keys(v as object).length === 0)
+  const keys = new Set([...Object.keys(applied), ...Object.keys(desired)])
+  for (const k of keys) {
+    const same = canonicalJson(applied[k] ?? null) === canonicalJson(desired[k] ?? null) || (empty(applied[k]) && empty(desired[k]))
+    if (!same && !UPDATABLE_FIELDS.has(k)) return false
+  }
+  return true
+}
+
+/** One word for Docker's `--args` (a string Docker splits like a shell): single-quoted, `'` as `'\''`. */
+export const shellQuote = (word: string): string => `'${word.replace(/'/gu, "'\\''")}'`
+
+/** `service update --detach`: image, args, workdir, replicas and kstlib's labels, all at once (unchanged ones are no-ops). */
+export const updateArgs = (spec: ContainerSpec, project: string): CreateArgs => {
+  const command = commandArgv(spec)
+  if (!command.ok) return command
+  const args: Array<string> = ["service", "update", "--detach", "--no-resolve-image", "--image", spec.image]
+  // An empty --args restores the image's own command.
+  args.push("--args", (command.argv ?? []).map(shellQuote).join(" "))
+  args.push("--workdir", spec.working_dir ?? "")
+  args.push("--replicas", String(replicasOf(spec)))
+  for (const l of markLabels(fingerprint(spec), project, spec.name)) args.push("--label-add", l)
+  args.push(spec.name)
+  return { ok: true, args }
+}
+
+/** Stop = no task left; the service (and its spec) stays, to be scaled up again. */
+export const scaleArgs = (name: string, replicas: number): ReadonlyArray<string> => ["service", "scale", "--detach", `${name}=${replicas}`]
+
+/** Starts the tasks again with the same spec (a service whose tasks exited). */
+export const forceUpdateArgs = (name: string): ReadonlyArray<string> => ["service", "update", "--detach", "--force", name]
+
+export const rmArgs = (name: string): ReadonlyArray<string> => ["service", "rm", name]
+
+/** `--raw`: the lines as the process wrote them, without the `name.1@node |` prefix. */
+export const logsArgs = (name: string, lines: number, follow: boolean): ReadonlyArray<string> => [
+  "service",
+  "logs",
+  "--raw",
+  ...(follow ? ["--follow"] : []),
+  "--tail",
+  String(Math.max(0, Math.floor(lines))),
+  name
+]

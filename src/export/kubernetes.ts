@@ -1,0 +1,306 @@
+/**
+ * `kstlib ops export --format kubernetes`: the config's container sessions as Kubernetes manifests
+ * (one multi-document YAML text). Pure: config entries in, text out; no cluster, no engine.
+ *
+ * Per container session:
+ * - a Deployment (`apps/v1`) named after the session (lower-cased, `_` → `-`: Kubernetes names are
+ *   DNS labels), carrying kstlib's labels (managed, project, session) on the Deployment, its
+ *   selector and its pod template, and the spec hash / fingerprint as annotations (`v1:<sha256>` is
+ *   not a valid label value). `state: stopped` → `replicas: 0`.
+ * - the container runs the SAME argv kstlib runs (src/command.ts) as `args`: `docker run IMAGE ARGV`
+ *   replaces the image's CMD and keeps its ENTRYPOINT, which is exactly what `args` does (`command`
+ *   would replace the ENTRYPOINT). No command: both left to the image.
+ * - env as `envFrom: secretRef` of a Secret `<name>-env`. The Secret with the values is printed
+ *   ONLY with `includeSecrets`; otherwise a commented-out stub lists the keys (never the values),
+ *   so applying the output never creates a Secret with empty values by accident.
+ * - ports `[host:]container[/proto]` → `containerPort` (+ `hostPort` when a host port is given,
+ *   the equivalent of `-p host:container`); no Service (exposure inside a cluster is a cluster
+ *   decision, see README).
+ * - volumes: host paths → `hostPath`; named volumes → a `persistentVolumeClaim` (+ a claim
+ *   manifest per name, size 1Gi: engine volumes have no size).
+ * tmux sessions and rejected entries are skipped with a comment line each.
+ */
+import { stringify as yamlStringify } from "yaml"
+import { commandArgv } from "../command.js"
+import type { ConfigEntry } from "../config/types.js"
+import type { ConfiguredContainerSpec } from "../model.js"
+import { fingerprint, hashFingerprint, Marks } from "../model.js"
+import { createHash } from "node:crypto"
+
+export type ImagePullPolicy = "IfNotPresent" | "Never" | "Always"
+
+export interface KubernetesExportOptions {
+  readonly project: string
+  /** Print the Secret manifests WITH the values (base64 `data`). Default: a commented stub with keys only. */
+  readonly includeSecrets: boolean
+  readonly imagePullPolicy?: ImagePullPolicy
+  /** Shown in the header comment (config files). */
+  readonly sources?: ReadonlyArray<string>
+}
+
+type Doc = Record<string, unknown>
+
+/** No anchors/aliases (`&a1`/`*a1`): every manifest reads on its own. */
+const stringify = (value: unknown): string => yamlStringify(value, { aliasDuplicateObjects: false, lineWidth: 0 })
+
+/** A DNS-1123 label from a session or volume name: lower case, `_`/`.` → `-`, at most 63 characters. */
+export const kubeName = (name: string): string => {
+  const base = name.toLowerCase().replace(/[^a-z0-9-]/gu, "-").replace(/^-+|-+$/gu, "")
+  const safe = base === "" ? "x" : base
+  if (safe.length <= 63 && safe === name) return safe
+  // Changed names get a short digest of the original: `Web` and `web`, `a_b` and `a-b` never collide.
+  const suffix = createHash("sha256").update(name).digest("hex").slice(0, 6)
+  return `${safe.slice(0, 56).replace(/-+$/u, "")}-${suffix}`
+}
+
+/** A label value: at most 63 characters of `[A-Za-z0-9_.-]`, alphanumeric at both ends (session and project names already are). */
+const labelValue = (v: string): string => {
+  const cleaned = v.replace(/[^A-Za-z0-9_.-]/gu, "-").slice(0, 63).replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9]+$/gu, "")
+  return cleaned
+}
+
+export interface PortMapping {
+  readonly containerPort: number
+  readonly hostPort: number | null
+  readonly protocol: "TCP" | "UDP"
+}
+
+/** `8080`, `8080:80`, `53:53/udp` (validated by the config rules before). */
+export const parsePort = (port: string): PortMapping | null => {
+  const m = /^(?:([0-9]{1,5}):)?([0-9]{1,5})(?:\/(tcp|udp))?$/u.exec(port)
+  if (m === null) return null
+  return { containerPort: Number(m[2]), hostPort: m[1] === undefined ? null : Number(m[1]), protocol: m[3] === "udp" ? "UDP" : "TCP" }
+}
+
+export type VolumeMapping =
+  | { readonly kind: "host"; readonly hostPath: string; readonly mountPath: string; readonly readOnly: boolean }
+  | { readonly kind: "named"; readonly claim: string; readonly mountPath: string; readonly readOnly: boolean }
+
+/** `host:container[:ro|:rw]`: an absolute host side is a host path (the loader resolved relative ones); else a named volume. */
+export const parseVolume = (volume: string): VolumeMapping | null => {
+  const parts = volume.split(":")
+  if (parts.length < 2 || parts.length > 3) return null
+  const [host, mountPath, mode] = parts as [string, string, string | undefined]
+  const readOnly = mode === "ro"
+  return host.startsWith("/") ? { kind: "host", hostPath: host, mountPath, readOnly } : { kind: "named", claim: host, mountPath, readOnly }
+}
+
+const comment = (text: string) => text.split("\n").map((l) => (l === "" ? "#" : `# ${l}`)).join("\n")
+
+// ---- supervision fields (restart / ready), mapped only when the config has them ----
+// Read structurally, so this module compiles with or without them: a field that is absent, or of a
+// shape not known here, is skipped with a comment, never guessed.
+
+interface SupervisionView {
+  readonly restart?: unknown
+  readonly ready?: unknown
+}
+
+/** A Deployment's pods always restart (`restartPolicy: Always` is the only value it accepts). */
+const restartNote = (spec: SupervisionView): string | null => {
+  const r = spec.restart
+  if (r === undefined || r === null) return null
+  const policy = typeof r === "string" ? r : typeof r === "object" && "policy" in r ? String((r as { policy: unknown }).policy) : null
+  if (policy === null) return "restart: not mapped (unknown shape)"
+  if (policy === "always" || policy === "any" || policy === "unless-stopped") return null
+  return `restart: ${policy} has no Deployment equivalent (a Deployment's pods always restart; use a Job or a bare Pod)`
+}
+
+const seconds = (v: unknown): number | null => {
+  if (typeof v === "number" && Number.isFinite(v) && v > 0) return Math.max(1, Math.round(v))
+  if (typeof v === "string") {
+    const m = /^([0-9]+(?:\.[0-9]+)?)\s*(ms|s|m)?$/u.exec(v.trim())
+    if (m === null) return null
+    const n = Number(m[1]) * (m[2] === "ms" ? 0.001 : m[2] === "m" ? 60 : 1)
+    return Math.max(1, Math.round(n))
+  }
+  return null
+}
+
+/** `ready: { command | port | tcp, interval, timeout }` → a readinessProbe; anything else: a note. */
+const readiness = (spec: SupervisionView): { readonly probe: Doc | null; readonly note: string | null } => {
+  const r = spec.ready
+  if (r === undefined || r === null) return { probe: null, note: null }
+  if (typeof r !== "object") return { probe: null, note: "ready: not mapped (unknown shape)" }
+  const o = r as Record<string, unknown>
+  const timing: Doc = {}
+  const interval = seconds(o["interval"])
+  const timeout = seconds(o["timeout"])
+  if (interval !== null) timing["periodSeconds"] = interval
+  if (timeout !== null) timing["timeoutSeconds"] = timeout
+  if (typeof o["command"] === "string") {
+    const argv = commandArgv({ command: o["command"], shell: o["shell"] === true })
+    if (argv.ok && argv.argv !== null) return { probe: { exec: { command: [...argv.argv] }, ...timing }, note: null }
+  }
+  const port = o["port"] ?? o["tcp"]
+  if (typeof port === "number" && Number.isInteger(port)) return { probe: { tcpSocket: { port }, ...timing }, note: null }
+  return { probe: null, note: "ready: not mapped (unknown shape)" }
+}
+// ---- end supervision fields ----
+
+/** `replicas:` of a container session when the config has it (swarm); else 1. `state: stopped` → 0. */
+const replicasOf = (spec: ConfiguredContainerSpec): number => {
+  if (spec.state === "stopped") return 0
+  const r = (spec as { readonly replicas?: unknown }).replicas
+  return typeof r === "number" && Number.isInteger(r) && r >= 0 ? r : 1
+}
+
+interface SessionManifests {
+  readonly docs: ReadonlyArray<{ readonly comment: string | null; readonly doc: Doc | null }>
+  readonly claims: ReadonlyArray<string>
+}
+
+const sessionManifests = (spec: ConfiguredContainerSpec, k8s: string, options: KubernetesExportOptions): SessionManifests => {
+  const labels = {
+    [Marks.labelManaged]: Marks.managedValue.container,
+    [Marks.labelProject]: labelValue(options.project),
+    [Marks.labelSession]: labelValue(spec.name)
+  }
+  const selector = { [Marks.labelProject]: labelValue(options.project), [Marks.labelSession]: labelValue(spec.name) }
+  const fp = fingerprint(spec)
+  // The hash of the config entry (its runtime unbound): which version of the entry this manifest is.
+  const annotations = { [Marks.labelSpec]: hashFingerprint(fp), "io.kstlib.name": spec.name }
+  const notes: Array<string> = []
+
+  const argv = commandArgv(spec)
+  const container: Doc = { name: k8s, image: spec.image, imagePullPolicy: options.imagePullPolicy ?? "IfNotPresent" }
+  if (argv.ok && argv.argv !== null) container["args"] = [...argv.argv]
+  if (!argv.ok) notes.push(`command not exported: ${argv.reason}`)
+  if (spec.working_dir !== null) container["workingDir"] = spec.working_dir
+
+  const ports = spec.ports.flatMap((p) => {
+    const m = parsePort(p)
+    if (m === null) {
+      notes.push(`port ${p}: not mapped`)
+      return []
+    }
+    return [{ containerPort: m.containerPort, ...(m.hostPort === null ? {} : { hostPort: m.hostPort }), protocol: m.protocol }]
+  })
+  if (ports.length > 0) container["ports"] = ports
+
+  const secretName = `${k8s}-env`
+  const envKeys = Object.keys(spec.env).sort()
+  if (envKeys.length > 0) container["envFrom"] = [{ secretRef: { name: secretName } }]
+
+  const volumes: Array<Doc> = []
+  const mounts: Array<Doc> = []
+  const claims: Array<string> = []
+  const allVolumes = [...spec.volumes, ...(spec.log_volume === null ? [] : [spec.log_volume])]
+  allVolumes.forEach((v, i) => {
+    const m = parseVolume(v)
+    if (m === null) {
+      notes.push(`volume ${v}: not mapped`)
+      return
+    }
+    const volName = `v${i}`
+    if (m.kind === "host") volumes.push({ name: volName, hostPath: { path: m.hostPath } })
+    else {
+      const claim = kubeName(m.claim)
+      claims.push(claim)
+      volumes.push({ name: volName, persistentVolumeClaim: { claimName: claim } })
+    }
+    mounts.push({ name: volName, mountPath: m.mountPath, ...(m.readOnly ? { readOnly: true } : {}) })
+  })
+  if (mounts.length > 0) container["volumeMounts"] = mounts
+
+  const supervision = spec as unknown as SupervisionView
+  const ready = readiness(supervision)
+  if (ready.probe !== null) container["readinessProbe"] = ready.probe
+  if (ready.note !== null) notes.push(ready.note)
+  const restart = restartNote(supervision)
+  if (restart !== null) notes.push(restart)
+
+  const deployment: Doc = {
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: { name: k8s, labels, annotations },
+    spec: {
+      replicas: replicasOf(spec),
+      selector: { matchLabels: selector },
+      template: {
+        metadata: { labels, annotations: { "io.kstlib.name": spec.name } },
+        spec: {
+          restartPolicy: "Always",
+          ...(volumes.length > 0 ? { volumes } : {}),
+          containers: [container]
+        }
+      }
+    }
+  }
+
+  const docs: Array<{ readonly comment: string | null; readonly doc: Doc | null }> = []
+  if (envKeys.length > 0) {
+    const secretMeta = { name: secretName, labels }
+    if (options.includeSecrets) {
+      docs.push({
+        comment: `Secret of session '${spec.name}': its env values (printed because --include-secrets was given).`,
+        doc: {
+          apiVersion: "v1",
+          kind: "Secret",
+          metadata: secretMeta,
+          type: "Opaque",
+          data: Object.fromEntries(envKeys.map((k) => [k, Buffer.from(spec.env[k]!, "utf8").toString("base64")]))
+        }
+      })
+    } else {
+      const stub = stringify({ apiVersion: "v1", kind: "Secret", metadata: secretMeta, type: "Opaque", stringData: Object.fromEntries(envKeys.map((k) => [k, ""])) })
+      docs.push({
+        comment: [
+          `Secret of session '${spec.name}': values withheld (kstlib ops export --include-secrets prints them).`,
+          `Create it before the Deployment, e.g.:`,
+          `  kubectl create secret generic ${secretName} ${envKeys.map((k) => `--from-literal=${k}=...`).join(" ")}`,
+          `Stub (keys only):`,
+          stub.trimEnd()
+        ].join("\n"),
+        doc: null
+      })
+    }
+  }
+  docs.push({ comment: notes.length === 0 ? `Session '${spec.name}'.` : [`Session '${spec.name}'.`, ...notes].join("\n"), doc: deployment })
+  return { docs, claims }
+}
+
+/** Every valid container session of `entries`, as one multi-document YAML text. */
+export const kubernetesManifests = (entries: ReadonlyArray<ConfigEntry>, options: KubernetesExportOptions): string => {
+  const out: Array<string> = [
+    comment([
+      `Kubernetes manifests generated by \`kstlib ops export --format kubernetes\` for project '${options.project}'.`,
+      ...(options.sources === undefined || options.sources.length === 0 ? [] : [`From: ${options.sources.join(", ")}`])
+    ].join("\n"))
+  ]
+  const used = new Map<string, string>()
+  const claims = new Set<string>()
+  const docs: Array<string> = []
+  for (const e of entries) {
+    if (e._tag === "Rejected") {
+      out.push(comment(`skipped session '${e.name}': invalid in the config (kstlib ops validate)`))
+      continue
+    }
+    if (e.spec.backend === "tmux") {
+      out.push(comment(`skipped tmux session '${e.name}': tmux sessions have no Kubernetes equivalent`))
+      continue
+    }
+    let k8s = kubeName(e.spec.name)
+    // `a_b` and `a-b` both become `a-b`: the later one gets its digest suffix.
+    if (used.has(k8s)) k8s = `${k8s.slice(0, 56)}-${createHash("sha256").update(e.spec.name).digest("hex").slice(0, 6)}`
+    used.set(k8s, e.spec.name)
+    const m = sessionManifests(e.spec, k8s, options)
+    for (const c of m.claims) claims.add(c)
+    for (const d of m.docs) {
+      docs.push([d.comment === null ? null : comment(d.comment), d.doc === null ? null : stringify(d.doc).trimEnd()].filter((x) => x !== null).join("\n"))
+    }
+  }
+  for (const claim of [...claims].sort()) {
+    docs.unshift([
+      comment(`Named volume '${claim}' (the size is a placeholder: engine volumes have none).`),
+      stringify({
+        apiVersion: "v1",
+        kind: "PersistentVolumeClaim",
+        metadata: { name: claim, labels: { [Marks.labelManaged]: Marks.managedValue.container, [Marks.labelProject]: labelValue(options.project) } },
+        spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } } }
+      }).trimEnd()
+    ].join("\n"))
+  }
+  if (docs.length === 0) out.push(comment("no container sessions to export"))
+  return `${[out.join("\n"), ...docs].join("\n---\n")}\n`
+}

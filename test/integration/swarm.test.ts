@@ -1,0 +1,202 @@
+/**
+ * `runtime: swarm` against a REAL Docker Swarm: a private dockerd started by this file (its own
+ * data/exec roots, socket, containerd namespaces; never the shared /tmp/kstlib-dockerd daemon), made
+ * a swarm manager, the test image imported offline (a busybox-static rootfs, as .ci/engines.sh
+ * does). Through the backend registry (create, observe, update in place, stop = scale 0, remove =
+ * service rm) and through the built CLI (`ops apply/plan/stop`, `apply --prune`) with DOCKER_HOST
+ * pointing at that daemon. The daemon is killed and its directories removed in a finalizer.
+ */
+import { NodeServices } from "@effect/platform-node"
+import { spawn, spawnSync } from "node:child_process"
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, copyFileSync, chmodSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { Effect, Layer, Result } from "effect"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { Backends } from "../../src/backends/registry.js"
+import type { ObservedContainer } from "../../src/model.js"
+import { recordSkip } from "../support/skips.js"
+import { containerSpec, PROJECT } from "../support/factories.js"
+
+const IMAGE = "localhost/kstlib-busybox:latest"
+const have = (cmd: string) => spawnSync("sh", ["-c", `command -v ${cmd}`], { stdio: "ignore" }).status === 0
+const usable = process.getuid?.() === 0 && have("dockerd") && have("docker") && existsSync("/bin/busybox")
+if (!usable) recordSkip("test/integration/swarm.test.ts", "needs root, dockerd, docker and /bin/busybox (bash .ci/engines.sh installs them)")
+
+let dir = ""
+let host = ""
+let daemon: ReturnType<typeof spawn> | null = null
+
+const docker = (args: ReadonlyArray<string>) => {
+  const r = spawnSync("docker", args, { env: { ...process.env, DOCKER_HOST: host }, encoding: "utf8", timeout: 120_000 })
+  return { code: r.status ?? -1, stdout: r.stdout ?? "", stderr: r.stderr ?? "" }
+}
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+beforeAll(async () => {
+  if (!usable) return
+  dir = mkdtempSync("/tmp/ksw-")
+  for (const d of ["data", "exec"]) mkdirSync(join(dir, d))
+  host = `unix://${dir}/docker.sock`
+  const log = join(dir, "dockerd.log")
+  writeFileSync(log, "")
+  daemon = spawn("dockerd", [
+    "--storage-driver=vfs", "--iptables=false", "--bridge=none",
+    `--data-root=${dir}/data`, `--exec-root=${dir}/exec`, `--pidfile=${dir}/dockerd.pid`,
+    `--containerd-namespace=ksw-${dir.slice(-6)}`, `--containerd-plugins-namespace=ksw-${dir.slice(-6)}-p`,
+    "-H", host
+  ], { stdio: ["ignore", "ignore", "ignore"], detached: true })
+  for (let i = 0; i < 120 && docker(["info"]).code !== 0; i++) await sleep(500)
+  expect(docker(["info"]).code, readFileSync(log, "utf8")).toBe(0)
+  // Own ports: another swarm on this machine (a developer's) may hold the defaults 2377 / 4789.
+  const port = 20000 + Math.floor(Math.random() * 20000)
+  const init = docker(["swarm", "init", "--advertise-addr", "127.0.0.1", "--listen-addr", `127.0.0.1:${port}`, "--data-path-port", String(port + 1)])
+  expect(init.code, init.stderr).toBe(0)
+  // The test image, offline: a busybox-static rootfs.
+  const root = join(dir, "rootfs")
+  for (const d of ["bin", "etc", "tmp", "root", "proc", "sys", "dev"]) mkdirSync(join(root, d), { recursive: true })
+  copyFileSync("/bin/busybox", join(root, "bin/busybox"))
+  chmodSync(join(root, "bin/busybox"), 0o755)
+  for (const applet of spawnSync("/bin/busybox", ["--list"], { encoding: "utf8" }).stdout.split("\n").filter((a) => a !== "" && a !== "busybox")) {
+    symlinkSync("busybox", join(root, "bin", applet))
+  }
+  writeFileSync(join(root, "etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n")
+  expect(spawnSync("tar", ["-C", root, "-cf", join(dir, "rootfs.tar"), "."]).status).toBe(0)
+  const imp = docker(["import", "--change", "CMD [\"sh\"]", "--change", "ENV PATH=/bin", join(dir, "rootfs.tar"), IMAGE])
+  expect(imp.code, imp.stderr).toBe(0)
+  process.env["DOCKER_HOST"] = host
+}, 180_000)
+
+afterAll(async () => {
+  if (daemon === null) return
+  const ids = docker(["service", "ls", "-q"]).stdout.split("\n").filter((s) => s !== "")
+  if (ids.length > 0) docker(["service", "rm", ...ids])
+  for (let i = 0; i < 60 && docker(["ps", "-q"]).stdout.trim() !== ""; i++) await sleep(500)
+  docker(["swarm", "leave", "--force"])
+  const pid = daemon.pid!
+  try {
+    process.kill(pid, "SIGTERM")
+  } catch {
+    // already gone
+  }
+  for (let i = 0; i < 60; i++) {
+    try {
+      process.kill(pid, 0)
+      await sleep(500)
+    } catch {
+      break
+    }
+  }
+  try {
+    process.kill(pid, "SIGKILL")
+  } catch {
+    // gone
+  }
+  spawnSync("umount", ["-R", join(dir, "exec")], { stdio: "ignore" })
+  rmSync(dir, { recursive: true, force: true })
+}, 120_000)
+
+const services = () =>
+  docker(["service", "ls", "--format", "{{.Name}} {{.Replicas}} {{.ID}}"]).stdout.split("\n").filter((l) => l !== "").map((l) => {
+    const [name, replicas, id] = l.split(" ")
+    return { name: name!, replicas: replicas!, id: id! }
+  })
+
+const BackendsLive = Backends.layerWith.pipe(Layer.provide(NodeServices.layer))
+const withBackends = <A, E>(f: (b: Backends["Service"]) => Effect.Effect<A, E>) =>
+  Effect.runPromise(Effect.gen(function*() {
+    return yield* f(yield* Backends)
+  }).pipe(Effect.provide(BackendsLive)))
+
+describe.runIf(usable)("swarm backend (own dockerd in swarm mode)", () => {
+  it("create, observe, update in place, stop (scale 0), start, remove", async () => {
+    const spec = containerSpec("ksw-api", { runtime: "swarm", image: IMAGE, command: "sleep 300", env: { TOKEN: "t0ken" }, replicas: 2 })
+    const launched = await withBackends((b) => b.launch([spec], { project: PROJECT }))
+    expect(launched.map((r) => (Result.isFailure(r) ? r.failure.message : "ok"))).toEqual(["ok"])
+    expect(services().find((s) => s.name === "ksw-api")?.replicas).toBe("2/2")
+    // env values never on the service's command line: only in its env
+    expect(docker(["service", "inspect", "--format", "{{json .Spec.TaskTemplate.ContainerSpec.Env}}", "ksw-api"]).stdout).toContain("TOKEN=t0ken")
+
+    const seen = async () => {
+      const obs = await withBackends((b) => b.observe({ sockets: [] }, ["container"]))
+      expect(obs[0]!.runtimes).toContain("swarm")
+      return obs[0]!.sessions.find((o): o is ObservedContainer => o.backend === "container" && o.runtime === "swarm" && o.name === "ksw-api")
+    }
+    const o = await seen()
+    expect(o).toMatchObject({ state: "running", image: IMAGE, mark: { managed: true, project: PROJECT } })
+
+    const id = services().find((s) => s.name === "ksw-api")!.id
+    const changed = { ...spec, command: "sleep 301", replicas: 1 }
+    expect(await withBackends((b) => Effect.succeed(b.updatesInPlace?.(o!, changed)))).toBe(true)
+    const updated = await withBackends((b) => b.launch([changed], { project: PROJECT }))
+    expect(updated.every(Result.isSuccess)).toBe(true)
+    const after = services().find((s) => s.name === "ksw-api")!
+    expect(after.id).toBe(id)
+    expect(docker(["service", "inspect", "--format", "{{json .Spec.TaskTemplate.ContainerSpec.Args}}", "ksw-api"]).stdout.trim()).toBe("[\"sleep\",\"301\"]")
+
+    expect(await withBackends((b) => b.stop((o)!, { timeout: 1 }))).toBe("stopped")
+    expect(services().find((s) => s.name === "ksw-api")?.replicas).toBe("0/0")
+    expect((await seen())?.state).toBe("stopped")
+
+    await withBackends((b) => b.restart({ ...o!, state: "stopped" }, changed, { project: PROJECT, mark: true }))
+    expect((await seen())?.state).toBe("running")
+
+    await withBackends((b) => b.remove(o!, {}))
+    expect(services().find((s) => s.name === "ksw-api")).toBeUndefined()
+  })
+})
+
+describe.runIf(usable)("kstlib ops with runtime: swarm (built CLI)", () => {
+  const BIN = new URL("../../dist/cli/bin.js", import.meta.url).pathname
+  const kstlib = (cwd: string, args: ReadonlyArray<string>) => {
+    const r = spawnSync(process.execPath, [BIN, ...args, "--config", join(cwd, "kstlib.conf.yml")], {
+      cwd,
+      env: { ...process.env, DOCKER_HOST: host, NO_COLOR: "1", HOME: cwd },
+      encoding: "utf8",
+      timeout: 120_000
+    })
+    return { code: r.status ?? -1, stdout: r.stdout ?? "", stderr: r.stderr ?? "" }
+  }
+  const config = (cwd: string, sessions: Record<string, unknown>) =>
+    writeFileSync(join(cwd, "kstlib.conf.yml"), JSON.stringify({ ops: { project: "kswcli", sessions } }))
+
+  it("apply creates, plan is clean, drift updates or replaces, stop scales to 0, prune removes", () => {
+    const cwd = mkdtempSync(join(dir, "cli-"))
+    const web = { backend: "container", runtime: "swarm", image: IMAGE, command: "sleep 300", env: { GREETING: "one" }, replicas: 2 }
+    config(cwd, { "ksw-web": web })
+    const a = kstlib(cwd, ["ops", "apply"])
+    expect(a.code, a.stdout + a.stderr).toBe(0)
+    expect(a.stdout).toContain("1 created")
+    expect(services().find((s) => s.name === "ksw-web")?.replicas).toBe("2/2")
+    expect(kstlib(cwd, ["ops", "plan", "--detailed-exitcode"]).code).toBe(0)
+
+    // command + replicas: one service update, same service
+    const id = services().find((s) => s.name === "ksw-web")!.id
+    config(cwd, { "ksw-web": { ...web, command: "sleep 301", replicas: 1 } })
+    expect(kstlib(cwd, ["ops", "plan", "--detailed-exitcode"]).code).toBe(2)
+    const u = kstlib(cwd, ["ops", "apply"])
+    expect(u.code, u.stdout + u.stderr).toBe(0)
+    expect(u.stdout).toContain("1 replaced")
+    expect(services().find((s) => s.name === "ksw-web")).toMatchObject({ id, replicas: "1/1" })
+
+    // env: a new service (update cannot take env without putting values on its command line)
+    config(cwd, { "ksw-web": { ...web, command: "sleep 301", replicas: 1, env: { GREETING: "two" } } })
+    const e = kstlib(cwd, ["ops", "apply"])
+    expect(e.code, e.stdout + e.stderr).toBe(0)
+    const replaced = services().find((s) => s.name === "ksw-web")!
+    expect(replaced.id).not.toBe(id)
+    expect(kstlib(cwd, ["ops", "plan", "--detailed-exitcode"]).code).toBe(0)
+
+    const s = kstlib(cwd, ["ops", "stop", "ksw-web"])
+    expect(s.code, s.stdout + s.stderr).toBe(0)
+    expect(services().find((x) => x.name === "ksw-web")?.replicas).toBe("0/0")
+    const started = kstlib(cwd, ["ops", "apply"])
+    expect(started.stdout).toContain("1 started")
+    expect(services().find((x) => x.name === "ksw-web")?.replicas).toBe("1/1")
+
+    config(cwd, {})
+    const p = kstlib(cwd, ["ops", "apply", "--prune", "ksw-web"])
+    expect(p.code, p.stdout + p.stderr).toBe(0)
+    expect(p.stdout).toContain("1 pruned")
+    expect(services().find((x) => x.name === "ksw-web")).toBeUndefined()
+  })
+})

@@ -1,0 +1,101 @@
+/** Swarm argv and parsing, pure. */
+import { describe, expect, it } from "vitest"
+import { createArgs, mountOf, publishOf, scaleArgs, shellQuote, updatable, updateArgs } from "../../src/backends/swarm/argv.js"
+import { parseServiceInspect, parseServiceLs, parseServicePs, toObserved } from "../../src/backends/swarm/parse.js"
+import { fingerprint } from "../../src/model.js"
+import { containerSpec } from "../support/factories.js"
+
+const spec = containerSpec("api", {
+  runtime: "swarm",
+  command: "server --name 'two words'",
+  working_dir: "/srv",
+  env: { TOKEN: "s3cr3t", MULTI: "a\nb" },
+  volumes: ["/data:/data:ro", "cache:/cache"],
+  ports: ["8080:80"],
+  replicas: 3
+})
+
+describe("swarm argv", () => {
+  it("service create: labels, restart condition, replicas, env file, mounts, host-mode publish, argv after the image; no env value", () => {
+    const r = createArgs(spec, "proj", "/tmp/x/env")
+    expect(r.ok).toBe(true)
+    const args = r.ok ? r.args : []
+    expect(args.slice(0, 6)).toEqual(["service", "create", "--detach", "--no-resolve-image", "--name", "api"])
+    expect(args).toContain("io.kstlib.managed=true")
+    expect(args).toContain("io.kstlib.project=proj")
+    expect(args).toContain("io.kstlib.session=api")
+    expect(args.join(" ")).toMatch(/--label io\.kstlib\.spec=v1:[0-9a-f]{64}/u)
+    expect(args.join(" ")).toContain("--restart-condition any --replicas 3 --workdir /srv --env-file /tmp/x/env --env MULTI")
+    expect(args).toContain("type=bind,source=/data,target=/data,readonly")
+    expect(args).toContain("type=volume,source=cache,target=/cache")
+    expect(args).toContain("mode=host,published=8080,target=80,protocol=tcp")
+    expect(args.slice(-4)).toEqual(["localhost/app:1", "server", "--name", "two words"])
+    expect(args.join(" ")).not.toContain("s3cr3t")
+    expect(args.join(" ")).not.toContain("a\nb")
+  })
+
+  it("a restart field, when the config has one, maps to --restart-condition", () => {
+    const r = createArgs({ ...spec, restart: "on-failure" } as never, "p", null)
+    expect(r.ok && r.args.join(" ")).toContain("--restart-condition on-failure")
+  })
+
+  it("service update: image, args quoted for Docker's splitter, workdir, replicas, labels", () => {
+    const r = updateArgs(spec, "proj")
+    const args = r.ok ? r.args : []
+    expect(args.slice(0, 6)).toEqual(["service", "update", "--detach", "--no-resolve-image", "--image", "localhost/app:1"])
+    expect(args[args.indexOf("--args") + 1]).toBe("'server' '--name' 'two words'")
+    expect(args[args.length - 1]).toBe("api")
+    expect(args.join(" ")).not.toContain("s3cr3t")
+    expect(shellQuote("it's")).toBe("'it'\\''s'")
+    expect(scaleArgs("api", 0)).toEqual(["service", "scale", "--detach", "api=0"])
+  })
+
+  it("only image, command, shell, working_dir and replicas are updated in place; env and the rest replace", () => {
+    const fp = fingerprint(spec)
+    expect(updatable(fp, fingerprint({ ...spec, image: "x:2", command: "other", replicas: 1 }))).toBe(true)
+    expect(updatable(fp, fingerprint({ ...spec, env: { TOKEN: "new", MULTI: "a\nb" } }))).toBe(false)
+    expect(updatable(fp, fingerprint({ ...spec, volumes: [] }))).toBe(false)
+    expect(updatable(null, fp)).toBe(false)
+  })
+
+  it("mounts and ports", () => {
+    expect(mountOf("/a,b:/c")).toBe("type=bind,\"source=/a,b\",target=/c")
+    expect(publishOf("53/udp")).toBe("mode=host,target=53,protocol=udp")
+  })
+})
+
+describe("swarm parse", () => {
+  const ls = [
+    `{"ID":"aaa","Image":"img:1@sha256:abc","Mode":"replicated","Name":"web","Ports":"","Replicas":"2/2"}`,
+    `{"ID":"bbb","Image":"img:1","Mode":"replicated","Name":"job","Ports":"","Replicas":"0/1"}`,
+    `{"ID":"ccc","Image":"img:1","Mode":"replicated","Name":"off","Ports":"","Replicas":"0/0"}`
+  ].join("\n")
+  const doc = (id: string, name: string, replicas: number, labels: Record<string, string>) => ({
+    ID: `${id}full`,
+    CreatedAt: "2024-01-02T03:04:05.123456789Z",
+    Spec: { Name: name, Labels: labels, Mode: { Replicated: { Replicas: replicas } }, TaskTemplate: { ContainerSpec: { Image: "img:1@sha256:abc" } } }
+  })
+  const inspect = JSON.stringify([
+    doc("aaa", "web", 2, { "io.kstlib.managed": "true", "io.kstlib.project": "p" }),
+    doc("bbb", "job", 1, {}),
+    doc("ccc", "off", 0, { "io.kstlib.managed": "true", "io.kstlib.project": "p" })
+  ])
+  const ps = [
+    `{"CurrentState":"Ready 1 second ago","DesiredState":"Ready","Error":"","ID":"t1","Name":"job.1"}`,
+    `{"CurrentState":"Failed 3 seconds ago","DesiredState":"Shutdown","Error":"\\"task: non-zero exit (7)\\"","ID":"t2","Name":" \\\\_ job.1"}`
+  ].join("\n")
+
+  it("ls + inspect + ps → observed sessions: running, exited with its code, stopped (scaled to 0); marks from service labels", () => {
+    const rows = parseServiceLs(ls)
+    expect(rows.map((r) => [r.name, r.running, r.desired, r.image])).toEqual([["web", 2, 2, "img:1"], ["job", 0, 1, "img:1"], ["off", 0, 0, "img:1"]])
+    const tasks = parseServicePs(ps)
+    expect(tasks.map((t) => [t.service, t.state])).toEqual([["job", "ready"], ["job", "failed"]])
+    const seen = toObserved(rows, parseServiceInspect(inspect), tasks)
+    expect(seen.map((o) => [o.name, o.runtime, o.state, o.exit_code, o.mark.managed, o.image])).toEqual([
+      ["web", "swarm", "running", null, true, "img:1"],
+      ["job", "swarm", "exited", 7, false, "img:1"],
+      ["off", "swarm", "stopped", null, true, "img:1"]
+    ])
+    expect(seen[0]!.created_at).toBe("2024-01-02T03:04:05.123Z")
+  })
+})
