@@ -32,15 +32,26 @@ const docker = (args: ReadonlyArray<string>) => {
 }
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
+/**
+ * The daemon's own bridge. NOT `--bridge=none`: a dockerd started with it deletes the host's
+ * `docker0` interface, which breaks every other daemon (the shared test dockerd) using it.
+ */
+const bridge = `ksw${Math.random().toString(36).slice(2, 9)}`
+const ip = (args: ReadonlyArray<string>) => spawnSync("ip", args, { encoding: "utf8" })
+const hadGwBridge = ip(["link", "show", "docker_gwbridge"]).status === 0
+
 beforeAll(async () => {
   if (!usable) return
   dir = mkdtempSync("/tmp/ksw-")
+  expect(ip(["link", "add", "name", bridge, "type", "bridge"]).status).toBe(0)
+  ip(["addr", "add", `10.213.${Math.floor(Math.random() * 250) + 1}.1/24`, "dev", bridge])
+  ip(["link", "set", bridge, "up"])
   for (const d of ["data", "exec"]) mkdirSync(join(dir, d))
   host = `unix://${dir}/docker.sock`
   const log = join(dir, "dockerd.log")
   writeFileSync(log, "")
   daemon = spawn("dockerd", [
-    "--storage-driver=vfs", "--iptables=false", "--bridge=none",
+    "--storage-driver=vfs", "--iptables=false", `--bridge=${bridge}`,
     `--data-root=${dir}/data`, `--exec-root=${dir}/exec`, `--pidfile=${dir}/dockerd.pid`,
     `--containerd-namespace=ksw-${dir.slice(-6)}`, `--containerd-plugins-namespace=ksw-${dir.slice(-6)}-p`,
     "-H", host
@@ -93,6 +104,9 @@ afterAll(async () => {
   }
   spawnSync("umount", ["-R", join(dir, "exec")], { stdio: "ignore" })
   rmSync(dir, { recursive: true, force: true })
+  ip(["link", "delete", bridge])
+  // swarm's host bridge, when this test made it
+  if (!hadGwBridge) ip(["link", "delete", "docker_gwbridge"])
 }, 120_000)
 
 const services = () =>
