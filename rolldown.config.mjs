@@ -13,10 +13,11 @@ export default {
     transform(code, id) {
       if (!id.replaceAll("\\", "/").endsWith("effect/dist/cli/CliOutput.js")) return null
       if (!SEGMENTER.test(code)) this.error("effect/cli CliOutput.js changed: update the lazy Intl.Segmenter rewrite")
-      return code.replace(
-        SEGMENTER,
-        `let graphemeSegmenterInstance; const graphemeSegmenter = { segment: (text) => (graphemeSegmenterInstance ??= new Intl.Segmenter(undefined, { granularity: "grapheme" })).segment(text) };`
-      )
+      // Same number of lines as the original statement: the module's source map stays exact (map: null).
+      const code2 = code.replace(SEGMENTER, (original) =>
+        `let graphemeSegmenterInstance; const graphemeSegmenter = { segment: (text) => (graphemeSegmenterInstance ??= new Intl.Segmenter(undefined, { granularity: "grapheme" })).segment(text) };` +
+        "\n".repeat(original.split("\n").length - 1))
+      return { code: code2, map: null }
     }
   }]
 }

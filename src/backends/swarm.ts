@@ -101,26 +101,21 @@ const make = Effect.gen(function*() {
     const r = yield* Effect.result(services)
     const base = { kind: "container" as const, unreadable: [] }
     if (r._tag === "Failure") {
+      // No docker at all is the container backend's to report; swarm simply is not there.
       const missing = r.failure._tag === "CommandFailed" && r.failure.exitCode === 127
       return {
         ...base,
         sessions: [],
         available: false,
         runtimes: [],
-        problems: [{ where: "swarm", message: missing ? "docker not found in PATH" : r.failure.message, missing }],
+        problems: missing ? [] : [{ where: "swarm", message: r.failure.message, missing }],
         // Swarm answered before but not now: its services are unknown, nothing is planned there.
         unreadable: missing ? [] : [{ backend: "container" as const, runtime: "swarm" as const }]
       } satisfies BackendObservation
     }
-    if (r.success === null) {
-      return {
-        ...base,
-        sessions: [],
-        available: false,
-        runtimes: [],
-        problems: [{ where: "swarm", message: "the docker engine is not a swarm manager (docker swarm init)", missing: true }]
-      } satisfies BackendObservation
-    }
+    // Not a swarm manager: swarm is not in use here (not a failure); a session asking for it is
+    // invalid ("container runtime 'swarm' not found").
+    if (r.success === null) return { ...base, sessions: [], available: false, runtimes: [], problems: [] } satisfies BackendObservation
     return { ...base, sessions: r.success, available: true, runtimes: ["swarm"], problems: [] } satisfies BackendObservation
   })
 

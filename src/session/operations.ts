@@ -205,10 +205,19 @@ const suggestionsFor = (config: LoadedConfig, observed: ReadonlyArray<ObservedSe
   closestNames(name, [...new Set([...config.sessions.map((e) => e.name), ...observed.map((o) => o.name)])])
 
 /** The session found, or why not: not running (a config session), or not found (with the closest names). */
+/** Whether a problem of the observation concerns where this status's session would be. */
+const concerns = (s: SessionStatus, where: string) =>
+  s.backend === "tmux" ? where.startsWith("tmux") : where === "container" || where === (s.runtime ?? where)
+
 /** Why nothing was found: not running (a config session) or not found (with close names), and what could not be read. */
 const missing = (l: Located, config: LoadedConfig) => {
-  // Say what failed: a missing or failing tmux/engine is not the same as "not there".
-  const unreadable = l.observation.problems.map((p) => `${p.where}: ${p.message}`)
+  // Say what failed: a missing or failing tmux/engine is not the same as "not there" — where the
+  // session could be (a config session: its backend; any other name: anywhere).
+  const entry = config.sessions.find((e) => e.name === l.name)
+  const status = entry === undefined ? null : definedStatus(entry, config)
+  const unreadable = l.observation.problems
+    .filter((p) => status === null || concerns(status, p.where))
+    .map((p) => `${p.where}: ${p.message}`)
   const more = unreadable.length === 0 ? {} : { unreadable }
   return config.sessions.some((e) => e.name === l.name)
     ? new SessionNotRunning({ session: l.name, ...more })
@@ -221,9 +230,6 @@ const requireObserved = (l: Located) =>
     return yield* missing(l, yield* KstlibConfig)
   })
 
-/** Whether a problem of the observation concerns where this status's session would be. */
-const concerns = (s: SessionStatus, where: string) =>
-  s.backend === "tmux" ? where.startsWith("tmux") : where === "container" || where === (s.runtime ?? where)
 
 export interface StopOptions {
   readonly force?: boolean

@@ -266,7 +266,11 @@ export const containerEntry = (runtime: RuntimeName, command: string, extra: Ses
  */
 export const LOOP_SH = "trap 'exit 0' TERM INT\necho loop-started\nsleep 300 &\nwait\n"
 /** A script that dies right after starting, with output and a known exit code. */
-export const FAIL_SH = "echo boom-output\nexit 7\n"
+/**
+ * Dies at once (well within the 0.5 s settle) with output. The short pause before exiting is for
+ * tmux 3.3a, which now and then loses the last output of a process exiting right after printing.
+ */
+export const FAIL_SH = "echo boom-output\nsleep 0.1\nexit 7\n"
 
 export type PlanJson = {
   readonly changed: boolean
