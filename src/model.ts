@@ -147,6 +147,10 @@ interface ObservedCommon {
   readonly created_at: string | null
   readonly exit_code: number | null
   readonly mark: Mark
+  /** Restarts done by the restart policy (tmux: `@kstlib-restarts`; containers: the engine's RestartCount); absent/null: unknown or none. */
+  readonly restarts?: number | null
+  /** Exit code of the last run that ended (also while a restarted process runs); null: none known. */
+  readonly last_exit_code?: number | null
 }
 
 export interface ObservedTmux extends ObservedCommon {
@@ -294,6 +298,10 @@ export const Marks = {
   tmuxProject: "@kstlib-project",
   tmuxSpec: "@kstlib-spec",
   tmuxApplied: "@kstlib-applied",
+  /** Restart policy bookkeeping (session options): restarts done, last exit code, and "stopped by kstlib". */
+  tmuxRestarts: "@kstlib-restarts",
+  tmuxLastExit: "@kstlib-last-exit",
+  tmuxStopped: "@kstlib-stopped",
   labelManaged: "io.kstlib.managed",
   labelProject: "io.kstlib.project",
   labelSession: "io.kstlib.session",

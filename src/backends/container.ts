@@ -34,7 +34,7 @@ import {
   startArgs,
   stopArgs
 } from "./container/argv.js"
-import { engineMessage, isNoSuchContainer, parseInspect, parsePs } from "./container/parse.js"
+import { engineMessage, isNoSuchContainer, parseInspect, parsePs, parseRestartInfo, type RestartInfo } from "./container/parse.js"
 import { findOnPath } from "./container/path.js"
 
 /** Auto-detect order. */
@@ -101,6 +101,29 @@ const make = Effect.gen(function*() {
     })
   )
 
+  /**
+   * Restart count and last exit code of the containers kstlib started with a restart policy (their
+   * stored fingerprint says so): ONE `container inspect` for all of them, none when there are none.
+   * A failure leaves them unknown; it never hides the containers.
+   */
+  const withRestartInfo = (
+    runtime: RuntimeName,
+    sessions: ReadonlyArray<ObservedContainer>
+  ): Effect.Effect<ReadonlyArray<ObservedContainer>> => {
+    const supervised = sessions.filter((o) => typeof o.mark.applied?.["restart"] === "string").map((o) => o.name)
+    if (supervised.length === 0) return Effect.succeed(sessions)
+    return exec(runtime, ["container", "inspect", ...supervised]).pipe(
+      Effect.map((r) => parseRestartInfo(r.stdout)),
+      Effect.orElseSucceed(() => new Map<string, RestartInfo>()),
+      Effect.map((info) =>
+        sessions.map((o): ObservedContainer => {
+          const i = info.get(o.name)
+          return i === undefined ? o : { ...o, restarts: i.restarts, last_exit_code: i.last_exit_code }
+        })
+      )
+    )
+  }
+
   const observe = Effect.fn("Containers.observe")(function*() {
     const runtimes = yield* onPath
     // Each runtime on its own, so a docker client without a daemon does not hide podman's containers.
@@ -108,6 +131,7 @@ const make = Effect.gen(function*() {
       const args = psArgs(runtime)
       return exec(runtime, args).pipe(
         Effect.flatMap((r) => (r.exitCode === 0 ? Effect.succeed(parsePs(r.stdout, runtime)) : Effect.fail(failed(runtime, args, r)))),
+        Effect.flatMap((sessions) => withRestartInfo(runtime, sessions)),
         Effect.map((sessions) => ({ runtime, sessions, problem: null as ObserveProblem | null })),
         Effect.catch((e) =>
           Effect.succeed({

@@ -35,7 +35,9 @@ import {
   sendKeysArgs,
   sessionPanesArgs,
   sessionTarget,
-  socketArgs
+  socketArgs,
+  type Supervisor,
+  unsuperviseCommands
 } from "./tmux/argv.js"
 import {
   isMissingTarget,
@@ -102,6 +104,13 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
           ))
       )
     })
+
+  /** The tmux program, as an absolute path, for the restart hook (which runs it from the server's `sh`). */
+  const supervisor: Effect.Effect<Supervisor> = Effect.gen(function*() {
+    const configured = yield* TmuxBinary
+    if (configured.startsWith("/")) return { tmux: configured }
+    return { tmux: (yield* Effect.promise(() => findOnPath(configured))) ?? configured }
+  })
 
   /** Sessions of one server; none when no server listens there (absent or stale socket). */
   const listSocket = (socket: string | null, args: ReadonlyArray<string>) =>
@@ -170,8 +179,9 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
    */
   const createBatch = (socket: string | null, specs: ReadonlyArray<TmuxSpec>, project: string, path: string | undefined) =>
     Effect.gen(function*() {
+      const sup = yield* supervisor
       const r = yield* tmux(socket, scriptArgs(), {
-        input: script(specs.map((s) => createCommands(s, project))),
+        input: script(specs.map((s) => createCommands(s, project, sup))),
         ...(path === undefined ? {} : { path })
       })
       const refused = new Map<string, string>()
@@ -220,8 +230,9 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
     options: { readonly project: string; readonly mark: boolean }
   ) {
     if (dirMissing(spec)) return yield* startFailed(spec.name, `working directory does not exist: ${spec.working_dir}`)
+    const sup = yield* supervisor
     const r = yield* tmux(o.socket_name, scriptArgs(), {
-      input: script([respawnCommands(spec, options.mark ? { project: options.project } : null)]),
+      input: script([respawnCommands(spec, options.mark ? { project: options.project } : null, sup)]),
       ...(spec.env["PATH"] === undefined ? {} : { path: spec.env["PATH"] })
     }).pipe(Effect.mapError((e) => startFailed(spec.name, e.message)))
     if (r.exitCode === 0) return
@@ -263,7 +274,16 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
   const stop = Effect.fn("Tmux.stop")(function*(o: ObservedTmux, options: { readonly force?: boolean; readonly timeout?: number; readonly keep?: boolean }) {
     const socket = normalizeSocket(o.socket_name)
     const fail = (e: { readonly message: string }) => stopFailed(o.name, e.message)
-    const panes = yield* sessionPanes(o.name, socket).pipe(Effect.mapError(fail))
+    // A stop through kstlib is never undone by the restart policy: hook removed, session marked
+    // stopped (a restart already waiting out its backoff sees the mark and gives up). Same call as
+    // the pane listing. Only on kstlib's own sessions: a foreign session's hooks are the user's.
+    const panes = yield* tmux(socket, [
+      ...(o.mark.managed ? unsuperviseCommands(o.name).flatMap((c) => [...c, ";"]) : []),
+      ...sessionPanesArgs(o.name)
+    ]).pipe(
+      Effect.map((r) => (r.exitCode === 0 ? Option.some(parsePaneStates(r.stdout)) : Option.none())),
+      Effect.mapError(fail)
+    )
     if (Option.isNone(panes)) return yield* notFound(o.name)
     const first = panes.value[0]
     let outcome: StopOutcome = first === undefined || first.dead ? "already-stopped" : "stopped"

@@ -255,6 +255,9 @@ export const decodeLocated = (name: string, raw: unknown, ctx: LocatedContext): 
     add(["working_dir"], "must be an absolute path (it is the working directory inside the container)")
   }
   const unsafe_mounts = c.unsafe_mounts ?? false
+  if (c.restart === "always" && c.max_restarts !== undefined && c.max_restarts !== null) {
+    add(["max_restarts"], "a container's restart: always has no limit (the engine's policy); use restart: on-failure with max_restarts")
+  }
   /** Host system directories and engine sockets, judged on the real path (a symlink to / is /). */
   const checkMount = (p: ReadonlyArray<PropertyKey>, volume: string): string => {
     const host = volume.slice(0, volume.indexOf(":"))
