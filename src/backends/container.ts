@@ -36,6 +36,8 @@ import {
 } from "./container/argv.js"
 import { engineMessage, isNoSuchContainer, parseInspect, parsePs, parseRestartInfo, type RestartInfo } from "./container/parse.js"
 import { findOnPath } from "./container/path.js"
+import { LOG_PROBE_LINES, logMatches, notReady, probeWith, ready } from "./probe.js"
+import { commandArgv } from "../command.js"
 
 /** Auto-detect order. */
 export const RUNTIMES: ReadonlyArray<RuntimeName> = ["podman", "docker"]
@@ -272,6 +274,23 @@ const make = Effect.gen(function*() {
     if (code !== 0 && code !== 1) return yield* attachFailed(`attach exited with code ${code}`)
   })
 
+  /** `log:` on the container's logs; `cmd:` inside it (exec, as words or `sh -c` with shell: true). */
+  const probe = (o: ObservedContainer, spec: ContainerSpec) =>
+    probeWith(spec, {
+      log: (pattern) =>
+        logs(o, { lines: LOG_PROBE_LINES }).pipe(
+          Effect.map((text) => logMatches(text, pattern)),
+          Effect.catch((e) => Effect.succeed(notReady(e.message)))
+        ),
+      cmd: (command) =>
+        Effect.gen(function*() {
+          const argv = commandArgv({ command, shell: spec.shell })
+          if (!argv.ok || argv.argv === null) return notReady(argv.ok ? "no command" : argv.reason)
+          const r = yield* exec(o.runtime, execArgs(o.name, argv.argv, false))
+          return r.exitCode === 0 ? ready("exit 0") : notReady(`exit ${r.exitCode}${engineMessage(r.stderr) === "" ? "" : `: ${engineMessage(r.stderr).split("\n").slice(-1)[0]}`}`)
+        }).pipe(Effect.catch((e) => Effect.succeed(notReady(e.message))))
+    })
+
   return Containers.of({
     kind: "container",
     capabilities: { exec: true, sendKeys: false },
@@ -291,6 +310,7 @@ const make = Effect.gen(function*() {
     attach,
     exec: execIn,
     sendKeys: (o) =>
-      Effect.fail(new Unsupported({ session: o.name, backend: "container", operation: "send-keys", hint: "use 'kstlib ops exec' or 'attach'" }))
+      Effect.fail(new Unsupported({ session: o.name, backend: "container", operation: "send-keys", hint: "use 'kstlib ops exec' or 'attach'" })),
+    probe
   })
 })

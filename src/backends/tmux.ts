@@ -23,6 +23,8 @@ import { interactive, run } from "../proc.js"
 import type { RunResult } from "../proc.js"
 import type { Backend, BackendObservation, ObserveProblem, ObserveScope, StopOutcome } from "./backend.js"
 import { findOnPath } from "./container/path.js"
+import { LOG_PROBE_LINES, logMatches, notReady, probeWith, ready } from "./probe.js"
+import { commandArgv } from "../command.js"
 import {
   captureArgs,
   createCommands,
@@ -379,6 +381,26 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
     if (r.exitCode !== 0) return yield* notFound(o.name)
   })
 
+  /** `log:` on the pane's history; `cmd:` on the host (tmux has no exec), with the session's directory and env. */
+  const probe = (o: ObservedTmux, spec: TmuxSpec) =>
+    probeWith(spec, {
+      log: (pattern) =>
+        logs(o, { lines: LOG_PROBE_LINES }).pipe(
+          Effect.map((text) => logMatches(text, pattern)),
+          Effect.catch((e) => Effect.succeed(notReady(e.message)))
+        ),
+      cmd: (command) =>
+        Effect.gen(function*() {
+          const argv = commandArgv({ command, shell: spec.shell })
+          if (!argv.ok || argv.argv === null) return notReady(argv.ok ? "no command" : argv.reason)
+          const r = yield* run(argv.argv[0]!, argv.argv.slice(1), {
+            env: spec.env,
+            ...(spec.working_dir === null ? {} : { cwd: spec.working_dir })
+          }).pipe(Effect.provideService(ChildProcessSpawner.ChildProcessSpawner, spawner))
+          return r.exitCode === 0 ? ready("exit 0") : notReady(`exit ${r.exitCode}${r.stderr.trim() === "" ? "" : `: ${r.stderr.trim().split("\n").slice(-1)[0]}`}`)
+        }).pipe(Effect.catch((e) => Effect.succeed(notReady(e.message))))
+    })
+
   return Tmux.of({
     kind: "tmux",
     capabilities: { exec: false, sendKeys: true },
@@ -393,6 +415,7 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
     attach,
     exec: (o) =>
       Effect.fail(new Unsupported({ session: o.name, backend: "tmux", operation: "exec", hint: "use 'kstlib ops send-keys' for tmux sessions" })),
-    sendKeys
+    sendKeys,
+    probe
   })
 }
