@@ -84,7 +84,7 @@ const start = Command.make("start", {
       ? ""
       : ` (${observed.backend === "tmux" ? `tmux backend, socket ${observed.socket_name ?? "default"}` : `container backend, ${observed.runtime}`})`
     const pid = observed?.pid === null || observed === null ? "" : `, pid ${observed.pid}`
-    const deps = started.dependencies ?? []
+    const deps = "dependencies" in started ? started.dependencies ?? [] : []
     if (!f.quiet && deps.length > 0) yield* Console.log(`Started first (dependencies): ${deps.join(", ")}.`)
     yield* Console.log(
       f.quiet ? `${f.name}: running` : started.status === "already-running" ? `Session '${f.name}' is already running${where}.` : `Session '${f.name}' started${where}${pid}.`

@@ -236,10 +236,11 @@ export const start = (
       return { status: "already-running", observed: same.find((o) => isOurs(o, config.project)) ?? null } satisfies StartResult
     }
     const results = yield* run(p, options.settle ?? defaultSettle, 10, options.waitReady === true)
+    const dependencies = results.filter((r) => r.step.session !== name && r.error === null).map((r) => r.step.session)
     return {
       status: "started",
       observed: launchedSession(results, name),
-      dependencies: results.filter((r) => r.step.session !== name && r.error === null).map((r) => r.step.session)
+      ...(dependencies.length === 0 ? {} : { dependencies })
     } satisfies StartResult
   })
 
@@ -285,10 +286,11 @@ export const stop = (name: string, sel: Selector = {}, options: StopOptions = {}
     const config = yield* KstlibConfig
     const l = yield* locate(name, sel)
     const dependents = runningDependents(config, l.observation.sessions, name)
-    if (l.observed === null && config.sessions.some((e) => e.name === name)) return { status: "not-running", dependents } satisfies StopResult
+    const named = dependents.length === 0 ? {} : { dependents }
+    if (l.observed === null && config.sessions.some((e) => e.name === name)) return { status: "not-running", ...named } satisfies StopResult
     const o = yield* requireObserved(l)
     const results = yield* run(planStop(o, config.project), defaultSettle, options.force === true ? 0 : options.timeout ?? 10)
-    return { status: results[0]?.outcome ?? "stopped", observed: o, dependents } satisfies StopResult
+    return { status: results[0]?.outcome ?? "stopped", observed: o, ...named } satisfies StopResult
   })
 
 /**
