@@ -217,8 +217,9 @@ export const start = (
     const steps = full.steps.filter((s) => s.session === name || s._tag === "Create" || s._tag === "Start")
     const p = makePlan(config.project, steps, { order: orderingOf([...depEntries, plannedEntry], observation.sessions, steps, planOptions) })
     // Asked for another place than where it runs: never a second copy, never a silent move.
-    const moved = (overrides.socket !== undefined || overrides.backend !== undefined) && p.steps.some((s) => s._tag === "Replace" && s.reason === "moved")
-    if (moved || (p.steps.some((s) => s._tag === "Create") && same.some((o) => o.state === "running"))) {
+    const own = p.steps.filter((s) => s.session === name)
+    const moved = (overrides.socket !== undefined || overrides.backend !== undefined) && own.some((s) => s._tag === "Replace" && s.reason === "moved")
+    if (moved || (own.some((s) => s._tag === "Create") && same.some((o) => o.state === "running"))) {
       const elsewhere = same.find((o) => o.state === "running") ?? same[0]!
       return yield* new SessionElsewhere({ session: name, place: describePlace(placeOf(elsewhere)) })
     }
