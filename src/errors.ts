@@ -288,6 +288,35 @@ export class ExitWith extends Schema.TaggedError<ExitWith>()("ExitWith", {
   }
 }
 
+/** A step not run because a session it depends on failed, never became ready, or cannot run. */
+export class DependencyFailed extends Schema.TaggedError<DependencyFailed>()("DependencyFailed", {
+  session: Schema.String,
+  dependency: Schema.String,
+  /** `failed`, `not ready`, `invalid`, `state: stopped`, `not running`... */
+  reason: Schema.String
+}) {
+  override get message() {
+    return `not run (dependency ${this.dependency} ${this.reason === "failed" ? "failed" : `failed: ${this.reason}`})`
+  }
+}
+
+/** A session's `ready:` probe did not pass within its timeout. */
+export class SessionNotReady extends Schema.TaggedError<SessionNotReady>()("SessionNotReady", {
+  session: Schema.String,
+  backend: Backend,
+  /** The probe, e.g. `tcp 5432`. */
+  probe: Schema.String,
+  timeout: Schema.Number,
+  /** What the last probe saw (`connection refused`, `HTTP 503`...). */
+  detail: Schema.String,
+  /** Last lines of the session's output. */
+  output: Schema.String
+}) {
+  override get message() {
+    return `session '${this.session}' not ready after ${this.timeout}s (${this.probe}${this.detail === "" ? "" : `: ${this.detail}`})`
+  }
+}
+
 export type KstlibError =
   | ConfigNotFound
   | ConfigParseError
@@ -310,6 +339,8 @@ export type KstlibError =
   | SessionElsewhere
   | SessionNotRunning
   | LockFailed
+  | DependencyFailed
+  | SessionNotReady
 
 /** The apply lock could not be taken because the file system refused (not a directory, no space, read-only, not owned by you...). */
 export class LockFailed extends Schema.TaggedError<LockFailed>()("LockFailed", {

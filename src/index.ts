@@ -26,8 +26,10 @@ export {
   actionOf,
   backendOf,
   type Change,
+  dependencyLevels,
   diffFingerprints,
   hasChanges,
+  hasDependencies,
   isActionable,
   isBlocked,
   plan,
@@ -36,6 +38,7 @@ export {
   type PlanOptions,
   type PlanSummary,
   resolveSpec,
+  type Ordering,
   type Step,
   type StepAction,
   targetsOf
@@ -49,7 +52,7 @@ export {
   planFromConfig,
   type Planned
 } from "./reconcile/reconciler.js"
-export { defaultSettle, execute, type ExecuteOptions, type ExecuteReport, type StepResult } from "./reconcile/execute.js"
+export { defaultSettle, execute, phasesOf, type ExecuteOptions, type ExecuteReport, type StepResult } from "./reconcile/execute.js"
 export { lockPathFor, withApplyLock } from "./reconcile/lock.js"
 export { causeOf, formatChange, planToJson, renderPlan, renderStep, summaryLine } from "./reconcile/render.js"
 export { paint, type Style, styleFor } from "./style.js"

@@ -12,7 +12,60 @@ export type BackendKind = "tmux" | "container"
 export type RuntimeName = "podman" | "docker" | "swarm"
 export type DesiredState = "running" | "stopped"
 
-export interface TmuxSpec {
+/** `restart:` — what happens when the session's process ends (tmux: a pane-died hook; containers: the engine's policy). */
+export type RestartPolicy = "no" | "on-failure" | "always"
+
+/** `ready:` — how to tell the session is ready (one check), polled every `interval` s for at most `timeout` s. */
+export type ReadyCheck =
+  | { readonly tcp: number }
+  | { readonly http: string }
+  | { readonly log: string }
+  | { readonly cmd: string }
+
+export type ReadySpec = ReadyCheck & {
+  /** Seconds (default 60). */
+  readonly timeout: number
+  /** Seconds between probes (default 1). */
+  readonly interval: number
+}
+
+/**
+ * Supervision fields, shared by both backends. Optional in the type (absent = the default), so a
+ * spec written before them stays valid; decode.ts always sets them.
+ */
+export interface Supervision {
+  /** Default "no". */
+  readonly restart?: RestartPolicy
+  /** null/absent: the policy's default (5 for on-failure, unlimited for always). */
+  readonly max_restarts?: number | null
+  readonly ready?: ReadySpec | null
+  /** Sessions that must be running (and ready, when they have `ready:`) before this one starts. */
+  readonly depends_on?: ReadonlyArray<string>
+}
+
+export const DEFAULT_MAX_RESTARTS_ON_FAILURE = 5
+export const DEFAULT_READY_TIMEOUT = 60
+export const DEFAULT_READY_INTERVAL = 1
+/** Exponential backoff between restarts: 1 s, 2 s, 4 s... up to this. */
+export const MAX_RESTART_BACKOFF = 30
+
+export const restartPolicy = (spec: Supervision): RestartPolicy => spec.restart ?? "no"
+
+/** The effective restart limit: null = unlimited (`always` without max_restarts); 0 with restart: no. */
+export const maxRestarts = (spec: Supervision): number | null => {
+  const policy = restartPolicy(spec)
+  if (policy === "no") return 0
+  if (spec.max_restarts !== undefined && spec.max_restarts !== null) return spec.max_restarts
+  return policy === "on-failure" ? DEFAULT_MAX_RESTARTS_ON_FAILURE : null
+}
+
+export const dependenciesOf = (spec: Supervision): ReadonlyArray<string> => spec.depends_on ?? []
+
+/** `tcp 5432`, `http http://…`, `log /ready/`, `cmd pg_isready`. */
+export const describeReady = (r: ReadyCheck): string =>
+  "tcp" in r ? `tcp ${r.tcp}` : "http" in r ? `http ${r.http}` : "log" in r ? `log /${r.log}/` : `cmd ${r.cmd}`
+
+export interface TmuxSpec extends Supervision {
   readonly backend: "tmux"
   readonly name: string
   readonly command: string | null
@@ -27,7 +80,7 @@ export interface TmuxSpec {
 }
 
 /** A container spec as run: its runtime is known. */
-export interface ContainerSpec {
+export interface ContainerSpec extends Supervision {
   readonly backend: "container"
   readonly name: string
   readonly image: string
@@ -46,6 +99,7 @@ export interface ContainerSpec {
   /** `runtime: swarm` only: tasks of the service (absent = 1). */
   readonly replicas?: number
 }
+
 
 /** A container spec as configured: `runtime: null` asks for auto-detection (podman, then docker). */
 export type ConfiguredContainerSpec = Omit<ContainerSpec, "runtime"> & { readonly runtime: RuntimeName | null }
@@ -96,6 +150,10 @@ interface ObservedCommon {
   readonly created_at: string | null
   readonly exit_code: number | null
   readonly mark: Mark
+  /** Restarts done by the restart policy (tmux: `@kstlib-restarts`; containers: the engine's RestartCount); absent/null: unknown or none. */
+  readonly restarts?: number | null
+  /** Exit code of the last run that ended (also while a restarted process runs); null: none known. */
+  readonly last_exit_code?: number | null
 }
 
 export interface ObservedTmux extends ObservedCommon {
@@ -160,6 +218,32 @@ const sortedEnv = (env: Readonly<Record<string, string>>) =>
 /** `shell` appears only when true: adding the field must not change the hash of every existing session. */
 const shellField = (spec: ConfiguredSpec) => (spec.shell ? { shell: true } : {})
 
+/**
+ * Supervision fields, each only when not at its default: every session created before they existed
+ * keeps its hash, and setting or changing one is drift.
+ */
+const supervisionFields = (spec: Supervision) => ({
+  ...(restartPolicy(spec) !== "no" ? { restart: restartPolicy(spec) } : {}),
+  ...(spec.max_restarts !== undefined && spec.max_restarts !== null ? { max_restarts: String(spec.max_restarts) } : {}),
+  ...(spec.ready !== undefined && spec.ready !== null ? { ready: readyFingerprint(spec.ready) } : {}),
+  ...(dependenciesOf(spec).length > 0 ? { depends_on: [...dependenciesOf(spec)].sort() } : {})
+})
+
+const readyFingerprint = (r: ReadySpec): Readonly<Record<string, string>> => {
+  const check = "tcp" in r ? { tcp: String(r.tcp) } : "http" in r ? { http: r.http } : "log" in r ? { log: r.log } : { cmd: r.cmd }
+  return {
+    ...check,
+    ...(r.timeout !== DEFAULT_READY_TIMEOUT ? { timeout: String(r.timeout) } : {}),
+    ...(r.interval !== DEFAULT_READY_INTERVAL ? { interval: String(r.interval) } : {})
+  }
+}
+
+/** The dependencies recorded in a stored fingerprint (to order the removal of sessions no longer in the config). */
+export const appliedDependencies = (fp: Fingerprint | null): ReadonlyArray<string> => {
+  const d = fp?.["depends_on"]
+  return Array.isArray(d) ? d : []
+}
+
 export const fingerprint = (spec: ConfiguredSpec): Fingerprint =>
   spec.backend === "tmux"
     ? {
@@ -168,7 +252,8 @@ export const fingerprint = (spec: ConfiguredSpec): Fingerprint =>
       ...shellField(spec),
       working_dir: spec.working_dir,
       env: sortedEnv(spec.env),
-      socket_name: spec.socket_name
+      socket_name: spec.socket_name,
+      ...supervisionFields(spec)
     }
     : {
       backend: "container",
@@ -184,7 +269,8 @@ export const fingerprint = (spec: ConfiguredSpec): Fingerprint =>
       // only when set, so that every existing container keeps its hash
       ...(spec.unsafe_mounts ? { unsafe_mounts: "true" } : {}),
       // swarm: only when not 1, so that `replicas: 1` and no field hash alike
-      ...(spec.replicas !== undefined && spec.replicas !== 1 ? { replicas: String(spec.replicas) } : {})
+      ...(spec.replicas !== undefined && spec.replicas !== 1 ? { replicas: String(spec.replicas) } : {}),
+      ...supervisionFields(spec)
     }
 
 /** JSON with sorted object keys: the same fingerprint always serializes to the same text. */
@@ -217,6 +303,10 @@ export const Marks = {
   tmuxProject: "@kstlib-project",
   tmuxSpec: "@kstlib-spec",
   tmuxApplied: "@kstlib-applied",
+  /** Restart policy bookkeeping (session options): restarts done, last exit code, and "stopped by kstlib". */
+  tmuxRestarts: "@kstlib-restarts",
+  tmuxLastExit: "@kstlib-last-exit",
+  tmuxStopped: "@kstlib-stopped",
   labelManaged: "io.kstlib.managed",
   labelProject: "io.kstlib.project",
   labelSession: "io.kstlib.session",

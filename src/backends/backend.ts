@@ -16,6 +16,9 @@ import type {
   Unsupported
 } from "../errors.js"
 import type { BackendKind, ObservedSession, Place, RuntimeName, SessionSpec } from "../model.js"
+import type { ProbeResult } from "./probe.js"
+
+export type { ProbeResult } from "./probe.js"
 
 /** What to look at. tmux: these sockets plus the default server and every socket found on disk. */
 export interface ObserveScope {
@@ -132,4 +135,10 @@ export interface Backend<S extends SessionSpec, O extends ObservedSession> {
     keys: string,
     options: { readonly enter: boolean }
   ) => Effect.Effect<void, SessionNotFound | Unsupported | BackendError>
+  /**
+   * ONE attempt of the spec's `ready:` probe against the running session: tcp/http from the host
+   * (probe.ts), `log:` on the session's output, `cmd:` in the container (exec) or, for tmux, on the
+   * host. No `ready:`: ready. Problems reading the session are a "not ready" result, never an error.
+   */
+  readonly probe: (o: O, spec: S) => Effect.Effect<ProbeResult>
 }

@@ -34,8 +34,10 @@ import {
   startArgs,
   stopArgs
 } from "./container/argv.js"
-import { engineMessage, isNoSuchContainer, parseInspect, parsePs } from "./container/parse.js"
+import { engineMessage, isNoSuchContainer, parseInspect, parsePs, parseRestartInfo, type RestartInfo } from "./container/parse.js"
 import { findOnPath } from "./container/path.js"
+import { LOG_PROBE_LINES, logMatches, notReady, probeWith, ready } from "./probe.js"
+import { commandArgv } from "../command.js"
 
 /**
  * `logs [--since T] [--timestamps] [-f] --tail N NAME`: both engines take `--since` as Unix seconds
@@ -115,6 +117,29 @@ const make = Effect.gen(function*() {
     })
   )
 
+  /**
+   * Restart count and last exit code of the containers kstlib started with a restart policy (their
+   * stored fingerprint says so): ONE `container inspect` for all of them, none when there are none.
+   * A failure leaves them unknown; it never hides the containers.
+   */
+  const withRestartInfo = (
+    runtime: RuntimeName,
+    sessions: ReadonlyArray<ObservedContainer>
+  ): Effect.Effect<ReadonlyArray<ObservedContainer>> => {
+    const supervised = sessions.filter((o) => typeof o.mark.applied?.["restart"] === "string").map((o) => o.name)
+    if (supervised.length === 0) return Effect.succeed(sessions)
+    return exec(runtime, ["container", "inspect", ...supervised]).pipe(
+      Effect.map((r) => parseRestartInfo(r.stdout)),
+      Effect.orElseSucceed(() => new Map<string, RestartInfo>()),
+      Effect.map((info) =>
+        sessions.map((o): ObservedContainer => {
+          const i = info.get(o.name)
+          return i === undefined ? o : { ...o, restarts: i.restarts, last_exit_code: i.last_exit_code }
+        })
+      )
+    )
+  }
+
   const observe = Effect.fn("Containers.observe")(function*() {
     const runtimes = yield* onPath
     // Each runtime on its own, so a docker client without a daemon does not hide podman's containers.
@@ -122,6 +147,7 @@ const make = Effect.gen(function*() {
       const args = psArgs(runtime)
       return exec(runtime, args).pipe(
         Effect.flatMap((r) => (r.exitCode === 0 ? Effect.succeed(parsePs(r.stdout, runtime)) : Effect.fail(failed(runtime, args, r)))),
+        Effect.flatMap((sessions) => withRestartInfo(runtime, sessions)),
         Effect.map((sessions) => ({ runtime, sessions, problem: null as ObserveProblem | null })),
         Effect.catch((e) =>
           Effect.succeed({
@@ -262,6 +288,23 @@ const make = Effect.gen(function*() {
     if (code !== 0 && code !== 1) return yield* attachFailed(`attach exited with code ${code}`)
   })
 
+  /** `log:` on the container's logs; `cmd:` inside it (exec, as words or `sh -c` with shell: true). */
+  const probe = (o: ObservedContainer, spec: ContainerSpec) =>
+    probeWith(spec, {
+      log: (pattern) =>
+        logs(o, { lines: LOG_PROBE_LINES }).pipe(
+          Effect.map((text) => logMatches(text, pattern)),
+          Effect.catch((e) => Effect.succeed(notReady(e.message)))
+        ),
+      cmd: (command) =>
+        Effect.gen(function*() {
+          const argv = commandArgv({ command, shell: spec.shell })
+          if (!argv.ok || argv.argv === null) return notReady(argv.ok ? "no command" : argv.reason)
+          const r = yield* exec(o.runtime, execArgs(o.name, argv.argv, false))
+          return r.exitCode === 0 ? ready("exit 0") : notReady(`exit ${r.exitCode}${engineMessage(r.stderr) === "" ? "" : `: ${engineMessage(r.stderr).split("\n").slice(-1)[0]}`}`)
+        }).pipe(Effect.catch((e) => Effect.succeed(notReady(e.message))))
+    })
+
   return Containers.of({
     kind: "container",
     capabilities: { exec: true, sendKeys: false },
@@ -281,6 +324,7 @@ const make = Effect.gen(function*() {
     attach,
     exec: execIn,
     sendKeys: (o) =>
-      Effect.fail(new Unsupported({ session: o.name, backend: "container", operation: "send-keys", hint: "use 'kstlib ops exec' or 'attach'" }))
+      Effect.fail(new Unsupported({ session: o.name, backend: "container", operation: "send-keys", hint: "use 'kstlib ops exec' or 'attach'" })),
+    probe
   })
 })

@@ -81,7 +81,8 @@ export class Backends extends Context.Service<Backends, Service>()("kstlib/Backe
         follow: (o, options) => pick(o).follow(o, options),
         attach: (o) => pick(o).attach(o),
         exec: (o, argv, options) => pick(o).exec(o, argv, options),
-        sendKeys: (o, keys, options) => pick(o).sendKeys(o, keys, options)
+        sendKeys: (o, keys, options) => pick(o).sendKeys(o, keys, options),
+        probe: (o, spec) => pick(o).probe(o, spec)
       }
       const byKind = { tmux, container: containers } as const
 
@@ -124,7 +125,13 @@ export class Backends extends Context.Service<Backends, Service>()("kstlib/Backe
         follow: (o, options) => (o.backend === "tmux" ? tmux.follow(o, options) : containers.follow(o, options)),
         attach: (o) => (o.backend === "tmux" ? tmux.attach(o) : containers.attach(o)),
         exec: (o, argv, options) => (o.backend === "tmux" ? tmux.exec(o, argv, options) : containers.exec(o, argv, options)),
-        sendKeys: (o, keys, options) => (o.backend === "tmux" ? tmux.sendKeys(o, keys, options) : containers.sendKeys(o, keys, options))
+        sendKeys: (o, keys, options) => (o.backend === "tmux" ? tmux.sendKeys(o, keys, options) : containers.sendKeys(o, keys, options)),
+        probe: (o, spec) =>
+          o.backend === "tmux"
+            ? spec.backend === "tmux" ? tmux.probe(o, spec) : mismatch("probe")
+            : spec.backend === "container"
+            ? containers.probe(o, spec)
+            : mismatch("probe")
       })
     })
   )

@@ -19,6 +19,7 @@ import type { ContainerSpec, ObservedContainer } from "../model.js"
 import { fingerprint, isOurs } from "../model.js"
 import type { RunOptions, RunResult, SpawnFailed } from "../proc.js"
 import { run, streamLines } from "../proc.js"
+import { LOG_PROBE_LINES, logMatches, notReady, probeWith } from "./probe.js"
 import type { Backend, BackendObservation, StopOutcome } from "./backend.js"
 import { engineMessage } from "./container/parse.js"
 import {
@@ -253,6 +254,16 @@ const make = Effect.gen(function*() {
     attach: (o) =>
       Effect.fail(new SessionAttachFailed({ session: o.name, backend: "container", reason: "a swarm service has no terminal to attach to; use 'kstlib ops logs -f'" })),
     exec: (o) => unsupported(o, "exec", "a swarm service's tasks may run on any node; use 'docker exec' on the node"),
-    sendKeys: (o) => unsupported(o, "send-keys", "use 'kstlib ops logs'")
+    sendKeys: (o) => unsupported(o, "send-keys", "use 'kstlib ops logs'"),
+    // `log:` on the service's logs; `cmd:` would need exec, which a service does not offer.
+    probe: (o, spec) =>
+      probeWith(spec, {
+        log: (pattern) =>
+          logs(o, { lines: LOG_PROBE_LINES }).pipe(
+            Effect.map((text) => logMatches(text, pattern)),
+            Effect.catch((e) => Effect.succeed(notReady(e.message)))
+          ),
+        cmd: () => Effect.succeed(notReady("a cmd: probe needs exec, which swarm services do not offer; use tcp:, http: or log:"))
+      })
   })
 })

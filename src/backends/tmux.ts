@@ -23,6 +23,8 @@ import { interactive, run } from "../proc.js"
 import type { RunResult } from "../proc.js"
 import type { Backend, BackendError, BackendObservation, LogOptions, ObserveProblem, ObserveScope, StopOutcome } from "./backend.js"
 import { findOnPath } from "./container/path.js"
+import { LOG_PROBE_LINES, logMatches, notReady, probeWith, ready } from "./probe.js"
+import { commandArgv } from "../command.js"
 import {
   captureArgs,
   createCommands,
@@ -35,7 +37,9 @@ import {
   sendKeysArgs,
   sessionPanesArgs,
   sessionTarget,
-  socketArgs
+  socketArgs,
+  type Supervisor,
+  unsuperviseCommands
 } from "./tmux/argv.js"
 import {
   isMissingTarget,
@@ -109,6 +113,13 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
       )
     })
 
+  /** The tmux program, as an absolute path, for the restart hook (which runs it from the server's `sh`). */
+  const supervisor: Effect.Effect<Supervisor> = Effect.gen(function*() {
+    const configured = yield* TmuxBinary
+    if (configured.startsWith("/")) return { tmux: configured }
+    return { tmux: (yield* Effect.promise(() => findOnPath(configured))) ?? configured }
+  })
+
   /** Sessions of one server; none when no server listens there (absent or stale socket). */
   const listSocket = (socket: string | null, args: ReadonlyArray<string>) =>
     tmux(socket, args).pipe(
@@ -176,8 +187,9 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
    */
   const createBatch = (socket: string | null, specs: ReadonlyArray<TmuxSpec>, project: string, path: string | undefined) =>
     Effect.gen(function*() {
+      const sup = yield* supervisor
       const r = yield* tmux(socket, scriptArgs(), {
-        input: script(specs.map((s) => createCommands(s, project))),
+        input: script(specs.map((s) => createCommands(s, project, sup))),
         ...(path === undefined ? {} : { path })
       })
       const refused = new Map<string, string>()
@@ -226,8 +238,9 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
     options: { readonly project: string; readonly mark: boolean }
   ) {
     if (dirMissing(spec)) return yield* startFailed(spec.name, `working directory does not exist: ${spec.working_dir}`)
+    const sup = yield* supervisor
     const r = yield* tmux(o.socket_name, scriptArgs(), {
-      input: script([respawnCommands(spec, options.mark ? { project: options.project } : null)]),
+      input: script([respawnCommands(spec, options.mark ? { project: options.project } : null, sup)]),
       ...(spec.env["PATH"] === undefined ? {} : { path: spec.env["PATH"] })
     }).pipe(Effect.mapError((e) => startFailed(spec.name, e.message)))
     if (r.exitCode === 0) return
@@ -269,7 +282,16 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
   const stop = Effect.fn("Tmux.stop")(function*(o: ObservedTmux, options: { readonly force?: boolean; readonly timeout?: number; readonly keep?: boolean }) {
     const socket = normalizeSocket(o.socket_name)
     const fail = (e: { readonly message: string }) => stopFailed(o.name, e.message)
-    const panes = yield* sessionPanes(o.name, socket).pipe(Effect.mapError(fail))
+    // A stop through kstlib is never undone by the restart policy: hook removed, session marked
+    // stopped (a restart already waiting out its backoff sees the mark and gives up). Same call as
+    // the pane listing. Only on kstlib's own sessions: a foreign session's hooks are the user's.
+    const panes = yield* tmux(socket, [
+      ...(o.mark.managed ? unsuperviseCommands(o.name).flatMap((c) => [...c, ";"]) : []),
+      ...sessionPanesArgs(o.name)
+    ]).pipe(
+      Effect.map((r) => (r.exitCode === 0 ? Option.some(parsePaneStates(r.stdout)) : Option.none())),
+      Effect.mapError(fail)
+    )
     if (Option.isNone(panes)) return yield* notFound(o.name)
     const first = panes.value[0]
     let outcome: StopOutcome = first === undefined || first.dead ? "already-stopped" : "stopped"
@@ -376,6 +398,26 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
     if (r.exitCode !== 0) return yield* notFound(o.name)
   })
 
+  /** `log:` on the pane's history; `cmd:` on the host (tmux has no exec), with the session's directory and env. */
+  const probe = (o: ObservedTmux, spec: TmuxSpec) =>
+    probeWith(spec, {
+      log: (pattern) =>
+        logs(o, { lines: LOG_PROBE_LINES }).pipe(
+          Effect.map((text) => logMatches(text, pattern)),
+          Effect.catch((e) => Effect.succeed(notReady(e.message)))
+        ),
+      cmd: (command) =>
+        Effect.gen(function*() {
+          const argv = commandArgv({ command, shell: spec.shell })
+          if (!argv.ok || argv.argv === null) return notReady(argv.ok ? "no command" : argv.reason)
+          const r = yield* run(argv.argv[0]!, argv.argv.slice(1), {
+            env: spec.env,
+            ...(spec.working_dir === null ? {} : { cwd: spec.working_dir })
+          }).pipe(Effect.provideService(ChildProcessSpawner.ChildProcessSpawner, spawner))
+          return r.exitCode === 0 ? ready("exit 0") : notReady(`exit ${r.exitCode}${r.stderr.trim() === "" ? "" : `: ${r.stderr.trim().split("\n").slice(-1)[0]}`}`)
+        }).pipe(Effect.catch((e) => Effect.succeed(notReady(e.message))))
+    })
+
   return Tmux.of({
     kind: "tmux",
     capabilities: { exec: false, sendKeys: true },
@@ -390,6 +432,7 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
     attach,
     exec: (o) =>
       Effect.fail(new Unsupported({ session: o.name, backend: "tmux", operation: "exec", hint: "use 'kstlib ops send-keys' for tmux sessions" })),
-    sendKeys
+    sendKeys,
+    probe
   })
 }

@@ -56,7 +56,8 @@ export const renderList = (style: Style, rows: ReadonlyArray<SessionStatus>, opt
       ...(withProject ? [s.project ?? "-"] : []),
       escapeText(s.name),
       s.backend === "container" && s.runtime !== null ? `container/${s.runtime}` : s.backend,
-      s.state === "exited" && s.exit_code !== null ? `exited(${s.exit_code})` : s.state,
+      (s.state === "exited" && s.exit_code !== null ? `exited(${s.exit_code})` : s.state) +
+      (s.restarts === null || s.restarts === 0 ? "" : `, ${s.restarts} restart${s.restarts === 1 ? "" : "s"}`),
       dash(s.pid),
       dash(s.image),
       s.backend === "tmux" && s.state !== "defined" ? s.socket_name ?? "default" : dash(s.socket_name),
@@ -64,7 +65,7 @@ export const renderList = (style: Style, rows: ReadonlyArray<SessionStatus>, opt
       syncWord(s)
     ]),
     (col, cell, padded) =>
-      col === (withProject ? 3 : 2) ? paint(style, stateColor[cell.replace(/\(.*$/u, "")] ?? "yellow", padded) : padded
+      col === (withProject ? 3 : 2) ? paint(style, stateColor[cell.replace(/[(,].*$/u, "")] ?? "yellow", padded) : padded
   )
 }
 
@@ -77,6 +78,9 @@ export const renderStatus = (style: Style, s: SessionStatus): string => {
   if (s.backend === "tmux" && s.state !== "defined") rows.push(["Socket", s.socket_name ?? "default"])
   if (s.image !== null) rows.push(["Image", s.image])
   if (s.exit_code !== null) rows.push(["Exit code", String(s.exit_code)])
+  if (s.restarts !== null) rows.push(["Restarts", String(s.restarts)])
+  if (s.last_exit_code !== null && (s.state !== "exited" || s.exit_code !== s.last_exit_code)) rows.push(["Last exit code", String(s.last_exit_code)])
+  if (s.ready !== null) rows.push(["Ready", s.ready ? "yes" : "not ready"])
   if (s.state !== "defined" && s.state !== "invalid") {
     rows.push(["Owned", s.owned ? "yes (created by kstlib for this project)" : s.project !== null ? `no (project '${s.project}')` : "no"])
   }
@@ -102,5 +106,8 @@ export const statusJson = (s: SessionStatus) => ({
   project: s.project,
   in_sync: s.in_sync,
   in_config: s.in_config,
+  restarts: s.restarts,
+  last_exit_code: s.last_exit_code,
+  ready: s.ready,
   ...(s.issues.length === 0 ? {} : { issues: s.issues })
 })

@@ -27,8 +27,14 @@ const prune = Flag.Boolean("prune").pipe(
 )
 const verbose = Flag.Boolean("verbose").pipe(Flag.withDescription("Also list sessions that need no change."), Flag.withDefault(false))
 const dryRun = Flag.Boolean("dry-run").pipe(Flag.withDescription("Print the plan and touch nothing."), Flag.withDefault(false))
-const wait = Flag.Boolean("wait").pipe(
+const waitLock = Flag.Boolean("wait-lock").pipe(
   Flag.withDescription("If another apply holds the lock on this config, wait for it instead of failing."),
+  Flag.withDefault(false)
+)
+const waitReady = Flag.Boolean("wait").pipe(
+  Flag.withDescription(
+    "Wait until every started session is ready (its `ready:` probe passes; without one: running). Exit 1 naming those that were not ready in time, with their last output."
+  ),
   Flag.withDefault(false)
 )
 const timeout = Flag.Int("timeout").pipe(Flag.withAlias("t"), withDefaultShown("Seconds a graceful stop waits before killing.", 10))
@@ -65,13 +71,16 @@ const plan = Command.make("plan", {
 const past: Record<string, string> = { create: "created", replace: "replaced", start: "started", stop: "stopped", prune: "pruned" }
 
 export const resultLine = (style: Style, r: StepResult): string => {
+  if (r.error?._tag === "DependencyFailed") {
+    return `${paint(style, "yellow", "NOT RUN")} ${symbols[actionOf(r.step)]} ${stepHeadline(r.step)}\n         ${r.error.message}`
+  }
   const killed = r.outcome === "killed" ? ", killed after the grace period" : ""
   const unverified = r.unverified ? ", not checked (interrupted)" : ""
   const head = `${paint(style, r.error === null ? "green" : "red", r.error === null ? "done  " : "FAILED")} ${symbols[actionOf(r.step)]} ${
     stepHeadline(r.step)
   } (${(r.durationMs / 1000).toFixed(1)}s${killed}${unverified})`
   if (r.error === null) return head
-  const output = r.error._tag === "SessionStartFailed" && r.error.output.trim() !== ""
+  const output = (r.error._tag === "SessionStartFailed" || r.error._tag === "SessionNotReady") && r.error.output.trim() !== ""
     ? r.error.output.trimEnd().split("\n").slice(-10).map((l) => `         | ${l}`)
     : []
   return [head, `         ${r.error.message}`, ...output].join("\n")
@@ -80,10 +89,13 @@ export const resultLine = (style: Style, r: StepResult): string => {
 const summary = (verb: string, report: ExecuteReport): string => {
   const ok = report.results.filter((r) => r.error === null)
   const parts = Object.entries(past).map(([action, word]) => `${ok.filter((r) => actionOf(r.step) === action).length} ${word}`)
-  const failed = report.results.length - ok.length
+  const blocked = report.results.filter((r) => r.error?._tag === "DependencyFailed").length
+  const failed = report.results.length - ok.length - blocked
+  const notRun = report.notRun.length + blocked
+  const notReady = report.results.filter((r) => r.error?._tag === "SessionNotReady").map((r) => r.step.session)
   return `${verb} ${report.interrupted ? "interrupted" : "complete"}: ${parts.join(", ")}, ${failed} failed${
-    report.notRun.length > 0 ? `, ${report.notRun.length} not run` : ""
-  }.`
+    notRun > 0 ? `, ${notRun} not run` : ""
+  }.${notReady.length > 0 ? ` Not ready in time: ${notReady.join(", ")}.` : ""}`
 }
 
 const reportJson = (p: Plan, report: ExecuteReport | null) => ({
@@ -109,7 +121,7 @@ const reportJson = (p: Plan, report: ExecuteReport | null) => ({
  */
 const converge = <E, R>(
   verb: string,
-  f: { readonly json: boolean; readonly verbose: boolean; readonly parallel: number; readonly timeout: number; readonly wait: boolean; readonly settle: number },
+  f: { readonly json: boolean; readonly verbose: boolean; readonly parallel: number; readonly timeout: number; readonly waitLock: boolean; readonly wait?: boolean; readonly settle: number },
   run: (options: ApplyOptions) => Effect.Effect<ApplyResult, E, R>
 ) =>
   Effect.gen(function*() {
@@ -123,7 +135,8 @@ const converge = <E, R>(
         parallel: f.parallel,
         settle: Duration.seconds(f.settle),
         stopTimeout: f.timeout,
-        wait: f.wait,
+        waitLock: f.waitLock,
+        waitReady: f.wait === true,
         onPlan: (planned) =>
           warnProblems(planned, config).pipe(
             Effect.andThen(progress.print(out(`${renderPlan(planned.plan, style, { verbose: f.verbose })}\n`)))
@@ -160,7 +173,7 @@ const checkFlags = (f: { readonly parallel: number; readonly settle: number; rea
     if (f.timeout < 0 || f.timeout > 3600) return yield* new InvalidInput({ field: "--timeout", reason: "must be between 0 and 3600 seconds" })
   })
 
-const apply = Command.make("apply", { names, json, prune, verbose, dryRun, parallel, wait, timeout, settle }, (f) =>
+const apply = Command.make("apply", { names, json, prune, verbose, dryRun, parallel, waitLock, wait: waitReady, timeout, settle }, (f) =>
   withApp(Effect.gen(function*() {
     yield* checkFlags(f)
     if (f.dryRun) {
@@ -179,11 +192,13 @@ const apply = Command.make("apply", { names, json, prune, verbose, dryRun, paral
     { command: "kstlib ops apply --dry-run", description: "Only print the plan" },
     { command: "kstlib ops apply --prune --parallel 8", description: "Also remove this project's sessions dropped from the config" },
     { command: "kstlib ops apply clock logger", description: "Only these two sessions" },
-    { command: "kstlib ops apply --settle 2", description: "A process must stay up 2 s to count as started (default 0.5)" }
+    { command: "kstlib ops apply --settle 2", description: "A process must stay up 2 s to count as started (default 0.5)" },
+    { command: "kstlib ops apply --wait", description: "Also wait until every started session is ready (ready: probes)" },
+    { command: "kstlib ops apply --wait-lock", description: "If another apply runs on this config, wait for it" }
   ])
 )
 
-const down = Command.make("down", { names, json, verbose, dryRun, parallel, wait, timeout }, (f) =>
+const down = Command.make("down", { names, json, verbose, dryRun, parallel, waitLock, timeout }, (f) =>
   withApp(Effect.gen(function*() {
     yield* checkFlags({ ...f, settle: 0 })
     if (f.dryRun) {

@@ -60,6 +60,7 @@ const start = Command.make("start", {
   volume: Flag.String("volume").pipe(Flag.withAlias("v"), Flag.withDescription("HOST:CONTAINER[:ro|rw], repeatable; replaces config volumes."), Flag.atLeast(0)),
   port: Flag.String("port").pipe(Flag.withAlias("p"), Flag.withDescription("[HOST:]CONTAINER[/tcp|udp], repeatable; replaces config ports."), Flag.atLeast(0)),
   socket,
+  noDeps: Flag.Boolean("no-deps").pipe(Flag.withDescription("Do not start the sessions it depends on (depends_on) first."), Flag.withDefault(false)),
   quiet,
   json
 }, (f) =>
@@ -74,7 +75,7 @@ const start = Command.make("start", {
       volumes: nonEmpty(f.volume),
       ports: nonEmpty(f.port),
       socket: Option.getOrUndefined(f.socket)
-    })
+    }, { noDeps: f.noDeps })
     const observed = started.observed
     if (f.json) {
       if (observed === null) return yield* printJson({ name: f.name, state: "running", status: started.status })
@@ -84,6 +85,8 @@ const start = Command.make("start", {
       ? ""
       : ` (${observed.backend === "tmux" ? `tmux backend, socket ${observed.socket_name ?? "default"}` : `container backend, ${observed.runtime}`})`
     const pid = observed?.pid === null || observed === null ? "" : `, pid ${observed.pid}`
+    const deps = "dependencies" in started ? started.dependencies ?? [] : []
+    if (!f.quiet && deps.length > 0) yield* Console.log(`Started first (dependencies): ${deps.join(", ")}.`)
     yield* Console.log(
       f.quiet ? `${f.name}: running` : started.status === "already-running" ? `Session '${f.name}' is already running${where}.` : `Session '${f.name}' started${where}${pid}.`
     )
@@ -115,6 +118,10 @@ const stop = Command.make("stop", {
       ? `stopped (killed: it did not end within ${f.force ? "0" : f.timeout}s of the interrupt)`
       : "stopped"
     yield* Console.log(f.quiet ? `${f.name}: stopped` : `Session '${f.name}' ${words}.`)
+    const dependents = r.dependents ?? []
+    if (!f.quiet && dependents.length > 0) {
+      yield* Console.log(`Still running, and depending on it (left alone): ${dependents.join(", ")}.`)
+    }
   }), { tolerant: true })).pipe(
   Command.withDescription("Stop a session: interrupt (Ctrl-C / SIGTERM), wait up to --timeout seconds, then kill. Containers created by kstlib are removed."),
   Command.withExamples([

@@ -7,8 +7,9 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { Result, Schema, SchemaIssue } from "effect"
 import { type ConfigIssue, escapeText } from "../errors.js"
-import type { BackendKind, ConfiguredContainerSpec, ConfiguredSpec, RuntimeName, TmuxSpec } from "../model.js"
-import { validateCommand, validateEnvCount, validateEnvEntry, validateEnvTotal, validateHostMount, validateSessionName } from "./rules.js"
+import type { BackendKind, ConfiguredContainerSpec, ConfiguredSpec, ReadySpec, RuntimeName, Supervision, TmuxSpec } from "../model.js"
+import { DEFAULT_READY_INTERVAL, DEFAULT_READY_TIMEOUT } from "../model.js"
+import { validateCommand, validateDependencies, validateEnvCount, validateEnvEntry, validateEnvTotal, validateHostMount, validateSessionName } from "./rules.js"
 import { ContainerSession, sessionFields, TmuxSession } from "./schema.js"
 import { decodeUtf8, parseDotenv } from "./text.js"
 import type { Loc } from "./tree.js"
@@ -149,11 +150,16 @@ export const decodeLocated = (name: string, raw: unknown, ctx: LocatedContext): 
 
   // The deep command check depends on `shell`; it runs on a command the schema's own check passed.
   const checkCommandWords = () => {
-    const raw = body["command"]
-    if (typeof raw === "string" && body["shell"] !== true && validateCommand(raw, { shell: true }) === null) {
-      const reason = validateCommand(raw)
-      if (reason !== null) add(["command"], reason)
+    const check = (raw: unknown, at: ReadonlyArray<PropertyKey>) => {
+      if (typeof raw === "string" && body["shell"] !== true && validateCommand(raw, { shell: true }) === null) {
+        const reason = validateCommand(raw)
+        if (reason !== null) add(at, reason)
+      }
     }
+    check(body["command"], ["command"])
+    // `ready.cmd` is a command too, validated the same way
+    const ready = body["ready"]
+    if (isRecord(ready)) check(ready["cmd"], ["ready", "cmd"])
   }
 
   const decoded: Result.Result<typeof TmuxSession.Type | typeof ContainerSession.Type, Schema.SchemaError> =
@@ -169,6 +175,9 @@ export const decodeLocated = (name: string, raw: unknown, ctx: LocatedContext): 
   if (issues.length > 0) return rejected(backend)
 
   const v = decoded.success
+  const supervision = supervisionOf(v, add)
+  const depsReason = validateDependencies(name, supervision.depends_on ?? [])
+  if (depsReason !== null) add(["depends_on"], depsReason)
   const explicitEnv = Object.fromEntries(Object.entries(v.env ?? {}).map(([k, x]) => [k, String(x)]))
   const state = v.state ?? "running"
   const command = v.command ?? null
@@ -236,7 +245,7 @@ export const decodeLocated = (name: string, raw: unknown, ctx: LocatedContext): 
       // tmux silently starts in another directory when -c names a file
       if (working_dir !== null && existsButNotDirectory(working_dir)) add(["working_dir"], `not a directory: ${working_dir}`)
     }
-    const spec: TmuxSpec = { backend, name, command, shell, working_dir, env, socket_name: t.socket_name ?? null, state }
+    const spec: TmuxSpec = { backend, name, command, shell, working_dir, env, socket_name: t.socket_name ?? null, state, ...supervision }
     return issues.length > 0 ? rejected(backend) : { _tag: "Valid", name, spec, source: ctx.source }
   }
 
@@ -246,6 +255,9 @@ export const decodeLocated = (name: string, raw: unknown, ctx: LocatedContext): 
     add(["working_dir"], "must be an absolute path (it is the working directory inside the container)")
   }
   const unsafe_mounts = c.unsafe_mounts ?? false
+  if (c.restart === "always" && c.max_restarts !== undefined && c.max_restarts !== null) {
+    add(["max_restarts"], "a container's restart: always has no limit (the engine's policy); use restart: on-failure with max_restarts")
+  }
   /** Host system directories and engine sockets, judged on the real path (a symlink to / is /). */
   const checkMount = (p: ReadonlyArray<PropertyKey>, volume: string): string => {
     const host = volume.slice(0, volume.indexOf(":"))
@@ -273,12 +285,43 @@ export const decodeLocated = (name: string, raw: unknown, ctx: LocatedContext): 
     unsafe_mounts,
     state,
     // ---- swarm (k8s branch) ----
-    ...(c.replicas === undefined ? {} : { replicas: c.replicas })
+    ...(c.replicas === undefined ? {} : { replicas: c.replicas }),
+    ...supervision
   }
   if (c.replicas !== undefined && spec.runtime !== "swarm") add(["replicas"], "only for runtime: swarm (a Podman or Docker session is one container)")
   // ---- end swarm ----
   const valid: ConfiguredSpec = spec
   return issues.length > 0 ? rejected(backend) : { _tag: "Valid", name, spec: valid, source: ctx.source }
+}
+
+// ---- supervision (restart, ready, depends_on) ----
+
+type Decoded = typeof TmuxSession.Type | typeof ContainerSession.Type
+
+/**
+ * The supervision fields of a decoded entry, only those not at their default (a spec without them
+ * means the defaults); cross-field problems reported through `add`.
+ */
+const supervisionOf = (v: Decoded, add: (p: ReadonlyArray<PropertyKey>, reason: string) => void): Supervision => {
+  const restart = v.restart ?? "no"
+  const max_restarts = v.max_restarts ?? null
+  if (max_restarts !== null && restart === "no") add(["max_restarts"], "max_restarts needs restart: on-failure or always")
+  let ready: ReadySpec | null = null
+  if (v.ready !== undefined && v.ready !== null) {
+    const r = v.ready
+    const timeout = r.timeout ?? DEFAULT_READY_TIMEOUT
+    const interval = r.interval ?? DEFAULT_READY_INTERVAL
+    if (interval > timeout) add(["ready", "interval"], `interval (${interval} s) is longer than timeout (${timeout} s)`)
+    const check = r.tcp !== undefined ? { tcp: r.tcp } : r.http !== undefined ? { http: r.http } : r.log !== undefined ? { log: r.log } : { cmd: r.cmd! }
+    ready = { ...check, timeout, interval }
+  }
+  const depends_on = v.depends_on ?? []
+  return {
+    ...(restart === "no" ? {} : { restart }),
+    ...(max_restarts === null ? {} : { max_restarts }),
+    ...(ready === null ? {} : { ready }),
+    ...(depends_on.length === 0 ? {} : { depends_on })
+  }
 }
 
 // ---- file-system helpers (loading/validation branch) ----

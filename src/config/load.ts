@@ -11,6 +11,7 @@ import * as path from "node:path"
 import { Effect, Result, Schema } from "effect"
 import { ConfigInvalid, type ConfigIssue, ConfigNotFound, ConfigParseError, escapeText, InvalidInput } from "../errors.js"
 import type { BackendKind, RuntimeName } from "../model.js"
+import { checkDependencies } from "./dependencies.js"
 import { decodeLocated, fieldPath, flattenIssues, suggestField } from "./decode.js"
 import { MAX_CONFIG_SESSIONS, normalizeProjectName, validateProjectName, validateTmuxBinary } from "./rules.js"
 import { Ops, OpsSettings } from "./schema.js"
@@ -201,6 +202,7 @@ const interpret = (merged: MapNode, ctx: Context): LoadedConfig => {
     throw invalid(sessionsEntry.keyLoc, "ops.sessions", "must be a mapping of session names to sessions")
   }
   const home = nonEmpty(ctx.env["HOME"])
+  const dependsOnAt = new Map<string, Loc>()
   const sessions = [...sessionsNode.entries].map(([name, entry], index): ConfigEntry => {
     // beyond the cap: rejected (never run), not silently dropped
     if (index >= MAX_CONFIG_SESSIONS) {
@@ -229,6 +231,7 @@ const interpret = (merged: MapNode, ctx: Context): LoadedConfig => {
       }
     }
     const where = (p: ReadonlyArray<PropertyKey>) => locate(interp.node, p, entry.keyLoc)
+    dependsOnAt.set(name, where(["depends_on"]))
     const decoded = decodeLocated(name, rawSession(interp.node), {
       defaults: { default_backend, container_runtime },
       home,
@@ -238,7 +241,7 @@ const interpret = (merged: MapNode, ctx: Context): LoadedConfig => {
     })
     return decoded._tag === "Rejected" ? { ...decoded, issues: redact(decoded.issues, interp.subs, []) } : decoded
   })
-  return { ...base, sessions }
+  return { ...base, sessions: checkDependencies(sessions, (name) => dependsOnAt.get(name) ?? null) }
 }
 
 const realOr = (p: string): string => realOrNull(p) ?? p

@@ -371,3 +371,51 @@ export const validateHostMount = (host: string, shown: string): string | null =>
   }
   return null
 }
+
+// ---- supervision: restart, ready, depends_on ----
+
+export const MAX_RESTARTS_LIMIT = 1000
+export const MAX_READY_TIMEOUT = 3600
+export const MAX_READY_INTERVAL = 300
+export const MAX_READY_PATTERN_LENGTH = 1024
+export const MAX_READY_URL_LENGTH = 2048
+export const MAX_DEPENDENCIES = 50
+
+export const validateMaxRestarts = (n: number): string | null =>
+  Number.isInteger(n) && n >= 0 && n <= MAX_RESTARTS_LIMIT ? null : `max_restarts must be an integer between 0 and ${MAX_RESTARTS_LIMIT}`
+
+export const validateReadyUrl = (url: string): string | null => {
+  if (url.length > MAX_READY_URL_LENGTH) return `URL too long (max ${MAX_READY_URL_LENGTH} chars)`
+  if (hasControlChar(url)) return "control characters are not allowed in the URL"
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    return `not a URL: ${url}`
+  }
+  return parsed.protocol === "http:" || parsed.protocol === "https:" ? null : `only http:// and https:// URLs can be probed: ${url}`
+}
+
+export const validateReadyPattern = (pattern: string): string | null => {
+  if (pattern === "") return "the pattern is empty"
+  if (pattern.length > MAX_READY_PATTERN_LENGTH) return `pattern too long (max ${MAX_READY_PATTERN_LENGTH} chars)`
+  try {
+    new RegExp(pattern, "u")
+    return null
+  } catch (e) {
+    return `not a valid regular expression: ${(e as Error).message}`
+  }
+}
+
+export const validateReadySeconds = (what: "timeout" | "interval") => (n: number): string | null => {
+  const max = what === "timeout" ? MAX_READY_TIMEOUT : MAX_READY_INTERVAL
+  return Number.isFinite(n) && n > 0 && n <= max ? null : `${what} must be a number of seconds above 0 and at most ${max}`
+}
+
+/** `depends_on` as a list: no duplicates, not the session itself (names are checked one by one, and against the config by the loader). */
+export const validateDependencies = (self: string, deps: ReadonlyArray<string>): string | null => {
+  if (deps.length > MAX_DEPENDENCIES) return `Too many dependencies (max ${MAX_DEPENDENCIES})`
+  if (deps.includes(self)) return `a session cannot depend on itself ('${self}')`
+  const dup = deps.find((d, i) => deps.indexOf(d) !== i)
+  return dup === undefined ? null : `'${dup}' is listed twice`
+}

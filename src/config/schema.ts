@@ -24,7 +24,17 @@ import {
   PORT_PATTERN,
   PROJECT_NAME_PATTERN,
   SESSION_NAME_PATTERN,
+  MAX_DEPENDENCIES,
+  MAX_READY_INTERVAL,
+  MAX_READY_PATTERN_LENGTH,
+  MAX_READY_TIMEOUT,
+  MAX_READY_URL_LENGTH,
+  MAX_RESTARTS_LIMIT,
   validateCommand,
+  validateMaxRestarts,
+  validateReadyPattern,
+  validateReadySeconds,
+  validateReadyUrl,
   validateEnvCount,
   validateEnvEntry,
   validateImage,
@@ -149,11 +159,80 @@ const unsafeMountsField = {
 }
 // ---- end env_file / unsafe_mounts ----
 
+// ---- supervision: restart, max_restarts, ready, depends_on ----
+export const RestartPolicy = Schema.Literals(["no", "on-failure", "always"]).annotate({
+  default: "no",
+  description:
+    "Restart the process when it ends: on-failure (non-zero exit only) or always, with a backoff of 1 s doubling up to 30 s. tmux: a pane-died hook; containers: the engine's --restart policy. A stop through kstlib is never undone."
+})
+
+export const MaxRestarts = Schema.Int.check(
+  rule(validateMaxRestarts, { minimum: 0, maximum: MAX_RESTARTS_LIMIT }, "a number of restarts")
+).annotate({ description: "Restarts before the session stays exited (default: 5 for on-failure, unlimited for always)." })
+
+const ReadySeconds = (what: "timeout" | "interval", max: number, def: number, description: string) =>
+  Schema.Finite.check(rule(validateReadySeconds(what), { exclusiveMinimum: 0, maximum: max }, `a number of seconds`)).annotate({
+    default: def,
+    description
+  })
+
+const READY_CHECKS = ["tcp", "http", "log", "cmd"] as const
+
+export const Ready = Schema.Struct({
+  tcp: Schema.optionalKey(PortNumber.annotate({ description: "A TCP port on the host accepts connections (for a container: its published host port)." })),
+  http: Schema.optionalKey(
+    Schema.String.check(rule(validateReadyUrl, { maxLength: MAX_READY_URL_LENGTH, pattern: "^https?://" }, "an http(s) URL")).annotate({
+      description: "GET of this URL (from the host) answers 2xx."
+    })
+  ),
+  log: Schema.optionalKey(
+    Schema.String.check(rule(validateReadyPattern, { minLength: 1, maxLength: MAX_READY_PATTERN_LENGTH }, "a regular expression")).annotate({
+      description: "This regular expression (JavaScript syntax) matches a line of the session's output."
+    })
+  ),
+  cmd: Schema.optionalKey(
+    Command.annotate({ description: "This command exits 0 (container: run inside it via exec; tmux: on the host). Validated like `command`." })
+  ),
+  timeout: Schema.optionalKey(ReadySeconds("timeout", MAX_READY_TIMEOUT, 60, "Seconds to wait for readiness (default 60).")),
+  interval: Schema.optionalKey(ReadySeconds("interval", MAX_READY_INTERVAL, 1, "Seconds between probes (default 1)."))
+}).check(
+  Schema.makeFilter<{ readonly tcp?: number; readonly http?: string; readonly log?: string; readonly cmd?: string }>(
+    (r) => {
+      const given = READY_CHECKS.filter((k) => r[k] !== undefined)
+      return given.length === 1 ? undefined : given.length === 0
+        ? "give one check: tcp, http, log or cmd"
+        : `give only one check, not ${given.join(" and ")}`
+    },
+    { expected: "one readiness check", toJsonSchema: () => ({ oneOf: READY_CHECKS.map((k) => ({ required: [k] })) }) }
+  )
+).annotate({
+  description: "Readiness probe: exactly one of tcp, http, log, cmd. apply starts dependents once it passes; apply --wait waits for it."
+})
+
+export const DependsOn = Schema.Array(SessionName).check(
+  Schema.makeFilter<ReadonlyArray<string>>(
+    (deps) => (new Set(deps).size === deps.length ? undefined : "a session is listed twice"),
+    { expected: "session names", toJsonSchema: () => ({ uniqueItems: true, maxItems: MAX_DEPENDENCIES }) }
+  )
+).annotate({
+  description:
+    "Sessions of this config (any backend) that must be running, and ready when they have `ready:`, before this one starts. Stops and removals go in reverse order."
+})
+
+const supervisionFields = {
+  restart: Schema.optionalKey(RestartPolicy),
+  max_restarts: Schema.optionalKey(Schema.NullOr(MaxRestarts)),
+  ready: Schema.optionalKey(Schema.NullOr(Ready)),
+  depends_on: Schema.optionalKey(Schema.NullOr(DependsOn))
+}
+// ---- end supervision ----
+
 const common = {
   command: Schema.optionalKey(Schema.NullOr(Command)),
   shell: Schema.optionalKey(Shell),
   env: Schema.optionalKey(Schema.NullOr(Env)),
-  state: Schema.optionalKey(DesiredState)
+  state: Schema.optionalKey(DesiredState),
+  ...supervisionFields
 }
 
 export const TmuxSession = Schema.Struct({

@@ -9,11 +9,11 @@ import { Clock, Duration, Effect, Ref, Result } from "effect"
 import type { StopOutcome } from "../backends/backend.js"
 import { Backends } from "../backends/registry.js"
 import type { KstlibError } from "../errors.js"
-import { SessionStartFailed } from "../errors.js"
+import { DependencyFailed, SessionNotReady, SessionStartFailed } from "../errors.js"
 import type { ObservedSession, SessionSpec } from "../model.js"
-import { isOurs, placeOf, placeOfSpec, samePlace } from "../model.js"
+import { describeReady, isOurs, placeOf, placeOfSpec, samePlace } from "../model.js"
 import type { Create, Plan, Replace, Step } from "./plan.js"
-import { isActionable, specOf } from "./plan.js"
+import { dependencyLevels, dependentsOf, hasDependencies, isActionable, specOf } from "./plan.js"
 
 export interface StepResult {
   readonly step: Step
@@ -40,6 +40,11 @@ export interface ExecuteOptions {
   readonly onResult?: (r: StepResult) => Effect.Effect<void>
   /** Called with the partial report when the run is interrupted (Ctrl-C), once running steps finished. */
   readonly onInterrupt?: (report: ExecuteReport) => Effect.Effect<void>
+  /**
+   * `apply --wait`: every launched session with a `ready:` probe must pass it (a failed step
+   * otherwise). Without it, only sessions others depend on are waited for, before those start.
+   */
+  readonly waitReady?: boolean
 }
 
 export interface ExecuteReport {
@@ -134,10 +139,15 @@ const launchBatch = (steps: ReadonlyArray<Create | Replace>, plan: Plan, options
   })
 })
 
-const tasksOf = (plan: Plan, options: ExecuteOptions, batchKey: (spec: SessionSpec) => string): ReadonlyArray<Task> => {
+const tasksOf = (
+  steps: ReadonlyArray<Step>,
+  plan: Plan,
+  options: ExecuteOptions,
+  batchKey: (spec: SessionSpec) => string
+): ReadonlyArray<Task> => {
   const batches = new Map<string, Array<Create | Replace>>()
   const singles: Array<Step> = []
-  for (const s of plan.steps.filter(isActionable)) {
+  for (const s of steps) {
     if (s._tag === "Create" || s._tag === "Replace") {
       const key = batchKey(s.spec)
       batches.set(key, [...(batches.get(key) ?? []), s])
@@ -193,21 +203,85 @@ const verify = (launched: ReadonlyArray<Pending>, since: number, settle: Duratio
   })
 
 /**
- * Runs every actionable step. Each task is uninterruptible once launched, so an interrupt (Ctrl-C)
- * stops new launches and waits for what is running; launches not yet checked are then reported as
- * unverified, and the report says which steps did not run.
+ * The phases steps run in. Without any dependency: one phase, everything at once (one post-launch
+ * check). With dependencies: stops and removals first, dependents before what they depend on
+ * (reverse order), then launches wave by wave (a session's wave is one more than its deepest
+ * dependency's); each phase has its own post-launch check and readiness wait.
+ */
+export const phasesOf = (plan: Plan): ReadonlyArray<ReadonlyArray<Step>> => {
+  const actionable = plan.steps.filter(isActionable)
+  if (!hasDependencies(plan.order)) return actionable.length === 0 ? [] : [actionable]
+  const levels = dependencyLevels(plan.order.dependencies)
+  const max = Math.max(0, ...levels.values())
+  const group = (steps: ReadonlyArray<Step>, key: (s: Step) => number) => {
+    const out: Array<Array<Step>> = []
+    for (const s of steps) {
+      const k = key(s)
+      while (out.length <= k) out.push([])
+      out[k]!.push(s)
+    }
+    return out.filter((g) => g.length > 0)
+  }
+  const level = (s: Step) => levels.get(s.session) ?? 0
+  return [
+    ...group(actionable.filter((s) => !launches(s)), (s) => max - level(s)),
+    ...group(actionable.filter(launches), level)
+  ]
+}
+
+/** Polls the probe every `interval` until it passes or `timeout` is over; the last result either way. */
+const waitReady = (o: ObservedSession, spec: SessionSpec) =>
+  Effect.gen(function*() {
+    const backends = yield* Backends
+    const r = spec.ready
+    if (r === undefined || r === null) return { ready: true, detail: "no probe" }
+    const deadline = (yield* Clock.currentTimeMillis) + r.timeout * 1000
+    for (;;) {
+      const result = yield* backends.probe(o, spec)
+      if (result.ready) return result
+      const now = yield* Clock.currentTimeMillis
+      if (now + r.interval * 1000 > deadline) return result
+      yield* Effect.sleep(Duration.millis(r.interval * 1000))
+    }
+  })
+
+const notReadyError = (o: ObservedSession, spec: SessionSpec, detail: string) =>
+  Effect.gen(function*() {
+    const output = yield* (yield* Backends).logs(o, { lines: FAILURE_OUTPUT_LINES }).pipe(Effect.orElseSucceed(() => ""))
+    return new SessionNotReady({
+      session: spec.name,
+      backend: spec.backend,
+      probe: describeReady(spec.ready!),
+      timeout: spec.ready!.timeout,
+      detail,
+      output
+    })
+  })
+
+/**
+ * Runs every actionable step, phase by phase (see phasesOf). Each task is uninterruptible once
+ * launched, so an interrupt (Ctrl-C) stops new launches and waits for what is running; launches
+ * not yet checked are then reported as unverified, and the report says which steps did not run.
+ * A launch whose dependency failed (or never became ready, or cannot run) is reported as not run
+ * (DependencyFailed) and nothing else is held back.
  */
 export const execute = (plan: Plan, options: ExecuteOptions): Effect.Effect<ExecuteReport, never, Backends> =>
   Effect.gen(function*() {
     const backends = yield* Backends
-    const tasks = tasksOf(plan, options, backends.batchKey)
+    const phases = phasesOf(plan)
+    const allSteps = phases.flat()
     const done = yield* Ref.make<ReadonlyArray<StepResult>>([])
     const pending = yield* Ref.make<ReadonlyArray<Pending>>([])
     const lastLaunch = yield* Ref.make(yield* Clock.currentTimeMillis)
+    /** Sessions that cannot satisfy their dependents, and why. */
+    const failed = new Map<string, string>(Object.entries(plan.order.unsatisfied))
+    const launchedNames = new Set(allSteps.filter(launches).map((s) => s.session))
+    const hasDependents = (name: string) => dependentsOf(plan.order, name).some((d) => launchedNames.has(d))
+    const settleMs = Duration.toMillis(Duration.fromInputUnsafe(options.settle))
     const emit = (r: StepResult) => Ref.update(done, (all) => [...all, r]).pipe(Effect.andThen(options.onResult?.(r) ?? Effect.void))
     const record = (rs: ReadonlyArray<StepResult>) =>
       Effect.forEach(rs, (r) =>
-        launches(r.step) && r.error === null && Duration.toMillis(Duration.fromInputUnsafe(options.settle)) > 0
+        launches(r.step) && r.error === null && settleMs > 0
           ? Clock.currentTimeMillis.pipe(
             Effect.flatMap((at) => Ref.update(pending, (p) => [...p, { result: r, at }]).pipe(Effect.andThen(Ref.set(lastLaunch, at))))
           )
@@ -216,25 +290,80 @@ export const execute = (plan: Plan, options: ExecuteOptions): Effect.Effect<Exec
       Effect.gen(function*() {
         const results = yield* Ref.get(done)
         const finished = new Set(results.map((r) => r.step))
-        return { results, notRun: tasks.flatMap((t) => t.steps).filter((s) => !finished.has(s)), interrupted }
+        return { results, notRun: allSteps.filter((s) => !finished.has(s)), interrupted }
       })
-    const run = Effect.gen(function*() {
-      yield* Effect.forEach(tasks, (t) =>
-        Effect.uninterruptible((options.onStart?.(t.steps) ?? Effect.void).pipe(Effect.andThen(t.run), Effect.flatMap(record))), {
-        concurrency: Math.max(1, options.parallel),
-        discard: true
-      })
-      const toCheck = yield* Ref.get(pending)
-      if (toCheck.length > 0) {
-        const verified = yield* verify(toCheck, yield* Ref.get(lastLaunch), options.settle)
+    /** Running dependencies kept as they are, probed once before their first dependent starts. */
+    const probed = new Set<string>()
+    const probeKept = (names: ReadonlyArray<string>) =>
+      Effect.forEach(plan.order.probes.filter((p) => names.includes(p.session) && !probed.has(p.session)), (p) =>
+        Effect.gen(function*() {
+          probed.add(p.session)
+          const r = yield* waitReady(p.target, p.spec)
+          if (!r.ready) failed.set(p.session, `not ready: ${r.detail}`)
+        }), { concurrency: 4, discard: true })
+    /** Launch results of this phase that passed the check, then their readiness when it is waited for. */
+    const readiness = (rs: ReadonlyArray<StepResult>) =>
+      Effect.forEach(rs, (r) =>
+        Effect.gen(function*() {
+          const spec = specOf(r.step)
+          if (r.error !== null || spec === null || spec.ready === undefined || spec.ready === null || r.unverified) return r
+          if (options.waitReady !== true && !hasDependents(spec.name)) return r
+          const o = r.observed ?? (yield* backends.observe({ sockets: spec.backend === "tmux" ? [spec.socket_name] : [] }, [spec.backend]))
+            .flatMap((x) => x.sessions)
+            .find((x) => x.name === spec.name && samePlace(placeOf(x), placeOfSpec(spec)))
+          if (o === undefined) return r
+          const started = yield* Clock.currentTimeMillis
+          const ready = yield* waitReady(o, spec)
+          const waited = Math.round((yield* Clock.currentTimeMillis) - started)
+          if (ready.ready) return { ...r, durationMs: r.durationMs + waited }
+          return { ...r, durationMs: r.durationMs + waited, error: yield* notReadyError(o, spec, ready.detail) }
+        }), { concurrency: 4 })
+    const runPhase = (steps: ReadonlyArray<Step>) =>
+      Effect.gen(function*() {
+        const deps = (s: Step) => (launches(s) ? plan.order.dependencies[s.session] ?? [] : [])
+        // running dependencies with a probe, before anything that waits for them
+        yield* probeKept([...new Set(steps.flatMap(deps))])
+        const runnable: Array<Step> = []
+        for (const s of steps) {
+          const blocker = deps(s).find((d) => failed.has(d))
+          if (blocker === undefined) {
+            runnable.push(s)
+            continue
+          }
+          failed.set(s.session, "failed")
+          const why = failed.get(blocker)!
+          yield* emit(result(s, performance.now(), {
+            error: new DependencyFailed({ session: s.session, dependency: blocker, reason: why === "failed" ? "failed" : why })
+          }))
+        }
+        const tasks = tasksOf(runnable, plan, options, backends.batchKey)
+        yield* Effect.forEach(tasks, (t) =>
+          Effect.uninterruptible((options.onStart?.(t.steps) ?? Effect.void).pipe(Effect.andThen(t.run), Effect.flatMap(record))), {
+          concurrency: Math.max(1, options.parallel),
+          discard: true
+        })
+        const toCheck = yield* Ref.get(pending)
+        const verified = toCheck.length > 0 ? yield* verify(toCheck, yield* Ref.get(lastLaunch), options.settle) : []
+        const checked = yield* readiness(verified)
         // Recorded as done before anything can be interrupted: a launched session is never "not run".
         yield* Effect.uninterruptible(
-          Ref.update(done, (all) => [...all, ...verified]).pipe(
+          Ref.update(done, (all) => [...all, ...checked]).pipe(
             Effect.andThen(Ref.set(pending, [])),
-            Effect.andThen(Effect.forEach(verified, (r) => options.onResult?.(r) ?? Effect.void, { discard: true }))
+            Effect.andThen(Effect.forEach(checked, (r) => options.onResult?.(r) ?? Effect.void, { discard: true }))
           )
         )
-      }
+        // Without a post-launch check, launches were emitted at once: their readiness is waited for here.
+        const unchecked = (yield* Ref.get(done)).filter((r) => runnable.includes(r.step) && launches(r.step) && !checked.includes(r))
+        const late = settleMs > 0 ? [] : yield* readiness(unchecked)
+        for (const r of late) {
+          if (r.error !== null) yield* Ref.update(done, (all) => all.map((x) => (x.step === r.step ? r : x)))
+        }
+        for (const r of (yield* Ref.get(done)).filter((r) => runnable.includes(r.step))) {
+          if (r.error !== null) failed.set(r.step.session, r.error._tag === "SessionNotReady" ? `not ready: ${r.error.detail}` : "failed")
+        }
+      })
+    const run = Effect.gen(function*() {
+      for (const phase of phases) yield* runPhase(phase)
       return yield* report(false)
     })
     return yield* run.pipe(

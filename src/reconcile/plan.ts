@@ -9,7 +9,7 @@
 import type { ConfigIssue } from "../errors.js"
 import type { ConfigEntry } from "../config/types.js"
 import type { BackendKind, ConfiguredSpec, Fingerprint, ObservedSession, Place, RuntimeName, SessionSpec } from "../model.js"
-import { canonicalJson, fingerprint, isOurs, placeOf, placeOfSpec, samePlace, specHash } from "../model.js"
+import { appliedDependencies, canonicalJson, dependenciesOf, fingerprint, isOurs, placeOf, placeOfSpec, samePlace, specHash } from "../model.js"
 
 /** One changed field. Env values are never carried: only which key changed and how. */
 export type Change =
@@ -118,7 +118,70 @@ export interface Plan {
   readonly orphans: ReadonlyArray<string>
   /** Config sessions already as desired. */
   readonly unchanged: ReadonlyArray<string>
+  /** Dependency order: see Ordering. */
+  readonly order: Ordering
 }
+
+/**
+ * `depends_on`, resolved by the planner for the executor (which makes no decisions): who waits for
+ * whom, what can never be satisfied, and which running sessions are probed before their dependents.
+ */
+export interface Ordering {
+  /**
+   * Every session's dependencies: a config session's `depends_on`; for a session only observed (to
+   * be pruned), the dependencies recorded in its fingerprint when it was started.
+   */
+  readonly dependencies: Readonly<Record<string, ReadonlyArray<string>>>
+  /** The start order of the sessions this plan launches, wave by wave (each wave runs in parallel). */
+  readonly waves: ReadonlyArray<ReadonlyArray<string>>
+  /** Dependencies this plan cannot satisfy, with why: `invalid`, `conflict`, `stopped` (state: stopped), `not running` (outside the plan). */
+  readonly unsatisfied: Readonly<Record<string, string>>
+  /** Dependencies left running as they are but with a `ready:` probe: probed before their dependents start. */
+  readonly probes: ReadonlyArray<{ readonly session: string; readonly target: ObservedSession; readonly spec: SessionSpec }>
+}
+
+export const NO_ORDER: Ordering = { dependencies: {}, waves: [], unsatisfied: {}, probes: [] }
+
+/** Whether any dependency edge exists (without one, the executor runs everything at once, as before). */
+export const hasDependencies = (o: Ordering): boolean => Object.values(o.dependencies).some((d) => d.length > 0)
+
+/**
+ * Topological level of each session: 0 without dependencies, else one more than its deepest
+ * dependency. Dependencies outside the map count as level 0; a cycle (rejected by the loader, so
+ * only possible in hand-built data) is cut where it closes.
+ */
+export const dependencyLevels = (dependencies: Readonly<Record<string, ReadonlyArray<string>>>): ReadonlyMap<string, number> => {
+  const levels = new Map<string, number>()
+  const visiting = new Set<string>()
+  const level = (name: string): number => {
+    const known = levels.get(name)
+    if (known !== undefined) return known
+    if (visiting.has(name)) return 0
+    visiting.add(name)
+    const deps = dependencies[name] ?? []
+    const l = deps.length === 0 ? 0 : 1 + Math.max(...deps.map(level))
+    visiting.delete(name)
+    levels.set(name, l)
+    return l
+  }
+  for (const name of Object.keys(dependencies)) level(name)
+  return levels
+}
+
+/** Names grouped by level, in the order given. */
+export const wavesOf = (names: ReadonlyArray<string>, levels: ReadonlyMap<string, number>): ReadonlyArray<ReadonlyArray<string>> => {
+  const waves: Array<Array<string>> = []
+  for (const n of names) {
+    const l = levels.get(n) ?? 0
+    while (waves.length <= l) waves.push([])
+    waves[l]!.push(n)
+  }
+  return waves.filter((w) => w.length > 0)
+}
+
+/** The sessions that depend on `name` (directly). */
+export const dependentsOf = (o: Ordering, name: string): ReadonlyArray<string> =>
+  Object.entries(o.dependencies).filter(([, deps]) => deps.includes(name)).map(([n]) => n)
 
 /** The backend a step acts on (a replace: where the session ends up). */
 export const backendOf = (s: Step): BackendKind => {
@@ -314,8 +377,61 @@ const summarize = (steps: ReadonlyArray<Step>): PlanSummary => {
 export const makePlan = (
   project: string,
   steps: ReadonlyArray<Step>,
-  extra: { readonly orphans?: ReadonlyArray<string>; readonly unchanged?: ReadonlyArray<string> } = {}
-): Plan => ({ project, steps, summary: summarize(steps), orphans: extra.orphans ?? [], unchanged: extra.unchanged ?? [] })
+  extra: { readonly orphans?: ReadonlyArray<string>; readonly unchanged?: ReadonlyArray<string>; readonly order?: Ordering } = {}
+): Plan => ({
+  project,
+  steps,
+  summary: summarize(steps),
+  orphans: extra.orphans ?? [],
+  unchanged: extra.unchanged ?? [],
+  order: extra.order ?? NO_ORDER
+})
+
+const launchesSession = (s: Step) => s._tag === "Create" || s._tag === "Replace" || s._tag === "Start"
+
+/**
+ * The ordering of a plan from the desired entries (pure): dependencies of config sessions (and,
+ * for sessions only observed, those recorded at their start), the launch waves, what cannot be
+ * satisfied, and the running dependencies to probe first.
+ */
+export const orderingOf = (
+  desired: ReadonlyArray<ConfigEntry>,
+  observed: ReadonlyArray<ObservedSession>,
+  steps: ReadonlyArray<Step>,
+  options: Pick<PlanOptions, "project" | "runtimes" | "tmuxAvailable">
+): Ordering => {
+  const dependencies: Record<string, ReadonlyArray<string>> = {}
+  for (const o of observed) {
+    if (isOurs(o, options.project) && appliedDependencies(o.mark.applied).length > 0) dependencies[o.name] = appliedDependencies(o.mark.applied)
+  }
+  for (const e of desired) dependencies[e.name] = e._tag === "Valid" ? dependenciesOf(e.spec) : []
+  if (!Object.values(dependencies).some((d) => d.length > 0)) return NO_ORDER
+  const launched = new Set(steps.filter(launchesSession).map((s) => s.session))
+  const needed = new Set(
+    Object.entries(dependencies).filter(([n]) => launched.has(n)).flatMap(([, deps]) => deps).filter((d) => !launched.has(d))
+  )
+  const unsatisfied: Record<string, string> = {}
+  const probes: Array<Ordering["probes"][number]> = []
+  for (const dep of needed) {
+    const entry = desired.find((e) => e.name === dep)
+    const stepOf = steps.find((s) => s.session === dep)
+    if (entry === undefined) unsatisfied[dep] = "not in the config"
+    else if (entry._tag === "Rejected" || stepOf?._tag === "Invalid") unsatisfied[dep] = "invalid"
+    else if (stepOf?._tag === "Conflict") unsatisfied[dep] = "held by another session"
+    else if (entry.spec.state === "stopped") unsatisfied[dep] = "state: stopped"
+    else {
+      const resolved = resolveSpec(entry.spec, options)
+      const running = resolved._tag === "Runnable"
+        ? observed.find((o) => o.name === dep && samePlace(placeOf(o), placeOfSpec(resolved.spec)) && o.state === "running")
+        : undefined
+      if (running === undefined || resolved._tag !== "Runnable") unsatisfied[dep] = "not running"
+      else if (resolved.spec.ready !== undefined && resolved.spec.ready !== null) probes.push({ session: dep, target: running, spec: resolved.spec })
+    }
+  }
+  const levels = dependencyLevels(dependencies)
+  const order = [...new Set(steps.filter(launchesSession).map((s) => s.session))]
+  return { dependencies, waves: wavesOf(order, levels), unsatisfied, probes }
+}
 
 export const plan = (
   desired: ReadonlyArray<ConfigEntry>,
@@ -337,7 +453,8 @@ export const plan = (
   }
   return makePlan(options.project, steps, {
     orphans: options.prune ? [] : [...new Set(orphans.map((o) => o.name))],
-    unchanged
+    unchanged,
+    order: orderingOf(desired, observed, steps, options)
   })
 }
 
@@ -346,9 +463,8 @@ export const planDown = (
   observed: ReadonlyArray<ObservedSession>,
   options: { readonly project: string; readonly only: ReadonlyArray<string> }
 ): Plan => {
-  const prunes = observed
-    .filter((o) => isOurs(o, options.project) && (options.only.length === 0 || options.only.includes(o.name)))
-    .map((o): Step => ({ _tag: "Prune", session: o.name, target: o, reason: "down", current: null }))
+  const ours = observed.filter((o) => isOurs(o, options.project) && (options.only.length === 0 || options.only.includes(o.name)))
+  const prunes = ours.map((o): Step => ({ _tag: "Prune", session: o.name, target: o, reason: "down", current: null }))
   // `down NAME` where NAME is held only by another project's (or a foreign) session: say so (a
   // conflict, never touched) rather than "no changes".
   const conflicts = options.only
@@ -360,7 +476,11 @@ export const planDown = (
       target: o,
       reason: o.mark.managed && o.mark.project !== null ? "other-project" : "not-managed"
     }))
-  return makePlan(options.project, [...prunes, ...conflicts])
+  // Removal in reverse dependency order, from the dependencies recorded at each session's start.
+  const dependencies = Object.fromEntries(ours.map((o) => [o.name, appliedDependencies(o.mark.applied)]))
+  return makePlan(options.project, [...prunes, ...conflicts], {
+    order: Object.values(dependencies).some((d) => d.length > 0) ? { ...NO_ORDER, dependencies } : NO_ORDER
+  })
 }
 
 /**

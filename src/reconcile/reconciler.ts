@@ -63,8 +63,8 @@ export const planFromConfig = (request: PlanRequest = {}): Effect.Effect<Planned
   })
 
 export interface ApplyOptions extends Partial<Omit<ExecuteOptions, "onStart" | "onResult" | "onInterrupt">> {
-  /** Wait for another apply on the same config instead of failing with ApplyLocked. */
-  readonly wait?: boolean
+  /** Wait for another apply on the same config instead of failing with ApplyLocked (CLI `--wait-lock`). */
+  readonly waitLock?: boolean
   /** Called with the plan before anything runs (not called when nothing would change). */
   readonly onPlan?: (planned: Planned) => Effect.Effect<void>
   readonly onStart?: ExecuteOptions["onStart"]
@@ -82,6 +82,7 @@ const executeOptions = (options: ApplyOptions): ExecuteOptions => ({
   parallel: options.parallel ?? 4,
   settle: options.settle ?? defaultSettle,
   stopTimeout: options.stopTimeout ?? 10,
+  ...(options.waitReady === undefined ? {} : { waitReady: options.waitReady }),
   ...(options.onStart === undefined ? {} : { onStart: options.onStart }),
   ...(options.onResult === undefined ? {} : { onResult: options.onResult }),
   ...(options.onInterrupt === undefined ? {} : { onInterrupt: options.onInterrupt })
@@ -99,7 +100,7 @@ export const apply = (
   Effect.gen(function*() {
     const config = yield* KstlibConfig
     yield* requireConfigFile(config)
-    return yield* locked(config, options.wait ?? false, Effect.gen(function*() {
+    return yield* locked(config, options.waitLock ?? false, Effect.gen(function*() {
       const planned = yield* planFromConfig(request)
       if (!hasChanges(planned.plan)) return { planned, report: null }
       yield* options.onPlan?.(planned) ?? Effect.void
@@ -126,7 +127,7 @@ export const down = (
   Effect.gen(function*() {
     const config = yield* KstlibConfig
     yield* requireConfigFile(config)
-    return yield* locked(config, options.wait ?? false, Effect.gen(function*() {
+    return yield* locked(config, options.waitLock ?? false, Effect.gen(function*() {
       const planned = yield* planDownFromConfig(only)
       if (!hasChanges(planned.plan)) return { planned, report: null }
       yield* options.onPlan?.(planned) ?? Effect.void

@@ -110,6 +110,9 @@ export const renderPlan = (p: Plan, style: Style, options: { readonly verbose?: 
   if (options.verbose === true) {
     for (const name of p.unchanged) lines.push(`    ${paint(style, "dim", `${escapeText(name)}: no change`)}`)
   }
+  if (p.order.waves.length > 1) {
+    lines.push(paint(style, "dim", `Order: ${p.order.waves.map((w) => escapeText(w.join(", "))).join(" → ")}`))
+  }
   if (p.orphans.length > 0) {
     lines.push(paint(style, "dim", `(${p.orphans.length} session(s) created by kstlib are no longer in config: ${escapeText(p.orphans.join(", "))}; use --prune to remove them)`))
   }
@@ -152,5 +155,8 @@ export const planToJson = (p: Plan) => ({
   summary: p.summary,
   steps: p.steps.map(stepToJson),
   orphans: p.orphans,
-  unchanged: p.unchanged
+  unchanged: p.unchanged,
+  /** Start order (waves run one after the other; sessions of a wave in parallel); empty without depends_on. */
+  waves: p.order.waves,
+  ...(Object.keys(p.order.unsatisfied).length === 0 ? {} : { unsatisfied: p.order.unsatisfied })
 })

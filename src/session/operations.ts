@@ -33,7 +33,9 @@ import type { StepResult } from "../reconcile/execute.js"
 import { defaultSettle, execute } from "../reconcile/execute.js"
 import { configSockets, observe } from "../reconcile/observe.js"
 import type { Invalid, Plan } from "../reconcile/plan.js"
-import { plan, planRestartInPlace, planStop } from "../reconcile/plan.js"
+import { makePlan, orderingOf, plan, planRestartInPlace, planStop, resolveSpec } from "../reconcile/plan.js"
+import type { ConfigEntry } from "../config/types.js"
+import { dependenciesOf } from "../model.js"
 import { causeOf } from "../reconcile/render.js"
 import type { Located, Selector, ValidEntry } from "./locate.js"
 import { checkName, checkSelector, configEntry, locate, selectorSocket } from "./locate.js"
@@ -134,24 +136,52 @@ export interface StartResult {
   /** `already-running`: nothing was done (start is idempotent). */
   readonly status: "started" | "already-running"
   readonly observed: ObservedSession | null
+  /** Dependencies started first (not running before). */
+  readonly dependencies?: ReadonlyArray<string>
 }
 
 /** Runs a one-session plan through the executor; its first failure is the error. */
-const run = (p: Plan, settle: Duration.Input, stopTimeout: number) =>
+const run = (p: Plan, settle: Duration.Input, stopTimeout: number, waitReady = false) =>
   Effect.gen(function*() {
-    const report = yield* execute(p, { parallel: 4, settle, stopTimeout })
+    const report = yield* execute(p, { parallel: 4, settle, stopTimeout, waitReady })
     const failed = report.results.find((r) => r.error !== null)
     if (failed !== undefined && failed.error !== null) return yield* Effect.fail(failed.error)
     return report.results
   })
 
-const launchedSession = (results: ReadonlyArray<StepResult>) => results.find((r) => r.observed !== null)?.observed ?? null
+const launchedSession = (results: ReadonlyArray<StepResult>, name?: string) =>
+  results.find((r) => r.observed !== null && (name === undefined || r.step.session === name))?.observed ?? null
+
+/** Every config session `name` depends on, directly or not, in config order. */
+export const dependencyClosure = (config: LoadedConfig, name: string): ReadonlyArray<string> => {
+  const seen = new Set<string>()
+  const visit = (n: string) => {
+    const e = config.sessions.find((x) => x.name === n)
+    for (const d of e?._tag === "Valid" ? dependenciesOf(e.spec) : []) {
+      if (d === name || seen.has(d)) continue
+      seen.add(d)
+      visit(d)
+    }
+  }
+  visit(name)
+  return config.sessions.map((e) => e.name).filter((n) => seen.has(n))
+}
 
 /**
  * `start NAME`: the config session (with command-line overrides on top) through the planner and
  * the executor, exactly as `apply NAME` would; running already = nothing to do.
  */
-export const start = (name: string, overrides: StartOverrides = {}, options: { readonly settle?: Duration.Input } = {}) =>
+export const start = (
+  name: string,
+  overrides: StartOverrides = {},
+  options: {
+    readonly settle?: Duration.Input
+    /** Do not start the sessions it depends on (`start --no-deps`). */
+    readonly noDeps?: boolean
+    /** Wait for its `ready:` probe too. */
+    readonly waitReady?: boolean
+  } = {}
+) =>
   Effect.gen(function*() {
     yield* checkName(name)
     yield* checkSelector({ socket: overrides.socket })
@@ -164,27 +194,36 @@ export const start = (name: string, overrides: StartOverrides = {}, options: { r
         hint: "nothing started (give --command or --image to start a session that is not in the config)"
       })
     }
-    const spec = yield* effectiveSpec(name, entry, overrides, config)
+    const spec0 = yield* effectiveSpec(name, entry, overrides, config)
+    // --no-deps: started on its own, not waiting for anything
+    const spec = options.noDeps === true ? { ...spec0, depends_on: [] } : spec0
     const observation = yield* observe({
       sockets: [...configSockets(config), ...(spec.backend === "tmux" ? [spec.socket_name] : [])]
     })
     const same = observation.sessions.filter((o) => o.name === name)
     const plannedEntry = { _tag: "Valid" as const, name, spec, source: entry?.source ?? { file: "<command line>", line: null } }
-    const p = plan([plannedEntry], observation.sessions, {
+    const deps = options.noDeps === true ? [] : dependencyClosure(config, name)
+    const depEntries: ReadonlyArray<ConfigEntry> = config.sessions.filter((e) => deps.includes(e.name))
+    const planOptions = {
       prune: false,
-      only: [name],
+      only: [name, ...deps],
       project: config.project,
       runtimes: observation.runtimes,
       tmuxAvailable: observation.tmuxAvailable,
       unreadable: observation.unreadable
-    })
+    }
+    const full = plan([...depEntries, plannedEntry], observation.sessions, planOptions)
+    // Its dependencies are only started when they do not run: never replaced or stopped by `start`.
+    const steps = full.steps.filter((s) => s.session === name || s._tag === "Create" || s._tag === "Start")
+    const p = makePlan(config.project, steps, { order: orderingOf([...depEntries, plannedEntry], observation.sessions, steps, planOptions) })
     // Asked for another place than where it runs: never a second copy, never a silent move.
-    const moved = (overrides.socket !== undefined || overrides.backend !== undefined) && p.steps.some((s) => s._tag === "Replace" && s.reason === "moved")
-    if (moved || (p.steps.some((s) => s._tag === "Create") && same.some((o) => o.state === "running"))) {
+    const own = p.steps.filter((s) => s.session === name)
+    const moved = (overrides.socket !== undefined || overrides.backend !== undefined) && own.some((s) => s._tag === "Replace" && s.reason === "moved")
+    if (moved || (own.some((s) => s._tag === "Create") && same.some((o) => o.state === "running"))) {
       const elsewhere = same.find((o) => o.state === "running") ?? same[0]!
       return yield* new SessionElsewhere({ session: name, place: describePlace(placeOf(elsewhere)) })
     }
-    for (const s of p.steps) {
+    for (const s of p.steps.filter((x) => x.session === name)) {
       if (s._tag === "Conflict") {
         return yield* new SessionConflict({
           session: name,
@@ -194,11 +233,16 @@ export const start = (name: string, overrides: StartOverrides = {}, options: { r
       }
       if (s._tag === "Invalid") return yield* invalidError(s, config)
     }
-    if (p.steps.length === 0) {
+    if (!p.steps.some((s) => s.session === name)) {
       return { status: "already-running", observed: same.find((o) => isOurs(o, config.project)) ?? null } satisfies StartResult
     }
-    const results = yield* run(p, options.settle ?? defaultSettle, 10)
-    return { status: "started", observed: launchedSession(results) } satisfies StartResult
+    const results = yield* run(p, options.settle ?? defaultSettle, 10, options.waitReady === true)
+    const dependencies = results.filter((r) => r.step.session !== name && r.error === null).map((r) => r.step.session)
+    return {
+      status: "started",
+      observed: launchedSession(results, name),
+      ...(dependencies.length === 0 ? {} : { dependencies })
+    } satisfies StartResult
   })
 
 const suggestionsFor = (config: LoadedConfig, observed: ReadonlyArray<ObservedSession>, name: string) =>
@@ -243,8 +287,20 @@ const checkTimeout = (timeout: number | undefined) =>
     : Effect.fail(new InvalidInput({ field: "--timeout", reason: "must be between 0 and 3600 seconds" }))
 
 export type StopResult =
-  | { readonly status: "not-running" }
-  | { readonly status: StopOutcome; readonly observed: ObservedSession }
+  | { readonly status: "not-running"; readonly dependents?: ReadonlyArray<string> }
+  | {
+    readonly status: StopOutcome
+    readonly observed: ObservedSession
+    /** Config sessions that depend on it and still run: left alone (stop never cascades), named so the user knows. */
+    readonly dependents?: ReadonlyArray<string>
+  }
+
+/** Config sessions that depend on `name` (directly or not) and are running now. */
+const runningDependents = (config: LoadedConfig, observed: ReadonlyArray<ObservedSession>, name: string): ReadonlyArray<string> =>
+  config.sessions
+    .filter((e) => e._tag === "Valid" && e.name !== name && dependencyClosure(config, e.name).includes(name))
+    .map((e) => e.name)
+    .filter((n) => observed.some((o) => o.name === n && o.state === "running" && isOurs(o, config.project)))
 
 /**
  * `stop NAME`: the session found (any owner: the user named it), through the executor. Idempotent:
@@ -255,12 +311,14 @@ export const stop = (name: string, sel: Selector = {}, options: StopOptions = {}
     yield* checkTimeout(options.timeout)
     const config = yield* KstlibConfig
     const l = yield* locate(name, sel)
+    const dependents = runningDependents(config, l.observation.sessions, name)
+    const named = dependents.length === 0 ? {} : { dependents }
     if (l.observed === null && l.observation.problems.length === 0 && config.sessions.some((e) => e.name === name)) {
-      return { status: "not-running" } satisfies StopResult
+      return { status: "not-running", ...named } satisfies StopResult
     }
     const o = yield* requireObserved(l)
     const results = yield* run(planStop(o, config.project), defaultSettle, options.force === true ? 0 : options.timeout ?? 10)
-    return { status: results[0]?.outcome ?? "stopped", observed: o } satisfies StopResult
+    return { status: results[0]?.outcome ?? "stopped", observed: o, ...named } satisfies StopResult
   })
 
 /**
@@ -294,7 +352,10 @@ export const status = (name: string, sel: Selector = {}): Effect.Effect<SessionS
   Effect.gen(function*() {
     const config = yield* KstlibConfig
     const l = yield* locate(name, sel)
-    if (l.observed !== null) return statusOf(l.observed, config)
+    if (l.observed !== null) {
+      const base = statusOf(l.observed, config)
+      return { ...base, ready: yield* probeOnce(l.observed, config) }
+    }
     const entry = config.sessions.find((e) => e.name === name)
     if (entry !== undefined) {
       const defined = definedStatus(entry, config)
@@ -303,6 +364,17 @@ export const status = (name: string, sel: Selector = {}): Effect.Effect<SessionS
       return unknown ? { ...defined, state: "unknown" } : defined
     }
     return yield* missing(l, config)
+  })
+
+/** `status`: the config's `ready:` probe, ONE attempt, for a running session of ours; null when there is none to run. */
+const probeOnce = (o: ObservedSession, config: LoadedConfig) =>
+  Effect.gen(function*() {
+    const entry = config.sessions.find((e) => e.name === o.name)
+    if (entry?._tag !== "Valid" || entry.spec.backend !== o.backend || o.state !== "running") return null
+    if (entry.spec.ready === undefined || entry.spec.ready === null) return null
+    const resolved = resolveSpec(entry.spec, { tmuxAvailable: true, runtimes: o.backend === "container" ? [o.runtime] : [] })
+    if (resolved._tag !== "Runnable") return null
+    return (yield* (yield* Backends).probe(o, resolved.spec)).ready
   })
 
 /** What `logs` and `follow` take besides the session: how many lines, since when, with times. */

@@ -25,6 +25,12 @@ export interface SessionStatus {
   readonly in_sync: boolean | null
   readonly in_config: boolean
   readonly issues: ReadonlyArray<ConfigIssue>
+  /** Restarts done by the restart policy; null when the session has none (or it is unknown). */
+  readonly restarts: number | null
+  /** Exit code of the last run that ended (restart policy bookkeeping); null when unknown. */
+  readonly last_exit_code: number | null
+  /** `ready:` probed once (status only): true/false; null when not probed (no `ready:`, not running, or list). */
+  readonly ready: boolean | null
 }
 
 const inSync = (o: ObservedSession, entry: ConfigEntry | undefined, config: LoadedConfig): boolean | null => {
@@ -51,7 +57,10 @@ export const statusOf = (o: ObservedSession, config: LoadedConfig): SessionStatu
     project: o.mark.managed ? o.mark.project : null,
     in_sync: inSync(o, entry, config),
     in_config: entry !== undefined,
-    issues: []
+    issues: [],
+    restarts: o.restarts ?? null,
+    last_exit_code: o.last_exit_code ?? null,
+    ready: null
   }
 }
 
@@ -73,7 +82,10 @@ export const definedStatus = (entry: ConfigEntry, config: LoadedConfig): Session
     project: null,
     in_sync: null,
     in_config: true,
-    issues: entry._tag === "Rejected" ? entry.issues : []
+    issues: entry._tag === "Rejected" ? entry.issues : [],
+    restarts: null,
+    last_exit_code: null,
+    ready: null
   }
 }
 

@@ -258,7 +258,7 @@ describe("errors and help", () => {
 })
 
 describe("apply lock", () => {
-  it("a second apply on the same config fails while one runs; with --wait it waits, then has nothing to do", async () => {
+  it("a second apply on the same config fails while one runs; with --wait-lock it waits, then has nothing to do", async () => {
     // Ctrl-C takes 6 s to be honoured: the replace below holds the lock at least that long.
     sb.file("slow.sh", "trap 'sleep 6; exit 0' INT\nwhile true; do sleep 1; done\n")
     const s = sb.name("slow")
@@ -283,7 +283,7 @@ describe("apply lock", () => {
     // Still held by the first apply when the waiting one starts.
     const lock = lockPathFor([sb.configPath], sb.dir, sb.env)
     expect(readLockHolder(lock)?.pid).toBe(first.pid)
-    const waiting = sb.kstlibBackground(["ops", "apply", "--wait"])
+    const waiting = sb.kstlibBackground(["ops", "apply", "--wait-lock"])
     const [r1, r3] = await Promise.all([first.done, waiting.done])
     expect(r1.code, r1.stdout + r1.stderr).toBe(0)
     expect(r1.stdout).toContain("1 replaced")

@@ -1,7 +1,7 @@
 /**
  * The apply lock, one process: typed errors for every file-system refusal (never a throw), where the
  * lock lives, the holder's identity (pid + start time), takeover of stale holders and abandoned
- * takeover guards, --wait. The multi-process race is in concurrency.test.ts.
+ * takeover guards, --wait-lock. The multi-process race is in concurrency.test.ts.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process"
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync, chownSync, chmodSync } from "node:fs"
@@ -252,7 +252,7 @@ describe("takeover guards", () => {
   })
 })
 
-describe("release and --wait", () => {
+describe("release and --wait-lock", () => {
   it("release leaves a lock that is no longer ours", async () => {
     const file = lockIn(fresh())
     const other = encodeHolder({ pid: liveChild(), start: null, boot: null, pidns: null, nonce: "other" })

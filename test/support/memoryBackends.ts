@@ -28,6 +28,10 @@ export interface Behavior {
   readonly failRemove?: Readonly<Record<string, string>>
   /** How the stop of this session ends (default "stopped"). */
   readonly stopOutcome?: Readonly<Record<string, StopOutcome>>
+  /** Its `ready:` probe passes only this long after its launch (Clock time). */
+  readonly readyAfter?: Readonly<Record<string, Duration.Input>>
+  /** Its `ready:` probe never passes. */
+  readonly neverReady?: Readonly<Record<string, true>>
 }
 
 /** A session as held in memory: what observe reports, and its output (what `logs` returns). */
@@ -69,6 +73,8 @@ export interface Probe {
   /** Backend calls in flight now / at most (launch, stop, remove, restart). */
   readonly inFlight: Ref.Ref<number>
   readonly maxInFlight: Ref.Ref<number>
+  /** When each session was last launched or restarted (Clock time), for `readyAfter`. */
+  readonly launchedAt: Ref.Ref<Readonly<Record<string, number>>>
 }
 
 export class MemoryProbe extends Context.Service<MemoryProbe, Probe>()("kstlib/test/MemoryProbe") {}
@@ -101,7 +107,8 @@ export const memoryBackends = (
         logsCalls: yield* Ref.make<ReadonlyArray<{ readonly session: string; readonly lines: number }>>([]),
         events: yield* Ref.make<ReadonlyArray<string>>([]),
         inFlight: yield* Ref.make(0),
-        maxInFlight: yield* Ref.make(0)
+        maxInFlight: yield* Ref.make(0),
+        launchedAt: yield* Ref.make<Readonly<Record<string, number>>>({})
       })
     })
   )
@@ -157,6 +164,7 @@ export const memoryBackends = (
               }
               const died = behavior.dieAfterLaunch?.[spec.name]
               yield* Ref.update(p.sessions, (all) => [...all, { observed: launchedAs(spec, context.project, died), output: died?.output ?? "" }])
+              yield* Ref.update(p.launchedAt, (m) => ({ ...m, [spec.name]: now }))
               return Result.succeed<void>(undefined)
             }))
         }))
@@ -217,6 +225,8 @@ export const memoryBackends = (
           }
           if ((yield* find(o)) === undefined) return yield* notFound(o)
           const died = behavior.dieAfterLaunch?.[o.name]
+          const now = yield* Clock.currentTimeMillis
+          yield* Ref.update(p.launchedAt, (m) => ({ ...m, [o.name]: now }))
           yield* Ref.update(p.sessions, (all) =>
             all.map((x) =>
               at(x, o.name, placeOf(o))
@@ -254,6 +264,19 @@ export const memoryBackends = (
             : find(o).pipe(Effect.flatMap((s) =>
               s === undefined ? Effect.fail(notFound(o)) : Effect.succeed<ExecResult>({ exitCode: 0, stdout: "", stderr: "" })
             )),
+        probe: (o, spec) =>
+          Effect.gen(function*() {
+            yield* event(`probe ${o.name}`)
+            if (spec.ready === undefined || spec.ready === null) return { ready: true, detail: "no probe" }
+            const s = yield* find(o)
+            if (s === undefined || s.observed.state !== "running") return { ready: false, detail: "not running" }
+            if (behavior.neverReady?.[o.name] === true) return { ready: false, detail: "connection refused" }
+            const after = behavior.readyAfter?.[o.name]
+            if (after === undefined) return { ready: true, detail: "ok" }
+            const since = (yield* Ref.get(p.launchedAt))[o.name] ?? 0
+            const ok = (yield* Clock.currentTimeMillis) - since >= Duration.toMillis(Duration.fromInputUnsafe(after))
+            return ok ? { ready: true, detail: "ok" } : { ready: false, detail: "connection refused" }
+          }),
         sendKeys: (o, keys) =>
           o.backend === "container"
             ? Effect.fail(new Unsupported({ session: o.name, backend: o.backend, operation: "send-keys", hint: "" }))

@@ -60,7 +60,8 @@ const spec = (name: string, extra: Partial<TmuxSpec> = {}): TmuxSpec => ({
   ...extra
 })
 
-const row = (fields: ReadonlyArray<string>) => fields.join(SEP)
+/** The 13 fields before the restart bookkeeping (restarts, last exit) are padded with those left empty. */
+const row = (fields: ReadonlyArray<string>) => (fields.length === 13 ? [...fields, "", ""] : fields).join(SEP)
 // name, window, pane, pid, created, windows, dead, status, signal, managed, project, spec, applied
 const webSpec = spec("web", { socket_name: "work", env: { A: "1" } })
 const applied = (s: TmuxSpec) => encodeFingerprint(fingerprint(s))
@@ -90,6 +91,17 @@ const observed = (name: string, socket_name: string | null = null): ObservedTmux
 })
 
 describe("parsing", () => {
+  it("list-panes: restart bookkeeping only on sessions with a policy (restarts done, last exit)", () => {
+    const { sessions } = parsePanes([
+      row(["supervised", "0", "0", "79", "1700000002", "1", "1", "1", "", "1", "proj", "v1:x", "", "2", "1"]),
+      row(["restarted", "0", "0", "80", "1700000002", "1", "0", "", "", "1", "proj", "v1:x", "", "1", "3"]),
+      row(["plain", "0", "0", "81", "1700000002", "1", "0", "", "", "1", "proj", "v1:x", ""])
+    ].join("\n"), null)
+    expect(sessions[0]).toMatchObject({ state: "exited", exit_code: 1, restarts: 2, last_exit_code: 1 })
+    expect(sessions[1]).toMatchObject({ state: "running", exit_code: null, restarts: 1, last_exit_code: 3 })
+    expect(sessions[2]).not.toHaveProperty("restarts")
+  })
+
   it("list-panes: one session per name, first pane, state, exit code, marks, fingerprint", () => {
     const { sessions, globalMarks } = parsePanes(sample, "work")
     const [web, multi, crashed, fake, ...rest] = sessions

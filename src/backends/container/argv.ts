@@ -4,7 +4,7 @@
  */
 import { commandArgv } from "../../command.js"
 import type { ContainerSpec, RuntimeName } from "../../model.js"
-import { encodeFingerprint, fingerprint, hashFingerprint, Marks } from "../../model.js"
+import { encodeFingerprint, fingerprint, hashFingerprint, Marks, maxRestarts, restartPolicy } from "../../model.js"
 
 /** Podman: one JSON array with a labels map. Docker: one object per line (`{{json .}}`), full ids. */
 export const psArgs = (runtime: RuntimeName): ReadonlyArray<string> =>
@@ -46,6 +46,7 @@ export const runArgs = (spec: ContainerSpec, project: string, envFile: string | 
     "--label",
     `${Marks.labelApplied}=${encodeFingerprint(fp)}`
   ]
+  args.push(...restartArgs(spec))
   if (spec.working_dir !== null) args.push("-w", spec.working_dir)
   if (envFile !== null) args.push("--env-file", envFile)
   for (const key of envViaClient(spec.env)) args.push("-e", key)
@@ -54,6 +55,19 @@ export const runArgs = (spec: ContainerSpec, project: string, envFile: string | 
   for (const p of spec.ports) args.push("-p", p)
   args.push("-t", "-i", spec.image, ...(command.argv ?? []))
   return { ok: true, args }
+}
+
+/**
+ * The engine's own restart policy (Podman and Docker alike): `on-failure:N` (N: max_restarts,
+ * default 5) or `always` (unlimited: the engines have no limit for it, so validation refuses
+ * max_restarts with `always` on a container). `on-failure:0` means "unlimited" to Docker, so
+ * max_restarts: 0 is no policy at all. A `stop` of such a container keeps it stopped on both engines.
+ */
+export const restartArgs = (spec: ContainerSpec): ReadonlyArray<string> => {
+  const policy = restartPolicy(spec)
+  const max = maxRestarts(spec)
+  if (policy === "no" || max === 0) return []
+  return policy === "on-failure" ? ["--restart", `on-failure:${max ?? 1}`] : ["--restart", "always"]
 }
 
 const inFile = (value: string) => !value.includes("\n") && !value.includes("\r")

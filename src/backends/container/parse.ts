@@ -212,3 +212,38 @@ export const engineMessage = (stderr: string): string =>
     .filter((l) => l !== "" && !/^(Run|See) '.*--help'/.test(l) && !/level=warning msg="The input device is not a TTY/.test(l))
     .join("\n")
     .trim()
+
+/** One `container inspect` document's restart bookkeeping. */
+const RestartDoc = Schema.Struct({
+  Name: Str,
+  RestartCount: Int,
+  State: Schema.optionalKey(Schema.Struct({ ExitCode: Int, Status: Str }))
+})
+const decodeRestartDoc = Schema.decodeUnknownOption(RestartDoc)
+
+export interface RestartInfo {
+  readonly restarts: number
+  /** The last exit code the engine recorded (kept while a restarted process runs); null before any exit. */
+  readonly last_exit_code: number | null
+}
+
+/**
+ * `container inspect A B …` (ONE call for every container with a restart policy: `ps` has no
+ * restart count on either engine) → restart count and last exit code by name.
+ */
+export const parseRestartInfo = (stdout: string): ReadonlyMap<string, RestartInfo> => {
+  const out = new Map<string, RestartInfo>()
+  for (const raw of jsonValues(stdout)) {
+    const decoded = decodeRestartDoc(raw)
+    if (Option.isNone(decoded)) continue
+    const d = decoded.value
+    const name = firstName(d.Name)
+    if (name === null) continue
+    const restarts = integer(d.RestartCount) ?? 0
+    const code = integer(d.State?.ExitCode)
+    const running = mapState(d.State?.Status) === "running"
+    // A running container that never ended reports 0: no exit known yet.
+    out.set(name, { restarts, last_exit_code: running && restarts === 0 ? null : code })
+  }
+  return out
+}

@@ -3,7 +3,7 @@
  * and pattern matching, so `astro` would hit `astro-dev`.
  */
 import { commandArgv } from "../../command.js"
-import { encodeFingerprint, fingerprint, Marks, specHash } from "../../model.js"
+import { encodeFingerprint, fingerprint, MAX_RESTART_BACKOFF, Marks, maxRestarts, restartPolicy, specHash } from "../../model.js"
 import type { TmuxSpec } from "../../model.js"
 
 /** Field separator of our list formats (ASCII unit separator): tmux escapes it inside session names. */
@@ -53,7 +53,9 @@ export const PANE_FIELDS = {
   managed: `#{${Marks.tmuxManaged}}`,
   project: `#{${Marks.tmuxProject}}`,
   spec: `#{${Marks.tmuxSpec}}`,
-  applied: `#{${Marks.tmuxApplied}}`
+  applied: `#{${Marks.tmuxApplied}}`,
+  restarts: `#{${Marks.tmuxRestarts}}`,
+  lastExit: `#{${Marks.tmuxLastExit}}`
 } as const
 export type PaneField = keyof typeof PANE_FIELDS
 export const PANE_FIELD_NAMES = Object.keys(PANE_FIELDS) as ReadonlyArray<PaneField>
@@ -116,6 +118,67 @@ export const commandTail = (spec: TmuxSpec): ReadonlyArray<string> => {
   return ["--", ...(r.argv.length === 1 ? ["/bin/sh", "-c", "exec \"$0\"", r.argv[0]!] : r.argv)]
 }
 
+/** How the restart hook reaches tmux again: the tmux program (absolute path) the server was started with. */
+export interface Supervisor {
+  readonly tmux: string
+}
+
+/** A word for sh, single-quoted. */
+export const shQuote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`
+
+/**
+ * The shell code the `pane-died` hook runs in the background (`run-shell -b`), after tmux expanded
+ * its formats (`#{…}`; `##{` stays a literal `#{` for the later `display-message`). It records the
+ * exit code (`@kstlib-last-exit`), then — unless kstlib stopped the session (`@kstlib-stopped`), the
+ * policy does not restart this exit, or `@kstlib-restarts` reached the limit — sleeps the backoff
+ * (1 s, doubling, at most 30 s), checks again that the pane is still dead and not stopped, counts
+ * the restart and respawns the pane with its own command. No daemon: tmux itself supervises.
+ */
+export const restartScript = (spec: TmuxSpec, supervisor: Supervisor): string => {
+  const max = maxRestarts(spec)
+  const lines = [
+    `t() { ${shQuote(supervisor.tmux)} -S '#{socket_path}' "$@"; }`,
+    `p='#{pane_id}'; s='#{pane_dead_status}'; g='#{pane_dead_signal}'; n='#{${Marks.tmuxRestarts}}'`,
+    // tmux 3.3a may not have reaped the child yet (see reapThenListPanesArgs): any child exit reaps it
+    `if [ -z "$s$g" ]; then t run-shell true; s=$(t display-message -p -t "$p" '##{pane_dead_status}'); g=$(t display-message -p -t "$p" '##{pane_dead_signal}'); fi`,
+    `if [ -z "$s" ]; then s=$((128 + \${g:-0})); fi`,
+    `t set-option -t "$p" ${Marks.tmuxLastExit} "$s"`,
+    `if [ '#{${Marks.tmuxStopped}}' = 1 ]; then exit 0; fi`,
+    ...(restartPolicy(spec) === "on-failure" ? [`if [ "$s" = 0 ]; then exit 0; fi`] : []),
+    `case "$n" in ''|*[!0-9]*) n=0;; esac`,
+    ...(max === null ? [] : [`if [ "$n" -ge ${max} ]; then exit 0; fi`]),
+    `d=1; i=0; while [ "$i" -lt "$n" ] && [ "$d" -lt ${MAX_RESTART_BACKOFF} ]; do d=$((d * 2)); i=$((i + 1)); done`,
+    `if [ "$d" -gt ${MAX_RESTART_BACKOFF} ]; then d=${MAX_RESTART_BACKOFF}; fi`,
+    `sleep "$d"`,
+    `if [ "$(t display-message -p -t "$p" '##{pane_dead}##{${Marks.tmuxStopped}}')" != 1 ]; then exit 0; fi`,
+    `t set-option -t "$p" ${Marks.tmuxRestarts} $((n + 1)) && t respawn-pane -t "$p"`
+  ]
+  return lines.join("\n")
+}
+
+/**
+ * The restart policy's commands for a session being created or respawned by kstlib: counters reset,
+ * the stop mark cleared, and the `pane-died` hook set (or removed when the policy is `no`).
+ */
+export const supervisionCommands = (spec: TmuxSpec, supervisor: Supervisor | null): ReadonlyArray<ReadonlyArray<string>> => {
+  const t = paneTarget(spec.name)
+  if (restartPolicy(spec) === "no" || supervisor === null) {
+    return [["set-hook", "-u", "-t", t, "pane-died"], ["set-option", "-u", "-t", t, Marks.tmuxStopped]]
+  }
+  return [
+    ["set-option", "-t", t, Marks.tmuxRestarts, "0"],
+    ["set-option", "-u", "-t", t, Marks.tmuxLastExit],
+    ["set-option", "-u", "-t", t, Marks.tmuxStopped],
+    ["set-hook", "-t", t, "pane-died", `run-shell -b ${quoteArg(restartScript(spec, supervisor))}`]
+  ]
+}
+
+/** Before kstlib stops a session: its restart hook removed and the session marked stopped (a pending restart sees the mark and gives up). */
+export const unsuperviseCommands = (name: string): ReadonlyArray<ReadonlyArray<string>> => [
+  ["set-option", "-t", paneTarget(name), Marks.tmuxStopped, "1"],
+  ["set-hook", "-u", "-t", paneTarget(name), "pane-died"]
+]
+
 /**
  * The commands creating one session. `remain-on-exit` is set in the same command sequence as
  * `new-session`: the server runs a client's queued commands before it handles the child's exit, so
@@ -124,7 +187,7 @@ export const commandTail = (spec: TmuxSpec): ReadonlyArray<string> => {
  * No -x/-y: on 3.3a an explicit size made tmux lose the output of instantly exiting commands
  * about 1 time in 30 (resize race); the default size (80x24) does not, and logs join wrapped lines.
  */
-export const createCommands = (spec: TmuxSpec, project: string): ReadonlyArray<ReadonlyArray<string>> => [
+export const createCommands = (spec: TmuxSpec, project: string, supervisor: Supervisor | null = null): ReadonlyArray<ReadonlyArray<string>> => [
   [
     "new-session",
     "-d",
@@ -135,11 +198,16 @@ export const createCommands = (spec: TmuxSpec, project: string): ReadonlyArray<R
     ...commandTail(spec)
   ],
   ["set-option", "-w", "-t", paneTarget(spec.name), "remain-on-exit", "on"],
-  ...markCommands(spec, project)
+  ...markCommands(spec, project),
+  ...(restartPolicy(spec) === "no" ? [] : supervisionCommands(spec, supervisor))
 ]
 
 /** Respawns the pane in place (killing what still runs there) and refreshes the marks (unless told not to: a foreign session stays foreign). */
-export const respawnCommands = (spec: TmuxSpec, mark: { readonly project: string } | null): ReadonlyArray<ReadonlyArray<string>> => [
+export const respawnCommands = (
+  spec: TmuxSpec,
+  mark: { readonly project: string } | null,
+  supervisor: Supervisor | null = null
+): ReadonlyArray<ReadonlyArray<string>> => [
   [
     "respawn-pane",
     "-k",
@@ -150,7 +218,7 @@ export const respawnCommands = (spec: TmuxSpec, mark: { readonly project: string
     ...commandTail(spec)
   ],
   ["set-option", "-w", "-t", paneTarget(spec.name), "remain-on-exit", "on"],
-  ...(mark === null ? [] : markCommands(spec, mark.project))
+  ...(mark === null ? [] : [...markCommands(spec, mark.project), ...supervisionCommands(spec, supervisor)])
 ]
 
 /**

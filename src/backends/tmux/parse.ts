@@ -42,7 +42,13 @@ const parsePaneLine = (line: string, socket: string | null, trustMarks: boolean)
       // Killed by a signal: the shell convention 128+N.
       exit_code: isDead ? (status ?? (signal !== null ? 128 + signal : null)) : null,
       window_count: int(f.windows) ?? 0,
-      mark: trustMarks ? markOf(f) : NO_MARK
+      mark: trustMarks ? markOf(f) : NO_MARK,
+      // Restart policy bookkeeping (only sessions with a policy carry it): the hook's counters; the
+      // dead pane's own status is the latest exit.
+      ...(int(f.restarts) === null ? {} : {
+        restarts: int(f.restarts),
+        last_exit_code: isDead ? (status ?? (signal !== null ? 128 + signal : int(f.lastExit))) : int(f.lastExit)
+      })
     }
   }
 }

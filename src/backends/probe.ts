@@ -1,0 +1,88 @@
+/**
+ * Readiness probes that run on the host, the same for every backend: a TCP connect and an HTTP GET.
+ * Each probe is ONE attempt with its own short timeout; the executor repeats it every `interval`.
+ * `log:` and `cmd:` need the session (its output, exec), so each backend implements those.
+ */
+import * as net from "node:net"
+import { Effect } from "effect"
+import type { ReadyCheck, SessionSpec } from "../model.js"
+
+export interface ProbeResult {
+  readonly ready: boolean
+  /** What the probe saw: `connected`, `connection refused`, `HTTP 503`, `no line matches`, `exit 1`... */
+  readonly detail: string
+}
+
+export const ready = (detail: string): ProbeResult => ({ ready: true, detail })
+export const notReady = (detail: string): ProbeResult => ({ ready: false, detail })
+
+/** One attempt lasts at most this long (the interval between attempts may be longer). */
+const attemptMs = (spec: SessionSpec) => Math.max(200, Math.min(5000, (spec.ready?.interval ?? 1) * 1000))
+
+/** One TCP connect to 127.0.0.1:port. */
+export const tcpProbe = (port: number, timeoutMs: number): Effect.Effect<ProbeResult> =>
+  Effect.callback<ProbeResult>((resume) => {
+    const socket = net.connect({ host: "127.0.0.1", port })
+    const done = (r: ProbeResult) => {
+      socket.destroy()
+      resume(Effect.succeed(r))
+    }
+    socket.setTimeout(timeoutMs, () => done(notReady("connection timed out")))
+    socket.once("connect", () => done(ready(`127.0.0.1:${port} accepts connections`)))
+    socket.once("error", (e: NodeJS.ErrnoException) => done(notReady(e.code === "ECONNREFUSED" ? `127.0.0.1:${port}: connection refused` : e.message)))
+    return Effect.sync(() => socket.destroy())
+  })
+
+/** One GET; any 2xx is ready. */
+export const httpProbe = (url: string, timeoutMs: number): Effect.Effect<ProbeResult> =>
+  Effect.promise(async () => {
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: "manual" })
+      await res.body?.cancel().catch(() => undefined)
+      return res.status >= 200 && res.status < 300 ? ready(`HTTP ${res.status}`) : notReady(`HTTP ${res.status}`)
+    } catch (e) {
+      const cause = (e as { cause?: { code?: string } }).cause?.code
+      return notReady(cause ?? (e instanceof Error ? e.message : String(e)))
+    }
+  })
+
+/**
+ * The host port a `tcp:` check connects to: for a container whose `ports` publish that container
+ * port (`8080:80` and `tcp: 80`), the published host port; otherwise the number as written.
+ */
+export const hostPort = (spec: SessionSpec, port: number): number => {
+  if (spec.backend !== "container") return port
+  for (const p of spec.ports) {
+    const m = /^(?:([0-9]+):)?([0-9]+)(?:\/tcp)?$/u.exec(p)
+    if (m !== null && m[1] !== undefined && Number(m[2]) === port) return Number(m[1])
+  }
+  return port
+}
+
+/** A line of `output` matches the `log:` pattern. */
+export const logMatches = (output: string, pattern: string): ProbeResult => {
+  const re = new RegExp(pattern, "u")
+  return output.split("\n").some((l) => re.test(l)) ? ready("a line matches") : notReady(`no line matches /${pattern}/`)
+}
+
+/** How many lines of output a `log:` probe reads. */
+export const LOG_PROBE_LINES = 10_000
+
+/**
+ * The host-side part of a probe (tcp, http); `log` and `cmd` are delegated to the backend's
+ * functions. No `ready:` at all: ready (running is all that is asked).
+ */
+export const probeWith = <E>(
+  spec: SessionSpec,
+  fns: {
+    readonly log: (pattern: string) => Effect.Effect<ProbeResult, E>
+    readonly cmd: (command: string) => Effect.Effect<ProbeResult, E>
+  }
+): Effect.Effect<ProbeResult, E> => {
+  const r: ReadyCheck | null | undefined = spec.ready
+  if (r === undefined || r === null) return Effect.succeed(ready("no probe"))
+  if ("tcp" in r) return tcpProbe(hostPort(spec, r.tcp), attemptMs(spec))
+  if ("http" in r) return httpProbe(r.http, attemptMs(spec))
+  if ("log" in r) return fns.log(r.log)
+  return fns.cmd(r.cmd)
+}

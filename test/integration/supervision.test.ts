@@ -1,0 +1,175 @@
+/**
+ * Restart policies on REAL tmux, Podman and Docker, through the Backend contract: a process that
+ * exits 1 with `on-failure`, `max_restarts: 2` runs exactly 3 times then stays exited (count 2);
+ * exit 0 with `on-failure` is not restarted; `always` restarts; a stop through kstlib is never undone.
+ */
+import { TEST_IMAGE, requireEngines } from "../support/engines.js"
+import { NodeServices } from "@effect/platform-node"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Layer, Result } from "effect"
+import { execFileSync, spawnSync } from "node:child_process"
+import { randomBytes } from "node:crypto"
+import { existsSync, readFileSync } from "node:fs"
+import { join } from "node:path"
+import { Backends } from "../../src/backends/registry.js"
+import type { ContainerSpec, ObservedSession, RuntimeName, TmuxSpec } from "../../src/model.js"
+import { containerSpec, PROJECT, tmuxSpec } from "../support/factories.js"
+import { usePrivateTmux } from "../support/privateTmux.js"
+
+const suite = usePrivateTmux("supervision")
+const engines = requireEngines("supervision integration")
+const BackendsLive = Backends.layerWith.pipe(Layer.provide(NodeServices.layer))
+const RUN = randomBytes(4).toString("hex")
+let counter = 0
+const uniq = (what: string) => `kstlib-t-${RUN}-${what}-${++counter}`
+
+const launch = (spec: TmuxSpec | ContainerSpec) =>
+  Effect.gen(function*() {
+    const [r] = yield* (yield* Backends).launch([spec], { project: PROJECT })
+    if (r !== undefined && Result.isFailure(r)) return yield* Effect.die(r.failure)
+  })
+
+const find = (spec: TmuxSpec | ContainerSpec) =>
+  Effect.gen(function*() {
+    const obs = yield* (yield* Backends).observe({ sockets: spec.backend === "tmux" ? [spec.socket_name] : [] }, [spec.backend])
+    return obs.flatMap((o) => o.sessions).find((o: ObservedSession) =>
+      o.name === spec.name && (spec.backend === "tmux" ? o.backend === "tmux" && o.socket_name === spec.socket_name : o.backend === "container" && o.runtime === spec.runtime)
+    )
+  })
+
+const lines = (file: string) => (existsSync(file) ? readFileSync(file, "utf8").split("\n").filter((l) => l !== "").length : 0)
+
+/** Polls until `ok` (or gives up after `seconds`), returning the last observation. */
+const until = (spec: TmuxSpec | ContainerSpec, ok: (o: ObservedSession | undefined) => boolean, seconds: number) =>
+  Effect.gen(function*() {
+    let o = yield* find(spec)
+    for (let i = 0; i < seconds * 5 && !ok(o); i++) {
+      yield* Effect.sleep("200 millis")
+      o = yield* find(spec)
+    }
+    return o
+  })
+
+describe("tmux: a pane-died hook restarts the pane (no daemon)", () => {
+  const socket = Effect.acquireRelease(
+    Effect.sync(() => `kstlib-test-${randomBytes(4).toString("hex")}`),
+    (s) => Effect.sync(() => void spawnSync("tmux", ["-L", s, "kill-server"], { stdio: "ignore" }))
+  )
+  const tspec = (name: string, command: string, sock: string, over: Partial<TmuxSpec> = {}) =>
+    tmuxSpec(name, { command, shell: true, working_dir: null, socket_name: sock, ...over })
+
+  it.live("on-failure, max_restarts 2, exit 1: runs exactly 3 times, then stays exited with count 2 and its output", () =>
+    Effect.gen(function*() {
+      const sock = yield* socket
+      const file = join(suite.workDir(), `runs-${randomBytes(3).toString("hex")}`)
+      const spec = tspec("flaky", `echo run >> ${file}; echo out-$(wc -l < ${file}); exit 1`, sock, { restart: "on-failure", max_restarts: 2 })
+      yield* launch(spec)
+      // backoff 1 s then 2 s: the third run starts about 3 s in
+      const o = yield* until(spec, (o) => o?.restarts === 2 && o.state === "exited", 12)
+      yield* Effect.sleep("2500 millis") // no fourth run
+      expect(lines(file)).toBe(3)
+      const after = yield* find(spec)
+      expect(after).toMatchObject({ state: "exited", exit_code: 1, restarts: 2, last_exit_code: 1 })
+      expect(o?.restarts).toBe(2)
+      const output = yield* (yield* Backends).logs(after!, { lines: 50 })
+      expect(output).toContain("out-3")
+    }).pipe(Effect.scoped, Effect.provide(BackendsLive)), 30_000)
+
+  it.live("on-failure, exit 0: not restarted", () =>
+    Effect.gen(function*() {
+      const sock = yield* socket
+      const file = join(suite.workDir(), `runs-${randomBytes(3).toString("hex")}`)
+      const spec = tspec("fine", `echo run >> ${file}; exit 0`, sock, { restart: "on-failure" })
+      yield* launch(spec)
+      yield* Effect.sleep("2500 millis")
+      expect(lines(file)).toBe(1)
+      expect(yield* find(spec)).toMatchObject({ state: "exited", exit_code: 0, restarts: 0, last_exit_code: 0 })
+    }).pipe(Effect.scoped, Effect.provide(BackendsLive)), 30_000)
+
+  it.live("always: restarts after exit 0 too, with the backoff", () =>
+    Effect.gen(function*() {
+      const sock = yield* socket
+      const file = join(suite.workDir(), `runs-${randomBytes(3).toString("hex")}`)
+      const spec = tspec("loop", `echo run >> ${file}; exit 0`, sock, { restart: "always" })
+      yield* launch(spec)
+      const o = yield* until(spec, (o) => (o?.restarts ?? 0) >= 2, 10)
+      expect(o?.restarts).toBeGreaterThanOrEqual(2)
+      expect(lines(file)).toBeGreaterThanOrEqual(3)
+    }).pipe(Effect.scoped, Effect.provide(BackendsLive)), 30_000)
+
+  it.live("always: a stop through kstlib is never undone (kept in place or closed)", () =>
+    Effect.gen(function*() {
+      const sock = yield* socket
+      const backends = yield* Backends
+      const file = join(suite.workDir(), `runs-${randomBytes(3).toString("hex")}`)
+      const spec = tspec("svc", `echo run >> ${file}; exec sleep 300`, sock, { restart: "always" })
+      yield* launch(spec)
+      const o = yield* until(spec, (o) => o?.state === "running" && lines(file) === 1, 5)
+      // kept (in-place restart's first half): the pane stays dead, the hook does not respawn it
+      expect(yield* backends.stop(o!, { timeout: 2, keep: true })).not.toBe("already-stopped")
+      yield* Effect.sleep("3 seconds")
+      expect(yield* find(spec)).toMatchObject({ state: "exited" })
+      expect(lines(file)).toBe(1)
+      // a kstlib restart brings the policy back
+      yield* backends.restart((yield* find(spec))!, spec, { project: PROJECT, mark: true })
+      const back = yield* until(spec, (o) => o?.state === "running" && lines(file) === 2, 5)
+      expect(back).toMatchObject({ state: "running", restarts: 0 })
+      const hooks = execFileSync("tmux", ["-L", sock, "show-options", "-H", "-t", "=svc:", "pane-died"], { encoding: "utf8" })
+      expect(hooks).toContain("pane-died")
+      // a normal stop closes the session; nothing comes back
+      yield* backends.stop(back!, { timeout: 2 })
+      yield* Effect.sleep("2500 millis")
+      expect(yield* find(spec)).toBeUndefined()
+      expect(lines(file)).toBe(2)
+    }).pipe(Effect.scoped, Effect.provide(BackendsLive)), 30_000)
+})
+
+describe.each(engines)("%s: the engine's restart policy", (rt: RuntimeName) => {
+  const cleanup = (name: string) =>
+    Effect.addFinalizer(() =>
+      Effect.sync(() => void spawnSync(rt, rt === "podman" ? ["rm", "-f", "-t", "0", name] : ["rm", "-f", name], { stdio: "ignore" }))
+    )
+  const cspec = (what: string, command: string, over: Partial<ContainerSpec> = {}) =>
+    containerSpec(uniq(what), { image: TEST_IMAGE, command, shell: true, runtime: rt, ...over })
+
+  it.live("on-failure, max_restarts 2, exit 1: runs exactly 3 times, then stays exited with count 2 and its output", () =>
+    Effect.gen(function*() {
+      const spec = cspec("flaky", "echo run; exit 1", { restart: "on-failure", max_restarts: 2 })
+      yield* cleanup(spec.name)
+      yield* launch(spec)
+      const o = yield* until(spec, (o) => o?.state === "exited" && o.restarts === 2, 30)
+      yield* Effect.sleep("2 seconds")
+      const after = yield* find(spec)
+      expect(after).toMatchObject({ state: "exited", exit_code: 1, restarts: 2, last_exit_code: 1 })
+      expect(o?.restarts).toBe(2)
+      const output = yield* (yield* Backends).logs(after!, { lines: 50 })
+      expect(output.split("\n").filter((l) => l.trim() === "run")).toHaveLength(3)
+    }).pipe(Effect.scoped, Effect.provide(BackendsLive)), 60_000)
+
+  it.live("on-failure, exit 0: not restarted", () =>
+    Effect.gen(function*() {
+      const spec = cspec("fine", "echo run; exit 0", { restart: "on-failure" })
+      yield* cleanup(spec.name)
+      yield* launch(spec)
+      yield* until(spec, (o) => o?.state === "exited", 10)
+      yield* Effect.sleep("2 seconds")
+      expect(yield* find(spec)).toMatchObject({ state: "exited", exit_code: 0, restarts: 0 })
+    }).pipe(Effect.scoped, Effect.provide(BackendsLive)), 60_000)
+
+  it.live("always: restarts; a stop through kstlib stays stopped", () =>
+    Effect.gen(function*() {
+      const spec = cspec("loop", "echo run; sleep 1; exit 0", { restart: "always" })
+      yield* cleanup(spec.name)
+      yield* launch(spec)
+      const o = yield* until(spec, (o) => (o?.restarts ?? 0) >= 1 && o?.state === "running", 30)
+      expect(o?.restarts).toBeGreaterThanOrEqual(1)
+      // kept (not removed): the engine must not start it again
+      yield* (yield* Backends).stop(o!, { timeout: 1, keep: true })
+      yield* Effect.sleep("4 seconds")
+      const after = yield* find(spec)
+      expect(after?.state).not.toBe("running")
+      const count = after?.restarts
+      yield* Effect.sleep("2 seconds")
+      expect((yield* find(spec))?.restarts).toBe(count)
+    }).pipe(Effect.scoped, Effect.provide(BackendsLive)), 60_000)
+})
