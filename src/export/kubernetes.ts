@@ -23,8 +23,8 @@
 import { stringify as yamlStringify } from "yaml"
 import { commandArgv } from "../command.js"
 import type { ConfigEntry } from "../config/types.js"
-import type { ConfiguredContainerSpec } from "../model.js"
-import { fingerprint, hashFingerprint, Marks } from "../model.js"
+import type { ConfiguredContainerSpec, Supervision } from "../model.js"
+import { describeReady, fingerprint, hashFingerprint, Marks, restartPolicy } from "../model.js"
 import { createHash } from "node:crypto"
 
 export type ImagePullPolicy = "IfNotPresent" | "Never" | "Always"
@@ -87,54 +87,43 @@ export const parseVolume = (volume: string): VolumeMapping | null => {
 
 const comment = (text: string) => text.split("\n").map((l) => (l === "" ? "#" : `# ${l}`)).join("\n")
 
-// ---- supervision fields (restart / ready), mapped only when the config has them ----
-// Read structurally, so this module compiles with or without them: a field that is absent, or of a
-// shape not known here, is skipped with a comment, never guessed.
-
-interface SupervisionView {
-  readonly restart?: unknown
-  readonly ready?: unknown
-}
+// ---- supervision fields (restart / ready) ----
 
 /** A Deployment's pods always restart (`restartPolicy: Always` is the only value it accepts). */
-const restartNote = (spec: SupervisionView): string | null => {
-  const r = spec.restart
-  if (r === undefined || r === null) return null
-  const policy = typeof r === "string" ? r : typeof r === "object" && "policy" in r ? String((r as { policy: unknown }).policy) : null
-  if (policy === null) return "restart: not mapped (unknown shape)"
-  if (policy === "always" || policy === "any" || policy === "unless-stopped") return null
-  return `restart: ${policy} has no Deployment equivalent (a Deployment's pods always restart; use a Job or a bare Pod)`
-}
-
-const seconds = (v: unknown): number | null => {
-  if (typeof v === "number" && Number.isFinite(v) && v > 0) return Math.max(1, Math.round(v))
-  if (typeof v === "string") {
-    const m = /^([0-9]+(?:\.[0-9]+)?)\s*(ms|s|m)?$/u.exec(v.trim())
-    if (m === null) return null
-    const n = Number(m[1]) * (m[2] === "ms" ? 0.001 : m[2] === "m" ? 60 : 1)
-    return Math.max(1, Math.round(n))
+const restartNote = (spec: Supervision): string | null => {
+  const policy = restartPolicy(spec)
+  if (policy === "no" || policy === "on-failure") {
+    return spec.restart === undefined
+      ? null
+      : `restart: ${policy} has no Deployment equivalent (a Deployment's pods always restart; use a Job or a bare Pod)`
   }
-  return null
+  return spec.max_restarts === undefined || spec.max_restarts === null ? null : "max_restarts: not mapped (Kubernetes backs off without a limit)"
 }
 
-/** `ready: { command | port | tcp, interval, timeout }` → a readinessProbe; anything else: a note. */
-const readiness = (spec: SupervisionView): { readonly probe: Doc | null; readonly note: string | null } => {
+/** `ready:` → a readinessProbe: tcp → tcpSocket, http → httpGet, cmd → exec (as the session runs it); log has no equivalent. */
+const readiness = (spec: ConfiguredContainerSpec): { readonly probe: Doc | null; readonly note: string | null } => {
   const r = spec.ready
   if (r === undefined || r === null) return { probe: null, note: null }
-  if (typeof r !== "object") return { probe: null, note: "ready: not mapped (unknown shape)" }
-  const o = r as Record<string, unknown>
-  const timing: Doc = {}
-  const interval = seconds(o["interval"])
-  const timeout = seconds(o["timeout"])
-  if (interval !== null) timing["periodSeconds"] = interval
-  if (timeout !== null) timing["timeoutSeconds"] = timeout
-  if (typeof o["command"] === "string") {
-    const argv = commandArgv({ command: o["command"], shell: o["shell"] === true })
-    if (argv.ok && argv.argv !== null) return { probe: { exec: { command: [...argv.argv] }, ...timing }, note: null }
+  const timing: Doc = { periodSeconds: Math.max(1, Math.round(r.interval)), timeoutSeconds: Math.max(1, Math.round(Math.min(r.timeout, r.interval))) }
+  if ("tcp" in r) {
+    // The probe runs in the pod: a published host port maps back to its container port.
+    const container = spec.ports.map(parsePort).find((p) => p !== null && (p.hostPort === r.tcp || p.containerPort === r.tcp))?.containerPort ?? r.tcp
+    return { probe: { tcpSocket: { port: container }, ...timing }, note: null }
   }
-  const port = o["port"] ?? o["tcp"]
-  if (typeof port === "number" && Number.isInteger(port)) return { probe: { tcpSocket: { port }, ...timing }, note: null }
-  return { probe: null, note: "ready: not mapped (unknown shape)" }
+  if ("http" in r) {
+    const url = new URL(r.http)
+    const port = Number(url.port === "" ? (url.protocol === "https:" ? 443 : 80) : url.port)
+    const container = spec.ports.map(parsePort).find((p) => p !== null && (p.hostPort === port || p.containerPort === port))?.containerPort ?? port
+    return {
+      probe: { httpGet: { path: `${url.pathname}${url.search}`, port: container, scheme: url.protocol === "https:" ? "HTTPS" : "HTTP" }, ...timing },
+      note: null
+    }
+  }
+  if ("cmd" in r) {
+    const argv = commandArgv({ command: r.cmd, shell: spec.shell })
+    if (argv.ok && argv.argv !== null) return { probe: { exec: { command: [...argv.argv] } , ...timing }, note: null }
+  }
+  return { probe: null, note: `ready: ${describeReady(r)} not mapped (Kubernetes probes cannot read a container's logs)` }
 }
 // ---- end supervision fields ----
 
@@ -203,11 +192,10 @@ const sessionManifests = (spec: ConfiguredContainerSpec, k8s: string, options: K
   })
   if (mounts.length > 0) container["volumeMounts"] = mounts
 
-  const supervision = spec as unknown as SupervisionView
-  const ready = readiness(supervision)
+  const ready = readiness(spec)
   if (ready.probe !== null) container["readinessProbe"] = ready.probe
   if (ready.note !== null) notes.push(ready.note)
-  const restart = restartNote(supervision)
+  const restart = restartNote(spec)
   if (restart !== null) notes.push(restart)
 
   const deployment: Doc = {

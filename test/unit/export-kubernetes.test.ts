@@ -1,4 +1,5 @@
 /** `kstlib ops export --format kubernetes`, pure: config entries → manifests. */
+import type { ContainerSpec } from "../../src/model.js"
 import { describe, expect, it } from "vitest"
 import { parseAllDocuments } from "yaml"
 import { kubeName, kubernetesManifests, parsePort, parseVolume } from "../../src/export/kubernetes.js"
@@ -88,14 +89,21 @@ describe("kubernetesManifests", () => {
     expect(b!["spec"].template.spec.containers[0].imagePullPolicy).toBe("Never")
   })
 
-  it("supervision fields are mapped when present (restart, ready), skipped with a note otherwise", () => {
-    const spec = { ...containerSpec("sup"), restart: "on-failure", ready: { command: "test -f /ready", interval: "2s" } }
-    const text = kubernetesManifests([valid(spec as never)], { project: "proj", includeSecrets: false })
-    const c = docsOf(text)[0]!["spec"].template.spec.containers[0]
-    expect(c.readinessProbe).toEqual({ exec: { command: ["test", "-f", "/ready"] }, periodSeconds: 2 })
+  it("supervision: ready tcp/http/cmd become readiness probes (host ports mapped back), log and on-failure are noted", () => {
+    const probeOf = (spec: ContainerSpec) => docsOf(kubernetesManifests([valid(spec)], { project: "proj", includeSecrets: false }))[0]!["spec"].template.spec.containers[0].readinessProbe
+    const cmd = containerSpec("sup", { restart: "on-failure", ready: { cmd: "test -f /ready", timeout: 30, interval: 2 } })
+    const text = kubernetesManifests([valid(cmd)], { project: "proj", includeSecrets: false })
+    expect(docsOf(text)[0]!["spec"].template.spec.containers[0].readinessProbe).toEqual({ exec: { command: ["test", "-f", "/ready"] }, periodSeconds: 2, timeoutSeconds: 2 })
     expect(text).toContain("restart: on-failure has no Deployment equivalent")
-    const odd = kubernetesManifests([valid({ ...containerSpec("odd"), ready: "yes" } as never)], { project: "proj", includeSecrets: false })
-    expect(odd).toContain("ready: not mapped")
+    expect(probeOf(containerSpec("t", { ports: ["8080:80"], ready: { tcp: 8080, timeout: 60, interval: 1 } }))).toEqual({ tcpSocket: { port: 80 }, periodSeconds: 1, timeoutSeconds: 1 })
+    expect(probeOf(containerSpec("h", { ports: ["8080:80"], ready: { http: "http://127.0.0.1:8080/health?x=1", timeout: 60, interval: 5 } }))).toEqual({
+      httpGet: { path: "/health?x=1", port: 80, scheme: "HTTP" },
+      periodSeconds: 5,
+      timeoutSeconds: 5
+    })
+    const log = kubernetesManifests([valid(containerSpec("l", { ready: { log: "ready", timeout: 60, interval: 1 } }))], { project: "proj", includeSecrets: false })
+    expect(log).toContain("ready: log /ready/ not mapped")
+    expect(kubernetesManifests([valid(containerSpec("a", { restart: "always" }))], { project: "proj", includeSecrets: false })).not.toContain("restart:")
   })
 })
 

@@ -33,14 +33,12 @@ export type CreateArgs =
   | { readonly ok: true; readonly args: ReadonlyArray<string> }
   | { readonly ok: false; readonly reason: string }
 
-/** `--restart-condition`: from a `restart:` field when the config has one (supervision), else `any`. */
-export const restartCondition = (spec: ContainerSpec): "any" | "on-failure" | "none" => {
-  const r = (spec as { readonly restart?: unknown }).restart
-  const policy = typeof r === "string" ? r : typeof r === "object" && r !== null && "policy" in r ? String((r as { policy: unknown }).policy) : null
-  if (policy === "no" || policy === "never" || policy === "none") return "none"
-  if (policy === "on-failure") return "on-failure"
-  return "any"
-}
+/**
+ * `--restart-condition` from `restart:`; absent, swarm's own default `any` (a service is kept
+ * running: that is what a swarm service is for); `no` is `none`.
+ */
+export const restartCondition = (spec: ContainerSpec): "any" | "on-failure" | "none" =>
+  spec.restart === undefined ? "any" : spec.restart === "no" ? "none" : spec.restart === "on-failure" ? "on-failure" : "any"
 
 export const replicasOf = (spec: ContainerSpec): number => spec.replicas ?? 1
 
@@ -82,6 +80,7 @@ export const createArgs = (spec: ContainerSpec, project: string, envFile: string
   const args: Array<string> = ["service", "create", "--detach", "--no-resolve-image", "--name", spec.name]
   for (const l of markLabels(fingerprint(spec), project, spec.name)) args.push("--label", l)
   args.push("--restart-condition", restartCondition(spec), "--replicas", String(replicasOf(spec)))
+  if (spec.max_restarts !== undefined && spec.max_restarts !== null) args.push("--restart-max-attempts", String(spec.max_restarts))
   if (spec.working_dir !== null) args.push("--workdir", spec.working_dir)
   if (envFile !== null) args.push("--env-file", envFile)
   for (const key of envViaClient(spec.env)) args.push("--env", key)
