@@ -4,9 +4,6 @@
  * binary is run by name: environment that points it at another engine (DOCKER_HOST,
  * CONTAINER_HOST, docker contexts) passes through untouched.
  */
-import * as fs from "node:fs"
-import * as os from "node:os"
-import * as path from "node:path"
 import { Context, Effect, Layer, Schedule, Stream } from "effect"
 import { ChildProcessSpawner } from "effect/process"
 import {
@@ -20,6 +17,7 @@ import {
 import type { ContainerSpec, ObservedContainer, RuntimeName } from "../model.js"
 import type { RunOptions, RunResult, SpawnFailed } from "../proc.js"
 import { interactive, run, streamLines } from "../proc.js"
+import { withEnvFile } from "./container/envfile.js"
 import type { Backend, BackendObservation, LogOptions, ObserveProblem, StopOutcome } from "./backend.js"
 import {
   attachArgs,
@@ -77,23 +75,6 @@ const startFailed = (session: string, reason: string) =>
   new SessionStartFailed({ session, backend: "container", reason, exitCode: null, output: "" })
 const stopFailed = (session: string, reason: string) => new SessionStopFailed({ session, backend: "container", reason })
 
-/**
- * A private env file for one `run`: a fresh 0700 directory, the file 0600, removed when the run
- * ends (even on interrupt). Nothing is created when there is nothing to write.
- */
-const withEnvFile = <A, E, R>(text: string, use: (file: string | null) => Effect.Effect<A, E, R>) =>
-  text === ""
-    ? use(null)
-    : Effect.acquireUseRelease(
-      Effect.sync(() => {
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "kstlib-env-"))
-        const file = path.join(dir, "env")
-        fs.writeFileSync(file, text, { mode: 0o600 })
-        return { dir, file }
-      }),
-      ({ file }) => use(file),
-      ({ dir }) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
-    )
 
 const make = Effect.gen(function*() {
   const spawner = yield* ChildProcessSpawner.ChildProcessSpawner

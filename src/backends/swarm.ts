@@ -9,9 +9,6 @@
  * make, an update in place; else `service rm` then create). stop: scale to 0 (the service stays);
  * remove/prune: `service rm`.
  */
-import * as fs from "node:fs"
-import * as os from "node:os"
-import * as path from "node:path"
 import { Context, Effect, Layer, Schedule, Stream } from "effect"
 import { ChildProcessSpawner } from "effect/process"
 import { CommandFailed, SessionAttachFailed, SessionNotFound, SessionStartFailed, SessionStopFailed, Unsupported } from "../errors.js"
@@ -20,6 +17,7 @@ import { fingerprint, isOurs } from "../model.js"
 import type { RunOptions, RunResult, SpawnFailed } from "../proc.js"
 import { run, streamLines } from "../proc.js"
 import { LOG_PROBE_LINES, logMatches, notReady, probeWith } from "./probe.js"
+import { withEnvFile } from "./container/envfile.js"
 import type { Backend, BackendObservation, StopOutcome } from "./backend.js"
 import { engineMessage } from "./container/parse.js"
 import {
@@ -49,20 +47,6 @@ const startFailed = (session: string, reason: string) =>
   new SessionStartFailed({ session, backend: "container", reason, exitCode: null, output: "" })
 const stopFailed = (session: string, reason: string) => new SessionStopFailed({ session, backend: "container", reason })
 
-/** The private env file of one create: a fresh 0700 directory, the file 0600, removed afterwards. */
-const withEnvFile = <A, E, R>(text: string, use: (file: string | null) => Effect.Effect<A, E, R>) =>
-  text === ""
-    ? use(null)
-    : Effect.acquireUseRelease(
-      Effect.sync(() => {
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "kstlib-env-"))
-        const file = path.join(dir, "env")
-        fs.writeFileSync(file, text, { mode: 0o600 })
-        return { dir, file }
-      }),
-      ({ file }) => use(file),
-      ({ dir }) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
-    )
 
 /** How long a launch waits for the service's tasks to run (or fail) before leaving it to the post-launch check. */
 const CONVERGE_POLLS = 120

@@ -92,22 +92,27 @@ const executeOptions = (options: ApplyOptions): ExecuteOptions => ({
 const locked = <A, E, R>(config: LoadedConfig, wait: boolean, self: Effect.Effect<A, E, R>) =>
   Effect.scoped(withApplyLock(lockPathFor(config.files, process.cwd(), process.env), { wait }).pipe(Effect.andThen(self)))
 
-/** `kstlib ops apply`: lock, plan, execute, report. */
-export const apply = (
-  request: PlanRequest = {},
-  options: ApplyOptions = {}
-): Effect.Effect<ApplyResult, ConfigNotFound | SessionNotInConfig | ApplyLocked | LockFailed, Backends | KstlibConfig> =>
+type ConvergeError = ConfigNotFound | SessionNotInConfig | ApplyLocked | LockFailed
+
+/** Under the config's lock: plan (with `planning`), and unless nothing would change, report the plan and execute it. */
+const converge = (
+  planning: Effect.Effect<Planned, ConfigNotFound | SessionNotInConfig, Backends | KstlibConfig>,
+  options: ApplyOptions
+): Effect.Effect<ApplyResult, ConvergeError, Backends | KstlibConfig> =>
   Effect.gen(function*() {
     const config = yield* KstlibConfig
     yield* requireConfigFile(config)
     return yield* locked(config, options.waitLock ?? false, Effect.gen(function*() {
-      const planned = yield* planFromConfig(request)
+      const planned = yield* planning
       if (!hasChanges(planned.plan)) return { planned, report: null }
       yield* options.onPlan?.(planned) ?? Effect.void
-      const report = yield* execute(planned.plan, executeOptions(options))
-      return { planned, report }
+      return { planned, report: yield* execute(planned.plan, executeOptions(options)) }
     }))
   })
+
+/** `kstlib ops apply`: lock, plan, execute, report. */
+export const apply = (request: PlanRequest = {}, options: ApplyOptions = {}): Effect.Effect<ApplyResult, ConvergeError, Backends | KstlibConfig> =>
+  converge(planFromConfig(request), options)
 
 /** `kstlib ops down [NAME...]`: plan the removal of this project's sessions (never another's). */
 export const planDownFromConfig = (only: ReadonlyArray<string> = []) =>
@@ -120,18 +125,7 @@ export const planDownFromConfig = (only: ReadonlyArray<string> = []) =>
     return { plan: planDown(observation.sessions, { project: config.project, only }), observation } satisfies Planned
   })
 
-export const down = (
-  only: ReadonlyArray<string> = [],
-  options: ApplyOptions = {}
-): Effect.Effect<ApplyResult, ConfigNotFound | SessionNotInConfig | ApplyLocked | LockFailed, Backends | KstlibConfig> =>
-  Effect.gen(function*() {
-    const config = yield* KstlibConfig
-    yield* requireConfigFile(config)
-    return yield* locked(config, options.waitLock ?? false, Effect.gen(function*() {
-      const planned = yield* planDownFromConfig(only)
-      if (!hasChanges(planned.plan)) return { planned, report: null }
-      yield* options.onPlan?.(planned) ?? Effect.void
-      return { planned, report: yield* execute(planned.plan, executeOptions(options)) }
-    }))
-  })
+/** `kstlib ops down [NAME...]`: lock, plan the removal of this project's sessions, execute, report. */
+export const down = (only: ReadonlyArray<string> = [], options: ApplyOptions = {}): Effect.Effect<ApplyResult, ConvergeError, Backends | KstlibConfig> =>
+  converge(planDownFromConfig(only), options)
 
