@@ -114,11 +114,6 @@ export type Place =
   | { readonly backend: "tmux"; readonly socket: string | null }
   | { readonly backend: "container"; readonly runtime: RuntimeName }
 
-/** A session by name and place: enough for a backend to act on it. */
-export interface SessionRef {
-  readonly name: string
-  readonly place: Place
-}
 
 /** `defined` exists only for config sessions that nothing runs; backends never report it. */
 export type ObservedState = "running" | "stopped" | "exited" | "unknown"
@@ -176,8 +171,6 @@ export const placeOfSpec = (spec: SessionSpec): Place =>
 
 export const placeOf = (o: ObservedSession): Place =>
   o.backend === "tmux" ? { backend: "tmux", socket: o.socket_name } : { backend: "container", runtime: o.runtime }
-
-export const refOf = (o: ObservedSession): SessionRef => ({ name: o.name, place: placeOf(o) })
 
 export const samePlace = (a: Place, b: Place): boolean =>
   a.backend === "tmux" ? b.backend === "tmux" && a.socket === b.socket : b.backend === "container" && a.runtime === b.runtime
