@@ -288,6 +288,17 @@ export class ExitWith extends Schema.TaggedError<ExitWith>()("ExitWith", {
   }
 }
 
+/** A host of `ops.hosts` could not be reached over SSH (refused, timed out, host key, authentication): its sessions are unknown. */
+export class HostUnreachable extends Schema.TaggedError<HostUnreachable>()("HostUnreachable", {
+  host: Schema.String,
+  /** ssh's own error line(s). */
+  reason: Schema.String
+}) {
+  override get message() {
+    return escapeText(`host ${this.host} unreachable: ${this.reason}`)
+  }
+}
+
 export type KstlibError =
   | ConfigNotFound
   | ConfigParseError
@@ -310,6 +321,7 @@ export type KstlibError =
   | SessionElsewhere
   | SessionNotRunning
   | LockFailed
+  | HostUnreachable
 
 /** The apply lock could not be taken because the file system refused (not a directory, no space, read-only, not owned by you...). */
 export class LockFailed extends Schema.TaggedError<LockFailed>()("LockFailed", {
