@@ -20,6 +20,7 @@ import type { HostSpec } from "../model.js"
 export { parseSshTarget } from "../model.js"
 import type { RunOptions, RunResult } from "../proc.js"
 import { interactive, run } from "../proc.js"
+import { findOnPath } from "./container/path.js"
 
 /** The hosts of the loaded config (`ops.hosts`); provided from the config (layer.ts), empty by default. */
 export const SshHosts = Context.Reference<ReadonlyArray<HostSpec>>("kstlib/SshHosts", { defaultValue: () => [] })
@@ -179,6 +180,23 @@ export const sshRun = (
     )
     if (r.exitCode === 255) return yield* new HostUnreachable({ host: hostName, reason: sshReason(r.stderr) })
     return r
+  })
+
+/**
+ * The environment a docker client needs to reach the host's engine over its own SSH transport:
+ * `DOCKER_HOST=ssh://user@host:port`, and PATH starting with the private ssh wrapper (our options).
+ */
+export const dockerEnv = (hostName: string) =>
+  Effect.gen(function*() {
+    const host = yield* hostNamed(hostName)
+    const dir = yield* controlDir(hostName)
+    const ssh = yield* SshBinary
+    const real = ssh.includes("/") ? ssh : (yield* Effect.promise(() => findOnPath(ssh))) ?? ssh
+    const bin = yield* Effect.try({
+      try: () => dockerSshWrapper(host, dir, real),
+      catch: (e) => new HostUnreachable({ host: hostName, reason: `cannot write the ssh wrapper: ${(e as Error).message}` })
+    })
+    return { DOCKER_HOST: dockerHostUrl(host), PATH: `${bin}${path.delimiter}${process.env["PATH"] ?? ""}` } as Readonly<Record<string, string>>
   })
 
 /** The user's terminal handed to `remote` on the host (`ssh -t`): tmux attach. */

@@ -72,8 +72,14 @@ export const relevantProblems = (observation: Observation, config: LoadedConfig,
     ...config.sessions.flatMap((e) => (e._tag === "Valid" && e.spec.backend === "container" && e.spec.runtime !== null ? [e.spec.runtime] : [])),
     ...(usesContainers && observation.runtimes.length === 0 ? ["podman", "docker", "container"] : [])
   ])
+  const onHost = new Set(config.sessions.flatMap((e) => (e._tag === "Valid" && e.spec.host !== undefined ? [`${e.spec.host}\u0000${e.spec.backend}`] : [])))
   return observation.problems
-    // a configured host's problems are always news
-    .filter((p) => explicit || p.host !== undefined || (p.where.startsWith("tmux") ? usesTmux : named.has(p.where)))
+    .filter((p) =>
+      explicit ||
+      (p.host !== undefined
+        // a host that cannot be reached is always news; a backend failing there, when the config uses it there
+        ? p.unreachable !== undefined || onHost.has(`${p.host}\u0000${p.where.startsWith("tmux") ? "tmux" : "container"}`)
+        : p.where.startsWith("tmux") ? usesTmux : named.has(p.where))
+    )
     .map((p) => `${p.where}: ${p.message}`)
 }

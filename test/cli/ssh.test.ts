@@ -159,27 +159,37 @@ describe.skipIf(!available)("remote hosts over ssh (tmux)", () => {
 
 describe.skipIf(!available || !dockerOk)("remote hosts over ssh (docker)", () => {
   it("a container session on a host through DOCKER_HOST=ssh://: applied, observed, logged, stopped", async () => {
+    // The "remote" docker CLI (run by sshd's session) talks to the shared test dockerd (sshd SetEnv
+    // DOCKER_HOST); kstlib's LOCAL docker is pointed at nothing, so that the one daemon is seen
+    // only as edge1's (two views of one container would be a stale copy to prune).
+    const noLocalDocker = { DOCKER_HOST: `unix://${sshd.dir}/no-docker.sock` }
     const c = sb.name("rc")
     sb.writeConfig({
       [c]: { backend: "container", host: "edge1", image: TEST_IMAGE, shell: true, command: "echo \"KC=$$KC_VAR\"; exec sleep 300", env: { KC_VAR: dollars(SECRET) } }
     }, { hosts: { edge1: hostEntry(sshd.port) } })
-    const applied = run(["--log-level", "debug", "ops", "apply"])
+    const plan = run(["ops", "plan"], noLocalDocker)
+    expect(plan.stdout).toContain(`${c} (container, docker, on edge1): create`)
+    const applied = run(["--log-level", "debug", "ops", "apply"], noLocalDocker)
     expect(applied.code, applied.stdout + applied.stderr).toBe(0)
     expect(applied.stderr).not.toContain("s3cr3t")
     expect(sb.containerState("docker", c)).toBe("running")
 
-    const list = run(["ops", "list", "--json"])
+    const list = run(["ops", "list", "--json"], noLocalDocker)
     const rows = JSON.parse(list.stdout) as Array<StatusJson & { host: string | null }>
-    // the same dockerd is "local" too: the remote view is the one in its place on edge1
-    expect(rows.find((r) => r.name === c && r.host === "edge1")).toMatchObject({ state: "running", backend: "container", runtime: "docker" })
+    expect(rows.find((r) => r.name === c)).toMatchObject({ state: "running", backend: "container", runtime: "docker", host: "edge1", in_sync: true })
 
-    const again = run(["ops", "plan", "--detailed-exitcode"])
+    const again = run(["ops", "plan", "--detailed-exitcode"], noLocalDocker)
     expect(again.code, again.stdout + again.stderr).toBe(0)
 
     const logs = await eventually(() => {
-      const l = run(["ops", "logs", c, "--backend", "container", "-n", "5"])
+      const l = run(["ops", "logs", c, "-n", "5"], noLocalDocker)
       return l.code === 0 && l.stdout.includes("KC=") ? l : undefined
     })
     expect(logs?.stdout).toContain(`KC=${SECRET}`)
+
+    const stopped = run(["ops", "stop", c, "-t", "1"], noLocalDocker)
+    expect(stopped.code, stopped.stdout + stopped.stderr).toBe(0)
+    // ours: stopped and removed
+    expect(sb.containerState("docker", c)).toBeNull()
   })
 })
