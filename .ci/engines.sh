@@ -37,7 +37,7 @@ if [ -n "$CALLER_DOCKER_HOST" ] && docker_ok; then reuse_docker=true; fi
 if [ -n "$CALLER_CONTAINERS_CONF" ] && podman_ok; then reuse_podman=true; fi
 
 # --- packages --------------------------------------------------------------------------------
-wanted=(tmux busybox-static)
+wanted=(tmux busybox-static openssh-server openssh-client)
 $reuse_podman || wanted+=(podman runc)
 $reuse_docker || wanted+=(docker.io)
 missing=()

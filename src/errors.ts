@@ -317,6 +317,17 @@ export class SessionNotReady extends Schema.TaggedError<SessionNotReady>()("Sess
   }
 }
 
+/** A host of `ops.hosts` could not be reached over SSH (refused, timed out, host key, authentication): its sessions are unknown. */
+export class HostUnreachable extends Schema.TaggedError<HostUnreachable>()("HostUnreachable", {
+  host: Schema.String,
+  /** ssh's own error line(s). */
+  reason: Schema.String
+}) {
+  override get message() {
+    return escapeText(`host ${this.host} unreachable: ${this.reason}`)
+  }
+}
+
 export type KstlibError =
   | ConfigNotFound
   | ConfigParseError
@@ -341,6 +352,7 @@ export type KstlibError =
   | LockFailed
   | DependencyFailed
   | SessionNotReady
+  | HostUnreachable
 
 /** The apply lock could not be taken because the file system refused (not a directory, no space, read-only, not owned by you...). */
 export class LockFailed extends Schema.TaggedError<LockFailed>()("LockFailed", {

@@ -18,6 +18,7 @@ export { KstlibConfig } from "./config/service.js"
 export type * from "./backends/backend.js"
 export { Backends } from "./backends/registry.js"
 export { Tmux, TmuxBinary } from "./backends/tmux.js"
+export { SshBinary, SshHosts } from "./backends/ssh.js"
 export { Containers } from "./backends/container.js"
 export { CallTimeout } from "./proc.js"
 

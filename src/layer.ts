@@ -2,6 +2,7 @@
 import { NodeServices } from "@effect/platform-node"
 import { Layer } from "effect"
 import { Backends } from "./backends/registry.js"
+import { SshHosts } from "./backends/ssh.js"
 import { TmuxBinary } from "./backends/tmux.js"
 import { KstlibConfig } from "./config/service.js"
 import type { LoadedConfig, LoadOptions } from "./config/types.js"
@@ -9,6 +10,7 @@ import type { LoadedConfig, LoadOptions } from "./config/types.js"
 /** Every backend (tmux, Podman/Docker) on Node's process spawner, with `ops.tmux_binary` taken from the config. */
 export const backendsLayer = Backends.layerWith.pipe(
   Layer.provideMerge(Layer.effect(TmuxBinary, KstlibConfig.useSync((c) => c.tmux_binary))),
+  Layer.provideMerge(Layer.effect(SshHosts, KstlibConfig.useSync((c) => c.hosts ?? []))),
   Layer.provide(NodeServices.layer)
 )
 

@@ -77,6 +77,8 @@ export interface TmuxSpec extends Supervision {
   /** tmux `-L` socket; `null` = the default server. */
   readonly socket_name: string | null
   readonly state: DesiredState
+  /** `ops.hosts` entry the session runs on (over SSH); absent = this machine. */
+  readonly host?: string
 }
 
 /** A container spec as run: its runtime is known. */
@@ -98,6 +100,8 @@ export interface ContainerSpec extends Supervision {
   readonly state: DesiredState
   /** `runtime: swarm` only: tasks of the service (absent = 1). */
   readonly replicas?: number
+  /** `ops.hosts` entry the container runs on (docker over SSH); absent = this machine. */
+  readonly host?: string
 }
 
 
@@ -111,8 +115,8 @@ export type ConfiguredSpec = TmuxSpec | ConfiguredContainerSpec
 
 /** Where a session lives: a tmux server (socket) or a container runtime. */
 export type Place =
-  | { readonly backend: "tmux"; readonly socket: string | null }
-  | { readonly backend: "container"; readonly runtime: RuntimeName }
+  | { readonly backend: "tmux"; readonly socket: string | null; readonly host?: string }
+  | { readonly backend: "container"; readonly runtime: RuntimeName; readonly host?: string }
 
 
 /** `defined` exists only for config sessions that nothing runs; backends never report it. */
@@ -149,6 +153,8 @@ interface ObservedCommon {
   readonly restarts?: number | null
   /** Exit code of the last run that ended (also while a restarted process runs); null: none known. */
   readonly last_exit_code?: number | null
+  /** The `ops.hosts` entry it was observed on; absent = this machine. */
+  readonly host?: string
 }
 
 export interface ObservedTmux extends ObservedCommon {
@@ -166,17 +172,70 @@ export interface ObservedContainer extends ObservedCommon {
 
 export type ObservedSession = ObservedTmux | ObservedContainer
 
+// ---- hosts (ssh branch) ----
+/** One `ops.hosts` entry: a machine reached over SSH (`ssh: [user@]host[:port]`), files resolved and checked at load. */
+export interface HostSpec {
+  readonly name: string
+  readonly user: string | null
+  readonly hostname: string
+  readonly port: number | null
+  readonly identity_file: string | null
+  readonly known_hosts: string | null
+}
+
+/** `{ host }` when set, nothing for this machine: places, specs and observed sessions carry it only when remote. */
+export const hostField = (host: string | null | undefined): { readonly host?: string } =>
+  host === undefined || host === null ? {} : { host }
+
+/** `[user@]host[:port]`, as `ops.hosts.<name>.ssh` is written. */
+const USER = /^[A-Za-z0-9._][A-Za-z0-9._-]{0,63}$/u
+const HOSTNAME = /^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})$/u
+const IPV6 = /^[0-9A-Fa-f:.]{2,45}$/u
+
+export interface SshTarget {
+  readonly user: string | null
+  readonly hostname: string
+  readonly port: number | null
+}
+
+/** `[user@]host[:port]` (IPv6 as `[::1]:22`) → its parts, or why not. Never starts with `-` (no option injection). */
+export const parseSshTarget = (text: string): SshTarget | { readonly error: string } => {
+  const m = /^(?:([^@]*)@)?(\[[^\]]*\]|[^:@]*)(?::([^:]*))?$/u.exec(text)
+  const fail = (why: string) => ({ error: `${why}; expected [user@]host[:port], e.g. deploy@edge1.example.com:2222` })
+  if (m === null) return fail("not an SSH target")
+  const [, user, rawHost, rawPort] = m
+  if (user !== undefined && !USER.test(user)) return fail(`invalid user '${user}'`)
+  const bracketed = rawHost!.startsWith("[")
+  const hostname = bracketed ? rawHost!.slice(1, -1) : rawHost!
+  if (bracketed ? !IPV6.test(hostname) : !HOSTNAME.test(hostname)) return fail(`invalid host '${rawHost}'`)
+  let port: number | null = null
+  if (rawPort !== undefined) {
+    if (!/^[0-9]{1,5}$/u.test(rawPort) || Number(rawPort) < 1 || Number(rawPort) > 65535) return fail(`invalid port '${rawPort}'`)
+    port = Number(rawPort)
+  }
+  return { user: user ?? null, hostname, port }
+}
+
+export const hostOf = (x: { readonly host?: string | undefined }): string | null => x.host ?? null
+// ---- end hosts ----
+
 export const placeOfSpec = (spec: SessionSpec): Place =>
-  spec.backend === "tmux" ? { backend: "tmux", socket: spec.socket_name } : { backend: "container", runtime: spec.runtime }
+  spec.backend === "tmux"
+    ? { backend: "tmux", socket: spec.socket_name, ...hostField(spec.host) }
+    : { backend: "container", runtime: spec.runtime, ...hostField(spec.host) }
 
 export const placeOf = (o: ObservedSession): Place =>
-  o.backend === "tmux" ? { backend: "tmux", socket: o.socket_name } : { backend: "container", runtime: o.runtime }
+  o.backend === "tmux"
+    ? { backend: "tmux", socket: o.socket_name, ...hostField(o.host) }
+    : { backend: "container", runtime: o.runtime, ...hostField(o.host) }
 
 export const samePlace = (a: Place, b: Place): boolean =>
-  a.backend === "tmux" ? b.backend === "tmux" && a.socket === b.socket : b.backend === "container" && a.runtime === b.runtime
+  hostOf(a) === hostOf(b) &&
+  (a.backend === "tmux" ? b.backend === "tmux" && a.socket === b.socket : b.backend === "container" && a.runtime === b.runtime)
 
-/** `tmux socket default`, `podman`. */
-export const describePlace = (p: Place): string => (p.backend === "tmux" ? `tmux socket ${p.socket ?? "default"}` : p.runtime)
+/** `tmux socket default`, `podman`; on a host: `tmux socket default on edge1`, `docker on edge1`. */
+export const describePlace = (p: Place): string =>
+  `${p.backend === "tmux" ? `tmux socket ${p.socket ?? "default"}` : p.runtime}${p.host === undefined ? "" : ` on ${p.host}`}`
 
 /** Ours = created by kstlib for this project: only such sessions are ever stopped, replaced or pruned by apply/down. */
 export const isOurs = (o: ObservedSession, project: string): boolean => o.mark.managed && o.mark.project === project
@@ -210,6 +269,8 @@ const sortedEnv = (env: Readonly<Record<string, string>>) =>
 
 /** `shell` appears only when true: adding the field must not change the hash of every existing session. */
 const shellField = (spec: ConfiguredSpec) => (spec.shell ? { shell: true } : {})
+/** `host` only when set: every local session keeps its hash; moving between hosts is a replace. */
+const hostFp = (spec: ConfiguredSpec) => (spec.host === undefined ? {} : { host: spec.host })
 
 /**
  * Supervision fields, each only when not at its default: every session created before they existed
@@ -246,7 +307,8 @@ export const fingerprint = (spec: ConfiguredSpec): Fingerprint =>
       working_dir: spec.working_dir,
       env: sortedEnv(spec.env),
       socket_name: spec.socket_name,
-      ...supervisionFields(spec)
+      ...supervisionFields(spec),
+      ...hostFp(spec)
     }
     : {
       backend: "container",
@@ -263,7 +325,8 @@ export const fingerprint = (spec: ConfiguredSpec): Fingerprint =>
       ...(spec.unsafe_mounts ? { unsafe_mounts: "true" } : {}),
       // swarm: only when not 1, so that `replicas: 1` and no field hash alike
       ...(spec.replicas !== undefined && spec.replicas !== 1 ? { replicas: String(spec.replicas) } : {}),
-      ...supervisionFields(spec)
+      ...supervisionFields(spec),
+      ...hostFp(spec)
     }
 
 /** JSON with sorted object keys: the same fingerprint always serializes to the same text. */

@@ -107,7 +107,8 @@ export const run = (
  */
 export const interactive = (
   command: string,
-  args: ReadonlyArray<string>
+  args: ReadonlyArray<string>,
+  options: Pick<RunOptions, "env"> = {}
 ): Effect.Effect<number, SpawnFailed, ChildProcessSpawner.ChildProcessSpawner> =>
   Effect.logDebug(`interactive: ${showCommand(command, args)}`).pipe(
     Effect.andThen(ChildProcessSpawner.ChildProcessSpawner.use((spawner) =>
@@ -115,7 +116,8 @@ export const interactive = (
         stdin: "inherit",
         stdout: "inherit",
         stderr: "inherit",
-        detached: false
+        detached: false,
+        ...(options.env === undefined ? {} : { env: { ...options.env }, extendEnv: true })
       }))
     )),
     Effect.map(Number),
@@ -125,12 +127,16 @@ export const interactive = (
 /** Lines of a long-running child (stdout and stderr) until it ends or the stream is interrupted (which kills it). */
 export const streamLines = (
   command: string,
-  args: ReadonlyArray<string>
+  args: ReadonlyArray<string>,
+  options: Pick<RunOptions, "env"> = {}
 ): Stream.Stream<string, SpawnFailed, ChildProcessSpawner.ChildProcessSpawner> =>
   Stream.unwrap(
     Effect.logDebug(`stream: ${showCommand(command, args)}`).pipe(
       Effect.andThen(ChildProcessSpawner.ChildProcessSpawner.use((spawner) =>
-        Effect.succeed(spawner.streamLines(ChildProcess.make(command, args, { stdin: "ignore" }), { includeStderr: true }))
+        Effect.succeed(spawner.streamLines(ChildProcess.make(command, args, {
+          stdin: "ignore",
+          ...(options.env === undefined ? {} : { env: { ...options.env }, extendEnv: true })
+        }), { includeStderr: true }))
       ))
     )
   ).pipe(Stream.mapError(toSpawnFailed(command)))

@@ -8,6 +8,7 @@ import type { Effect, Result, Stream } from "effect"
 import type {
   BackendTimeout,
   CommandFailed,
+  HostUnreachable,
   SessionAttachFailed,
   SessionNotFound,
   SessionStartFailed,
@@ -23,6 +24,11 @@ export type { ProbeResult } from "./probe.js"
 /** What to look at. tmux: these sockets plus the default server and every socket found on disk. */
 export interface ObserveScope {
   readonly sockets: ReadonlyArray<string | null>
+  /**
+   * `ops.hosts` entries to look at too (over SSH, concurrently); absent = every configured host.
+   * On a host, tmux is looked at on its default server and these sockets (no remote listing).
+   */
+  readonly hosts?: ReadonlyArray<string>
 }
 
 /** One backend's view. A backend that cannot be read is reported, never thrown: the others still count. */
@@ -45,6 +51,10 @@ export interface ObserveProblem {
   readonly message: string
   /** The binary is absent (as opposed to present but failing). */
   readonly missing: boolean
+  /** The `ops.hosts` entry this is about (absent: this machine). */
+  readonly host?: string
+  /** The host could not be reached at all: reported once per host (observe.ts keeps one per host). */
+  readonly unreachable?: HostUnreachable
 }
 
 export interface LaunchContext {
@@ -83,7 +93,7 @@ export interface LogOptions {
   readonly timestamps?: boolean | undefined
 }
 
-export type BackendError = BackendTimeout | CommandFailed | TmuxNotFound
+export type BackendError = BackendTimeout | CommandFailed | TmuxNotFound | HostUnreachable
 
 export interface Capabilities {
   readonly exec: boolean

@@ -8,17 +8,20 @@ import { Context, Effect, Layer, Schedule, Stream } from "effect"
 import { ChildProcessSpawner } from "effect/process"
 import {
   CommandFailed,
+  HostUnreachable,
   SessionAttachFailed,
   SessionNotFound,
   SessionStartFailed,
   SessionStopFailed,
   Unsupported
 } from "../errors.js"
-import type { ContainerSpec, ObservedContainer, RuntimeName } from "../model.js"
+import type { ContainerSpec, ObservedContainer, Place, RuntimeName } from "../model.js"
+import type { BackendTimeout } from "../errors.js"
 import type { RunOptions, RunResult, SpawnFailed } from "../proc.js"
 import { interactive, run, streamLines } from "../proc.js"
 import { withEnvFile } from "./container/envfile.js"
-import type { Backend, BackendObservation, LogOptions, ObserveProblem, StopOutcome } from "./backend.js"
+import type { Backend, BackendObservation, LogOptions, ObserveProblem, ObserveScope, StopOutcome } from "./backend.js"
+import { dockerEnv, dockerSshFailure, SshHosts } from "./ssh.js"
 import {
   attachArgs,
   envFileText,
@@ -81,12 +84,29 @@ const make = Effect.gen(function*() {
   const provide = <A, E>(eff: Effect.Effect<A, E, ChildProcessSpawner.ChildProcessSpawner>) =>
     Effect.provideService(eff, ChildProcessSpawner.ChildProcessSpawner, spawner)
 
-  /** `<runtime> args`; a binary that cannot be started is a CommandFailed (exit 127). */
-  const exec = (runtime: RuntimeName, args: ReadonlyArray<string>, options: RunOptions = {}) =>
-    provide(run(runtime, args, options)).pipe(
-      Effect.catchTag("SpawnFailed", (e: SpawnFailed) =>
-        Effect.fail(new CommandFailed({ argv: [runtime, ...args.slice(0, 2)], exitCode: 127, stderr: e.reason })))
-    )
+  /**
+   * `<runtime> args`; a binary that cannot be started is a CommandFailed (exit 127). On a host
+   * (ssh branch): the same docker command with DOCKER_HOST=ssh://… (its SSH failing = HostUnreachable).
+   */
+  const exec = (
+    runtime: RuntimeName,
+    args: ReadonlyArray<string>,
+    options: RunOptions = {},
+    host?: string
+  ): Effect.Effect<RunResult, CommandFailed | BackendTimeout | HostUnreachable> =>
+    Effect.gen(function*() {
+      const remote = yield* remoteEnv(host)
+      const r = yield* provide(run(runtime, args, remote === undefined ? options : { ...options, env: { ...options.env, ...remote } })).pipe(
+        Effect.catchTag("SpawnFailed", (e: SpawnFailed) =>
+          Effect.fail(new CommandFailed({ argv: [runtime, ...args.slice(0, 2)], exitCode: 127, stderr: e.reason })))
+      )
+      const down = host === undefined || r.exitCode === 0 ? null : dockerSshFailure(r.stderr || r.stdout)
+      if (host !== undefined && down !== null) return yield* new HostUnreachable({ host, reason: down })
+      return r
+    })
+  function remoteEnv(host: string | undefined): Effect.Effect<Readonly<Record<string, string>> | undefined, HostUnreachable> {
+    return host === undefined ? Effect.succeed(undefined) : dockerEnv(host)
+  }
 
   const failed = (runtime: RuntimeName, args: ReadonlyArray<string>, r: RunResult) =>
     new CommandFailed({ argv: [runtime, ...args], exitCode: r.exitCode, stderr: r.stderr || r.stdout })
@@ -121,7 +141,47 @@ const make = Effect.gen(function*() {
     )
   }
 
-  const observe = Effect.fn("Containers.observe")(function*() {
+  // ---- hosts (ssh branch): `docker ps` on each host through DOCKER_HOST=ssh://, concurrently ----
+  const observeHost = (host: string) => {
+    const args = psArgs("docker")
+    return exec("docker", args, {}, host).pipe(
+      Effect.flatMap((r) => (r.exitCode === 0 ? Effect.succeed(parsePs(r.stdout, "docker")) : Effect.fail(failed("docker", args, r)))),
+      Effect.map((sessions) => ({ host, sessions: sessions.map((o) => ({ ...o, host })), problem: null as ObserveProblem | null })),
+      Effect.catch((e) =>
+        Effect.succeed({
+          host,
+          sessions: [] as ReadonlyArray<ObservedContainer>,
+          problem: e._tag === "HostUnreachable"
+            ? { where: "ssh", message: e.message, missing: false, host, unreachable: e }
+            : { where: `docker on ${host}`, message: e.message, missing: false, host }
+        })
+      )
+    )
+  }
+  const observeHosts = (scope: ObserveScope) =>
+    Effect.gen(function*() {
+      const names = scope.hosts ?? (yield* SshHosts).map((h) => h.name)
+      return yield* Effect.forEach(names, observeHost, { concurrency: "unbounded" })
+    })
+
+  const observe = Effect.fn("Containers.observe")(function*(scope: ObserveScope) {
+    const [local, remote] = yield* Effect.all([observeLocal(), observeHosts(scope)], { concurrency: 2 })
+    const remoteOk = remote.some((h) => h.problem === null)
+    return {
+      ...local,
+      sessions: [...local.sessions, ...remote.flatMap((h) => h.sessions)],
+      available: local.available || remoteOk,
+      runtimes: remoteOk && !local.runtimes.includes("docker") ? [...local.runtimes, "docker"] : local.runtimes,
+      problems: [...local.problems, ...remote.flatMap((h) => (h.problem === null ? [] : [h.problem]))],
+      unreadable: [
+        ...local.unreadable,
+        ...remote.flatMap((h): ReadonlyArray<Place> => (h.problem === null ? [] : [{ backend: "container", runtime: "docker", host: h.host }]))
+      ]
+    } satisfies BackendObservation
+  })
+  // ---- end hosts ----
+
+  const observeLocal = Effect.fn("Containers.observeLocal")(function*() {
     const runtimes = yield* onPath
     // Each runtime on its own, so a docker client without a daemon does not hide podman's containers.
     const per = yield* Effect.forEach(runtimes, (runtime) => {
@@ -154,9 +214,9 @@ const make = Effect.gen(function*() {
   })
 
   /** Inspection that reports "no such container" as null. */
-  const inspectOrNull = (name: string, runtime: RuntimeName) => {
+  const inspectOrNull = (name: string, runtime: RuntimeName, host?: string) => {
     const args = inspectArgs(name)
-    return exec(runtime, args).pipe(Effect.flatMap((r) => {
+    return exec(runtime, args, {}, host).pipe(Effect.flatMap((r) => {
       if (r.exitCode === 0) return Effect.succeed(parseInspect(r.stdout, name, runtime))
       if (isNoSuchContainer(r.stderr) || r.stdout.trim() === "[]") return Effect.succeed(null)
       return Effect.fail(failed(runtime, args, r))
@@ -169,7 +229,7 @@ const make = Effect.gen(function*() {
         const built = runArgs(spec, project, envFile)
         if (!built.ok) return yield* startFailed(spec.name, built.reason)
         const viaClient = Object.fromEntries(envViaClient(spec.env).map((k) => [k, spec.env[k]!]))
-        const r = yield* exec(spec.runtime, built.args, { env: viaClient }).pipe(
+        const r = yield* exec(spec.runtime, built.args, { env: viaClient }, spec.host).pipe(
           Effect.mapError((e) => startFailed(spec.name, e.message))
         )
         if (r.exitCode !== 0) {
@@ -182,52 +242,52 @@ const make = Effect.gen(function*() {
   })
 
   const restart = Effect.fn("Containers.restart")(function*(o: ObservedContainer) {
-    const r = yield* exec(o.runtime, startArgs(o.name)).pipe(Effect.mapError((e) => startFailed(o.name, e.message)))
+    const r = yield* exec(o.runtime, startArgs(o.name), {}, o.host).pipe(Effect.mapError((e) => startFailed(o.name, e.message)))
     if (r.exitCode === 0) return
     if (isNoSuchContainer(r.stderr)) return yield* notFound(o.name)
     return yield* startFailed(o.name, engineMessage(r.stderr) || `${o.runtime} start exited with ${r.exitCode}`)
   })
 
-  const rm = (name: string, runtime: RuntimeName) =>
+  const rm = (name: string, runtime: RuntimeName, host?: string) =>
     Effect.gen(function*() {
-      const r = yield* exec(runtime, rmArgs(runtime, name)).pipe(Effect.mapError((e) => stopFailed(name, e.message)))
+      const r = yield* exec(runtime, rmArgs(runtime, name), {}, host).pipe(Effect.mapError((e) => stopFailed(name, e.message)))
       if (r.exitCode !== 0 && !isNoSuchContainer(r.stderr)) {
         return yield* stopFailed(name, engineMessage(r.stderr) || `${runtime} rm exited with ${r.exitCode}`)
       }
     })
 
   // `kill` returns once the signal is sent (Podman): wait until it is down.
-  const waitNotRunning = (name: string, runtime: RuntimeName) =>
-    inspectOrNull(name, runtime).pipe(
+  const waitNotRunning = (name: string, runtime: RuntimeName, host?: string) =>
+    inspectOrNull(name, runtime, host).pipe(
       Effect.orElseSucceed(() => null),
       Effect.repeat({ schedule: Schedule.spaced("100 millis"), until: (o) => o === null || o.state !== "running", times: 50 })
     )
 
   const stopContainer = (o: ObservedContainer, options: ContainerStopOptions & { readonly remove: boolean }) =>
     Effect.gen(function*() {
-      const before = yield* inspectOrNull(o.name, o.runtime).pipe(Effect.mapError((e) => stopFailed(o.name, e.message)))
+      const before = yield* inspectOrNull(o.name, o.runtime, o.host).pipe(Effect.mapError((e) => stopFailed(o.name, e.message)))
       if (before === null) return yield* notFound(o.name)
       let outcome: StopOutcome = "already-stopped"
       if (before.state === "running" || before.state === "unknown") {
         const force = options.force ?? false
         const timeout = options.timeout ?? 10
-        const r = yield* exec(o.runtime, stopArgs(o.name, force, timeout), { minTimeout: timeout + 30 }).pipe(
+        const r = yield* exec(o.runtime, stopArgs(o.name, force, timeout), { minTimeout: timeout + 30 }, o.host).pipe(
           Effect.mapError((e) => stopFailed(o.name, e.message))
         )
-        const after = yield* waitNotRunning(o.name, o.runtime)
+        const after = yield* waitNotRunning(o.name, o.runtime, o.host)
         if (after !== null && after.state === "running") {
           return yield* stopFailed(o.name, engineMessage(r.stderr) || "the container is still running")
         }
         // The engine kills after the grace period: SIGKILL shows as 137.
         outcome = force || after?.exit_code === 137 ? "killed" : "stopped"
       }
-      if (options.remove) yield* rm(o.name, o.runtime)
+      if (options.remove) yield* rm(o.name, o.runtime, o.host)
       return outcome
     })
 
   const logs = Effect.fn("Containers.logs")(function*(o: ObservedContainer, options: LogOptions) {
     const args = logsArgv(o.name, options, false)
-    const r = yield* exec(o.runtime, args, { merged: true })
+    const r = yield* exec(o.runtime, args, { merged: true }, o.host)
     if (r.exitCode === 0) return r.stdout.replace(/\r\n/g, "\n").replace(/\n+$/u, "")
     if (isNoSuchContainer(r.stdout)) return yield* notFound(o.name)
     return yield* failed(o.runtime, args, r)
@@ -235,9 +295,9 @@ const make = Effect.gen(function*() {
 
   /** ONE `logs -f --tail N`: the last N lines, then new ones, in the engine's order (no replay). */
   const follow = (o: ObservedContainer, options: LogOptions) =>
-    Stream.unwrap(Effect.map(inspectOrNull(o.name, o.runtime), (found) => {
+    Stream.unwrap(Effect.map(Effect.all([inspectOrNull(o.name, o.runtime, o.host), remoteEnv(o.host)]), ([found, env]) => {
       const args = logsArgv(o.name, options, true)
-      const lines: Stream.Stream<string, SessionNotFound | CommandFailed> = found === null ? Stream.fail(notFound(o.name)) : streamLines(o.runtime, args).pipe(
+      const lines: Stream.Stream<string, SessionNotFound | CommandFailed> = found === null ? Stream.fail(notFound(o.name)) : streamLines(o.runtime, args, env === undefined ? {} : { env }).pipe(
         Stream.map((line) => line.replace(/\r$/, "")),
         Stream.mapError((e) => new CommandFailed({ argv: [o.runtime, ...args], exitCode: 127, stderr: e.reason })),
         Stream.provideService(ChildProcessSpawner.ChildProcessSpawner, spawner)
@@ -246,25 +306,27 @@ const make = Effect.gen(function*() {
     }))
 
   const execIn = Effect.fn("Containers.exec")(function*(o: ObservedContainer, argv: ReadonlyArray<string>, options: { readonly interactive: boolean }) {
-    const found = yield* inspectOrNull(o.name, o.runtime)
+    const found = yield* inspectOrNull(o.name, o.runtime, o.host)
     if (found === null) return yield* notFound(o.name)
     const args = execArgs(o.name, argv, options.interactive)
     if (options.interactive) {
-      const exitCode = yield* provide(interactive(o.runtime, args)).pipe(
+      const env = yield* remoteEnv(o.host)
+      const exitCode = yield* provide(interactive(o.runtime, args, env === undefined ? {} : { env })).pipe(
         Effect.mapError((e) => new CommandFailed({ argv: [o.runtime, "exec"], exitCode: 127, stderr: e.reason }))
       )
       return { exitCode, stdout: "", stderr: "" }
     }
-    return yield* exec(o.runtime, args)
+    return yield* exec(o.runtime, args, {}, o.host)
   })
 
   const attach = Effect.fn("Containers.attach")(function*(o: ObservedContainer) {
     const attachFailed = (reason: string) => new SessionAttachFailed({ session: o.name, backend: "container", reason })
-    const found = yield* inspectOrNull(o.name, o.runtime)
+    const found = yield* inspectOrNull(o.name, o.runtime, o.host)
     if (found === null) return yield* notFound(o.name)
     if (found.state !== "running") return yield* attachFailed("container is not running")
     if (process.stdin.isTTY !== true) return yield* attachFailed("not a terminal")
-    const code = yield* provide(interactive(o.runtime, attachArgs(o.name))).pipe(Effect.mapError((e) => attachFailed(e.message)))
+    const env = yield* remoteEnv(o.host)
+    const code = yield* provide(interactive(o.runtime, attachArgs(o.name), env === undefined ? {} : { env })).pipe(Effect.mapError((e) => attachFailed(e.message)))
     // Docker exits 1 when the user detaches (Ctrl+P Ctrl+Q): not an error.
     if (code !== 0 && code !== 1) return yield* attachFailed(`attach exited with code ${code}`)
   })
@@ -290,8 +352,8 @@ const make = Effect.gen(function*() {
     kind: "container",
     capabilities: { exec: true, sendKeys: false },
     onPath,
-    observe: () => observe(),
-    batchKey: (spec) => `${spec.runtime}\u0000${spec.name}`,
+    observe: (scope) => observe(scope),
+    batchKey: (spec) => `${spec.runtime}\u0000${spec.name}${spec.host === undefined ? "" : `\u0000${spec.host}`}`,
     launch,
     restart: (o) => restart(o),
     stop: (o, options) => stopContainer(o, { ...options, remove: options.removeOwned === true && options.keep !== true }),

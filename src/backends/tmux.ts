@@ -17,8 +17,8 @@ import {
   TmuxNotFound,
   Unsupported
 } from "../errors.js"
-import type { ObservedTmux, TmuxSpec } from "../model.js"
-import type { BackendTimeout } from "../errors.js"
+import type { ObservedTmux, Place, TmuxSpec } from "../model.js"
+import type { BackendTimeout, HostUnreachable } from "../errors.js"
 import { interactive, run } from "../proc.js"
 import type { RunResult } from "../proc.js"
 import type { Backend, BackendError, BackendObservation, LogOptions, ObserveProblem, ObserveScope, StopOutcome } from "./backend.js"
@@ -52,6 +52,7 @@ import {
   tmuxEnvSocketPath
 } from "./tmux/parse.js"
 import { discoverSockets, mergeSockets, normalizeSocket, socketPath } from "./tmux/sockets.js"
+import { SshHosts, sshInteractive, sshRun } from "./ssh.js"
 
 /** tmux keeps no time per line: `--timestamps` shows when kstlib read each one (RFC 3339, UTC, milliseconds). */
 const stampLines = <L extends ReadonlyArray<string>>(lines: L): Array<string> => {
@@ -80,11 +81,12 @@ const stopFailed = (session: string, reason: string) => new SessionStopFailed({ 
 /** $TMUX is set inside a tmux pane: a bare `tmux` would then talk to that pane's server. */
 const insideTmux = () => (process.env["TMUX"] ?? "") !== ""
 
+/** Checked on this machine only (a host's directories are not looked at: tmux there starts where it can). */
 const dirMissing = (spec: TmuxSpec) =>
-  spec.working_dir !== null && spec.working_dir !== "" && !existsSync(resolve(spec.working_dir))
+  spec.host === undefined && spec.working_dir !== null && spec.working_dir !== "" && !existsSync(resolve(spec.working_dir))
 
 const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) => {
-  type TmuxError = TmuxNotFound | CommandFailed | BackendTimeout
+  type TmuxError = TmuxNotFound | CommandFailed | BackendTimeout | HostUnreachable
   /**
    * One tmux invocation. `path`: the PATH the tmux CLIENT runs with — tmux gives a new pane the
    * client's PATH, overriding `-e PATH=…`, so a session's own PATH must be the client's (the binary
@@ -93,9 +95,18 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
   const tmux = (
     socket: string | null,
     args: ReadonlyArray<string>,
-    options: { readonly input?: string; readonly path?: string; readonly minTimeout?: number } = {}
+    options: { readonly input?: string; readonly path?: string; readonly minTimeout?: number; readonly host?: string | undefined } = {}
   ): Effect.Effect<RunResult, TmuxError> =>
     Effect.gen(function*() {
+      // ---- hosts (ssh branch): the same tmux call, run on the host by ssh (its own `tmux`) ----
+      if (options.host !== undefined) {
+        // `-u`: a login without a UTF-8 locale would make tmux print our \x1f separators as `_`
+        return yield* sshRun(options.host, ["tmux", "-u", ...socketArgs(socket, false), ...args], {
+          ...(options.input === undefined ? {} : { input: options.input }),
+          ...(options.minTimeout === undefined ? {} : { minTimeout: options.minTimeout })
+        }).pipe(Effect.provideService(ChildProcessSpawner.ChildProcessSpawner, spawner))
+      }
+      // ---- end hosts ----
       const configured = yield* TmuxBinary
       const binary = options.path === undefined ? configured : (yield* Effect.promise(() => findOnPath(configured))) ?? configured
       return yield* run(binary, [...socketArgs(socket, insideTmux()), ...args], {
@@ -121,28 +132,77 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
   })
 
   /** Sessions of one server; none when no server listens there (absent or stale socket). */
-  const listSocket = (socket: string | null, args: ReadonlyArray<string>) =>
-    tmux(socket, args).pipe(
+  const listSocket = (socket: string | null, args: ReadonlyArray<string>, host?: string) =>
+    tmux(socket, args, { host }).pipe(
       Effect.flatMap((r) => {
-        if (r.exitCode === 0) return Effect.succeed(parsePanes(r.stdout, socket))
+        if (r.exitCode === 0) {
+          const p = parsePanes(r.stdout, socket)
+          return Effect.succeed(host === undefined ? p : { ...p, sessions: p.sessions.map((o) => ({ ...o, host })) })
+        }
         if (isNoServer(r.stderr)) return Effect.succeed({ sessions: [], globalMarks: [] })
         return Effect.fail(new CommandFailed({ argv: ["tmux", "list-panes"], exitCode: r.exitCode, stderr: r.stderr }))
       })
     )
 
   /** One call; a second only when tmux missed a child's exit status (see reapThenListPanesArgs). */
-  const observeSocket = (socket: string | null) =>
-    listSocket(socket, listPanesArgs()).pipe(
+  const observeSocket = (socket: string | null, host?: string) =>
+    listSocket(socket, listPanesArgs(), host).pipe(
       Effect.flatMap((p) =>
         p.sessions.some((o) => o.state === "exited" && o.exit_code === null)
-          ? listSocket(socket, reapThenListPanesArgs())
+          ? listSocket(socket, reapThenListPanesArgs(), host)
           : Effect.succeed(p)
       )
     )
 
-  const where = (socket: string | null) => `tmux socket ${socket ?? "default"}`
+  const where = (socket: string | null, host?: string) => `tmux socket ${socket ?? "default"}${host === undefined ? "" : ` on ${host}`}`
+
+  // ---- hosts (ssh branch) ----
+  /**
+   * One host: its default server and the asked sockets, one `list-panes` each over the host's one
+   * multiplexed connection. A host that cannot be reached is ONE problem, and all its places unreadable.
+   */
+  const observeHost = (host: string, sockets: ReadonlyArray<string | null>) =>
+    Effect.gen(function*() {
+      const per = yield* Effect.forEach(sockets, (socket) =>
+        Effect.result(observeSocket(socket, host)).pipe(Effect.map((r) => ({ socket, r }))), { concurrency: 4 })
+      const places = sockets.map((socket): Place => ({ backend: "tmux", socket, host }))
+      const down = per.flatMap((p) => (Result.isFailure(p.r) && p.r.failure._tag === "HostUnreachable" ? [p.r.failure] : []))[0]
+      if (down !== undefined) {
+        return {
+          sessions: [] as ReadonlyArray<ObservedTmux>,
+          problems: [{ where: "ssh", message: down.message, missing: false, host, unreachable: down }] as ReadonlyArray<ObserveProblem>,
+          unreadable: places
+        }
+      }
+      return {
+        sessions: per.flatMap((p) => (Result.isSuccess(p.r) ? p.r.success.sessions : [])),
+        problems: per.flatMap((p): ReadonlyArray<ObserveProblem> =>
+          Result.isFailure(p.r) ? [{ where: where(p.socket, host), message: p.r.failure.message, missing: false, host }] : []
+        ),
+        unreadable: per.flatMap((p): ReadonlyArray<Place> => (Result.isFailure(p.r) ? [{ backend: "tmux", socket: p.socket, host }] : []))
+      }
+    })
+
+  const observeHosts = (scope: ObserveScope) =>
+    Effect.gen(function*() {
+      const configured = yield* SshHosts
+      const names = scope.hosts ?? configured.map((h) => h.name)
+      const sockets = mergeSockets(scope.sockets, [])
+      return yield* Effect.forEach(names, (host) => observeHost(host, sockets), { concurrency: "unbounded" })
+    })
+  // ---- end hosts ----
 
   const observe = Effect.fn("Tmux.observe")(function*(scope: ObserveScope) {
+    const [local, remote] = yield* Effect.all([observeLocal(scope), observeHosts(scope)], { concurrency: 2 })
+    return {
+      ...local,
+      sessions: [...local.sessions, ...remote.flatMap((h) => h.sessions)],
+      problems: [...local.problems, ...remote.flatMap((h) => h.problems)],
+      unreadable: [...local.unreadable, ...remote.flatMap((h) => h.unreadable)]
+    } satisfies BackendObservation
+  })
+
+  const observeLocal = (scope: ObserveScope) => Effect.gen(function*() {
     const sockets = mergeSockets(scope.sockets, yield* discoverSockets)
     const per = yield* Effect.forEach(sockets, (socket) =>
       Effect.result(observeSocket(socket)).pipe(Effect.map((r) => ({ socket, r }))), { concurrency: 4 })
@@ -188,9 +248,12 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
   const createBatch = (socket: string | null, specs: ReadonlyArray<TmuxSpec>, project: string, path: string | undefined) =>
     Effect.gen(function*() {
       const sup = yield* supervisor
+      const host = specs[0]?.host
       const r = yield* tmux(socket, scriptArgs(), {
         input: script(specs.map((s) => createCommands(s, project, sup))),
-        ...(path === undefined ? {} : { path })
+        // On a host the client's PATH is the remote login's: a session's own PATH is not applied there.
+        ...(path === undefined || host !== undefined ? {} : { path }),
+        host
       })
       const refused = new Map<string, string>()
       for (const m of r.stderr.matchAll(/duplicate session: (.*)/g)) {
@@ -205,13 +268,13 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
     const seen = new Set<string>()
     specs.forEach((spec, i) => {
       const socket = normalizeSocket(spec.socket_name)
-      const id = `${socket ?? ""}\u0000${spec.name}`
+      const id = `${spec.host ?? ""}\u0000${socket ?? ""}\u0000${spec.name}`
       if (seen.has(id)) results[i] = Result.fail(startFailed(spec.name, "the same session is listed twice"))
       // tmux would silently start in another directory
       else if (dirMissing(spec)) results[i] = Result.fail(startFailed(spec.name, `working directory does not exist: ${spec.working_dir}`))
       else {
         seen.add(id)
-        const key = `${socket ?? ""}\u0000${spec.env["PATH"] ?? ""}`
+        const key = `${spec.host ?? ""}\u0000${socket ?? ""}\u0000${spec.env["PATH"] ?? ""}`
         groups.set(key, [...(groups.get(key) ?? []), i])
       }
     })
@@ -241,7 +304,8 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
     const sup = yield* supervisor
     const r = yield* tmux(o.socket_name, scriptArgs(), {
       input: script([respawnCommands(spec, options.mark ? { project: options.project } : null, sup)]),
-      ...(spec.env["PATH"] === undefined ? {} : { path: spec.env["PATH"] })
+      ...(spec.env["PATH"] === undefined || o.host !== undefined ? {} : { path: spec.env["PATH"] }),
+      host: o.host
     }).pipe(Effect.mapError((e) => startFailed(spec.name, e.message)))
     if (r.exitCode === 0) return
     if (isMissingTarget(r.stderr) || isNoServer(r.stderr)) return yield* notFound(spec.name)
@@ -249,14 +313,20 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
   })
 
   /** Panes of a session, first pane first; None when the session (or its server) is gone. */
-  const sessionPanes = (name: string, socket: string | null) =>
-    tmux(socket, sessionPanesArgs(name)).pipe(
+  const sessionPanes = (name: string, socket: string | null, host?: string) =>
+    tmux(socket, sessionPanesArgs(name), { host }).pipe(
       Effect.map((r) => (r.exitCode === 0 ? Option.some(parsePaneStates(r.stdout)) : Option.none()))
     )
 
   /** Signals a pane's process group (the pane's process leads it); gone already is fine. */
-  const signalGroup = (pid: number, signal: NodeJS.Signals) =>
-    Effect.sync(() => {
+  const signalGroup = (pid: number, signal: NodeJS.Signals, host?: string): Effect.Effect<void> =>
+    host !== undefined
+      // the same on the host, by its own `kill` (group first, else the process); gone already is fine
+      ? sshRun(host, ["sh", "-c", "kill -s \"$0\" -- \"-$1\" 2>/dev/null || kill -s \"$0\" \"$1\" 2>/dev/null; true", signal.replace(/^SIG/u, ""), String(pid)]).pipe(
+        Effect.provideService(ChildProcessSpawner.ChildProcessSpawner, spawner),
+        Effect.ignore
+      )
+      : Effect.sync(() => {
       try {
         process.kill(-pid, signal)
       } catch {
@@ -266,8 +336,8 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
       }
     })
 
-  const waitDead = (name: string, socket: string | null, paneId: string, seconds: number) =>
-    sessionPanes(name, socket).pipe(
+  const waitDead = (name: string, socket: string | null, paneId: string, seconds: number, host?: string) =>
+    sessionPanes(name, socket, host).pipe(
       Effect.map((p) => Option.isNone(p) || !p.value.some((x) => x.id === paneId && !x.dead)),
       Effect.repeat({ schedule: Schedule.spaced("200 millis"), until: (done) => done }),
       Effect.timeoutOption(Duration.seconds(seconds)),
@@ -285,10 +355,11 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
     // A stop through kstlib is never undone by the restart policy: hook removed, session marked
     // stopped (a restart already waiting out its backoff sees the mark and gives up). Same call as
     // the pane listing. Only on kstlib's own sessions: a foreign session's hooks are the user's.
+    const host = o.host
     const panes = yield* tmux(socket, [
       ...(o.mark.managed ? unsuperviseCommands(o.name).flatMap((c) => [...c, ";"]) : []),
       ...sessionPanesArgs(o.name)
-    ]).pipe(
+    ], { host }).pipe(
       Effect.map((r) => (r.exitCode === 0 ? Option.some(parsePaneStates(r.stdout)) : Option.none())),
       Effect.mapError(fail)
     )
@@ -298,23 +369,23 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
     if (first !== undefined && !first.dead) {
       const ended = options.force === true
         ? false
-        : yield* tmux(socket, ["send-keys", "-t", first.id, "C-c"]).pipe(
-          Effect.andThen(waitDead(o.name, socket, first.id, options.timeout ?? 10)),
+        : yield* tmux(socket, ["send-keys", "-t", first.id, "C-c"], { host }).pipe(
+          Effect.andThen(waitDead(o.name, socket, first.id, options.timeout ?? 10, host)),
           Effect.mapError(fail)
         )
       if (!ended && first.pid !== null) {
         outcome = "killed"
-        yield* signalGroup(first.pid, "SIGTERM")
-        const termEnded = yield* waitDead(o.name, socket, first.id, 2).pipe(Effect.mapError(fail))
-        if (!termEnded) yield* signalGroup(first.pid, "SIGKILL")
+        yield* signalGroup(first.pid, "SIGTERM", host)
+        const termEnded = yield* waitDead(o.name, socket, first.id, 2, host).pipe(Effect.mapError(fail))
+        if (!termEnded) yield* signalGroup(first.pid, "SIGKILL", host)
       } else if (!ended) outcome = "killed"
     }
     // The pane stays (remain-on-exit), dead, to be respawned in place.
     if (options.keep === true) return outcome
-    const kill = yield* tmux(socket, ["kill-session", "-t", sessionTarget(o.name)]).pipe(Effect.mapError(fail))
+    const kill = yield* tmux(socket, ["kill-session", "-t", sessionTarget(o.name)], { host }).pipe(Effect.mapError(fail))
     if (kill.exitCode === 0) return outcome
     // Already gone (it ended by itself, or someone else killed it) is success.
-    if (Option.isNone(yield* sessionPanes(o.name, socket).pipe(Effect.mapError(fail)))) return outcome
+    if (Option.isNone(yield* sessionPanes(o.name, socket, host).pipe(Effect.mapError(fail)))) return outcome
     return yield* stopFailed(o.name, kill.stderr.trim() || `tmux kill-session exited with ${kill.exitCode}`)
   })
 
@@ -326,7 +397,7 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
 
   const logs = Effect.fn("Tmux.logs")(function*(o: ObservedTmux, options: LogOptions & { readonly colors?: boolean }) {
     yield* noSince(o, options)
-    const r = yield* tmux(normalizeSocket(o.socket_name), captureArgs(o.name, options.lines, options.colors === true))
+    const r = yield* tmux(normalizeSocket(o.socket_name), captureArgs(o.name, options.lines, options.colors === true), { host: o.host })
     if (r.exitCode !== 0) return yield* notFound(o.name)
     const lines = lastLines(r.stdout, options.lines)
     return (options.timestamps === true ? stampLines(lines) : lines).join("\n")
@@ -341,7 +412,7 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
   const follow = (o: ObservedTmux, options: LogOptions & { readonly interval?: Duration.Input }): Stream.Stream<string, SessionNotFound | Unsupported | BackendError> => {
     const sock = normalizeSocket(o.socket_name)
     const interval = options.interval ?? "500 millis"
-    const poll = tmux(sock, followPollArgs(o.name)).pipe(
+    const poll = tmux(sock, followPollArgs(o.name), { host: o.host }).pipe(
       Effect.map((r) => (r.exitCode === 0 ? Option.some(parseFollowPoll(r.stdout)) : Option.none()))
     )
     return Stream.unwrap(
@@ -369,9 +440,19 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
 
   const attach = Effect.fn("Tmux.attach")(function*(o: ObservedTmux) {
     const sock = normalizeSocket(o.socket_name)
-    const has = yield* tmux(sock, ["has-session", "-t", sessionTarget(o.name)])
+    const has = yield* tmux(sock, ["has-session", "-t", sessionTarget(o.name)], { host: o.host })
     if (has.exitCode !== 0) return yield* notFound(o.name)
     const fail = (reason: string) => new SessionAttachFailed({ session: o.name, backend: "tmux", reason })
+    // ---- hosts (ssh branch): `ssh -t HOST tmux attach` (a remote server: never a switch-client here) ----
+    if (o.host !== undefined) {
+      if (process.stdin.isTTY !== true) return yield* fail("stdin is not a terminal")
+      const code = yield* sshInteractive(o.host, ["tmux", "-u", ...socketArgs(sock, false), "attach-session", "-t", sessionTarget(o.name)]).pipe(
+        Effect.provideService(ChildProcessSpawner.ChildProcessSpawner, spawner)
+      )
+      if (code !== 0) return yield* fail(`ssh ${o.host} tmux attach-session exited with ${code}`)
+      return
+    }
+    // ---- end hosts ----
     const current = tmuxEnvSocketPath(process.env["TMUX"])
     if (current !== null) {
       // Inside tmux: attaching would nest; switch this client instead (same server only).
@@ -394,7 +475,7 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
   })
 
   const sendKeys = Effect.fn("Tmux.sendKeys")(function*(o: ObservedTmux, keys: string, options: { readonly enter: boolean }) {
-    const r = yield* tmux(normalizeSocket(o.socket_name), sendKeysArgs(o.name, keys, options.enter))
+    const r = yield* tmux(normalizeSocket(o.socket_name), sendKeysArgs(o.name, keys, options.enter), { host: o.host })
     if (r.exitCode !== 0) return yield* notFound(o.name)
   })
 
@@ -422,7 +503,7 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
     kind: "tmux",
     capabilities: { exec: false, sendKeys: true },
     observe,
-    batchKey: (spec) => normalizeSocket(spec.socket_name) ?? "",
+    batchKey: (spec) => `${normalizeSocket(spec.socket_name) ?? ""}${spec.host === undefined ? "" : `\u0000${spec.host}`}`,
     launch,
     restart,
     stop,

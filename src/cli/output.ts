@@ -49,12 +49,15 @@ export const syncWord = (s: SessionStatus): string =>
 export const renderList = (style: Style, rows: ReadonlyArray<SessionStatus>, options: { readonly withProject?: boolean } = {}): string => {
   if (rows.length === 0) return "No sessions found."
   const withProject = options.withProject === true
+  // HOST only when a session is remote: a one-machine list looks as before.
+  const withHost = rows.some((s) => s.host !== null)
   return table(
     style,
-    [...(withProject ? ["PROJECT"] : []), "NAME", "BACKEND", "STATE", "PID", "IMAGE", "SOCKET", "OWNED", "IN SYNC"],
+    [...(withProject ? ["PROJECT"] : []), "NAME", ...(withHost ? ["HOST"] : []), "BACKEND", "STATE", "PID", "IMAGE", "SOCKET", "OWNED", "IN SYNC"],
     rows.map((s) => [
       ...(withProject ? [s.project ?? "-"] : []),
       escapeText(s.name),
+      ...(withHost ? [s.host ?? "local"] : []),
       s.backend === "container" && s.runtime !== null ? `container/${s.runtime}` : s.backend,
       (s.state === "exited" && s.exit_code !== null ? `exited(${s.exit_code})` : s.state) +
       (s.restarts === null || s.restarts === 0 ? "" : `, ${s.restarts} restart${s.restarts === 1 ? "" : "s"}`),
@@ -65,12 +68,13 @@ export const renderList = (style: Style, rows: ReadonlyArray<SessionStatus>, opt
       syncWord(s)
     ]),
     (col, cell, padded) =>
-      col === (withProject ? 3 : 2) ? paint(style, stateColor[cell.replace(/[(,].*$/u, "")] ?? "yellow", padded) : padded
+      col === (withProject ? 3 : 2) + (withHost ? 1 : 0) ? paint(style, stateColor[cell.replace(/[(,].*$/u, "")] ?? "yellow", padded) : padded
   )
 }
 
 export const renderStatus = (style: Style, s: SessionStatus): string => {
   const rows: Array<[string, string]> = [["State", paintState(style, s.state)], ["Backend", s.backend]]
+  if (s.host !== null) rows.push(["Host", s.host])
   if (s.runtime !== null) rows.push(["Runtime", s.runtime])
   if (s.pid !== null) rows.push(["PID", String(s.pid)])
   if (s.created_at !== null) rows.push(["Created", s.created_at])
@@ -102,6 +106,7 @@ export const statusJson = (s: SessionStatus) => ({
   image: s.image,
   exit_code: s.exit_code,
   runtime: s.runtime,
+  host: s.host,
   owned: s.owned,
   project: s.project,
   in_sync: s.in_sync,

@@ -281,7 +281,7 @@ const list = Command.make("list", {
     const b = Option.getOrUndefined(f.backend)
     const observation = yield* observeFor(config, { backend: b })
     for (const w of relevantProblems(observation, config, b !== undefined || f.all)) yield* Console.error(`warning: ${w}`)
-    const rows = listRows(observation.sessions, config, { backend: b, all: f.all })
+    const rows = listRows(observation.sessions, config, { backend: b, all: f.all, unreadable: observation.unreadable })
     if (f.json) return yield* printJson(rows.map(statusJson))
     yield* Console.log(renderList(stdoutStyle(), rows, { withProject: f.all }))
   }), { tolerant: true })).pipe(

@@ -18,6 +18,8 @@ import type { ConfigEntry, SourceLocation } from "./types.js"
 export interface SessionDefaults {
   readonly default_backend: BackendKind
   readonly container_runtime: RuntimeName | null
+  /** The `ops.hosts` names a session's `host:` may use (absent: none). */
+  readonly hosts?: ReadonlyArray<string>
 }
 
 export interface DecodeContext {
@@ -178,6 +180,14 @@ export const decodeLocated = (name: string, raw: unknown, ctx: LocatedContext): 
   const supervision = supervisionOf(v, add)
   const depsReason = validateDependencies(name, supervision.depends_on ?? [])
   if (depsReason !== null) add(["depends_on"], depsReason)
+  // ---- hosts (ssh branch) ----
+  const host = v.host ?? null
+  if (host !== null && !(ctx.defaults.hosts ?? []).includes(host)) {
+    const known = ctx.defaults.hosts ?? []
+    add(["host"], `unknown host '${host}' (${known.length === 0 ? "no ops.hosts defined" : `ops.hosts has: ${known.join(", ")}`})`)
+  }
+  const onHost = host === null ? {} : { host }
+  // ---- end hosts ----
   const explicitEnv = Object.fromEntries(Object.entries(v.env ?? {}).map(([k, x]) => [k, String(x)]))
   const state = v.state ?? "running"
   const command = v.command ?? null
@@ -239,13 +249,17 @@ export const decodeLocated = (name: string, raw: unknown, ctx: LocatedContext): 
   if (backend === "tmux") {
     const t = v as typeof TmuxSession.Type
     let working_dir: string | null = null
-    if (t.working_dir !== undefined && t.working_dir !== null) {
+    if (host !== null && t.working_dir !== undefined && t.working_dir !== null) {
+      // a directory on the host: taken as written, never resolved or checked on this machine
+      if (!t.working_dir.startsWith("/")) add(["working_dir"], "must be an absolute path on a remote host")
+      working_dir = t.working_dir
+    } else if (t.working_dir !== undefined && t.working_dir !== null) {
       const expanded = expandHome(["working_dir"], t.working_dir)
       working_dir = expanded === null ? null : path.resolve(ctx.baseDirOf(["working_dir"]), expanded)
       // tmux silently starts in another directory when -c names a file
       if (working_dir !== null && existsButNotDirectory(working_dir)) add(["working_dir"], `not a directory: ${working_dir}`)
     }
-    const spec: TmuxSpec = { backend, name, command, shell, working_dir, env, socket_name: t.socket_name ?? null, state, ...supervision }
+    const spec: TmuxSpec = { backend, name, command, shell, working_dir, env, socket_name: t.socket_name ?? null, state, ...supervision, ...onHost }
     return issues.length > 0 ? rejected(backend) : { _tag: "Valid", name, spec, source: ctx.source }
   }
 
@@ -281,12 +295,17 @@ export const decodeLocated = (name: string, raw: unknown, ctx: LocatedContext): 
     log_volume: c.log_volume === undefined || c.log_volume === null
       ? null
       : checkMount(["log_volume"], resolveVolume(["log_volume"], c.log_volume)),
-    runtime: c.runtime ?? ctx.defaults.container_runtime ?? null,
+    // on a host: docker (over DOCKER_HOST=ssh://), whatever this machine auto-detects
+    runtime: host !== null ? c.runtime ?? "docker" : c.runtime ?? ctx.defaults.container_runtime ?? null,
     unsafe_mounts,
     state,
     // ---- swarm (k8s branch) ----
     ...(c.replicas === undefined ? {} : { replicas: c.replicas }),
-    ...supervision
+    ...supervision,
+    ...onHost
+  }
+  if (host !== null && spec.runtime !== "docker") {
+    add(["runtime"], `container sessions on a remote host run on docker (DOCKER_HOST=ssh://…); '${spec.runtime}' is not supported there`)
   }
   if (c.replicas !== undefined && spec.runtime !== "swarm") add(["replicas"], "only for runtime: swarm (a Podman or Docker session is one container)")
   // ---- end swarm ----

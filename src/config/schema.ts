@@ -5,6 +5,7 @@
  * the same thing), so they exist once.
  */
 import { JsonSchema, Schema } from "effect"
+import { parseSshTarget } from "../model.js"
 import {
   DANGEROUS_ENV_KEYS,
   DANGEROUS_ENV_PREFIXES,
@@ -226,8 +227,35 @@ const supervisionFields = {
   depends_on: Schema.optionalKey(Schema.NullOr(DependsOn))
 }
 // ---- end supervision ----
+// ---- hosts (ssh branch) ----
+export const HostName = Schema.String.check(
+  rule(validateSessionName, { minLength: 1, maxLength: MAX_SESSION_NAME_LENGTH, pattern: SESSION_NAME_PATTERN.source }, "a host name")
+)
+export const SshTarget = Schema.String.check(
+  rule((s: string) => {
+    const t = parseSshTarget(s)
+    return "error" in t ? t.error : null
+  }, { minLength: 1, pattern: "^(?:[A-Za-z0-9._][A-Za-z0-9._-]*@)?(?:[A-Za-z0-9][A-Za-z0-9.-]*|\\[[0-9A-Fa-f:.]+\\])(?::[0-9]{1,5})?$" }, "an SSH target")
+).annotate({ description: "`[user@]host[:port]` (IPv6: `[::1]:22`)." })
+const HostFile = Schema.String.check(Schema.isMinLength(1))
+export const HostEntry = Schema.Struct({
+  ssh: SshTarget,
+  identity_file: Schema.optionalKey(
+    Schema.NullOr(HostFile).annotate({ description: "Private key (`ssh -i`), relative to this config file; must exist. Absent: ssh's defaults / agent." })
+  ),
+  known_hosts: Schema.optionalKey(
+    Schema.NullOr(HostFile).annotate({ description: "known_hosts file with the host's key, relative to this config file; must exist. Absent: ~/.ssh/known_hosts. Host keys are always verified." })
+  )
+}).annotate({ identifier: "Host", title: "remote host (SSH)" })
+const hostFields = {
+  host: Schema.optionalKey(
+    Schema.NullOr(HostName).annotate({ description: "An `ops.hosts` entry: the session runs there (over SSH). Absent or null = this machine." })
+  )
+}
+// ---- end hosts ----
 
 const common = {
+  ...hostFields,
   command: Schema.optionalKey(Schema.NullOr(Command)),
   shell: Schema.optionalKey(Shell),
   env: Schema.optionalKey(Schema.NullOr(Env)),
@@ -293,6 +321,11 @@ export const opsSettingsFields = {
   ),
   container_runtime: Schema.optionalKey(
     Schema.NullOr(RuntimeName).annotate({ default: null, description: "null = auto-detect (podman, then docker)." })
+  ),
+  hosts: Schema.optionalKey(
+    Schema.NullOr(Schema.Record(Schema.String, HostEntry).check(Schema.isPropertyNames(HostName))).annotate({
+      description: "Remote machines reached over SSH, by name; a session's `host:` names one."
+    })
   )
 }
 

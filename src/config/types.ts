@@ -1,6 +1,6 @@
 /** What loading a config produces: the desired state, entry by entry, valid or rejected. */
 import type { ConfigIssue } from "../errors.js"
-import type { BackendKind, ConfiguredSpec, RuntimeName } from "../model.js"
+import type { BackendKind, ConfiguredSpec, HostSpec, RuntimeName } from "../model.js"
 
 export interface SourceLocation {
   readonly file: string
@@ -30,6 +30,8 @@ export interface LoadedConfig {
   readonly default_backend: BackendKind
   readonly tmux_binary: string
   readonly container_runtime: RuntimeName | null
+  /** `ops.hosts`, in config order (absent: none). */
+  readonly hosts?: ReadonlyArray<HostSpec>
   /** In config order. */
   readonly sessions: ReadonlyArray<ConfigEntry>
   /** Problems that reject nothing but deserve a line on stderr. */

@@ -177,7 +177,8 @@ const verify = (launched: ReadonlyArray<Pending>, since: number, settle: Duratio
     const specs = launched.map((p) => specOf(p.result.step)!)
     const sockets = [...new Set(specs.flatMap((s) => (s.backend === "tmux" ? [s.socket_name] : [])))]
     const kinds = [...new Set(specs.map((s) => s.backend))]
-    const seen = (yield* backends.observe({ sockets }, kinds)).flatMap((p) => p.sessions)
+    const hosts = [...new Set(specs.flatMap((s) => (s.host === undefined ? [] : [s.host])))] // hosts (ssh branch): only those launched on
+    const seen = (yield* backends.observe({ sockets, hosts }, kinds)).flatMap((p) => p.sessions)
     const now = yield* Clock.currentTimeMillis
     return yield* Effect.forEach(launched, (pending) =>
       Effect.gen(function*() {

@@ -296,9 +296,10 @@ const planEntry = (entry: ConfigEntry, observed: ReadonlyArray<ObservedSession>,
   // nothing is planned there (checked before binding: a failing engine is not a missing one).
   const configured = entry.spec
   const unreadable = (options.unreadable ?? []).find((p) =>
-    configured.backend === "tmux"
-      ? p.backend === "tmux" && p.socket === configured.socket_name && options.tmuxAvailable
-      : p.backend === "container" && (configured.runtime === null || p.runtime === configured.runtime)
+    (p.host ?? null) === (configured.host ?? null) && // hosts (ssh branch): an unreachable host's places
+    (configured.backend === "tmux"
+      ? p.backend === "tmux" && p.socket === configured.socket_name && (options.tmuxAvailable || p.host !== undefined)
+      : p.backend === "container" && (configured.runtime === null || p.runtime === configured.runtime))
   )
   if (unreadable !== undefined) {
     return [{ _tag: "Invalid", session: entry.name, backend: configured.backend, reason: "unreadable", issues: [], runtime: null, place: unreadable }]

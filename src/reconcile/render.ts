@@ -79,11 +79,14 @@ export const causeOf = (s: Step): string => {
 /** `tmux, socket work` / `container, podman` / `tmux socket default`. */
 const where = (s: Step): string => {
   const spec = specOf(s)
+  // hosts (ssh branch): `, on edge1` for a session on a host
+  const on = (host: string | undefined) => (host === undefined ? "" : `, on ${host}`)
   if (spec !== null) {
-    return spec.backend === "tmux" ? `tmux${spec.socket_name === null ? "" : `, socket ${spec.socket_name}`}` : `container, ${spec.runtime}`
+    return `${spec.backend === "tmux" ? `tmux${spec.socket_name === null ? "" : `, socket ${spec.socket_name}`}` : `container, ${spec.runtime}`}${on(spec.host)}`
   }
   const t = targetsOf(s)[0]
-  return t === undefined ? backendOf(s) : t.backend === "tmux" ? describePlace(placeOf(t)) : `container, ${t.runtime}`
+  if (t === undefined) return `${backendOf(s)}${s._tag === "Invalid" ? on(s.place?.host) : ""}`
+  return t.backend === "tmux" ? describePlace(placeOf(t)) : `container, ${t.runtime}${on(t.host)}`
 }
 
 /** Names come from config files and foreign tmux sessions: control characters are shown escaped, never sent to the terminal. */
@@ -133,13 +136,16 @@ export const stepToJson = (s: Step) => {
     reason: s.reason,
     cause: causeOf(s),
     changes: s._tag === "Replace" ? s.changes : [],
-    ...(spec === null ? {} : { place: spec.backend === "tmux" ? { socket_name: spec.socket_name } : { runtime: spec.runtime } }),
+    ...(spec === null ? {} : {
+      place: { ...(spec.backend === "tmux" ? { socket_name: spec.socket_name } : { runtime: spec.runtime }), host: spec.host ?? null }
+    }),
     ...(targets.length === 0 ? {} : {
       targets: targets.map((t) => ({
         backend: t.backend,
         state: t.state,
         socket_name: t.backend === "tmux" ? t.socket_name : null,
         runtime: t.backend === "container" ? t.runtime : null,
+        host: t.host ?? null,
         owned: t.mark.managed,
         project: t.mark.project
       }))

@@ -62,6 +62,7 @@ export const matchesSelector = (o: ObservedSession, sel: Selector): boolean => {
 /** Where the config puts it; an auto-detected runtime (null) matches any runtime. */
 export const inSlotOf = (spec: ConfiguredSpec, o: ObservedSession): boolean =>
   o.name === spec.name &&
+  (o.host ?? null) === (spec.host ?? null) &&
   (spec.backend === "tmux"
     ? o.backend === "tmux" && o.socket_name === spec.socket_name
     : o.backend === "container" && (spec.runtime === null || o.runtime === spec.runtime))

@@ -1,7 +1,7 @@
 /** Status records and list rows: what `status` and `list` print (text or JSON), from config + observation. */
 import type { ConfigEntry, LoadedConfig } from "../config/types.js"
 import type { ConfigIssue } from "../errors.js"
-import type { BackendKind, ObservedSession, RuntimeName, SessionState } from "../model.js"
+import type { BackendKind, ObservedSession, Place, RuntimeName, SessionState } from "../model.js"
 import { isOurs, specHash } from "../model.js"
 import { resolveSpec } from "../reconcile/plan.js"
 
@@ -17,6 +17,8 @@ export interface SessionStatus {
   readonly image: string | null
   readonly exit_code: number | null
   readonly runtime: RuntimeName | null
+  /** The `ops.hosts` entry it runs on (null: this machine). */
+  readonly host: string | null
   /** Created by kstlib for this project (carries both marks). */
   readonly owned: boolean
   /** The kstlib project that created it, if any (another project's sessions are never touched). */
@@ -53,6 +55,7 @@ export const statusOf = (o: ObservedSession, config: LoadedConfig): SessionStatu
     image: o.backend === "container" ? o.image : null,
     exit_code: o.exit_code,
     runtime: o.backend === "container" ? o.runtime : null,
+    host: o.host ?? null,
     owned: isOurs(o, config.project),
     project: o.mark.managed ? o.mark.project : null,
     in_sync: inSync(o, entry, config),
@@ -65,11 +68,13 @@ export const statusOf = (o: ObservedSession, config: LoadedConfig): SessionStatu
 }
 
 /** A config session that nothing runs (`defined`), or a rejected entry (`invalid`). */
-export const definedStatus = (entry: ConfigEntry, config: LoadedConfig): SessionStatus => {
+export const definedStatus = (entry: ConfigEntry, config: LoadedConfig, unreadable: ReadonlyArray<Place> = []): SessionStatus => {
   const spec = entry._tag === "Valid" ? entry.spec : null
+  // On a host that could not be read: not known to be absent.
+  const unknown = spec?.host !== undefined && unreadable.some((p) => p.host === spec.host && p.backend === spec.backend)
   return {
     name: entry.name,
-    state: entry._tag === "Valid" ? "defined" : "invalid",
+    state: entry._tag === "Valid" ? (unknown ? "unknown" : "defined") : "invalid",
     backend: spec?.backend ?? (entry._tag === "Rejected" ? entry.backend : null) ?? config.default_backend,
     pid: null,
     created_at: null,
@@ -78,6 +83,7 @@ export const definedStatus = (entry: ConfigEntry, config: LoadedConfig): Session
     image: spec?.backend === "container" ? spec.image : null,
     exit_code: null,
     runtime: spec?.backend === "container" ? spec.runtime : null,
+    host: spec?.host ?? null,
     owned: false,
     project: null,
     in_sync: null,
@@ -97,7 +103,7 @@ export const definedStatus = (entry: ConfigEntry, config: LoadedConfig): Session
 export const listRows = (
   observed: ReadonlyArray<ObservedSession>,
   config: LoadedConfig,
-  options: { readonly backend?: BackendKind | undefined; readonly all?: boolean } = {}
+  options: { readonly backend?: BackendKind | undefined; readonly all?: boolean; readonly unreadable?: ReadonlyArray<Place> } = {}
 ): ReadonlyArray<SessionStatus> => {
   const configured = new Set(config.sessions.map((e) => e.name))
   const shown = observed.filter((o) =>
@@ -107,7 +113,7 @@ export const listRows = (
   const seen = new Set(observed.map((o) => o.name))
   const defined = config.sessions
     .filter((e) => !seen.has(e.name))
-    .map((e) => definedStatus(e, config))
+    .map((e) => definedStatus(e, config, options.unreadable))
     .filter((s) => options.backend === undefined || s.backend === options.backend)
   return [...shown.map((o) => statusOf(o, config)), ...defined]
 }

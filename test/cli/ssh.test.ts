@@ -1,0 +1,195 @@
+/**
+ * Remote hosts over SSH, end to end through the built CLI, against a real sshd (Debian's
+ * openssh-server) started per test on 127.0.0.1 with keys and known_hosts generated for it
+ * (test/support/sshd.ts). The "remote" is root@127.0.0.1 with its own TMUX_TMPDIR, so its tmux
+ * servers are not the local test's.
+ */
+import { spawnSync } from "node:child_process"
+import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { recordSkip } from "../support/skips.js"
+import type { Sshd } from "../support/sshd.js"
+import { freePort, sshdAvailable, startSshd } from "../support/sshd.js"
+import { DOCKERD_SOCKET } from "../support/engines.js"
+import type { PlanJson, StatusJson } from "./harness.js"
+import { eventually, Sandbox, TEST_IMAGE, tmuxEntry } from "./harness.js"
+
+const available = process.getuid?.() === 0 && sshdAvailable()
+if (!available) recordSkip(expect.getState().testPath ?? "ssh.test.ts", "needs root and openssh-server (/usr/sbin/sshd): run bash .ci/engines.sh")
+
+const dockerOk = spawnSync("docker", ["info"], { env: { ...process.env, DOCKER_HOST: `unix://${DOCKERD_SOCKET}` }, stdio: "ignore", timeout: 30_000 }).status === 0
+
+let sb: Sandbox
+let sshd: Sshd
+beforeEach(async () => {
+  if (!available) return
+  sb = new Sandbox()
+  sshd = await startSshd({ dockerHost: `unix://${DOCKERD_SOCKET}` })
+})
+afterEach(() => {
+  if (!available) return
+  sb.cleanup()
+  sshd.stop()
+})
+
+const hostEntry = (port: number) => ({ ssh: `root@127.0.0.1:${port}`, identity_file: sshd.identity, known_hosts: sshd.knownHosts })
+const env = () => ({ KSTLIB_SSH_CONTROL_DIR: sshd.controlDir })
+const run = (args: ReadonlyArray<string>, extra: Record<string, string> = {}) => sb.kstlib(args, { env: { ...env(), ...extra } })
+const remoteHas = (name: string) => sshd.remoteTmuxCmd(["has-session", "-t", `=${name}`]).code === 0
+
+/** `$` is written `$$` in a config file (interpolation). */
+const dollars = (s: string) => s.replaceAll("$", "$$$$")
+const SECRET = "s3cr3t 'quoted' $(touch /tmp/kt-pwned) `x`;|&"
+
+describe.skipIf(!available)("remote hosts over ssh (tmux)", () => {
+  it("applies, observes, logs and stops tmux sessions on a host; the env value is on no command line", async () => {
+    const local = sb.name("local")
+    const remote = sb.name("remote")
+    sb.writeConfig({
+      [local]: tmuxEntry("sleep 300"),
+      [remote]: { backend: "tmux", host: "edge1", shell: true, command: "echo \"KT=$$KT_VAR\"; exec sleep 300", env: { KT_VAR: dollars(SECRET) } }
+    }, { hosts: { edge1: hostEntry(sshd.port) } })
+
+    const plan = run(["ops", "plan", "--json"])
+    expect(plan.code, plan.stderr).toBe(0)
+    const pj = JSON.parse(plan.stdout) as PlanJson
+    expect(pj.steps.map((s) => [s.action, s.session])).toEqual([["create", local], ["create", remote]])
+    const text = run(["ops", "plan"])
+    expect(text.stdout).toContain("on edge1")
+
+    const applied = run(["--log-level", "debug", "ops", "apply"])
+    expect(applied.code, applied.stdout + applied.stderr).toBe(0)
+    // every call is logged with its argv at debug level: the env value is on none (local or remote)
+    expect(applied.stderr).toContain("ssh")
+    expect(applied.stderr).not.toContain("s3cr3t")
+    expect(remoteHas(remote)).toBe(true)
+    expect(sb.tmuxHas(remote)).toBe(false)
+    expect(sb.tmuxHas(local)).toBe(true)
+    expect(remoteHas(local)).toBe(false)
+
+    const again = run(["ops", "plan", "--detailed-exitcode"])
+    expect(again.code, again.stdout + again.stderr).toBe(0)
+    expect(again.stdout).toContain("No changes")
+
+    const list = run(["ops", "list", "--json"])
+    expect(list.code, list.stderr).toBe(0)
+    const rows = JSON.parse(list.stdout) as Array<StatusJson & { host: string | null }>
+    expect(rows.find((r) => r.name === remote)).toMatchObject({ state: "running", host: "edge1", owned: true, in_sync: true })
+    expect(rows.find((r) => r.name === local)).toMatchObject({ state: "running", host: null })
+    const listText = run(["ops", "list"])
+    expect(listText.stdout).toMatch(/NAME\s+HOST\s+BACKEND/u)
+    expect(listText.stdout).toMatch(new RegExp(`${remote}\\s+edge1\\s+tmux\\s+running`, "u"))
+
+    const st = run(["ops", "status", remote, "--json"])
+    expect(st.code, st.stderr).toBe(0)
+    expect(JSON.parse(st.stdout)).toMatchObject({ name: remote, host: "edge1", state: "running" })
+
+    const logs = await eventually(() => {
+      const l = run(["ops", "logs", remote, "-n", "5"])
+      return l.code === 0 && l.stdout.includes("KT=s3cr3t") ? l : undefined
+    })
+    expect(logs?.stdout).toContain(`KT=${SECRET}`)
+
+    const stopped = run(["ops", "stop", remote, "-t", "2"])
+    expect(stopped.code, stopped.stdout + stopped.stderr).toBe(0)
+    expect(remoteHas(remote)).toBe(false)
+    expect(sb.tmuxHas(local)).toBe(true)
+  })
+
+  it("moving a session from this machine to a host is a replace", () => {
+    const s = sb.name("mover")
+    sb.writeConfig({ [s]: tmuxEntry("sleep 300") }, { hosts: { edge1: hostEntry(sshd.port) } })
+    expect(run(["ops", "apply"]).code).toBe(0)
+    expect(sb.tmuxHas(s)).toBe(true)
+    sb.writeConfig({ [s]: tmuxEntry("sleep 300", { host: "edge1" }) }, { hosts: { edge1: hostEntry(sshd.port) } })
+    const plan = run(["ops", "plan", "--json"])
+    const pj = JSON.parse(plan.stdout) as PlanJson
+    expect(pj.steps.map((x) => x.action)).toEqual(["replace"])
+    const applied = run(["--log-level", "debug", "ops", "apply"])
+    expect(applied.code, applied.stdout + applied.stderr).toBe(0)
+    expect(sb.tmuxHas(s)).toBe(false)
+    expect(remoteHas(s)).toBe(true)
+  })
+
+  it("a host that refuses connections: HostUnreachable reported once, its sessions unknown, everything else converges", async () => {
+    const closed = await freePort()
+    const local = sb.name("local")
+    const ok = sb.name("ok")
+    const lost = sb.name("lost")
+    const lost2 = sb.name("lost2")
+    sb.writeConfig({
+      [local]: tmuxEntry("sleep 300"),
+      [ok]: tmuxEntry("sleep 300", { host: "edge1" }),
+      [lost]: tmuxEntry("sleep 300", { host: "down" }),
+      [lost2]: tmuxEntry("sleep 300", { host: "down", socket_name: "other" })
+    }, { hosts: { edge1: hostEntry(sshd.port), down: hostEntry(closed) } })
+
+    const applied = run(["ops", "apply"])
+    expect(applied.code).toBe(1)
+    const mentions = applied.stderr.split("\n").filter((l) => l.includes("host down unreachable"))
+    expect(mentions, applied.stderr).toHaveLength(1)
+    expect(mentions[0]).toMatch(/Connection refused/u)
+    expect(applied.stdout).toMatch(/could not be read; nothing is planned there/u)
+    expect(sb.tmuxHas(local)).toBe(true)
+    expect(remoteHas(ok)).toBe(true)
+
+    const list = run(["ops", "list", "--json"])
+    const rows = JSON.parse(list.stdout) as Array<StatusJson & { host: string | null }>
+    expect(list.stderr.split("\n").filter((l) => l.includes("host down unreachable"))).toHaveLength(1)
+    expect(rows.find((r) => r.name === lost), list.stderr).toMatchObject({ state: "unknown", host: "down" })
+    expect(rows.find((r) => r.name === ok)).toMatchObject({ state: "running", host: "edge1" })
+  })
+
+  it("config: unknown host names the host; a bad ssh target and a missing key file are located", () => {
+    const s = sb.name("x")
+    sb.writeConfig({ [s]: tmuxEntry("sleep 1", { host: "nowhere" }) }, { hosts: { edge1: hostEntry(sshd.port) } })
+    const v = run(["ops", "plan"])
+    expect(v.stdout + v.stderr).toContain("unknown host 'nowhere' (ops.hosts has: edge1)")
+
+    sb.writeRaw(`ops:\n  hosts:\n    edge1:\n      ssh: "-oProxyCommand=x@h"\n  sessions: {}\n`)
+    const bad = run(["ops", "plan"])
+    expect(bad.code).toBe(1)
+    expect(bad.stderr).toMatch(/kstlib\.conf\.yml:4: .*ops\.hosts\.edge1\.ssh/u)
+
+    sb.writeRaw(`ops:\n  hosts:\n    edge1:\n      ssh: root@127.0.0.1\n      identity_file: ./missing_key\n  sessions: {}\n`)
+    const missing = run(["ops", "plan"])
+    expect(missing.code).toBe(1)
+    expect(missing.stderr).toMatch(/kstlib\.conf\.yml:5: ops\.hosts\.edge1\.identity_file: file not found: .*missing_key/u)
+  })
+})
+
+describe.skipIf(!available || !dockerOk)("remote hosts over ssh (docker)", () => {
+  it("a container session on a host through DOCKER_HOST=ssh://: applied, observed, logged, stopped", async () => {
+    // The "remote" docker CLI (run by sshd's session) talks to the shared test dockerd (sshd SetEnv
+    // DOCKER_HOST); kstlib's LOCAL docker is pointed at nothing, so that the one daemon is seen
+    // only as edge1's (two views of one container would be a stale copy to prune).
+    const noLocalDocker = { DOCKER_HOST: `unix://${sshd.dir}/no-docker.sock` }
+    const c = sb.name("rc")
+    sb.writeConfig({
+      [c]: { backend: "container", host: "edge1", image: TEST_IMAGE, shell: true, command: "echo \"KC=$$KC_VAR\"; exec sleep 300", env: { KC_VAR: dollars(SECRET) } }
+    }, { hosts: { edge1: hostEntry(sshd.port) } })
+    const plan = run(["ops", "plan"], noLocalDocker)
+    expect(plan.stdout).toContain(`${c} (container, docker, on edge1): create`)
+    const applied = run(["--log-level", "debug", "ops", "apply"], noLocalDocker)
+    expect(applied.code, applied.stdout + applied.stderr).toBe(0)
+    expect(applied.stderr).not.toContain("s3cr3t")
+    expect(sb.containerState("docker", c)).toBe("running")
+
+    const list = run(["ops", "list", "--json"], noLocalDocker)
+    const rows = JSON.parse(list.stdout) as Array<StatusJson & { host: string | null }>
+    expect(rows.find((r) => r.name === c)).toMatchObject({ state: "running", backend: "container", runtime: "docker", host: "edge1", in_sync: true })
+
+    const again = run(["ops", "plan", "--detailed-exitcode"], noLocalDocker)
+    expect(again.code, again.stdout + again.stderr).toBe(0)
+
+    const logs = await eventually(() => {
+      const l = run(["ops", "logs", c, "-n", "5"], noLocalDocker)
+      return l.code === 0 && l.stdout.includes("KC=") ? l : undefined
+    })
+    expect(logs?.stdout).toContain(`KC=${SECRET}`)
+
+    const stopped = run(["ops", "stop", c, "-t", "1"], noLocalDocker)
+    expect(stopped.code, stopped.stdout + stopped.stderr).toBe(0)
+    // ours: stopped and removed
+    expect(sb.containerState("docker", c)).toBeNull()
+  })
+})
