@@ -37,7 +37,7 @@ import {
 } from "./container/argv.js"
 import { engineMessage, isNoSuchContainer, parseInspect, parsePs, parseRestartInfo, type RestartInfo } from "./container/parse.js"
 import { findOnPath } from "./container/path.js"
-import { LOG_PROBE_LINES, logMatches, notReady, probeWith, ready } from "./probe.js"
+import { logProbe, notReady, probeWith, ready } from "./probe.js"
 import { commandArgv } from "../command.js"
 
 /**
@@ -334,11 +334,7 @@ const make = Effect.gen(function*() {
   /** `log:` on the container's logs; `cmd:` inside it (exec, as words or `sh -c` with shell: true). */
   const probe = (o: ObservedContainer, spec: ContainerSpec) =>
     probeWith(spec, {
-      log: (pattern) =>
-        logs(o, { lines: LOG_PROBE_LINES }).pipe(
-          Effect.map((text) => logMatches(text, pattern)),
-          Effect.catch((e) => Effect.succeed(notReady(e.message)))
-        ),
+      log: logProbe((options) => logs(o, options)),
       cmd: (command) =>
         Effect.gen(function*() {
           const argv = commandArgv({ command, shell: spec.shell })

@@ -68,6 +68,16 @@ export const logMatches = (output: string, pattern: string): ProbeResult => {
 /** How many lines of output a `log:` probe reads. */
 export const LOG_PROBE_LINES = 10_000
 
+/** A `log:` probe over a backend's `logs` (every backend words it the same way; a logs failure is "not ready"). */
+export const logProbe = <E extends { readonly message: string }>(
+  readLogs: (options: { readonly lines: number }) => Effect.Effect<string, E>
+) =>
+(pattern: string): Effect.Effect<ProbeResult> =>
+  readLogs({ lines: LOG_PROBE_LINES }).pipe(
+    Effect.map((text) => logMatches(text, pattern)),
+    Effect.catch((e) => Effect.succeed(notReady(e.message)))
+  )
+
 /**
  * The host-side part of a probe (tcp, http); `log` and `cmd` are delegated to the backend's
  * functions. No `ready:` at all: ready (running is all that is asked).

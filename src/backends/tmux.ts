@@ -23,7 +23,7 @@ import { interactive, run } from "../proc.js"
 import type { RunResult } from "../proc.js"
 import type { Backend, BackendError, BackendObservation, LogOptions, ObserveProblem, ObserveScope, StopOutcome } from "./backend.js"
 import { findOnPath } from "./container/path.js"
-import { LOG_PROBE_LINES, logMatches, notReady, probeWith, ready } from "./probe.js"
+import { logProbe, notReady, probeWith, ready } from "./probe.js"
 import { commandArgv } from "../command.js"
 import {
   captureArgs,
@@ -482,11 +482,7 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
   /** `log:` on the pane's history; `cmd:` on the host (tmux has no exec), with the session's directory and env. */
   const probe = (o: ObservedTmux, spec: TmuxSpec) =>
     probeWith(spec, {
-      log: (pattern) =>
-        logs(o, { lines: LOG_PROBE_LINES }).pipe(
-          Effect.map((text) => logMatches(text, pattern)),
-          Effect.catch((e) => Effect.succeed(notReady(e.message)))
-        ),
+      log: logProbe((options) => logs(o, options)),
       cmd: (command) =>
         Effect.gen(function*() {
           const argv = commandArgv({ command, shell: spec.shell })
