@@ -37,7 +37,7 @@ import {
 } from "./container/argv.js"
 import { engineMessage, isNoSuchContainer, parseInspect, parsePs, parseRestartInfo, type RestartInfo } from "./container/parse.js"
 import { findOnPath } from "./container/path.js"
-import { logProbe, notReady, probeWith, ready } from "./probe.js"
+import { exitResult, logProbe, notReady, probeWith } from "./probe.js"
 import { commandArgv } from "../command.js"
 
 /**
@@ -268,7 +268,14 @@ const make = Effect.gen(function*() {
       const before = yield* inspectOrNull(o.name, o.runtime, o.host).pipe(Effect.mapError((e) => stopFailed(o.name, e.message)))
       if (before === null) return yield* notFound(o.name)
       let outcome: StopOutcome = "already-stopped"
-      if (before.state === "running" || before.state === "unknown") {
+      const running = before.state === "running" || before.state === "unknown"
+      if (!running && !options.remove) {
+        // Not running but kept: it may be between two runs of its restart policy (Docker's
+        // `restarting`). `stop` cancels that, so the engine never starts it again; on a container
+        // that is down for good it is a no-op. (A removed one needs nothing: rm -f ends it.)
+        yield* exec(o.runtime, stopArgs(o.name, false, 0), {}, o.host).pipe(Effect.mapError((e) => stopFailed(o.name, e.message)))
+      }
+      if (running) {
         const force = options.force ?? false
         const timeout = options.timeout ?? 10
         const r = yield* exec(o.runtime, stopArgs(o.name, force, timeout), { minTimeout: timeout + 30 }, o.host).pipe(
@@ -340,7 +347,7 @@ const make = Effect.gen(function*() {
           const argv = commandArgv({ command, shell: spec.shell })
           if (!argv.ok || argv.argv === null) return notReady(argv.ok ? "no command" : argv.reason)
           const r = yield* exec(o.runtime, execArgs(o.name, argv.argv, false))
-          return r.exitCode === 0 ? ready("exit 0") : notReady(`exit ${r.exitCode}${engineMessage(r.stderr) === "" ? "" : `: ${engineMessage(r.stderr).split("\n").slice(-1)[0]}`}`)
+          return exitResult(r.exitCode, engineMessage(r.stderr))
         }).pipe(Effect.catch((e) => Effect.succeed(notReady(e.message))))
     })
 
