@@ -16,6 +16,12 @@ export interface ProbeResult {
 export const ready = (detail: string): ProbeResult => ({ ready: true, detail })
 export const notReady = (detail: string): ProbeResult => ({ ready: false, detail })
 
+/** A `cmd:` probe's outcome: exit 0 is ready; else the exit code and the last line it printed on stderr. */
+export const exitResult = (exitCode: number, stderr: string): ProbeResult => {
+  const last = stderr.trim().split("\n").at(-1) ?? ""
+  return exitCode === 0 ? ready("exit 0") : notReady(`exit ${exitCode}${last === "" ? "" : `: ${last}`}`)
+}
+
 /** One attempt lasts at most this long (the interval between attempts may be longer). */
 const attemptMs = (spec: SessionSpec) => Math.max(200, Math.min(5000, (spec.ready?.interval ?? 1) * 1000))
 

@@ -23,7 +23,7 @@ import { interactive, run } from "../proc.js"
 import type { RunResult } from "../proc.js"
 import type { Backend, BackendError, BackendObservation, LogOptions, ObserveProblem, ObserveScope, StopOutcome } from "./backend.js"
 import { findOnPath } from "./container/path.js"
-import { logProbe, notReady, probeWith, ready } from "./probe.js"
+import { exitResult, logProbe, notReady, probeWith } from "./probe.js"
 import { commandArgv } from "../command.js"
 import {
   captureArgs,
@@ -491,7 +491,7 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
             env: spec.env,
             ...(spec.working_dir === null ? {} : { cwd: spec.working_dir })
           }).pipe(Effect.provideService(ChildProcessSpawner.ChildProcessSpawner, spawner))
-          return r.exitCode === 0 ? ready("exit 0") : notReady(`exit ${r.exitCode}${r.stderr.trim() === "" ? "" : `: ${r.stderr.trim().split("\n").slice(-1)[0]}`}`)
+          return exitResult(r.exitCode, r.stderr)
         }).pipe(Effect.catch((e) => Effect.succeed(notReady(e.message))))
     })
 

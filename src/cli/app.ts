@@ -2,8 +2,8 @@
 import * as path from "node:path"
 import { Console, Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
-import { loadConfig } from "../config/load.js"
-import { normalizeProjectName, validateProjectName } from "../config/rules.js"
+import { loadConfig, projectOverride } from "../config/load.js"
+import { normalizeProjectName } from "../config/rules.js"
 import type { LoadedConfig } from "../config/types.js"
 import { formatConfigIssue, InvalidInput } from "../errors.js"
 import { layerNodeWith } from "../layer.js"
@@ -47,17 +47,14 @@ export const loadFromFlags = Effect.gen(function*() {
  */
 const fallbackConfig = (flagProject: string | undefined, configPath: string | undefined): Effect.Effect<LoadedConfig, InvalidInput> =>
   Effect.gen(function*() {
-    const fromEnv = process.env["KSTLIB_PROJECT"]
     const explicit = configPath !== undefined && configPath !== "" ? configPath : process.env["KSTLIB_CONFIG"]
     const dir = explicit !== undefined && explicit !== "" ? path.dirname(path.resolve(explicit)) : process.cwd()
-    if (flagProject === undefined && fromEnv !== undefined && fromEnv !== "") {
-      const reason = validateProjectName(fromEnv)
-      if (reason !== null) return yield* new InvalidInput({ field: "KSTLIB_PROJECT", reason })
-    }
+    const override = projectOverride(flagProject, process.env["KSTLIB_PROJECT"])
+    if (override instanceof InvalidInput) return yield* override
     return {
       files: [],
       searched: [],
-      project: flagProject ?? (fromEnv !== undefined && fromEnv !== "" ? fromEnv : normalizeProjectName(path.basename(dir))),
+      project: override ?? normalizeProjectName(path.basename(dir)),
       default_backend: "tmux",
       tmux_binary: "tmux",
       container_runtime: null,

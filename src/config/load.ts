@@ -396,15 +396,25 @@ const readDotenv = (dir: string): Readonly<Record<string, string>> => {
   return Object.fromEntries(parsed.entries.map((e) => [e.key, e.value]))
 }
 
+/**
+ * The project named explicitly: `--project` wins over `KSTLIB_PROJECT` (empty = unset); the one
+ * used must be a valid name, else the InvalidInput to fail with. undefined: none was named.
+ */
+export const projectOverride = (option: string | undefined, fromEnv: string | undefined): string | undefined | InvalidInput => {
+  const [field, value] = option !== undefined ? ["--project", option] : ["KSTLIB_PROJECT", nonEmpty(fromEnv)]
+  if (value === undefined) return undefined
+  const reason = validateProjectName(value)
+  return reason === null ? value : new InvalidInput({ field, reason })
+}
+
 const loadSync = (options: LoadOptions): LoadedConfig => {
   const env: Env = options.env ?? process.env
   const cwd = path.resolve(options.cwd ?? process.cwd())
   // `--config ""` (e.g. an unset shell variable) must not silently fall back to the cascade
   if (options.path === "") throw new InvalidInput({ field: "--config", reason: "the config path is empty" })
-  if (options.project !== undefined) {
-    const reason = validateProjectName(options.project)
-    if (reason !== null) throw new InvalidInput({ field: "--project", reason })
-  }
+  // a bad --project fails before any file is read
+  const flag = projectOverride(options.project, undefined)
+  if (flag instanceof InvalidInput) throw flag
   const explicit = nonEmpty(options.path) ?? nonEmpty(env["KSTLIB_CONFIG"])
   let candidates: ReadonlyArray<string>
   let searched: ReadonlyArray<string>
@@ -436,17 +446,14 @@ const loadSync = (options: LoadOptions): LoadedConfig => {
   const own = (o: Readonly<Record<string, string | undefined>>, k: string) => (Object.hasOwn(o, k) ? o[k] : undefined)
   const lookup = (name: string): string | undefined => own(env, name) ?? own(dotenv, name)
 
-  const fromEnv = nonEmpty(lookup("KSTLIB_PROJECT"))
-  if (options.project === undefined && fromEnv !== undefined) {
-    const reason = validateProjectName(fromEnv)
-    if (reason !== null) throw new InvalidInput({ field: "KSTLIB_PROJECT", reason })
-  }
+  const override = projectOverride(options.project, lookup("KSTLIB_PROJECT"))
+  if (override instanceof InvalidInput) throw override
   return interpret(merged, {
     files,
     searched,
     env,
     lookup,
-    projectOverride: options.project ?? fromEnv,
+    projectOverride: override,
     projectDefault: normalizeProjectName(path.basename(topDir))
   })
 }

@@ -279,6 +279,10 @@ export const resolveSpec = (spec: ConfiguredSpec, options: Pick<PlanOptions, "ru
   return { _tag: "Runnable", spec: { ...spec, runtime } }
 }
 
+/** Why a session that is not ours is a conflict: another kstlib project holds it, or no kstlib project does. */
+const conflictReason = (o: ObservedSession): Conflict["reason"] =>
+  o.mark.managed && o.mark.project !== null ? "other-project" : "not-managed"
+
 /** Where the entry may already run: same name; ours or not. */
 const planEntry = (entry: ConfigEntry, observed: ReadonlyArray<ObservedSession>, options: PlanOptions): ReadonlyArray<Step> => {
   if (entry._tag === "Rejected") {
@@ -318,7 +322,7 @@ const planEntry = (entry: ConfigEntry, observed: ReadonlyArray<ObservedSession>,
       _tag: "Conflict",
       session: name,
       target: notOurs,
-      reason: notOurs.mark.managed && notOurs.mark.project !== null ? "other-project" : "not-managed"
+      reason: conflictReason(notOurs)
     }]
   }
   const current = inPlace.find((o) => isOurs(o, options.project))
@@ -475,7 +479,7 @@ export const planDown = (
       _tag: "Conflict",
       session: o.name,
       target: o,
-      reason: o.mark.managed && o.mark.project !== null ? "other-project" : "not-managed"
+      reason: conflictReason(o)
     }))
   // Removal in reverse dependency order, from the dependencies recorded at each session's start.
   const dependencies = Object.fromEntries(ours.map((o) => [o.name, appliedDependencies(o.mark.applied)]))

@@ -3,6 +3,7 @@
  * execute + report). The CLI only renders what these return and report through their callbacks.
  */
 import { Effect } from "effect"
+import { isOurs } from "../model.js"
 import type { Backends } from "../backends/registry.js"
 import { closestNames } from "../config/decode.js"
 import { KstlibConfig } from "../config/service.js"
@@ -28,6 +29,9 @@ export interface PlanRequest {
   readonly only?: ReadonlyArray<string>
 }
 
+/** Names of this project's sessions (a name of ours that left the config is still a valid target of --prune / down). */
+const ourNames = (observation: Observation, project: string) => observation.sessions.filter((o) => isOurs(o, project)).map((o) => o.name)
+
 /** No config file, no plan: planning against nothing would propose to remove everything. */
 export const requireConfigFile = (config: LoadedConfig) =>
   config.files.length === 0 ? Effect.fail(new ConfigNotFound({ path: null, searched: config.searched })) : Effect.void
@@ -46,7 +50,7 @@ export const planFromConfig = (request: PlanRequest = {}): Effect.Effect<Planned
     yield* requireConfigFile(config)
     const observation = yield* observe({ sockets: configSockets(config) })
     const only = request.only ?? []
-    const ours = observation.sessions.filter((o) => o.mark.managed && o.mark.project === config.project).map((o) => o.name)
+    const ours = ourNames(observation, config.project)
     // With --prune, a name of ours that left the config is fine: pruning it is the point.
     yield* checkNames(config, only, request.prune === true ? ours : [])
     return {
@@ -120,7 +124,7 @@ export const planDownFromConfig = (only: ReadonlyArray<string> = []) =>
     const config = yield* KstlibConfig
     yield* requireConfigFile(config)
     const observation = yield* observe({ sockets: configSockets(config) })
-    const ours = observation.sessions.filter((o) => o.mark.managed && o.mark.project === config.project).map((o) => o.name)
+    const ours = ourNames(observation, config.project)
     yield* checkNames(config, only, ours)
     return { plan: planDown(observation.sessions, { project: config.project, only }), observation } satisfies Planned
   })

@@ -5,7 +5,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import type { ConfigInvalid, ConfigParseError } from "../../../src/errors.js"
 import { loadConfig } from "../../../src/config/load.js"
-import type { ConfigEntry, LoadedConfig } from "../../../src/config/types.js"
+import { rejected, valid } from "../../support/loaded.js"
 
 const dirs: Array<string> = []
 afterEach(() => {
@@ -26,21 +26,6 @@ const tree = (files: Record<string, string>): string => {
 const load = (root: string, opts: { cwd?: string; path?: string; env?: Record<string, string> } = {}) =>
   loadConfig({ cwd: opts.cwd ?? path.join(root, "work"), path: opts.path, env: { HOME: path.join(root, "home"), ...opts.env } })
 
-const entry = (c: LoadedConfig, name: string): ConfigEntry => {
-  const e = c.sessions.find((s) => s.name === name)
-  if (e === undefined) throw new Error(`no session ${name}`)
-  return e
-}
-const valid = (c: LoadedConfig, name: string) => {
-  const e = entry(c, name)
-  if (e._tag !== "Valid") throw new Error(`${name} rejected: ${JSON.stringify(e.issues)}`)
-  return e
-}
-const rejected = (c: LoadedConfig, name: string) => {
-  const e = entry(c, name)
-  if (e._tag !== "Rejected") throw new Error(`${name} unexpectedly valid`)
-  return e
-}
 
 describe("discovery and cascade", () => {
   it.effect("no file anywhere: defaults, no sessions, no error", () =>

@@ -12,9 +12,10 @@ import { decodeSessionEntry } from "../../../src/config/decode.js"
 import { loadConfig } from "../../../src/config/load.js"
 import { normalizeProjectName, validateEnvEntry } from "../../../src/config/rules.js"
 import { decodeUtf8, interpolate, parseDotenv } from "../../../src/config/text.js"
-import type { ConfigEntry, LoadedConfig } from "../../../src/config/types.js"
+import type { LoadedConfig } from "../../../src/config/types.js"
 import { ConfigInvalid, ConfigNotFound, type ConfigParseError, formatConfigIssue, type InvalidInput } from "../../../src/errors.js"
 import { fingerprint, specHash } from "../../../src/model.js"
+import { rejected, valid } from "../../support/loaded.js"
 
 const dirs: Array<string> = []
 afterEach(() => {
@@ -34,21 +35,6 @@ const tree = (files: Record<string, string | Buffer>): string => {
 const load = (root: string, file: string | undefined, env: Record<string, string> = {}, extra: { project?: string } = {}) =>
   loadConfig({ cwd: path.join(root, "proj"), path: file === undefined ? undefined : path.join(root, file), env: { HOME: path.join(root, "home"), ...env }, ...extra })
 
-const entry = (c: LoadedConfig, name: string): ConfigEntry => {
-  const e = c.sessions.find((s) => s.name === name)
-  if (e === undefined) throw new Error(`no session ${name}`)
-  return e
-}
-const valid = (c: LoadedConfig, name: string) => {
-  const e = entry(c, name)
-  if (e._tag !== "Valid") throw new Error(`${name} rejected: ${JSON.stringify(e.issues)}`)
-  return e
-}
-const rejected = (c: LoadedConfig, name: string) => {
-  const e = entry(c, name)
-  if (e._tag !== "Rejected") throw new Error(`${name} unexpectedly valid`)
-  return e
-}
 /** Every text a user could see about this load. */
 const allText = (c: LoadedConfig) =>
   [...c.sessions.flatMap((s) => (s._tag === "Rejected" ? s.issues.map(formatConfigIssue) : [])), ...c.warnings.map(formatConfigIssue), JSON.stringify(c.sessions.flatMap((s) => (s._tag === "Rejected" ? s.issues : [])))].join("\n")
