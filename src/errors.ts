@@ -328,6 +328,17 @@ export class HostUnreachable extends Schema.TaggedError<HostUnreachable>()("Host
   }
 }
 
+/** A host's container engine cannot be used although the host answers (Podman's API service not running, podman missing). */
+export class EngineUnavailable extends Schema.TaggedError<EngineUnavailable>()("EngineUnavailable", {
+  host: Schema.String,
+  runtime: Schema.String,
+  reason: Schema.String
+}) {
+  override get message() {
+    return escapeText(`${this.runtime} on ${this.host}: ${this.reason}`)
+  }
+}
+
 export type KstlibError =
   | ConfigNotFound
   | ConfigParseError
@@ -353,6 +364,7 @@ export type KstlibError =
   | DependencyFailed
   | SessionNotReady
   | HostUnreachable
+  | EngineUnavailable
 
 /** The apply lock could not be taken because the file system refused (not a directory, no space, read-only, not owned by you...). */
 export class LockFailed extends Schema.TaggedError<LockFailed>()("LockFailed", {

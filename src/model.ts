@@ -181,7 +181,19 @@ export interface HostSpec {
   readonly port: number | null
   readonly identity_file: string | null
   readonly known_hosts: string | null
+  /** The container engine of this host's container sessions (default docker): one engine per host entry. */
+  readonly runtime: HostRuntime
+  /** Podman's API socket on the host; null = asked of the host's podman (`podman info`), as `podman system connection add` does. */
+  readonly podman_socket: string | null
+  /**
+   * Whether the host's container engine is looked at: the config has container sessions there, or
+   * names the host's `runtime:`. A tmux-only host is never asked for containers (no engine may be there).
+   */
+  readonly containers: boolean
 }
+
+/** The engines a remote host can run container sessions on (over their own SSH transports). */
+export type HostRuntime = "docker" | "podman"
 
 /** `{ host }` when set, nothing for this machine: places, specs and observed sessions carry it only when remote. */
 export const hostField = (host: string | null | undefined): { readonly host?: string } =>

@@ -8,6 +8,7 @@ import type { Effect, Result, Stream } from "effect"
 import type {
   BackendTimeout,
   CommandFailed,
+  EngineUnavailable,
   HostUnreachable,
   SessionAttachFailed,
   SessionNotFound,
@@ -93,7 +94,7 @@ export interface LogOptions {
   readonly timestamps?: boolean | undefined
 }
 
-export type BackendError = BackendTimeout | CommandFailed | TmuxNotFound | HostUnreachable
+export type BackendError = BackendTimeout | CommandFailed | TmuxNotFound | HostUnreachable | EngineUnavailable
 
 export interface Capabilities {
   readonly exec: boolean

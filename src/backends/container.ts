@@ -8,6 +8,7 @@ import { Context, Effect, Layer, Schedule, Stream } from "effect"
 import { ChildProcessSpawner } from "effect/process"
 import {
   CommandFailed,
+  EngineUnavailable,
   HostUnreachable,
   SessionAttachFailed,
   SessionNotFound,
@@ -15,12 +16,13 @@ import {
   SessionStopFailed,
   Unsupported
 } from "../errors.js"
-import type { ContainerSpec, ObservedContainer, Place, RuntimeName } from "../model.js"
+import type { ContainerSpec, HostSpec, ObservedContainer, Place, RuntimeName } from "../model.js"
 import type { BackendTimeout } from "../errors.js"
 import type { RunOptions, RunResult, SpawnFailed } from "../proc.js"
 import { interactive, run, streamLines } from "../proc.js"
 import { withEnvFile } from "./container/envfile.js"
 import type { Backend, BackendObservation, LogOptions, ObserveProblem, ObserveScope, StopOutcome } from "./backend.js"
+import { podmanRemote, podmanRemoteFailure } from "./podman-remote.js"
 import { dockerEnv, dockerSshFailure, SshHosts } from "./ssh.js"
 import {
   attachArgs,
@@ -73,6 +75,15 @@ export class Containers extends Context.Service<Containers, Backend<ContainerSpe
   )
 }
 
+interface Remote {
+  readonly flags: ReadonlyArray<string>
+  readonly env: Readonly<Record<string, string>>
+  readonly failure: (stderr: string) => { readonly unreachable: string } | { readonly service: string } | null
+}
+
+const withFlags = (remote: Remote | undefined, args: ReadonlyArray<string>) => (remote === undefined ? args : [...remote.flags, ...args])
+const envOf = (remote: Remote | undefined) => (remote === undefined ? {} : { env: remote.env })
+
 const notFound = (name: string) => new SessionNotFound({ session: name, backend: "container" })
 const startFailed = (session: string, reason: string) =>
   new SessionStartFailed({ session, backend: "container", reason, exitCode: null, output: "" })
@@ -85,27 +96,42 @@ const make = Effect.gen(function*() {
     Effect.provideService(eff, ChildProcessSpawner.ChildProcessSpawner, spawner)
 
   /**
-   * `<runtime> args`; a binary that cannot be started is a CommandFailed (exit 127). On a host
-   * (ssh branch): the same docker command with DOCKER_HOST=ssh://… (its SSH failing = HostUnreachable).
+   * `<runtime> args`; a binary that cannot be started is a CommandFailed (exit 127). On a host: the
+   * same command through the engine's own SSH transport (docker: DOCKER_HOST=ssh://…; podman:
+   * `--url ssh://…`), its SSH failing = HostUnreachable, Podman's service missing = EngineUnavailable.
    */
   const exec = (
     runtime: RuntimeName,
     args: ReadonlyArray<string>,
     options: RunOptions = {},
     host?: string
-  ): Effect.Effect<RunResult, CommandFailed | BackendTimeout | HostUnreachable> =>
+  ): Effect.Effect<RunResult, CommandFailed | BackendTimeout | HostUnreachable | EngineUnavailable> =>
     Effect.gen(function*() {
-      const remote = yield* remoteEnv(host)
-      const r = yield* provide(run(runtime, args, remote === undefined ? options : { ...options, env: { ...options.env, ...remote } })).pipe(
+      const remote = yield* remoteOf(runtime, host)
+      const r = yield* provide(run(runtime, withFlags(remote, args), remote === undefined ? options : { ...options, env: { ...options.env, ...remote.env } })).pipe(
         Effect.catchTag("SpawnFailed", (e: SpawnFailed) =>
           Effect.fail(new CommandFailed({ argv: [runtime, ...args.slice(0, 2)], exitCode: 127, stderr: e.reason })))
       )
-      const down = host === undefined || r.exitCode === 0 ? null : dockerSshFailure(r.stderr || r.stdout)
-      if (host !== undefined && down !== null) return yield* new HostUnreachable({ host, reason: down })
+      if (host === undefined || remote === undefined || r.exitCode === 0) return r
+      const down = remote.failure(r.stderr || r.stdout)
+      if (down !== null && "unreachable" in down) return yield* new HostUnreachable({ host, reason: down.unreachable })
+      if (down !== null) return yield* new EngineUnavailable({ host, runtime, reason: down.service })
       return r
     })
-  function remoteEnv(host: string | undefined): Effect.Effect<Readonly<Record<string, string>> | undefined, HostUnreachable> {
-    return host === undefined ? Effect.succeed(undefined) : dockerEnv(host)
+  /** How `runtime` reaches `host`: extra leading flags, environment, and how to read its connection failures. */
+  function remoteOf(runtime: RuntimeName, host: string | undefined): Effect.Effect<Remote | undefined, HostUnreachable | EngineUnavailable | BackendTimeout> {
+    if (host === undefined) return Effect.succeed(undefined)
+    if (runtime === "podman") {
+      return provide(podmanRemote(host)).pipe(Effect.map((p): Remote => ({ flags: p.flags, env: p.env, failure: (err) => podmanRemoteFailure(err, p.socket) })))
+    }
+    return dockerEnv(host).pipe(Effect.map((env): Remote => ({
+      flags: [],
+      env,
+      failure: (err) => {
+        const reason = dockerSshFailure(err)
+        return reason === null ? null : { unreachable: reason }
+      }
+    })))
   }
 
   const failed = (runtime: RuntimeName, args: ReadonlyArray<string>, r: RunResult) =>
@@ -125,11 +151,12 @@ const make = Effect.gen(function*() {
    */
   const withRestartInfo = (
     runtime: RuntimeName,
-    sessions: ReadonlyArray<ObservedContainer>
+    sessions: ReadonlyArray<ObservedContainer>,
+    host?: string
   ): Effect.Effect<ReadonlyArray<ObservedContainer>> => {
     const supervised = sessions.filter((o) => typeof o.mark.applied?.["restart"] === "string").map((o) => o.name)
     if (supervised.length === 0) return Effect.succeed(sessions)
-    return exec(runtime, ["container", "inspect", ...supervised]).pipe(
+    return exec(runtime, ["container", "inspect", ...supervised], {}, host).pipe(
       Effect.map((r) => parseRestartInfo(r.stdout)),
       Effect.orElseSucceed(() => new Map<string, RestartInfo>()),
       Effect.map((info) =>
@@ -141,41 +168,48 @@ const make = Effect.gen(function*() {
     )
   }
 
-  // ---- hosts (ssh branch): `docker ps` on each host through DOCKER_HOST=ssh://, concurrently ----
-  const observeHost = (host: string) => {
-    const args = psArgs("docker")
-    return exec("docker", args, {}, host).pipe(
-      Effect.flatMap((r) => (r.exitCode === 0 ? Effect.succeed(parsePs(r.stdout, "docker")) : Effect.fail(failed("docker", args, r)))),
-      Effect.map((sessions) => ({ host, sessions: sessions.map((o) => ({ ...o, host })), problem: null as ObserveProblem | null })),
-      Effect.catch((e) =>
-        Effect.succeed({
-          host,
-          sessions: [] as ReadonlyArray<ObservedContainer>,
-          problem: e._tag === "HostUnreachable"
-            ? { where: "ssh", message: e.message, missing: false, host, unreachable: e }
-            : { where: `docker on ${host}`, message: e.message, missing: false, host }
-        })
+  // ---- hosts: `ps` on each host's engine (ops.hosts.<name>.runtime), through its SSH transport, concurrently ----
+  const observeHost = (host: HostSpec) =>
+    Effect.gen(function*() {
+      const runtime = host.runtime
+      const problem = (p: Omit<ObserveProblem, "host">) => ({ runtime, host: host.name, sessions: [] as ReadonlyArray<ObservedContainer>, problem: { ...p, host: host.name } as ObserveProblem | null })
+      // the engine's client runs here: without it there is nothing to reach the host with
+      if (!(yield* onPath).includes(runtime)) {
+        return problem({ where: `${runtime} on ${host.name}`, message: `the ${runtime} client is not installed on this machine (not found in PATH)`, missing: true })
+      }
+      const args = psArgs(runtime)
+      return yield* exec(runtime, args, {}, host.name).pipe(
+        Effect.flatMap((r) => (r.exitCode === 0 ? Effect.succeed(parsePs(r.stdout, runtime)) : Effect.fail(failed(runtime, args, r)))),
+        Effect.flatMap((sessions) => withRestartInfo(runtime, sessions, host.name)),
+        Effect.map((sessions) => ({ runtime, host: host.name, sessions: sessions.map((o) => ({ ...o, host: host.name })), problem: null as ObserveProblem | null })),
+        Effect.catch((e) =>
+          Effect.succeed(
+            e._tag === "HostUnreachable"
+              ? problem({ where: "ssh", message: e.message, missing: false, unreachable: e })
+              : problem({ where: `${runtime} on ${host.name}`, message: e._tag === "EngineUnavailable" ? e.reason : e.message, missing: false })
+          )
+        )
       )
-    )
-  }
+    })
   const observeHosts = (scope: ObserveScope) =>
     Effect.gen(function*() {
-      const names = scope.hosts ?? (yield* SshHosts).map((h) => h.name)
-      return yield* Effect.forEach(names, observeHost, { concurrency: "unbounded" })
+      const configured = yield* SshHosts
+      const hosts = (scope.hosts === undefined ? configured : configured.filter((h) => scope.hosts!.includes(h.name))).filter((h) => h.containers)
+      return yield* Effect.forEach(hosts, observeHost, { concurrency: "unbounded" })
     })
 
   const observe = Effect.fn("Containers.observe")(function*(scope: ObserveScope) {
     const [local, remote] = yield* Effect.all([observeLocal(), observeHosts(scope)], { concurrency: 2 })
-    const remoteOk = remote.some((h) => h.problem === null)
+    const answered = new Set<RuntimeName>(remote.filter((h) => h.problem === null).map((h) => h.runtime))
     return {
       ...local,
       sessions: [...local.sessions, ...remote.flatMap((h) => h.sessions)],
-      available: local.available || remoteOk,
-      runtimes: remoteOk && !local.runtimes.includes("docker") ? [...local.runtimes, "docker"] : local.runtimes,
+      available: local.available || answered.size > 0,
+      runtimes: [...local.runtimes, ...RUNTIMES.filter((r) => answered.has(r) && !local.runtimes.includes(r))],
       problems: [...local.problems, ...remote.flatMap((h) => (h.problem === null ? [] : [h.problem]))],
       unreadable: [
         ...local.unreadable,
-        ...remote.flatMap((h): ReadonlyArray<Place> => (h.problem === null ? [] : [{ backend: "container", runtime: "docker", host: h.host }]))
+        ...remote.flatMap((h): ReadonlyArray<Place> => (h.problem === null ? [] : [{ backend: "container", runtime: h.runtime, host: h.host }]))
       ]
     } satisfies BackendObservation
   })
@@ -302,9 +336,9 @@ const make = Effect.gen(function*() {
 
   /** ONE `logs -f --tail N`: the last N lines, then new ones, in the engine's order (no replay). */
   const follow = (o: ObservedContainer, options: LogOptions) =>
-    Stream.unwrap(Effect.map(Effect.all([inspectOrNull(o.name, o.runtime, o.host), remoteEnv(o.host)]), ([found, env]) => {
+    Stream.unwrap(Effect.map(Effect.all([inspectOrNull(o.name, o.runtime, o.host), remoteOf(o.runtime, o.host)]), ([found, remote]) => {
       const args = logsArgv(o.name, options, true)
-      const lines: Stream.Stream<string, SessionNotFound | CommandFailed> = found === null ? Stream.fail(notFound(o.name)) : streamLines(o.runtime, args, env === undefined ? {} : { env }).pipe(
+      const lines: Stream.Stream<string, SessionNotFound | CommandFailed> = found === null ? Stream.fail(notFound(o.name)) : streamLines(o.runtime, withFlags(remote, args), envOf(remote)).pipe(
         Stream.map((line) => line.replace(/\r$/, "")),
         Stream.mapError((e) => new CommandFailed({ argv: [o.runtime, ...args], exitCode: 127, stderr: e.reason })),
         Stream.provideService(ChildProcessSpawner.ChildProcessSpawner, spawner)
@@ -317,8 +351,8 @@ const make = Effect.gen(function*() {
     if (found === null) return yield* notFound(o.name)
     const args = execArgs(o.name, argv, options.interactive)
     if (options.interactive) {
-      const env = yield* remoteEnv(o.host)
-      const exitCode = yield* provide(interactive(o.runtime, args, env === undefined ? {} : { env })).pipe(
+      const remote = yield* remoteOf(o.runtime, o.host)
+      const exitCode = yield* provide(interactive(o.runtime, withFlags(remote, args), envOf(remote))).pipe(
         Effect.mapError((e) => new CommandFailed({ argv: [o.runtime, "exec"], exitCode: 127, stderr: e.reason }))
       )
       return { exitCode, stdout: "", stderr: "" }
@@ -332,8 +366,8 @@ const make = Effect.gen(function*() {
     if (found === null) return yield* notFound(o.name)
     if (found.state !== "running") return yield* attachFailed("container is not running")
     if (process.stdin.isTTY !== true) return yield* attachFailed("not a terminal")
-    const env = yield* remoteEnv(o.host)
-    const code = yield* provide(interactive(o.runtime, attachArgs(o.name), env === undefined ? {} : { env })).pipe(Effect.mapError((e) => attachFailed(e.message)))
+    const remote = yield* remoteOf(o.runtime, o.host)
+    const code = yield* provide(interactive(o.runtime, withFlags(remote, attachArgs(o.name)), envOf(remote))).pipe(Effect.mapError((e) => attachFailed(e.message)))
     // Docker exits 1 when the user detaches (Ctrl+P Ctrl+Q): not an error.
     if (code !== 0 && code !== 1) return yield* attachFailed(`attach exited with code ${code}`)
   })
@@ -346,7 +380,7 @@ const make = Effect.gen(function*() {
         Effect.gen(function*() {
           const argv = commandArgv({ command, shell: spec.shell })
           if (!argv.ok || argv.argv === null) return notReady(argv.ok ? "no command" : argv.reason)
-          const r = yield* exec(o.runtime, execArgs(o.name, argv.argv, false))
+          const r = yield* exec(o.runtime, execArgs(o.name, argv.argv, false), {}, o.host)
           return exitResult(r.exitCode, engineMessage(r.stderr))
         }).pipe(Effect.catch((e) => Effect.succeed(notReady(e.message))))
     })

@@ -1,7 +1,8 @@
 /**
  * Remote hosts over SSH (`ops.hosts`). Everything kstlib does on a host is ONE `ssh` invocation of a
  * command there (tmux), or the engine's own SSH transport (`DOCKER_HOST=ssh://…`, which runs `ssh`
- * from PATH: a private wrapper gives it the same options). Nothing is copied or installed on the host.
+ * from PATH: a private wrapper gives it the same options; Podman's, in podman-remote.ts). Nothing is
+ * copied or installed on the host.
  *
  * Connections are multiplexed: one master per host (`ControlMaster=auto`, `ControlPersist=60`) in a
  * private 0700 directory. Host keys are always verified (`StrictHostKeyChecking=yes`, with the

@@ -7,7 +7,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { Result, Schema, SchemaIssue } from "effect"
 import { type ConfigIssue, escapeText } from "../errors.js"
-import type { BackendKind, ConfiguredContainerSpec, ConfiguredSpec, ReadySpec, RuntimeName, Supervision, TmuxSpec } from "../model.js"
+import type { BackendKind, ConfiguredContainerSpec, ConfiguredSpec, HostRuntime, ReadySpec, RuntimeName, Supervision, TmuxSpec } from "../model.js"
 import { DEFAULT_READY_INTERVAL, DEFAULT_READY_TIMEOUT } from "../model.js"
 import { validateCommand, validateDependencies, validateEnvCount, validateEnvEntry, validateEnvTotal, validateHostMount, validateSessionName } from "./rules.js"
 import { ContainerSession, sessionFields, TmuxSession } from "./schema.js"
@@ -18,8 +18,8 @@ import type { ConfigEntry, SourceLocation } from "./types.js"
 export interface SessionDefaults {
   readonly default_backend: BackendKind
   readonly container_runtime: RuntimeName | null
-  /** The `ops.hosts` names a session's `host:` may use (absent: none). */
-  readonly hosts?: ReadonlyArray<string>
+  /** The `ops.hosts` a session's `host:` may name, with each host's container engine (absent: none). */
+  readonly hosts?: ReadonlyMap<string, HostRuntime>
 }
 
 export interface DecodeContext {
@@ -182,8 +182,9 @@ export const decodeLocated = (name: string, raw: unknown, ctx: LocatedContext): 
   if (depsReason !== null) add(["depends_on"], depsReason)
   // ---- hosts (ssh branch) ----
   const host = v.host ?? null
-  if (host !== null && !(ctx.defaults.hosts ?? []).includes(host)) {
-    const known = ctx.defaults.hosts ?? []
+  const hostRuntime = host === null ? null : ctx.defaults.hosts?.get(host) ?? null
+  if (host !== null && hostRuntime === null) {
+    const known = [...(ctx.defaults.hosts?.keys() ?? [])]
     add(["host"], `unknown host '${host}' (${known.length === 0 ? "no ops.hosts defined" : `ops.hosts has: ${known.join(", ")}`})`)
   }
   const onHost = host === null ? {} : { host }
@@ -295,8 +296,8 @@ export const decodeLocated = (name: string, raw: unknown, ctx: LocatedContext): 
     log_volume: c.log_volume === undefined || c.log_volume === null
       ? null
       : checkMount(["log_volume"], resolveVolume(["log_volume"], c.log_volume)),
-    // on a host: docker (over DOCKER_HOST=ssh://), whatever this machine auto-detects
-    runtime: host !== null ? c.runtime ?? "docker" : c.runtime ?? ctx.defaults.container_runtime ?? null,
+    // on a host: that host's engine (ops.hosts.<name>.runtime), whatever this machine auto-detects
+    runtime: host !== null ? c.runtime ?? hostRuntime ?? "docker" : c.runtime ?? ctx.defaults.container_runtime ?? null,
     unsafe_mounts,
     state,
     // ---- swarm (k8s branch) ----
@@ -304,8 +305,13 @@ export const decodeLocated = (name: string, raw: unknown, ctx: LocatedContext): 
     ...supervision,
     ...onHost
   }
-  if (host !== null && spec.runtime !== "docker") {
-    add(["runtime"], `container sessions on a remote host run on docker (DOCKER_HOST=ssh://…); '${spec.runtime}' is not supported there`)
+  if (host !== null && hostRuntime !== null && spec.runtime !== hostRuntime) {
+    add(
+      ["runtime"],
+      spec.runtime === "swarm"
+        ? "runtime: swarm is not supported on a remote host (point DOCKER_HOST at the swarm instead)"
+        : `host '${host}' runs ${hostRuntime} (ops.hosts.${host}.runtime); set it to ${spec.runtime} there, or drop runtime: here`
+    )
   }
   if (c.replicas !== undefined && spec.runtime !== "swarm") add(["replicas"], "only for runtime: swarm (a Podman or Docker session is one container)")
   // ---- end swarm ----

@@ -15,7 +15,7 @@ import { parseSshTarget } from "../model.js"
 import { checkDependencies } from "./dependencies.js"
 import { decodeLocated, fieldPath, flattenIssues, suggestField } from "./decode.js"
 import { MAX_CONFIG_SESSIONS, normalizeProjectName, validateProjectName, validateTmuxBinary } from "./rules.js"
-import { Ops, OpsSettings } from "./schema.js"
+import { type HostEntry, Ops, OpsSettings } from "./schema.js"
 import { decodeUtf8, interpolate, parseDotenv } from "./text.js"
 import { emptyMap, isNull, locate, type Loc, type MapNode, merge, type Node, parseYaml, toPlain, without } from "./tree.js"
 import type { ConfigEntry, LoadedConfig, LoadOptions } from "./types.js"
@@ -205,6 +205,8 @@ const interpret = (merged: MapNode, ctx: Context): LoadedConfig => {
   }
   const home = nonEmpty(ctx.env["HOME"])
   const dependsOnAt = new Map<string, Loc>()
+  /** Hosts with container sessions (rejected ones too: their place is still the host's engine). */
+  const containerHosts = new Set<string>()
   const sessions = [...sessionsNode.entries].map(([name, entry], index): ConfigEntry => {
     // beyond the cap: rejected (never run), not silently dropped
     if (index >= MAX_CONFIG_SESSIONS) {
@@ -234,8 +236,11 @@ const interpret = (merged: MapNode, ctx: Context): LoadedConfig => {
     }
     const where = (p: ReadonlyArray<PropertyKey>) => locate(interp.node, p, entry.keyLoc)
     dependsOnAt.set(name, where(["depends_on"]))
-    const decoded = decodeLocated(name, rawSession(interp.node), {
-      defaults: { default_backend, container_runtime, hosts: hosts.map((h) => h.name) },
+    const raw = rawSession(interp.node)
+    const fields = typeof raw === "object" && raw !== null ? raw as Record<string, unknown> : {}
+    if (typeof fields["host"] === "string" && (fields["backend"] ?? default_backend) === "container") containerHosts.add(fields["host"])
+    const decoded = decodeLocated(name, raw, {
+      defaults: { default_backend, container_runtime, hosts: new Map(hosts.map((h) => [h.name, h.runtime])) },
       home,
       source: entry.keyLoc,
       locate: where,
@@ -243,7 +248,11 @@ const interpret = (merged: MapNode, ctx: Context): LoadedConfig => {
     })
     return decoded._tag === "Rejected" ? { ...decoded, issues: redact(decoded.issues, interp.subs, []) } : decoded
   })
-  return { ...base, sessions: checkDependencies(sessions, (name) => dependsOnAt.get(name) ?? null) }
+  return {
+    ...base,
+    ...(hosts.length === 0 ? {} : { hosts: hosts.map((h) => (containerHosts.has(h.name) ? { ...h, containers: true } : h)) }),
+    sessions: checkDependencies(sessions, (name) => dependsOnAt.get(name) ?? null)
+  }
 }
 
 // ---- hosts (ssh branch) ----
@@ -255,7 +264,7 @@ const interpret = (merged: MapNode, ctx: Context): LoadedConfig => {
 const decodeHosts = (
   ops: MapNode,
   opsLoc: Loc,
-  raw: Readonly<Record<string, { readonly ssh: string; readonly identity_file?: string | null; readonly known_hosts?: string | null }>> | null,
+  raw: Readonly<Record<string, typeof HostEntry.Type>> | null,
   home: string | undefined
 ): ReadonlyArray<HostSpec> => {
   if (raw === null) return []
@@ -284,7 +293,17 @@ const decodeHosts = (
     // the schema checked it already
     const target = parseSshTarget(h.ssh)
     const t = "error" in target ? { user: null, hostname: h.ssh, port: null } : target
-    return { name, user: t.user, hostname: t.hostname, port: t.port, identity_file: file("identity_file"), known_hosts: file("known_hosts") }
+    return {
+      name,
+      user: t.user,
+      hostname: t.hostname,
+      port: t.port,
+      identity_file: file("identity_file"),
+      known_hosts: file("known_hosts"),
+      runtime: h.runtime ?? "docker",
+      podman_socket: h.podman_socket ?? null,
+      containers: h.runtime !== undefined && h.runtime !== null
+    }
   })
   if (issues.length > 0) throw new ConfigInvalid({ issues })
   return hosts

@@ -238,6 +238,10 @@ export const SshTarget = Schema.String.check(
   }, { minLength: 1, pattern: "^(?:[A-Za-z0-9._][A-Za-z0-9._-]*@)?(?:[A-Za-z0-9][A-Za-z0-9.-]*|\\[[0-9A-Fa-f:.]+\\])(?::[0-9]{1,5})?$" }, "an SSH target")
 ).annotate({ description: "`[user@]host[:port]` (IPv6: `[::1]:22`)." })
 const HostFile = Schema.String.check(Schema.isMinLength(1))
+/** It goes into podman's `ssh://…/PATH` URL as is: absolute, no spaces or control characters. */
+const PodmanSocket = Schema.String.check(
+  rule((s: string) => (/^\/[^\s\u0000-\u001f?#%]+$/u.test(s) ? null : "must be an absolute path on the host (no spaces, ?, # or %)"), { pattern: "^/[^\\s?#%]+$" }, "a socket path")
+)
 export const HostEntry = Schema.Struct({
   ssh: SshTarget,
   identity_file: Schema.optionalKey(
@@ -245,6 +249,16 @@ export const HostEntry = Schema.Struct({
   ),
   known_hosts: Schema.optionalKey(
     Schema.NullOr(HostFile).annotate({ description: "known_hosts file with the host's key, relative to this config file; must exist. Absent: ~/.ssh/known_hosts. Host keys are always verified." })
+  ),
+  runtime: Schema.optionalKey(
+    Schema.NullOr(Schema.Literals(["docker", "podman"])).annotate({
+      description: "The container engine of this host's container sessions: docker (DOCKER_HOST=ssh://…) or podman (its --url ssh://…, needs the Podman API service on the host). Default docker."
+    })
+  ),
+  podman_socket: Schema.optionalKey(
+    Schema.NullOr(PodmanSocket).annotate({
+      description: "Path of the Podman API socket on the host (runtime: podman). Absent: asked of the host's podman (`podman info`)."
+    })
   )
 }).annotate({ identifier: "Host", title: "remote host (SSH)" })
 const hostFields = {

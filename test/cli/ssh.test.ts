@@ -5,11 +5,15 @@
  * servers are not the local test's.
  */
 import { spawnSync } from "node:child_process"
+import { existsSync, readFileSync } from "node:fs"
+import { join } from "node:path"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { recordSkip } from "../support/skips.js"
 import type { Sshd } from "../support/sshd.js"
 import { freePort, sshdAvailable, startSshd } from "../support/sshd.js"
-import { DOCKERD_SOCKET } from "../support/engines.js"
+import { availableEngines, DOCKERD_SOCKET } from "../support/engines.js"
+import type { PodmanService } from "../support/podmanService.js"
+import { startPodmanService } from "../support/podmanService.js"
 import type { PlanJson, StatusJson } from "./harness.js"
 import { eventually, Sandbox, TEST_IMAGE, tmuxEntry } from "./harness.js"
 
@@ -65,6 +69,8 @@ describe.skipIf(!available)("remote hosts over ssh (tmux)", () => {
     expect(sb.tmuxHas(remote)).toBe(false)
     expect(sb.tmuxHas(local)).toBe(true)
     expect(remoteHas(local)).toBe(false)
+    // a tmux-only host is never asked for containers: docker's ssh transport (its wrapper) was never set up
+    expect(existsSync(join(sshd.controlDir, "bin-edge1"))).toBe(false)
 
     const again = run(["ops", "plan", "--detailed-exitcode"])
     expect(again.code, again.stdout + again.stderr).toBe(0)
@@ -191,5 +197,90 @@ describe.skipIf(!available || !dockerOk)("remote hosts over ssh (docker)", () =>
     expect(stopped.code, stopped.stdout + stopped.stderr).toBe(0)
     // ours: stopped and removed
     expect(sb.containerState("docker", c)).toBeNull()
+  })
+})
+
+const podmanOk = available && availableEngines().includes("podman")
+if (available && !podmanOk) recordSkip(expect.getState().testPath ?? "ssh.test.ts", "podman on a host: needs podman and the test image (bash .ci/engines.sh)")
+
+describe.skipIf(!podmanOk)("remote hosts over ssh (podman)", () => {
+  // The "remote" is a real Podman API service over a private store (never this machine's podman's
+  // containers), and a second sshd whose sessions' podman CLI talks to it (CONTAINER_HOST), so that
+  // `podman info` on the host reports its socket: kstlib discovers it as `podman system connection add` would.
+  let svc: PodmanService
+  let pod: Sshd
+  beforeEach(async () => {
+    svc = await startPodmanService()
+    pod = await startSshd({ env: { CONTAINER_HOST: `unix://${svc.socket}`, CONTAINERS_CONF: process.env["CONTAINERS_CONF"] ?? "" } })
+  })
+  afterEach(() => {
+    pod?.stop()
+    svc?.stop()
+  })
+  const podEntry = (extra: Record<string, unknown> = {}) => ({
+    ssh: `root@127.0.0.1:${pod.port}`, identity_file: pod.identity, known_hosts: pod.knownHosts, runtime: "podman", ...extra
+  })
+  const prun = (args: ReadonlyArray<string>) => sb.kstlib(args, { env: { KSTLIB_SSH_CONTROL_DIR: pod.controlDir } })
+  const remoteState = (name: string) => {
+    const r = svc.podman(["container", "inspect", "--format", "{{.State.Status}}", name])
+    return r.code === 0 ? r.stdout.trim() : null
+  }
+
+  it("a podman session on a host through podman --url ssh://: socket discovered, applied, observed, logged, exec'd, stopped", async () => {
+    const c = sb.name("pc")
+    sb.writeConfig({
+      [c]: { backend: "container", host: "edge1", image: TEST_IMAGE, shell: true, command: "echo \"KP=$$KP_VAR\"; exec sleep 300", env: { KP_VAR: dollars(SECRET) } }
+    }, { hosts: { edge1: podEntry() } })
+    const knownBefore = readFileSync(pod.knownHosts, "utf8")
+
+    const plan = prun(["ops", "plan"])
+    expect(plan.code, plan.stdout + plan.stderr).toBe(0)
+    expect(plan.stdout).toContain(`${c} (container, podman, on edge1): create`)
+    const applied = prun(["--log-level", "debug", "ops", "apply"])
+    expect(applied.code, applied.stdout + applied.stderr).toBe(0)
+    // the engine's own transport, to the socket the host's podman reported
+    expect(applied.stderr).toContain(`podman --url ssh://root@127.0.0.1:${pod.port}${svc.socket} --identity ${pod.identity}`)
+    expect(applied.stderr).not.toContain("s3cr3t")
+    expect(remoteState(c)).toBe("running")
+    // on the host only: this machine's podman has no such container
+    expect(sb.containerState("podman", c)).toBeNull()
+
+    const list = prun(["ops", "list", "--json"])
+    const rows = JSON.parse(list.stdout) as Array<StatusJson & { host: string | null }>
+    expect(rows.find((r) => r.name === c)).toMatchObject({ state: "running", backend: "container", runtime: "podman", host: "edge1", owned: true, in_sync: true })
+    const again = prun(["ops", "plan", "--detailed-exitcode"])
+    expect(again.code, again.stdout + again.stderr).toBe(0)
+
+    const logs = await eventually(() => {
+      const l = prun(["ops", "logs", c, "-n", "5"])
+      return l.code === 0 && l.stdout.includes("KP=") ? l : undefined
+    })
+    expect(logs?.stdout).toContain(`KP=${SECRET}`)
+    const ex = prun(["ops", "exec", c, "--", "echo", "from-exec"])
+    expect(ex.code, ex.stderr).toBe(0)
+    expect(ex.stdout.trim()).toBe("from-exec")
+
+    const stopped = prun(["ops", "stop", c, "-t", "1"])
+    expect(stopped.code, stopped.stdout + stopped.stderr).toBe(0)
+    expect(remoteState(c)).toBeNull()
+    // podman's SSH client never wrote to the user's known_hosts
+    expect(readFileSync(pod.knownHosts, "utf8")).toBe(knownBefore)
+  })
+
+  it("no API service on a host: its sessions are unknown, the message says how to start one, local sessions converge", () => {
+    const local = sb.name("local")
+    const c = sb.name("pc")
+    const none = `${pod.dir}/none.sock`
+    sb.writeConfig({
+      [local]: tmuxEntry("sleep 300"),
+      [c]: { backend: "container", host: "edge1", image: TEST_IMAGE, command: "sleep 300" }
+    }, { hosts: { edge1: podEntry({ podman_socket: none }) } })
+    const applied = prun(["ops", "apply"])
+    expect(applied.code, applied.stdout + applied.stderr).toBe(1)
+    expect(applied.stderr).toContain(`podman on edge1: no Podman API service answers at ${none} on the host`)
+    expect(applied.stderr).toContain("systemctl --user enable --now podman.socket")
+    expect(applied.stdout).toMatch(/could not be read; nothing is planned there/u)
+    expect(sb.tmuxHas(local)).toBe(true)
+    expect(remoteState(c)).toBeNull()
   })
 })

@@ -2,7 +2,8 @@
  * A real "remote host" for the SSH tests: Debian's sshd on 127.0.0.1 and a free port, with a host
  * key, a client key, authorized_keys and known_hosts generated in a private directory. It is
  * root@127.0.0.1, so its sessions get their own TMUX_TMPDIR (sshd's `SetEnv`: the remote tmux never
- * sees the local test servers) and, when given, a DOCKER_HOST for the remote docker CLI.
+ * sees the local test servers) and, when given, a DOCKER_HOST for the remote docker CLI (and any
+ * other environment, e.g. CONTAINER_HOST for the remote podman CLI).
  * `stop()` closes kstlib's multiplexed masters, kills the remote tmux servers and sshd, and removes
  * the directory.
  */
@@ -52,7 +53,7 @@ export interface Sshd {
   readonly stop: () => void
 }
 
-export const startSshd = async (options: { readonly dockerHost?: string } = {}): Promise<Sshd> => {
+export const startSshd = async (options: { readonly dockerHost?: string; readonly env?: Readonly<Record<string, string>> } = {}): Promise<Sshd> => {
   const dir = mkdtempSync(join(tmpdir(), "kt-ssh-"))
   chmodSync(dir, 0o700)
   const remoteTmux = join(dir, "rtmx")
@@ -72,7 +73,11 @@ export const startSshd = async (options: { readonly dockerHost?: string } = {}):
   writeFileSync(knownHosts, `[127.0.0.1]:${port} ${pub}\n`)
   // sshd's privilege separation directory (the package's service would create it)
   mkdirSync("/run/sshd", { recursive: true, mode: 0o755 })
-  const setEnv = [`TMUX_TMPDIR=${remoteTmux}`, ...(options.dockerHost === undefined ? [] : [`DOCKER_HOST=${options.dockerHost}`])]
+  const setEnv = [
+    `TMUX_TMPDIR=${remoteTmux}`,
+    ...(options.dockerHost === undefined ? [] : [`DOCKER_HOST=${options.dockerHost}`]),
+    ...Object.entries(options.env ?? {}).map(([k, v]) => `${k}=${v}`)
+  ]
   const child: ChildProcess = spawn(SSHD, [
     "-D", "-e", "-f", "/dev/null",
     "-o", "ListenAddress=127.0.0.1",

@@ -77,7 +77,7 @@ describe("parseSshTarget", () => {
   })
 })
 
-const host: HostSpec = { name: "edge1", user: "deploy", hostname: "edge1.example.com", port: 2222, identity_file: "/k/id key", known_hosts: "/k/known%hosts" }
+const host: HostSpec = { name: "edge1", user: "deploy", hostname: "edge1.example.com", port: 2222, identity_file: "/k/id key", known_hosts: "/k/known%hosts", runtime: "docker", podman_socket: null, containers: false }
 
 describe("sshArgs", () => {
   it("verifies host keys, never prompts, multiplexes, and quotes the remote command", () => {
