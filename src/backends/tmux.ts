@@ -85,6 +85,13 @@ const insideTmux = () => (process.env["TMUX"] ?? "") !== ""
 const dirMissing = (spec: TmuxSpec) =>
   spec.host === undefined && spec.working_dir !== null && spec.working_dir !== "" && !existsSync(resolve(spec.working_dir))
 
+/**
+ * On a host, a session's own PATH (tmux gives new panes its client's PATH): the remote shell finds
+ * tmux on the login's PATH, then reads the session's PATH from the first line of stdin (never a
+ * command line) and runs tmux with it; the rest of stdin is tmux's script.
+ */
+const WITH_PATH_FROM_STDIN = `t=$(command -v tmux) || { echo "tmux: command not found" >&2; exit 127; }; IFS= read -r PATH; export PATH; exec "$t" "$@"`
+
 const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) => {
   type TmuxError = TmuxNotFound | CommandFailed | BackendTimeout | HostUnreachable
   /**
@@ -101,8 +108,13 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
       // ---- hosts (ssh branch): the same tmux call, run on the host by ssh (its own `tmux`) ----
       if (options.host !== undefined) {
         // `-u`: a login without a UTF-8 locale would make tmux print our \x1f separators as `_`
-        return yield* sshRun(options.host, ["tmux", "-u", ...socketArgs(socket, false), ...args], {
-          ...(options.input === undefined ? {} : { input: options.input }),
+        const argv = ["-u", ...socketArgs(socket, false), ...args]
+        // a PATH with a line break would turn its second line into tmux script lines (validation refuses it)
+        if (options.path !== undefined && /[\r\n]/u.test(options.path)) {
+          return yield* new CommandFailed({ argv: ["tmux", ...args.slice(0, 1)], exitCode: 2, stderr: "env.PATH contains a line break" })
+        }
+        return yield* sshRun(options.host, options.path === undefined ? ["tmux", ...argv] : ["sh", "-c", WITH_PATH_FROM_STDIN, "sh", ...argv], {
+          ...(options.input === undefined && options.path === undefined ? {} : { input: `${options.path === undefined ? "" : `${options.path}\n`}${options.input ?? ""}` }),
           ...(options.minTimeout === undefined ? {} : { minTimeout: options.minTimeout })
         }).pipe(Effect.provideService(ChildProcessSpawner.ChildProcessSpawner, spawner))
       }
@@ -251,8 +263,7 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
       const host = specs[0]?.host
       const r = yield* tmux(socket, scriptArgs(), {
         input: script(specs.map((s) => createCommands(s, project, sup))),
-        // On a host the client's PATH is the remote login's: a session's own PATH is not applied there.
-        ...(path === undefined || host !== undefined ? {} : { path }),
+        ...(path === undefined ? {} : { path }),
         host
       })
       const refused = new Map<string, string>()
@@ -304,7 +315,7 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
     const sup = yield* supervisor
     const r = yield* tmux(o.socket_name, scriptArgs(), {
       input: script([respawnCommands(spec, options.mark ? { project: options.project } : null, sup)]),
-      ...(spec.env["PATH"] === undefined || o.host !== undefined ? {} : { path: spec.env["PATH"] }),
+      ...(spec.env["PATH"] === undefined ? {} : { path: spec.env["PATH"] }),
       host: o.host
     }).pipe(Effect.mapError((e) => startFailed(spec.name, e.message)))
     if (r.exitCode === 0) return

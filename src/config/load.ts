@@ -226,10 +226,13 @@ const interpret = (merged: MapNode, ctx: Context): LoadedConfig => {
     }
     const interp = interpolateTree(entry.value, ctx.lookup, [])
     if (interp.issues.length > 0) {
+      // the backend as written, when it is one (list and status show it), though the entry cannot run
+      const node = entry.value.kind === "map" ? entry.value.entries.get("backend")?.value : undefined
+      const written = node === undefined ? null : toPlain(node)
       return {
         _tag: "Rejected",
         name,
-        backend: null,
+        backend: written === "tmux" || written === "container" ? written : null,
         source: entry.keyLoc,
         issues: interp.issues.map((i) => ({ file: i.loc.file, line: i.loc.line, session: name, field: escapeText(fieldPath(i.path)), reason: escapeText(i.reason) }))
       }

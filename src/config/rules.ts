@@ -208,6 +208,8 @@ export const validateEnvEntry = (key: string, value: string): string | null => {
   if (!ENV_KEY_PATTERN.test(key)) return `Invalid env key format: ${key}`
   if (isDangerousEnvKey(key)) return `Environment variable '${key}' is blocked for security reasons`
   if (value.includes("\u0000")) return `Null bytes are not allowed in env values (key: ${key})`
+  // a search path never holds one, and on a remote host PATH travels as one line of stdin
+  if (key === "PATH" && /[\r\n]/u.test(value)) return "PATH must not contain a line break"
   return null
 }
 

@@ -233,6 +233,10 @@ const isEmpty = (v: unknown) =>
 const show = (v: unknown): string | null =>
   v === null || v === undefined ? null : typeof v === "string" ? v : Array.isArray(v) ? `[${v.join(", ")}]` : canonicalJson(v)
 
+/** What a fingerprint field left out means (model.ts stores these only when not at their default). */
+const OMITTED: Readonly<Record<string, string>> = { shell: "false", unsafe_mounts: "false", replicas: "1", restart: "no", host: "local" }
+const shown = (key: string, v: unknown): string | null => show(v) ?? OMITTED[key] ?? null
+
 /** Every field that differs between the fingerprint stored on a session and the desired one. */
 export const diffFingerprints = (applied: Fingerprint | null, desired: Fingerprint): ReadonlyArray<Change> => {
   if (applied === null) return [{ field: "spec", change: "changed" }]
@@ -253,7 +257,7 @@ export const diffFingerprints = (applied: Fingerprint | null, desired: Fingerpri
         else if (a[k] !== b[k]) changes.push({ field: `env.${k}`, change: "changed" })
       }
     } else {
-      changes.push({ field: key, from: show(before), to: show(after) })
+      changes.push({ field: key, from: shown(key, before), to: shown(key, after) })
     }
   }
   return changes

@@ -43,6 +43,7 @@ const remoteHas = (name: string) => sshd.remoteTmuxCmd(["has-session", "-t", `=$
 /** `$` is written `$$` in a config file (interpolation). */
 const dollars = (s: string) => s.replaceAll("$", "$$$$")
 const SECRET = "s3cr3t 'quoted' $(touch /tmp/kt-pwned) `x`;|&"
+const REMOTE_PATH = "/kt-path-marker/bin:/usr/local/bin:/usr/bin:/bin"
 
 describe.skipIf(!available)("remote hosts over ssh (tmux)", () => {
   it("applies, observes, logs and stops tmux sessions on a host; the env value is on no command line", async () => {
@@ -50,7 +51,10 @@ describe.skipIf(!available)("remote hosts over ssh (tmux)", () => {
     const remote = sb.name("remote")
     sb.writeConfig({
       [local]: tmuxEntry("sleep 300"),
-      [remote]: { backend: "tmux", host: "edge1", shell: true, command: "echo \"KT=$$KT_VAR\"; exec sleep 300", env: { KT_VAR: dollars(SECRET) } }
+      [remote]: {
+        backend: "tmux", host: "edge1", shell: true, command: "echo \"KT=$$KT_VAR P=$$PATH\"; exec sleep 300",
+        env: { KT_VAR: dollars(SECRET), PATH: REMOTE_PATH }
+      }
     }, { hosts: { edge1: hostEntry(sshd.port) } })
 
     const plan = run(["ops", "plan", "--json"])
@@ -65,6 +69,7 @@ describe.skipIf(!available)("remote hosts over ssh (tmux)", () => {
     // every call is logged with its argv at debug level: the env value is on none (local or remote)
     expect(applied.stderr).toContain("ssh")
     expect(applied.stderr).not.toContain("s3cr3t")
+    expect(applied.stderr).not.toContain("kt-path-marker")
     expect(remoteHas(remote)).toBe(true)
     expect(sb.tmuxHas(remote)).toBe(false)
     expect(sb.tmuxHas(local)).toBe(true)
@@ -94,6 +99,8 @@ describe.skipIf(!available)("remote hosts over ssh (tmux)", () => {
       return l.code === 0 && l.stdout.includes("KT=s3cr3t") ? l : undefined
     })
     expect(logs?.stdout).toContain(`KT=${SECRET}`)
+    // the session's own PATH is its pane's PATH on the host too (it travels on ssh's stdin)
+    expect(logs?.stdout).toContain(`P=${REMOTE_PATH}`)
 
     const stopped = run(["ops", "stop", remote, "-t", "2"])
     expect(stopped.code, stopped.stdout + stopped.stderr).toBe(0)

@@ -159,7 +159,10 @@ const containerDrift: ReadonlyArray<readonly [string, ContainerSpec, ReadonlyArr
   ]],
   ["volumes emptied", ctr("web", { volumes: [] }), [{ field: "volumes", from: "[/data:/data]", to: "[]" }]],
   ["ports", ctr("web", { ports: ["9090:80"] }), [{ field: "ports", from: "[8080:80]", to: "[9090:80]" }]],
-  ["log_volume", ctr("web", { log_volume: "web-logs" }), [{ field: "log_volume", from: null, to: "web-logs" }]]
+  ["log_volume", ctr("web", { log_volume: "web-logs" }), [{ field: "log_volume", from: null, to: "web-logs" }]],
+  // fields stored only when not at their default show the default, not "(none)"
+  ["shell set", ctr("web", { shell: true }), [{ field: "shell", from: "false", to: "true" }]],
+  ["restart set", ctr("web", { restart: "always" }), [{ field: "restart", from: "no", to: "always" }]]
 ]
 
 const cases: ReadonlyArray<Case> = [

@@ -211,6 +211,9 @@ describe("interpolation in the config", () => {
     "    img:", //                                               16
     "      backend: container", //                               17
     "      image: ${IMAGE}", //                                  18
+    "    ctr-unset:", //                                         19
+    "      backend: container", //                               20
+    "      image: ${NOT_SET_ANYWHERE}", //                       21
     ""
   ].join("\n")
 
@@ -224,6 +227,9 @@ describe("interpolation in the config", () => {
       expect(rejected(c, "unset").issues).toEqual([
         { file, line: 13, session: "unset", field: "env.KEY", reason: "variable NOT_SET_ANYWHERE is not set (give a default with ${NOT_SET_ANYWHERE:-default})" }
       ])
+      // rejected before decoding, it still shows as the container it says it is (list, status)
+      expect(rejected(c, "ctr-unset").backend).toBe("container")
+      expect(rejected(c, "unset").backend).toBeNull()
       expect(rejected(c, "required").issues).toEqual([
         { file, line: 15, session: "required", field: "working_dir", reason: "required variable WD is not set: set WD to the bot directory" }
       ])

@@ -106,6 +106,8 @@ describe("validateEnv", () => {
   it("checks in insertion order; NUL in a value", () => {
     expect(validateEnv({ "BAD-KEY": "x", LD_PRELOAD: "y" })).toBe("Invalid env key format: BAD-KEY")
     expect(validateEnv({ A: "x\u0000y" })).toBe("Null bytes are not allowed in env values (key: A)")
+    expect(validateEnv({ PATH: "/usr/bin\nrun-shell x" })).toBe("PATH must not contain a line break")
+    expect(validateEnv({ OTHER: "multi\nline" })).toBeNull()
   })
 })
 
