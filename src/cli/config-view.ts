@@ -55,6 +55,7 @@ export const configView = (config: LoadedConfig) =>
       default_backend: config.default_backend,
       container_runtime: config.container_runtime,
       tmux_binary: config.tmux_binary,
+      ...(config.hosts === undefined ? {} : { hosts: new Map(config.hosts.map(({ name, ...host }) => [name, host])) }),
       sessions: new Map(config.sessions.map((e) => [e.name, sessionView(e)]))
     },
     warnings: config.warnings.map((w) => ({ ...issueView(w), session: w.session }))

@@ -104,6 +104,31 @@ describe("ops config", () => {
     expect(view.ops.sessions[web]).toMatchObject({ status: "valid", env: { API_TOKEN: "***", FROM_FILE: "***" } })
   })
 
+  it("hosts as resolved: target split, key files absolute, engine and what is looked at", () => {
+    const s = sb.name("s")
+    sb.file("edge1_id", "not a real key\n")
+    sb.writeRaw([
+      "ops:",
+      "  hosts:",
+      "    edge1:",
+      "      ssh: deploy@edge1.example.com:2222",
+      "      identity_file: edge1_id",
+      "      runtime: podman",
+      "  sessions:",
+      `    ${s}: { host: edge1, command: sleep 1 }`,
+      ""
+    ].join("\n"))
+    const r = run(["ops", "config", "--json"])
+    expect(r.code, r.stderr).toBe(0)
+    const view = JSON.parse(r.stdout) as View & { ops: { hosts: Record<string, unknown> } }
+    expect(view.ops.hosts).toEqual({
+      edge1: {
+        user: "deploy", hostname: "edge1.example.com", port: 2222, identity_file: `${sb.dir}/edge1_id`, known_hosts: null,
+        runtime: "podman", podman_socket: null, containers: true
+      }
+    })
+  })
+
   it("an unreadable config: exit 1, one line, no trace", () => {
     sb.writeRaw("ops: [unclosed\n")
     const r = run(["ops", "config"])

@@ -128,7 +128,7 @@ describe("shell in the fingerprint", () => {
     expect(specHash(plain)).toBe(hashFingerprint(before))
     expect(fingerprint(shelled)).toEqual({ ...before, shell: true })
     expect(specHash(shelled)).not.toBe(specHash(plain))
-    expect(diffFingerprints(fingerprint(plain), fingerprint(shelled))).toEqual([{ field: "shell", from: null, to: "true" }])
+    expect(diffFingerprints(fingerprint(plain), fingerprint(shelled))).toEqual([{ field: "shell", from: "false", to: "true" }])
     const box = containerSpec("api", { command: "sh -c x", shell: true })
     expect(fingerprint(box)["shell"]).toBe(true)
     expect("shell" in fingerprint(containerSpec("api"))).toBe(false)
