@@ -109,7 +109,11 @@ export const effectiveSpec = (
     }
     const fromCli = hasOverrides(overrides)
     const decoded = decodeSessionEntry(name, raw, {
-      defaults: { default_backend: config.default_backend, container_runtime: config.container_runtime },
+      defaults: {
+        default_backend: config.default_backend,
+        container_runtime: config.container_runtime,
+        hosts: new Map((config.hosts ?? []).map((h) => [h.name, h.runtime]))
+      },
       baseDir: overrides.cwd ?? process.cwd(),
       file: fromCli || entry === null ? "<command line>" : entry.source.file,
       line: fromCli || entry === null ? null : entry.source.line
@@ -344,6 +348,8 @@ export const restart = (name: string, sel: Selector = {}, options: StopOptions &
     if (o !== null && !isOurs(o, config.project)) {
       return yield* new SessionConflict({ session: name, place: describePlace(placeOf(o)), owner: o.mark.managed ? o.mark.project : null })
     }
+    // what cannot start is found out before anything is stopped
+    yield* effectiveSpec(name, l.entry, sel.socket === undefined ? {} : { socket: sel.socket }, config)
     if (o !== null && o.state === "running") yield* run(planStop(o, config.project), settle, timeout)
     return yield* start(name, sel.socket === undefined ? {} : { socket: sel.socket }, options)
   })

@@ -102,9 +102,19 @@ describe.skipIf(!available)("remote hosts over ssh (tmux)", () => {
     // the session's own PATH is its pane's PATH on the host too (it travels on ssh's stdin)
     expect(logs?.stdout).toContain(`P=${REMOTE_PATH}`)
 
+    // per-session verbs on a host session: restart, stop, start (each through the config's host)
+    const restarted = run(["ops", "restart", remote, "-t", "2"])
+    expect(restarted.code, restarted.stdout + restarted.stderr).toBe(0)
+    expect(remoteHas(remote)).toBe(true)
+
     const stopped = run(["ops", "stop", remote, "-t", "2"])
     expect(stopped.code, stopped.stdout + stopped.stderr).toBe(0)
     expect(remoteHas(remote)).toBe(false)
+    const started = run(["ops", "start", remote])
+    expect(started.code, started.stdout + started.stderr).toBe(0)
+    expect(remoteHas(remote)).toBe(true)
+    expect(sb.tmuxHas(remote)).toBe(false)
+    expect(run(["ops", "stop", remote, "-t", "2"]).code).toBe(0)
     expect(sb.tmuxHas(local)).toBe(true)
   })
 
@@ -267,8 +277,17 @@ describe.skipIf(!podmanOk)("remote hosts over ssh (podman)", () => {
     expect(ex.code, ex.stderr).toBe(0)
     expect(ex.stdout.trim()).toBe("from-exec")
 
+    const restarted = prun(["ops", "restart", c, "-t", "1"])
+    expect(restarted.code, restarted.stdout + restarted.stderr).toBe(0)
+    expect(remoteState(c)).toBe("running")
+
     const stopped = prun(["ops", "stop", c, "-t", "1"])
     expect(stopped.code, stopped.stdout + stopped.stderr).toBe(0)
+    expect(remoteState(c)).toBeNull()
+    const started = prun(["ops", "start", c])
+    expect(started.code, started.stdout + started.stderr).toBe(0)
+    expect(remoteState(c)).toBe("running")
+    expect(prun(["ops", "stop", c, "-t", "1"]).code).toBe(0)
     expect(remoteState(c)).toBeNull()
     // podman's SSH client never wrote to the user's known_hosts
     expect(readFileSync(pod.knownHosts, "utf8")).toBe(knownBefore)
