@@ -188,6 +188,13 @@ export const decodeLocated = (name: string, raw: unknown, ctx: LocatedContext): 
     add(["host"], `unknown host '${host}' (${known.length === 0 ? "no ops.hosts defined" : `ops.hosts has: ${known.join(", ")}`})`)
   }
   const onHost = host === null ? {} : { host }
+  // tcp/http probes connect from this machine and a tmux cmd runs here: on a host they would check
+  // the wrong machine, so only what reaches the session itself is allowed there
+  const r = supervision.ready
+  if (host !== null && r !== undefined && r !== null && ("tcp" in r || "http" in r || ("cmd" in r && backend === "tmux"))) {
+    const kind = "tcp" in r ? "tcp" : "http" in r ? "http" : "cmd"
+    add(["ready", kind], `ready.${kind} would check this machine, not host '${host}'; use ready.log${backend === "container" ? " or ready.cmd (run in the container)" : ""}`)
+  }
   // ---- end hosts ----
   const explicitEnv = Object.fromEntries(Object.entries(v.env ?? {}).map(([k, x]) => [k, String(x)]))
   const state = v.state ?? "running"

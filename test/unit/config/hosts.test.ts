@@ -105,6 +105,43 @@ describe("hosts and their engines", () => {
       expect(reasons(c, "sw")[0]).toMatch(/^23: runtime: runtime: swarm is not supported on a remote host/u)
     }))
 
+  it.effect("ready probes that would check this machine are refused on a host; log (and cmd in a container) are kept", () =>
+    Effect.gen(function*() {
+      const c = yield* loadText(`${HOSTS}  sessions:
+    t-tcp:
+      host: dk
+      command: sleep 100
+      ready: { tcp: 8080 }
+    t-cmd:
+      host: dk
+      command: sleep 100
+      ready: { cmd: "true" }
+    c-http:
+      backend: container
+      host: dk
+      image: localhost/app:1
+      ready: { http: "http://127.0.0.1:8080/health" }
+    t-log:
+      host: dk
+      command: sleep 100
+      ready: { log: started }
+    c-cmd:
+      backend: container
+      host: pm
+      image: localhost/app:1
+      ready: { cmd: "true" }
+    here-tcp:
+      command: sleep 100
+      ready: { tcp: 8080 }
+`)
+      expect(reasons(c, "t-tcp")).toEqual(["13: ready.tcp: ready.tcp would check this machine, not host 'dk'; use ready.log"])
+      expect(reasons(c, "t-cmd")).toEqual(["17: ready.cmd: ready.cmd would check this machine, not host 'dk'; use ready.log"])
+      expect(reasons(c, "c-http")[0]).toMatch(/^22: ready\.http: .*use ready\.log or ready\.cmd \(run in the container\)$/u)
+      expect(valid(c, "t-log").spec.ready).toMatchObject({ log: "started" })
+      expect(valid(c, "c-cmd").spec.ready).toMatchObject({ cmd: "true" })
+      expect(valid(c, "here-tcp").spec.ready).toMatchObject({ tcp: 8080 })
+    }))
+
   it.effect("a bad host runtime or podman_socket rejects the load, located", () =>
     Effect.gen(function*() {
       for (const [field, value, line] of [
