@@ -81,9 +81,12 @@ const start = Command.make("start", {
       if (observed === null) return yield* printJson({ name: f.name, state: "running", status: started.status })
       return yield* printJson({ ...statusJson(statusOf(observed, yield* KstlibConfig)), status: started.status })
     }
+    // on a host, say so: the pid below is the host's
     const where = observed === null
       ? ""
-      : ` (${observed.backend === "tmux" ? `tmux backend, socket ${observed.socket_name ?? "default"}` : `container backend, ${observed.runtime}`})`
+      : ` (${observed.backend === "tmux" ? `tmux backend, socket ${observed.socket_name ?? "default"}` : `container backend, ${observed.runtime}`}${
+        observed.host === undefined ? "" : `, on ${observed.host}`
+      })`
     const pid = observed?.pid === null || observed === null ? "" : `, pid ${observed.pid}`
     const deps = "dependencies" in started ? started.dependencies ?? [] : []
     if (!f.quiet && deps.length > 0) yield* Console.log(`Started first (dependencies): ${deps.join(", ")}.`)

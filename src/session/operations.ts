@@ -5,16 +5,15 @@
  */
 import type { Duration } from "effect"
 import { Effect, Stream } from "effect"
-import type { StopOutcome } from "../backends/backend.js"
+import type { ObserveProblem, StopOutcome } from "../backends/backend.js"
 import { Backends } from "../backends/registry.js"
 import { closestNames, decodeSessionEntry } from "../config/decode.js"
 import { SHELL } from "../command.js"
 import { validateArgv, validateCommand, validateSendKeys } from "../config/rules.js"
 import { KstlibConfig } from "../config/service.js"
 import type { LoadedConfig } from "../config/types.js"
-import type { KstlibError } from "../errors.js"
+import type { HostUnreachable, KstlibError } from "../errors.js"
 import {
-  CommandFailed,
   ConfigInvalid,
   ContainerRuntimeNotFound,
   InvalidInput,
@@ -24,6 +23,7 @@ import {
   SessionNotFound,
   SessionNotInConfig,
   SessionNotRunning,
+  SessionStartFailed,
   TmuxNotFound,
   Unsupported
 } from "../errors.js"
@@ -123,7 +123,7 @@ export const effectiveSpec = (
   })
 
 /** The error an Invalid step means for a command that needs the session to run. */
-const invalidError = (step: Invalid, config: LoadedConfig) => {
+const invalidError = (step: Invalid, config: LoadedConfig, unreachable: ReadonlyArray<HostUnreachable>) => {
   switch (step.reason) {
     case "rejected":
       return new ConfigInvalid({ issues: step.issues })
@@ -131,8 +131,12 @@ const invalidError = (step: Invalid, config: LoadedConfig) => {
       return new TmuxNotFound({ binary: config.tmux_binary })
     case "runtime-missing":
       return new ContainerRuntimeNotFound({ tried: step.runtime === null ? ["podman", "docker"] : [step.runtime] })
-    case "unreadable":
-      return new CommandFailed({ argv: [], exitCode: 1, stderr: causeOf(step) })
+    case "unreadable": {
+      // its host could not be reached: ssh's own error says why; else the place that failed
+      const host = step.place?.host
+      return unreachable.find((u) => u.host === host) ??
+        new SessionStartFailed({ session: step.session, backend: step.backend, reason: causeOf(step), exitCode: null, output: "" })
+    }
   }
 }
 
@@ -235,7 +239,7 @@ export const start = (
           owner: s.reason === "other-project" ? s.target.mark.project : null
         })
       }
-      if (s._tag === "Invalid") return yield* invalidError(s, config)
+      if (s._tag === "Invalid") return yield* invalidError(s, config, observation.unreachable ?? [])
     }
     if (!p.steps.some((s) => s.session === name)) {
       return { status: "already-running", observed: same.find((o) => isOurs(o, config.project)) ?? null } satisfies StartResult
@@ -252,10 +256,27 @@ export const start = (
 const suggestionsFor = (config: LoadedConfig, observed: ReadonlyArray<ObservedSession>, name: string) =>
   closestNames(name, [...new Set([...config.sessions.map((e) => e.name), ...observed.map((o) => o.name)])])
 
-/** The session found, or why not: not running (a config session), or not found (with the closest names). */
-/** Whether a problem of the observation concerns where this status's session would be. */
-const concerns = (s: SessionStatus, where: string) =>
-  s.backend === "tmux" ? where.startsWith("tmux") : where === "container" || where === (s.runtime ?? where)
+/**
+ * Whether a problem of the observation concerns where this config session would be: its machine
+ * first (this machine's docker daemon being down says nothing about a session on a host, nor a
+ * host's about a local one), then its backend there (`tmux…`, its runtime; a host that could not
+ * be reached at all: everything on it).
+ */
+const concerns = (s: SessionStatus, p: ObserveProblem) => {
+  if ((p.host ?? null) !== s.host) return false
+  if (p.unreachable !== undefined) return true
+  // `where` is `tmux socket x`, `podman`, `container`; on a host `… on edge1`
+  const what = p.where.split(" ")[0]!
+  return s.backend === "tmux" ? what === "tmux" : what === "container" || s.runtime === null || what === s.runtime
+}
+
+/** Whether anything that could not be read may hold this config session (then it is not known to be absent). */
+const mayBeUnread = (l: Located, config: LoadedConfig) => {
+  const entry = config.sessions.find((e) => e.name === l.name)
+  if (entry === undefined) return l.observation.problems.length > 0
+  const status = definedStatus(entry, config)
+  return l.observation.problems.some((p) => concerns(status, p))
+}
 
 /** Why nothing was found: not running (a config session) or not found (with close names), and what could not be read. */
 const missing = (l: Located, config: LoadedConfig) => {
@@ -264,7 +285,7 @@ const missing = (l: Located, config: LoadedConfig) => {
   const entry = config.sessions.find((e) => e.name === l.name)
   const status = entry === undefined ? null : definedStatus(entry, config)
   const unreadable = l.observation.problems
-    .filter((p) => status === null || concerns(status, p.where))
+    .filter((p) => status === null || concerns(status, p))
     .map((p) => `${p.where}: ${p.message}`)
   const more = unreadable.length === 0 ? {} : { unreadable }
   return config.sessions.some((e) => e.name === l.name)
@@ -317,7 +338,7 @@ export const stop = (name: string, sel: Selector = {}, options: StopOptions = {}
     const l = yield* locate(name, sel)
     const dependents = runningDependents(config, l.observation.sessions, name)
     const named = dependents.length === 0 ? {} : { dependents }
-    if (l.observed === null && l.observation.problems.length === 0 && config.sessions.some((e) => e.name === name)) {
+    if (l.observed === null && !mayBeUnread(l, config) && config.sessions.some((e) => e.name === name)) {
       return { status: "not-running", ...named } satisfies StopResult
     }
     const o = yield* requireObserved(l)
@@ -366,7 +387,7 @@ export const status = (name: string, sel: Selector = {}): Effect.Effect<SessionS
     if (entry !== undefined) {
       const defined = definedStatus(entry, config)
       // Its backend could not be read: whether it runs is unknown, not "defined".
-      const unknown = defined.state === "defined" && l.observation.problems.some((p) => concerns(defined, p.where))
+      const unknown = defined.state === "defined" && l.observation.problems.some((p) => concerns(defined, p))
       return unknown ? { ...defined, state: "unknown" } : defined
     }
     return yield* missing(l, config)
