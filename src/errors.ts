@@ -126,7 +126,7 @@ export class SessionAmbiguous extends Schema.TaggedError<SessionAmbiguous>()("Se
   places: Schema.Array(Schema.String)
 }) {
   override get message() {
-    return `session '${this.session}' found in several places: ${this.places.join(", ")}. Use --backend (and --socket) to choose one.`
+    return `session '${this.session}' found in several places: ${this.places.join(", ")}. Use --backend, --socket or --host to choose one.`
   }
 }
 

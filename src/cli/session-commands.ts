@@ -25,6 +25,10 @@ const socket = Flag.String("socket").pipe(
   Flag.withDescription("tmux socket name (sessions started with tmux -L <name>); 'default' is the default server."),
   Flag.optional
 )
+const host = Flag.String("host").pipe(
+  Flag.withDescription("Where the session runs: a host of ops.hosts, or 'local' for this machine (when the name is in several places)."),
+  Flag.optional
+)
 const json = Flag.Boolean("json").pipe(Flag.withDescription("Print JSON on stdout."), Flag.withDefault(false))
 const quiet = Flag.Boolean("quiet").pipe(Flag.withAlias("q"), Flag.withDescription("Print only a short line."), Flag.withDefault(false))
 const timeout = Flag.Int("timeout").pipe(
@@ -32,9 +36,10 @@ const timeout = Flag.Int("timeout").pipe(
   withDefaultShown("Seconds a graceful stop waits before killing.", 10)
 )
 
-const sel = (b: Option.Option<BackendKind>, s: Option.Option<string>) => ({
+const sel = (b: Option.Option<BackendKind>, s: Option.Option<string>, h: Option.Option<string> = Option.none()) => ({
   backend: Option.getOrUndefined(b),
-  socket: Option.getOrUndefined(s)
+  socket: Option.getOrUndefined(s),
+  host: Option.getOrUndefined(h)
 })
 
 const printJson = (value: unknown) => Console.log(JSON.stringify(value, null, 2))
@@ -107,12 +112,13 @@ const stop = Command.make("stop", {
   name,
   backend,
   socket,
+  host,
   force: Flag.Boolean("force").pipe(Flag.withAlias("f"), Flag.withDescription("Kill at once instead of interrupting and waiting."), Flag.withDefault(false)),
   timeout,
   quiet
 }, (f) =>
   withApp(Effect.gen(function*() {
-    const r = yield* Ops.stop(f.name, sel(f.backend, f.socket), { force: f.force, timeout: f.timeout })
+    const r = yield* Ops.stop(f.name, sel(f.backend, f.socket, f.host), { force: f.force, timeout: f.timeout })
     const words = r.status === "not-running"
       ? "is not running (nothing to stop)"
       : r.status === "already-stopped"
@@ -134,9 +140,9 @@ const stop = Command.make("stop", {
   ])
 )
 
-const restart = Command.make("restart", { name, backend, socket, timeout, quiet }, (f) =>
+const restart = Command.make("restart", { name, backend, socket, host, timeout, quiet }, (f) =>
   withApp(Effect.gen(function*() {
-    const r = yield* Ops.restart(f.name, sel(f.backend, f.socket), { timeout: f.timeout })
+    const r = yield* Ops.restart(f.name, sel(f.backend, f.socket, f.host), { timeout: f.timeout })
     const pid = r.observed === null || r.observed.pid === null ? "" : `, pid ${r.observed.pid}`
     yield* Console.log(f.quiet ? `${f.name}: running` : `Session '${f.name}' restarted${pid}.`)
   }))).pipe(
@@ -144,15 +150,15 @@ const restart = Command.make("restart", { name, backend, socket, timeout, quiet 
   Command.withExamples([{ command: "kstlib ops restart clock", description: "Stop gracefully, then start with the config's spec" }])
 )
 
-const attach = Command.make("attach", { name, backend, socket }, (f) =>
-  withApp(Ops.attach(f.name, sel(f.backend, f.socket)), { tolerant: true })).pipe(
+const attach = Command.make("attach", { name, backend, socket, host }, (f) =>
+  withApp(Ops.attach(f.name, sel(f.backend, f.socket, f.host)), { tolerant: true })).pipe(
   Command.withDescription("Attach your terminal to a session. Detach: tmux Ctrl-b d; containers Ctrl-p Ctrl-q."),
   Command.withExamples([{ command: "kstlib ops attach clock", description: "Watch the clock; Ctrl-b d to detach" }])
 )
 
-const status = Command.make("status", { name, backend, socket, json, quiet }, (f) =>
+const status = Command.make("status", { name, backend, socket, host, json, quiet }, (f) =>
   withApp(Effect.gen(function*() {
-    const s = yield* Ops.status(f.name, sel(f.backend, f.socket))
+    const s = yield* Ops.status(f.name, sel(f.backend, f.socket, f.host))
     if (f.json) return yield* printJson(statusJson(s))
     yield* Console.log(f.quiet ? `${escapeText(s.name)}: ${s.state}` : renderStatus(stdoutStyle(), s))
   }), { tolerant: true })).pipe(
@@ -174,6 +180,7 @@ const logs = Command.make("logs", {
   ),
   backend,
   socket,
+  host,
   lines: Flag.Int("lines").pipe(Flag.withAlias("n"), withDefaultShown("How many lines (per session).", 100)),
   follow: Flag.Boolean("follow").pipe(Flag.withAlias("f"), Flag.withDescription("Then keep printing new output until Ctrl-C."), Flag.withDefault(false)),
   since: Flag.String("since").pipe(
@@ -195,7 +202,7 @@ const logs = Command.make("logs", {
       if ("error" in parsed) return yield* new InvalidInput({ field: "--since", reason: parsed.error })
       since = parsed.since
     }
-    const s = sel(f.backend, f.socket)
+    const s = sel(f.backend, f.socket, f.host)
     const config = yield* KstlibConfig
     let names: ReadonlyArray<string> = f.names
     if (names.length === 0) {
@@ -241,12 +248,13 @@ const logs = Command.make("logs", {
 const exec = Command.make("exec", {
   name,
   socket,
+  host,
   interactive: Flag.Boolean("interactive").pipe(Flag.withAlias("i"), Flag.withDescription("Attach your terminal (-it)."), Flag.withDefault(false)),
   shell: Flag.Boolean("shell").pipe(Flag.withDescription("Run ONE argument of shell code with sh -c (pipes, ;, redirections)."), Flag.withDefault(false)),
   cmd: Argument.String("cmd").pipe(Argument.withDescription("Command and arguments, after --."), Argument.variadic())
 }, (f) =>
   withApp(Effect.gen(function*() {
-    const r = yield* Ops.exec(f.name, f.cmd, sel(Option.none(), f.socket), { interactive: f.interactive, shell: f.shell })
+    const r = yield* Ops.exec(f.name, f.cmd, sel(Option.none(), f.socket, f.host), { interactive: f.interactive, shell: f.shell })
     if (!f.interactive) {
       if (r.stdout !== "") yield* Effect.sync(() => process.stdout.write(r.stdout))
       if (r.stderr !== "") yield* Effect.sync(() => process.stderr.write(r.stderr))
@@ -263,10 +271,11 @@ const exec = Command.make("exec", {
 const sendKeys = Command.make("send-keys", {
   name,
   socket,
+  host,
   keys: Argument.String("keys").pipe(Argument.withDescription("Text, or a control key (C-c, Enter, Escape, M-x, ...).")),
   noEnter: Flag.Boolean("no-enter").pipe(Flag.withDescription("Do not press Enter after the keys."), Flag.withDefault(false))
 }, (f) =>
-  withApp(Ops.sendKeys(f.name, f.keys, sel(Option.none(), f.socket), { enter: !f.noEnter }))).pipe(
+  withApp(Ops.sendKeys(f.name, f.keys, sel(Option.none(), f.socket, f.host), { enter: !f.noEnter }))).pipe(
   Command.withDescription("Type keys into a tmux session (validated: no shell chaining or redirection)."),
   Command.withExamples([
     { command: "kstlib ops send-keys repl \"print(42)\"", description: "Type a line and press Enter" },

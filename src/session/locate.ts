@@ -19,6 +19,25 @@ export interface Selector {
   readonly backend?: BackendKind | undefined
   /** `--socket` (tmux `-L`); "default" means the default server. */
   readonly socket?: string | undefined
+  /** `--host`: an `ops.hosts` entry, or `local` for this machine (as `list`'s HOST column says). */
+  readonly host?: string | undefined
+}
+
+/** `--host local`: this machine. */
+export const LOCAL_HOST = "local"
+
+/** `--host` as given: absent (undefined), this machine (null), or a host of `ops.hosts`. */
+const selectorHost = (host: string | undefined): string | null | undefined => (host === LOCAL_HOST ? null : host)
+
+/** `--host` names this machine or a host of the config: a typo is an error, not "not found". */
+export const checkHost = (config: LoadedConfig, sel: Selector) => {
+  const known = (config.hosts ?? []).map((h) => h.name)
+  return sel.host === undefined || sel.host === LOCAL_HOST || known.includes(sel.host)
+    ? Effect.void
+    : Effect.fail(new InvalidInput({
+      field: "--host",
+      reason: `unknown host '${sel.host}' (${known.length === 0 ? "no ops.hosts defined" : `ops.hosts has: ${known.join(", ")}`}; '${LOCAL_HOST}' is this machine)`
+    }))
 }
 
 export type ValidEntry = Extract<ConfigEntry, { _tag: "Valid" }>
@@ -56,6 +75,8 @@ export const matchesSelector = (o: ObservedSession, sel: Selector): boolean => {
   const socket = selectorSocket(sel.socket)
   if (sel.backend !== undefined && o.backend !== sel.backend) return false
   if (socket !== undefined && (o.backend !== "tmux" || o.socket_name !== socket)) return false
+  const host = selectorHost(sel.host)
+  if (host !== undefined && (o.host ?? null) !== host) return false
   return true
 }
 
@@ -69,9 +90,12 @@ export const inSlotOf = (spec: ConfiguredSpec, o: ObservedSession): boolean =>
 
 export const observeFor = (config: LoadedConfig, sel: Selector) => {
   const socket = selectorSocket(sel.socket)
+  const host = selectorHost(sel.host)
   return observe({
     sockets: [...configSockets(config), ...(socket === undefined ? [] : [socket])],
-    kinds: sel.backend !== undefined ? [sel.backend] : socket !== undefined ? ["tmux"] : ["tmux", "container"]
+    kinds: sel.backend !== undefined ? [sel.backend] : socket !== undefined ? ["tmux"] : ["tmux", "container"],
+    // `--host`: only that host is asked (`local`: none)
+    ...(host === undefined ? {} : { hosts: host === null ? [] : [host] })
   })
 }
 
@@ -83,6 +107,7 @@ export const locate = (
     yield* checkName(name)
     yield* checkSelector(sel)
     const config = yield* KstlibConfig
+    yield* checkHost(config, sel)
     // A rejected entry is never run, but what runs under its name can still be shown and stopped.
     const found = config.sessions.find((e) => e.name === name)
     const entry = found?._tag === "Valid" ? found : null

@@ -122,6 +122,31 @@ describe.skipIf(!available)("per-session verbs on a host (tmux)", () => {
     expect(run(["ops", "down"], { cwd: dirB }).code).toBe(0)
     expect(remoteHas(b1)).toBe(false)
   })
+
+  it("a name both on this machine and on a host: the config's place wins; otherwise ambiguous, and --host picks one", () => {
+    const dual = sb.name("dual")
+    const adhoc = sb.name("adhoc")
+    sb.writeConfig({ [dual]: tmuxEntry("sleep 300", { host: "edge1" }) }, { hosts: { edge1: hostEntry() } })
+    expect(run(["ops", "apply"]).code).toBe(0)
+    sb.tmux(["new-session", "-d", "-s", dual, "sleep 300"])
+    expect(JSON.parse(run(["ops", "status", dual, "--json"]).stdout)).toMatchObject({ host: "edge1", owned: true })
+
+    sb.tmux(["new-session", "-d", "-s", adhoc, "sleep 300"])
+    expect(sshd.remoteTmuxCmd(["new-session", "-d", "-s", adhoc, "sleep 300"]).code).toBe(0)
+    const amb = run(["ops", "status", adhoc])
+    expect(amb.code, show(amb)).toBe(1)
+    expect(amb.stderr).toContain(`found in several places: tmux socket default, tmux socket default on edge1`)
+    expect(amb.stderr).toContain("--host")
+    expect(JSON.parse(run(["ops", "status", adhoc, "--host", "edge1", "--json"]).stdout)).toMatchObject({ host: "edge1" })
+    expect(JSON.parse(run(["ops", "status", adhoc, "--host", "local", "--json"]).stdout)).toMatchObject({ host: null })
+    const stopped = run(["ops", "stop", adhoc, "--host", "edge1", "-t", "1"])
+    expect(stopped.code, show(stopped)).toBe(0)
+    expect(sshd.remoteTmuxCmd(["has-session", "-t", `=${adhoc}`]).code).not.toBe(0)
+    expect(sb.tmuxHas(adhoc)).toBe(true)
+    const unknown = run(["ops", "status", adhoc, "--host", "nowhere"])
+    expect(unknown.code, show(unknown)).toBe(2)
+    expect(unknown.stderr).toContain("--host: unknown host 'nowhere' (ops.hosts has: edge1; 'local' is this machine)")
+  })
 })
 
 describe.skipIf(!dockerOk)("per-session verbs on a host (docker), this machine's docker daemon absent", () => {
