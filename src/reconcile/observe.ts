@@ -65,11 +65,13 @@ export const observe = (options: ObserveOptions): Effect.Effect<Observation, nev
  * asked explicitly). A docker client with no daemon behind it is common and otherwise not news.
  */
 export const relevantProblems = (observation: Observation, config: LoadedConfig, explicit: boolean): ReadonlyArray<string> => {
-  const usesContainers = config.sessions.some((e) => e._tag === "Valid" && e.spec.backend === "container")
-  const usesTmux = config.sessions.some((e) => e._tag === "Valid" && e.spec.backend === "tmux")
+  // this machine's problems matter for the sessions that run here (a host's engine is its own)
+  const here = config.sessions.flatMap((e) => (e._tag === "Valid" && e.spec.host === undefined ? [e.spec] : []))
+  const usesContainers = here.some((s) => s.backend === "container")
+  const usesTmux = here.some((s) => s.backend === "tmux")
   const named = new Set<string>([
     ...(config.container_runtime === null ? [] : [config.container_runtime]),
-    ...config.sessions.flatMap((e) => (e._tag === "Valid" && e.spec.backend === "container" && e.spec.runtime !== null ? [e.spec.runtime] : [])),
+    ...here.flatMap((s) => (s.backend === "container" && s.runtime !== null ? [s.runtime] : [])),
     ...(usesContainers && observation.runtimes.length === 0 ? ["podman", "docker", "container"] : [])
   ])
   const onHost = new Set(config.sessions.flatMap((e) => (e._tag === "Valid" && e.spec.host !== undefined ? [`${e.spec.host}\u0000${e.spec.backend}`] : [])))

@@ -60,7 +60,8 @@ export interface StartOverrides {
   readonly cwd?: string | undefined
 }
 
-const COMMON = ["command", "working_dir", "env"] as const
+/** Fields both kinds have, kept when `start --backend` switches kind (`host`: it still runs there). */
+const COMMON = ["command", "shell", "working_dir", "env", "host"] as const
 
 const specToRaw = (spec: ConfiguredSpec): Record<string, unknown> => {
   const { name: _name, state: _state, ...fields } = spec
