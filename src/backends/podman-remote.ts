@@ -12,6 +12,7 @@
  *   none, kstlib refuses to connect instead of trusting the first key it sees.
  * - Env values never travel on argv: `--env-file` is read by the local podman client.
  */
+import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -101,7 +102,12 @@ const writeIfChanged = (file: string, text: string) => {
   fs.renameSync(tmp, file)
 }
 
-/** The private HOME podman runs with for `host`: `.ssh/known_hosts` with exactly the host's keys. */
+/**
+ * The private HOME podman runs with for `host`: `.ssh/known_hosts` with exactly the host's keys. One
+ * directory per known_hosts text, never rewritten with another: two configs may name two machines
+ * alike and share the control directory, and a podman reading the other's file would find its host
+ * unknown and trust whatever key it is shown.
+ */
 const podmanHome = (host: HostSpec, dir: string) =>
   Effect.try({
     try: () => {
@@ -115,9 +121,10 @@ const podmanHome = (host: HostSpec, dir: string) =>
             : `no host key for ${name} in ${files.filter((f) => fs.existsSync(f)).join(", ") || "any known_hosts file"}; podman's SSH client would trust any key, so kstlib will not connect (add the key: ssh-keyscan)`
         }
       }
-      const home = path.join(dir, `podman-${host.name}`)
+      const text = knownHostsText(name, keys)
+      const home = path.join(dir, `podman-${host.name}-${createHash("sha256").update(text).digest("hex").slice(0, 16)}`)
       fs.mkdirSync(path.join(home, ".ssh"), { recursive: true, mode: 0o700 })
-      writeIfChanged(path.join(home, ".ssh", "known_hosts"), knownHostsText(name, keys))
+      writeIfChanged(path.join(home, ".ssh", "known_hosts"), text)
       return { home }
     },
     catch: (e) => new HostUnreachable({ host: host.name, reason: `cannot prepare podman's known_hosts: ${(e as Error).message}` })
