@@ -53,6 +53,14 @@ describe("known_hosts", () => {
     expect(hostFieldMatches("|1|bad|salt", "edge.example.com")).toBe(false)
   })
 
+  it("matches a hashed name as ssh looks it up: in lower case, whatever the case of the ssh: target", () => {
+    // `ssh-keygen -H` of `edge.example.com`; `ssh Edge.Example.COM` accepts it (ssh lowercases the host)
+    const field = "|1|3ZEr1/syHRxz7qQYZK93f3cY9iM=|uxjgPsH/DJ/+Uq90Fu0Cx0rirx8="
+    expect(hostFieldMatches(field, "edge.example.com")).toBe(true)
+    expect(hostFieldMatches(field, "Edge.Example.COM")).toBe(true)
+    expect(hostKeys(`${field} ${KEY}`, "EDGE.example.com").keys).toEqual([KEY])
+  })
+
   it("collects the host's keys, its revoked keys, and counts certificate authorities; skips the rest", () => {
     const text = [
       "# comment",
