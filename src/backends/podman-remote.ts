@@ -19,6 +19,7 @@ import * as path from "node:path"
 import { Effect, Schema } from "effect"
 import { EngineUnavailable, HostUnreachable } from "../errors.js"
 import type { HostSpec } from "../model.js"
+import { isPodmanSocketPath } from "../model.js"
 import { hostKeys, knownHostsName, knownHostsText, mergeHostKeys } from "./known-hosts.js"
 import { controlDir, hostNamed, sshReason, sshRun } from "./ssh.js"
 
@@ -42,7 +43,8 @@ export const parseRemoteSocket = (stdout: string): { readonly path: string; read
   const decoded = decodeRemoteSocket(last)
   if (decoded._tag === "None") return null
   const p = decoded.value.path.replace(/^unix:(?:\/\/)?/u, "")
-  return p.startsWith("/") ? { path: p, exists: decoded.value.exists } : null
+  // the host's answer: held to what ops.hosts.<name>.podman_socket may say
+  return isPodmanSocketPath(p) ? { path: p, exists: decoded.value.exists } : null
 }
 
 /** How to start the service on the host: the hint of every "no service" message. */
@@ -144,7 +146,11 @@ const socketOf = (host: HostSpec) =>
     const r = yield* sshRun(host.name, ["podman", "info", "--format", "{{json .Host.RemoteSocket}}"])
     if (r.exitCode === 127) return yield* unavailable("podman is not installed on the host (or not on the SSH login's PATH)")
     const socket = r.exitCode === 0 ? parseRemoteSocket(r.stdout) : null
-    if (socket === null) return yield* unavailable(`podman info on the host failed: ${sshReason(r.stderr || r.stdout)}`)
+    if (socket === null) {
+      return yield* unavailable(r.exitCode === 0
+        ? `podman info on the host reported no usable socket path (absolute, without spaces, ?, # or %): ${sshReason(r.stdout)}`
+        : `podman info on the host failed: ${sshReason(r.stderr || r.stdout)}`)
+    }
     if (!socket.exists) return yield* unavailable(`no Podman API service on the host (${socket.path} does not exist); ${SERVICE_HINT}`)
     discovered.set(key, socket.path)
     return socket.path

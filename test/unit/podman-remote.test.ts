@@ -98,6 +98,12 @@ describe("podman's remote transport", () => {
     expect(parseRemoteSocket(`{"path":"tcp://1.2.3.4:8080","exists":true}`)).toBeNull()
   })
 
+  it("refuses a socket path podman's --url would not carry as it is (a hostile host's answer): as ops.hosts.*.podman_socket would be", () => {
+    for (const bad of ["/run/p.sock\\u001b]2;PWNED\\u0007", "/run/p.sock?secure=false", "/run/p.sock#x", "/run/my podman.sock", "/run/p%2Fq.sock", "/run/p\\nq"]) {
+      expect(parseRemoteSocket(`{"path":"unix://${bad}","exists":true}`), bad).toBeNull()
+    }
+  })
+
   it("tells an SSH failure (host unreachable) from a missing service, and leaves the engine's own errors alone", () => {
     expect(podmanRemoteFailure("Error: failed to connect: dial tcp 127.0.0.1:1: connect: connection refused\n", "/s")).toEqual({
       unreachable: "dial tcp 127.0.0.1:1: connect: connection refused"
