@@ -49,6 +49,23 @@ export interface RunOptions {
   readonly minTimeout?: number
 }
 
+/**
+ * Bytes of each output stream `run` keeps: the last ones (answers, JSON ends and error reasons come
+ * last). A host may answer with endless output, which whole would exceed memory or V8's longest
+ * string and end kstlib itself, not just the call.
+ */
+export const MAX_OUTPUT_BYTES = 64 * 1024 * 1024
+
+/** A byte stream's text, at most MAX_OUTPUT_BYTES of it: its end (a character cut in two shows as U+FFFD). */
+const tailText = <E, R>(bytes: Stream.Stream<Uint8Array, E, R>) =>
+  Stream.runFold(bytes, () => ({ chunks: [] as Array<Uint8Array>, size: 0 }), (acc, chunk) => {
+    acc.chunks.push(chunk)
+    acc.size += chunk.length
+    // whole chunks dropped while the rest still holds the limit
+    while (acc.size - acc.chunks[0]!.length >= MAX_OUTPUT_BYTES) acc.size -= acc.chunks.shift()!.length
+    return acc
+  }).pipe(Effect.map(({ chunks }) => Buffer.concat(chunks).subarray(-MAX_OUTPUT_BYTES).toString("utf8")))
+
 const toSpawnFailed = (command: string) => (e: PlatformError) =>
   new SpawnFailed({ command, notFound: e.reason._tag === "NotFound", reason: e.message })
 
@@ -78,14 +95,14 @@ export const run = (
         const handle = yield* ChildProcess.make(command, args, spawnOptions(options))
         if (options.merged === true) {
           const [output, exitCode] = yield* Effect.all([
-            handle.all.pipe(Stream.decodeText(), Stream.mkString),
+            tailText(handle.all),
             handle.exitCode
           ], { concurrency: "unbounded" })
           return { stdout: output, stderr: "", exitCode: Number(exitCode) } satisfies RunResult
         }
         const [stdout, stderr, exitCode] = yield* Effect.all([
-          handle.stdout.pipe(Stream.decodeText(), Stream.mkString),
-          handle.stderr.pipe(Stream.decodeText(), Stream.mkString),
+          tailText(handle.stdout),
+          tailText(handle.stderr),
           handle.exitCode
         ], { concurrency: "unbounded" })
         return { stdout, stderr, exitCode: Number(exitCode) } satisfies RunResult
