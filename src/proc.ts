@@ -10,7 +10,7 @@
 import { Context, Duration, Effect, Option, Schema, Stream } from "effect"
 import { ChildProcess, ChildProcessSpawner } from "effect/process"
 import type { PlatformError } from "effect/PlatformError"
-import { BackendTimeout } from "./errors.js"
+import { BackendTimeout, escapeText } from "./errors.js"
 
 /** The program could not be started at all (not found, not executable). Backends turn it into their own error. */
 export class SpawnFailed extends Schema.TaggedError<SpawnFailed>()("SpawnFailed", {
@@ -69,9 +69,12 @@ const tailText = <E, R>(bytes: Stream.Stream<Uint8Array, E, R>) =>
 const toSpawnFailed = (command: string) => (e: PlatformError) =>
   new SpawnFailed({ command, notFound: e.reason._tag === "NotFound", reason: e.message })
 
-/** The command as shown in errors and logs: program and arguments, long ones shortened. */
+/**
+ * The command as shown in errors and logs: program and arguments, long ones shortened, control
+ * characters escaped (an argument may be a name a host reported).
+ */
 export const showCommand = (command: string, args: ReadonlyArray<string>): string =>
-  [command, ...args].map((a) => (a.length > 80 ? `${a.slice(0, 77)}...` : a)).join(" ")
+  escapeText([command, ...args].map((a) => (a.length > 80 ? `${a.slice(0, 77)}...` : a)).join(" "))
 
 const spawnOptions = (options: RunOptions) => ({
   ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),

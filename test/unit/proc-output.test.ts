@@ -6,7 +6,7 @@
 import { NodeServices } from "@effect/platform-node"
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
-import { MAX_OUTPUT_BYTES, run } from "../../src/proc.js"
+import { MAX_OUTPUT_BYTES, run, showCommand } from "../../src/proc.js"
 
 const flood = `head -c ${MAX_OUTPUT_BYTES + 4 * 1024 * 1024} /dev/zero | tr '\\0' A; echo; echo the-answer`
 const runSh = (script: string, merged: boolean) =>
@@ -28,5 +28,11 @@ describe("output of a called program", () => {
   it("passes small output through whole", async () => {
     const r = await runSh("printf 'a\\nb\\n'; printf 'é' >&2", false)
     expect(r).toEqual({ stdout: "a\nb\n", stderr: "é", exitCode: 0 })
+  })
+
+  it("shows a command (debug log, timeouts) with control characters escaped: names may come from a host", () => {
+    const shown = showCommand("podman", ["rm", "-f", "web\u001b]2;PWNED\u0007"])
+    expect(shown).not.toMatch(/[\u0000-\u001f]/u)
+    expect(shown).toBe("podman rm -f web\\u001b]2;PWNED\\u0007")
   })
 })
