@@ -140,7 +140,7 @@ export class SessionStartFailed extends Schema.TaggedError<SessionStartFailed>()
   output: Schema.String
 }) {
   override get message() {
-    return `failed to start ${this.backend} session '${this.session}': ${this.reason}`
+    return escapeText(`failed to start ${this.backend} session '${this.session}': ${this.reason}`)
   }
 }
 
@@ -150,7 +150,7 @@ export class SessionStopFailed extends Schema.TaggedError<SessionStopFailed>()("
   reason: Schema.String
 }) {
   override get message() {
-    return `failed to stop ${this.backend} session '${this.session}': ${this.reason}`
+    return escapeText(`failed to stop ${this.backend} session '${this.session}': ${this.reason}`)
   }
 }
 
@@ -160,11 +160,14 @@ export class SessionAttachFailed extends Schema.TaggedError<SessionAttachFailed>
   reason: Schema.String
 }) {
   override get message() {
-    return `failed to attach to ${this.backend} session '${this.session}': ${this.reason}`
+    return escapeText(`failed to attach to ${this.backend} session '${this.session}': ${this.reason}`)
   }
 }
 
-/** A backend command exited non-zero where that was not expected. */
+/**
+ * A backend command exited non-zero where that was not expected. Its output is the engine's (on a
+ * host: that host's), so the message escapes it like every reason below that may quote it.
+ */
 export class CommandFailed extends Schema.TaggedError<CommandFailed>()("CommandFailed", {
   argv: Schema.Array(Schema.String),
   exitCode: Schema.Number,
@@ -172,7 +175,7 @@ export class CommandFailed extends Schema.TaggedError<CommandFailed>()("CommandF
 }) {
   override get message() {
     const err = this.stderr.trim()
-    return `${this.argv.join(" ")} exited with ${this.exitCode}${err === "" ? "" : `: ${err}`}`
+    return escapeText(`${this.argv.join(" ")} exited with ${this.exitCode}${err === "" ? "" : `: ${err}`}`)
   }
 }
 
@@ -313,7 +316,7 @@ export class SessionNotReady extends Schema.TaggedError<SessionNotReady>()("Sess
   output: Schema.String
 }) {
   override get message() {
-    return `session '${this.session}' not ready after ${this.timeout}s (${this.probe}${this.detail === "" ? "" : `: ${this.detail}`})`
+    return escapeText(`session '${this.session}' not ready after ${this.timeout}s (${this.probe}${this.detail === "" ? "" : `: ${this.detail}`})`)
   }
 }
 

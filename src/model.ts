@@ -228,6 +228,12 @@ export const parseSshTarget = (text: string): SshTarget | { readonly error: stri
   return { user: user ?? null, hostname, port }
 }
 
+/**
+ * A Podman API socket path as podman's `--url ssh://…/PATH` carries it as is: absolute, without
+ * whitespace, control characters (a terminal would act on them), `?`, `#` or `%` (URL syntax).
+ */
+export const isPodmanSocketPath = (s: string): boolean => /^\/[^\s\u0000-\u001f\u007f-\u009f?#%]+$/u.test(s)
+
 export const hostOf = (x: { readonly host?: string | undefined }): string | null => x.host ?? null
 // ---- end hosts ----
 

@@ -10,7 +10,7 @@
 import { Context, Duration, Effect, Option, Schema, Stream } from "effect"
 import { ChildProcess, ChildProcessSpawner } from "effect/process"
 import type { PlatformError } from "effect/PlatformError"
-import { BackendTimeout } from "./errors.js"
+import { BackendTimeout, escapeText } from "./errors.js"
 
 /** The program could not be started at all (not found, not executable). Backends turn it into their own error. */
 export class SpawnFailed extends Schema.TaggedError<SpawnFailed>()("SpawnFailed", {
@@ -49,12 +49,32 @@ export interface RunOptions {
   readonly minTimeout?: number
 }
 
+/**
+ * Bytes of each output stream `run` keeps: the last ones (answers, JSON ends and error reasons come
+ * last). A host may answer with endless output, which whole would exceed memory or V8's longest
+ * string and end kstlib itself, not just the call.
+ */
+export const MAX_OUTPUT_BYTES = 64 * 1024 * 1024
+
+/** A byte stream's text, at most MAX_OUTPUT_BYTES of it: its end (a character cut in two shows as U+FFFD). */
+const tailText = <E, R>(bytes: Stream.Stream<Uint8Array, E, R>) =>
+  Stream.runFold(bytes, () => ({ chunks: [] as Array<Uint8Array>, size: 0 }), (acc, chunk) => {
+    acc.chunks.push(chunk)
+    acc.size += chunk.length
+    // whole chunks dropped while the rest still holds the limit
+    while (acc.size - acc.chunks[0]!.length >= MAX_OUTPUT_BYTES) acc.size -= acc.chunks.shift()!.length
+    return acc
+  }).pipe(Effect.map(({ chunks }) => Buffer.concat(chunks).subarray(-MAX_OUTPUT_BYTES).toString("utf8")))
+
 const toSpawnFailed = (command: string) => (e: PlatformError) =>
   new SpawnFailed({ command, notFound: e.reason._tag === "NotFound", reason: e.message })
 
-/** The command as shown in errors and logs: program and arguments, long ones shortened. */
+/**
+ * The command as shown in errors and logs: program and arguments, long ones shortened, control
+ * characters escaped (an argument may be a name a host reported).
+ */
 export const showCommand = (command: string, args: ReadonlyArray<string>): string =>
-  [command, ...args].map((a) => (a.length > 80 ? `${a.slice(0, 77)}...` : a)).join(" ")
+  escapeText([command, ...args].map((a) => (a.length > 80 ? `${a.slice(0, 77)}...` : a)).join(" "))
 
 const spawnOptions = (options: RunOptions) => ({
   ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
@@ -78,14 +98,14 @@ export const run = (
         const handle = yield* ChildProcess.make(command, args, spawnOptions(options))
         if (options.merged === true) {
           const [output, exitCode] = yield* Effect.all([
-            handle.all.pipe(Stream.decodeText(), Stream.mkString),
+            tailText(handle.all),
             handle.exitCode
           ], { concurrency: "unbounded" })
           return { stdout: output, stderr: "", exitCode: Number(exitCode) } satisfies RunResult
         }
         const [stdout, stderr, exitCode] = yield* Effect.all([
-          handle.stdout.pipe(Stream.decodeText(), Stream.mkString),
-          handle.stderr.pipe(Stream.decodeText(), Stream.mkString),
+          tailText(handle.stdout),
+          tailText(handle.stderr),
           handle.exitCode
         ], { concurrency: "unbounded" })
         return { stdout, stderr, exitCode: Number(exitCode) } satisfies RunResult

@@ -108,6 +108,16 @@ const make = Effect.gen(function*() {
   ): Effect.Effect<RunResult, CommandFailed | BackendTimeout | HostUnreachable | EngineUnavailable> =>
     Effect.gen(function*() {
       const remote = yield* remoteOf(runtime, host)
+      // A container's value passed through the client's environment (`-e KEY`, a newline) under a
+      // name the remote client needs for itself (podman's HOME, docker's PATH): it would get ours.
+      const clash = remote === undefined ? [] : Object.keys(options.env ?? {}).filter((k) => k in remote.env)
+      if (clash.length > 0) {
+        return yield* new CommandFailed({
+          argv: [runtime, ...args.slice(0, 2)],
+          exitCode: 2,
+          stderr: `env ${clash.join(", ")}: a value with a newline cannot be passed to a container on ${host}: the ${runtime} client there needs its own ${clash.join(", ")}`
+        })
+      }
       const r = yield* provide(run(runtime, withFlags(remote, args), remote === undefined ? options : { ...options, env: { ...options.env, ...remote.env } })).pipe(
         Effect.catchTag("SpawnFailed", (e: SpawnFailed) =>
           Effect.fail(new CommandFailed({ argv: [runtime, ...args.slice(0, 2)], exitCode: 127, stderr: e.reason })))

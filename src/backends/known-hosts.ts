@@ -17,11 +17,15 @@ const globMatches = (pattern: string, name: string): boolean => {
   return new RegExp(`^${re}$`, "iu").test(name)
 }
 
-/** `|1|salt|hash`: HMAC-SHA1 of the name keyed by the salt (`HashKnownHosts yes`). */
+/**
+ * `|1|salt|hash`: HMAC-SHA1 of the name keyed by the salt (`HashKnownHosts yes`). ssh lowercases the
+ * host before it looks it up (and before `ssh-keygen -H` hashes a name it learnt), so the name is
+ * hashed in lower case too.
+ */
 const hashedMatches = (field: string, name: string): boolean => {
   const [, kind, salt, hash] = field.split("|")
   if (kind !== "1" || salt === undefined || hash === undefined) return false
-  return createHmac("sha1", Buffer.from(salt, "base64")).update(name).digest("base64") === hash
+  return createHmac("sha1", Buffer.from(salt, "base64")).update(name.toLowerCase()).digest("base64") === hash
 }
 
 /** Whether a known_hosts host field (comma-separated patterns, `!negated`, or one hashed name) names `name`. */

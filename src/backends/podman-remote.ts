@@ -12,12 +12,14 @@
  *   none, kstlib refuses to connect instead of trusting the first key it sees.
  * - Env values never travel on argv: `--env-file` is read by the local podman client.
  */
+import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { Effect, Schema } from "effect"
 import { EngineUnavailable, HostUnreachable } from "../errors.js"
 import type { HostSpec } from "../model.js"
+import { isPodmanSocketPath } from "../model.js"
 import { hostKeys, knownHostsName, knownHostsText, mergeHostKeys } from "./known-hosts.js"
 import { controlDir, hostNamed, sshReason, sshRun } from "./ssh.js"
 
@@ -41,7 +43,8 @@ export const parseRemoteSocket = (stdout: string): { readonly path: string; read
   const decoded = decodeRemoteSocket(last)
   if (decoded._tag === "None") return null
   const p = decoded.value.path.replace(/^unix:(?:\/\/)?/u, "")
-  return p.startsWith("/") ? { path: p, exists: decoded.value.exists } : null
+  // the host's answer: held to what ops.hosts.<name>.podman_socket may say
+  return isPodmanSocketPath(p) ? { path: p, exists: decoded.value.exists } : null
 }
 
 /** How to start the service on the host: the hint of every "no service" message. */
@@ -101,7 +104,12 @@ const writeIfChanged = (file: string, text: string) => {
   fs.renameSync(tmp, file)
 }
 
-/** The private HOME podman runs with for `host`: `.ssh/known_hosts` with exactly the host's keys. */
+/**
+ * The private HOME podman runs with for `host`: `.ssh/known_hosts` with exactly the host's keys. One
+ * directory per known_hosts text, never rewritten with another: two configs may name two machines
+ * alike and share the control directory, and a podman reading the other's file would find its host
+ * unknown and trust whatever key it is shown.
+ */
 const podmanHome = (host: HostSpec, dir: string) =>
   Effect.try({
     try: () => {
@@ -115,9 +123,10 @@ const podmanHome = (host: HostSpec, dir: string) =>
             : `no host key for ${name} in ${files.filter((f) => fs.existsSync(f)).join(", ") || "any known_hosts file"}; podman's SSH client would trust any key, so kstlib will not connect (add the key: ssh-keyscan)`
         }
       }
-      const home = path.join(dir, `podman-${host.name}`)
+      const text = knownHostsText(name, keys)
+      const home = path.join(dir, `podman-${host.name}-${createHash("sha256").update(text).digest("hex").slice(0, 16)}`)
       fs.mkdirSync(path.join(home, ".ssh"), { recursive: true, mode: 0o700 })
-      writeIfChanged(path.join(home, ".ssh", "known_hosts"), knownHostsText(name, keys))
+      writeIfChanged(path.join(home, ".ssh", "known_hosts"), text)
       return { home }
     },
     catch: (e) => new HostUnreachable({ host: host.name, reason: `cannot prepare podman's known_hosts: ${(e as Error).message}` })
@@ -137,7 +146,11 @@ const socketOf = (host: HostSpec) =>
     const r = yield* sshRun(host.name, ["podman", "info", "--format", "{{json .Host.RemoteSocket}}"])
     if (r.exitCode === 127) return yield* unavailable("podman is not installed on the host (or not on the SSH login's PATH)")
     const socket = r.exitCode === 0 ? parseRemoteSocket(r.stdout) : null
-    if (socket === null) return yield* unavailable(`podman info on the host failed: ${sshReason(r.stderr || r.stdout)}`)
+    if (socket === null) {
+      return yield* unavailable(r.exitCode === 0
+        ? `podman info on the host reported no usable socket path (absolute, without spaces, ?, # or %): ${sshReason(r.stdout)}`
+        : `podman info on the host failed: ${sshReason(r.stderr || r.stdout)}`)
+    }
     if (!socket.exists) return yield* unavailable(`no Podman API service on the host (${socket.path} does not exist); ${SERVICE_HINT}`)
     discovered.set(key, socket.path)
     return socket.path

@@ -34,6 +34,8 @@ export const table = (
   rows: ReadonlyArray<ReadonlyArray<string>>,
   colorize: (col: number, cell: string, padded: string) => string = (_c, _cell, padded) => padded
 ): string => {
+  // Cells may hold what an engine or a host reported (image, project, dates): escaped, like names.
+  rows = rows.map((r) => r.map(escapeText))
   const widths = header.map((h, i) => Math.max(width(h), ...rows.map((r) => width(r[i] ?? ""))))
   const line = (cells: ReadonlyArray<string>, paintCell: (i: number, c: string, p: string) => string) =>
     cells.map((c, i) => paintCell(i, c, i === cells.length - 1 ? c : padEnd(c, widths[i]!))).join("  ").trimEnd()
@@ -77,16 +79,17 @@ export const renderStatus = (style: Style, s: SessionStatus): string => {
   if (s.host !== null) rows.push(["Host", s.host])
   if (s.runtime !== null) rows.push(["Runtime", s.runtime])
   if (s.pid !== null) rows.push(["PID", String(s.pid)])
-  if (s.created_at !== null) rows.push(["Created", s.created_at])
+  // what the engine (on a host: the host) reports is escaped, as names are
+  if (s.created_at !== null) rows.push(["Created", escapeText(s.created_at)])
   if (s.window_count > 0) rows.push(["Windows", String(s.window_count)])
   if (s.backend === "tmux" && s.state !== "defined") rows.push(["Socket", s.socket_name ?? "default"])
-  if (s.image !== null) rows.push(["Image", s.image])
+  if (s.image !== null) rows.push(["Image", escapeText(s.image)])
   if (s.exit_code !== null) rows.push(["Exit code", String(s.exit_code)])
   if (s.restarts !== null) rows.push(["Restarts", String(s.restarts)])
   if (s.last_exit_code !== null && (s.state !== "exited" || s.exit_code !== s.last_exit_code)) rows.push(["Last exit code", String(s.last_exit_code)])
   if (s.ready !== null) rows.push(["Ready", s.ready ? "yes" : "not ready"])
   if (s.state !== "defined" && s.state !== "invalid") {
-    rows.push(["Owned", s.owned ? "yes (created by kstlib for this project)" : s.project !== null ? `no (project '${s.project}')` : "no"])
+    rows.push(["Owned", s.owned ? "yes (created by kstlib for this project)" : s.project !== null ? `no (project '${escapeText(s.project)}')` : "no"])
   }
   for (const i of s.issues) rows.push(["Rejected", `${i.field === "" ? "" : `${i.field}: `}${i.reason}`])
   rows.push(["In config", s.in_config ? `yes${s.in_sync === false ? " (drifted: run kstlib ops plan)" : ""}` : "no"])

@@ -3,7 +3,7 @@ import { Console, Duration, Effect } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { KstlibConfig } from "../config/service.js"
 import type { LoadedConfig } from "../config/types.js"
-import { ExitWith, InvalidInput } from "../errors.js"
+import { escapeText, ExitWith, InvalidInput } from "../errors.js"
 import type { ExecuteReport, StepResult } from "../reconcile/execute.js"
 import { defaultSettle } from "../reconcile/execute.js"
 import { relevantProblems } from "../reconcile/observe.js"
@@ -81,7 +81,7 @@ export const resultLine = (style: Style, r: StepResult): string => {
   } (${(r.durationMs / 1000).toFixed(1)}s${killed}${unverified})`
   if (r.error === null) return head
   const output = (r.error._tag === "SessionStartFailed" || r.error._tag === "SessionNotReady") && r.error.output.trim() !== ""
-    ? r.error.output.trimEnd().split("\n").slice(-10).map((l) => `         | ${l}`)
+    ? r.error.output.trimEnd().split("\n").slice(-10).map((l) => `         | ${escapeText(l)}`)
     : []
   return [head, `         ${r.error.message}`, ...output].join("\n")
 }

@@ -5,7 +5,7 @@
  * the same thing), so they exist once.
  */
 import { JsonSchema, Schema } from "effect"
-import { parseSshTarget } from "../model.js"
+import { isPodmanSocketPath, parseSshTarget } from "../model.js"
 import {
   DANGEROUS_ENV_KEYS,
   DANGEROUS_ENV_PREFIXES,
@@ -240,7 +240,7 @@ export const SshTarget = Schema.String.check(
 const HostFile = Schema.String.check(Schema.isMinLength(1))
 /** It goes into podman's `ssh://…/PATH` URL as is: absolute, no spaces or control characters. */
 const PodmanSocket = Schema.String.check(
-  rule((s: string) => (/^\/[^\s\u0000-\u001f?#%]+$/u.test(s) ? null : "must be an absolute path on the host (no spaces, ?, # or %)"), { pattern: "^/[^\\s?#%]+$" }, "a socket path")
+  rule((s: string) => (isPodmanSocketPath(s) ? null : "must be an absolute path on the host (no spaces, ?, # or %)"), { pattern: "^/[^\\s?#%]+$" }, "a socket path")
 )
 export const HostEntry = Schema.Struct({
   ssh: SshTarget,

@@ -293,6 +293,20 @@ describe.skipIf(!podmanOk)("remote hosts over ssh (podman)", () => {
     expect(readFileSync(pod.knownHosts, "utf8")).toBe(knownBefore)
   })
 
+  it("an env value the client's environment must carry (a newline) under a name the remote client needs itself (HOME): refused, nothing created", () => {
+    // podman on a host runs with kstlib's private HOME (its known_hosts): `-e HOME` gave the
+    // container that directory instead of the configured value, and plan called it in sync.
+    const c = sb.name("ph")
+    sb.writeConfig({
+      [c]: { backend: "container", host: "edge1", image: TEST_IMAGE, command: "sleep 300", env: { HOME: "/home/app\nsecond" } }
+    }, { hosts: { edge1: podEntry({ podman_socket: svc.socket }) } })
+    const applied = prun(["ops", "apply"])
+    expect(applied.code, applied.stdout + applied.stderr).toBe(1)
+    expect(applied.stdout).toContain("HOME")
+    expect(applied.stdout).not.toContain("second")
+    expect(remoteState(c)).toBeNull()
+  })
+
   it("no API service on a host: its sessions are unknown, the message says how to start one, local sessions converge", () => {
     const local = sb.name("local")
     const c = sb.name("pc")

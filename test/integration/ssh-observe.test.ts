@@ -4,11 +4,13 @@
  * Sequential would be >= 3 s with no overlap; concurrent is about one call, all three overlapping.
  * A refused host in the same pass is reported once, typed, and does not hide the others.
  */
-import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs"
+import { spawnSync } from "node:child_process"
+import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Effect, Layer } from "effect"
+import { podmanRemote } from "../../src/backends/podman-remote.js"
 import { Backends } from "../../src/backends/registry.js"
 import { SshBinary, SshHosts } from "../../src/backends/ssh.js"
 import type { HostSpec } from "../../src/model.js"
@@ -99,7 +101,11 @@ describe.skipIf(!podmanOk)("podman on a host: host keys and the API service", ()
   })
   const observeContainers = (hosts: ReadonlyArray<HostSpec>) =>
     Effect.runPromise(observe({ sockets: [], kinds: ["container"] }).pipe(Effect.provideService(SshHosts, hosts), Effect.provide(BackendsLive)))
-  const privateKnownHosts = (name: string) => join(sshd.controlDir, `podman-${name}`, ".ssh", "known_hosts")
+  /** The private known_hosts podman got for the host of that name (its only one, in these tests). */
+  const privateKnownHosts = (name: string) => {
+    const homes = existsSync(sshd.controlDir) ? readdirSync(sshd.controlDir).filter((d) => d.startsWith(`podman-${name}-`)) : []
+    return join(sshd.controlDir, homes[0] ?? `podman-${name}-none`, ".ssh", "known_hosts")
+  }
   const hostKeyLine = () => readFileSync(sshd.knownHosts, "utf8").trim()
 
   it("a host OpenSSH knows: observed through podman --url ssh://, podman given exactly that host's key", async () => {
@@ -134,6 +140,31 @@ describe.skipIf(!podmanOk)("podman on a host: host keys and the API service", ()
     expect(o.unreachable?.map((u) => u.host)).toEqual(["liar"])
     expect(o.unreachable?.[0]?.reason).toMatch(/key mismatch/u)
     expect(readFileSync(wrong, "utf8")).toBe(`[127.0.0.1]:${sshd.port} ${other}\n`)
+  })
+
+  it("two configs naming two machines alike (one control directory): podman for one never gets the other's keys", async () => {
+    // Config B's "twin" is another machine, known by its own key; config A's "twin" is the test's
+    // sshd, known by a key it does not present (a man in the middle, as far as A can tell). Runs
+    // of both interleave: B prepares podman's files between A's preparing them and A's podman
+    // reading them. With one private HOME per host name, A's podman then found its host unknown,
+    // trusted the key it was shown and connected.
+    const otherPort = await freePort()
+    const bKnown = join(sshd.dir, "twin_b_known_hosts")
+    writeFileSync(bKnown, `${hostKeyLine().replace(`[127.0.0.1]:${sshd.port}`, `[127.0.0.1]:${otherPort}`)}\n`)
+    const aKnown = join(sshd.dir, "twin_a_known_hosts")
+    const other = readFileSync(`${sshd.identity}.pub`, "utf8").trim().split(/\s+/u).slice(0, 2).join(" ")
+    writeFileSync(aKnown, `[127.0.0.1]:${sshd.port} ${other}\n`)
+    const twinA = podmanHost("twin", { known_hosts: aKnown })
+    const twinB = podmanHost("twin", { port: otherPort, known_hosts: bKnown })
+    const prepare = (host: HostSpec) =>
+      Effect.runPromise(podmanRemote("twin").pipe(Effect.provideService(SshHosts, [host]), Effect.provide(NodeServices.layer)))
+    await prepare(twinB)
+    const a = await prepare(twinA)
+    await prepare(twinB)
+    const r = spawnSync("podman", [...a.flags, "ps", "-a", "-q"], { env: { ...process.env, ...a.env }, encoding: "utf8", timeout: 60_000 })
+    expect(r.status, r.stdout).not.toBe(0)
+    expect(r.stderr).toMatch(/key mismatch/u)
+    expect(readFileSync(join(a.env["HOME"]!, ".ssh", "known_hosts"), "utf8")).toBe(readFileSync(aKnown, "utf8"))
   })
 
   it("no API service at the socket: one problem naming it and how to start one; the host is reachable", async () => {

@@ -53,6 +53,14 @@ describe("known_hosts", () => {
     expect(hostFieldMatches("|1|bad|salt", "edge.example.com")).toBe(false)
   })
 
+  it("matches a hashed name as ssh looks it up: in lower case, whatever the case of the ssh: target", () => {
+    // `ssh-keygen -H` of `edge.example.com`; `ssh Edge.Example.COM` accepts it (ssh lowercases the host)
+    const field = "|1|3ZEr1/syHRxz7qQYZK93f3cY9iM=|uxjgPsH/DJ/+Uq90Fu0Cx0rirx8="
+    expect(hostFieldMatches(field, "edge.example.com")).toBe(true)
+    expect(hostFieldMatches(field, "Edge.Example.COM")).toBe(true)
+    expect(hostKeys(`${field} ${KEY}`, "EDGE.example.com").keys).toEqual([KEY])
+  })
+
   it("collects the host's keys, its revoked keys, and counts certificate authorities; skips the rest", () => {
     const text = [
       "# comment",
@@ -88,6 +96,12 @@ describe("podman's remote transport", () => {
     expect(parseRemoteSocket(`{"path":"unix:/run/user/1000/podman/podman.sock","exists":true}`)).toEqual({ path: "/run/user/1000/podman/podman.sock", exists: true })
     expect(parseRemoteSocket("Error: something")).toBeNull()
     expect(parseRemoteSocket(`{"path":"tcp://1.2.3.4:8080","exists":true}`)).toBeNull()
+  })
+
+  it("refuses a socket path podman's --url would not carry as it is (a hostile host's answer): as ops.hosts.*.podman_socket would be", () => {
+    for (const bad of ["/run/p.sock\\u001b]2;PWNED\\u0007", "/run/p.sock?secure=false", "/run/p.sock#x", "/run/my podman.sock", "/run/p%2Fq.sock", "/run/p\\nq"]) {
+      expect(parseRemoteSocket(`{"path":"unix://${bad}","exists":true}`), bad).toBeNull()
+    }
   })
 
   it("tells an SSH failure (host unreachable) from a missing service, and leaves the engine's own errors alone", () => {
