@@ -61,7 +61,9 @@ export const podmanRemoteFailure = (
 ): { readonly unreachable: string } | { readonly service: string } | null => {
   const connect = /failed to connect: (.*)$/mu.exec(stderr)
   if (connect !== null) return { unreachable: connect[1]!.trim() }
-  if (/unable to connect to Podman socket/u.test(stderr)) {
+  // the SSH side answered but nothing listens at the socket (other "unable to connect" errors, such
+  // as podman 4.3 failing to parse an IPv6 host, are the engine's own and shown as they are)
+  if (/unable to connect to Podman socket.*(?:connect failed|no such file or directory|connection refused)/iu.test(stderr)) {
     return { service: `no Podman API service answers at ${socket} on the host; ${SERVICE_HINT}` }
   }
   return null
