@@ -8,28 +8,28 @@
  *   kstlib's own ssh (`podman info`, as `podman system connection add` does), once per process.
  * - Podman's SSH client (Go's) trusts `$HOME/.ssh/known_hosts` only and silently adds unknown hosts.
  *   Its HOME is therefore a private directory whose known_hosts holds exactly the keys OpenSSH would
- *   accept for this host (the host's `known_hosts`, else the user's and the system's files); with
- *   none, kstlib refuses to connect instead of trusting the first key it sees.
+ *   accept for this host; with none, kstlib refuses to connect instead of trusting the first key it
+ *   sees. What OpenSSH would do is asked of it (`ssh -G`: the user's ssh_config applies — HostName,
+ *   Port, User, HostKeyAlias, known_hosts files, default keys), so both clients reach one machine.
  * - Env values never travel on argv: `--env-file` is read by the local podman client.
  */
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
-import * as os from "node:os"
 import * as path from "node:path"
 import { Effect, Schema } from "effect"
 import { EngineUnavailable, HostUnreachable } from "../errors.js"
 import type { HostSpec } from "../model.js"
 import { isPodmanSocketPath } from "../model.js"
 import { hostKeys, knownHostsName, knownHostsText, mergeHostKeys } from "./known-hosts.js"
-import { controlDir, hostNamed, sshReason, sshRun } from "./ssh.js"
+import { controlDir, hostNamed, type SshEffective, sshEffective, sshReason, sshRun } from "./ssh.js"
 
 // ---------------------------------------------------------------------------------------------
 // Pure parts (unit-tested)
 // ---------------------------------------------------------------------------------------------
 
-/** `ssh://user@host:port/socket` for `podman --url` (its client needs the user; IPv6 in brackets). */
-export const podmanUrl = (host: HostSpec, socket: string, localUser: string): string =>
-  `ssh://${host.user ?? localUser}@${host.hostname.includes(":") ? `[${host.hostname}]` : host.hostname}${host.port === null ? "" : `:${host.port}`}${socket}`
+/** `ssh://user@host:port/socket` for `podman --url` (where OpenSSH connects: `ssh -G`; IPv6 in brackets). */
+export const podmanUrl = (target: Pick<SshEffective, "user" | "hostname" | "port">, socket: string): string =>
+  `ssh://${target.user}@${target.hostname.includes(":") ? `[${target.hostname}]` : target.hostname}:${target.port}${socket}`
 
 const RemoteSocket = Schema.Struct({ path: Schema.String, exists: Schema.Boolean })
 const decodeRemoteSocket = Schema.decodeUnknownOption(Schema.fromJsonString(RemoteSocket))
@@ -73,22 +73,12 @@ export const podmanRemoteFailure = (
 // Running
 // ---------------------------------------------------------------------------------------------
 
-const KEY_FILES = ["id_ed25519", "id_ecdsa", "id_rsa"]
-
-/** `--identity`: the host's `identity_file`; else ssh's first default key, unless an agent holds the keys. */
-const identityOf = (host: HostSpec): string | null => {
+/** `--identity`: the host's `identity_file`; else ssh's first existing default key, unless an agent holds the keys. */
+const identityOf = (host: HostSpec, ssh: SshEffective): string | null => {
   if (host.identity_file !== null) return host.identity_file
   if ((process.env["SSH_AUTH_SOCK"] ?? "") !== "") return null
-  const home = os.homedir()
-  return KEY_FILES.map((f) => path.join(home, ".ssh", f)).find((f) => fs.existsSync(f)) ?? null
+  return ssh.identityFiles.find((f) => fs.existsSync(f)) ?? null
 }
-
-/** The files OpenSSH would trust for the host: its own `known_hosts`, else the user's; the system's always. */
-const knownHostsFiles = (host: HostSpec): ReadonlyArray<string> => [
-  ...(host.known_hosts !== null ? [host.known_hosts] : [path.join(os.homedir(), ".ssh", "known_hosts"), path.join(os.homedir(), ".ssh", "known_hosts2")]),
-  "/etc/ssh/ssh_known_hosts",
-  "/etc/ssh/ssh_known_hosts2"
-]
 
 const readOrEmpty = (file: string): string => {
   try {
@@ -112,17 +102,19 @@ const writeIfChanged = (file: string, text: string) => {
  * alike and share the control directory, and a podman reading the other's file would find its host
  * unknown and trust whatever key it is shown.
  */
-const podmanHome = (host: HostSpec, dir: string) =>
+const podmanHome = (host: HostSpec, ssh: SshEffective, dir: string) =>
   Effect.try({
     try: () => {
-      const name = knownHostsName(host)
-      const files = knownHostsFiles(host)
-      const keys = mergeHostKeys(files.map((f) => hostKeys(readOrEmpty(f), name)))
+      // podman looks up where it dials; OpenSSH's files may know the host under its HostKeyAlias
+      const name = knownHostsName(ssh)
+      const lookup = ssh.hostKeyAlias ?? name
+      const files = ssh.knownHostsFiles
+      const keys = mergeHostKeys(files.map((f) => hostKeys(readOrEmpty(f), lookup)))
       if (keys.keys.length === 0) {
         return {
           error: keys.authorities > 0
-            ? `${name} is known only through a host certificate authority, which podman's SSH client cannot check`
-            : `no host key for ${name} in ${files.filter((f) => fs.existsSync(f)).join(", ") || "any known_hosts file"}; podman's SSH client would trust any key, so kstlib will not connect (add the key: ssh-keyscan)`
+            ? `${lookup} is known only through a host certificate authority, which podman's SSH client cannot check`
+            : `no host key for ${lookup} in ${files.filter((f) => fs.existsSync(f)).join(", ") || "any known_hosts file"}; podman's SSH client would trust any key, so kstlib will not connect (add the key: ssh-keyscan)`
         }
       }
       const text = knownHostsText(name, keys)
@@ -169,11 +161,20 @@ export const podmanRemote = (hostName: string) =>
   Effect.gen(function*() {
     const host = yield* hostNamed(hostName)
     const dir = yield* controlDir(hostName)
-    const home = yield* podmanHome(host, dir)
+    // where OpenSSH would connect and which keys it would trust, after the user's ssh_config
+    const ssh = yield* sshEffective(hostName)
+    if (ssh.proxy !== null) {
+      return yield* new EngineUnavailable({
+        host: hostName,
+        runtime: "podman",
+        reason: `the host is reached through a proxy (${ssh.proxy}), which podman's SSH client cannot use; reach it directly, or use runtime: docker`
+      })
+    }
+    const home = yield* podmanHome(host, ssh, dir)
     const socket = yield* socketOf(host)
-    const identity = identityOf(host)
+    const identity = identityOf(host, ssh)
     const remote: PodmanRemote = {
-      flags: ["--url", podmanUrl(host, socket, os.userInfo().username), ...(identity === null ? [] : ["--identity", identity])],
+      flags: ["--url", podmanUrl(ssh, socket), ...(identity === null ? [] : ["--identity", identity])],
       env: { HOME: home },
       socket
     }

@@ -93,6 +93,51 @@ export const dockerSshFailure = (stderr: string): string | null => {
   return sshReason(m === null ? stderr : m[1]!)
 }
 
+/** What OpenSSH resolves for a host after ssh_config and kstlib's options (`ssh -G`). */
+export interface SshEffective {
+  readonly user: string
+  readonly hostname: string
+  readonly port: number
+  /** The name its host keys are looked up under instead of the hostname (`HostKeyAlias`). */
+  readonly hostKeyAlias: string | null
+  readonly knownHostsFiles: ReadonlyArray<string>
+  readonly identityFiles: ReadonlyArray<string>
+  /** `ProxyJump` / `ProxyCommand`, when set: the host is not reached directly. */
+  readonly proxy: string | null
+}
+
+/**
+ * `ssh -G` output → the fields kstlib needs; null when it is not that. Paths get `~` and `%d` as
+ * ssh expands them (the account's home directory, not $HOME).
+ */
+export const parseSshEffective = (text: string, home: string): SshEffective | null => {
+  const values = new Map<string, Array<string>>()
+  for (const line of text.split(/\r?\n/u)) {
+    const m = /^(\S+)\s+(.*)$/u.exec(line.trim())
+    if (m !== null) values.set(m[1]!.toLowerCase(), [...(values.get(m[1]!.toLowerCase()) ?? []), m[2]!])
+  }
+  const one = (k: string) => values.get(k)?.[0] ?? null
+  const expand = (p: string) => (p === "~" || p.startsWith("~/") ? `${home}${p.slice(1)}` : p).replaceAll("%d", home).replaceAll("%%", "%")
+  const user = one("user")
+  const hostname = one("hostname")
+  const port = Number(one("port"))
+  if (user === null || hostname === null || !Number.isInteger(port)) return null
+  const paths = (k: string) => (values.get(k) ?? []).flatMap((v) => v.split(/\s+/u)).filter((p) => p !== "" && p !== "none").map(expand)
+  const set = (k: string) => {
+    const v = one(k)
+    return v === null || v === "none" ? null : v
+  }
+  return {
+    user,
+    hostname,
+    port,
+    hostKeyAlias: set("hostkeyalias"),
+    knownHostsFiles: [...paths("userknownhostsfile"), ...paths("globalknownhostsfile")],
+    identityFiles: paths("identityfile"),
+    proxy: set("proxyjump") ?? set("proxycommand")
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Control directory and the docker wrapper
 // ---------------------------------------------------------------------------------------------
@@ -181,6 +226,20 @@ export const sshRun = (
     )
     if (r.exitCode === 255) return yield* new HostUnreachable({ host: hostName, reason: sshReason(r.stderr) })
     return r
+  })
+
+/** OpenSSH's view of the host with kstlib's options (`ssh -G`, local: no connection is made). */
+export const sshEffective = (hostName: string) =>
+  Effect.gen(function*() {
+    const host = yield* hostNamed(hostName)
+    const dir = yield* controlDir(hostName)
+    const ssh = yield* SshBinary
+    const r = yield* run(ssh, ["-G", ...sshOptions(host, dir), "--", host.hostname]).pipe(
+      Effect.catchTag("SpawnFailed", (e) => Effect.fail(new HostUnreachable({ host: hostName, reason: e.message })))
+    )
+    const parsed = r.exitCode === 0 ? parseSshEffective(r.stdout, os.userInfo().homedir) : null
+    if (parsed === null) return yield* new HostUnreachable({ host: hostName, reason: `ssh -G: ${sshReason(r.stderr || r.stdout)}` })
+    return parsed
   })
 
 /**

@@ -488,7 +488,7 @@ export const exec = (
     const words = options.shell === true ? [SHELL, "-c", argv[0]!] : argv
     const reason = options.shell === true ? validateCommand(argv[0]!, { shell: true }) : validateArgv(argv)
     if (reason !== null) return yield* new InvalidInput({ field: "CMD", reason: reason.replace("set shell: true", "pass --shell") })
-    const o = yield* requireObserved(yield* locate(name, { ...sel, backend: sel.backend ?? "container" }))
+    const o = yield* observedFor(name, { ...sel, backend: sel.backend ?? "container" }, "exec", "exec runs in container sessions; use send-keys for tmux")
     const backends = yield* Backends
     if (!backends.capabilities(o.backend).exec) {
       return yield* new Unsupported({ session: name, backend: o.backend, operation: "exec", hint: "exec runs in container sessions; use send-keys for tmux" })
@@ -500,8 +500,24 @@ export const sendKeys = (name: string, keys: string, sel: Selector = {}, options
   Effect.gen(function*() {
     const reason = validateSendKeys(keys)
     if (reason !== null) return yield* new InvalidInput({ field: "KEYS", reason })
-    const o = yield* requireObserved(yield* locate(name, { ...sel, backend: "tmux" }))
+    const o = yield* observedFor(name, { ...sel, backend: "tmux" }, "send-keys", "send-keys types into tmux sessions; use exec for containers")
     return yield* (yield* Backends).sendKeys(o, keys, { enter: options.enter ?? true })
+  })
+
+/**
+ * The running session a one-backend verb (exec, send-keys) acts on. Not found there but running in
+ * the other backend: the verb is unsupported for it, which is what to say (not "not running").
+ */
+const observedFor = (name: string, sel: Selector & { readonly backend: BackendKind }, operation: string, hint: string) =>
+  Effect.gen(function*() {
+    const l = yield* locate(name, sel)
+    if (l.observed === null) {
+      const other = yield* locate(name, { ...sel, backend: sel.backend === "tmux" ? "container" : "tmux" }).pipe(Effect.option)
+      if (other._tag === "Some" && other.value.observed !== null) {
+        return yield* new Unsupported({ session: name, backend: other.value.observed.backend, operation, hint })
+      }
+    }
+    return yield* requireObserved(l)
   })
 
 export const exists = (name: string, sel: Selector = {}) => locate(name, sel).pipe(Effect.map((l) => l.observed !== null))

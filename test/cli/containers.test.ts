@@ -280,6 +280,10 @@ describe.each(engines)("kstlib CLI with tmux + %s", (rt: RuntimeName) => {
     const echo = sb.kstlib(["ops", "exec", c, "--", "echo", "kt-hello"])
     expect(echo.code, echo.stderr).toBe(0)
     expect(echo.stdout).toBe("kt-hello\n")
+    // send-keys is for tmux: on a running container it says so (not "not running"), exit 2
+    const keys = sb.kstlib(["ops", "send-keys", c, "x"])
+    expect(keys.code).toBe(2)
+    expect(keys.stderr).toContain(`send-keys is not supported for container session '${c}'`)
 
     const idBefore = sb.containerId(rt, c)
     const restarted = sb.kstlib(["ops", "restart", c])

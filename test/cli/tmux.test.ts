@@ -139,6 +139,10 @@ describe("per-session commands (tmux)", () => {
     const refused = sb.kstlib(["ops", "send-keys", s, "echo a; rm -rf /tmp/x"])
     expect(refused.code).toBe(2)
     expect(refused.stderr).toContain("';' would chain commands in the shell the keys are typed into; send one simple command")
+    // exec is for containers: on a running tmux session it says so (not "not running"), exit 2
+    const ex = sb.kstlib(["ops", "exec", s, "--", "echo", "x"])
+    expect(ex.code).toBe(2)
+    expect(ex.stderr).toContain(`exec is not supported for tmux session '${s}': exec runs in container sessions; use send-keys for tmux`)
   })
 
   it("list --json is JSON on stdout only; a rejected config entry is a warning on stderr", () => {

@@ -6,6 +6,7 @@
 import { describe, expect, it } from "vitest"
 import { hostFieldMatches, hostKeys, knownHostsName, knownHostsText, mergeHostKeys } from "../../src/backends/known-hosts.js"
 import { parseRemoteSocket, podmanRemoteFailure, podmanUrl } from "../../src/backends/podman-remote.js"
+import { parseSshEffective } from "../../src/backends/ssh.js"
 import type { HostSpec } from "../../src/model.js"
 
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPV4CtVgZObQJNRCEukBb6adEFkcnUePqexrALHjp3jm"
@@ -84,10 +85,37 @@ describe("known_hosts", () => {
 })
 
 describe("podman's remote transport", () => {
-  it("builds the --url: user (the local one when the target has none), host, port, socket", () => {
-    expect(podmanUrl(host(), "/run/user/1000/podman/podman.sock", "me")).toBe("ssh://deploy@edge.example.com:2222/run/user/1000/podman/podman.sock")
-    expect(podmanUrl(host({ user: null, port: null }), "/run/podman/podman.sock", "me")).toBe("ssh://me@edge.example.com/run/podman/podman.sock")
-    expect(podmanUrl(host({ hostname: "::1" }), "/s.sock", "me")).toBe("ssh://deploy@[::1]:2222/s.sock")
+  it("builds the --url from where OpenSSH connects: user, host, port, socket", () => {
+    expect(podmanUrl({ user: "deploy", hostname: "edge.example.com", port: 2222 }, "/run/user/1000/podman/podman.sock"))
+      .toBe("ssh://deploy@edge.example.com:2222/run/user/1000/podman/podman.sock")
+    expect(podmanUrl({ user: "me", hostname: "::1", port: 22 }, "/s.sock")).toBe("ssh://me@[::1]:22/s.sock")
+  })
+
+  it("reads OpenSSH's resolved settings (ssh -G): target, HostKeyAlias, known_hosts and key files, proxies", () => {
+    const dump = [
+      "user deploy",
+      "hostname 10.0.0.5",
+      "port 2222",
+      "hashknownhosts yes",
+      "identityfile ~/.ssh/id_rsa",
+      "identityfile ~/.ssh/id_ed25519",
+      "globalknownhostsfile /etc/ssh/ssh_known_hosts /etc/ssh/ssh_known_hosts2",
+      "userknownhostsfile ~/.ssh/known_hosts %d/.ssh/known_hosts2",
+      "hostkeyalias edge1",
+      "proxycommand none"
+    ].join("\n")
+    expect(parseSshEffective(dump, "/home/u")).toEqual({
+      user: "deploy",
+      hostname: "10.0.0.5",
+      port: 2222,
+      hostKeyAlias: "edge1",
+      knownHostsFiles: ["/home/u/.ssh/known_hosts", "/home/u/.ssh/known_hosts2", "/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2"],
+      identityFiles: ["/home/u/.ssh/id_rsa", "/home/u/.ssh/id_ed25519"],
+      proxy: null
+    })
+    expect(parseSshEffective("user a\nhostname h\nport 22\nproxyjump bastion", "/h")?.proxy).toBe("bastion")
+    expect(parseSshEffective("user a\nhostname h\nport 22\nuserknownhostsfile /k/kh", "/h")).toMatchObject({ hostKeyAlias: null, knownHostsFiles: ["/k/kh"] })
+    expect(parseSshEffective("Bad configuration option", "/h")).toBeNull()
   })
 
   it("reads the socket `podman info` reports, with or without unix://, and whether it exists", () => {
