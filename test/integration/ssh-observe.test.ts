@@ -120,6 +120,29 @@ describe.skipIf(!podmanOk)("podman on a host: host keys and the API service", ()
     svc.podman(["rm", "-f", svcName])
   })
 
+  it("the user's ssh_config applies to podman too: an alias with HostName, Port, User and HostKeyAlias", async () => {
+    // ssh reads this file through a wrapper (`ssh -F`), as it would read ~/.ssh/config
+    const cfg = join(sshd.dir, "ssh_config")
+    writeFileSync(cfg, `Host kt-edge-alias\n  HostName 127.0.0.1\n  Port ${sshd.port}\n  User root\n  HostKeyAlias kt-key-alias\n`)
+    const wrapper = join(sshd.dir, "ssh-with-config")
+    writeFileSync(wrapper, `#!/bin/sh\nexec ssh -F ${cfg} "$@"\n`)
+    chmodSync(wrapper, 0o700)
+    // the host's key is known under the alias only
+    const aliased = join(sshd.dir, "aliased_known_hosts")
+    writeFileSync(aliased, `${hostKeyLine().replace(`[127.0.0.1]:${sshd.port}`, "kt-key-alias")}\n`)
+    const h = podmanHost("aliased", { user: null, hostname: "kt-edge-alias", port: null, known_hosts: aliased })
+    const o = await Effect.runPromise(
+      observe({ sockets: [], kinds: ["container"] }).pipe(
+        Effect.provideService(SshHosts, [h]),
+        Effect.provideService(SshBinary, wrapper),
+        Effect.provide(BackendsLive)
+      )
+    )
+    expect(o.problems.filter((p) => p.host !== undefined), JSON.stringify(o.problems)).toEqual([])
+    // podman dialled where OpenSSH would, and got the alias's key under that address
+    expect(readFileSync(privateKnownHosts("aliased"), "utf8")).toBe(`${hostKeyLine()}\n`)
+  })
+
   it("a host missing from its known_hosts is refused before podman connects, and nothing is recorded", async () => {
     const otherOnly = join(sshd.dir, "other_known_hosts")
     const text = `${hostKeyLine().replace(`[127.0.0.1]:${sshd.port}`, "[127.0.0.1]:1")}\n`
