@@ -27,7 +27,7 @@ export interface ObserveScope {
   readonly sockets: ReadonlyArray<string | null>
   /**
    * `ops.hosts` entries to look at too (over SSH, concurrently); absent = every configured host.
-   * On a host, tmux is looked at on its default server and these sockets (no remote listing).
+   * On a host, tmux is looked at on its default server, these sockets and the others it lists.
    */
   readonly hosts?: ReadonlyArray<string>
 }

@@ -51,7 +51,7 @@ import {
   parsePaneStates,
   tmuxEnvSocketPath
 } from "./tmux/parse.js"
-import { discoverSockets, mergeSockets, normalizeSocket, socketPath } from "./tmux/sockets.js"
+import { discoverSockets, mergeSockets, normalizeSocket, parseRemoteSockets, REMOTE_SOCKETS_SCRIPT, socketPath } from "./tmux/sockets.js"
 import { SshHosts, sshInteractive, sshRun } from "./ssh.js"
 
 /** tmux keeps no time per line: `--timestamps` shows when kstlib read each one (RFC 3339, UTC, milliseconds). */
@@ -170,13 +170,27 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
 
   // ---- hosts (ssh branch) ----
   /**
-   * One host: its default server and the asked sockets, one `list-panes` each over the host's one
-   * multiplexed connection. A host that cannot be reached is ONE problem, and all its places unreadable.
+   * One host: its default server, the asked sockets and the others its socket directory holds, one
+   * `list-panes` each over the host's one multiplexed connection. A host that cannot be reached is
+   * ONE problem, and all its places unreadable.
    */
-  const observeHost = (host: string, sockets: ReadonlyArray<string | null>) =>
+  const observeHost = (host: string, asked: ReadonlyArray<string | null>) =>
     Effect.gen(function*() {
-      const per = yield* Effect.forEach(sockets, (socket) =>
-        Effect.result(observeSocket(socket, host)).pipe(Effect.map((r) => ({ socket, r }))), { concurrency: 4 })
+      const list = (sockets: ReadonlyArray<string | null>) =>
+        Effect.forEach(sockets, (socket) => Effect.result(observeSocket(socket, host)).pipe(Effect.map((r) => ({ socket, r }))), { concurrency: 4 })
+      // The host's other sockets (sessions that left the config live there): listed in the same
+      // round trip as the asked ones, and looked at in a second one only when there are any.
+      const [first, found] = yield* Effect.all([
+        list(asked),
+        sshRun(host, ["sh", "-c", REMOTE_SOCKETS_SCRIPT]).pipe(
+          Effect.provideService(ChildProcessSpawner.ChildProcessSpawner, spawner),
+          Effect.map((r) => (r.exitCode === 0 ? parseRemoteSockets(r.stdout) : [])),
+          Effect.orElseSucceed((): ReadonlyArray<string> => [])
+        )
+      ], { concurrency: 2 })
+      const extra = mergeSockets(asked, found).filter((s) => !asked.includes(s))
+      const sockets = [...asked, ...extra]
+      const per = extra.length === 0 ? first : [...first, ...(yield* list(extra))]
       const places = sockets.map((socket): Place => ({ backend: "tmux", socket, host }))
       const down = per.flatMap((p) => (Result.isFailure(p.r) && p.r.failure._tag === "HostUnreachable" ? [p.r.failure] : []))[0]
       if (down !== undefined) {

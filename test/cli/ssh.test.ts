@@ -118,6 +118,26 @@ describe.skipIf(!available)("remote hosts over ssh (tmux)", () => {
     expect(sb.tmuxHas(local)).toBe(true)
   })
 
+  it("a session on a host's own socket that left the config is still found there: apply --prune removes it", () => {
+    const kept = sb.name("kept")
+    const gone = sb.name("gone")
+    sb.writeConfig({
+      [kept]: tmuxEntry("sleep 300", { host: "edge1" }),
+      [gone]: tmuxEntry("sleep 300", { host: "edge1", socket_name: `${sb.prefix}sock` })
+    }, { hosts: { edge1: hostEntry(sshd.port) } })
+    expect(run(["ops", "apply"]).code).toBe(0)
+    expect(sshd.remoteTmuxCmd(["-L", `${sb.prefix}sock`, "has-session", "-t", `=${gone}`]).code).toBe(0)
+    // the entry (and so its socket) leaves the config
+    sb.writeConfig({ [kept]: tmuxEntry("sleep 300", { host: "edge1" }) }, { hosts: { edge1: hostEntry(sshd.port) } })
+    const plan = run(["ops", "plan", "--prune", "--json"])
+    expect(plan.code, plan.stdout + plan.stderr).toBe(0)
+    expect((JSON.parse(plan.stdout) as PlanJson).steps.map((x) => [x.action, x.session])).toEqual([["prune", gone]])
+    const pruned = run(["ops", "apply", "--prune"])
+    expect(pruned.code, pruned.stdout + pruned.stderr).toBe(0)
+    expect(sshd.remoteTmuxCmd(["-L", `${sb.prefix}sock`, "has-session", "-t", `=${gone}`]).code).not.toBe(0)
+    expect(remoteHas(kept)).toBe(true)
+  })
+
   it("moving a session from this machine to a host is a replace", () => {
     const s = sb.name("mover")
     sb.writeConfig({ [s]: tmuxEntry("sleep 300") }, { hosts: { edge1: hostEntry(sshd.port) } })

@@ -27,7 +27,7 @@ import {
   parsePanes,
   tmuxEnvSocketPath
 } from "../../src/backends/tmux/parse.js"
-import { mergeSockets } from "../../src/backends/tmux/sockets.js"
+import { mergeSockets, parseRemoteSockets } from "../../src/backends/tmux/sockets.js"
 import { encodeFingerprint, fingerprint, NO_MARK, specHash } from "../../src/model.js"
 import type { ObservedTmux, TmuxSpec } from "../../src/model.js"
 import { fakeSpawner } from "../support/fakeSpawner.js"
@@ -164,6 +164,11 @@ describe("parsing", () => {
     expect(tmuxEnvSocketPath("/tmp/a,b/tmux-0/w,1234,0")).toBe("/tmp/a,b/tmux-0/w")
     expect(tmuxEnvSocketPath(undefined)).toBeNull()
     expect(mergeSockets(["work", null, "default", "work"], ["other", "work"])).toEqual([null, "work", "other"])
+  })
+
+  it("a host's socket listing: names tmux -L takes, sorted, once; default, paths and control characters dropped", () => {
+    expect(parseRemoteSockets("work\ndefault\nb-2\nwork\n\n..\na/b\nbad\u001b]0;x\u0007\nsp ace\n")).toEqual(["b-2", "work"])
+    expect(parseRemoteSockets("")).toEqual([])
   })
 })
 

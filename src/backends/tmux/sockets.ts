@@ -27,6 +27,16 @@ export const discoverSockets: Effect.Effect<ReadonlyArray<string>> = Effect.sync
   }
 })
 
+/**
+ * A host's socket directory listed by its shell (one name per line, `default` left out): only names
+ * `tmux -L` can take (a hostile host's control characters or paths never reach an argv).
+ */
+export const REMOTE_SOCKETS_SCRIPT =
+  `d="\${TMUX_TMPDIR:-/tmp}/tmux-$(id -u)"; [ -d "$d" ] || exit 0; for s in "$d"/*; do [ -S "$s" ] && printf '%s\\n' "\${s##*/}"; done; exit 0`
+
+export const parseRemoteSockets = (stdout: string): ReadonlyArray<string> =>
+  [...new Set(stdout.split("\n").filter((n) => /^[^\s/\\\u0000-\u001f\u007f]{1,100}$/u.test(n) && n !== "." && n !== ".." && n !== DEFAULT_SOCKET))].sort()
+
 /** The default server, the sockets asked for, then the discovered ones; each once. */
 export const mergeSockets = (
   asked: ReadonlyArray<string | null>,
