@@ -39,8 +39,7 @@ import {
 } from "./container/argv.js"
 import { engineMessage, isNoSuchContainer, parseInspect, parsePs, parseRestartInfo, type RestartInfo } from "./container/parse.js"
 import { findOnPath } from "./container/path.js"
-import { exitResult, logProbe, notReady, probeWith } from "./probe.js"
-import { commandArgv } from "../command.js"
+import { probeWith } from "./probe.js"
 
 /**
  * `logs [--since T] [--timestamps] [-f] --tail N NAME`: both engines take `--since` as Unix seconds
@@ -382,17 +381,14 @@ const make = Effect.gen(function*() {
     if (code !== 0 && code !== 1) return yield* attachFailed(`attach exited with code ${code}`)
   })
 
-  /** `log:` on the container's logs; `cmd:` inside it (exec, as words or `sh -c` with shell: true). */
+  /** `log:` on the container's logs; `cmd:` inside it (exec). */
   const probe = (o: ObservedContainer, spec: ContainerSpec) =>
     probeWith(spec, {
-      log: logProbe((options) => logs(o, options)),
-      cmd: (command) =>
-        Effect.gen(function*() {
-          const argv = commandArgv({ command, shell: spec.shell })
-          if (!argv.ok || argv.argv === null) return notReady(argv.ok ? "no command" : argv.reason)
-          const r = yield* exec(o.runtime, execArgs(o.name, argv.argv, false), {}, o.host)
-          return exitResult(r.exitCode, engineMessage(r.stderr))
-        }).pipe(Effect.catch((e) => Effect.succeed(notReady(e.message))))
+      logs: (options) => logs(o, options),
+      run: (argv) =>
+        exec(o.runtime, execArgs(o.name, argv, false), {}, o.host).pipe(
+          Effect.map((r) => ({ exitCode: r.exitCode, stderr: engineMessage(r.stderr) }))
+        )
     })
 
   return Containers.of({

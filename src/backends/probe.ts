@@ -5,6 +5,7 @@
  */
 import * as net from "node:net"
 import { Effect } from "effect"
+import { commandArgv } from "../command.js"
 import type { ReadyCheck, SessionSpec } from "../model.js"
 
 export interface ProbeResult {
@@ -17,7 +18,7 @@ export const ready = (detail: string): ProbeResult => ({ ready: true, detail })
 export const notReady = (detail: string): ProbeResult => ({ ready: false, detail })
 
 /** A `cmd:` probe's outcome: exit 0 is ready; else the exit code and the last line it printed on stderr. */
-export const exitResult = (exitCode: number, stderr: string): ProbeResult => {
+const exitResult = (exitCode: number, stderr: string): ProbeResult => {
   const last = stderr.trim().split("\n").at(-1) ?? ""
   return exitCode === 0 ? ready("exit 0") : notReady(`exit ${exitCode}${last === "" ? "" : `: ${last}`}`)
 }
@@ -75,7 +76,7 @@ export const logMatches = (output: string, pattern: string): ProbeResult => {
 export const LOG_PROBE_LINES = 10_000
 
 /** A `log:` probe over a backend's `logs` (every backend words it the same way; a logs failure is "not ready"). */
-export const logProbe = <E extends { readonly message: string }>(
+const logProbe = <E extends { readonly message: string }>(
   readLogs: (options: { readonly lines: number }) => Effect.Effect<string, E>
 ) =>
 (pattern: string): Effect.Effect<ProbeResult> =>
@@ -85,20 +86,29 @@ export const logProbe = <E extends { readonly message: string }>(
   )
 
 /**
- * The host-side part of a probe (tcp, http); `log` and `cmd` are delegated to the backend's
- * functions. No `ready:` at all: ready (running is all that is asked).
+ * ONE attempt of the spec's `ready:` probe: tcp/http from here, `log:` on the backend's logs, `cmd:`
+ * as words (or `sh -c` with shell: true) run by the backend where the session is, exit 0 ready.
+ * `run` is the reason instead when the backend cannot run one. Failures are "not ready", never
+ * errors. No `ready:` at all: ready (running is all that is asked).
  */
-export const probeWith = <E>(
+export const probeWith = <E1 extends { readonly message: string }, E2 extends { readonly message: string }>(
   spec: SessionSpec,
   fns: {
-    readonly log: (pattern: string) => Effect.Effect<ProbeResult, E>
-    readonly cmd: (command: string) => Effect.Effect<ProbeResult, E>
+    readonly logs: (options: { readonly lines: number }) => Effect.Effect<string, E1>
+    readonly run: ((argv: ReadonlyArray<string>) => Effect.Effect<{ readonly exitCode: number; readonly stderr: string }, E2>) | string
   }
-): Effect.Effect<ProbeResult, E> => {
+): Effect.Effect<ProbeResult> => {
   const r: ReadyCheck | null | undefined = spec.ready
   if (r === undefined || r === null) return Effect.succeed(ready("no probe"))
   if ("tcp" in r) return tcpProbe(hostPort(spec, r.tcp), attemptMs(spec))
   if ("http" in r) return httpProbe(r.http, attemptMs(spec))
-  if ("log" in r) return fns.log(r.log)
-  return fns.cmd(r.cmd)
+  if ("log" in r) return logProbe(fns.logs)(r.log)
+  const run = fns.run
+  if (typeof run === "string") return Effect.succeed(notReady(run))
+  const argv = commandArgv({ command: r.cmd, shell: spec.shell })
+  if (!argv.ok || argv.argv === null) return Effect.succeed(notReady(argv.ok ? "no command" : argv.reason))
+  return run(argv.argv).pipe(
+    Effect.map((x) => exitResult(x.exitCode, x.stderr)),
+    Effect.catch((e) => Effect.succeed(notReady(e.message)))
+  )
 }

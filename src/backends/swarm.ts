@@ -16,7 +16,7 @@ import type { ContainerSpec, ObservedContainer } from "../model.js"
 import { fingerprint, isOurs } from "../model.js"
 import type { RunOptions, RunResult, SpawnFailed } from "../proc.js"
 import { run, streamLines } from "../proc.js"
-import { logProbe, notReady, probeWith } from "./probe.js"
+import { probeWith } from "./probe.js"
 import { withEnvFile } from "./container/envfile.js"
 import type { Backend, BackendObservation, StopOutcome } from "./backend.js"
 import { engineMessage } from "./container/parse.js"
@@ -242,8 +242,8 @@ const make = Effect.gen(function*() {
     // `log:` on the service's logs; `cmd:` would need exec, which a service does not offer.
     probe: (o, spec) =>
       probeWith(spec, {
-        log: logProbe((options) => logs(o, options)),
-        cmd: () => Effect.succeed(notReady("a cmd: probe needs exec, which swarm services do not offer; use tcp:, http: or log:"))
+        logs: (options) => logs(o, options),
+        run: "a cmd: probe needs exec, which swarm services do not offer; use tcp:, http: or log:"
       })
   })
 })

@@ -23,8 +23,7 @@ import { interactive, run } from "../proc.js"
 import type { RunResult } from "../proc.js"
 import type { Backend, BackendError, BackendObservation, LogOptions, ObserveProblem, ObserveScope, StopOutcome } from "./backend.js"
 import { findOnPath } from "./container/path.js"
-import { exitResult, logProbe, notReady, probeWith } from "./probe.js"
-import { commandArgv } from "../command.js"
+import { probeWith } from "./probe.js"
 import {
   captureArgs,
   createCommands,
@@ -504,20 +503,15 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
     if (r.exitCode !== 0) return yield* notFound(o.name)
   })
 
-  /** `log:` on the pane's history; `cmd:` on the host (tmux has no exec), with the session's directory and env. */
+  /** `log:` on the pane's history; `cmd:` on this machine (tmux has no exec), with the session's directory and env. */
   const probe = (o: ObservedTmux, spec: TmuxSpec) =>
     probeWith(spec, {
-      log: logProbe((options) => logs(o, options)),
-      cmd: (command) =>
-        Effect.gen(function*() {
-          const argv = commandArgv({ command, shell: spec.shell })
-          if (!argv.ok || argv.argv === null) return notReady(argv.ok ? "no command" : argv.reason)
-          const r = yield* run(argv.argv[0]!, argv.argv.slice(1), {
-            env: spec.env,
-            ...(spec.working_dir === null ? {} : { cwd: spec.working_dir })
-          }).pipe(Effect.provideService(ChildProcessSpawner.ChildProcessSpawner, spawner))
-          return exitResult(r.exitCode, r.stderr)
-        }).pipe(Effect.catch((e) => Effect.succeed(notReady(e.message))))
+      logs: (options) => logs(o, options),
+      run: (argv) =>
+        run(argv[0]!, argv.slice(1), {
+          env: spec.env,
+          ...(spec.working_dir === null ? {} : { cwd: spec.working_dir })
+        }).pipe(Effect.provideService(ChildProcessSpawner.ChildProcessSpawner, spawner))
     })
 
   return Tmux.of({
