@@ -2,6 +2,7 @@
  * Restart policies on REAL tmux, Podman and Docker, through the Backend contract: a process that
  * exits 1 with `on-failure`, `max_restarts: 2` runs exactly 3 times then stays exited (count 2);
  * exit 0 with `on-failure` is not restarted; `always` restarts; a stop through kstlib is never undone.
+ * And one readiness attempt (`cmd:`, `log:`) on real sessions.
  */
 import { TEST_IMAGE, requireEngines } from "../support/engines.js"
 import { NodeServices } from "@effect/platform-node"
@@ -12,7 +13,7 @@ import { randomBytes } from "node:crypto"
 import { existsSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { Backends } from "../../src/backends/registry.js"
-import type { ContainerSpec, ObservedSession, RuntimeName, TmuxSpec } from "../../src/model.js"
+import type { ContainerSpec, ObservedSession, ReadySpec, RuntimeName, TmuxSpec } from "../../src/model.js"
 import { containerSpec, PROJECT, tmuxSpec } from "../support/factories.js"
 import { usePrivateTmux } from "../support/privateTmux.js"
 
@@ -171,5 +172,44 @@ describe.each(engines)("%s: the engine's restart policy", (rt: RuntimeName) => {
       const count = after?.restarts
       yield* Effect.sleep("2 seconds")
       expect((yield* find(spec))?.restarts).toBe(count)
+    }).pipe(Effect.scoped, Effect.provide(BackendsLive)), 60_000)
+})
+
+/** One `ready:` attempt through the Backend contract, on real sessions: `cmd:` where the session runs, `log:` on its output. */
+describe("readiness probes: cmd and log, one attempt", () => {
+  it.live("tmux: cmd runs on this machine in the session's directory with its env; log reads the pane", () =>
+    Effect.gen(function*() {
+      const sock = `kstlib-test-${randomBytes(4).toString("hex")}`
+      yield* Effect.addFinalizer(() => Effect.sync(() => void spawnSync("tmux", ["-L", sock, "kill-server"], { stdio: "ignore" })))
+      const dir = suite.workDir()
+      const spec = tmuxSpec("probed", { command: "echo kt-probe-up; exec sleep 300", shell: true, working_dir: dir, socket_name: sock, env: { KT_P: "x" } })
+      yield* launch(spec)
+      const o = (yield* until(spec, (o) => o?.state === "running", 5))!
+      const backends = yield* Backends
+      const attempt = { timeout: 5, interval: 1 }
+      const probe = (ready: ReadySpec, shell = true) => backends.probe(o, { ...spec, shell, ready })
+      // the session's directory and env
+      expect(yield* probe({ cmd: `test "$KT_P" = x && test "$(pwd)" = ${dir}`, ...attempt })).toEqual({ ready: true, detail: "exit 0" })
+      expect(yield* probe({ cmd: "exit 3", ...attempt })).toEqual({ ready: false, detail: "exit 3" })
+      // without shell: true the words run as they are (validation refused shell code before); unbalanced quotes never run
+      expect(yield* probe({ cmd: `test -d ${dir}`, ...attempt }, false)).toEqual({ ready: true, detail: "exit 0" })
+      expect(yield* probe({ cmd: "echo 'unclosed", ...attempt }, false)).toMatchObject({ ready: false, detail: expect.stringContaining("invalid command") })
+      expect(yield* probe({ log: "kt-probe-up", ...attempt })).toEqual({ ready: true, detail: "a line matches" })
+      expect(yield* probe({ log: "never-printed", ...attempt })).toMatchObject({ ready: false })
+    }).pipe(Effect.scoped, Effect.provide(BackendsLive)), 30_000)
+
+  it.live.each(engines)("%s: cmd runs inside the container; a failing one is not ready with its exit code", (rt) =>
+    Effect.gen(function*() {
+      const spec = containerSpec(uniq("probed"), { image: TEST_IMAGE, command: "sleep 300", runtime: rt })
+      yield* Effect.addFinalizer(() =>
+        Effect.sync(() => void spawnSync(rt, rt === "podman" ? ["rm", "-f", "-t", "0", spec.name] : ["rm", "-f", spec.name], { stdio: "ignore" }))
+      )
+      yield* launch(spec)
+      const o = (yield* until(spec, (o) => o?.state === "running", 10))!
+      const backends = yield* Backends
+      const attempt = { timeout: 5, interval: 1 }
+      // inside the container, PID 1 is the session's `sleep` (here it is init)
+      expect(yield* backends.probe(o, { ...spec, ready: { cmd: "grep -q sleep /proc/1/cmdline", ...attempt } })).toEqual({ ready: true, detail: "exit 0" })
+      expect(yield* backends.probe(o, { ...spec, ready: { cmd: "test -e /kt-nowhere", ...attempt } })).toMatchObject({ ready: false, detail: "exit 1" })
     }).pipe(Effect.scoped, Effect.provide(BackendsLive)), 60_000)
 })
