@@ -228,17 +228,25 @@ export const sshRun = (
     return r
   })
 
+/** `ssh -G` answers per (ssh program, options, destination): asked once per process, not per engine call. */
+const effective = new Map<string, SshEffective>()
+
 /** OpenSSH's view of the host with kstlib's options (`ssh -G`, local: no connection is made). */
 export const sshEffective = (hostName: string) =>
   Effect.gen(function*() {
     const host = yield* hostNamed(hostName)
     const dir = yield* controlDir(hostName)
     const ssh = yield* SshBinary
-    const r = yield* run(ssh, ["-G", ...sshOptions(host, dir), "--", host.hostname]).pipe(
+    const args = ["-G", ...sshOptions(host, dir), "--", host.hostname]
+    const key = [ssh, ...args].join("\u0000")
+    const known = effective.get(key)
+    if (known !== undefined) return known
+    const r = yield* run(ssh, args).pipe(
       Effect.catchTag("SpawnFailed", (e) => Effect.fail(new HostUnreachable({ host: hostName, reason: e.message })))
     )
     const parsed = r.exitCode === 0 ? parseSshEffective(r.stdout, os.userInfo().homedir) : null
     if (parsed === null) return yield* new HostUnreachable({ host: hostName, reason: `ssh -G: ${sshReason(r.stderr || r.stdout)}` })
+    effective.set(key, parsed)
     return parsed
   })
 

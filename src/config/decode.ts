@@ -7,7 +7,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { Result, Schema, SchemaIssue } from "effect"
 import { type ConfigIssue, escapeText } from "../errors.js"
-import type { BackendKind, ConfiguredContainerSpec, ConfiguredSpec, HostRuntime, ReadySpec, RuntimeName, Supervision, TmuxSpec } from "../model.js"
+import type { BackendKind, ConfiguredContainerSpec, ConfiguredSpec, HostRuntime, HostSpec, ReadySpec, RuntimeName, Supervision, TmuxSpec } from "../model.js"
 import { DEFAULT_READY_INTERVAL, DEFAULT_READY_TIMEOUT } from "../model.js"
 import { validateCommand, validateDependencies, validateEnvCount, validateEnvEntry, validateEnvTotal, validateHostMount, validateSessionName } from "./rules.js"
 import { ContainerSession, sessionFields, TmuxSession } from "./schema.js"
@@ -21,6 +21,17 @@ export interface SessionDefaults {
   /** The `ops.hosts` a session's `host:` may name, with each host's container engine (absent: none). */
   readonly hosts?: ReadonlyMap<string, HostRuntime>
 }
+
+/** The defaults a session entry is decoded with, from the config's settings: one place for load and `start`. */
+export const sessionDefaults = (c: {
+  readonly default_backend: BackendKind
+  readonly container_runtime: RuntimeName | null
+  readonly hosts?: ReadonlyArray<HostSpec> | undefined
+}): SessionDefaults => ({
+  default_backend: c.default_backend,
+  container_runtime: c.container_runtime,
+  hosts: new Map((c.hosts ?? []).map((h) => [h.name, h.runtime]))
+})
 
 export interface DecodeContext {
   readonly defaults: SessionDefaults

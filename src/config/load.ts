@@ -13,7 +13,7 @@ import { ConfigInvalid, type ConfigIssue, ConfigNotFound, ConfigParseError, esca
 import type { BackendKind, HostSpec, RuntimeName } from "../model.js"
 import { parseSshTarget } from "../model.js"
 import { checkDependencies } from "./dependencies.js"
-import { decodeLocated, fieldPath, flattenIssues, suggestField } from "./decode.js"
+import { decodeLocated, fieldPath, flattenIssues, sessionDefaults, suggestField } from "./decode.js"
 import { MAX_CONFIG_SESSIONS, normalizeProjectName, validateProjectName, validateTmuxBinary } from "./rules.js"
 import { type HostEntry, Ops, OpsSettings } from "./schema.js"
 import { decodeUtf8, interpolate, parseDotenv } from "./text.js"
@@ -207,6 +207,7 @@ const interpret = (merged: MapNode, ctx: Context): LoadedConfig => {
   const dependsOnAt = new Map<string, Loc>()
   /** Hosts with container sessions (rejected ones too: their place is still the host's engine). */
   const containerHosts = new Set<string>()
+  const entryDefaults = sessionDefaults({ default_backend, container_runtime, hosts })
   const sessions = [...sessionsNode.entries].map(([name, entry], index): ConfigEntry => {
     // beyond the cap: rejected (never run), not silently dropped
     if (index >= MAX_CONFIG_SESSIONS) {
@@ -243,7 +244,7 @@ const interpret = (merged: MapNode, ctx: Context): LoadedConfig => {
     const fields = typeof raw === "object" && raw !== null ? raw as Record<string, unknown> : {}
     if (typeof fields["host"] === "string" && (fields["backend"] ?? default_backend) === "container") containerHosts.add(fields["host"])
     const decoded = decodeLocated(name, raw, {
-      defaults: { default_backend, container_runtime, hosts: new Map(hosts.map((h) => [h.name, h.runtime])) },
+      defaults: entryDefaults,
       home,
       source: entry.keyLoc,
       locate: where,

@@ -7,7 +7,7 @@ import type { Duration } from "effect"
 import { Effect, Stream } from "effect"
 import type { ObserveProblem, StopOutcome } from "../backends/backend.js"
 import { Backends } from "../backends/registry.js"
-import { closestNames, decodeSessionEntry } from "../config/decode.js"
+import { closestNames, decodeSessionEntry, sessionDefaults } from "../config/decode.js"
 import { SHELL } from "../command.js"
 import { validateArgv, validateCommand, validateSendKeys } from "../config/rules.js"
 import { KstlibConfig } from "../config/service.js"
@@ -110,11 +110,7 @@ export const effectiveSpec = (
     }
     const fromCli = hasOverrides(overrides)
     const decoded = decodeSessionEntry(name, raw, {
-      defaults: {
-        default_backend: config.default_backend,
-        container_runtime: config.container_runtime,
-        hosts: new Map((config.hosts ?? []).map((h) => [h.name, h.runtime]))
-      },
+      defaults: sessionDefaults(config),
       baseDir: overrides.cwd ?? process.cwd(),
       file: fromCli || entry === null ? "<command line>" : entry.source.file,
       line: fromCli || entry === null ? null : entry.source.line
