@@ -6,6 +6,7 @@
  */
 import { spawnSync } from "node:child_process"
 import { existsSync, readFileSync } from "node:fs"
+import { userInfo } from "node:os"
 import { join } from "node:path"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { recordSkip } from "../support/skips.js"
@@ -136,6 +137,21 @@ describe.skipIf(!available)("remote hosts over ssh (tmux)", () => {
     expect(pruned.code, pruned.stdout + pruned.stderr).toBe(0)
     expect(sshd.remoteTmuxCmd(["-L", `${sb.prefix}sock`, "has-session", "-t", `=${gone}`]).code).not.toBe(0)
     expect(remoteHas(kept)).toBe(true)
+  })
+
+  it("a host's socket named like shell code is only ever a quoted word", () => {
+    // no slash in a socket name: the code would touch a file in the remote login's directory (or here)
+    const marker = `kt-pwned-sock-${process.pid}`
+    const hostile = `$(touch\${IFS}${marker})`
+    const h = sb.name("h")
+    expect(sshd.remoteTmuxCmd(["-L", hostile, "new-session", "-d", "-s", h, "sleep 300"]).code).toBe(0)
+    sb.writeConfig({ [sb.name("x")]: tmuxEntry("sleep 300", { host: "edge1" }) }, { hosts: { edge1: hostEntry(sshd.port) } })
+    const list = run(["ops", "list", "--all", "--json"])
+    expect(list.code, list.stderr).toBe(0)
+    for (const dir of [userInfo().homedir, sb.dir, process.cwd()]) expect(existsSync(join(dir, marker))).toBe(false)
+    // the session on it was looked at, by its socket's real name
+    const row = (JSON.parse(list.stdout) as Array<{ name: string; socket_name: string | null; host: string | null }>).find((r) => r.name === h)
+    expect(row).toMatchObject({ socket_name: hostile, host: "edge1" })
   })
 
   it("moving a session from this machine to a host is a replace", () => {
