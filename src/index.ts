@@ -1,47 +1,173 @@
 /**
  * kstlib as a library: typed Effect services for tmux and container sessions, the config loader,
  * the reconciler (observe → pure plan → execute) and the per-session facade. Every error is a typed
- * value in `E`.
+ * value in `E`. What is exported here is the public surface; the rest is internal.
  *
  *   import { Effect } from "effect"
  *   import { layerNode, planFromConfig, renderPlan } from "kstlib"
  *   const program = planFromConfig().pipe(Effect.map(({ plan }) => renderPlan(plan, { color: false })))
  *   Effect.runPromise(program.pipe(Effect.provide(layerNode())))
  */
-export * from "./errors.js"
-export * from "./model.js"
+
+// errors
+export {
+  ApplyLocked,
+  BackendTimeout,
+  CommandFailed,
+  ConfigInvalid,
+  ConfigIssue,
+  ConfigNotFound,
+  ConfigParseError,
+  ContainerRuntimeNotFound,
+  DependencyFailed,
+  EngineUnavailable,
+  escapeText,
+  ExitWith,
+  formatConfigIssue,
+  HostUnreachable,
+  InvalidInput,
+  type KstlibError,
+  LockFailed,
+  SessionAmbiguous,
+  SessionAttachFailed,
+  SessionConflict,
+  SessionElsewhere,
+  SessionExists,
+  SessionNotFound,
+  SessionNotInConfig,
+  SessionNotReady,
+  SessionNotRunning,
+  SessionStartFailed,
+  SessionStopFailed,
+  TmuxNotFound,
+  Unsupported
+} from "./errors.js"
+
+// vocabulary: specs, observed sessions, places
+export {
+  type BackendKind,
+  type ConfiguredContainerSpec,
+  type ConfiguredSpec,
+  type ContainerSpec,
+  describeReady,
+  type DesiredState,
+  type Fingerprint,
+  type FingerprintValue,
+  type HostRuntime,
+  type HostSpec,
+  isOurs,
+  type Mark,
+  Marks,
+  maxRestarts,
+  type ObservedContainer,
+  type ObservedSession,
+  type ObservedState,
+  type ObservedTmux,
+  type ReadyCheck,
+  type ReadySpec,
+  type RestartPolicy,
+  restartPolicy,
+  type RuntimeName,
+  type SessionSpec,
+  type SessionState,
+  type Supervision,
+  type TmuxSpec
+} from "./model.js"
+export { claims, claimsSession, describePlace, describeScope, driverOf, type DriverName, type Place, placeOf, samePlace, type Scope } from "./place.js"
 export { commandArgv, type CommandArgv, scanCommand, type ScanResult, SHELL, splitWords, type SyntaxHit } from "./command.js"
 
-export * from "./config/index.js"
+// the spec field tables, fingerprints and env digests
+export { containerFields } from "./spec/container.js"
+export { type Change, diffFingerprints } from "./spec/diff.js"
+export { EnvDigests, layerFromStateDir as envDigestsLayer } from "./spec/digest-key.js"
+export { type EnvDigest, type Field, type InFingerprint } from "./spec/field.js"
+export {
+  decodeFingerprint,
+  digestFor,
+  encodeFingerprint,
+  fingerprint,
+  hashFingerprint,
+  keyedDigest,
+  specHash,
+  type Stamp,
+  stampOf,
+  unkeyedDigest
+} from "./spec/fingerprint.js"
+export { tmuxFields } from "./spec/tmux.js"
+
+// config
+export { configJsonSchema, ConfigFile, ContainerSession, Ops, Session, TmuxSession } from "./config/schema.js"
+export { type DecodeContext, decodeSessionEntry, type SessionDefaults } from "./config/decode/index.js"
+export { cascadePaths, CONFIG_FILENAME, loadConfig, MAX_CONFIG_FILE_SIZE, MAX_INCLUDE_DEPTH } from "./config/load.js"
+export {
+  validateCommand,
+  validateEnv,
+  validateImage,
+  validatePort,
+  validateSendKeys,
+  validateSessionName,
+  validateSocketName,
+  validateVolume
+} from "./config/rules.js"
+export type { ConfigEntry, LoadedConfig, LoadOptions, SourceLocation } from "./config/types.js"
 export { KstlibConfig } from "./config/service.js"
 
-export type * from "./backends/backend.js"
-export { Backends } from "./backends/registry.js"
+// drivers and the registry
+export type {
+  BackendError,
+  BackendObservation,
+  Capabilities,
+  Driver,
+  ExecResult,
+  Launch,
+  LaunchContext,
+  LogOptions,
+  ObserveProblem,
+  ObserveScope,
+  ProbeResult,
+  StopOptions,
+  StopOutcome
+} from "./backends/driver.js"
+export { Backends, type BackendsService, DRIVERS_OF, registryOf } from "./backends/registry.js"
 export { Tmux, TmuxBinary } from "./backends/tmux.js"
-export { SshBinary, SshHosts } from "./backends/ssh.js"
 export { Containers } from "./backends/container.js"
+export { Swarm } from "./backends/swarm.js"
+export { SshBinary, SshHosts } from "./transport/ssh.js"
 export { CallTimeout } from "./proc.js"
 
-export { observe, type Observation, type ObserveOptions } from "./reconcile/observe.js"
+// the reconciler
+export { observe, type Observation, type ObserveOptions, planInputs, problemText, unreadableOf } from "./reconcile/observe.js"
 export {
   actionOf,
   backendOf,
-  type Change,
+  boundTo,
+  type Conflict,
+  type Create,
   dependencyLevels,
-  diffFingerprints,
   hasChanges,
   hasDependencies,
+  type Invalid,
   isActionable,
   isBlocked,
+  makePlan,
+  type Ordering,
+  phasesOf,
+  phaseSteps,
   plan,
   type Plan,
   planDown,
   type PlanOptions,
+  planStart,
   type PlanSummary,
+  type Prune,
+  type Replace,
   resolveSpec,
-  type Ordering,
+  specOf,
+  type Start,
+  type StartPlan,
   type Step,
   type StepAction,
+  type Stop,
   targetsOf
 } from "./reconcile/plan.js"
 export {
@@ -51,16 +177,29 @@ export {
   down,
   planDownFromConfig,
   planFromConfig,
-  type Planned
+  type Planned,
+  type PlanRequest
 } from "./reconcile/reconciler.js"
-export { defaultSettle, execute, phasesOf, type ExecuteOptions, type ExecuteReport, type StepResult } from "./reconcile/execute.js"
+export { defaultSettle, execute, type ExecuteOptions, type ExecuteReport, type StepResult } from "./reconcile/execute.js"
 export { lockPathFor, withApplyLock } from "./reconcile/lock.js"
-export { causeOf, formatChange, planToJson, renderPlan, renderStep, summaryLine } from "./reconcile/render.js"
+export {
+  causeOf,
+  formatChange,
+  planToJson,
+  renderPlan,
+  renderStep,
+  reportJson,
+  reportSummary,
+  resultLine,
+  stepToJson,
+  summaryLine
+} from "./reconcile/render.js"
 export { paint, type Style, styleFor } from "./style.js"
 
+// per-session operations
 export { handle, type SessionHandle, SessionManager } from "./session/manager.js"
 export * as Sessions from "./session/operations.js"
 export type { Selector } from "./session/locate.js"
-export { listRows, type SessionStatus } from "./session/status.js"
+export { listRows, type SessionStatus, statusOf } from "./session/status.js"
 
 export { backendsLayer, layerNode, layerNodeWith } from "./layer.js"

@@ -2,13 +2,18 @@
 import { NodeServices } from "@effect/platform-node"
 import { Layer } from "effect"
 import { Backends } from "./backends/registry.js"
-import { SshHosts } from "./backends/ssh.js"
+import { SshHosts } from "./transport/ssh.js"
 import { TmuxBinary } from "./backends/tmux.js"
 import { KstlibConfig } from "./config/service.js"
+import { layerFromStateDir } from "./spec/digest-key.js"
 import type { LoadedConfig, LoadOptions } from "./config/types.js"
 
-/** Every backend (tmux, Podman/Docker) on Node's process spawner, with `ops.tmux_binary` taken from the config. */
+/**
+ * Every backend (tmux, Podman/Docker, swarm) on Node's process spawner, with `ops.tmux_binary` and
+ * `ops.hosts` taken from the config, and this machine's keyed env digest.
+ */
 export const backendsLayer = Backends.layerWith.pipe(
+  Layer.provideMerge(layerFromStateDir),
   Layer.provideMerge(Layer.effect(TmuxBinary, KstlibConfig.useSync((c) => c.tmux_binary))),
   Layer.provideMerge(Layer.effect(SshHosts, KstlibConfig.useSync((c) => c.hosts ?? []))),
   Layer.provide(NodeServices.layer)

@@ -4,8 +4,6 @@
  * together. Plain data, no I/O. Field names follow the config file (snake_case) so JSON output,
  * config and library agree.
  */
-import { createHash } from "node:crypto"
-import { Schema } from "effect"
 
 export type BackendKind = "tmux" | "container"
 /** `swarm`: a Docker Swarm service per session (src/backends/swarm.ts); never auto-detected. */
@@ -113,12 +111,6 @@ export type SessionSpec = TmuxSpec | ContainerSpec
 /** What a config entry says (before the planner binds auto-detected runtimes, once). */
 export type ConfiguredSpec = TmuxSpec | ConfiguredContainerSpec
 
-/** Where a session lives: a tmux server (socket) or a container runtime. */
-export type Place =
-  | { readonly backend: "tmux"; readonly socket: string | null; readonly host?: string }
-  | { readonly backend: "container"; readonly runtime: RuntimeName; readonly host?: string }
-
-
 /** `defined` exists only for config sessions that nothing runs; backends never report it. */
 export type ObservedState = "running" | "stopped" | "exited" | "unknown"
 export type SessionState = ObservedState | "defined"
@@ -172,7 +164,6 @@ export interface ObservedContainer extends ObservedCommon {
 
 export type ObservedSession = ObservedTmux | ObservedContainer
 
-// ---- hosts (ssh branch) ----
 /** One `ops.hosts` entry: a machine reached over SSH (`ssh: [user@]host[:port]`), files resolved and checked at load. */
 export interface HostSpec {
   readonly name: string
@@ -195,181 +186,18 @@ export interface HostSpec {
 /** The engines a remote host can run container sessions on (over their own SSH transports). */
 export type HostRuntime = "docker" | "podman"
 
-/** `{ host }` when set, nothing for this machine: places, specs and observed sessions carry it only when remote. */
-export const hostField = (host: string | null | undefined): { readonly host?: string } =>
-  host === undefined || host === null ? {} : { host }
-
-/** `[user@]host[:port]`, as `ops.hosts.<name>.ssh` is written. */
-const USER = /^[A-Za-z0-9._][A-Za-z0-9._-]{0,63}$/u
-const HOSTNAME = /^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})$/u
-const IPV6 = /^[0-9A-Fa-f:.]{2,45}$/u
-
-export interface SshTarget {
-  readonly user: string | null
-  readonly hostname: string
-  readonly port: number | null
-}
-
-/** `[user@]host[:port]` (IPv6 as `[::1]:22`) → its parts, or why not. Never starts with `-` (no option injection). */
-export const parseSshTarget = (text: string): SshTarget | { readonly error: string } => {
-  const m = /^(?:([^@]*)@)?(\[[^\]]*\]|[^:@]*)(?::([^:]*))?$/u.exec(text)
-  const fail = (why: string) => ({ error: `${why}; expected [user@]host[:port], e.g. deploy@edge1.example.com:2222` })
-  if (m === null) return fail("not an SSH target")
-  const [, user, rawHost, rawPort] = m
-  if (user !== undefined && !USER.test(user)) return fail(`invalid user '${user}'`)
-  const bracketed = rawHost!.startsWith("[")
-  const hostname = bracketed ? rawHost!.slice(1, -1) : rawHost!
-  if (bracketed ? !IPV6.test(hostname) : !HOSTNAME.test(hostname)) return fail(`invalid host '${rawHost}'`)
-  let port: number | null = null
-  if (rawPort !== undefined) {
-    if (!/^[0-9]{1,5}$/u.test(rawPort) || Number(rawPort) < 1 || Number(rawPort) > 65535) return fail(`invalid port '${rawPort}'`)
-    port = Number(rawPort)
-  }
-  return { user: user ?? null, hostname, port }
-}
-
-/**
- * A Podman API socket path as podman's `--url ssh://…/PATH` carries it as is: absolute, without
- * whitespace, control characters (a terminal would act on them), `?`, `#` or `%` (URL syntax).
- */
-export const isPodmanSocketPath = (s: string): boolean => /^\/[^\s\u0000-\u001f\u007f-\u009f?#%]+$/u.test(s)
-
-export const hostOf = (x: { readonly host?: string | undefined }): string | null => x.host ?? null
-// ---- end hosts ----
-
-export const placeOfSpec = (spec: SessionSpec): Place =>
-  spec.backend === "tmux"
-    ? { backend: "tmux", socket: spec.socket_name, ...hostField(spec.host) }
-    : { backend: "container", runtime: spec.runtime, ...hostField(spec.host) }
-
-export const placeOf = (o: ObservedSession): Place =>
-  o.backend === "tmux"
-    ? { backend: "tmux", socket: o.socket_name, ...hostField(o.host) }
-    : { backend: "container", runtime: o.runtime, ...hostField(o.host) }
-
-export const samePlace = (a: Place, b: Place): boolean =>
-  hostOf(a) === hostOf(b) &&
-  (a.backend === "tmux" ? b.backend === "tmux" && a.socket === b.socket : b.backend === "container" && a.runtime === b.runtime)
-
-/** `tmux socket default`, `podman`; on a host: `tmux socket default on edge1`, `docker on edge1`. */
-export const describePlace = (p: Place): string =>
-  `${p.backend === "tmux" ? `tmux socket ${p.socket ?? "default"}` : p.runtime}${p.host === undefined ? "" : ` on ${p.host}`}`
-
 /** Ours = created by kstlib for this project: only such sessions are ever stopped, replaced or pruned by apply/down. */
 export const isOurs = (o: ObservedSession, project: string): boolean => o.mark.managed && o.mark.project === project
 
-// ---------------------------------------------------------------------------------------------
-// Fingerprint
-// ---------------------------------------------------------------------------------------------
+/** A value stored in a fingerprint. */
+export type FingerprintValue = string | boolean | null | ReadonlyArray<string> | Readonly<Record<string, string>>
 
 /**
- * The normalized fields of a spec that change what runs. Env values are replaced by a short digest
- * so that the fingerprint (stored on the session) and the plan never carry secrets.
+ * The normalized fields of a spec that change what runs (src/spec/: the field tables, the hash and
+ * the codec). Env values are replaced by a digest per key, so that the fingerprint (stored on the
+ * session) and the plan never carry secrets.
  */
-export type Fingerprint = Readonly<
-  Record<string, string | boolean | null | ReadonlyArray<string> | Readonly<Record<string, string>>>
->
-
-const FingerprintSchema = Schema.Record(
-  Schema.String,
-  Schema.Union([Schema.String, Schema.Boolean, Schema.Null, Schema.Array(Schema.String), Schema.Record(Schema.String, Schema.String)])
-)
-const decodeFingerprintJson = Schema.decodeUnknownOption(Schema.fromJsonString(FingerprintSchema))
-
-export const FINGERPRINT_VERSION = "v1"
-
-const digest = (s: string) => createHash("sha256").update(s).digest("hex")
-
-export const envValueDigest = (key: string, value: string): string => digest(`${key}\u0000${value}`).slice(0, 16)
-
-const sortedEnv = (env: Readonly<Record<string, string>>) =>
-  Object.fromEntries(Object.keys(env).sort().map((k) => [k, envValueDigest(k, env[k]!)]))
-
-/** `shell` appears only when true: adding the field must not change the hash of every existing session. */
-const shellField = (spec: ConfiguredSpec) => (spec.shell ? { shell: true } : {})
-/** `host` only when set: every local session keeps its hash; moving between hosts is a replace. */
-const hostFp = (spec: ConfiguredSpec) => (spec.host === undefined ? {} : { host: spec.host })
-
-/**
- * Supervision fields, each only when not at its default: every session created before they existed
- * keeps its hash, and setting or changing one is drift.
- */
-const supervisionFields = (spec: Supervision) => ({
-  ...(restartPolicy(spec) !== "no" ? { restart: restartPolicy(spec) } : {}),
-  ...(spec.max_restarts !== undefined && spec.max_restarts !== null ? { max_restarts: String(spec.max_restarts) } : {}),
-  ...(spec.ready !== undefined && spec.ready !== null ? { ready: readyFingerprint(spec.ready) } : {}),
-  ...(dependenciesOf(spec).length > 0 ? { depends_on: [...dependenciesOf(spec)].sort() } : {})
-})
-
-const readyFingerprint = (r: ReadySpec): Readonly<Record<string, string>> => {
-  const check = "tcp" in r ? { tcp: String(r.tcp) } : "http" in r ? { http: r.http } : "log" in r ? { log: r.log } : { cmd: r.cmd }
-  return {
-    ...check,
-    ...(r.timeout !== DEFAULT_READY_TIMEOUT ? { timeout: String(r.timeout) } : {}),
-    ...(r.interval !== DEFAULT_READY_INTERVAL ? { interval: String(r.interval) } : {})
-  }
-}
-
-/** The dependencies recorded in a stored fingerprint (to order the removal of sessions no longer in the config). */
-export const appliedDependencies = (fp: Fingerprint | null): ReadonlyArray<string> => {
-  const d = fp?.["depends_on"]
-  return Array.isArray(d) ? d : []
-}
-
-export const fingerprint = (spec: ConfiguredSpec): Fingerprint =>
-  spec.backend === "tmux"
-    ? {
-      backend: "tmux",
-      command: spec.command,
-      ...shellField(spec),
-      working_dir: spec.working_dir,
-      env: sortedEnv(spec.env),
-      socket_name: spec.socket_name,
-      ...supervisionFields(spec),
-      ...hostFp(spec)
-    }
-    : {
-      backend: "container",
-      image: spec.image,
-      command: spec.command,
-      ...shellField(spec),
-      working_dir: spec.working_dir,
-      env: sortedEnv(spec.env),
-      volumes: spec.volumes,
-      ports: spec.ports,
-      log_volume: spec.log_volume,
-      runtime: spec.runtime,
-      // only when set, so that every existing container keeps its hash
-      ...(spec.unsafe_mounts ? { unsafe_mounts: "true" } : {}),
-      // swarm: only when not 1, so that `replicas: 1` and no field hash alike
-      ...(spec.replicas !== undefined && spec.replicas !== 1 ? { replicas: String(spec.replicas) } : {}),
-      ...supervisionFields(spec),
-      ...hostFp(spec)
-    }
-
-/** JSON with sorted object keys: the same fingerprint always serializes to the same text. */
-export const canonicalJson = (value: unknown): string =>
-  JSON.stringify(value, (_k, v: unknown) =>
-    v !== null && typeof v === "object" && !Array.isArray(v)
-      ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, (v as Record<string, unknown>)[k]]))
-      : v)
-
-export const hashFingerprint = (fp: Fingerprint): string => `${FINGERPRINT_VERSION}:${digest(canonicalJson(fp))}`
-
-export const specHash = (spec: ConfiguredSpec): string => hashFingerprint(fingerprint(spec))
-
-/**
- * The one codec for a stored fingerprint (tmux option and container label alike): base64url of its
- * canonical JSON — no comma (Docker's label list), no separator or newline (tmux formats).
- */
-export const encodeFingerprint = (fp: Fingerprint): string => Buffer.from(canonicalJson(fp), "utf8").toString("base64url")
-
-/** Anything unreadable is null (the plan then reports the whole spec as changed). */
-export const decodeFingerprint = (text: string | null | undefined): Fingerprint | null => {
-  if (text === null || text === undefined || !/^[A-Za-z0-9_-]+={0,2}$/.test(text)) return null
-  const decoded = decodeFingerprintJson(Buffer.from(text, "base64url").toString("utf8"))
-  return decoded._tag === "Some" ? decoded.value : null
-}
+export type Fingerprint = Readonly<Record<string, FingerprintValue>>
 
 /** Ownership marks, the same names everywhere, and the exact values kstlib writes. */
 export const Marks = {

@@ -16,14 +16,14 @@ import {
   SessionStopFailed,
   Unsupported
 } from "../errors.js"
-import type { ContainerSpec, HostSpec, ObservedContainer, Place, RuntimeName } from "../model.js"
+import type { ContainerSpec, HostSpec, ObservedContainer, RuntimeName } from "../model.js"
 import type { BackendTimeout } from "../errors.js"
 import type { RunOptions, RunResult, SpawnFailed } from "../proc.js"
 import { interactive, run, streamLines } from "../proc.js"
 import { withEnvFile } from "./container/envfile.js"
-import type { Backend, BackendObservation, LogOptions, ObserveProblem, ObserveScope, StopOutcome } from "./backend.js"
-import { podmanRemote, podmanRemoteFailure } from "./podman-remote.js"
-import { dockerEnv, dockerSshFailure, SshHosts } from "./ssh.js"
+import type { BackendObservation, Driver, Launch, LogOptions, ObserveScope, StopOutcome } from "./driver.js"
+import { podmanRemote, podmanRemoteFailure } from "../transport/podman-remote.js"
+import { dockerEnv, dockerSshFailure, SshHosts } from "../transport/ssh.js"
 import {
   attachArgs,
   envFileText,
@@ -38,7 +38,7 @@ import {
   stopArgs
 } from "./container/argv.js"
 import { engineMessage, isNoSuchContainer, parseInspect, parsePs, parseRestartInfo, type RestartInfo } from "./container/parse.js"
-import { findOnPath } from "./container/path.js"
+import { findOnPath } from "../transport/path.js"
 import { probeWith } from "./probe.js"
 
 /**
@@ -63,7 +63,7 @@ export interface ContainerStopOptions {
   readonly timeout?: number
 }
 
-export class Containers extends Context.Service<Containers, Backend<ContainerSpec, ObservedContainer> & {
+export class Containers extends Context.Service<Containers, Driver<ContainerSpec, ObservedContainer> & {
   /** Runtimes on PATH, in auto-detect order. Cached after the first look. */
   readonly onPath: Effect.Effect<ReadonlyArray<RuntimeName>>
 }>()("kstlib/Containers") {
@@ -177,29 +177,48 @@ const make = Effect.gen(function*() {
     )
   }
 
-  // ---- hosts: `ps` on each host's engine (ops.hosts.<name>.runtime), through its SSH transport, concurrently ----
+  /** One engine's containers (`ps`, then the restart counts of the supervised ones), or the problem reading them. */
+  const observeEngine = (runtime: RuntimeName, host?: string) => {
+    const args = psArgs(runtime)
+    const scope = { backend: "container" as const, runtime, ...(host === undefined ? {} : { host }) }
+    return exec(runtime, args, {}, host).pipe(
+      Effect.flatMap((r) => (r.exitCode === 0 ? Effect.succeed(parsePs(r.stdout, runtime)) : Effect.fail(failed(runtime, args, r)))),
+      Effect.flatMap((sessions) => withRestartInfo(runtime, sessions, host)),
+      Effect.map((sessions): BackendObservation => ({
+        sessions: host === undefined ? sessions : sessions.map((o) => ({ ...o, host })),
+        answered: [scope],
+        problems: []
+      })),
+      Effect.catch((e) =>
+        Effect.succeed<BackendObservation>({
+          sessions: [],
+          answered: [],
+          problems: [
+            e._tag === "HostUnreachable"
+              ? { scope: { host: host! }, kind: "failed", message: e.message, unreachable: e }
+              : { scope, kind: "failed", message: e._tag === "EngineUnavailable" ? e.reason : e.message }
+          ]
+        })
+      )
+    )
+  }
+
+  /** A host's engine (ops.hosts.<name>.runtime), through its SSH transport; the engine's client runs here. */
   const observeHost = (host: HostSpec) =>
     Effect.gen(function*() {
-      const runtime = host.runtime
-      const problem = (p: Omit<ObserveProblem, "host">) => ({ runtime, host: host.name, sessions: [] as ReadonlyArray<ObservedContainer>, problem: { ...p, host: host.name } as ObserveProblem | null })
-      // the engine's client runs here: without it there is nothing to reach the host with
-      if (!(yield* onPath).includes(runtime)) {
-        return problem({ where: `${runtime} on ${host.name}`, message: `the ${runtime} client is not installed on this machine (not found in PATH)`, missing: true })
-      }
-      const args = psArgs(runtime)
-      return yield* exec(runtime, args, {}, host.name).pipe(
-        Effect.flatMap((r) => (r.exitCode === 0 ? Effect.succeed(parsePs(r.stdout, runtime)) : Effect.fail(failed(runtime, args, r)))),
-        Effect.flatMap((sessions) => withRestartInfo(runtime, sessions, host.name)),
-        Effect.map((sessions) => ({ runtime, host: host.name, sessions: sessions.map((o) => ({ ...o, host: host.name })), problem: null as ObserveProblem | null })),
-        Effect.catch((e) =>
-          Effect.succeed(
-            e._tag === "HostUnreachable"
-              ? problem({ where: "ssh", message: e.message, missing: false, unreachable: e })
-              : problem({ where: `${runtime} on ${host.name}`, message: e._tag === "EngineUnavailable" ? e.reason : e.message, missing: false })
-          )
-        )
-      )
+      if ((yield* onPath).includes(host.runtime)) return yield* observeEngine(host.runtime, host.name)
+      // without the client there is nothing to reach the host's engine with: its containers are unknown
+      return {
+        sessions: [],
+        answered: [],
+        problems: [{
+          scope: { backend: "container", runtime: host.runtime, host: host.name },
+          kind: "failed",
+          message: `the ${host.runtime} client is not installed on this machine (not found in PATH)`
+        }]
+      } satisfies BackendObservation
     })
+
   const observeHosts = (scope: ObserveScope) =>
     Effect.gen(function*() {
       const configured = yield* SshHosts
@@ -207,52 +226,22 @@ const make = Effect.gen(function*() {
       return yield* Effect.forEach(hosts, observeHost, { concurrency: "unbounded" })
     })
 
+  /** Each local runtime on its own (a docker client without a daemon does not hide podman's containers), and every host, concurrently. */
   const observe = Effect.fn("Containers.observe")(function*(scope: ObserveScope) {
-    const [local, remote] = yield* Effect.all([observeLocal(), observeHosts(scope)], { concurrency: 2 })
-    const answered = new Set<RuntimeName>(remote.filter((h) => h.problem === null).map((h) => h.runtime))
-    return {
-      ...local,
-      sessions: [...local.sessions, ...remote.flatMap((h) => h.sessions)],
-      available: local.available || answered.size > 0,
-      runtimes: [...local.runtimes, ...RUNTIMES.filter((r) => answered.has(r) && !local.runtimes.includes(r))],
-      problems: [...local.problems, ...remote.flatMap((h) => (h.problem === null ? [] : [h.problem]))],
-      unreadable: [
-        ...local.unreadable,
-        ...remote.flatMap((h): ReadonlyArray<Place> => (h.problem === null ? [] : [{ backend: "container", runtime: h.runtime, host: h.host }]))
-      ]
-    } satisfies BackendObservation
-  })
-  // ---- end hosts ----
-
-  const observeLocal = Effect.fn("Containers.observeLocal")(function*() {
     const runtimes = yield* onPath
-    // Each runtime on its own, so a docker client without a daemon does not hide podman's containers.
-    const per = yield* Effect.forEach(runtimes, (runtime) => {
-      const args = psArgs(runtime)
-      return exec(runtime, args).pipe(
-        Effect.flatMap((r) => (r.exitCode === 0 ? Effect.succeed(parsePs(r.stdout, runtime)) : Effect.fail(failed(runtime, args, r)))),
-        Effect.flatMap((sessions) => withRestartInfo(runtime, sessions)),
-        Effect.map((sessions) => ({ runtime, sessions, problem: null as ObserveProblem | null })),
-        Effect.catch((e) =>
-          Effect.succeed({
-            runtime,
-            sessions: [] as ReadonlyArray<ObservedContainer>,
-            problem: { where: runtime, message: e.message, missing: false }
-          })
-        )
-      )
-    }, { concurrency: "unbounded" })
-    const ok = per.filter((p) => p.problem === null)
+    const parts = yield* Effect.all([
+      Effect.forEach(runtimes, (runtime) => observeEngine(runtime), { concurrency: "unbounded" }),
+      observeHosts(scope)
+    ], { concurrency: 2 }).pipe(Effect.map(([local, remote]) => [...local, ...remote]))
     return {
-      kind: "container",
-      sessions: per.flatMap((p) => p.sessions),
-      available: ok.length > 0,
-      runtimes: ok.map((p) => p.runtime),
+      sessions: parts.flatMap((p) => p.sessions),
+      answered: parts.flatMap((p) => p.answered),
       problems: [
-        ...(runtimes.length === 0 ? [{ where: "container", message: `no container runtime found in PATH (looked for ${RUNTIMES.join(", ")})`, missing: true }] : []),
-        ...per.flatMap((p) => (p.problem === null ? [] : [p.problem]))
-      ],
-      unreadable: per.flatMap((p) => (p.problem === null ? [] : [{ backend: "container" as const, runtime: p.runtime }]))
+        ...(runtimes.length === 0
+          ? [{ scope: { backend: "container" as const }, kind: "missing" as const, message: `no container runtime found in PATH (looked for ${RUNTIMES.join(", ")})` }]
+          : []),
+        ...parts.flatMap((p) => p.problems)
+      ]
     } satisfies BackendObservation
   })
 
@@ -266,10 +255,10 @@ const make = Effect.gen(function*() {
     }))
   }
 
-  const launchOne = (spec: ContainerSpec, project: string) =>
+  const launchOne = ({ spec, stamp }: Launch<ContainerSpec>, project: string) =>
     withEnvFile(envFileText(spec.env), (envFile) =>
       Effect.gen(function*() {
-        const built = runArgs(spec, project, envFile)
+        const built = runArgs(spec, stamp, project, envFile)
         if (!built.ok) return yield* startFailed(spec.name, built.reason)
         const viaClient = Object.fromEntries(envViaClient(spec.env).map((k) => [k, spec.env[k]!]))
         const r = yield* exec(spec.runtime, built.args, { env: viaClient }, spec.host).pipe(
@@ -280,11 +269,12 @@ const make = Effect.gen(function*() {
         }
       }))
 
-  const launch = Effect.fn("Containers.launch")(function*(specs: ReadonlyArray<ContainerSpec>, context: { readonly project: string }) {
-    return yield* Effect.forEach(specs, (spec) => Effect.result(launchOne(spec, context.project)), { concurrency: "unbounded" })
+  const launch = Effect.fn("Containers.launch")(function*(items: ReadonlyArray<Launch<ContainerSpec>>, context: { readonly project: string }) {
+    return yield* Effect.forEach(items, (item) => Effect.result(launchOne(item, context.project)), { concurrency: "unbounded" })
   })
 
-  const restart = Effect.fn("Containers.restart")(function*(o: ObservedContainer) {
+  /** `start`: the same container again (its labels cannot change: the stamp it was created with stays). */
+  const startInPlace = Effect.fn("Containers.startInPlace")(function*(o: ObservedContainer) {
     const r = yield* exec(o.runtime, startArgs(o.name), {}, o.host).pipe(Effect.mapError((e) => startFailed(o.name, e.message)))
     if (r.exitCode === 0) return
     if (isNoSuchContainer(r.stderr)) return yield* notFound(o.name)
@@ -392,19 +382,16 @@ const make = Effect.gen(function*() {
     })
 
   return Containers.of({
-    kind: "container",
-    capabilities: { exec: true, sendKeys: false },
+    name: "engine",
+    capabilities: { exec: true, sendKeys: false, updatesInPlace: false },
     onPath,
     observe: (scope) => observe(scope),
     batchKey: (spec) => `${spec.runtime}\u0000${spec.name}${spec.host === undefined ? "" : `\u0000${spec.host}`}`,
     launch,
-    restart: (o) => restart(o),
-    stop: (o, options) => stopContainer(o, { ...options, remove: options.removeOwned === true && options.keep !== true }),
-    remove: (o, options) =>
-      stopContainer(o, { ...options, remove: true }).pipe(
-        Effect.asVoid,
-        Effect.catchTag("SessionNotFound", () => Effect.void)
-      ),
+    startInPlace: (o) => startInPlace(o),
+    // kstlib's own containers are recreated from their spec: a stop deletes them; anything else is kept
+    stop: (o, options) =>
+      stopContainer(o, { ...options, remove: options.leave === "nothing" || (options.leave === "stopped" && options.owned === true) }),
     logs: (o, options) => logs(o, options),
     follow,
     attach,

@@ -13,12 +13,13 @@ import { Context, Effect, Layer, Schedule, Stream } from "effect"
 import { ChildProcessSpawner } from "effect/process"
 import { CommandFailed, SessionAttachFailed, SessionNotFound, SessionStartFailed, SessionStopFailed, Unsupported } from "../errors.js"
 import type { ContainerSpec, ObservedContainer } from "../model.js"
-import { fingerprint, isOurs } from "../model.js"
+import { isOurs } from "../model.js"
+import { updatableChanges } from "../spec/diff.js"
 import type { RunOptions, RunResult, SpawnFailed } from "../proc.js"
 import { run, streamLines } from "../proc.js"
 import { probeWith } from "./probe.js"
 import { withEnvFile } from "./container/envfile.js"
-import type { Backend, BackendObservation, StopOutcome } from "./backend.js"
+import type { BackendObservation, Driver, Launch, StopOptions, StopOutcome } from "./driver.js"
 import { engineMessage } from "./container/parse.js"
 import {
   createArgs,
@@ -32,12 +33,11 @@ import {
   serviceInspectArgs,
   serviceLsArgs,
   servicePsArgs,
-  updatable,
   updateArgs
 } from "./swarm/argv.js"
 import { isNoSuchService, isNotSwarmManager, parseServiceInspect, parseServiceLs, parseServicePs, toObserved } from "./swarm/parse.js"
 
-export class Swarm extends Context.Service<Swarm, Backend<ContainerSpec, ObservedContainer>>()("kstlib/Swarm") {
+export class Swarm extends Context.Service<Swarm, Driver<ContainerSpec, ObservedContainer>>()("kstlib/Swarm") {
   static readonly layer: Layer.Layer<Swarm, never, ChildProcessSpawner.ChildProcessSpawner> = Layer.effect(Swarm, Effect.suspend(() => make))
 }
 
@@ -84,24 +84,20 @@ const make = Effect.gen(function*() {
 
   const observe = Effect.fn("Swarm.observe")(function*() {
     const r = yield* Effect.result(services)
-    const base = { kind: "container" as const, unreadable: [] }
     if (r._tag === "Failure") {
-      // No docker at all is the container backend's to report; swarm simply is not there.
+      // No docker at all is the engine driver's to report; swarm simply is not there. Otherwise its
+      // services are unknown: nothing is planned there.
       const missing = r.failure._tag === "CommandFailed" && r.failure.exitCode === 127
       return {
-        ...base,
         sessions: [],
-        available: false,
-        runtimes: [],
-        problems: missing ? [] : [{ where: "swarm", message: r.failure.message, missing }],
-        // Swarm answered before but not now: its services are unknown, nothing is planned there.
-        unreadable: missing ? [] : [{ backend: "container" as const, runtime: "swarm" as const }]
+        answered: [],
+        problems: missing ? [] : [{ scope: { backend: "container", runtime: "swarm" }, kind: "failed", message: r.failure.message }]
       } satisfies BackendObservation
     }
     // Not a swarm manager: swarm is not in use here (not a failure); a session asking for it is
     // invalid ("container runtime 'swarm' not found").
-    if (r.success === null) return { ...base, sessions: [], available: false, runtimes: [], problems: [] } satisfies BackendObservation
-    return { ...base, sessions: r.success, available: true, runtimes: ["swarm"], problems: [] } satisfies BackendObservation
+    if (r.success === null) return { sessions: [], answered: [], problems: [] } satisfies BackendObservation
+    return { sessions: r.success, answered: [{ backend: "container", runtime: "swarm" }], problems: [] } satisfies BackendObservation
   })
 
   /** One service by exact name (`service ls --filter name=` matches prefixes). */
@@ -140,10 +136,10 @@ const make = Effect.gen(function*() {
       yield* waitGone(name)
     })
 
-  const create = (spec: ContainerSpec, project: string) =>
+  const create = ({ spec, stamp }: Launch<ContainerSpec>, project: string) =>
     withEnvFile(envFileText(spec.env), (envFile) =>
       Effect.gen(function*() {
-        const built = createArgs(spec, project, envFile)
+        const built = createArgs(spec, stamp, project, envFile)
         if (!built.ok) return yield* startFailed(spec.name, built.reason)
         const viaClient = Object.fromEntries(envViaClient(spec.env).map((k) => [k, spec.env[k]!]))
         const r = yield* exec(built.args, { env: viaClient }).pipe(Effect.mapError((e) => startFailed(spec.name, e.message)))
@@ -154,30 +150,31 @@ const make = Effect.gen(function*() {
    * Create, or for a service of ours already there (a replace the executor left in place): a
    * `service update` when every changed field is one update can change, else remove and create.
    */
-  const launchOne = (spec: ContainerSpec, project: string) =>
+  const launchOne = (item: Launch<ContainerSpec>, project: string) =>
     Effect.gen(function*() {
+      const { spec, stamp } = item
       const existing = yield* find(spec.name).pipe(Effect.mapError((e) => startFailed(spec.name, e.message)))
       if (existing !== null && !isOurs(existing, project)) {
         return yield* startFailed(spec.name, "a service of that name exists and is not this project's")
       }
-      if (existing !== null && updatable(existing.mark.applied, fingerprint(spec))) {
-        const built = updateArgs(spec, project)
+      if (existing !== null && item.changes !== null && updatableChanges(item.changes)) {
+        const built = updateArgs(spec, stamp, project)
         if (!built.ok) return yield* startFailed(spec.name, built.reason)
         const r = yield* exec(built.args).pipe(Effect.mapError((e) => startFailed(spec.name, e.message)))
         if (r.exitCode !== 0) return yield* startFailed(spec.name, engineMessage(r.stderr) || `docker service update exited with ${r.exitCode}`)
       } else {
         if (existing !== null) yield* rm(spec.name).pipe(Effect.mapError((e) => startFailed(spec.name, e.message)))
-        yield* create(spec, project)
+        yield* create(item, project)
       }
       yield* converge(spec.name, replicasOf(spec))
     })
 
-  const launch = Effect.fn("Swarm.launch")(function*(specs: ReadonlyArray<ContainerSpec>, context: { readonly project: string }) {
-    return yield* Effect.forEach(specs, (spec) => Effect.result(launchOne(spec, context.project)), { concurrency: 4 })
+  const launch = Effect.fn("Swarm.launch")(function*(items: ReadonlyArray<Launch<ContainerSpec>>, context: { readonly project: string }) {
+    return yield* Effect.forEach(items, (item) => Effect.result(launchOne(item, context.project)), { concurrency: 4 })
   })
 
   /** Scaled back up (stopped), or its tasks started again with the same spec (exited). */
-  const restart = Effect.fn("Swarm.restart")(function*(o: ObservedContainer, spec: ContainerSpec) {
+  const startInPlace = Effect.fn("Swarm.startInPlace")(function*(o: ObservedContainer, spec: ContainerSpec) {
     const args = o.state === "stopped" ? scaleArgs(o.name, Math.max(1, replicasOf(spec))) : forceUpdateArgs(o.name)
     const r = yield* exec(args).pipe(Effect.mapError((e) => startFailed(o.name, e.message)))
     if (r.exitCode !== 0) {
@@ -187,8 +184,12 @@ const make = Effect.gen(function*() {
     yield* converge(o.name, Math.max(1, replicasOf(spec)))
   })
 
-  /** Scale to 0 and wait until no task runs; the service stays (its spec is kept). */
-  const stop = Effect.fn("Swarm.stop")(function*(o: ObservedContainer, options: { readonly timeout?: number }) {
+  /** Scale to 0 and wait until no task runs; the service stays (its spec is kept) unless nothing is to be left. */
+  const stop = Effect.fn("Swarm.stop")(function*(o: ObservedContainer, options: StopOptions) {
+    if (options.leave === "nothing") {
+      yield* rm(o.name)
+      return "stopped" as StopOutcome
+    }
     const before = yield* find(o.name).pipe(Effect.mapError((e) => stopFailed(o.name, e.message)))
     if (before === null) return yield* notFound(o.name)
     if (before.state === "stopped") return "already-stopped" as StopOutcome
@@ -225,14 +226,13 @@ const make = Effect.gen(function*() {
     Effect.fail(new Unsupported({ session: o.name, backend: "container", operation, hint }))
 
   return Swarm.of({
-    kind: "container",
+    name: "swarm",
     capabilities: { exec: false, sendKeys: false, updatesInPlace: true },
     observe: () => observe(),
-    batchKey: (spec) => `swarm\u0000${spec.name}`,
+    batchKey: (spec) => spec.name,
     launch,
-    restart: (o, spec) => restart(o, spec),
+    startInPlace: (o, spec) => startInPlace(o, spec),
     stop: (o, options) => stop(o, options),
-    remove: (o) => rm(o.name),
     logs: (o, options) => logs(o, options),
     follow,
     attach: (o) =>

@@ -17,12 +17,13 @@ import {
   TmuxNotFound,
   Unsupported
 } from "../errors.js"
-import type { ObservedTmux, Place, TmuxSpec } from "../model.js"
+import type { ObservedTmux, TmuxSpec } from "../model.js"
+import type { Stamp } from "../spec/fingerprint.js"
 import type { BackendTimeout, HostUnreachable } from "../errors.js"
 import { interactive, run } from "../proc.js"
 import type { RunResult } from "../proc.js"
-import type { Backend, BackendError, BackendObservation, LogOptions, ObserveProblem, ObserveScope, StopOutcome } from "./backend.js"
-import { findOnPath } from "./container/path.js"
+import type { BackendError, BackendObservation, Driver, Launch, LogOptions, ObserveProblem, ObserveScope, StopOptions, StopOutcome } from "./driver.js"
+import { findOnPath } from "../transport/path.js"
 import { probeWith } from "./probe.js"
 import {
   captureArgs,
@@ -51,7 +52,7 @@ import {
   tmuxEnvSocketPath
 } from "./tmux/parse.js"
 import { discoverSockets, mergeSockets, normalizeSocket, parseRemoteSockets, REMOTE_SOCKETS_SCRIPT, socketPath } from "./tmux/sockets.js"
-import { SshHosts, sshInteractive, sshRun } from "./ssh.js"
+import { SshHosts, sshInteractive, sshRun } from "../transport/ssh.js"
 
 /** tmux keeps no time per line: `--timestamps` shows when kstlib read each one (RFC 3339, UTC, milliseconds). */
 const stampLines = <L extends ReadonlyArray<string>>(lines: L): Array<string> => {
@@ -62,7 +63,7 @@ const stampLines = <L extends ReadonlyArray<string>>(lines: L): Array<string> =>
 /** The tmux binary (`ops.tmux_binary`); read on each call so a loaded config can set it. */
 export const TmuxBinary = Context.Reference<string>("kstlib/TmuxBinary", { defaultValue: () => "tmux" })
 
-export class Tmux extends Context.Service<Tmux, Backend<TmuxSpec, ObservedTmux>>()("kstlib/Tmux") {
+export class Tmux extends Context.Service<Tmux, Driver<TmuxSpec, ObservedTmux>>()("kstlib/Tmux") {
   /** On any ChildProcessSpawner (the real one, a counting one, a fake one in unit tests). */
   static readonly layer: Layer.Layer<Tmux, never, ChildProcessSpawner.ChildProcessSpawner> = Layer.effect(
     Tmux,
@@ -104,7 +105,7 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
     options: { readonly input?: string; readonly path?: string; readonly minTimeout?: number; readonly host?: string | undefined } = {}
   ): Effect.Effect<RunResult, TmuxError> =>
     Effect.gen(function*() {
-      // ---- hosts (ssh branch): the same tmux call, run on the host by ssh (its own `tmux`) ----
+      // on a host: the same tmux call, run there by ssh (the host's own `tmux`)
       if (options.host !== undefined) {
         // `-u`: a login without a UTF-8 locale would make tmux print our \x1f separators as `_`
         const argv = ["-u", ...socketArgs(socket, false), ...args]
@@ -117,7 +118,6 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
           ...(options.minTimeout === undefined ? {} : { minTimeout: options.minTimeout })
         }).pipe(Effect.provideService(ChildProcessSpawner.ChildProcessSpawner, spawner))
       }
-      // ---- end hosts ----
       const configured = yield* TmuxBinary
       const binary = options.path === undefined ? configured : (yield* Effect.promise(() => findOnPath(configured))) ?? configured
       return yield* run(binary, [...socketArgs(socket, insideTmux()), ...args], {
@@ -165,9 +165,8 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
       )
     )
 
-  const where = (socket: string | null, host?: string) => `tmux socket ${socket ?? "default"}${host === undefined ? "" : ` on ${host}`}`
+  const socketScope = (socket: string | null, host?: string) => ({ backend: "tmux" as const, socket, ...(host === undefined ? {} : { host }) })
 
-  // ---- hosts (ssh branch) ----
   /**
    * One host: its default server, the asked sockets and the others its socket directory holds, one
    * `list-panes` each over the host's one multiplexed connection. A host that cannot be reached is
@@ -188,24 +187,22 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
         )
       ], { concurrency: 2 })
       const extra = mergeSockets(asked, found).filter((s) => !asked.includes(s))
-      const sockets = [...asked, ...extra]
       const per = extra.length === 0 ? first : [...first, ...(yield* list(extra))]
-      const places = sockets.map((socket): Place => ({ backend: "tmux", socket, host }))
       const down = per.flatMap((p) => (Result.isFailure(p.r) && p.r.failure._tag === "HostUnreachable" ? [p.r.failure] : []))[0]
       if (down !== undefined) {
         return {
-          sessions: [] as ReadonlyArray<ObservedTmux>,
-          problems: [{ where: "ssh", message: down.message, missing: false, host, unreachable: down }] as ReadonlyArray<ObserveProblem>,
-          unreadable: places
-        }
+          sessions: [],
+          answered: [],
+          problems: [{ scope: { host }, kind: "failed", message: down.message, unreachable: down }]
+        } satisfies BackendObservation
       }
       return {
         sessions: per.flatMap((p) => (Result.isSuccess(p.r) ? p.r.success.sessions : [])),
+        answered: per.some((p) => Result.isSuccess(p.r)) ? [{ backend: "tmux", host }] : [],
         problems: per.flatMap((p): ReadonlyArray<ObserveProblem> =>
-          Result.isFailure(p.r) ? [{ where: where(p.socket, host), message: p.r.failure.message, missing: false, host }] : []
-        ),
-        unreadable: per.flatMap((p): ReadonlyArray<Place> => (Result.isFailure(p.r) ? [{ backend: "tmux", socket: p.socket, host }] : []))
-      }
+          Result.isFailure(p.r) ? [{ scope: socketScope(p.socket, host), kind: "failed", message: p.r.failure.message }] : []
+        )
+      } satisfies BackendObservation
     })
 
   const observeHosts = (scope: ObserveScope) =>
@@ -215,15 +212,13 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
       const sockets = mergeSockets(scope.sockets, [])
       return yield* Effect.forEach(names, (host) => observeHost(host, sockets), { concurrency: "unbounded" })
     })
-  // ---- end hosts ----
 
   const observe = Effect.fn("Tmux.observe")(function*(scope: ObserveScope) {
     const [local, remote] = yield* Effect.all([observeLocal(scope), observeHosts(scope)], { concurrency: 2 })
     return {
-      ...local,
       sessions: [...local.sessions, ...remote.flatMap((h) => h.sessions)],
-      problems: [...local.problems, ...remote.flatMap((h) => h.problems)],
-      unreadable: [...local.unreadable, ...remote.flatMap((h) => h.unreadable)]
+      answered: [...local.answered, ...remote.flatMap((h) => h.answered)],
+      problems: [...local.problems, ...remote.flatMap((h) => h.problems)]
     } satisfies BackendObservation
   })
 
@@ -233,22 +228,15 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
       Effect.result(observeSocket(socket)).pipe(Effect.map((r) => ({ socket, r }))), { concurrency: 4 })
     const missing = per.find((p) => Result.isFailure(p.r) && p.r.failure._tag === "TmuxNotFound")
     if (missing !== undefined && Result.isFailure(missing.r)) {
-      return {
-        kind: "tmux",
-        sessions: [],
-        available: false,
-        runtimes: [],
-        problems: [{ where: "tmux", message: missing.r.failure.message, missing: true }],
-        unreadable: [{ backend: "tmux", socket: null }]
-      } satisfies BackendObservation
+      return { sessions: [], answered: [], problems: [{ scope: { backend: "tmux" }, kind: "missing", message: missing.r.failure.message }] } satisfies BackendObservation
     }
     const problems: Array<ObserveProblem> = []
     for (const { socket, r } of per) {
-      if (Result.isFailure(r)) problems.push({ where: where(socket), message: r.failure.message, missing: false })
+      if (Result.isFailure(r)) problems.push({ scope: socketScope(socket), kind: "failed", message: r.failure.message })
       else if (r.success.globalMarks.length > 0) {
         problems.push({
-          where: where(socket),
-          missing: false,
+          scope: socketScope(socket),
+          kind: "notice",
           message: `${r.success.globalMarks.join(", ")} set globally on this server: kstlib treats every session there as not its own until you unset it (tmux${
             socket === null ? "" : ` -L ${socket}`
           } set -gu ${r.success.globalMarks[0]})`
@@ -256,12 +244,9 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
       }
     }
     return {
-      kind: "tmux",
       sessions: per.flatMap((p) => (Result.isSuccess(p.r) ? p.r.success.sessions : [])),
-      available: true,
-      runtimes: [],
-      problems,
-      unreadable: per.flatMap((p) => (Result.isFailure(p.r) ? [{ backend: "tmux" as const, socket: p.socket }] : []))
+      answered: [{ backend: "tmux" }],
+      problems
     } satisfies BackendObservation
   })
 
@@ -270,12 +255,12 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
    * session; env values stay off every command line). tmux runs every line even when one fails, and
    * a failing command skips the rest of its line (a duplicate `new-session` marks nothing).
    */
-  const createBatch = (socket: string | null, specs: ReadonlyArray<TmuxSpec>, project: string, path: string | undefined) =>
+  const createBatch = (socket: string | null, items: ReadonlyArray<Launch<TmuxSpec>>, project: string, path: string | undefined) =>
     Effect.gen(function*() {
       const sup = yield* supervisor
-      const host = specs[0]?.host
+      const host = items[0]?.spec.host
       const r = yield* tmux(socket, scriptArgs(), {
-        input: script(specs.map((s) => createCommands(s, project, sup))),
+        input: script(items.map((item) => createCommands(item, project, sup))),
         ...(path === undefined ? {} : { path }),
         host
       })
@@ -286,7 +271,8 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
       return refused
     })
 
-  const launch = Effect.fn("Tmux.launch")(function*(specs: ReadonlyArray<TmuxSpec>, context: { readonly project: string }) {
+  const launch = Effect.fn("Tmux.launch")(function*(items: ReadonlyArray<Launch<TmuxSpec>>, context: { readonly project: string }) {
+    const specs = items.map((item) => item.spec)
     const results: Array<Result.Result<void, SessionStartFailed>> = specs.map(() => Result.succeed(undefined))
     const groups = new Map<string, Array<number>>()
     const seen = new Set<string>()
@@ -305,7 +291,7 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
     yield* Effect.forEach([...groups.values()], (indices) => {
       const first = specs[indices[0]!]!
       const socket = normalizeSocket(first.socket_name)
-      return createBatch(socket, indices.map((i) => specs[i]!), context.project, first.env["PATH"]).pipe(
+      return createBatch(socket, indices.map((i) => items[i]!), context.project, first.env["PATH"]).pipe(
         Effect.map((refused) => {
           for (const i of indices) {
             const reason = refused.get(specs[i]!.name)
@@ -318,16 +304,16 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
     return results
   })
 
-  /** `respawn-pane -k`: a pane whose process still runs is killed first; marks refreshed when asked. */
-  const restart = Effect.fn("Tmux.restart")(function*(
+  /** `respawn-pane -k`: a pane whose process still runs is killed first; marks refreshed with the stamp, when given. */
+  const startInPlace = Effect.fn("Tmux.startInPlace")(function*(
     o: ObservedTmux,
     spec: TmuxSpec,
-    options: { readonly project: string; readonly mark: boolean }
+    options: { readonly project: string; readonly stamp: Stamp | null }
   ) {
     if (dirMissing(spec)) return yield* startFailed(spec.name, `working directory does not exist: ${spec.working_dir}`)
     const sup = yield* supervisor
     const r = yield* tmux(o.socket_name, scriptArgs(), {
-      input: script([respawnCommands(spec, options.mark ? { project: options.project } : null, sup)]),
+      input: script([respawnCommands(spec, options.stamp === null ? null : { project: options.project, stamp: options.stamp }, sup)]),
       ...(spec.env["PATH"] === undefined ? {} : { path: spec.env["PATH"] }),
       host: o.host
     }).pipe(Effect.mapError((e) => startFailed(spec.name, e.message)))
@@ -373,7 +359,7 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
    * `force`) is killed: SIGTERM then SIGKILL to its process group, then the session is closed.
    * The outcome says which happened.
    */
-  const stop = Effect.fn("Tmux.stop")(function*(o: ObservedTmux, options: { readonly force?: boolean; readonly timeout?: number; readonly keep?: boolean }) {
+  const stop = Effect.fn("Tmux.stop")(function*(o: ObservedTmux, options: StopOptions) {
     const socket = normalizeSocket(o.socket_name)
     const fail = (e: { readonly message: string }) => stopFailed(o.name, e.message)
     // A stop through kstlib is never undone by the restart policy: hook removed, session marked
@@ -405,7 +391,7 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
       } else if (!ended) outcome = "killed"
     }
     // The pane stays (remain-on-exit), dead, to be respawned in place.
-    if (options.keep === true) return outcome
+    if (options.leave === "instance") return outcome
     const kill = yield* tmux(socket, ["kill-session", "-t", sessionTarget(o.name)], { host }).pipe(Effect.mapError(fail))
     if (kill.exitCode === 0) return outcome
     // Already gone (it ended by itself, or someone else killed it) is success.
@@ -467,7 +453,7 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
     const has = yield* tmux(sock, ["has-session", "-t", sessionTarget(o.name)], { host: o.host })
     if (has.exitCode !== 0) return yield* notFound(o.name)
     const fail = (reason: string) => new SessionAttachFailed({ session: o.name, backend: "tmux", reason })
-    // ---- hosts (ssh branch): `ssh -t HOST tmux attach` (a remote server: never a switch-client here) ----
+    // on a host: `ssh -t HOST tmux attach` (a remote server: never a switch-client here)
     if (o.host !== undefined) {
       if (process.stdin.isTTY !== true) return yield* fail("stdin is not a terminal")
       const code = yield* sshInteractive(o.host, ["tmux", "-u", ...socketArgs(sock, false), "attach-session", "-t", sessionTarget(o.name)]).pipe(
@@ -476,7 +462,6 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
       if (code !== 0) return yield* fail(`ssh ${o.host} tmux attach-session exited with ${code}`)
       return
     }
-    // ---- end hosts ----
     const current = tmuxEnvSocketPath(process.env["TMUX"])
     if (current !== null) {
       // Inside tmux: attaching would nest; switch this client instead (same server only).
@@ -515,14 +500,13 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
     })
 
   return Tmux.of({
-    kind: "tmux",
-    capabilities: { exec: false, sendKeys: true },
+    name: "tmux",
+    capabilities: { exec: false, sendKeys: true, updatesInPlace: false },
     observe,
     batchKey: (spec) => `${normalizeSocket(spec.socket_name) ?? ""}${spec.host === undefined ? "" : `\u0000${spec.host}`}`,
     launch,
-    restart,
+    startInPlace,
     stop,
-    remove: (o, options) => stop(o, options).pipe(Effect.asVoid, Effect.catchTag("SessionNotFound", () => Effect.void)),
     logs,
     follow,
     attach,

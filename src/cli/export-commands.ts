@@ -2,6 +2,7 @@
 import { Effect } from "effect"
 import { Command, Flag } from "effect/cli"
 import { kubernetesManifests } from "../export/kubernetes.js"
+import { EnvDigests, layerFromStateDir } from "../spec/digest-key.js"
 import { loadFromFlags, reportConfigProblems } from "./app.js"
 import { withDefaultShown } from "./flags.js"
 
@@ -22,10 +23,11 @@ const exportCommand = Command.make("export", {
       project: config.project,
       includeSecrets: f.includeSecrets,
       imagePullPolicy: f.imagePullPolicy,
-      sources: config.files
+      sources: config.files,
+      digest: yield* EnvDigests
     })
     yield* Effect.sync(() => process.stdout.write(text))
-  })).pipe(
+  }).pipe(Effect.provide(layerFromStateDir))).pipe(
   Command.withDescription(
     "Print Kubernetes manifests (multi-document YAML) for the config's container sessions: a Deployment each, env through a Secret (values only with --include-secrets). tmux sessions are skipped."
   ),

@@ -3,17 +3,13 @@ import { Console, Duration, Effect } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { KstlibConfig } from "../config/service.js"
 import type { LoadedConfig } from "../config/types.js"
-import { escapeText, ExitWith, InvalidInput } from "../errors.js"
-import type { ExecuteReport, StepResult } from "../reconcile/execute.js"
+import { ExitWith, InvalidInput } from "../errors.js"
 import { defaultSettle } from "../reconcile/execute.js"
 import { relevantProblems } from "../reconcile/observe.js"
-import type { Plan } from "../reconcile/plan.js"
-import { actionOf, backendOf, hasChanges, isBlocked } from "../reconcile/plan.js"
+import { hasChanges, isBlocked } from "../reconcile/plan.js"
 import type { ApplyOptions, ApplyResult, Planned } from "../reconcile/reconciler.js"
 import { apply as runApply, down as runDown, planDownFromConfig, planFromConfig } from "../reconcile/reconciler.js"
-import type { Style } from "../style.js"
-import { planToJson, renderPlan, stepHeadline, symbols } from "../reconcile/render.js"
-import { paint } from "../style.js"
+import { planToJson, renderPlan, reportJson, reportSummary, resultLine } from "../reconcile/render.js"
 import { withApp } from "./app.js"
 import { withDefaultShown } from "./flags.js"
 import { stdoutStyle } from "./output.js"
@@ -68,53 +64,6 @@ const plan = Command.make("plan", {
   ])
 )
 
-const past: Record<string, string> = { create: "created", replace: "replaced", start: "started", stop: "stopped", prune: "pruned" }
-
-export const resultLine = (style: Style, r: StepResult): string => {
-  if (r.error?._tag === "DependencyFailed") {
-    return `${paint(style, "yellow", "NOT RUN")} ${symbols[actionOf(r.step)]} ${stepHeadline(r.step)}\n         ${r.error.message}`
-  }
-  const killed = r.outcome === "killed" ? ", killed after the grace period" : ""
-  const unverified = r.unverified ? ", not checked (interrupted)" : ""
-  const head = `${paint(style, r.error === null ? "green" : "red", r.error === null ? "done  " : "FAILED")} ${symbols[actionOf(r.step)]} ${
-    stepHeadline(r.step)
-  } (${(r.durationMs / 1000).toFixed(1)}s${killed}${unverified})`
-  if (r.error === null) return head
-  const output = (r.error._tag === "SessionStartFailed" || r.error._tag === "SessionNotReady") && r.error.output.trim() !== ""
-    ? r.error.output.trimEnd().split("\n").slice(-10).map((l) => `         | ${escapeText(l)}`)
-    : []
-  return [head, `         ${r.error.message}`, ...output].join("\n")
-}
-
-const summary = (verb: string, report: ExecuteReport): string => {
-  const ok = report.results.filter((r) => r.error === null)
-  const parts = Object.entries(past).map(([action, word]) => `${ok.filter((r) => actionOf(r.step) === action).length} ${word}`)
-  const blocked = report.results.filter((r) => r.error?._tag === "DependencyFailed").length
-  const failed = report.results.length - ok.length - blocked
-  const notRun = report.notRun.length + blocked
-  const notReady = report.results.filter((r) => r.error?._tag === "SessionNotReady").map((r) => r.step.session)
-  return `${verb} ${report.interrupted ? "interrupted" : "complete"}: ${parts.join(", ")}, ${failed} failed${
-    notRun > 0 ? `, ${notRun} not run` : ""
-  }.${notReady.length > 0 ? ` Not ready in time: ${notReady.join(", ")}.` : ""}`
-}
-
-const reportJson = (p: Plan, report: ExecuteReport | null) => ({
-  ...planToJson(p),
-  results: (report?.results ?? []).map((r) => ({
-    action: actionOf(r.step),
-    session: r.step.session,
-    backend: backendOf(r.step),
-    ok: r.error === null,
-    error: r.error === null
-      ? null
-      : { _tag: r.error._tag, message: r.error.message, ...(r.error._tag === "SessionStartFailed" ? { exitCode: r.error.exitCode } : {}) },
-    ...(r.outcome === null ? {} : { outcome: r.outcome }),
-    duration_ms: r.durationMs
-  })),
-  not_run: (report?.notRun ?? []).map((s) => ({ action: actionOf(s), session: s.session })),
-  interrupted: report?.interrupted ?? false
-})
-
 /**
  * The shared body of apply and down: the plan first, one line per finished step, a summary; live
  * progress on a terminal. Exit 1 when a step failed or convergence is blocked.
@@ -143,7 +92,7 @@ const converge = <E, R>(
           ),
         onStart: progress.started,
         onResult: (r) => progress.finished(r.step).pipe(Effect.andThen(progress.print(out(resultLine(style, r))))),
-        onInterrupt: (report) => progress.print(out(`\n${summary(verb, report)}`))
+        onInterrupt: (report) => progress.print(out(`\n${reportSummary(verb, report)}`))
       })
     )
     const { planned, report } = result
@@ -151,7 +100,7 @@ const converge = <E, R>(
       yield* warnProblems(planned, config)
       yield* Console.log(f.json ? JSON.stringify(reportJson(planned.plan, null), null, 2) : renderPlan(planned.plan, style, { verbose: f.verbose }))
     } else {
-      yield* Effect.sync(out(`\n${summary(verb, report)}`))
+      yield* Effect.sync(out(`\n${reportSummary(verb, report)}`))
       if (f.json) yield* Console.log(JSON.stringify(reportJson(planned.plan, report), null, 2))
     }
     if ((report?.results.some((r) => r.error !== null) ?? false) || isBlocked(planned.plan)) {

@@ -4,7 +4,8 @@ import { Argument, Command, Flag } from "effect/cli"
 import { KstlibConfig } from "../config/service.js"
 import { escapeText, ExitWith, InvalidInput } from "../errors.js"
 import type { BackendKind } from "../model.js"
-import { relevantProblems } from "../reconcile/observe.js"
+import { relevantProblems, unreadableOf } from "../reconcile/observe.js"
+import { EnvDigests } from "../spec/digest-key.js"
 import { observeFor } from "../session/locate.js"
 import * as Ops from "../session/operations.js"
 import { listRows, statusOf } from "../session/status.js"
@@ -84,7 +85,7 @@ const start = Command.make("start", {
     const observed = started.observed
     if (f.json) {
       if (observed === null) return yield* printJson({ name: f.name, state: "running", status: started.status })
-      return yield* printJson({ ...statusJson(statusOf(observed, yield* KstlibConfig)), status: started.status })
+      return yield* printJson({ ...statusJson(statusOf(observed, yield* KstlibConfig, yield* EnvDigests)), status: started.status })
     }
     // on a host, say so: the pid below is the host's
     const where = observed === null
@@ -293,7 +294,7 @@ const list = Command.make("list", {
     const b = Option.getOrUndefined(f.backend)
     const observation = yield* observeFor(config, { backend: b })
     for (const w of relevantProblems(observation, config, b !== undefined || f.all)) yield* Console.error(`warning: ${w}`)
-    const rows = listRows(observation.sessions, config, { backend: b, all: f.all, unreadable: observation.unreadable })
+    const rows = listRows(observation.sessions, config, { digest: yield* EnvDigests, backend: b, all: f.all, unreadable: unreadableOf(observation) })
     if (f.json) return yield* printJson(rows.map(statusJson))
     yield* Console.log(renderList(stdoutStyle(), rows, { withProject: f.all }))
   }), { tolerant: true })).pipe(

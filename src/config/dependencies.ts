@@ -6,7 +6,7 @@
 import type { ConfigIssue } from "../errors.js"
 import { escapeText } from "../errors.js"
 import { dependenciesOf } from "../model.js"
-import { closestNames } from "./decode.js"
+import { closestNames } from "./decode/index.js"
 import type { Loc } from "./tree.js"
 import type { ConfigEntry } from "./types.js"
 

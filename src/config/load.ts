@@ -10,12 +10,13 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { Effect, Result, Schema } from "effect"
 import { ConfigInvalid, type ConfigIssue, ConfigNotFound, ConfigParseError, escapeText, InvalidInput } from "../errors.js"
-import type { BackendKind, HostSpec, RuntimeName } from "../model.js"
-import { parseSshTarget } from "../model.js"
+import type { BackendKind, RuntimeName } from "../model.js"
 import { checkDependencies } from "./dependencies.js"
-import { decodeLocated, fieldPath, flattenIssues, sessionDefaults, suggestField } from "./decode.js"
+import { decodeHosts } from "./decode/hosts.js"
+import { decodeLocated, sessionDefaults } from "./decode/index.js"
+import { fieldPath, flattenIssues, suggestField } from "./decode/issues.js"
 import { MAX_CONFIG_SESSIONS, normalizeProjectName, validateProjectName, validateTmuxBinary } from "./rules.js"
-import { type HostEntry, Ops, OpsSettings } from "./schema.js"
+import { Ops, OpsSettings } from "./schema.js"
 import { decodeUtf8, interpolate, parseDotenv } from "./text.js"
 import { emptyMap, isNull, locate, type Loc, type MapNode, merge, type Node, parseYaml, toPlain, without } from "./tree.js"
 import type { ConfigEntry, LoadedConfig, LoadOptions } from "./types.js"
@@ -259,60 +260,6 @@ const interpret = (merged: MapNode, ctx: Context): LoadedConfig => {
   }
 }
 
-// ---- hosts (ssh branch) ----
-/**
- * `ops.hosts` → HostSpecs: the target split, `identity_file` / `known_hosts` resolved against the
- * file that defines them (`~` expanded) and required to be existing regular files. Any problem
- * rejects the load, located at the field's line (a host is shared by sessions: no partial hosts).
- */
-const decodeHosts = (
-  ops: MapNode,
-  opsLoc: Loc,
-  raw: Readonly<Record<string, typeof HostEntry.Type>> | null,
-  home: string | undefined
-): ReadonlyArray<HostSpec> => {
-  if (raw === null) return []
-  const issues: Array<ConfigIssue> = []
-  const hosts = Object.entries(raw).map(([name, h]): HostSpec => {
-    const file = (field: "identity_file" | "known_hosts"): string | null => {
-      const value = h[field]
-      if (value === undefined || value === null) return null
-      const at = locate(ops, ["hosts", name, field], opsLoc)
-      const fail = (reason: string) => {
-        issues.push({ file: at.file, line: at.line, session: null, field: `ops.hosts.${name}.${field}`, reason: escapeText(reason) })
-        return null
-      }
-      let expanded = value
-      if (value === "~" || value.startsWith("~/")) {
-        if (home === undefined) return fail("cannot expand '~': HOME is not set")
-        expanded = path.join(home, value.slice(1))
-      }
-      const resolved = path.resolve(path.dirname(at.file), expanded)
-      const st = fs.statSync(resolved, { throwIfNoEntry: false })
-      if (st === undefined) return fail(`file not found: ${resolved}`)
-      if (!st.isFile()) return fail(`not a regular file: ${resolved}`)
-      if (resolved.includes("\"") || /[\u0000-\u001f]/u.test(resolved)) return fail(`unusable path for ssh (quote or control character): ${resolved}`)
-      return resolved
-    }
-    // the schema checked it already
-    const target = parseSshTarget(h.ssh)
-    const t = "error" in target ? { user: null, hostname: h.ssh, port: null } : target
-    return {
-      name,
-      user: t.user,
-      hostname: t.hostname,
-      port: t.port,
-      identity_file: file("identity_file"),
-      known_hosts: file("known_hosts"),
-      runtime: h.runtime ?? "docker",
-      podman_socket: h.podman_socket ?? null,
-      containers: h.runtime !== undefined && h.runtime !== null
-    }
-  })
-  if (issues.length > 0) throw new ConfigInvalid({ issues })
-  return hosts
-}
-// ---- end hosts ----
 
 const realOr = (p: string): string => realOrNull(p) ?? p
 const realOrNull = (p: string): string | null => {
@@ -323,7 +270,7 @@ const realOrNull = (p: string): string | null => {
   }
 }
 
-// ---- interpolation over the located tree (loading/validation branch) ----
+// Interpolation over the located tree
 
 interface Substitution {
   /** Field path (from the interpolated subtree's root) of the string that used variables. */

@@ -291,7 +291,7 @@ export const validateWorkingDir = (dir: string): string | null => {
   return null
 }
 
-// ---- project, tmux binary, host mounts (loading/validation branch) ----
+// Project, tmux binary, host mounts
 
 export const MAX_PROJECT_NAME_LENGTH = 64
 /** Like a session name, but it may start with a digit (a directory name often does, as in compose). */
@@ -374,7 +374,7 @@ export const validateHostMount = (host: string, shown: string): string | null =>
   return null
 }
 
-// ---- supervision: restart, ready, depends_on ----
+// Supervision: restart, ready, depends_on
 
 export const MAX_RESTARTS_LIMIT = 1000
 export const MAX_READY_TIMEOUT = 3600
@@ -421,3 +421,10 @@ export const validateDependencies = (self: string, deps: ReadonlyArray<string>):
   const dup = deps.find((d, i) => deps.indexOf(d) !== i)
   return dup === undefined ? null : `'${dup}' is listed twice`
 }
+
+/**
+ * A Podman API socket path as podman's `--url ssh://…/PATH` carries it as is: absolute, without
+ * whitespace, control characters (a terminal would act on them), `?`, `#` or `%` (URL syntax).
+ * Checked on `ops.hosts.<name>.podman_socket` and on what a host's podman reports.
+ */
+export const isPodmanSocketPath = (s: string): boolean => /^\/[^\s\u0000-\u001f\u007f-\u009f?#%]+$/u.test(s)

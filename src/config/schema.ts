@@ -5,9 +5,10 @@
  * the same thing), so they exist once.
  */
 import { JsonSchema, Schema } from "effect"
-import { isPodmanSocketPath, parseSshTarget } from "../model.js"
+import { parseSshTarget } from "./decode/hosts.js"
 import {
   DANGEROUS_ENV_KEYS,
+  isPodmanSocketPath,
   DANGEROUS_ENV_PREFIXES,
   ENV_KEY_PATTERN,
   IMAGE_PATTERN,
@@ -140,7 +141,7 @@ export const DesiredState = Schema.Literals(["running", "stopped"]).annotate({
   description: "What `kstlib ops apply` converges the session to."
 })
 
-// ---- env_file / unsafe_mounts (loading/validation branch) ----
+// env_file / unsafe_mounts
 const envFileField = {
   env_file: Schema.optionalKey(
     Schema.NullOr(Schema.Union([Schema.String.check(Schema.isMinLength(1)), Schema.Array(Schema.String.check(Schema.isMinLength(1)))]))
@@ -158,9 +159,8 @@ const unsafeMountsField = {
     })
   )
 }
-// ---- end env_file / unsafe_mounts ----
 
-// ---- supervision: restart, max_restarts, ready, depends_on ----
+// Supervision: restart, max_restarts, ready, depends_on
 export const RestartPolicy = Schema.Literals(["no", "on-failure", "always"]).annotate({
   default: "no",
   description:
@@ -226,8 +226,7 @@ const supervisionFields = {
   ready: Schema.optionalKey(Schema.NullOr(Ready)),
   depends_on: Schema.optionalKey(Schema.NullOr(DependsOn))
 }
-// ---- end supervision ----
-// ---- hosts (ssh branch) ----
+// Hosts
 export const HostName = Schema.String.check(
   rule(validateSessionName, { minLength: 1, maxLength: MAX_SESSION_NAME_LENGTH, pattern: SESSION_NAME_PATTERN.source }, "a host name")
 )
@@ -266,7 +265,6 @@ const hostFields = {
     Schema.NullOr(HostName).annotate({ description: "An `ops.hosts` entry: the session runs there (over SSH). Absent or null = this machine." })
   )
 }
-// ---- end hosts ----
 
 const common = {
   ...hostFields,
@@ -276,6 +274,9 @@ const common = {
   state: Schema.optionalKey(DesiredState),
   ...supervisionFields
 }
+
+/** The fields every session has, whatever its backend (decode/common.ts reads these). */
+export const SessionCommon = Schema.Struct({ ...common, ...envFileField })
 
 export const TmuxSession = Schema.Struct({
   backend: Schema.optionalKey(Schema.Literal("tmux").annotate({ description: "Default: ops.default_backend." })),
@@ -304,14 +305,13 @@ export const ContainerSession = Schema.Struct({
   ),
   ...envFileField,
   ...unsafeMountsField,
-  // ---- swarm (k8s branch) ----
+  // Swarm
   replicas: Schema.optionalKey(
     Schema.Int.check(Schema.isGreaterThanOrEqualTo(0), Schema.isLessThanOrEqualTo(1000)).annotate({
       default: 1,
       description: "runtime: swarm only: how many tasks the service runs."
     })
   )
-  // ---- end swarm ----
 }).annotate({ identifier: "ContainerSession", title: "container session" })
 
 /** Discriminated by `backend`; an entry without it takes `ops.default_backend` (decode.ts picks the member). */

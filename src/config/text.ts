@@ -58,7 +58,7 @@ export const decodeUtf8 = (bytes: Uint8Array): Decoded => {
   }
 }
 
-// ---- dotenv ----
+// Dotenv
 
 export interface DotenvEntry {
   readonly key: string
@@ -145,7 +145,7 @@ export const parseDotenv = (text: string): { readonly entries: ReadonlyArray<Dot
   return { entries, problems }
 }
 
-// ---- interpolation ----
+// Interpolation
 
 /** Result of interpolating one string: the value, the variables used, or the first problem. */
 export type Interpolated =

@@ -24,7 +24,9 @@ import { stringify as yamlStringify } from "yaml"
 import { commandArgv } from "../command.js"
 import type { ConfigEntry } from "../config/types.js"
 import type { ConfiguredContainerSpec, Supervision } from "../model.js"
-import { describeReady, fingerprint, hashFingerprint, Marks, restartPolicy } from "../model.js"
+import { describeReady, Marks, restartPolicy } from "../model.js"
+import type { EnvDigest } from "../spec/fingerprint.js"
+import { specHash } from "../spec/fingerprint.js"
 import { createHash } from "node:crypto"
 
 export type ImagePullPolicy = "IfNotPresent" | "Never" | "Always"
@@ -36,6 +38,8 @@ export interface KubernetesExportOptions {
   readonly imagePullPolicy?: ImagePullPolicy
   /** Shown in the header comment (config files). */
   readonly sources?: ReadonlyArray<string>
+  /** The env digest of the spec hash annotation (this machine's keyed one: `EnvDigests`). */
+  readonly digest: EnvDigest
 }
 
 type Doc = Record<string, unknown>
@@ -87,7 +91,7 @@ export const parseVolume = (volume: string): VolumeMapping | null => {
 
 const comment = (text: string) => text.split("\n").map((l) => (l === "" ? "#" : `# ${l}`)).join("\n")
 
-// ---- supervision fields (restart / ready) ----
+// Supervision fields (restart / ready)
 
 /** A Deployment's pods always restart (`restartPolicy: Always` is the only value it accepts). */
 const restartNote = (spec: Supervision): string | null => {
@@ -125,7 +129,6 @@ const readiness = (spec: ConfiguredContainerSpec): { readonly probe: Doc | null;
   }
   return { probe: null, note: `ready: ${describeReady(r)} not mapped (Kubernetes probes cannot read a container's logs)` }
 }
-// ---- end supervision fields ----
 
 /** `replicas:` of a container session when the config has it (swarm); else 1. `state: stopped` → 0. */
 const replicasOf = (spec: ConfiguredContainerSpec): number => {
@@ -146,9 +149,8 @@ const sessionManifests = (spec: ConfiguredContainerSpec, k8s: string, options: K
     [Marks.labelSession]: labelValue(spec.name)
   }
   const selector = { [Marks.labelProject]: labelValue(options.project), [Marks.labelSession]: labelValue(spec.name) }
-  const fp = fingerprint(spec)
   // The hash of the config entry (its runtime unbound): which version of the entry this manifest is.
-  const annotations = { [Marks.labelSpec]: hashFingerprint(fp), "io.kstlib.name": spec.name }
+  const annotations = { [Marks.labelSpec]: specHash(spec, options.digest), "io.kstlib.name": spec.name }
   const notes: Array<string> = []
 
   const argv = commandArgv(spec)

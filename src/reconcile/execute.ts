@@ -6,14 +6,15 @@
  * post-launch check (one observation after `settle`) fails the sessions whose process died.
  */
 import { Clock, Duration, Effect, Ref, Result } from "effect"
-import type { StopOutcome } from "../backends/backend.js"
+import type { StopOutcome } from "../backends/driver.js"
 import { Backends } from "../backends/registry.js"
 import type { KstlibError } from "../errors.js"
 import { DependencyFailed, SessionNotReady, SessionStartFailed } from "../errors.js"
 import type { ObservedSession, SessionSpec } from "../model.js"
-import { describeReady, isOurs, placeOf, placeOfSpec, samePlace } from "../model.js"
+import { describeReady, isOurs } from "../model.js"
+import { placeOf, samePlace } from "../place.js"
 import type { Create, Plan, Replace, Step } from "./plan.js"
-import { dependencyLevels, dependentsOf, hasDependencies, isActionable, specOf } from "./plan.js"
+import { dependentsOf, launchesSession, phaseSteps, specOf } from "./plan.js"
 
 export interface StepResult {
   readonly step: Step
@@ -84,14 +85,15 @@ const single = (step: Step, plan: Plan, options: ExecuteOptions): Task => ({
     const body: Effect.Effect<StopOutcome | null, KstlibError> = (() => {
       switch (step._tag) {
         case "Start":
-          // A requested restart keeps the marks as they are: kstlib has no spec of its own to stamp.
-          return backends.restart(step.target, step.spec, { project: plan.project, mark: step.reason !== "requested" }).pipe(Effect.as(null))
+          // A requested restart keeps the marks as they are (no stamp): kstlib has no spec of its own to write.
+          return backends.startInPlace(step.target, step.spec, { project: plan.project, stamp: step.stamp }).pipe(Effect.as(null))
         case "Stop":
-          // Containers of ours are deleted once stopped (they are recreated from the spec), unless
-          // they are to be started again in place.
-          return step.reason === "restart"
-            ? backends.stop(step.target, { ...stopOptions, keep: true })
-            : backends.stop(step.target, { ...stopOptions, removeOwned: isOurs(step.target, plan.project) })
+          // The first half of a restart keeps the instance, to be started again in place.
+          return backends.stop(step.target, {
+            ...stopOptions,
+            leave: step.reason === "restart" ? "instance" : "stopped",
+            owned: isOurs(step.target, plan.project)
+          })
         case "Prune":
           return backends.remove(step.target, stopOptions).pipe(Effect.as(null))
         case "Create":
@@ -124,7 +126,10 @@ const launchBatch = (steps: ReadonlyArray<Create | Replace>, plan: Plan, options
     const failedEarly = removed.flatMap((r) => (r.error === null ? [] : [result(r.step, started, { error: r.error })]))
     const ready = removed.flatMap((r) => (r.error === null ? [r.step] : []))
     if (ready.length === 0) return failedEarly
-    const launched = yield* backends.launch(ready.map((s) => s.spec), { project: plan.project })
+    const launched = yield* backends.launch(
+      ready.map((s) => ({ spec: s.spec, stamp: s.stamp, changes: s._tag === "Replace" ? s.changes : null })),
+      { project: plan.project }
+    )
     return [
       ...failedEarly,
       ...ready.map((step, i) => {
@@ -156,7 +161,6 @@ const tasksOf = (
   return [...[...batches.values()].map((steps) => launchBatch(steps, plan, options)), ...singles.map((s) => single(s, plan, options))]
 }
 
-const launches = (s: Step) => s._tag === "Create" || s._tag === "Replace" || s._tag === "Start"
 
 /** A launched step waiting for the post-launch check, and when its launch finished. */
 interface Pending {
@@ -177,7 +181,7 @@ const verify = (launched: ReadonlyArray<Pending>, since: number, settle: Duratio
     const specs = launched.map((p) => specOf(p.result.step)!)
     const sockets = [...new Set(specs.flatMap((s) => (s.backend === "tmux" ? [s.socket_name] : [])))]
     const kinds = [...new Set(specs.map((s) => s.backend))]
-    const hosts = [...new Set(specs.flatMap((s) => (s.host === undefined ? [] : [s.host])))] // hosts (ssh branch): only those launched on
+    const hosts = [...new Set(specs.flatMap((s) => (s.host === undefined ? [] : [s.host])))] // only the hosts launched on
     const seen = (yield* backends.observe({ sockets, hosts }, kinds)).flatMap((p) => p.sessions)
     const now = yield* Clock.currentTimeMillis
     return yield* Effect.forEach(launched, (pending) =>
@@ -185,7 +189,7 @@ const verify = (launched: ReadonlyArray<Pending>, since: number, settle: Duratio
         // A launch is finished once it passed the check: its duration includes the wait.
         const r = { ...pending.result, durationMs: pending.result.durationMs + Math.round(now - pending.at) }
         const spec = specOf(r.step)!
-        const o = seen.find((x) => x.name === spec.name && samePlace(placeOf(x), placeOfSpec(spec)))
+        const o = seen.find((x) => x.name === spec.name && samePlace(placeOf(x), placeOf(spec)))
         if (o !== undefined && o.state === "running") return { ...r, observed: o }
         const output = o === undefined
           ? ""
@@ -202,33 +206,6 @@ const verify = (launched: ReadonlyArray<Pending>, since: number, settle: Duratio
         return { ...r, error }
       }), { concurrency: 4 })
   })
-
-/**
- * The phases steps run in. Without any dependency: one phase, everything at once (one post-launch
- * check). With dependencies: stops and removals first, dependents before what they depend on
- * (reverse order), then launches wave by wave (a session's wave is one more than its deepest
- * dependency's); each phase has its own post-launch check and readiness wait.
- */
-export const phasesOf = (plan: Plan): ReadonlyArray<ReadonlyArray<Step>> => {
-  const actionable = plan.steps.filter(isActionable)
-  if (!hasDependencies(plan.order)) return actionable.length === 0 ? [] : [actionable]
-  const levels = dependencyLevels(plan.order.dependencies)
-  const max = Math.max(0, ...levels.values())
-  const group = (steps: ReadonlyArray<Step>, key: (s: Step) => number) => {
-    const out: Array<Array<Step>> = []
-    for (const s of steps) {
-      const k = key(s)
-      while (out.length <= k) out.push([])
-      out[k]!.push(s)
-    }
-    return out.filter((g) => g.length > 0)
-  }
-  const level = (s: Step) => levels.get(s.session) ?? 0
-  return [
-    ...group(actionable.filter((s) => !launches(s)), (s) => max - level(s)),
-    ...group(actionable.filter(launches), level)
-  ]
-}
 
 /** Polls the probe every `interval` until it passes or `timeout` is over; the last result either way. */
 const waitReady = (o: ObservedSession, spec: SessionSpec) =>
@@ -269,20 +246,20 @@ const notReadyError = (o: ObservedSession, spec: SessionSpec, detail: string) =>
 export const execute = (plan: Plan, options: ExecuteOptions): Effect.Effect<ExecuteReport, never, Backends> =>
   Effect.gen(function*() {
     const backends = yield* Backends
-    const phases = phasesOf(plan)
+    const phases = phaseSteps(plan)
     const allSteps = phases.flat()
     const done = yield* Ref.make<ReadonlyArray<StepResult>>([])
     const pending = yield* Ref.make<ReadonlyArray<Pending>>([])
     const lastLaunch = yield* Ref.make(yield* Clock.currentTimeMillis)
     /** Sessions that cannot satisfy their dependents, and why. */
     const failed = new Map<string, string>(Object.entries(plan.order.unsatisfied))
-    const launchedNames = new Set(allSteps.filter(launches).map((s) => s.session))
+    const launchedNames = new Set(allSteps.filter(launchesSession).map((s) => s.session))
     const hasDependents = (name: string) => dependentsOf(plan.order, name).some((d) => launchedNames.has(d))
     const settleMs = Duration.toMillis(Duration.fromInputUnsafe(options.settle))
     const emit = (r: StepResult) => Ref.update(done, (all) => [...all, r]).pipe(Effect.andThen(options.onResult?.(r) ?? Effect.void))
     const record = (rs: ReadonlyArray<StepResult>) =>
       Effect.forEach(rs, (r) =>
-        launches(r.step) && r.error === null && settleMs > 0
+        launchesSession(r.step) && r.error === null && settleMs > 0
           ? Clock.currentTimeMillis.pipe(
             Effect.flatMap((at) => Ref.update(pending, (p) => [...p, { result: r, at }]).pipe(Effect.andThen(Ref.set(lastLaunch, at))))
           )
@@ -311,7 +288,7 @@ export const execute = (plan: Plan, options: ExecuteOptions): Effect.Effect<Exec
           if (options.waitReady !== true && !hasDependents(spec.name)) return r
           const o = r.observed ?? (yield* backends.observe({ sockets: spec.backend === "tmux" ? [spec.socket_name] : [] }, [spec.backend]))
             .flatMap((x) => x.sessions)
-            .find((x) => x.name === spec.name && samePlace(placeOf(x), placeOfSpec(spec)))
+            .find((x) => x.name === spec.name && samePlace(placeOf(x), placeOf(spec)))
           if (o === undefined) return r
           const started = yield* Clock.currentTimeMillis
           const ready = yield* waitReady(o, spec)
@@ -321,7 +298,7 @@ export const execute = (plan: Plan, options: ExecuteOptions): Effect.Effect<Exec
         }), { concurrency: 4 })
     const runPhase = (steps: ReadonlyArray<Step>) =>
       Effect.gen(function*() {
-        const deps = (s: Step) => (launches(s) ? plan.order.dependencies[s.session] ?? [] : [])
+        const deps = (s: Step) => (launchesSession(s) ? plan.order.dependencies[s.session] ?? [] : [])
         // running dependencies with a probe, before anything that waits for them
         yield* probeKept([...new Set(steps.flatMap(deps))])
         const runnable: Array<Step> = []
@@ -354,7 +331,7 @@ export const execute = (plan: Plan, options: ExecuteOptions): Effect.Effect<Exec
           )
         )
         // Without a post-launch check, launches were emitted at once: their readiness is waited for here.
-        const unchecked = (yield* Ref.get(done)).filter((r) => runnable.includes(r.step) && launches(r.step) && !checked.includes(r))
+        const unchecked = (yield* Ref.get(done)).filter((r) => runnable.includes(r.step) && launchesSession(r.step) && !checked.includes(r))
         const late = settleMs > 0 ? [] : yield* readiness(unchecked)
         for (const r of late) {
           if (r.error !== null) yield* Ref.update(done, (all) => all.map((x) => (x.step === r.step ? r : x)))

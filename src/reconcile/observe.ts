@@ -1,21 +1,21 @@
-/** One observation pass over the backends, concurrently: one tmux call per socket, one `ps` per runtime. */
+/** One observation pass over the drivers, concurrently: one tmux call per socket, one `ps` per engine. */
 import { Effect } from "effect"
-import type { ObserveProblem } from "../backends/backend.js"
-import type { HostUnreachable } from "../errors.js"
+import type { ObserveProblem } from "../backends/driver.js"
 import { Backends } from "../backends/registry.js"
 import type { LoadedConfig } from "../config/types.js"
-import type { BackendKind, ObservedSession, Place, RuntimeName } from "../model.js"
+import type { HostUnreachable } from "../errors.js"
+import type { BackendKind, ObservedSession } from "../model.js"
+import type { Scope } from "../place.js"
+import { describeScope } from "../place.js"
 
 export interface Observation {
   readonly sessions: ReadonlyArray<ObservedSession>
-  readonly tmuxAvailable: boolean
-  readonly runtimes: ReadonlyArray<RuntimeName>
-  /** What could not be read, and why. */
+  /** What answered: a tmux on a machine, each engine (engines in auto-detect order). */
+  readonly answered: ReadonlyArray<Scope>
+  /** What could not be read or has to be said, and why (a host that could not be reached: once). */
   readonly problems: ReadonlyArray<ObserveProblem>
-  /** Places whose sessions are unknown. */
-  readonly unreadable: ReadonlyArray<Place>
-  /** `ops.hosts` entries that could not be reached at all, once each (their places are in `unreadable`). */
-  readonly unreachable?: ReadonlyArray<HostUnreachable>
+  /** `ops.hosts` entries that could not be reached at all, once each. */
+  readonly unreachable: ReadonlyArray<HostUnreachable>
 }
 
 export interface ObserveOptions {
@@ -27,14 +27,22 @@ export interface ObserveOptions {
   readonly hosts?: ReadonlyArray<string>
 }
 
-// ---- hosts (ssh branch) ----
-/** A host that could not be reached is ONE problem (every backend saw it): its other problems are dropped. */
+/** A host that could not be reached is ONE problem (every driver saw it): its other problems are dropped. */
 export const dedupeHostProblems = (problems: ReadonlyArray<ObserveProblem>): ReadonlyArray<ObserveProblem> => {
   const down = new Map<string, ObserveProblem>()
-  for (const p of problems) if (p.host !== undefined && p.unreachable !== undefined && !down.has(p.host)) down.set(p.host, p)
-  return problems.filter((p) => p.host === undefined || !down.has(p.host) || down.get(p.host) === p)
+  for (const p of problems) if (p.scope.host !== undefined && p.unreachable !== undefined && !down.has(p.scope.host)) down.set(p.scope.host, p)
+  return problems.filter((p) => p.scope.host === undefined || !down.has(p.scope.host) || down.get(p.scope.host) === p)
 }
-// ---- end hosts ----
+
+/** What could not be read: nothing is planned where a spec claims it (place.ts `claims`). */
+export const unreadableOf = (o: Pick<Observation, "problems">): ReadonlyArray<Scope> =>
+  o.problems.flatMap((p) => (p.kind === "failed" ? [p.scope] : []))
+
+/** The observation as the planner takes it. */
+export const planInputs = (o: Observation) => ({ available: o.answered, unreadable: unreadableOf(o) })
+
+/** `tmux socket orion: …`, `podman: …`; a host that could not be reached: `ssh: …`. */
+export const problemText = (p: ObserveProblem): string => `${p.scope.backend === undefined ? "ssh" : describeScope(p.scope)}: ${p.message}`
 
 /** The tmux sockets config sessions live on (besides the default server). */
 export const configSockets = (config: LoadedConfig): ReadonlyArray<string | null> => [
@@ -47,41 +55,37 @@ export const observe = (options: ObserveOptions): Effect.Effect<Observation, nev
   Effect.gen(function*() {
     const backends = yield* Backends
     const parts = yield* backends.observe({ sockets: options.sockets, ...(options.hosts === undefined ? {} : { hosts: options.hosts }) }, options.kinds)
-    const tmux = parts.find((p) => p.kind === "tmux")
     const problems = dedupeHostProblems(parts.flatMap((p) => p.problems))
     return {
       sessions: parts.flatMap((p) => p.sessions),
-      // Not looked at = not known to be missing.
-      tmuxAvailable: tmux === undefined || tmux.available,
-      runtimes: parts.flatMap((p) => p.runtimes),
+      answered: parts.flatMap((p) => p.answered),
       problems,
-      unreadable: parts.flatMap((p) => p.unreadable),
       unreachable: problems.flatMap((p) => (p.unreachable === undefined ? [] : [p.unreachable]))
     }
   })
 
 /**
- * Problems worth a line on stderr: anything about tmux or a runtime the config uses (or any, when
- * asked explicitly). A docker client with no daemon behind it is common and otherwise not news.
+ * Problems worth a line on stderr: anything about a backend where the config runs sessions (or any,
+ * when asked explicitly). On this machine, an engine only when the config names it or has
+ * container sessions and no engine answered: a docker client with no daemon behind it is common and
+ * otherwise not news.
  */
 export const relevantProblems = (observation: Observation, config: LoadedConfig, explicit: boolean): ReadonlyArray<string> => {
-  // this machine's problems matter for the sessions that run here (a host's engine is its own)
-  const here = config.sessions.flatMap((e) => (e._tag === "Valid" && e.spec.host === undefined ? [e.spec] : []))
-  const usesContainers = here.some((s) => s.backend === "container")
-  const usesTmux = here.some((s) => s.backend === "tmux")
+  const specs = config.sessions.flatMap((e) => (e._tag === "Valid" ? [e.spec] : []))
+  const here = specs.filter((s) => s.host === undefined)
+  const localContainers = here.some((s) => s.backend === "container")
   const named = new Set<string>([
     ...(config.container_runtime === null ? [] : [config.container_runtime]),
-    ...here.flatMap((s) => (s.backend === "container" && s.runtime !== null ? [s.runtime] : [])),
-    ...(usesContainers && observation.runtimes.length === 0 ? ["podman", "docker", "container"] : [])
+    ...here.flatMap((s) => (s.backend === "container" && s.runtime !== null ? [s.runtime] : []))
   ])
-  const onHost = new Set(config.sessions.flatMap((e) => (e._tag === "Valid" && e.spec.host !== undefined ? [`${e.spec.host}\u0000${e.spec.backend}`] : [])))
-  return observation.problems
-    .filter((p) =>
-      explicit ||
-      (p.host !== undefined
-        // a host that cannot be reached is always news; a backend failing there, when the config uses it there
-        ? p.unreachable !== undefined || onHost.has(`${p.host}\u0000${p.where.startsWith("tmux") ? "tmux" : "container"}`)
-        : p.where.startsWith("tmux") ? usesTmux : named.has(p.where))
-    )
-    .map((p) => `${p.where}: ${p.message}`)
+  const noEngineHere = !observation.answered.some((a) => a.backend === "container" && a.host === undefined)
+  const relevant = (p: ObserveProblem) => {
+    if (explicit || p.unreachable !== undefined) return true
+    const { host, backend, runtime } = p.scope
+    if (host !== undefined) return specs.some((s) => s.host === host && (backend === undefined || s.backend === backend))
+    if (backend === "tmux") return here.some((s) => s.backend === "tmux")
+    if (runtime === undefined) return localContainers
+    return named.has(runtime) || (localContainers && noEngineHere)
+  }
+  return observation.problems.filter(relevant).map(problemText)
 }

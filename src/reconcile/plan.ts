@@ -8,13 +8,19 @@
  */
 import type { ConfigIssue } from "../errors.js"
 import type { ConfigEntry } from "../config/types.js"
-import type { BackendKind, ConfiguredSpec, Fingerprint, ObservedSession, Place, RuntimeName, SessionSpec } from "../model.js"
-import { appliedDependencies, canonicalJson, dependenciesOf, fingerprint, isOurs, placeOf, placeOfSpec, samePlace, specHash } from "../model.js"
+import type { BackendKind, ConfiguredSpec, ObservedSession, RuntimeName, SessionSpec } from "../model.js"
+import { dependenciesOf, isOurs } from "../model.js"
+import type { Place, Scope } from "../place.js"
+import { claims, hostField, hostOf, placeOf, samePlace } from "../place.js"
+import { containerDefaults } from "../spec/container.js"
+import type { Change } from "../spec/diff.js"
+import { diffFingerprints } from "../spec/diff.js"
+import type { EnvDigest, Stamp } from "../spec/fingerprint.js"
+import { appliedDependencies, digestFor, fingerprint, specHash, stampOf } from "../spec/fingerprint.js"
+import { tmuxDefaults } from "../spec/tmux.js"
 
-/** One changed field. Env values are never carried: only which key changed and how. */
-export type Change =
-  | { readonly field: string; readonly from: string | null; readonly to: string | null }
-  | { readonly field: string; readonly change: "added" | "removed" | "changed" }
+export type { Change } from "../spec/diff.js"
+export { diffFingerprints } from "../spec/diff.js"
 
 /** Desired running, nothing observed. */
 export interface Create {
@@ -22,6 +28,8 @@ export interface Create {
   readonly session: string
   readonly spec: SessionSpec
   readonly reason: "not-running"
+  /** What the new session is marked with. */
+  readonly stamp: Stamp
 }
 /**
  * Started again in place: ours with the same spec, not running; or `requested`, an explicit
@@ -33,6 +41,8 @@ export interface Start {
   readonly spec: SessionSpec
   readonly target: ObservedSession
   readonly reason: "stopped" | "exited" | "requested"
+  /** kstlib's marks refreshed with it (the digest it was stamped with: the same hash); null for `requested`: marks left as they are. */
+  readonly stamp: Stamp | null
 }
 /** Ours, drifted or in another place: the old instances go, the spec is launched. */
 export interface Replace {
@@ -42,6 +52,7 @@ export interface Replace {
   readonly targets: ReadonlyArray<ObservedSession>
   readonly reason: "spec-changed" | "moved"
   readonly changes: ReadonlyArray<Change>
+  readonly stamp: Stamp
 }
 export interface Stop {
   readonly _tag: "Stop"
@@ -75,9 +86,10 @@ export interface Invalid {
   readonly reason: "rejected" | "tmux-missing" | "runtime-missing" | "unreadable"
   /** rejected: the reasons the config entry was rejected. */
   readonly issues: ReadonlyArray<ConfigIssue>
-  /** runtime-missing: the runtime asked for (null: auto-detection found none). unreadable: where. */
+  /** runtime-missing: the runtime asked for (null: auto-detection found none). */
   readonly runtime: RuntimeName | null
-  readonly place: Place | null
+  /** unreadable: what could not be read (a socket, an engine, a whole host). */
+  readonly scope: Scope | null
 }
 
 export type Step = Create | Start | Replace | Stop | Prune | Conflict | Invalid
@@ -92,12 +104,15 @@ export interface PlanOptions {
   readonly only: ReadonlyArray<string>
   /** The project whose sessions this plan may touch. */
   readonly project: string
-  /** Container runtimes usable on this machine, in auto-detect order. */
-  readonly runtimes: ReadonlyArray<RuntimeName>
-  /** Whether tmux could be run at all. */
-  readonly tmuxAvailable: boolean
-  /** Places that could not be read (a failing socket or runtime): nothing is planned there. */
-  readonly unreadable?: ReadonlyArray<Place>
+  /**
+   * What answered the observation: a tmux on a machine, each engine (in auto-detect order). A spec
+   * whose backend did not answer where it runs cannot run (`Invalid`, missing).
+   */
+  readonly available: ReadonlyArray<Scope>
+  /** What could not be read (a failing socket, engine or host): nothing is planned where a spec claims it. */
+  readonly unreadable: ReadonlyArray<Scope>
+  /** The env digest new sessions are stamped with (each existing one is compared with its own: `digestFor`). */
+  readonly digest: EnvDigest
 }
 
 export interface PlanSummary {
@@ -113,6 +128,11 @@ export interface PlanSummary {
 export interface Plan {
   readonly project: string
   readonly steps: ReadonlyArray<Step>
+  /**
+   * The order the executor runs the actionable steps in, as indices into `steps`: phase after
+   * phase, the steps of one phase at once (see phasesOf).
+   */
+  readonly phases: ReadonlyArray<ReadonlyArray<number>>
   readonly summary: PlanSummary
   /** This project's sessions no longer in config, left alone because `--prune` was not given. */
   readonly orphans: ReadonlyArray<string>
@@ -226,43 +246,6 @@ export const hasChanges = (p: Plan): boolean => p.steps.some(isActionable)
 /** Whether convergence is blocked (a conflict or an invalid entry). */
 export const isBlocked = (p: Plan): boolean => p.summary.conflict + p.summary.invalid > 0
 
-/** Absent, empty list and empty map all mean "nothing" (e.g. a tmux fingerprint has no `volumes`). */
-const isEmpty = (v: unknown) =>
-  v === null || (Array.isArray(v) && v.length === 0) || (typeof v === "object" && Object.keys(v as object).length === 0)
-
-const show = (v: unknown): string | null =>
-  v === null || v === undefined ? null : typeof v === "string" ? v : Array.isArray(v) ? `[${v.join(", ")}]` : canonicalJson(v)
-
-/** What a fingerprint field left out means (model.ts stores these only when not at their default). */
-const OMITTED: Readonly<Record<string, string>> = { shell: "false", unsafe_mounts: "false", replicas: "1", restart: "no", host: "local" }
-const shown = (key: string, v: unknown): string | null => show(v) ?? OMITTED[key] ?? null
-
-/** Every field that differs between the fingerprint stored on a session and the desired one. */
-export const diffFingerprints = (applied: Fingerprint | null, desired: Fingerprint): ReadonlyArray<Change> => {
-  if (applied === null) return [{ field: "spec", change: "changed" }]
-  const changes: Array<Change> = []
-  const keys = [...new Set([...Object.keys(desired), ...Object.keys(applied)])]
-  // backend first, then the fingerprint's own field order
-  keys.sort((a, b) => (a === "backend" ? -1 : b === "backend" ? 1 : 0))
-  for (const key of keys) {
-    const before = applied[key] ?? null
-    const after = desired[key] ?? null
-    if (canonicalJson(before) === canonicalJson(after) || (isEmpty(before) && isEmpty(after))) continue
-    if (key === "env") {
-      const b = (before ?? {}) as Readonly<Record<string, string>>
-      const a = (after ?? {}) as Readonly<Record<string, string>>
-      for (const k of [...new Set([...Object.keys(b), ...Object.keys(a)])].sort()) {
-        if (!(k in b)) changes.push({ field: `env.${k}`, change: "added" })
-        else if (!(k in a)) changes.push({ field: `env.${k}`, change: "removed" })
-        else if (a[k] !== b[k]) changes.push({ field: `env.${k}`, change: "changed" })
-      }
-    } else {
-      changes.push({ field: key, from: shown(key, before), to: shown(key, after) })
-    }
-  }
-  return changes
-}
-
 /**
  * A config entry resolved for planning: the auto-detected runtime bound ONCE here (to the first
  * usable one), or the reason it cannot run on this machine.
@@ -271,16 +254,39 @@ export type Resolved =
   | { readonly _tag: "Runnable"; readonly spec: SessionSpec }
   | { readonly _tag: "Unrunnable"; readonly step: Invalid }
 
-export const resolveSpec = (spec: ConfiguredSpec, options: Pick<PlanOptions, "runtimes" | "tmuxAvailable">): Resolved => {
+/** Whether the backend of `scope` answered on its machine (an engine: that engine). */
+const answered = (available: ReadonlyArray<Scope>, scope: Scope) =>
+  available.some((a) =>
+    hostOf(a) === hostOf(scope) && a.backend === scope.backend && (scope.runtime === undefined || a.runtime === scope.runtime)
+  )
+
+/** The engine auto-detection binds: the first local one that answered (swarm is asked for by name, never detected). */
+const detectedRuntime = (available: ReadonlyArray<Scope>): RuntimeName | undefined =>
+  available.find((a) => a.backend === "container" && a.host === undefined && a.runtime !== undefined && a.runtime !== "swarm")?.runtime
+
+export const resolveSpec = (spec: ConfiguredSpec, available: ReadonlyArray<Scope>): Resolved => {
   const invalid = (reason: Invalid["reason"], runtime: RuntimeName | null): Resolved => ({
     _tag: "Unrunnable",
-    step: { _tag: "Invalid", session: spec.name, backend: spec.backend, reason, issues: [], runtime, place: null }
+    step: { _tag: "Invalid", session: spec.name, backend: spec.backend, reason, issues: [], runtime, scope: null }
   })
-  if (spec.backend === "tmux") return options.tmuxAvailable ? { _tag: "Runnable", spec } : invalid("tmux-missing", null)
-  // swarm is asked for by name, never auto-detected
-  const runtime = spec.runtime ?? options.runtimes.find((r) => r !== "swarm")
-  if (runtime === undefined || !options.runtimes.includes(runtime)) return invalid("runtime-missing", spec.runtime)
+  if (spec.backend === "tmux") {
+    return answered(available, { backend: "tmux", ...hostField(spec.host) }) ? { _tag: "Runnable", spec } : invalid("tmux-missing", null)
+  }
+  const runtime = spec.runtime ?? detectedRuntime(available)
+  if (runtime === undefined || !answered(available, { backend: "container", runtime, ...hostField(spec.host) })) {
+    return invalid("runtime-missing", spec.runtime)
+  }
   return { _tag: "Runnable", spec: { ...spec, runtime } }
+}
+
+/**
+ * The config spec as it runs in the place `o` was seen in (an auto-detected runtime bound to the
+ * one it runs on), or null when the config does not put it there.
+ */
+export const boundTo = (spec: ConfiguredSpec, o: ObservedSession): SessionSpec | null => {
+  if (spec.backend === "tmux") return o.backend === "tmux" ? spec : null
+  if (o.backend !== "container" || (spec.runtime !== null && spec.runtime !== o.runtime)) return null
+  return { ...spec, runtime: o.runtime }
 }
 
 /** Why a session that is not ours is a conflict: another kstlib project holds it, or no kstlib project does. */
@@ -297,27 +303,21 @@ const planEntry = (entry: ConfigEntry, observed: ReadonlyArray<ObservedSession>,
       reason: "rejected",
       issues: entry.issues,
       runtime: null,
-      place: null
+      scope: null
     }]
   }
-  // A place that could not be read (a failing socket or engine): its sessions are unknown, so
-  // nothing is planned there (checked before binding: a failing engine is not a missing one).
-  const configured = entry.spec
-  const unreadable = (options.unreadable ?? []).find((p) =>
-    (p.host ?? null) === (configured.host ?? null) && // hosts (ssh branch): an unreachable host's places
-    (configured.backend === "tmux"
-      ? p.backend === "tmux" && p.socket === configured.socket_name && (options.tmuxAvailable || p.host !== undefined)
-      : p.backend === "container" && (configured.runtime === null || p.runtime === configured.runtime))
-  )
+  // What could not be read (a failing socket, engine or host) and may hold it: its session is
+  // unknown, so nothing is planned for it (checked before binding: a failing engine is not a missing one).
+  const unreadable = options.unreadable.find((scope) => claims(entry.spec, scope))
   if (unreadable !== undefined) {
-    return [{ _tag: "Invalid", session: entry.name, backend: configured.backend, reason: "unreadable", issues: [], runtime: null, place: unreadable }]
+    return [{ _tag: "Invalid", session: entry.name, backend: entry.spec.backend, reason: "unreadable", issues: [], runtime: null, scope: unreadable }]
   }
-  const resolved = resolveSpec(entry.spec, options)
+  const resolved = resolveSpec(entry.spec, options.available)
   // Nothing can run where the backend is missing, which is what a stopped entry asks for anyway.
   if (resolved._tag === "Unrunnable") return entry.spec.state === "stopped" ? [] : [resolved.step]
   const spec = resolved.spec
   const name = spec.name
-  const place = placeOfSpec(spec)
+  const place = placeOf(spec)
   const same = observed.filter((o) => o.name === name)
   const inPlace = same.filter((o) => samePlace(placeOf(o), place))
   const notOurs = inPlace.find((o) => !isOurs(o, options.project))
@@ -338,32 +338,29 @@ const planEntry = (entry: ConfigEntry, observed: ReadonlyArray<ObservedSession>,
       .map((o): Step => ({ _tag: "Stop", session: name, target: o, reason: "desired-stopped" }))
   }
 
+  // each session compared under the digest it was stamped with; new stamps take the current one
+  const changesFrom = (o: ObservedSession) => diffFingerprints(o.mark.applied, fingerprint(spec, digestFor(o.mark.applied, options.digest)))
+  const stamp = stampOf(spec, options.digest)
   if (current === undefined) {
     if (elsewhere.length > 0) {
-      return [{
-        _tag: "Replace",
-        session: name,
-        spec,
-        targets: elsewhere,
-        reason: "moved",
-        changes: diffFingerprints(elsewhere[0]!.mark.applied, fingerprint(spec))
-      }]
+      return [{ _tag: "Replace", session: name, spec, targets: elsewhere, reason: "moved", changes: changesFrom(elsewhere[0]!), stamp }]
     }
-    return [{ _tag: "Create", session: name, spec, reason: "not-running" }]
+    return [{ _tag: "Create", session: name, spec, reason: "not-running", stamp }]
   }
 
   const steps: Array<Step> = []
-  if (current.mark.spec_hash !== specHash(spec)) {
+  const own = digestFor(current.mark.applied, options.digest)
+  if (current.mark.spec_hash !== specHash(spec, own)) {
+    steps.push({ _tag: "Replace", session: name, spec, targets: [current], reason: "spec-changed", changes: changesFrom(current), stamp })
+  } else if (current.state !== "running") {
     steps.push({
-      _tag: "Replace",
+      _tag: "Start",
       session: name,
       spec,
-      targets: [current],
-      reason: "spec-changed",
-      changes: diffFingerprints(current.mark.applied, fingerprint(spec))
+      target: current,
+      reason: current.state === "exited" ? "exited" : "stopped",
+      stamp: stampOf(spec, own)
     })
-  } else if (current.state !== "running") {
-    steps.push({ _tag: "Start", session: name, spec, target: current, reason: current.state === "exited" ? "exited" : "stopped" })
   }
   // A copy of ours left in another place (e.g. after a socket change done by hand) is stale.
   for (const o of elsewhere) steps.push({ _tag: "Prune", session: name, target: o, reason: "stale-copy", current: place })
@@ -383,20 +380,56 @@ const summarize = (steps: ReadonlyArray<Step>): PlanSummary => {
   }
 }
 
+/** Steps that launch a session (create, replace, start in place). */
+export const launchesSession = (s: Step): s is Create | Replace | Start => s._tag === "Create" || s._tag === "Replace" || s._tag === "Start"
+
+/**
+ * The phases the executor runs the actionable steps in. Without any dependency: one phase,
+ * everything at once (one post-launch check). With dependencies: stops and removals first,
+ * dependents before what they depend on (reverse order), then launches wave by wave (a session's
+ * wave is one more than its deepest dependency's); each phase has its own post-launch check and
+ * readiness wait. The steps of one phase are independent of each other and run concurrently.
+ */
+export const phasesOf = (steps: ReadonlyArray<Step>, order: Ordering): ReadonlyArray<ReadonlyArray<number>> => {
+  const actionable = steps.flatMap((s, i) => (isActionable(s) ? [i] : []))
+  if (!hasDependencies(order)) return actionable.length === 0 ? [] : [actionable]
+  const levels = dependencyLevels(order.dependencies)
+  const max = Math.max(0, ...levels.values())
+  const group = (of: ReadonlyArray<number>, key: (s: Step) => number) => {
+    const out: Array<Array<number>> = []
+    for (const i of of) {
+      const k = key(steps[i]!)
+      while (out.length <= k) out.push([])
+      out[k]!.push(i)
+    }
+    return out.filter((g) => g.length > 0)
+  }
+  const level = (s: Step) => levels.get(s.session) ?? 0
+  return [
+    ...group(actionable.filter((i) => !launchesSession(steps[i]!)), (s) => max - level(s)),
+    ...group(actionable.filter((i) => launchesSession(steps[i]!)), level)
+  ]
+}
+
+/** A plan's phases as steps. */
+export const phaseSteps = (p: Plan): ReadonlyArray<ReadonlyArray<Step>> => p.phases.map((phase) => phase.map((i) => p.steps[i]!))
+
 export const makePlan = (
   project: string,
   steps: ReadonlyArray<Step>,
   extra: { readonly orphans?: ReadonlyArray<string>; readonly unchanged?: ReadonlyArray<string>; readonly order?: Ordering } = {}
-): Plan => ({
-  project,
-  steps,
-  summary: summarize(steps),
-  orphans: extra.orphans ?? [],
-  unchanged: extra.unchanged ?? [],
-  order: extra.order ?? NO_ORDER
-})
-
-const launchesSession = (s: Step) => s._tag === "Create" || s._tag === "Replace" || s._tag === "Start"
+): Plan => {
+  const order = extra.order ?? NO_ORDER
+  return {
+    project,
+    steps,
+    phases: phasesOf(steps, order),
+    summary: summarize(steps),
+    orphans: extra.orphans ?? [],
+    unchanged: extra.unchanged ?? [],
+    order
+  }
+}
 
 /**
  * The ordering of a plan from the desired entries (pure): dependencies of config sessions (and,
@@ -407,7 +440,7 @@ export const orderingOf = (
   desired: ReadonlyArray<ConfigEntry>,
   observed: ReadonlyArray<ObservedSession>,
   steps: ReadonlyArray<Step>,
-  options: Pick<PlanOptions, "project" | "runtimes" | "tmuxAvailable">
+  options: Pick<PlanOptions, "project" | "available">
 ): Ordering => {
   const dependencies: Record<string, ReadonlyArray<string>> = {}
   for (const o of observed) {
@@ -429,9 +462,9 @@ export const orderingOf = (
     else if (stepOf?._tag === "Conflict") unsatisfied[dep] = "held by another session"
     else if (entry.spec.state === "stopped") unsatisfied[dep] = "state: stopped"
     else {
-      const resolved = resolveSpec(entry.spec, options)
+      const resolved = resolveSpec(entry.spec, options.available)
       const running = resolved._tag === "Runnable"
-        ? observed.find((o) => o.name === dep && samePlace(placeOf(o), placeOfSpec(resolved.spec)) && o.state === "running")
+        ? observed.find((o) => o.name === dep && samePlace(placeOf(o), placeOf(resolved.spec)) && o.state === "running")
         : undefined
       if (running === undefined || resolved._tag !== "Runnable") unsatisfied[dep] = "not running"
       else if (resolved.spec.ready !== undefined && resolved.spec.ready !== null) probes.push({ session: dep, target: running, spec: resolved.spec })
@@ -499,24 +532,17 @@ export const planDown = (
 export const planStop = (o: ObservedSession, project: string): Plan =>
   makePlan(project, [{ _tag: "Stop", session: o.name, target: o, reason: "requested" }])
 
-/** What an in-place restart runs again: the session as it was created (tmux: its original command). */
+/** What an in-place restart runs again: the session as it was created (tmux: its original command); every other field at its default. */
 export const asCreated = (o: ObservedSession): SessionSpec =>
   o.backend === "tmux"
-    ? { backend: "tmux", name: o.name, command: null, shell: false, working_dir: null, env: {}, socket_name: o.socket_name, state: "running" }
+    ? { ...tmuxDefaults, backend: "tmux", name: o.name, socket_name: o.socket_name, ...hostField(o.host) }
     : {
+      ...containerDefaults,
       backend: "container",
       name: o.name,
       image: o.image ?? "",
-      command: null,
-      shell: false,
-      working_dir: null,
-      env: {},
-      volumes: [],
-      ports: [],
-      log_volume: null,
       runtime: o.runtime,
-      unsafe_mounts: false,
-      state: "running"
+      ...hostField(o.host)
     }
 
 /**
@@ -527,5 +553,43 @@ export const asCreated = (o: ObservedSession): SessionSpec =>
  */
 export const planRestartInPlace = (o: ObservedSession, project: string): { readonly stop: Plan; readonly start: Plan } => ({
   stop: makePlan(project, o.state === "running" && o.backend === "container" ? [{ _tag: "Stop", session: o.name, target: o, reason: "restart" }] : []),
-  start: makePlan(project, [{ _tag: "Start", session: o.name, spec: asCreated(o), target: o, reason: "requested" }])
+  start: makePlan(project, [{ _tag: "Start", session: o.name, spec: asCreated(o), target: o, reason: "requested", stamp: null }])
 })
+
+/** What `start NAME` does, decided as data (the executor then runs `Run`'s plan as it is). */
+export type StartPlan =
+  | { readonly _tag: "Run"; readonly plan: Plan }
+  /** Nothing to do: it runs already (start is idempotent); `observed`: the session of ours found. */
+  | { readonly _tag: "AlreadyRunning"; readonly observed: ObservedSession | null }
+  /** It runs (or would be moved from) another place than the one asked for: never a second copy, never a silent move. */
+  | { readonly _tag: "Elsewhere"; readonly observed: ObservedSession }
+  /** A conflict (not ours holds the name) or an entry that cannot run. */
+  | { readonly _tag: "Blocked"; readonly step: Conflict | Invalid }
+
+/**
+ * `start NAME`: the session's entry (the config's, with command-line overrides) planned as `apply
+ * NAME` would, with its dependencies (`dependencies`: their entries, in config order) started first
+ * when they do not run — never replaced or stopped by `start`. `placeAsked`: the command line named
+ * a socket or backend, so a session of ours running elsewhere is an error, not a move.
+ */
+export const planStart = (
+  target: Extract<ConfigEntry, { _tag: "Valid" }>,
+  dependencies: ReadonlyArray<ConfigEntry>,
+  observed: ReadonlyArray<ObservedSession>,
+  options: Omit<PlanOptions, "only" | "prune"> & { readonly placeAsked: boolean }
+): StartPlan => {
+  const name = target.name
+  const entries = [...dependencies, target]
+  const planOptions = { ...options, prune: false, only: entries.map((e) => e.name) }
+  const full = plan(entries, observed, planOptions)
+  const steps = full.steps.filter((s) => s.session === name || s._tag === "Create" || s._tag === "Start")
+  const own = steps.filter((s) => s.session === name)
+  const same = observed.filter((o) => o.name === name)
+  const moved = options.placeAsked && own.some((s) => s._tag === "Replace" && s.reason === "moved")
+  const running = same.find((o) => o.state === "running")
+  if (moved || (own.some((s) => s._tag === "Create") && running !== undefined)) return { _tag: "Elsewhere", observed: running ?? same[0]! }
+  const blocked = own.find((s): s is Conflict | Invalid => s._tag === "Conflict" || s._tag === "Invalid")
+  if (blocked !== undefined) return { _tag: "Blocked", step: blocked }
+  if (own.length === 0) return { _tag: "AlreadyRunning", observed: same.find((o) => isOurs(o, options.project)) ?? null }
+  return { _tag: "Run", plan: makePlan(options.project, steps, { order: orderingOf(entries, observed, steps, planOptions) }) }
+}

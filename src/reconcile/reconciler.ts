@@ -5,7 +5,7 @@
 import { Effect } from "effect"
 import { isOurs } from "../model.js"
 import type { Backends } from "../backends/registry.js"
-import { closestNames } from "../config/decode.js"
+import { closestNames } from "../config/decode/issues.js"
 import { KstlibConfig } from "../config/service.js"
 import type { LoadedConfig } from "../config/types.js"
 import type { ApplyLocked, LockFailed } from "../errors.js"
@@ -13,8 +13,9 @@ import { ConfigNotFound, SessionNotInConfig } from "../errors.js"
 import type { ExecuteOptions, ExecuteReport } from "./execute.js"
 import { defaultSettle, execute } from "./execute.js"
 import { lockPathFor, withApplyLock } from "./lock.js"
+import { EnvDigests } from "../spec/digest-key.js"
 import type { Observation } from "./observe.js"
-import { configSockets, observe } from "./observe.js"
+import { configSockets, observe, planInputs } from "./observe.js"
 import type { Plan } from "./plan.js"
 import { hasChanges, plan, planDown } from "./plan.js"
 
@@ -58,9 +59,8 @@ export const planFromConfig = (request: PlanRequest = {}): Effect.Effect<Planned
         prune: request.prune ?? false,
         only,
         project: config.project,
-        runtimes: observation.runtimes,
-        tmuxAvailable: observation.tmuxAvailable,
-        unreadable: observation.unreadable
+        ...planInputs(observation),
+        digest: yield* EnvDigests
       }),
       observation
     }

@@ -3,7 +3,8 @@
  * reasons lives here; the planner only gives typed reasons. Pure string building.
  */
 import { escapeText, formatConfigIssue } from "../errors.js"
-import { describePlace, placeOf, placeOfSpec } from "../model.js"
+import { describePlace, describeScope, placeOf } from "../place.js"
+import type { ExecuteReport, StepResult } from "./execute.js"
 import type { Change, Plan, Step, StepAction } from "./plan.js"
 import { actionOf, backendOf, isActionable, specOf, targetsOf } from "./plan.js"
 import type { Color, Style } from "../style.js"
@@ -47,7 +48,7 @@ export const causeOf = (s: Step): string => {
     case "Replace":
       return s.reason === "spec-changed"
         ? "spec changed"
-        : `moves from ${describePlace(placeOf(s.targets[0]!))} to ${describePlace(placeOfSpec(s.spec))}`
+        : `moves from ${describePlace(placeOf(s.targets[0]!))} to ${describePlace(placeOf(s.spec))}`
     case "Stop":
       return s.reason === "desired-stopped" ? "state: stopped in config" : s.reason === "restart" ? "restart requested" : "requested"
     case "Prune":
@@ -71,7 +72,7 @@ export const causeOf = (s: Step): string => {
         case "runtime-missing":
           return s.runtime === null ? "no container runtime found (looked for podman, docker)" : `container runtime '${s.runtime}' not found`
         case "unreadable":
-          return `${s.place === null ? "its backend" : describePlace(s.place)} could not be read; nothing is planned there`
+          return `${s.scope === null ? "its backend" : describeScope(s.scope)} could not be read; nothing is planned there`
       }
   }
 }
@@ -79,13 +80,13 @@ export const causeOf = (s: Step): string => {
 /** `tmux, socket work` / `container, podman` / `tmux socket default`. */
 const where = (s: Step): string => {
   const spec = specOf(s)
-  // hosts (ssh branch): `, on edge1` for a session on a host
+  // `, on edge1` for a session on a host
   const on = (host: string | undefined) => (host === undefined ? "" : `, on ${host}`)
   if (spec !== null) {
     return `${spec.backend === "tmux" ? `tmux${spec.socket_name === null ? "" : `, socket ${spec.socket_name}`}` : `container, ${spec.runtime}`}${on(spec.host)}`
   }
   const t = targetsOf(s)[0]
-  if (t === undefined) return `${backendOf(s)}${s._tag === "Invalid" ? on(s.place?.host) : ""}`
+  if (t === undefined) return `${backendOf(s)}${s._tag === "Invalid" ? on(s.scope?.host) : ""}`
   return t.backend === "tmux" ? describePlace(placeOf(t)) : `container, ${t.runtime}${on(t.host)}`
 }
 
@@ -98,7 +99,7 @@ export const renderStep = (s: Step, style: Style): string => {
   const details = s._tag === "Invalid"
     ? s.issues.length > 1 ? s.issues.map((i) => `      ${i.field}: ${i.reason}`) : []
     : s._tag === "Replace"
-    ? s.changes.map((c) => `      ${formatChange(c)}`)
+    ? s.changes.map((c) => `      ${escapeText(formatChange(c))}`)
     : []
   return [head, ...details].join("\n")
 }
@@ -165,4 +166,54 @@ export const planToJson = (p: Plan) => ({
   /** Start order (waves run one after the other; sessions of a wave in parallel); empty without depends_on. */
   waves: p.order.waves,
   ...(Object.keys(p.order.unsatisfied).length === 0 ? {} : { unsatisfied: p.order.unsatisfied })
+})
+
+const past: Record<string, string> = { create: "created", replace: "replaced", start: "started", stop: "stopped", prune: "pruned" }
+
+/** One finished step: `done  + web (tmux): create, not running (0.6s)`, or FAILED with the error and the last output lines. */
+export const resultLine = (style: Style, r: StepResult): string => {
+  if (r.error?._tag === "DependencyFailed") {
+    return `${paint(style, "yellow", "NOT RUN")} ${symbols[actionOf(r.step)]} ${stepHeadline(r.step)}\n         ${r.error.message}`
+  }
+  const killed = r.outcome === "killed" ? ", killed after the grace period" : ""
+  const unverified = r.unverified ? ", not checked (interrupted)" : ""
+  const head = `${paint(style, r.error === null ? "green" : "red", r.error === null ? "done  " : "FAILED")} ${symbols[actionOf(r.step)]} ${
+    stepHeadline(r.step)
+  } (${(r.durationMs / 1000).toFixed(1)}s${killed}${unverified})`
+  if (r.error === null) return head
+  const output = (r.error._tag === "SessionStartFailed" || r.error._tag === "SessionNotReady") && r.error.output.trim() !== ""
+    ? r.error.output.trimEnd().split("\n").slice(-10).map((l) => `         | ${escapeText(l)}`)
+    : []
+  return [head, `         ${r.error.message}`, ...output].join("\n")
+}
+
+/** `Apply complete: 2 created, … 0 failed.` (or interrupted), with what was not run and not ready. */
+export const reportSummary = (verb: string, report: ExecuteReport): string => {
+  const ok = report.results.filter((r) => r.error === null)
+  const parts = Object.entries(past).map(([action, word]) => `${ok.filter((r) => actionOf(r.step) === action).length} ${word}`)
+  const blocked = report.results.filter((r) => r.error?._tag === "DependencyFailed").length
+  const failed = report.results.length - ok.length - blocked
+  const notRun = report.notRun.length + blocked
+  const notReady = report.results.filter((r) => r.error?._tag === "SessionNotReady").map((r) => r.step.session)
+  return `${verb} ${report.interrupted ? "interrupted" : "complete"}: ${parts.join(", ")}, ${failed} failed${
+    notRun > 0 ? `, ${notRun} not run` : ""
+  }.${notReady.length > 0 ? ` Not ready in time: ${notReady.join(", ")}.` : ""}`
+}
+
+/** The JSON document of an apply or down: the plan, then one result per step, what did not run, whether it was interrupted. */
+export const reportJson = (p: Plan, report: ExecuteReport | null) => ({
+  ...planToJson(p),
+  results: (report?.results ?? []).map((r) => ({
+    action: actionOf(r.step),
+    session: r.step.session,
+    backend: backendOf(r.step),
+    ok: r.error === null,
+    error: r.error === null
+      ? null
+      : { _tag: r.error._tag, message: r.error.message, ...(r.error._tag === "SessionStartFailed" ? { exitCode: r.error.exitCode } : {}) },
+    ...(r.outcome === null ? {} : { outcome: r.outcome }),
+    duration_ms: r.durationMs
+  })),
+  not_run: (report?.notRun ?? []).map((s) => ({ action: actionOf(s), session: s.session })),
+  interrupted: report?.interrupted ?? false
 })

@@ -9,8 +9,8 @@ import { validateSessionName, validateSocketName } from "../config/rules.js"
 import { KstlibConfig } from "../config/service.js"
 import type { ConfigEntry, LoadedConfig } from "../config/types.js"
 import { ConfigInvalid, InvalidInput, SessionAmbiguous } from "../errors.js"
-import type { BackendKind, ConfiguredSpec, ObservedSession } from "../model.js"
-import { describePlace, placeOf } from "../model.js"
+import type { BackendKind, ObservedSession } from "../model.js"
+import { claimsSession, describePlace, placeOf } from "../place.js"
 import type { Observation } from "../reconcile/observe.js"
 import { configSockets, observe } from "../reconcile/observe.js"
 
@@ -80,14 +80,6 @@ export const matchesSelector = (o: ObservedSession, sel: Selector): boolean => {
   return true
 }
 
-/** Where the config puts it; an auto-detected runtime (null) matches any runtime. */
-export const inSlotOf = (spec: ConfiguredSpec, o: ObservedSession): boolean =>
-  o.name === spec.name &&
-  (o.host ?? null) === (spec.host ?? null) &&
-  (spec.backend === "tmux"
-    ? o.backend === "tmux" && o.socket_name === spec.socket_name
-    : o.backend === "container" && (spec.runtime === null || o.runtime === spec.runtime))
-
 export const observeFor = (config: LoadedConfig, sel: Selector) => {
   const socket = selectorSocket(sel.socket)
   const host = selectorHost(sel.host)
@@ -113,7 +105,7 @@ export const locate = (
     const entry = found?._tag === "Valid" ? found : null
     const observation = yield* observeFor(config, sel)
     const candidates = observation.sessions.filter((o) => o.name === name && matchesSelector(o, sel))
-    const preferred = entry === null ? undefined : candidates.find((o) => inSlotOf(entry.spec, o))
+    const preferred = entry === null ? undefined : candidates.find((o) => claimsSession(entry.spec, o))
     if (preferred !== undefined) return { name, entry, observed: preferred, observation }
     if (candidates.length > 1) {
       return yield* new SessionAmbiguous({ session: name, places: candidates.map((o) => describePlace(placeOf(o))) })

@@ -5,9 +5,10 @@
  */
 import type { Duration } from "effect"
 import { Effect, Stream } from "effect"
-import type { ObserveProblem, StopOutcome } from "../backends/backend.js"
+import type { ObserveProblem, StopOutcome } from "../backends/driver.js"
 import { Backends } from "../backends/registry.js"
-import { closestNames, decodeSessionEntry, sessionDefaults } from "../config/decode.js"
+import { closestNames, decodeSessionEntry, sessionDefaults } from "../config/decode/index.js"
+import type { ContainerSession, TmuxSession } from "../config/schema.js"
 import { SHELL } from "../command.js"
 import { validateArgv, validateCommand, validateSendKeys } from "../config/rules.js"
 import { KstlibConfig } from "../config/service.js"
@@ -28,15 +29,16 @@ import {
   Unsupported
 } from "../errors.js"
 import type { BackendKind, ConfiguredSpec, ObservedSession } from "../model.js"
-import { describePlace, isOurs, placeOf } from "../model.js"
+import { dependenciesOf, isOurs } from "../model.js"
+import { claims, describePlace, placeOf } from "../place.js"
 import type { StepResult } from "../reconcile/execute.js"
 import { defaultSettle, execute } from "../reconcile/execute.js"
-import { configSockets, observe } from "../reconcile/observe.js"
+import { configSockets, observe, planInputs, problemText } from "../reconcile/observe.js"
 import type { Invalid, Plan } from "../reconcile/plan.js"
-import { makePlan, orderingOf, plan, planRestartInPlace, planStop, resolveSpec } from "../reconcile/plan.js"
+import { boundTo, planRestartInPlace, planStart, planStop } from "../reconcile/plan.js"
 import type { ConfigEntry } from "../config/types.js"
-import { dependenciesOf } from "../model.js"
 import { causeOf } from "../reconcile/render.js"
+import { EnvDigests } from "../spec/digest-key.js"
 import type { Located, Selector, ValidEntry } from "./locate.js"
 import { checkName, checkSelector, configEntry, locate, selectorSocket } from "./locate.js"
 import type { SessionStatus } from "./status.js"
@@ -60,13 +62,25 @@ export interface StartOverrides {
   readonly cwd?: string | undefined
 }
 
-/** Fields both kinds have, kept when `start --backend` switches kind (`host`: it still runs there). */
-const COMMON = ["command", "shell", "working_dir", "env", "host"] as const
+/** A session entry as written (what the backends' schemas decode), any backend's fields. */
+type EntryInput =
+  & Partial<Omit<typeof TmuxSession.Encoded, "backend"> & Omit<typeof ContainerSession.Encoded, "backend">>
+  & { readonly backend?: BackendKind }
 
-const specToRaw = (spec: ConfiguredSpec): Record<string, unknown> => {
+/** A resolved spec written back as an entry (paths are absolute already): what `start` overrides field by field. */
+const inputOf = (spec: ConfiguredSpec): EntryInput => {
   const { name: _name, state: _state, ...fields } = spec
-  return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== null))
+  return fields
 }
+
+/** Fields both kinds have, kept when `start --backend` switches kind (`host`: it still runs there). */
+const common = (input: EntryInput): EntryInput => ({
+  ...(input.command === undefined ? {} : { command: input.command }),
+  ...(input.shell === undefined ? {} : { shell: input.shell }),
+  ...(input.working_dir === undefined ? {} : { working_dir: input.working_dir }),
+  ...(input.env === undefined ? {} : { env: input.env }),
+  ...(input.host === undefined ? {} : { host: input.host })
+})
 
 const hasOverrides = (o: StartOverrides) =>
   [o.backend, o.command, o.image, o.working_dir, o.env, o.volumes, o.ports, o.socket].some((v) => v !== undefined)
@@ -79,9 +93,8 @@ export const effectiveSpec = (
   config: LoadedConfig
 ): Effect.Effect<ConfiguredSpec, ConfigInvalid | InvalidInput> =>
   Effect.gen(function*() {
-    const base = entry === null ? {} : specToRaw(entry.spec)
-    const backend: BackendKind = overrides.backend ?? (base["backend"] as BackendKind | undefined) ??
-      (overrides.image !== undefined ? "container" : config.default_backend)
+    const base: EntryInput = entry === null ? {} : inputOf(entry.spec)
+    const backend: BackendKind = overrides.backend ?? base.backend ?? (overrides.image !== undefined ? "container" : config.default_backend)
     if (backend === "tmux") {
       for (const [flag, v] of [["--image", overrides.image], ["--volume", overrides.volumes], ["--port", overrides.ports]] as const) {
         if (v !== undefined) return yield* new InvalidInput({ field: flag, reason: "applies to container sessions only" })
@@ -90,23 +103,20 @@ export const effectiveSpec = (
       return yield* new InvalidInput({ field: "--socket", reason: "applies to tmux sessions only" })
     }
     // Switching backend keeps only the fields both kinds have.
-    const kept = base["backend"] === backend
-      ? base
-      : Object.fromEntries(Object.entries(base).filter(([k]) => (COMMON as ReadonlyArray<string>).includes(k)))
+    const kept = base.backend === backend ? base : common(base)
     const socket = selectorSocket(overrides.socket)
-    const raw: Record<string, unknown> = {
-      ...kept,
+    const { socket_name, ...rest } = kept
+    const raw: EntryInput = {
+      ...rest,
       backend,
       ...(overrides.command !== undefined ? { command: overrides.command } : {}),
       ...(overrides.image !== undefined ? { image: overrides.image } : {}),
       ...(overrides.working_dir !== undefined ? { working_dir: overrides.working_dir } : {}),
       ...(overrides.volumes !== undefined ? { volumes: overrides.volumes } : {}),
       ...(overrides.ports !== undefined ? { ports: overrides.ports } : {}),
-      ...(overrides.env !== undefined ? { env: { ...(kept["env"] as Record<string, string> | undefined), ...overrides.env } } : {})
-    }
-    if (socket !== undefined) {
-      if (socket === null) delete raw["socket_name"]
-      else raw["socket_name"] = socket
+      ...(overrides.env !== undefined ? { env: { ...kept.env, ...overrides.env } } : {}),
+      // `--socket default` is the default server: no socket_name
+      ...(socket === undefined ? (socket_name === undefined || socket_name === null ? {} : { socket_name }) : socket === null ? {} : { socket_name: socket })
     }
     const fromCli = hasOverrides(overrides)
     const decoded = decodeSessionEntry(name, raw, {
@@ -130,7 +140,7 @@ const invalidError = (step: Invalid, config: LoadedConfig, unreachable: Readonly
       return new ContainerRuntimeNotFound({ tried: step.runtime === null ? ["podman", "docker"] : [step.runtime] })
     case "unreadable": {
       // its host could not be reached: ssh's own error says why; else the place that failed
-      const host = step.place?.host
+      const host = step.scope?.host
       return unreachable.find((u) => u.host === host) ??
         new SessionStartFailed({ session: step.session, backend: step.backend, reason: causeOf(step), exitCode: null, output: "" })
     }
@@ -205,42 +215,36 @@ export const start = (
     const observation = yield* observe({
       sockets: [...configSockets(config), ...(spec.backend === "tmux" ? [spec.socket_name] : [])]
     })
-    const same = observation.sessions.filter((o) => o.name === name)
-    const plannedEntry = { _tag: "Valid" as const, name, spec, source: entry?.source ?? { file: "<command line>", line: null } }
     const deps = options.noDeps === true ? [] : dependencyClosure(config, name)
-    const depEntries: ReadonlyArray<ConfigEntry> = config.sessions.filter((e) => deps.includes(e.name))
-    const planOptions = {
-      prune: false,
-      only: [name, ...deps],
-      project: config.project,
-      runtimes: observation.runtimes,
-      tmuxAvailable: observation.tmuxAvailable,
-      unreadable: observation.unreadable
-    }
-    const full = plan([...depEntries, plannedEntry], observation.sessions, planOptions)
-    // Its dependencies are only started when they do not run: never replaced or stopped by `start`.
-    const steps = full.steps.filter((s) => s.session === name || s._tag === "Create" || s._tag === "Start")
-    const p = makePlan(config.project, steps, { order: orderingOf([...depEntries, plannedEntry], observation.sessions, steps, planOptions) })
-    // Asked for another place than where it runs: never a second copy, never a silent move.
-    const own = p.steps.filter((s) => s.session === name)
-    const moved = (overrides.socket !== undefined || overrides.backend !== undefined) && own.some((s) => s._tag === "Replace" && s.reason === "moved")
-    if (moved || (own.some((s) => s._tag === "Create") && same.some((o) => o.state === "running"))) {
-      const elsewhere = same.find((o) => o.state === "running") ?? same[0]!
-      return yield* new SessionElsewhere({ session: name, place: describePlace(placeOf(elsewhere)) })
-    }
-    for (const s of p.steps.filter((x) => x.session === name)) {
-      if (s._tag === "Conflict") {
+    const decided = planStart(
+      { _tag: "Valid", name, spec, source: entry?.source ?? { file: "<command line>", line: null } },
+      config.sessions.filter((e) => deps.includes(e.name)),
+      observation.sessions,
+      {
+        project: config.project,
+        ...planInputs(observation),
+        digest: yield* EnvDigests,
+        placeAsked: overrides.socket !== undefined || overrides.backend !== undefined
+      }
+    )
+    switch (decided._tag) {
+      case "Elsewhere":
+        return yield* new SessionElsewhere({ session: name, place: describePlace(placeOf(decided.observed)) })
+      case "Blocked": {
+        const s = decided.step
+        if (s._tag === "Invalid") return yield* invalidError(s, config, observation.unreachable)
         return yield* new SessionConflict({
           session: name,
           place: describePlace(placeOf(s.target)),
           owner: s.reason === "other-project" ? s.target.mark.project : null
         })
       }
-      if (s._tag === "Invalid") return yield* invalidError(s, config, observation.unreachable ?? [])
+      case "AlreadyRunning":
+        return { status: "already-running", observed: decided.observed } satisfies StartResult
+      case "Run":
+        break
     }
-    if (!p.steps.some((s) => s.session === name)) {
-      return { status: "already-running", observed: same.find((o) => isOurs(o, config.project)) ?? null } satisfies StartResult
-    }
+    const p = decided.plan
     const results = yield* run(p, options.settle ?? defaultSettle, 10, options.waitReady === true)
     const dependencies = results.filter((r) => r.step.session !== name && r.error === null).map((r) => r.step.session)
     return {
@@ -254,25 +258,22 @@ const suggestionsFor = (config: LoadedConfig, observed: ReadonlyArray<ObservedSe
   closestNames(name, [...new Set([...config.sessions.map((e) => e.name), ...observed.map((o) => o.name)])])
 
 /**
- * Whether a problem of the observation concerns where this config session would be: its machine
- * first (this machine's docker daemon being down says nothing about a session on a host, nor a
- * host's about a local one), then its backend there (`tmux…`, its runtime; a host that could not
- * be reached at all: everything on it).
+ * Whether a problem of the observation concerns where this config entry would be: the one rule
+ * (`claims`: its machine, its backend, its socket or engine). A rejected entry: anything on this
+ * machine's backend of that kind. Notices (read, with a warning) concern nothing.
  */
-const concerns = (s: SessionStatus, p: ObserveProblem) => {
-  if ((p.host ?? null) !== s.host) return false
-  if (p.unreachable !== undefined) return true
-  // `where` is `tmux socket x`, `podman`, `container`; on a host `… on edge1`
-  const what = p.where.split(" ")[0]!
-  return s.backend === "tmux" ? what === "tmux" : what === "container" || s.runtime === null || what === s.runtime
+const concerns = (entry: ConfigEntry, config: LoadedConfig, p: ObserveProblem) => {
+  if (p.kind === "notice") return false
+  if (entry._tag === "Valid") return claims(entry.spec, p.scope)
+  const backend = entry.backend ?? config.default_backend
+  return p.scope.host === undefined && (p.scope.backend === undefined || p.scope.backend === backend)
 }
 
 /** Whether anything that could not be read may hold this config session (then it is not known to be absent). */
 const mayBeUnread = (l: Located, config: LoadedConfig) => {
   const entry = config.sessions.find((e) => e.name === l.name)
-  if (entry === undefined) return l.observation.problems.length > 0
-  const status = definedStatus(entry, config)
-  return l.observation.problems.some((p) => concerns(status, p))
+  if (entry === undefined) return l.observation.problems.some((p) => p.kind !== "notice")
+  return l.observation.problems.some((p) => concerns(entry, config, p))
 }
 
 /** Why nothing was found: not running (a config session) or not found (with close names), and what could not be read. */
@@ -280,10 +281,9 @@ const missing = (l: Located, config: LoadedConfig) => {
   // Say what failed: a missing or failing tmux/engine is not the same as "not there" — where the
   // session could be (a config session: its backend; any other name: anywhere).
   const entry = config.sessions.find((e) => e.name === l.name)
-  const status = entry === undefined ? null : definedStatus(entry, config)
   const unreadable = l.observation.problems
-    .filter((p) => status === null || concerns(status, p))
-    .map((p) => `${p.where}: ${p.message}`)
+    .filter((p) => (entry === undefined ? p.kind !== "notice" : concerns(entry, config, p)))
+    .map(problemText)
   const more = unreadable.length === 0 ? {} : { unreadable }
   return config.sessions.some((e) => e.name === l.name)
     ? new SessionNotRunning({ session: l.name, ...more })
@@ -377,14 +377,14 @@ export const status = (name: string, sel: Selector = {}): Effect.Effect<SessionS
     const config = yield* KstlibConfig
     const l = yield* locate(name, sel)
     if (l.observed !== null) {
-      const base = statusOf(l.observed, config)
+      const base = statusOf(l.observed, config, yield* EnvDigests)
       return { ...base, ready: yield* probeOnce(l.observed, config) }
     }
     const entry = config.sessions.find((e) => e.name === name)
     if (entry !== undefined) {
       const defined = definedStatus(entry, config)
       // Its backend could not be read: whether it runs is unknown, not "defined".
-      const unknown = defined.state === "defined" && l.observation.problems.some((p) => concerns(defined, p))
+      const unknown = defined.state === "defined" && l.observation.problems.some((p) => concerns(entry, config, p))
       return unknown ? { ...defined, state: "unknown" } : defined
     }
     return yield* missing(l, config)
@@ -394,11 +394,11 @@ export const status = (name: string, sel: Selector = {}): Effect.Effect<SessionS
 const probeOnce = (o: ObservedSession, config: LoadedConfig) =>
   Effect.gen(function*() {
     const entry = config.sessions.find((e) => e.name === o.name)
-    if (entry?._tag !== "Valid" || entry.spec.backend !== o.backend || o.state !== "running") return null
+    if (entry?._tag !== "Valid" || o.state !== "running") return null
     if (entry.spec.ready === undefined || entry.spec.ready === null) return null
-    const resolved = resolveSpec(entry.spec, { tmuxAvailable: true, runtimes: o.backend === "container" ? [o.runtime] : [] })
-    if (resolved._tag !== "Runnable") return null
-    return (yield* (yield* Backends).probe(o, resolved.spec)).ready
+    const spec = boundTo(entry.spec, o)
+    if (spec === null) return null
+    return (yield* (yield* Backends).probe(o, spec)).ready
   })
 
 /** What `logs` and `follow` take besides the session: how many lines, since when, with times. */
@@ -486,7 +486,7 @@ export const exec = (
     if (reason !== null) return yield* new InvalidInput({ field: "CMD", reason: reason.replace("set shell: true", "pass --shell") })
     const o = yield* observedFor(name, { ...sel, backend: sel.backend ?? "container" }, "exec", "exec runs in container sessions; use send-keys for tmux")
     const backends = yield* Backends
-    if (!backends.capabilities(o.backend).exec) {
+    if (!backends.capabilities(o).exec) {
       return yield* new Unsupported({ session: name, backend: o.backend, operation: "exec", hint: "exec runs in container sessions; use send-keys for tmux" })
     }
     return yield* backends.exec(o, words, { interactive: options.interactive ?? false })

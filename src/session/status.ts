@@ -1,9 +1,13 @@
 /** Status records and list rows: what `status` and `list` print (text or JSON), from config + observation. */
 import type { ConfigEntry, LoadedConfig } from "../config/types.js"
 import type { ConfigIssue } from "../errors.js"
-import type { BackendKind, ObservedSession, Place, RuntimeName, SessionState } from "../model.js"
-import { isOurs, specHash } from "../model.js"
-import { resolveSpec } from "../reconcile/plan.js"
+import type { BackendKind, ObservedSession, RuntimeName, SessionState } from "../model.js"
+import { isOurs } from "../model.js"
+import type { Scope } from "../place.js"
+import { claims } from "../place.js"
+import { boundTo } from "../reconcile/plan.js"
+import type { EnvDigest } from "../spec/fingerprint.js"
+import { digestFor, specHash } from "../spec/fingerprint.js"
 
 export interface SessionStatus {
   readonly name: string
@@ -35,14 +39,14 @@ export interface SessionStatus {
   readonly ready: boolean | null
 }
 
-const inSync = (o: ObservedSession, entry: ConfigEntry | undefined, config: LoadedConfig): boolean | null => {
-  if (!isOurs(o, config.project) || entry?._tag !== "Valid" || entry.spec.backend !== o.backend) return null
-  // Bound to the runtime it runs on: an auto-detected runtime is whatever it was started with.
-  const resolved = resolveSpec(entry.spec, { tmuxAvailable: true, runtimes: o.backend === "container" ? [o.runtime] : [] })
-  return resolved._tag === "Runnable" ? o.mark.spec_hash === specHash(resolved.spec) : null
+/** Ours, and its stored hash is the config's (bound to the runtime it runs on, compared under the digest it was stamped with). */
+const inSync = (o: ObservedSession, entry: ConfigEntry | undefined, config: LoadedConfig, digest: EnvDigest): boolean | null => {
+  if (!isOurs(o, config.project) || entry?._tag !== "Valid") return null
+  const spec = boundTo(entry.spec, o)
+  return spec === null ? null : o.mark.spec_hash === specHash(spec, digestFor(o.mark.applied, digest))
 }
 
-export const statusOf = (o: ObservedSession, config: LoadedConfig): SessionStatus => {
+export const statusOf = (o: ObservedSession, config: LoadedConfig, digest: EnvDigest): SessionStatus => {
   const entry = config.sessions.find((e) => e.name === o.name)
   return {
     name: o.name,
@@ -58,7 +62,7 @@ export const statusOf = (o: ObservedSession, config: LoadedConfig): SessionStatu
     host: o.host ?? null,
     owned: isOurs(o, config.project),
     project: o.mark.managed ? o.mark.project : null,
-    in_sync: inSync(o, entry, config),
+    in_sync: inSync(o, entry, config, digest),
     in_config: entry !== undefined,
     issues: [],
     restarts: o.restarts ?? null,
@@ -68,10 +72,10 @@ export const statusOf = (o: ObservedSession, config: LoadedConfig): SessionStatu
 }
 
 /** A config session that nothing runs (`defined`), or a rejected entry (`invalid`). */
-export const definedStatus = (entry: ConfigEntry, config: LoadedConfig, unreadable: ReadonlyArray<Place> = []): SessionStatus => {
+export const definedStatus = (entry: ConfigEntry, config: LoadedConfig, unreadable: ReadonlyArray<Scope> = []): SessionStatus => {
   const spec = entry._tag === "Valid" ? entry.spec : null
   // On a host that could not be read: not known to be absent.
-  const unknown = spec?.host !== undefined && unreadable.some((p) => p.host === spec.host && p.backend === spec.backend)
+  const unknown = spec !== null && spec.host !== undefined && unreadable.some((s) => claims(spec, s))
   return {
     name: entry.name,
     state: entry._tag === "Valid" ? (unknown ? "unknown" : "defined") : "invalid",
@@ -103,7 +107,12 @@ export const definedStatus = (entry: ConfigEntry, config: LoadedConfig, unreadab
 export const listRows = (
   observed: ReadonlyArray<ObservedSession>,
   config: LoadedConfig,
-  options: { readonly backend?: BackendKind | undefined; readonly all?: boolean; readonly unreadable?: ReadonlyArray<Place> } = {}
+  options: {
+    readonly digest: EnvDigest
+    readonly backend?: BackendKind | undefined
+    readonly all?: boolean
+    readonly unreadable?: ReadonlyArray<Scope>
+  }
 ): ReadonlyArray<SessionStatus> => {
   const configured = new Set(config.sessions.map((e) => e.name))
   const shown = observed.filter((o) =>
@@ -115,5 +124,5 @@ export const listRows = (
     .filter((e) => !seen.has(e.name))
     .map((e) => definedStatus(e, config, options.unreadable))
     .filter((s) => options.backend === undefined || s.backend === options.backend)
-  return [...shown.map((o) => statusOf(o, config)), ...defined]
+  return [...shown.map((o) => statusOf(o, config, options.digest)), ...defined]
 }

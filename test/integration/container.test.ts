@@ -16,7 +16,9 @@ import { join } from "node:path"
 import { Containers } from "../../src/backends/container.js"
 import { Backends } from "../../src/backends/registry.js"
 import type { ContainerSpec, ObservedContainer, ObservedSession, RuntimeName } from "../../src/model.js"
-import { fingerprint, isOurs, NO_MARK, specHash } from "../../src/model.js"
+import { isOurs, NO_MARK } from "../../src/model.js"
+import { fingerprint, launchOf, specHash } from "../support/factories.js"
+import { unreadableOf } from "../../src/reconcile/observe.js"
 import { CallTimeout } from "../../src/proc.js"
 import { execute } from "../../src/reconcile/execute.js"
 import { plan } from "../../src/reconcile/plan.js"
@@ -62,7 +64,7 @@ const failures = <E extends { readonly message: string }>(rs: ReadonlyArray<Resu
 
 const launchAll = (specs: ReadonlyArray<ContainerSpec>) =>
   Effect.gen(function*() {
-    const results = yield* (yield* Containers).launch(specs, { project: PROJECT })
+    const results = yield* (yield* Containers).launch(specs.map(launchOf), { project: PROJECT })
     expect(failures(results)).toEqual([])
   })
 
@@ -115,10 +117,8 @@ describe.each(engines)("container backend on %s", (rt) => {
       const c = yield* Containers
       expect(yield* c.onPath).toContain(rt)
       const obs = yield* c.observe({ sockets: [] })
-      expect(obs.kind).toBe("container")
-      expect(obs.available).toBe(true)
-      expect(obs.runtimes).toContain(rt)
-      expect(obs.problems.filter((p) => p.where === rt)).toEqual([])
+      expect(obs.answered).toContainEqual({ backend: "container", runtime: rt })
+      expect(obs.problems.filter((p) => p.scope.runtime === rt)).toEqual([])
     }).pipe(Effect.provide(ContainersLive)))
 
   it.live("launch with env, volume and working_dir; observe shows both marks, the spec hash and fingerprint; the engine shows the labels", () =>
@@ -188,18 +188,18 @@ describe.each(engines)("container backend on %s", (rt) => {
       yield* launchAll([spec(a, rt), spec(b, rt)])
       const oa = yield* observed(a, rt)
       // busybox `sleep` as PID 1 ignores SIGTERM: the engine kills it after the timeout.
-      expect(yield* c.stop(oa, { timeout: 1, removeOwned: true })).toMatch(/^(stopped|killed)$/)
+      expect(yield* c.stop(oa, { timeout: 1, leave: "stopped", owned: true })).toMatch(/^(stopped|killed)$/)
       expect(yield* lookup(a, rt)).toBeUndefined()
       expect(yield* engineState(rt, a)).toBe("absent")
-      expect((yield* Effect.flip(c.stop(oa, { timeout: 1 })))._tag).toBe("SessionNotFound")
-      yield* c.remove(oa, { timeout: 1 }) // gone already: success
+      expect((yield* Effect.flip(c.stop(oa, { timeout: 1, leave: "stopped" })))._tag).toBe("SessionNotFound")
+      expect((yield* Effect.flip(c.stop(oa, { timeout: 1, leave: "nothing" })))._tag).toBe("SessionNotFound") // gone already (the registry's remove takes it as success)
 
       const ob = yield* observed(b, rt)
-      expect(yield* c.stop(ob, { force: true, removeOwned: false })).toBe("killed")
+      expect(yield* c.stop(ob, { force: true, leave: "stopped", owned: false })).toBe("killed")
       const after = yield* observed(b, rt) // kept: not asked to remove
       expect(after.state).not.toBe("running")
-      expect(yield* c.stop(after, { timeout: 1 })).toBe("already-stopped")
-      yield* c.remove(after, { timeout: 1 })
+      expect(yield* c.stop(after, { timeout: 1, leave: "stopped" })).toBe("already-stopped")
+      yield* c.stop(after, { timeout: 1, leave: "nothing" })
       expect(yield* engineState(rt, b)).toBe("absent")
     }).pipe(Effect.provide(ContainersLive)))
 
@@ -212,12 +212,12 @@ describe.each(engines)("container backend on %s", (rt) => {
       const seen = yield* observed(name, rt)
       expect(seen).toMatchObject({ state: "running", mark: NO_MARK })
       // What the executor passes for a Stop of a session that is not ours.
-      yield* c.stop(seen, { timeout: 1, removeOwned: isOurs(seen, PROJECT) })
+      yield* c.stop(seen, { timeout: 1, leave: "stopped", owned: isOurs(seen, PROJECT) })
       const after = yield* observed(name, rt)
       expect(after.mark).toEqual(NO_MARK)
       expect(after.state).not.toBe("running")
       // Stopping again is fine and still leaves it there.
-      expect(yield* c.stop(after, { force: true })).toBe("already-stopped")
+      expect(yield* c.stop(after, { force: true, leave: "stopped" })).toBe("already-stopped")
       expect((yield* observed(name, rt)).state).not.toBe("running")
     }).pipe(Effect.provide(ContainersLive)))
 
@@ -227,7 +227,7 @@ describe.each(engines)("container backend on %s", (rt) => {
       const fine = uniqueName("fine")
       yield* cleanup(rt, name, fine)
       const dying = spec(name, rt, { command: `sh -c 'echo dying now; exit 3'` })
-      const p = plan([valid(dying), valid(spec(fine, rt))], [], planOptions({ runtimes: [rt] }))
+      const p = plan([valid(dying), valid(spec(fine, rt))], [], planOptions({ engines: [rt] }))
       const report = yield* execute(p, { parallel: 4, settle: "1500 millis", stopTimeout: 1 })
       const by = (n: string) => report.results.find((r) => r.step.session === n)!
       expect(by(name).error).toMatchObject({ _tag: "SessionStartFailed", session: name, backend: "container", exitCode: 3 })
@@ -240,12 +240,12 @@ describe.each(engines)("container backend on %s", (rt) => {
       const dead = findC(seen, name, rt)!
       expect([dead.state, dead.exit_code]).toEqual(["exited", 3])
       // Ours, same spec, exited: started again in place (engine `start`), and checked again.
-      const p2 = plan([valid(dying)], seen, planOptions({ runtimes: [rt] }))
+      const p2 = plan([valid(dying)], seen, planOptions({ engines: [rt] }))
       expect(p2.steps.map((s) => s._tag)).toEqual(["Start"])
       const r2 = yield* execute(p2, { parallel: 4, settle: "1500 millis", stopTimeout: 1 })
       expect(r2.results[0]!.error).toMatchObject({ _tag: "SessionStartFailed", exitCode: 3 })
       // The name is taken: a second `run` is refused by the engine, for this spec alone.
-      const [taken] = yield* backends.launch([dying], { project: PROJECT })
+      const [taken] = yield* backends.launch([launchOf(dying)], { project: PROJECT })
       expect(Result.isFailure(taken!) && taken.failure.reason).toMatch(/already in use/i)
     }).pipe(Effect.provide(BackendsLive)))
 
@@ -260,9 +260,9 @@ describe.each(engines)("container backend on %s", (rt) => {
       expect(yield* eventually(engineState(rt, name), (st) => st !== "running")).toBe("exited")
       const down = yield* observed(name, rt)
       expect(down.state).toBe("exited")
-      yield* c.restart(down, s, { project: PROJECT, mark: true })
+      yield* c.startInPlace(down, s, { project: PROJECT, stamp: launchOf(s).stamp })
       expect((yield* eventually(observed(name, rt), (o) => o.state === "running")).state).toBe("running")
-      expect((yield* Effect.flip(c.restart(ghost(`${PREFIX}-nope`, rt), s, { project: PROJECT, mark: true })))._tag).toBe("SessionNotFound")
+      expect((yield* Effect.flip(c.startInPlace(ghost(`${PREFIX}-nope`, rt), s, { project: PROJECT, stamp: launchOf(s).stamp })))._tag).toBe("SessionNotFound")
     }).pipe(Effect.provide(ContainersLive)))
 
   it.live("logs return stdout and stderr (TTY session and a plain foreign container); follow streams lines", () =>
@@ -319,10 +319,10 @@ describe.each(engines)("container backend on %s", (rt) => {
       yield* Effect.addFinalizer(() => Effect.sync(() => void spawnSync(rt, ["rmi", `${name}:latest`], { stdio: "ignore" })))
       // Plain `inspect` would match the image: the backend must not.
       expect(spawnSync(rt, ["inspect", name], { stdio: "ignore" }).status).toBe(0)
-      expect((yield* Effect.flip(c.stop(ghost(name, rt), { timeout: 1 })))._tag).toBe("SessionNotFound")
+      expect((yield* Effect.flip(c.stop(ghost(name, rt), { timeout: 1, leave: "stopped" })))._tag).toBe("SessionNotFound")
       expect((yield* Effect.flip(c.exec(ghost(name, rt), ["true"], { interactive: false })))._tag).toBe("SessionNotFound")
       expect(yield* lookup(name, rt)).toBeUndefined()
-      yield* c.remove(ghost(name, rt), { timeout: 1 }) // nothing to remove: success, and the image stays
+      yield* c.stop(ghost(name, rt), { timeout: 1, leave: "nothing" }).pipe(Effect.catchTag("SessionNotFound", () => Effect.void)) // nothing to remove: success, and the image stays
       expect(spawnSync(rt, ["image", "inspect", `${name}:latest`], { stdio: "ignore" }).status).toBe(0)
     }).pipe(Effect.provide(ContainersLive)))
 
@@ -333,7 +333,7 @@ describe.each(engines)("container backend on %s", (rt) => {
       const ok = uniqueName("ok")
       yield* cleanup(rt, name, ok)
       const image = `localhost/${PREFIX}-missing:1`
-      const [missing, fine] = yield* c.launch([spec(name, rt, { image }), spec(ok, rt)], { project: PROJECT })
+      const [missing, fine] = yield* c.launch([launchOf(spec(name, rt, { image })), launchOf(spec(ok, rt))], { project: PROJECT })
       expect(Result.isFailure(missing!)).toBe(true)
       if (!Result.isFailure(missing!)) return
       expect(missing.failure._tag).toBe("SessionStartFailed")
@@ -395,7 +395,7 @@ describe.each(engines)("container backend on %s", (rt) => {
       yield* Effect.sleep("100 millis")
       seenOnCmdline.splice(0)
       const sampler = yield* Effect.forkChild(Effect.forever(scanProc.pipe(Effect.andThen(Effect.sleep("10 millis")))))
-      const p = plan([valid(spec(big, rt, { env: bigEnv })), valid(spec(fits, rt, { env: fitEnv }))], [], planOptions({ runtimes: [rt] }))
+      const p = plan([valid(spec(big, rt, { env: bigEnv })), valid(spec(fits, rt, { env: fitEnv }))], [], planOptions({ engines: [rt] }))
       const report = yield* execute(p, { parallel: 4, settle: "1 second", stopTimeout: 1 })
       yield* scanProc
       yield* Fiber.interrupt(sampler)
@@ -449,10 +449,9 @@ describe("container engines: missing and hanging", () => {
         expect(yield* c.onPath).toEqual([])
         return yield* c.observe({ sockets: [] })
       }).pipe(Effect.provide(ContainersLive))
-      expect(obs.available).toBe(false)
-      expect(obs.runtimes).toEqual([])
+      expect(obs.answered).toEqual([])
       expect(obs.sessions).toEqual([])
-      expect(obs.problems).toEqual([{ where: "container", message: expect.stringContaining("no container runtime found in PATH"), missing: true }])
+      expect(obs.problems).toEqual([{ scope: { backend: "container" }, kind: "missing", message: expect.stringContaining("no container runtime found in PATH") }])
     }))
 
   it.live("a hanging engine (PATH shim `podman` that sleeps forever): observe reports a problem within the CallTimeout, the other engine still counts", () =>
@@ -468,14 +467,14 @@ describe("container engines: missing and hanging", () => {
       }).pipe(Effect.provide(ContainersLive), Effect.provideService(CallTimeout, 1), Effect.timeout("20 seconds"))
       const took = performance.now() - started
       expect(took).toBeLessThan(4000)
-      const problem = obs.problems.find((p) => p.where === "podman")
+      const problem = obs.problems.find((p) => p.scope.runtime === "podman")
       expect(problem?.message).toMatch(/did not answer within 1s/)
-      expect(obs.unreadable).toContainEqual({ backend: "container", runtime: "podman" })
-      expect(obs.runtimes).not.toContain("podman")
+      expect(unreadableOf(obs)).toContainEqual({ backend: "container", runtime: "podman" })
+      expect(obs.answered).not.toContainEqual({ backend: "container", runtime: "podman" })
       expect(obs.sessions.some((o) => o.backend === "container" && o.runtime === "podman")).toBe(false)
-      if (engines.includes("docker")) expect(obs.runtimes).toContain("docker")
+      if (engines.includes("docker")) expect(obs.answered).toContainEqual({ backend: "container", runtime: "docker" })
       // Nothing is planned on the unreadable engine.
-      const p = plan([valid(spec(`${PREFIX}-hung`, "podman"))], obs.sessions, planOptions({ runtimes: obs.runtimes, unreadable: obs.unreadable }))
+      const p = plan([valid(spec(`${PREFIX}-hung`, "podman"))], obs.sessions, planOptions({ available: obs.answered, unreadable: unreadableOf(obs) }))
       expect(p.steps.map((s) => s._tag)).toEqual(["Invalid"])
     }))
 })

@@ -12,6 +12,7 @@ import { Effect } from "effect"
 import { KstlibConfig } from "../../src/config/service.js"
 import { loadConfig } from "../../src/config/load.js"
 import { layerNodeWith } from "../../src/layer.js"
+import { problemText } from "../../src/reconcile/observe.js"
 import { planFromConfig } from "../../src/reconcile/reconciler.js"
 import { targetsOf } from "../../src/reconcile/plan.js"
 import { SessionManager } from "../../src/session/manager.js"
@@ -263,7 +264,7 @@ describe("SessionManager / Sessions on real tmux", () => {
           tmux(s!, ["set-option", "-g", "@kstlib-managed", "1"])
           tmux(s!, ["set-option", "-g", "@kstlib-project", project])
           const { plan, observation } = yield* planFromConfig({ prune: true })
-          expect(observation.problems.map((p) => `${p.where}: ${p.message}`).join("\n")).toMatch(
+          expect(observation.problems.map(problemText).join("\n")).toMatch(
             new RegExp(`tmux socket ${s}: @kstlib-managed.*set globally`)
           )
           expect(plan.steps.filter((st) => st._tag !== "Conflict" && targetsOf(st).length > 0)).toEqual([])

@@ -10,11 +10,11 @@ import { join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Effect, Layer } from "effect"
-import { podmanRemote } from "../../src/backends/podman-remote.js"
+import { podmanRemote } from "../../src/transport/podman-remote.js"
 import { Backends } from "../../src/backends/registry.js"
-import { SshBinary, SshHosts } from "../../src/backends/ssh.js"
+import { SshBinary, SshHosts } from "../../src/transport/ssh.js"
 import type { HostSpec } from "../../src/model.js"
-import { observe } from "../../src/reconcile/observe.js"
+import { observe, problemText, unreadableOf } from "../../src/reconcile/observe.js"
 import { availableEngines } from "../support/engines.js"
 import type { PodmanService } from "../support/podmanService.js"
 import { startPodmanService } from "../support/podmanService.js"
@@ -57,7 +57,7 @@ describe.skipIf(!available)("observe over ssh", () => {
       Effect.provide(BackendsLive)
     )
     const o = await Effect.runPromise(program)
-    expect(o.problems.filter((p) => p.host !== undefined), JSON.stringify(o.problems)).toEqual([])
+    expect(o.problems.filter((p) => p.scope.host !== undefined), JSON.stringify(o.problems)).toEqual([])
     const lines = readFileSync(log, "utf8").trim().split("\n").map((l) => l.split(" ") as [string, string])
     const starts = lines.filter(([k]) => k === "start").map(([, t]) => Number(BigInt(t) / 1_000_000n))
     const ends = lines.filter(([k]) => k === "end").map(([, t]) => Number(BigInt(t) / 1_000_000n))
@@ -75,10 +75,11 @@ describe.skipIf(!available)("observe over ssh", () => {
     )
     expect(down.unreachable?.map((u) => [u._tag, u.host])).toEqual([["HostUnreachable", "down"]])
     expect(down.unreachable?.[0]?.reason).toMatch(/Connection refused/u)
-    expect(down.problems.filter((p) => p.host === "down")).toHaveLength(1)
+    expect(down.problems.filter((p) => p.scope.host === "down")).toHaveLength(1)
     // its three places (default, x, y) are unknown; host a's are not
-    expect(down.unreadable.filter((p) => p.host === "down")).toHaveLength(3)
-    expect(down.unreadable.filter((p) => p.host === "a")).toHaveLength(0)
+    // the whole host is unreadable, as one scope; the others are not
+    expect(unreadableOf(down).filter((p) => p.host === "down")).toEqual([{ host: "down" }])
+    expect(unreadableOf(down).filter((p) => p.host === "a")).toHaveLength(0)
   })
 })
 
@@ -113,8 +114,8 @@ describe.skipIf(!podmanOk)("podman on a host: host keys and the API service", ()
     const svcName = `kt-pr-${process.pid}`
     expect(svc.podman(["create", "--name", svcName, "--label", "io.kstlib.managed=true", "localhost/kstlib-busybox:latest", "sleep", "1"]).code).toBe(0)
     const o = await observeContainers([podmanHost("good", {})])
-    expect(o.problems.filter((p) => p.host !== undefined), JSON.stringify(o.problems)).toEqual([])
-    expect(o.runtimes).toContain("podman")
+    expect(o.problems.filter((p) => p.scope.host !== undefined), JSON.stringify(o.problems)).toEqual([])
+    expect(o.answered).toContainEqual({ backend: "container", runtime: "podman", host: "good" })
     const seen = o.sessions.find((x) => x.name === svcName)
     expect(seen).toMatchObject({ backend: "container", runtime: "podman", host: "good", state: "stopped" })
     expect(readFileSync(privateKnownHosts("good"), "utf8")).toBe(`${hostKeyLine()}\n`)
@@ -139,7 +140,7 @@ describe.skipIf(!podmanOk)("podman on a host: host keys and the API service", ()
         Effect.provide(BackendsLive)
       )
     )
-    expect(o.problems.filter((p) => p.host !== undefined), JSON.stringify(o.problems)).toEqual([])
+    expect(o.problems.filter((p) => p.scope.host !== undefined), JSON.stringify(o.problems)).toEqual([])
     // podman dialled where OpenSSH would, and got the alias's key under that address
     expect(readFileSync(privateKnownHosts("aliased"), "utf8")).toBe(`${hostKeyLine()}\n`)
   })
@@ -151,7 +152,8 @@ describe.skipIf(!podmanOk)("podman on a host: host keys and the API service", ()
     const o = await observeContainers([podmanHost("stranger", { known_hosts: otherOnly })])
     expect(o.unreachable?.map((u) => u.host)).toEqual(["stranger"])
     expect(o.unreachable?.[0]?.reason).toContain(`no host key for [127.0.0.1]:${sshd.port} in ${otherOnly}`)
-    expect(o.unreadable).toContainEqual({ backend: "container", runtime: "podman", host: "stranger" })
+    // a host that cannot be reached is unknown as a whole
+    expect(unreadableOf(o)).toContainEqual({ host: "stranger" })
     expect(readFileSync(otherOnly, "utf8")).toBe(text)
     expect(existsSync(privateKnownHosts("stranger"))).toBe(false)
   })
@@ -195,11 +197,12 @@ describe.skipIf(!podmanOk)("podman on a host: host keys and the API service", ()
     const none = join(sshd.dir, "none.sock")
     const o = await observeContainers([podmanHost("nosvc", { podman_socket: none })])
     expect(o.unreachable ?? []).toEqual([])
-    const problems = o.problems.filter((p) => p.host === "nosvc")
+    const problems = o.problems.filter((p) => p.scope.host === "nosvc")
     expect(problems).toHaveLength(1)
-    expect(problems[0]).toMatchObject({ where: "podman on nosvc" })
+    expect(problems[0]).toMatchObject({ scope: { backend: "container", runtime: "podman", host: "nosvc" }, kind: "failed" })
+    expect(problemText(problems[0]!)).toMatch(/^podman on nosvc: /u)
     expect(problems[0]?.message).toContain(`no Podman API service answers at ${none} on the host`)
     expect(problems[0]?.message).toContain("systemctl --user enable --now podman.socket")
-    expect(o.unreadable).toContainEqual({ backend: "container", runtime: "podman", host: "nosvc" })
+    expect(unreadableOf(o)).toContainEqual({ backend: "container", runtime: "podman", host: "nosvc" })
   })
 })

@@ -14,7 +14,7 @@ import { existsSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { Backends } from "../../src/backends/registry.js"
 import type { ContainerSpec, ObservedSession, ReadySpec, RuntimeName, TmuxSpec } from "../../src/model.js"
-import { containerSpec, PROJECT, tmuxSpec } from "../support/factories.js"
+import { containerSpec, launchOf, PROJECT, tmuxSpec } from "../support/factories.js"
 import { usePrivateTmux } from "../support/privateTmux.js"
 
 const suite = usePrivateTmux("supervision")
@@ -26,7 +26,7 @@ const uniq = (what: string) => `kstlib-t-${RUN}-${what}-${++counter}`
 
 const launch = (spec: TmuxSpec | ContainerSpec) =>
   Effect.gen(function*() {
-    const [r] = yield* (yield* Backends).launch([spec], { project: PROJECT })
+    const [r] = yield* (yield* Backends).launch([launchOf(spec)], { project: PROJECT })
     if (r !== undefined && Result.isFailure(r)) return yield* Effect.die(r.failure)
   })
 
@@ -107,18 +107,18 @@ describe("tmux: a pane-died hook restarts the pane (no daemon)", () => {
       yield* launch(spec)
       const o = yield* until(spec, (o) => o?.state === "running" && lines(file) === 1, 5)
       // kept (in-place restart's first half): the pane stays dead, the hook does not respawn it
-      expect(yield* backends.stop(o!, { timeout: 2, keep: true })).not.toBe("already-stopped")
+      expect(yield* backends.stop(o!, { timeout: 2, leave: "instance" })).not.toBe("already-stopped")
       yield* Effect.sleep("3 seconds")
       expect(yield* find(spec)).toMatchObject({ state: "exited" })
       expect(lines(file)).toBe(1)
       // a kstlib restart brings the policy back
-      yield* backends.restart((yield* find(spec))!, spec, { project: PROJECT, mark: true })
+      yield* backends.startInPlace((yield* find(spec))!, spec, { project: PROJECT, stamp: launchOf(spec).stamp })
       const back = yield* until(spec, (o) => o?.state === "running" && lines(file) === 2, 5)
       expect(back).toMatchObject({ state: "running", restarts: 0 })
       const hooks = execFileSync("tmux", ["-L", sock, "show-options", "-H", "-t", "=svc:", "pane-died"], { encoding: "utf8" })
       expect(hooks).toContain("pane-died")
       // a normal stop closes the session; nothing comes back
-      yield* backends.stop(back!, { timeout: 2 })
+      yield* backends.stop(back!, { timeout: 2, leave: "stopped", owned: true })
       yield* Effect.sleep("2500 millis")
       expect(yield* find(spec)).toBeUndefined()
       expect(lines(file)).toBe(2)
@@ -165,7 +165,7 @@ describe.each(engines)("%s: the engine's restart policy", (rt: RuntimeName) => {
       const o = yield* until(spec, (o) => (o?.restarts ?? 0) >= 1 && o?.state === "running", 30)
       expect(o?.restarts).toBeGreaterThanOrEqual(1)
       // kept (not removed): the engine must not start it again
-      yield* (yield* Backends).stop(o!, { timeout: 1, keep: true })
+      yield* (yield* Backends).stop(o!, { timeout: 1, leave: "instance" })
       yield* Effect.sleep("4 seconds")
       const after = yield* find(spec)
       expect(after?.state).not.toBe("running")

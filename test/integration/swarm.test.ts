@@ -15,7 +15,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Backends } from "../../src/backends/registry.js"
 import type { ObservedContainer } from "../../src/model.js"
 import { recordSkip } from "../support/skips.js"
-import { containerSpec, PROJECT } from "../support/factories.js"
+import { containerSpec, fingerprint, launchOf, PROJECT } from "../support/factories.js"
+import { diffFingerprints } from "../../src/spec/diff.js"
 
 const IMAGE = "localhost/kstlib-busybox:latest"
 const have = (cmd: string) => spawnSync("sh", ["-c", `command -v ${cmd}`], { stdio: "ignore" }).status === 0
@@ -124,7 +125,7 @@ const withBackends = <A, E>(f: (b: Backends["Service"]) => Effect.Effect<A, E>) 
 describe.runIf(usable)("swarm backend (own dockerd in swarm mode)", () => {
   it("create, observe, update in place, stop (scale 0), start, remove", async () => {
     const spec = containerSpec("ksw-api", { runtime: "swarm", image: IMAGE, command: "sleep 300", env: { TOKEN: "t0ken" }, replicas: 2 })
-    const launched = await withBackends((b) => b.launch([spec], { project: PROJECT }))
+    const launched = await withBackends((b) => b.launch([launchOf(spec)], { project: PROJECT }))
     expect(launched.map((r) => (Result.isFailure(r) ? r.failure.message : "ok"))).toEqual(["ok"])
     expect(services().find((s) => s.name === "ksw-api")?.replicas).toBe("2/2")
     // env values never on the service's command line: only in its env
@@ -132,26 +133,28 @@ describe.runIf(usable)("swarm backend (own dockerd in swarm mode)", () => {
 
     const seen = async () => {
       const obs = await withBackends((b) => b.observe({ sockets: [] }, ["container"]))
-      expect(obs[0]!.runtimes).toContain("swarm")
-      return obs[0]!.sessions.find((o): o is ObservedContainer => o.backend === "container" && o.runtime === "swarm" && o.name === "ksw-api")
+      expect(obs.flatMap((x) => x.answered)).toContainEqual({ backend: "container", runtime: "swarm" })
+      return obs.flatMap((x) => x.sessions).find((o): o is ObservedContainer => o.backend === "container" && o.runtime === "swarm" && o.name === "ksw-api")
     }
     const o = await seen()
     expect(o).toMatchObject({ state: "running", image: IMAGE, mark: { managed: true, project: PROJECT } })
 
     const id = services().find((s) => s.name === "ksw-api")!.id
     const changed = { ...spec, command: "sleep 301", replicas: 1 }
-    expect(await withBackends((b) => Effect.succeed(b.updatesInPlace?.(o!, changed)))).toBe(true)
-    const updated = await withBackends((b) => b.launch([changed], { project: PROJECT }))
+    expect(await withBackends((b) => Effect.succeed(b.updatesInPlace(o!, changed)))).toBe(true)
+    // a replace of the same place: the planner's changes say the update can be made in place
+    const changes = diffFingerprints(o!.mark.applied, fingerprint(changed))
+    const updated = await withBackends((b) => b.launch([{ ...launchOf(changed), changes }], { project: PROJECT }))
     expect(updated.every(Result.isSuccess)).toBe(true)
     const after = services().find((s) => s.name === "ksw-api")!
     expect(after.id).toBe(id)
     expect(docker(["service", "inspect", "--format", "{{json .Spec.TaskTemplate.ContainerSpec.Args}}", "ksw-api"]).stdout.trim()).toBe("[\"sleep\",\"301\"]")
 
-    expect(await withBackends((b) => b.stop((o)!, { timeout: 1 }))).toBe("stopped")
+    expect(await withBackends((b) => b.stop((o)!, { timeout: 1, leave: "stopped", owned: true }))).toBe("stopped")
     expect(services().find((s) => s.name === "ksw-api")?.replicas).toBe("0/0")
     expect((await seen())?.state).toBe("stopped")
 
-    await withBackends((b) => b.restart({ ...o!, state: "stopped" }, changed, { project: PROJECT, mark: true }))
+    await withBackends((b) => b.startInPlace({ ...o!, state: "stopped" }, changed, { project: PROJECT, stamp: launchOf(changed).stamp }))
     expect((await seen())?.state).toBe("running")
 
     await withBackends((b) => b.remove(o!, {}))

@@ -12,7 +12,9 @@ import { Effect, Layer, Result, Stream } from "effect"
 import { Backends } from "../../src/backends/registry.js"
 import { Tmux, TmuxBinary } from "../../src/backends/tmux.js"
 import type { ObservedSession, ObservedTmux, TmuxSpec } from "../../src/model.js"
-import { fingerprint, isOurs, NO_MARK, specHash } from "../../src/model.js"
+import { isOurs, NO_MARK } from "../../src/model.js"
+import { fingerprint, launchOf, specHash } from "../support/factories.js"
+import { unreadableOf } from "../../src/reconcile/observe.js"
 import { CallTimeout } from "../../src/proc.js"
 import { execute } from "../../src/reconcile/execute.js"
 import { plan, targetsOf } from "../../src/reconcile/plan.js"
@@ -82,7 +84,7 @@ const failures = <E extends { readonly message: string }>(rs: ReadonlyArray<Resu
 /** Launches and expects every spec to be created. */
 const launchAll = (specs: ReadonlyArray<TmuxSpec>) =>
   Effect.gen(function*() {
-    const results = yield* (yield* Tmux).launch(specs, { project: PROJECT })
+    const results = yield* (yield* Tmux).launch(specs.map(launchOf), { project: PROJECT })
     expect(failures(results)).toEqual([])
   })
 
@@ -122,7 +124,7 @@ describe("tmux backend (real tmux)", () => {
       expect(tmuxRaw(sock, ["show-options", "-v", "-t", "=web:", "@kstlib-managed"]).trim()).toBe("1")
       expect(tmuxRaw(sock, ["show-options", "-v", "-t", "=web:", "@kstlib-project"]).trim()).toBe(PROJECT)
 
-      expect(yield* tmux.stop(o, { timeout: 5 })).toBe("stopped")
+      expect(yield* tmux.stop(o, { timeout: 5, leave: "stopped" })).toBe("stopped")
       expect(find(yield* sessionsOn(sock), "web", sock)).toBeUndefined()
     }).pipe(Effect.provide(TmuxLive)))
 
@@ -193,7 +195,7 @@ describe("tmux backend (real tmux)", () => {
       expect(logs.split("\n").at(-1)).toMatch(/^Pane is dead \(status 3/)
       expect(yield* tmux.logs(talker, { lines: 2 })).toMatch(/^really last\nPane is dead/)
       // An exited pane: stop does not wait, the session is closed.
-      expect(yield* tmux.stop(talker, { timeout: 30 })).toBe("already-stopped")
+      expect(yield* tmux.stop(talker, { timeout: 30, leave: "stopped" })).toBe("already-stopped")
       expect(find(yield* sessionsOn(sock), "talker", sock)).toBeUndefined()
     }).pipe(Effect.provide(TmuxLive)))
 
@@ -238,7 +240,7 @@ describe("tmux backend (real tmux)", () => {
       const cmd = `trap 'sleep 1; echo done > ${marker}; exit 0' INT; touch ${d}/ready; while :; do sleep 0.1; done`
       yield* launchAll([spec("graceful", cmd, sock)])
       yield* waitFor(() => existsSync(join(d, "ready")), "the trap to be installed")
-      expect(yield* tmux.stop(yield* observed("graceful", sock), { timeout: 10 })).toBe("stopped")
+      expect(yield* tmux.stop(yield* observed("graceful", sock), { timeout: 10, leave: "stopped" })).toBe("stopped")
       expect(existsSync(marker)).toBe(true)
       expect(find(yield* sessionsOn(sock), "graceful", sock)).toBeUndefined()
     }).pipe(Effect.provide(TmuxLive)))
@@ -254,7 +256,7 @@ describe("tmux backend (real tmux)", () => {
       const pid = o.pid!
       expect(alive(pid)).toBe(true)
       const started = performance.now()
-      expect(yield* tmux.stop(o, { timeout: 1 })).toBe("killed")
+      expect(yield* tmux.stop(o, { timeout: 1, leave: "stopped" })).toBe("killed")
       const took = performance.now() - started
       expect(took).toBeGreaterThanOrEqual(900) // waited the grace period
       expect(took).toBeLessThan(8000)
@@ -271,7 +273,7 @@ describe("tmux backend (real tmux)", () => {
       yield* launchAll([spec("forced", `trap 'sleep 1; echo done > ${marker}; exit 0' INT; touch ${d}/r; while :; do sleep 0.1; done`, sock)])
       yield* waitFor(() => existsSync(join(d, "r")), "the trap to be installed")
       const o = yield* observed("forced", sock)
-      expect(yield* tmux.stop(o, { force: true })).toBe("killed")
+      expect(yield* tmux.stop(o, { force: true, leave: "stopped" })).toBe("killed")
       expect(find(yield* sessionsOn(sock), "forced", sock)).toBeUndefined()
       yield* waitFor(() => !alive(o.pid!), "the forced process to die")
       yield* Effect.sleep("1500 millis") // longer than its trap would take
@@ -285,15 +287,15 @@ describe("tmux backend (real tmux)", () => {
       yield* launchAll([spec("astro-dev", "sleep 300", sock)])
       const astro: ObservedTmux = { ...(yield* observed("astro-dev", sock)), name: "astro" }
       const notFound = { _tag: "SessionNotFound", session: "astro", backend: "tmux" }
-      expect(yield* Effect.flip(tmux.stop(astro, { force: true }))).toMatchObject(notFound)
-      expect(yield* Effect.flip(tmux.stop(astro, {}))).toMatchObject(notFound)
+      expect(yield* Effect.flip(tmux.stop(astro, { force: true, leave: "stopped" }))).toMatchObject(notFound)
+      expect(yield* Effect.flip(tmux.stop(astro, { leave: "stopped" }))).toMatchObject(notFound)
       expect(yield* Effect.flip(tmux.logs(astro, { lines: 10 }))).toMatchObject(notFound)
       expect(yield* Effect.flip(tmux.sendKeys(astro, "echo hi", { enter: true }))).toMatchObject(notFound)
       expect(yield* Effect.flip(tmux.attach(astro))).toMatchObject(notFound)
-      expect(yield* Effect.flip(tmux.restart(astro, spec("astro", "sleep 300", sock), { project: PROJECT, mark: true }))).toMatchObject(notFound)
+      expect(yield* Effect.flip(tmux.startInPlace(astro, spec("astro", "sleep 300", sock), { project: PROJECT, stamp: launchOf(spec("astro", "sleep 300", sock)).stamp }))).toMatchObject(notFound)
       expect(yield* Effect.flip(Stream.runCollect(tmux.follow(astro, { lines: 1 })))).toMatchObject(notFound)
       // remove: gone already is success
-      yield* tmux.remove(astro, { force: true })
+      yield* tmux.stop(astro, { force: true, leave: "nothing" }).pipe(Effect.catchTag("SessionNotFound", () => Effect.void))
       expect((yield* observed("astro-dev", sock)).state).toBe("running")
       // And launching `astro` next to it is not blocked by the prefix.
       yield* launchAll([spec("astro", "sleep 300", sock)])
@@ -310,7 +312,7 @@ describe("tmux backend (real tmux)", () => {
         spec("taken", "sleep 300", sock),
         spec("last", "sleep 300", sock),
         spec("last", "sleep 300", sock)
-      ], { project: PROJECT })
+      ].map(launchOf), { project: PROJECT })
       expect(results.map(Result.isSuccess)).toEqual([true, false, true, false])
       expect(Result.isFailure(results[1]!) && results[1].failure).toMatchObject({ _tag: "SessionStartFailed", session: "taken" })
       expect(Result.isFailure(results[1]!) && results[1].failure.reason).toMatch(/already exists/)
@@ -328,7 +330,7 @@ describe("tmux backend (real tmux)", () => {
       const [r, ok] = yield* tmux.launch([
         spec("nowhere", "sleep 300", sock, { working_dir: join(suite.workDir(), "no-such-dir") }),
         spec("somewhere", "sleep 300", sock, { working_dir: suite.workDir() })
-      ], { project: PROJECT })
+      ].map(launchOf), { project: PROJECT })
       expect(Result.isFailure(r!) && r.failure.reason).toMatch(/working directory does not exist/)
       expect(Result.isSuccess(ok!)).toBe(true)
       const all = yield* sessionsOn(sock)
@@ -351,8 +353,7 @@ describe("tmux backend (real tmux)", () => {
       expect(find(obs.sessions, "hidden", other)).toMatchObject({ state: "running", mark: NO_MARK })
       expect(obs.sessions.find((o) => o.name === "gone")).toBeUndefined()
       expect(obs.problems).toEqual([])
-      expect(obs.unreadable).toEqual([])
-      expect(obs.available).toBe(true)
+      expect(obs.answered).toEqual([{ backend: "tmux" }])
     }).pipe(Effect.provide(TmuxLive)))
 
   it.live("the default server is observed with socket_name null", () =>
@@ -383,7 +384,7 @@ describe("tmux backend (real tmux)", () => {
 
       const specs = Array.from({ length: 49 }, (_, i) => spec(`s${i + 1}`, "sleep 300", sock))
       counting.reset()
-      const results = yield* tmux.launch(specs, { project: PROJECT })
+      const results = yield* tmux.launch(specs.map(launchOf), { project: PROJECT })
       expect(failures(results)).toEqual([])
       expect(results).toHaveLength(49)
       expect(counting.calls).toHaveLength(1) // the 49 new-session commands go through its stdin
@@ -408,7 +409,7 @@ describe("tmux backend (real tmux)", () => {
       const dead = yield* observed("phoenix", sock)
       expect(dead).toMatchObject({ state: "exited", exit_code: 4 })
       const s2 = spec("phoenix", `echo risen > ${d}/out; sleep 300`, sock)
-      yield* tmux.restart(dead, s2, { project: PROJECT, mark: true })
+      yield* tmux.startInPlace(dead, s2, { project: PROJECT, stamp: launchOf(s2).stamp })
       yield* waitFor(() => written(join(d, "out")), "the new command to run")
       expect(readFileSync(join(d, "out"), "utf8")).toBe("risen\n")
       const seen = yield* observed("phoenix", sock)
@@ -418,7 +419,7 @@ describe("tmux backend (real tmux)", () => {
 
       tmuxRaw(sock, ["new-session", "-d", "-s", "foreign", "sleep 300"])
       const before = yield* observed("foreign", sock)
-      yield* tmux.restart(before, spec("foreign", "sleep 301", sock), { project: PROJECT, mark: false })
+      yield* tmux.startInPlace(before, spec("foreign", "sleep 301", sock), { project: PROJECT, stamp: null })
       const after = yield* observed("foreign", sock)
       expect(after.state).toBe("running")
       expect(after.pid).not.toBe(before.pid)
@@ -461,14 +462,14 @@ describe("tmux backend (real tmux)", () => {
       expect(yield* Effect.flip(tmux.exec(o, ["ls"], { interactive: false }))).toMatchObject({ _tag: "Unsupported" })
     }).pipe(Effect.provide(TmuxLive)))
 
-  it.live("a missing binary is reported by observe (missing: true), not thrown, and not when the layer is built", () =>
+  it.live("a missing binary is reported by observe (kind missing), not thrown, and not when the layer is built", () =>
     Effect.gen(function*() {
       const tmux = yield* Tmux // the layer builds fine
       const obs = yield* tmux.observe({ sockets: [] })
-      expect(obs.available).toBe(false)
+      expect(obs.answered).toEqual([])
       expect(obs.sessions).toEqual([])
-      expect(obs.problems).toEqual([{ where: "tmux", message: expect.stringContaining("no-such-tmux-kstlib"), missing: true }])
-      const [r] = yield* tmux.launch([spec("x", "sleep 1", "kstlib-test-nothing")], { project: PROJECT })
+      expect(obs.problems).toEqual([{ scope: { backend: "tmux" }, kind: "missing", message: expect.stringContaining("no-such-tmux-kstlib") }])
+      const [r] = yield* tmux.launch([launchOf(spec("x", "sleep 1", "kstlib-test-nothing"))], { project: PROJECT })
       expect(Result.isFailure(r!) && r.failure._tag).toBe("SessionStartFailed")
     }).pipe(Effect.provide(Layer.mergeAll(TmuxLive, Layer.succeed(TmuxBinary, "no-such-tmux-kstlib")))))
 })
@@ -493,12 +494,12 @@ describe("tmux hardening (real tmux)", () => {
           expect(o.mark).toEqual(NO_MARK)
           expect(isOurs(o, PROJECT)).toBe(false)
         }
-        const problem = obs.problems.find((p) => p.where === `tmux socket ${sock}`)
+        const problem = obs.problems.find((p) => p.scope.backend === "tmux" && p.scope.socket === sock)
         expect(problem?.message).toMatch(/@kstlib-managed.*set globally/)
-        expect(problem?.missing).toBe(false)
+        expect(problem?.kind).toBe("notice")
       }
       for (const sock of [sockG, sockW]) {
-        const p = plan([valid(spec("configured", "sleep 300", sock))], obs.sessions, planOptions({ prune: true, unreadable: obs.unreadable }))
+        const p = plan([valid(spec("configured", "sleep 300", sock))], obs.sessions, planOptions({ prune: true, unreadable: unreadableOf(obs) }))
         // Touching = any actionable step targeting it; a conflict is reported only.
         const touched = p.steps.filter((s) => s._tag !== "Conflict" && targetsOf(s).some((t) => t.backend === "tmux" && t.socket_name === sock))
         expect(touched).toEqual([])
@@ -558,11 +559,11 @@ describe("tmux hardening (real tmux)", () => {
       const took = performance.now() - started
       expect(took).toBeLessThan(4000) // 1 s, plus the kill of the hung child
       expect(obs.sessions).toEqual([])
-      const p = obs.problems.find((x) => x.where === `tmux socket ${sock}`)
+      const p = obs.problems.find((x) => x.scope.backend === "tmux" && x.scope.socket === sock)
       expect(p?.message).toMatch(/did not answer within 1s/)
-      expect(obs.unreadable).toContainEqual({ backend: "tmux", socket: sock })
+      expect(unreadableOf(obs)).toContainEqual({ backend: "tmux", socket: sock })
       // Nothing is planned on an unreadable socket.
-      const pl = plan([valid(spec("there", "sleep 300", sock))], obs.sessions, planOptions({ unreadable: obs.unreadable }))
+      const pl = plan([valid(spec("there", "sleep 300", sock))], obs.sessions, planOptions({ unreadable: unreadableOf(obs) }))
       expect(pl.steps.map((s) => s._tag)).toEqual(["Invalid"])
     }).pipe(Effect.provide(TmuxLive)))
 })

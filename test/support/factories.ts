@@ -1,38 +1,33 @@
-/** Plain-data factories for the pure reconciler tests: specs, config entries, observed sessions, plan options. */
+/** Plain-data factories for the pure reconciler tests: specs (from the field tables' defaults), config entries, observed sessions, plan options. */
 import type { ConfigEntry } from "../../src/config/types.js"
 import type { ConfigIssue } from "../../src/errors.js"
 import type { ConfiguredSpec, ContainerSpec, ObservedSession, RuntimeName, SessionSpec, TmuxSpec } from "../../src/model.js"
-import { fingerprint, NO_MARK, specHash } from "../../src/model.js"
+import { NO_MARK } from "../../src/model.js"
+import type { Scope } from "../../src/place.js"
 import type { PlanOptions } from "../../src/reconcile/plan.js"
+import { containerDefaults } from "../../src/spec/container.js"
+import { fingerprint as fingerprintWithDigest, keyedDigest, specHash as specHashWithDigest, stampOf } from "../../src/spec/fingerprint.js"
+import { tmuxDefaults } from "../../src/spec/tmux.js"
 
 export const CONFIG_FILE = "/cfg/kstlib.conf.yml"
 
+/** The env digest the pure tests stamp sessions and plan with (a fixed key). */
+export const TEST_DIGEST = keyedDigest(new Uint8Array(32).fill(7))
+
 export const tmuxSpec = (name: string, over: Partial<Omit<TmuxSpec, "backend" | "name">> = {}): TmuxSpec => ({
+  ...tmuxDefaults,
   backend: "tmux",
   name,
   command: "node server.js",
-  shell: false,
   working_dir: "/srv/app",
-  env: {},
-  socket_name: null,
-  state: "running",
   ...over
 })
 
 export const containerSpec = (name: string, over: Partial<Omit<ContainerSpec, "backend" | "name">> = {}): ContainerSpec => ({
+  ...containerDefaults,
   backend: "container",
   name,
   image: "localhost/app:1",
-  command: null,
-  shell: false,
-  working_dir: null,
-  env: {},
-  volumes: [],
-  ports: [],
-  log_volume: null,
-  runtime: "podman",
-  unsafe_mounts: false,
-  state: "running",
   ...over
 })
 
@@ -50,20 +45,21 @@ export const rejected = (
 /** The project the pure tests plan for. */
 export const PROJECT = "proj"
 
-/** What a backend reports for a session kstlib started from `spec` for `project` (so: ours, with its hash and fingerprint). */
+/** What a backend reports for a session kstlib started from `spec` for `project` (so: ours, with its stamp). */
 export const owned = (spec: SessionSpec, over: Partial<ObservedCommonFields> = {}, project = PROJECT): ObservedSession => {
+  const stamp = stampOf(spec, TEST_DIGEST)
   const common = {
     name: spec.name,
     state: "running" as const,
     pid: 4242,
     created_at: "2024-05-01T10:00:00.000Z",
     exit_code: null,
-    mark: { managed: true, project, spec_hash: specHash(spec), applied: fingerprint(spec) },
+    mark: { managed: true, project, spec_hash: stamp.hash, applied: stamp.fingerprint },
     ...over
   }
   return spec.backend === "tmux"
-    ? { ...common, backend: "tmux", socket_name: spec.socket_name, window_count: 1 }
-    : { ...common, backend: "container", runtime: spec.runtime, image: spec.image }
+    ? { ...common, backend: "tmux", socket_name: spec.socket_name, window_count: 1, ...(spec.host === undefined ? {} : { host: spec.host }) }
+    : { ...common, backend: "container", runtime: spec.runtime, image: spec.image, ...(spec.host === undefined ? {} : { host: spec.host }) }
 }
 
 type ObservedCommonFields = Pick<ObservedSession, "name" | "state" | "pid" | "created_at" | "exit_code" | "mark">
@@ -80,12 +76,36 @@ export const foreign = (
     : { ...common, backend: "tmux", socket_name: where.socket_name, window_count: 1 }
 }
 
-export const planOptions = (over: Partial<PlanOptions> = {}): PlanOptions => ({
-  prune: false,
-  only: [],
-  project: PROJECT,
-  runtimes: ["podman", "docker"],
-  tmuxAvailable: true,
-  unreadable: [],
-  ...over
+/** What answered an observation of this machine: its tmux (unless `tmux: false`) and these engines, in auto-detect order. */
+export const answeredHere = (engines: ReadonlyArray<RuntimeName>, tmux = true): ReadonlyArray<Scope> => [
+  ...(tmux ? [{ backend: "tmux" as const }] : []),
+  ...engines.map((runtime) => ({ backend: "container" as const, runtime }))
+]
+
+/** Plan options for this machine with tmux, podman and docker answering; `engines`/`tmux` say otherwise. */
+export const planOptions = (
+  over: Partial<PlanOptions> & { readonly engines?: ReadonlyArray<RuntimeName>; readonly tmux?: boolean } = {}
+): PlanOptions => {
+  const { engines, tmux, ...rest } = over
+  return {
+    prune: false,
+    only: [],
+    project: PROJECT,
+    available: answeredHere(engines ?? ["podman", "docker"], tmux ?? true),
+    unreadable: [],
+    digest: TEST_DIGEST,
+    ...rest
+  }
+}
+
+/** The fingerprint and hash the tests compare, under TEST_DIGEST. */
+export const fingerprint = (spec: ConfiguredSpec) => fingerprintWithDigest(spec, TEST_DIGEST)
+export const specHash = (spec: ConfiguredSpec) => specHashWithDigest(spec, TEST_DIGEST)
+export { hashFingerprint } from "../../src/spec/fingerprint.js"
+
+/** A create of `spec`, as the planner hands it to a driver. */
+export const launchOf = <S extends SessionSpec>(spec: S): { readonly spec: S; readonly stamp: ReturnType<typeof stampOf>; readonly changes: null } => ({
+  spec,
+  stamp: stampOf(spec, TEST_DIGEST),
+  changes: null
 })

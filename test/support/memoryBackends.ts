@@ -5,11 +5,13 @@
  * or remove). Times are read from the Clock, so under `it.effect` they are TestClock times.
  */
 import { Clock, Context, Duration, Effect, Layer, Ref, Result, Stream } from "effect"
-import type { BackendObservation, ExecResult, StopOptions, StopOutcome } from "../../src/backends/backend.js"
+import type { BackendObservation, ExecResult, Launch, StopOptions, StopOutcome } from "../../src/backends/driver.js"
 import { Backends } from "../../src/backends/registry.js"
 import { SessionNotFound, SessionStartFailed, SessionStopFailed, Unsupported } from "../../src/errors.js"
-import type { BackendKind, ObservedSession, Place, SessionSpec } from "../../src/model.js"
-import { describePlace, placeOf, placeOfSpec, samePlace } from "../../src/model.js"
+import type { BackendKind, ObservedSession, SessionSpec } from "../../src/model.js"
+import type { Place } from "../../src/place.js"
+import { describePlace, placeOf, samePlace } from "../../src/place.js"
+import type { Stamp } from "../../src/spec/fingerprint.js"
 import { owned } from "./factories.js"
 
 /** How sessions (by name) misbehave. */
@@ -57,7 +59,7 @@ export interface OpCall {
   readonly op: "stop" | "remove" | "restart"
   readonly session: string
   readonly place: string
-  readonly options: StopOptions | { readonly project: string; readonly mark: boolean }
+  readonly options: StopOptions | Omit<StopOptions, "leave"> | { readonly project: string; readonly stamp: Stamp | null }
   readonly at: number
 }
 
@@ -137,12 +139,13 @@ export const memoryBackends = (
         })
       const notFound = (o: ObservedSession) => new SessionNotFound({ session: o.name, backend: o.backend })
 
-      const launch = (specs: ReadonlyArray<SessionSpec>, context: { readonly project: string }) =>
+      const launch = (items: ReadonlyArray<Launch>, context: { readonly project: string }) =>
         tracked(Effect.gen(function*() {
+          const specs = items.map((item) => item.spec)
           const now = yield* Clock.currentTimeMillis
           yield* Ref.update(p.launches, (all) => [...all, {
             names: specs.map((s) => s.name),
-            places: specs.map((s) => describePlace(placeOfSpec(s))),
+            places: specs.map((s) => describePlace(placeOf(s))),
             project: context.project,
             at: now
           }])
@@ -158,7 +161,7 @@ export const memoryBackends = (
               const startFailed = (reason: string) =>
                 Result.fail(new SessionStartFailed({ session: spec.name, backend: spec.backend, reason, exitCode: null, output: "" }))
               if (failure !== undefined) return startFailed(failure)
-              const place = placeOfSpec(spec)
+              const place = placeOf(spec)
               if ((yield* Ref.get(p.sessions)).some((s) => at(s, spec.name, place))) {
                 return startFailed(`duplicate session: ${keyOf(spec.name, place)}`)
               }
@@ -176,12 +179,9 @@ export const memoryBackends = (
           yield* event("observe")
           const all = yield* Ref.get(p.sessions)
           return kinds.map((kind): BackendObservation => ({
-            kind,
             sessions: all.map((s) => s.observed).filter((o) => o.backend === kind),
-            available: true,
-            runtimes: kind === "container" ? ["podman", "docker"] : [],
-            problems: [],
-            unreadable: []
+            answered: kind === "container" ? [{ backend: "container", runtime: "podman" }, { backend: "container", runtime: "docker" }] : [{ backend: "tmux" }],
+            problems: []
           }))
         })
 
@@ -197,8 +197,8 @@ export const memoryBackends = (
             yield* drop(o)
             return "already-stopped" as const
           }
-          // tmux: the session is gone; a container stays `exited` unless removed.
-          if (o.backend === "tmux" || options.removeOwned === true) yield* drop(o)
+          // tmux: the session is gone; a container stays `exited` unless removed (kstlib's own, or leave nothing).
+          if (o.backend === "tmux" || options.leave === "nothing" || (options.leave === "stopped" && options.owned === true)) yield* drop(o)
           else {
             yield* Ref.update(p.sessions, (all) =>
               all.map((x) => (at(x, o.name, placeOf(o)) ? { ...x, observed: { ...x.observed, state: "exited" as const, exit_code: 0 } } : x)))
@@ -206,7 +206,7 @@ export const memoryBackends = (
           return behavior.stopOutcome?.[o.name] ?? "stopped"
         }))
 
-      const remove = (o: ObservedSession, options: StopOptions) =>
+      const remove = (o: ObservedSession, options: Omit<StopOptions, "leave">) =>
         tracked(Effect.gen(function*() {
           yield* recordOp("remove", o, options)
           yield* hang(behavior.hangOp?.[o.name])
@@ -215,7 +215,7 @@ export const memoryBackends = (
           yield* drop(o)
         }))
 
-      const restart = (o: ObservedSession, spec: SessionSpec, options: { readonly project: string; readonly mark: boolean }) =>
+      const startInPlace = (o: ObservedSession, spec: SessionSpec, options: { readonly project: string; readonly stamp: Stamp | null }) =>
         tracked(Effect.gen(function*() {
           yield* recordOp("restart", o, options)
           yield* hang(behavior.hangOp?.[o.name])
@@ -244,14 +244,14 @@ export const memoryBackends = (
         })
 
       return Backends.of({
-        kinds: ["tmux", "container"],
-        capabilities: (kind) => ({ exec: kind === "container", sendKeys: kind === "tmux" }),
+        capabilities: (x) => ({ exec: x.backend === "container", sendKeys: x.backend === "tmux", updatesInPlace: false }),
+        updatesInPlace: () => false,
         observe,
         // As the real registry: one batch per tmux socket, every container alone.
         batchKey: (spec) =>
           spec.backend === "tmux" ? `tmux\u0000${spec.socket_name ?? ""}` : `container\u0000${spec.runtime}\u0000${spec.name}`,
         launch,
-        restart,
+        startInPlace,
         stop,
         remove,
         logs,

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest"
 import { commandArgv, scanCommand, splitWords } from "../../src/command.js"
 import { argvReason, commandSyntaxReason } from "../../src/config/command-rules.js"
 import { validateCommand } from "../../src/config/rules.js"
-import { fingerprint, hashFingerprint, specHash } from "../../src/model.js"
+import { fingerprint, hashFingerprint, specHash } from "../support/factories.js"
 import { diffFingerprints } from "../../src/reconcile/plan.js"
 import { containerSpec, tmuxSpec } from "../support/factories.js"
 

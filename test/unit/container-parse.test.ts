@@ -15,8 +15,8 @@ import {
 import { splitWords as shellSplit } from "../../src/command.js"
 import { Containers } from "../../src/backends/container.js"
 import type { ContainerSpec } from "../../src/model.js"
-import { decodeFingerprint, encodeFingerprint, fingerprint, specHash } from "../../src/model.js"
-import { containerSpec } from "../support/factories.js"
+import { decodeFingerprint, encodeFingerprint, stampOf } from "../../src/spec/fingerprint.js"
+import { containerSpec, fingerprint, launchOf, specHash, TEST_DIGEST } from "../support/factories.js"
 import { fakeSpawner } from "../support/fakeSpawner.js"
 
 const spec = (over: Partial<ContainerSpec> = {}): ContainerSpec => ({ ...containerSpec("web"), ...over })
@@ -244,7 +244,7 @@ describe("argv", () => {
       log_volume: "/logs:/var/log/app",
       ports: ["8080:80"]
     })
-    const r = runArgs(s, "proj", "/tmp/kstlib-env-x/env")
+    const r = runArgs(s, stampOf(s, TEST_DIGEST), "proj", "/tmp/kstlib-env-x/env")
     assert(r.ok)
     expect(r.args).toEqual([
       "run",
@@ -290,11 +290,11 @@ describe("argv", () => {
   })
 
   it("run without a command uses the image's; a bad command is reported", () => {
-    const r = runArgs(spec(), "proj", null)
+    const r = runArgs(spec(), stampOf(spec(), TEST_DIGEST), "proj", null)
     assert(r.ok)
     expect(r.args.slice(-3)).toEqual(["-t", "-i", "localhost/app:1"])
     expect(r.args).not.toContain("--env-file")
-    expect(runArgs(spec({ command: "sh -c 'x" }), "proj", null)).toEqual({ ok: false, reason: "invalid command: no closing quotation (')" })
+    expect(runArgs(spec({ command: "sh -c 'x" }), stampOf(spec(), TEST_DIGEST), "proj", null)).toEqual({ ok: false, reason: "invalid command: no closing quotation (')" })
   })
 
   it("dialects", () => {
@@ -317,7 +317,7 @@ describe("service over a fake spawner", () => {
       const onPath = yield* c.onPath
       const obs = yield* c.observe({ sockets: [] })
       expect(fake.calls).toEqual(onPath.map((rt) => (rt === "podman" ? ["podman", "ps", "-a", "--format", "json"] : ["docker", "ps", "-a", "--no-trunc", "--format", "{{json .}}"])))
-      expect(obs.runtimes).toEqual(onPath)
+      expect(obs.answered).toEqual(onPath.map((runtime) => ({ backend: "container", runtime })))
       expect(obs.sessions.flatMap((o) => (o.name === "web" && o.backend === "container" ? [o.runtime] : []))).toEqual(onPath)
     }).pipe(Effect.provide(Containers.layer), Effect.provide(fake.layer))
   })
@@ -329,17 +329,16 @@ describe("service over a fake spawner", () => {
       const onPath = yield* c.onPath
       const obs = yield* c.observe({ sockets: [] })
       expect(obs.sessions).toEqual([])
-      expect(obs.runtimes).toEqual([])
-      expect(obs.problems.map((p) => p.where)).toEqual(onPath)
+      expect(obs.answered).toEqual([])
+      expect(obs.problems.map((p) => [p.scope, p.kind])).toEqual(onPath.map((runtime) => [{ backend: "container", runtime }, "failed"]))
       for (const p of obs.problems) expect(p.message).toContain("cannot connect")
-      expect(obs.unreadable).toEqual(onPath.map((runtime) => ({ backend: "container", runtime })))
     }).pipe(Effect.provide(Containers.layer), Effect.provide(fake.layer))
   })
 
   it.live("launch: an unbalanced command fails cleanly without running anything", () => {
     const fake = fakeSpawner(() => ({}))
     return Effect.gen(function*() {
-      const [r] = yield* (yield* Containers).launch([spec({ command: `echo "x` })], { project: "proj" })
+      const [r] = yield* (yield* Containers).launch([launchOf(spec({ command: `echo "x` }))], { project: "proj" })
       assert(r !== undefined && r._tag === "Failure")
       expect(r.failure.reason).toBe(`invalid command: no closing quotation (")`)
       expect(fake.calls).toEqual([])
@@ -357,7 +356,7 @@ describe("service over a fake spawner", () => {
       return args[0] === "run" ? { stdout: "abc123\n" } : { exitCode: 99 }
     })
     return Effect.gen(function*() {
-      const rs = yield* (yield* Containers).launch([spec({ env: { TOKEN: "s3cret" } }), spec({ name: "other" })], { project: "proj" })
+      const rs = yield* (yield* Containers).launch([launchOf(spec({ env: { TOKEN: "s3cret" } })), launchOf(spec({ name: "other" }))], { project: "proj" })
       expect(rs.map((r) => r._tag)).toEqual(["Success", "Success"])
       expect(fake.calls.map((c) => c[1])).toEqual(["run", "run"])
       expect(fake.calls.flat().join(" ")).not.toContain("s3cret")

@@ -8,8 +8,8 @@ import { Effect, Fiber, Ref } from "effect"
 import { TestClock } from "effect/testing"
 import type { ReadySpec, SessionSpec } from "../../src/model.js"
 import type { ExecuteOptions } from "../../src/reconcile/execute.js"
-import { execute, phasesOf } from "../../src/reconcile/execute.js"
-import { plan, planDown } from "../../src/reconcile/plan.js"
+import { execute } from "../../src/reconcile/execute.js"
+import { phaseSteps, plan, planDown } from "../../src/reconcile/plan.js"
 import { planToJson, renderPlan } from "../../src/reconcile/render.js"
 import { containerSpec, owned, planOptions, PROJECT, tmuxSpec, valid } from "../support/factories.js"
 import type { Behavior } from "../support/memoryBackends.js"
@@ -48,7 +48,7 @@ describe("waves (pure)", () => {
   it("no dependencies: one phase, as before", () => {
     const p = plan([db, cache, loner].map((s) => valid(s)), [], planOptions())
     expect(p.order.waves).toEqual([])
-    expect(phasesOf(p).map((ph) => ph.map((s) => s.session))).toEqual([["db", "cache", "loner"]])
+    expect(phaseSteps(p).map((ph) => ph.map((s) => s.session))).toEqual([["db", "cache", "loner"]])
   })
 
   it("a dependency that cannot run is unsatisfied: invalid, stopped, or not running and not started", () => {
@@ -65,7 +65,7 @@ describe("waves (pure)", () => {
 
   it("stops and down go in reverse order (from the dependencies recorded at start)", () => {
     const p = planDown([owned(db), owned(worker), owned(loner)], { project: PROJECT, only: [] })
-    expect(phasesOf(p).map((ph) => ph.map((s) => s.session))).toEqual([["worker"], ["db", "loner"]])
+    expect(phaseSteps(p).map((ph) => ph.map((s) => s.session))).toEqual([["worker"], ["db", "loner"]])
   })
 })
 

@@ -16,7 +16,8 @@ import { execute } from "../../src/reconcile/execute.js"
 import type { Conflict, Create, Invalid, Plan, Prune, Replace, Start, Step, Stop } from "../../src/reconcile/plan.js"
 import { makePlan, plan } from "../../src/reconcile/plan.js"
 import * as Sessions from "../../src/session/operations.js"
-import { CONFIG_FILE, containerSpec, foreign, owned, planOptions, PROJECT, tmuxSpec, valid } from "../support/factories.js"
+import { stampOf } from "../../src/spec/fingerprint.js"
+import { CONFIG_FILE, containerSpec, foreign, owned, planOptions, PROJECT, TEST_DIGEST, tmuxSpec, valid } from "../support/factories.js"
 import type { Behavior, MemorySession } from "../support/memoryBackends.js"
 import { MemoryProbe, memoryBackends } from "../support/memoryBackends.js"
 
@@ -24,16 +25,24 @@ import { MemoryProbe, memoryBackends } from "../support/memoryBackends.js"
 // steps and helpers
 // ---------------------------------------------------------------------------------------------
 
-const create = (spec: SessionSpec): Create => ({ _tag: "Create", session: spec.name, spec, reason: "not-running" })
+const create = (spec: SessionSpec): Create => ({ _tag: "Create", session: spec.name, spec, reason: "not-running", stamp: stampOf(spec, TEST_DIGEST) })
 const replace = (spec: SessionSpec, targets: ReadonlyArray<ObservedSession>): Replace => ({
   _tag: "Replace",
   session: spec.name,
   spec,
   targets,
   reason: "spec-changed",
-  changes: []
+  changes: [],
+  stamp: stampOf(spec, TEST_DIGEST)
 })
-const start = (spec: SessionSpec, target: ObservedSession): Start => ({ _tag: "Start", session: spec.name, spec, target, reason: "exited" })
+const start = (spec: SessionSpec, target: ObservedSession): Start => ({
+  _tag: "Start",
+  session: spec.name,
+  spec,
+  target,
+  reason: "exited",
+  stamp: stampOf(spec, TEST_DIGEST)
+})
 const stop = (target: ObservedSession, reason: Stop["reason"] = "desired-stopped"): Stop => ({ _tag: "Stop", session: target.name, target, reason })
 const prune = (target: ObservedSession): Prune => ({ _tag: "Prune", session: target.name, target, reason: "not-in-config", current: null })
 const conflict = (target: ObservedSession): Conflict => ({ _tag: "Conflict", session: target.name, target, reason: "not-managed" })
@@ -44,7 +53,7 @@ const invalid = (name: string): Invalid => ({
   reason: "tmux-missing",
   issues: [],
   runtime: null,
-  place: null
+  scope: null
 })
 
 const planOf = (...steps: ReadonlyArray<Step>): Plan => makePlan(PROJECT, steps)
@@ -228,7 +237,7 @@ describe("partial failure", () => {
       const ops = yield* Ref.get(probe.ops)
       expect(ops.map((o) => [o.op, o.session, o.options]).sort()).toEqual([
         ["remove", "pr", { timeout: 7 }],
-        ["stop", "st", { timeout: 7, removeOwned: true }]
+        ["stop", "st", { timeout: 7, leave: "stopped", owned: true }]
       ])
       expect(report.results.every((r) => !r.unverified)).toBe(true)
       expect(report.notRun).toEqual([])
@@ -299,7 +308,7 @@ describe("post-launch check", () => {
       expect(resultOf(report, "a").observed).toEqual(owned(tmuxSpec("a", { socket_name: "A" })))
       // the stop is reported at once, not held back by the check
       expect(report.results.map((r) => r.step.session).indexOf("s")).toBe(0)
-      expect((yield* Ref.get(probe.ops)).filter((o) => o.op === "restart").map((o) => o.options)).toEqual([{ project: PROJECT, mark: true }])
+      expect((yield* Ref.get(probe.ops)).filter((o) => o.op === "restart").map((o) => o.options)).toEqual([{ project: PROJECT, stamp: expect.objectContaining({ hash: expect.stringMatching(/^v1:/u) }) }])
     }).pipe(withMemory({}, initial)))
 
   it.effect("a restarted (Start) session that dies right away fails the same way", () =>
@@ -495,7 +504,7 @@ describe("stop", () => {
   const otherProject = owned(containerSpec("shared"), {}, "elsewhere")
   const oursTmux = owned(tmuxSpec("t"))
 
-  it.effect("removeOwned only for sessions of our project; timeout from stopTimeout; outcome passed through", () =>
+  it.effect("a stop leaves the stopped state, kstlib's own marked owned (deleted if a container); timeout from stopTimeout; outcome passed through", () =>
     Effect.gen(function*() {
       const probe = yield* MemoryProbe
       const report = yield* execute(
@@ -504,10 +513,10 @@ describe("stop", () => {
       )
       const ops = yield* Ref.get(probe.ops)
       expect(Object.fromEntries(ops.map((o) => [o.session, o.options]))).toEqual({
-        mine: { timeout: 3, removeOwned: true },
-        nginx: { timeout: 3, removeOwned: false },
-        shared: { timeout: 3, removeOwned: false },
-        t: { timeout: 3, removeOwned: true }
+        mine: { timeout: 3, leave: "stopped", owned: true },
+        nginx: { timeout: 3, leave: "stopped", owned: false },
+        shared: { timeout: 3, leave: "stopped", owned: false },
+        t: { timeout: 3, leave: "stopped", owned: true }
       })
       expect(Object.fromEntries(report.results.map((r) => [r.step.session, r.outcome]))).toEqual({
         mine: "killed",
@@ -630,12 +639,12 @@ describe("Sessions", () => {
       expect(yield* Ref.get(probe.ops)).toEqual([])
     }).pipe(env({}, [owned(web)])))
 
-  it.effect("stop of a running session: outcome passed through, removeOwned for ours", () =>
+  it.effect("stop of a running session: outcome passed through, owned for ours", () =>
     Effect.gen(function*() {
       const probe = yield* MemoryProbe
       expect(yield* Sessions.stop("web", {}, { timeout: 4 })).toEqual({ status: "killed", observed: owned(web) })
       expect((yield* Ref.get(probe.ops)).map((o) => [o.op, o.session, o.options])).toEqual([
-        ["stop", "web", { timeout: 4, removeOwned: true }]
+        ["stop", "web", { timeout: 4, leave: "stopped", owned: true }]
       ])
     }).pipe(env({ stopOutcome: { web: "killed" } }, [owned(web)])))
 
@@ -658,7 +667,7 @@ describe("Sessions", () => {
       expect(r).toEqual({ status: "started", observed: null })
       expect(yield* Ref.get(probe.launches)).toEqual([])
       expect((yield* Ref.get(probe.ops)).map((o) => [o.op, o.session, o.options])).toEqual([
-        ["restart", "web", { project: PROJECT, mark: true }]
+        ["restart", "web", { project: PROJECT, stamp: expect.objectContaining({ hash: expect.stringMatching(/^v1:/u) }) }]
       ])
     }).pipe(env({}, [exited]))
   })
@@ -670,7 +679,7 @@ describe("Sessions", () => {
       yield* TestClock.adjust("1 second")
       expect(yield* Fiber.join(fiber)).toEqual({ status: "started", observed: owned(web) })
       expect((yield* Ref.get(probe.events)).filter((e) => e !== "observe")).toEqual(["stop web", "launch web"])
-      expect((yield* Ref.get(probe.ops))[0]!.options).toEqual({ timeout: 5, removeOwned: true })
+      expect((yield* Ref.get(probe.ops))[0]!.options).toEqual({ timeout: 5, leave: "stopped", owned: true })
     }).pipe(env({}, [owned(web)])))
 
   it.effect("stop of an unknown name is SessionNotFound with suggestions", () =>

@@ -3,7 +3,7 @@ import type { ContainerSpec } from "../../src/model.js"
 import { describe, expect, it } from "vitest"
 import { parseAllDocuments } from "yaml"
 import { kubeName, kubernetesManifests, parsePort, parseVolume } from "../../src/export/kubernetes.js"
-import { containerSpec, issue, rejected, tmuxSpec, valid } from "../support/factories.js"
+import { containerSpec, issue, rejected, TEST_DIGEST, tmuxSpec, valid } from "../support/factories.js"
 
 const docsOf = (text: string) =>
   parseAllDocuments(text).map((d) => d.toJS() as Record<string, any> | null).filter((d): d is Record<string, any> => d !== null)
@@ -19,7 +19,7 @@ const web = containerSpec("web", {
 
 describe("kubernetesManifests", () => {
   it("a Deployment per container session with kstlib's labels, the argv as args, ports, volumes, envFrom", () => {
-    const text = kubernetesManifests([valid(web)], { project: "proj", includeSecrets: false })
+    const text = kubernetesManifests([valid(web)], { project: "proj", digest: TEST_DIGEST, includeSecrets: false })
     const docs = docsOf(text)
     const dep = docs.find((d) => d["kind"] === "Deployment")!
     expect(dep["metadata"].name).toBe("web")
@@ -47,7 +47,7 @@ describe("kubernetesManifests", () => {
   })
 
   it("without --include-secrets: no Secret document and no value anywhere, a commented stub with the keys", () => {
-    const text = kubernetesManifests([valid(web)], { project: "proj", includeSecrets: false })
+    const text = kubernetesManifests([valid(web)], { project: "proj", digest: TEST_DIGEST, includeSecrets: false })
     expect(docsOf(text).filter((d) => d["kind"] === "Secret")).toEqual([])
     expect(text).not.toContain("s3cr3t")
     expect(text).not.toContain(Buffer.from("s3cr3t-value").toString("base64"))
@@ -58,7 +58,7 @@ describe("kubernetesManifests", () => {
   })
 
   it("with --include-secrets: the Secret with base64 data, newlines included", () => {
-    const text = kubernetesManifests([valid(web)], { project: "proj", includeSecrets: true })
+    const text = kubernetesManifests([valid(web)], { project: "proj", digest: TEST_DIGEST, includeSecrets: true })
     const secret = docsOf(text).find((d) => d["kind"] === "Secret")!
     expect(secret["metadata"].name).toBe("web-env")
     expect(secret["type"]).toBe("Opaque")
@@ -69,7 +69,7 @@ describe("kubernetesManifests", () => {
   it("tmux sessions and rejected entries are skipped with a comment each; no anchors in the YAML", () => {
     const text = kubernetesManifests(
       [valid(tmuxSpec("clock")), rejected("bad", [issue("bad", "image", "nope")], "container"), valid(containerSpec("api"))],
-      { project: "proj", includeSecrets: false }
+      { project: "proj", digest: TEST_DIGEST, includeSecrets: false }
     )
     expect(text).toContain("# skipped tmux session 'clock'")
     expect(text).toContain("# skipped session 'bad'")
@@ -81,7 +81,7 @@ describe("kubernetesManifests", () => {
     const text = kubernetesManifests([
       valid(containerSpec("sh1", { command: "echo $HOME | wc", shell: true })),
       valid(containerSpec("plain", { state: "stopped" }))
-    ], { project: "proj", includeSecrets: false, imagePullPolicy: "Never" })
+    ], { project: "proj", digest: TEST_DIGEST, includeSecrets: false, imagePullPolicy: "Never" })
     const [a, b] = docsOf(text)
     expect(a!["spec"].template.spec.containers[0].args).toEqual(["sh", "-c", "echo $HOME | wc"])
     expect(b!["spec"].template.spec.containers[0].args).toBeUndefined()
@@ -90,9 +90,9 @@ describe("kubernetesManifests", () => {
   })
 
   it("supervision: ready tcp/http/cmd become readiness probes (host ports mapped back), log and on-failure are noted", () => {
-    const probeOf = (spec: ContainerSpec) => docsOf(kubernetesManifests([valid(spec)], { project: "proj", includeSecrets: false }))[0]!["spec"].template.spec.containers[0].readinessProbe
+    const probeOf = (spec: ContainerSpec) => docsOf(kubernetesManifests([valid(spec)], { project: "proj", digest: TEST_DIGEST, includeSecrets: false }))[0]!["spec"].template.spec.containers[0].readinessProbe
     const cmd = containerSpec("sup", { restart: "on-failure", ready: { cmd: "test -f /ready", timeout: 30, interval: 2 } })
-    const text = kubernetesManifests([valid(cmd)], { project: "proj", includeSecrets: false })
+    const text = kubernetesManifests([valid(cmd)], { project: "proj", digest: TEST_DIGEST, includeSecrets: false })
     expect(docsOf(text)[0]!["spec"].template.spec.containers[0].readinessProbe).toEqual({ exec: { command: ["test", "-f", "/ready"] }, periodSeconds: 2, timeoutSeconds: 2 })
     expect(text).toContain("restart: on-failure has no Deployment equivalent")
     expect(probeOf(containerSpec("t", { ports: ["8080:80"], ready: { tcp: 8080, timeout: 60, interval: 1 } }))).toEqual({ tcpSocket: { port: 80 }, periodSeconds: 1, timeoutSeconds: 1 })
@@ -101,9 +101,9 @@ describe("kubernetesManifests", () => {
       periodSeconds: 5,
       timeoutSeconds: 5
     })
-    const log = kubernetesManifests([valid(containerSpec("l", { ready: { log: "ready", timeout: 60, interval: 1 } }))], { project: "proj", includeSecrets: false })
+    const log = kubernetesManifests([valid(containerSpec("l", { ready: { log: "ready", timeout: 60, interval: 1 } }))], { project: "proj", digest: TEST_DIGEST, includeSecrets: false })
     expect(log).toContain("ready: log /ready/ not mapped")
-    expect(kubernetesManifests([valid(containerSpec("a", { restart: "always" }))], { project: "proj", includeSecrets: false })).not.toContain("restart:")
+    expect(kubernetesManifests([valid(containerSpec("a", { restart: "always" }))], { project: "proj", digest: TEST_DIGEST, includeSecrets: false })).not.toContain("restart:")
   })
 })
 

@@ -7,8 +7,7 @@ import { describe, expect, it } from "vitest"
 import type { ConfigEntry } from "../../src/config/types.js"
 import type { ConfigIssue } from "../../src/errors.js"
 import type { ConfiguredContainerSpec, ContainerSpec, Mark, ObservedSession, SessionSpec, TmuxSpec } from "../../src/model.js"
-import { fingerprint } from "../../src/model.js"
-import type { Change, Plan, PlanOptions, Step, StepAction } from "../../src/reconcile/plan.js"
+import type { Change, Plan, Step, StepAction } from "../../src/reconcile/plan.js"
 import {
   actionOf,
   backendOf,
@@ -23,7 +22,7 @@ import {
   targetsOf
 } from "../../src/reconcile/plan.js"
 import { causeOf, planToJson, renderPlan } from "../../src/reconcile/render.js"
-import { containerSpec, foreign, issue, owned, planOptions, PROJECT, rejected, tmuxSpec, valid } from "../support/factories.js"
+import { answeredHere, containerSpec, fingerprint, foreign, issue, owned, planOptions, PROJECT, rejected, tmuxSpec, valid } from "../support/factories.js"
 
 /** A step as the tests read it: its action, backend, words, and what it acts on. */
 const view = (s: Step) => ({
@@ -91,7 +90,7 @@ interface Case {
   readonly title: string
   readonly desired: ReadonlyArray<ConfigEntry>
   readonly observed: ReadonlyArray<ObservedSession>
-  readonly options?: Partial<PlanOptions>
+  readonly options?: Parameters<typeof planOptions>[0]
   readonly steps: ReadonlyArray<ExpectedStep>
   readonly unchanged?: ReadonlyArray<string>
   readonly orphans?: ReadonlyArray<string>
@@ -546,7 +545,7 @@ const cases: ReadonlyArray<Case> = [
     title: "tmux not available → tmux entries invalid with the cause, containers still planned",
     desired: [valid(api), valid(web)],
     observed: [],
-    options: { tmuxAvailable: false },
+    options: { tmux: false },
     steps: [
       { action: "invalid", session: "api", backend: "tmux", cause: "tmux is not installed", spec: null },
       { action: "create", session: "web", backend: "container" }
@@ -556,14 +555,14 @@ const cases: ReadonlyArray<Case> = [
     title: "container runtime not among the usable ones → invalid naming it",
     desired: [valid(ctr("web", { runtime: "docker" }))],
     observed: [],
-    options: { runtimes: ["podman"] },
+    options: { engines: ["podman"] },
     steps: [{ action: "invalid", session: "web", backend: "container", cause: "container runtime 'docker' not found" }]
   },
   {
     title: "container runtime auto (null) and no runtime at all → invalid",
     desired: [valid(auto("web"))],
     observed: [],
-    options: { runtimes: [] },
+    options: { engines: [] },
     steps: [{ action: "invalid", session: "web", backend: "container", cause: "no container runtime found" }]
   },
 
@@ -766,18 +765,23 @@ describe("plan: summary and hasChanges", () => {
 
 describe("resolveSpec: the auto runtime is bound once, before planning", () => {
   it("binds runtime null to the first usable runtime; a pinned one stays", () => {
-    expect(resolveSpec(auto("a"), { runtimes: ["podman", "docker"], tmuxAvailable: true })).toEqual({ _tag: "Runnable", spec: ctr("a") })
-    expect(resolveSpec(auto("a"), { runtimes: ["docker"], tmuxAvailable: true })).toEqual({ _tag: "Runnable", spec: ctr("a", { runtime: "docker" }) })
-    expect(resolveSpec(ctr("p", { runtime: "docker" }), { runtimes: ["podman", "docker"], tmuxAvailable: true })).toMatchObject({ spec: { runtime: "docker" } })
+    expect(resolveSpec(auto("a"), answeredHere(["podman", "docker"]))).toEqual({ _tag: "Runnable", spec: ctr("a") })
+    expect(resolveSpec(auto("a"), answeredHere(["docker"]))).toEqual({ _tag: "Runnable", spec: ctr("a", { runtime: "docker" }) })
+    expect(resolveSpec(ctr("p", { runtime: "docker" }), answeredHere(["podman", "docker"]))).toMatchObject({ spec: { runtime: "docker" } })
+    // swarm is asked for by name, never detected; an engine answering on a host is not this machine's
+    expect(resolveSpec(auto("a"), [{ backend: "container", runtime: "swarm" }, { backend: "container", runtime: "docker", host: "edge1" }])).toMatchObject({
+      _tag: "Unrunnable",
+      step: { reason: "runtime-missing", runtime: null }
+    })
   })
 
   it("no usable runtime → an invalid step naming it (or none for auto)", () => {
-    expect(resolveSpec(auto("a"), { runtimes: [], tmuxAvailable: true })).toMatchObject({ _tag: "Unrunnable", step: { reason: "runtime-missing", runtime: null } })
-    expect(resolveSpec(ctr("p", { runtime: "docker" }), { runtimes: ["podman"], tmuxAvailable: true })).toMatchObject({
+    expect(resolveSpec(auto("a"), answeredHere([]))).toMatchObject({ _tag: "Unrunnable", step: { reason: "runtime-missing", runtime: null } })
+    expect(resolveSpec(ctr("p", { runtime: "docker" }), answeredHere(["podman"]))).toMatchObject({
       _tag: "Unrunnable",
       step: { reason: "runtime-missing", runtime: "docker" }
     })
-    expect(resolveSpec(api, { runtimes: [], tmuxAvailable: false })).toMatchObject({ _tag: "Unrunnable", step: { reason: "tmux-missing" } })
+    expect(resolveSpec(api, answeredHere([], false))).toMatchObject({ _tag: "Unrunnable", step: { reason: "tmux-missing" } })
   })
 
   it("an auto-runtime entry plans against the bound runtime (same hash as pinned)", () => {

@@ -4,9 +4,9 @@
  * the socket podman reports, and how its failures are read.
  */
 import { describe, expect, it } from "vitest"
-import { hostFieldMatches, hostKeys, knownHostsName, knownHostsText, mergeHostKeys } from "../../src/backends/known-hosts.js"
-import { parseRemoteSocket, podmanRemoteFailure, podmanUrl } from "../../src/backends/podman-remote.js"
-import { parseSshEffective } from "../../src/backends/ssh.js"
+import { hostFieldMatches, hostKeys, knownHostsName, knownHostsText, mergeHostKeys } from "../../src/transport/known-hosts.js"
+import { parseRemoteSocket, podmanRemoteFailure, podmanUrl } from "../../src/transport/podman-remote.js"
+import { parseSshEffective } from "../../src/transport/ssh.js"
 import type { HostSpec } from "../../src/model.js"
 
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPV4CtVgZObQJNRCEukBb6adEFkcnUePqexrALHjp3jm"

@@ -67,6 +67,15 @@ const everyStep = (): Plan =>
   )
 
 describe("renderPlan (text)", () => {
+  it("a replace's diff shows config text escaped: ESC sequences and bidi controls never reach the terminal", () => {
+    const before = tmux("api", { command: "node server.js" })
+    const after = tmux("api", { command: "node '\u001b[2J\u001b[1;1Hall good' \u202eevil" })
+    const p = plan([valid(after)], [owned(before)], planOptions())
+    const text = renderPlan(p, plain)
+    expect(text).toContain("command: node server.js → node '\\u001b[2J\\u001b[1;1Hall good' \\u202eevil")
+    expect(text).not.toMatch(/[\u001b\u202e]/u)
+  })
+
   it("one line per step with its symbol, changes indented below, then the summary", () => {
     expect(renderPlan(everyStep(), plain).split("\n")).toEqual([
       "  + api (tmux, socket work): create, not running",

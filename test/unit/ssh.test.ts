@@ -1,9 +1,11 @@
 /** The pure SSH parts: target parsing, the remote shell quoting (checked against a real sh), the ssh argv. */
 import { spawnSync } from "node:child_process"
 import { describe, expect, it } from "vitest"
-import { dockerHostUrl, dockerSshFailure, parseSshTarget, remoteCommand, shellQuote, sshArgs } from "../../src/backends/ssh.js"
+import { dockerHostUrl, dockerSshFailure, remoteCommand, shellQuote, sshArgs } from "../../src/transport/ssh.js"
+import { parseSshTarget } from "../../src/config/decode/hosts.js"
 import type { HostSpec } from "../../src/model.js"
-import { describePlace, fingerprint, samePlace, specHash } from "../../src/model.js"
+import { describePlace, samePlace } from "../../src/place.js"
+import { fingerprint, specHash } from "../support/factories.js"
 import type { TmuxSpec } from "../../src/model.js"
 
 const HOSTILE = [

@@ -1,9 +1,10 @@
 /** Swarm argv and parsing, pure. */
 import { describe, expect, it } from "vitest"
-import { createArgs, mountOf, publishOf, scaleArgs, shellQuote, updatable, updateArgs } from "../../src/backends/swarm/argv.js"
+import { createArgs, mountOf, publishOf, scaleArgs, shellQuote, updateArgs } from "../../src/backends/swarm/argv.js"
 import { parseServiceInspect, parseServiceLs, parseServicePs, toObserved } from "../../src/backends/swarm/parse.js"
-import { fingerprint } from "../../src/model.js"
-import { containerSpec } from "../support/factories.js"
+import { diffFingerprints, updatableChanges } from "../../src/spec/diff.js"
+import { stampOf } from "../../src/spec/fingerprint.js"
+import { containerSpec, fingerprint, TEST_DIGEST } from "../support/factories.js"
 
 const spec = containerSpec("api", {
   runtime: "swarm",
@@ -17,7 +18,7 @@ const spec = containerSpec("api", {
 
 describe("swarm argv", () => {
   it("service create: labels, restart condition, replicas, env file, mounts, host-mode publish, argv after the image; no env value", () => {
-    const r = createArgs(spec, "proj", "/tmp/x/env")
+    const r = createArgs(spec, stampOf(spec, TEST_DIGEST), "proj", "/tmp/x/env")
     expect(r.ok).toBe(true)
     const args = r.ok ? r.args : []
     expect(args.slice(0, 6)).toEqual(["service", "create", "--detach", "--no-resolve-image", "--name", "api"])
@@ -35,12 +36,12 @@ describe("swarm argv", () => {
   })
 
   it("a restart field, when the config has one, maps to --restart-condition", () => {
-    const r = createArgs({ ...spec, restart: "on-failure" } as never, "p", null)
+    const r = createArgs({ ...spec, restart: "on-failure" }, stampOf(spec, TEST_DIGEST), "p", null)
     expect(r.ok && r.args.join(" ")).toContain("--restart-condition on-failure")
   })
 
   it("service update: image, args quoted for Docker's splitter, workdir, replicas, labels", () => {
-    const r = updateArgs(spec, "proj")
+    const r = updateArgs(spec, stampOf(spec, TEST_DIGEST), "proj")
     const args = r.ok ? r.args : []
     expect(args.slice(0, 6)).toEqual(["service", "update", "--detach", "--no-resolve-image", "--image", "localhost/app:1"])
     expect(args[args.indexOf("--args") + 1]).toBe("'server' '--name' 'two words'")
@@ -52,6 +53,7 @@ describe("swarm argv", () => {
 
   it("only image, command, shell, working_dir and replicas are updated in place; env and the rest replace", () => {
     const fp = fingerprint(spec)
+    const updatable = (applied: typeof fp | null, desired: typeof fp) => updatableChanges(diffFingerprints(applied, desired))
     expect(updatable(fp, fingerprint({ ...spec, image: "x:2", command: "other", replicas: 1 }))).toBe(true)
     expect(updatable(fp, fingerprint({ ...spec, env: { TOKEN: "new", MULTI: "a\nb" } }))).toBe(false)
     expect(updatable(fp, fingerprint({ ...spec, volumes: [] }))).toBe(false)

@@ -7,7 +7,7 @@
 import { describe, expect, it } from "vitest"
 import { CommandFailed, SessionAttachFailed, SessionNotReady, SessionStartFailed, SessionStopFailed } from "../../src/errors.js"
 import { renderList, renderStatus } from "../../src/cli/output.js"
-import { resultLine } from "../../src/cli/reconcile-commands.js"
+import { resultLine } from "../../src/reconcile/render.js"
 import { plan } from "../../src/reconcile/plan.js"
 import type { SessionStatus } from "../../src/session/status.js"
 import { styleFor } from "../../src/style.js"

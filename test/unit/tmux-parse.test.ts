@@ -28,7 +28,9 @@ import {
   tmuxEnvSocketPath
 } from "../../src/backends/tmux/parse.js"
 import { mergeSockets, parseRemoteSockets } from "../../src/backends/tmux/sockets.js"
-import { encodeFingerprint, fingerprint, NO_MARK, specHash } from "../../src/model.js"
+import { NO_MARK } from "../../src/model.js"
+import { encodeFingerprint } from "../../src/spec/fingerprint.js"
+import { fingerprint, launchOf, specHash } from "../support/factories.js"
 import type { ObservedTmux, TmuxSpec } from "../../src/model.js"
 import { fakeSpawner } from "../support/fakeSpawner.js"
 
@@ -186,7 +188,7 @@ describe("argv", () => {
 
   it("create commands: detached, dir, env, the command's words as argv, remain-on-exit, marks with the project", () => {
     const s = spec("api", { working_dir: "/srv/api", env: { A: "1", B: "x y" }, command: "-weird start 'a b' \"c;d\"" })
-    expect(createCommands(s, "proj")).toEqual([
+    expect(createCommands(launchOf(s), "proj")).toEqual([
       ["new-session", "-d", "-s", "api", "-c", "/srv/api", "-e", "A=1", "-e", "B=x y", "--", "-weird", "start", "a b", "c;d"],
       ["set-option", "-w", "-t", "=api:", "remain-on-exit", "on"],
       ["set-option", "-t", "=api:", "@kstlib-managed", "1"],
@@ -195,17 +197,17 @@ describe("argv", () => {
       ["set-option", "-t", "=api:", "@kstlib-applied", applied(s)]
     ])
     // No command: tmux starts the user's shell.
-    expect(createCommands(spec("sh", { command: null }), "proj")[0]).toEqual(["new-session", "-d", "-s", "sh"])
+    expect(createCommands(launchOf(spec("sh", { command: null })), "proj")[0]).toEqual(["new-session", "-d", "-s", "sh"])
     // tmux would run ONE argument through `sh -c`: a single word is only exec'd, as data ($0).
-    expect(createCommands(spec("one", { command: "'a;touch /tmp/p'" }), "proj")[0]).toEqual(
+    expect(createCommands(launchOf(spec("one", { command: "'a;touch /tmp/p'" })), "proj")[0]).toEqual(
       ["new-session", "-d", "-s", "one", "--", "/bin/sh", "-c", "exec \"$0\"", "a;touch /tmp/p"]
     )
     // shell: true is `sh -c COMMAND` (three arguments: exec'd, not re-wrapped).
-    expect(createCommands(spec("sh", { command: "echo a | wc -w", shell: true }), "proj")[0]).toEqual(
+    expect(createCommands(launchOf(spec("sh", { command: "echo a | wc -w", shell: true })), "proj")[0]).toEqual(
       ["new-session", "-d", "-s", "sh", "--", "sh", "-c", "echo a | wc -w"]
     )
     // Unsplittable (validation refuses it first): the session fails visibly, nothing of it runs.
-    expect(createCommands(spec("bad", { command: "echo 'x" }), "proj")[0]).toEqual(
+    expect(createCommands(launchOf(spec("bad", { command: "echo 'x" })), "proj")[0]).toEqual(
       ["new-session", "-d", "-s", "bad", "--", "/bin/sh", "-c", "echo \"kstlib: $0\" >&2; exit 2", "invalid command: no closing quotation (')"]
     )
     expect(respawnCommands(spec("api", { command: "node server.js --port 3000" }), null)[0]).toEqual(
@@ -233,7 +235,7 @@ describe("service on a fake spawner", () => {
       const obs = yield* (yield* Tmux).observe({ sockets: ["work", null] })
       expect(fake.calls).toEqual([["tmux", ...listPanesArgs()], ["tmux", "-L", "work", ...listPanesArgs()]])
       expect(obs.sessions.map((o) => `${o.backend === "tmux" ? o.socket_name : "?"}/${o.name}`)).toEqual(["work/web", "work/multi", "work/crashed", "work/fake"])
-      expect([obs.available, obs.problems, obs.unreadable]).toEqual([true, [], []])
+      expect([obs.answered, obs.problems]).toEqual([[{ backend: "tmux" }], []])
     }).pipe(Effect.provide(Tmux.layer), Effect.provide(fake.layer))
   })
 
@@ -252,9 +254,8 @@ describe("service on a fake spawner", () => {
     const fake = fakeSpawner((_cmd, args) => (args[0] === "-L" ? { exitCode: 1, stderr: "server exploded" } : { stdout: GLOBALS_MARKER }))
     return Effect.gen(function*() {
       const obs = yield* (yield* Tmux).observe({ sockets: ["bad"] })
-      expect(obs.available).toBe(true)
-      expect(obs.unreadable).toEqual([{ backend: "tmux", socket: "bad" }])
-      expect(obs.problems).toMatchObject([{ where: "tmux socket bad", missing: false }])
+      expect(obs.answered).toEqual([{ backend: "tmux" }])
+      expect(obs.problems).toMatchObject([{ scope: { backend: "tmux", socket: "bad" }, kind: "failed" }])
       expect(obs.problems[0]!.message).toContain("server exploded")
     }).pipe(Effect.provide(Tmux.layer), Effect.provide(fake.layer))
   })
@@ -262,7 +263,7 @@ describe("service on a fake spawner", () => {
   it.live("launch: ONE script invocation per socket, nothing observed; a duplicate fails alone", () => {
     const fake = fakeSpawner(() => ({ exitCode: 1, stderr: "duplicate session: taken\n" }))
     return Effect.gen(function*() {
-      const results = yield* (yield* Tmux).launch([spec("taken"), spec("new"), spec("other", { socket_name: "b" })], { project: "proj" })
+      const results = yield* (yield* Tmux).launch([launchOf(spec("taken")), launchOf(spec("new")), launchOf(spec("other", { socket_name: "b" }))], { project: "proj" })
       expect(fake.calls.map((c) => c.filter((a) => a !== "-L" && a !== "b").slice(1, 4))).toEqual([
         ["start-server", ";", "source-file"],
         ["start-server", ";", "source-file"]
@@ -276,7 +277,7 @@ describe("service on a fake spawner", () => {
   it.effect("stop --force: exact targets, no interrupt, the process group killed", () => {
     const fake = fakeSpawner((_cmd, args) => (args.includes("list-panes") ? { stdout: `%3${SEP}0${SEP}0${SEP}0${SEP}\n` } : {}))
     return Effect.gen(function*() {
-      const outcome = yield* (yield* Tmux).stop(observed("web", "work"), { force: true })
+      const outcome = yield* (yield* Tmux).stop(observed("web", "work"), { force: true, leave: "stopped" })
       expect(outcome).toBe("killed")
       expect(fake.calls).toEqual([
         ["tmux", "-L", "work", "list-panes", "-s", "-t", "=web:", "-F", `#{pane_id}${SEP}#{window_index}${SEP}#{pane_index}${SEP}#{pane_dead}${SEP}#{pane_pid}`],
@@ -293,7 +294,7 @@ describe("service on a fake spawner", () => {
       return { stdout: `%3${SEP}0${SEP}0${SEP}${polls === 1 ? 0 : 1}${SEP}\n%4${SEP}1${SEP}0${SEP}0${SEP}\n` }
     })
     return Effect.gen(function*() {
-      expect(yield* (yield* Tmux).stop(observed("web"), {})).toBe("stopped")
+      expect(yield* (yield* Tmux).stop(observed("web"), { leave: "stopped" })).toBe("stopped")
       expect(fake.calls.map((c) => c.slice(1).join(" "))).toEqual([
         expect.stringMatching(/^list-panes -s -t =web: /),
         "send-keys -t %3 C-c",
@@ -305,7 +306,7 @@ describe("service on a fake spawner", () => {
 
   it.effect("missing sessions are SessionNotFound; logs trims and cuts; exec is unsupported", () => {
     const fake = fakeSpawner((_cmd, args) =>
-      // (restart's target travels in the script on stdin, which the fake does not see)
+      // (startInPlace's target travels in the script on stdin, which the fake does not see)
       args.includes("=gone:") || args.includes("=gone") || args.includes("source-file")
         ? { stderr: "can't find session: gone\n", exitCode: 1 }
         : { stdout: "1\n2\n3\n\n\n" }
@@ -316,11 +317,11 @@ describe("service on a fake spawner", () => {
       expect(yield* tmux.logs(observed("web"), { lines: 2 })).toBe("2\n3")
       const nf = { _tag: "SessionNotFound", session: "gone", backend: "tmux" }
       expect(yield* Effect.flip(tmux.logs(gone, { lines: 100 }))).toMatchObject(nf)
-      expect(yield* Effect.flip(tmux.stop(gone, {}))).toMatchObject(nf)
+      expect(yield* Effect.flip(tmux.stop(gone, { leave: "stopped" }))).toMatchObject(nf)
       expect(yield* Effect.flip(tmux.sendKeys(gone, "q", { enter: true }))).toMatchObject(nf)
       expect(yield* Effect.flip(tmux.attach(gone))).toMatchObject(nf)
       expect(yield* Effect.flip(Stream.runCollect(tmux.follow(gone, { lines: 0 })))).toMatchObject(nf)
-      expect(yield* Effect.flip(tmux.restart(gone, spec("gone"), { project: "proj", mark: true }))).toMatchObject(nf)
+      expect(yield* Effect.flip(tmux.startInPlace(gone, spec("gone"), { project: "proj", stamp: launchOf(spec("gone")).stamp }))).toMatchObject(nf)
       expect(yield* Effect.flip(tmux.exec(gone, ["ls"], { interactive: false }))).toMatchObject({ _tag: "Unsupported" })
     }).pipe(Effect.provide(Tmux.layer), Effect.provide(fake.layer))
   })

@@ -4,7 +4,9 @@
  */
 import { commandArgv } from "../../command.js"
 import type { ContainerSpec, RuntimeName } from "../../model.js"
-import { encodeFingerprint, fingerprint, hashFingerprint, Marks, maxRestarts, restartPolicy } from "../../model.js"
+import { Marks, maxRestarts, restartPolicy } from "../../model.js"
+import type { Stamp } from "../../spec/fingerprint.js"
+import { encodeFingerprint } from "../../spec/fingerprint.js"
 
 /** Podman: one JSON array with a labels map. Docker: one object per line (`{{json .}}`), full ids. */
 export const psArgs = (runtime: RuntimeName): ReadonlyArray<string> =>
@@ -25,10 +27,9 @@ export type RunArgs =
  * envFileText), and keys whose value an env file cannot carry (a newline) are passed as `-e KEY`,
  * the value taken from the engine client's own environment.
  */
-export const runArgs = (spec: ContainerSpec, project: string, envFile: string | null): RunArgs => {
+export const runArgs = (spec: ContainerSpec, stamp: Stamp, project: string, envFile: string | null): RunArgs => {
   const command = commandArgv(spec)
   if (!command.ok) return command
-  const fp = fingerprint(spec)
   const args: Array<string> = [
     "run",
     "-d",
@@ -42,9 +43,9 @@ export const runArgs = (spec: ContainerSpec, project: string, envFile: string | 
     "--label",
     `${Marks.labelSession}=${spec.name}`,
     "--label",
-    `${Marks.labelSpec}=${hashFingerprint(fp)}`,
+    `${Marks.labelSpec}=${stamp.hash}`,
     "--label",
-    `${Marks.labelApplied}=${encodeFingerprint(fp)}`
+    `${Marks.labelApplied}=${encodeFingerprint(stamp.fingerprint)}`
   ]
   args.push(...restartArgs(spec))
   if (spec.working_dir !== null) args.push("-w", spec.working_dir)

@@ -6,7 +6,8 @@
  */
 import { Option, Schema } from "effect"
 import type { Mark, ObservedContainer, ObservedState, RuntimeName } from "../../model.js"
-import { decodeFingerprint, Marks } from "../../model.js"
+import { Marks } from "../../model.js"
+import { decodeFingerprint } from "../../spec/fingerprint.js"
 
 // States that mean "exists, not running, not exited": Podman and Docker vocabularies.
 const STOPPED_STATES = new Set(["created", "configured", "initialized", "paused", "stopping", "restarting", "removing", "dead"])

@@ -6,8 +6,10 @@
  * `--env KEY`), never on this command line.
  */
 import { commandArgv } from "../../command.js"
-import type { ContainerSpec, Fingerprint } from "../../model.js"
-import { canonicalJson, encodeFingerprint, fingerprint, hashFingerprint, Marks } from "../../model.js"
+import type { ContainerSpec } from "../../model.js"
+import { Marks } from "../../model.js"
+import type { Stamp } from "../../spec/fingerprint.js"
+import { encodeFingerprint } from "../../spec/fingerprint.js"
 import { envViaClient } from "../container/argv.js"
 
 export { envFileText, envViaClient } from "../container/argv.js"
@@ -61,12 +63,12 @@ export const publishOf = (port: string): string | null => {
   return ["mode=host", ...(m[1] === undefined ? [] : [`published=${m[1]}`]), `target=${m[2]}`, `protocol=${m[3] ?? "tcp"}`].join(",")
 }
 
-const markLabels = (fp: Fingerprint, project: string, name: string) => [
+const markLabels = (stamp: Stamp, project: string, name: string) => [
   `${Marks.labelManaged}=${Marks.managedValue.container}`,
   `${Marks.labelProject}=${project}`,
   `${Marks.labelSession}=${name}`,
-  `${Marks.labelSpec}=${hashFingerprint(fp)}`,
-  `${Marks.labelApplied}=${encodeFingerprint(fp)}`
+  `${Marks.labelSpec}=${stamp.hash}`,
+  `${Marks.labelApplied}=${encodeFingerprint(stamp.fingerprint)}`
 ]
 
 /**
@@ -74,11 +76,11 @@ const markLabels = (fp: Fingerprint, project: string, name: string) => [
  * `--no-resolve-image` (no registry is asked for a digest: a local image stays local), env through
  * `envFile`, the command as argv after the image (`sh -c COMMAND` with `shell: true`).
  */
-export const createArgs = (spec: ContainerSpec, project: string, envFile: string | null): CreateArgs => {
+export const createArgs = (spec: ContainerSpec, stamp: Stamp, project: string, envFile: string | null): CreateArgs => {
   const command = commandArgv(spec)
   if (!command.ok) return command
   const args: Array<string> = ["service", "create", "--detach", "--no-resolve-image", "--name", spec.name]
-  for (const l of markLabels(fingerprint(spec), project, spec.name)) args.push("--label", l)
+  for (const l of markLabels(stamp, project, spec.name)) args.push("--label", l)
   args.push("--restart-condition", restartCondition(spec), "--replicas", String(replicasOf(spec)))
   if (spec.max_restarts !== undefined && spec.max_restarts !== null) args.push("--restart-max-attempts", String(spec.max_restarts))
   if (spec.working_dir !== null) args.push("--workdir", spec.working_dir)
@@ -98,31 +100,11 @@ export const createArgs = (spec: ContainerSpec, project: string, envFile: string
   return { ok: true, args }
 }
 
-/**
- * Fields `docker service update` changes in place (a rolling update of the tasks). Env is not one of
- * them: `update` has no `--env-file`, and `--env-add` would put the values on its command line.
- * Anything else (env, volumes, ports, runtime, an unreadable stored spec) is a replace.
- */
-export const UPDATABLE_FIELDS: ReadonlySet<string> = new Set(["image", "command", "shell", "working_dir", "replicas"])
-
-/** Whether going from the stored fingerprint to the desired one can be a `service update`. */
-export const updatable = (applied: Fingerprint | null, desired: Fingerprint): boolean => {
-  if (applied === null) return false
-  const empty = (v: unknown) =>
-    v === null || v === undefined || (Array.isArray(v) && v.length === 0) || (typeof v === "object" && Object.keys(v as object).length === 0)
-  const keys = new Set([...Object.keys(applied), ...Object.keys(desired)])
-  for (const k of keys) {
-    const same = canonicalJson(applied[k] ?? null) === canonicalJson(desired[k] ?? null) || (empty(applied[k]) && empty(desired[k]))
-    if (!same && !UPDATABLE_FIELDS.has(k)) return false
-  }
-  return true
-}
-
 /** One word for Docker's `--args` (a string Docker splits like a shell): single-quoted, `'` as `'\''`. */
 export const shellQuote = (word: string): string => `'${word.replace(/'/gu, "'\\''")}'`
 
 /** `service update --detach`: image, args, workdir, replicas and kstlib's labels, all at once (unchanged ones are no-ops). */
-export const updateArgs = (spec: ContainerSpec, project: string): CreateArgs => {
+export const updateArgs = (spec: ContainerSpec, stamp: Stamp, project: string): CreateArgs => {
   const command = commandArgv(spec)
   if (!command.ok) return command
   const args: Array<string> = ["service", "update", "--detach", "--no-resolve-image", "--image", spec.image]
@@ -130,7 +112,7 @@ export const updateArgs = (spec: ContainerSpec, project: string): CreateArgs => 
   args.push("--args", (command.argv ?? []).map(shellQuote).join(" "))
   args.push("--workdir", spec.working_dir ?? "")
   args.push("--replicas", String(replicasOf(spec)))
-  for (const l of markLabels(fingerprint(spec), project, spec.name)) args.push("--label-add", l)
+  for (const l of markLabels(stamp, project, spec.name)) args.push("--label-add", l)
   args.push(spec.name)
   return { ok: true, args }
 }

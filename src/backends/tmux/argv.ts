@@ -3,8 +3,11 @@
  * and pattern matching, so `astro` would hit `astro-dev`.
  */
 import { commandArgv } from "../../command.js"
-import { encodeFingerprint, fingerprint, MAX_RESTART_BACKOFF, Marks, maxRestarts, restartPolicy, specHash } from "../../model.js"
+import { MAX_RESTART_BACKOFF, Marks, maxRestarts, restartPolicy } from "../../model.js"
 import type { TmuxSpec } from "../../model.js"
+import type { Stamp } from "../../spec/fingerprint.js"
+import { encodeFingerprint } from "../../spec/fingerprint.js"
+import type { Launch } from "../driver.js"
 
 /** Field separator of our list formats (ASCII unit separator): tmux escapes it inside session names. */
 export const SEP = "\x1f"
@@ -91,14 +94,14 @@ export const listPanesArgs = (): ReadonlyArray<string> => [
  */
 export const reapThenListPanesArgs = (): ReadonlyArray<string> => ["run-shell", "true", ";", ...listPanesArgs()]
 
-/** `set-option` commands marking a session as the project's (session-scope user options). */
-const markCommands = (spec: TmuxSpec, project: string): ReadonlyArray<ReadonlyArray<string>> => {
-  const t = paneTarget(spec.name)
+/** `set-option` commands marking a session as the project's (session-scope user options), with its stamp. */
+const markCommands = (name: string, project: string, stamp: Stamp): ReadonlyArray<ReadonlyArray<string>> => {
+  const t = paneTarget(name)
   return [
     ["set-option", "-t", t, Marks.tmuxManaged, Marks.managedValue.tmux],
     ["set-option", "-t", t, Marks.tmuxProject, project],
-    ["set-option", "-t", t, Marks.tmuxSpec, specHash(spec)],
-    ["set-option", "-t", t, Marks.tmuxApplied, encodeFingerprint(fingerprint(spec))]
+    ["set-option", "-t", t, Marks.tmuxSpec, stamp.hash],
+    ["set-option", "-t", t, Marks.tmuxApplied, encodeFingerprint(stamp.fingerprint)]
   ]
 }
 
@@ -187,7 +190,11 @@ export const unsuperviseCommands = (name: string): ReadonlyArray<ReadonlyArray<s
  * No -x/-y: on 3.3a an explicit size made tmux lose the output of instantly exiting commands
  * about 1 time in 30 (resize race); the default size (80x24) does not, and logs join wrapped lines.
  */
-export const createCommands = (spec: TmuxSpec, project: string, supervisor: Supervisor | null = null): ReadonlyArray<ReadonlyArray<string>> => [
+export const createCommands = (
+  { spec, stamp }: Pick<Launch<TmuxSpec>, "spec" | "stamp">,
+  project: string,
+  supervisor: Supervisor | null = null
+): ReadonlyArray<ReadonlyArray<string>> => [
   [
     "new-session",
     "-d",
@@ -198,14 +205,14 @@ export const createCommands = (spec: TmuxSpec, project: string, supervisor: Supe
     ...commandTail(spec)
   ],
   ["set-option", "-w", "-t", paneTarget(spec.name), "remain-on-exit", "on"],
-  ...markCommands(spec, project),
+  ...markCommands(spec.name, project, stamp),
   ...(restartPolicy(spec) === "no" ? [] : supervisionCommands(spec, supervisor))
 ]
 
 /** Respawns the pane in place (killing what still runs there) and refreshes the marks (unless told not to: a foreign session stays foreign). */
 export const respawnCommands = (
   spec: TmuxSpec,
-  mark: { readonly project: string } | null,
+  mark: { readonly project: string; readonly stamp: Stamp } | null,
   supervisor: Supervisor | null = null
 ): ReadonlyArray<ReadonlyArray<string>> => [
   [
@@ -218,7 +225,7 @@ export const respawnCommands = (
     ...commandTail(spec)
   ],
   ["set-option", "-w", "-t", paneTarget(spec.name), "remain-on-exit", "on"],
-  ...(mark === null ? [] : [...markCommands(spec, mark.project), ...supervisionCommands(spec, supervisor)])
+  ...(mark === null ? [] : [...markCommands(spec.name, mark.project, mark.stamp), ...supervisionCommands(spec, supervisor)])
 ]
 
 /**

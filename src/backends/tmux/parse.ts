@@ -1,6 +1,7 @@
 /** Parsing tmux output, pure. */
 import type { Mark, ObservedTmux } from "../../model.js"
-import { decodeFingerprint, Marks, NO_MARK } from "../../model.js"
+import { Marks, NO_MARK } from "../../model.js"
+import { decodeFingerprint } from "../../spec/fingerprint.js"
 import { GLOBALS_MARKER, PANE_FIELD_NAMES, type PaneField, SEP } from "./argv.js"
 
 const int = (s: string | undefined): number | null => (s !== undefined && /^-?\d+$/.test(s) ? Number(s) : null)

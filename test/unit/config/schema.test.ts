@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { decodeSessionEntry } from "../../../src/config/decode.js"
+import { decodeSessionEntry } from "../../../src/config/decode/index.js"
 import { configJsonSchema } from "../../../src/config/schema.js"
 
 const SCHEMA_FILE = path.resolve(import.meta.dirname, "../../../kstlib.schema.json")

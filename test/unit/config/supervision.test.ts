@@ -7,7 +7,7 @@ import * as path from "node:path"
 import { loadConfig } from "../../../src/config/load.js"
 import { configJsonSchema } from "../../../src/config/schema.js"
 import type { ConfigEntry, LoadedConfig } from "../../../src/config/types.js"
-import { fingerprint, specHash } from "../../../src/model.js"
+import { fingerprint, specHash } from "../../support/factories.js"
 import { containerSpec, tmuxSpec } from "../../support/factories.js"
 
 const dirs: Array<string> = []

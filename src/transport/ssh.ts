@@ -18,10 +18,9 @@ import * as path from "node:path"
 import { Context, Effect } from "effect"
 import { HostUnreachable } from "../errors.js"
 import type { HostSpec } from "../model.js"
-export { parseSshTarget } from "../model.js"
 import type { RunOptions, RunResult } from "../proc.js"
 import { interactive, run } from "../proc.js"
-import { findOnPath } from "./container/path.js"
+import { findOnPath } from "./path.js"
 
 /** The hosts of the loaded config (`ops.hosts`); provided from the config (layer.ts), empty by default. */
 export const SshHosts = Context.Reference<ReadonlyArray<HostSpec>>("kstlib/SshHosts", { defaultValue: () => [] })

@@ -19,7 +19,7 @@ import * as path from "node:path"
 import { Effect, Schema } from "effect"
 import { EngineUnavailable, HostUnreachable } from "../errors.js"
 import type { HostSpec } from "../model.js"
-import { isPodmanSocketPath } from "../model.js"
+import { isPodmanSocketPath } from "../config/rules.js"
 import { hostKeys, knownHostsName, knownHostsText, mergeHostKeys } from "./known-hosts.js"
 import { controlDir, hostNamed, type SshEffective, sshEffective, sshReason, sshRun } from "./ssh.js"
 

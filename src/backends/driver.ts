@@ -1,0 +1,176 @@
+/**
+ * The one contract every driver implements: a tmux server, a Podman/Docker engine, a Docker Swarm
+ * (and any future one: systemd, Kubernetes). The registry (registry.ts) holds them in a table and
+ * is the only place that picks the driver of a spec, a session or a place (`driverOf`, place.ts).
+ * Adding a backend = one module implementing this, one line in the registry's table, its schema.
+ */
+import type { Effect, Result, Stream } from "effect"
+import type {
+  BackendTimeout,
+  CommandFailed,
+  EngineUnavailable,
+  HostUnreachable,
+  SessionAttachFailed,
+  SessionNotFound,
+  SessionStartFailed,
+  SessionStopFailed,
+  TmuxNotFound,
+  Unsupported
+} from "../errors.js"
+import type { ObservedSession, SessionSpec } from "../model.js"
+import type { DriverName, Scope } from "../place.js"
+import type { Change } from "../spec/diff.js"
+import type { Stamp } from "../spec/fingerprint.js"
+import type { ProbeResult } from "./probe.js"
+
+export type { ProbeResult } from "./probe.js"
+
+/** What to look at. tmux: these sockets plus the default server and every socket found on disk. */
+export interface ObserveScope {
+  readonly sockets: ReadonlyArray<string | null>
+  /**
+   * `ops.hosts` entries to look at too (over SSH, concurrently); absent = every configured host.
+   * On a host, tmux is looked at on its default server, these sockets and the others it lists.
+   */
+  readonly hosts?: ReadonlyArray<string>
+}
+
+/**
+ * Something an observation could not read, or has to say. `missing`: the program is absent (nothing
+ * runs there, nothing can be started there); `failed`: present but not readable (its sessions are
+ * unknown: nothing is planned where a spec claims the scope); `notice`: read, with a warning.
+ */
+export interface ObserveProblem {
+  readonly scope: Scope
+  readonly kind: "missing" | "failed" | "notice"
+  readonly message: string
+  /** The host could not be reached at all: reported once per host (observe.ts keeps one per host). */
+  readonly unreachable?: HostUnreachable
+}
+
+/** One driver's view. A driver that cannot be read is reported, never thrown: the others still count. */
+export interface BackendObservation {
+  readonly sessions: ReadonlyArray<ObservedSession>
+  /**
+   * What answered, so its sessions are known: a tmux on a machine (`{ backend: "tmux", host? }`), an
+   * engine (`{ backend: "container", runtime, host? }`). Engines in auto-detect order.
+   */
+  readonly answered: ReadonlyArray<Scope>
+  readonly problems: ReadonlyArray<ObserveProblem>
+}
+
+/** One session to create, as the planner decided it: the spec, what to stamp on it, and, for a replace, what changed. */
+export interface Launch<S extends SessionSpec = SessionSpec> {
+  readonly spec: S
+  readonly stamp: Stamp
+  /** A replace: the fields that changed (a driver that updates in place decides with them); null: a create. */
+  readonly changes: ReadonlyArray<Change> | null
+}
+
+export interface LaunchContext {
+  /** Written into the marks: the session belongs to this project. */
+  readonly project: string
+}
+
+export interface StopOptions {
+  /** Kill at once instead of interrupting and waiting. */
+  readonly force?: boolean
+  /** Seconds a graceful stop waits before killing (default 10). */
+  readonly timeout?: number
+  /**
+   * What is left once the process ended. `instance`: everything, to be started again in place
+   * (the first half of a restart). `stopped`: the driver's own stopped state — a tmux session is
+   * closed, a swarm service scaled to 0, a container kept, except kstlib's own (`owned`), which is
+   * deleted (it is recreated from the spec). `nothing`: deleted, whatever it is (replace, prune, down).
+   */
+  readonly leave: "instance" | "stopped" | "nothing"
+  /** The session is this project's. */
+  readonly owned?: boolean
+}
+
+/** How a stop ended: gracefully, or killed after the grace period. */
+export type StopOutcome = "stopped" | "killed" | "already-stopped"
+
+export interface ExecResult {
+  readonly exitCode: number
+  readonly stdout: string
+  readonly stderr: string
+}
+
+export interface LogOptions {
+  readonly lines: number
+  /** Only lines written at or after this time. Containers only: tmux keeps no times (Unsupported). */
+  readonly since?: Date | undefined
+  /**
+   * Each line prefixed with an RFC 3339 time and a space: when the engine received it (containers),
+   * when kstlib read it from the pane (tmux, which keeps no times).
+   */
+  readonly timestamps?: boolean | undefined
+}
+
+export type BackendError = BackendTimeout | CommandFailed | TmuxNotFound | HostUnreachable | EngineUnavailable
+
+export interface Capabilities {
+  readonly exec: boolean
+  readonly sendKeys: boolean
+  /**
+   * `launch` of a replace whose session of ours is in the same place updates it in place (swarm:
+   * `service update`, or remove + create when the change needs it): the executor then does not
+   * remove that session first.
+   */
+  readonly updatesInPlace: boolean
+}
+
+/**
+ * Methods (not function-typed properties) on purpose: the registry holds every driver in one table
+ * typed `Driver<SessionSpec, ObservedSession>`, and routes to each only its own specs and sessions
+ * (`driverOf`); method parameters let a `Driver<TmuxSpec, ObservedTmux>` sit in that table.
+ */
+export interface Driver<S extends SessionSpec, O extends ObservedSession> {
+  readonly name: DriverName
+  readonly capabilities: Capabilities
+  observe(scope: ObserveScope): Effect.Effect<BackendObservation>
+  /** Launches with the same key go into one `launch` call (tmux: one call per socket). */
+  batchKey(spec: S): string
+  /** Creates each session (marked as the project's with its stamp), one result per item, in order. Launch only: no settle wait. */
+  launch(
+    items: ReadonlyArray<Launch<S>>,
+    context: LaunchContext
+  ): Effect.Effect<ReadonlyArray<Result.Result<void, SessionStartFailed>>>
+  /**
+   * Starts an existing stopped/exited instance again, in place (not the `restart:` policy, not
+   * `ops restart`). `stamp`: kstlib's marks refreshed with it; null: marks left as they are (a
+   * foreign session stays foreign).
+   */
+  startInPlace(
+    o: O,
+    spec: S,
+    options: LaunchContext & { readonly stamp: Stamp | null }
+  ): Effect.Effect<void, SessionStartFailed | SessionNotFound>
+  /** Graceful stop (interrupt, wait, then kill), leaving what `leave` says; gone already: SessionNotFound. */
+  stop(o: O, options: StopOptions): Effect.Effect<StopOutcome, SessionStopFailed | SessionNotFound>
+  /** The last `lines` lines of output. */
+  logs(
+    o: O,
+    options: LogOptions & { readonly colors?: boolean }
+  ): Effect.Effect<string, SessionNotFound | Unsupported | BackendError>
+  /** The last `lines` lines, then new lines as they come, until the session ends or the stream is interrupted. */
+  follow(o: O, options: LogOptions): Stream.Stream<string, SessionNotFound | Unsupported | BackendError>
+  attach(o: O): Effect.Effect<void, SessionNotFound | SessionAttachFailed | BackendError>
+  exec(
+    o: O,
+    argv: ReadonlyArray<string>,
+    options: { readonly interactive: boolean }
+  ): Effect.Effect<ExecResult, SessionNotFound | Unsupported | BackendError>
+  sendKeys(
+    o: O,
+    keys: string,
+    options: { readonly enter: boolean }
+  ): Effect.Effect<void, SessionNotFound | Unsupported | BackendError>
+  /**
+   * ONE attempt of the spec's `ready:` probe against the running session: tcp/http from the host
+   * (probe.ts), `log:` on the session's output, `cmd:` in the container (exec) or, for tmux, on the
+   * host. No `ready:`: ready. Problems reading the session are a "not ready" result, never an error.
+   */
+  probe(o: O, spec: S): Effect.Effect<ProbeResult>
+}

@@ -1,0 +1,151 @@
+/**
+ * What every session entry has, whatever its backend: the command (checked on its words), the
+ * environment (`env` over `env_file`s), supervision, the machine it runs on, and `~` in paths.
+ */
+import * as path from "node:path"
+import type { HostRuntime, ReadySpec, RuntimeName, Supervision } from "../../model.js"
+import { DEFAULT_READY_INTERVAL, DEFAULT_READY_TIMEOUT } from "../../model.js"
+import { hostField } from "../../place.js"
+import { validateCommand, validateDependencies, validateEnvCount, validateEnvTotal } from "../rules.js"
+import type { SessionCommon } from "../schema.js"
+import { readEnvFile } from "./env-files.js"
+
+export type FieldPath = ReadonlyArray<PropertyKey>
+
+/** Where a decoder reports: one located issue per call. */
+export type Report = (at: FieldPath, reason: string) => void
+
+/** What a decoder knows of the entry's surroundings. */
+export interface EntryContext {
+  /** Expands a leading `~` in paths; without it such paths are refused. */
+  readonly home: string | undefined
+  /** The directory relative paths at this field are resolved against (the file that wrote it). */
+  readonly baseDirOf: (at: FieldPath) => string
+  /** `ops.hosts` names with each host's container engine. */
+  readonly hosts: ReadonlyMap<string, HostRuntime>
+  /** `ops.container_runtime`: the engine of local container sessions without `runtime:` (null: auto-detect). */
+  readonly containerRuntime: RuntimeName | null
+}
+
+const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
+
+/**
+ * The deep check of a command (unquoted `;`, `|`, redirections, `eval`, `sh -c`…) depends on
+ * `shell`; it runs on commands the schema's own check passed (`command`, and `ready.cmd`).
+ */
+export const checkCommandWords = (body: Readonly<Record<string, unknown>>, report: Report): void => {
+  const check = (raw: unknown, at: FieldPath) => {
+    if (typeof raw === "string" && body["shell"] !== true && validateCommand(raw, { shell: true }) === null) {
+      const reason = validateCommand(raw)
+      if (reason !== null) report(at, reason)
+    }
+  }
+  check(body["command"], ["command"])
+  const ready = body["ready"]
+  if (isRecord(ready)) check(ready["cmd"], ["ready", "cmd"])
+}
+
+/** A leading `~` of a path expanded with HOME (refused without one). */
+export const expandHome = (ctx: EntryContext, report: Report) => (at: FieldPath, value: string): string | null => {
+  if (value !== "~" && !value.startsWith("~/")) return value
+  if (ctx.home === undefined) {
+    report(at, "cannot expand '~': HOME is not set")
+    return null
+  }
+  return path.join(ctx.home, value.slice(1))
+}
+
+type Decoded = typeof SessionCommon.Type
+
+/** The supervision fields, only those not at their default (a spec without them means the defaults). */
+const supervisionOf = (v: Decoded, report: Report): Supervision => {
+  const restart = v.restart ?? "no"
+  const max_restarts = v.max_restarts ?? null
+  if (max_restarts !== null && restart === "no") report(["max_restarts"], "max_restarts needs restart: on-failure or always")
+  let ready: ReadySpec | null = null
+  if (v.ready !== undefined && v.ready !== null) {
+    const r = v.ready
+    const timeout = r.timeout ?? DEFAULT_READY_TIMEOUT
+    const interval = r.interval ?? DEFAULT_READY_INTERVAL
+    if (interval > timeout) report(["ready", "interval"], `interval (${interval} s) is longer than timeout (${timeout} s)`)
+    const check = r.tcp !== undefined ? { tcp: r.tcp } : r.http !== undefined ? { http: r.http } : r.log !== undefined ? { log: r.log } : { cmd: r.cmd! }
+    ready = { ...check, timeout, interval }
+  }
+  const depends_on = v.depends_on ?? []
+  return {
+    ...(restart === "no" ? {} : { restart }),
+    ...(max_restarts === null ? {} : { max_restarts }),
+    ...(ready === null ? {} : { ready }),
+    ...(depends_on.length === 0 ? {} : { depends_on })
+  }
+}
+
+/** `env` over the `env_file`s (later files win, `env` wins over them all, as in docker compose), checked together. */
+const environmentOf = (v: Decoded, ctx: EntryContext, report: Report): Readonly<Record<string, string>> => {
+  const explicit = Object.fromEntries(Object.entries(v.env ?? {}).map(([k, x]) => [k, String(x)]))
+  const files = v.env_file === undefined || v.env_file === null ? [] : typeof v.env_file === "string"
+    ? [{ file: v.env_file, at: ["env_file"] as FieldPath }]
+    : v.env_file.map((file, i) => ({ file, at: ["env_file", i] as FieldPath }))
+  const fromFiles: Record<string, string> = {}
+  let problem = false
+  for (const { file, at } of files) {
+    const expanded = expandHome(ctx, report)(at, file)
+    if (expanded === null) {
+      problem = true
+      continue
+    }
+    const read = readEnvFile(path.resolve(ctx.baseDirOf(at), expanded))
+    for (const reason of read.problems) report(at, reason)
+    if (read.problems.length > 0) problem = true
+    Object.assign(fromFiles, read.env)
+  }
+  const env: Record<string, string> = { ...fromFiles, ...explicit }
+  if (files.length > 0 && !problem) {
+    const count = validateEnvCount(Object.keys(env).length)
+    if (count !== null) report(files[0]!.at, `${count} (env and env_file together)`)
+  }
+  if (!problem) {
+    const total = validateEnvTotal(env)
+    if (total !== null) report(files.length > 0 ? files[0]!.at : ["env"], total)
+  }
+  return env
+}
+
+/** The fields both backends share, resolved. */
+export interface Shared extends Supervision {
+  readonly command: string | null
+  readonly shell: boolean
+  readonly env: Readonly<Record<string, string>>
+  readonly state: "running" | "stopped"
+  readonly host?: string
+  /** The container engine of its host (null: this machine, or an unknown host, already reported). */
+  readonly hostRuntime: HostRuntime | null
+}
+
+export const sharedOf = (name: string, v: Decoded, backend: "tmux" | "container", ctx: EntryContext, report: Report): Shared => {
+  const supervision = supervisionOf(v, report)
+  const depsReason = validateDependencies(name, supervision.depends_on ?? [])
+  if (depsReason !== null) report(["depends_on"], depsReason)
+  const host = v.host ?? null
+  const hostRuntime = host === null ? null : ctx.hosts.get(host) ?? null
+  if (host !== null && hostRuntime === null) {
+    const known = [...ctx.hosts.keys()]
+    report(["host"], `unknown host '${host}' (${known.length === 0 ? "no ops.hosts defined" : `ops.hosts has: ${known.join(", ")}`})`)
+  }
+  // tcp/http probes connect from this machine and a tmux cmd runs here: on a host they would check
+  // the wrong machine, so only what reaches the session itself is allowed there
+  const r = supervision.ready
+  if (host !== null && r !== undefined && r !== null && ("tcp" in r || "http" in r || ("cmd" in r && backend === "tmux"))) {
+    const kind = "tcp" in r ? "tcp" : "http" in r ? "http" : "cmd"
+    report(["ready", kind], `ready.${kind} would check this machine, not host '${host}'; use ready.log${backend === "container" ? " or ready.cmd (run in the container)" : ""}`)
+  }
+  return {
+    command: v.command ?? null,
+    shell: v.shell ?? false,
+    env: environmentOf(v, ctx, report),
+    state: v.state ?? "running",
+    ...supervision,
+    ...hostField(host),
+    hostRuntime
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * A container entry (Podman, Docker, swarm), decoded by its schema, into a ConfiguredContainerSpec:
+ * host paths of bind mounts resolved and checked, the engine bound to its host's.
+ */
+import * as path from "node:path"
+import type { ConfiguredContainerSpec } from "../../model.js"
+import { validateHostMount } from "../rules.js"
+import type { ContainerSession } from "../schema.js"
+import type { EntryContext, FieldPath, Report, Shared } from "./common.js"
+import { expandHome } from "./common.js"
+import { realPathOf } from "./paths.js"
+
+export const containerSpecOf = (
+  name: string,
+  v: typeof ContainerSession.Type,
+  shared: Shared,
+  ctx: EntryContext,
+  report: Report
+): ConfiguredContainerSpec => {
+  const { hostRuntime, ...common } = shared
+  const host = common.host ?? null
+  const working_dir = v.working_dir ?? null
+  if (working_dir !== null && !working_dir.startsWith("/")) {
+    report(["working_dir"], "must be an absolute path (it is the working directory inside the container)")
+  }
+  const unsafe_mounts = v.unsafe_mounts ?? false
+  if (v.restart === "always" && v.max_restarts !== undefined && v.max_restarts !== null) {
+    report(["max_restarts"], "a container's restart: always has no limit (the engine's policy); use restart: on-failure with max_restarts")
+  }
+  /** Bind-mount host sides are resolved against the defining file's directory; named volumes stay. */
+  const resolveVolume = (at: FieldPath, volume: string): string => {
+    const colon = volume.indexOf(":")
+    const source = volume.slice(0, colon)
+    const rest = volume.slice(colon)
+    if (source.startsWith("/")) return volume
+    const isPath = source === "~" || source.startsWith("~/") || source.startsWith(".") || source.includes("/")
+    if (!isPath) return volume
+    const expanded = expandHome(ctx, report)(at, source)
+    if (expanded === null) return volume
+    const resolved = path.resolve(ctx.baseDirOf(at), expanded)
+    if (resolved.includes(":")) report(at, `the resolved host path '${resolved}' contains ':'; use an absolute path`)
+    return `${resolved}${rest}`
+  }
+  /** Host system directories and engine sockets, judged on the real path (a symlink to / is /). */
+  const checkMount = (at: FieldPath, volume: string): string => {
+    const source = volume.slice(0, volume.indexOf(":"))
+    if (!unsafe_mounts && source.startsWith("/")) {
+      const normal = path.resolve(source)
+      const reason = validateHostMount(normal, source) ?? validateHostMount(realPathOf(normal), source)
+      if (reason !== null) report(at, reason)
+    }
+    return volume
+  }
+  const mount = (at: FieldPath, volume: string) => checkMount(at, resolveVolume(at, volume))
+  // on a host: that host's engine (ops.hosts.<name>.runtime), whatever this machine auto-detects
+  const runtime = host !== null ? v.runtime ?? hostRuntime ?? "docker" : v.runtime ?? ctx.containerRuntime
+  if (host !== null && hostRuntime !== null && runtime !== hostRuntime) {
+    report(
+      ["runtime"],
+      runtime === "swarm"
+        ? "runtime: swarm is not supported on a remote host (point DOCKER_HOST at the swarm instead)"
+        : `host '${host}' runs ${hostRuntime} (ops.hosts.${host}.runtime); set it to ${runtime} there, or drop runtime: here`
+    )
+  }
+  if (v.replicas !== undefined && runtime !== "swarm") report(["replicas"], "only for runtime: swarm (a Podman or Docker session is one container)")
+  return {
+    backend: "container",
+    name,
+    image: v.image,
+    ...common,
+    working_dir,
+    volumes: (v.volumes ?? []).map((vol, i) => mount(["volumes", i], vol)),
+    ports: (v.ports ?? []).map(String),
+    log_volume: v.log_volume === undefined || v.log_volume === null ? null : mount(["log_volume"], v.log_volume),
+    runtime,
+    unsafe_mounts,
+    ...(v.replicas === undefined ? {} : { replicas: v.replicas })
+  }
+}

@@ -1,0 +1,28 @@
+/** The container spec's fields (Podman, Docker and swarm), in fingerprint order. */
+import type { ConfiguredContainerSpec, ContainerSpec } from "../model.js"
+import * as common from "./common.js"
+import { defaultsOf, field } from "./field.js"
+
+const row = field<ConfiguredContainerSpec>()
+
+export const containerFields = [
+  row("backend", { default: "container", fingerprint: "always" }),
+  row("image", { default: "", fingerprint: "always", updatable: true }),
+  common.command,
+  common.shell,
+  common.workingDir,
+  common.env,
+  row("volumes", { default: [], fingerprint: "always" }),
+  row("ports", { default: [], fingerprint: "always" }),
+  row("log_volume", { default: null, fingerprint: "always" }),
+  row("runtime", { default: "podman", fingerprint: "always" }),
+  row("unsafe_mounts", { default: false, fingerprint: "when-set", encode: (v) => (v ? "true" : "false") }),
+  // swarm: tasks of the service; `replicas: 1` and no field hash alike
+  row("replicas", { default: 1, fingerprint: "when-set", encode: String, updatable: true, optional: true }),
+  ...common.supervision,
+  common.host,
+  common.state
+] as const
+
+/** Every required container field at its default (the base of a spec builder). */
+export const containerDefaults = defaultsOf(containerFields) as Omit<ContainerSpec, "backend" | "name">

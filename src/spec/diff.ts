@@ -1,0 +1,58 @@
+/** What changed between the fingerprint stored on a session and the desired one, field by field. */
+import type { Fingerprint } from "../model.js"
+import { canonicalJson, showValue, shownWhenLeftOut } from "./field.js"
+import { FIELDS, unkeyedDigest } from "./fingerprint.js"
+
+/** One changed field. Env values are never carried: only which key changed and how. */
+export type Change =
+  | { readonly field: string; readonly from: string | null; readonly to: string | null }
+  | { readonly field: string; readonly change: "added" | "removed" | "changed" }
+
+/** Absent, empty list and empty map all mean "nothing" (e.g. a tmux fingerprint has no `volumes`). */
+const isEmpty = (v: unknown) =>
+  v === null || (Array.isArray(v) && v.length === 0) || (typeof v === "object" && Object.keys(v as object).length === 0)
+
+/**
+ * A stored value in words; a `when-set` field the fingerprint left out shows what leaving it out
+ * means (its default). Any other absent field (a tmux fingerprint has no `image`) is nothing.
+ */
+const shown = (key: string, v: unknown): string | null => {
+  const value = showValue(v)
+  if (value !== null) return value
+  const f = FIELDS.get(key)
+  return f === undefined || f.fingerprint !== "when-set" ? null : shownWhenLeftOut(f, unkeyedDigest)
+}
+
+/** Every field that differs between the fingerprint stored on a session and the desired one. */
+export const diffFingerprints = (applied: Fingerprint | null, desired: Fingerprint): ReadonlyArray<Change> => {
+  if (applied === null) return [{ field: "spec", change: "changed" }]
+  const changes: Array<Change> = []
+  const keys = [...new Set([...Object.keys(desired), ...Object.keys(applied)])]
+  // backend first, then the fingerprint's own field order
+  keys.sort((a, b) => (a === "backend" ? -1 : b === "backend" ? 1 : 0))
+  for (const key of keys) {
+    const before = applied[key] ?? null
+    const after = desired[key] ?? null
+    if (canonicalJson(before) === canonicalJson(after) || (isEmpty(before) && isEmpty(after))) continue
+    if (key === "env") {
+      const b = (before ?? {}) as Readonly<Record<string, string>>
+      const a = (after ?? {}) as Readonly<Record<string, string>>
+      for (const k of [...new Set([...Object.keys(b), ...Object.keys(a)])].sort()) {
+        if (!(k in b)) changes.push({ field: `env.${k}`, change: "added" })
+        else if (!(k in a)) changes.push({ field: `env.${k}`, change: "removed" })
+        else if (a[k] !== b[k]) changes.push({ field: `env.${k}`, change: "changed" })
+      }
+    } else {
+      changes.push({ field: key, from: shown(key, before), to: shown(key, after) })
+    }
+  }
+  return changes
+}
+
+/**
+ * Whether a replace's changes are all to fields an engine updates in place (swarm's `service
+ * update`; env is not one: `update` has no `--env-file`, and `--env-add` would put the values on
+ * its command line). A fingerprint that could not be read (`spec (changed)`) is not.
+ */
+export const updatableChanges = (changes: ReadonlyArray<Change>): boolean =>
+  changes.every((c) => FIELDS.get(c.field)?.updatable === true)

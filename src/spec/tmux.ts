@@ -1,0 +1,21 @@
+/** The tmux spec's fields, in fingerprint order. */
+import type { TmuxSpec } from "../model.js"
+import * as common from "./common.js"
+import { defaultsOf, field } from "./field.js"
+
+const row = field<TmuxSpec>()
+
+export const tmuxFields = [
+  row("backend", { default: "tmux", fingerprint: "always" }),
+  common.command,
+  common.shell,
+  common.workingDir,
+  common.env,
+  row("socket_name", { default: null, fingerprint: "always" }),
+  ...common.supervision,
+  common.host,
+  common.state
+] as const
+
+/** Every required tmux field at its default (the base of a spec builder). */
+export const tmuxDefaults = defaultsOf(tmuxFields) as Omit<TmuxSpec, "backend" | "name">
