@@ -378,3 +378,13 @@ export class LockFailed extends Schema.TaggedError<LockFailed>()("LockFailed", {
     return `cannot take the apply lock ${this.lockFile}: ${this.reason}`
   }
 }
+
+/** `ops import`: the file cannot be read, is not of a format kstlib imports, or cannot be parsed. */
+export class ImportFailed extends Schema.TaggedError<ImportFailed>()("ImportFailed", {
+  file: Schema.String,
+  reason: Schema.String
+}) {
+  override get message() {
+    return escapeText(`${this.file}: ${this.reason}`)
+  }
+}

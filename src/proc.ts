@@ -41,6 +41,8 @@ export interface RunOptions {
   readonly cwd?: string
   /** Added to the inherited environment (this is how env values reach a child: never on argv). */
   readonly env?: Readonly<Record<string, string>>
+  /** `env` is the child's whole environment: nothing inherited. */
+  readonly onlyEnv?: boolean
   /** Written to the child's stdin, then closed. */
   readonly input?: string
   /** stdout and stderr as ONE text in arrival order (in `stdout`; `stderr` is then empty). */
@@ -78,7 +80,7 @@ export const showCommand = (command: string, args: ReadonlyArray<string>): strin
 
 const spawnOptions = (options: RunOptions) => ({
   ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
-  ...(options.env !== undefined ? { env: { ...options.env }, extendEnv: true } : {}),
+  ...(options.env !== undefined ? { env: { ...options.env }, extendEnv: options.onlyEnv !== true } : {}),
   stdin: options.input !== undefined ? { stream: Stream.make(new TextEncoder().encode(options.input)) } : "ignore" as const,
   // A child that ignores SIGTERM is killed after this when its call is interrupted or times out.
   forceKillAfter: Duration.seconds(2)
