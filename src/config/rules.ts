@@ -7,7 +7,7 @@
  * Deliberate fixes over the original:
  * - images with a registry port (`localhost:5000/app:1.2`) are valid;
  * - newlines (`\n`, `\r`) are refused in commands and send-keys text (a newline chains commands
- *   in a shell);
+ *   in a shell), and so is every other control character in send-keys text;
  * - commands are checked quote-aware on the words that will run (command-rules.ts), not with the
  *   original's substring regexes, which refused `grep -E 'a|b'` and let `e''val` through;
  * - JS `^…$` (no `m` flag) has no Python trailing-newline hole, and character classes that would
@@ -266,6 +266,11 @@ export const validateSendKeys = (keys: string): string | null => {
   if (keys.includes("\u0000")) return "Null bytes are not allowed in keys"
   if (CONTROL_KEY_PATTERN.test(keys)) return null
   if (hasNewline(keys)) return "Newlines are not allowed in keys"
+  // typed into a line editor, a control character is a command of its own (C-o accepts the line
+  // in bash, ESC starts a key sequence): control keys go by name, never inside text
+  if (/[\u0000-\u001f\u007f-\u009f]/u.test(keys)) {
+    return "Control characters are not allowed in keys; send a control key by its name (C-c, Escape, Tab, ...) on its own"
+  }
   const hit = SEND_KEYS_PATTERNS.find((p) => p.regex.test(keys))
   return hit === undefined ? null : `${hit.what} in the shell the keys are typed into; send one simple command`
 }

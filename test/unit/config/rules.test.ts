@@ -208,6 +208,12 @@ describe("validateSendKeys", () => {
     expect(validateSendKeys("a\u0000")).toBe("Null bytes are not allowed in keys")
     expect(validateSendKeys("ls\nrm x")).toBe("Newlines are not allowed in keys")
   })
+  // typed into bash, C-o (U+000F) accepts the line: `touch A<C-o>touch B` would run two commands
+  it.each(["touch A\u000ftouch B", "x\u001b[A", "a\tb", "a\u0003", "a\u007f", "a\u009bb", "\u001b"])("rejects the control character in %j", (k) => {
+    expect(validateSendKeys(k)).toBe(
+      "Control characters are not allowed in keys; send a control key by its name (C-c, Escape, Tab, ...) on its own"
+    )
+  })
 })
 
 describe("validateSocketName / validateWorkingDir", () => {
