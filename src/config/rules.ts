@@ -15,6 +15,7 @@
  * - `log_volume`, `working_dir` and `socket_name` are validated too;
  * - env values may not contain NUL (execve cannot pass them).
  */
+import { RE2JS } from "re2js"
 import { argvReason, commandSyntaxReason } from "./command-rules.js"
 
 export const MAX_SESSION_NAME_LENGTH = 64
@@ -403,15 +404,24 @@ export const validateReadyUrl = (url: string): string | null => {
   return parsed.protocol === "http:" || parsed.protocol === "https:" ? null : `only http:// and https:// URLs can be probed: ${url}`
 }
 
-export const validateReadyPattern = (pattern: string): string | null => {
+/**
+ * `ready.log` as RE2 (linear time: the probe runs it in kstlib's own thread over many lines), or why
+ * it cannot be. RE2 has no backreferences or lookaround, the features that need backtracking.
+ */
+export const compileReadyPattern = (pattern: string): RE2JS | string => {
   if (pattern === "") return "the pattern is empty"
   if (pattern.length > MAX_READY_PATTERN_LENGTH) return `pattern too long (max ${MAX_READY_PATTERN_LENGTH} chars)`
   try {
-    new RegExp(pattern, "u")
-    return null
+    return RE2JS.compile(pattern)
   } catch (e) {
-    return `not a valid regular expression: ${(e as Error).message}`
+    const reason = (e as Error).message.replace(/^error parsing regexp: /u, "")
+    return `not a valid RE2 regular expression (no backreferences or lookaround; see https://github.com/google/re2/wiki/Syntax): ${reason}`
   }
+}
+
+export const validateReadyPattern = (pattern: string): string | null => {
+  const re = compileReadyPattern(pattern)
+  return typeof re === "string" ? re : null
 }
 
 export const validateReadySeconds = (what: "timeout" | "interval") => (n: number): string | null => {
