@@ -42,10 +42,19 @@ const UNRESOLVED_ALIAS = "unresolved YAML alias (a value starting with '*' must 
 const reasonOf = (e: YAML.YAMLError) =>
   /alias/iu.test(e.message) || e.code === "BAD_ALIAS" ? UNRESOLVED_ALIAS : e.message.split(" at line ")[0]!.split("\n")[0]!
 
+/**
+ * A key as the text written. YAML 1.2 reads plain `NULL`, `~`, `True`, `.inf`, `0x1F` as null,
+ * booleans and numbers; as names (sessions, env keys) they mean what they say, and `true:` and
+ * `"true":` are the same name.
+ */
+const keyText = (key: YAML.Scalar): string =>
+  key.type === "PLAIN" ? key.source ?? String(key.value ?? "") : typeof key.value === "string" ? key.value : String(key.value ?? "")
+
 /** Parses one YAML document. An empty (or comments-only) file is an empty map. */
 export const parseYaml = (file: string, text: string): Node => {
   const lineCounter = new YAML.LineCounter()
-  const doc = YAML.parseDocument(text, { lineCounter, uniqueKeys: true })
+  // duplicates are found below, on the keys as written (YAML compares `true` and `True` as one value)
+  const doc = YAML.parseDocument(text, { lineCounter, uniqueKeys: false })
   const err = doc.errors[0]
   if (err !== undefined) {
     const pos = lineCounter.linePos(err.pos[0])
@@ -82,8 +91,9 @@ export const parseYaml = (file: string, text: string): Node => {
         const key = pair.key
         if (key !== null && !YAML.isScalar(key)) fail(YAML.isNode(key) ? key.range?.[0] : undefined, "complex mapping keys are not supported")
         const keyLoc = locOf(YAML.isScalar(key) ? key.range?.[0] : node.range?.[0])
+        const name = YAML.isScalar(key) ? keyText(key) : ""
         // `<<: *base` / `<<: [*a, *b]` (YAML merge key): explicit keys win, earlier sources win over later ones
-        if (YAML.isScalar(key) && key.value === "<<" && key.type === "PLAIN") {
+        if (YAML.isScalar(key) && name === "<<" && key.type === "PLAIN") {
           const source = convert(pair.value, keyLoc)
           const sources = source.kind === "seq" ? source.items : [source]
           for (const s of sources) {
@@ -92,7 +102,11 @@ export const parseYaml = (file: string, text: string): Node => {
           }
           continue
         }
-        const name = YAML.isScalar(key) ? String(key.value) : "null"
+        const first = entries.get(name)
+        if (first !== undefined) {
+          const shown = name.length > 64 ? `${name.slice(0, 61)}...` : name
+          fail(YAML.isScalar(key) ? key.range?.[0] : undefined, `invalid YAML: duplicate key '${shown}'${first.keyLoc.line === null ? "" : ` (first at line ${first.keyLoc.line})`}`)
+        }
         entries.set(name, { keyLoc, value: convert(pair.value, keyLoc) })
       }
       for (const [k, v] of merged) if (!entries.has(k)) entries.set(k, v)

@@ -215,6 +215,37 @@ describe("file-level errors", () => {
       expect([e.line, e.column]).toEqual([4, 5])
     }))
 
+  it.effect("keys are the text written: YAML's null/boolean/number spellings stay names; duplicates after that are refused", () =>
+    Effect.gen(function*() {
+      const root = tree({
+        "names.yml": [
+          "ops:",
+          "  sessions:",
+          "    NULL: {command: a}",
+          "    Null: {command: b}",
+          "    True: {command: c}",
+          "    \"true\": {command: d}",
+          "    Yes: {command: e}",
+          "    x1:",
+          "      env: {TRUE: '1', FALSE: '0', 0x1F: a, .inf: b, 1.50: c}",
+          "    ~: {}",
+          ""
+        ].join("\n"),
+        "dup.yml": "ops:\n  sessions:\n    true: {command: a}\n    \"true\": {command: b}\n",
+        "dupnull.yml": "x:\n  null: 1\n  'null': 2\n"
+      })
+      const c = yield* load(root, { path: path.join(root, "names.yml") })
+      expect(c.sessions.map((s) => s.name)).toEqual(["NULL", "Null", "True", "true", "Yes", "x1", "~"])
+      expect(valid(c, "NULL").spec.command).toBe("a")
+      expect(valid(c, "true").spec.command).toBe("d")
+      // env keys as written: TRUE stays TRUE; 0x1F, .inf and 1.50 are refused under their own names
+      expect(rejected(c, "x1").issues.map((i) => i.reason)).toEqual(["Invalid env key format: 0x1F", "Invalid env key format: .inf", "Invalid env key format: 1.50"])
+      expect(rejected(c, "~").issues[0]).toMatchObject({ line: 10, session: "~" })
+      const dup = parseError(yield* Effect.flip(load(root, { path: path.join(root, "dup.yml") })))
+      expect([dup.file, dup.line, dup.column, dup.reason]).toEqual([path.join(root, "dup.yml"), 4, 5, "invalid YAML: duplicate key 'true' (first at line 3)"])
+      expect(parseError(yield* Effect.flip(load(root, { path: path.join(root, "dupnull.yml") }))).line).toBe(3)
+    }))
+
   it.effect("NaN / Infinity refused with their location", () =>
     Effect.gen(function*() {
       const root = tree({ "c.yml": "ops:\n  sessions:\n    web:\n      env: {A: .nan}\n", "d.yml": "x: -.inf\n" })
