@@ -62,6 +62,8 @@ export const parseYaml = (file: string, text: string): Node => {
   }
   let budget = MAX_ALIASED_NODES
   let insideAlias = 0
+  /** Where the outermost alias being expanded is written: the location of a bomb. */
+  let aliasAt: number | undefined
   const locOf = (offset: number | undefined): Loc => ({
     file,
     line: offset === undefined ? null : lineCounter.linePos(offset).line
@@ -72,11 +74,12 @@ export const parseYaml = (file: string, text: string): Node => {
   }
 
   const convert = (node: unknown, fallback: Loc): Node => {
-    if (insideAlias > 0 && --budget < 0) fail(undefined, `too many alias expansions (more than ${MAX_ALIASED_NODES} nodes)`)
+    if (insideAlias > 0 && --budget < 0) fail(aliasAt, `too many alias expansions (more than ${MAX_ALIASED_NODES} nodes)`)
     if (YAML.isAlias(node)) {
       const target = node.resolve(doc)
       // never echo the alias text: an unquoted value starting with '*' may be a password
       if (target === undefined) fail(node.range?.[0], UNRESOLVED_ALIAS)
+      if (insideAlias === 0) aliasAt = node.range?.[0]
       insideAlias++
       try {
         return convert(target, locOf(node.range?.[0]))

@@ -274,7 +274,11 @@ describe("file-level errors", () => {
         levels.push(`${cur}: &${cur} [${Array.from({ length: 10 }, () => `*${prev}`).join(",")}]`)
       }
       const root = tree({ "c.yml": `${levels.join("\n")}\n` })
-      expect(parseError(yield* Effect.flip(load(root, { path: path.join(root, "c.yml") }))).reason).toContain("too many alias expansions")
+      const e = parseError(yield* Effect.flip(load(root, { path: path.join(root, "c.yml") })))
+      expect(e.reason).toContain("too many alias expansions")
+      // located like every other error: at the alias whose expansion crossed the limit (e: [*d, …])
+      expect([e.file, e.line]).toEqual([path.join(root, "c.yml"), 5])
+      expect(e.message).toMatch(/c\.yml:5:\d+: too many alias expansions/u)
     }))
 
   it.effect("empty and comment-only files are {}", () =>
