@@ -33,6 +33,11 @@ export interface ScalarNode {
 }
 export type Node = MapNode | SeqNode | ScalarNode
 
+export interface NodeBudget {
+  left: number
+  readonly limit: number
+}
+
 /** Bounds the nodes produced by alias expansion (`&a [*b, *b, …]` nested: the "billion laughs" document). */
 const MAX_ALIASED_NODES = 100_000
 
@@ -50,8 +55,11 @@ const reasonOf = (e: YAML.YAMLError) =>
 const keyText = (key: YAML.Scalar): string =>
   key.type === "PLAIN" ? key.source ?? String(key.value ?? "") : typeof key.value === "string" ? key.value : String(key.value ?? "")
 
-/** Parses one YAML document. An empty (or comments-only) file is an empty map. */
-export const parseYaml = (file: string, text: string): Node => {
+/**
+ * Parses one YAML document. An empty (or comments-only) file is an empty map. `budget`: the nodes
+ * the caller's load may still produce (shared by the files of one load), counted down here.
+ */
+export const parseYaml = (file: string, text: string, budget: NodeBudget = { left: Infinity, limit: Infinity }): Node => {
   const lineCounter = new YAML.LineCounter()
   // duplicates are found below, on the keys as written (YAML compares `true` and `True` as one value)
   const doc = YAML.parseDocument(text, { lineCounter, uniqueKeys: false })
@@ -60,7 +68,7 @@ export const parseYaml = (file: string, text: string): Node => {
     const pos = lineCounter.linePos(err.pos[0])
     throw new ConfigParseError({ file, line: pos.line, column: pos.col, reason: `invalid YAML: ${reasonOf(err)}` })
   }
-  let budget = MAX_ALIASED_NODES
+  let aliased = MAX_ALIASED_NODES
   let insideAlias = 0
   /** Where the outermost alias being expanded is written: the location of a bomb. */
   let aliasAt: number | undefined
@@ -74,7 +82,8 @@ export const parseYaml = (file: string, text: string): Node => {
   }
 
   const convert = (node: unknown, fallback: Loc): Node => {
-    if (insideAlias > 0 && --budget < 0) fail(aliasAt, `too many alias expansions (more than ${MAX_ALIASED_NODES} nodes)`)
+    if (--budget.left < 0) fail(YAML.isNode(node) ? node.range?.[0] : undefined, `too many YAML nodes in one load (the limit is ${budget.limit})`)
+    if (insideAlias > 0 && --aliased < 0) fail(aliasAt, `too many alias expansions (more than ${MAX_ALIASED_NODES} nodes)`)
     if (YAML.isAlias(node)) {
       const target = node.resolve(doc)
       // never echo the alias text: an unquoted value starting with '*' may be a password

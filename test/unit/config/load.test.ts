@@ -190,6 +190,58 @@ describe("include", () => {
       const issues = invalidIssues(yield* Effect.flip(load(deep, { path: path.join(deep, "cfg/f0.yml") })))
       expect(issues[0]).toMatchObject({ file: path.join(deep, "cfg/f10.yml"), reason: "include depth exceeds the maximum of 10: f11.yml" })
     }))
+
+  it.effect("an include DAG is read once per file (10 files, each including the next six times: 6^9 paths)", () =>
+    Effect.gen(function*() {
+      const files = Object.fromEntries(Array.from({ length: 10 }, (_, i) => [
+        `cfg/f${i}.yml`,
+        i < 9
+          ? `include: [${Array.from({ length: 6 }, () => `f${i + 1}.yml`).join(", ")}]\nops:\n  sessions:\n    s${i}: {command: run${i}}\n`
+          : "ops: {tmux_binary: deepest}\n"
+      ]))
+      const root = tree(files)
+      const c = yield* load(root, { path: path.join(root, "cfg/f0.yml") })
+      expect(c.tmux_binary).toBe("deepest")
+      expect(c.files).toEqual(Array.from({ length: 10 }, (_, i) => path.join(root, `cfg/f${9 - i}.yml`)))
+      expect(c.sessions.map((s) => s.name).sort()).toEqual(Array.from({ length: 9 }, (_, i) => `s${i}`))
+    }))
+
+  it.effect("a file read once still counts its own depth where it is included again", () =>
+    Effect.gen(function*() {
+      // main → a → b … (depth 10 through a) and main → z1 → … → z5 → a: a's chain is then 5 deeper
+      const chain = Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`cfg/c${i}.yml`, i < 9 ? `include: c${i + 1}.yml\n` : "ops: {}\n"]))
+      const zs = Object.fromEntries(Array.from({ length: 5 }, (_, i) => [`cfg/z${i}.yml`, `include: ${i < 4 ? `z${i + 1}` : "c0"}.yml\n`]))
+      const root = tree({ ...chain, ...zs, "cfg/main.yml": "include: [c0.yml, z0.yml]\n" })
+      const issues = invalidIssues(yield* Effect.flip(load(root, { path: path.join(root, "cfg/main.yml") })))
+      expect(issues[0]).toMatchObject({ file: path.join(root, "cfg/z4.yml"), line: 1, reason: "include depth exceeds the maximum of 10: c0.yml" })
+    }))
+
+  it.effect("the work of one load is bounded: files, bytes, YAML nodes, include references; each refusal located", () =>
+    Effect.gen(function*() {
+      const many = tree({
+        "cfg/main.yml": `include:\n${Array.from({ length: 101 }, (_, i) => `  - f${i}.yml`).join("\n")}\n`,
+        ...Object.fromEntries(Array.from({ length: 101 }, (_, i) => [`cfg/f${i}.yml`, "x: 1\n"]))
+      })
+      const files = invalidIssues(yield* Effect.flip(load(many, { path: path.join(many, "cfg/main.yml") })))
+      expect(files).toEqual([{
+        file: path.join(many, "cfg/main.yml"),
+        line: 101,
+        session: null,
+        field: "include[99]",
+        reason: "too many config files in one load (the limit is 100, includes counted once each)"
+      }])
+      const refs = tree({ "cfg/main.yml": `include: [${Array.from({ length: 1001 }, () => "a.yml").join(", ")}]\n`, "cfg/a.yml": "x: 1\n" })
+      const refIssues = invalidIssues(yield* Effect.flip(load(refs, { path: path.join(refs, "cfg/main.yml") })))
+      expect(refIssues[0]).toMatchObject({ line: 1, field: "include[1000]", reason: "too many includes in one load (the limit is 1000)" })
+      const bytes = tree({ "cfg/main.yml": "include: [a.yml, b.yml]\n" })
+      for (const f of ["a.yml", "b.yml"]) fs.writeFileSync(path.join(bytes, "cfg", f), `# ${"x".repeat(9 * 1024 * 1024)}\n`)
+      const byteIssues = invalidIssues(yield* Effect.flip(load(bytes, { path: path.join(bytes, "cfg/main.yml") })))
+      expect(byteIssues[0]).toMatchObject({ line: 1, field: "include[1]", reason: expect.stringContaining("config files too large together") })
+      const list = `[${Array.from({ length: 110_000 }, () => "1").join(",")}]`
+      const nodes = tree({ "cfg/main.yml": "include: [a.yml, b.yml]\n", "cfg/a.yml": `a: ${list}\n`, "cfg/b.yml": `b: ${list}\n` })
+      const e = parseError(yield* Effect.flip(load(nodes, { path: path.join(nodes, "cfg/main.yml") })))
+      expect([e.file, e.line, e.reason]).toEqual([path.join(nodes, "cfg/b.yml"), 1, "too many YAML nodes in one load (the limit is 200000)"])
+    }))
 })
 
 const parseError = (e: unknown) => {
