@@ -9,16 +9,20 @@
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { Effect, Result, Schema } from "effect"
+import { NodeServices } from "@effect/platform-node"
+import { Effect, Option, Result, Schema } from "effect"
+import { ChildProcessSpawner } from "effect/process"
 import { ConfigInvalid, type ConfigIssue, ConfigNotFound, ConfigParseError, escapeText, InvalidInput } from "../errors.js"
 import type { BackendKind, HostSpec, RuntimeName } from "../model.js"
 import { parseSshTarget } from "../model.js"
+import { run } from "../proc.js"
 import { checkDependencies } from "./dependencies.js"
 import { decodeLocated, fieldPath, flattenIssues, sessionDefaults, suggestField } from "./decode.js"
 import { MAX_CONFIG_SESSIONS, normalizeProjectName, validateProjectName, validateTmuxBinary } from "./rules.js"
 import { type HostEntry, Ops, OpsSettings } from "./schema.js"
 import { decodeUtf8, interpolate, parseDotenv } from "./text.js"
-import { emptyMap, isNull, locate, type Loc, type MapNode, merge, type Node, type NodeBudget, parseYaml, toPlain, without } from "./tree.js"
+import { findCiphertext, formatOf, parseConfigText } from "./formats.js"
+import { emptyMap, isNull, locate, type Loc, type MapNode, merge, type Node, type NodeBudget, toPlain, without } from "./tree.js"
 import type { ConfigEntry, LoadedConfig, LoadOptions } from "./types.js"
 
 export const CONFIG_FILENAME = "kstlib.conf.yml"
@@ -115,6 +119,30 @@ const includesOf = (root: MapNode): ReadonlyArray<Include> => {
   throw bad()
 }
 
+/**
+ * `sops --decrypt FILE` (through proc.run: a timeout, interruptible), with the ambient process
+ * spawner when there is one (tests, programs), else Node's. null: sops is not installed.
+ */
+const decryptSops = (file: string, env: Env): Effect.Effect<string | null, ConfigParseError> => {
+  const fail = (reason: string) => new ConfigParseError({ file, line: null, column: null, reason })
+  const childEnv = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined))
+  const call = run("sops", ["--decrypt", file], { env: childEnv })
+  return Effect.serviceOption(ChildProcessSpawner.ChildProcessSpawner).pipe(
+    Effect.flatMap((spawner) =>
+      Option.isSome(spawner) ? Effect.provideService(call, ChildProcessSpawner.ChildProcessSpawner, spawner.value) : Effect.provide(call, NodeServices.layer)
+    ),
+    Effect.flatMap((r) => {
+      if (r.exitCode !== 0) {
+        const last = r.stderr.trim().split("\n").at(-1) ?? ""
+        return Effect.fail(fail(`sops could not decrypt the file (exit ${r.exitCode})${last === "" ? "" : `: ${last}`}`))
+      }
+      return r.stdout.length > MAX_CONFIG_FILE_SIZE ? Effect.fail(fail("the decrypted file is over 10 MiB")) : Effect.succeed(r.stdout)
+    }),
+    Effect.catchTag("SpawnFailed", (e) => (e.notFound ? Effect.succeed(null) : Effect.fail(fail(e.message)))),
+    Effect.catchTag("BackendTimeout", (e) => Effect.fail(fail(e.message)))
+  )
+}
+
 /** A file's tree with its includes merged, and how many include levels it has below it. */
 interface FileTree {
   readonly tree: MapNode
@@ -131,9 +159,11 @@ interface LoadState {
   bytes: number
   includes: number
   readonly nodes: NodeBudget
+  /** The load's environment (sops runs with it). */
+  readonly env: Env
 }
 
-const newState = (): LoadState => ({ done: new Map(), files: [], read: 0, bytes: 0, includes: 0, nodes: { left: MAX_LOAD_NODES, limit: MAX_LOAD_NODES } })
+const newState = (env: Env): LoadState => ({ done: new Map(), files: [], read: 0, bytes: 0, includes: 0, nodes: { left: MAX_LOAD_NODES, limit: MAX_LOAD_NODES }, env })
 
 /** Counts a file about to be read (`size` bytes) against the load's bounds; a refusal is located at `loc`. */
 const account = (state: LoadState, size: number, loc: Loc, field: string) => {
@@ -175,9 +205,23 @@ const loadFileTree = (file: string, depth: number, chain: ReadonlyArray<string>,
   Effect.gen(function*() {
     // between files: a load of many files stays interruptible (Ctrl-C)
     yield* Effect.yieldNow
+    const { format, sops } = formatOf(file)
+    const raw = yield* attempt(file, () => readConfigFile(file))
+    const decrypted = sops ? yield* decryptSops(file, state.env) : null
     const root = yield* attempt(file, () => {
-      const r = parseYaml(file, readConfigFile(file), state.nodes)
+      const r = parseConfigText(file, decrypted ?? raw, format, state.nodes)
       if (r.kind !== "map") throw invalid(r.loc, "", "the top level of a config file must be a mapping (key: value)")
+      // ciphertext must never become a value (an env value, a command)
+      const enc = findCiphertext(r)
+      if (enc !== null) {
+        throw invalid(
+          enc.loc,
+          escapeText(fieldPath(enc.path)),
+          sops
+            ? "SOPS ciphertext (ENC[…]) and sops is not installed: install sops so that kstlib decrypts this file (sops -d)"
+            : "SOPS ciphertext (ENC[…]) in a file not named *.sops.*: name it like secrets.sops.yml so that kstlib decrypts it with sops -d"
+        )
+      }
       return r
     })
     const dir = path.dirname(file)
@@ -526,7 +570,7 @@ const loadEffect = (options: LoadOptions): Effect.Effect<LoadedConfig, LoadError
         return true
       })
     }
-    const state = newState()
+    const state = newState(env)
     let merged: MapNode = emptyMap({ file: candidates[0] ?? cwd, line: null })
     for (const file of candidates) {
       const real = yield* attempt(file, () => fs.realpathSync(file))

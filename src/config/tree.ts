@@ -82,7 +82,7 @@ export const parseYaml = (file: string, text: string, budget: NodeBudget = { lef
   }
 
   const convert = (node: unknown, fallback: Loc): Node => {
-    if (--budget.left < 0) fail(YAML.isNode(node) ? node.range?.[0] : undefined, `too many YAML nodes in one load (the limit is ${budget.limit})`)
+    if (--budget.left < 0) fail(YAML.isNode(node) ? node.range?.[0] : undefined, `too many nodes (keys, values, list items) in one load (the limit is ${budget.limit})`)
     if (insideAlias > 0 && --aliased < 0) fail(aliasAt, `too many alias expansions (more than ${MAX_ALIASED_NODES} nodes)`)
     if (YAML.isAlias(node)) {
       const target = node.resolve(doc)

@@ -4,7 +4,9 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import type { ConfigInvalid, ConfigParseError } from "../../../src/errors.js"
+import { parseConfigText } from "../../../src/config/formats.js"
 import { loadConfig } from "../../../src/config/load.js"
+import { toPlain } from "../../../src/config/tree.js"
 import { rejected, valid } from "../../support/loaded.js"
 
 const dirs: Array<string> = []
@@ -240,7 +242,121 @@ describe("include", () => {
       const list = `[${Array.from({ length: 110_000 }, () => "1").join(",")}]`
       const nodes = tree({ "cfg/main.yml": "include: [a.yml, b.yml]\n", "cfg/a.yml": `a: ${list}\n`, "cfg/b.yml": `b: ${list}\n` })
       const e = parseError(yield* Effect.flip(load(nodes, { path: path.join(nodes, "cfg/main.yml") })))
-      expect([e.file, e.line, e.reason]).toEqual([path.join(nodes, "cfg/b.yml"), 1, "too many YAML nodes in one load (the limit is 200000)"])
+      expect([e.file, e.line, e.reason]).toEqual([path.join(nodes, "cfg/b.yml"), 1, "too many nodes (keys, values, list items) in one load (the limit is 200000)"])
+    }))
+})
+
+describe("include formats: TOML, JSON, INI (as the original loads them), SOPS", () => {
+  it.effect("a TOML include: tables, dotted keys, inline tables; values as written; issues at the TOML line", () =>
+    Effect.gen(function*() {
+      const root = tree({
+        "cfg/main.yml": "include: [s.toml]\nops:\n  sessions:\n    web: {working_dir: /srv}\n",
+        "cfg/s.toml": [
+          "# sessions from TOML", //                             1
+          "[ops.sessions.web]", //                                2
+          "command = \"python app.py\"", //                       3
+          "env = { LEVEL = 1.50, DEBUG = true, NAME = 'x' }", //  4
+          "", //                                                  5
+          "[ops.sessions.bad]", //                                6
+          "comand = \"x\"", //                                    7
+          "[ops.sessions.multi]", //                              8
+          "command = '''sleep", //                                9
+          "comand = 1'''", //                                     10
+          "", //                                                  11
+          ""
+        ].join("\n")
+      })
+      const c = yield* load(root, { path: path.join(root, "cfg/main.yml") })
+      expect(valid(c, "web").spec).toMatchObject({ command: "python app.py", working_dir: "/srv", env: { LEVEL: "1.50", DEBUG: "true", NAME: "x" } })
+      expect(rejected(c, "bad").issues).toEqual([
+        { file: path.join(root, "cfg/s.toml"), line: 7, session: "bad", field: "comand", reason: "unknown field (did you mean 'command'?)" }
+      ])
+      // a line inside a multi-line string is not a key
+      expect(rejected(c, "multi").issues).toEqual([
+        { file: path.join(root, "cfg/s.toml"), line: 9, session: "multi", field: "command", reason: "Newlines are not allowed in commands" }
+      ])
+      expect(c.files).toEqual([path.join(root, "cfg/s.toml"), path.join(root, "cfg/main.yml")])
+      const bad = tree({ "c.yml": "include: x.toml\n", "x.toml": "a = 1\nb = hunter2-secret\n" })
+      const e = parseError(yield* Effect.flip(load(bad, { path: path.join(bad, "c.yml") })))
+      expect([e.file, e.line, e.reason]).toEqual([path.join(bad, "x.toml"), 2, "invalid TOML: invalid value"])
+      expect(e.message).not.toContain("hunter2")
+    }))
+
+  it.effect("a JSON include keeps its lines; invalid JSON is located and never quoted", () =>
+    Effect.gen(function*() {
+      const root = tree({
+        "cfg/main.yml": "include: s.json\n",
+        "cfg/s.json": "{\n\t\"ops\": {\n\t\t\"sessions\": {\n\t\t\t\"api\": {\"backend\": \"container\", \"image\": \"nginx\", \"env\": {\"N\": 1.50}},\n\t\t\t\"bad\": {\"backend\": \"container\", \"image\": \"Bad Image\"}\n\t\t}\n\t}\n}\n",
+        "cfg/broken.json": "{\n  \"ops\": {\"x\": hunter2}\n}\n",
+        "cfg/trailing.json": "{\"a\": 1,}\n",
+        "cfg/b.yml": "include: broken.json\n",
+        "cfg/t.yml": "include: trailing.json\n"
+      })
+      const c = yield* load(root, { path: path.join(root, "cfg/main.yml") })
+      expect(valid(c, "api").spec).toMatchObject({ image: "nginx", env: { N: "1.50" } })
+      expect(rejected(c, "bad").issues[0]).toMatchObject({ file: path.join(root, "cfg/s.json"), line: 5, field: "image" })
+      const e = parseError(yield* Effect.flip(load(root, { path: path.join(root, "cfg/b.yml") })))
+      expect([e.file, e.line, e.column, e.reason]).toEqual([path.join(root, "cfg/broken.json"), 2, 16, "invalid JSON: unexpected character"])
+      expect(e.message).not.toContain("hunter2")
+      expect(parseError(yield* Effect.flip(load(root, { path: path.join(root, "cfg/t.yml") }))).reason).toBe("invalid JSON: expected a property name in double quotes")
+    }))
+
+  it.effect("an INI include: sections, case-folded keys, DEFAULT, %(name)s; errors at the INI line", () =>
+    Effect.gen(function*() {
+      const root = tree({
+        "cfg/main.yml": "include: s.ini\n",
+        "cfg/s.ini": "; settings\n[ops]\nTMUX_BINARY = /usr/bin/%(name)s\nname = tmux\n",
+        "cfg/d.yml": "include: d.ini\n",
+        "cfg/d.ini": "[DEFAULT]\nbin = /usr/bin\n[ops]\ndefault_backend: container\n",
+        "cfg/e.yml": "include: e.ini\n",
+        "cfg/e.ini": "\nkey = before any section\n"
+      })
+      // DEFAULT options are in every section, as ConfigParser's items() gives them: here unknown ops fields
+      const s = invalidIssues(yield* Effect.flip(load(root, { path: path.join(root, "cfg/main.yml") })))
+      expect(s).toEqual([{ file: path.join(root, "cfg/s.ini"), line: 4, session: null, field: "ops.name", reason: expect.stringContaining("unknown field") }])
+      const d = invalidIssues(yield* Effect.flip(load(root, { path: path.join(root, "cfg/d.yml") })))
+      expect(d).toEqual([{ file: path.join(root, "cfg/d.ini"), line: 2, session: null, field: "ops.bin", reason: expect.stringContaining("unknown field") }])
+      const e = parseError(yield* Effect.flip(load(root, { path: path.join(root, "cfg/e.yml") })))
+      expect([e.file, e.line, e.reason]).toEqual([path.join(root, "cfg/e.ini"), 2, "invalid INI: an option before the first [section] header"])
+      const tree2 = parseConfigText("x.ini", "[DEFAULT]\nroot = /srv\n[app]\nDir = %(root)s/app\npct = 50%%\nlong = a\n  b\n", "ini", { left: 100, limit: 100 })
+      expect(toPlain(tree2)).toEqual({ app: { root: "/srv", dir: "/srv/app", pct: "50%", long: "a\nb" } })
+      expect(() => parseConfigText("x.ini", "[a]\nx = 5%\n", "ini", { left: 100, limit: 100 })).toThrow("'%' must be followed by '%' or '(name)s'")
+    }))
+
+  it.effect("*.sops.yml: decrypted with `sops --decrypt` when sops is installed; otherwise ENC[…] values are refused, naming the key, never the value", () =>
+    Effect.gen(function*() {
+      const enc = "ENC[AES256_GCM,data:c2VjcmV0LWNpcGhlcg==,iv:aXY=,tag:dGFn,type:str]"
+      const secretsYml = `ops:\n  sessions:\n    web:\n      command: run\n      env:\n        TOKEN: ${enc}\nsops:\n  version: 3.9.0\n`
+      const root = tree({
+        "cfg/main.yml": "include: secrets.sops.yml\n",
+        "cfg/secrets.sops.yml": secretsYml,
+        "cfg/plain.yml": "include: leaked.yml\n",
+        "cfg/leaked.yml": secretsYml,
+        "nosops/.keep": "",
+        "fakesops/sops": "#!/bin/sh\n[ \"$1\" = --decrypt ] || exit 2\nprintf 'ops:\\n  sessions:\\n    web:\\n      command: run\\n      env:\\n        TOKEN: from-sops\\n'\n",
+        "badsops/sops": "#!/bin/sh\necho 'Failed to get the data key required to decrypt the SOPS file.' >&2\nexit 128\n"
+      })
+      fs.chmodSync(path.join(root, "fakesops/sops"), 0o755)
+      fs.chmodSync(path.join(root, "badsops/sops"), 0o755)
+      const main = path.join(root, "cfg/main.yml")
+      const missing = invalidIssues(yield* Effect.flip(load(root, { path: main, env: { PATH: path.join(root, "nosops") } })))
+      expect(missing).toEqual([{
+        file: path.join(root, "cfg/secrets.sops.yml"),
+        line: 6,
+        session: null,
+        field: "ops.sessions.web.env.TOKEN",
+        reason: "SOPS ciphertext (ENC[…]) and sops is not installed: install sops so that kstlib decrypts this file (sops -d)"
+      }])
+      const decrypted = yield* load(root, { path: main, env: { PATH: path.join(root, "fakesops") } })
+      expect(valid(decrypted, "web").spec.env).toEqual({ TOKEN: "from-sops" })
+      const failed = parseError(yield* Effect.flip(load(root, { path: main, env: { PATH: path.join(root, "badsops") } })))
+      expect([failed.file, failed.reason]).toEqual([
+        path.join(root, "cfg/secrets.sops.yml"),
+        "sops could not decrypt the file (exit 128): Failed to get the data key required to decrypt the SOPS file."
+      ])
+      const plain = invalidIssues(yield* Effect.flip(load(root, { path: path.join(root, "cfg/plain.yml") })))
+      expect(plain[0]).toMatchObject({ file: path.join(root, "cfg/leaked.yml"), line: 6, reason: expect.stringContaining("name it like secrets.sops.yml") })
+      expect(JSON.stringify([missing, plain])).not.toContain("c2VjcmV0")
     }))
 })
 
