@@ -347,7 +347,7 @@ const interpret = (merged: MapNode, ctx: Context): LoadedConfig => {
         name,
         backend: written === "tmux" || written === "container" ? written : null,
         source: entry.keyLoc,
-        issues: interp.issues.map((i) => ({ file: i.loc.file, line: i.loc.line, session: name, field: escapeText(fieldPath(i.path)), reason: escapeText(i.reason) }))
+        issues: interp.issues.map((i) => ({ file: i.loc.file, line: i.loc.line, session: name, field: escapeText(fieldPath(i.path)), reason: escapeText(sessionEnvHint(entry.value, i)) }))
       }
     }
     const where = (p: ReadonlyArray<PropertyKey>) => locate(interp.node, p, entry.keyLoc)
@@ -446,6 +446,19 @@ interface TreeIssue {
   readonly loc: Loc
   readonly path: ReadonlyArray<PropertyKey>
   readonly reason: string
+  /** The variable that is not set, when that is the problem. */
+  readonly unset?: string
+}
+
+/**
+ * An unset `$VAR` that the session's own `env:` sets: interpolation happens when the config is
+ * loaded, from kstlib's environment and `.env`, so say so, and how the session's shell can expand it.
+ */
+const sessionEnvHint = (entry: Node, issue: TreeIssue): string => {
+  const env = entry.kind === "map" ? entry.entries.get("env")?.value : undefined
+  const name = issue.unset
+  if (name === undefined || env?.kind !== "map" || !env.entries.has(name)) return issue.reason
+  return `variable ${name} is not set: \${VAR} is read from kstlib's environment and .env when the config is loaded, not from the session's env: (where ${name} is set); to let the session's shell expand it, write $$${name} and set shell: true`
 }
 
 /** Every string scalar of `node` interpolated; map keys stay as written. Locations are kept. */
@@ -466,7 +479,7 @@ const interpolateTree = (
         if (typeof n.value !== "string") return n
         const r = interpolate(n.value, lookup)
         if (r._tag === "Error") {
-          issues.push({ loc: n.loc, path: p, reason: r.reason })
+          issues.push({ loc: n.loc, path: p, reason: r.reason, ...(r.unset === undefined ? {} : { unset: r.unset }) })
           return n
         }
         if (r.used.length > 0) subs.push({ path: p, vars: r.used.flatMap((v) => {

@@ -150,12 +150,13 @@ export const parseDotenv = (text: string): { readonly entries: ReadonlyArray<Dot
 /** Result of interpolating one string: the value, the variables used, or the first problem. */
 export type Interpolated =
   | { readonly _tag: "Ok"; readonly value: string; readonly used: ReadonlyArray<string> }
-  | { readonly _tag: "Error"; readonly reason: string }
+  | { readonly _tag: "Error"; readonly reason: string; readonly unset?: string }
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*/u
 
 class InterpolationError {
-  constructor(readonly reason: string) {}
+  /** `unset`: the variable that is not set, when that is the problem. */
+  constructor(readonly reason: string, readonly unset?: string) {}
 }
 
 /**
@@ -218,7 +219,7 @@ export const interpolate = (input: string, lookup: (name: string) => string | un
         const nonEmpty = set && value !== ""
         switch (op) {
           case "":
-            if (!set) throw new InterpolationError(`variable ${name} is not set (give a default with \${${name}:-default})`)
+            if (!set) throw new InterpolationError(`variable ${name} is not set (give a default with \${${name}:-default})`, name)
             out += value
             break
           case ":-":
@@ -249,7 +250,7 @@ export const interpolate = (input: string, lookup: (name: string) => string | un
       const m = NAME.exec(s.slice(i + 1))
       if (m === null) throw new InterpolationError("invalid interpolation format: '$' must be followed by a variable name or '{' (write $$ for a literal $)")
       const value = get(m[0])
-      if (value === undefined) throw new InterpolationError(`variable ${m[0]} is not set (give a default with \${${m[0]}:-default})`)
+      if (value === undefined) throw new InterpolationError(`variable ${m[0]} is not set (give a default with \${${m[0]}:-default})`, m[0])
       out += value
       i += 1 + m[0].length
     }
@@ -258,7 +259,7 @@ export const interpolate = (input: string, lookup: (name: string) => string | un
   try {
     return { _tag: "Ok", value: expand(input), used: [...used] }
   } catch (e) {
-    if (e instanceof InterpolationError) return { _tag: "Error", reason: e.reason }
+    if (e instanceof InterpolationError) return { _tag: "Error", reason: e.reason, ...(e.unset === undefined ? {} : { unset: e.unset }) }
     throw e
   }
 }

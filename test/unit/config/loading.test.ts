@@ -95,7 +95,7 @@ describe("interpolate (compose rules)", () => {
     expect(ok("${A:-${UNSET}}")).toBe("a")
   })
   it("errors name the variable, never a value", () => {
-    expect(run("$U")).toEqual({ _tag: "Error", reason: "variable U is not set (give a default with ${U:-default})" })
+    expect(run("$U")).toEqual({ _tag: "Error", reason: "variable U is not set (give a default with ${U:-default})", unset: "U" })
     expect(run("${U}")).toMatchObject({ _tag: "Error", reason: expect.stringContaining("variable U is not set") })
     expect(run("${E:?please set E}")).toEqual({ _tag: "Error", reason: "required variable E is empty: please set E" })
     expect(run("${U?}")).toEqual({ _tag: "Error", reason: "required variable U is not set" })
@@ -237,6 +237,22 @@ describe("interpolation in the config", () => {
       const img = rejected(c, "img").issues
       expect(img).toEqual([{ file, line: 18, session: "img", field: "image", reason: "Invalid image name format: <$IMAGE>" }])
       expect(allText(c)).not.toContain(SECRET)
+    }))
+
+  it.effect("$VAR set only in the session's own env: the message says where interpolation reads from, and the $$VAR + shell: true form", () =>
+    Effect.gen(function*() {
+      const root = tree({ "c.yml": "ops:\n  sessions:\n    bot:\n      command: python $BOT_DIR/bot.py\n      env:\n        BOT_DIR: /srv/bot\n" })
+      const c = yield* load(root, "c.yml")
+      expect(rejected(c, "bot").issues).toEqual([{
+        file: path.join(root, "c.yml"),
+        line: 4,
+        session: "bot",
+        field: "command",
+        reason:
+          "variable BOT_DIR is not set: ${VAR} is read from kstlib's environment and .env when the config is loaded, not from the session's env: (where BOT_DIR is set); to let the session's shell expand it, write $$BOT_DIR and set shell: true"
+      }])
+      const fixed = tree({ "c.yml": "ops:\n  sessions:\n    bot:\n      command: python $$BOT_DIR/bot.py\n      shell: true\n      env:\n        BOT_DIR: /srv/bot\n" })
+      expect(valid(yield* load(fixed, "c.yml"), "bot").spec).toMatchObject({ command: "python $BOT_DIR/bot.py", shell: true })
     }))
 
   it.effect("an unset variable in ops settings rejects the load, naming it and its line", () =>
