@@ -2,6 +2,7 @@
  * Text-level helpers of the loader: strict UTF-8 decoding, dotenv files and compose-style
  * `${VAR}` interpolation. Pure functions; none of them ever puts a variable's value in a message.
  */
+import { ENV_KEY_PATTERN, MAX_ENV_KEY_LENGTH } from "./rules.js"
 
 /** Decoded text, or why the bytes are not UTF-8 (with the 1-based line of the first bad byte). */
 export type Decoded = { readonly text: string } | { readonly line: number | null; readonly reason: string }
@@ -77,7 +78,7 @@ const DOUBLE_QUOTE_ESCAPES: Readonly<Record<string, string>> = { n: "\n", r: "\r
  * `KEY=VALUE` lines as dotenv / docker compose read them: blank lines and `#` comments skipped,
  * an optional `export ` prefix, unquoted values trimmed with a ` #` comment cut off, single quotes
  * literal, double quotes with `\n \r \t \\ \"` escapes; quoted values may span lines. Problems
- * name the line and the key, never the value.
+ * name the line and a well-formed key, never the value nor a malformed line's text.
  */
 export const parseDotenv = (text: string): { readonly entries: ReadonlyArray<DotenvEntry>; readonly problems: ReadonlyArray<DotenvProblem> } => {
   const entries: Array<DotenvEntry> = []
@@ -97,6 +98,13 @@ export const parseDotenv = (text: string): { readonly entries: ReadonlyArray<Dot
       continue
     }
     const key = body.slice(0, eq).trim()
+    // a malformed line may be a pasted secret (`hunter2 topsecret=1`): only its line and the rule are named
+    const keyProblem = !ENV_KEY_PATTERN.test(key)
+      ? "invalid env key (letters, digits and _, not starting with a digit; the line is not shown)"
+      : key.length > MAX_ENV_KEY_LENGTH
+      ? `env key too long (max ${MAX_ENV_KEY_LENGTH} chars)`
+      : null
+    const problem = (reason: string) => problems.push({ line: lineNo, reason: keyProblem ?? reason })
     let rest = body.slice(eq + 1).replace(/^[ \t]+/u, "")
     const quote = rest[0]
     if (quote === "'" || quote === "\"") {
@@ -127,15 +135,19 @@ export const parseDotenv = (text: string): { readonly entries: ReadonlyArray<Dot
         i++
       }
       if (!closed) {
-        problems.push({ line: lineNo, reason: `unterminated ${quote === "'" ? "single" : "double"}-quoted value for key ${key}` })
+        problem(`unterminated ${quote === "'" ? "single" : "double"}-quoted value for key ${key}`)
         continue
       }
       const after = rest.slice(pos + 1).trim()
-      if (after !== "" && !after.startsWith("#")) {
-        problems.push({ line: lineNo, reason: `unexpected text after the closing quote for key ${key}` })
+      if (keyProblem !== null || (after !== "" && !after.startsWith("#"))) {
+        problem(`unexpected text after the closing quote for key ${key}`)
         continue
       }
       entries.push({ key, value, line: lineNo })
+      continue
+    }
+    if (keyProblem !== null) {
+      problem(keyProblem)
       continue
     }
     // unquoted: a `#` after whitespace starts a comment

@@ -40,6 +40,7 @@ const allText = (c: LoadedConfig) =>
   [...c.sessions.flatMap((s) => (s._tag === "Rejected" ? s.issues.map(formatConfigIssue) : [])), ...c.warnings.map(formatConfigIssue), JSON.stringify(c.sessions.flatMap((s) => (s._tag === "Rejected" ? s.issues : [])))].join("\n")
 
 const SECRET = "s3cr3t-Tr0ub4dor"
+const BAD_KEY = "invalid env key (letters, digits and _, not starting with a digit; the line is not shown)"
 
 describe("parseDotenv", () => {
   it("comments, blanks, export, quotes, escapes, inline comments, multi-line", () => {
@@ -156,7 +157,7 @@ describe("env_file", () => {
         ].join("\n"),
         "cfg/evil.env": `A=${SECRET}\nLD_AUDIT=${SECRET}\nBASH_ENV=${SECRET}\n`,
         "cfg/ok.env": "FINE=1\n",
-        "cfg/badkey.env": `\n\nMY-VAR=${SECRET}\n`,
+        "cfg/badkey.env": `\n\nMY-VAR=${SECRET}\n${SECRET} topsecret=1\nexport ${SECRET}.x='a' trailing\n${"K".repeat(120)}${SECRET.replaceAll("-", "_")}=1\n${SECRET}="unterminated\n`,
         "cfg/nul.env": `K="${SECRET}\u0000"\n`,
         "cfg/latin1.env": Buffer.from([0x41, 0x3d, 0x31, 0x0a, 0x42, 0x3d, 0xe9, 0x0a]),
         "cfg/many.env": Array.from({ length: 100 }, (_, i) => `V${i}=${SECRET}`).join("\n"),
@@ -169,8 +170,13 @@ describe("env_file", () => {
         { file, line: 4, session: "blocked", field: "env_file", reason: `${env("evil.env")}:2: Environment variable 'LD_AUDIT' is blocked for security reasons` },
         { file, line: 4, session: "blocked", field: "env_file", reason: `${env("evil.env")}:3: Environment variable 'BASH_ENV' is blocked for security reasons` }
       ])
+      // the text before `=` may be a secret (a pasted token, `hunter2 topsecret=1`): the rule, never the text
       expect(rejected(c, "badkey").issues).toEqual([
-        { file, line: 8, session: "badkey", field: "env_file[1]", reason: `${env("badkey.env")}:3: Invalid env key format: MY-VAR` }
+        { file, line: 8, session: "badkey", field: "env_file[1]", reason: `${env("badkey.env")}:3: ${BAD_KEY}` },
+        { file, line: 8, session: "badkey", field: "env_file[1]", reason: `${env("badkey.env")}:4: ${BAD_KEY}` },
+        { file, line: 8, session: "badkey", field: "env_file[1]", reason: `${env("badkey.env")}:5: ${BAD_KEY}` },
+        { file, line: 8, session: "badkey", field: "env_file[1]", reason: `${env("badkey.env")}:6: env key too long (max 128 chars)` },
+        { file, line: 8, session: "badkey", field: "env_file[1]", reason: `${env("badkey.env")}:7: ${BAD_KEY}` }
       ])
       expect(rejected(c, "missing").issues).toEqual([
         { file, line: 10, session: "missing", field: "env_file", reason: `env file not found: ${env("nothere.env")}` }
