@@ -49,10 +49,33 @@ export const ENV_KEY_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/u
 const CONTROL_KEY_PATTERN = /^(?:C-[a-zA-Z]|M-[a-zA-Z]|Enter|Escape|Space|Tab|BSpace)$/u
 
 /**
- * Variables that make a program load or run code other than the validated command (the original's
- * list, extended). Reviewed against ld.so(8), bash(1)/dash(1)/zsh(1) startup files and the
- * interpreters' documented variables. Not blocked, deliberately: HOME, PATH, XDG_* and CLASSPATH
- * (too common to refuse; they select files, they do not inject code into an otherwise safe command).
+ * Environment variables refused in `env:` and `env_file`: those that make a program load or run code
+ * other than the validated command, silently, where the command itself looks harmless. The one place
+ * the list and its reasons live (README: "Env keys that run code"). Reviewed against each runtime's
+ * and tool's documentation of the variables it reads at startup:
+ * - dynamic loader (ld.so(8), dyld): every `LD_*`, `DYLD_*` (prefixes below); glibc: GCONV_PATH
+ *   (iconv modules are shared objects), GLIBC_TUNABLES (CVE-2023-4911);
+ * - shells (bash(1), dash(1), zsh(1)): startup files and strings they evaluate (prompts are expanded
+ *   with command substitution), exported functions (`BASH_FUNC_*`);
+ * - python: module search paths and hooks (PYTHONPATH, PYTHONHOME, PYTHONUSERBASE, PYTHONSTARTUP,
+ *   PYTHONWARNINGS and PYTHONBREAKPOINT import a named module, PYTHONPYCACHEPREFIX names where
+ *   bytecode is read from); node: NODE_OPTIONS (`--require`), NODE_PATH, NODE_REPL_EXTERNAL_MODULE;
+ *   perl: PERL5OPT, PERL5LIB, PERLLIB, PERL5DB; ruby: RUBYOPT, RUBYLIB; php: PHPRC, PHP_INI_SCAN_DIR
+ *   (`auto_prepend_file`); java: JAVA_TOOL_OPTIONS, _JAVA_OPTIONS, JDK_JAVA_OPTIONS (`-javaagent`);
+ *   lua: LUA_INIT (code run at startup), LUA_PATH, LUA_CPATH and their versioned forms; R:
+ *   R_PROFILE, R_PROFILE_USER (R code run at startup), R_ENVIRON, R_ENVIRON_USER (which can set them);
+ * - git: GIT_SSH_COMMAND, GIT_SSH, GIT_PROXY_COMMAND, GIT_ASKPASS, GIT_EXTERNAL_DIFF (programs it
+ *   runs by itself on fetch, push, diff), GIT_EXEC_PATH (where its subcommands are found),
+ *   GIT_TEMPLATE_DIR (hooks copied into new repositories), GIT_CONFIG and every `GIT_CONFIG_*`
+ *   (GIT_CONFIG_PARAMETERS and GIT_CONFIG_COUNT/KEY_n/VALUE_n set any option: core.sshCommand,
+ *   core.fsmonitor run commands); ssh: SSH_ASKPASS; sudo: SUDO_ASKPASS;
+ * - less: LESSOPEN, LESSCLOSE (a command run for every file less opens, git's pager included);
+ * - openssl: OPENSSL_CONF (engine/provider loading), OPENSSL_ENGINES, OPENSSL_MODULES (shared objects).
+ * Not blocked, deliberately: PAGER, EDITOR, VISUAL, GIT_PAGER, GIT_EDITOR, MANPAGER, BROWSER (a
+ * program the user picks for interactive use, run when asked for, and commonly set in a tmux
+ * session); HOME, PATH, XDG_*, CLASSPATH, GIT_DIR, CURL_HOME and the like (they select files, as the
+ * working directory does; they inject nothing into an otherwise safe command); curl runs no program
+ * named by its environment.
  */
 export const DANGEROUS_ENV_KEYS: ReadonlyArray<string> = [
   // the original's list (LD_* and DYLD_* are refused as whole prefixes below)
@@ -65,7 +88,7 @@ export const DANGEROUS_ENV_KEYS: ReadonlyArray<string> = [
   "NODE_OPTIONS",
   "PERL5OPT",
   "RUBYOPT",
-  // shells: startup files and strings they evaluate (prompts are expanded with command substitution)
+  // shells
   "BASH_ENV",
   "ENV",
   "SHELLOPTS",
@@ -76,7 +99,7 @@ export const DANGEROUS_ENV_KEYS: ReadonlyArray<string> = [
   "PS2",
   "PS4",
   "ZDOTDIR",
-  // glibc: iconv modules are shared objects; tunables (CVE-2023-4911)
+  // glibc
   "GCONV_PATH",
   "GLIBC_TUNABLES",
   // interpreters and runtimes
@@ -84,7 +107,9 @@ export const DANGEROUS_ENV_KEYS: ReadonlyArray<string> = [
   "PYTHONUSERBASE",
   "PYTHONWARNINGS",
   "PYTHONBREAKPOINT",
+  "PYTHONPYCACHEPREFIX",
   "NODE_PATH",
+  "NODE_REPL_EXTERNAL_MODULE",
   "PERL5LIB",
   "PERLLIB",
   "PERL5DB",
@@ -95,8 +120,29 @@ export const DANGEROUS_ENV_KEYS: ReadonlyArray<string> = [
   "PHPRC",
   "PHP_INI_SCAN_DIR",
   "LUA_INIT",
+  "LUA_PATH",
+  "LUA_CPATH",
+  "R_PROFILE",
+  "R_PROFILE_USER",
+  "R_ENVIRON",
+  "R_ENVIRON_USER",
+  // tools that run a program named by a variable
+  "GIT_SSH_COMMAND",
+  "GIT_SSH",
+  "GIT_PROXY_COMMAND",
+  "GIT_ASKPASS",
+  "GIT_EXTERNAL_DIFF",
+  "GIT_EXEC_PATH",
+  "GIT_TEMPLATE_DIR",
+  "GIT_CONFIG",
+  "SSH_ASKPASS",
+  "SUDO_ASKPASS",
+  "LESSOPEN",
+  "LESSCLOSE",
+  // openssl
   "OPENSSL_CONF",
-  "OPENSSL_ENGINES"
+  "OPENSSL_ENGINES",
+  "OPENSSL_MODULES"
 ]
 
 /**
@@ -104,9 +150,11 @@ export const DANGEROUS_ENV_KEYS: ReadonlyArray<string> = [
  * program started (LD_AUDIT and LD_PRELOAD load code, LD_TRACE_LOADED_OBJECTS stops the program
  * from running, LD_DEBUG_OUTPUT/LD_PROFILE_OUTPUT write files) and glibc adds new ones; no
  * application needs them from a config file. `DYLD_` is the macOS equivalent. `BASH_FUNC_`: bash
- * imports functions from such variables. `LUA_INIT_`: versioned LUA_INIT.
+ * imports functions from such variables. `LUA_INIT_`, `LUA_PATH_`, `LUA_CPATH_`: the versioned
+ * forms (LUA_INIT_5_4). `GIT_CONFIG_`: GIT_CONFIG_PARAMETERS, GIT_CONFIG_COUNT/KEY_n/VALUE_n set any
+ * git option (GIT_CONFIG_GLOBAL/SYSTEM/NOSYSTEM go with them: an application has no need of them).
  */
-export const DANGEROUS_ENV_PREFIXES: ReadonlyArray<string> = ["LD_", "DYLD_", "BASH_FUNC_", "LUA_INIT_"]
+export const DANGEROUS_ENV_PREFIXES: ReadonlyArray<string> = ["LD_", "DYLD_", "BASH_FUNC_", "LUA_INIT_", "LUA_PATH_", "LUA_CPATH_", "GIT_CONFIG_"]
 
 export const isDangerousEnvKey = (key: string): boolean =>
   DANGEROUS_ENV_KEYS.includes(key) || DANGEROUS_ENV_PREFIXES.some((p) => key.startsWith(p))
