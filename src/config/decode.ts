@@ -296,7 +296,8 @@ export const decodeLocated = (name: string, raw: unknown, ctx: LocatedContext): 
     const host = volume.slice(0, volume.indexOf(":"))
     if (!unsafe_mounts && host.startsWith("/")) {
       const normal = path.resolve(host)
-      const reason = validateHostMount(normal, host) ?? validateHostMount(realPathOf(normal), host)
+      const real = realPathOf(normal)
+      const reason = validateHostMount(real, host, isDeviceNode(real)) ?? validateHostMount(normal, host)
       if (reason !== null) add(p, reason)
     }
     return volume
@@ -378,6 +379,17 @@ const realPathOf = (p: string): string => {
   } catch {
     const parent = path.dirname(p)
     return parent === p ? p : path.join(realPathOf(parent), path.basename(p))
+  }
+}
+
+/** A block or character device (a real path: symlinks resolved). */
+const isDeviceNode = (p: string): boolean => {
+  try {
+    const st = fs.statSync(p, { throwIfNoEntry: false })
+    return st !== undefined && (st.isBlockDevice() || st.isCharacterDevice())
+  } catch {
+    // unreadable (EACCES): not something this check can see; the path rules still apply
+    return false
   }
 }
 

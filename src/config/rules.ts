@@ -391,6 +391,8 @@ export const validateTmuxBinary = (binary: string, configDirs: ReadonlyArray<str
 export const FORBIDDEN_MOUNT_DIRS: ReadonlyArray<string> = ["/", "/proc", "/sys", "/dev", "/boot", "/etc"]
 /** ... and everything below these. */
 export const FORBIDDEN_MOUNT_TREES: ReadonlyArray<string> = ["/proc", "/sys", "/boot"]
+/** Devices: a disk (`/dev/sda`) mounted into a container is the host's data, raw. */
+export const DEVICE_TREE = "/dev"
 /** Container engines' API sockets: mounting one (or a directory holding one) gives root on the host. */
 export const ENGINE_SOCKETS: ReadonlyArray<RegExp> = [
   /^\/var\/run\/docker\.sock$/u,
@@ -414,14 +416,17 @@ const ENGINE_SOCKET_DIRS: ReadonlyArray<RegExp> = [
 
 /**
  * Why a bind mount of host path `host` (absolute, normalised, symlinks already resolved by the
- * caller) is refused, or null. `shown` is the path as written, for the message.
+ * caller) is refused, or null. `shown` is the path as written, for the message; `device`: the
+ * caller found a block or character device there (stat of the real path).
  */
-export const validateHostMount = (host: string, shown: string): string | null => {
+export const validateHostMount = (host: string, shown: string, device = false): string | null => {
   const via = host === shown ? "" : ` (resolves to '${host}')`
   const refuse = (what: string) => `refusing to mount host '${shown}'${via}: ${what}; set unsafe_mounts: true to allow it`
   if (FORBIDDEN_MOUNT_DIRS.includes(host) || FORBIDDEN_MOUNT_TREES.some((t) => host.startsWith(`${t}/`))) {
     return refuse("host system directory")
   }
+  if (device) return refuse("device node")
+  if (host.startsWith(`${DEVICE_TREE}/`)) return refuse("under /dev (devices)")
   if (ENGINE_SOCKETS.some((r) => r.test(host)) || ENGINE_SOCKET_DIRS.some((r) => r.test(host))) {
     return refuse("container engine socket (root on the host)")
   }

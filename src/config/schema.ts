@@ -154,7 +154,7 @@ const unsafeMountsField = {
   unsafe_mounts: Schema.optionalKey(
     Schema.Boolean.annotate({
       default: false,
-      description: "Allow bind-mounting host system directories (/, /proc, /sys, /dev, /boot, /etc) and container engine sockets."
+      description: "Allow bind-mounting host system directories (/, /proc, /sys, /boot, /etc), devices (device nodes, anything under /dev) and container engine sockets."
     })
   )
 }

@@ -5,6 +5,7 @@
  */
 import { afterEach, describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
+import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -385,7 +386,7 @@ describe("hardening", () => {
           "    fine:",
           "      backend: container",
           "      image: nginx",
-          "      volumes: ['/etc/localtime:/etc/localtime:ro', '/dev/dri:/dev/dri', './data:/data', 'named:/n']",
+          "      volumes: ['/etc/localtime:/etc/localtime:ro', './data:/data', 'named:/n']",
           "    unsafe:",
           "      backend: container",
           "      image: nginx",
@@ -413,6 +414,48 @@ describe("hardening", () => {
       const ctx = { defaults: { default_backend: "container" as const, container_runtime: null }, baseDir: root, file: "<command line>", line: null }
       expect(decodeSessionEntry("x", { image: "nginx", volumes: ["/:/host"] }, ctx)).toMatchObject({ _tag: "Rejected", issues: [{ field: "volumes[0]" }] })
       expect(decodeSessionEntry("x", { image: "nginx", volumes: ["/:/host"], unsafe_mounts: true }, ctx)._tag).toBe("Valid")
+    }))
+
+  it.effect("device nodes (after symlinks) and anything under /dev are refused as mounts unless unsafe_mounts", () =>
+    Effect.gen(function*() {
+      const vols = ["/dev/null:/n", "/dev/sda:/disk", "/dev/shm:/s", "/dev/dri:/d", "./nulllink:/n2", "./mydev:/n3"]
+      const root = tree({
+        "cfg/c.yml": [
+          "ops:",
+          "  sessions:",
+          "    bad:",
+          "      backend: container",
+          "      image: nginx",
+          "      volumes:",
+          ...vols.map((v) => `        - '${v}'`),
+          "    fine:",
+          "      backend: container",
+          "      image: nginx",
+          "      volumes: ['./data:/data', '/var/lib/app:/app', '/devices:/x']",
+          "    unsafe:",
+          "      backend: container",
+          "      image: nginx",
+          "      unsafe_mounts: true",
+          "      volumes: ['/dev/null:/n', './mydev:/m']",
+          ""
+        ].join("\n")
+      })
+      fs.symlinkSync("/dev/null", path.join(root, "cfg/nulllink"))
+      // a device node outside /dev (mknod: root, as on this project's machines)
+      expect(spawnSync("mknod", [path.join(root, "cfg/mydev"), "c", "1", "3"]).status).toBe(0)
+      const c = yield* load(root, "cfg/c.yml")
+      const reasons = rejected(c, "bad").issues.map((i) => `${i.line} ${i.field}: ${i.reason}`)
+      const refused = (what: string) => `${what}; set unsafe_mounts: true to allow it`
+      expect(reasons).toEqual([
+        `7 volumes[0]: ${refused("refusing to mount host '/dev/null': device node")}`,
+        `8 volumes[1]: ${refused("refusing to mount host '/dev/sda': under /dev (devices)")}`,
+        `9 volumes[2]: ${refused("refusing to mount host '/dev/shm': under /dev (devices)")}`,
+        `10 volumes[3]: ${refused("refusing to mount host '/dev/dri': under /dev (devices)")}`,
+        `11 volumes[4]: ${refused(`refusing to mount host '${path.join(root, "cfg/nulllink")}' (resolves to '/dev/null'): device node`)}`,
+        `12 volumes[5]: ${refused(`refusing to mount host '${path.join(root, "cfg/mydev")}': device node`)}`
+      ])
+      expect(valid(c, "fine").spec).toMatchObject({ volumes: [expect.stringContaining("/data:/data"), "/var/lib/app:/app", "/devices:/x"] })
+      expect(valid(c, "unsafe").spec).toMatchObject({ unsafe_mounts: true })
     }))
 
   it.effect("socket_name . and .. are refused; a working_dir that is a file is refused", () =>
