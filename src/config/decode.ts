@@ -6,6 +6,7 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { Result, Schema, SchemaIssue } from "effect"
+import { expandTilde } from "../command.js"
 import { type ConfigIssue, escapeText } from "../errors.js"
 import type { BackendKind, ConfiguredContainerSpec, ConfiguredSpec, HostRuntime, HostSpec, ReadySpec, RuntimeName, Supervision, TmuxSpec } from "../model.js"
 import { DEFAULT_READY_INTERVAL, DEFAULT_READY_TIMEOUT } from "../model.js"
@@ -188,7 +189,7 @@ export const decodeLocated = (name: string, raw: unknown, ctx: LocatedContext): 
   if (issues.length > 0) return rejected(backend)
 
   const v = decoded.success
-  const supervision = supervisionOf(v, add)
+  let supervision = supervisionOf(v, add)
   const depsReason = validateDependencies(name, supervision.depends_on ?? [])
   if (depsReason !== null) add(["depends_on"], depsReason)
   // ---- hosts (ssh branch) ----
@@ -209,8 +210,22 @@ export const decodeLocated = (name: string, raw: unknown, ctx: LocatedContext): 
   // ---- end hosts ----
   const explicitEnv = Object.fromEntries(Object.entries(v.env ?? {}).map(([k, x]) => [k, String(x)]))
   const state = v.state ?? "running"
-  const command = v.command ?? null
   const shell = v.shell ?? false
+  // a leading `~` of a word: expanded where the words run on this machine (the original's sh -c did),
+  // refused where that home directory is unknown (in a container, on a host)
+  const tilde = (p: ReadonlyArray<PropertyKey>, text: string, elsewhere: string | null): string => {
+    if (shell) return text
+    const r = expandTilde(text, (user) => (elsewhere !== null ? undefined : user === "" ? ctx.home : userHome(user)))
+    if (r.ok) return r.text
+    add(p, elsewhere === null ? r.reason : `'~' is not expanded here: no shell runs this command, and the home directory ${elsewhere} is not known to kstlib; write the absolute path, or set shell: true so that the shell there expands it`)
+    return text
+  }
+  const runsElsewhere = host !== null ? `on host '${host}'` : backend === "container" ? "in the container" : null
+  const command = v.command === undefined || v.command === null ? null : tilde(["command"], v.command, runsElsewhere)
+  if (supervision.ready !== undefined && supervision.ready !== null && "cmd" in supervision.ready) {
+    const cmd = tilde(["ready", "cmd"], supervision.ready.cmd, backend === "container" ? "in the container" : runsElsewhere)
+    supervision = { ...supervision, ready: { ...supervision.ready, cmd } }
+  }
 
   const expandHome = (p: ReadonlyArray<PropertyKey>, value: string): string | null => {
     if (value !== "~" && !value.startsWith("~/")) return value
@@ -379,6 +394,17 @@ const realPathOf = (p: string): string => {
   } catch {
     const parent = path.dirname(p)
     return parent === p ? p : path.join(realPathOf(parent), path.basename(p))
+  }
+}
+
+/** `~user`'s home directory, from /etc/passwd (Node has no getpwnam). */
+const userHome = (user: string): string | undefined => {
+  try {
+    const line = fs.readFileSync("/etc/passwd", "utf8").split("\n").find((l) => l.startsWith(`${user}:`))
+    const home = line?.split(":")[5]
+    return home === undefined || home === "" ? undefined : home
+  } catch {
+    return undefined
   }
 }
 

@@ -1,6 +1,6 @@
 /** src/command.ts (split, syntax scan, argv) and the deep command check (src/config/command-rules.ts). */
 import { describe, expect, it } from "vitest"
-import { commandArgv, scanCommand, splitWords } from "../../src/command.js"
+import { commandArgv, expandTilde, scanCommand, splitWords } from "../../src/command.js"
 import { argvReason, commandSyntaxReason } from "../../src/config/command-rules.js"
 import { validateCommand } from "../../src/config/rules.js"
 import { fingerprint, hashFingerprint, specHash } from "../../src/model.js"
@@ -34,6 +34,18 @@ describe("scanCommand", () => {
     expect(splitWords("echo \"\\$x\" '\\n'")).toEqual({ ok: true, words: ["echo", "\\$x", "\\n"] })
     expect(splitWords("")).toEqual({ ok: true, words: [] })
     expect(scanCommand("echo 'x")).toEqual({ ok: false, reason: "no closing quotation (')" })
+  })
+})
+
+describe("expandTilde (what the original's sh -c did with a leading ~)", () => {
+  const homes: Record<string, string> = { "": "/home/me", bob: "/srv/bob", sp: "/home/with space" }
+  const expand = (t: string) => expandTilde(t, (u) => homes[u])
+  it("the tilde-prefix of an unquoted word; quoted, escaped or inside a word stays literal", () => {
+    expect(expand("ls ~ ~/a ~bob ~bob/x '~/q' \"~/d\" \\~/e a~/b --x=~/f")).toEqual({ ok: true, text: "ls /home/me /home/me/a /srv/bob /srv/bob/x '~/q' \"~/d\" \\~/e a~/b --x=~/f" })
+    expect(splitWords((expand("cat ~sp/f") as { text: string }).text)).toEqual({ ok: true, words: ["cat", "/home/with space/f"] })
+    expect(expand("echo ~\"x\" ~$USER")).toEqual({ ok: true, text: "echo ~\"x\" ~$USER" })
+    expect(expand("ls ~nobody-here/x")).toEqual({ ok: false, reason: "cannot expand '~nobody-here': no such user on this machine" })
+    expect(expandTilde("ls ~/x", () => undefined)).toEqual({ ok: false, reason: "cannot expand '~': HOME is not set" })
   })
 })
 

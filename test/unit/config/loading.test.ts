@@ -9,6 +9,7 @@ import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { splitWords } from "../../../src/command.js"
 import { decodeSessionEntry } from "../../../src/config/decode.js"
 import { loadConfig } from "../../../src/config/load.js"
 import { normalizeProjectName, validateEnvEntry } from "../../../src/config/rules.js"
@@ -456,6 +457,57 @@ describe("hardening", () => {
       ])
       expect(valid(c, "fine").spec).toMatchObject({ volumes: [expect.stringContaining("/data:/data"), "/var/lib/app:/app", "/devices:/x"] })
       expect(valid(c, "unsafe").spec).toMatchObject({ unsafe_mounts: true })
+    }))
+
+  it.effect("a leading ~ of a command word: expanded with kstlib's HOME where the words run here, refused with the fix where HOME is unknown", () =>
+    Effect.gen(function*() {
+      const root = tree({
+        "c.yml": [
+          "ops:", //                                                                          1
+          "  hosts:", //                                                                      2
+          "    edge1: {ssh: deploy@edge1.example.com}", //                                    3
+          "  sessions:", //                                                                   4
+          "    bot:", //                                                                      5
+          "      command: python3 ~/bot.py --log ~/logs '~/literal' \"~/dq\" a~/b ~ ~root/x", //  6
+          "      ready: {cmd: test -f ~/ready}", //                                           7
+          "    nouser:", //                                                                   8
+          "      command: ls ~nosuchuser-kstlib/x", //                                        9
+          "    box:", //                                                                      10
+          "      backend: container", //                                                    11
+          "      image: nginx", //                                                            12
+          "      command: python3 ~/bot.py", //                                               13
+          "      ready: {cmd: test -f ~/ready}", //                                           14
+          "    remote:", //                                                                   15
+          "      host: edge1", //                                                             16
+          "      command: ~/run.sh", //                                                       17
+          "    shelled:", //                                                                  18
+          "      command: python3 ~/bot.py", //                                               19
+          "      shell: true", //                                                             20
+          ""
+        ].join("\n")
+      })
+      const home = path.join(root, "home")
+      const c = yield* load(root, "c.yml")
+      const bot = valid(c, "bot").spec
+      expect(splitWords(bot.command!)).toEqual({
+        ok: true,
+        words: ["python3", `${home}/bot.py`, "--log", `${home}/logs`, "~/literal", "~/dq", "a~/b", home, "/root/x"]
+      })
+      expect(bot.ready).toMatchObject({ cmd: `test -f ${home}/ready` })
+      expect(rejected(c, "nouser").issues).toEqual([
+        { file: path.join(root, "c.yml"), line: 9, session: "nouser", field: "command", reason: "cannot expand '~nosuchuser-kstlib': no such user on this machine" }
+      ])
+      const unknown = (where: string) =>
+        `'~' is not expanded here: no shell runs this command, and the home directory ${where} is not known to kstlib; write the absolute path, or set shell: true so that the shell there expands it`
+      expect(rejected(c, "box").issues.map((i) => [i.line, i.field, i.reason])).toEqual([
+        [13, "command", unknown("in the container")],
+        [14, "ready.cmd", unknown("in the container")]
+      ])
+      expect(rejected(c, "remote").issues.map((i) => [i.line, i.field, i.reason])).toEqual([[17, "command", unknown("on host 'edge1'")]])
+      expect(valid(c, "shelled").spec.command).toBe("python3 ~/bot.py")
+      // no HOME at all: said so
+      const noHome = yield* loadConfig({ cwd: root, path: path.join(root, "c.yml"), env: {} })
+      expect(rejected(noHome, "bot").issues[0]).toMatchObject({ line: 6, field: "command", reason: "cannot expand '~': HOME is not set" })
     }))
 
   it.effect("socket_name . and .. are refused; a working_dir that is a file is refused", () =>
