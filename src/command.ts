@@ -16,7 +16,13 @@ export interface SyntaxHit {
 }
 
 export type ScanResult =
-  | { readonly ok: true; readonly words: ReadonlyArray<string>; readonly syntax: ReadonlyArray<SyntaxHit> }
+  | {
+    readonly ok: true
+    readonly words: ReadonlyArray<string>
+    readonly syntax: ReadonlyArray<SyntaxHit>
+    /** Where a word starts with an unquoted `~` (what a shell would expand to a home directory). */
+    readonly tildes: ReadonlyArray<number>
+  }
   | { readonly ok: false; readonly reason: string }
 
 export type SplitResult =
@@ -41,6 +47,7 @@ const operatorAt = (text: string, i: number): string => {
 export const scanCommand = (text: string): ScanResult => {
   const words: Array<string> = []
   const syntax: Array<SyntaxHit> = []
+  const tildes: Array<number> = []
   // null = between words; "" = a word has started (so `''` yields an empty argument)
   let word: string | null = null
   let quote: "'" | "\"" | null = null
@@ -76,6 +83,7 @@ export const scanCommand = (text: string): ScanResult => {
       word = (word ?? "") + text[i + 1]!
       i++
     } else {
+      if (c === "~" && word === null) tildes.push(i)
       if (c === "`") syntax.push({ op: "`", index: i })
       else if (c === "$" && text[i + 1] === "(") syntax.push({ op: "$(", index: i })
       else if (";&|<>".includes(c)) {
@@ -93,7 +101,38 @@ export const scanCommand = (text: string): ScanResult => {
   }
   if (quote !== null) return { ok: false, reason: `no closing quotation (${quote})` }
   if (word !== null) words.push(word)
-  return { ok: true, words, syntax }
+  return { ok: true, words, syntax, tildes }
+}
+
+/** A word as a POSIX shell reads it back: as is when plain, else single-quoted. */
+export const quoteWord = (w: string): string => (/^[A-Za-z0-9_@%+=:,./-]+$/u.test(w) ? w : `'${w.replaceAll("'", "'\\''")}'`)
+
+export type TildeResult = { readonly ok: true; readonly text: string } | { readonly ok: false; readonly reason: string }
+
+/**
+ * `text` with the tilde-prefix of each word a shell would expand (`~`, `~/x`, `~user`, `~user/x`,
+ * unquoted) replaced by that home directory, quoted as needed: no shell runs a command, so kstlib
+ * does what the original's `sh -c` did. Quoted (`'~/x'`) or inside a word (`a~/b`) stays literal,
+ * as in a shell. `homeOf("")` is the current user's home; undefined: none (the reason says which).
+ */
+export const expandTilde = (text: string, homeOf: (user: string) => string | undefined): TildeResult => {
+  const scan = scanCommand(text)
+  if (!scan.ok || scan.tildes.length === 0) return { ok: true, text }
+  let out = ""
+  let from = 0
+  for (const at of scan.tildes) {
+    const m = /^~([A-Za-z0-9._-]*)(?=$|[/\s])/u.exec(text.slice(at))
+    // `~"x"`, `~$USER`: not a tilde-prefix for a shell either
+    if (m === null) continue
+    const user = m[1]!
+    const home = homeOf(user)
+    if (home === undefined) {
+      return { ok: false, reason: user === "" ? "cannot expand '~': HOME is not set" : `cannot expand '~${user}': no such user on this machine` }
+    }
+    out += text.slice(from, at) + quoteWord(home)
+    from = at + m[0].length
+  }
+  return { ok: true, text: out + text.slice(from) }
 }
 
 /** The words only (what the container backends used to call `shellSplit`). */

@@ -6,6 +6,7 @@
 import * as net from "node:net"
 import { Effect } from "effect"
 import { commandArgv } from "../command.js"
+import { compileReadyPattern } from "../config/rules.js"
 import type { ReadyCheck, SessionSpec } from "../model.js"
 
 export interface ProbeResult {
@@ -66,9 +67,14 @@ export const hostPort = (spec: SessionSpec, port: number): number => {
   return port
 }
 
-/** A line of `output` matches the `log:` pattern. */
+/**
+ * A line of `output` matches the `log:` pattern. RE2 (linear time in the text): the match runs in
+ * kstlib's own thread over up to LOG_PROBE_LINES lines, where a backtracking engine could block
+ * the process for ever (`^(a+)+$`), timeouts and Ctrl-C included. Validation compiled it already.
+ */
 export const logMatches = (output: string, pattern: string): ProbeResult => {
-  const re = new RegExp(pattern, "u")
+  const re = compileReadyPattern(pattern)
+  if (typeof re === "string") return notReady(re)
   return output.split("\n").some((l) => re.test(l)) ? ready("a line matches") : notReady(`no line matches /${pattern}/`)
 }
 

@@ -1,17 +1,26 @@
 /**
  * `kstlib ops config`: the configuration as kstlib will use it (files merged, `${VAR}` interpolated,
  * env files read, paths resolved, defaults filled in), each session valid or rejected, with every
- * environment value masked. Pure: the CLI prints what `configView` returns.
+ * environment value masked where it is a value (`env:` shows `***`). Elsewhere (a command line
+ * repeating a token, an issue quoting it) only values that look like secrets are masked: masking
+ * every occurrence of `LOG_PREFIX: kstlib` would hide the project and every path, and `MODE: test`
+ * turned an image into `app:la***`. Structure (keys, the project, the files) is never masked.
+ * Pure: the CLI prints what `configView` returns.
  */
 import type { ConfigIssue } from "../errors.js"
 import type { ConfigEntry, LoadedConfig } from "../config/types.js"
 
 export const MASK = "***"
 /**
- * An env value this long or longer is also masked wherever else it appears (a command line that
- * repeats a token, an issue quoting it). Shorter ones (`1`, `dev`) would mask half the output.
+ * An env value that is also masked wherever else it appears: long (12+ characters), or 8+ with
+ * three kinds of characters (letters in both cases, digits, symbols), as tokens and passwords are.
+ * A plain path (`/srv/app/data`) is structure, not a secret.
  */
-export const MIN_SCRUBBED = 4
+export const looksSecret = (v: string): boolean => {
+  if (v.length < 8 || /^(?:~|\.{1,2})?\/[\w./-]*$/u.test(v)) return false
+  const kinds = [/[a-z]/u, /[A-Z]/u, /[0-9]/u, /[^A-Za-z0-9]/u].filter((r) => r.test(v)).length
+  return v.length >= 12 || kinds >= 3
+}
 
 const issueView = (i: ConfigIssue) => ({ file: i.file, line: i.line, field: i.field, reason: i.reason })
 
@@ -29,7 +38,7 @@ const sessionView = (e: ConfigEntry): Record<string, unknown> => {
 /** Every env value of every valid session, longest first (a value containing another is masked whole). */
 const secretsOf = (config: LoadedConfig): ReadonlyArray<string> =>
   [...new Set(config.sessions.flatMap((e) => (e._tag === "Valid" ? Object.values(e.spec.env) : [])))]
-    .filter((v) => v.length >= MIN_SCRUBBED)
+    .filter(looksSecret)
     .sort((a, b) => b.length - a.length)
 
 /** Every string in `value` (map keys excepted) with each secret replaced by the mask. */
@@ -47,10 +56,10 @@ const scrub = (value: unknown, secrets: ReadonlyArray<string>): unknown => {
  * The view: `project`, `files` (lowest priority first), `ops` (settings and sessions, in config
  * order, as a Map so that names like `1` keep their place), `warnings`.
  */
-export const configView = (config: LoadedConfig) =>
-  scrub({
-    project: config.project,
-    files: config.files,
+export const configView = (config: LoadedConfig) => ({
+  project: config.project,
+  files: config.files,
+  ...scrub({
     ops: {
       default_backend: config.default_backend,
       container_runtime: config.container_runtime,
@@ -60,6 +69,7 @@ export const configView = (config: LoadedConfig) =>
     },
     warnings: config.warnings.map((w) => ({ ...issueView(w), session: w.session }))
   }, secretsOf(config)) as Record<string, unknown>
+}) as Record<string, unknown>
 
 /** JSON with the sessions' Map as an object (its insertion order; integer-like names come first, as JSON objects go). */
 export const configJson = (view: unknown): string =>

@@ -1,16 +1,20 @@
 /**
  * Finding, reading and merging kstlib.conf.yml files, then decoding `ops` entry by entry.
  *
- * File access uses node:fs synchronously inside one Effect.try: config files are small and read
- * once, this keeps the CLI's cold start lean, and library users get an Effect with no service
- * requirement. The synchronous helpers throw only the typed config errors; `loadConfig` turns them
- * back into the error channel.
+ * File access uses node:fs synchronously, one file at a time: config files are small, this keeps the
+ * CLI's cold start lean, and library users get an Effect with no service requirement. The load
+ * yields between files (it stays interruptible) and its total work is bounded (files, bytes, YAML
+ * nodes, include references), each file read once however often it is included. The synchronous
+ * helpers throw only the typed config errors; `attempt` turns them back into the error channel.
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { Effect, Result, Schema } from "effect"
+import * as NodeServices from "@effect/platform-node/NodeServices"
+import { Effect, Option, Result, Schema } from "effect"
+import { ChildProcessSpawner } from "effect/process"
 import { ConfigInvalid, type ConfigIssue, ConfigNotFound, ConfigParseError, escapeText, InvalidInput } from "../errors.js"
 import type { BackendKind, RuntimeName } from "../model.js"
+import { run } from "../proc.js"
 import { checkDependencies } from "./dependencies.js"
 import { decodeHosts } from "./decode/hosts.js"
 import { decodeLocated, sessionDefaults } from "./decode/index.js"
@@ -18,12 +22,26 @@ import { fieldPath, flattenIssues, suggestField } from "./decode/issues.js"
 import { MAX_CONFIG_SESSIONS, normalizeProjectName, validateProjectName, validateTmuxBinary } from "./rules.js"
 import { Ops, OpsSettings } from "./schema.js"
 import { decodeUtf8, interpolate, parseDotenv } from "./text.js"
-import { emptyMap, isNull, locate, type Loc, type MapNode, merge, type Node, parseYaml, toPlain, without } from "./tree.js"
+import { findCiphertext, formatOf, parseConfigText } from "./formats.js"
+import { emptyMap, isNull, locate, type Loc, type MapNode, merge, type Node, type NodeBudget, toPlain, without } from "./tree.js"
 import type { ConfigEntry, LoadedConfig, LoadOptions } from "./types.js"
 
 export const CONFIG_FILENAME = "kstlib.conf.yml"
 export const MAX_CONFIG_FILE_SIZE = 10 * 1024 * 1024
 export const MAX_INCLUDE_DEPTH = 10
+/** Bounds of one load, the cascade and every include together (a real config is far below them). */
+export const MAX_CONFIG_FILES = 100
+export const MAX_INCLUDES = 1000
+export const MAX_LOAD_BYTES = 16 * 1024 * 1024
+export const MAX_LOAD_NODES = 200_000
+
+type LoadError = ConfigNotFound | ConfigParseError | ConfigInvalid | InvalidInput
+const isLoadError = (e: unknown): e is LoadError =>
+  e instanceof ConfigNotFound || e instanceof ConfigParseError || e instanceof ConfigInvalid || e instanceof InvalidInput
+
+/** A synchronous step of the load: its typed errors in the error channel (anything else is a parse error of `file`). */
+const attempt = <A>(file: string, f: () => A): Effect.Effect<A, LoadError> =>
+  Effect.try({ try: f, catch: (e) => (isLoadError(e) ? e : new ConfigParseError({ file, line: null, column: null, reason: String(e) })) })
 
 type Env = Readonly<Record<string, string | undefined>>
 const nonEmpty = (s: string | undefined): string | undefined => (s === undefined || s === "" ? undefined : s)
@@ -103,35 +121,129 @@ const includesOf = (root: MapNode): ReadonlyArray<Include> => {
 }
 
 /**
- * One file with its includes merged under it (includes first, in order; the file's own keys win).
- * `chain`: real paths of the files including this one, for cycle detection. `files` collects the
- * files read, includes before their includer.
+ * `sops --decrypt FILE` (through proc.run: a timeout, interruptible), with the ambient process
+ * spawner when there is one (tests, programs), else Node's. null: sops is not installed.
  */
-const loadFileTree = (file: string, depth: number, chain: ReadonlyArray<string>, files: Array<string>): MapNode => {
-  const root = parseYaml(file, readConfigFile(file))
-  if (root.kind !== "map") throw invalid(root.loc, "", "the top level of a config file must be a mapping (key: value)")
-  const dir = path.dirname(file)
-  let acc: Node = emptyMap({ file, line: 1 })
-  for (const inc of includesOf(root)) {
-    const fail = (reason: string) => invalid(inc.loc, inc.field, reason)
-    const target = path.resolve(dir, inc.value)
-    if (!isInside(dir, target)) throw fail(`Include path escapes config directory (path traversal blocked): ${inc.value}`)
-    const lstat = fs.lstatSync(target, { throwIfNoEntry: false })
-    if (lstat === undefined) throw fail(`included file not found: ${target}`)
-    if (lstat.isSymbolicLink()) throw fail(`symlinked includes are not allowed: ${inc.value}`)
-    if (!lstat.isFile()) throw fail(`included path is not a regular file: ${target}`)
-    // a symlinked parent directory could still lead outside
-    const real = fs.realpathSync(target)
-    if (!isInside(fs.realpathSync(dir), real)) {
-      throw fail(`Include path escapes config directory (path traversal blocked): ${inc.value}`)
-    }
-    if (chain.includes(real)) throw fail(`circular include: ${[...chain, real].join(" -> ")}`)
-    if (depth + 1 > MAX_INCLUDE_DEPTH) throw fail(`include depth exceeds the maximum of ${MAX_INCLUDE_DEPTH}: ${inc.value}`)
-    acc = merge(acc, loadFileTree(target, depth + 1, [...chain, real], files))
-  }
-  files.push(file)
-  return merge(acc, without(root, "include")) as MapNode
+const decryptSops = (file: string, env: Env): Effect.Effect<string | null, ConfigParseError> => {
+  const fail = (reason: string) => new ConfigParseError({ file, line: null, column: null, reason })
+  const childEnv = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined))
+  const call = run("sops", ["--decrypt", file], { env: childEnv })
+  return Effect.serviceOption(ChildProcessSpawner.ChildProcessSpawner).pipe(
+    Effect.flatMap((spawner) =>
+      Option.isSome(spawner) ? Effect.provideService(call, ChildProcessSpawner.ChildProcessSpawner, spawner.value) : Effect.provide(call, NodeServices.layer)
+    ),
+    Effect.flatMap((r) => {
+      if (r.exitCode !== 0) {
+        const last = r.stderr.trim().split("\n").at(-1) ?? ""
+        return Effect.fail(fail(`sops could not decrypt the file (exit ${r.exitCode})${last === "" ? "" : `: ${last}`}`))
+      }
+      return r.stdout.length > MAX_CONFIG_FILE_SIZE ? Effect.fail(fail("the decrypted file is over 10 MiB")) : Effect.succeed(r.stdout)
+    }),
+    Effect.catchTag("SpawnFailed", (e) => (e.notFound ? Effect.succeed(null) : Effect.fail(fail(e.message)))),
+    Effect.catchTag("BackendTimeout", (e) => Effect.fail(fail(e.message)))
+  )
 }
+
+/** A file's tree with its includes merged, and how many include levels it has below it. */
+interface FileTree {
+  readonly tree: MapNode
+  readonly height: number
+}
+
+/** What one load has done so far: each file is read once, and the total work is bounded. */
+interface LoadState {
+  /** By real path. */
+  readonly done: Map<string, FileTree>
+  /** Files read, includes before their includer. */
+  readonly files: Array<string>
+  read: number
+  bytes: number
+  includes: number
+  readonly nodes: NodeBudget
+  /** The load's environment (sops runs with it). */
+  readonly env: Env
+}
+
+const newState = (env: Env): LoadState => ({ done: new Map(), files: [], read: 0, bytes: 0, includes: 0, nodes: { left: MAX_LOAD_NODES, limit: MAX_LOAD_NODES }, env })
+
+/** Counts a file about to be read (`size` bytes) against the load's bounds; a refusal is located at `loc`. */
+const account = (state: LoadState, size: number, loc: Loc, field: string) => {
+  if (++state.read > MAX_CONFIG_FILES) {
+    throw invalid(loc, field, `too many config files in one load (the limit is ${MAX_CONFIG_FILES}, includes counted once each)`)
+  }
+  if (state.bytes + size > MAX_LOAD_BYTES) {
+    throw invalid(loc, field, `config files too large together (${state.bytes + size} bytes; the limit for one load is ${MAX_LOAD_BYTES} bytes = 16 MiB)`)
+  }
+  state.bytes += size
+}
+
+/** An include checked (inside the includer's directory, a regular file, no cycle): its path and real path. */
+const checkInclude = (dir: string, inc: Include, chain: ReadonlyArray<string>, state: LoadState) => {
+  const fail = (reason: string) => invalid(inc.loc, inc.field, reason)
+  if (++state.includes > MAX_INCLUDES) throw fail(`too many includes in one load (the limit is ${MAX_INCLUDES})`)
+  const target = path.resolve(dir, inc.value)
+  if (!isInside(dir, target)) throw fail(`Include path escapes config directory (path traversal blocked): ${inc.value}`)
+  const lstat = fs.lstatSync(target, { throwIfNoEntry: false })
+  if (lstat === undefined) throw fail(`included file not found: ${target}`)
+  if (lstat.isSymbolicLink()) throw fail(`symlinked includes are not allowed: ${inc.value}`)
+  if (!lstat.isFile()) throw fail(`included path is not a regular file: ${target}`)
+  // a symlinked parent directory could still lead outside
+  const real = fs.realpathSync(target)
+  if (!isInside(fs.realpathSync(dir), real)) {
+    throw fail(`Include path escapes config directory (path traversal blocked): ${inc.value}`)
+  }
+  if (chain.includes(real)) throw fail(`circular include: ${[...chain, real].join(" -> ")}`)
+  return { target, real, size: lstat.size }
+}
+
+/**
+ * One file with its includes merged under it (includes first, in order; the file's own keys win).
+ * `chain`: real paths of the files including this one, for cycle detection. A file already read in
+ * this load is taken from `state.done` (an include DAG costs one read per file, not one per path),
+ * its depth below still counted where it is included again.
+ */
+const loadFileTree = (file: string, depth: number, chain: ReadonlyArray<string>, state: LoadState): Effect.Effect<FileTree, LoadError> =>
+  Effect.gen(function*() {
+    // between files: a load of many files stays interruptible (Ctrl-C)
+    yield* Effect.yieldNow
+    const { format, sops } = formatOf(file)
+    const raw = yield* attempt(file, () => readConfigFile(file))
+    const decrypted = sops ? yield* decryptSops(file, state.env) : null
+    const root = yield* attempt(file, () => {
+      const r = parseConfigText(file, decrypted ?? raw, format, state.nodes)
+      if (r.kind !== "map") throw invalid(r.loc, "", "the top level of a config file must be a mapping (key: value)")
+      // ciphertext must never become a value (an env value, a command)
+      const enc = findCiphertext(r)
+      if (enc !== null) {
+        throw invalid(
+          enc.loc,
+          escapeText(fieldPath(enc.path)),
+          sops
+            ? "SOPS ciphertext (ENC[…]) and sops is not installed: install sops so that kstlib decrypts this file (sops -d)"
+            : "SOPS ciphertext (ENC[…]) in a file not named *.sops.*: name it like secrets.sops.yml so that kstlib decrypts it with sops -d"
+        )
+      }
+      return r
+    })
+    const dir = path.dirname(file)
+    let acc: Node = emptyMap({ file, line: 1 })
+    let height = 0
+    for (const inc of yield* attempt(file, () => includesOf(root))) {
+      const found = yield* attempt(file, () => checkInclude(dir, inc, chain, state))
+      const known = state.done.get(found.real)
+      if (known === undefined) yield* attempt(file, () => account(state, found.size, inc.loc, inc.field))
+      const sub = known ?? (depth + 1 > MAX_INCLUDE_DEPTH ? null : yield* loadFileTree(found.target, depth + 1, [...chain, found.real], state))
+      if (sub === null || depth + 1 + sub.height > MAX_INCLUDE_DEPTH) {
+        return yield* Effect.fail(invalid(inc.loc, inc.field, `include depth exceeds the maximum of ${MAX_INCLUDE_DEPTH}: ${inc.value}`))
+      }
+      acc = merge(acc, sub.tree)
+      height = Math.max(height, sub.height + 1)
+    }
+    state.files.push(file)
+    const done: FileTree = { tree: merge(acc, without(root, "include")) as MapNode, height }
+    state.done.set(chain[chain.length - 1]!, done)
+    return done
+  })
 
 const decodeSettings = Schema.decodeUnknownResult(OpsSettings)
 const opsFields = Object.keys(Ops.fields)
@@ -236,7 +348,7 @@ const interpret = (merged: MapNode, ctx: Context): LoadedConfig => {
         name,
         backend: written === "tmux" || written === "container" ? written : null,
         source: entry.keyLoc,
-        issues: interp.issues.map((i) => ({ file: i.loc.file, line: i.loc.line, session: name, field: escapeText(fieldPath(i.path)), reason: escapeText(i.reason) }))
+        issues: interp.issues.map((i) => ({ file: i.loc.file, line: i.loc.line, session: name, field: escapeText(fieldPath(i.path)), reason: escapeText(sessionEnvHint(entry.value, i)) }))
       }
     }
     const where = (p: ReadonlyArray<PropertyKey>) => locate(interp.node, p, entry.keyLoc)
@@ -281,6 +393,19 @@ interface TreeIssue {
   readonly loc: Loc
   readonly path: ReadonlyArray<PropertyKey>
   readonly reason: string
+  /** The variable that is not set, when that is the problem. */
+  readonly unset?: string
+}
+
+/**
+ * An unset `$VAR` that the session's own `env:` sets: interpolation happens when the config is
+ * loaded, from kstlib's environment and `.env`, so say so, and how the session's shell can expand it.
+ */
+const sessionEnvHint = (entry: Node, issue: TreeIssue): string => {
+  const env = entry.kind === "map" ? entry.entries.get("env")?.value : undefined
+  const name = issue.unset
+  if (name === undefined || env?.kind !== "map" || !env.entries.has(name)) return issue.reason
+  return `variable ${name} is not set: \${VAR} is read from kstlib's environment and .env when the config is loaded, not from the session's env: (where ${name} is set); to let the session's shell expand it, write $$${name} and set shell: true`
 }
 
 /** Every string scalar of `node` interpolated; map keys stay as written. Locations are kept. */
@@ -301,7 +426,7 @@ const interpolateTree = (
         if (typeof n.value !== "string") return n
         const r = interpolate(n.value, lookup)
         if (r._tag === "Error") {
-          issues.push({ loc: n.loc, path: p, reason: r.reason })
+          issues.push({ loc: n.loc, path: p, reason: r.reason, ...(r.unset === undefined ? {} : { unset: r.unset }) })
           return n
         }
         if (r.used.length > 0) subs.push({ path: p, vars: r.used.flatMap((v) => {
@@ -377,56 +502,63 @@ export const projectOverride = (option: string | undefined, fromEnv: string | un
   return reason === null ? value : new InvalidInput({ field, reason })
 }
 
-const loadSync = (options: LoadOptions): LoadedConfig => {
-  const env: Env = options.env ?? process.env
-  const cwd = path.resolve(options.cwd ?? process.cwd())
-  // `--config ""` (e.g. an unset shell variable) must not silently fall back to the cascade
-  if (options.path === "") throw new InvalidInput({ field: "--config", reason: "the config path is empty" })
-  // a bad --project fails before any file is read
-  const flag = projectOverride(options.project, undefined)
-  if (flag instanceof InvalidInput) throw flag
-  const explicit = nonEmpty(options.path) ?? nonEmpty(env["KSTLIB_CONFIG"])
-  let candidates: ReadonlyArray<string>
-  let searched: ReadonlyArray<string>
-  if (explicit !== undefined) {
-    const file = path.resolve(cwd, explicit)
-    searched = [file]
-    if (fs.statSync(file, { throwIfNoEntry: false }) === undefined) throw new ConfigNotFound({ path: file, searched })
-    candidates = [file]
-  } else {
-    const seen = new Set<string>()
-    searched = cascadePaths(cwd, env)
-    candidates = searched.filter((p) => {
-      if (fs.statSync(p, { throwIfNoEntry: false }) === undefined) return false
-      const real = fs.realpathSync(p)
-      if (seen.has(real)) return false
-      seen.add(real)
-      return true
-    })
-  }
-  const files: Array<string> = []
-  let merged: MapNode = emptyMap({ file: candidates[0] ?? cwd, line: null })
-  for (const file of candidates) {
-    merged = merge(merged, loadFileTree(file, 0, [fs.realpathSync(file)], files)) as MapNode
-  }
-  const top = candidates[candidates.length - 1]
-  const topDir = top === undefined ? cwd : path.dirname(top)
-  const dotenv = top === undefined ? {} : readDotenv(topDir)
-  // own properties only: `${__proto__}` must not find Object.prototype
-  const own = (o: Readonly<Record<string, string | undefined>>, k: string) => (Object.hasOwn(o, k) ? o[k] : undefined)
-  const lookup = (name: string): string | undefined => own(env, name) ?? own(dotenv, name)
+const loadEffect = (options: LoadOptions): Effect.Effect<LoadedConfig, LoadError> =>
+  Effect.gen(function*() {
+    const env: Env = options.env ?? process.env
+    const cwd = path.resolve(options.cwd ?? process.cwd())
+    // `--config ""` (e.g. an unset shell variable) must not silently fall back to the cascade
+    if (options.path === "") return yield* new InvalidInput({ field: "--config", reason: "the config path is empty" })
+    // a bad --project fails before any file is read
+    const flag = projectOverride(options.project, undefined)
+    if (flag instanceof InvalidInput) return yield* flag
+    const explicit = nonEmpty(options.path) ?? nonEmpty(env["KSTLIB_CONFIG"])
+    let candidates: ReadonlyArray<string>
+    let searched: ReadonlyArray<string>
+    if (explicit !== undefined) {
+      const file = path.resolve(cwd, explicit)
+      searched = [file]
+      if (fs.statSync(file, { throwIfNoEntry: false }) === undefined) return yield* new ConfigNotFound({ path: file, searched })
+      candidates = [file]
+    } else {
+      const seen = new Set<string>()
+      searched = cascadePaths(cwd, env)
+      candidates = searched.filter((p) => {
+        if (fs.statSync(p, { throwIfNoEntry: false }) === undefined) return false
+        const real = fs.realpathSync(p)
+        if (seen.has(real)) return false
+        seen.add(real)
+        return true
+      })
+    }
+    const state = newState(env)
+    let merged: MapNode = emptyMap({ file: candidates[0] ?? cwd, line: null })
+    for (const file of candidates) {
+      const real = yield* attempt(file, () => fs.realpathSync(file))
+      // a cascade file may have been included by a lower one already
+      const known = state.done.get(real)
+      if (known === undefined) yield* attempt(file, () => account(state, fs.statSync(file).size, { file, line: null }, ""))
+      const loaded = known ?? (yield* loadFileTree(file, 0, [real], state))
+      merged = merge(merged, loaded.tree) as MapNode
+    }
+    const top = candidates[candidates.length - 1]
+    const topDir = top === undefined ? cwd : path.dirname(top)
+    const dotenv = top === undefined ? {} : yield* attempt(path.join(topDir, ".env"), () => readDotenv(topDir))
+    // own properties only: `${__proto__}` must not find Object.prototype
+    const own = (o: Readonly<Record<string, string | undefined>>, k: string) => (Object.hasOwn(o, k) ? o[k] : undefined)
+    const lookup = (name: string): string | undefined => own(env, name) ?? own(dotenv, name)
 
-  const override = projectOverride(options.project, lookup("KSTLIB_PROJECT"))
-  if (override instanceof InvalidInput) throw override
-  return interpret(merged, {
-    files,
-    searched,
-    env,
-    lookup,
-    projectOverride: override,
-    projectDefault: normalizeProjectName(path.basename(topDir))
+    const override = projectOverride(options.project, lookup("KSTLIB_PROJECT"))
+    if (override instanceof InvalidInput) return yield* override
+    return yield* attempt(top ?? cwd, () =>
+      interpret(merged, {
+        files: state.files,
+        searched,
+        env,
+        lookup,
+        projectOverride: override,
+        projectDefault: normalizeProjectName(path.basename(topDir))
+      }))
   })
-}
 
 /**
  * Loads the configuration: `options.path` (CLI `--config`), else `KSTLIB_CONFIG`, else the
@@ -435,13 +567,4 @@ const loadSync = (options: LoadOptions): LoadedConfig => {
  * is decoded on its own: a broken one becomes a `Rejected` entry, the others stay valid.
  * File-level problems fail the whole load; a bad `--config ""` / `--project` is an InvalidInput.
  */
-export const loadConfig = (
-  options: LoadOptions = {}
-): Effect.Effect<LoadedConfig, ConfigNotFound | ConfigParseError | ConfigInvalid | InvalidInput> =>
-  Effect.try({
-    try: () => loadSync(options),
-    catch: (e) =>
-      e instanceof ConfigNotFound || e instanceof ConfigParseError || e instanceof ConfigInvalid || e instanceof InvalidInput
-        ? e
-        : new ConfigParseError({ file: options.path ?? "<config>", line: null, column: null, reason: String(e) })
-  })
+export const loadConfig = (options: LoadOptions = {}): Effect.Effect<LoadedConfig, LoadError> => loadEffect(options)

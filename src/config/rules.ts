@@ -7,7 +7,7 @@
  * Deliberate fixes over the original:
  * - images with a registry port (`localhost:5000/app:1.2`) are valid;
  * - newlines (`\n`, `\r`) are refused in commands and send-keys text (a newline chains commands
- *   in a shell);
+ *   in a shell), and so is every other control character in send-keys text;
  * - commands are checked quote-aware on the words that will run (command-rules.ts), not with the
  *   original's substring regexes, which refused `grep -E 'a|b'` and let `e''val` through;
  * - JS `^…$` (no `m` flag) has no Python trailing-newline hole, and character classes that would
@@ -15,6 +15,7 @@
  * - `log_volume`, `working_dir` and `socket_name` are validated too;
  * - env values may not contain NUL (execve cannot pass them).
  */
+import { RE2JS } from "re2js"
 import { argvReason, commandSyntaxReason } from "./command-rules.js"
 
 export const MAX_SESSION_NAME_LENGTH = 64
@@ -48,10 +49,33 @@ export const ENV_KEY_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/u
 const CONTROL_KEY_PATTERN = /^(?:C-[a-zA-Z]|M-[a-zA-Z]|Enter|Escape|Space|Tab|BSpace)$/u
 
 /**
- * Variables that make a program load or run code other than the validated command (the original's
- * list, extended). Reviewed against ld.so(8), bash(1)/dash(1)/zsh(1) startup files and the
- * interpreters' documented variables. Not blocked, deliberately: HOME, PATH, XDG_* and CLASSPATH
- * (too common to refuse; they select files, they do not inject code into an otherwise safe command).
+ * Environment variables refused in `env:` and `env_file`: those that make a program load or run code
+ * other than the validated command, silently, where the command itself looks harmless. The one place
+ * the list and its reasons live (README: "Env keys that run code"). Reviewed against each runtime's
+ * and tool's documentation of the variables it reads at startup:
+ * - dynamic loader (ld.so(8), dyld): every `LD_*`, `DYLD_*` (prefixes below); glibc: GCONV_PATH
+ *   (iconv modules are shared objects), GLIBC_TUNABLES (CVE-2023-4911);
+ * - shells (bash(1), dash(1), zsh(1)): startup files and strings they evaluate (prompts are expanded
+ *   with command substitution), exported functions (`BASH_FUNC_*`);
+ * - python: module search paths and hooks (PYTHONPATH, PYTHONHOME, PYTHONUSERBASE, PYTHONSTARTUP,
+ *   PYTHONWARNINGS and PYTHONBREAKPOINT import a named module, PYTHONPYCACHEPREFIX names where
+ *   bytecode is read from); node: NODE_OPTIONS (`--require`), NODE_PATH, NODE_REPL_EXTERNAL_MODULE;
+ *   perl: PERL5OPT, PERL5LIB, PERLLIB, PERL5DB; ruby: RUBYOPT, RUBYLIB; php: PHPRC, PHP_INI_SCAN_DIR
+ *   (`auto_prepend_file`); java: JAVA_TOOL_OPTIONS, _JAVA_OPTIONS, JDK_JAVA_OPTIONS (`-javaagent`);
+ *   lua: LUA_INIT (code run at startup), LUA_PATH, LUA_CPATH and their versioned forms; R:
+ *   R_PROFILE, R_PROFILE_USER (R code run at startup), R_ENVIRON, R_ENVIRON_USER (which can set them);
+ * - git: GIT_SSH_COMMAND, GIT_SSH, GIT_PROXY_COMMAND, GIT_ASKPASS, GIT_EXTERNAL_DIFF (programs it
+ *   runs by itself on fetch, push, diff), GIT_EXEC_PATH (where its subcommands are found),
+ *   GIT_TEMPLATE_DIR (hooks copied into new repositories), GIT_CONFIG and every `GIT_CONFIG_*`
+ *   (GIT_CONFIG_PARAMETERS and GIT_CONFIG_COUNT/KEY_n/VALUE_n set any option: core.sshCommand,
+ *   core.fsmonitor run commands); ssh: SSH_ASKPASS; sudo: SUDO_ASKPASS;
+ * - less: LESSOPEN, LESSCLOSE (a command run for every file less opens, git's pager included);
+ * - openssl: OPENSSL_CONF (engine/provider loading), OPENSSL_ENGINES, OPENSSL_MODULES (shared objects).
+ * Not blocked, deliberately: PAGER, EDITOR, VISUAL, GIT_PAGER, GIT_EDITOR, MANPAGER, BROWSER (a
+ * program the user picks for interactive use, run when asked for, and commonly set in a tmux
+ * session); HOME, PATH, XDG_*, CLASSPATH, GIT_DIR, CURL_HOME and the like (they select files, as the
+ * working directory does; they inject nothing into an otherwise safe command); curl runs no program
+ * named by its environment.
  */
 export const DANGEROUS_ENV_KEYS: ReadonlyArray<string> = [
   // the original's list (LD_* and DYLD_* are refused as whole prefixes below)
@@ -64,7 +88,7 @@ export const DANGEROUS_ENV_KEYS: ReadonlyArray<string> = [
   "NODE_OPTIONS",
   "PERL5OPT",
   "RUBYOPT",
-  // shells: startup files and strings they evaluate (prompts are expanded with command substitution)
+  // shells
   "BASH_ENV",
   "ENV",
   "SHELLOPTS",
@@ -75,7 +99,7 @@ export const DANGEROUS_ENV_KEYS: ReadonlyArray<string> = [
   "PS2",
   "PS4",
   "ZDOTDIR",
-  // glibc: iconv modules are shared objects; tunables (CVE-2023-4911)
+  // glibc
   "GCONV_PATH",
   "GLIBC_TUNABLES",
   // interpreters and runtimes
@@ -83,7 +107,9 @@ export const DANGEROUS_ENV_KEYS: ReadonlyArray<string> = [
   "PYTHONUSERBASE",
   "PYTHONWARNINGS",
   "PYTHONBREAKPOINT",
+  "PYTHONPYCACHEPREFIX",
   "NODE_PATH",
+  "NODE_REPL_EXTERNAL_MODULE",
   "PERL5LIB",
   "PERLLIB",
   "PERL5DB",
@@ -94,8 +120,29 @@ export const DANGEROUS_ENV_KEYS: ReadonlyArray<string> = [
   "PHPRC",
   "PHP_INI_SCAN_DIR",
   "LUA_INIT",
+  "LUA_PATH",
+  "LUA_CPATH",
+  "R_PROFILE",
+  "R_PROFILE_USER",
+  "R_ENVIRON",
+  "R_ENVIRON_USER",
+  // tools that run a program named by a variable
+  "GIT_SSH_COMMAND",
+  "GIT_SSH",
+  "GIT_PROXY_COMMAND",
+  "GIT_ASKPASS",
+  "GIT_EXTERNAL_DIFF",
+  "GIT_EXEC_PATH",
+  "GIT_TEMPLATE_DIR",
+  "GIT_CONFIG",
+  "SSH_ASKPASS",
+  "SUDO_ASKPASS",
+  "LESSOPEN",
+  "LESSCLOSE",
+  // openssl
   "OPENSSL_CONF",
-  "OPENSSL_ENGINES"
+  "OPENSSL_ENGINES",
+  "OPENSSL_MODULES"
 ]
 
 /**
@@ -103,9 +150,11 @@ export const DANGEROUS_ENV_KEYS: ReadonlyArray<string> = [
  * program started (LD_AUDIT and LD_PRELOAD load code, LD_TRACE_LOADED_OBJECTS stops the program
  * from running, LD_DEBUG_OUTPUT/LD_PROFILE_OUTPUT write files) and glibc adds new ones; no
  * application needs them from a config file. `DYLD_` is the macOS equivalent. `BASH_FUNC_`: bash
- * imports functions from such variables. `LUA_INIT_`: versioned LUA_INIT.
+ * imports functions from such variables. `LUA_INIT_`, `LUA_PATH_`, `LUA_CPATH_`: the versioned
+ * forms (LUA_INIT_5_4). `GIT_CONFIG_`: GIT_CONFIG_PARAMETERS, GIT_CONFIG_COUNT/KEY_n/VALUE_n set any
+ * git option (GIT_CONFIG_GLOBAL/SYSTEM/NOSYSTEM go with them: an application has no need of them).
  */
-export const DANGEROUS_ENV_PREFIXES: ReadonlyArray<string> = ["LD_", "DYLD_", "BASH_FUNC_", "LUA_INIT_"]
+export const DANGEROUS_ENV_PREFIXES: ReadonlyArray<string> = ["LD_", "DYLD_", "BASH_FUNC_", "LUA_INIT_", "LUA_PATH_", "LUA_CPATH_", "GIT_CONFIG_"]
 
 export const isDangerousEnvKey = (key: string): boolean =>
   DANGEROUS_ENV_KEYS.includes(key) || DANGEROUS_ENV_PREFIXES.some((p) => key.startsWith(p))
@@ -266,6 +315,11 @@ export const validateSendKeys = (keys: string): string | null => {
   if (keys.includes("\u0000")) return "Null bytes are not allowed in keys"
   if (CONTROL_KEY_PATTERN.test(keys)) return null
   if (hasNewline(keys)) return "Newlines are not allowed in keys"
+  // typed into a line editor, a control character is a command of its own (C-o accepts the line
+  // in bash, ESC starts a key sequence): control keys go by name, never inside text
+  if (/[\u0000-\u001f\u007f-\u009f]/u.test(keys)) {
+    return "Control characters are not allowed in keys; send a control key by its name (C-c, Escape, Tab, ...) on its own"
+  }
   const hit = SEND_KEYS_PATTERNS.find((p) => p.regex.test(keys))
   return hit === undefined ? null : `${hit.what} in the shell the keys are typed into; send one simple command`
 }
@@ -337,6 +391,8 @@ export const validateTmuxBinary = (binary: string, configDirs: ReadonlyArray<str
 export const FORBIDDEN_MOUNT_DIRS: ReadonlyArray<string> = ["/", "/proc", "/sys", "/dev", "/boot", "/etc"]
 /** ... and everything below these. */
 export const FORBIDDEN_MOUNT_TREES: ReadonlyArray<string> = ["/proc", "/sys", "/boot"]
+/** Devices: a disk (`/dev/sda`) mounted into a container is the host's data, raw. */
+export const DEVICE_TREE = "/dev"
 /** Container engines' API sockets: mounting one (or a directory holding one) gives root on the host. */
 export const ENGINE_SOCKETS: ReadonlyArray<RegExp> = [
   /^\/var\/run\/docker\.sock$/u,
@@ -360,14 +416,17 @@ const ENGINE_SOCKET_DIRS: ReadonlyArray<RegExp> = [
 
 /**
  * Why a bind mount of host path `host` (absolute, normalised, symlinks already resolved by the
- * caller) is refused, or null. `shown` is the path as written, for the message.
+ * caller) is refused, or null. `shown` is the path as written, for the message; `device`: the
+ * caller found a block or character device there (stat of the real path).
  */
-export const validateHostMount = (host: string, shown: string): string | null => {
+export const validateHostMount = (host: string, shown: string, device = false): string | null => {
   const via = host === shown ? "" : ` (resolves to '${host}')`
   const refuse = (what: string) => `refusing to mount host '${shown}'${via}: ${what}; set unsafe_mounts: true to allow it`
   if (FORBIDDEN_MOUNT_DIRS.includes(host) || FORBIDDEN_MOUNT_TREES.some((t) => host.startsWith(`${t}/`))) {
     return refuse("host system directory")
   }
+  if (device) return refuse("device node")
+  if (host.startsWith(`${DEVICE_TREE}/`)) return refuse("under /dev (devices)")
   if (ENGINE_SOCKETS.some((r) => r.test(host)) || ENGINE_SOCKET_DIRS.some((r) => r.test(host))) {
     return refuse("container engine socket (root on the host)")
   }
@@ -398,15 +457,24 @@ export const validateReadyUrl = (url: string): string | null => {
   return parsed.protocol === "http:" || parsed.protocol === "https:" ? null : `only http:// and https:// URLs can be probed: ${url}`
 }
 
-export const validateReadyPattern = (pattern: string): string | null => {
+/**
+ * `ready.log` as RE2 (linear time: the probe runs it in kstlib's own thread over many lines), or why
+ * it cannot be. RE2 has no backreferences or lookaround, the features that need backtracking.
+ */
+export const compileReadyPattern = (pattern: string): RE2JS | string => {
   if (pattern === "") return "the pattern is empty"
   if (pattern.length > MAX_READY_PATTERN_LENGTH) return `pattern too long (max ${MAX_READY_PATTERN_LENGTH} chars)`
   try {
-    new RegExp(pattern, "u")
-    return null
+    return RE2JS.compile(pattern)
   } catch (e) {
-    return `not a valid regular expression: ${(e as Error).message}`
+    const reason = (e as Error).message.replace(/^error parsing regexp: /u, "")
+    return `not a valid RE2 regular expression (no backreferences or lookaround; see https://github.com/google/re2/wiki/Syntax): ${reason}`
   }
+}
+
+export const validateReadyPattern = (pattern: string): string | null => {
+  const re = compileReadyPattern(pattern)
+  return typeof re === "string" ? re : null
 }
 
 export const validateReadySeconds = (what: "timeout" | "interval") => (n: number): string | null => {

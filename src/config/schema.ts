@@ -155,7 +155,7 @@ const unsafeMountsField = {
   unsafe_mounts: Schema.optionalKey(
     Schema.Boolean.annotate({
       default: false,
-      description: "Allow bind-mounting host system directories (/, /proc, /sys, /dev, /boot, /etc) and container engine sockets."
+      description: "Allow bind-mounting host system directories (/, /proc, /sys, /boot, /etc), devices (device nodes, anything under /dev) and container engine sockets."
     })
   )
 }
@@ -188,7 +188,7 @@ export const Ready = Schema.Struct({
   ),
   log: Schema.optionalKey(
     Schema.String.check(rule(validateReadyPattern, { minLength: 1, maxLength: MAX_READY_PATTERN_LENGTH }, "a regular expression")).annotate({
-      description: "This regular expression (JavaScript syntax) matches a line of the session's output."
+      description: "This regular expression (RE2 syntax: no backreferences or lookaround) matches a line of the session's output."
     })
   ),
   cmd: Schema.optionalKey(

@@ -2,6 +2,7 @@
  * Text-level helpers of the loader: strict UTF-8 decoding, dotenv files and compose-style
  * `${VAR}` interpolation. Pure functions; none of them ever puts a variable's value in a message.
  */
+import { ENV_KEY_PATTERN, MAX_ENV_KEY_LENGTH } from "./rules.js"
 
 /** Decoded text, or why the bytes are not UTF-8 (with the 1-based line of the first bad byte). */
 export type Decoded = { readonly text: string } | { readonly line: number | null; readonly reason: string }
@@ -77,7 +78,7 @@ const DOUBLE_QUOTE_ESCAPES: Readonly<Record<string, string>> = { n: "\n", r: "\r
  * `KEY=VALUE` lines as dotenv / docker compose read them: blank lines and `#` comments skipped,
  * an optional `export ` prefix, unquoted values trimmed with a ` #` comment cut off, single quotes
  * literal, double quotes with `\n \r \t \\ \"` escapes; quoted values may span lines. Problems
- * name the line and the key, never the value.
+ * name the line and a well-formed key, never the value nor a malformed line's text.
  */
 export const parseDotenv = (text: string): { readonly entries: ReadonlyArray<DotenvEntry>; readonly problems: ReadonlyArray<DotenvProblem> } => {
   const entries: Array<DotenvEntry> = []
@@ -97,6 +98,13 @@ export const parseDotenv = (text: string): { readonly entries: ReadonlyArray<Dot
       continue
     }
     const key = body.slice(0, eq).trim()
+    // a malformed line may be a pasted secret (`hunter2 topsecret=1`): only its line and the rule are named
+    const keyProblem = !ENV_KEY_PATTERN.test(key)
+      ? "invalid env key (letters, digits and _, not starting with a digit; the line is not shown)"
+      : key.length > MAX_ENV_KEY_LENGTH
+      ? `env key too long (max ${MAX_ENV_KEY_LENGTH} chars)`
+      : null
+    const problem = (reason: string) => problems.push({ line: lineNo, reason: keyProblem ?? reason })
     let rest = body.slice(eq + 1).replace(/^[ \t]+/u, "")
     const quote = rest[0]
     if (quote === "'" || quote === "\"") {
@@ -127,15 +135,19 @@ export const parseDotenv = (text: string): { readonly entries: ReadonlyArray<Dot
         i++
       }
       if (!closed) {
-        problems.push({ line: lineNo, reason: `unterminated ${quote === "'" ? "single" : "double"}-quoted value for key ${key}` })
+        problem(`unterminated ${quote === "'" ? "single" : "double"}-quoted value for key ${key}`)
         continue
       }
       const after = rest.slice(pos + 1).trim()
-      if (after !== "" && !after.startsWith("#")) {
-        problems.push({ line: lineNo, reason: `unexpected text after the closing quote for key ${key}` })
+      if (keyProblem !== null || (after !== "" && !after.startsWith("#"))) {
+        problem(`unexpected text after the closing quote for key ${key}`)
         continue
       }
       entries.push({ key, value, line: lineNo })
+      continue
+    }
+    if (keyProblem !== null) {
+      problem(keyProblem)
       continue
     }
     // unquoted: a `#` after whitespace starts a comment
@@ -150,12 +162,13 @@ export const parseDotenv = (text: string): { readonly entries: ReadonlyArray<Dot
 /** Result of interpolating one string: the value, the variables used, or the first problem. */
 export type Interpolated =
   | { readonly _tag: "Ok"; readonly value: string; readonly used: ReadonlyArray<string> }
-  | { readonly _tag: "Error"; readonly reason: string }
+  | { readonly _tag: "Error"; readonly reason: string; readonly unset?: string }
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*/u
 
 class InterpolationError {
-  constructor(readonly reason: string) {}
+  /** `unset`: the variable that is not set, when that is the problem. */
+  constructor(readonly reason: string, readonly unset?: string) {}
 }
 
 /**
@@ -218,7 +231,7 @@ export const interpolate = (input: string, lookup: (name: string) => string | un
         const nonEmpty = set && value !== ""
         switch (op) {
           case "":
-            if (!set) throw new InterpolationError(`variable ${name} is not set (give a default with \${${name}:-default})`)
+            if (!set) throw new InterpolationError(`variable ${name} is not set (give a default with \${${name}:-default})`, name)
             out += value
             break
           case ":-":
@@ -249,7 +262,7 @@ export const interpolate = (input: string, lookup: (name: string) => string | un
       const m = NAME.exec(s.slice(i + 1))
       if (m === null) throw new InterpolationError("invalid interpolation format: '$' must be followed by a variable name or '{' (write $$ for a literal $)")
       const value = get(m[0])
-      if (value === undefined) throw new InterpolationError(`variable ${m[0]} is not set (give a default with \${${m[0]}:-default})`)
+      if (value === undefined) throw new InterpolationError(`variable ${m[0]} is not set (give a default with \${${m[0]}:-default})`, m[0])
       out += value
       i += 1 + m[0].length
     }
@@ -258,7 +271,7 @@ export const interpolate = (input: string, lookup: (name: string) => string | un
   try {
     return { _tag: "Ok", value: expand(input), used: [...used] }
   } catch (e) {
-    if (e instanceof InterpolationError) return { _tag: "Error", reason: e.reason }
+    if (e instanceof InterpolationError) return { _tag: "Error", reason: e.reason, ...(e.unset === undefined ? {} : { unset: e.unset }) }
     throw e
   }
 }

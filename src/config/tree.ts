@@ -33,6 +33,11 @@ export interface ScalarNode {
 }
 export type Node = MapNode | SeqNode | ScalarNode
 
+export interface NodeBudget {
+  left: number
+  readonly limit: number
+}
+
 /** Bounds the nodes produced by alias expansion (`&a [*b, *b, …]` nested: the "billion laughs" document). */
 const MAX_ALIASED_NODES = 100_000
 
@@ -42,17 +47,31 @@ const UNRESOLVED_ALIAS = "unresolved YAML alias (a value starting with '*' must 
 const reasonOf = (e: YAML.YAMLError) =>
   /alias/iu.test(e.message) || e.code === "BAD_ALIAS" ? UNRESOLVED_ALIAS : e.message.split(" at line ")[0]!.split("\n")[0]!
 
-/** Parses one YAML document. An empty (or comments-only) file is an empty map. */
-export const parseYaml = (file: string, text: string): Node => {
+/**
+ * A key as the text written. YAML 1.2 reads plain `NULL`, `~`, `True`, `.inf`, `0x1F` as null,
+ * booleans and numbers; as names (sessions, env keys) they mean what they say, and `true:` and
+ * `"true":` are the same name.
+ */
+const keyText = (key: YAML.Scalar): string =>
+  key.type === "PLAIN" ? key.source ?? String(key.value ?? "") : typeof key.value === "string" ? key.value : String(key.value ?? "")
+
+/**
+ * Parses one YAML document. An empty (or comments-only) file is an empty map. `budget`: the nodes
+ * the caller's load may still produce (shared by the files of one load), counted down here.
+ */
+export const parseYaml = (file: string, text: string, budget: NodeBudget = { left: Infinity, limit: Infinity }): Node => {
   const lineCounter = new YAML.LineCounter()
-  const doc = YAML.parseDocument(text, { lineCounter, uniqueKeys: true })
+  // duplicates are found below, on the keys as written (YAML compares `true` and `True` as one value)
+  const doc = YAML.parseDocument(text, { lineCounter, uniqueKeys: false })
   const err = doc.errors[0]
   if (err !== undefined) {
     const pos = lineCounter.linePos(err.pos[0])
     throw new ConfigParseError({ file, line: pos.line, column: pos.col, reason: `invalid YAML: ${reasonOf(err)}` })
   }
-  let budget = MAX_ALIASED_NODES
+  let aliased = MAX_ALIASED_NODES
   let insideAlias = 0
+  /** Where the outermost alias being expanded is written: the location of a bomb. */
+  let aliasAt: number | undefined
   const locOf = (offset: number | undefined): Loc => ({
     file,
     line: offset === undefined ? null : lineCounter.linePos(offset).line
@@ -63,11 +82,13 @@ export const parseYaml = (file: string, text: string): Node => {
   }
 
   const convert = (node: unknown, fallback: Loc): Node => {
-    if (insideAlias > 0 && --budget < 0) fail(undefined, `too many alias expansions (more than ${MAX_ALIASED_NODES} nodes)`)
+    if (--budget.left < 0) fail(YAML.isNode(node) ? node.range?.[0] : undefined, `too many nodes (keys, values, list items) in one load (the limit is ${budget.limit})`)
+    if (insideAlias > 0 && --aliased < 0) fail(aliasAt, `too many alias expansions (more than ${MAX_ALIASED_NODES} nodes)`)
     if (YAML.isAlias(node)) {
       const target = node.resolve(doc)
       // never echo the alias text: an unquoted value starting with '*' may be a password
       if (target === undefined) fail(node.range?.[0], UNRESOLVED_ALIAS)
+      if (insideAlias === 0) aliasAt = node.range?.[0]
       insideAlias++
       try {
         return convert(target, locOf(node.range?.[0]))
@@ -82,8 +103,9 @@ export const parseYaml = (file: string, text: string): Node => {
         const key = pair.key
         if (key !== null && !YAML.isScalar(key)) fail(YAML.isNode(key) ? key.range?.[0] : undefined, "complex mapping keys are not supported")
         const keyLoc = locOf(YAML.isScalar(key) ? key.range?.[0] : node.range?.[0])
+        const name = YAML.isScalar(key) ? keyText(key) : ""
         // `<<: *base` / `<<: [*a, *b]` (YAML merge key): explicit keys win, earlier sources win over later ones
-        if (YAML.isScalar(key) && key.value === "<<" && key.type === "PLAIN") {
+        if (YAML.isScalar(key) && name === "<<" && key.type === "PLAIN") {
           const source = convert(pair.value, keyLoc)
           const sources = source.kind === "seq" ? source.items : [source]
           for (const s of sources) {
@@ -92,7 +114,11 @@ export const parseYaml = (file: string, text: string): Node => {
           }
           continue
         }
-        const name = YAML.isScalar(key) ? String(key.value) : "null"
+        const first = entries.get(name)
+        if (first !== undefined) {
+          const shown = name.length > 64 ? `${name.slice(0, 61)}...` : name
+          fail(YAML.isScalar(key) ? key.range?.[0] : undefined, `invalid YAML: duplicate key '${shown}'${first.keyLoc.line === null ? "" : ` (first at line ${first.keyLoc.line})`}`)
+        }
         entries.set(name, { keyLoc, value: convert(pair.value, keyLoc) })
       }
       for (const [k, v] of merged) if (!entries.has(k)) entries.set(k, v)

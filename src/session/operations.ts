@@ -122,6 +122,8 @@ export const effectiveSpec = (
     const decoded = decodeSessionEntry(name, raw, {
       defaults: sessionDefaults(config),
       baseDir: overrides.cwd ?? process.cwd(),
+      // `~` in a command or path given here is kstlib's own HOME, as in the config file
+      home: process.env["HOME"] === "" ? undefined : process.env["HOME"],
       file: fromCli || entry === null ? "<command line>" : entry.source.file,
       line: fromCli || entry === null ? null : entry.source.line
     })

@@ -102,3 +102,18 @@ describe("observability", () => {
     expect(sb.kstlib(["ops", "list"]).stderr).not.toContain("DEBUG")
   })
 })
+
+describe("a ready.log pattern cannot block kstlib", () => {
+  it("^(a+)+$ over lines of a's: apply --wait honours ready.timeout, status answers", () => {
+    const s = sb.name("redos")
+    // `$$` is a literal `$` (interpolation)
+    const flood = `i=0; while [ $$i -lt 300 ]; do echo ${"a".repeat(48)}!; i=$$((i+1)); done; sleep 300`
+    sb.writeConfig({ [s]: { ...tmuxEntry(flood), shell: true, ready: { log: "^(a+)+$$", timeout: 3, interval: 1 } } })
+    const apply = sb.kstlib(["ops", "apply", "--wait"])
+    expect(apply.code, apply.stderr).toBe(1)
+    expect(apply.stdout).toContain(`session '${s}' not ready after 3s (log /^(a+)+$/: no line matches /^(a+)+$/)`)
+    const status = sb.kstlib(["ops", "status", s, "--json"])
+    expect(status.code, status.stderr).toBe(0)
+    expect(JSON.parse(status.stdout)).toMatchObject({ name: s, ready: false })
+  })
+})

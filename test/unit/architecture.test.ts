@@ -26,13 +26,17 @@ const ALLOWED: Readonly<Record<string, ReadonlyArray<string>>> = {
   place: ["model"],
   proc: ["errors"],
   spec: ["model"],
-  config: [...VOCABULARY],
+  // proc: the `sops --decrypt` of an encrypted include
+  config: [...VOCABULARY, "proc"],
   // the pure value rules of config/rules.ts (a host's podman socket path), nothing else of config
   transport: [...VOCABULARY, "proc", "config/rules"],
-  backends: [...VOCABULARY, "proc", "spec", "transport"],
+  // config/rules.ts: the pure value rules (the ready.log pattern engine)
+  backends: [...VOCABULARY, "proc", "spec", "transport", "config/rules"],
   reconcile: [...VOCABULARY, "spec", "backends", "config"],
   session: [...VOCABULARY, "spec", "backends", "config", "reconcile"],
   export: [...VOCABULARY, "spec", "config"],
+  // `ops import`: other tools' files into a config (checked with config's rules); pm2 JS runs in a child
+  import: [...VOCABULARY, "proc", "config"],
   layer: [...VOCABULARY, "spec", "backends", "transport", "config"]
 }
 

@@ -1,6 +1,6 @@
 /** src/command.ts (split, syntax scan, argv) and the deep command check (src/config/command-rules.ts). */
 import { describe, expect, it } from "vitest"
-import { commandArgv, scanCommand, splitWords } from "../../src/command.js"
+import { commandArgv, expandTilde, scanCommand, splitWords } from "../../src/command.js"
 import { argvReason, commandSyntaxReason } from "../../src/config/command-rules.js"
 import { validateCommand } from "../../src/config/rules.js"
 import { fingerprint, hashFingerprint, specHash } from "../support/factories.js"
@@ -34,6 +34,18 @@ describe("scanCommand", () => {
     expect(splitWords("echo \"\\$x\" '\\n'")).toEqual({ ok: true, words: ["echo", "\\$x", "\\n"] })
     expect(splitWords("")).toEqual({ ok: true, words: [] })
     expect(scanCommand("echo 'x")).toEqual({ ok: false, reason: "no closing quotation (')" })
+  })
+})
+
+describe("expandTilde (what the original's sh -c did with a leading ~)", () => {
+  const homes: Record<string, string> = { "": "/home/me", bob: "/srv/bob", sp: "/home/with space" }
+  const expand = (t: string) => expandTilde(t, (u) => homes[u])
+  it("the tilde-prefix of an unquoted word; quoted, escaped or inside a word stays literal", () => {
+    expect(expand("ls ~ ~/a ~bob ~bob/x '~/q' \"~/d\" \\~/e a~/b --x=~/f")).toEqual({ ok: true, text: "ls /home/me /home/me/a /srv/bob /srv/bob/x '~/q' \"~/d\" \\~/e a~/b --x=~/f" })
+    expect(splitWords((expand("cat ~sp/f") as { text: string }).text)).toEqual({ ok: true, words: ["cat", "/home/with space/f"] })
+    expect(expand("echo ~\"x\" ~$USER")).toEqual({ ok: true, text: "echo ~\"x\" ~$USER" })
+    expect(expand("ls ~nobody-here/x")).toEqual({ ok: false, reason: "cannot expand '~nobody-here': no such user on this machine" })
+    expect(expandTilde("ls ~/x", () => undefined)).toEqual({ ok: false, reason: "cannot expand '~': HOME is not set" })
   })
 })
 
@@ -83,7 +95,46 @@ const DANGEROUS: ReadonlyArray<readonly [string, string]> = [
   ["env -S 'sh -c x'", "'env -S' splits its argument into a command line that cannot be checked; write the words directly, or set shell: true"],
   ["sudo -s x", "'sudo -s' runs the command through a shell, but no shell runs this command; set shell: true to run shell code"],
   ["FOO=1 python app.py", "'FOO=…' would set a variable in a shell, but no shell runs this command; put it under env:, or set shell: true"],
-  ["echo 'unclosed", "cannot split the command into words: no closing quotation (')"]
+  ["echo 'unclosed", "cannot split the command into words: no closing quotation (')"],
+  // programs that take code and hand it to a shell (issue 28): -c options, wherever getopt finds them
+  ["flock /tmp/lock -c 'touch /tmp/p'", `'flock -c' ${SHELL_CODE}`],
+  ["flock -w 5 /tmp/lock --command x", `'flock --command' ${SHELL_CODE}`],
+  ["script -q -c 'touch /tmp/p' /dev/null", `'script -c' ${SHELL_CODE}`],
+  ["script /dev/null --command=x", `'script --command' ${SHELL_CODE}`],
+  ["su root -c 'touch /tmp/p'", `'su -c' ${SHELL_CODE}`],
+  ["su - -lc x nobody", `'su -c' ${SHELL_CODE}`],
+  ["runuser -l nobody -c x", `'runuser -c' ${SHELL_CODE}`],
+  ["sg users 'touch /tmp/p'", "'sg GROUP COMMAND' runs COMMAND through a shell (sh -c), but no shell runs this command; set shell: true to run shell code"],
+  ["watch -n 1 'touch /tmp/p'", "'watch' runs its command through a shell (sh -c), but no shell runs this command; use watch -x to run the words as they are, or set shell: true"],
+  ["parallel touch ::: a b", "'parallel' runs its command through a shell (sh -c), but no shell runs this command; set shell: true to run shell code"],
+  ["ssh host 'touch /tmp/p'", "'ssh HOST COMMAND' runs COMMAND through the remote login shell, but no shell runs this command; set shell: true to run shell code"],
+  ["ssh -p 2222 -o BatchMode=yes user@host -l x touch p", "'ssh HOST COMMAND' runs COMMAND through the remote login shell, but no shell runs this command; set shell: true to run shell code"],
+  ["tmux new-session -d -s x 'touch /tmp/p'", "'tmux new-session COMMAND' runs COMMAND through a shell, but no shell runs this command; set shell: true to run shell code"],
+  ["tmux -L s new -d touch p", "'tmux new COMMAND' runs COMMAND through a shell, but no shell runs this command; set shell: true to run shell code"],
+  ["tmux new-session -d \\; run-shell 'touch /tmp/p'", "'tmux run-shell' runs shell code, but no shell runs this command; set shell: true to run shell code"],
+  ["tmux set-hook -g session-created 'run-shell x'", "'tmux run-shell' runs shell code, but no shell runs this command; set shell: true to run shell code"],
+  ["tmux send-keys -t x 'touch /tmp/p' Enter", "'tmux send-keys' types into a shell, but no shell runs this command; set shell: true to run shell code"],
+  ["tmux -c 'touch /tmp/p'", `'tmux -c' ${SHELL_CODE}`],
+  ["find . -maxdepth 0 -exec sh -c 'touch /tmp/p' \\;", `'sh -c' ${SHELL_CODE}`],
+  ["find . -execdir bash -c x {} +", `'bash -c' ${SHELL_CODE}`],
+  ["find . -ok eval x \\;", runsCode("eval")],
+  // programs that run the rest of their argv as a command: the wrapped command is checked
+  ["chroot / sh -c x", `'sh -c' ${SHELL_CODE}`],
+  ["chroot --userspec=1:1 /srv/root bash -c x", `'bash -c' ${SHELL_CODE}`],
+  ["unshare -r -S 0 sh -c x", `'sh -c' ${SHELL_CODE}`],
+  ["prlimit --nofile=1024 -p 1 sh -c x", `'sh -c' ${SHELL_CODE}`],
+  ["runuser -u nobody -- sh -c x", `'sh -c' ${SHELL_CODE}`],
+  ["systemd-run --user -p MemoryMax=1G --unit x sh -c x", `'sh -c' ${SHELL_CODE}`],
+  ["nsenter -t 1 -m sh -c x", `'sh -c' ${SHELL_CODE}`],
+  ["setpriv --reuid 1000 sh -c x", `'sh -c' ${SHELL_CODE}`],
+  ["gosu nobody sh -c x", `'sh -c' ${SHELL_CODE}`],
+  ["tini -- sh -c x", `'sh -c' ${SHELL_CODE}`],
+  ["dumb-init -c sh -c x", `'sh -c' ${SHELL_CODE}`],
+  ["strace -f -o /dev/null sh -c x", `'sh -c' ${SHELL_CODE}`],
+  ["flock /tmp/lock sh -c x", `'sh -c' ${SHELL_CODE}`],
+  ["watch -x sh -c x", `'sh -c' ${SHELL_CODE}`],
+  ["screen -dmS x sh -c x", `'sh -c' ${SHELL_CODE}`],
+  ["screen -S x -X stuff 'touch /tmp/p'", "'screen -X' sends commands to a screen session, but no shell runs this command; set shell: true to run shell code"]
 ]
 
 describe("deep check", () => {
@@ -106,7 +157,26 @@ describe("deep check", () => {
     "node -e 'console.log(1)'",
     "./source.sh",
     "python exec.py",
-    "xargs -I{} echo {}"
+    "xargs -I{} echo {}",
+    // the same programs, running no shell
+    "flock /tmp/lock python job.py",
+    "flock -n /tmp/lock ./run.sh -c x", // -c after the command is the command's
+    "su -l nobody",
+    "script -q out.log",
+    "watch -x -n 1 ls -l",
+    "ssh host",
+    "ssh -p 22 -l deploy host",
+    "tmux new-session -d -s work",
+    "tmux new-session -s run", // a session named like a command
+    "tmux attach -t work",
+    "find . -name '*.py' -exec wc -l {} +",
+    "find . -exec grep -c x {} \\;",
+    "chroot /srv/root /usr/bin/python3 app.py",
+    "gosu app python app.py",
+    "tini -- python app.py",
+    "dumb-init python app.py",
+    "systemd-run --user --unit x python app.py",
+    "runuser -u app -- python app.py"
   ])("accepts %j", (command) => {
     expect(commandSyntaxReason(command)).toBeNull()
   })

@@ -5,10 +5,12 @@
 import * as path from "node:path"
 import type { HostRuntime, ReadySpec, RuntimeName, Supervision } from "../../model.js"
 import { DEFAULT_READY_INTERVAL, DEFAULT_READY_TIMEOUT } from "../../model.js"
+import { expandTilde } from "../../command.js"
 import { hostField } from "../../place.js"
 import { validateCommand, validateDependencies, validateEnvCount, validateEnvTotal } from "../rules.js"
 import type { SessionCommon } from "../schema.js"
 import { readEnvFile } from "./env-files.js"
+import { userHome } from "./paths.js"
 
 export type FieldPath = ReadonlyArray<PropertyKey>
 
@@ -139,12 +141,33 @@ export const sharedOf = (name: string, v: Decoded, backend: "tmux" | "container"
     const kind = "tcp" in r ? "tcp" : "http" in r ? "http" : "cmd"
     report(["ready", kind], `ready.${kind} would check this machine, not host '${host}'; use ready.log${backend === "container" ? " or ready.cmd (run in the container)" : ""}`)
   }
+  const shell = v.shell ?? false
+  // a leading `~` of a word: expanded where the words run on this machine (the original's sh -c did),
+  // refused where that home directory is unknown (in a container, on a host)
+  const tilde = (at: FieldPath, text: string, elsewhere: string | null): string => {
+    if (shell) return text
+    const t = expandTilde(text, (user) => (elsewhere !== null ? undefined : user === "" ? ctx.home : userHome(user)))
+    if (t.ok) return t.text
+    report(
+      at,
+      elsewhere === null
+        ? t.reason
+        : `'~' is not expanded here: no shell runs this command, and the home directory ${elsewhere} is not known to kstlib; write the absolute path, or set shell: true so that the shell there expands it`
+    )
+    return text
+  }
+  const runsElsewhere = host !== null ? `on host '${host}'` : backend === "container" ? "in the container" : null
+  const command = v.command === undefined || v.command === null ? null : tilde(["command"], v.command, runsElsewhere)
+  const ready = r !== undefined && r !== null && "cmd" in r
+    ? { ready: { ...r, cmd: tilde(["ready", "cmd"], r.cmd, backend === "container" ? "in the container" : runsElsewhere) } }
+    : {}
   return {
-    command: v.command ?? null,
-    shell: v.shell ?? false,
+    command,
+    shell,
     env: environmentOf(v, ctx, report),
     state: v.state ?? "running",
     ...supervision,
+    ...ready,
     ...hostField(host),
     hostRuntime
   }

@@ -8,7 +8,7 @@ import { validateHostMount } from "../rules.js"
 import type { ContainerSession } from "../schema.js"
 import type { EntryContext, FieldPath, Report, Shared } from "./common.js"
 import { expandHome } from "./common.js"
-import { realPathOf } from "./paths.js"
+import { isDeviceNode, realPathOf } from "./paths.js"
 
 export const containerSpecOf = (
   name: string,
@@ -46,7 +46,8 @@ export const containerSpecOf = (
     const source = volume.slice(0, volume.indexOf(":"))
     if (!unsafe_mounts && source.startsWith("/")) {
       const normal = path.resolve(source)
-      const reason = validateHostMount(normal, source) ?? validateHostMount(realPathOf(normal), source)
+      const real = realPathOf(normal)
+      const reason = validateHostMount(real, source, isDeviceNode(real)) ?? validateHostMount(normal, source)
       if (reason !== null) report(at, reason)
     }
     return volume

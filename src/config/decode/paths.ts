@@ -27,3 +27,25 @@ export const existsButNotDirectory = (p: string): boolean => {
     cur = parent
   }
 }
+
+/** `~user`'s home directory, from /etc/passwd (Node has no getpwnam). */
+export const userHome = (user: string): string | undefined => {
+  try {
+    const line = fs.readFileSync("/etc/passwd", "utf8").split("\n").find((l) => l.startsWith(`${user}:`))
+    const home = line?.split(":")[5]
+    return home === undefined || home === "" ? undefined : home
+  } catch {
+    return undefined
+  }
+}
+
+/** A block or character device (a real path: symlinks resolved). */
+export const isDeviceNode = (p: string): boolean => {
+  try {
+    const st = fs.statSync(p, { throwIfNoEntry: false })
+    return st !== undefined && (st.isBlockDevice() || st.isCharacterDevice())
+  } catch {
+    // unreadable (EACCES): not something this check can see; the path rules still apply
+    return false
+  }
+}

@@ -4,7 +4,9 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import type { ConfigInvalid, ConfigParseError } from "../../../src/errors.js"
+import { parseConfigText } from "../../../src/config/formats.js"
 import { loadConfig } from "../../../src/config/load.js"
+import { toPlain } from "../../../src/config/tree.js"
 import { rejected, valid } from "../../support/loaded.js"
 
 const dirs: Array<string> = []
@@ -190,6 +192,172 @@ describe("include", () => {
       const issues = invalidIssues(yield* Effect.flip(load(deep, { path: path.join(deep, "cfg/f0.yml") })))
       expect(issues[0]).toMatchObject({ file: path.join(deep, "cfg/f10.yml"), reason: "include depth exceeds the maximum of 10: f11.yml" })
     }))
+
+  it.effect("an include DAG is read once per file (10 files, each including the next six times: 6^9 paths)", () =>
+    Effect.gen(function*() {
+      const files = Object.fromEntries(Array.from({ length: 10 }, (_, i) => [
+        `cfg/f${i}.yml`,
+        i < 9
+          ? `include: [${Array.from({ length: 6 }, () => `f${i + 1}.yml`).join(", ")}]\nops:\n  sessions:\n    s${i}: {command: run${i}}\n`
+          : "ops: {tmux_binary: deepest}\n"
+      ]))
+      const root = tree(files)
+      const c = yield* load(root, { path: path.join(root, "cfg/f0.yml") })
+      expect(c.tmux_binary).toBe("deepest")
+      expect(c.files).toEqual(Array.from({ length: 10 }, (_, i) => path.join(root, `cfg/f${9 - i}.yml`)))
+      expect(c.sessions.map((s) => s.name).sort()).toEqual(Array.from({ length: 9 }, (_, i) => `s${i}`))
+    }))
+
+  it.effect("a file read once still counts its own depth where it is included again", () =>
+    Effect.gen(function*() {
+      // main → a → b … (depth 10 through a) and main → z1 → … → z5 → a: a's chain is then 5 deeper
+      const chain = Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`cfg/c${i}.yml`, i < 9 ? `include: c${i + 1}.yml\n` : "ops: {}\n"]))
+      const zs = Object.fromEntries(Array.from({ length: 5 }, (_, i) => [`cfg/z${i}.yml`, `include: ${i < 4 ? `z${i + 1}` : "c0"}.yml\n`]))
+      const root = tree({ ...chain, ...zs, "cfg/main.yml": "include: [c0.yml, z0.yml]\n" })
+      const issues = invalidIssues(yield* Effect.flip(load(root, { path: path.join(root, "cfg/main.yml") })))
+      expect(issues[0]).toMatchObject({ file: path.join(root, "cfg/z4.yml"), line: 1, reason: "include depth exceeds the maximum of 10: c0.yml" })
+    }))
+
+  it.effect("the work of one load is bounded: files, bytes, YAML nodes, include references; each refusal located", () =>
+    Effect.gen(function*() {
+      const many = tree({
+        "cfg/main.yml": `include:\n${Array.from({ length: 101 }, (_, i) => `  - f${i}.yml`).join("\n")}\n`,
+        ...Object.fromEntries(Array.from({ length: 101 }, (_, i) => [`cfg/f${i}.yml`, "x: 1\n"]))
+      })
+      const files = invalidIssues(yield* Effect.flip(load(many, { path: path.join(many, "cfg/main.yml") })))
+      expect(files).toEqual([{
+        file: path.join(many, "cfg/main.yml"),
+        line: 101,
+        session: null,
+        field: "include[99]",
+        reason: "too many config files in one load (the limit is 100, includes counted once each)"
+      }])
+      const refs = tree({ "cfg/main.yml": `include: [${Array.from({ length: 1001 }, () => "a.yml").join(", ")}]\n`, "cfg/a.yml": "x: 1\n" })
+      const refIssues = invalidIssues(yield* Effect.flip(load(refs, { path: path.join(refs, "cfg/main.yml") })))
+      expect(refIssues[0]).toMatchObject({ line: 1, field: "include[1000]", reason: "too many includes in one load (the limit is 1000)" })
+      const bytes = tree({ "cfg/main.yml": "include: [a.yml, b.yml]\n" })
+      for (const f of ["a.yml", "b.yml"]) fs.writeFileSync(path.join(bytes, "cfg", f), `# ${"x".repeat(9 * 1024 * 1024)}\n`)
+      const byteIssues = invalidIssues(yield* Effect.flip(load(bytes, { path: path.join(bytes, "cfg/main.yml") })))
+      expect(byteIssues[0]).toMatchObject({ line: 1, field: "include[1]", reason: expect.stringContaining("config files too large together") })
+      const list = `[${Array.from({ length: 110_000 }, () => "1").join(",")}]`
+      const nodes = tree({ "cfg/main.yml": "include: [a.yml, b.yml]\n", "cfg/a.yml": `a: ${list}\n`, "cfg/b.yml": `b: ${list}\n` })
+      const e = parseError(yield* Effect.flip(load(nodes, { path: path.join(nodes, "cfg/main.yml") })))
+      expect([e.file, e.line, e.reason]).toEqual([path.join(nodes, "cfg/b.yml"), 1, "too many nodes (keys, values, list items) in one load (the limit is 200000)"])
+    }))
+})
+
+describe("include formats: TOML, JSON, INI (as the original loads them), SOPS", () => {
+  it.effect("a TOML include: tables, dotted keys, inline tables; values as written; issues at the TOML line", () =>
+    Effect.gen(function*() {
+      const root = tree({
+        "cfg/main.yml": "include: [s.toml]\nops:\n  sessions:\n    web: {working_dir: /srv}\n",
+        "cfg/s.toml": [
+          "# sessions from TOML", //                             1
+          "[ops.sessions.web]", //                                2
+          "command = \"python app.py\"", //                       3
+          "env = { LEVEL = 1.50, DEBUG = true, NAME = 'x' }", //  4
+          "", //                                                  5
+          "[ops.sessions.bad]", //                                6
+          "comand = \"x\"", //                                    7
+          "[ops.sessions.multi]", //                              8
+          "command = '''sleep", //                                9
+          "comand = 1'''", //                                     10
+          "", //                                                  11
+          ""
+        ].join("\n")
+      })
+      const c = yield* load(root, { path: path.join(root, "cfg/main.yml") })
+      expect(valid(c, "web").spec).toMatchObject({ command: "python app.py", working_dir: "/srv", env: { LEVEL: "1.50", DEBUG: "true", NAME: "x" } })
+      expect(rejected(c, "bad").issues).toEqual([
+        { file: path.join(root, "cfg/s.toml"), line: 7, session: "bad", field: "comand", reason: "unknown field (did you mean 'command'?)" }
+      ])
+      // a line inside a multi-line string is not a key
+      expect(rejected(c, "multi").issues).toEqual([
+        { file: path.join(root, "cfg/s.toml"), line: 9, session: "multi", field: "command", reason: "Newlines are not allowed in commands" }
+      ])
+      expect(c.files).toEqual([path.join(root, "cfg/s.toml"), path.join(root, "cfg/main.yml")])
+      const bad = tree({ "c.yml": "include: x.toml\n", "x.toml": "a = 1\nb = hunter2-secret\n" })
+      const e = parseError(yield* Effect.flip(load(bad, { path: path.join(bad, "c.yml") })))
+      expect([e.file, e.line, e.reason]).toEqual([path.join(bad, "x.toml"), 2, "invalid TOML: invalid value"])
+      expect(e.message).not.toContain("hunter2")
+    }))
+
+  it.effect("a JSON include keeps its lines; invalid JSON is located and never quoted", () =>
+    Effect.gen(function*() {
+      const root = tree({
+        "cfg/main.yml": "include: s.json\n",
+        "cfg/s.json": "{\n\t\"ops\": {\n\t\t\"sessions\": {\n\t\t\t\"api\": {\"backend\": \"container\", \"image\": \"nginx\", \"env\": {\"N\": 1.50}},\n\t\t\t\"bad\": {\"backend\": \"container\", \"image\": \"Bad Image\"}\n\t\t}\n\t}\n}\n",
+        "cfg/broken.json": "{\n  \"ops\": {\"x\": hunter2}\n}\n",
+        "cfg/trailing.json": "{\"a\": 1,}\n",
+        "cfg/b.yml": "include: broken.json\n",
+        "cfg/t.yml": "include: trailing.json\n"
+      })
+      const c = yield* load(root, { path: path.join(root, "cfg/main.yml") })
+      expect(valid(c, "api").spec).toMatchObject({ image: "nginx", env: { N: "1.50" } })
+      expect(rejected(c, "bad").issues[0]).toMatchObject({ file: path.join(root, "cfg/s.json"), line: 5, field: "image" })
+      const e = parseError(yield* Effect.flip(load(root, { path: path.join(root, "cfg/b.yml") })))
+      expect([e.file, e.line, e.column, e.reason]).toEqual([path.join(root, "cfg/broken.json"), 2, 16, "invalid JSON: unexpected character"])
+      expect(e.message).not.toContain("hunter2")
+      expect(parseError(yield* Effect.flip(load(root, { path: path.join(root, "cfg/t.yml") }))).reason).toBe("invalid JSON: expected a property name in double quotes")
+    }))
+
+  it.effect("an INI include: sections, case-folded keys, DEFAULT, %(name)s; errors at the INI line", () =>
+    Effect.gen(function*() {
+      const root = tree({
+        "cfg/main.yml": "include: s.ini\n",
+        "cfg/s.ini": "; settings\n[ops]\nTMUX_BINARY = /usr/bin/%(name)s\nname = tmux\n",
+        "cfg/d.yml": "include: d.ini\n",
+        "cfg/d.ini": "[DEFAULT]\nbin = /usr/bin\n[ops]\ndefault_backend: container\n",
+        "cfg/e.yml": "include: e.ini\n",
+        "cfg/e.ini": "\nkey = before any section\n"
+      })
+      // DEFAULT options are in every section, as ConfigParser's items() gives them: here unknown ops fields
+      const s = invalidIssues(yield* Effect.flip(load(root, { path: path.join(root, "cfg/main.yml") })))
+      expect(s).toEqual([{ file: path.join(root, "cfg/s.ini"), line: 4, session: null, field: "ops.name", reason: expect.stringContaining("unknown field") }])
+      const d = invalidIssues(yield* Effect.flip(load(root, { path: path.join(root, "cfg/d.yml") })))
+      expect(d).toEqual([{ file: path.join(root, "cfg/d.ini"), line: 2, session: null, field: "ops.bin", reason: expect.stringContaining("unknown field") }])
+      const e = parseError(yield* Effect.flip(load(root, { path: path.join(root, "cfg/e.yml") })))
+      expect([e.file, e.line, e.reason]).toEqual([path.join(root, "cfg/e.ini"), 2, "invalid INI: an option before the first [section] header"])
+      const tree2 = parseConfigText("x.ini", "[DEFAULT]\nroot = /srv\n[app]\nDir = %(root)s/app\npct = 50%%\nlong = a\n  b\n", "ini", { left: 100, limit: 100 })
+      expect(toPlain(tree2)).toEqual({ app: { root: "/srv", dir: "/srv/app", pct: "50%", long: "a\nb" } })
+      expect(() => parseConfigText("x.ini", "[a]\nx = 5%\n", "ini", { left: 100, limit: 100 })).toThrow("'%' must be followed by '%' or '(name)s'")
+    }))
+
+  it.effect("*.sops.yml: decrypted with `sops --decrypt` when sops is installed; otherwise ENC[…] values are refused, naming the key, never the value", () =>
+    Effect.gen(function*() {
+      const enc = "ENC[AES256_GCM,data:c2VjcmV0LWNpcGhlcg==,iv:aXY=,tag:dGFn,type:str]"
+      const secretsYml = `ops:\n  sessions:\n    web:\n      command: run\n      env:\n        TOKEN: ${enc}\nsops:\n  version: 3.9.0\n`
+      const root = tree({
+        "cfg/main.yml": "include: secrets.sops.yml\n",
+        "cfg/secrets.sops.yml": secretsYml,
+        "cfg/plain.yml": "include: leaked.yml\n",
+        "cfg/leaked.yml": secretsYml,
+        "nosops/.keep": "",
+        "fakesops/sops": "#!/bin/sh\n[ \"$1\" = --decrypt ] || exit 2\nprintf 'ops:\\n  sessions:\\n    web:\\n      command: run\\n      env:\\n        TOKEN: from-sops\\n'\n",
+        "badsops/sops": "#!/bin/sh\necho 'Failed to get the data key required to decrypt the SOPS file.' >&2\nexit 128\n"
+      })
+      fs.chmodSync(path.join(root, "fakesops/sops"), 0o755)
+      fs.chmodSync(path.join(root, "badsops/sops"), 0o755)
+      const main = path.join(root, "cfg/main.yml")
+      const missing = invalidIssues(yield* Effect.flip(load(root, { path: main, env: { PATH: path.join(root, "nosops") } })))
+      expect(missing).toEqual([{
+        file: path.join(root, "cfg/secrets.sops.yml"),
+        line: 6,
+        session: null,
+        field: "ops.sessions.web.env.TOKEN",
+        reason: "SOPS ciphertext (ENC[…]) and sops is not installed: install sops so that kstlib decrypts this file (sops -d)"
+      }])
+      const decrypted = yield* load(root, { path: main, env: { PATH: path.join(root, "fakesops") } })
+      expect(valid(decrypted, "web").spec.env).toEqual({ TOKEN: "from-sops" })
+      const failed = parseError(yield* Effect.flip(load(root, { path: main, env: { PATH: path.join(root, "badsops") } })))
+      expect([failed.file, failed.reason]).toEqual([
+        path.join(root, "cfg/secrets.sops.yml"),
+        "sops could not decrypt the file (exit 128): Failed to get the data key required to decrypt the SOPS file."
+      ])
+      const plain = invalidIssues(yield* Effect.flip(load(root, { path: path.join(root, "cfg/plain.yml") })))
+      expect(plain[0]).toMatchObject({ file: path.join(root, "cfg/leaked.yml"), line: 6, reason: expect.stringContaining("name it like secrets.sops.yml") })
+      expect(JSON.stringify([missing, plain])).not.toContain("c2VjcmV0")
+    }))
 })
 
 const parseError = (e: unknown) => {
@@ -213,6 +381,37 @@ describe("file-level errors", () => {
       const root = tree({ "c.yml": "ops:\n  sessions:\n    web: {}\n    web: {}\n" })
       const e = parseError(yield* Effect.flip(load(root, { path: path.join(root, "c.yml") })))
       expect([e.line, e.column]).toEqual([4, 5])
+    }))
+
+  it.effect("keys are the text written: YAML's null/boolean/number spellings stay names; duplicates after that are refused", () =>
+    Effect.gen(function*() {
+      const root = tree({
+        "names.yml": [
+          "ops:",
+          "  sessions:",
+          "    NULL: {command: a}",
+          "    Null: {command: b}",
+          "    True: {command: c}",
+          "    \"true\": {command: d}",
+          "    Yes: {command: e}",
+          "    x1:",
+          "      env: {TRUE: '1', FALSE: '0', 0x1F: a, .inf: b, 1.50: c}",
+          "    ~: {}",
+          ""
+        ].join("\n"),
+        "dup.yml": "ops:\n  sessions:\n    true: {command: a}\n    \"true\": {command: b}\n",
+        "dupnull.yml": "x:\n  null: 1\n  'null': 2\n"
+      })
+      const c = yield* load(root, { path: path.join(root, "names.yml") })
+      expect(c.sessions.map((s) => s.name)).toEqual(["NULL", "Null", "True", "true", "Yes", "x1", "~"])
+      expect(valid(c, "NULL").spec.command).toBe("a")
+      expect(valid(c, "true").spec.command).toBe("d")
+      // env keys as written: TRUE stays TRUE; 0x1F, .inf and 1.50 are refused under their own names
+      expect(rejected(c, "x1").issues.map((i) => i.reason)).toEqual(["Invalid env key format: 0x1F", "Invalid env key format: .inf", "Invalid env key format: 1.50"])
+      expect(rejected(c, "~").issues[0]).toMatchObject({ line: 10, session: "~" })
+      const dup = parseError(yield* Effect.flip(load(root, { path: path.join(root, "dup.yml") })))
+      expect([dup.file, dup.line, dup.column, dup.reason]).toEqual([path.join(root, "dup.yml"), 4, 5, "invalid YAML: duplicate key 'true' (first at line 3)"])
+      expect(parseError(yield* Effect.flip(load(root, { path: path.join(root, "dupnull.yml") }))).line).toBe(3)
     }))
 
   it.effect("NaN / Infinity refused with their location", () =>
@@ -243,7 +442,11 @@ describe("file-level errors", () => {
         levels.push(`${cur}: &${cur} [${Array.from({ length: 10 }, () => `*${prev}`).join(",")}]`)
       }
       const root = tree({ "c.yml": `${levels.join("\n")}\n` })
-      expect(parseError(yield* Effect.flip(load(root, { path: path.join(root, "c.yml") }))).reason).toContain("too many alias expansions")
+      const e = parseError(yield* Effect.flip(load(root, { path: path.join(root, "c.yml") })))
+      expect(e.reason).toContain("too many alias expansions")
+      // located like every other error: at the alias whose expansion crossed the limit (e: [*d, …])
+      expect([e.file, e.line]).toEqual([path.join(root, "c.yml"), 5])
+      expect(e.message).toMatch(/c\.yml:5:\d+: too many alias expansions/u)
     }))
 
   it.effect("empty and comment-only files are {}", () =>

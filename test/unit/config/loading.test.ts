@@ -5,9 +5,11 @@
  */
 import { afterEach, describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
+import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { splitWords } from "../../../src/command.js"
 import { decodeSessionEntry } from "../../../src/config/decode/index.js"
 import { loadConfig } from "../../../src/config/load.js"
 import { normalizeProjectName, validateEnvEntry } from "../../../src/config/rules.js"
@@ -40,6 +42,7 @@ const allText = (c: LoadedConfig) =>
   [...c.sessions.flatMap((s) => (s._tag === "Rejected" ? s.issues.map(formatConfigIssue) : [])), ...c.warnings.map(formatConfigIssue), JSON.stringify(c.sessions.flatMap((s) => (s._tag === "Rejected" ? s.issues : [])))].join("\n")
 
 const SECRET = "s3cr3t-Tr0ub4dor"
+const BAD_KEY = "invalid env key (letters, digits and _, not starting with a digit; the line is not shown)"
 
 describe("parseDotenv", () => {
   it("comments, blanks, export, quotes, escapes, inline comments, multi-line", () => {
@@ -95,7 +98,7 @@ describe("interpolate (compose rules)", () => {
     expect(ok("${A:-${UNSET}}")).toBe("a")
   })
   it("errors name the variable, never a value", () => {
-    expect(run("$U")).toEqual({ _tag: "Error", reason: "variable U is not set (give a default with ${U:-default})" })
+    expect(run("$U")).toEqual({ _tag: "Error", reason: "variable U is not set (give a default with ${U:-default})", unset: "U" })
     expect(run("${U}")).toMatchObject({ _tag: "Error", reason: expect.stringContaining("variable U is not set") })
     expect(run("${E:?please set E}")).toEqual({ _tag: "Error", reason: "required variable E is empty: please set E" })
     expect(run("${U?}")).toEqual({ _tag: "Error", reason: "required variable U is not set" })
@@ -156,7 +159,7 @@ describe("env_file", () => {
         ].join("\n"),
         "cfg/evil.env": `A=${SECRET}\nLD_AUDIT=${SECRET}\nBASH_ENV=${SECRET}\n`,
         "cfg/ok.env": "FINE=1\n",
-        "cfg/badkey.env": `\n\nMY-VAR=${SECRET}\n`,
+        "cfg/badkey.env": `\n\nMY-VAR=${SECRET}\n${SECRET} topsecret=1\nexport ${SECRET}.x='a' trailing\n${"K".repeat(120)}${SECRET.replaceAll("-", "_")}=1\n${SECRET}="unterminated\n`,
         "cfg/nul.env": `K="${SECRET}\u0000"\n`,
         "cfg/latin1.env": Buffer.from([0x41, 0x3d, 0x31, 0x0a, 0x42, 0x3d, 0xe9, 0x0a]),
         "cfg/many.env": Array.from({ length: 100 }, (_, i) => `V${i}=${SECRET}`).join("\n"),
@@ -169,8 +172,13 @@ describe("env_file", () => {
         { file, line: 4, session: "blocked", field: "env_file", reason: `${env("evil.env")}:2: Environment variable 'LD_AUDIT' is blocked for security reasons` },
         { file, line: 4, session: "blocked", field: "env_file", reason: `${env("evil.env")}:3: Environment variable 'BASH_ENV' is blocked for security reasons` }
       ])
+      // the text before `=` may be a secret (a pasted token, `hunter2 topsecret=1`): the rule, never the text
       expect(rejected(c, "badkey").issues).toEqual([
-        { file, line: 8, session: "badkey", field: "env_file[1]", reason: `${env("badkey.env")}:3: Invalid env key format: MY-VAR` }
+        { file, line: 8, session: "badkey", field: "env_file[1]", reason: `${env("badkey.env")}:3: ${BAD_KEY}` },
+        { file, line: 8, session: "badkey", field: "env_file[1]", reason: `${env("badkey.env")}:4: ${BAD_KEY}` },
+        { file, line: 8, session: "badkey", field: "env_file[1]", reason: `${env("badkey.env")}:5: ${BAD_KEY}` },
+        { file, line: 8, session: "badkey", field: "env_file[1]", reason: `${env("badkey.env")}:6: env key too long (max 128 chars)` },
+        { file, line: 8, session: "badkey", field: "env_file[1]", reason: `${env("badkey.env")}:7: ${BAD_KEY}` }
       ])
       expect(rejected(c, "missing").issues).toEqual([
         { file, line: 10, session: "missing", field: "env_file", reason: `env file not found: ${env("nothere.env")}` }
@@ -237,6 +245,22 @@ describe("interpolation in the config", () => {
       const img = rejected(c, "img").issues
       expect(img).toEqual([{ file, line: 18, session: "img", field: "image", reason: "Invalid image name format: <$IMAGE>" }])
       expect(allText(c)).not.toContain(SECRET)
+    }))
+
+  it.effect("$VAR set only in the session's own env: the message says where interpolation reads from, and the $$VAR + shell: true form", () =>
+    Effect.gen(function*() {
+      const root = tree({ "c.yml": "ops:\n  sessions:\n    bot:\n      command: python $BOT_DIR/bot.py\n      env:\n        BOT_DIR: /srv/bot\n" })
+      const c = yield* load(root, "c.yml")
+      expect(rejected(c, "bot").issues).toEqual([{
+        file: path.join(root, "c.yml"),
+        line: 4,
+        session: "bot",
+        field: "command",
+        reason:
+          "variable BOT_DIR is not set: ${VAR} is read from kstlib's environment and .env when the config is loaded, not from the session's env: (where BOT_DIR is set); to let the session's shell expand it, write $$BOT_DIR and set shell: true"
+      }])
+      const fixed = tree({ "c.yml": "ops:\n  sessions:\n    bot:\n      command: python $$BOT_DIR/bot.py\n      shell: true\n      env:\n        BOT_DIR: /srv/bot\n" })
+      expect(valid(yield* load(fixed, "c.yml"), "bot").spec).toMatchObject({ command: "python $BOT_DIR/bot.py", shell: true })
     }))
 
   it.effect("an unset variable in ops settings rejects the load, naming it and its line", () =>
@@ -363,7 +387,7 @@ describe("hardening", () => {
           "    fine:",
           "      backend: container",
           "      image: nginx",
-          "      volumes: ['/etc/localtime:/etc/localtime:ro', '/dev/dri:/dev/dri', './data:/data', 'named:/n']",
+          "      volumes: ['/etc/localtime:/etc/localtime:ro', './data:/data', 'named:/n']",
           "    unsafe:",
           "      backend: container",
           "      image: nginx",
@@ -391,6 +415,99 @@ describe("hardening", () => {
       const ctx = { defaults: { default_backend: "container" as const, container_runtime: null }, baseDir: root, file: "<command line>", line: null }
       expect(decodeSessionEntry("x", { image: "nginx", volumes: ["/:/host"] }, ctx)).toMatchObject({ _tag: "Rejected", issues: [{ field: "volumes[0]" }] })
       expect(decodeSessionEntry("x", { image: "nginx", volumes: ["/:/host"], unsafe_mounts: true }, ctx)._tag).toBe("Valid")
+    }))
+
+  it.effect("device nodes (after symlinks) and anything under /dev are refused as mounts unless unsafe_mounts", () =>
+    Effect.gen(function*() {
+      const vols = ["/dev/null:/n", "/dev/sda:/disk", "/dev/shm:/s", "/dev/dri:/d", "./nulllink:/n2", "./mydev:/n3"]
+      const root = tree({
+        "cfg/c.yml": [
+          "ops:",
+          "  sessions:",
+          "    bad:",
+          "      backend: container",
+          "      image: nginx",
+          "      volumes:",
+          ...vols.map((v) => `        - '${v}'`),
+          "    fine:",
+          "      backend: container",
+          "      image: nginx",
+          "      volumes: ['./data:/data', '/var/lib/app:/app', '/devices:/x']",
+          "    unsafe:",
+          "      backend: container",
+          "      image: nginx",
+          "      unsafe_mounts: true",
+          "      volumes: ['/dev/null:/n', './mydev:/m']",
+          ""
+        ].join("\n")
+      })
+      fs.symlinkSync("/dev/null", path.join(root, "cfg/nulllink"))
+      // a device node outside /dev (mknod: root, as on this project's machines)
+      expect(spawnSync("mknod", [path.join(root, "cfg/mydev"), "c", "1", "3"]).status).toBe(0)
+      const c = yield* load(root, "cfg/c.yml")
+      const reasons = rejected(c, "bad").issues.map((i) => `${i.line} ${i.field}: ${i.reason}`)
+      const refused = (what: string) => `${what}; set unsafe_mounts: true to allow it`
+      expect(reasons).toEqual([
+        `7 volumes[0]: ${refused("refusing to mount host '/dev/null': device node")}`,
+        `8 volumes[1]: ${refused("refusing to mount host '/dev/sda': under /dev (devices)")}`,
+        `9 volumes[2]: ${refused("refusing to mount host '/dev/shm': under /dev (devices)")}`,
+        `10 volumes[3]: ${refused("refusing to mount host '/dev/dri': under /dev (devices)")}`,
+        `11 volumes[4]: ${refused(`refusing to mount host '${path.join(root, "cfg/nulllink")}' (resolves to '/dev/null'): device node`)}`,
+        `12 volumes[5]: ${refused(`refusing to mount host '${path.join(root, "cfg/mydev")}': device node`)}`
+      ])
+      expect(valid(c, "fine").spec).toMatchObject({ volumes: [expect.stringContaining("/data:/data"), "/var/lib/app:/app", "/devices:/x"] })
+      expect(valid(c, "unsafe").spec).toMatchObject({ unsafe_mounts: true })
+    }))
+
+  it.effect("a leading ~ of a command word: expanded with kstlib's HOME where the words run here, refused with the fix where HOME is unknown", () =>
+    Effect.gen(function*() {
+      const root = tree({
+        "c.yml": [
+          "ops:", //                                                                          1
+          "  hosts:", //                                                                      2
+          "    edge1: {ssh: deploy@edge1.example.com}", //                                    3
+          "  sessions:", //                                                                   4
+          "    bot:", //                                                                      5
+          "      command: python3 ~/bot.py --log ~/logs '~/literal' \"~/dq\" a~/b ~ ~root/x", //  6
+          "      ready: {cmd: test -f ~/ready}", //                                           7
+          "    nouser:", //                                                                   8
+          "      command: ls ~nosuchuser-kstlib/x", //                                        9
+          "    box:", //                                                                      10
+          "      backend: container", //                                                    11
+          "      image: nginx", //                                                            12
+          "      command: python3 ~/bot.py", //                                               13
+          "      ready: {cmd: test -f ~/ready}", //                                           14
+          "    remote:", //                                                                   15
+          "      host: edge1", //                                                             16
+          "      command: ~/run.sh", //                                                       17
+          "    shelled:", //                                                                  18
+          "      command: python3 ~/bot.py", //                                               19
+          "      shell: true", //                                                             20
+          ""
+        ].join("\n")
+      })
+      const home = path.join(root, "home")
+      const c = yield* load(root, "c.yml")
+      const bot = valid(c, "bot").spec
+      expect(splitWords(bot.command!)).toEqual({
+        ok: true,
+        words: ["python3", `${home}/bot.py`, "--log", `${home}/logs`, "~/literal", "~/dq", "a~/b", home, "/root/x"]
+      })
+      expect(bot.ready).toMatchObject({ cmd: `test -f ${home}/ready` })
+      expect(rejected(c, "nouser").issues).toEqual([
+        { file: path.join(root, "c.yml"), line: 9, session: "nouser", field: "command", reason: "cannot expand '~nosuchuser-kstlib': no such user on this machine" }
+      ])
+      const unknown = (where: string) =>
+        `'~' is not expanded here: no shell runs this command, and the home directory ${where} is not known to kstlib; write the absolute path, or set shell: true so that the shell there expands it`
+      expect(rejected(c, "box").issues.map((i) => [i.line, i.field, i.reason])).toEqual([
+        [13, "command", unknown("in the container")],
+        [14, "ready.cmd", unknown("in the container")]
+      ])
+      expect(rejected(c, "remote").issues.map((i) => [i.line, i.field, i.reason])).toEqual([[17, "command", unknown("on host 'edge1'")]])
+      expect(valid(c, "shelled").spec.command).toBe("python3 ~/bot.py")
+      // no HOME at all: said so
+      const noHome = yield* loadConfig({ cwd: root, path: path.join(root, "c.yml"), env: {} })
+      expect(rejected(noHome, "bot").issues[0]).toMatchObject({ line: 6, field: "command", reason: "cannot expand '~': HOME is not set" })
     }))
 
   it.effect("socket_name . and .. are refused; a working_dir that is a file is refused", () =>

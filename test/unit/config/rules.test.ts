@@ -103,6 +103,21 @@ describe("validateEnv", () => {
   it.each(DANGEROUS_ENV_KEYS.map((k) => [k]))("blocks %s", (k) => {
     expect(validateEnv({ [k]: "x" })).toBe(`Environment variable '${k}' is blocked for security reasons`)
   })
+  // issue 28: variables that make git, ssh, lua, R, less, node, python, openssl, sudo load or run code
+  it.each([
+    "LUA_PATH", "LUA_CPATH", "LUA_PATH_5_4", "LUA_CPATH_5_4", "LUA_INIT", "LUA_INIT_5_4",
+    "GIT_SSH_COMMAND", "GIT_SSH", "GIT_PROXY_COMMAND", "GIT_ASKPASS", "GIT_EXEC_PATH", "GIT_TEMPLATE_DIR", "GIT_EXTERNAL_DIFF",
+    "GIT_CONFIG", "GIT_CONFIG_PARAMETERS", "GIT_CONFIG_COUNT", "GIT_CONFIG_KEY_0", "GIT_CONFIG_VALUE_0", "GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM",
+    "SSH_ASKPASS", "SUDO_ASKPASS", "LESSOPEN", "LESSCLOSE", "NODE_REPL_EXTERNAL_MODULE", "PYTHONPYCACHEPREFIX",
+    "R_PROFILE", "R_PROFILE_USER", "R_ENVIRON", "R_ENVIRON_USER", "OPENSSL_MODULES"
+  ])("blocks %s (loads or runs code)", (k) => {
+    expect(validateEnv({ [k]: "x" })).toBe(`Environment variable '${k}' is blocked for security reasons`)
+  })
+  // chosen, not forgotten: programs the user picks for interactive use, and variables that select files
+  it.each(["PAGER", "EDITOR", "VISUAL", "GIT_PAGER", "GIT_EDITOR", "MANPAGER", "BROWSER", "GIT_DIR", "GIT_AUTHOR_NAME", "CURL_HOME", "CLASSPATH", "R_HOME", "LUA", "GITHUB_TOKEN", "SSH_AUTH_SOCK"])(
+    "allows %s",
+    (k) => expect(validateEnv({ [k]: "x" })).toBeNull()
+  )
   it("checks in insertion order; NUL in a value", () => {
     expect(validateEnv({ "BAD-KEY": "x", LD_PRELOAD: "y" })).toBe("Invalid env key format: BAD-KEY")
     expect(validateEnv({ A: "x\u0000y" })).toBe("Null bytes are not allowed in env values (key: A)")
@@ -207,6 +222,12 @@ describe("validateSendKeys", () => {
     expect(validateSendKeys("k".repeat(4097))).toBe("Keys too long (max 4096 chars)")
     expect(validateSendKeys("a\u0000")).toBe("Null bytes are not allowed in keys")
     expect(validateSendKeys("ls\nrm x")).toBe("Newlines are not allowed in keys")
+  })
+  // typed into bash, C-o (U+000F) accepts the line: `touch A<C-o>touch B` would run two commands
+  it.each(["touch A\u000ftouch B", "x\u001b[A", "a\tb", "a\u0003", "a\u007f", "a\u009bb", "\u001b"])("rejects the control character in %j", (k) => {
+    expect(validateSendKeys(k)).toBe(
+      "Control characters are not allowed in keys; send a control key by its name (C-c, Escape, Tab, ...) on its own"
+    )
   })
 })
 

@@ -106,7 +106,7 @@ describe("supervision fields", () => {
       expect(reasons(c, "c").join()).toMatch(/^9: max_restarts: /)
       expect(reasons(c, "d").join()).toMatch(/give only one check, not tcp and http/)
       expect(reasons(c, "e").join()).toMatch(/give one check: tcp, http, log or cmd/)
-      expect(reasons(c, "f").join()).toMatch(/^18: ready.log: not a valid regular expression/)
+      expect(reasons(c, "f").join()).toMatch(/^18: ready.log: not a valid RE2 regular expression/)
       expect(reasons(c, "g").join()).toMatch(/only http:\/\/ and https:\/\//)
       expect(reasons(c, "h").join()).toMatch(/^24: ready.cmd: /)
       expect(reasons(c, "i").join()).toMatch(/^27: ready.tcp: /)
