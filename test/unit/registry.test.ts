@@ -1,0 +1,104 @@
+/**
+ * The driver table: every registry call routed by driverOf to its driver; launches partitioned by
+ * driver once, results back in the given order; remove derived from stop (leave nothing; gone is
+ * success); capabilities per driver; a spec and session of different drivers is a defect.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Result, Stream } from "effect"
+import type { Driver } from "../../src/backends/driver.js"
+import { registryOf } from "../../src/backends/registry.js"
+import { SessionNotFound } from "../../src/errors.js"
+import type { ObservedSession, SessionSpec } from "../../src/model.js"
+import type { DriverName } from "../../src/place.js"
+import { containerSpec, launchOf, owned, tmuxSpec } from "../support/factories.js"
+
+/** A driver that records what it was asked: `calls` lines like `engine.stop web nothing`. */
+const recording = (name: DriverName, calls: Array<string>, exec: boolean): Driver<SessionSpec, ObservedSession> => ({
+  name,
+  capabilities: { exec, sendKeys: name === "tmux", updatesInPlace: name === "swarm" },
+  observe: () => Effect.sync(() => (calls.push(`${name}.observe`), { sessions: [], answered: [], problems: [] })),
+  batchKey: (spec) => spec.name,
+  launch: (items) =>
+    Effect.sync(() => {
+      calls.push(`${name}.launch ${items.map((i) => i.spec.name).join(",")}`)
+      return items.map(() => Result.succeed(undefined))
+    }),
+  startInPlace: (o) => Effect.sync(() => void calls.push(`${name}.startInPlace ${o.name}`)),
+  stop: (o, options) =>
+    o.name === "gone"
+      ? Effect.fail(new SessionNotFound({ session: o.name, backend: o.backend }))
+      : Effect.sync(() => (calls.push(`${name}.stop ${o.name} ${options.leave}`), "stopped" as const)),
+  logs: (o) => Effect.succeed(`${name} logs of ${o.name}`),
+  follow: () => Stream.empty,
+  attach: () => Effect.void,
+  exec: () => Effect.succeed({ exitCode: 0, stdout: name, stderr: "" }),
+  sendKeys: () => Effect.void,
+  probe: () => Effect.succeed({ ready: true, detail: name })
+})
+
+const setup = () => {
+  const calls: Array<string> = []
+  const registry = registryOf({
+    tmux: recording("tmux", calls, false),
+    engine: recording("engine", calls, true),
+    swarm: recording("swarm", calls, false)
+  })
+  return { calls, registry }
+}
+
+const t = tmuxSpec("t")
+const p = containerSpec("p", { runtime: "podman" })
+const s = containerSpec("s", { runtime: "swarm" })
+
+describe("the driver table", () => {
+  it.effect("launch: one call per driver, results in the order given", () =>
+    Effect.gen(function*() {
+      const { calls, registry } = setup()
+      const items = [launchOf(s), launchOf(t), launchOf(p), launchOf(tmuxSpec("t2"))]
+      const results = yield* registry.launch(items, { project: "proj" })
+      expect(results.map(Result.isSuccess)).toEqual([true, true, true, true])
+      expect(calls.sort()).toEqual(["engine.launch p", "swarm.launch s", "tmux.launch t,t2"])
+    }))
+
+  it.effect("every call goes to the session's driver; capabilities are the driver's", () =>
+    Effect.gen(function*() {
+      const { calls, registry } = setup()
+      expect(yield* registry.logs(owned(s), { lines: 1 })).toBe("swarm logs of s")
+      expect(yield* registry.logs(owned(p), { lines: 1 })).toBe("engine logs of p")
+      yield* registry.startInPlace(owned(t), t, { project: "proj", stamp: null })
+      expect(calls).toEqual(["tmux.startInPlace t"])
+      // swarm has no exec, unlike the engine driver under the same backend kind
+      expect(registry.capabilities(owned(s)).exec).toBe(false)
+      expect(registry.capabilities(owned(p)).exec).toBe(true)
+      expect(registry.batchKey(t)).not.toBe(registry.batchKey(containerSpec("t", { runtime: "podman" })))
+    }))
+
+  it.effect("remove is stop leaving nothing; a session gone already is success", () =>
+    Effect.gen(function*() {
+      const { calls, registry } = setup()
+      yield* registry.remove(owned(p), { timeout: 3 })
+      yield* registry.remove(owned(containerSpec("gone", { runtime: "podman" })), {})
+      expect(calls).toEqual(["engine.stop p nothing"])
+    }))
+
+  it.effect("observe asks the drivers of the kinds asked for", () =>
+    Effect.gen(function*() {
+      const { calls, registry } = setup()
+      yield* registry.observe({ sockets: [] }, ["container"])
+      expect(calls.sort()).toEqual(["engine.observe", "swarm.observe"])
+    }))
+
+  it("updatesInPlace: only a driver that can, for its own session in the same place", () => {
+    const { registry } = setup()
+    expect(registry.updatesInPlace(owned(s), s)).toBe(true)
+    expect(registry.updatesInPlace(owned(s), { ...s, host: "edge1" })).toBe(false)
+    expect(registry.updatesInPlace(owned(p), p)).toBe(false)
+  })
+
+  it.effect("a spec and a session of different drivers is a defect, not a silent call", () =>
+    Effect.gen(function*() {
+      const { registry } = setup()
+      const exit = yield* Effect.exit(registry.probe(owned(t), p))
+      expect(exit._tag).toBe("Failure")
+    }))
+})
