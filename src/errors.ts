@@ -191,13 +191,13 @@ export class InvalidInput extends Schema.TaggedError<InvalidInput>()("InvalidInp
   }
 }
 
-/** Another `apply` holds the lock for the same config. */
+/** Another `apply` or `down` holds the lock for the same config and project. */
 export class ApplyLocked extends Schema.TaggedError<ApplyLocked>()("ApplyLocked", {
   lockFile: Schema.String,
   pid: Schema.NullOr(Schema.Number)
 }) {
   override get message() {
-    return `another kstlib apply${this.pid === null ? "" : ` (pid ${this.pid})`} is running on this config (lock ${this.lockFile}); retry when it finishes or pass --wait`
+    return `another kstlib apply${this.pid === null ? "" : ` (pid ${this.pid})`} is running on this config (lock ${this.lockFile}); retry when it finishes or pass --wait-lock`
   }
 }
 

@@ -1,5 +1,5 @@
 /**
- * One `apply` at a time per config: an exclusive lock file naming its holder. Node's fs is used
+ * One `apply` (or `down`) at a time per config and project: an exclusive lock file naming its holder. Node's fs is used
  * directly (synchronously: every call is a local, bounded file operation).
  *
  * The lock file holds the holder's identity, one JSON line: pid, process start time (Linux:
@@ -51,8 +51,20 @@ export const lockDirFor = (env: Readonly<Record<string, string | undefined>>): s
   return path.join(base, `kstlib-${process.getuid?.() ?? "user"}`)
 }
 
-export const lockPathFor = (configFiles: ReadonlyArray<string>, cwd: string, env: Readonly<Record<string, string | undefined>>) => {
-  const key = createHash("sha256").update(configFiles.length > 0 ? configFiles.join("\n") : `cwd:${cwd}`).digest("hex").slice(0, 16)
+/** A path with every symlink resolved; as given (absolute) when it cannot be resolved. */
+const realPath = (p: string): string => readOr(() => fs.realpathSync(p), path.resolve(p))
+
+/**
+ * The lock of one project converged from one set of config files. Keyed by the files' REAL paths
+ * (the same file reached through a symlinked directory is the same lock, so two applies, or an apply
+ * and a down, never run at once on it) and by the project (another `--project` on the same file is
+ * other sessions, which may converge meanwhile).
+ */
+export const lockPathFor = (
+  of: { readonly files: ReadonlyArray<string>; readonly project: string },
+  env: Readonly<Record<string, string | undefined>>
+) => {
+  const key = createHash("sha256").update([`project:${of.project}`, ...of.files.map(realPath)].join("\n")).digest("hex").slice(0, 16)
   return path.join(lockDirFor(env), `apply-${key}.lock`)
 }
 
