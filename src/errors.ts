@@ -212,6 +212,22 @@ export class BackendTimeout extends Schema.TaggedError<BackendTimeout>()("Backen
   }
 }
 
+/**
+ * An engine answered, but its listing could not be read whole (a line that is not JSON, an entry
+ * that is not a container): what it holds is unknown, so nothing is planned there.
+ */
+export class UnreadableOutput extends Schema.TaggedError<UnreadableOutput>()("UnreadableOutput", {
+  /** The program and its first arguments. */
+  command: Schema.String,
+  reason: Schema.String
+}) {
+  override get message() {
+    return escapeText(`${this.command}: the listing could not be read whole (${this.reason}); its ${
+      this.command.startsWith("docker service") ? "services" : "containers"
+    } are unknown`)
+  }
+}
+
 /** What a backend cannot do (e.g. exec in a tmux session). */
 export class Unsupported extends Schema.TaggedError<Unsupported>()("Unsupported", {
   session: Schema.String,
@@ -368,6 +384,7 @@ export type KstlibError =
   | SessionNotReady
   | HostUnreachable
   | EngineUnavailable
+  | UnreadableOutput
 
 /** The apply lock could not be taken because the file system refused (not a directory, no space, read-only, not owned by you...). */
 export class LockFailed extends Schema.TaggedError<LockFailed>()("LockFailed", {

@@ -15,6 +15,7 @@ import type {
   SessionStartFailed,
   SessionStopFailed,
   TmuxNotFound,
+  UnreadableOutput,
   Unsupported
 } from "../errors.js"
 import type { BackendKind, ObservedSession, Place, RuntimeName, SessionSpec } from "../model.js"
@@ -56,6 +57,8 @@ export interface ObserveProblem {
   readonly host?: string
   /** The host could not be reached at all: reported once per host (observe.ts keeps one per host). */
   readonly unreachable?: HostUnreachable
+  /** The engine answered with a listing that could not be read whole: always reported, and `apply`/`down` exit 1. */
+  readonly garbled?: boolean
 }
 
 export interface LaunchContext {
@@ -94,7 +97,7 @@ export interface LogOptions {
   readonly timestamps?: boolean | undefined
 }
 
-export type BackendError = BackendTimeout | CommandFailed | TmuxNotFound | HostUnreachable | EngineUnavailable
+export type BackendError = BackendTimeout | CommandFailed | TmuxNotFound | HostUnreachable | EngineUnavailable | UnreadableOutput
 
 export interface Capabilities {
   readonly exec: boolean

@@ -14,6 +14,7 @@ import {
   SessionNotFound,
   SessionStartFailed,
   SessionStopFailed,
+  UnreadableOutput,
   Unsupported
 } from "../errors.js"
 import type { ContainerSpec, HostSpec, ObservedContainer, Place, RuntimeName } from "../model.js"
@@ -146,6 +147,18 @@ const make = Effect.gen(function*() {
   const failed = (runtime: RuntimeName, args: ReadonlyArray<string>, r: RunResult) =>
     new CommandFailed({ argv: [runtime, ...args], exitCode: r.exitCode, stderr: r.stderr || r.stdout })
 
+  /** `ps -a` of one engine (here or on a host), read whole or failing: never a partial list. */
+  const listContainers = (runtime: RuntimeName, host?: string) => {
+    const args = psArgs(runtime)
+    return exec(runtime, args, {}, host).pipe(Effect.flatMap((r): Effect.Effect<ReadonlyArray<ObservedContainer>, CommandFailed | UnreadableOutput> => {
+      if (r.exitCode !== 0) return Effect.fail(failed(runtime, args, r))
+      const listing = parsePs(r.stdout, runtime)
+      return listing.ok
+        ? Effect.succeed(listing.items)
+        : Effect.fail(new UnreadableOutput({ command: `${runtime} ${args.slice(0, 2).join(" ")}`, reason: listing.reason }))
+    }))
+  }
+
   const onPath = yield* Effect.cached(
     Effect.promise(async () => {
       const found = await Promise.all(RUNTIMES.map((r) => findOnPath(r)))
@@ -186,16 +199,19 @@ const make = Effect.gen(function*() {
       if (!(yield* onPath).includes(runtime)) {
         return problem({ where: `${runtime} on ${host.name}`, message: `the ${runtime} client is not installed on this machine (not found in PATH)`, missing: true })
       }
-      const args = psArgs(runtime)
-      return yield* exec(runtime, args, {}, host.name).pipe(
-        Effect.flatMap((r) => (r.exitCode === 0 ? Effect.succeed(parsePs(r.stdout, runtime)) : Effect.fail(failed(runtime, args, r)))),
+      return yield* listContainers(runtime, host.name).pipe(
         Effect.flatMap((sessions) => withRestartInfo(runtime, sessions, host.name)),
         Effect.map((sessions) => ({ runtime, host: host.name, sessions: sessions.map((o) => ({ ...o, host: host.name })), problem: null as ObserveProblem | null })),
         Effect.catch((e) =>
           Effect.succeed(
             e._tag === "HostUnreachable"
               ? problem({ where: "ssh", message: e.message, missing: false, unreachable: e })
-              : problem({ where: `${runtime} on ${host.name}`, message: e._tag === "EngineUnavailable" ? e.reason : e.message, missing: false })
+              : problem({
+                where: `${runtime} on ${host.name}`,
+                message: e._tag === "EngineUnavailable" ? e.reason : e.message,
+                missing: false,
+                ...(e._tag === "UnreadableOutput" ? { garbled: true } : {})
+              })
           )
         )
       )
@@ -227,21 +243,18 @@ const make = Effect.gen(function*() {
   const observeLocal = Effect.fn("Containers.observeLocal")(function*() {
     const runtimes = yield* onPath
     // Each runtime on its own, so a docker client without a daemon does not hide podman's containers.
-    const per = yield* Effect.forEach(runtimes, (runtime) => {
-      const args = psArgs(runtime)
-      return exec(runtime, args).pipe(
-        Effect.flatMap((r) => (r.exitCode === 0 ? Effect.succeed(parsePs(r.stdout, runtime)) : Effect.fail(failed(runtime, args, r)))),
+    const per = yield* Effect.forEach(runtimes, (runtime) =>
+      listContainers(runtime).pipe(
         Effect.flatMap((sessions) => withRestartInfo(runtime, sessions)),
         Effect.map((sessions) => ({ runtime, sessions, problem: null as ObserveProblem | null })),
         Effect.catch((e) =>
           Effect.succeed({
             runtime,
             sessions: [] as ReadonlyArray<ObservedContainer>,
-            problem: { where: runtime, message: e.message, missing: false }
+            problem: { where: runtime, message: e.message, missing: false, ...(e._tag === "UnreadableOutput" ? { garbled: true } : {}) } as ObserveProblem
           })
         )
-      )
-    }, { concurrency: "unbounded" })
+      ), { concurrency: "unbounded" })
     const ok = per.filter((p) => p.problem === null)
     return {
       kind: "container",
@@ -259,8 +272,11 @@ const make = Effect.gen(function*() {
   /** Inspection that reports "no such container" as null. */
   const inspectOrNull = (name: string, runtime: RuntimeName, host?: string) => {
     const args = inspectArgs(name)
-    return exec(runtime, args, {}, host).pipe(Effect.flatMap((r) => {
-      if (r.exitCode === 0) return Effect.succeed(parseInspect(r.stdout, name, runtime))
+    return exec(runtime, args, {}, host).pipe(Effect.flatMap((r): Effect.Effect<ObservedContainer | null, CommandFailed | UnreadableOutput> => {
+      if (r.exitCode === 0) {
+        const doc = parseInspect(r.stdout, name, runtime)
+        return doc.ok ? Effect.succeed(doc.container) : Effect.fail(new UnreadableOutput({ command: `${runtime} container inspect`, reason: doc.reason }))
+      }
       if (isNoSuchContainer(r.stderr) || r.stdout.trim() === "[]") return Effect.succeed(null)
       return Effect.fail(failed(runtime, args, r))
     }))

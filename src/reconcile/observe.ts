@@ -77,7 +77,7 @@ export const relevantProblems = (observation: Observation, config: LoadedConfig,
   const onHost = new Set(config.sessions.flatMap((e) => (e._tag === "Valid" && e.spec.host !== undefined ? [`${e.spec.host}\u0000${e.spec.backend}`] : [])))
   return observation.problems
     .filter((p) =>
-      explicit ||
+      explicit || p.garbled === true ||
       (p.host !== undefined
         // a host that cannot be reached is always news; a backend failing there, when the config uses it there
         ? p.unreachable !== undefined || onHost.has(`${p.host}\u0000${p.where.startsWith("tmux") ? "tmux" : "container"}`)

@@ -7,6 +7,9 @@
  * own names only, and `apply --prune` is always given the test's session names, because an
  * unrestricted prune would also remove kstlib-owned containers of other suites running meanwhile.
  */
+import { spawnSync } from "node:child_process"
+import { writeFileSync } from "node:fs"
+import { delimiter, join } from "node:path"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import type { RuntimeName } from "../../src/model.js"
 import { requireEngines } from "../support/engines.js"
@@ -309,6 +312,58 @@ describe.each(engines)("kstlib CLI with tmux + %s", (rt: RuntimeName) => {
     const env = sb.kstlib(["ops", "exec", c, "--", "env"])
     expect(env.code, env.stderr).toBe(0)
     expect(env.stdout.split("\n")).toContain("KT_VAR=adhoc-value")
+  })
+
+  it("attack: a foreign container whose label VALUE forges this project's marks is never ours: down and apply --prune leave it", () => {
+    sb.writeConfig({})
+    const project = (planJson() as PlanJson & { readonly project: string }).project
+    const f = sb.name("forged")
+    // Docker's `ps` joined every label in one string: `note=x,io.kstlib.managed=true,io.kstlib.project=P,...`
+    const run = sb.rt(rt, ["run", "-d", "--name", f, "--label", `note=x,io.kstlib.managed=true,io.kstlib.project=${project}`, TEST_IMAGE, "sleep", "300"])
+    expect(run.code, run.stderr).toBe(0)
+    const id = sb.containerId(rt, f)
+
+    const all = JSON.parse(sb.kstlib(["ops", "list", "--all", "--json"]).stdout) as Array<StatusJson & { readonly project: string | null }>
+    expect(all.find((s) => s.name === f)).toMatchObject({ owned: false, project: null })
+    for (const args of [["ops", "down"], ["ops", "apply", "--prune"]]) {
+      const r = sb.kstlib(args)
+      expect(r.code, `${args.join(" ")}: ${r.stdout}${r.stderr}`).toBe(0)
+      expect(r.stdout).toContain("No changes")
+      expect(sb.containerId(rt, f)).toBe(id)
+    }
+    // named: not one of this project's sessions (exit 2, "not in the config"), and still untouched
+    expect(sb.kstlib(["ops", "down", f]).code).toBe(2)
+    expect(sb.containerId(rt, f)).toBe(id)
+    expect(sb.containerState(rt, f)).toBe("running")
+  })
+
+  it("an engine listing with one line that is not JSON: its containers are unknown, down removes nothing and says why, apply plans no second copy (exit 1)", () => {
+    sb.file("loop.sh", LOOP_SH)
+    const c = sb.name("g")
+    sb.writeConfig({ [c]: containerEntry(rt, "sh /w/loop.sh", { volumes: [`${sb.dir}:/w:ro`] }) })
+    applyOk()
+    const id = sb.containerId(rt, c)
+    expect(id).not.toBeNull()
+    // A `rt` first on PATH whose `ps` puts one garbage line after the first line of the real output.
+    const real = spawnSync("sh", ["-c", `command -v ${rt}`], { env: sb.env, encoding: "utf8" }).stdout.trim()
+    const bin = sb.subdir("shim")
+    writeFileSync(join(bin, rt), `#!/bin/sh\nif [ "$1" = ps ]; then "${real}" "$@" | sed '1a not json'; exit 0; fi\nexec "${real}" "$@"\n`, { mode: 0o755 })
+    const env = { PATH: `${bin}${delimiter}${sb.env["PATH"] ?? ""}` }
+    const unknown = `${rt} ps -a: the listing could not be read whole (`
+
+    const down = sb.kstlib(["ops", "down"], { env })
+    expect(down.code, down.stdout + down.stderr).toBe(1)
+    expect(down.stderr).toContain(unknown)
+    expect(down.stderr).toContain(`); its containers are unknown`)
+    expect(sb.containerId(rt, c)).toBe(id)
+
+    const apply = sb.kstlib(["ops", "apply"], { env })
+    expect(apply.code, apply.stdout + apply.stderr).toBe(1)
+    expect(apply.stderr).toContain(unknown)
+    expect(apply.stdout).toMatch(new RegExp(`! ${c} .*invalid`, "u"))
+    expect(sb.containers(rt)).toEqual([c])
+    expect(sb.containerId(rt, c)).toBe(id)
+    expect(sb.kstlib(["ops", "plan", "--detailed-exitcode"], { env }).code).toBe(1)
   })
 
   it("the same name in tmux and in a container is ambiguous until --backend chooses", () => {

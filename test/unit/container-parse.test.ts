@@ -1,7 +1,7 @@
 import * as fs from "node:fs"
 import { assert, describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { execArgs, logsArgs, psArgs, rmArgs, runArgs, stopArgs } from "../../src/backends/container/argv.js"
+import { DOCKER_PS_TEMPLATE, execArgs, logsArgs, psArgs, rmArgs, runArgs, stopArgs } from "../../src/backends/container/argv.js"
 import { envFileText, envViaClient } from "../../src/backends/container/argv.js"
 import {
   engineMessage,
@@ -43,12 +43,25 @@ const podmanPs = JSON.stringify([
   { Names: ["fresh"], State: "created", Status: "Created", ExitCode: 0, Pid: 0, Image: "img", Created: 1795237618, Labels: null }
 ], null, 2)
 
-// Real `docker ps -a --no-trunc --format '{{json .}}'` lines (docker 28.2 and 20.10 print the same keys).
+// Real `docker ps -a --no-trunc --format <psArgs' template>` lines (docker 28.2 and 20.10 clients
+// on a 20.10 daemon print the same): the listed fields, and kstlib's labels as a map read one by one
+// with `.Label` (absent = "").
+const kstlibLabels = (labels: Partial<Record<string, string>>) =>
+  JSON.stringify(Object.fromEntries(["io.kstlib.managed", "io.kstlib.project", "io.kstlib.spec", "io.kstlib.applied"].map((k) => [k, labels[k] ?? ""])))
 const dockerPs = [
-  `{"Command":"\\"sh\\"","CreatedAt":"2026-11-21 05:06:59 +0000 UTC","ID":"8af2","Image":"localhost/kstlib-busybox:latest","Labels":"","Names":"fresh","State":"created","Status":"Created"}`,
-  `{"Command":"\\"sh -c 'exit 3'\\"","CreatedAt":"2026-11-21 05:06:59 +0000 UTC","ID":"5763","Image":"img","Labels":"","Names":"job","State":"exited","Status":"Exited (3) 1 second ago"}`,
-  `{"CreatedAt":"2026-11-21 05:06:58 +0000 UTC","ID":"2d00","Image":"localhost/app:1","Labels":"io.kstlib.applied=${encodeFingerprint(fingerprint(spec()))},io.kstlib.managed=true,io.kstlib.project=proj,io.kstlib.spec=${specHash(spec())},other=a,b","Names":"web,alias","State":"running","Status":"Up 1 second"}`
+  `{"Names":"fresh","State":"created","Status":"Created","Image":"localhost/kstlib-busybox:latest","CreatedAt":"2026-11-21 05:06:59 +0000 UTC","Labels":${kstlibLabels({})}}`,
+  `{"Names":"job","State":"exited","Status":"Exited (3) 1 second ago","Image":"img","CreatedAt":"2026-11-21 05:06:59 +0000 UTC","Labels":${kstlibLabels({})}}`,
+  `{"Names":"web,alias","State":"running","Status":"Up 1 second","Image":"localhost/app:1","CreatedAt":"2026-11-21 05:06:58 +0000 UTC","Labels":${
+    kstlibLabels({ "io.kstlib.applied": encodeFingerprint(fingerprint(spec())), "io.kstlib.managed": "true", "io.kstlib.project": "proj", "io.kstlib.spec": specHash(spec()) })
+  }}`
 ].join("\n") + "\n"
+
+/** The listing's entries; the test fails when it is not readable whole. */
+const ps = (stdout: string, runtime: "podman" | "docker") => {
+  const r = parsePs(stdout, runtime)
+  assert(r.ok, r.ok ? "" : r.reason)
+  return r.items
+}
 
 describe("state mapping (one table for ps and inspect)", () => {
   it.each([
@@ -90,11 +103,20 @@ describe("parsing helpers", () => {
     expect(parseCreated(null)).toBeNull()
   })
 
-  it("labels from a map or a docker string, commas in foreign values kept", () => {
-    expect(parseLabels({ a: "1", b: "x,y" })).toEqual({ a: "1", b: "x,y" })
-    expect(parseLabels("a=1,b=x,y,c=k=v")).toEqual({ a: "1", b: "x,y", c: "k=v" })
+  it("labels from a map only: Docker's `k=v,k=v` string cannot be split safely, so it gives none", () => {
+    expect(parseLabels({ a: "1", b: "x,y", n: 3 })).toEqual({ a: "1", b: "x,y" })
+    expect(parseLabels("a=1,io.kstlib.managed=true")).toEqual({})
     expect(parseLabels("")).toEqual({})
     expect(parseLabels(null)).toEqual({})
+  })
+
+  it("attack: a foreign docker container whose label VALUE holds ',io.kstlib.managed=true,io.kstlib.project=P' is not ours", () => {
+    // What `{{json .}}` printed: every label joined in one string, the forged value included.
+    const jsonDot = `{"Names":"victim","State":"running","Status":"Up 1 second","Labels":"note=x,io.kstlib.managed=true,io.kstlib.project=proj,io.kstlib.spec=v1:0"}`
+    expect(ps(jsonDot, "docker")[0]!.mark).toMatchObject({ managed: false, project: null })
+    // What psArgs' template prints for it: kstlib's labels read one by one from the engine's map.
+    const template = `{"Names":"victim","State":"running","Status":"Up 1 second","Labels":${kstlibLabels({})}}`
+    expect(ps(template, "docker")[0]!.mark).toMatchObject({ managed: false, project: null, spec_hash: null })
   })
 
   it("the one fingerprint codec round-trips through a comma-free label value", () => {
@@ -111,8 +133,8 @@ describe("parsing helpers", () => {
 
   it("marks are compared with kstlib's exact values", () => {
     const labels = (managed: string) => `[{"Names":["w"],"State":"running","Labels":{"io.kstlib.managed":"${managed}","io.kstlib.project":"p"}}]`
-    expect(parsePs(labels("true"), "podman")[0]!.mark).toMatchObject({ managed: true, project: "p" })
-    for (const v of ["false", "1", "TRUE", "yes", ""]) expect(parsePs(labels(v), "podman")[0]!.mark.managed, v).toBe(false)
+    expect(ps(labels("true"), "podman")[0]!.mark).toMatchObject({ managed: true, project: "p" })
+    for (const v of ["false", "1", "TRUE", "yes", ""]) expect(ps(labels(v), "podman")[0]!.mark.managed, v).toBe(false)
   })
 
   it("engine messages lose the --help hints", () => {
@@ -123,7 +145,7 @@ describe("parsing helpers", () => {
 
 describe("ps parsing", () => {
   it("podman array with label maps", () => {
-    const [web, job, fresh] = parsePs(podmanPs, "podman")
+    const [web, job, fresh] = ps(podmanPs, "podman")
     expect(web).toEqual({
       name: "web",
       backend: "container",
@@ -139,8 +161,8 @@ describe("ps parsing", () => {
     expect([fresh!.state, fresh!.exit_code]).toEqual(["stopped", null])
   })
 
-  it("docker NDJSON with label strings", () => {
-    const byName = Object.fromEntries(parsePs(dockerPs, "docker").map((o) => [o.name, o]))
+  it("docker NDJSON with kstlib's labels as a map", () => {
+    const byName = Object.fromEntries(ps(dockerPs, "docker").map((o) => [o.name, o]))
     expect(Object.keys(byName).sort()).toEqual(["fresh", "job", "web"])
     expect(byName["web"]).toMatchObject({
       state: "running",
@@ -154,18 +176,33 @@ describe("ps parsing", () => {
     expect(byName["fresh"]!.state).toBe("stopped")
   })
 
-  it("either form from either engine; garbage lines and nameless entries skipped", () => {
-    expect(parsePs(dockerPs, "podman").map((o) => o.name).sort()).toEqual(["fresh", "job", "web"])
+  it("either form from either engine", () => {
+    expect(ps(dockerPs, "podman").map((o) => o.name).sort()).toEqual(["fresh", "job", "web"])
     const podmanAsLines = (JSON.parse(podmanPs) as Array<unknown>).map((e) => JSON.stringify(e)).join("\n")
-    expect(parsePs(podmanAsLines, "docker").map((o) => o.name)).toEqual(["web", "job", "fresh"])
-    expect(parsePs(`warning: something\n{"Names":"a","State":"running"}\n{"State":"running"}\n42\n`, "docker").map((o) => o.name))
-      .toEqual(["a"])
-    expect(parsePs("", "podman")).toEqual([])
-    expect(parsePs("[]", "podman")).toEqual([])
+    expect(ps(podmanAsLines, "docker").map((o) => o.name)).toEqual(["web", "job", "fresh"])
+    expect(ps("", "podman")).toEqual([])
+    expect(ps("[]", "podman")).toEqual([])
+    expect(ps("\n\n", "docker")).toEqual([])
+  })
+
+  it("a listing that cannot be read whole is a failure naming the line, never fewer containers", () => {
+    const garbled = (stdout: string) => {
+      const r = parsePs(stdout, "docker")
+      assert(!r.ok, "expected the listing to be refused")
+      return r.reason
+    }
+    const lines = dockerPs.trimEnd().split("\n")
+    expect(garbled([lines[0], "oops \u001b[2J not json", lines[1]].join("\n"))).toMatch(/^line 2 is not JSON: oops \\u001b\[2J not json$/u)
+    // Podman's one array with a warning line in it: no line of it parses on its own
+    expect(garbled(`WARNING: something\n${podmanPs}`)).toMatch(/^line 1 is not JSON: WARNING: something$/u)
+    expect(garbled(`${podmanPs}\nWARNING: something`)).toMatch(/^not one JSON document: /u)
+    expect(garbled(`${lines[0]}\n{"State":"running"}`)).toMatch(/^entry 2 is not a container with a name/u)
+    expect(garbled(`${lines[0]}\n42`)).toMatch(/^entry 2 is not a container with a name/u)
+    expect(garbled(`{"Names":"a","State":"running"`)).toMatch(/^line 1 is not JSON/u)
   })
 
   it("old entries without State fall back to Status", () => {
-    const [o] = parsePs(`{"Names":"old","Status":"Exited (2) 1 hour ago"}`, "docker")
+    const [o] = ps(`{"Names":"old","Status":"Exited (2) 1 hour ago"}`, "docker")
     expect([o!.state, o!.exit_code]).toEqual(["exited", 2])
   })
 })
@@ -179,7 +216,7 @@ describe("inspect parsing", () => {
       State: { Status: "exited", Running: false, Pid: 0, ExitCode: 3 },
       Config: { Image: "localhost/kstlib-busybox:latest", Labels: { "io.kstlib.managed": "true" } }
     }]
-    expect(parseInspect(JSON.stringify(doc, null, 4), "job", "docker")).toMatchObject({
+    expect(parseInspect(JSON.stringify(doc, null, 4), "job", "docker")).toMatchObject({ ok: true, container: {
       name: "job",
       state: "exited",
       exit_code: 3,
@@ -187,7 +224,7 @@ describe("inspect parsing", () => {
       image: "localhost/kstlib-busybox:latest",
       created_at: "2026-11-21T05:06:59.071Z",
       mark: { managed: true, project: null }
-    })
+    } })
   })
 
   it("podman document: ImageName, pid while running, null labels", () => {
@@ -198,18 +235,19 @@ describe("inspect parsing", () => {
       State: { Status: "running", Running: true, Pid: 77, ExitCode: 0 },
       Config: { Labels: null }
     }]
-    expect(parseInspect(JSON.stringify(doc), "web", "podman")).toMatchObject({
+    expect(parseInspect(JSON.stringify(doc), "web", "podman")).toMatchObject({ ok: true, container: {
       state: "running",
       pid: 77,
       exit_code: null,
       image: "localhost/kstlib-busybox:latest",
       mark: { managed: false }
-    })
+    } })
   })
 
-  it("an image document or an empty array is not a container", () => {
-    expect(parseInspect(`[{"Id":"sha256:1","RepoTags":["localhost/web:latest"],"Config":{}}]`, "web", "podman")).toBeNull()
-    expect(parseInspect("[]", "web", "docker")).toBeNull()
+  it("an image document or an empty array is not a container; output that is not JSON is unreadable", () => {
+    expect(parseInspect(`[{"Id":"sha256:1","RepoTags":["localhost/web:latest"],"Config":{}}]`, "web", "podman")).toEqual({ ok: true, container: null })
+    expect(parseInspect("[]", "web", "docker")).toEqual({ ok: true, container: null })
+    expect(parseInspect(`[{"Name":"/web",\ngarbage`, "web", "docker")).toMatchObject({ ok: false })
   })
 })
 
@@ -299,7 +337,13 @@ describe("argv", () => {
 
   it("dialects", () => {
     expect(psArgs("podman")).toEqual(["ps", "-a", "--format", "json"])
-    expect(psArgs("docker")).toEqual(["ps", "-a", "--no-trunc", "--format", "{{json .}}"])
+    expect(psArgs("docker")).toEqual(["ps", "-a", "--no-trunc", "--format", DOCKER_PS_TEMPLATE])
+    // kstlib's labels one by one from the engine's map (never the joined `k=v,k=v` string), and no
+    // `{{json .}}`, which makes the client ask the daemon for every container's size
+    for (const label of ["io.kstlib.managed", "io.kstlib.project", "io.kstlib.spec", "io.kstlib.applied"]) {
+      expect(DOCKER_PS_TEMPLATE).toContain(`"${label}":{{json (.Label "${label}")}}`)
+    }
+    expect(DOCKER_PS_TEMPLATE).not.toMatch(/\.Labels|json \.\}|\.Size/u)
     expect(rmArgs("podman", "w")).toEqual(["rm", "-f", "-t", "0", "w"])
     expect(rmArgs("docker", "w")).toEqual(["rm", "-f", "w"])
     expect(stopArgs("w", false, 10)).toEqual(["stop", "-t", "10", "w"])
@@ -316,7 +360,7 @@ describe("service over a fake spawner", () => {
       const c = yield* Containers
       const onPath = yield* c.onPath
       const obs = yield* c.observe({ sockets: [] })
-      expect(fake.calls).toEqual(onPath.map((rt) => (rt === "podman" ? ["podman", "ps", "-a", "--format", "json"] : ["docker", "ps", "-a", "--no-trunc", "--format", "{{json .}}"])))
+      expect(fake.calls).toEqual(onPath.map((rt) => (rt === "podman" ? ["podman", "ps", "-a", "--format", "json"] : ["docker", "ps", "-a", "--no-trunc", "--format", DOCKER_PS_TEMPLATE])))
       expect(obs.runtimes).toEqual(onPath)
       expect(obs.sessions.flatMap((o) => (o.name === "web" && o.backend === "container" ? [o.runtime] : []))).toEqual(onPath)
     }).pipe(Effect.provide(Containers.layer), Effect.provide(fake.layer))
@@ -332,6 +376,26 @@ describe("service over a fake spawner", () => {
       expect(obs.runtimes).toEqual([])
       expect(obs.problems.map((p) => p.where)).toEqual(onPath)
       for (const p of obs.problems) expect(p.message).toContain("cannot connect")
+      expect(obs.unreadable).toEqual(onPath.map((runtime) => ({ backend: "container", runtime })))
+    }).pipe(Effect.provide(Containers.layer), Effect.provide(fake.layer))
+  })
+
+  it.live("observe: a listing with a line that is not JSON is that engine's problem (garbled, unreadable), not 'no containers'", () => {
+    const fake = fakeSpawner((cmd) => ({ stdout: cmd === "podman" ? `${podmanPs}\nnot json` : dockerPs.replace("\n", "\nnot json\n") }))
+    return Effect.gen(function*() {
+      const c = yield* Containers
+      const onPath = yield* c.onPath
+      const obs = yield* c.observe({ sockets: [] })
+      expect(obs.sessions).toEqual([])
+      expect(obs.runtimes).toEqual([])
+      expect(obs.problems.map((p) => [p.where, p.garbled])).toEqual(onPath.map((rt) => [rt, true]))
+      for (const p of obs.problems) {
+        expect(p.message).toMatch(
+          p.where === "docker"
+            ? /^docker ps -a: the listing could not be read whole \(line 2 is not JSON: not json\); its containers are unknown$/u
+            : /^podman ps -a: the listing could not be read whole \(not one JSON document: .*\); its containers are unknown$/u
+        )
+      }
       expect(obs.unreadable).toEqual(onPath.map((runtime) => ({ backend: "container", runtime })))
     }).pipe(Effect.provide(Containers.layer), Effect.provide(fake.layer))
   })
@@ -369,7 +433,7 @@ describe("service over a fake spawner", () => {
   it.live("logs: container-only argv; 'no such container' is SessionNotFound", () => {
     const fake = fakeSpawner(() => ({ exitCode: 1, stderr: "Error: no container with name or id \"web\" found" }))
     return Effect.gen(function*() {
-      const obs = parsePs(podmanPs, "podman")[0]!
+      const obs = ps(podmanPs, "podman")[0]!
       const e = yield* Effect.flip((yield* Containers).logs(obs, { lines: 20 }))
       expect(e._tag).toBe("SessionNotFound")
       expect(fake.calls).toEqual([["podman", "logs", "--tail", "20", "web"]])

@@ -1,9 +1,18 @@
-/** Swarm argv and parsing, pure. */
-import { describe, expect, it } from "vitest"
+/** Swarm argv and parsing, pure; observe over a fake spawner. */
+import { Effect } from "effect"
+import { assert, describe, expect, it } from "@effect/vitest"
+import { Swarm } from "../../src/backends/swarm.js"
 import { createArgs, mountOf, publishOf, scaleArgs, shellQuote, updatable, updateArgs } from "../../src/backends/swarm/argv.js"
 import { parseServiceInspect, parseServiceLs, parseServicePs, toObserved } from "../../src/backends/swarm/parse.js"
 import { fingerprint } from "../../src/model.js"
 import { containerSpec } from "../support/factories.js"
+import { fakeSpawner } from "../support/fakeSpawner.js"
+
+/** A listing's items; the test fails when it is not readable whole. */
+const items = <A>(r: { readonly ok: true; readonly items: ReadonlyArray<A> } | { readonly ok: false; readonly reason: string }) => {
+  assert(r.ok, r.ok ? "" : r.reason)
+  return r.items
+}
 
 const spec = containerSpec("api", {
   runtime: "swarm",
@@ -86,16 +95,33 @@ describe("swarm parse", () => {
   ].join("\n")
 
   it("ls + inspect + ps → observed sessions: running, exited with its code, stopped (scaled to 0); marks from service labels", () => {
-    const rows = parseServiceLs(ls)
+    const rows = items(parseServiceLs(ls))
     expect(rows.map((r) => [r.name, r.running, r.desired, r.image])).toEqual([["web", 2, 2, "img:1"], ["job", 0, 1, "img:1"], ["off", 0, 0, "img:1"]])
-    const tasks = parseServicePs(ps)
+    const tasks = items(parseServicePs(ps))
     expect(tasks.map((t) => [t.service, t.state])).toEqual([["job", "ready"], ["job", "failed"]])
-    const seen = toObserved(rows, parseServiceInspect(inspect), tasks)
+    const seen = toObserved(rows, items(parseServiceInspect(inspect)), tasks)
     expect(seen.map((o) => [o.name, o.runtime, o.state, o.exit_code, o.mark.managed, o.image])).toEqual([
       ["web", "swarm", "running", null, true, "img:1"],
       ["job", "swarm", "exited", 7, false, "img:1"],
       ["off", "swarm", "stopped", null, true, "img:1"]
     ])
     expect(seen[0]!.created_at).toBe("2024-01-02T03:04:05.123Z")
+  })
+
+  it("a line that is not JSON makes the listing unreadable (never fewer services)", () => {
+    for (const r of [parseServiceLs(`${ls}\ngarbage`), parseServicePs(`garbage\n${ps}`), parseServiceInspect(`${inspect}\ngarbage`)]) {
+      expect(r.ok).toBe(false)
+    }
+    expect(parseServiceLs(`{"Name":"nameless-id"}`)).toMatchObject({ ok: false, reason: expect.stringMatching(/^entry 1 is not a service/u) })
+  })
+
+  it.live("observe: a garbled `service ls` is swarm's problem (garbled, unreadable), not 'no services'", () => {
+    const fake = fakeSpawner((_cmd, args) => ({ stdout: args[1] === "ls" ? `${ls}\nnot json` : args[1] === "inspect" ? inspect : ps }))
+    return Effect.gen(function*() {
+      const obs = yield* (yield* Swarm).observe({ sockets: [] })
+      expect(obs.sessions).toEqual([])
+      expect(obs.problems).toEqual([expect.objectContaining({ where: "swarm", garbled: true, message: expect.stringContaining("docker service ls: the listing could not be read whole (line 4 is not JSON: not json); its services are unknown") })])
+      expect(obs.unreadable).toEqual([{ backend: "container", runtime: "swarm" }])
+    }).pipe(Effect.provide(Swarm.layer), Effect.provide(fake.layer))
   })
 })

@@ -6,9 +6,23 @@ import { commandArgv } from "../../command.js"
 import type { ContainerSpec, RuntimeName } from "../../model.js"
 import { encodeFingerprint, fingerprint, hashFingerprint, Marks, maxRestarts, restartPolicy } from "../../model.js"
 
-/** Podman: one JSON array with a labels map. Docker: one object per line (`{{json .}}`), full ids. */
+/** The labels kstlib reads its marks from (model.ts Marks). */
+const MARK_LABELS = [Marks.labelManaged, Marks.labelProject, Marks.labelSpec, Marks.labelApplied]
+
+/**
+ * Docker's `ps` line: the fields kstlib reads, and kstlib's labels as a map, each read by its key
+ * from the engine's own map (`.Label "k"`, "" when absent). Not `.Labels`: Docker joins every label
+ * into ONE `k=v,k=v` string, which a foreign label's value can forge (`x=a,io.kstlib.managed=true`).
+ * Not `{{json .}}` either: it holds `.Size`, which makes the client ask the daemon for the size of
+ * every container. Accepted by the Docker 20.10 and 28.x clients alike.
+ */
+export const DOCKER_PS_TEMPLATE = `{${
+  ["Names", "State", "Status", "Image", "CreatedAt"].map((f) => `"${f}":{{json .${f}}}`).join(",")
+},"Labels":{${MARK_LABELS.map((l) => `"${l}":{{json (.Label "${l}")}}`).join(",")}}}`
+
+/** Podman: one JSON array with a labels map. Docker: one object per line (DOCKER_PS_TEMPLATE), full ids. */
 export const psArgs = (runtime: RuntimeName): ReadonlyArray<string> =>
-  runtime === "podman" ? ["ps", "-a", "--format", "json"] : ["ps", "-a", "--no-trunc", "--format", "{{json .}}"]
+  runtime === "podman" ? ["ps", "-a", "--format", "json"] : ["ps", "-a", "--no-trunc", "--format", DOCKER_PS_TEMPLATE]
 
 /** `container inspect` never matches an image, volume or network of the same name (plain `inspect` does). */
 export const inspectArgs = (name: string): ReadonlyArray<string> => ["container", "inspect", name]
