@@ -31,6 +31,7 @@ import {
   envViaClient,
   execArgs,
   inspectArgs,
+  inspectManyArgs,
   logsArgs,
   psArgs,
   rmArgs,
@@ -178,7 +179,7 @@ const make = Effect.gen(function*() {
   ): Effect.Effect<ReadonlyArray<ObservedContainer>> => {
     const supervised = sessions.filter((o) => typeof o.mark.applied?.["restart"] === "string").map((o) => o.name)
     if (supervised.length === 0) return Effect.succeed(sessions)
-    return exec(runtime, ["container", "inspect", ...supervised], {}, host).pipe(
+    return exec(runtime, inspectManyArgs(supervised), {}, host).pipe(
       Effect.map((r) => parseRestartInfo(r.stdout)),
       Effect.orElseSucceed(() => new Map<string, RestartInfo>()),
       Effect.map((info) =>

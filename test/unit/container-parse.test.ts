@@ -1,7 +1,8 @@
 import * as fs from "node:fs"
 import { assert, describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { DOCKER_PS_TEMPLATE, execArgs, logsArgs, psArgs, rmArgs, runArgs, stopArgs } from "../../src/backends/container/argv.js"
+import { attachArgs, DOCKER_PS_TEMPLATE, execArgs, inspectArgs, logsArgs, psArgs, rmArgs, runArgs, startArgs, stopArgs } from "../../src/backends/container/argv.js"
+import { validateImage } from "../../src/config/rules.js"
 import { envFileText, envViaClient } from "../../src/backends/container/argv.js"
 import {
   engineMessage,
@@ -13,7 +14,7 @@ import {
   parsePs
 } from "../../src/backends/container/parse.js"
 import { splitWords as shellSplit } from "../../src/command.js"
-import { Containers } from "../../src/backends/container.js"
+import { Containers, logsArgv } from "../../src/backends/container.js"
 import type { ContainerSpec } from "../../src/model.js"
 import { decodeFingerprint, encodeFingerprint, fingerprint, specHash } from "../../src/model.js"
 import { containerSpec } from "../support/factories.js"
@@ -316,6 +317,7 @@ describe("argv", () => {
       "8080:80",
       "-t",
       "-i",
+      "--",
       "localhost/app:1",
       "sh",
       "-c",
@@ -330,7 +332,7 @@ describe("argv", () => {
   it("run without a command uses the image's; a bad command is reported", () => {
     const r = runArgs(spec(), "proj", null)
     assert(r.ok)
-    expect(r.args.slice(-3)).toEqual(["-t", "-i", "localhost/app:1"])
+    expect(r.args.slice(-4)).toEqual(["-t", "-i", "--", "localhost/app:1"])
     expect(r.args).not.toContain("--env-file")
     expect(runArgs(spec({ command: "sh -c 'x" }), "proj", null)).toEqual({ ok: false, reason: "invalid command: no closing quotation (')" })
   })
@@ -344,12 +346,43 @@ describe("argv", () => {
       expect(DOCKER_PS_TEMPLATE).toContain(`"${label}":{{json (.Label "${label}")}}`)
     }
     expect(DOCKER_PS_TEMPLATE).not.toMatch(/\.Labels|json \.\}|\.Size/u)
-    expect(rmArgs("podman", "w")).toEqual(["rm", "-f", "-t", "0", "w"])
-    expect(rmArgs("docker", "w")).toEqual(["rm", "-f", "w"])
-    expect(stopArgs("w", false, 10)).toEqual(["stop", "-t", "10", "w"])
-    expect(stopArgs("w", true, 10)).toEqual(["kill", "w"])
-    expect(logsArgs("w", 20, true)).toEqual(["logs", "-f", "--tail", "20", "w"])
-    expect(execArgs("w", ["ls", "-l"], true)).toEqual(["exec", "-i", "-t", "w", "ls", "-l"])
+    expect(rmArgs("podman", "w")).toEqual(["rm", "-f", "-t", "0", "--", "w"])
+    expect(rmArgs("docker", "w")).toEqual(["rm", "-f", "--", "w"])
+    expect(stopArgs("w", false, 10)).toEqual(["stop", "-t", "10", "--", "w"])
+    expect(stopArgs("w", true, 10)).toEqual(["kill", "--", "w"])
+    expect(logsArgs("w", 20, true)).toEqual(["logs", "-f", "--tail", "20", "--", "w"])
+    expect(execArgs("w", ["ls", "-l"], true)).toEqual(["exec", "-i", "-t", "--", "w", "ls", "-l"])
+  })
+
+  it("`--` ends the options before every positional word (image, container names, the command), on every engine command", () => {
+    // Podman 4.3 and the Docker 20.10 and 28.2 clients all accept `--` there (checked by hand on this
+    // machine; every CLI container test runs these argvs for real).
+    const hostile = "--privileged"
+    const cases: ReadonlyArray<ReadonlyArray<string>> = [
+      startArgs(hostile),
+      stopArgs(hostile, false, 3),
+      stopArgs(hostile, true, 3),
+      rmArgs("podman", hostile),
+      rmArgs("docker", hostile),
+      logsArgs(hostile, 5, false),
+      logsArgv(hostile, { lines: 5, since: new Date(0), timestamps: true }, true),
+      inspectArgs(hostile),
+      attachArgs(hostile),
+      execArgs(hostile, ["--version"], false)
+    ]
+    for (const args of cases) {
+      const at = args.indexOf(hostile)
+      expect(args[at - 1], args.join(" ")).toBe("--")
+      expect(args.indexOf("--"), args.join(" ")).toBe(at - 1)
+    }
+    const run = runArgs(spec({ command: "--version" }), "proj", null)
+    assert(run.ok)
+    expect(run.args.slice(run.args.indexOf("--"))).toEqual(["--", "localhost/app:1", "--version"])
+  })
+
+  it("an image word that an engine could read as an option never passes validation", () => {
+    for (const image of ["--privileged", "-v", "--rm=true", "-", "--", " --x", "-i:latest"]) expect(validateImage(image), image).not.toBeNull()
+    expect(validateImage("busybox:--x")).toBeNull() // a tag: the word starts with the name, never read as an option
   })
 })
 
@@ -436,7 +469,7 @@ describe("service over a fake spawner", () => {
       const obs = ps(podmanPs, "podman")[0]!
       const e = yield* Effect.flip((yield* Containers).logs(obs, { lines: 20 }))
       expect(e._tag).toBe("SessionNotFound")
-      expect(fake.calls).toEqual([["podman", "logs", "--tail", "20", "web"]])
+      expect(fake.calls).toEqual([["podman", "logs", "--tail", "20", "--", "web"]])
     }).pipe(Effect.provide(Containers.layer), Effect.provide(fake.layer))
   })
 })

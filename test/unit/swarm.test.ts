@@ -2,7 +2,20 @@
 import { Effect } from "effect"
 import { assert, describe, expect, it } from "@effect/vitest"
 import { Swarm } from "../../src/backends/swarm.js"
-import { createArgs, mountOf, publishOf, scaleArgs, shellQuote, updatable, updateArgs } from "../../src/backends/swarm/argv.js"
+import {
+  createArgs,
+  forceUpdateArgs,
+  logsArgs,
+  mountOf,
+  publishOf,
+  rmArgs,
+  scaleArgs,
+  serviceInspectArgs,
+  servicePsArgs,
+  shellQuote,
+  updatable,
+  updateArgs
+} from "../../src/backends/swarm/argv.js"
 import { parseServiceInspect, parseServiceLs, parseServicePs, toObserved } from "../../src/backends/swarm/parse.js"
 import { fingerprint } from "../../src/model.js"
 import { containerSpec } from "../support/factories.js"
@@ -38,7 +51,7 @@ describe("swarm argv", () => {
     expect(args).toContain("type=bind,source=/data,target=/data,readonly")
     expect(args).toContain("type=volume,source=cache,target=/cache")
     expect(args).toContain("mode=host,published=8080,target=80,protocol=tcp")
-    expect(args.slice(-4)).toEqual(["localhost/app:1", "server", "--name", "two words"])
+    expect(args.slice(-5)).toEqual(["--", "localhost/app:1", "server", "--name", "two words"])
     expect(args.join(" ")).not.toContain("s3cr3t")
     expect(args.join(" ")).not.toContain("a\nb")
   })
@@ -53,10 +66,10 @@ describe("swarm argv", () => {
     const args = r.ok ? r.args : []
     expect(args.slice(0, 6)).toEqual(["service", "update", "--detach", "--no-resolve-image", "--image", "localhost/app:1"])
     expect(args[args.indexOf("--args") + 1]).toBe("'server' '--name' 'two words'")
-    expect(args[args.length - 1]).toBe("api")
+    expect(args.slice(-2)).toEqual(["--", "api"])
     expect(args.join(" ")).not.toContain("s3cr3t")
     expect(shellQuote("it's")).toBe("'it'\\''s'")
-    expect(scaleArgs("api", 0)).toEqual(["service", "scale", "--detach", "api=0"])
+    expect(scaleArgs("api", 0)).toEqual(["service", "scale", "--detach", "--", "api=0"])
   })
 
   it("only image, command, shell, working_dir and replicas are updated in place; env and the rest replace", () => {
@@ -65,6 +78,13 @@ describe("swarm argv", () => {
     expect(updatable(fp, fingerprint({ ...spec, env: { TOKEN: "new", MULTI: "a\nb" } }))).toBe(false)
     expect(updatable(fp, fingerprint({ ...spec, volumes: [] }))).toBe(false)
     expect(updatable(null, fp)).toBe(false)
+  })
+
+  it("`--` ends the options before every service name, id and image (docker 20.10 and 28.2 clients accept it)", () => {
+    const h = "--x"
+    for (const args of [rmArgs(h), forceUpdateArgs(h), logsArgs(h, 5, true), serviceInspectArgs([h]), servicePsArgs([h], true)]) {
+      expect(args.slice(-2), args.join(" ")).toEqual(["--", h])
+    }
   })
 
   it("mounts and ports", () => {
