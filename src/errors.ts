@@ -228,6 +228,17 @@ export class UnreadableOutput extends Schema.TaggedError<UnreadableOutput>()("Un
   }
 }
 
+/** The private env file of a container launch could not be written (TMPDIR full, read-only, not ours). */
+export class EnvFileFailed extends Schema.TaggedError<EnvFileFailed>()("EnvFileFailed", {
+  /** The directory it was to be created in (TMPDIR). */
+  dir: Schema.String,
+  reason: Schema.String
+}) {
+  override get message() {
+    return escapeText(`cannot write the private env file in ${this.dir}: ${this.reason}`)
+  }
+}
+
 /** What a backend cannot do (e.g. exec in a tmux session). */
 export class Unsupported extends Schema.TaggedError<Unsupported>()("Unsupported", {
   session: Schema.String,
@@ -385,6 +396,7 @@ export type KstlibError =
   | HostUnreachable
   | EngineUnavailable
   | UnreadableOutput
+  | EnvFileFailed
 
 /** The apply lock could not be taken because the file system refused (not a directory, no space, read-only, not owned by you...). */
 export class LockFailed extends Schema.TaggedError<LockFailed>()("LockFailed", {

@@ -295,7 +295,7 @@ const make = Effect.gen(function*() {
         if (r.exitCode !== 0) {
           return yield* startFailed(spec.name, engineMessage(r.stderr) || `${spec.runtime} run exited with ${r.exitCode}`)
         }
-      }))
+      })).pipe(Effect.catchTag("EnvFileFailed", (e) => Effect.fail(startFailed(spec.name, e.message))))
 
   const launch = Effect.fn("Containers.launch")(function*(specs: ReadonlyArray<ContainerSpec>, context: { readonly project: string }) {
     return yield* Effect.forEach(specs, (spec) => Effect.result(launchOne(spec, context.project)), { concurrency: "unbounded" })

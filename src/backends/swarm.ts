@@ -159,7 +159,7 @@ const make = Effect.gen(function*() {
         const viaClient = Object.fromEntries(envViaClient(spec.env).map((k) => [k, spec.env[k]!]))
         const r = yield* exec(built.args, { env: viaClient }).pipe(Effect.mapError((e) => startFailed(spec.name, e.message)))
         if (r.exitCode !== 0) return yield* startFailed(spec.name, engineMessage(r.stderr) || `docker service create exited with ${r.exitCode}`)
-      }))
+      })).pipe(Effect.catchTag("EnvFileFailed", (e) => Effect.fail(startFailed(spec.name, e.message))))
 
   /**
    * Create, or for a service of ours already there (a replace the executor left in place): a

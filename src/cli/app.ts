@@ -2,6 +2,7 @@
 import * as path from "node:path"
 import { Console, Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
+import { sweepStaleEnvFiles } from "../backends/container/envfile.js"
 import { loadConfig, projectOverride } from "../config/load.js"
 import { normalizeProjectName } from "../config/rules.js"
 import type { LoadedConfig } from "../config/types.js"
@@ -70,6 +71,8 @@ const fallbackConfig = (flagProject: string | undefined, configPath: string | un
  */
 export const withApp = <A, E, R>(self: Effect.Effect<A, E, R>, options: { readonly tolerant?: boolean } = {}) =>
   Effect.gen(function*() {
+    // env files left in TMPDIR by a kstlib killed with SIGKILL (dead owners only)
+    yield* Effect.sync(() => sweepStaleEnvFiles())
     const config = options.tolerant === true
       ? yield* loadFromFlags.pipe(
         Effect.catch((e) =>

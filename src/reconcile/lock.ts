@@ -42,6 +42,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { Effect, Schedule } from "effect"
 import { ApplyLocked, LockFailed } from "../errors.js"
+import { bootId, pidNamespace, processStartTime } from "../process-identity.js"
 
 /** The directory every apply lock of this user lives in. */
 export const lockDirFor = (env: Readonly<Record<string, string | undefined>>): string => {
@@ -87,18 +88,7 @@ const readOr = <A>(f: () => A, fallback: A): A => {
   }
 }
 
-/** Start time of a live process (Linux), null when unknown. */
-export const processStartTime = (pid: number): string | null =>
-  readOr(() => {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
-    // Field 2 (comm) may contain spaces and parentheses: count from the last ')', which ends it.
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
-    const start = fields[22 - 3]
-    return start !== undefined && /^\d+$/u.test(start) ? start : null
-  }, null)
-
-const bootId = (): string | null => readOr(() => fs.readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim() || null, null)
-const pidNamespace = (): string | null => readOr(() => fs.readlinkSync("/proc/self/ns/pid"), null)
+export { processStartTime }
 
 const myIdentity = (): LockHolder => ({
   pid: process.pid,
