@@ -41,6 +41,7 @@ import {
 } from "./container/argv.js"
 import { engineMessage, isNoSuchContainer, parseInspect, parsePs, parseRestartInfo, type RestartInfo } from "./container/parse.js"
 import { findOnPath } from "./container/path.js"
+import { bindSources, parseSocketAnswer, socketMountRefusal, socketQueryArgs, socketsToRefuse } from "./container/sockets.js"
 import { probeWith } from "./probe.js"
 
 /**
@@ -283,8 +284,27 @@ const make = Effect.gen(function*() {
     }))
   }
 
+  /** The engine's own API socket (see container/sockets.ts): asked once per engine and process; unknown = none. */
+  const engineSocket = Object.fromEntries(
+    yield* Effect.forEach(RUNTIMES, (runtime) =>
+      Effect.cached(
+        exec(runtime, socketQueryArgs(runtime)).pipe(
+          Effect.map((r) => (r.exitCode === 0 ? parseSocketAnswer(r.stdout) : [])),
+          Effect.orElseSucceed((): ReadonlyArray<string> => [])
+        )
+      ).pipe(Effect.map((ask) => [runtime, ask] as const)))
+  ) as Partial<Record<RuntimeName, Effect.Effect<ReadonlyArray<string>>>>
+
+  /** A bind mount that is, or holds, the socket of the engine creating the container: refused before anything runs. */
+  const socketRefusal = (spec: ContainerSpec) => {
+    const own = engineSocket[spec.runtime]
+    return bindSources(spec).length === 0 || own === undefined
+      ? Effect.succeed(null)
+      : own.pipe(Effect.map((sockets) => socketMountRefusal(spec, socketsToRefuse(sockets, process.env))))
+  }
+
   const launchOne = (spec: ContainerSpec, project: string) =>
-    withEnvFile(envFileText(spec.env), (envFile) =>
+    Effect.flatMap(socketRefusal(spec), (refused) => refused !== null ? Effect.fail(startFailed(spec.name, refused)) : withEnvFile(envFileText(spec.env), (envFile) =>
       Effect.gen(function*() {
         const built = runArgs(spec, project, envFile)
         if (!built.ok) return yield* startFailed(spec.name, built.reason)
@@ -295,7 +315,7 @@ const make = Effect.gen(function*() {
         if (r.exitCode !== 0) {
           return yield* startFailed(spec.name, engineMessage(r.stderr) || `${spec.runtime} run exited with ${r.exitCode}`)
         }
-      })).pipe(Effect.catchTag("EnvFileFailed", (e) => Effect.fail(startFailed(spec.name, e.message))))
+      })).pipe(Effect.catchTag("EnvFileFailed", (e) => Effect.fail(startFailed(spec.name, e.message)))))
 
   const launch = Effect.fn("Containers.launch")(function*(specs: ReadonlyArray<ContainerSpec>, context: { readonly project: string }) {
     return yield* Effect.forEach(specs, (spec) => Effect.result(launchOne(spec, context.project)), { concurrency: "unbounded" })

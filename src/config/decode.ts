@@ -9,7 +9,16 @@ import { Result, Schema, SchemaIssue } from "effect"
 import { type ConfigIssue, escapeText } from "../errors.js"
 import type { BackendKind, ConfiguredContainerSpec, ConfiguredSpec, HostRuntime, HostSpec, ReadySpec, RuntimeName, Supervision, TmuxSpec } from "../model.js"
 import { DEFAULT_READY_INTERVAL, DEFAULT_READY_TIMEOUT } from "../model.js"
-import { validateCommand, validateDependencies, validateEnvCount, validateEnvEntry, validateEnvTotal, validateHostMount, validateSessionName } from "./rules.js"
+import {
+  engineSocketsFromEnv,
+  validateCommand,
+  validateDependencies,
+  validateEnvCount,
+  validateEnvEntry,
+  validateEnvTotal,
+  validateHostMount,
+  validateSessionName
+} from "./rules.js"
 import { ContainerSession, sessionFields, TmuxSession } from "./schema.js"
 import { decodeUtf8, parseDotenv } from "./text.js"
 import type { Loc } from "./tree.js"
@@ -291,12 +300,16 @@ export const decodeLocated = (name: string, raw: unknown, ctx: LocatedContext): 
   if (c.restart === "always" && c.max_restarts !== undefined && c.max_restarts !== null) {
     add(["max_restarts"], "a container's restart: always has no limit (the engine's policy); use restart: on-failure with max_restarts")
   }
+  // The sockets of this machine's engines as the environment names them (the engine clients kstlib
+  // runs inherit it), resolved; a host's engine is not this environment's. The ones only an engine
+  // can name are refused at launch (container.ts).
+  const sockets = host !== null ? [] : engineSocketsFromEnv(process.env).flatMap((s) => [...new Set([s, realPathOf(s)])])
   /** Host system directories and engine sockets, judged on the real path (a symlink to / is /). */
   const checkMount = (p: ReadonlyArray<PropertyKey>, volume: string): string => {
     const host = volume.slice(0, volume.indexOf(":"))
     if (!unsafe_mounts && host.startsWith("/")) {
       const normal = path.resolve(host)
-      const reason = validateHostMount(normal, host) ?? validateHostMount(realPathOf(normal), host)
+      const reason = validateHostMount(normal, host, sockets) ?? validateHostMount(realPathOf(normal), host, sockets)
       if (reason !== null) add(p, reason)
     }
     return volume

@@ -8,8 +8,8 @@
  * unrestricted prune would also remove kstlib-owned containers of other suites running meanwhile.
  */
 import { spawnSync } from "node:child_process"
-import { writeFileSync } from "node:fs"
-import { delimiter, join } from "node:path"
+import { symlinkSync, writeFileSync } from "node:fs"
+import { delimiter, dirname, join } from "node:path"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import type { RuntimeName } from "../../src/model.js"
 import { requireEngines } from "../support/engines.js"
@@ -387,3 +387,45 @@ describe.each(engines)("kstlib CLI with tmux + %s", (rt: RuntimeName) => {
     expect(JSON.parse(t.stdout)).toMatchObject({ name: d, backend: "tmux", state: "running", owned: false })
   })
 }, 180_000)
+
+// The socket of the daemon kstlib drives: named by the environment (refused at validation) or only by
+// the docker context in use (refused at launch, asked of the client).
+const dockerSocket = /^unix:\/\/(\/.+)$/u.exec(process.env["DOCKER_HOST"] ?? "")?.[1]
+describe.skipIf(!engines.includes("docker") || dockerSocket === undefined)("bind mounts of the docker daemon's own socket", () => {
+  const dir = dockerSocket === undefined ? "" : dirname(dockerSocket)
+
+  it("named by DOCKER_HOST: rejected at validation (the socket, its directory, through a symlink)", () => {
+    symlinkSync(dir, join(sb.dir, "sock-link"))
+    const [a, b, c] = [sb.name("a"), sb.name("b"), sb.name("c")]
+    sb.writeConfig({
+      [a]: containerEntry("docker", "sleep 300", { volumes: [`${dir}:/s:ro`] }),
+      [b]: containerEntry("docker", "sleep 300", { volumes: [`${dockerSocket}:/var/run/docker.sock`] }),
+      [c]: containerEntry("docker", "sleep 300", { volumes: [`${join(sb.dir, "sock-link")}:/s`] })
+    })
+    const v = sb.kstlib(["ops", "validate"])
+    expect(v.code, v.stdout + v.stderr).toBe(1)
+    for (const n of [a, b, c]) {
+      expect(v.stdout + v.stderr).toMatch(new RegExp(`^rejected .*session '${n}': volumes\\[0\\]: refusing to mount host '[^']*'( \\(resolves to '${dir}'\\))?: it holds the socket of a container engine kstlib drives \\(${dockerSocket}: root on the host\\)`, "mu"))
+    }
+    expect(sb.kstlib(["ops", "apply"]).code).toBe(1)
+    expect(sb.containers("docker")).toEqual([])
+  })
+
+  it("named only by the docker context in use: valid, but the launch is refused before anything runs", () => {
+    const config = join(sb.home, ".docker")
+    const env = { DOCKER_HOST: undefined, DOCKER_CONFIG: config }
+    const ctx = `kt-${sb.id}`
+    for (const args of [["context", "create", ctx, "--docker", `host=unix://${dockerSocket}`], ["context", "use", ctx]]) {
+      const r = spawnSync("docker", args, { env: { ...sb.env, ...env, DOCKER_HOST: "" }, encoding: "utf8" })
+      expect(r.status, r.stderr).toBe(0)
+    }
+    const a = sb.name("a")
+    sb.writeConfig({ [a]: containerEntry("docker", "sleep 300", { volumes: [`${dir}:/s:ro`], env: { KT_TOKEN: "x" } }) })
+    const v = sb.kstlib(["ops", "validate"], { env })
+    expect(v.code, v.stdout + v.stderr).toBe(0)
+    const r = sb.kstlib(["ops", "apply"], { env })
+    expect(r.code, r.stdout + r.stderr).toBe(1)
+    expect(r.stdout).toContain(`failed to start container session '${a}': refusing to mount host '${dir}': it holds the socket of a container engine kstlib drives (${dockerSocket}: root on the host); set unsafe_mounts: true to allow it`)
+    expect(sb.containers("docker")).toEqual([])
+  })
+})

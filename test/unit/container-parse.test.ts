@@ -463,6 +463,39 @@ describe("service over a fake spawner", () => {
     }).pipe(Effect.provide(Containers.layer), Effect.provide(fake.layer))
   })
 
+  describe("launch: a bind mount of the engine's own socket (as the engine names it) is refused before anything runs", () => {
+    const asked = (args: ReadonlyArray<string>) => args[0] === "info" || args[0] === "context"
+    const engine = (socket: string) => (cmd: string, args: ReadonlyArray<string>) => {
+      if (cmd === "podman" && args[0] === "info") return { stdout: `${socket}\n` }
+      if (cmd === "docker" && args[0] === "context") return { stdout: `unix://${socket}\n` }
+      return args[0] === "run" ? { stdout: "abc\n" } : {}
+    }
+    it.live.each(["podman", "docker"] as const)("%s", (rt) => {
+      const fake = fakeSpawner(engine(`/srv/kt-${rt}/engine.sock`))
+      return Effect.gen(function*() {
+        const c = yield* Containers
+        const launch = (over: Partial<ContainerSpec>) => c.launch([spec({ runtime: rt, env: { TOKEN: "x" }, ...over })], { project: "proj" })
+        const [dir] = yield* launch({ volumes: [`/srv/kt-${rt}:/s`] })
+        assert(dir !== undefined && dir._tag === "Failure")
+        expect(dir.failure.reason).toBe(
+          `refusing to mount host '/srv/kt-${rt}': it holds the socket of a container engine kstlib drives (/srv/kt-${rt}/engine.sock: root on the host); set unsafe_mounts: true to allow it`
+        )
+        const [sock] = yield* launch({ volumes: ["named:/n"], log_volume: `/srv/kt-${rt}/engine.sock:/var/run/docker.sock` })
+        assert(sock !== undefined && sock._tag === "Failure")
+        expect(sock.failure.reason).toContain("refusing to mount host")
+        expect(fake.calls.filter((a) => a[1] === "run")).toEqual([]) // nothing ran, no env file was written
+        // asked once per engine and process; not at all for a launch without bind mounts
+        expect(fake.calls.filter((a) => asked(a.slice(1)))).toHaveLength(1)
+        const ok = yield* launch({ volumes: ["/srv/elsewhere:/e", "named:/n"] })
+        expect(ok.map((r) => r._tag)).toEqual(["Success"])
+        const unsafe = yield* launch({ volumes: [`/srv/kt-${rt}:/s`], unsafe_mounts: true })
+        expect(unsafe.map((r) => r._tag)).toEqual(["Success"])
+        expect(fake.calls.filter((a) => asked(a.slice(1)))).toHaveLength(1)
+        expect(fake.calls.filter((a) => a[1] === "run")).toHaveLength(2)
+      }).pipe(Effect.provide(Containers.layer), Effect.provide(fake.layer))
+    })
+  })
+
   it.live("logs: container-only argv; 'no such container' is SessionNotFound", () => {
     const fake = fakeSpawner(() => ({ exitCode: 1, stderr: "Error: no container with name or id \"web\" found" }))
     return Effect.gen(function*() {
