@@ -228,6 +228,21 @@ export class UnreadableOutput extends Schema.TaggedError<UnreadableOutput>()("Un
   }
 }
 
+/**
+ * A tmux socket whose path is longer than a Unix socket address can hold (108 bytes with the NUL):
+ * tmux could neither create nor reach it. Said up front, with the path, instead of tmux's hidden
+ * `File name too long`.
+ */
+export class SocketPathTooLong extends Schema.TaggedError<SocketPathTooLong>()("SocketPathTooLong", {
+  path: Schema.String,
+  bytes: Schema.Number,
+  max: Schema.Number
+}) {
+  override get message() {
+    return escapeText(`tmux socket path too long: ${this.path} is ${this.bytes} bytes, a Unix socket path has at most ${this.max}; shorten TMUX_TMPDIR`)
+  }
+}
+
 /** The private env file of a container launch could not be written (TMPDIR full, read-only, not ours). */
 export class EnvFileFailed extends Schema.TaggedError<EnvFileFailed>()("EnvFileFailed", {
   /** The directory it was to be created in (TMPDIR). */
@@ -397,6 +412,7 @@ export type KstlibError =
   | EngineUnavailable
   | UnreadableOutput
   | EnvFileFailed
+  | SocketPathTooLong
 
 /** The apply lock could not be taken because the file system refused (not a directory, no space, read-only, not owned by you...). */
 export class LockFailed extends Schema.TaggedError<LockFailed>()("LockFailed", {

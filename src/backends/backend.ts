@@ -14,6 +14,7 @@ import type {
   SessionNotFound,
   SessionStartFailed,
   SessionStopFailed,
+  SocketPathTooLong,
   TmuxNotFound,
   UnreadableOutput,
   Unsupported
@@ -97,7 +98,7 @@ export interface LogOptions {
   readonly timestamps?: boolean | undefined
 }
 
-export type BackendError = BackendTimeout | CommandFailed | TmuxNotFound | HostUnreachable | EngineUnavailable | UnreadableOutput
+export type BackendError = BackendTimeout | CommandFailed | TmuxNotFound | HostUnreachable | EngineUnavailable | UnreadableOutput | SocketPathTooLong
 
 export interface Capabilities {
   readonly exec: boolean
