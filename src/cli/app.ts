@@ -17,8 +17,8 @@ export const opsBase = Command.make("ops").pipe(
       Flag.withDescription("Use exactly this config file (default: the cascade ~/.config, XDG, ~, ./kstlib.conf.yml; or $KSTLIB_CONFIG)"),
       Flag.optional
     ),
+    // No `-p`: shared flags are parsed on every subcommand, where `-p` is `start --port` (as in docker).
     project: Flag.String("project").pipe(
-      Flag.withAlias("p"),
       Flag.withDescription("Project name: only its sessions are ever stopped, replaced or pruned (default: $KSTLIB_PROJECT, ops.project, else the config's directory name)"),
       Flag.optional
     )

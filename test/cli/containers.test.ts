@@ -366,6 +366,19 @@ describe.each(engines)("kstlib CLI with tmux + %s", (rt: RuntimeName) => {
     expect(sb.kstlib(["ops", "plan", "--detailed-exitcode"], { env }).code).toBe(1)
   })
 
+  it("start -p HOST:CONTAINER publishes the port (-p is start's --port, not the project)", () => {
+    sb.writeConfig({}, { container_runtime: rt })
+    const c = sb.name("port")
+    const port = 20000 + Math.floor(Math.random() * 20000)
+    const r = sb.kstlib(["ops", "start", c, "-i", TEST_IMAGE, "-c", "sleep 300", "-p", `${port}:80`])
+    expect(r.code, r.stdout + r.stderr).toBe(0)
+    expect(sb.containerState(rt, c)).toBe("running")
+    const published = sb.rt(rt, ["port", c])
+    expect(published.stdout, published.stderr).toMatch(new RegExp(`^80/tcp -> [0-9.:\\[\\]]+:${port}$`, "mu"))
+    // the project is still the sandbox's own
+    expect(listJson().find((s) => s.name === c)).toMatchObject({ owned: true })
+  })
+
   it("the same name in tmux and in a container is ambiguous until --backend chooses", () => {
     sb.writeConfig({})
     sb.file("loop.sh", LOOP_SH)
