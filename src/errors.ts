@@ -366,12 +366,22 @@ export class SessionNotReady extends Schema.TaggedError<SessionNotReady>()("Sess
 export class HostUnreachable extends Schema.TaggedError<HostUnreachable>()("HostUnreachable", {
   host: Schema.String,
   /** ssh's own error line(s). */
-  reason: Schema.String
+  reason: Schema.String,
+  /** ssh connected (or may have) but nothing answered in time: the login or the remote command hung. */
+  hung: Schema.optionalKey(Schema.Boolean)
 }) {
   override get message() {
-    return escapeText(`host ${this.host} unreachable: ${this.reason}`)
+    return escapeText(this.hung === true ? `ssh to ${this.host}: ${this.reason}` : `host ${this.host} unreachable: ${this.reason}`)
   }
 }
+
+/** A call over ssh that got no answer within the call timeout (`seconds`). */
+export const sshHung = (host: string, seconds: number) =>
+  new HostUnreachable({
+    host,
+    reason: `no answer within ${seconds} s (the login or the remote command hung); set KSTLIB_CALL_TIMEOUT=SECONDS to wait longer`,
+    hung: true
+  })
 
 /** A host's container engine cannot be used although the host answers (Podman's API service not running, podman missing). */
 export class EngineUnavailable extends Schema.TaggedError<EngineUnavailable>()("EngineUnavailable", {

@@ -14,6 +14,7 @@ import {
   SessionNotFound,
   SessionStartFailed,
   SessionStopFailed,
+  sshHung,
   UnreadableOutput,
   Unsupported
 } from "../errors.js"
@@ -122,7 +123,9 @@ const make = Effect.gen(function*() {
       }
       const r = yield* provide(run(runtime, withFlags(remote, args), remote === undefined ? options : { ...options, env: { ...options.env, ...remote.env } })).pipe(
         Effect.catchTag("SpawnFailed", (e: SpawnFailed) =>
-          Effect.fail(new CommandFailed({ argv: [runtime, ...args.slice(0, 2)], exitCode: 127, stderr: e.reason })))
+          Effect.fail(new CommandFailed({ argv: [runtime, ...args.slice(0, 2)], exitCode: 127, stderr: e.reason }))),
+        // through the engine's ssh transport: the login or the remote side hung
+        Effect.catchTag("BackendTimeout", (e): Effect.Effect<never, BackendTimeout | HostUnreachable> => Effect.fail(host === undefined ? e : sshHung(host, e.seconds)))
       )
       if (host === undefined || remote === undefined || r.exitCode === 0) return r
       const down = remote.failure(r.stderr || r.stdout)
