@@ -4,9 +4,10 @@
  *
  * Every call has a timeout (a hanging engine must not hang kstlib) and is interruptible: closing the
  * call's scope kills the child's process group. The process groups of calls still running are
- * known (`endChildren`), so a forced quit, which runs no finalizer, ends them too. Every call is logged at debug level with its argv,
- * exit code and duration (`kstlib --log-level debug …`); argv never carries env values (they travel
- * in the child's environment or a private file), so the log may show it whole.
+ * known (`endChildren`), so a forced quit, which runs no finalizer, ends them too. Every call is
+ * logged at debug level with its argv, exit code and duration (`kstlib --log-level debug …`); argv
+ * never carries env values (they travel in the child's environment or a private file), so the log
+ * may show it whole.
  */
 import { Context, Duration, Effect, Option, Schema, Stream } from "effect"
 import { ChildProcess, ChildProcessSpawner } from "effect/process"
