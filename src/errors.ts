@@ -191,13 +191,13 @@ export class InvalidInput extends Schema.TaggedError<InvalidInput>()("InvalidInp
   }
 }
 
-/** Another `apply` holds the lock for the same config. */
+/** Another `apply` or `down` holds the lock for the same config and project. */
 export class ApplyLocked extends Schema.TaggedError<ApplyLocked>()("ApplyLocked", {
   lockFile: Schema.String,
   pid: Schema.NullOr(Schema.Number)
 }) {
   override get message() {
-    return `another kstlib apply${this.pid === null ? "" : ` (pid ${this.pid})`} is running on this config (lock ${this.lockFile}); retry when it finishes or pass --wait`
+    return `another kstlib apply${this.pid === null ? "" : ` (pid ${this.pid})`} is running on this config (lock ${this.lockFile}); retry when it finishes or pass --wait-lock`
   }
 }
 
@@ -209,6 +209,48 @@ export class BackendTimeout extends Schema.TaggedError<BackendTimeout>()("Backen
 }) {
   override get message() {
     return `${this.command} did not answer within ${this.seconds}s (killed); set KSTLIB_CALL_TIMEOUT=SECONDS to wait longer`
+  }
+}
+
+/**
+ * An engine answered, but its listing could not be read whole (a line that is not JSON, an entry
+ * that is not a container): what it holds is unknown, so nothing is planned there.
+ */
+export class UnreadableOutput extends Schema.TaggedError<UnreadableOutput>()("UnreadableOutput", {
+  /** The program and its first arguments. */
+  command: Schema.String,
+  reason: Schema.String
+}) {
+  override get message() {
+    return escapeText(`${this.command}: the listing could not be read whole (${this.reason}); its ${
+      this.command.startsWith("docker service") ? "services" : "containers"
+    } are unknown`)
+  }
+}
+
+/**
+ * A tmux socket whose path is longer than a Unix socket address can hold (108 bytes with the NUL):
+ * tmux could neither create nor reach it. Said up front, with the path, instead of tmux's hidden
+ * `File name too long`.
+ */
+export class SocketPathTooLong extends Schema.TaggedError<SocketPathTooLong>()("SocketPathTooLong", {
+  path: Schema.String,
+  bytes: Schema.Number,
+  max: Schema.Number
+}) {
+  override get message() {
+    return escapeText(`tmux socket path too long: ${this.path} is ${this.bytes} bytes, a Unix socket path has at most ${this.max}; shorten TMUX_TMPDIR`)
+  }
+}
+
+/** The private env file of a container launch could not be written (TMPDIR full, read-only, not ours). */
+export class EnvFileFailed extends Schema.TaggedError<EnvFileFailed>()("EnvFileFailed", {
+  /** The directory it was to be created in (TMPDIR). */
+  dir: Schema.String,
+  reason: Schema.String
+}) {
+  override get message() {
+    return escapeText(`cannot write the private env file in ${this.dir}: ${this.reason}`)
   }
 }
 
@@ -324,12 +366,22 @@ export class SessionNotReady extends Schema.TaggedError<SessionNotReady>()("Sess
 export class HostUnreachable extends Schema.TaggedError<HostUnreachable>()("HostUnreachable", {
   host: Schema.String,
   /** ssh's own error line(s). */
-  reason: Schema.String
+  reason: Schema.String,
+  /** ssh connected (or may have) but nothing answered in time: the login or the remote command hung. */
+  hung: Schema.optionalKey(Schema.Boolean)
 }) {
   override get message() {
-    return escapeText(`host ${this.host} unreachable: ${this.reason}`)
+    return escapeText(this.hung === true ? `ssh to ${this.host}: ${this.reason}` : `host ${this.host} unreachable: ${this.reason}`)
   }
 }
+
+/** A call over ssh that got no answer within the call timeout (`seconds`). */
+export const sshHung = (host: string, seconds: number) =>
+  new HostUnreachable({
+    host,
+    reason: `no answer within ${seconds} s (the login or the remote command hung); set KSTLIB_CALL_TIMEOUT=SECONDS to wait longer`,
+    hung: true
+  })
 
 /** A host's container engine cannot be used although the host answers (Podman's API service not running, podman missing). */
 export class EngineUnavailable extends Schema.TaggedError<EngineUnavailable>()("EngineUnavailable", {
@@ -368,6 +420,9 @@ export type KstlibError =
   | SessionNotReady
   | HostUnreachable
   | EngineUnavailable
+  | UnreadableOutput
+  | EnvFileFailed
+  | SocketPathTooLong
 
 /** The apply lock could not be taken because the file system refused (not a directory, no space, read-only, not owned by you...). */
 export class LockFailed extends Schema.TaggedError<LockFailed>()("LockFailed", {

@@ -3,9 +3,11 @@
  * swap in a fake spawner for argv/parsing unit tests or a counting one around the real spawner.
  *
  * Every call has a timeout (a hanging engine must not hang kstlib) and is interruptible: closing the
- * call's scope kills the child's process group. Every call is logged at debug level with its argv,
- * exit code and duration (`kstlib --log-level debug …`); argv never carries env values (they travel
- * in the child's environment or a private file), so the log may show it whole.
+ * call's scope kills the child's process group. The process groups of calls still running are
+ * known (`endChildren`), so a forced quit, which runs no finalizer, ends them too. Every call is
+ * logged at debug level with its argv, exit code and duration (`kstlib --log-level debug …`); argv
+ * never carries env values (they travel in the child's environment or a private file), so the log
+ * may show it whole.
  */
 import { Context, Duration, Effect, Option, Schema, Stream } from "effect"
 import { ChildProcess, ChildProcessSpawner } from "effect/process"
@@ -86,6 +88,37 @@ const spawnOptions = (options: RunOptions) => ({
   forceKillAfter: Duration.seconds(2)
 })
 
+/** Process groups (each child of `run` leads its own) whose call has not ended yet. */
+const liveGroups = new Set<number>()
+let hooked = false
+
+/**
+ * Kills the process group of every call still running, at once (SIGKILL): the forced quit (second
+ * Ctrl-C) and any other `process.exit` run no finalizer, and a hung `podman run` must not outlive
+ * kstlib. Also run by an `exit` hook.
+ */
+export const endChildren = (): void => {
+  for (const group of liveGroups) {
+    try {
+      process.kill(-group, "SIGKILL")
+    } catch {
+      // already gone
+    }
+  }
+  liveGroups.clear()
+}
+
+const trackGroup = (pid: number) => {
+  // never a group that is not a child's: kill(-1) would signal every process we may signal (a fake
+  // spawner in unit tests answers pid 1)
+  if (!Number.isInteger(pid) || pid <= 1 || pid === process.pid) return
+  if (!hooked) {
+    process.on("exit", endChildren)
+    hooked = true
+  }
+  liveGroups.add(pid)
+}
+
 /** Runs to completion, capturing output and the exit code, within the call timeout. */
 export const run = (
   command: string,
@@ -97,7 +130,12 @@ export const run = (
     const started = performance.now()
     const call = Effect.scoped(
       Effect.gen(function*() {
+        // Added before the spawn, so it runs after the spawner's own cleanup has ended the group.
+        const group: { pid: number | null } = { pid: null }
+        yield* Effect.addFinalizer(() => Effect.sync(() => void (group.pid !== null && liveGroups.delete(group.pid))))
         const handle = yield* ChildProcess.make(command, args, spawnOptions(options))
+        group.pid = Number(handle.pid)
+        trackGroup(group.pid)
         if (options.merged === true) {
           const [output, exitCode] = yield* Effect.all([
             tailText(handle.all),

@@ -14,6 +14,8 @@ import {
   SessionNotFound,
   SessionStartFailed,
   SessionStopFailed,
+  sshHung,
+  UnreadableOutput,
   Unsupported
 } from "../errors.js"
 import type { ContainerSpec, HostSpec, ObservedContainer, RuntimeName } from "../model.js"
@@ -30,6 +32,7 @@ import {
   envViaClient,
   execArgs,
   inspectArgs,
+  inspectManyArgs,
   logsArgs,
   psArgs,
   rmArgs,
@@ -39,6 +42,7 @@ import {
 } from "./container/argv.js"
 import { engineMessage, isNoSuchContainer, parseInspect, parsePs, parseRestartInfo, type RestartInfo } from "./container/parse.js"
 import { findOnPath } from "../transport/path.js"
+import { bindSources, parseSocketAnswer, socketMountRefusal, socketQueryArgs, socketsToRefuse } from "./container/sockets.js"
 import { probeWith } from "./probe.js"
 
 /**
@@ -119,7 +123,9 @@ const make = Effect.gen(function*() {
       }
       const r = yield* provide(run(runtime, withFlags(remote, args), remote === undefined ? options : { ...options, env: { ...options.env, ...remote.env } })).pipe(
         Effect.catchTag("SpawnFailed", (e: SpawnFailed) =>
-          Effect.fail(new CommandFailed({ argv: [runtime, ...args.slice(0, 2)], exitCode: 127, stderr: e.reason })))
+          Effect.fail(new CommandFailed({ argv: [runtime, ...args.slice(0, 2)], exitCode: 127, stderr: e.reason }))),
+        // through the engine's ssh transport: the login or the remote side hung
+        Effect.catchTag("BackendTimeout", (e): Effect.Effect<never, BackendTimeout | HostUnreachable> => Effect.fail(host === undefined ? e : sshHung(host, e.seconds)))
       )
       if (host === undefined || remote === undefined || r.exitCode === 0) return r
       const down = remote.failure(r.stderr || r.stdout)
@@ -146,6 +152,18 @@ const make = Effect.gen(function*() {
   const failed = (runtime: RuntimeName, args: ReadonlyArray<string>, r: RunResult) =>
     new CommandFailed({ argv: [runtime, ...args], exitCode: r.exitCode, stderr: r.stderr || r.stdout })
 
+  /** `ps -a` of one engine (here or on a host), read whole or failing: never a partial list. */
+  const listContainers = (runtime: RuntimeName, host?: string) => {
+    const args = psArgs(runtime)
+    return exec(runtime, args, {}, host).pipe(Effect.flatMap((r): Effect.Effect<ReadonlyArray<ObservedContainer>, CommandFailed | UnreadableOutput> => {
+      if (r.exitCode !== 0) return Effect.fail(failed(runtime, args, r))
+      const listing = parsePs(r.stdout, runtime)
+      return listing.ok
+        ? Effect.succeed(listing.items)
+        : Effect.fail(new UnreadableOutput({ command: `${runtime} ${args.slice(0, 2).join(" ")}`, reason: listing.reason }))
+    }))
+  }
+
   const onPath = yield* Effect.cached(
     Effect.promise(async () => {
       const found = await Promise.all(RUNTIMES.map((r) => findOnPath(r)))
@@ -165,7 +183,7 @@ const make = Effect.gen(function*() {
   ): Effect.Effect<ReadonlyArray<ObservedContainer>> => {
     const supervised = sessions.filter((o) => typeof o.mark.applied?.["restart"] === "string").map((o) => o.name)
     if (supervised.length === 0) return Effect.succeed(sessions)
-    return exec(runtime, ["container", "inspect", ...supervised], {}, host).pipe(
+    return exec(runtime, inspectManyArgs(supervised), {}, host).pipe(
       Effect.map((r) => parseRestartInfo(r.stdout)),
       Effect.orElseSucceed(() => new Map<string, RestartInfo>()),
       Effect.map((info) =>
@@ -179,10 +197,8 @@ const make = Effect.gen(function*() {
 
   /** One engine's containers (`ps`, then the restart counts of the supervised ones), or the problem reading them. */
   const observeEngine = (runtime: RuntimeName, host?: string) => {
-    const args = psArgs(runtime)
     const scope = { backend: "container" as const, runtime, ...(host === undefined ? {} : { host }) }
-    return exec(runtime, args, {}, host).pipe(
-      Effect.flatMap((r) => (r.exitCode === 0 ? Effect.succeed(parsePs(r.stdout, runtime)) : Effect.fail(failed(runtime, args, r)))),
+    return listContainers(runtime, host).pipe(
       Effect.flatMap((sessions) => withRestartInfo(runtime, sessions, host)),
       Effect.map((sessions): BackendObservation => ({
         sessions: host === undefined ? sessions : sessions.map((o) => ({ ...o, host })),
@@ -196,7 +212,12 @@ const make = Effect.gen(function*() {
           problems: [
             e._tag === "HostUnreachable"
               ? { scope: { host: host! }, kind: "failed", message: e.message, unreachable: e }
-              : { scope, kind: "failed", message: e._tag === "EngineUnavailable" ? e.reason : e.message }
+              : {
+                scope,
+                kind: "failed",
+                message: e._tag === "EngineUnavailable" ? e.reason : e.message,
+                ...(e._tag === "UnreadableOutput" ? { garbled: true } : {})
+              }
           ]
         })
       )
@@ -248,15 +269,37 @@ const make = Effect.gen(function*() {
   /** Inspection that reports "no such container" as null. */
   const inspectOrNull = (name: string, runtime: RuntimeName, host?: string) => {
     const args = inspectArgs(name)
-    return exec(runtime, args, {}, host).pipe(Effect.flatMap((r) => {
-      if (r.exitCode === 0) return Effect.succeed(parseInspect(r.stdout, name, runtime))
+    return exec(runtime, args, {}, host).pipe(Effect.flatMap((r): Effect.Effect<ObservedContainer | null, CommandFailed | UnreadableOutput> => {
+      if (r.exitCode === 0) {
+        const doc = parseInspect(r.stdout, name, runtime)
+        return doc.ok ? Effect.succeed(doc.container) : Effect.fail(new UnreadableOutput({ command: `${runtime} container inspect`, reason: doc.reason }))
+      }
       if (isNoSuchContainer(r.stderr) || r.stdout.trim() === "[]") return Effect.succeed(null)
       return Effect.fail(failed(runtime, args, r))
     }))
   }
 
+  /** The engine's own API socket (see container/sockets.ts): asked once per engine and process; unknown = none. */
+  const engineSocket = Object.fromEntries(
+    yield* Effect.forEach(RUNTIMES, (runtime) =>
+      Effect.cached(
+        exec(runtime, socketQueryArgs(runtime)).pipe(
+          Effect.map((r) => (r.exitCode === 0 ? parseSocketAnswer(r.stdout) : [])),
+          Effect.orElseSucceed((): ReadonlyArray<string> => [])
+        )
+      ).pipe(Effect.map((ask) => [runtime, ask] as const)))
+  ) as Partial<Record<RuntimeName, Effect.Effect<ReadonlyArray<string>>>>
+
+  /** A bind mount that is, or holds, the socket of the engine creating the container: refused before anything runs. */
+  const socketRefusal = (spec: ContainerSpec) => {
+    const own = engineSocket[spec.runtime]
+    return bindSources(spec).length === 0 || own === undefined
+      ? Effect.succeed(null)
+      : own.pipe(Effect.map((sockets) => socketMountRefusal(spec, socketsToRefuse(sockets, process.env))))
+  }
+
   const launchOne = ({ spec, stamp }: Launch<ContainerSpec>, project: string) =>
-    withEnvFile(envFileText(spec.env), (envFile) =>
+    Effect.flatMap(socketRefusal(spec), (refused) => refused !== null ? Effect.fail(startFailed(spec.name, refused)) : withEnvFile(envFileText(spec.env), (envFile) =>
       Effect.gen(function*() {
         const built = runArgs(spec, stamp, project, envFile)
         if (!built.ok) return yield* startFailed(spec.name, built.reason)
@@ -267,7 +310,7 @@ const make = Effect.gen(function*() {
         if (r.exitCode !== 0) {
           return yield* startFailed(spec.name, engineMessage(r.stderr) || `${spec.runtime} run exited with ${r.exitCode}`)
         }
-      }))
+      })).pipe(Effect.catchTag("EnvFileFailed", (e) => Effect.fail(startFailed(spec.name, e.message)))))
 
   const launch = Effect.fn("Containers.launch")(function*(items: ReadonlyArray<Launch<ContainerSpec>>, context: { readonly project: string }) {
     return yield* Effect.forEach(items, (item) => Effect.result(launchOne(item, context.project)), { concurrency: "unbounded" })

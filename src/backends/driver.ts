@@ -14,7 +14,9 @@ import type {
   SessionNotFound,
   SessionStartFailed,
   SessionStopFailed,
+  SocketPathTooLong,
   TmuxNotFound,
+  UnreadableOutput,
   Unsupported
 } from "../errors.js"
 import type { ObservedSession, SessionSpec } from "../model.js"
@@ -46,6 +48,8 @@ export interface ObserveProblem {
   readonly message: string
   /** The host could not be reached at all: reported once per host (observe.ts keeps one per host). */
   readonly unreachable?: HostUnreachable
+  /** The engine answered with a listing that could not be read whole: always reported, and `apply`/`down` exit 1. */
+  readonly garbled?: boolean
 }
 
 /** One driver's view. A driver that cannot be read is reported, never thrown: the others still count. */
@@ -108,7 +112,14 @@ export interface LogOptions {
   readonly timestamps?: boolean | undefined
 }
 
-export type BackendError = BackendTimeout | CommandFailed | TmuxNotFound | HostUnreachable | EngineUnavailable
+export type BackendError =
+  | BackendTimeout
+  | CommandFailed
+  | TmuxNotFound
+  | HostUnreachable
+  | EngineUnavailable
+  | UnreadableOutput
+  | SocketPathTooLong
 
 export interface Capabilities {
   readonly exec: boolean

@@ -11,7 +11,7 @@
  */
 import { Context, Effect, Layer, Schedule, Stream } from "effect"
 import { ChildProcessSpawner } from "effect/process"
-import { CommandFailed, SessionAttachFailed, SessionNotFound, SessionStartFailed, SessionStopFailed, Unsupported } from "../errors.js"
+import { CommandFailed, SessionAttachFailed, SessionNotFound, SessionStartFailed, SessionStopFailed, UnreadableOutput, Unsupported } from "../errors.js"
 import type { ContainerSpec, ObservedContainer } from "../model.js"
 import { isOurs } from "../model.js"
 import { updatableChanges } from "../spec/diff.js"
@@ -19,6 +19,7 @@ import type { RunOptions, RunResult, SpawnFailed } from "../proc.js"
 import { run, streamLines } from "../proc.js"
 import { probeWith } from "./probe.js"
 import { withEnvFile } from "./container/envfile.js"
+import type { Listing } from "./container/parse.js"
 import type { BackendObservation, Driver, Launch, StopOptions, StopOutcome } from "./driver.js"
 import { engineMessage } from "./container/parse.js"
 import {
@@ -67,6 +68,12 @@ const make = Effect.gen(function*() {
   const ok = (args: ReadonlyArray<string>) =>
     exec(args).pipe(Effect.flatMap((r) => (r.exitCode === 0 ? Effect.succeed(r.stdout) : Effect.fail(failed(args, r)))))
 
+  /** A listing read whole, or UnreadableOutput naming the command: never a shorter list. */
+  const whole = <A>(args: ReadonlyArray<string>, listing: Listing<A>) =>
+    listing.ok
+      ? Effect.succeed(listing.items)
+      : Effect.fail(new UnreadableOutput({ command: `${DOCKER} ${args.slice(0, 2).join(" ")}`, reason: listing.reason }))
+
   /** Every service as observed; `null` when swarm mode is off (or docker absent): swarm is then unavailable. */
   const services = Effect.gen(function*() {
     const ls = yield* exec(serviceLsArgs)
@@ -74,11 +81,13 @@ const make = Effect.gen(function*() {
       if (isNotSwarmManager(ls.stderr)) return null
       return yield* failed(serviceLsArgs, ls)
     }
-    const rows = parseServiceLs(ls.stdout)
+    const rows = yield* whole(serviceLsArgs, parseServiceLs(ls.stdout))
     if (rows.length === 0) return []
-    const docs = parseServiceInspect(yield* ok(serviceInspectArgs(rows.map((r) => r.id))))
+    const inspectArgs = serviceInspectArgs(rows.map((r) => r.id))
+    const docs = yield* whole(inspectArgs, parseServiceInspect(yield* ok(inspectArgs)))
     const idle = rows.filter((r) => r.running === 0 && r.desired !== 0)
-    const tasks = idle.length === 0 ? [] : parseServicePs(yield* ok(servicePsArgs(idle.map((r) => r.id))))
+    const psArgs = servicePsArgs(idle.map((r) => r.id))
+    const tasks = idle.length === 0 ? [] : yield* whole(psArgs, parseServicePs(yield* ok(psArgs)))
     return toObserved(rows, docs, tasks)
   })
 
@@ -91,7 +100,12 @@ const make = Effect.gen(function*() {
       return {
         sessions: [],
         answered: [],
-        problems: missing ? [] : [{ scope: { backend: "container", runtime: "swarm" }, kind: "failed", message: r.failure.message }]
+        problems: missing ? [] : [{
+          scope: { backend: "container", runtime: "swarm" },
+          kind: "failed",
+          message: r.failure.message,
+          ...(r.failure._tag === "UnreadableOutput" ? { garbled: true } : {})
+        }]
       } satisfies BackendObservation
     }
     // Not a swarm manager: swarm is not in use here (not a failure); a session asking for it is
@@ -111,7 +125,9 @@ const make = Effect.gen(function*() {
   const converge = (name: string, replicas: number) =>
     replicas === 0 ? Effect.void : exec(servicePsArgs([name])).pipe(
       Effect.map((r) => {
-        const tasks = parseServicePs(r.stdout).filter((t) => t.service === name)
+        const listing = parseServicePs(r.stdout)
+        if (!listing.ok) return false // unreadable this time: poll again
+        const tasks = listing.items.filter((t) => t.service === name)
         const current = tasks.filter((t) => t.desired === "running")
         return current.filter((t) => t.state === "running").length >= Math.min(replicas, 1) &&
             current.every((t) => t.state === "running") || tasks.some((t) => t.state === "failed" || t.state === "rejected")
@@ -144,7 +160,7 @@ const make = Effect.gen(function*() {
         const viaClient = Object.fromEntries(envViaClient(spec.env).map((k) => [k, spec.env[k]!]))
         const r = yield* exec(built.args, { env: viaClient }).pipe(Effect.mapError((e) => startFailed(spec.name, e.message)))
         if (r.exitCode !== 0) return yield* startFailed(spec.name, engineMessage(r.stderr) || `docker service create exited with ${r.exitCode}`)
-      }))
+      })).pipe(Effect.catchTag("EnvFileFailed", (e) => Effect.fail(startFailed(spec.name, e.message))))
 
   /**
    * Create, or for a service of ours already there (a replace the executor left in place): a
@@ -197,7 +213,11 @@ const make = Effect.gen(function*() {
     if (r.exitCode !== 0) return yield* stopFailed(o.name, engineMessage(r.stderr) || `docker service scale exited with ${r.exitCode}`)
     const polls = Math.ceil(((options.timeout ?? 10) + 15) * 4)
     const rows = yield* exec(serviceLsArgs).pipe(
-      Effect.map((x) => parseServiceLs(x.stdout).find((row) => row.name === o.name)),
+      Effect.map((x) => {
+        const listing = parseServiceLs(x.stdout)
+        // unreadable: as if still running (polled again; at the end, a failed stop rather than a false one)
+        return listing.ok ? listing.items.find((row) => row.name === o.name) : { running: 1 }
+      }),
       Effect.orElseSucceed(() => undefined),
       Effect.repeat({ schedule: Schedule.spaced(POLL), until: (row) => row === undefined || row.running === 0, times: polls })
     )

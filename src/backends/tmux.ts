@@ -14,6 +14,7 @@ import {
   SessionNotFound,
   SessionStartFailed,
   SessionStopFailed,
+  SocketPathTooLong,
   TmuxNotFound,
   Unsupported
 } from "../errors.js"
@@ -51,7 +52,16 @@ import {
   parsePaneStates,
   tmuxEnvSocketPath
 } from "./tmux/parse.js"
-import { discoverSockets, mergeSockets, normalizeSocket, parseRemoteSockets, REMOTE_SOCKETS_SCRIPT, socketPath } from "./tmux/sockets.js"
+import {
+  discoverSockets,
+  MAX_SOCKET_PATH_BYTES,
+  mergeSockets,
+  normalizeSocket,
+  parseRemoteSockets,
+  REMOTE_SOCKETS_SCRIPT,
+  socketPath,
+  socketPathTooLong
+} from "./tmux/sockets.js"
 import { SshHosts, sshInteractive, sshRun } from "../transport/ssh.js"
 
 /** tmux keeps no time per line: `--timestamps` shows when kstlib read each one (RFC 3339, UTC, milliseconds). */
@@ -93,7 +103,7 @@ const dirMissing = (spec: TmuxSpec) =>
 const WITH_PATH_FROM_STDIN = `t=$(command -v tmux) || { echo "tmux: command not found" >&2; exit 127; }; IFS= read -r PATH; export PATH; exec "$t" "$@"`
 
 const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) => {
-  type TmuxError = TmuxNotFound | CommandFailed | BackendTimeout | HostUnreachable
+  type TmuxError = TmuxNotFound | CommandFailed | BackendTimeout | HostUnreachable | SocketPathTooLong
   /**
    * One tmux invocation. `path`: the PATH the tmux CLIENT runs with — tmux gives a new pane the
    * client's PATH, overriding `-e PATH=…`, so a session's own PATH must be the client's (the binary
@@ -118,6 +128,9 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
           ...(options.minTimeout === undefined ? {} : { minTimeout: options.minTimeout })
         }).pipe(Effect.provideService(ChildProcessSpawner.ChildProcessSpawner, spawner))
       }
+      // tmux would only say `File name too long` (read as "no server", then "the session vanished")
+      const long = socketPathTooLong(socket)
+      if (long !== null) return yield* new SocketPathTooLong({ ...long, max: MAX_SOCKET_PATH_BYTES })
       const configured = yield* TmuxBinary
       const binary = options.path === undefined ? configured : (yield* Effect.promise(() => findOnPath(configured))) ?? configured
       return yield* run(binary, [...socketArgs(socket, insideTmux()), ...args], {

@@ -2,6 +2,7 @@
 import * as path from "node:path"
 import { Console, Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
+import { sweepStaleEnvFiles } from "../backends/container/envfile.js"
 import { loadConfig, projectOverride } from "../config/load.js"
 import { normalizeProjectName } from "../config/rules.js"
 import type { LoadedConfig } from "../config/types.js"
@@ -16,8 +17,8 @@ export const opsBase = Command.make("ops").pipe(
       Flag.withDescription("Use exactly this config file (default: the cascade ~/.config, XDG, ~, ./kstlib.conf.yml; or $KSTLIB_CONFIG)"),
       Flag.optional
     ),
+    // No `-p`: shared flags are parsed on every subcommand, where `-p` is `start --port` (as in docker).
     project: Flag.String("project").pipe(
-      Flag.withAlias("p"),
       Flag.withDescription("Project name: only its sessions are ever stopped, replaced or pruned (default: $KSTLIB_PROJECT, ops.project, else the config's directory name)"),
       Flag.optional
     )
@@ -70,6 +71,8 @@ const fallbackConfig = (flagProject: string | undefined, configPath: string | un
  */
 export const withApp = <A, E, R>(self: Effect.Effect<A, E, R>, options: { readonly tolerant?: boolean } = {}) =>
   Effect.gen(function*() {
+    // env files left in TMPDIR by a kstlib killed with SIGKILL (dead owners only)
+    yield* Effect.sync(() => sweepStaleEnvFiles())
     const config = options.tolerant === true
       ? yield* loadFromFlags.pipe(
         Effect.catch((e) =>

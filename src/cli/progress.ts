@@ -1,9 +1,12 @@
 /**
  * Feedback while apply/down run: one live line on a terminal listing the steps running for more
  * than a second, with their elapsed time; on Ctrl-C, what it still waits for; a second Ctrl-C quits
- * at once (exit 130) naming the steps left in an unknown state. Without a terminal: nothing live.
+ * at once (exit 130) naming the steps left in an unknown state, after ending the engine clients it
+ * started and removing the private env files of launches in flight. Without a terminal: nothing live.
  */
 import { Effect } from "effect"
+import { removeLiveEnvFiles } from "../backends/container/envfile.js"
+import { endChildren } from "../proc.js"
 import type { Step } from "../reconcile/plan.js"
 
 export interface Progress {
@@ -43,6 +46,10 @@ export const withProgress = <A, E, R>(live: boolean, body: (p: Progress) => Effe
       }
     } else {
       process.stderr.write(`Quit: ${running.size === 0 ? "no step was running" : `left in an unknown state: ${names()}`}.\n`)
+      // No finalizer runs from here: end the engine clients still running (a hung `podman run`)
+      // and remove the env files of the launches in flight, then exit.
+      endChildren()
+      removeLiveEnvFiles()
       process.exit(130)
     }
   }

@@ -39,6 +39,12 @@ const parallel = Flag.Int("parallel").pipe(withDefaultShown("Steps run at once."
 const warnProblems = (planned: Planned, config: LoadedConfig) =>
   Effect.forEach(relevantProblems(planned.observation, config, false), (w) => Console.error(`warning: ${w}`), { discard: true })
 
+/**
+ * An engine answered with a listing that could not be read whole: what it holds is unknown (nothing
+ * was planned there), so the run cannot say it converged, even when its plan is empty.
+ */
+const unchecked = (planned: Planned) => planned.observation.problems.some((p) => p.garbled === true)
+
 const plan = Command.make("plan", {
   names,
   json,
@@ -54,7 +60,9 @@ const plan = Command.make("plan", {
     yield* warnProblems(planned, yield* KstlibConfig)
     const p = planned.plan
     yield* Console.log(f.json ? JSON.stringify(planToJson(p), null, 2) : renderPlan(p, stdoutStyle(), { verbose: f.verbose }))
-    if (f.detailedExitcode && (isBlocked(p) || hasChanges(p))) return yield* new ExitWith({ code: isBlocked(p) ? 1 : 2, reason: "" })
+    if (f.detailedExitcode && (isBlocked(p) || hasChanges(p) || unchecked(planned))) {
+      return yield* new ExitWith({ code: isBlocked(p) || unchecked(planned) ? 1 : 2, reason: "" })
+    }
   }))).pipe(
   Command.withDescription("Show what apply would change (create, start, replace, stop, prune), and why. Touches nothing."),
   Command.withExamples([
@@ -103,7 +111,7 @@ const converge = <E, R>(
       yield* Effect.sync(out(`\n${reportSummary(verb, report)}`))
       if (f.json) yield* Console.log(JSON.stringify(reportJson(planned.plan, report), null, 2))
     }
-    if ((report?.results.some((r) => r.error !== null) ?? false) || isBlocked(planned.plan)) {
+    if ((report?.results.some((r) => r.error !== null) ?? false) || isBlocked(planned.plan) || unchecked(planned)) {
       return yield* new ExitWith({ code: 1, reason: "" })
     }
   })
@@ -130,7 +138,7 @@ const apply = Command.make("apply", { names, json, prune, verbose, dryRun, paral
       const planned = yield* planFromConfig({ prune: f.prune, only: f.names })
       yield* warnProblems(planned, yield* KstlibConfig)
       yield* Console.log(f.json ? JSON.stringify(planToJson(planned.plan), null, 2) : renderPlan(planned.plan, stdoutStyle(), { verbose: f.verbose }))
-      if (isBlocked(planned.plan)) return yield* new ExitWith({ code: 1, reason: "" })
+      if (isBlocked(planned.plan) || unchecked(planned)) return yield* new ExitWith({ code: 1, reason: "" })
       return
     }
     yield* converge("Apply", f, (options) => runApply({ prune: f.prune, only: f.names }, options))
@@ -152,8 +160,9 @@ const down = Command.make("down", { names, json, verbose, dryRun, parallel, wait
     yield* checkFlags({ ...f, settle: 0 })
     if (f.dryRun) {
       const planned = yield* planDownFromConfig(f.names)
+      yield* warnProblems(planned, yield* KstlibConfig)
       yield* Console.log(f.json ? JSON.stringify(planToJson(planned.plan), null, 2) : renderPlan(planned.plan, stdoutStyle(), { verbose: f.verbose }))
-      if (isBlocked(planned.plan)) return yield* new ExitWith({ code: 1, reason: "" })
+      if (isBlocked(planned.plan) || unchecked(planned)) return yield* new ExitWith({ code: 1, reason: "" })
       return
     }
     yield* converge("Down", { ...f, settle: 0 }, (options) => runDown(f.names, options))

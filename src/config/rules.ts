@@ -15,6 +15,7 @@
  * - `log_volume`, `working_dir` and `socket_name` are validated too;
  * - env values may not contain NUL (execve cannot pass them).
  */
+import * as path from "node:path"
 import { RE2JS } from "re2js"
 import { argvReason, commandSyntaxReason } from "./command-rules.js"
 
@@ -415,11 +416,35 @@ const ENGINE_SOCKET_DIRS: ReadonlyArray<RegExp> = [
 ]
 
 /**
- * Why a bind mount of host path `host` (absolute, normalised, symlinks already resolved by the
- * caller) is refused, or null. `shown` is the path as written, for the message; `device`: the
- * caller found a block or character device there (stat of the real path).
+ * The unix sockets the environment points the engine clients at (`DOCKER_HOST`, `CONTAINER_HOST`
+ * as `unix:///path`), normalised; other transports (tcp, ssh) name no local socket. The caller
+ * adds their real paths (a socket named through a symlink is the same socket).
  */
-export const validateHostMount = (host: string, shown: string, device = false): string | null => {
+export const engineSocketsFromEnv = (env: Readonly<Record<string, string | undefined>>): ReadonlyArray<string> =>
+  ["DOCKER_HOST", "CONTAINER_HOST"].flatMap((key) => {
+    const m = /^unix:\/\/(\/.*)$/u.exec(env[key] ?? "")
+    return m === null ? [] : [path.posix.normalize(m[1]!)]
+  })
+
+/** `dir` is `p` or one of the directories above it. */
+const holds = (dir: string, p: string) => p === dir || p.startsWith(dir.endsWith("/") ? dir : `${dir}/`)
+
+/** What the caller found out about a host path (file-system facts the pure rule cannot read itself). */
+export interface MountFacts {
+  /** A block or character device is there (stat of the real path). */
+  readonly device?: boolean
+  /** The sockets of the engines in use (engineSocketsFromEnv, as given and resolved, or as an engine reports it). */
+  readonly sockets?: ReadonlyArray<string>
+}
+
+/**
+ * Why a bind mount of host path `host` (absolute, normalised, symlinks already resolved by the
+ * caller) is refused, or null. `shown` is the path as written, for the message. Mounting an
+ * engine's socket, or a directory holding one, gives the container root on the host too.
+ */
+export const validateHostMount = (host: string, shown: string, facts: MountFacts = {}): string | null => {
+  const device = facts.device ?? false
+  const sockets = facts.sockets ?? []
   const via = host === shown ? "" : ` (resolves to '${host}')`
   const refuse = (what: string) => `refusing to mount host '${shown}'${via}: ${what}; set unsafe_mounts: true to allow it`
   if (FORBIDDEN_MOUNT_DIRS.includes(host) || FORBIDDEN_MOUNT_TREES.some((t) => host.startsWith(`${t}/`))) {
@@ -430,6 +455,8 @@ export const validateHostMount = (host: string, shown: string, device = false): 
   if (ENGINE_SOCKETS.some((r) => r.test(host)) || ENGINE_SOCKET_DIRS.some((r) => r.test(host))) {
     return refuse("container engine socket (root on the host)")
   }
+  const socket = sockets.find((s) => holds(host, s))
+  if (socket !== undefined) return refuse(`it holds the socket of a container engine kstlib drives (${socket}: root on the host)`)
   return null
 }
 

@@ -1,5 +1,5 @@
 /**
- * One `apply` at a time per config: an exclusive lock file naming its holder. Node's fs is used
+ * One `apply` (or `down`) at a time per config and project: an exclusive lock file naming its holder. Node's fs is used
  * directly (synchronously: every call is a local, bounded file operation).
  *
  * The lock file holds the holder's identity, one JSON line: pid, process start time (Linux:
@@ -42,6 +42,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { Effect, Schedule } from "effect"
 import { ApplyLocked, LockFailed } from "../errors.js"
+import { bootId, pidNamespace, processStartTime } from "../system/process-identity.js"
 
 /** The directory every apply lock of this user lives in. */
 export const lockDirFor = (env: Readonly<Record<string, string | undefined>>): string => {
@@ -51,8 +52,20 @@ export const lockDirFor = (env: Readonly<Record<string, string | undefined>>): s
   return path.join(base, `kstlib-${process.getuid?.() ?? "user"}`)
 }
 
-export const lockPathFor = (configFiles: ReadonlyArray<string>, cwd: string, env: Readonly<Record<string, string | undefined>>) => {
-  const key = createHash("sha256").update(configFiles.length > 0 ? configFiles.join("\n") : `cwd:${cwd}`).digest("hex").slice(0, 16)
+/** A path with every symlink resolved; as given (absolute) when it cannot be resolved. */
+const realPath = (p: string): string => readOr(() => fs.realpathSync(p), path.resolve(p))
+
+/**
+ * The lock of one project converged from one set of config files. Keyed by the files' REAL paths
+ * (the same file reached through a symlinked directory is the same lock, so two applies, or an apply
+ * and a down, never run at once on it) and by the project (another `--project` on the same file is
+ * other sessions, which may converge meanwhile).
+ */
+export const lockPathFor = (
+  of: { readonly files: ReadonlyArray<string>; readonly project: string },
+  env: Readonly<Record<string, string | undefined>>
+) => {
+  const key = createHash("sha256").update([`project:${of.project}`, ...of.files.map(realPath)].join("\n")).digest("hex").slice(0, 16)
   return path.join(lockDirFor(env), `apply-${key}.lock`)
 }
 
@@ -75,18 +88,7 @@ const readOr = <A>(f: () => A, fallback: A): A => {
   }
 }
 
-/** Start time of a live process (Linux), null when unknown. */
-export const processStartTime = (pid: number): string | null =>
-  readOr(() => {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
-    // Field 2 (comm) may contain spaces and parentheses: count from the last ')', which ends it.
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
-    const start = fields[22 - 3]
-    return start !== undefined && /^\d+$/u.test(start) ? start : null
-  }, null)
-
-const bootId = (): string | null => readOr(() => fs.readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim() || null, null)
-const pidNamespace = (): string | null => readOr(() => fs.readlinkSync("/proc/self/ns/pid"), null)
+export { processStartTime }
 
 const myIdentity = (): LockHolder => ({
   pid: process.pid,

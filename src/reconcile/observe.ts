@@ -80,7 +80,7 @@ export const relevantProblems = (observation: Observation, config: LoadedConfig,
   ])
   const noEngineHere = !observation.answered.some((a) => a.backend === "container" && a.host === undefined)
   const relevant = (p: ObserveProblem) => {
-    if (explicit || p.unreachable !== undefined) return true
+    if (explicit || p.unreachable !== undefined || p.garbled === true) return true
     const { host, backend, runtime } = p.scope
     if (host !== undefined) return specs.some((s) => s.host === host && (backend === undefined || s.backend === backend))
     if (backend === "tmux") return here.some((s) => s.backend === "tmux")

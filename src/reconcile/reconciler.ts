@@ -94,7 +94,7 @@ const executeOptions = (options: ApplyOptions): ExecuteOptions => ({
 
 /** Holds the config's apply lock around `self`. */
 const locked = <A, E, R>(config: LoadedConfig, wait: boolean, self: Effect.Effect<A, E, R>) =>
-  Effect.scoped(withApplyLock(lockPathFor(config.files, process.cwd(), process.env), { wait }).pipe(Effect.andThen(self)))
+  Effect.scoped(withApplyLock(lockPathFor({ files: config.files, project: config.project }, process.env), { wait }).pipe(Effect.andThen(self)))
 
 type ConvergeError = ConfigNotFound | SessionNotInConfig | ApplyLocked | LockFailed
 

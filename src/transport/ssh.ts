@@ -16,7 +16,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { Context, Effect } from "effect"
-import { HostUnreachable } from "../errors.js"
+import { HostUnreachable, sshHung } from "../errors.js"
 import type { HostSpec } from "../model.js"
 import type { RunOptions, RunResult } from "../proc.js"
 import { interactive, run } from "../proc.js"
@@ -208,8 +208,9 @@ export const controlDir = (host: string) =>
 
 /**
  * Runs `remote` (argv, quoted here) on the host. ssh's own failures (exit 255: refused, timed out,
- * host key, authentication) are HostUnreachable naming the host; the remote command's exit code and
- * output are returned as they are.
+ * host key, authentication) are HostUnreachable naming the host, and so is no answer within the call
+ * timeout (`hung`: the login or the remote command hung); the remote command's exit code and output
+ * are returned as they are.
  */
 export const sshRun = (
   hostName: string,
@@ -221,7 +222,9 @@ export const sshRun = (
     const dir = yield* controlDir(hostName)
     const ssh = yield* SshBinary
     const r: RunResult = yield* run(ssh, sshArgs(host, dir, remote), options).pipe(
-      Effect.catchTag("SpawnFailed", (e) => Effect.fail(new HostUnreachable({ host: hostName, reason: e.message })))
+      Effect.catchTag("SpawnFailed", (e) => Effect.fail(new HostUnreachable({ host: hostName, reason: e.message }))),
+      // ssh's argv says nothing useful here: what hung is the login (a slow rc file, a silent server) or the command
+      Effect.catchTag("BackendTimeout", (e) => Effect.fail(sshHung(hostName, e.seconds)))
     )
     if (r.exitCode === 255) return yield* new HostUnreachable({ host: hostName, reason: sshReason(r.stderr) })
     return r

@@ -7,6 +7,9 @@
  * own names only, and `apply --prune` is always given the test's session names, because an
  * unrestricted prune would also remove kstlib-owned containers of other suites running meanwhile.
  */
+import { spawnSync } from "node:child_process"
+import { symlinkSync, writeFileSync } from "node:fs"
+import { delimiter, dirname, join } from "node:path"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import type { RuntimeName } from "../../src/model.js"
 import { requireEngines } from "../support/engines.js"
@@ -311,6 +314,71 @@ describe.each(engines)("kstlib CLI with tmux + %s", (rt: RuntimeName) => {
     expect(env.stdout.split("\n")).toContain("KT_VAR=adhoc-value")
   })
 
+  it("attack: a foreign container whose label VALUE forges this project's marks is never ours: down and apply --prune leave it", () => {
+    sb.writeConfig({})
+    const project = (planJson() as PlanJson & { readonly project: string }).project
+    const f = sb.name("forged")
+    // Docker's `ps` joined every label in one string: `note=x,io.kstlib.managed=true,io.kstlib.project=P,...`
+    const run = sb.rt(rt, ["run", "-d", "--name", f, "--label", `note=x,io.kstlib.managed=true,io.kstlib.project=${project}`, TEST_IMAGE, "sleep", "300"])
+    expect(run.code, run.stderr).toBe(0)
+    const id = sb.containerId(rt, f)
+
+    const all = JSON.parse(sb.kstlib(["ops", "list", "--all", "--json"]).stdout) as Array<StatusJson & { readonly project: string | null }>
+    expect(all.find((s) => s.name === f)).toMatchObject({ owned: false, project: null })
+    for (const args of [["ops", "down"], ["ops", "apply", "--prune"]]) {
+      const r = sb.kstlib(args)
+      expect(r.code, `${args.join(" ")}: ${r.stdout}${r.stderr}`).toBe(0)
+      expect(r.stdout).toContain("No changes")
+      expect(sb.containerId(rt, f)).toBe(id)
+    }
+    // named: not one of this project's sessions (exit 2, "not in the config"), and still untouched
+    expect(sb.kstlib(["ops", "down", f]).code).toBe(2)
+    expect(sb.containerId(rt, f)).toBe(id)
+    expect(sb.containerState(rt, f)).toBe("running")
+  })
+
+  it("an engine listing with one line that is not JSON: its containers are unknown, down removes nothing and says why, apply plans no second copy (exit 1)", () => {
+    sb.file("loop.sh", LOOP_SH)
+    const c = sb.name("g")
+    sb.writeConfig({ [c]: containerEntry(rt, "sh /w/loop.sh", { volumes: [`${sb.dir}:/w:ro`] }) })
+    applyOk()
+    const id = sb.containerId(rt, c)
+    expect(id).not.toBeNull()
+    // A `rt` first on PATH whose `ps` puts one garbage line after the first line of the real output.
+    const real = spawnSync("sh", ["-c", `command -v ${rt}`], { env: sb.env, encoding: "utf8" }).stdout.trim()
+    const bin = sb.subdir("shim")
+    writeFileSync(join(bin, rt), `#!/bin/sh\nif [ "$1" = ps ]; then "${real}" "$@" | sed '1a not json'; exit 0; fi\nexec "${real}" "$@"\n`, { mode: 0o755 })
+    const env = { PATH: `${bin}${delimiter}${sb.env["PATH"] ?? ""}` }
+    const unknown = `${rt} ps -a: the listing could not be read whole (`
+
+    const down = sb.kstlib(["ops", "down"], { env })
+    expect(down.code, down.stdout + down.stderr).toBe(1)
+    expect(down.stderr).toContain(unknown)
+    expect(down.stderr).toContain(`); its containers are unknown`)
+    expect(sb.containerId(rt, c)).toBe(id)
+
+    const apply = sb.kstlib(["ops", "apply"], { env })
+    expect(apply.code, apply.stdout + apply.stderr).toBe(1)
+    expect(apply.stderr).toContain(unknown)
+    expect(apply.stdout).toMatch(new RegExp(`! ${c} .*invalid`, "u"))
+    expect(sb.containers(rt)).toEqual([c])
+    expect(sb.containerId(rt, c)).toBe(id)
+    expect(sb.kstlib(["ops", "plan", "--detailed-exitcode"], { env }).code).toBe(1)
+  })
+
+  it("start -p HOST:CONTAINER publishes the port (-p is start's --port, not the project)", () => {
+    sb.writeConfig({}, { container_runtime: rt })
+    const c = sb.name("port")
+    const port = 20000 + Math.floor(Math.random() * 20000)
+    const r = sb.kstlib(["ops", "start", c, "-i", TEST_IMAGE, "-c", "sleep 300", "-p", `${port}:80`])
+    expect(r.code, r.stdout + r.stderr).toBe(0)
+    expect(sb.containerState(rt, c)).toBe("running")
+    const published = sb.rt(rt, ["port", c])
+    expect(published.stdout, published.stderr).toMatch(new RegExp(`^80/tcp -> [0-9.:\\[\\]]+:${port}$`, "mu"))
+    // the project is still the sandbox's own
+    expect(listJson().find((s) => s.name === c)).toMatchObject({ owned: true })
+  })
+
   it("the same name in tmux and in a container is ambiguous until --backend chooses", () => {
     sb.writeConfig({})
     sb.file("loop.sh", LOOP_SH)
@@ -332,3 +400,45 @@ describe.each(engines)("kstlib CLI with tmux + %s", (rt: RuntimeName) => {
     expect(JSON.parse(t.stdout)).toMatchObject({ name: d, backend: "tmux", state: "running", owned: false })
   })
 }, 180_000)
+
+// The socket of the daemon kstlib drives: named by the environment (refused at validation) or only by
+// the docker context in use (refused at launch, asked of the client).
+const dockerSocket = /^unix:\/\/(\/.+)$/u.exec(process.env["DOCKER_HOST"] ?? "")?.[1]
+describe.skipIf(!engines.includes("docker") || dockerSocket === undefined)("bind mounts of the docker daemon's own socket", () => {
+  const dir = dockerSocket === undefined ? "" : dirname(dockerSocket)
+
+  it("named by DOCKER_HOST: rejected at validation (the socket, its directory, through a symlink)", () => {
+    symlinkSync(dir, join(sb.dir, "sock-link"))
+    const [a, b, c] = [sb.name("a"), sb.name("b"), sb.name("c")]
+    sb.writeConfig({
+      [a]: containerEntry("docker", "sleep 300", { volumes: [`${dir}:/s:ro`] }),
+      [b]: containerEntry("docker", "sleep 300", { volumes: [`${dockerSocket}:/var/run/docker.sock`] }),
+      [c]: containerEntry("docker", "sleep 300", { volumes: [`${join(sb.dir, "sock-link")}:/s`] })
+    })
+    const v = sb.kstlib(["ops", "validate"])
+    expect(v.code, v.stdout + v.stderr).toBe(1)
+    for (const n of [a, b, c]) {
+      expect(v.stdout + v.stderr).toMatch(new RegExp(`^rejected .*session '${n}': volumes\\[0\\]: refusing to mount host '[^']*'( \\(resolves to '${dir}'\\))?: it holds the socket of a container engine kstlib drives \\(${dockerSocket}: root on the host\\)`, "mu"))
+    }
+    expect(sb.kstlib(["ops", "apply"]).code).toBe(1)
+    expect(sb.containers("docker")).toEqual([])
+  })
+
+  it("named only by the docker context in use: valid, but the launch is refused before anything runs", () => {
+    const config = join(sb.home, ".docker")
+    const env = { DOCKER_HOST: undefined, DOCKER_CONFIG: config }
+    const ctx = `kt-${sb.id}`
+    for (const args of [["context", "create", ctx, "--docker", `host=unix://${dockerSocket}`], ["context", "use", ctx]]) {
+      const r = spawnSync("docker", args, { env: { ...sb.env, ...env, DOCKER_HOST: "" }, encoding: "utf8" })
+      expect(r.status, r.stderr).toBe(0)
+    }
+    const a = sb.name("a")
+    sb.writeConfig({ [a]: containerEntry("docker", "sleep 300", { volumes: [`${dir}:/s:ro`], env: { KT_TOKEN: "x" } }) })
+    const v = sb.kstlib(["ops", "validate"], { env })
+    expect(v.code, v.stdout + v.stderr).toBe(0)
+    const r = sb.kstlib(["ops", "apply"], { env })
+    expect(r.code, r.stdout + r.stderr).toBe(1)
+    expect(r.stdout).toContain(`failed to start container session '${a}': refusing to mount host '${dir}': it holds the socket of a container engine kstlib drives (${dockerSocket}: root on the host); set unsafe_mounts: true to allow it`)
+    expect(sb.containers("docker")).toEqual([])
+  })
+})

@@ -69,6 +69,41 @@ describe("faults are reported as what they are", () => {
   })
 })
 
+describe("a tmux socket path over the Unix limit (108 bytes with its NUL)", () => {
+  it("is said up front with the path and its length (observe: nothing planned there); never 'the session vanished'", () => {
+    const s = sb.name("long")
+    const o = sb.name("own")
+    // $TMUX_TMPDIR/tmux-UID/default: 108 bytes (one too many); socket_name lengthens it further
+    const prefix = join(sb.dir, "t")
+    const tmp = `${prefix}${"x".repeat(108 - Buffer.byteLength(`${prefix}/tmux-${process.getuid?.() ?? 0}/default`))}`
+    mkdirSync(tmp)
+    sb.env["TMUX_TMPDIR"] = tmp
+    const socket = join(tmp, `tmux-${process.getuid?.() ?? 0}`, "default")
+    expect(Buffer.byteLength(socket)).toBe(108)
+    sb.writeConfig({ [s]: tmuxEntry("sleep 300"), [o]: tmuxEntry("sleep 300", { socket_name: "own-socket" }) })
+    const too = (path: string) => `tmux socket path too long: ${path} is ${Buffer.byteLength(path)} bytes, a Unix socket path has at most 107; shorten TMUX_TMPDIR`
+    const apply = sb.kstlib(["ops", "apply"])
+    const out = apply.stdout + apply.stderr
+    expect(apply.code, out).toBe(1)
+    expect(out).toContain(`warning: tmux socket default: ${too(socket)}`)
+    expect(out).toContain(`warning: tmux socket own-socket: ${too(join(tmp, `tmux-${process.getuid?.() ?? 0}`, "own-socket"))}`)
+    // nothing is planned on either socket (observe could not look there), so nothing "vanishes"
+    expect(apply.stdout).toMatch(new RegExp(`! ${o} \\(tmux\\): invalid, tmux socket own-socket could not be read`, "u"))
+    expect(out).not.toContain("vanished")
+    expect(stackLines(out)).toEqual([])
+    // one byte shorter: it works
+    sb.env["TMUX_TMPDIR"] = tmp.slice(0, -1)
+    mkdirSync(tmp.slice(0, -1))
+    sb.writeConfig({ [s]: tmuxEntry("sleep 300") })
+    try {
+      const ok = sb.kstlib(["ops", "apply"])
+      expect(ok.code, ok.stdout + ok.stderr).toBe(0)
+    } finally {
+      sb.tmux(["kill-server"])
+    }
+  })
+})
+
 describe("bad numbers are usage errors (exit 2, one line, nothing done)", () => {
   it.each([
     [["stop", "x", "--timeout", "-5"], "--timeout: must be between 0 and 3600 seconds"],

@@ -232,14 +232,14 @@ describe("two projects on one tmux server and the same engines", () => {
   }, 60_000)
 })
 
-describe("-p/--project and KSTLIB_PROJECT", () => {
+describe("--project and KSTLIB_PROJECT", () => {
   it("override the directory's project (the flag first), mark what apply creates, and a bad name is a one-line usage error", () => {
     const dir = new Project("Some Dir")
     const t = sb.name("t")
     const c = sb.name("c")
     const rt = engines[0]
     dir.write({ [t]: tmuxEntry("sleep 300"), ...(rt === undefined ? {} : { [c]: containerEntry(rt, "sleep 300") }) }, { project: `cfg-${sb.id}` })
-    // ops.project < KSTLIB_PROJECT < -p/--project
+    // ops.project < KSTLIB_PROJECT < --project
     const projectOf = (args: Array<string>, env?: RunOptions["env"]) => {
       const r = dir.run(["ops", "validate", "--json", ...args], env === undefined ? {} : { env })
       expect(r.code, show(r)).toBe(0)
@@ -247,7 +247,7 @@ describe("-p/--project and KSTLIB_PROJECT", () => {
     }
     expect(projectOf([])).toBe(`cfg-${sb.id}`)
     expect(projectOf([], { KSTLIB_PROJECT: `env-${sb.id}` })).toBe(`env-${sb.id}`)
-    expect(projectOf(["-p", `flag-${sb.id}`], { KSTLIB_PROJECT: `env-${sb.id}` })).toBe(`flag-${sb.id}`)
+    expect(projectOf(["--project", `flag-${sb.id}`], { KSTLIB_PROJECT: `env-${sb.id}` })).toBe(`flag-${sb.id}`)
     expect(projectOf(["--project", `flag-${sb.id}`])).toBe(`flag-${sb.id}`)
     // an empty KSTLIB_PROJECT counts as unset
     expect(projectOf([], { KSTLIB_PROJECT: "" })).toBe(`cfg-${sb.id}`)
@@ -256,7 +256,7 @@ describe("-p/--project and KSTLIB_PROJECT", () => {
     expect(viaEnv.code, show(viaEnv)).toBe(0)
     expect(tmuxProject(t)).toBe(`env-${sb.id}`)
     if (rt !== undefined) {
-      const viaFlag = dir.run(["ops", "apply", c, "-p", `flag-${sb.id}`], { env: { KSTLIB_PROJECT: `env-${sb.id}` } })
+      const viaFlag = dir.run(["ops", "apply", c, "--project", `flag-${sb.id}`], { env: { KSTLIB_PROJECT: `env-${sb.id}` } })
       expect(viaFlag.code, show(viaFlag)).toBe(0)
       expect(containerProject(rt, c)).toBe(`flag-${sb.id}`)
     }
@@ -264,7 +264,7 @@ describe("-p/--project and KSTLIB_PROJECT", () => {
     // Seen from each project: owned only by its own.
     const owned = (rows: ListJson) => Object.fromEntries(mine(rows).map((r) => [r.name, r.owned]))
     expect(owned(dir.list())).toEqual({ [t]: false, ...(rt === undefined ? {} : { [c]: false }) })
-    expect(owned(dir.list("-p", `env-${sb.id}`))).toEqual({ [t]: true, ...(rt === undefined ? {} : { [c]: false }) })
+    expect(owned(dir.list("--project", `env-${sb.id}`))).toEqual({ [t]: true, ...(rt === undefined ? {} : { [c]: false }) })
     const envRows = dir.run(["ops", "list", "--json"], { env: { KSTLIB_PROJECT: `env-${sb.id}` } })
     expect(owned(JSON.parse(envRows.stdout) as ListJson)).toEqual({ [t]: true, ...(rt === undefined ? {} : { [c]: false }) })
     // the flag beats the environment
@@ -278,7 +278,7 @@ describe("-p/--project and KSTLIB_PROJECT", () => {
     if (rt !== undefined) expect(plain.stdout).toContain(`conflict, owned by project 'flag-${sb.id}'`)
     expect(sb.tmuxPids().get(t)).toBe(pid)
     // down under the overriding project removes it
-    const down = dir.run(["ops", "down", "-p", `env-${sb.id}`])
+    const down = dir.run(["ops", "down", "--project", `env-${sb.id}`])
     expect(down.code, show(down)).toBe(0)
     expect(sb.tmuxHas(t)).toBe(false)
     if (rt !== undefined) expect(sb.containerState(rt, c)).toBe("running")
@@ -286,13 +286,13 @@ describe("-p/--project and KSTLIB_PROJECT", () => {
     // Invalid names: a usage error (exit 2), one line, no stack trace, nothing started; read commands too.
     const sockets = sb.tmuxSockets()
     const cases: Array<[Array<string>, RunOptions["env"], string]> = [
-      [["ops", "plan", "-p", "bad name"], undefined, "--project:"],
+      [["ops", "plan", "--project", "bad name"], undefined, "--project:"],
       [["ops", "apply", "--project", "_lead"], undefined, "--project:"],
-      [["ops", "down", "-p", "x".repeat(65)], undefined, "--project:"],
+      [["ops", "down", "--project", "x".repeat(65)], undefined, "--project:"],
       [["ops", "apply"], { KSTLIB_PROJECT: "no/slash" }, "KSTLIB_PROJECT:"],
       [["ops", "list"], { KSTLIB_PROJECT: "-x" }, "KSTLIB_PROJECT:"],
-      [["ops", "list", "-p", "bad name"], undefined, "--project:"],
-      [["ops", "status", t, "-p", "bad name"], undefined, "--project:"]
+      [["ops", "list", "--project", "bad name"], undefined, "--project:"],
+      [["ops", "status", t, "--project", "bad name"], undefined, "--project:"]
     ]
     for (const [args, env, field] of cases) {
       const r = dir.run(args, env === undefined ? {} : { env })

@@ -39,7 +39,7 @@ describe.skipIf(!available)("per-session verbs on a host (tmux)", () => {
   })
   afterAll(() => sshd?.stop())
 
-  const hostEntry = (port = sshd.port) => ({ ssh: `root@127.0.0.1:${port}`, identity_file: sshd.identity, known_hosts: sshd.knownHosts })
+  const hostEntry = (port = sshd.port) => ({ ssh: `${sshd.user}@127.0.0.1:${port}`, identity_file: sshd.identity, known_hosts: sshd.knownHosts })
   const run = (args: ReadonlyArray<string>, options: { readonly cwd?: string; readonly env?: Record<string, string> } = {}) =>
     sb.kstlib(args, { ...(options.cwd === undefined ? {} : { cwd: options.cwd, config: false }), env: { KSTLIB_SSH_CONTROL_DIR: sshd.controlDir, ...options.env } })
   const remoteHas = (name: string) => sshd.remoteTmuxCmd(["has-session", "-t", `=${name}`]).code === 0
@@ -163,7 +163,7 @@ describe.skipIf(!dockerOk)("per-session verbs on a host (docker), this machine's
     const run = (args: ReadonlyArray<string>) => sb.kstlib(args, { env })
     const c = sb.name("dc")
     sb.writeConfig({ [c]: { backend: "container", host: "edge1", image: TEST_IMAGE, command: "sleep 300" } }, {
-      hosts: { edge1: { ssh: `root@127.0.0.1:${sshd.port}`, identity_file: sshd.identity, known_hosts: sshd.knownHosts } }
+      hosts: { edge1: { ssh: `${sshd.user}@127.0.0.1:${sshd.port}`, identity_file: sshd.identity, known_hosts: sshd.knownHosts } }
     })
     const started = run(["ops", "start", c])
     expect(started.code, show(started)).toBe(0)

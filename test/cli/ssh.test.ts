@@ -1,17 +1,20 @@
 /**
  * Remote hosts over SSH, end to end through the built CLI, against a real sshd (Debian's
  * openssh-server) started per test on 127.0.0.1 with keys and known_hosts generated for it
- * (test/support/sshd.ts). The "remote" is root@127.0.0.1 with its own TMUX_TMPDIR, so its tmux
- * servers are not the local test's.
+ * (test/support/sshd.ts). The "remote" is the test user kstlib-test@127.0.0.1 (shell /bin/sh, a
+ * temporary HOME: no rc file of root's runs) with its own TMUX_TMPDIR, so its tmux servers are not
+ * the local test's.
  */
 import { spawnSync } from "node:child_process"
 import { existsSync, readFileSync } from "node:fs"
+import type { AddressInfo } from "node:net"
+import { createServer } from "node:net"
 import { userInfo } from "node:os"
 import { join } from "node:path"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { recordSkip } from "../support/skips.js"
 import type { Sshd } from "../support/sshd.js"
-import { freePort, sshdAvailable, startSshd } from "../support/sshd.js"
+import { freePort, sshdAvailable, startSshd, testUser } from "../support/sshd.js"
 import { availableEngines, DOCKERD_SOCKET } from "../support/engines.js"
 import type { PodmanService } from "../support/podmanService.js"
 import { startPodmanService } from "../support/podmanService.js"
@@ -36,7 +39,7 @@ afterEach(() => {
   sshd.stop()
 })
 
-const hostEntry = (port: number) => ({ ssh: `root@127.0.0.1:${port}`, identity_file: sshd.identity, known_hosts: sshd.knownHosts })
+const hostEntry = (port: number) => ({ ssh: `${sshd.user}@127.0.0.1:${port}`, identity_file: sshd.identity, known_hosts: sshd.knownHosts })
 const env = () => ({ KSTLIB_SSH_CONTROL_DIR: sshd.controlDir })
 const run = (args: ReadonlyArray<string>, extra: Record<string, string> = {}) => sb.kstlib(args, { env: { ...env(), ...extra } })
 const remoteHas = (name: string) => sshd.remoteTmuxCmd(["has-session", "-t", `=${name}`]).code === 0
@@ -148,7 +151,7 @@ describe.skipIf(!available)("remote hosts over ssh (tmux)", () => {
     sb.writeConfig({ [sb.name("x")]: tmuxEntry("sleep 300", { host: "edge1" }) }, { hosts: { edge1: hostEntry(sshd.port) } })
     const list = run(["ops", "list", "--all", "--json"])
     expect(list.code, list.stderr).toBe(0)
-    for (const dir of [userInfo().homedir, sb.dir, process.cwd()]) expect(existsSync(join(dir, marker))).toBe(false)
+    for (const dir of [userInfo().homedir, sshd.remoteHome, "/", sb.dir, process.cwd()]) expect(existsSync(join(dir, marker))).toBe(false)
     // the session on it was looked at, by its socket's real name
     const row = (JSON.parse(list.stdout) as Array<{ name: string; socket_name: string | null; host: string | null }>).find((r) => r.name === h)
     expect(row).toMatchObject({ socket_name: hostile, host: "edge1" })
@@ -198,6 +201,28 @@ describe.skipIf(!available)("remote hosts over ssh (tmux)", () => {
     expect(rows.find((r) => r.name === ok)).toMatchObject({ state: "running", host: "edge1" })
   })
 
+  it("a host whose login never answers: said to hang (login or remote command), once, within the call timeout; the rest converges", async () => {
+    // accepts TCP and says nothing: ssh waits for the server's banner (the kernel completes the
+    // handshake even while this process is blocked running kstlib)
+    const silent = createServer(() => undefined)
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve))
+    const port = (silent.address() as AddressInfo).port
+    try {
+      const local = sb.name("local")
+      const stuck = sb.name("stuck")
+      sb.writeConfig({ [local]: tmuxEntry("sleep 300"), [stuck]: tmuxEntry("sleep 300", { host: "slow" }) }, { hosts: { slow: hostEntry(port) } })
+      const applied = run(["ops", "apply"], { KSTLIB_CALL_TIMEOUT: "2" })
+      expect(applied.code, applied.stdout + applied.stderr).toBe(1)
+      const hung = applied.stderr.split("\n").filter((l) => l.includes("ssh to slow:"))
+      expect(hung, applied.stderr).toEqual(["warning: ssh: ssh to slow: no answer within 2 s (the login or the remote command hung); set KSTLIB_CALL_TIMEOUT=SECONDS to wait longer"])
+      expect(applied.stderr).not.toContain("did not answer within")
+      expect(applied.stdout).toMatch(new RegExp(`! ${stuck} .*could not be read; nothing is planned there`, "u"))
+      expect(sb.tmuxHas(local)).toBe(true)
+    } finally {
+      silent.close()
+    }
+  })
+
   it("config: unknown host names the host; a bad ssh target and a missing key file are located", () => {
     const s = sb.name("x")
     sb.writeConfig({ [s]: tmuxEntry("sleep 1", { host: "nowhere" }) }, { hosts: { edge1: hostEntry(sshd.port) } })
@@ -209,7 +234,7 @@ describe.skipIf(!available)("remote hosts over ssh (tmux)", () => {
     expect(bad.code).toBe(1)
     expect(bad.stderr).toMatch(/kstlib\.conf\.yml:4: .*ops\.hosts\.edge1\.ssh/u)
 
-    sb.writeRaw(`ops:\n  hosts:\n    edge1:\n      ssh: root@127.0.0.1\n      identity_file: ./missing_key\n  sessions: {}\n`)
+    sb.writeRaw(`ops:\n  hosts:\n    edge1:\n      ssh: ${sshd.user}@127.0.0.1\n      identity_file: ./missing_key\n  sessions: {}\n`)
     const missing = run(["ops", "plan"])
     expect(missing.code).toBe(1)
     expect(missing.stderr).toMatch(/kstlib\.conf\.yml:5: ops\.hosts\.edge1\.identity_file: file not found: .*missing_key/u)
@@ -263,7 +288,7 @@ describe.skipIf(!podmanOk)("remote hosts over ssh (podman)", () => {
   let svc: PodmanService
   let pod: Sshd
   beforeEach(async () => {
-    svc = await startPodmanService()
+    svc = await startPodmanService({ user: testUser() })
     pod = await startSshd({ env: { CONTAINER_HOST: `unix://${svc.socket}`, CONTAINERS_CONF: process.env["CONTAINERS_CONF"] ?? "" } })
   })
   afterEach(() => {
@@ -271,7 +296,7 @@ describe.skipIf(!podmanOk)("remote hosts over ssh (podman)", () => {
     svc?.stop()
   })
   const podEntry = (extra: Record<string, unknown> = {}) => ({
-    ssh: `root@127.0.0.1:${pod.port}`, identity_file: pod.identity, known_hosts: pod.knownHosts, runtime: "podman", ...extra
+    ssh: `${pod.user}@127.0.0.1:${pod.port}`, identity_file: pod.identity, known_hosts: pod.knownHosts, runtime: "podman", ...extra
   })
   const prun = (args: ReadonlyArray<string>) => sb.kstlib(args, { env: { KSTLIB_SSH_CONTROL_DIR: pod.controlDir } })
   const remoteState = (name: string) => {
@@ -292,7 +317,7 @@ describe.skipIf(!podmanOk)("remote hosts over ssh (podman)", () => {
     const applied = prun(["--log-level", "debug", "ops", "apply"])
     expect(applied.code, applied.stdout + applied.stderr).toBe(0)
     // the engine's own transport, to the socket the host's podman reported
-    expect(applied.stderr).toContain(`podman --url ssh://root@127.0.0.1:${pod.port}${svc.socket} --identity ${pod.identity}`)
+    expect(applied.stderr).toContain(`podman --url ssh://${pod.user}@127.0.0.1:${pod.port}${svc.socket} --identity ${pod.identity}`)
     expect(applied.stderr).not.toContain("s3cr3t")
     expect(remoteState(c)).toBe("running")
     // on the host only: this machine's podman has no such container

@@ -285,7 +285,7 @@ describe("apply lock", () => {
     expect(second.stderr.trim().split("\n")).toHaveLength(1)
 
     // Still held by the first apply when the waiting one starts.
-    const lock = lockPathFor([sb.configPath], sb.dir, sb.env)
+    const lock = lockPathFor({ files: [sb.configPath], project: (plan as PlanJson & { readonly project: string }).project }, sb.env)
     expect(readLockHolder(lock)?.pid).toBe(first.pid)
     const waiting = sb.kstlibBackground(["ops", "apply", "--wait-lock"])
     const [r1, r3] = await Promise.all([first.done, waiting.done])

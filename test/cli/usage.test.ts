@@ -107,6 +107,23 @@ describe("usage errors fit a pipe", () => {
   })
 })
 
+describe("one meaning per short flag", () => {
+  it("-p is start's --port and nothing else: the project flag is --project only, in every --help", () => {
+    const commands = ["plan", "apply", "down", "start", "stop", "restart", "attach", "status", "logs", "exec", "send-keys", "list", "validate", "config", "schema", "export"]
+    for (const cmd of [[], ...commands.map((c) => [c])]) {
+      const r = run(["ops", ...cmd, "--help"])
+      expect(r.code, `${cmd.join(" ")}: ${r.stderr}`).toBe(0)
+      const short = r.stdout.split("\n").filter((l) => /(^|[\s,])-p\b/u.test(l) && !/^\s+kstlib /u.test(l))
+      expect(short, `ops ${cmd.join(" ")} --help`).toEqual(cmd[0] === "start" ? [expect.stringMatching(/^\s+--port, -p string /u)] : [])
+      if (r.stdout.includes("--project")) expect(r.stdout).toMatch(/^\s+--project string /mu)
+    }
+    // the global flag is not reachable as -p anywhere
+    const p = run(["ops", "plan", "-p", "other"])
+    expect(p.code).toBe(2)
+    expect(p.stderr).toContain("Unrecognized flag: -p")
+  })
+})
+
 describe("colour", () => {
   const validate = ["ops", "validate", "--config", config]
 

@@ -20,7 +20,7 @@ import type { PodmanService } from "../support/podmanService.js"
 import { startPodmanService } from "../support/podmanService.js"
 import { recordSkip } from "../support/skips.js"
 import type { Sshd } from "../support/sshd.js"
-import { freePort, sshdAvailable, startSshd } from "../support/sshd.js"
+import { freePort, sshdAvailable, startSshd, testUser } from "../support/sshd.js"
 
 const available = process.getuid?.() === 0 && sshdAvailable()
 if (!available) recordSkip(expect.getState().testPath ?? "ssh-observe.test.ts", "needs root and openssh-server (/usr/sbin/sshd)")
@@ -48,7 +48,7 @@ describe.skipIf(!available)("observe over ssh", () => {
     writeFileSync(slow, `#!/bin/sh\necho "start $(date +%s%N)" >> ${log}\nsleep 1\nssh "$@"\nrc=$?\necho "end $(date +%s%N)" >> ${log}\nexit $rc\n`)
     chmodSync(slow, 0o700)
     const host = (name: string, port: number): HostSpec => ({
-      name, user: "root", hostname: "127.0.0.1", port, identity_file: sshd.identity, known_hosts: sshd.knownHosts, runtime: "docker", podman_socket: null, containers: false
+      name, user: sshd.user, hostname: "127.0.0.1", port, identity_file: sshd.identity, known_hosts: sshd.knownHosts, runtime: "docker", podman_socket: null, containers: false
     })
     const hosts = [host("a", sshd.port), host("b", sshd.port), host("c", sshd.port)]
     const program = observe({ sockets: [], kinds: ["tmux"] }).pipe(
@@ -93,12 +93,12 @@ const podmanOk = available && availableEngines().includes("podman")
 describe.skipIf(!podmanOk)("podman on a host: host keys and the API service", () => {
   let svc: PodmanService
   beforeAll(async () => {
-    svc = await startPodmanService()
+    svc = await startPodmanService({ user: testUser() })
   })
   afterAll(() => svc?.stop())
 
   const podmanHost = (name: string, over: Partial<HostSpec>): HostSpec => ({
-    name, user: "root", hostname: "127.0.0.1", port: sshd.port, identity_file: sshd.identity, known_hosts: sshd.knownHosts,
+    name, user: sshd.user, hostname: "127.0.0.1", port: sshd.port, identity_file: sshd.identity, known_hosts: sshd.knownHosts,
     runtime: "podman", podman_socket: svc.socket, containers: true, ...over
   })
   const observeContainers = (hosts: ReadonlyArray<HostSpec>) =>
@@ -125,7 +125,7 @@ describe.skipIf(!podmanOk)("podman on a host: host keys and the API service", ()
   it("the user's ssh_config applies to podman too: an alias with HostName, Port, User and HostKeyAlias", async () => {
     // ssh reads this file through a wrapper (`ssh -F`), as it would read ~/.ssh/config
     const cfg = join(sshd.dir, "ssh_config")
-    writeFileSync(cfg, `Host kt-edge-alias\n  HostName 127.0.0.1\n  Port ${sshd.port}\n  User root\n  HostKeyAlias kt-key-alias\n`)
+    writeFileSync(cfg, `Host kt-edge-alias\n  HostName 127.0.0.1\n  Port ${sshd.port}\n  User ${sshd.user}\n  HostKeyAlias kt-key-alias\n`)
     const wrapper = join(sshd.dir, "ssh-with-config")
     writeFileSync(wrapper, `#!/bin/sh\nexec ssh -F ${cfg} "$@"\n`)
     chmodSync(wrapper, 0o700)

@@ -49,7 +49,7 @@ const deadPid = () => spawnSync("true").pid!
 
 describe("apply lock: ten concurrent processes", () => {
   it("never has two holders at once, with a stale lock taken over at each of 50 rounds", async () => {
-    const lockFile = lockPathFor([join(dir, "kstlib.conf.yml")], dir, { XDG_RUNTIME_DIR: dir })
+    const lockFile = lockPathFor({ files: [join(dir, "kstlib.conf.yml")], project: "p" }, { XDG_RUNTIME_DIR: dir })
     const inside = join(dir, "inside")
     mkdirSync(dirname(lockFile), { mode: 0o700 })
     const all: Array<Result> = []

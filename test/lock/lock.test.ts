@@ -20,7 +20,7 @@ const fresh = () => {
   return d
 }
 /** The lock file of a fake config, in a private runtime dir `d`. */
-const lockIn = (d: string) => lockPathFor([join(d, "kstlib.conf.yml")], d, { XDG_RUNTIME_DIR: d })
+const lockIn = (d: string) => lockPathFor({ files: [join(d, "kstlib.conf.yml")], project: "p" }, { XDG_RUNTIME_DIR: d })
 
 /** Takes the lock, runs `body` while holding it, returns the exit (failures are values, never throws). */
 const withLock = <A>(file: string, body: Effect.Effect<A> = Effect.void as Effect.Effect<A>, wait = false) =>
@@ -62,7 +62,23 @@ describe("where the lock lives", () => {
     expect(lockDirFor({ XDG_RUNTIME_DIR: "./" })).toBe(join(tmpdir(), `kstlib-${uid}`))
     expect(lockDirFor({})).toBe(join(tmpdir(), `kstlib-${uid}`))
     expect(lockDirFor({ XDG_RUNTIME_DIR: "/run/user/1000" })).toBe(`/run/user/1000/kstlib-${uid}`)
-    expect(dirname(lockPathFor(["/a/kstlib.conf.yml"], "/a", { XDG_RUNTIME_DIR: "" }))).toBe(join(tmpdir(), `kstlib-${uid}`))
+    expect(dirname(lockPathFor({ files: ["/a/kstlib.conf.yml"], project: "a" }, { XDG_RUNTIME_DIR: "" }))).toBe(join(tmpdir(), `kstlib-${uid}`))
+  })
+
+  it("one config is one lock whatever path reaches it (a symlinked directory, a symlink to the file); the project is part of the key", () => {
+    const d = fresh()
+    mkdirSync(join(d, "real"))
+    writeFileSync(join(d, "real", "kstlib.conf.yml"), "ops: {}\n")
+    symlinkSync(join(d, "real"), join(d, "via-dir"))
+    symlinkSync(join(d, "real", "kstlib.conf.yml"), join(d, "via-file.yml"))
+    const env = { XDG_RUNTIME_DIR: d }
+    const lock = (file: string, project = "shop") => lockPathFor({ files: [file], project }, env)
+    const real = lock(join(d, "real", "kstlib.conf.yml"))
+    expect(lock(join(d, "via-dir", "kstlib.conf.yml"))).toBe(real)
+    expect(lock(join(d, "via-file.yml"))).toBe(real)
+    expect(lock(join(d, "real", ".", "kstlib.conf.yml"))).toBe(real)
+    // another project through the same file: its own sessions, its own lock
+    expect(lock(join(d, "real", "kstlib.conf.yml"), "other")).not.toBe(real)
   })
 
   it("creates the lock directory 0700 and makes an existing one of ours private", async () => {
@@ -185,6 +201,8 @@ describe("holder identity", () => {
     const f = failure(await withLock(file))
     expect(f.tag).toBe("ApplyLocked")
     expect(f.message).toContain(`(pid ${pid})`)
+    // the flag that waits is --wait-lock (`--wait` waits for readiness)
+    expect(f.message).toContain("pass --wait-lock")
     expect(readLockHolder(file)?.pid).toBe(pid) // untouched
   })
 

@@ -6,7 +6,7 @@
  */
 import type { ChildProcess } from "node:child_process"
 import { spawn, spawnSync } from "node:child_process"
-import { existsSync, mkdtempSync, rmSync } from "node:fs"
+import { chmodSync, chownSync, existsSync, mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { TEST_IMAGE } from "./engines.js"
@@ -20,7 +20,12 @@ export interface PodmanService {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-export const startPodmanService = async (): Promise<PodmanService> => {
+/**
+ * `user`: the login that reaches the socket over ssh (the ssh tests' user): the socket becomes its
+ * own (0600), its directory traversable. A root API socket open to everyone would be root for any
+ * local user while the tests run.
+ */
+export const startPodmanService = async (options: { readonly user?: { readonly uid: number; readonly gid: number } } = {}): Promise<PodmanService> => {
   const dir = mkdtempSync(join(tmpdir(), "kt-podsvc-"))
   const store = ["--root", join(dir, "root"), "--runroot", join(dir, "run")]
   const socket = join(dir, "podman.sock")
@@ -41,6 +46,11 @@ export const startPodmanService = async (): Promise<PodmanService> => {
     if (existsSync(socket) && podman(["version"]).code === 0) break
     if (child.exitCode !== null || i > 100) throw new Error(`podman system service did not start: ${log}`)
     await sleep(100)
+  }
+  if (options.user !== undefined) {
+    chmodSync(dir, 0o711)
+    chownSync(socket, options.user.uid, options.user.gid)
+    chmodSync(socket, 0o600)
   }
   const stop = () => {
     sync([...store, "rm", "-a", "-f", "-t", "0"])

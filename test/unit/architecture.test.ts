@@ -15,7 +15,7 @@ const layerOf = (file: string) => {
   return rel.includes("/") ? rel.split("/")[0]! : rel.replace(/\.ts$/u, "")
 }
 
-const VOCABULARY = ["model", "place", "command", "errors", "style"]
+const VOCABULARY = ["model", "place", "command", "errors", "style", "system"]
 
 /** What each layer may import (besides itself). */
 const ALLOWED: Readonly<Record<string, ReadonlyArray<string>>> = {
@@ -23,6 +23,7 @@ const ALLOWED: Readonly<Record<string, ReadonlyArray<string>>> = {
   command: [],
   errors: [],
   style: [],
+  system: [],
   place: ["model"],
   proc: ["errors"],
   spec: ["model"],

@@ -1,7 +1,8 @@
 import * as fs from "node:fs"
 import { assert, describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { execArgs, logsArgs, psArgs, rmArgs, runArgs, stopArgs } from "../../src/backends/container/argv.js"
+import { attachArgs, DOCKER_PS_TEMPLATE, execArgs, inspectArgs, logsArgs, psArgs, rmArgs, runArgs, startArgs, stopArgs } from "../../src/backends/container/argv.js"
+import { validateImage } from "../../src/config/rules.js"
 import { envFileText, envViaClient } from "../../src/backends/container/argv.js"
 import {
   engineMessage,
@@ -13,7 +14,7 @@ import {
   parsePs
 } from "../../src/backends/container/parse.js"
 import { splitWords as shellSplit } from "../../src/command.js"
-import { Containers } from "../../src/backends/container.js"
+import { Containers, logsArgv } from "../../src/backends/container.js"
 import type { ContainerSpec } from "../../src/model.js"
 import { decodeFingerprint, encodeFingerprint, stampOf } from "../../src/spec/fingerprint.js"
 import { containerSpec, fingerprint, launchOf, specHash, TEST_DIGEST } from "../support/factories.js"
@@ -43,12 +44,25 @@ const podmanPs = JSON.stringify([
   { Names: ["fresh"], State: "created", Status: "Created", ExitCode: 0, Pid: 0, Image: "img", Created: 1795237618, Labels: null }
 ], null, 2)
 
-// Real `docker ps -a --no-trunc --format '{{json .}}'` lines (docker 28.2 and 20.10 print the same keys).
+// Real `docker ps -a --no-trunc --format <psArgs' template>` lines (docker 28.2 and 20.10 clients
+// on a 20.10 daemon print the same): the listed fields, and kstlib's labels as a map read one by one
+// with `.Label` (absent = "").
+const kstlibLabels = (labels: Partial<Record<string, string>>) =>
+  JSON.stringify(Object.fromEntries(["io.kstlib.managed", "io.kstlib.project", "io.kstlib.spec", "io.kstlib.applied"].map((k) => [k, labels[k] ?? ""])))
 const dockerPs = [
-  `{"Command":"\\"sh\\"","CreatedAt":"2026-11-21 05:06:59 +0000 UTC","ID":"8af2","Image":"localhost/kstlib-busybox:latest","Labels":"","Names":"fresh","State":"created","Status":"Created"}`,
-  `{"Command":"\\"sh -c 'exit 3'\\"","CreatedAt":"2026-11-21 05:06:59 +0000 UTC","ID":"5763","Image":"img","Labels":"","Names":"job","State":"exited","Status":"Exited (3) 1 second ago"}`,
-  `{"CreatedAt":"2026-11-21 05:06:58 +0000 UTC","ID":"2d00","Image":"localhost/app:1","Labels":"io.kstlib.applied=${encodeFingerprint(fingerprint(spec()))},io.kstlib.managed=true,io.kstlib.project=proj,io.kstlib.spec=${specHash(spec())},other=a,b","Names":"web,alias","State":"running","Status":"Up 1 second"}`
+  `{"Names":"fresh","State":"created","Status":"Created","Image":"localhost/kstlib-busybox:latest","CreatedAt":"2026-11-21 05:06:59 +0000 UTC","Labels":${kstlibLabels({})}}`,
+  `{"Names":"job","State":"exited","Status":"Exited (3) 1 second ago","Image":"img","CreatedAt":"2026-11-21 05:06:59 +0000 UTC","Labels":${kstlibLabels({})}}`,
+  `{"Names":"web,alias","State":"running","Status":"Up 1 second","Image":"localhost/app:1","CreatedAt":"2026-11-21 05:06:58 +0000 UTC","Labels":${
+    kstlibLabels({ "io.kstlib.applied": encodeFingerprint(fingerprint(spec())), "io.kstlib.managed": "true", "io.kstlib.project": "proj", "io.kstlib.spec": specHash(spec()) })
+  }}`
 ].join("\n") + "\n"
+
+/** The listing's entries; the test fails when it is not readable whole. */
+const ps = (stdout: string, runtime: "podman" | "docker") => {
+  const r = parsePs(stdout, runtime)
+  assert(r.ok, r.ok ? "" : r.reason)
+  return r.items
+}
 
 describe("state mapping (one table for ps and inspect)", () => {
   it.each([
@@ -90,11 +104,20 @@ describe("parsing helpers", () => {
     expect(parseCreated(null)).toBeNull()
   })
 
-  it("labels from a map or a docker string, commas in foreign values kept", () => {
-    expect(parseLabels({ a: "1", b: "x,y" })).toEqual({ a: "1", b: "x,y" })
-    expect(parseLabels("a=1,b=x,y,c=k=v")).toEqual({ a: "1", b: "x,y", c: "k=v" })
+  it("labels from a map only: Docker's `k=v,k=v` string cannot be split safely, so it gives none", () => {
+    expect(parseLabels({ a: "1", b: "x,y", n: 3 })).toEqual({ a: "1", b: "x,y" })
+    expect(parseLabels("a=1,io.kstlib.managed=true")).toEqual({})
     expect(parseLabels("")).toEqual({})
     expect(parseLabels(null)).toEqual({})
+  })
+
+  it("attack: a foreign docker container whose label VALUE holds ',io.kstlib.managed=true,io.kstlib.project=P' is not ours", () => {
+    // What `{{json .}}` printed: every label joined in one string, the forged value included.
+    const jsonDot = `{"Names":"victim","State":"running","Status":"Up 1 second","Labels":"note=x,io.kstlib.managed=true,io.kstlib.project=proj,io.kstlib.spec=v1:0"}`
+    expect(ps(jsonDot, "docker")[0]!.mark).toMatchObject({ managed: false, project: null })
+    // What psArgs' template prints for it: kstlib's labels read one by one from the engine's map.
+    const template = `{"Names":"victim","State":"running","Status":"Up 1 second","Labels":${kstlibLabels({})}}`
+    expect(ps(template, "docker")[0]!.mark).toMatchObject({ managed: false, project: null, spec_hash: null })
   })
 
   it("the one fingerprint codec round-trips through a comma-free label value", () => {
@@ -111,8 +134,8 @@ describe("parsing helpers", () => {
 
   it("marks are compared with kstlib's exact values", () => {
     const labels = (managed: string) => `[{"Names":["w"],"State":"running","Labels":{"io.kstlib.managed":"${managed}","io.kstlib.project":"p"}}]`
-    expect(parsePs(labels("true"), "podman")[0]!.mark).toMatchObject({ managed: true, project: "p" })
-    for (const v of ["false", "1", "TRUE", "yes", ""]) expect(parsePs(labels(v), "podman")[0]!.mark.managed, v).toBe(false)
+    expect(ps(labels("true"), "podman")[0]!.mark).toMatchObject({ managed: true, project: "p" })
+    for (const v of ["false", "1", "TRUE", "yes", ""]) expect(ps(labels(v), "podman")[0]!.mark.managed, v).toBe(false)
   })
 
   it("engine messages lose the --help hints", () => {
@@ -123,7 +146,7 @@ describe("parsing helpers", () => {
 
 describe("ps parsing", () => {
   it("podman array with label maps", () => {
-    const [web, job, fresh] = parsePs(podmanPs, "podman")
+    const [web, job, fresh] = ps(podmanPs, "podman")
     expect(web).toEqual({
       name: "web",
       backend: "container",
@@ -139,8 +162,8 @@ describe("ps parsing", () => {
     expect([fresh!.state, fresh!.exit_code]).toEqual(["stopped", null])
   })
 
-  it("docker NDJSON with label strings", () => {
-    const byName = Object.fromEntries(parsePs(dockerPs, "docker").map((o) => [o.name, o]))
+  it("docker NDJSON with kstlib's labels as a map", () => {
+    const byName = Object.fromEntries(ps(dockerPs, "docker").map((o) => [o.name, o]))
     expect(Object.keys(byName).sort()).toEqual(["fresh", "job", "web"])
     expect(byName["web"]).toMatchObject({
       state: "running",
@@ -154,18 +177,33 @@ describe("ps parsing", () => {
     expect(byName["fresh"]!.state).toBe("stopped")
   })
 
-  it("either form from either engine; garbage lines and nameless entries skipped", () => {
-    expect(parsePs(dockerPs, "podman").map((o) => o.name).sort()).toEqual(["fresh", "job", "web"])
+  it("either form from either engine", () => {
+    expect(ps(dockerPs, "podman").map((o) => o.name).sort()).toEqual(["fresh", "job", "web"])
     const podmanAsLines = (JSON.parse(podmanPs) as Array<unknown>).map((e) => JSON.stringify(e)).join("\n")
-    expect(parsePs(podmanAsLines, "docker").map((o) => o.name)).toEqual(["web", "job", "fresh"])
-    expect(parsePs(`warning: something\n{"Names":"a","State":"running"}\n{"State":"running"}\n42\n`, "docker").map((o) => o.name))
-      .toEqual(["a"])
-    expect(parsePs("", "podman")).toEqual([])
-    expect(parsePs("[]", "podman")).toEqual([])
+    expect(ps(podmanAsLines, "docker").map((o) => o.name)).toEqual(["web", "job", "fresh"])
+    expect(ps("", "podman")).toEqual([])
+    expect(ps("[]", "podman")).toEqual([])
+    expect(ps("\n\n", "docker")).toEqual([])
+  })
+
+  it("a listing that cannot be read whole is a failure naming the line, never fewer containers", () => {
+    const garbled = (stdout: string) => {
+      const r = parsePs(stdout, "docker")
+      assert(!r.ok, "expected the listing to be refused")
+      return r.reason
+    }
+    const lines = dockerPs.trimEnd().split("\n")
+    expect(garbled([lines[0], "oops \u001b[2J not json", lines[1]].join("\n"))).toMatch(/^line 2 is not JSON: oops \\u001b\[2J not json$/u)
+    // Podman's one array with a warning line in it: no line of it parses on its own
+    expect(garbled(`WARNING: something\n${podmanPs}`)).toMatch(/^line 1 is not JSON: WARNING: something$/u)
+    expect(garbled(`${podmanPs}\nWARNING: something`)).toMatch(/^not one JSON document: /u)
+    expect(garbled(`${lines[0]}\n{"State":"running"}`)).toMatch(/^entry 2 is not a container with a name/u)
+    expect(garbled(`${lines[0]}\n42`)).toMatch(/^entry 2 is not a container with a name/u)
+    expect(garbled(`{"Names":"a","State":"running"`)).toMatch(/^line 1 is not JSON/u)
   })
 
   it("old entries without State fall back to Status", () => {
-    const [o] = parsePs(`{"Names":"old","Status":"Exited (2) 1 hour ago"}`, "docker")
+    const [o] = ps(`{"Names":"old","Status":"Exited (2) 1 hour ago"}`, "docker")
     expect([o!.state, o!.exit_code]).toEqual(["exited", 2])
   })
 })
@@ -179,7 +217,7 @@ describe("inspect parsing", () => {
       State: { Status: "exited", Running: false, Pid: 0, ExitCode: 3 },
       Config: { Image: "localhost/kstlib-busybox:latest", Labels: { "io.kstlib.managed": "true" } }
     }]
-    expect(parseInspect(JSON.stringify(doc, null, 4), "job", "docker")).toMatchObject({
+    expect(parseInspect(JSON.stringify(doc, null, 4), "job", "docker")).toMatchObject({ ok: true, container: {
       name: "job",
       state: "exited",
       exit_code: 3,
@@ -187,7 +225,7 @@ describe("inspect parsing", () => {
       image: "localhost/kstlib-busybox:latest",
       created_at: "2026-11-21T05:06:59.071Z",
       mark: { managed: true, project: null }
-    })
+    } })
   })
 
   it("podman document: ImageName, pid while running, null labels", () => {
@@ -198,18 +236,19 @@ describe("inspect parsing", () => {
       State: { Status: "running", Running: true, Pid: 77, ExitCode: 0 },
       Config: { Labels: null }
     }]
-    expect(parseInspect(JSON.stringify(doc), "web", "podman")).toMatchObject({
+    expect(parseInspect(JSON.stringify(doc), "web", "podman")).toMatchObject({ ok: true, container: {
       state: "running",
       pid: 77,
       exit_code: null,
       image: "localhost/kstlib-busybox:latest",
       mark: { managed: false }
-    })
+    } })
   })
 
-  it("an image document or an empty array is not a container", () => {
-    expect(parseInspect(`[{"Id":"sha256:1","RepoTags":["localhost/web:latest"],"Config":{}}]`, "web", "podman")).toBeNull()
-    expect(parseInspect("[]", "web", "docker")).toBeNull()
+  it("an image document or an empty array is not a container; output that is not JSON is unreadable", () => {
+    expect(parseInspect(`[{"Id":"sha256:1","RepoTags":["localhost/web:latest"],"Config":{}}]`, "web", "podman")).toEqual({ ok: true, container: null })
+    expect(parseInspect("[]", "web", "docker")).toEqual({ ok: true, container: null })
+    expect(parseInspect(`[{"Name":"/web",\ngarbage`, "web", "docker")).toMatchObject({ ok: false })
   })
 })
 
@@ -278,6 +317,7 @@ describe("argv", () => {
       "8080:80",
       "-t",
       "-i",
+      "--",
       "localhost/app:1",
       "sh",
       "-c",
@@ -292,20 +332,57 @@ describe("argv", () => {
   it("run without a command uses the image's; a bad command is reported", () => {
     const r = runArgs(spec(), stampOf(spec(), TEST_DIGEST), "proj", null)
     assert(r.ok)
-    expect(r.args.slice(-3)).toEqual(["-t", "-i", "localhost/app:1"])
+    expect(r.args.slice(-4)).toEqual(["-t", "-i", "--", "localhost/app:1"])
     expect(r.args).not.toContain("--env-file")
     expect(runArgs(spec({ command: "sh -c 'x" }), stampOf(spec(), TEST_DIGEST), "proj", null)).toEqual({ ok: false, reason: "invalid command: no closing quotation (')" })
   })
 
   it("dialects", () => {
     expect(psArgs("podman")).toEqual(["ps", "-a", "--format", "json"])
-    expect(psArgs("docker")).toEqual(["ps", "-a", "--no-trunc", "--format", "{{json .}}"])
-    expect(rmArgs("podman", "w")).toEqual(["rm", "-f", "-t", "0", "w"])
-    expect(rmArgs("docker", "w")).toEqual(["rm", "-f", "w"])
-    expect(stopArgs("w", false, 10)).toEqual(["stop", "-t", "10", "w"])
-    expect(stopArgs("w", true, 10)).toEqual(["kill", "w"])
-    expect(logsArgs("w", 20, true)).toEqual(["logs", "-f", "--tail", "20", "w"])
-    expect(execArgs("w", ["ls", "-l"], true)).toEqual(["exec", "-i", "-t", "w", "ls", "-l"])
+    expect(psArgs("docker")).toEqual(["ps", "-a", "--no-trunc", "--format", DOCKER_PS_TEMPLATE])
+    // kstlib's labels one by one from the engine's map (never the joined `k=v,k=v` string), and no
+    // `{{json .}}`, which makes the client ask the daemon for every container's size
+    for (const label of ["io.kstlib.managed", "io.kstlib.project", "io.kstlib.spec", "io.kstlib.applied"]) {
+      expect(DOCKER_PS_TEMPLATE).toContain(`"${label}":{{json (.Label "${label}")}}`)
+    }
+    expect(DOCKER_PS_TEMPLATE).not.toMatch(/\.Labels|json \.\}|\.Size/u)
+    expect(rmArgs("podman", "w")).toEqual(["rm", "-f", "-t", "0", "--", "w"])
+    expect(rmArgs("docker", "w")).toEqual(["rm", "-f", "--", "w"])
+    expect(stopArgs("w", false, 10)).toEqual(["stop", "-t", "10", "--", "w"])
+    expect(stopArgs("w", true, 10)).toEqual(["kill", "--", "w"])
+    expect(logsArgs("w", 20, true)).toEqual(["logs", "-f", "--tail", "20", "--", "w"])
+    expect(execArgs("w", ["ls", "-l"], true)).toEqual(["exec", "-i", "-t", "--", "w", "ls", "-l"])
+  })
+
+  it("`--` ends the options before every positional word (image, container names, the command), on every engine command", () => {
+    // Podman 4.3 and the Docker 20.10 and 28.2 clients all accept `--` there (checked by hand on this
+    // machine; every CLI container test runs these argvs for real).
+    const hostile = "--privileged"
+    const cases: ReadonlyArray<ReadonlyArray<string>> = [
+      startArgs(hostile),
+      stopArgs(hostile, false, 3),
+      stopArgs(hostile, true, 3),
+      rmArgs("podman", hostile),
+      rmArgs("docker", hostile),
+      logsArgs(hostile, 5, false),
+      logsArgv(hostile, { lines: 5, since: new Date(0), timestamps: true }, true),
+      inspectArgs(hostile),
+      attachArgs(hostile),
+      execArgs(hostile, ["--version"], false)
+    ]
+    for (const args of cases) {
+      const at = args.indexOf(hostile)
+      expect(args[at - 1], args.join(" ")).toBe("--")
+      expect(args.indexOf("--"), args.join(" ")).toBe(at - 1)
+    }
+    const run = runArgs(spec({ command: "--version" }), stampOf(spec(), TEST_DIGEST), "proj", null)
+    assert(run.ok)
+    expect(run.args.slice(run.args.indexOf("--"))).toEqual(["--", "localhost/app:1", "--version"])
+  })
+
+  it("an image word that an engine could read as an option never passes validation", () => {
+    for (const image of ["--privileged", "-v", "--rm=true", "-", "--", " --x", "-i:latest"]) expect(validateImage(image), image).not.toBeNull()
+    expect(validateImage("busybox:--x")).toBeNull() // a tag: the word starts with the name, never read as an option
   })
 })
 
@@ -316,7 +393,7 @@ describe("service over a fake spawner", () => {
       const c = yield* Containers
       const onPath = yield* c.onPath
       const obs = yield* c.observe({ sockets: [] })
-      expect(fake.calls).toEqual(onPath.map((rt) => (rt === "podman" ? ["podman", "ps", "-a", "--format", "json"] : ["docker", "ps", "-a", "--no-trunc", "--format", "{{json .}}"])))
+      expect(fake.calls).toEqual(onPath.map((rt) => (rt === "podman" ? ["podman", "ps", "-a", "--format", "json"] : ["docker", "ps", "-a", "--no-trunc", "--format", DOCKER_PS_TEMPLATE])))
       expect(obs.answered).toEqual(onPath.map((runtime) => ({ backend: "container", runtime })))
       expect(obs.sessions.flatMap((o) => (o.name === "web" && o.backend === "container" ? [o.runtime] : []))).toEqual(onPath)
     }).pipe(Effect.provide(Containers.layer), Effect.provide(fake.layer))
@@ -332,6 +409,25 @@ describe("service over a fake spawner", () => {
       expect(obs.answered).toEqual([])
       expect(obs.problems.map((p) => [p.scope, p.kind])).toEqual(onPath.map((runtime) => [{ backend: "container", runtime }, "failed"]))
       for (const p of obs.problems) expect(p.message).toContain("cannot connect")
+    }).pipe(Effect.provide(Containers.layer), Effect.provide(fake.layer))
+  })
+
+  it.live("observe: a listing with a line that is not JSON is that engine's problem (garbled, unreadable), not 'no containers'", () => {
+    const fake = fakeSpawner((cmd) => ({ stdout: cmd === "podman" ? `${podmanPs}\nnot json` : dockerPs.replace("\n", "\nnot json\n") }))
+    return Effect.gen(function*() {
+      const c = yield* Containers
+      const onPath = yield* c.onPath
+      const obs = yield* c.observe({ sockets: [] })
+      expect(obs.sessions).toEqual([])
+      expect(obs.answered).toEqual([])
+      expect(obs.problems.map((p) => [p.scope.runtime, p.kind, p.garbled])).toEqual(onPath.map((rt) => [rt, "failed", true]))
+      for (const p of obs.problems) {
+        expect(p.message).toMatch(
+          p.scope.runtime === "docker"
+            ? /^docker ps -a: the listing could not be read whole \(line 2 is not JSON: not json\); its containers are unknown$/u
+            : /^podman ps -a: the listing could not be read whole \(not one JSON document: .*\); its containers are unknown$/u
+        )
+      }
     }).pipe(Effect.provide(Containers.layer), Effect.provide(fake.layer))
   })
 
@@ -365,13 +461,46 @@ describe("service over a fake spawner", () => {
     }).pipe(Effect.provide(Containers.layer), Effect.provide(fake.layer))
   })
 
+  describe("launch: a bind mount of the engine's own socket (as the engine names it) is refused before anything runs", () => {
+    const asked = (args: ReadonlyArray<string>) => args[0] === "info" || args[0] === "context"
+    const engine = (socket: string) => (cmd: string, args: ReadonlyArray<string>) => {
+      if (cmd === "podman" && args[0] === "info") return { stdout: `${socket}\n` }
+      if (cmd === "docker" && args[0] === "context") return { stdout: `unix://${socket}\n` }
+      return args[0] === "run" ? { stdout: "abc\n" } : {}
+    }
+    it.live.each(["podman", "docker"] as const)("%s", (rt) => {
+      const fake = fakeSpawner(engine(`/srv/kt-${rt}/engine.sock`))
+      return Effect.gen(function*() {
+        const c = yield* Containers
+        const launch = (over: Partial<ContainerSpec>) => c.launch([launchOf(spec({ runtime: rt, env: { TOKEN: "x" }, ...over }))], { project: "proj" })
+        const [dir] = yield* launch({ volumes: [`/srv/kt-${rt}:/s`] })
+        assert(dir !== undefined && dir._tag === "Failure")
+        expect(dir.failure.reason).toBe(
+          `refusing to mount host '/srv/kt-${rt}': it holds the socket of a container engine kstlib drives (/srv/kt-${rt}/engine.sock: root on the host); set unsafe_mounts: true to allow it`
+        )
+        const [sock] = yield* launch({ volumes: ["named:/n"], log_volume: `/srv/kt-${rt}/engine.sock:/var/run/docker.sock` })
+        assert(sock !== undefined && sock._tag === "Failure")
+        expect(sock.failure.reason).toContain("refusing to mount host")
+        expect(fake.calls.filter((a) => a[1] === "run")).toEqual([]) // nothing ran, no env file was written
+        // asked once per engine and process; not at all for a launch without bind mounts
+        expect(fake.calls.filter((a) => asked(a.slice(1)))).toHaveLength(1)
+        const ok = yield* launch({ volumes: ["/srv/elsewhere:/e", "named:/n"] })
+        expect(ok.map((r) => r._tag)).toEqual(["Success"])
+        const unsafe = yield* launch({ volumes: [`/srv/kt-${rt}:/s`], unsafe_mounts: true })
+        expect(unsafe.map((r) => r._tag)).toEqual(["Success"])
+        expect(fake.calls.filter((a) => asked(a.slice(1)))).toHaveLength(1)
+        expect(fake.calls.filter((a) => a[1] === "run")).toHaveLength(2)
+      }).pipe(Effect.provide(Containers.layer), Effect.provide(fake.layer))
+    })
+  })
+
   it.live("logs: container-only argv; 'no such container' is SessionNotFound", () => {
     const fake = fakeSpawner(() => ({ exitCode: 1, stderr: "Error: no container with name or id \"web\" found" }))
     return Effect.gen(function*() {
-      const obs = parsePs(podmanPs, "podman")[0]!
+      const obs = ps(podmanPs, "podman")[0]!
       const e = yield* Effect.flip((yield* Containers).logs(obs, { lines: 20 }))
       expect(e._tag).toBe("SessionNotFound")
-      expect(fake.calls).toEqual([["podman", "logs", "--tail", "20", "web"]])
+      expect(fake.calls).toEqual([["podman", "logs", "--tail", "20", "--", "web"]])
     }).pipe(Effect.provide(Containers.layer), Effect.provide(fake.layer))
   })
 })

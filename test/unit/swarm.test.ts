@@ -1,10 +1,31 @@
-/** Swarm argv and parsing, pure. */
-import { describe, expect, it } from "vitest"
-import { createArgs, mountOf, publishOf, scaleArgs, shellQuote, updateArgs } from "../../src/backends/swarm/argv.js"
+/** Swarm argv and parsing, pure; observe over a fake spawner. */
+import { Effect } from "effect"
+import { assert, describe, expect, it } from "@effect/vitest"
+import { Swarm } from "../../src/backends/swarm.js"
+import {
+  createArgs,
+  forceUpdateArgs,
+  logsArgs,
+  mountOf,
+  publishOf,
+  rmArgs,
+  scaleArgs,
+  serviceInspectArgs,
+  servicePsArgs,
+  shellQuote,
+  updateArgs
+} from "../../src/backends/swarm/argv.js"
 import { parseServiceInspect, parseServiceLs, parseServicePs, toObserved } from "../../src/backends/swarm/parse.js"
 import { diffFingerprints, updatableChanges } from "../../src/spec/diff.js"
 import { stampOf } from "../../src/spec/fingerprint.js"
 import { containerSpec, fingerprint, TEST_DIGEST } from "../support/factories.js"
+import { fakeSpawner } from "../support/fakeSpawner.js"
+
+/** A listing's items; the test fails when it is not readable whole. */
+const items = <A>(r: { readonly ok: true; readonly items: ReadonlyArray<A> } | { readonly ok: false; readonly reason: string }) => {
+  assert(r.ok, r.ok ? "" : r.reason)
+  return r.items
+}
 
 const spec = containerSpec("api", {
   runtime: "swarm",
@@ -30,7 +51,7 @@ describe("swarm argv", () => {
     expect(args).toContain("type=bind,source=/data,target=/data,readonly")
     expect(args).toContain("type=volume,source=cache,target=/cache")
     expect(args).toContain("mode=host,published=8080,target=80,protocol=tcp")
-    expect(args.slice(-4)).toEqual(["localhost/app:1", "server", "--name", "two words"])
+    expect(args.slice(-5)).toEqual(["--", "localhost/app:1", "server", "--name", "two words"])
     expect(args.join(" ")).not.toContain("s3cr3t")
     expect(args.join(" ")).not.toContain("a\nb")
   })
@@ -45,10 +66,10 @@ describe("swarm argv", () => {
     const args = r.ok ? r.args : []
     expect(args.slice(0, 6)).toEqual(["service", "update", "--detach", "--no-resolve-image", "--image", "localhost/app:1"])
     expect(args[args.indexOf("--args") + 1]).toBe("'server' '--name' 'two words'")
-    expect(args[args.length - 1]).toBe("api")
+    expect(args.slice(-2)).toEqual(["--", "api"])
     expect(args.join(" ")).not.toContain("s3cr3t")
     expect(shellQuote("it's")).toBe("'it'\\''s'")
-    expect(scaleArgs("api", 0)).toEqual(["service", "scale", "--detach", "api=0"])
+    expect(scaleArgs("api", 0)).toEqual(["service", "scale", "--detach", "--", "api=0"])
   })
 
   it("only image, command, shell, working_dir and replicas are updated in place; env and the rest replace", () => {
@@ -58,6 +79,13 @@ describe("swarm argv", () => {
     expect(updatable(fp, fingerprint({ ...spec, env: { TOKEN: "new", MULTI: "a\nb" } }))).toBe(false)
     expect(updatable(fp, fingerprint({ ...spec, volumes: [] }))).toBe(false)
     expect(updatable(null, fp)).toBe(false)
+  })
+
+  it("`--` ends the options before every service name, id and image (docker 20.10 and 28.2 clients accept it)", () => {
+    const h = "--x"
+    for (const args of [rmArgs(h), forceUpdateArgs(h), logsArgs(h, 5, true), serviceInspectArgs([h]), servicePsArgs([h], true)]) {
+      expect(args.slice(-2), args.join(" ")).toEqual(["--", h])
+    }
   })
 
   it("mounts and ports", () => {
@@ -88,16 +116,37 @@ describe("swarm parse", () => {
   ].join("\n")
 
   it("ls + inspect + ps → observed sessions: running, exited with its code, stopped (scaled to 0); marks from service labels", () => {
-    const rows = parseServiceLs(ls)
+    const rows = items(parseServiceLs(ls))
     expect(rows.map((r) => [r.name, r.running, r.desired, r.image])).toEqual([["web", 2, 2, "img:1"], ["job", 0, 1, "img:1"], ["off", 0, 0, "img:1"]])
-    const tasks = parseServicePs(ps)
+    const tasks = items(parseServicePs(ps))
     expect(tasks.map((t) => [t.service, t.state])).toEqual([["job", "ready"], ["job", "failed"]])
-    const seen = toObserved(rows, parseServiceInspect(inspect), tasks)
+    const seen = toObserved(rows, items(parseServiceInspect(inspect)), tasks)
     expect(seen.map((o) => [o.name, o.runtime, o.state, o.exit_code, o.mark.managed, o.image])).toEqual([
       ["web", "swarm", "running", null, true, "img:1"],
       ["job", "swarm", "exited", 7, false, "img:1"],
       ["off", "swarm", "stopped", null, true, "img:1"]
     ])
     expect(seen[0]!.created_at).toBe("2024-01-02T03:04:05.123Z")
+  })
+
+  it("a line that is not JSON makes the listing unreadable (never fewer services)", () => {
+    for (const r of [parseServiceLs(`${ls}\ngarbage`), parseServicePs(`garbage\n${ps}`), parseServiceInspect(`${inspect}\ngarbage`)]) {
+      expect(r.ok).toBe(false)
+    }
+    expect(parseServiceLs(`{"Name":"nameless-id"}`)).toMatchObject({ ok: false, reason: expect.stringMatching(/^entry 1 is not a service/u) })
+  })
+
+  it.live("observe: a garbled `service ls` is swarm's problem (garbled, unreadable), not 'no services'", () => {
+    const fake = fakeSpawner((_cmd, args) => ({ stdout: args[1] === "ls" ? `${ls}\nnot json` : args[1] === "inspect" ? inspect : ps }))
+    return Effect.gen(function*() {
+      const obs = yield* (yield* Swarm).observe({ sockets: [] })
+      expect(obs.sessions).toEqual([])
+      expect(obs.problems).toEqual([expect.objectContaining({
+        scope: { backend: "container", runtime: "swarm" },
+        kind: "failed",
+        garbled: true,
+        message: expect.stringContaining("docker service ls: the listing could not be read whole (line 4 is not JSON: not json); its services are unknown")
+      })])
+    }).pipe(Effect.provide(Swarm.layer), Effect.provide(fake.layer))
   })
 })

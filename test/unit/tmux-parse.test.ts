@@ -260,6 +260,20 @@ describe("service on a fake spawner", () => {
     }).pipe(Effect.provide(Tmux.layer), Effect.provide(fake.layer))
   })
 
+  it.live("launch on a socket whose path is over 107 bytes: that batch fails naming the path, tmux is not run; the others launch", () => {
+    const fake = fakeSpawner(() => ({}))
+    const long = `s${"x".repeat(107 - Buffer.byteLength(`${empty}/tmux-${process.getuid?.() ?? 0}/`))}`
+    return Effect.gen(function*() {
+      const results = yield* (yield* Tmux).launch([launchOf(spec("a", { socket_name: long })), launchOf(spec("b", { socket_name: long.slice(1) }))], { project: "proj" })
+      const path = `${empty}/tmux-${process.getuid?.() ?? 0}/${long}`
+      expect(results[0]!._tag === "Failure" && results[0].failure.reason).toBe(
+        `tmux socket path too long: ${path} is 108 bytes, a Unix socket path has at most 107; shorten TMUX_TMPDIR`
+      )
+      expect(results[1]!._tag).toBe("Success") // 107 bytes: fits
+      expect(fake.calls.map((c) => c.slice(1, 3))).toEqual([["-L", long.slice(1)]])
+    }).pipe(Effect.provide(Tmux.layer), Effect.provide(fake.layer))
+  })
+
   it.live("launch: ONE script invocation per socket, nothing observed; a duplicate fails alone", () => {
     const fake = fakeSpawner(() => ({ exitCode: 1, stderr: "duplicate session: taken\n" }))
     return Effect.gen(function*() {

@@ -8,12 +8,37 @@ import { Marks, maxRestarts, restartPolicy } from "../../model.js"
 import type { Stamp } from "../../spec/fingerprint.js"
 import { encodeFingerprint } from "../../spec/fingerprint.js"
 
-/** Podman: one JSON array with a labels map. Docker: one object per line (`{{json .}}`), full ids. */
+/** The labels kstlib reads its marks from (model.ts Marks). */
+const MARK_LABELS = [Marks.labelManaged, Marks.labelProject, Marks.labelSpec, Marks.labelApplied]
+
+/**
+ * Docker's `ps` line: the fields kstlib reads, and kstlib's labels as a map, each read by its key
+ * from the engine's own map (`.Label "k"`, "" when absent). Not `.Labels`: Docker joins every label
+ * into ONE `k=v,k=v` string, which a foreign label's value can forge (`x=a,io.kstlib.managed=true`).
+ * Not `{{json .}}` either: it holds `.Size`, which makes the client ask the daemon for the size of
+ * every container. Accepted by the Docker 20.10 and 28.x clients alike.
+ */
+export const DOCKER_PS_TEMPLATE = `{${
+  ["Names", "State", "Status", "Image", "CreatedAt"].map((f) => `"${f}":{{json .${f}}}`).join(",")
+},"Labels":{${MARK_LABELS.map((l) => `"${l}":{{json (.Label "${l}")}}`).join(",")}}}`
+
+/** Podman: one JSON array with a labels map. Docker: one object per line (DOCKER_PS_TEMPLATE), full ids. */
 export const psArgs = (runtime: RuntimeName): ReadonlyArray<string> =>
-  runtime === "podman" ? ["ps", "-a", "--format", "json"] : ["ps", "-a", "--no-trunc", "--format", "{{json .}}"]
+  runtime === "podman" ? ["ps", "-a", "--format", "json"] : ["ps", "-a", "--no-trunc", "--format", DOCKER_PS_TEMPLATE]
+
+/**
+ * `--` ends the options before every positional word (image, container names, the command) on every
+ * command below: a word starting with `-` is then never read as an option. Validation already
+ * refuses such images and names; names reported by an engine, and a library caller's specs, are not
+ * validated. Podman 4.3 and the Docker 20.10 and 28.x clients accept it everywhere it is used here.
+ */
+const END = "--"
 
 /** `container inspect` never matches an image, volume or network of the same name (plain `inspect` does). */
-export const inspectArgs = (name: string): ReadonlyArray<string> => ["container", "inspect", name]
+export const inspectArgs = (name: string): ReadonlyArray<string> => ["container", "inspect", END, name]
+
+/** ONE `container inspect` of several containers (restart counts). */
+export const inspectManyArgs = (names: ReadonlyArray<string>): ReadonlyArray<string> => ["container", "inspect", END, ...names]
 
 export type RunArgs =
   | { readonly ok: true; readonly args: ReadonlyArray<string> }
@@ -54,7 +79,7 @@ export const runArgs = (spec: ContainerSpec, stamp: Stamp, project: string, envF
   for (const v of spec.volumes) args.push("-v", v)
   if (spec.log_volume !== null) args.push("-v", spec.log_volume)
   for (const p of spec.ports) args.push("-p", p)
-  args.push("-t", "-i", spec.image, ...(command.argv ?? []))
+  args.push("-t", "-i", END, spec.image, ...(command.argv ?? []))
   return { ok: true, args }
 }
 
@@ -81,28 +106,30 @@ export const envViaClient = (env: Readonly<Record<string, string>>): ReadonlyArr
 export const envFileText = (env: Readonly<Record<string, string>>): string =>
   Object.keys(env).sort().filter((k) => inFile(env[k]!)).map((k) => `${k}=${env[k]!}\n`).join("")
 
-export const startArgs = (name: string): ReadonlyArray<string> => ["start", name]
+export const startArgs = (name: string): ReadonlyArray<string> => ["start", END, name]
 
 export const stopArgs = (name: string, force: boolean, timeout: number): ReadonlyArray<string> =>
-  force ? ["kill", name] : ["stop", "-t", String(Math.max(0, Math.floor(timeout))), name]
+  force ? ["kill", END, name] : ["stop", "-t", String(Math.max(0, Math.floor(timeout))), END, name]
 
 /** Podman's `rm -f` first waits the stop timeout (10 s) for a running container; Docker kills at once. */
 export const rmArgs = (runtime: RuntimeName, name: string): ReadonlyArray<string> =>
-  runtime === "podman" ? ["rm", "-f", "-t", "0", name] : ["rm", "-f", name]
+  runtime === "podman" ? ["rm", "-f", "-t", "0", END, name] : ["rm", "-f", END, name]
 
 export const logsArgs = (name: string, lines: number, follow: boolean): ReadonlyArray<string> => [
   "logs",
   ...(follow ? ["-f"] : []),
   "--tail",
   String(Math.max(0, Math.floor(lines))),
+  END,
   name
 ]
 
 export const execArgs = (name: string, argv: ReadonlyArray<string>, interactive: boolean): ReadonlyArray<string> => [
   "exec",
   ...(interactive ? ["-i", "-t"] : []),
+  END,
   name,
   ...argv
 ]
 
-export const attachArgs = (name: string): ReadonlyArray<string> => ["attach", name]
+export const attachArgs = (name: string): ReadonlyArray<string> => ["attach", END, name]

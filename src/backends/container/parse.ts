@@ -1,10 +1,13 @@
 /**
  * Pure parsing of what Podman and Docker print, decoded with Schema: `ps -a` JSON (Podman: one
- * array, labels as a map; Docker: one object per line, labels as a `k=v,k=v` string; either form
- * accepted from either engine), `container inspect` JSON, states, times, exit codes, and kstlib's
- * marks (labels, compared exactly).
+ * array, labels as a map; Docker: one object per line from psArgs' template, kstlib's labels as a
+ * map; either form accepted from either engine), `container inspect` JSON, states, times, exit
+ * codes, and kstlib's marks (labels, compared exactly). A listing is read whole or not at all: one
+ * line that is not JSON makes it unreadable, never a shorter list (fewer containers would read as
+ * "not there": `down` would say "no changes", `apply` would create a second copy).
  */
 import { Option, Schema } from "effect"
+import { escapeText } from "../../errors.js"
 import type { Mark, ObservedContainer, ObservedState, RuntimeName } from "../../model.js"
 import { Marks } from "../../model.js"
 import { decodeFingerprint } from "../../spec/fingerprint.js"
@@ -63,27 +66,14 @@ export const parseCreated = (value: unknown): string | null => {
 }
 
 /**
- * Labels as a map, from Podman's map or Docker's `k=v,k=v` string. A piece without `=` belongs to the
- * previous value (a comma inside a foreign label's value); kstlib's own values never contain commas.
+ * Labels from a map (Podman's `ps` and every `inspect`; Docker's `ps` through psArgs' template).
+ * Docker's own `ps` form, one `k=v,k=v` string, gives none: it cannot be split safely, since a
+ * foreign label's VALUE may hold `,io.kstlib.managed=true,io.kstlib.project=P`.
  */
-export const parseLabels = (value: unknown): Readonly<Record<string, string>> => {
-  if (typeof value === "object" && value !== null && !Array.isArray(value)) {
-    return Object.fromEntries(Object.entries(value).filter(([, v]) => typeof v === "string")) as Record<string, string>
-  }
-  if (typeof value !== "string" || value === "") return {}
-  const out: Record<string, string> = {}
-  let last: string | null = null
-  for (const piece of value.split(",")) {
-    const eq = piece.indexOf("=")
-    if (eq > 0) {
-      last = piece.slice(0, eq)
-      out[last] = piece.slice(eq + 1)
-    } else if (last !== null) {
-      out[last] += `,${piece}`
-    }
-  }
-  return out
-}
+export const parseLabels = (value: unknown): Readonly<Record<string, string>> =>
+  typeof value === "object" && value !== null && !Array.isArray(value)
+    ? Object.fromEntries(Object.entries(value).filter(([, v]) => typeof v === "string")) as Record<string, string>
+    : {}
 
 const nonEmpty = (v: string | undefined | null): string | null => (v === undefined || v === null || v === "" ? null : v)
 
@@ -156,49 +146,90 @@ export const psEntryToObserved = (raw: unknown, runtime: RuntimeName): ObservedC
   }
 }
 
-/** The JSON values in a command's output: one array (Podman) or one value per line (Docker). */
-export const jsonValues = (stdout: string): ReadonlyArray<unknown> => {
+/** What a listing holds, or why it cannot be read (then nothing of it is used). */
+export type Listing<A> =
+  | { readonly ok: true; readonly items: ReadonlyArray<A> }
+  | { readonly ok: false; readonly reason: string }
+
+const preview = (line: string) => escapeText(line.length > 80 ? `${line.slice(0, 77)}...` : line)
+
+/**
+ * The JSON values in a command's output: one document (Podman's array, `inspect`) or one value per
+ * line (Docker's `--format` lines). A line that is not JSON makes the whole output unreadable.
+ */
+export const jsonValues = (stdout: string): Listing<unknown> => {
   const text = stdout.trim()
-  if (text === "") return []
+  if (text === "") return { ok: true, items: [] }
+  let notOne = ""
   try {
     const whole: unknown = JSON.parse(text)
-    return Array.isArray(whole) ? whole : [whole]
-  } catch {
-    // not one document: NDJSON
+    return { ok: true, items: Array.isArray(whole) ? whole : [whole] }
+  } catch (e) {
+    notOne = (e as Error).message // not one document: NDJSON?
   }
-  return text.split("\n").flatMap((line) => {
+  const items: Array<unknown> = []
+  const lines = text.split("\n")
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!.trim()
+    if (line === "") continue
     try {
       const v: unknown = JSON.parse(line)
-      return Array.isArray(v) ? v : [v]
+      if (Array.isArray(v)) items.push(...(v as Array<unknown>))
+      else items.push(v)
     } catch {
-      return [] // a garbage line (a warning on stdout) is skipped, not fatal
+      // a document spread over lines (Podman's array) with something else in it: say what broke it
+      if (items.length === 0 && (line === "[" || line === "{")) return { ok: false, reason: `not one JSON document: ${preview(notOne)}` }
+      return { ok: false, reason: `line ${i + 1} is not JSON: ${preview(line)}` }
     }
-  })
+  }
+  return { ok: true, items }
 }
 
-export const parsePs = (stdout: string, runtime: RuntimeName): ReadonlyArray<ObservedContainer> =>
-  jsonValues(stdout).flatMap((e) => {
-    const o = psEntryToObserved(e, runtime)
-    return o === null ? [] : [o]
-  })
+/** Each JSON value of a listing as one item, or the listing unreadable naming the first that is not one. */
+export const parseListing = <A>(stdout: string, item: (raw: unknown) => A | null, what: string): Listing<A> => {
+  const values = jsonValues(stdout)
+  if (!values.ok) return values
+  const items: Array<A> = []
+  for (let i = 0; i < values.items.length; i++) {
+    const a = item(values.items[i])
+    if (a === null) return { ok: false, reason: `entry ${i + 1} is not ${what}: ${preview(JSON.stringify(values.items[i]) ?? "")}` }
+    items.push(a)
+  }
+  return { ok: true, items }
+}
 
-/** `container inspect NAME` output; null when it holds no container document. `name` is reported as asked. */
-export const parseInspect = (stdout: string, name: string, runtime: RuntimeName): ObservedContainer | null => {
-  const first = jsonValues(stdout)[0]
+export const parsePs = (stdout: string, runtime: RuntimeName): Listing<ObservedContainer> =>
+  parseListing(stdout, (e) => psEntryToObserved(e, runtime), "a container with a name")
+
+/**
+ * `container inspect NAME` output: the container, or null when it holds no container document (an
+ * image's, an empty array). `name` is reported as asked.
+ */
+export const parseInspect = (
+  stdout: string,
+  name: string,
+  runtime: RuntimeName
+): { readonly ok: true; readonly container: ObservedContainer | null } | { readonly ok: false; readonly reason: string } => {
+  const values = jsonValues(stdout)
+  if (!values.ok) return values
+  const first = values.items[0]
   const decoded = first === undefined ? Option.none() : decodeInspectDoc(first)
-  if (Option.isNone(decoded)) return null
+  if (Option.isNone(decoded)) return { ok: true, container: null }
   const doc = decoded.value
   const state = mapState(doc.State.Status ?? (doc.State.Running === true ? "running" : undefined))
   return {
-    backend: "container",
-    name,
-    runtime,
-    state,
-    pid: state === "running" ? positive(doc.State.Pid) : null,
-    created_at: parseCreated(doc.Created),
-    image: nonEmpty(doc.ImageName) ?? nonEmpty(doc.Config?.Image) ?? nonEmpty(doc.Image),
-    exit_code: state === "exited" ? integer(doc.State.ExitCode) : null,
-    mark: markOf(parseLabels(doc.Config?.Labels))
+    ok: true,
+    container: {
+      backend: "container",
+      name,
+      runtime,
+      state,
+      pid: state === "running" ? positive(doc.State.Pid) : null,
+      created_at: parseCreated(doc.Created),
+      image: nonEmpty(doc.ImageName) ?? nonEmpty(doc.Config?.Image) ?? nonEmpty(doc.Image),
+      exit_code: state === "exited" ? integer(doc.State.ExitCode) : null,
+      mark: markOf(parseLabels(doc.Config?.Labels))
+    }
   }
 }
 
@@ -234,7 +265,9 @@ export interface RestartInfo {
  */
 export const parseRestartInfo = (stdout: string): ReadonlyMap<string, RestartInfo> => {
   const out = new Map<string, RestartInfo>()
-  for (const raw of jsonValues(stdout)) {
+  const values = jsonValues(stdout)
+  // unreadable: every count unknown (never wrong ones)
+  for (const raw of values.ok ? values.items : []) {
     const decoded = decodeRestartDoc(raw)
     if (Option.isNone(decoded)) continue
     const d = decoded.value

@@ -17,8 +17,11 @@ export { envFileText, envViaClient } from "../container/argv.js"
 /** Every service, one JSON object per line: ID, Name, Mode, Replicas (`running/desired`), Image. Labels are not in it. */
 export const serviceLsArgs: ReadonlyArray<string> = ["service", "ls", "--format", "{{json .}}"]
 
+/** `--` before every positional word (service names, ids, the image): never read as an option (see ../container/argv.ts). */
+const END = "--"
+
 /** The full documents (labels, desired replicas, creation time) of the given services, in ONE call. */
-export const serviceInspectArgs = (ids: ReadonlyArray<string>): ReadonlyArray<string> => ["service", "inspect", ...ids]
+export const serviceInspectArgs = (ids: ReadonlyArray<string>): ReadonlyArray<string> => ["service", "inspect", END, ...ids]
 
 /** The tasks (current and history) of the given services, in ONE call. */
 export const servicePsArgs = (ids: ReadonlyArray<string>, desiredRunning = false): ReadonlyArray<string> => [
@@ -28,6 +31,7 @@ export const servicePsArgs = (ids: ReadonlyArray<string>, desiredRunning = false
   ...(desiredRunning ? ["--filter", "desired-state=running"] : []),
   "--format",
   "{{json .}}",
+  END,
   ...ids
 ]
 
@@ -96,7 +100,7 @@ export const createArgs = (spec: ContainerSpec, stamp: Stamp, project: string, e
     if (pub === null) return { ok: false, reason: `invalid port: ${p}` }
     args.push("--publish", pub)
   }
-  args.push(spec.image, ...(command.argv ?? []))
+  args.push(END, spec.image, ...(command.argv ?? []))
   return { ok: true, args }
 }
 
@@ -113,17 +117,17 @@ export const updateArgs = (spec: ContainerSpec, stamp: Stamp, project: string): 
   args.push("--workdir", spec.working_dir ?? "")
   args.push("--replicas", String(replicasOf(spec)))
   for (const l of markLabels(stamp, project, spec.name)) args.push("--label-add", l)
-  args.push(spec.name)
+  args.push(END, spec.name)
   return { ok: true, args }
 }
 
 /** Stop = no task left; the service (and its spec) stays, to be scaled up again. */
-export const scaleArgs = (name: string, replicas: number): ReadonlyArray<string> => ["service", "scale", "--detach", `${name}=${replicas}`]
+export const scaleArgs = (name: string, replicas: number): ReadonlyArray<string> => ["service", "scale", "--detach", END, `${name}=${replicas}`]
 
 /** Starts the tasks again with the same spec (a service whose tasks exited). */
-export const forceUpdateArgs = (name: string): ReadonlyArray<string> => ["service", "update", "--detach", "--force", name]
+export const forceUpdateArgs = (name: string): ReadonlyArray<string> => ["service", "update", "--detach", "--force", END, name]
 
-export const rmArgs = (name: string): ReadonlyArray<string> => ["service", "rm", name]
+export const rmArgs = (name: string): ReadonlyArray<string> => ["service", "rm", END, name]
 
 /** `--raw`: the lines as the process wrote them, without the `name.1@node |` prefix. */
 export const logsArgs = (name: string, lines: number, follow: boolean): ReadonlyArray<string> => [
@@ -133,5 +137,6 @@ export const logsArgs = (name: string, lines: number, follow: boolean): Readonly
   ...(follow ? ["--follow"] : []),
   "--tail",
   String(Math.max(0, Math.floor(lines))),
+  END,
   name
 ]

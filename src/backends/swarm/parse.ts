@@ -2,11 +2,13 @@
  * Pure parsing of what `docker service ls / inspect / ps` print, into ObservedContainer with
  * `runtime: "swarm"`. State of a service: desired 0 tasks = `stopped` (kstlib's stop scales to 0);
  * a task running = `running`; none running while some are wanted = the last task's end (`exited`
- * with its exit code) when `service ps` tells, else `unknown` (starting).
+ * with its exit code) when `service ps` tells, else `unknown` (starting). Each listing is read
+ * whole or not at all (see container/parse.ts).
  */
 import { Option, Schema } from "effect"
 import type { ObservedContainer, ObservedState } from "../../model.js"
-import { jsonValues, markOf, parseCreated, parseLabels } from "../container/parse.js"
+import type { Listing } from "../container/parse.js"
+import { markOf, parseCreated, parseLabels, parseListing } from "../container/parse.js"
 
 const Str = Schema.optionalKey(Schema.NullOr(Schema.String))
 
@@ -27,13 +29,13 @@ export const parseReplicas = (text: string | null | undefined): { readonly runni
   return m === null ? { running: null, desired: null } : { running: Number(m[1]), desired: Number(m[2]) }
 }
 
-export const parseServiceLs = (stdout: string): ReadonlyArray<ServiceRow> =>
-  jsonValues(stdout).flatMap((raw) => {
+export const parseServiceLs = (stdout: string): Listing<ServiceRow> =>
+  parseListing(stdout, (raw) => {
     const d = decodeLsRow(raw)
-    if (Option.isNone(d)) return []
+    if (Option.isNone(d)) return null
     const r = parseReplicas(d.value.Replicas)
-    return [{ id: d.value.ID, name: d.value.Name, ...r, image: stripDigest(d.value.Image ?? null) }]
-  })
+    return { id: d.value.ID, name: d.value.Name, ...r, image: stripDigest(d.value.Image ?? null) }
+  }, "a service")
 
 /** `img:tag@sha256:…` → `img:tag` (what the config says). */
 export const stripDigest = (image: string | null): string | null => {
@@ -64,20 +66,20 @@ export interface ServiceDoc {
   readonly image: string | null
 }
 
-export const parseServiceInspect = (stdout: string): ReadonlyArray<ServiceDoc> =>
-  jsonValues(stdout).flatMap((raw) => {
+export const parseServiceInspect = (stdout: string): Listing<ServiceDoc> =>
+  parseListing(stdout, (raw) => {
     const d = decodeInspect(raw)
-    if (Option.isNone(d)) return []
+    if (Option.isNone(d)) return null
     const doc = d.value
-    return [{
+    return {
       id: doc.ID,
       name: doc.Spec.Name,
       labels: parseLabels(doc.Spec.Labels ?? {}),
       created_at: parseCreated(doc.CreatedAt),
       replicas: doc.Spec.Mode?.Replicated?.Replicas ?? null,
       image: stripDigest(doc.Spec.TaskTemplate?.ContainerSpec?.Image ?? null)
-    }]
-  })
+    }
+  }, "a service document")
 
 const PsRow = Schema.Struct({ ID: Schema.String, Name: Schema.String, CurrentState: Str, DesiredState: Str, Error: Str })
 const decodePsRow = Schema.decodeUnknownOption(PsRow)
@@ -94,21 +96,21 @@ export interface TaskRow {
 }
 
 /** `docker service ps` rows, in its order (per slot: the current task first, then its history). */
-export const parseServicePs = (stdout: string): ReadonlyArray<TaskRow> =>
-  jsonValues(stdout).flatMap((raw) => {
+export const parseServicePs = (stdout: string): Listing<TaskRow> =>
+  parseListing(stdout, (raw) => {
     const d = decodePsRow(raw)
-    if (Option.isNone(d)) return []
+    if (Option.isNone(d)) return null
     const name = d.value.Name.replace(/^[\s\\_]+/u, "")
     const dot = name.lastIndexOf(".")
-    return [{
+    return {
       id: d.value.ID,
       name,
       service: dot > 0 ? name.slice(0, dot) : name,
       state: (d.value.CurrentState ?? "").trim().split(/\s+/u)[0]!.toLowerCase(),
       desired: (d.value.DesiredState ?? "").toLowerCase(),
       error: (d.value.Error ?? "").replace(/^"|"$/gu, "")
-    }]
-  })
+    }
+  }, "a task")
 
 /** `task: non-zero exit (7)` → 7; a task that completed → 0. */
 export const exitCodeOfTask = (t: TaskRow): number | null => {

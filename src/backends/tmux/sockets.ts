@@ -12,6 +12,16 @@ export const socketDir = (env: NodeJS.ProcessEnv = process.env): string =>
 export const socketPath = (socket: string | null, env: NodeJS.ProcessEnv = process.env): string =>
   join(socketDir(env), socket ?? DEFAULT_SOCKET)
 
+/** Bytes of a Unix socket path: `sun_path` holds 108 with the terminating NUL (Linux). */
+export const MAX_SOCKET_PATH_BYTES = 107
+
+/** The socket's path when it is longer than a Unix socket address can hold; null when it fits. */
+export const socketPathTooLong = (socket: string | null, env: NodeJS.ProcessEnv = process.env): { readonly path: string; readonly bytes: number } | null => {
+  const p = socketPath(socket, env)
+  const bytes = Buffer.byteLength(p)
+  return bytes > MAX_SOCKET_PATH_BYTES ? { path: p, bytes } : null
+}
+
 /** `default` is the default server: report it as `null` everywhere. */
 export const normalizeSocket = (socket: string | null): string | null => (socket === DEFAULT_SOCKET ? null : socket)
 

@@ -4,11 +4,12 @@
  */
 import * as path from "node:path"
 import type { ConfiguredContainerSpec } from "../../model.js"
-import { validateHostMount } from "../rules.js"
+import { engineSocketsFromEnv, validateHostMount } from "../rules.js"
 import type { ContainerSession } from "../schema.js"
 import type { EntryContext, FieldPath, Report, Shared } from "./common.js"
 import { expandHome } from "./common.js"
-import { isDeviceNode, realPathOf } from "./paths.js"
+import { realPathOf } from "../../system/real-path.js"
+import { isDeviceNode } from "./paths.js"
 
 export const containerSpecOf = (
   name: string,
@@ -41,13 +42,17 @@ export const containerSpecOf = (
     if (resolved.includes(":")) report(at, `the resolved host path '${resolved}' contains ':'; use an absolute path`)
     return `${resolved}${rest}`
   }
+  // The sockets of this machine's engines as the environment names them (the engine clients kstlib
+  // runs inherit it), resolved; a host's engine is not this environment's. The ones only an engine
+  // can name are refused at launch (backends/container/sockets.ts).
+  const sockets = host !== null ? [] : engineSocketsFromEnv(process.env).flatMap((s) => [...new Set([s, realPathOf(s)])])
   /** Host system directories and engine sockets, judged on the real path (a symlink to / is /). */
   const checkMount = (at: FieldPath, volume: string): string => {
     const source = volume.slice(0, volume.indexOf(":"))
     if (!unsafe_mounts && source.startsWith("/")) {
       const normal = path.resolve(source)
       const real = realPathOf(normal)
-      const reason = validateHostMount(real, source, isDeviceNode(real)) ?? validateHostMount(normal, source)
+      const reason = validateHostMount(real, source, { device: isDeviceNode(real), sockets }) ?? validateHostMount(normal, source, { sockets })
       if (reason !== null) report(at, reason)
     }
     return volume

@@ -1,16 +1,6 @@
-/** File-system facts validation needs: real paths (symlinks resolved) and "exists but is not a directory". */
+/** File-system facts validation needs: "exists but is not a directory", device nodes, home directories (real paths: src/real-path.ts). */
 import * as fs from "node:fs"
 import * as path from "node:path"
-
-/** The real path of `p`; for a path that does not exist yet, its deepest existing ancestor's, plus the rest. */
-export const realPathOf = (p: string): string => {
-  try {
-    return fs.realpathSync(p)
-  } catch {
-    const parent = path.dirname(p)
-    return parent === p ? p : path.join(realPathOf(parent), path.basename(p))
-  }
-}
 
 /** True when `p`, or the deepest part of it that exists, is not a directory (`file.txt/sub` too). */
 export const existsButNotDirectory = (p: string): boolean => {

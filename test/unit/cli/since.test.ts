@@ -44,8 +44,8 @@ describe("parseSince", () => {
 describe("container logs argv", () => {
   it("--since as Unix seconds with milliseconds, --timestamps, then the usual -f --tail", () => {
     expect(logsArgv("web", { lines: 5, since: new Date(1714471200123), timestamps: true }, true)).toEqual([
-      "logs", "--since", "1714471200.123", "--timestamps", "-f", "--tail", "5", "web"
+      "logs", "--since", "1714471200.123", "--timestamps", "-f", "--tail", "5", "--", "web"
     ])
-    expect(logsArgv("web", { lines: 5 }, false)).toEqual(["logs", "--tail", "5", "web"])
+    expect(logsArgv("web", { lines: 5 }, false)).toEqual(["logs", "--tail", "5", "--", "web"])
   })
 })
