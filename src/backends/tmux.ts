@@ -53,14 +53,14 @@ import {
   tmuxEnvSocketPath
 } from "./tmux/parse.js"
 import {
-  discoverSockets,
   MAX_SOCKET_PATH_BYTES,
   mergeSockets,
   normalizeSocket,
   parseRemoteSockets,
   REMOTE_SOCKETS_SCRIPT,
   socketPath,
-  socketPathTooLong
+  socketPathTooLong,
+  TmuxSocketDirectory
 } from "./tmux/sockets.js"
 import { SshHosts, sshInteractive, sshRun } from "../transport/ssh.js"
 
@@ -235,14 +235,30 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
     } satisfies BackendObservation
   })
 
+  /** A socket whose file holds no server has no sessions: recognised without running tmux (a long path: tmux says so). */
+  const worthAsking = (socket: string | null) =>
+    socketPathTooLong(socket) !== null ? Effect.succeed(true) : Effect.flatMap(TmuxSocketDirectory, (dir) => dir.listens(socket))
+
+  /** tmux itself, when no server runs to ask: found on PATH (or the configured absolute path), without running it. */
+  const tmuxInstalled = Effect.gen(function*() {
+    const configured = yield* TmuxBinary
+    return configured.includes("/") ? existsSync(configured) : (yield* Effect.promise(() => findOnPath(configured))) !== null
+  })
+
   const observeLocal = (scope: ObserveScope) => Effect.gen(function*() {
-    const sockets = mergeSockets(scope.sockets, yield* discoverSockets)
+    const candidates = mergeSockets(scope.sockets, yield* (yield* TmuxSocketDirectory).discover)
+    const live = yield* Effect.forEach(candidates, worthAsking, { concurrency: "unbounded" })
+    const sockets = candidates.filter((_, i) => live[i])
+    const missingProblem = (message: string): BackendObservation => ({ sessions: [], answered: [], problems: [{ scope: { backend: "tmux" }, kind: "missing", message }] })
+    if (sockets.length === 0) {
+      return (yield* tmuxInstalled)
+        ? { sessions: [], answered: [{ backend: "tmux" }], problems: [] } satisfies BackendObservation
+        : missingProblem(new TmuxNotFound({ binary: yield* TmuxBinary }).message)
+    }
     const per = yield* Effect.forEach(sockets, (socket) =>
       Effect.result(observeSocket(socket)).pipe(Effect.map((r) => ({ socket, r }))), { concurrency: 4 })
     const missing = per.find((p) => Result.isFailure(p.r) && p.r.failure._tag === "TmuxNotFound")
-    if (missing !== undefined && Result.isFailure(missing.r)) {
-      return { sessions: [], answered: [], problems: [{ scope: { backend: "tmux" }, kind: "missing", message: missing.r.failure.message }] } satisfies BackendObservation
-    }
+    if (missing !== undefined && Result.isFailure(missing.r)) return missingProblem(missing.r.failure.message)
     const problems: Array<ObserveProblem> = []
     for (const { socket, r } of per) {
       if (Result.isFailure(r)) problems.push({ scope: socketScope(socket), kind: "failed", message: r.failure.message })

@@ -369,6 +369,42 @@ describe("tmux backend (real tmux)", () => {
       expect(yield* tmux.logs(o!, { lines: 10 })).toBe("")
     }).pipe(Effect.provide(TmuxLive)))
 
+  it.live("stale sockets cost nothing: observe spawns the same processes with 0 and with 30 stale socket files", () => {
+    const counting = countingSpawner()
+    return Effect.gen(function*() {
+      const sock = yield* socket
+      const tmux = yield* Tmux
+      yield* launchAll([spec("alive", "sleep 300", sock)])
+      counting.reset()
+      yield* tmux.observe({ sockets: [sock] })
+      const before = counting.calls.map((c) => c.join(" "))
+      // socket files nobody listens on: bound, then left (a crashed server leaves them so)
+      const sockDir = join(process.env["TMUX_TMPDIR"]!, `tmux-${process.getuid?.() ?? 0}`)
+      const stale = Array.from({ length: 30 }, (_, i) => join(sockDir, `kt-stale-${i}`))
+      // one process binds them all and exits without closing: the files stay, nobody listens
+      execFileSync(process.execPath, ["-e", `
+        const net = require("node:net"); const paths = process.argv.slice(1); let n = 0
+        for (const p of paths) net.createServer().listen(p, () => { if (++n === paths.length) process.exit(0) })`, ...stale])
+      yield* Effect.addFinalizer(() => Effect.sync(() => stale.forEach((path) => rmSync(path, { force: true }))))
+      counting.reset()
+      const obs = yield* tmux.observe({ sockets: [sock] })
+      expect(counting.calls.map((c) => c.join(" "))).toEqual(before)
+      expect(find(obs.sessions, "alive", sock)?.state).toBe("running")
+      expect(obs.problems).toEqual([])
+    }).pipe(Effect.provide(Tmux.layer), Effect.provide(counting.layer))
+  })
+
+  it.live("no server anywhere: no tmux process at all, and tmux still counts as there (found on PATH)", () => {
+    const counting = countingSpawner()
+    return Effect.gen(function*() {
+      const obs = yield* (yield* Tmux).observe({ sockets: ["kt-nobody-here"] })
+      expect(counting.calls).toEqual([])
+      expect(obs).toEqual({ sessions: [], answered: [{ backend: "tmux" }], problems: [] })
+      const missing = yield* (yield* Tmux).observe({ sockets: [] }).pipe(Effect.provideService(TmuxBinary, "no-such-tmux-kstlib"))
+      expect(missing.problems).toMatchObject([{ scope: { backend: "tmux" }, kind: "missing" }])
+    }).pipe(Effect.provide(Tmux.layer), Effect.provide(counting.layer))
+  })
+
   it.live("observe is ONE tmux call per socket, for 1 and for 50 sessions; launching 49 is ONE invocation", () => {
     const counting = countingSpawner()
     return Effect.gen(function*() {

@@ -1,5 +1,10 @@
-/** A ChildProcessSpawner that starts nothing: it answers from `respond` and records argv. For argv/parsing unit tests only. */
+/**
+ * A ChildProcessSpawner that starts nothing: it answers from `respond` and records argv. For
+ * argv/parsing unit tests only. Its layer also gives tmux a socket directory of its own (no socket
+ * files to discover, a server on every socket asked for), so no real directory is read.
+ */
 import { Effect, Layer, Sink, Stream } from "effect"
+import { TmuxSocketDirectory } from "../../src/backends/tmux/sockets.js"
 import { ChildProcess, ChildProcessSpawner } from "effect/process"
 
 export interface FakeResult {
@@ -11,7 +16,7 @@ export interface FakeResult {
 export const fakeSpawner = (respond: (cmd: string, args: ReadonlyArray<string>) => FakeResult) => {
   const calls: Array<ReadonlyArray<string>> = []
   const bytes = (s: string | undefined) => Stream.make(new TextEncoder().encode(s ?? ""))
-  const layer = Layer.succeed(
+  const spawner = Layer.succeed(
     ChildProcessSpawner.ChildProcessSpawner,
     ChildProcessSpawner.make((command) =>
       Effect.sync(() => {
@@ -35,5 +40,6 @@ export const fakeSpawner = (respond: (cmd: string, args: ReadonlyArray<string>) 
       })
     )
   )
-  return { layer, calls }
+  const sockets = Layer.succeed(TmuxSocketDirectory, { discover: Effect.succeed([]), listens: () => Effect.succeed(true) })
+  return { layer: Layer.merge(spawner, sockets), calls }
 }

@@ -1,7 +1,8 @@
 /** Where tmux keeps its sockets, and which exist. */
 import { readdirSync } from "node:fs"
+import * as net from "node:net"
 import { join } from "node:path"
-import { Effect } from "effect"
+import { Context, Effect } from "effect"
 import { DEFAULT_SOCKET } from "./argv.js"
 
 /** `$TMUX_TMPDIR/tmux-UID` (TMUX_TMPDIR defaults to /tmp), as tmux computes it; read on each call. */
@@ -62,3 +63,37 @@ export const mergeSockets = (
   }
   return out
 }
+
+/**
+ * Whether a tmux server listens on this socket file: one connect(), no process. A socket file with
+ * no server behind it (left by a crash or a killed test: common) refuses the connection; asking tmux
+ * would cost a process per stale file.
+ */
+export const serverListens = (path: string): Effect.Effect<boolean> =>
+  Effect.callback<boolean>((resume) => {
+    const socket = net.connect({ path })
+    const done = (live: boolean) => {
+      socket.destroy()
+      resume(Effect.succeed(live))
+    }
+    socket.once("connect", () => done(true))
+    // ENOENT (no file), ECONNREFUSED (stale): no server; EACCES and the rest: let tmux say what it is
+    socket.once("error", (e: NodeJS.ErrnoException) => done(e.code !== "ENOENT" && e.code !== "ECONNREFUSED"))
+    socket.setTimeout(1000, () => done(true))
+    return Effect.sync(() => socket.destroy())
+  })
+
+/**
+ * This machine's tmux socket directory as the tmux driver sees it: which socket files exist, and
+ * whether a server listens on one. A service, so a test on a fake spawner touches no real directory.
+ */
+export interface SocketDirectory {
+  /** Socket files in the directory (not `default`), sorted. */
+  readonly discover: Effect.Effect<ReadonlyArray<string>>
+  /** Whether a server listens on this socket (null: the default server). */
+  readonly listens: (socket: string | null) => Effect.Effect<boolean>
+}
+
+export const TmuxSocketDirectory = Context.Reference<SocketDirectory>("kstlib/TmuxSocketDirectory", {
+  defaultValue: () => ({ discover: discoverSockets, listens: (socket) => serverListens(socketPath(socket)) })
+})
