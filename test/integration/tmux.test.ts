@@ -5,7 +5,8 @@
  */
 import { execFileSync } from "node:child_process"
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
-import { join } from "node:path"
+import * as net from "node:net"
+import { dirname, join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Result, Stream } from "effect"
@@ -587,6 +588,14 @@ describe("tmux hardening (real tmux)", () => {
             process.env["PATH"] = saved.PATH
             process.env["TMUX_TMPDIR"] = saved.TMUX_TMPDIR
           })
+      )
+      // something listens on the socket (else no tmux is asked at all): the hanging tmux is asked there
+      const sockFile = join(sockDir, `tmux-${process.getuid?.() ?? 0}`, sock)
+      mkdirSync(dirname(sockFile), { recursive: true })
+      const listener = net.createServer()
+      yield* Effect.acquireRelease(
+        Effect.callback<void>((resume) => void listener.listen(sockFile, () => resume(Effect.void))),
+        () => Effect.sync(() => listener.close())
       )
       const started = performance.now()
       const obs = yield* Effect.gen(function*() {
