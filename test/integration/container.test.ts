@@ -258,7 +258,8 @@ describe.each(engines)("container backend on %s", (rt) => {
       yield* launchAll([s])
       engine(rt, ["kill", name])
       expect(yield* eventually(engineState(rt, name), (st) => st !== "running")).toBe("exited")
-      const down = yield* observed(name, rt)
+      // ps can lag inspect by a moment (podman: "stopping" while cleanup runs): wait for it too.
+      const down = yield* eventually(observed(name, rt), (o) => o.state === "exited")
       expect(down.state).toBe("exited")
       yield* c.startInPlace(down, s, { project: PROJECT, stamp: launchOf(s).stamp })
       expect((yield* eventually(observed(name, rt), (o) => o.state === "running")).state).toBe("running")
