@@ -14,7 +14,7 @@ import type { ObservedSession, SessionSpec } from "../model.js"
 import { describeReady, isOurs } from "../model.js"
 import { placeOf, samePlace } from "../place.js"
 import type { Create, Plan, Replace, Step } from "./plan.js"
-import { dependentsOf, launchesSession, phaseSteps, specOf } from "./plan.js"
+import { byName, launchesSession, phaseSteps, specOf } from "./plan.js"
 
 export interface StepResult {
   readonly step: Step
@@ -182,14 +182,14 @@ const verify = (launched: ReadonlyArray<Pending>, since: number, settle: Duratio
     const sockets = [...new Set(specs.flatMap((s) => (s.backend === "tmux" ? [s.socket_name] : [])))]
     const kinds = [...new Set(specs.map((s) => s.backend))]
     const hosts = [...new Set(specs.flatMap((s) => (s.host === undefined ? [] : [s.host])))] // only the hosts launched on
-    const seen = (yield* backends.observe({ sockets, hosts }, kinds)).flatMap((p) => p.sessions)
+    const seen = byName((yield* backends.observe({ sockets, hosts }, kinds)).flatMap((p) => p.sessions))
     const now = yield* Clock.currentTimeMillis
     return yield* Effect.forEach(launched, (pending) =>
       Effect.gen(function*() {
         // A launch is finished once it passed the check: its duration includes the wait.
         const r = { ...pending.result, durationMs: pending.result.durationMs + Math.round(now - pending.at) }
         const spec = specOf(r.step)!
-        const o = seen.find((x) => x.name === spec.name && samePlace(placeOf(x), placeOf(spec)))
+        const o = seen.get(spec.name)?.find((x) => samePlace(placeOf(x), placeOf(spec)))
         if (o !== undefined && o.state === "running") return { ...r, observed: o }
         const output = o === undefined
           ? ""
@@ -254,7 +254,9 @@ export const execute = (plan: Plan, options: ExecuteOptions): Effect.Effect<Exec
     /** Sessions that cannot satisfy their dependents, and why. */
     const failed = new Map<string, string>(Object.entries(plan.order.unsatisfied))
     const launchedNames = new Set(allSteps.filter(launchesSession).map((s) => s.session))
-    const hasDependents = (name: string) => dependentsOf(plan.order, name).some((d) => launchedNames.has(d))
+    /** Sessions with a dependent that launches in this run (computed once: a check per launch stays O(1)). */
+    const awaited = new Set(Object.entries(plan.order.dependencies).filter(([n]) => launchedNames.has(n)).flatMap(([, deps]) => deps))
+    const hasDependents = (name: string) => awaited.has(name)
     const settleMs = Duration.toMillis(Duration.fromInputUnsafe(options.settle))
     const emit = (r: StepResult) => Ref.update(done, (all) => [...all, r]).pipe(Effect.andThen(options.onResult?.(r) ?? Effect.void))
     const record = (rs: ReadonlyArray<StepResult>) =>
@@ -331,12 +333,14 @@ export const execute = (plan: Plan, options: ExecuteOptions): Effect.Effect<Exec
           )
         )
         // Without a post-launch check, launches were emitted at once: their readiness is waited for here.
-        const unchecked = (yield* Ref.get(done)).filter((r) => runnable.includes(r.step) && launchesSession(r.step) && !checked.includes(r))
+        const inPhase = new Set(runnable)
+        const checkedNow = new Set(checked)
+        const unchecked = (yield* Ref.get(done)).filter((r) => inPhase.has(r.step) && launchesSession(r.step) && !checkedNow.has(r))
         const late = settleMs > 0 ? [] : yield* readiness(unchecked)
         for (const r of late) {
           if (r.error !== null) yield* Ref.update(done, (all) => all.map((x) => (x.step === r.step ? r : x)))
         }
-        for (const r of (yield* Ref.get(done)).filter((r) => runnable.includes(r.step))) {
+        for (const r of (yield* Ref.get(done)).filter((r) => inPhase.has(r.step))) {
           if (r.error !== null) failed.set(r.step.session, r.error._tag === "SessionNotReady" ? `not ready: ${r.error.detail}` : "failed")
         }
       })
