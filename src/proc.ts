@@ -133,6 +133,10 @@ export const run = (
         // Added before the spawn, so it runs after the spawner's own cleanup has ended the group.
         const group: { pid: number | null } = { pid: null }
         yield* Effect.addFinalizer(() => Effect.sync(() => void (group.pid !== null && liveGroups.delete(group.pid))))
+        // Calls started together (observe's engines) spawn together: without this yield the first
+        // one's post-spawn setup runs before the others start (its spawn event is a nextTick, ahead of
+        // the scheduler's queue), so each engine call began ~15-20 ms after the previous one.
+        yield* Effect.yieldNow
         const handle = yield* ChildProcess.make(command, args, spawnOptions(options))
         group.pid = Number(handle.pid)
         trackGroup(group.pid)

@@ -62,6 +62,15 @@ export const logsArgv = (name: string, options: LogOptions, follow: boolean): Re
 /** Auto-detect order. */
 export const RUNTIMES: ReadonlyArray<RuntimeName> = ["podman", "docker"]
 
+/**
+ * Container calls at once per engine, without `--parallel` (bench/results/parallelism.md: 20
+ * `run -d` at 1, 2, 4, 8, 16 at a time on 2 cores). Docker's daemon keeps gaining up to 8 (its
+ * client processes are light, the daemon does the work); podman forks conmon and runc per
+ * container on the client side and stops gaining at 4 (more adds only contention).
+ */
+export const DOCKER_WIDTH = 8
+export const PODMAN_WIDTH = 4
+
 export interface ContainerStopOptions {
   readonly force?: boolean
   readonly timeout?: number
@@ -427,6 +436,7 @@ const make = Effect.gen(function*() {
   return Containers.of({
     name: "engine",
     capabilities: { exec: true, sendKeys: false, updatesInPlace: false },
+    laneWidth: (place) => (place.backend === "container" && place.runtime === "docker" ? DOCKER_WIDTH : PODMAN_WIDTH),
     onPath,
     observe: (scope) => observe(scope),
     batchKey: (spec) => `${spec.runtime}\u0000${spec.name}${spec.host === undefined ? "" : `\u0000${spec.host}`}`,

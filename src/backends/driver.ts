@@ -20,7 +20,7 @@ import type {
   Unsupported
 } from "../errors.js"
 import type { ObservedSession, SessionSpec } from "../model.js"
-import type { DriverName, Scope } from "../place.js"
+import type { DriverName, Place, Scope } from "../place.js"
 import type { Change } from "../spec/diff.js"
 import type { Stamp } from "../spec/fingerprint.js"
 import type { ProbeResult } from "./probe.js"
@@ -140,6 +140,12 @@ export interface Capabilities {
 export interface Driver<S extends SessionSpec, O extends ObservedSession> {
   readonly name: DriverName
   readonly capabilities: Capabilities
+  /**
+   * How many of its calls (launches, stops, removals) the executor runs at once in one place when
+   * `--parallel` is not given: what the engine sustains, measured by `bench/run` (more only queues up
+   * inside the engine, fewer leaves it idle).
+   */
+  laneWidth(place: Place): number
   observe(scope: ObserveScope): Effect.Effect<BackendObservation>
   /** Launches with the same key go into one `launch` call (tmux: one call per socket). */
   batchKey(spec: S): string

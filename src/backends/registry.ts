@@ -27,11 +27,21 @@ export interface BackendsService extends Pick<AnyDriver, Routed> {
   readonly observe: (scope: ObserveScope, kinds?: ReadonlyArray<BackendKind>) => Effect.Effect<ReadonlyArray<BackendObservation>>
   /** What the driver of this session (or spec) can do. */
   readonly capabilities: (x: SessionSpec | ObservedSession) => Capabilities
+  /**
+   * The engine a session's calls run on (`key`: one tmux, one runtime, per machine) and how many of
+   * them run at once there when `--parallel` is not given (its driver's `laneWidth`).
+   */
+  readonly lane: (x: SessionSpec | ObservedSession) => Lane
   readonly stop: AnyDriver["stop"]
   /** Stops (gracefully) and deletes, whatever the state: replace, prune, down. Gone already is success. */
   readonly remove: (o: ObservedSession, options: Omit<StopOptions, "leave">) => Effect.Effect<void, import("../errors.js").SessionStopFailed>
   /** Whether launching `spec` updates `o` in place, so a replace must not remove `o` first (swarm). */
   readonly updatesInPlace: (o: ObservedSession, spec: SessionSpec) => boolean
+}
+
+export interface Lane {
+  readonly key: string
+  readonly width: number
 }
 
 const mismatch = (what: string) => Effect.die(new Error(`kstlib bug: ${what}: spec and session of different drivers`))
@@ -63,6 +73,10 @@ export const registryOf = (table: Readonly<Record<DriverName, AnyDriver>>): Back
     observe: (scope, kinds = ["tmux", "container"]) =>
       Effect.forEach(kinds.flatMap((k) => DRIVERS_OF[k]), (name) => table[name].observe(scope), { concurrency: "unbounded" }),
     capabilities: (x) => of(x).capabilities,
+    lane: (x) => {
+      const place = placeOf(x)
+      return { key: `${driverOf(x)}\u0000${place.host ?? ""}\u0000${place.backend === "tmux" ? "" : place.runtime}`, width: of(x).laneWidth(place) }
+    },
     batchKey: (spec) => `${driverOf(spec)}\u0000${of(spec).batchKey(spec)}`,
     launch,
     startInPlace: (o, spec, options) => (sameDriver(o, spec) ? of(o).startInPlace(o, spec, options) : mismatch("startInPlace")),

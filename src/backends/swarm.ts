@@ -248,6 +248,8 @@ const make = Effect.gen(function*() {
   return Swarm.of({
     name: "swarm",
     capabilities: { exec: false, sendKeys: false, updatesInPlace: true },
+    // a service's launch waits for its tasks to converge (polling): as many at once as before
+    laneWidth: () => 4,
     observe: () => observe(),
     batchKey: (spec) => spec.name,
     launch,

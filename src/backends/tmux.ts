@@ -64,6 +64,9 @@ import {
 } from "./tmux/sockets.js"
 import { SshHosts, sshInteractive, sshRun } from "../transport/ssh.js"
 
+/** tmux calls at once without `--parallel`: launches are one call per socket already; this bounds stops and removals (one client each). */
+export const TMUX_WIDTH = 4
+
 /** tmux keeps no time per line: `--timestamps` shows when kstlib read each one (RFC 3339, UTC, milliseconds). */
 const stampLines = <L extends ReadonlyArray<string>>(lines: L): Array<string> => {
   const now = new Date().toISOString()
@@ -531,6 +534,7 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
   return Tmux.of({
     name: "tmux",
     capabilities: { exec: false, sendKeys: true, updatesInPlace: false },
+    laneWidth: () => TMUX_WIDTH,
     observe,
     batchKey: (spec) => `${normalizeSocket(spec.socket_name) ?? ""}${spec.host === undefined ? "" : `\u0000${spec.host}`}`,
     launch,

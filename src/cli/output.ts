@@ -12,9 +12,14 @@ export const setColorMode = (mode: ColorMode) => void (colorMode = mode)
 export const stdoutStyle = (): Style => styleFor(process.stdout.isTTY === true, process.env, colorMode)
 export const stderrStyle = (): Style => styleFor(process.stderr.isTTY === true, process.env, colorMode)
 
-/** Terminal cells, not UTF-16 units: CJK and emoji take two, escape codes none (effect's own measure). */
-const width = CliOutput.displayWidth
-const padEnd = (text: string, cells: number) => text + " ".repeat(Math.max(0, cells - width(text)))
+/**
+ * Terminal cells, not UTF-16 units: CJK and emoji take two, escape codes none (effect's own measure).
+ * Printable ASCII, nearly every cell, is one cell per character: measured without segmenting graphemes.
+ */
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/u
+const width = (text: string) => (PRINTABLE_ASCII.test(text) ? text.length : CliOutput.displayWidth(text))
+const padTo = (text: string, own: number, cells: number) => text + " ".repeat(Math.max(0, cells - own))
+const padEnd = (text: string, cells: number) => padTo(text, width(text), cells)
 
 const stateColor: Record<string, Color> = {
   running: "green",
@@ -36,10 +41,13 @@ export const table = (
 ): string => {
   // Cells may hold what an engine or a host reported (image, project, dates): escaped, like names.
   rows = rows.map((r) => r.map(escapeText))
-  const widths = header.map((h, i) => Math.max(width(h), ...rows.map((r) => width(r[i] ?? ""))))
-  const line = (cells: ReadonlyArray<string>, paintCell: (i: number, c: string, p: string) => string) =>
-    cells.map((c, i) => paintCell(i, c, i === cells.length - 1 ? c : padEnd(c, widths[i]!))).join("  ").trimEnd()
-  return [line(header, (_i, _c, p) => paint(style, "bold", p)), ...rows.map((r) => line(r, colorize))].join("\n")
+  // every cell measured once; the column widths in one pass (no spread of a column into Math.max)
+  const cellWidths = rows.map((r) => r.map(width))
+  const widths = header.map(width)
+  for (const ws of cellWidths) ws.forEach((w, i) => void (widths[i] = Math.max(widths[i] ?? 0, w)))
+  const line = (cells: ReadonlyArray<string>, own: ReadonlyArray<number>, paintCell: (i: number, c: string, p: string) => string) =>
+    cells.map((c, i) => paintCell(i, c, i === cells.length - 1 ? c : padTo(c, own[i]!, widths[i]!))).join("  ").trimEnd()
+  return [line(header, header.map(width), (_i, _c, p) => paint(style, "bold", p)), ...rows.map((r, k) => line(r, cellWidths[k]!, colorize))].join("\n")
 }
 
 const dash = (v: string | number | null) => (v === null || v === "" ? "-" : String(v))

@@ -1,6 +1,8 @@
 /** `kstlib ops plan`, `apply` and `down`: the library's reconciler, rendered. */
-import { Console, Duration, Effect } from "effect"
+import { Console, Duration, Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
+import { DOCKER_WIDTH, PODMAN_WIDTH } from "../backends/container.js"
+import { TMUX_WIDTH } from "../backends/tmux.js"
 import { KstlibConfig } from "../config/service.js"
 import type { LoadedConfig } from "../config/types.js"
 import { ExitWith, InvalidInput } from "../errors.js"
@@ -34,7 +36,12 @@ const waitReady = Flag.Boolean("wait").pipe(
   Flag.withDefault(false)
 )
 const timeout = Flag.Int("timeout").pipe(Flag.withAlias("t"), withDefaultShown("Seconds a graceful stop waits before killing.", 10))
-const parallel = Flag.Int("parallel").pipe(withDefaultShown("Steps run at once.", 4))
+const parallel = Flag.Int("parallel").pipe(
+  Flag.withDescription(
+    `Steps run at once, all engines together. Default: each engine at its own pace (podman ${PODMAN_WIDTH}, docker ${DOCKER_WIDTH}, tmux ${TMUX_WIDTH} at once), engines side by side.`
+  ),
+  Flag.optional
+)
 
 const warnProblems = (planned: Planned, config: LoadedConfig) =>
   Effect.forEach(relevantProblems(planned.observation, config, false), (w) => Console.error(`warning: ${w}`), { discard: true })
@@ -78,7 +85,7 @@ const plan = Command.make("plan", {
  */
 const converge = <E, R>(
   verb: string,
-  f: { readonly json: boolean; readonly verbose: boolean; readonly parallel: number; readonly timeout: number; readonly waitLock: boolean; readonly wait?: boolean; readonly settle: number },
+  f: { readonly json: boolean; readonly verbose: boolean; readonly parallel: Option.Option<number>; readonly timeout: number; readonly waitLock: boolean; readonly wait?: boolean; readonly settle: number },
   run: (options: ApplyOptions) => Effect.Effect<ApplyResult, E, R>
 ) =>
   Effect.gen(function*() {
@@ -89,7 +96,7 @@ const converge = <E, R>(
     const out = (text: string) => () => (f.json ? process.stderr : process.stdout).write(`${text}\n`)
     const result = yield* withProgress(live, (progress) =>
       run({
-        parallel: f.parallel,
+        parallel: Option.getOrUndefined(f.parallel),
         settle: Duration.seconds(f.settle),
         stopTimeout: f.timeout,
         waitLock: f.waitLock,
@@ -123,9 +130,9 @@ const settle = Flag.Finite("settle").pipe(
   )
 )
 
-const checkFlags = (f: { readonly parallel: number; readonly settle: number; readonly timeout: number }) =>
+const checkFlags = (f: { readonly parallel: Option.Option<number>; readonly settle: number; readonly timeout: number }) =>
   Effect.gen(function*() {
-    if (f.parallel < 1) return yield* new InvalidInput({ field: "--parallel", reason: "must be at least 1" })
+    if (Option.isSome(f.parallel) && f.parallel.value < 1) return yield* new InvalidInput({ field: "--parallel", reason: "must be at least 1" })
     if (f.settle < 0 || f.settle > 300) return yield* new InvalidInput({ field: "--settle", reason: "must be between 0 and 300 seconds" })
     if (f.timeout < 0 || f.timeout > 3600) return yield* new InvalidInput({ field: "--timeout", reason: "must be between 0 and 3600 seconds" })
   })

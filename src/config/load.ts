@@ -308,6 +308,11 @@ const interpret = (merged: MapNode, ctx: Context): LoadedConfig => {
     }
   }
   const project = ctx.projectOverride ?? s.project ?? ctx.projectDefault
+  const maxSessions = s.max_sessions ?? MAX_CONFIG_SESSIONS
+  // the default's wording stays as it always was; a raised cap names the setting that set it
+  const tooMany = s.max_sessions === undefined
+    ? `too many sessions: at most ${MAX_CONFIG_SESSIONS} per config`
+    : `too many sessions: at most ${maxSessions} per config (ops.max_sessions)`
   const hosts = decodeHosts(ops, opsEntry.keyLoc, s.hosts ?? null, nonEmpty(ctx.env["HOME"]))
   const base = { ...defaults, default_backend, container_runtime, tmux_binary, project, ...(hosts.length === 0 ? {} : { hosts }) }
 
@@ -323,7 +328,7 @@ const interpret = (merged: MapNode, ctx: Context): LoadedConfig => {
   const entryDefaults = sessionDefaults({ default_backend, container_runtime, hosts })
   const sessions = [...sessionsNode.entries].map(([name, entry], index): ConfigEntry => {
     // beyond the cap: rejected (never run), not silently dropped
-    if (index >= MAX_CONFIG_SESSIONS) {
+    if (index >= maxSessions) {
       return {
         _tag: "Rejected",
         name,
@@ -334,7 +339,7 @@ const interpret = (merged: MapNode, ctx: Context): LoadedConfig => {
           line: entry.keyLoc.line,
           session: name,
           field: "",
-          reason: `too many sessions: at most ${MAX_CONFIG_SESSIONS} per config`
+          reason: tooMany
         }]
       }
     }

@@ -32,8 +32,10 @@ export const MAX_SEND_KEYS_LENGTH = 4096
 export const MAX_SOCKET_NAME_LENGTH = 64
 /** PATH_MAX on Linux. */
 export const MAX_WORKING_DIR_LENGTH = 4096
-/** `ops.sessions` entries kept (the original `_MAX_CONFIG_SESSIONS`). */
+/** `ops.sessions` entries kept by default (the original `_MAX_CONFIG_SESSIONS`); `ops.max_sessions` raises it. */
 export const MAX_CONFIG_SESSIONS = 50
+/** The highest `ops.max_sessions`: a fleet across hosts, still a bound on one load's work. */
+export const MAX_SESSIONS_LIMIT = 1000
 
 /** The `u` flag lets Effect Schema export these patterns to JSON Schema (see schema.ts). */
 export const SESSION_NAME_PATTERN = /^[a-zA-Z][a-zA-Z0-9_-]*$/u

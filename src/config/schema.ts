@@ -13,6 +13,7 @@ import {
   ENV_KEY_PATTERN,
   IMAGE_PATTERN,
   MAX_COMMAND_LENGTH,
+  MAX_CONFIG_SESSIONS,
   MAX_ENV_KEY_LENGTH,
   MAX_ENV_VALUE_LENGTH,
   MAX_ENV_VARS,
@@ -20,6 +21,7 @@ import {
   MAX_PORTS,
   MAX_PROJECT_NAME_LENGTH,
   MAX_SESSION_NAME_LENGTH,
+  MAX_SESSIONS_LIMIT,
   MAX_SOCKET_NAME_LENGTH,
   MAX_VOLUMES,
   MAX_WORKING_DIR_LENGTH,
@@ -335,6 +337,12 @@ export const opsSettingsFields = {
   ),
   container_runtime: Schema.optionalKey(
     Schema.NullOr(RuntimeName).annotate({ default: null, description: "null = auto-detect (podman, then docker)." })
+  ),
+  max_sessions: Schema.optionalKey(
+    Schema.Int.check(Schema.isGreaterThanOrEqualTo(1), Schema.isLessThanOrEqualTo(MAX_SESSIONS_LIMIT)).annotate({
+      default: MAX_CONFIG_SESSIONS,
+      description: `Sessions accepted in this config, at most ${MAX_SESSIONS_LIMIT}; entries beyond it are rejected (never run), in config order.`
+    })
   ),
   hosts: Schema.optionalKey(
     Schema.NullOr(Schema.Record(Schema.String, HostEntry).check(Schema.isPropertyNames(HostName))).annotate({

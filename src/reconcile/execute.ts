@@ -5,7 +5,7 @@
  * the first failure, and lets running steps finish when interrupted. After the launches, ONE
  * post-launch check (one observation after `settle`) fails the sessions whose process died.
  */
-import { Clock, Duration, Effect, Ref, Result } from "effect"
+import { Clock, Duration, Effect, Ref, Result, Semaphore } from "effect"
 import type { StopOutcome } from "../backends/driver.js"
 import { Backends } from "../backends/registry.js"
 import type { KstlibError } from "../errors.js"
@@ -14,7 +14,7 @@ import type { ObservedSession, SessionSpec } from "../model.js"
 import { describeReady, isOurs } from "../model.js"
 import { placeOf, samePlace } from "../place.js"
 import type { Create, Plan, Replace, Step } from "./plan.js"
-import { dependentsOf, launchesSession, phaseSteps, specOf } from "./plan.js"
+import { byName, launchesSession, phaseSteps, specOf, targetsOf } from "./plan.js"
 
 export interface StepResult {
   readonly step: Step
@@ -30,8 +30,11 @@ export interface StepResult {
 }
 
 export interface ExecuteOptions {
-  /** Steps (or launch batches) in flight at once. */
-  readonly parallel: number
+  /**
+   * Steps (or launch batches) in flight at once, all engines together (`--parallel`). Absent: each
+   * engine at its own pace, its lane's width at once there (backends' `lane`), engines side by side.
+   */
+  readonly parallel?: number | undefined
   /** How long a new process must survive to count as started; 0 = launch only, no check. */
   readonly settle: Duration.Input
   /** Seconds a graceful stop waits before killing. */
@@ -122,7 +125,10 @@ const launchBatch = (steps: ReadonlyArray<Create | Replace>, plan: Plan, options
           (o) => backends.remove(o, { timeout: options.stopTimeout }),
           { discard: true }
         )
-      ).pipe(Effect.map((r) => ({ step: s, error: Result.isFailure(r) ? r.failure : null }))), { concurrency: options.parallel })
+      ).pipe(Effect.map((r) => ({ step: s, error: Result.isFailure(r) ? r.failure : null }))), {
+        // one batch is one place: its engine's width unless --parallel says otherwise
+        concurrency: Math.max(1, options.parallel ?? backends.lane(steps[0]!.spec).width)
+      })
     const failedEarly = removed.flatMap((r) => (r.error === null ? [] : [result(r.step, started, { error: r.error })]))
     const ready = removed.flatMap((r) => (r.error === null ? [r.step] : []))
     if (ready.length === 0) return failedEarly
@@ -182,14 +188,14 @@ const verify = (launched: ReadonlyArray<Pending>, since: number, settle: Duratio
     const sockets = [...new Set(specs.flatMap((s) => (s.backend === "tmux" ? [s.socket_name] : [])))]
     const kinds = [...new Set(specs.map((s) => s.backend))]
     const hosts = [...new Set(specs.flatMap((s) => (s.host === undefined ? [] : [s.host])))] // only the hosts launched on
-    const seen = (yield* backends.observe({ sockets, hosts }, kinds)).flatMap((p) => p.sessions)
+    const seen = byName((yield* backends.observe({ sockets, hosts }, kinds)).flatMap((p) => p.sessions))
     const now = yield* Clock.currentTimeMillis
     return yield* Effect.forEach(launched, (pending) =>
       Effect.gen(function*() {
         // A launch is finished once it passed the check: its duration includes the wait.
         const r = { ...pending.result, durationMs: pending.result.durationMs + Math.round(now - pending.at) }
         const spec = specOf(r.step)!
-        const o = seen.find((x) => x.name === spec.name && samePlace(placeOf(x), placeOf(spec)))
+        const o = seen.get(spec.name)?.find((x) => samePlace(placeOf(x), placeOf(spec)))
         if (o !== undefined && o.state === "running") return { ...r, observed: o }
         const output = o === undefined
           ? ""
@@ -254,8 +260,20 @@ export const execute = (plan: Plan, options: ExecuteOptions): Effect.Effect<Exec
     /** Sessions that cannot satisfy their dependents, and why. */
     const failed = new Map<string, string>(Object.entries(plan.order.unsatisfied))
     const launchedNames = new Set(allSteps.filter(launchesSession).map((s) => s.session))
-    const hasDependents = (name: string) => dependentsOf(plan.order, name).some((d) => launchedNames.has(d))
+    /** Sessions with a dependent that launches in this run (computed once: a check per launch stays O(1)). */
+    const awaited = new Set(Object.entries(plan.order.dependencies).filter(([n]) => launchedNames.has(n)).flatMap(([, deps]) => deps))
+    const hasDependents = (name: string) => awaited.has(name)
     const settleMs = Duration.toMillis(Duration.fromInputUnsafe(options.settle))
+    /** Without `--parallel`: one semaphore per engine (lane), as wide as that engine sustains. */
+    const lanes = new Map<string, Semaphore.Semaphore>()
+    const inLane = <A, E, R>(t: Task, self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
+      if (options.parallel !== undefined) return self
+      const first = t.steps[0]!
+      const lane = backends.lane(specOf(first) ?? targetsOf(first)[0]!)
+      let semaphore = lanes.get(lane.key)
+      if (semaphore === undefined) lanes.set(lane.key, semaphore = Semaphore.makeUnsafe(Math.max(1, lane.width)))
+      return semaphore.withPermits(1)(self)
+    }
     const emit = (r: StepResult) => Ref.update(done, (all) => [...all, r]).pipe(Effect.andThen(options.onResult?.(r) ?? Effect.void))
     const record = (rs: ReadonlyArray<StepResult>) =>
       Effect.forEach(rs, (r) =>
@@ -316,8 +334,8 @@ export const execute = (plan: Plan, options: ExecuteOptions): Effect.Effect<Exec
         }
         const tasks = tasksOf(runnable, plan, options, backends.batchKey)
         yield* Effect.forEach(tasks, (t) =>
-          Effect.uninterruptible((options.onStart?.(t.steps) ?? Effect.void).pipe(Effect.andThen(t.run), Effect.flatMap(record))), {
-          concurrency: Math.max(1, options.parallel),
+          inLane(t, Effect.uninterruptible((options.onStart?.(t.steps) ?? Effect.void).pipe(Effect.andThen(t.run), Effect.flatMap(record)))), {
+          concurrency: options.parallel === undefined ? "unbounded" : Math.max(1, options.parallel),
           discard: true
         })
         const toCheck = yield* Ref.get(pending)
@@ -331,12 +349,14 @@ export const execute = (plan: Plan, options: ExecuteOptions): Effect.Effect<Exec
           )
         )
         // Without a post-launch check, launches were emitted at once: their readiness is waited for here.
-        const unchecked = (yield* Ref.get(done)).filter((r) => runnable.includes(r.step) && launchesSession(r.step) && !checked.includes(r))
+        const inPhase = new Set(runnable)
+        const checkedNow = new Set(checked)
+        const unchecked = (yield* Ref.get(done)).filter((r) => inPhase.has(r.step) && launchesSession(r.step) && !checkedNow.has(r))
         const late = settleMs > 0 ? [] : yield* readiness(unchecked)
         for (const r of late) {
           if (r.error !== null) yield* Ref.update(done, (all) => all.map((x) => (x.step === r.step ? r : x)))
         }
-        for (const r of (yield* Ref.get(done)).filter((r) => runnable.includes(r.step))) {
+        for (const r of (yield* Ref.get(done)).filter((r) => inPhase.has(r.step))) {
           if (r.error !== null) failed.set(r.step.session, r.error._tag === "SessionNotReady" ? `not ready: ${r.error.detail}` : "failed")
         }
       })

@@ -199,10 +199,6 @@ export const wavesOf = (names: ReadonlyArray<string>, levels: ReadonlyMap<string
   return waves.filter((w) => w.length > 0)
 }
 
-/** The sessions that depend on `name` (directly). */
-export const dependentsOf = (o: Ordering, name: string): ReadonlyArray<string> =>
-  Object.entries(o.dependencies).filter(([, deps]) => deps.includes(name)).map(([n]) => n)
-
 /** The backend a step acts on (a replace: where the session ends up). */
 export const backendOf = (s: Step): BackendKind => {
   switch (s._tag) {
@@ -293,8 +289,8 @@ export const boundTo = (spec: ConfiguredSpec, o: ObservedSession): SessionSpec |
 const conflictReason = (o: ObservedSession): Conflict["reason"] =>
   o.mark.managed && o.mark.project !== null ? "other-project" : "not-managed"
 
-/** Where the entry may already run: same name; ours or not. */
-const planEntry = (entry: ConfigEntry, observed: ReadonlyArray<ObservedSession>, options: PlanOptions): ReadonlyArray<Step> => {
+/** `same`: the observed sessions with the entry's name (wherever they are; ours or not). */
+const planEntry = (entry: ConfigEntry, same: ReadonlyArray<ObservedSession>, options: PlanOptions): ReadonlyArray<Step> => {
   if (entry._tag === "Rejected") {
     return [{
       _tag: "Invalid",
@@ -318,7 +314,6 @@ const planEntry = (entry: ConfigEntry, observed: ReadonlyArray<ObservedSession>,
   const spec = resolved.spec
   const name = spec.name
   const place = placeOf(spec)
-  const same = observed.filter((o) => o.name === name)
   const inPlace = same.filter((o) => samePlace(placeOf(o), place))
   const notOurs = inPlace.find((o) => !isOurs(o, options.project))
   if (notOurs !== undefined) {
@@ -436,6 +431,17 @@ export const makePlan = (
  * for sessions only observed, those recorded at their start), the launch waves, what cannot be
  * satisfied, and the running dependencies to probe first.
  */
+/** Observed sessions grouped by name, in observed order (a lookup per session keeps work linear in the sessions). */
+export const byName = (observed: ReadonlyArray<ObservedSession>): ReadonlyMap<string, ReadonlyArray<ObservedSession>> => {
+  const groups = new Map<string, Array<ObservedSession>>()
+  for (const o of observed) {
+    const group = groups.get(o.name)
+    if (group === undefined) groups.set(o.name, [o])
+    else group.push(o)
+  }
+  return groups
+}
+
 export const orderingOf = (
   desired: ReadonlyArray<ConfigEntry>,
   observed: ReadonlyArray<ObservedSession>,
@@ -449,14 +455,19 @@ export const orderingOf = (
   for (const e of desired) dependencies[e.name] = e._tag === "Valid" ? dependenciesOf(e.spec) : []
   if (!Object.values(dependencies).some((d) => d.length > 0)) return NO_ORDER
   const launched = new Set(steps.filter(launchesSession).map((s) => s.session))
+  // looked up by name (one pass each), not searched per dependency: a plan stays linear in the sessions
+  const entryOf = new Map(desired.map((e) => [e.name, e] as const))
+  const stepOfName = new Map<string, Step>()
+  for (const s of steps) if (!stepOfName.has(s.session)) stepOfName.set(s.session, s)
+  const observedOf = byName(observed)
   const needed = new Set(
     Object.entries(dependencies).filter(([n]) => launched.has(n)).flatMap(([, deps]) => deps).filter((d) => !launched.has(d))
   )
   const unsatisfied: Record<string, string> = {}
   const probes: Array<Ordering["probes"][number]> = []
   for (const dep of needed) {
-    const entry = desired.find((e) => e.name === dep)
-    const stepOf = steps.find((s) => s.session === dep)
+    const entry = entryOf.get(dep)
+    const stepOf = stepOfName.get(dep)
     if (entry === undefined) unsatisfied[dep] = "not in the config"
     else if (entry._tag === "Rejected" || stepOf?._tag === "Invalid") unsatisfied[dep] = "invalid"
     else if (stepOf?._tag === "Conflict") unsatisfied[dep] = "held by another session"
@@ -464,7 +475,7 @@ export const orderingOf = (
     else {
       const resolved = resolveSpec(entry.spec, options.available)
       const running = resolved._tag === "Runnable"
-        ? observed.find((o) => o.name === dep && samePlace(placeOf(o), placeOf(resolved.spec)) && o.state === "running")
+        ? observedOf.get(dep)?.find((o) => samePlace(placeOf(o), placeOf(resolved.spec)) && o.state === "running")
         : undefined
       if (running === undefined || resolved._tag !== "Runnable") unsatisfied[dep] = "not running"
       else if (resolved.spec.ready !== undefined && resolved.spec.ready !== null) probes.push({ session: dep, target: running, spec: resolved.spec })
@@ -480,11 +491,13 @@ export const plan = (
   observed: ReadonlyArray<ObservedSession>,
   options: PlanOptions
 ): Plan => {
-  const wanted = (name: string) => options.only.length === 0 || options.only.includes(name)
+  const only = new Set(options.only)
+  const wanted = (name: string) => only.size === 0 || only.has(name)
   const steps: Array<Step> = []
   const unchanged: Array<string> = []
+  const observedOf = byName(observed)
   for (const entry of desired.filter((e) => wanted(e.name))) {
-    const s = planEntry(entry, observed, options)
+    const s = planEntry(entry, observedOf.get(entry.name) ?? [], options)
     if (s.length === 0) unchanged.push(entry.name)
     steps.push(...s)
   }
@@ -505,12 +518,14 @@ export const planDown = (
   observed: ReadonlyArray<ObservedSession>,
   options: { readonly project: string; readonly only: ReadonlyArray<string> }
 ): Plan => {
-  const ours = observed.filter((o) => isOurs(o, options.project) && (options.only.length === 0 || options.only.includes(o.name)))
+  const only = new Set(options.only)
+  const ours = observed.filter((o) => isOurs(o, options.project) && (only.size === 0 || only.has(o.name)))
   const prunes = ours.map((o): Step => ({ _tag: "Prune", session: o.name, target: o, reason: "down", current: null }))
+  const pruned = new Set(ours.map((o) => o.name))
   // `down NAME` where NAME is held only by another project's (or a foreign) session: say so (a
   // conflict, never touched) rather than "no changes".
   const conflicts = options.only
-    .filter((name) => !prunes.some((s) => s.session === name))
+    .filter((name) => !pruned.has(name))
     .flatMap((name) => observed.filter((o) => o.name === name && !isOurs(o, options.project)))
     .map((o): Step => ({
       _tag: "Conflict",

@@ -83,7 +83,7 @@ export interface ApplyResult {
 }
 
 const executeOptions = (options: ApplyOptions): ExecuteOptions => ({
-  parallel: options.parallel ?? 4,
+  ...(options.parallel === undefined ? {} : { parallel: options.parallel }),
   settle: options.settle ?? defaultSettle,
   stopTimeout: options.stopTimeout ?? 10,
   ...(options.waitReady === undefined ? {} : { waitReady: options.waitReady }),

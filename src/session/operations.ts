@@ -160,7 +160,7 @@ export interface StartResult {
 /** Runs a one-session plan through the executor; its first failure is the error. */
 const run = (p: Plan, settle: Duration.Input, stopTimeout: number, waitReady = false) =>
   Effect.gen(function*() {
-    const report = yield* execute(p, { parallel: 4, settle, stopTimeout, waitReady })
+    const report = yield* execute(p, { settle, stopTimeout, waitReady })
     const failed = report.results.find((r) => r.error !== null)
     if (failed !== undefined && failed.error !== null) return yield* Effect.fail(failed.error)
     return report.results

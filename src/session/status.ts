@@ -46,8 +46,13 @@ const inSync = (o: ObservedSession, entry: ConfigEntry | undefined, config: Load
   return spec === null ? null : o.mark.spec_hash === specHash(spec, digestFor(o.mark.applied, digest))
 }
 
-export const statusOf = (o: ObservedSession, config: LoadedConfig, digest: EnvDigest): SessionStatus => {
-  const entry = config.sessions.find((e) => e.name === o.name)
+/** `entry`: the config entry of `o`'s name, when the caller has it at hand (a list looks it up in a map). */
+export const statusOf = (
+  o: ObservedSession,
+  config: LoadedConfig,
+  digest: EnvDigest,
+  entry: ConfigEntry | undefined = config.sessions.find((e) => e.name === o.name)
+): SessionStatus => {
   return {
     name: o.name,
     state: o.state,
@@ -114,7 +119,8 @@ export const listRows = (
     readonly unreadable?: ReadonlyArray<Scope>
   }
 ): ReadonlyArray<SessionStatus> => {
-  const configured = new Set(config.sessions.map((e) => e.name))
+  // one map, not a search of the config per observed session: a list stays linear in the sessions
+  const configured = new Map(config.sessions.map((e) => [e.name, e] as const))
   const shown = observed.filter((o) =>
     (options.backend === undefined || o.backend === options.backend) &&
     (options.all === true || isOurs(o, config.project) || configured.has(o.name))
@@ -124,5 +130,5 @@ export const listRows = (
     .filter((e) => !seen.has(e.name))
     .map((e) => definedStatus(e, config, options.unreadable))
     .filter((s) => options.backend === undefined || s.backend === options.backend)
-  return [...shown.map((o) => statusOf(o, config, options.digest)), ...defined]
+  return [...shown.map((o) => statusOf(o, config, options.digest, configured.get(o.name))), ...defined]
 }

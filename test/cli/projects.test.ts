@@ -506,4 +506,33 @@ describe("per-session verbs against the config", () => {
     expect(steps.filter((s) => s.action === "create")).toHaveLength(50)
     expect(sb.tmuxSockets()).toEqual([])
   })
+
+  it("ops.max_sessions: 120 sessions with max_sessions 110 validate 110, reject the last 10 naming the setting; plan creates 110", () => {
+    const names = Array.from({ length: 120 }, (_, i) => sb.name(`m${String(i + 1).padStart(3, "0")}`))
+    sb.writeConfig(Object.fromEntries(names.map((n) => [n, tmuxEntry("sleep 300")])), { max_sessions: 110 })
+
+    const v = sb.kstlib(["ops", "validate"])
+    expect(v.code, show(v)).toBe(1)
+    const rejected = v.stderr.split("\n").filter((l) => l.startsWith("rejected"))
+    expect(rejected).toHaveLength(10)
+    expect(rejected[0]).toContain(`session '${names[110]}': too many sessions: at most 110 per config (ops.max_sessions)`)
+    expect(v.stdout).toContain("110 valid, 10 rejected")
+
+    const plan = sb.kstlib(["ops", "plan", "--json"])
+    expect(plan.code, show(plan)).toBe(0)
+    const steps = (JSON.parse(plan.stdout) as PlanJson).steps
+    expect(steps.filter((s) => s.action === "invalid").map((s) => s.session)).toEqual(names.slice(110))
+    expect(steps.filter((s) => s.action === "create").map((s) => s.session)).toEqual(names.slice(0, 110))
+    expect(sb.tmuxSockets()).toEqual([])
+  })
+
+  it("ops.max_sessions above 1000: validate and plan refuse the config at the setting's line", () => {
+    sb.writeRaw(`ops:\n  max_sessions: 5000\n  sessions:\n    ${sb.name("a")}: {command: sleep 300}\n`)
+    for (const args of [["ops", "validate"], ["ops", "plan"]]) {
+      const r = sb.kstlib(args)
+      expect(r.code, show(r)).toBe(1)
+      expect(r.stderr).toContain(`${sb.configPath}:2: ops.max_sessions: Expected a value less than or equal to 1000`)
+    }
+    expect(sb.tmuxSockets()).toEqual([])
+  })
 })

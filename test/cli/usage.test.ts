@@ -151,6 +151,28 @@ describe("colour", () => {
     }
   })
 
+  it("--version and --help alone (printed without loading the CLI) are exactly the CLI's own output", () => {
+    const bundle = join(BIN, "../../kstlib.mjs")
+    const viaBundle = (args: ReadonlyArray<string>, env: Record<string, string>) =>
+      spawnSync(process.execPath, [bundle, ...args], { cwd: dir, env: { ...baseEnv, ...env }, encoding: "utf8", timeout: 60_000 })
+    for (const [args, env] of [[["--version"], {}], [["--help"], {}], [["-h"], {}], [["--help"], { FORCE_COLOR: "1" }], [["--help"], { NO_COLOR: "1", FORCE_COLOR: "1" }]] as const) {
+      const fast = run(args, env)
+      const full = viaBundle(args, env)
+      expect(fast.code, JSON.stringify([args, env])).toBe(0)
+      expect(full.status).toBe(0)
+      expect(fast.stdout, JSON.stringify([args, env])).toBe(full.stdout)
+      // node's own warning when NO_COLOR and FORCE_COLOR are both set, on both sides; nothing else
+      const pidless = (t: string) => t.replace(/\(node:\d+\)/gu, "(node)")
+      expect(pidless(fast.stderr)).toBe(pidless(full.stderr))
+      expect(fast.stderr.replace(/^.*NO_COLOR.*\n.*trace-warnings.*\n/u, "")).toBe("")
+    }
+    expect(run(["--help"], { FORCE_COLOR: "1" }).stdout).toMatch(ANSI)
+    expect(run(["--version"]).stdout).toMatch(/^kstlib v\d+\.\d+\.\d+\n$/u)
+    // on a terminal: coloured, like the CLI's help; NO_COLOR turns it off
+    expect(runOnPty(["--help"]).tty).toMatch(ANSI)
+    expect(runOnPty(["--help"], { NO_COLOR: "1" }).tty).not.toMatch(ANSI)
+  })
+
   it("help follows --color too", () => {
     expect(runOnPty(["ops", "--help"]).tty).toMatch(ANSI)
     expect(runOnPty(["ops", "--help", "--color", "never"]).tty).not.toMatch(ANSI)

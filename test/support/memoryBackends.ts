@@ -34,6 +34,8 @@ export interface Behavior {
   readonly readyAfter?: Readonly<Record<string, Duration.Input>>
   /** Its `ready:` probe never passes. */
   readonly neverReady?: Readonly<Record<string, true>>
+  /** Every engine's lane width (calls at once without `--parallel`; default 4). */
+  readonly laneWidth?: number
 }
 
 /** A session as held in memory: what observe reports, and its output (what `logs` returns). */
@@ -245,6 +247,8 @@ export const memoryBackends = (
 
       return Backends.of({
         capabilities: (x) => ({ exec: x.backend === "container", sendKeys: x.backend === "tmux", updatesInPlace: false }),
+        // as the real registry: one lane per engine; the width is the behaviour's (default 4)
+        lane: (x) => ({ key: x.backend === "tmux" ? "tmux" : `container\u0000${x.runtime}`, width: behavior.laneWidth ?? 4 }),
         updatesInPlace: () => false,
         observe,
         // As the real registry: one batch per tmux socket, every container alone.

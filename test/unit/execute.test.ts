@@ -479,6 +479,23 @@ describe("parallel", () => {
       }).pipe(withMemory(hangs, targets)))
   }
 
+  // without --parallel: every engine at its own lane's width, the engines side by side
+  const containers = Array.from({ length: 6 }, (_, i) => owned(containerSpec(`c${i}`, { runtime: "podman" })))
+  const both = [...targets, ...containers]
+  for (const [width, seconds] of [[2, 3], [3, 2], [6, 1]] as const) {
+    it.effect(`no --parallel, lanes ${width} wide: ${width} per engine in flight (${2 * width} in all), done after ${seconds}s`, () =>
+      Effect.gen(function*() {
+        const probe = yield* MemoryProbe
+        const fiber = yield* Effect.forkChild(execute(planOf(...both.map((t) => stop(t))), options({ parallel: undefined })))
+        yield* TestClock.adjust(`${seconds * 1000 - 100} millis`)
+        expect(fiber.pollUnsafe()).toBeUndefined()
+        yield* TestClock.adjust("200 millis")
+        const report = yield* Fiber.join(fiber)
+        expect(report.results.map((r) => r.error)).toEqual(both.map(() => null))
+        expect(yield* Ref.get(probe.maxInFlight)).toBe(2 * width)
+      }).pipe(withMemory({ hangOp: Object.fromEntries(both.map((t) => [t.name, "1 second"])), laneWidth: width }, both)))
+  }
+
   const sockets = ["A", "B", "C", "D"].map((s) => tmuxSpec(`x${s}`, { socket_name: s }))
   it.effect("launch batches count against the bound", () =>
     Effect.gen(function*() {

@@ -16,6 +16,8 @@ import { containerSpec, launchOf, owned, tmuxSpec } from "../support/factories.j
 const recording = (name: DriverName, calls: Array<string>, exec: boolean): Driver<SessionSpec, ObservedSession> => ({
   name,
   capabilities: { exec, sendKeys: name === "tmux", updatesInPlace: name === "swarm" },
+  // a width per driver and runtime, to see which one the registry asked
+  laneWidth: (place) => (place.backend === "container" ? (place.runtime === "docker" ? 8 : place.runtime === "podman" ? 5 : 3) : 2),
   observe: () => Effect.sync(() => (calls.push(`${name}.observe`), { sessions: [], answered: [], problems: [] })),
   batchKey: (spec) => spec.name,
   launch: (items) =>
@@ -72,6 +74,18 @@ describe("the driver table", () => {
       expect(registry.capabilities(owned(p)).exec).toBe(true)
       expect(registry.batchKey(t)).not.toBe(registry.batchKey(containerSpec("t", { runtime: "podman" })))
     }))
+
+  it("lane: one per engine and machine (any socket, any session), as wide as its driver says", () => {
+    const { registry } = setup()
+    const d = containerSpec("d", { runtime: "docker" })
+    expect([t, p, d, s].map((x) => registry.lane(x).width)).toEqual([2, 5, 8, 3])
+    // a spec and its observed session share the lane; so do two sessions of one engine, or two tmux sockets
+    expect(registry.lane(owned(p))).toEqual(registry.lane(p))
+    expect(registry.lane(containerSpec("p2", { runtime: "podman" })).key).toBe(registry.lane(p).key)
+    expect(registry.lane(tmuxSpec("u", { socket_name: "other" })).key).toBe(registry.lane(t).key)
+    const keys = [t, p, d, s, containerSpec("r", { runtime: "podman", host: "edge1" }), tmuxSpec("h", { host: "edge1" })].map((x) => registry.lane(x).key)
+    expect(new Set(keys).size).toBe(keys.length)
+  })
 
   it.effect("remove is stop leaving nothing; a session gone already is success", () =>
     Effect.gen(function*() {

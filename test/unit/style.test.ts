@@ -69,6 +69,14 @@ describe("table", () => {
     // "日本語" and "🚀🚀" are 6 and 4 cells wide: the second column starts at 6 + 2 on every line.
     for (const s of starts) expect(s).toEqual([8, 13])
   })
+
+  it("aligns 1000 rows (ops.max_sessions) where one wide name sets the first column's width", () => {
+    const many = Array.from({ length: 1000 }, (_, i) => [i === 999 ? "名前-999" : `s${i}`, i % 2 === 0 ? "tmux" : "container", "end"])
+    const lines = table({ color: false }, ["NAME", "BACKEND", "LAST"], many).split("\n")
+    expect(lines).toHaveLength(1001)
+    // "名前-999" is 8 cells: the second column starts at 8 + 2, the third after "container" (9 + 2)
+    for (const line of lines) expect(cellStarts(line), line).toEqual([10, 21])
+  })
 })
 
 describe("colorModeFromArgv", () => {

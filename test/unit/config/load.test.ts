@@ -634,6 +634,40 @@ describe("sessions", () => {
       expect(c.warnings).toEqual([])
     }))
 
+  it.effect("ops.max_sessions raises the cap: 120 entries with max_sessions 100 decode the first 100, reject the rest naming the setting", () =>
+    Effect.gen(function*() {
+      const names = Array.from({ length: 120 }, (_, i) => `s${i}`)
+      const root = tree({ "c.yml": `ops:\n  max_sessions: 100\n  sessions:\n${names.map((n) => `    ${n}: {}\n`).join("")}` })
+      const c = yield* load(root, { path: path.join(root, "c.yml") })
+      expect(c.sessions.map((s) => `${s.name}:${s._tag}`)).toEqual(names.map((n, i) => `${n}:${i < 100 ? "Valid" : "Rejected"}`))
+      expect(rejected(c, "s100").issues).toEqual([
+        { file: path.join(root, "c.yml"), line: 104, session: "s100", field: "", reason: "too many sessions: at most 100 per config (ops.max_sessions)" }
+      ])
+    }))
+
+  it.effect("ops.max_sessions can also lower the cap (the default's wording is kept only for the default)", () =>
+    Effect.gen(function*() {
+      const root = tree({ "c.yml": "ops:\n  max_sessions: 2\n  sessions:\n    a: {}\n    b: {}\n    c: {}\n" })
+      const c = yield* load(root, { path: path.join(root, "c.yml") })
+      expect(c.sessions.map((s) => `${s.name}:${s._tag}`)).toEqual(["a:Valid", "b:Valid", "c:Rejected"])
+      expect(rejected(c, "c").issues[0]!.reason).toBe("too many sessions: at most 2 per config (ops.max_sessions)")
+    }))
+
+  it.effect("ops.max_sessions out of range or not an integer: the load is refused at its file:line", () =>
+    Effect.gen(function*() {
+      for (const [value, reason] of [
+        ["0", "greater than or equal to 1"],
+        ["1001", "less than or equal to 1000"],
+        ["2.5", "an integer"],
+        ["lots", "number"]
+      ] as const) {
+        const root = tree({ "c.yml": `ops:\n  project: p\n  max_sessions: ${value}\n  sessions:\n    a: {}\n` })
+        const issues = invalidIssues(yield* Effect.flip(load(root, { path: path.join(root, "c.yml") })))
+        expect(issues.map((i) => [i.file, i.line, i.field]), value).toEqual([[path.join(root, "c.yml"), 3, "ops.max_sessions"]])
+        expect(issues[0]!.reason, value).toContain(reason)
+      }
+    }))
+
   it.effect("scalar types: wrong types are issues, not crashes; state defaults to running", () =>
     Effect.gen(function*() {
       const root = tree({
