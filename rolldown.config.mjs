@@ -5,7 +5,8 @@ export default {
   input: "dist/cli/main.js",
   platform: "node",
   logLevel: "warn",
-  output: { file: "dist/kstlib.mjs", format: "esm", minify: true, sourcemap: true },
+  // codeSplitting false: one file, a lazy import (smol-toml for TOML includes) inlined
+  output: { file: "dist/kstlib.mjs", format: "esm", minify: true, sourcemap: true, codeSplitting: false },
   plugins: [{
     // effect/cli builds an Intl.Segmenter when its module loads (~20 ms of every start, loading ICU
     // data); only help and table widths use it: build it on first use instead.
