@@ -507,7 +507,7 @@ const loadEffect = (options: LoadOptions): Effect.Effect<LoadedConfig, LoadError
     const env: Env = options.env ?? process.env
     const cwd = path.resolve(options.cwd ?? process.cwd())
     // `--config ""` (e.g. an unset shell variable) must not silently fall back to the cascade
-    if (options.path === "") return yield* new InvalidInput({ field: "--config", reason: "the config path is empty" })
+    if (options.path === "") return yield* new InvalidInput({ field: "path", reason: "the config path is empty" })
     // a bad --project fails before any file is read
     const flag = projectOverride(options.project, undefined)
     if (flag instanceof InvalidInput) return yield* flag
