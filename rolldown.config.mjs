@@ -8,7 +8,8 @@ export default {
   input: "dist/cli/main.js",
   platform: "node",
   logLevel: "warn",
-  output: { file: "dist/kstlib.mjs", format: "esm", minify: true, sourcemap: true },
+  // codeSplitting false: one file, a lazy import (smol-toml for TOML includes) inlined
+  output: { file: "dist/kstlib.mjs", format: "esm", minify: true, sourcemap: true, codeSplitting: false },
   plugins: [{
     // `kstlib --version` and `kstlib --help` print fixed text: the bundle's own output, captured here
     // (plain and coloured), lets dist/cli/bin.js print it without loading the CLI (~50 ms of every such

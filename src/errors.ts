@@ -116,7 +116,7 @@ export class SessionExists extends Schema.TaggedError<SessionExists>()("SessionE
   backend: Backend
 }) {
   override get message() {
-    return `${this.backend} session '${this.session}' already exists. Use 'kstlib ops stop ${this.session}' first.`
+    return `${this.backend} session '${this.session}' already exists.`
   }
 }
 
@@ -126,7 +126,7 @@ export class SessionAmbiguous extends Schema.TaggedError<SessionAmbiguous>()("Se
   places: Schema.Array(Schema.String)
 }) {
   override get message() {
-    return `session '${this.session}' found in several places: ${this.places.join(", ")}. Use --backend, --socket or --host to choose one.`
+    return `session '${this.session}' found in several places: ${this.places.join(", ")}.`
   }
 }
 
@@ -181,6 +181,7 @@ export class CommandFailed extends Schema.TaggedError<CommandFailed>()("CommandF
 
 /** A value given on the command line or through the library API that breaks a validation rule. */
 export class InvalidInput extends Schema.TaggedError<InvalidInput>()("InvalidInput", {
+  /** The option or argument refused, by its library name (`socket`, `timeout`, `image`…; the CLI shows its flag). */
   field: Schema.String,
   reason: Schema.String
 }) {
@@ -197,7 +198,7 @@ export class ApplyLocked extends Schema.TaggedError<ApplyLocked>()("ApplyLocked"
   pid: Schema.NullOr(Schema.Number)
 }) {
   override get message() {
-    return `another kstlib apply${this.pid === null ? "" : ` (pid ${this.pid})`} is running on this config (lock ${this.lockFile}); retry when it finishes or pass --wait-lock`
+    return `another kstlib apply${this.pid === null ? "" : ` (pid ${this.pid})`} is running on this config (lock ${this.lockFile}); retry when it finishes`
   }
 }
 
@@ -305,7 +306,7 @@ export class SessionNotRunning extends Schema.TaggedError<SessionNotRunning>()("
   override get message() {
     const u = this.unreadable ?? []
     return u.length === 0
-      ? `session '${this.session}' is defined in the config but not running; start it with 'kstlib ops start ${this.session}'`
+      ? `session '${this.session}' is defined in the config but not running`
       : `session '${this.session}' was not found running, but not everything could be looked at: ${u.join("; ")}`
   }
 }

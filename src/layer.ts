@@ -1,6 +1,6 @@
 /** Ready-made layers: everything a kstlib program needs on Node, configured from a loaded config. */
-import { NodeServices } from "@effect/platform-node"
 import { Layer } from "effect"
+import { nodeSpawnerLayer } from "./proc.js"
 import { Backends } from "./backends/registry.js"
 import { SshHosts } from "./transport/ssh.js"
 import { TmuxBinary } from "./backends/tmux.js"
@@ -16,7 +16,7 @@ export const backendsLayer = Backends.layerWith.pipe(
   Layer.provideMerge(layerFromStateDir),
   Layer.provideMerge(Layer.effect(TmuxBinary, KstlibConfig.useSync((c) => c.tmux_binary))),
   Layer.provideMerge(Layer.effect(SshHosts, KstlibConfig.useSync((c) => c.hosts ?? []))),
-  Layer.provide(NodeServices.layer)
+  Layer.provide(nodeSpawnerLayer)
 )
 
 /** Loads the config (cascade, `path`, or KSTLIB_CONFIG) and provides it with the backends. */

@@ -9,10 +9,21 @@
  * never carries env values (they travel in the child's environment or a private file), so the log
  * may show it whole.
  */
-import { Context, Duration, Effect, Option, Schema, Stream } from "effect"
+import * as NodeChildProcessSpawner from "@effect/platform-node/NodeChildProcessSpawner"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodePath from "@effect/platform-node/NodePath"
+import { Context, Duration, Effect, Layer, Option, Schema, Stream } from "effect"
 import { ChildProcess, ChildProcessSpawner } from "effect/process"
 import type { PlatformError } from "effect/PlatformError"
 import { BackendTimeout, escapeText } from "./errors.js"
+
+/**
+ * Node's process spawner and nothing else of Node's services (no stdio, no terminal): what kstlib's
+ * calls need. Subpath imports, so a library import does not load the platform's whole barrel.
+ */
+export const nodeSpawnerLayer: Layer.Layer<ChildProcessSpawner.ChildProcessSpawner> = NodeChildProcessSpawner.layer.pipe(
+  Layer.provide(Layer.merge(NodeFileSystem.layer, NodePath.layer))
+)
 
 /** The program could not be started at all (not found, not executable). Backends turn it into their own error. */
 export class SpawnFailed extends Schema.TaggedError<SpawnFailed>()("SpawnFailed", {

@@ -25,14 +25,16 @@ const program = Effect.gen(function*() {
     const status = yield* session.status()
     yield* Console.log(`${status.name}: ${status.state}${status.pid === null ? "" : ` (pid ${status.pid})`}`)
   }
-}).pipe(
-  // Typed errors: handle the ones this program expects, by tag.
+})
+
+program.pipe(
+  Effect.provide(layerNode({ path: configPath })),
+  // Typed errors: handle the ones this program (and loading its config) can fail with, by tag.
   Effect.catchTags({
     ConfigNotFound: (e) => Console.error(e.message),
     ConfigParseError: (e) => Console.error(e.message),
     ConfigInvalid: (e) => Console.error(e.message),
     ApplyLocked: (e) => Console.error(e.message)
-  })
+  }),
+  NodeRuntime.runMain
 )
-
-program.pipe(Effect.provide(layerNode({ path: configPath })), NodeRuntime.runMain)

@@ -41,7 +41,7 @@ import {
   stopArgs
 } from "./container/argv.js"
 import { engineMessage, isNoSuchContainer, parseInspect, parsePs, parseRestartInfo, type RestartInfo } from "./container/parse.js"
-import { findOnPath } from "../transport/path.js"
+import { lookPath } from "../transport/path.js"
 import { bindSources, parseSocketAnswer, socketMountRefusal, socketQueryArgs, socketsToRefuse } from "./container/sockets.js"
 import { probeWith } from "./probe.js"
 
@@ -174,10 +174,9 @@ const make = Effect.gen(function*() {
   }
 
   const onPath = yield* Effect.cached(
-    Effect.promise(async () => {
-      const found = await Promise.all(RUNTIMES.map((r) => findOnPath(r)))
-      return RUNTIMES.filter((_, i) => found[i] !== null)
-    })
+    Effect.forEach(RUNTIMES, lookPath, { concurrency: "unbounded" }).pipe(
+      Effect.map((found) => RUNTIMES.filter((_, i) => found[i] !== null))
+    )
   )
 
   /**
@@ -450,7 +449,7 @@ const make = Effect.gen(function*() {
     attach,
     exec: execIn,
     sendKeys: (o) =>
-      Effect.fail(new Unsupported({ session: o.name, backend: "container", operation: "send-keys", hint: "use 'kstlib ops exec' or 'attach'" })),
+      Effect.fail(new Unsupported({ session: o.name, backend: "container", operation: "send-keys", hint: "use exec or attach" })),
     probe
   })
 })

@@ -258,7 +258,7 @@ const make = Effect.gen(function*() {
     logs: (o, options) => logs(o, options),
     follow,
     attach: (o) =>
-      Effect.fail(new SessionAttachFailed({ session: o.name, backend: "container", reason: "a swarm service has no terminal to attach to; use 'kstlib ops logs -f'" })),
+      Effect.fail(new SessionAttachFailed({ session: o.name, backend: "container", reason: "a swarm service has no terminal to attach to; follow its logs instead" })),
     exec: (o) => unsupported(o, "exec", "a swarm service's tasks may run on any node; use 'docker exec' on the node"),
     sendKeys: (o) => unsupported(o, "send-keys", "use 'kstlib ops logs'"),
     // `log:` on the service's logs; `cmd:` would need exec, which a service does not offer.

@@ -5,7 +5,7 @@
  */
 import { existsSync } from "node:fs"
 import { resolve } from "node:path"
-import { Context, Duration, Effect, Layer, Option, Result, Schedule, Stream } from "effect"
+import { Clock, Context, Duration, Effect, Layer, Option, Result, Schedule, Stream } from "effect"
 import { ChildProcessSpawner } from "effect/process"
 import {
   CommandFailed,
@@ -24,7 +24,7 @@ import type { BackendTimeout, HostUnreachable } from "../errors.js"
 import { interactive, run } from "../proc.js"
 import type { RunResult } from "../proc.js"
 import type { BackendError, BackendObservation, Driver, Launch, LogOptions, ObserveProblem, ObserveScope, StopOptions, StopOutcome } from "./driver.js"
-import { findOnPath } from "../transport/path.js"
+import { lookPath } from "../transport/path.js"
 import { probeWith } from "./probe.js"
 import {
   captureArgs,
@@ -68,10 +68,11 @@ import { SshHosts, sshInteractive, sshRun } from "../transport/ssh.js"
 export const TMUX_WIDTH = 4
 
 /** tmux keeps no time per line: `--timestamps` shows when kstlib read each one (RFC 3339, UTC, milliseconds). */
-const stampLines = <L extends ReadonlyArray<string>>(lines: L): Array<string> => {
-  const now = new Date().toISOString()
-  return lines.map((l) => `${now} ${l}`)
-}
+const stampLines = (lines: ReadonlyArray<string>): Effect.Effect<Array<string>> =>
+  Effect.map(Clock.currentTimeMillis, (millis) => {
+    const now = new Date(millis).toISOString()
+    return lines.map((l) => `${now} ${l}`)
+  })
 
 /** The tmux binary (`ops.tmux_binary`); read on each call so a loaded config can set it. */
 export const TmuxBinary = Context.Reference<string>("kstlib/TmuxBinary", { defaultValue: () => "tmux" })
@@ -135,7 +136,7 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
       const long = socketPathTooLong(socket)
       if (long !== null) return yield* new SocketPathTooLong({ ...long, max: MAX_SOCKET_PATH_BYTES })
       const configured = yield* TmuxBinary
-      const binary = options.path === undefined ? configured : (yield* Effect.promise(() => findOnPath(configured))) ?? configured
+      const binary = options.path === undefined ? configured : (yield* lookPath(configured)) ?? configured
       return yield* run(binary, [...socketArgs(socket, insideTmux()), ...args], {
         ...(options.input === undefined ? {} : { input: options.input }),
         ...(options.path === undefined ? {} : { env: { PATH: options.path } }),
@@ -155,7 +156,7 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
   const supervisor: Effect.Effect<Supervisor> = Effect.gen(function*() {
     const configured = yield* TmuxBinary
     if (configured.startsWith("/")) return { tmux: configured }
-    return { tmux: (yield* Effect.promise(() => findOnPath(configured))) ?? configured }
+    return { tmux: (yield* lookPath(configured)) ?? configured }
   })
 
   /** Sessions of one server; none when no server listens there (absent or stale socket). */
@@ -245,7 +246,7 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
   /** tmux itself, when no server runs to ask: found on PATH (or the configured absolute path), without running it. */
   const tmuxInstalled = Effect.gen(function*() {
     const configured = yield* TmuxBinary
-    return configured.includes("/") ? existsSync(configured) : (yield* Effect.promise(() => findOnPath(configured))) !== null
+    return configured.includes("/") ? existsSync(configured) : (yield* lookPath(configured)) !== null
   })
 
   const observeLocal = (scope: ObserveScope) => Effect.gen(function*() {
@@ -442,7 +443,7 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
     const r = yield* tmux(normalizeSocket(o.socket_name), captureArgs(o.name, options.lines, options.colors === true), { host: o.host })
     if (r.exitCode !== 0) return yield* notFound(o.name)
     const lines = lastLines(r.stdout, options.lines)
-    return (options.timestamps === true ? stampLines(lines) : lines).join("\n")
+    return (options.timestamps === true ? yield* stampLines(lines) : lines).join("\n")
   })
 
   /**
@@ -475,7 +476,7 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
           ))
         const all = Stream.concat(Stream.fromIterable(head), rest)
         // Stamped as they are read: a poll's lines get (nearly) that poll's time.
-        return options.timestamps === true ? all.pipe(Stream.map((line) => stampLines([line])[0]!)) : all
+        return options.timestamps === true ? all.pipe(Stream.mapEffect((line) => Effect.map(stampLines([line]), (l) => l[0]!))) : all
       })
     )
   }

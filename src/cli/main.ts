@@ -16,6 +16,7 @@ import { importCommands } from "./import-commands.js"
 import { reconcileCommands } from "./reconcile-commands.js"
 import { sessionCommands } from "./session-commands.js"
 import { presenter } from "./usage.js"
+import { cliMessage } from "./hints.js"
 
 const VERSION = "0.1.0"
 
@@ -59,7 +60,7 @@ const program = Command.run(cli, { version: VERSION }).pipe(
     if (CliError.isCliError(e)) return Effect.succeed(e._tag === "ShowHelp" && e.errors.length === 0 ? 0 : 2)
     if (Cause.hasFails(cause) && e instanceof Error) {
       const code = Runtime.getErrorExitCode(e)
-      return (e.message === "" ? Effect.void : Console.error(`kstlib: ${e.message}`)).pipe(Effect.as(code))
+      return (e.message === "" ? Effect.void : Console.error(`kstlib: ${cliMessage(e as Error & Record<string, unknown>)}`)).pipe(Effect.as(code))
     }
     return Console.error(Cause.pretty(cause)).pipe(Effect.as(1))
   })

@@ -6,7 +6,7 @@
  * Python's ConfigParser defaults, which the original used. Pure functions; they throw the typed
  * ConfigParseError (the loader runs them inside Effect.try).
  */
-import { parse as parseTomlText, TomlDate, TomlError } from "smol-toml"
+import { Effect } from "effect"
 import { ConfigParseError } from "../errors.js"
 import { type Loc, type MapNode, type Node, type NodeBudget, parseYaml } from "./tree.js"
 
@@ -23,14 +23,21 @@ export const formatOf = (file: string): { readonly format: Format; readonly sops
   return { format, sops: /\.sops\.[^.]+$/u.test(name) }
 }
 
-export const parseConfigText = (file: string, text: string, format: Format, budget: NodeBudget): Node => {
+/** smol-toml, loaded on the first TOML include (rare), so importing kstlib does not load it. */
+export type TomlParser = typeof import("smol-toml")
+
+export const loadTomlParser: Effect.Effect<TomlParser> = Effect.promise(() => import("smol-toml"))
+
+/** `toml`: the parser (loadTomlParser), needed for a TOML file only. */
+export const parseConfigText = (file: string, text: string, format: Format, budget: NodeBudget, toml?: TomlParser): Node => {
   switch (format) {
     case "yaml":
       return parseYaml(file, text, budget)
     case "json":
       return parseJson(file, text, budget)
     case "toml":
-      return parseToml(file, text, budget)
+      if (toml === undefined) throw new Error("kstlib bug: a TOML file parsed without its parser (loadTomlParser)")
+      return parseToml(file, text, budget, toml)
     case "ini":
       return parseIni(file, text, budget)
   }
@@ -278,7 +285,7 @@ const tomlLines = (text: string) => {
   return { lines, raw }
 }
 
-const parseToml = (file: string, text: string, budget: NodeBudget): Node => {
+const parseToml = (file: string, text: string, budget: NodeBudget, { parse: parseTomlText, TomlDate, TomlError }: TomlParser): Node => {
   let doc: Record<string, unknown>
   try {
     doc = parseTomlText(text) as Record<string, unknown>

@@ -9,12 +9,11 @@
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
-import * as NodeServices from "@effect/platform-node/NodeServices"
 import { Effect, Option, Result, Schema } from "effect"
 import { ChildProcessSpawner } from "effect/process"
 import { ConfigInvalid, type ConfigIssue, ConfigNotFound, ConfigParseError, escapeText, InvalidInput } from "../errors.js"
 import type { BackendKind, RuntimeName } from "../model.js"
-import { run } from "../proc.js"
+import { nodeSpawnerLayer, run } from "../proc.js"
 import { checkDependencies } from "./dependencies.js"
 import { decodeHosts } from "./decode/hosts.js"
 import { decodeLocated, sessionDefaults } from "./decode/index.js"
@@ -22,7 +21,7 @@ import { fieldPath, flattenIssues, suggestField } from "./decode/issues.js"
 import { MAX_CONFIG_SESSIONS, normalizeProjectName, validateProjectName, validateTmuxBinary } from "./rules.js"
 import { Ops, OpsSettings } from "./schema.js"
 import { decodeUtf8, interpolate, parseDotenv } from "./text.js"
-import { findCiphertext, formatOf, parseConfigText } from "./formats.js"
+import { findCiphertext, formatOf, loadTomlParser, parseConfigText } from "./formats.js"
 import { emptyMap, isNull, locate, type Loc, type MapNode, merge, type Node, type NodeBudget, toPlain, without } from "./tree.js"
 import type { ConfigEntry, LoadedConfig, LoadOptions } from "./types.js"
 
@@ -130,7 +129,7 @@ const decryptSops = (file: string, env: Env): Effect.Effect<string | null, Confi
   const call = run("sops", ["--decrypt", file], { env: childEnv })
   return Effect.serviceOption(ChildProcessSpawner.ChildProcessSpawner).pipe(
     Effect.flatMap((spawner) =>
-      Option.isSome(spawner) ? Effect.provideService(call, ChildProcessSpawner.ChildProcessSpawner, spawner.value) : Effect.provide(call, NodeServices.layer)
+      Option.isSome(spawner) ? Effect.provideService(call, ChildProcessSpawner.ChildProcessSpawner, spawner.value) : Effect.provide(call, nodeSpawnerLayer)
     ),
     Effect.flatMap((r) => {
       if (r.exitCode !== 0) {
@@ -209,8 +208,9 @@ const loadFileTree = (file: string, depth: number, chain: ReadonlyArray<string>,
     const { format, sops } = formatOf(file)
     const raw = yield* attempt(file, () => readConfigFile(file))
     const decrypted = sops ? yield* decryptSops(file, state.env) : null
+    const toml = format === "toml" ? yield* loadTomlParser : undefined
     const root = yield* attempt(file, () => {
-      const r = parseConfigText(file, decrypted ?? raw, format, state.nodes)
+      const r = parseConfigText(file, decrypted ?? raw, format, state.nodes, toml)
       if (r.kind !== "map") throw invalid(r.loc, "", "the top level of a config file must be a mapping (key: value)")
       // ciphertext must never become a value (an env value, a command)
       const enc = findCiphertext(r)
@@ -512,7 +512,7 @@ const loadEffect = (options: LoadOptions): Effect.Effect<LoadedConfig, LoadError
     const env: Env = options.env ?? process.env
     const cwd = path.resolve(options.cwd ?? process.cwd())
     // `--config ""` (e.g. an unset shell variable) must not silently fall back to the cascade
-    if (options.path === "") return yield* new InvalidInput({ field: "--config", reason: "the config path is empty" })
+    if (options.path === "") return yield* new InvalidInput({ field: "path", reason: "the config path is empty" })
     // a bad --project fails before any file is read
     const flag = projectOverride(options.project, undefined)
     if (flag instanceof InvalidInput) return yield* flag

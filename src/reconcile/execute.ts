@@ -8,7 +8,7 @@
 import { Clock, Duration, Effect, Ref, Result, Semaphore } from "effect"
 import type { StopOutcome } from "../backends/driver.js"
 import { Backends } from "../backends/registry.js"
-import type { KstlibError } from "../errors.js"
+import type { SessionNotFound, SessionStopFailed } from "../errors.js"
 import { DependencyFailed, SessionNotReady, SessionStartFailed } from "../errors.js"
 import type { ObservedSession, SessionSpec } from "../model.js"
 import { describeReady, isOurs } from "../model.js"
@@ -16,10 +16,16 @@ import { placeOf, samePlace } from "../place.js"
 import type { Create, Plan, Replace, Step } from "./plan.js"
 import { byName, launchesSession, phaseSteps, specOf, targetsOf } from "./plan.js"
 
+/**
+ * What a step can fail with: its launch, its stop, its `ready:` probe, a dependency that failed
+ * first, or the session gone before an in-place start reached it.
+ */
+export type StepError = SessionStartFailed | SessionStopFailed | SessionNotReady | DependencyFailed | SessionNotFound
+
 export interface StepResult {
   readonly step: Step
   /** null on success. */
-  readonly error: KstlibError | null
+  readonly error: StepError | null
   readonly durationMs: number
   /** Stop and prune: how the process ended (gracefully, or killed after the grace period). */
   readonly outcome: StopOutcome | null
@@ -85,7 +91,7 @@ const single = (step: Step, plan: Plan, options: ExecuteOptions): Task => ({
     const backends = yield* Backends
     const started = performance.now()
     const stopOptions = { timeout: options.stopTimeout }
-    const body: Effect.Effect<StopOutcome | null, KstlibError> = (() => {
+    const body: Effect.Effect<StopOutcome | null, StepError> = (() => {
       switch (step._tag) {
         case "Start":
           // A requested restart keeps the marks as they are (no stamp): kstlib has no spec of its own to write.

@@ -35,7 +35,7 @@ export const checkHost = (config: LoadedConfig, sel: Selector) => {
   return sel.host === undefined || sel.host === LOCAL_HOST || known.includes(sel.host)
     ? Effect.void
     : Effect.fail(new InvalidInput({
-      field: "--host",
+      field: "host",
       reason: `unknown host '${sel.host}' (${known.length === 0 ? "no ops.hosts defined" : `ops.hosts has: ${known.join(", ")}`}; '${LOCAL_HOST}' is this machine)`
     }))
 }
@@ -61,7 +61,7 @@ export const checkName = (name: string) => {
 
 export const checkSelector = (sel: Selector) => {
   const reason = sel.socket === undefined ? null : validateSocketName(sel.socket)
-  return reason === null ? Effect.void : Effect.fail(new InvalidInput({ field: "--socket", reason }))
+  return reason === null ? Effect.void : Effect.fail(new InvalidInput({ field: "socket", reason }))
 }
 
 /** The config entry for a name; a rejected one is an error (it is never run, nor silently replaced by a default). */

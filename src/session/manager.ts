@@ -4,8 +4,9 @@
  */
 import { Effect } from "effect"
 import { KstlibConfig } from "../config/service.js"
+import { closestNames } from "../config/decode/issues.js"
 import type { InvalidInput } from "../errors.js"
-import { ConfigInvalid } from "../errors.js"
+import { ConfigInvalid, SessionNotInConfig } from "../errors.js"
 import type { Selector } from "./locate.js"
 import { checkName } from "./locate.js"
 import type { StartOverrides } from "./operations.js"
@@ -37,23 +38,14 @@ export const handle = (name: string, selector: Selector = {}) => ({
 export type SessionHandle = ReturnType<typeof handle>
 
 export const SessionManager = {
-  /** A session defined in config; fails if the name is not there (listing what is) or its entry was rejected. */
-  fromConfig: (name: string): Effect.Effect<SessionHandle, ConfigInvalid | InvalidInput, KstlibConfig> =>
+  /** A session defined in config; fails if the name is not there (SessionNotInConfig, with close names) or its entry was rejected. */
+  fromConfig: (name: string): Effect.Effect<SessionHandle, SessionNotInConfig | ConfigInvalid | InvalidInput, KstlibConfig> =>
     Effect.gen(function*() {
       yield* checkName(name)
       const config = yield* KstlibConfig
       const entry = config.sessions.find((e) => e.name === name)
       if (entry === undefined) {
-        const available = config.sessions.map((e) => e.name)
-        return yield* new ConfigInvalid({
-          issues: [{
-            file: config.files.at(-1) ?? "(no config file)",
-            line: null,
-            session: name,
-            field: "",
-            reason: `not found in config. Available sessions: ${available.length === 0 ? "none" : available.join(", ")}`
-          }]
-        })
+        return yield* new SessionNotInConfig({ session: name, suggestions: closestNames(name, config.sessions.map((e) => e.name)), hint: "" })
       }
       if (entry._tag === "Rejected") return yield* new ConfigInvalid({ issues: entry.issues })
       return handle(name)

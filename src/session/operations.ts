@@ -13,7 +13,7 @@ import { SHELL } from "../command.js"
 import { validateArgv, validateCommand, validateSendKeys } from "../config/rules.js"
 import { KstlibConfig } from "../config/service.js"
 import type { LoadedConfig } from "../config/types.js"
-import type { HostUnreachable, KstlibError } from "../errors.js"
+import type { HostUnreachable } from "../errors.js"
 import {
   ConfigInvalid,
   ContainerRuntimeNotFound,
@@ -43,8 +43,6 @@ import type { Located, Selector, ValidEntry } from "./locate.js"
 import { checkName, checkSelector, configEntry, locate, selectorSocket } from "./locate.js"
 import type { SessionStatus } from "./status.js"
 import { definedStatus, statusOf } from "./status.js"
-
-type Services = Backends | KstlibConfig
 
 export interface StartOverrides {
   readonly backend?: BackendKind | undefined
@@ -96,11 +94,11 @@ export const effectiveSpec = (
     const base: EntryInput = entry === null ? {} : inputOf(entry.spec)
     const backend: BackendKind = overrides.backend ?? base.backend ?? (overrides.image !== undefined ? "container" : config.default_backend)
     if (backend === "tmux") {
-      for (const [flag, v] of [["--image", overrides.image], ["--volume", overrides.volumes], ["--port", overrides.ports]] as const) {
+      for (const [flag, v] of [["image", overrides.image], ["volumes", overrides.volumes], ["ports", overrides.ports]] as const) {
         if (v !== undefined) return yield* new InvalidInput({ field: flag, reason: "applies to container sessions only" })
       }
     } else if (overrides.socket !== undefined) {
-      return yield* new InvalidInput({ field: "--socket", reason: "applies to tmux sessions only" })
+      return yield* new InvalidInput({ field: "socket", reason: "applies to tmux sessions only" })
     }
     // Switching backend keeps only the fields both kinds have.
     const kept = base.backend === backend ? base : common(base)
@@ -208,7 +206,7 @@ export const start = (
       return yield* new SessionNotInConfig({
         session: name,
         suggestions: closestNames(name, config.sessions.map((e) => e.name)),
-        hint: "nothing started (give --command or --image to start a session that is not in the config)"
+        hint: "nothing started (give a command or an image to start a session that is not in the config)"
       })
     }
     const spec0 = yield* effectiveSpec(name, entry, overrides, config)
@@ -308,7 +306,7 @@ export interface StopOptions {
 const checkTimeout = (timeout: number | undefined) =>
   timeout === undefined || (Number.isFinite(timeout) && timeout >= 0 && timeout <= 3600)
     ? Effect.void
-    : Effect.fail(new InvalidInput({ field: "--timeout", reason: "must be between 0 and 3600 seconds" }))
+    : Effect.fail(new InvalidInput({ field: "timeout", reason: "must be between 0 and 3600 seconds" }))
 
 export type StopResult =
   | { readonly status: "not-running"; readonly dependents?: ReadonlyArray<string> }
@@ -374,20 +372,20 @@ export const restart = (name: string, sel: Selector = {}, options: StopOptions &
     return yield* start(name, sel.socket === undefined ? {} : { socket: sel.socket }, options)
   })
 
-export const status = (name: string, sel: Selector = {}): Effect.Effect<SessionStatus, KstlibError, Services> =>
+export const status = (name: string, sel: Selector = {}) =>
   Effect.gen(function*() {
     const config = yield* KstlibConfig
     const l = yield* locate(name, sel)
     if (l.observed !== null) {
       const base = statusOf(l.observed, config, yield* EnvDigests)
-      return { ...base, ready: yield* probeOnce(l.observed, config) }
+      return { ...base, ready: yield* probeOnce(l.observed, config) } satisfies SessionStatus as SessionStatus
     }
     const entry = config.sessions.find((e) => e.name === name)
     if (entry !== undefined) {
       const defined = definedStatus(entry, config)
       // Its backend could not be read: whether it runs is unknown, not "defined".
       const unknown = defined.state === "defined" && l.observation.problems.some((p) => concerns(entry, config, p))
-      return unknown ? { ...defined, state: "unknown" } : defined
+      return unknown ? { ...defined, state: "unknown" } satisfies SessionStatus as SessionStatus : defined
     }
     return yield* missing(l, config)
   })
@@ -430,7 +428,7 @@ export const logsTargets = (names: ReadonlyArray<string>, sel: Selector = {}, op
       const o = yield* requireObserved(yield* locate(name, sel))
       if (options.since !== undefined && o.backend === "tmux") {
         return yield* new InvalidInput({
-          field: "--since",
+          field: "since",
           reason: `'${name}' is a tmux session: tmux keeps no time per line, so --since works for containers only`
         })
       }
@@ -443,11 +441,8 @@ export const logsOf = (o: ObservedSession, options: LogsOptions = {}) =>
   })
 
 /** The last `lines` lines, then new ones until the session ends (or the stream is interrupted). */
-export const followOf = (o: ObservedSession, options: LogsOptions = {}): Stream.Stream<string, KstlibError, Backends> =>
-  Stream.unwrap(Effect.gen(function*() {
-    const lines: Stream.Stream<string, KstlibError> = (yield* Backends).follow(o, backendLogOptions(options, options.lines ?? 10))
-    return lines
-  }))
+export const followOf = (o: ObservedSession, options: LogsOptions = {}) =>
+  Stream.unwrap(Backends.use((backends) => Effect.succeed(backends.follow(o, backendLogOptions(options, options.lines ?? 10)))))
 
 export const logs = (name: string, sel: Selector = {}, options: LogsOptions = {}) =>
   Effect.gen(function*() {
@@ -456,7 +451,7 @@ export const logs = (name: string, sel: Selector = {}, options: LogsOptions = {}
   })
 
 /** The last `lines` lines, then new ones until the session ends (or the stream is interrupted). */
-export const follow = (name: string, sel: Selector = {}, options: LogsOptions = {}): Stream.Stream<string, KstlibError, Services> =>
+export const follow = (name: string, sel: Selector = {}, options: LogsOptions = {}) =>
   Stream.unwrap(Effect.map(logsTargets([name], sel, options), ([o]) => followOf(o!, options)))
 
 export const attach = (name: string, sel: Selector = {}) =>

@@ -5,6 +5,7 @@
 import { constants } from "node:fs"
 import { access, stat } from "node:fs/promises"
 import { delimiter, join } from "node:path"
+import { Context, Effect } from "effect"
 
 const isExecutableFile = async (file: string): Promise<boolean> => {
   try {
@@ -24,3 +25,19 @@ export const findOnPath = async (binary: string, pathEnv: string | undefined = p
   }
   return null
 }
+
+/**
+ * Looking programs up on PATH, as a service: the drivers find tmux, podman, docker and ssh through
+ * it, so a program on a fake spawner (kstlib/testing) answers from memory and reads no real PATH.
+ */
+export interface PathLookupService {
+  /** The absolute path of `binary` on PATH, or null. */
+  readonly find: (binary: string) => Effect.Effect<string | null>
+}
+
+export const PathLookup = Context.Reference<PathLookupService>("kstlib/PathLookup", {
+  defaultValue: () => ({ find: (binary) => Effect.promise(() => findOnPath(binary)) })
+})
+
+/** `binary` on PATH through the PathLookup service, or null. */
+export const lookPath = (binary: string): Effect.Effect<string | null> => Effect.flatMap(PathLookup, (p) => p.find(binary))

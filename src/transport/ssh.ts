@@ -20,7 +20,7 @@ import { HostUnreachable, sshHung } from "../errors.js"
 import type { HostSpec } from "../model.js"
 import type { RunOptions, RunResult } from "../proc.js"
 import { interactive, run } from "../proc.js"
-import { findOnPath } from "./path.js"
+import { lookPath } from "./path.js"
 
 /** The hosts of the loaded config (`ops.hosts`); provided from the config (layer.ts), empty by default. */
 export const SshHosts = Context.Reference<ReadonlyArray<HostSpec>>("kstlib/SshHosts", { defaultValue: () => [] })
@@ -261,7 +261,7 @@ export const dockerEnv = (hostName: string) =>
     const host = yield* hostNamed(hostName)
     const dir = yield* controlDir(hostName)
     const ssh = yield* SshBinary
-    const real = ssh.includes("/") ? ssh : (yield* Effect.promise(() => findOnPath(ssh))) ?? ssh
+    const real = ssh.includes("/") ? ssh : (yield* lookPath(ssh)) ?? ssh
     const bin = yield* Effect.try({
       try: () => dockerSshWrapper(host, dir, real),
       catch: (e) => new HostUnreachable({ host: hostName, reason: `cannot write the ssh wrapper: ${(e as Error).message}` })

@@ -100,14 +100,14 @@ describe("SessionManager / Sessions on real tmux", () => {
       )
     }))
 
-  it.live("fromConfig: unknown name lists what is there; a rejected entry is a ConfigInvalid, never a silent default", () =>
+  it.live("fromConfig: an unknown name is SessionNotInConfig; a rejected entry is a ConfigInvalid, never a silent default", () =>
     withConfig(
       `ops:\n  sessions:\n    good:\n      command: "sleep 60"\n    evil:\n      command: "echo hi; rm -rf /tmp/x"\n`,
       () =>
         Effect.gen(function*() {
           const missing = yield* Effect.flip(SessionManager.fromConfig("nope"))
-          expect(missing._tag).toBe("ConfigInvalid")
-          expect(missing.message).toContain("Available sessions: good, evil")
+          expect(missing).toMatchObject({ _tag: "SessionNotInConfig", session: "nope" })
+          expect(missing.message).toContain("session 'nope' is not in the config")
           const evil = yield* Effect.flip(SessionManager.fromConfig("evil"))
           expect(evil._tag).toBe("ConfigInvalid")
           expect(evil.message).toContain("unquoted ';' would chain commands, but no shell runs this command; quote it to pass it as an argument, or set shell: true")
@@ -129,7 +129,7 @@ describe("SessionManager / Sessions on real tmux", () => {
         const badSocket = yield* Effect.flip(Sessions.start("adhoc", { command: "sleep 1", socket: "a/b" }))
         expect(badSocket._tag).toBe("InvalidInput")
         const tmuxImage = yield* Effect.flip(Sessions.start("adhoc", { backend: "tmux", image: "busybox" }))
-        expect(tmuxImage).toMatchObject({ _tag: "InvalidInput", field: "--image" })
+        expect(tmuxImage).toMatchObject({ _tag: "InvalidInput", field: "image" })
         const badName = yield* Effect.flip(Sessions.start("1bad"))
         expect(badName).toMatchObject({ _tag: "InvalidInput", field: "NAME" })
       })))
@@ -156,7 +156,7 @@ describe("SessionManager / Sessions on real tmux", () => {
         Effect.gen(function*() {
           const e = yield* Effect.flip(Sessions.status("twin"))
           expect(e._tag).toBe("SessionAmbiguous")
-          expect(e.message).toContain("--backend")
+          expect(e.message).toContain("found in several places")
           const st = yield* Sessions.status("twin", { socket: b! })
           expect(st).toMatchObject({ state: "running", socket_name: b, owned: false, project: null })
         }))

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { Cause, Effect, Exit } from "effect"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
+import { cliMessage } from "../../src/cli/hints.js"
 import { encodeHolder, holderAlive, lockDirFor, lockPathFor, processStartTime, readLockHolder, withApplyLock } from "../../src/reconcile/lock.js"
 
 const uid = process.getuid?.() ?? 0
@@ -29,7 +30,7 @@ const withLock = <A>(file: string, body: Effect.Effect<A> = Effect.void as Effec
 const failure = (exit: Exit.Exit<unknown, { readonly _tag: string; readonly message: string }>) => {
   if (!Exit.isFailure(exit)) throw new Error("expected a failure")
   const e = Cause.squash(exit.cause) as { readonly _tag: string; readonly message: string }
-  return { tag: e._tag, message: e.message }
+  return { tag: e._tag, message: e.message, cli: cliMessage(e as typeof e & Record<string, unknown>) }
 }
 
 /** A one-line message, not an exception dump. */
@@ -201,8 +202,9 @@ describe("holder identity", () => {
     const f = failure(await withLock(file))
     expect(f.tag).toBe("ApplyLocked")
     expect(f.message).toContain(`(pid ${pid})`)
-    // the flag that waits is --wait-lock (`--wait` waits for readiness)
-    expect(f.message).toContain("pass --wait-lock")
+    // the library names no flag; the CLI's is --wait-lock (`--wait` waits for readiness)
+    expect(f.message).not.toContain("--")
+    expect(f.cli).toContain("pass --wait-lock")
     expect(readLockHolder(file)?.pid).toBe(pid) // untouched
   })
 

@@ -38,7 +38,7 @@ const ALLOWED: Readonly<Record<string, ReadonlyArray<string>>> = {
   export: [...VOCABULARY, "spec", "config"],
   // `ops import`: other tools' files into a config (checked with config's rules); pm2 JS runs in a child
   import: [...VOCABULARY, "proc", "config"],
-  layer: [...VOCABULARY, "spec", "backends", "transport", "config"]
+  layer: [...VOCABULARY, "proc", "spec", "backends", "transport", "config"]
 }
 
 const files = (dir: string): ReadonlyArray<string> =>
