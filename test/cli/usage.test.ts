@@ -94,7 +94,8 @@ describe("usage errors fit a pipe", () => {
     expect(r.stdout).toMatch(/^ {2}--timeout, -t integer +Seconds a graceful stop waits before killing\. \(default: 10\)$/mu)
     expect(r.stdout).toMatch(/--color choice .*\(default: auto\)/u)
     const apply = run(["ops", "apply", "--help"])
-    expect(apply.stdout).toContain("Steps run at once. (default: 4)")
+    // No fixed default: each engine's own width, named in the help.
+    expect(apply.stdout).toMatch(/--parallel integer +Steps run at once, all engines together\. Default: each engine at its own pace \(podman \d+, docker \d+, tmux \d+ at once\)/u)
     expect(apply.stdout).toMatch(/--settle .*\(default: 0\.5\)/u)
     expect(run(["ops", "logs", "--help"]).stdout).toContain("How many lines (per session). (default: 100)")
   })

@@ -12,6 +12,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Result, Stream } from "effect"
 import { Backends } from "../../src/backends/registry.js"
 import { Tmux, TmuxBinary } from "../../src/backends/tmux.js"
+import { serverListens, socketPath, TmuxSocketDirectory } from "../../src/backends/tmux/sockets.js"
 import type { ObservedSession, ObservedTmux, TmuxSpec } from "../../src/model.js"
 import { isOurs, NO_MARK } from "../../src/model.js"
 import { fingerprint, launchOf, specHash } from "../support/factories.js"
@@ -403,7 +404,13 @@ describe("tmux backend (real tmux)", () => {
       expect(obs).toEqual({ sessions: [], answered: [{ backend: "tmux" }], problems: [] })
       const missing = yield* (yield* Tmux).observe({ sockets: [] }).pipe(Effect.provideService(TmuxBinary, "no-such-tmux-kstlib"))
       expect(missing.problems).toMatchObject([{ scope: { backend: "tmux" }, kind: "missing" }])
-    }).pipe(Effect.provide(Tmux.layer), Effect.provide(counting.layer))
+    }).pipe(
+      // Other test files run tmux servers in the shared socket directory at the same time: this
+      // test discovers none of them (the real connect() check still decides about its own socket).
+      Effect.provideService(TmuxSocketDirectory, { discover: Effect.succeed([]), listens: (s) => serverListens(socketPath(s)) }),
+      Effect.provide(Tmux.layer),
+      Effect.provide(counting.layer)
+    )
   })
 
   it.live("observe is ONE tmux call per socket, for 1 and for 50 sessions; launching 49 is ONE invocation", () => {
