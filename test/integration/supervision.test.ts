@@ -51,7 +51,7 @@ const until = (spec: TmuxSpec | ContainerSpec, ok: (o: ObservedSession | undefin
     return o
   })
 
-describe("tmux: a pane-died hook restarts the pane (no daemon)", () => {
+describe("tmux: the supervisor in the pane restarts the command (no daemon)", () => {
   const socket = Effect.acquireRelease(
     Effect.sync(() => `kstlib-test-${randomBytes(4).toString("hex")}`),
     (s) => Effect.sync(() => void spawnSync("tmux", ["-L", s, "kill-server"], { stdio: "ignore" }))
@@ -106,7 +106,7 @@ describe("tmux: a pane-died hook restarts the pane (no daemon)", () => {
       const spec = tspec("svc", `echo run >> ${file}; exec sleep 300`, sock, { restart: "always" })
       yield* launch(spec)
       const o = yield* until(spec, (o) => o?.state === "running" && lines(file) === 1, 5)
-      // kept (in-place restart's first half): the pane stays dead, the hook does not respawn it
+      // kept (in-place restart's first half): the pane stays dead, the supervisor does not restart it
       expect(yield* backends.stop(o!, { timeout: 2, leave: "instance" })).not.toBe("already-stopped")
       yield* Effect.sleep("3 seconds")
       expect(yield* find(spec)).toMatchObject({ state: "exited" })
@@ -115,8 +115,10 @@ describe("tmux: a pane-died hook restarts the pane (no daemon)", () => {
       yield* backends.startInPlace((yield* find(spec))!, spec, { project: PROJECT, stamp: launchOf(spec).stamp })
       const back = yield* until(spec, (o) => o?.state === "running" && lines(file) === 2, 5)
       expect(back).toMatchObject({ state: "running", restarts: 0 })
+      // the supervisor in the pane restarts (no hook); the pid reported is the command's own
       const hooks = execFileSync("tmux", ["-L", sock, "show-options", "-H", "-t", "=svc:", "pane-died"], { encoding: "utf8" })
-      expect(hooks).toContain("pane-died")
+      expect(hooks).not.toContain("pane-died")
+      expect(readFileSync(`/proc/${back!.pid}/cmdline`, "utf8").split("\0")).toEqual(["sleep", "300", ""])
       // a normal stop closes the session; nothing comes back
       yield* backends.stop(back!, { timeout: 2, leave: "stopped", owned: true })
       yield* Effect.sleep("2500 millis")
