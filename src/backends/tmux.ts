@@ -405,18 +405,17 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
       const allEnded = host === undefined ? Effect.sync(() => sessionMembers(sid).length === 0) : mainEnded
       // what the command ignores is not waited for (an interactive shell under `trap '' INT`)
       const ignored = (sig: string) => host === undefined && ignoresSignal(pane.commandPid ?? sid, sig)
+      let graceful = false
       if (!settings.force) {
         yield* signal(settings.signal)
-        const ended = ignored(settings.signal) ? false : yield* within(settings.timeout, mainEnded)
-        if (ended) {
-          // the main process ended gracefully; what it left behind (`nohup cmd &`) is ended too
-          if (yield* allEnded) return "stopped" as const
-        }
+        graceful = ignored(settings.signal) ? false : yield* within(settings.timeout, mainEnded)
+        if (graceful && (yield* allEnded)) return "stopped" as const
       }
+      // what is left: the main process that did not end, or what it left behind (`nohup cmd &`)
       yield* signal("TERM")
       if (ignored("TERM") || !(yield* within(2, allEnded))) yield* signal("KILL")
       yield* within(2, allEnded)
-      return "killed" as const
+      return graceful ? "stopped" as const : "killed" as const
     })
 
   /**

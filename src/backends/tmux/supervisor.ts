@@ -53,13 +53,15 @@ export const SUPERVISOR_SCRIPT = [
   `  [ "$x" = 1 ] && exit "$s"`,
   `  [ "$k" = no ] && exit "$s"`,
   `  [ "$k" = on-failure ] && [ "$s" = 0 ] && exit "$s"`,
-  // a run that lasted min_uptime was not a crash loop: count and backoff start again
-  `  [ $(((t - \${now%% *}) * 1000)) -ge "$up" ] && { c=0; d=$d0; }`,
-  `  [ -n "$m" ] && [ "$c" -ge "$m" ] && exit "$s"`,
+  // a run that lasted min_uptime was not a crash loop: count and backoff start again, and its
+  // restart is not counted (max_restarts: crashes in a row, as pm2's unstable restarts)
+  `  l=0; [ $(((t - \${now%% *}) * 1000)) -ge "$up" ] && { c=0; d=$d0; l=1; }`,
+  `  [ "$l" = 0 ] && [ -n "$m" ] && [ "$c" -ge "$m" ] && exit "$s"`,
   `  command -p sleep "$(secs "$d")"`,
   `  x=$(o show-options -qv -t "$TMUX_PANE" ${Marks.tmuxStopped}) || exit "$s"`,
   `  [ "$x" = 1 ] && exit "$s"`,
-  `  c=$((c + 1)) n=$((n + 1)) d=$((d * 2))`,
+  `  [ "$l" = 1 ] || c=$((c + 1))`,
+  `  n=$((n + 1)) d=$((d * 2))`,
   `  [ "$d" -eq 0 ] && d=1000`,
   `  [ "$d" -gt "$cap" ] && d=$cap`,
   `  o set-option -t "$TMUX_PANE" ${Marks.tmuxRestarts} "$n" || exit "$s"`,
