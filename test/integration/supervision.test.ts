@@ -175,6 +175,17 @@ describe.each(engines)("%s: the engine's restart policy", (rt: RuntimeName) => {
       yield* Effect.sleep("2 seconds")
       expect((yield* find(spec))?.restarts).toBe(count)
     }).pipe(Effect.scoped, Effect.provide(BackendsLive)), 60_000)
+
+  it.live("stop_signal and stop_timeout are the container's own: a stop without --timeout sends QUIT and the shell ends on it", () =>
+    Effect.gen(function*() {
+      // PID 1 ignores TERM unless it traps it: only the configured QUIT ends it gracefully
+      const spec = cspec("quits", "trap 'exit 0' QUIT; while :; do sleep 0.2; done", { stop_signal: "QUIT", stop_timeout: 3 })
+      yield* cleanup(spec.name)
+      yield* launch(spec)
+      const o = yield* until(spec, (o) => o?.state === "running", 10)
+      expect(yield* (yield* Backends).stop(o!, { leave: "instance" })).toBe("stopped")
+      expect(yield* find(spec)).toMatchObject({ state: "exited", exit_code: 0 })
+    }).pipe(Effect.scoped, Effect.provide(BackendsLive)), 60_000)
 })
 
 /** One `ready:` attempt through the Backend contract, on real sessions: `cmd:` where the session runs, `log:` on its output. */

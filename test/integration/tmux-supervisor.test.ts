@@ -49,6 +49,17 @@ const waitFor = (ok: () => boolean, seconds: number) =>
     return ok()
   })
 
+/** The session once the supervisor gave up (its pane dead), or as last seen after `seconds`. */
+const untilExited = (s: TmuxSpec, seconds: number) =>
+  Effect.gen(function*() {
+    for (let i = 0; i < seconds * 5; i++) {
+      const x = yield* find(s)
+      if (x?.state === "exited") return x
+      yield* Effect.sleep("200 millis")
+    }
+    return yield* find(s)
+  })
+
 const alive = (pid: number) => {
   try {
     return readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.[0] !== "Z"
@@ -121,14 +132,7 @@ describe("tmux supervisor: restarts", () => {
       })
       yield* launch(s)
       expect(yield* waitFor(() => linesOf(runs).length >= 5, 20)).toBe(true)
-      const o = yield* Effect.gen(function*() {
-        for (let i = 0; i < 30; i++) {
-          const x = yield* find(s)
-          if (x?.state === "exited") return x
-          yield* Effect.sleep("200 millis")
-        }
-        return yield* find(s)
-      })
+      const o = yield* untilExited(s, 6)
       yield* Effect.sleep("1500 millis") // no sixth run
       expect(linesOf(runs).length).toBe(5)
       expect(o).toMatchObject({ state: "exited", exit_code: 1, restarts: 4, last_exit_code: 1 })
@@ -252,14 +256,7 @@ describe("tmux supervisor: config text runs nothing", () => {
         restart_delay: 0.2
       })
       yield* launch(s)
-      const o = yield* Effect.gen(function*() {
-        for (let i = 0; i < 40; i++) {
-          const x = yield* find(s)
-          if (x?.state === "exited") return x
-          yield* Effect.sleep("200 millis")
-        }
-        return yield* find(s)
-      })
+      const o = yield* untilExited(s, 8)
       expect(o).toMatchObject({ state: "exited", restarts: 1, exit_code: 1 })
       expect(linesOf(out)).toEqual([`$(touch ${w}/CMD)`, `#(touch ${w}/FMT)`, "#{socket_path}", "it's", dir])
       for (const f of ["DIR", "CMD", "FMT"]) expect(existsSync(join(w, f))).toBe(false)
