@@ -52,7 +52,7 @@ export interface Supervision {
 }
 
 /** The signals a stop may start with (names without `SIG`). */
-export const STOP_SIGNALS = ["INT", "TERM", "HUP", "QUIT", "USR1", "USR2", "WINCH"] as const
+export const STOP_SIGNALS = ["INT", "TERM", "HUP", "QUIT", "USR1", "USR2", "KILL"] as const
 export type StopSignal = (typeof STOP_SIGNALS)[number]
 
 export const DEFAULT_MAX_RESTARTS_ON_FAILURE = 5

@@ -137,7 +137,7 @@ const stop = Command.make("stop", {
       yield* Console.log(`Still running, and depending on it (left alone): ${dependents.join(", ")}.`)
     }
   }), { tolerant: true })).pipe(
-  Command.withDescription("Stop a session: interrupt (Ctrl-C / SIGTERM), wait up to --timeout seconds, then kill. Containers created by kstlib are removed."),
+  Command.withDescription("Stop a session: its stop_signal (default INT), wait up to --timeout (or its stop_timeout) seconds, then TERM, then KILL. Containers created by kstlib are removed."),
   Command.withExamples([
     { command: "kstlib ops stop clock", description: "Graceful stop, 10 s grace" },
     { command: "kstlib ops stop api -t 30", description: "Give it 30 seconds to shut down" },

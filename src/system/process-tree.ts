@@ -41,7 +41,7 @@ export const sessionMembers = (sid: number): ReadonlyArray<number> => {
   return out
 }
 
-const SIGNAL_NUMBERS: Readonly<Record<string, number>> = { HUP: 1, INT: 2, QUIT: 3, USR1: 10, USR2: 12, TERM: 15, WINCH: 28 }
+const SIGNAL_NUMBERS: Readonly<Record<string, number>> = { HUP: 1, INT: 2, QUIT: 3, KILL: 9, USR1: 10, USR2: 12, TERM: 15 }
 
 /** Does the process ignore this signal (SIG_IGN, /proc/PID/status SigIgn)? Unknown: no. */
 export const ignoresSignal = (pid: number, signal: string): boolean => {

@@ -185,7 +185,7 @@ describe("restart timings and stop settings", () => {
       restart: on-failure
       restart_delay: -1
       max_backoff: 0
-      stop_signal: KILL
+      stop_signal: STOP
       stop_timeout: 99999
     nopolicy:
       command: sleep 1
