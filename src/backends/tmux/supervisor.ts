@@ -24,9 +24,12 @@ export const SUPERVISOR_NAME = "kstlib-supervise"
  * - The command runs in the FOREGROUND, through `sh -c '…; exec "$@"'`: it keeps the pane's
  *   terminal as stdin and default signal dispositions (a background job of a non-interactive sh
  *   gets /dev/null and SIGINT ignored), and `exec` keeps the pid it recorded in `@kstlib-pid`.
+ * - Job control (`set -m`) gives each run its own process group, made the terminal's foreground
+ *   group: a Ctrl-C typed into the pane reaches the command only, and tmux shows the command
+ *   (`pane_current_command`), not `sh`.
  * - The supervisor traps INT, TERM, HUP and QUIT with a handler (never `trap ''`: an ignored signal
- *   stays ignored across exec, the command would inherit it), so a Ctrl-C meant for the command
- *   does not end the supervisor; traps with a handler are reset in the command.
+ *   stays ignored across exec, the command would inherit it), so a signal sent to the whole pane
+ *   (a stop's first one) does not end it before the command; traps with a handler are reset in the command.
  * - Before any restart it reads `@kstlib-stopped` (a stop through kstlib sets it first), and when
  *   its session is gone (the read fails) it ends: a stop is never undone.
  * - One marker line per run start and end on the pane's output (the log files rely on these forms).
@@ -36,6 +39,7 @@ export const SUPERVISOR_SCRIPT = [
   `k=$1 m=$2 d0=$3 cap=$4 up=$5 T=$6; shift 6`,
   // no command: the user's shell (a session with a restart policy and no command)
   `[ $# -eq 0 ] && set -- "\${SHELL:-/bin/sh}"`,
+  `set -m`,
   `trap : INT TERM HUP QUIT`,
   `o() { "$T" "$@" 2>/dev/null; }`,
   `secs() { printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)); }`,
