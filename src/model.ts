@@ -10,7 +10,7 @@ export type BackendKind = "tmux" | "container"
 export type RuntimeName = "podman" | "docker" | "swarm"
 export type DesiredState = "running" | "stopped"
 
-/** `restart:` — what happens when the session's process ends (tmux: a pane-died hook; containers: the engine's policy). */
+/** `restart:` — what happens when the session's process ends (tmux: kstlib's supervisor in the pane; containers: the engine's policy). */
 export type RestartPolicy = "no" | "on-failure" | "always"
 
 /** `ready:` — how to tell the session is ready (one check), polled every `interval` s for at most `timeout` s. */
@@ -34,18 +34,50 @@ export type ReadySpec = ReadyCheck & {
 export interface Supervision {
   /** Default "no". */
   readonly restart?: RestartPolicy
-  /** null/absent: the policy's default (5 for on-failure, unlimited for always). */
+  /** Crashes in a row (a run longer than `min_uptime` resets the count); null/absent: the policy's default (5 for on-failure, unlimited for always). */
   readonly max_restarts?: number | null
+  /** Seconds before the first restart (default 1); each crash in a row doubles it up to `max_backoff`. */
+  readonly restart_delay?: number
+  /** Cap of the doubling, seconds (default 30). */
+  readonly max_backoff?: number
+  /** A run that lasted at least this (seconds, default 10) resets the backoff and the `max_restarts` count. */
+  readonly min_uptime?: number
+  /** The signal a stop sends first (default INT), before TERM and then KILL. */
+  readonly stop_signal?: StopSignal
+  /** Seconds a stop waits after `stop_signal` before TERM (default 10). */
+  readonly stop_timeout?: number
   readonly ready?: ReadySpec | null
   /** Sessions that must be running (and ready, when they have `ready:`) before this one starts. */
   readonly depends_on?: ReadonlyArray<string>
 }
 
+/** The signals a stop may start with (names without `SIG`). */
+export const STOP_SIGNALS = ["INT", "TERM", "HUP", "QUIT", "USR1", "USR2", "KILL"] as const
+export type StopSignal = (typeof STOP_SIGNALS)[number]
+
 export const DEFAULT_MAX_RESTARTS_ON_FAILURE = 5
 export const DEFAULT_READY_TIMEOUT = 60
 export const DEFAULT_READY_INTERVAL = 1
-/** Exponential backoff between restarts: 1 s, 2 s, 4 s... up to this. */
-export const MAX_RESTART_BACKOFF = 30
+/** Backoff between restarts: `restart_delay` (1 s), doubling with each crash in a row, up to `max_backoff` (30 s). */
+export const DEFAULT_RESTART_DELAY = 1
+export const DEFAULT_MAX_BACKOFF = 30
+/** A run this long (seconds) was not a crash loop: the backoff and the count start again. */
+export const DEFAULT_MIN_UPTIME = 10
+export const DEFAULT_STOP_SIGNAL: StopSignal = "INT"
+export const DEFAULT_STOP_TIMEOUT = 10
+
+/** The restart policy's timings, defaults filled in. */
+export const backoffOf = (spec: Supervision) => ({
+  delay: spec.restart_delay ?? DEFAULT_RESTART_DELAY,
+  cap: spec.max_backoff ?? DEFAULT_MAX_BACKOFF,
+  minUptime: spec.min_uptime ?? DEFAULT_MIN_UPTIME
+})
+
+/** How a stop goes, defaults filled in: `signal`, wait `timeout` s, TERM, KILL. */
+export const stopSettingsOf = (spec: Supervision) => ({
+  signal: spec.stop_signal ?? DEFAULT_STOP_SIGNAL,
+  timeout: spec.stop_timeout ?? DEFAULT_STOP_TIMEOUT
+})
 
 export const restartPolicy = (spec: Supervision): RestartPolicy => spec.restart ?? "no"
 
@@ -209,6 +241,10 @@ export const Marks = {
   tmuxRestarts: "@kstlib-restarts",
   tmuxLastExit: "@kstlib-last-exit",
   tmuxStopped: "@kstlib-stopped",
+  /** Written by the supervisor: the running command's own pid (`-` between runs). */
+  tmuxPid: "@kstlib-pid",
+  /** `SIGNAL TIMEOUT` of the session's stop settings, read by a stop in its pane listing. */
+  tmuxStop: "@kstlib-stop",
   labelManaged: "io.kstlib.managed",
   labelProject: "io.kstlib.project",
   labelSession: "io.kstlib.session",

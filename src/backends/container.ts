@@ -44,6 +44,7 @@ import { engineMessage, isNoSuchContainer, parseInspect, parsePs, parseRestartIn
 import { lookPath } from "../transport/path.js"
 import { bindSources, parseSocketAnswer, socketMountRefusal, socketQueryArgs, socketsToRefuse } from "./container/sockets.js"
 import { probeWith } from "./probe.js"
+import { SECONDS_BOUNDS } from "../config/rules.js"
 
 /**
  * `logs [--since T] [--timestamps] [-f] --tail N NAME`: both engines take `--since` as Unix seconds
@@ -361,8 +362,9 @@ const make = Effect.gen(function*() {
       }
       if (running) {
         const force = options.force ?? false
-        const timeout = options.timeout ?? 10
-        const r = yield* exec(o.runtime, stopArgs(o.name, force, timeout), { minTimeout: timeout + 30 }, o.host).pipe(
+        // absent: the container's own stop_timeout, at most the largest one validation allows
+        const timeout = options.timeout
+        const r = yield* exec(o.runtime, stopArgs(o.name, force, timeout), { minTimeout: (timeout ?? SECONDS_BOUNDS.stop_timeout.max) + 30 }, o.host).pipe(
           Effect.mapError((e) => stopFailed(o.name, e.message))
         )
         const after = yield* waitNotRunning(o.name, o.runtime, o.host)

@@ -18,7 +18,9 @@ import {
   TmuxNotFound,
   Unsupported
 } from "../errors.js"
-import type { ObservedTmux, TmuxSpec } from "../model.js"
+import type { ObservedTmux, StopSignal, TmuxSpec } from "../model.js"
+import { DEFAULT_STOP_SIGNAL, DEFAULT_STOP_TIMEOUT } from "../model.js"
+import { ignoresSignal, isAlive, sessionMembers, signalSession } from "../system/process-tree.js"
 import type { Stamp } from "../spec/fingerprint.js"
 import type { BackendTimeout, HostUnreachable } from "../errors.js"
 import { interactive, run } from "../proc.js"
@@ -50,6 +52,7 @@ import {
   parseFollowPoll,
   parsePanes,
   parsePaneStates,
+  type PaneState,
   tmuxEnvSocketPath
 } from "./tmux/parse.js"
 import {
@@ -361,43 +364,75 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
       Effect.map((r) => (r.exitCode === 0 ? Option.some(parsePaneStates(r.stdout)) : Option.none()))
     )
 
-  /** Signals a pane's process group (the pane's process leads it); gone already is fine. */
-  const signalGroup = (pid: number, signal: NodeJS.Signals, host?: string): Effect.Effect<void> =>
-    host !== undefined
-      // the same on the host, by its own `kill` (group first, else the process); gone already is fine
-      ? sshRun(host, ["sh", "-c", "kill -s \"$0\" -- \"-$1\" 2>/dev/null || kill -s \"$0\" \"$1\" 2>/dev/null; true", signal.replace(/^SIG/u, ""), String(pid)]).pipe(
-        Effect.provideService(ChildProcessSpawner.ChildProcessSpawner, spawner),
-        Effect.ignore
-      )
-      : Effect.sync(() => {
-      try {
-        process.kill(-pid, signal)
-      } catch {
-        try {
-          process.kill(pid, signal)
-        } catch { /* already gone */ }
-      }
-    })
+  /**
+   * On a host: its own `kill` to the pane's process group and `pkill -s` to every process of the
+   * pane's terminal session (fixed script, the signal and id as arguments); gone already is fine.
+   */
+  const signalRemote = (host: string, sid: number, signal: string): Effect.Effect<void> =>
+    sshRun(host, ["sh", "-c", "kill -s \"$0\" -- \"-$1\" 2>/dev/null; pkill \"-$0\" -s \"$1\" 2>/dev/null; true", signal, String(sid)]).pipe(
+      Effect.provideService(ChildProcessSpawner.ChildProcessSpawner, spawner),
+      Effect.ignore
+    )
 
-  const waitDead = (name: string, socket: string | null, paneId: string, seconds: number, host?: string) =>
-    sessionPanes(name, socket, host).pipe(
-      Effect.map((p) => Option.isNone(p) || !p.value.some((x) => x.id === paneId && !x.dead)),
-      Effect.repeat({ schedule: Schedule.spaced("200 millis"), until: (done) => done }),
-      Effect.timeoutOption(Duration.seconds(seconds)),
+  /** Polls `done` every 100 ms for at most `seconds`; true when it came true. */
+  const within = <E>(seconds: number, done: Effect.Effect<boolean, E>) =>
+    done.pipe(
+      Effect.repeat({ schedule: Schedule.spaced("100 millis"), until: (d) => d }),
+      Effect.timeoutOption(Duration.millis(Math.max(0, seconds * 1000))),
       Effect.map((r) => Option.isSome(r) && r.value)
     )
 
+  /** A remote pane's process ended, as its server says (after reaping: see reapThenListPanesArgs). */
+  const remoteEnded = (name: string, socket: string | null, paneId: string, host: string) =>
+    tmux(socket, ["run-shell", "true", ";", ...sessionPanesArgs(name)], { host }).pipe(
+      Effect.map((r) => r.exitCode !== 0 || !parsePaneStates(r.stdout).some((x) => x.id === paneId && !x.dead))
+    )
+
   /**
-   * Graceful: C-c, wait up to `timeout` s for the process to end; a process that ignores it (or
-   * `force`) is killed: SIGTERM then SIGKILL to its process group, then the session is closed.
-   * The outcome says which happened.
+   * The stop ladder on one pane: `stop_signal` to the pane's process group and every process of its
+   * terminal session, up to `timeout` s for the pane's process to end; then TERM to whatever is
+   * left of them, 2 s; then KILL. A step whose signal the command ignores (SIG_IGN) is not waited
+   * out. On this machine the processes are read from /proc (tmux 3.3a may not notice an exit);
+   * on a host, from its server.
+   */
+  const ladder = (
+    pane: PaneState & { readonly pid: number },
+    settings: { readonly signal: StopSignal; readonly timeout: number; readonly force: boolean },
+    where: { readonly name: string; readonly socket: string | null; readonly host: string | undefined }
+  ) =>
+    Effect.gen(function*() {
+      const sid = pane.pid
+      const host = where.host
+      const signal = (sig: string) =>
+        host === undefined ? Effect.sync(() => signalSession(sid, `SIG${sig}` as NodeJS.Signals)) : signalRemote(host, sid, sig)
+      const mainEnded = host === undefined ? Effect.sync(() => !isAlive(sid)) : remoteEnded(where.name, where.socket, pane.id, host)
+      const allEnded = host === undefined ? Effect.sync(() => sessionMembers(sid).length === 0) : mainEnded
+      // what the command ignores is not waited for (an interactive shell under `trap '' INT`)
+      const ignored = (sig: string) => host === undefined && ignoresSignal(pane.commandPid ?? sid, sig)
+      let graceful = false
+      if (!settings.force) {
+        yield* signal(settings.signal)
+        graceful = ignored(settings.signal) ? false : yield* within(settings.timeout, mainEnded)
+        if (graceful && (yield* allEnded)) return "stopped" as const
+      }
+      // what is left: the main process that did not end, or what it left behind (`nohup cmd &`)
+      yield* signal("TERM")
+      if (ignored("TERM") || !(yield* within(2, allEnded))) yield* signal("KILL")
+      yield* within(2, allEnded)
+      return graceful ? "stopped" as const : "killed" as const
+    })
+
+  /**
+   * Graceful: the stop ladder (above), `timeout` (a stop's `--timeout`, else the session's
+   * `stop_timeout`) after the first signal; `force` starts at TERM. Then the session is closed
+   * (unless it is kept for a restart in place). The outcome says which happened.
    */
   const stop = Effect.fn("Tmux.stop")(function*(o: ObservedTmux, options: StopOptions) {
     const socket = normalizeSocket(o.socket_name)
     const fail = (e: { readonly message: string }) => stopFailed(o.name, e.message)
-    // A stop through kstlib is never undone by the restart policy: hook removed, session marked
-    // stopped (a restart already waiting out its backoff sees the mark and gives up). Same call as
-    // the pane listing. Only on kstlib's own sessions: a foreign session's hooks are the user's.
+    // A stop through kstlib is never undone by the restart policy: the session is marked stopped
+    // first (the supervisor reads the mark before any restart), in the same call as the pane
+    // listing. Only on kstlib's own sessions: a foreign session's options are the user's.
     const host = o.host
     const panes = yield* tmux(socket, [
       ...(o.mark.managed ? unsuperviseCommands(o.name).flatMap((c) => [...c, ";"]) : []),
@@ -408,23 +443,22 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
     )
     if (Option.isNone(panes)) return yield* notFound(o.name)
     const first = panes.value[0]
-    let outcome: StopOutcome = first === undefined || first.dead ? "already-stopped" : "stopped"
-    if (first !== undefined && !first.dead) {
-      const ended = options.force === true
-        ? false
-        : yield* tmux(socket, ["send-keys", "-t", first.id, "C-c"], { host }).pipe(
-          Effect.andThen(waitDead(o.name, socket, first.id, options.timeout ?? 10, host)),
-          Effect.mapError(fail)
-        )
-      if (!ended && first.pid !== null) {
-        outcome = "killed"
-        yield* signalGroup(first.pid, "SIGTERM", host)
-        const termEnded = yield* waitDead(o.name, socket, first.id, 2, host).pipe(Effect.mapError(fail))
-        if (!termEnded) yield* signalGroup(first.pid, "SIGKILL", host)
-      } else if (!ended) outcome = "killed"
+    let outcome: StopOutcome = "already-stopped"
+    if (first !== undefined && first.pid !== null && (!first.dead || (host === undefined && sessionMembers(first.pid).length > 0))) {
+      const settings = {
+        signal: first.stop?.signal ?? DEFAULT_STOP_SIGNAL,
+        timeout: options.timeout ?? first.stop?.timeout ?? DEFAULT_STOP_TIMEOUT,
+        force: options.force === true
+      }
+      const done = yield* ladder({ ...first, pid: first.pid }, settings, { name: o.name, socket, host }).pipe(Effect.mapError(fail))
+      outcome = first.dead ? "already-stopped" : done
     }
-    // The pane stays (remain-on-exit), dead, to be respawned in place.
-    if (options.leave === "instance") return outcome
+    // The pane stays (remain-on-exit), dead, to be respawned in place; tmux 3.3a may have missed
+    // its exit (a lost SIGCHLD): a child of the server exiting makes it reap.
+    if (options.leave === "instance") {
+      yield* tmux(socket, ["run-shell", "true"], { host }).pipe(Effect.ignore)
+      return outcome
+    }
     const kill = yield* tmux(socket, ["kill-session", "-t", sessionTarget(o.name)], { host }).pipe(Effect.mapError(fail))
     if (kill.exitCode === 0) return outcome
     // Already gone (it ended by itself, or someone else killed it) is success.

@@ -35,7 +35,11 @@ const waitReady = Flag.Boolean("wait").pipe(
   ),
   Flag.withDefault(false)
 )
-const timeout = Flag.Int("timeout").pipe(Flag.withAlias("t"), withDefaultShown("Seconds a graceful stop waits before killing.", 10))
+const timeout = Flag.Int("timeout").pipe(
+  Flag.withAlias("t"),
+  Flag.withDescription("Seconds a graceful stop waits after the first signal before TERM, then KILL (default: each session's stop_timeout, 10)."),
+  Flag.optional
+)
 const parallel = Flag.Int("parallel").pipe(
   Flag.withDescription(
     `Steps run at once, all engines together. Default: each engine at its own pace (podman ${PODMAN_WIDTH}, docker ${DOCKER_WIDTH}, tmux ${TMUX_WIDTH} at once), engines side by side.`
@@ -85,7 +89,7 @@ const plan = Command.make("plan", {
  */
 const converge = <E, R>(
   verb: string,
-  f: { readonly json: boolean; readonly verbose: boolean; readonly parallel: Option.Option<number>; readonly timeout: number; readonly waitLock: boolean; readonly wait?: boolean; readonly settle: number },
+  f: { readonly json: boolean; readonly verbose: boolean; readonly parallel: Option.Option<number>; readonly timeout: Option.Option<number>; readonly waitLock: boolean; readonly wait?: boolean; readonly settle: number },
   run: (options: ApplyOptions) => Effect.Effect<ApplyResult, E, R>
 ) =>
   Effect.gen(function*() {
@@ -98,7 +102,7 @@ const converge = <E, R>(
       run({
         parallel: Option.getOrUndefined(f.parallel),
         settle: Duration.seconds(f.settle),
-        stopTimeout: f.timeout,
+        ...(Option.isSome(f.timeout) ? { stopTimeout: f.timeout.value } : {}),
         waitLock: f.waitLock,
         waitReady: f.wait === true,
         onPlan: (planned) =>
@@ -130,11 +134,11 @@ const settle = Flag.Finite("settle").pipe(
   )
 )
 
-const checkFlags = (f: { readonly parallel: Option.Option<number>; readonly settle: number; readonly timeout: number }) =>
+const checkFlags = (f: { readonly parallel: Option.Option<number>; readonly settle: number; readonly timeout: Option.Option<number> }) =>
   Effect.gen(function*() {
     if (Option.isSome(f.parallel) && f.parallel.value < 1) return yield* new InvalidInput({ field: "--parallel", reason: "must be at least 1" })
     if (f.settle < 0 || f.settle > 300) return yield* new InvalidInput({ field: "--settle", reason: "must be between 0 and 300 seconds" })
-    if (f.timeout < 0 || f.timeout > 3600) return yield* new InvalidInput({ field: "--timeout", reason: "must be between 0 and 3600 seconds" })
+    if (Option.isSome(f.timeout) && (f.timeout.value < 0 || f.timeout.value > 3600)) return yield* new InvalidInput({ field: "--timeout", reason: "must be between 0 and 3600 seconds" })
   })
 
 const apply = Command.make("apply", { names, json, prune, verbose, dryRun, parallel, waitLock, wait: waitReady, timeout, settle }, (f) =>

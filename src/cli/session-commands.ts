@@ -34,8 +34,12 @@ const json = Flag.Boolean("json").pipe(Flag.withDescription("Print JSON on stdou
 const quiet = Flag.Boolean("quiet").pipe(Flag.withAlias("q"), Flag.withDescription("Print only a short line."), Flag.withDefault(false))
 const timeout = Flag.Int("timeout").pipe(
   Flag.withAlias("t"),
-  withDefaultShown("Seconds a graceful stop waits before killing.", 10)
+  Flag.withDescription("Seconds a graceful stop waits after the first signal before TERM, then KILL (default: the session's stop_timeout, 10)."),
+  Flag.optional
 )
+
+/** `--timeout` when given; else each session's own `stop_timeout`. */
+const timeoutOf = (t: Option.Option<number>) => (Option.isSome(t) ? { timeout: t.value } : {})
 
 const sel = (b: Option.Option<BackendKind>, s: Option.Option<string>, h: Option.Option<string> = Option.none()) => ({
   backend: Option.getOrUndefined(b),
@@ -119,13 +123,13 @@ const stop = Command.make("stop", {
   quiet
 }, (f) =>
   withApp(Effect.gen(function*() {
-    const r = yield* Ops.stop(f.name, sel(f.backend, f.socket, f.host), { force: f.force, timeout: f.timeout })
+    const r = yield* Ops.stop(f.name, sel(f.backend, f.socket, f.host), { force: f.force, ...timeoutOf(f.timeout) })
     const words = r.status === "not-running"
       ? "is not running (nothing to stop)"
       : r.status === "already-stopped"
       ? "was not running; cleared"
       : r.status === "killed"
-      ? `stopped (killed: it did not end within ${f.force ? "0" : f.timeout}s of the interrupt)`
+      ? `stopped (killed: it did not end within ${f.force ? "0" : Option.getOrElse(f.timeout, () => "its stop_timeout ")}s of the stop signal)`
       : "stopped"
     yield* Console.log(f.quiet ? `${f.name}: stopped` : `Session '${f.name}' ${words}.`)
     const dependents = r.dependents ?? []
@@ -133,7 +137,7 @@ const stop = Command.make("stop", {
       yield* Console.log(`Still running, and depending on it (left alone): ${dependents.join(", ")}.`)
     }
   }), { tolerant: true })).pipe(
-  Command.withDescription("Stop a session: interrupt (Ctrl-C / SIGTERM), wait up to --timeout seconds, then kill. Containers created by kstlib are removed."),
+  Command.withDescription("Stop a session: its stop_signal (default INT), wait up to --timeout (or its stop_timeout) seconds, then TERM, then KILL. Containers created by kstlib are removed."),
   Command.withExamples([
     { command: "kstlib ops stop clock", description: "Graceful stop, 10 s grace" },
     { command: "kstlib ops stop api -t 30", description: "Give it 30 seconds to shut down" },
@@ -143,7 +147,7 @@ const stop = Command.make("stop", {
 
 const restart = Command.make("restart", { name, backend, socket, host, timeout, quiet }, (f) =>
   withApp(Effect.gen(function*() {
-    const r = yield* Ops.restart(f.name, sel(f.backend, f.socket, f.host), { timeout: f.timeout })
+    const r = yield* Ops.restart(f.name, sel(f.backend, f.socket, f.host), timeoutOf(f.timeout))
     const pid = r.observed === null || r.observed.pid === null ? "" : `, pid ${r.observed.pid}`
     yield* Console.log(f.quiet ? `${f.name}: running` : `Session '${f.name}' restarted${pid}.`)
   }))).pipe(

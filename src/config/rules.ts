@@ -471,6 +471,20 @@ export const MAX_READY_PATTERN_LENGTH = 1024
 export const MAX_READY_URL_LENGTH = 2048
 export const MAX_DEPENDENCIES = 50
 
+/** Restart timings and stop timeouts: seconds (fractions allowed, as pm2's milliseconds), within these bounds. */
+export const SECONDS_BOUNDS = {
+  restart_delay: { min: 0, max: 3600 },
+  max_backoff: { min: 0.1, max: 3600 },
+  min_uptime: { min: 0, max: 86400 },
+  stop_timeout: { min: 0, max: 3600 }
+} as const
+export type SecondsField = keyof typeof SECONDS_BOUNDS
+
+export const validateSeconds = (what: SecondsField) => (n: number): string | null => {
+  const { max, min } = SECONDS_BOUNDS[what]
+  return Number.isFinite(n) && n >= min && n <= max ? null : `${what} must be a number of seconds between ${min} and ${max}`
+}
+
 export const validateMaxRestarts = (n: number): string | null =>
   Number.isInteger(n) && n >= 0 && n <= MAX_RESTARTS_LIMIT ? null : `max_restarts must be an integer between 0 and ${MAX_RESTARTS_LIMIT}`
 

@@ -5,6 +5,7 @@
  * the same thing), so they exist once.
  */
 import { JsonSchema, Schema } from "effect"
+import { STOP_SIGNALS } from "../model.js"
 import { parseSshTarget } from "./decode/hosts.js"
 import {
   DANGEROUS_ENV_KEYS,
@@ -34,6 +35,9 @@ import {
   MAX_READY_TIMEOUT,
   MAX_READY_URL_LENGTH,
   MAX_RESTARTS_LIMIT,
+  SECONDS_BOUNDS,
+  type SecondsField,
+  validateSeconds,
   validateCommand,
   validateMaxRestarts,
   validateReadyPattern,
@@ -166,12 +170,25 @@ const unsafeMountsField = {
 export const RestartPolicy = Schema.Literals(["no", "on-failure", "always"]).annotate({
   default: "no",
   description:
-    "Restart the process when it ends: on-failure (non-zero exit only) or always, with a backoff of 1 s doubling up to 30 s. tmux: a pane-died hook; containers: the engine's --restart policy. A stop through kstlib is never undone."
+    "Restart the process when it ends: on-failure (non-zero exit only) or always, after restart_delay (1 s) doubling with each crash in a row up to max_backoff (30 s). tmux: kstlib's supervisor in the pane; containers: the engine's --restart policy. A stop through kstlib is never undone."
 })
 
 export const MaxRestarts = Schema.Int.check(
   rule(validateMaxRestarts, { minimum: 0, maximum: MAX_RESTARTS_LIMIT }, "a number of restarts")
-).annotate({ description: "Restarts before the session stays exited (default: 5 for on-failure, unlimited for always)." })
+).annotate({
+  description:
+    "Crashes in a row restarted before the session stays exited (default: 5 for on-failure, unlimited for always). tmux: a run that lasted min_uptime resets the count."
+})
+
+const Seconds = (what: SecondsField, def: number, description: string) =>
+  Schema.Finite.check(rule(validateSeconds(what), { minimum: SECONDS_BOUNDS[what].min, maximum: SECONDS_BOUNDS[what].max }, "a number of seconds"))
+    .annotate({ default: def, description })
+
+export const StopSignal = Schema.Literals(STOP_SIGNALS).annotate({
+  default: "INT",
+  description:
+    "The signal a stop sends first (tmux: to the pane's process group; containers: --stop-signal, default the image's). Then TERM after stop_timeout, then KILL."
+})
 
 const ReadySeconds = (what: "timeout" | "interval", max: number, def: number, description: string) =>
   Schema.Finite.check(rule(validateReadySeconds(what), { exclusiveMinimum: 0, maximum: max }, `a number of seconds`)).annotate({
@@ -225,6 +242,15 @@ export const DependsOn = Schema.Array(SessionName).check(
 const supervisionFields = {
   restart: Schema.optionalKey(RestartPolicy),
   max_restarts: Schema.optionalKey(Schema.NullOr(MaxRestarts)),
+  restart_delay: Schema.optionalKey(Seconds("restart_delay", 1, "Seconds before the first restart of a crash (default 1); doubled with each crash in a row. tmux only (containers: the engine's own backoff).")),
+  max_backoff: Schema.optionalKey(Seconds("max_backoff", 30, "Cap of the doubling restart delay, seconds (default 30). tmux only.")),
+  min_uptime: Schema.optionalKey(
+    Seconds("min_uptime", 10, "A run that lasted at least this many seconds (default 10) resets the restart delay and the max_restarts count. tmux only.")
+  ),
+  stop_signal: Schema.optionalKey(StopSignal),
+  stop_timeout: Schema.optionalKey(
+    Seconds("stop_timeout", 10, "Seconds a stop waits after stop_signal before TERM, then KILL (default 10; a stop's --timeout wins). Containers: --stop-timeout.")
+  ),
   ready: Schema.optionalKey(Schema.NullOr(Ready)),
   depends_on: Schema.optionalKey(Schema.NullOr(DependsOn))
 }

@@ -1,6 +1,7 @@
 /** Values every importer converts the same way: session names, host paths, durations, sizes. */
 import * as path from "node:path"
 import { MAX_SESSION_NAME_LENGTH, SESSION_NAME_PATTERN } from "../config/rules.js"
+import { STOP_SIGNALS } from "../model.js"
 import type { ImportOptions } from "./report.js"
 
 /** kstlib's rule (a letter, then letters, digits, `_`, `-`) applied to a source name. */
@@ -84,9 +85,6 @@ export const byteSize = (u: unknown): string | null => {
   }
   return String(bytes)
 }
-
-/** Signals kstlib's `stop_signal` takes. */
-export const STOP_SIGNALS = ["INT", "TERM", "HUP", "QUIT", "USR1", "USR2", "KILL"] as const
 
 /** `SIGTERM` / `TERM` / `15`… as kstlib's name, or null. */
 export const stopSignal = (u: unknown): string | null => {

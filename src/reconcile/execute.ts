@@ -43,8 +43,8 @@ export interface ExecuteOptions {
   readonly parallel?: number | undefined
   /** How long a new process must survive to count as started; 0 = launch only, no check. */
   readonly settle: Duration.Input
-  /** Seconds a graceful stop waits before killing. */
-  readonly stopTimeout: number
+  /** Seconds a graceful stop waits before killing; absent: each session's own `stop_timeout`. */
+  readonly stopTimeout?: number
   /** Called when steps start and as each finishes (progress lines). */
   readonly onStart?: (steps: ReadonlyArray<Step>) => Effect.Effect<void>
   readonly onResult?: (r: StepResult) => Effect.Effect<void>
@@ -90,7 +90,7 @@ const single = (step: Step, plan: Plan, options: ExecuteOptions): Task => ({
   run: Effect.gen(function*() {
     const backends = yield* Backends
     const started = performance.now()
-    const stopOptions = { timeout: options.stopTimeout }
+    const stopOptions = options.stopTimeout === undefined ? {} : { timeout: options.stopTimeout }
     const body: Effect.Effect<StopOutcome | null, StepError> = (() => {
       switch (step._tag) {
         case "Start":
@@ -128,7 +128,7 @@ const launchBatch = (steps: ReadonlyArray<Create | Replace>, plan: Plan, options
         // A backend that updates in place (swarm) gets the session of the same place left to its launch.
         Effect.forEach(
           s._tag === "Replace" ? s.targets.filter((o) => backends.updatesInPlace?.(o, s.spec) !== true) : [],
-          (o) => backends.remove(o, { timeout: options.stopTimeout }),
+          (o) => backends.remove(o, options.stopTimeout === undefined ? {} : { timeout: options.stopTimeout }),
           { discard: true }
         )
       ).pipe(Effect.map((r) => ({ step: s, error: Result.isFailure(r) ? r.failure : null }))), {

@@ -85,7 +85,7 @@ export interface ApplyResult {
 const executeOptions = (options: ApplyOptions): ExecuteOptions => ({
   ...(options.parallel === undefined ? {} : { parallel: options.parallel }),
   settle: options.settle ?? defaultSettle,
-  stopTimeout: options.stopTimeout ?? 10,
+  ...(options.stopTimeout === undefined ? {} : { stopTimeout: options.stopTimeout }),
   ...(options.waitReady === undefined ? {} : { waitReady: options.waitReady }),
   ...(options.onStart === undefined ? {} : { onStart: options.onStart }),
   ...(options.onResult === undefined ? {} : { onResult: options.onResult }),

@@ -156,9 +156,9 @@ export interface StartResult {
 }
 
 /** Runs a one-session plan through the executor; its first failure is the error. */
-const run = (p: Plan, settle: Duration.Input, stopTimeout: number, waitReady = false) =>
+const run = (p: Plan, settle: Duration.Input, stopTimeout: number | undefined, waitReady = false) =>
   Effect.gen(function*() {
-    const report = yield* execute(p, { settle, stopTimeout, waitReady })
+    const report = yield* execute(p, { settle, waitReady, ...(stopTimeout === undefined ? {} : { stopTimeout }) })
     const failed = report.results.find((r) => r.error !== null)
     if (failed !== undefined && failed.error !== null) return yield* Effect.fail(failed.error)
     return report.results
@@ -339,7 +339,7 @@ export const stop = (name: string, sel: Selector = {}, options: StopOptions = {}
       return { status: "not-running", ...named } satisfies StopResult
     }
     const o = yield* requireObserved(l)
-    const results = yield* run(planStop(o, config.project), defaultSettle, options.force === true ? 0 : options.timeout ?? 10)
+    const results = yield* run(planStop(o, config.project), defaultSettle, options.force === true ? 0 : options.timeout)
     return { status: results[0]?.outcome ?? "stopped", observed: o, ...named } satisfies StopResult
   })
 
@@ -353,7 +353,7 @@ export const restart = (name: string, sel: Selector = {}, options: StopOptions &
     yield* checkTimeout(options.timeout)
     const config = yield* KstlibConfig
     const l = yield* locate(name, sel)
-    const timeout = options.timeout ?? 10
+    const timeout = options.timeout
     const settle = options.settle ?? defaultSettle
     const o = l.observed
     if (l.entry === null) {

@@ -1,6 +1,14 @@
 /** The rows both backends share: the command, its environment, supervision and the machine. */
 import type { ConfiguredSpec, ReadySpec } from "../model.js"
-import { DEFAULT_READY_INTERVAL, DEFAULT_READY_TIMEOUT } from "../model.js"
+import {
+  DEFAULT_MAX_BACKOFF,
+  DEFAULT_MIN_UPTIME,
+  DEFAULT_READY_INTERVAL,
+  DEFAULT_READY_TIMEOUT,
+  DEFAULT_RESTART_DELAY,
+  DEFAULT_STOP_SIGNAL,
+  DEFAULT_STOP_TIMEOUT
+} from "../model.js"
 import type { EnvDigest } from "./field.js"
 import { field } from "./field.js"
 
@@ -21,6 +29,8 @@ const readyFingerprint = (r: ReadySpec | null): Readonly<Record<string, string>>
   }
 }
 
+const seconds = (n: number | null) => (n === null ? null : String(n))
+
 export const command = row("command", { default: null, fingerprint: "always", updatable: true })
 /** Only when true: adding the field must not change the hash of every existing session. */
 export const shell = row("shell", { default: false, fingerprint: "when-set", updatable: true })
@@ -32,6 +42,11 @@ export const state = row("state", { default: "running", fingerprint: "never" })
 export const supervision = [
   row("restart", { default: "no", fingerprint: "when-set", optional: true }),
   row("max_restarts", { default: null, fingerprint: "when-set", encode: (n) => (n === null ? null : String(n)), optional: true }),
+  row("restart_delay", { default: DEFAULT_RESTART_DELAY, fingerprint: "when-set", encode: seconds, optional: true }),
+  row("max_backoff", { default: DEFAULT_MAX_BACKOFF, fingerprint: "when-set", encode: seconds, optional: true }),
+  row("min_uptime", { default: DEFAULT_MIN_UPTIME, fingerprint: "when-set", encode: seconds, optional: true }),
+  row("stop_signal", { default: DEFAULT_STOP_SIGNAL, fingerprint: "when-set", optional: true }),
+  row("stop_timeout", { default: DEFAULT_STOP_TIMEOUT, fingerprint: "when-set", encode: seconds, optional: true }),
   row("ready", { default: null, fingerprint: "when-set", encode: readyFingerprint, optional: true }),
   row("depends_on", { default: [], fingerprint: "when-set", encode: (d) => [...(d ?? [])].sort(), optional: true })
 ] as const

@@ -25,6 +25,9 @@ const statusJson = (name: string, ...extra: Array<string>): StatusJson => {
   return JSON.parse(r.stdout) as StatusJson
 }
 
+/** The parent of a live process (/proc/PID/stat field 4). */
+const parentOf = (pid: number) => Number(readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")[1])
+
 /** Runs until interrupted; on Ctrl-C writes `stopped.txt` (proof of a graceful stop) and exits. */
 const SHOW_SH = "echo \"KT_VAR=$KT_VAR\"\ntrap 'echo bye > stopped.txt; exit 0' INT\nwhile true; do sleep 1; done\n"
 
@@ -52,7 +55,9 @@ describe("per-session commands (tmux)", () => {
       "exit_code"
     ])
     expect(st).toMatchObject({ name: s, state: "running", backend: "tmux", window_count: 1, socket_name: null, image: null, exit_code: null, in_config: false })
-    expect(st.pid).toBe(sb.tmuxPids().get(s))
+    // the command's own pid: the child of the pane's process (kstlib's supervisor), not tmux's or the supervisor's
+    expect(readFileSync(`/proc/${st.pid}/cmdline`, "utf8")).toBe("sh\u0000show.sh\u0000")
+    expect(parentOf(st.pid!)).toBe(sb.tmuxPids().get(s))
     expect(Number.isNaN(Date.parse(st.created_at ?? ""))).toBe(false)
 
     const logs = await eventually(() => {
@@ -71,7 +76,7 @@ describe("per-session commands (tmux)", () => {
     const after = statusJson(s)
     expect(after.state).toBe("running")
     expect(after.pid).not.toBe(st.pid)
-    expect(after.pid).toBe(sb.tmuxPids().get(s))
+    expect(parentOf(after.pid!)).toBe(sb.tmuxPids().get(s))
 
     const stopped = sb.kstlib(["ops", "stop", s])
     expect(stopped.code, stopped.stdout + stopped.stderr).toBe(0)

@@ -51,7 +51,7 @@ const until = (spec: TmuxSpec | ContainerSpec, ok: (o: ObservedSession | undefin
     return o
   })
 
-describe("tmux: a pane-died hook restarts the pane (no daemon)", () => {
+describe("tmux: the supervisor in the pane restarts the command (no daemon)", () => {
   const socket = Effect.acquireRelease(
     Effect.sync(() => `kstlib-test-${randomBytes(4).toString("hex")}`),
     (s) => Effect.sync(() => void spawnSync("tmux", ["-L", s, "kill-server"], { stdio: "ignore" }))
@@ -106,7 +106,7 @@ describe("tmux: a pane-died hook restarts the pane (no daemon)", () => {
       const spec = tspec("svc", `echo run >> ${file}; exec sleep 300`, sock, { restart: "always" })
       yield* launch(spec)
       const o = yield* until(spec, (o) => o?.state === "running" && lines(file) === 1, 5)
-      // kept (in-place restart's first half): the pane stays dead, the hook does not respawn it
+      // kept (in-place restart's first half): the pane stays dead, the supervisor does not restart it
       expect(yield* backends.stop(o!, { timeout: 2, leave: "instance" })).not.toBe("already-stopped")
       yield* Effect.sleep("3 seconds")
       expect(yield* find(spec)).toMatchObject({ state: "exited" })
@@ -115,8 +115,10 @@ describe("tmux: a pane-died hook restarts the pane (no daemon)", () => {
       yield* backends.startInPlace((yield* find(spec))!, spec, { project: PROJECT, stamp: launchOf(spec).stamp })
       const back = yield* until(spec, (o) => o?.state === "running" && lines(file) === 2, 5)
       expect(back).toMatchObject({ state: "running", restarts: 0 })
+      // the supervisor in the pane restarts (no hook); the pid reported is the command's own
       const hooks = execFileSync("tmux", ["-L", sock, "show-options", "-H", "-t", "=svc:", "pane-died"], { encoding: "utf8" })
-      expect(hooks).toContain("pane-died")
+      expect(hooks).not.toContain("pane-died")
+      expect(readFileSync(`/proc/${back!.pid}/cmdline`, "utf8").split("\0")).toEqual(["sleep", "300", ""])
       // a normal stop closes the session; nothing comes back
       yield* backends.stop(back!, { timeout: 2, leave: "stopped", owned: true })
       yield* Effect.sleep("2500 millis")
@@ -172,6 +174,17 @@ describe.each(engines)("%s: the engine's restart policy", (rt: RuntimeName) => {
       const count = after?.restarts
       yield* Effect.sleep("2 seconds")
       expect((yield* find(spec))?.restarts).toBe(count)
+    }).pipe(Effect.scoped, Effect.provide(BackendsLive)), 60_000)
+
+  it.live("stop_signal and stop_timeout are the container's own: a stop without --timeout sends QUIT and the shell ends on it", () =>
+    Effect.gen(function*() {
+      // PID 1 ignores TERM unless it traps it: only the configured QUIT ends it gracefully
+      const spec = cspec("quits", "trap 'exit 0' QUIT; while :; do sleep 0.2; done", { stop_signal: "QUIT", stop_timeout: 3 })
+      yield* cleanup(spec.name)
+      yield* launch(spec)
+      const o = yield* until(spec, (o) => o?.state === "running", 10)
+      expect(yield* (yield* Backends).stop(o!, { leave: "instance" })).toBe("stopped")
+      expect(yield* find(spec)).toMatchObject({ state: "exited", exit_code: 0 })
     }).pipe(Effect.scoped, Effect.provide(BackendsLive)), 60_000)
 })
 

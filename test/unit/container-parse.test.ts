@@ -84,6 +84,19 @@ describe("state mapping (one table for ps and inspect)", () => {
   })
 })
 
+describe("stop settings", () => {
+  it("stop_signal and stop_timeout are the engines' --stop-signal/--stop-timeout, only when set", () => {
+    const spec = containerSpec("w", { image: "localhost/app:1", command: null })
+    const args = (s: ContainerSpec) => {
+      const r = runArgs(s, stampOf(s, TEST_DIGEST), "p", null)
+      return r.ok ? r.args : []
+    }
+    expect(args(spec).join(" ")).not.toMatch(/--stop-/u)
+    const set = args({ ...spec, stop_signal: "QUIT", stop_timeout: 2.5 })
+    expect(set.slice(set.indexOf("--stop-signal"), set.indexOf("--stop-signal") + 4)).toEqual(["--stop-signal", "SIGQUIT", "--stop-timeout", "3"])
+  })
+})
+
 describe("parsing helpers", () => {
   it("docker exit code from Status", () => {
     expect(exitCodeFromStatus("Exited (3) 5 seconds ago")).toBe(3)
@@ -350,6 +363,8 @@ describe("argv", () => {
     expect(rmArgs("docker", "w")).toEqual(["rm", "-f", "--", "w"])
     expect(stopArgs("w", false, 10)).toEqual(["stop", "-t", "10", "--", "w"])
     expect(stopArgs("w", true, 10)).toEqual(["kill", "--", "w"])
+    // no --timeout: the container's own (its --stop-timeout, else the engine's 10 s)
+    expect(stopArgs("w", false)).toEqual(["stop", "--", "w"])
     expect(logsArgs("w", 20, true)).toEqual(["logs", "-f", "--tail", "20", "--", "w"])
     expect(execArgs("w", ["ls", "-l"], true)).toEqual(["exec", "-i", "-t", "--", "w", "ls", "-l"])
   })

@@ -61,6 +61,13 @@ describe("swarm argv", () => {
     expect(r.ok && r.args.join(" ")).toContain("--restart-condition on-failure")
   })
 
+  it("stop settings, when set, map to --stop-signal and --stop-grace-period", () => {
+    const r = createArgs({ ...spec, stop_signal: "INT", stop_timeout: 4 }, stampOf(spec, TEST_DIGEST), "p", null)
+    expect(r.ok && r.args.join(" ")).toContain("--stop-signal SIGINT --stop-grace-period 4s")
+    const plain = createArgs(spec, stampOf(spec, TEST_DIGEST), "p", null)
+    expect(plain.ok && plain.args.join(" ")).not.toContain("--stop-")
+  })
+
   it("service update: image, args quoted for Docker's splitter, workdir, replicas, labels", () => {
     const r = updateArgs(spec, stampOf(spec, TEST_DIGEST), "proj")
     const args = r.ok ? r.args : []

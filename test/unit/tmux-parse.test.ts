@@ -1,4 +1,5 @@
 /** tmux backend: argv building and output parsing, on a fake spawner (no tmux runs here). */
+import { spawn } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -11,6 +12,8 @@ import {
   escapeArg,
   GLOBALS_MARKER,
   listPanesArgs,
+  PANE_FIELD_NAMES,
+  PANE_STATE_FORMAT,
   quoteArg,
   respawnCommands,
   script,
@@ -28,11 +31,13 @@ import {
   tmuxEnvSocketPath
 } from "../../src/backends/tmux/parse.js"
 import { mergeSockets, parseRemoteSockets } from "../../src/backends/tmux/sockets.js"
+import { SUPERVISOR_SCRIPT, supervisedArgv } from "../../src/backends/tmux/supervisor.js"
 import { NO_MARK } from "../../src/model.js"
 import { encodeFingerprint } from "../../src/spec/fingerprint.js"
 import { fingerprint, launchOf, specHash } from "../support/factories.js"
 import type { ObservedTmux, TmuxSpec } from "../../src/model.js"
 import { fakeSpawner } from "../support/fakeSpawner.js"
+import type { StopOptions } from "../../src/backends/driver.js"
 
 // Socket discovery reads $TMUX_TMPDIR: point it at an empty directory so only the asked sockets count.
 const saved = { TMUX_TMPDIR: process.env["TMUX_TMPDIR"], TMUX: process.env["TMUX"] }
@@ -62,8 +67,9 @@ const spec = (name: string, extra: Partial<TmuxSpec> = {}): TmuxSpec => ({
   ...extra
 })
 
-/** The 13 fields before the restart bookkeeping (restarts, last exit) are padded with those left empty. */
-const row = (fields: ReadonlyArray<string>) => (fields.length === 13 ? [...fields, "", ""] : fields).join(SEP)
+/** The 13 fields before the restart bookkeeping (restarts, last exit, the command's pid) are padded with those left empty. */
+const row = (fields: ReadonlyArray<string>) =>
+  (fields.length >= 13 ? [...fields, ...Array<string>(PANE_FIELD_NAMES.length - fields.length).fill("")] : fields).join(SEP)
 // name, window, pane, pid, created, windows, dead, status, signal, managed, project, spec, applied
 const webSpec = spec("web", { socket_name: "work", env: { A: "1" } })
 const applied = (s: TmuxSpec) => encodeFingerprint(fingerprint(s))
@@ -102,6 +108,17 @@ describe("parsing", () => {
     expect(sessions[0]).toMatchObject({ state: "exited", exit_code: 1, restarts: 2, last_exit_code: 1 })
     expect(sessions[1]).toMatchObject({ state: "running", exit_code: null, restarts: 1, last_exit_code: 3 })
     expect(sessions[2]).not.toHaveProperty("restarts")
+  })
+
+  it("list-panes: the pid is the command's own as the supervisor recorded it; none between runs; the pane's otherwise", () => {
+    const { sessions } = parsePanes([
+      row(["sup", "0", "0", "79", "1700000002", "1", "0", "", "", "1", "proj", "v1:x", "", "0", "", "4321"]),
+      row(["waiting", "0", "0", "80", "1700000002", "1", "0", "", "", "1", "proj", "v1:x", "", "1", "3", "-"]),
+      // an earlier release's session (no supervisor): the pane's process is the command
+      row(["old", "0", "0", "81", "1700000002", "1", "0", "", "", "1", "proj", "v1:x", ""]),
+      row(["ended", "0", "0", "82", "1700000002", "1", "1", "3", "", "1", "proj", "v1:x", "", "0", "3", "-"])
+    ].join("\n"), null)
+    expect(sessions.map((o) => o.pid)).toEqual([4321, null, 81, 82])
   })
 
   it("list-panes: one session per name, first pane, state, exit code, marks, fingerprint", () => {
@@ -186,33 +203,57 @@ describe("argv", () => {
     expect(socketArgs("work", false)).toEqual(["-L", "work"])
   })
 
-  it("create commands: detached, dir, env, the command's words as argv, remain-on-exit, marks with the project", () => {
+  it("create commands: detached, dir, env, the command's words as data to the supervisor, remain-on-exit, marks, stop settings", () => {
     const s = spec("api", { working_dir: "/srv/api", env: { A: "1", B: "x y" }, command: "-weird start 'a b' \"c;d\"" })
+    // policy no: one run (max 0), default timings in ms, the tmux on PATH
+    const sup = (...words: ReadonlyArray<string>) => ["/bin/sh", "-c", SUPERVISOR_SCRIPT, "kstlib-supervise", "no", "0", "1000", "30000", "10000", "tmux", ...words]
     expect(createCommands(launchOf(s), "proj")).toEqual([
-      ["new-session", "-d", "-s", "api", "-c", "/srv/api", "-e", "A=1", "-e", "B=x y", "--", "-weird", "start", "a b", "c;d"],
+      ["new-session", "-d", "-s", "api", "-c", "/srv/api", "-e", "A=1", "-e", "B=x y", "--", ...sup("-weird", "start", "a b", "c;d")],
       ["set-option", "-w", "-t", "=api:", "remain-on-exit", "on"],
       ["set-option", "-t", "=api:", "@kstlib-managed", "1"],
       ["set-option", "-t", "=api:", "@kstlib-project", "proj"],
       ["set-option", "-t", "=api:", "@kstlib-spec", specHash(s)],
-      ["set-option", "-t", "=api:", "@kstlib-applied", applied(s)]
+      ["set-option", "-t", "=api:", "@kstlib-applied", applied(s)],
+      // an earlier release's restart hook goes (the supervisor restarts now); no count without a policy
+      ["set-hook", "-u", "-t", "=api:", "pane-died"],
+      ["set-option", "-u", "-t", "=api:", "@kstlib-restarts"],
+      ["set-option", "-u", "-t", "=api:", "@kstlib-last-exit"],
+      ["set-option", "-u", "-t", "=api:", "@kstlib-pid"],
+      ["set-option", "-u", "-t", "=api:", "@kstlib-stopped"],
+      ["set-option", "-t", "=api:", "@kstlib-stop", "INT 10"]
     ])
-    // No command: tmux starts the user's shell.
+    // No command: tmux starts the user's shell, unsupervised without a policy.
     expect(createCommands(launchOf(spec("sh", { command: null })), "proj")[0]).toEqual(["new-session", "-d", "-s", "sh"])
-    // tmux would run ONE argument through `sh -c`: a single word is only exec'd, as data ($0).
+    // A single word is one argument of the supervisor (data), never parsed.
     expect(createCommands(launchOf(spec("one", { command: "'a;touch /tmp/p'" })), "proj")[0]).toEqual(
-      ["new-session", "-d", "-s", "one", "--", "/bin/sh", "-c", "exec \"$0\"", "a;touch /tmp/p"]
+      ["new-session", "-d", "-s", "one", "--", ...sup("a;touch /tmp/p")]
     )
-    // shell: true is `sh -c COMMAND` (three arguments: exec'd, not re-wrapped).
+    // shell: true is `sh -c COMMAND`, under the supervisor like any command.
     expect(createCommands(launchOf(spec("sh", { command: "echo a | wc -w", shell: true })), "proj")[0]).toEqual(
-      ["new-session", "-d", "-s", "sh", "--", "sh", "-c", "echo a | wc -w"]
+      ["new-session", "-d", "-s", "sh", "--", ...sup("sh", "-c", "echo a | wc -w")]
     )
     // Unsplittable (validation refuses it first): the session fails visibly, nothing of it runs.
     expect(createCommands(launchOf(spec("bad", { command: "echo 'x" })), "proj")[0]).toEqual(
       ["new-session", "-d", "-s", "bad", "--", "/bin/sh", "-c", "echo \"kstlib: $0\" >&2; exit 2", "invalid command: no closing quotation (')"]
     )
     expect(respawnCommands(spec("api", { command: "node server.js --port 3000" }), null)[0]).toEqual(
-      ["respawn-pane", "-k", "-t", "=api:", "--", "node", "server.js", "--port", "3000"]
+      ["respawn-pane", "-k", "-t", "=api:", "--", ...sup("node", "server.js", "--port", "3000")]
     )
+    // tmux expands formats in -c (`#(…)` would run a shell command): `##` is a literal `#`
+    expect(createCommands(launchOf(spec("d", { working_dir: "/srv/#(touch x)#{pane_id}" })), "proj")[0]).toContain("/srv/##(touch x)##{pane_id}")
+  })
+
+  it("supervisor argv: the policy and timings as arguments (ms), the tmux program, the words last; the script text is fixed", () => {
+    const s = spec("w", { restart: "on-failure", max_restarts: 3, restart_delay: 0.5, max_backoff: 4, min_uptime: 2, stop_signal: "TERM", stop_timeout: 3 })
+    expect(supervisedArgv(s, ["a", "$(x)"], "/usr/bin/tmux")).toEqual(
+      ["/bin/sh", "-c", SUPERVISOR_SCRIPT, "kstlib-supervise", "on-failure", "3", "500", "4000", "2000", "/usr/bin/tmux", "a", "$(x)"]
+    )
+    // always without max_restarts: unlimited (empty)
+    expect(supervisedArgv(spec("w", { restart: "always" }), ["a"], "tmux").slice(4, 6)).toEqual(["always", ""])
+    // no config text in the script, whatever the spec
+    expect(supervisedArgv(spec("w", { command: "x'\"$(y)#{z}", socket_name: "s'$(z)" }), ["q"], "tmux")[2]).toBe(SUPERVISOR_SCRIPT)
+    expect(createCommands(launchOf(s), "proj").at(-1)).toEqual(["set-option", "-t", "=w:", "@kstlib-stop", "TERM 3"])
+    expect(createCommands(launchOf(s), "proj")).toContainEqual(["set-option", "-t", "=w:", "@kstlib-restarts", "0"])
   })
 
   it("script quoting: nothing the tmux parser would expand or split survives unescaped", () => {
@@ -288,35 +329,40 @@ describe("service on a fake spawner", () => {
     }).pipe(Effect.provide(Tmux.layer), Effect.provide(fake.layer))
   })
 
-  it.effect("stop --force: exact targets, no interrupt, the process group killed", () => {
-    const fake = fakeSpawner((_cmd, args) => (args.includes("list-panes") ? { stdout: `%3${SEP}0${SEP}0${SEP}0${SEP}\n` } : {}))
-    return Effect.gen(function*() {
-      const outcome = yield* (yield* Tmux).stop(observed("web", "work"), { force: true, leave: "stopped" })
+  /** A real process leading its own session and group (as a pane's process does), to stop. */
+  const paneProcess = Effect.acquireRelease(
+    Effect.sync(() => spawn("sleep", ["300"], { detached: true, stdio: "ignore" })),
+    (child) => Effect.sync(() => void child.kill("SIGKILL"))
+  )
+  const stopOn = (fake: ReturnType<typeof fakeSpawner>, o: ObservedTmux, options: StopOptions) =>
+    Effect.gen(function*() {
+      return yield* (yield* Tmux).stop(o, options)
+    }).pipe(Effect.provide(Tmux.layer), Effect.provide(fake.layer))
+  const paneLine = (pid: number, dead: boolean, stop = "") => [`%3`, "0", "0", dead ? "1" : "0", String(pid), "", stop].join(SEP)
+
+  it.live("stop --force: exact targets, no stop signal, the process group TERMinated, the session closed", () =>
+    Effect.gen(function*() {
+      const child = yield* paneProcess
+      const fake = fakeSpawner((_cmd, args) => (args.includes("list-panes") ? { stdout: `${paneLine(child.pid!, false)}\n` } : {}))
+      const outcome = yield* stopOn(fake, observed("web", "work"), { force: true, leave: "stopped" })
       expect(outcome).toBe("killed")
       expect(fake.calls).toEqual([
-        ["tmux", "-L", "work", "list-panes", "-s", "-t", "=web:", "-F", `#{pane_id}${SEP}#{window_index}${SEP}#{pane_index}${SEP}#{pane_dead}${SEP}#{pane_pid}`],
+        ["tmux", "-L", "work", "list-panes", "-s", "-t", "=web:", "-F", PANE_STATE_FORMAT],
         ["tmux", "-L", "work", "kill-session", "-t", "=web"]
       ])
-    }).pipe(Effect.provide(Tmux.layer), Effect.provide(fake.layer))
-  })
+      yield* Effect.sleep("100 millis")
+      expect(child.signalCode).toBe("SIGTERM")
+    }).pipe(Effect.scoped))
 
-  it.effect("stop: interrupt the first pane, see it dead, close the session: stopped gracefully", () => {
-    let polls = 0
-    const fake = fakeSpawner((_cmd, args) => {
-      if (args[0] !== "list-panes") return {}
-      polls++
-      return { stdout: `%3${SEP}0${SEP}0${SEP}${polls === 1 ? 0 : 1}${SEP}\n%4${SEP}1${SEP}0${SEP}0${SEP}\n` }
-    })
-    return Effect.gen(function*() {
-      expect(yield* (yield* Tmux).stop(observed("web"), { leave: "stopped" })).toBe("stopped")
-      expect(fake.calls.map((c) => c.slice(1).join(" "))).toEqual([
-        expect.stringMatching(/^list-panes -s -t =web: /),
-        "send-keys -t %3 C-c",
-        expect.stringMatching(/^list-panes -s -t =web: /),
-        "kill-session -t =web"
-      ])
-    }).pipe(Effect.provide(Tmux.layer), Effect.provide(fake.layer))
-  })
+  it.live("stop: the session's stop_signal to the pane's group, seen ended from /proc (no tmux poll), session closed: stopped gracefully", () =>
+    Effect.gen(function*() {
+      const child = yield* paneProcess
+      const fake = fakeSpawner((_cmd, args) => (args.includes("list-panes") ? { stdout: `${paneLine(child.pid!, false, "USR1 5")}\n` } : {}))
+      expect(yield* stopOn(fake, observed("web"), { leave: "stopped" })).toBe("stopped")
+      expect(fake.calls.map((c) => c.slice(1).join(" "))).toEqual([expect.stringMatching(/^list-panes -s -t =web: /), "kill-session -t =web"])
+      yield* Effect.sleep("100 millis") // Node records the exit on its next turn
+      expect(child.signalCode).toBe("SIGUSR1")
+    }).pipe(Effect.scoped))
 
   it.effect("missing sessions are SessionNotFound; logs trims and cuts; exec is unsupported", () => {
     const fake = fakeSpawner((_cmd, args) =>

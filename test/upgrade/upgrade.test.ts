@@ -89,5 +89,25 @@ describe("upgrade: sessions of the previous release", () => {
     for (const r of after) expect(r).toMatchObject({ state: "running" })
     const statuses = JSON.parse(sb.kstlib(["ops", "list", "--json"]).stdout) as ReadonlyArray<{ readonly in_sync: boolean | null }>
     expect(statuses.every((s) => s.in_sync === true)).toBe(true)
+
+    // An earlier release's session restarts under this build's supervisor: its pane-died hook is
+    // gone (the two would both restart), and a crash is restarted once, by the supervisor.
+    const envd = sb.name("envd")
+    const sock = sb.name("sock")
+    expect(sb.tmux(["-L", sock, "show-options", "-H", "-t", `=${envd}:`, "pane-died"]).stdout).toContain("pane-died")
+    const restarted = sb.kstlib(["ops", "restart", envd])
+    expect(restarted.code, restarted.stdout + restarted.stderr).toBe(0)
+    expect(sb.tmux(["-L", sock, "show-options", "-H", "-t", `=${envd}:`, "pane-died"]).stdout).not.toContain("pane-died")
+    const status = () => JSON.parse(sb.kstlib(["ops", "status", envd, "--json"]).stdout) as { readonly pid: number | null; readonly restarts: number | null }
+    const first = status()
+    expect(first.restarts).toBe(0)
+    process.kill(first.pid!, "SIGKILL")
+    let now = status()
+    for (let i = 0; i < 40 && now.restarts !== 1; i++) {
+      execFileSync("sleep", ["0.25"])
+      now = status()
+    }
+    expect(now.restarts).toBe(1)
+    expect(now.pid).not.toBe(first.pid)
   }, 180_000)
 })

@@ -72,7 +72,7 @@ export const runArgs = (spec: ContainerSpec, stamp: Stamp, project: string, envF
     "--label",
     `${Marks.labelApplied}=${encodeFingerprint(stamp.fingerprint)}`
   ]
-  args.push(...restartArgs(spec))
+  args.push(...restartArgs(spec), ...stopSettingArgs(spec))
   if (spec.working_dir !== null) args.push("-w", spec.working_dir)
   if (envFile !== null) args.push("--env-file", envFile)
   for (const key of envViaClient(spec.env)) args.push("-e", key)
@@ -108,8 +108,18 @@ export const envFileText = (env: Readonly<Record<string, string>>): string =>
 
 export const startArgs = (name: string): ReadonlyArray<string> => ["start", END, name]
 
-export const stopArgs = (name: string, force: boolean, timeout: number): ReadonlyArray<string> =>
-  force ? ["kill", END, name] : ["stop", "-t", String(Math.max(0, Math.floor(timeout))), END, name]
+/** `timeout` absent: the container's own (`--stop-timeout` at creation, else the engine's 10 s). */
+export const stopArgs = (name: string, force: boolean, timeout?: number): ReadonlyArray<string> =>
+  force ? ["kill", END, name] : ["stop", ...(timeout === undefined ? [] : ["-t", String(Math.max(0, Math.floor(timeout)))]), END, name]
+
+/**
+ * The stop settings the engine keeps with the container: `stop_signal` (else the image's
+ * STOPSIGNAL, or TERM) and `stop_timeout` (whole seconds, rounded up), used by every stop.
+ */
+export const stopSettingArgs = (spec: ContainerSpec): ReadonlyArray<string> => [
+  ...(spec.stop_signal === undefined ? [] : ["--stop-signal", `SIG${spec.stop_signal}`]),
+  ...(spec.stop_timeout === undefined ? [] : ["--stop-timeout", String(Math.ceil(spec.stop_timeout))])
+]
 
 /** Podman's `rm -f` first waits the stop timeout (10 s) for a running container; Docker kills at once. */
 export const rmArgs = (runtime: RuntimeName, name: string): ReadonlyArray<string> =>

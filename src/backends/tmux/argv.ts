@@ -3,11 +3,12 @@
  * and pattern matching, so `astro` would hit `astro-dev`.
  */
 import { commandArgv } from "../../command.js"
-import { MAX_RESTART_BACKOFF, Marks, maxRestarts, restartPolicy } from "../../model.js"
+import { Marks, restartPolicy, stopSettingsOf } from "../../model.js"
 import type { TmuxSpec } from "../../model.js"
 import type { Stamp } from "../../spec/fingerprint.js"
 import { encodeFingerprint } from "../../spec/fingerprint.js"
 import type { Launch } from "../driver.js"
+import { supervisedArgv } from "./supervisor.js"
 
 /** Field separator of our list formats (ASCII unit separator): tmux escapes it inside session names. */
 export const SEP = "\x1f"
@@ -58,7 +59,8 @@ export const PANE_FIELDS = {
   spec: `#{${Marks.tmuxSpec}}`,
   applied: `#{${Marks.tmuxApplied}}`,
   restarts: `#{${Marks.tmuxRestarts}}`,
-  lastExit: `#{${Marks.tmuxLastExit}}`
+  lastExit: `#{${Marks.tmuxLastExit}}`,
+  commandPid: `#{${Marks.tmuxPid}}`
 } as const
 export type PaneField = keyof typeof PANE_FIELDS
 export const PANE_FIELD_NAMES = Object.keys(PANE_FIELDS) as ReadonlyArray<PaneField>
@@ -108,79 +110,59 @@ const markCommands = (name: string, project: string, stamp: Stamp): ReadonlyArra
 const envArgs = (env: Readonly<Record<string, string>>): ReadonlyArray<string> =>
   Object.entries(env).flatMap(([k, v]) => ["-e", `${k}=${v}`])
 
-/**
- * `-- ARGV` for new-session / respawn-pane; none without a command (tmux starts the user's shell).
- * tmux execs two or more arguments directly but runs ONE through `sh -c`, so a single word (say
- * `'a;b'`, a valid program name) goes through a fixed trampoline that only execs it: the word is
- * `$0`, data, never parsed. An unsplittable command (validation refuses it first) fails visibly.
- */
-export const commandTail = (spec: TmuxSpec): ReadonlyArray<string> => {
-  const r = commandArgv(spec)
-  if (!r.ok) return ["--", "/bin/sh", "-c", "echo \"kstlib: $0\" >&2; exit 2", r.reason]
-  if (r.argv === null) return []
-  return ["--", ...(r.argv.length === 1 ? ["/bin/sh", "-c", "exec \"$0\"", r.argv[0]!] : r.argv)]
-}
-
-/** How the restart hook reaches tmux again: the tmux program (absolute path) the server was started with. */
+/** The tmux program (absolute path) the supervisor records its bookkeeping with, from inside the pane. */
 export interface Supervisor {
   readonly tmux: string
 }
 
-/** A word for sh, single-quoted. */
-export const shQuote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`
+/** Without a resolved path (unit tests, a host): the tmux on the pane's PATH. */
+const ON_PATH: Supervisor = { tmux: "tmux" }
 
 /**
- * The shell code the `pane-died` hook runs in the background (`run-shell -b`), after tmux expanded
- * its formats (`#{…}`; `##{` stays a literal `#{` for the later `display-message`). It records the
- * exit code (`@kstlib-last-exit`), then — unless kstlib stopped the session (`@kstlib-stopped`), the
- * policy does not restart this exit, or `@kstlib-restarts` reached the limit — sleeps the backoff
- * (1 s, doubling, at most 30 s), checks again that the pane is still dead and not stopped, counts
- * the restart and respawns the pane with its own command. No daemon: tmux itself supervises.
+ * `-- ARGV` for new-session / respawn-pane: the command under kstlib's supervisor (./supervisor.ts),
+ * its words passed as data. Without a command, tmux starts the user's shell, supervised only when a
+ * restart policy asks for it. An unsplittable command (validation refuses it first) fails visibly.
  */
-export const restartScript = (spec: TmuxSpec, supervisor: Supervisor): string => {
-  const max = maxRestarts(spec)
-  const lines = [
-    `t() { ${shQuote(supervisor.tmux)} -S '#{socket_path}' "$@"; }`,
-    `p='#{pane_id}'; s='#{pane_dead_status}'; g='#{pane_dead_signal}'; n='#{${Marks.tmuxRestarts}}'`,
-    // tmux 3.3a may not have reaped the child yet (see reapThenListPanesArgs): any child exit reaps it
-    `if [ -z "$s$g" ]; then t run-shell true; s=$(t display-message -p -t "$p" '##{pane_dead_status}'); g=$(t display-message -p -t "$p" '##{pane_dead_signal}'); fi`,
-    `if [ -z "$s" ]; then s=$((128 + \${g:-0})); fi`,
-    `t set-option -t "$p" ${Marks.tmuxLastExit} "$s"`,
-    `if [ '#{${Marks.tmuxStopped}}' = 1 ]; then exit 0; fi`,
-    ...(restartPolicy(spec) === "on-failure" ? [`if [ "$s" = 0 ]; then exit 0; fi`] : []),
-    `case "$n" in ''|*[!0-9]*) n=0;; esac`,
-    ...(max === null ? [] : [`if [ "$n" -ge ${max} ]; then exit 0; fi`]),
-    `d=1; i=0; while [ "$i" -lt "$n" ] && [ "$d" -lt ${MAX_RESTART_BACKOFF} ]; do d=$((d * 2)); i=$((i + 1)); done`,
-    `if [ "$d" -gt ${MAX_RESTART_BACKOFF} ]; then d=${MAX_RESTART_BACKOFF}; fi`,
-    `sleep "$d"`,
-    `if [ "$(t display-message -p -t "$p" '##{pane_dead}##{${Marks.tmuxStopped}}')" != 1 ]; then exit 0; fi`,
-    `t set-option -t "$p" ${Marks.tmuxRestarts} $((n + 1)) && t respawn-pane -t "$p"`
-  ]
-  return lines.join("\n")
+export const commandTail = (spec: TmuxSpec, supervisor: Supervisor = ON_PATH): ReadonlyArray<string> => {
+  const r = commandArgv(spec)
+  if (!r.ok) return ["--", "/bin/sh", "-c", "echo \"kstlib: $0\" >&2; exit 2", r.reason]
+  if (r.argv === null && restartPolicy(spec) === "no") return []
+  return ["--", ...supervisedArgv(spec, r.argv ?? [], supervisor.tmux)]
 }
 
 /**
- * The restart policy's commands for a session being created or respawned by kstlib: counters reset,
- * the stop mark cleared, and the `pane-died` hook set (or removed when the policy is `no`).
+ * A session (re)started by kstlib: the supervisor's bookkeeping reset, the stop mark cleared, the
+ * stop settings stored for `stop`, and the `pane-died` hook of an earlier release's session removed
+ * (the supervisor restarts now; both would).
  */
-export const supervisionCommands = (spec: TmuxSpec, supervisor: Supervisor | null): ReadonlyArray<ReadonlyArray<string>> => {
+export const supervisionCommands = (spec: TmuxSpec): ReadonlyArray<ReadonlyArray<string>> => {
   const t = paneTarget(spec.name)
-  if (restartPolicy(spec) === "no" || supervisor === null) {
-    return [["set-hook", "-u", "-t", t, "pane-died"], ["set-option", "-u", "-t", t, Marks.tmuxStopped]]
-  }
+  const { signal, timeout } = stopSettingsOf(spec)
   return [
-    ["set-option", "-t", t, Marks.tmuxRestarts, "0"],
+    ["set-hook", "-u", "-t", t, "pane-died"],
+    // only sessions with a policy carry a count (status shows none for the others)
+    restartPolicy(spec) === "no" ? ["set-option", "-u", "-t", t, Marks.tmuxRestarts] : ["set-option", "-t", t, Marks.tmuxRestarts, "0"],
     ["set-option", "-u", "-t", t, Marks.tmuxLastExit],
+    ["set-option", "-u", "-t", t, Marks.tmuxPid],
     ["set-option", "-u", "-t", t, Marks.tmuxStopped],
-    ["set-hook", "-t", t, "pane-died", `run-shell -b ${quoteArg(restartScript(spec, supervisor))}`]
+    ["set-option", "-t", t, Marks.tmuxStop, `${signal} ${timeout}`]
   ]
 }
 
-/** Before kstlib stops a session: its restart hook removed and the session marked stopped (a pending restart sees the mark and gives up). */
+/** Before kstlib stops a session: marked stopped (the supervisor reads the mark before any restart), and an earlier release's restart hook removed. */
 export const unsuperviseCommands = (name: string): ReadonlyArray<ReadonlyArray<string>> => [
   ["set-option", "-t", paneTarget(name), Marks.tmuxStopped, "1"],
   ["set-hook", "-u", "-t", paneTarget(name), "pane-died"]
 ]
+
+/**
+ * tmux expands formats in some arguments (`new-session -c`, `respawn-pane -c`): `#(…)` there would
+ * RUN a shell command, `#{…}` would be replaced. `##` is a literal `#`, so config text goes in as itself.
+ */
+export const noFormats = (text: string): string => text.replaceAll("#", "##")
+
+const dirArgs = (spec: TmuxSpec): ReadonlyArray<string> =>
+  spec.working_dir !== null && spec.working_dir !== "" ? ["-c", noFormats(spec.working_dir)] : []
 
 /**
  * The commands creating one session. `remain-on-exit` is set in the same command sequence as
@@ -200,13 +182,13 @@ export const createCommands = (
     "-d",
     "-s",
     spec.name,
-    ...(spec.working_dir !== null && spec.working_dir !== "" ? ["-c", spec.working_dir] : []),
+    ...dirArgs(spec),
     ...envArgs(spec.env),
-    ...commandTail(spec)
+    ...commandTail(spec, supervisor ?? ON_PATH)
   ],
   ["set-option", "-w", "-t", paneTarget(spec.name), "remain-on-exit", "on"],
   ...markCommands(spec.name, project, stamp),
-  ...(restartPolicy(spec) === "no" ? [] : supervisionCommands(spec, supervisor))
+  ...supervisionCommands(spec)
 ]
 
 /** Respawns the pane in place (killing what still runs there) and refreshes the marks (unless told not to: a foreign session stays foreign). */
@@ -220,12 +202,12 @@ export const respawnCommands = (
     "-k",
     "-t",
     paneTarget(spec.name),
-    ...(spec.working_dir !== null && spec.working_dir !== "" ? ["-c", spec.working_dir] : []),
+    ...dirArgs(spec),
     ...envArgs(spec.env),
-    ...commandTail(spec)
+    ...commandTail(spec, supervisor ?? ON_PATH)
   ],
   ["set-option", "-w", "-t", paneTarget(spec.name), "remain-on-exit", "on"],
-  ...(mark === null ? [] : [...markCommands(spec.name, mark.project, mark.stamp), ...supervisionCommands(spec, supervisor)])
+  ...(mark === null ? [] : [...markCommands(spec.name, mark.project, mark.stamp), ...supervisionCommands(spec)])
 ]
 
 /**
@@ -274,8 +256,8 @@ export const captureArgs = (name: string, lines: number, colors: boolean): Reado
   paneTarget(name)
 ]
 
-/** Panes of one session (all windows), for stop: pane id, its process, and whether that is gone. */
-export const PANE_STATE_FORMAT = ["#{pane_id}", "#{window_index}", "#{pane_index}", "#{pane_dead}", "#{pane_pid}"].join(SEP)
+/** Panes of one session (all windows), for stop: pane id, its process, whether that is gone, the command's pid and the stop settings. */
+export const PANE_STATE_FORMAT = ["#{pane_id}", "#{window_index}", "#{pane_index}", "#{pane_dead}", "#{pane_pid}", `#{${Marks.tmuxPid}}`, `#{${Marks.tmuxStop}}`].join(SEP)
 export const sessionPanesArgs = (name: string): ReadonlyArray<string> => [
   "list-panes",
   "-s",

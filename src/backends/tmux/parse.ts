@@ -1,6 +1,6 @@
 /** Parsing tmux output, pure. */
-import type { Mark, ObservedTmux } from "../../model.js"
-import { Marks, NO_MARK } from "../../model.js"
+import type { Mark, ObservedTmux, StopSignal } from "../../model.js"
+import { Marks, NO_MARK, STOP_SIGNALS } from "../../model.js"
 import { decodeFingerprint } from "../../spec/fingerprint.js"
 import { GLOBALS_MARKER, PANE_FIELD_NAMES, type PaneField, SEP } from "./argv.js"
 
@@ -20,6 +20,15 @@ const markOf = (f: Readonly<Record<PaneField, string>>): Mark => ({
   applied: decodeFingerprint(f.applied)
 })
 
+/**
+ * The command's own pid: the supervisor records it (`@kstlib-pid`; `-` while it waits to restart).
+ * Without it (no command, an earlier release's session) the pane's process is the command.
+ */
+const pidOf = (isDead: boolean, f: Readonly<Record<PaneField, string>>): number | null => {
+  if (isDead || f.commandPid === "") return int(f.pid)
+  return int(f.commandPid)
+}
+
 const parsePaneLine = (line: string, socket: string | null, trustMarks: boolean): PaneRow | null => {
   const values = line.split(SEP)
   // A foreign session could put a separator or newline in an option value: such a line is skipped.
@@ -38,7 +47,7 @@ const parsePaneLine = (line: string, socket: string | null, trustMarks: boolean)
       name: f.session,
       socket_name: socket,
       state: isDead ? "exited" : "running",
-      pid: int(f.pid),
+      pid: pidOf(isDead, f),
       created_at: createdSecs === null ? null : new Date(createdSecs * 1000).toISOString(),
       // Killed by a signal: the shell convention 128+N.
       exit_code: isDead ? (status ?? (signal !== null ? 128 + signal : null)) : null,
@@ -134,6 +143,17 @@ export interface PaneState {
   readonly pane: number
   readonly dead: boolean
   readonly pid: number | null
+  /** The command's own pid, as the supervisor recorded it (null: none, or between runs). */
+  readonly commandPid: number | null
+  /** The session's stop settings as kstlib stored them (null: an earlier release's session). */
+  readonly stop: { readonly signal: StopSignal; readonly timeout: number } | null
+}
+
+/** `SIGNAL TIMEOUT` (`@kstlib-stop`). */
+const stopSettings = (s: string | undefined): PaneState["stop"] => {
+  const m = /^([A-Z0-9]+) (\d+(?:\.\d+)?)$/u.exec(s ?? "")
+  const signal = STOP_SIGNALS.find((x) => x === m?.[1])
+  return m === null || signal === undefined ? null : { signal, timeout: Number(m[2]) }
 }
 
 /** `list-panes -s` output of one session (PANE_STATE_FORMAT), first pane first. */
@@ -141,8 +161,16 @@ export const parsePaneStates = (stdout: string): ReadonlyArray<PaneState> =>
   stdout
     .split("\n")
     .map((l) => l.split(SEP))
-    .filter((f) => f.length === 5 && f[0] !== "")
-    .map(([id, w, p, d, pid]) => ({ id: id!, window: int(w) ?? 0, pane: int(p) ?? 0, dead: d === "1", pid: int(pid) }))
+    .filter((f) => f.length === 7 && f[0] !== "")
+    .map(([id, w, p, d, pid, cpid, stop]) => ({
+      id: id!,
+      window: int(w) ?? 0,
+      pane: int(p) ?? 0,
+      dead: d === "1",
+      pid: int(pid),
+      commandPid: int(cpid),
+      stop: stopSettings(stop)
+    }))
     .sort((a, b) => a.window - b.window || a.pane - b.pane)
 
 export interface FollowPoll {

@@ -59,11 +59,17 @@ export const expandHome = (ctx: EntryContext, report: Report) => (at: FieldPath,
 
 type Decoded = typeof SessionCommon.Type
 
+/** The restart policy's timings: meaningful only with a policy, and applied by kstlib's tmux supervisor only. */
+export const RESTART_TIMINGS = ["restart_delay", "max_backoff", "min_uptime"] as const
+
 /** The supervision fields, only those not at their default (a spec without them means the defaults). */
 const supervisionOf = (v: Decoded, report: Report): Supervision => {
   const restart = v.restart ?? "no"
   const max_restarts = v.max_restarts ?? null
   if (max_restarts !== null && restart === "no") report(["max_restarts"], "max_restarts needs restart: on-failure or always")
+  for (const key of RESTART_TIMINGS) {
+    if (v[key] !== undefined && restart === "no") report([key], `${key} needs restart: on-failure or always`)
+  }
   let ready: ReadySpec | null = null
   if (v.ready !== undefined && v.ready !== null) {
     const r = v.ready
@@ -77,6 +83,11 @@ const supervisionOf = (v: Decoded, report: Report): Supervision => {
   return {
     ...(restart === "no" ? {} : { restart }),
     ...(max_restarts === null ? {} : { max_restarts }),
+    ...(v.restart_delay === undefined ? {} : { restart_delay: v.restart_delay }),
+    ...(v.max_backoff === undefined ? {} : { max_backoff: v.max_backoff }),
+    ...(v.min_uptime === undefined ? {} : { min_uptime: v.min_uptime }),
+    ...(v.stop_signal === undefined ? {} : { stop_signal: v.stop_signal }),
+    ...(v.stop_timeout === undefined ? {} : { stop_timeout: v.stop_timeout }),
     ...(ready === null ? {} : { ready }),
     ...(depends_on.length === 0 ? {} : { depends_on })
   }

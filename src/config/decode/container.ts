@@ -7,7 +7,7 @@ import type { ConfiguredContainerSpec } from "../../model.js"
 import { engineSocketsFromEnv, validateHostMount } from "../rules.js"
 import type { ContainerSession } from "../schema.js"
 import type { EntryContext, FieldPath, Report, Shared } from "./common.js"
-import { expandHome } from "./common.js"
+import { expandHome, RESTART_TIMINGS } from "./common.js"
 import { realPathOf } from "../../system/real-path.js"
 import { isDeviceNode } from "./paths.js"
 
@@ -27,6 +27,9 @@ export const containerSpecOf = (
   const unsafe_mounts = v.unsafe_mounts ?? false
   if (v.restart === "always" && v.max_restarts !== undefined && v.max_restarts !== null) {
     report(["max_restarts"], "a container's restart: always has no limit (the engine's policy); use restart: on-failure with max_restarts")
+  }
+  for (const key of RESTART_TIMINGS) {
+    if (v[key] !== undefined) report([key], `${key} is applied by kstlib's tmux supervisor only; a container is restarted by its engine, with the engine's own backoff`)
   }
   /** Bind-mount host sides are resolved against the defining file's directory; named volumes stay. */
   const resolveVolume = (at: FieldPath, volume: string): string => {

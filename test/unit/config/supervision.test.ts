@@ -158,6 +158,70 @@ describe("supervision fields", () => {
 
   it("the JSON Schema describes the fields", () => {
     const text = JSON.stringify(configJsonSchema())
-    for (const field of ["restart", "max_restarts", "ready", "depends_on", "on-failure"]) expect(text).toContain(`"${field}"`)
+    for (const field of ["restart", "max_restarts", "ready", "depends_on", "on-failure", "restart_delay", "max_backoff", "min_uptime", "stop_signal", "stop_timeout"]) {
+      expect(text).toContain(`"${field}"`)
+    }
+  })
+})
+
+describe("restart timings and stop settings", () => {
+  it.effect("decode as written (seconds, fractions allowed); bad values and misplaced fields are rejected with file:line", () =>
+    Effect.gen(function*() {
+      const c = yield* loadText(`ops:
+  sessions:
+    bot:
+      command: python3 bot.py
+      restart: always
+      restart_delay: 0.5
+      max_backoff: 60
+      min_uptime: 30
+      stop_signal: TERM
+      stop_timeout: 3
+    plain:
+      command: sleep 1
+      stop_timeout: 20
+    bad:
+      command: sleep 1
+      restart: on-failure
+      restart_delay: -1
+      max_backoff: 0
+      stop_signal: STOP
+      stop_timeout: 99999
+    nopolicy:
+      command: sleep 1
+      min_uptime: 5
+    ctr:
+      backend: container
+      image: localhost/app:1
+      restart: always
+      restart_delay: 2
+      stop_signal: QUIT
+      stop_timeout: 4
+`)
+      const bot = entry(c, "bot")
+      expect(bot._tag === "Valid" && bot.spec).toMatchObject({ restart_delay: 0.5, max_backoff: 60, min_uptime: 30, stop_signal: "TERM", stop_timeout: 3 })
+      const plain = entry(c, "plain")
+      expect(plain._tag === "Valid" && plain.spec).toMatchObject({ stop_timeout: 20 })
+      expect(plain._tag === "Valid" && "stop_signal" in plain.spec).toBe(false)
+      const bad = reasons(c, "bad")
+      expect(bad).toEqual([
+        expect.stringMatching(/^17: restart_delay: .*between 0 and 3600/u),
+        expect.stringMatching(/^18: max_backoff: .*between 0.1 and 3600/u),
+        expect.stringMatching(/^19: stop_signal: Expected "INT" \| "TERM"/u),
+        expect.stringMatching(/^20: stop_timeout: .*between 0 and 3600/u)
+      ])
+      expect(reasons(c, "nopolicy")).toEqual(["23: min_uptime: min_uptime needs restart: on-failure or always"])
+      // a container's engine restarts it with its own backoff; its stop settings are the engine's flags
+      expect(reasons(c, "ctr")).toEqual([expect.stringMatching(/^28: restart_delay: .*tmux supervisor only/u)])
+    }))
+
+  it("fingerprint: each only when set (existing sessions keep their hash); a set one is drift", () => {
+    const t = tmuxSpec("w", { command: "sleep 1" })
+    const base = specHash(t)
+    expect(specHash({ ...t, restart_delay: 1, max_backoff: 30, min_uptime: 10, stop_signal: "INT", stop_timeout: 10 })).toBe(base)
+    for (const over of [{ restart_delay: 2 }, { max_backoff: 5 }, { min_uptime: 1 }, { stop_signal: "TERM" as const }, { stop_timeout: 3 }]) {
+      expect(specHash({ ...t, ...over })).not.toBe(base)
+    }
+    expect(fingerprint({ ...t, stop_signal: "TERM", stop_timeout: 2.5 })).toMatchObject({ stop_signal: "TERM", stop_timeout: "2.5" })
   })
 })
