@@ -61,9 +61,12 @@ const onPty = (args: ReadonlyArray<string>, env: Record<string, string | undefin
   }
 }
 
-/** A tmux session that ignores Ctrl-C: its graceful stop lasts the whole --timeout. */
+/**
+ * A tmux session slow to stop: its Ctrl-C handler takes 20 s, so a graceful stop lasts the whole
+ * --timeout (a command that IGNORES the stop signal is not waited for: it cannot end on it).
+ */
 const stubborn = () => {
-  const script = sb.file("stubborn.sh", "trap '' INT\necho up\nwhile :; do sleep 1; done\n")
+  const script = sb.file("stubborn.sh", "trap 'sleep 20; exit 0' INT\necho up\nwhile :; do sleep 1; done\n")
   const name = sb.name("slow")
   const running = { [name]: tmuxEntry(`sh ${script}`) }
   sb.writeConfig(running)

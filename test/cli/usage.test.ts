@@ -91,7 +91,7 @@ describe("usage errors fit a pipe", () => {
     const r = run(["ops", "stop", "--help"])
     expect(r.code).toBe(0)
     expect(r.stderr).toBe("")
-    expect(r.stdout).toMatch(/^ {2}--timeout, -t integer +Seconds a graceful stop waits before killing\. \(default: 10\)$/mu)
+    expect(r.stdout).toMatch(/^ {2}--timeout, -t integer +Seconds a graceful stop waits after the first signal before TERM, then KILL \(default: the session's stop_timeout, 10\)\.$/mu)
     expect(r.stdout).toMatch(/--color choice .*\(default: auto\)/u)
     const apply = run(["ops", "apply", "--help"])
     // No fixed default: each engine's own width, named in the help.
