@@ -195,10 +195,25 @@ export class InvalidInput extends Schema.TaggedError<InvalidInput>()("InvalidInp
 /** Another `apply` or `down` holds the lock for the same config and project. */
 export class ApplyLocked extends Schema.TaggedError<ApplyLocked>()("ApplyLocked", {
   lockFile: Schema.String,
+  pid: Schema.NullOr(Schema.Number),
+  /** `watch`: the holder is `kstlib ops watch`, converging right now. */
+  role: Schema.optionalKey(Schema.String)
+}) {
+  override get message() {
+    const pid = this.pid === null ? "" : ` (pid ${this.pid})`
+    return this.role === "watch"
+      ? `kstlib ops watch${pid} is converging this config right now (lock ${this.lockFile}); retry in a moment`
+      : `another kstlib apply${pid} is running on this config (lock ${this.lockFile}); retry when it finishes`
+  }
+}
+
+/** `ops watch` while another watch runs on the same config and project. */
+export class WatchRunning extends Schema.TaggedError<WatchRunning>()("WatchRunning", {
+  lockFile: Schema.String,
   pid: Schema.NullOr(Schema.Number)
 }) {
   override get message() {
-    return `another kstlib apply${this.pid === null ? "" : ` (pid ${this.pid})`} is running on this config (lock ${this.lockFile}); retry when it finishes`
+    return `another ops watch${this.pid === null ? "" : ` (pid ${this.pid})`} already watches this config (lock ${this.lockFile}); stop it first (one watcher per project)`
   }
 }
 

@@ -31,7 +31,15 @@ export type ReadySpec = ReadyCheck & {
  * Supervision fields, shared by both backends. Optional in the type (absent = the default), so a
  * spec written before them stays valid; decode.ts always sets them.
  */
-export interface Supervision {
+/** What `ops watch` enforces (src/watch/); absent = not set. */
+export interface Watched {
+  /** A cron expression (config/cron.ts): the session is restarted on it. */
+  readonly cron_restart?: string
+  /** Bytes: the session is restarted when its process tree's RSS exceeds it. */
+  readonly max_memory?: number
+}
+
+export interface Supervision extends Watched {
   /** Default "no". */
   readonly restart?: RestartPolicy
   /** Crashes in a row (a run longer than `min_uptime` resets the count); null/absent: the policy's default (5 for on-failure, unlimited for always). */

@@ -199,17 +199,20 @@ export const interactive = (
     Effect.mapError(toSpawnFailed(command))
   )
 
-/** Lines of a long-running child (stdout and stderr) until it ends or the stream is interrupted (which kills it). */
+/**
+ * Lines of a long-running child (stdout and stderr) until it ends or the stream is interrupted (which kills it).
+ * `keepStdin`: its stdin is a pipe left open (a tmux control client ends at end of input).
+ */
 export const streamLines = (
   command: string,
   args: ReadonlyArray<string>,
-  options: Pick<RunOptions, "env"> = {}
+  options: Pick<RunOptions, "env"> & { readonly keepStdin?: boolean } = {}
 ): Stream.Stream<string, SpawnFailed, ChildProcessSpawner.ChildProcessSpawner> =>
   Stream.unwrap(
     Effect.logDebug(`stream: ${showCommand(command, args)}`).pipe(
       Effect.andThen(ChildProcessSpawner.ChildProcessSpawner.use((spawner) =>
         Effect.succeed(spawner.streamLines(ChildProcess.make(command, args, {
-          stdin: "ignore",
+          stdin: options.keepStdin === true ? "pipe" : "ignore",
           ...(options.env === undefined ? {} : { env: { ...options.env }, extendEnv: true })
         }), { includeStderr: true }))
       ))

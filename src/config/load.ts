@@ -259,14 +259,30 @@ interface Context {
   readonly projectOverride: string | undefined
   /** The default project: the directory name of the highest-priority config file. */
   readonly projectDefault: string
+  /** The `.env` file `${VAR}` values may come from (null: no config file). */
+  readonly dotenv: string | null
+}
+
+/** A session's `env_file` paths as the decoder resolves them (absolute; `~` expanded when HOME is known). */
+const envFilePaths = (fields: Readonly<Record<string, unknown>>, baseDirOf: (p: ReadonlyArray<PropertyKey>) => string, home: string | undefined) => {
+  const raw = fields["env_file"]
+  const list = typeof raw === "string" ? [[raw, ["env_file"]] as const] : Array.isArray(raw) ? raw.map((f, i) => [f, ["env_file", i]] as const) : []
+  return list.flatMap(([f, at]) => {
+    if (typeof f !== "string" || f === "") return []
+    const expanded = f === "~" || f.startsWith("~/") ? (home === undefined ? null : path.join(home, f.slice(1))) : f
+    return expanded === null ? [] : [path.resolve(baseDirOf(at), expanded)]
+  })
 }
 
 /** `ops` of the merged tree → settings + one entry per session. */
 const interpret = (merged: MapNode, ctx: Context): LoadedConfig => {
   const { files } = ctx
+  const envFiles: Array<string> = []
+  const inputs = () => [...new Set([...ctx.searched, ...files, ...(ctx.dotenv === null ? [] : [ctx.dotenv]), ...envFiles])]
   const defaults = {
     files,
     searched: ctx.searched,
+    inputs: inputs(),
     project: ctx.projectOverride ?? ctx.projectDefault,
     default_backend: "tmux" as BackendKind,
     tmux_binary: "tmux",
@@ -361,6 +377,7 @@ const interpret = (merged: MapNode, ctx: Context): LoadedConfig => {
     const raw = rawSession(interp.node)
     const fields = typeof raw === "object" && raw !== null ? raw as Record<string, unknown> : {}
     if (typeof fields["host"] === "string" && (fields["backend"] ?? default_backend) === "container") containerHosts.add(fields["host"])
+    envFiles.push(...envFilePaths(fields, (p) => path.dirname(where(p).file), home))
     const decoded = decodeLocated(name, raw, {
       defaults: entryDefaults,
       home,
@@ -373,7 +390,8 @@ const interpret = (merged: MapNode, ctx: Context): LoadedConfig => {
   return {
     ...base,
     ...(hosts.length === 0 ? {} : { hosts: hosts.map((h) => (containerHosts.has(h.name) ? { ...h, containers: true } : h)) }),
-    sessions: checkDependencies(sessions, (name) => dependsOnAt.get(name) ?? null)
+    sessions: checkDependencies(sessions, (name) => dependsOnAt.get(name) ?? null),
+    inputs: inputs()
   }
 }
 
@@ -561,7 +579,8 @@ const loadEffect = (options: LoadOptions): Effect.Effect<LoadedConfig, LoadError
         env,
         lookup,
         projectOverride: override,
-        projectDefault: normalizeProjectName(path.basename(topDir))
+        projectDefault: normalizeProjectName(path.basename(topDir)),
+        dotenv: top === undefined ? null : path.join(topDir, ".env")
       }))
   })
 

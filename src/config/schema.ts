@@ -4,6 +4,7 @@
  * the functions of rules.ts wrapped as Schema checks (with a JSON Schema fragment where one can say
  * the same thing), so they exist once.
  */
+import { MIN_MAX_MEMORY, parseByteSize, validateCron } from "./cron.js"
 import { JsonSchema, Schema } from "effect"
 import { STOP_SIGNALS } from "../model.js"
 import { parseSshTarget } from "./decode/hosts.js"
@@ -254,6 +255,26 @@ const supervisionFields = {
   ready: Schema.optionalKey(Schema.NullOr(Ready)),
   depends_on: Schema.optionalKey(Schema.NullOr(DependsOn))
 }
+// Enforced by `ops watch` (src/watch/): a restart on a schedule, a restart above a memory size
+export const CronRestart = Schema.String.check(rule(validateCron, { minLength: 1, maxLength: 200 }, "a cron expression")).annotate({
+  description:
+    "Restart the session on this schedule, a 5-field cron expression (minute hour day-of-month month day-of-week, local time) or @hourly/@daily/@weekly/@monthly/@yearly. Enforced while `kstlib ops watch` runs."
+})
+
+export const MaxMemory = Schema.Union([Schema.String, Schema.Int]).check(
+  rule((v: string | number) => {
+    const r = parseByteSize(v)
+    return typeof r === "string" ? r : null
+  }, { anyOf: [{ type: "string", pattern: "^\\s*\\d+(\\.\\d+)?\\s*[a-zA-Z]*\\s*$" }, { type: "integer", minimum: MIN_MAX_MEMORY }] }, "a size")
+).annotate({
+  description:
+    "Restart the session when the resident memory (RSS) of its process tree exceeds this size: 512M, 1.5G, or bytes (units are powers of 1024). Checked every few seconds while `kstlib ops watch` runs."
+})
+
+const watchedFields = {
+  cron_restart: Schema.optionalKey(Schema.NullOr(CronRestart)),
+  max_memory: Schema.optionalKey(Schema.NullOr(MaxMemory))
+}
 // Hosts
 export const HostName = Schema.String.check(
   rule(validateSessionName, { minLength: 1, maxLength: MAX_SESSION_NAME_LENGTH, pattern: SESSION_NAME_PATTERN.source }, "a host name")
@@ -300,7 +321,8 @@ const common = {
   shell: Schema.optionalKey(Shell),
   env: Schema.optionalKey(Schema.NullOr(Env)),
   state: Schema.optionalKey(DesiredState),
-  ...supervisionFields
+  ...supervisionFields,
+  ...watchedFields
 }
 
 /** The fields every session has, whatever its backend (decode/common.ts reads these). */

@@ -47,6 +47,12 @@ export interface LoadedConfig {
    * `new ConfigNotFound({ path: null, searched })` is the error for commands that need a config.
    */
   readonly searched: ReadonlyArray<string>
+  /**
+   * Every file whose change may change this load (`ops watch` reloads on them): the cascade's paths
+   * (also those absent: one may appear), the files merged and included, the `.env` next to the
+   * highest-priority file, and each session's `env_file`s. Absent on a config built by hand.
+   */
+  readonly inputs?: ReadonlyArray<string>
 }
 
 export interface LoadOptions {

@@ -78,6 +78,8 @@ export interface LockHolder {
   /** The pid namespace (`pid:[inode]`): pids of another namespace cannot be checked from here. */
   readonly pidns: string | null
   readonly nonce: string
+  /** What holds it when that is not an apply (`watch`: an `ops watch` converging), for the refusal's wording. */
+  readonly role?: string
 }
 
 const readOr = <A>(f: () => A, fallback: A): A => {
@@ -90,16 +92,17 @@ const readOr = <A>(f: () => A, fallback: A): A => {
 
 export { processStartTime }
 
-const myIdentity = (): LockHolder => ({
+const myIdentity = (role: string | undefined): LockHolder => ({
   pid: process.pid,
   start: processStartTime(process.pid),
   boot: bootId(),
   pidns: pidNamespace(),
-  nonce: randomBytes(12).toString("hex")
+  nonce: randomBytes(12).toString("hex"),
+  ...(role === undefined ? {} : { role })
 })
 
 export const encodeHolder = (h: LockHolder): string =>
-  `${JSON.stringify({ pid: h.pid, start: h.start, boot: h.boot, pidns: h.pidns, nonce: h.nonce })}\n`
+  `${JSON.stringify({ pid: h.pid, start: h.start, boot: h.boot, pidns: h.pidns, nonce: h.nonce, ...(h.role === undefined ? {} : { role: h.role }) })}\n`
 
 const str = (v: unknown): string | null => (typeof v === "string" && v !== "" ? v : null)
 
@@ -110,7 +113,8 @@ export const parseHolder = (text: string): LockHolder | null => {
   try {
     const o = JSON.parse(t) as Record<string, unknown>
     if (typeof o["pid"] !== "number" || !Number.isInteger(o["pid"]) || o["pid"] <= 0) return null
-    return { pid: o["pid"], start: str(o["start"]), boot: str(o["boot"]), pidns: str(o["pidns"]), nonce: str(o["nonce"]) ?? "" }
+    const role = str(o["role"])
+    return { pid: o["pid"], start: str(o["start"]), boot: str(o["boot"]), pidns: str(o["pidns"]), nonce: str(o["nonce"]) ?? "", ...(role === null ? {} : { role }) }
   } catch {
     return null
   }
@@ -254,9 +258,11 @@ const UNREADABLE_GRACE_MS = 5_000
 const MAX_ROUNDS = 50
 
 /** One attempt: the content written to the lock when taken, or the holder's pid when held. */
-const tryAcquireSync = (file: string): { readonly _tag: "Acquired"; readonly content: string } | { readonly _tag: "Held"; readonly pid: number | null } => {
+type Attempt = { readonly _tag: "Acquired"; readonly content: string } | { readonly _tag: "Held"; readonly pid: number | null; readonly role?: string }
+
+const tryAcquireSync = (file: string, role: string | undefined): Attempt => {
   ensureDir(path.dirname(file))
-  const me = myIdentity()
+  const me = myIdentity(role)
   const content = encodeHolder(me)
   const tmp = `${file}.${me.pid}.${me.nonce}.tmp`
   try {
@@ -271,7 +277,7 @@ const tryAcquireSync = (file: string): { readonly _tag: "Acquired"; readonly con
       const seen = readIfExists(file)
       if (seen === null) continue // released meanwhile
       const holder = parseHolder(seen)
-      if (holder !== null && holderAlive(holder)) return { _tag: "Held", pid: holder.pid }
+      if (holder !== null && holderAlive(holder)) return { _tag: "Held", pid: holder.pid, ...(holder.role === undefined ? {} : { role: holder.role }) }
       // Unreadable content (an older kstlib writes the file, then its pid): stale only once it is old.
       if (holder === null && Date.now() - readOr(() => fs.statSync(file).mtimeMs, 0) < UNREADABLE_GRACE_MS) return { _tag: "Held", pid: null }
       const r = replaceStale(file, tmp, file, seen, () => fs.renameSync(tmp, file), 0)
@@ -284,11 +290,13 @@ const tryAcquireSync = (file: string): { readonly _tag: "Acquired"; readonly con
   }
 }
 
-const tryAcquire = (file: string): Effect.Effect<string, ApplyLocked | LockFailed> =>
+const tryAcquire = (file: string, role: string | undefined): Effect.Effect<string, ApplyLocked | LockFailed> =>
   Effect.suspend((): Effect.Effect<string, ApplyLocked | LockFailed> => {
     try {
-      const r = tryAcquireSync(file)
-      return r._tag === "Acquired" ? Effect.succeed(r.content) : Effect.fail(new ApplyLocked({ lockFile: file, pid: r.pid }))
+      const r = tryAcquireSync(file, role)
+      return r._tag === "Acquired"
+        ? Effect.succeed(r.content)
+        : Effect.fail(new ApplyLocked({ lockFile: file, pid: r.pid, ...(r.role === undefined ? {} : { role: r.role }) }))
     } catch (e) {
       return Effect.fail(new LockFailed({ lockFile: file, reason: e instanceof Refused ? e.reason : describe(e) }))
     }
@@ -304,10 +312,10 @@ const release = (file: string, content: string) =>
  * Holds the lock for the scope's lifetime. `wait`: poll until free instead of failing at once.
  * Fails with ApplyLocked (a live holder, named by pid) or LockFailed (the file system refused).
  */
-export const withApplyLock = (file: string, options: { readonly wait: boolean }) =>
+export const withApplyLock = (file: string, options: { readonly wait: boolean; readonly role?: string }) =>
   Effect.acquireRelease(
     options.wait
-      ? tryAcquire(file).pipe(Effect.retry({ schedule: Schedule.spaced("200 millis"), while: (e) => e._tag === "ApplyLocked" }))
-      : tryAcquire(file),
+      ? tryAcquire(file, options.role).pipe(Effect.retry({ schedule: Schedule.spaced("200 millis"), while: (e) => e._tag === "ApplyLocked" }))
+      : tryAcquire(file, options.role),
     (content) => release(file, content)
   ).pipe(Effect.asVoid)

@@ -113,6 +113,11 @@ export interface PlanOptions {
   readonly unreadable: ReadonlyArray<Scope>
   /** The env digest new sessions are stamped with (each existing one is compared with its own: `digestFor`). */
   readonly digest: EnvDigest
+  /**
+   * Sessions not to launch now although the config says running (`ops watch`: stopped through
+   * kstlib, or backing off after a crash loop): nothing is planned for them while they do not run.
+   */
+  readonly hold?: ReadonlyArray<string>
 }
 
 export interface PlanSummary {
@@ -336,13 +341,16 @@ const planEntry = (entry: ConfigEntry, same: ReadonlyArray<ObservedSession>, opt
   // each session compared under the digest it was stamped with; new stamps take the current one
   const changesFrom = (o: ObservedSession) => diffFingerprints(o.mark.applied, fingerprint(spec, digestFor(o.mark.applied, options.digest)))
   const stamp = stampOf(spec, options.digest)
+  const held = options.hold?.includes(name) === true
   if (current === undefined) {
+    if (held && !elsewhere.some((o) => o.state === "running")) return []
     if (elsewhere.length > 0) {
       return [{ _tag: "Replace", session: name, spec, targets: elsewhere, reason: "moved", changes: changesFrom(elsewhere[0]!), stamp }]
     }
     return [{ _tag: "Create", session: name, spec, reason: "not-running", stamp }]
   }
 
+  if (current.state !== "running" && held) return []
   const steps: Array<Step> = []
   const own = digestFor(current.mark.applied, options.digest)
   if (current.mark.spec_hash !== specHash(spec, own)) {

@@ -12,6 +12,7 @@ import type { ApplyLocked, LockFailed } from "../errors.js"
 import { ConfigNotFound, SessionNotInConfig } from "../errors.js"
 import type { ExecuteOptions, ExecuteReport } from "./execute.js"
 import { defaultSettle, execute } from "./execute.js"
+import { recordHolds } from "./holds.js"
 import { lockPathFor, withApplyLock } from "./lock.js"
 import { EnvDigests } from "../spec/digest-key.js"
 import type { Observation } from "./observe.js"
@@ -28,6 +29,8 @@ export interface PlanRequest {
   readonly prune?: boolean
   /** Only these config sessions; a name not in the config is an error (with "did you mean"). */
   readonly only?: ReadonlyArray<string>
+  /** Sessions not to launch while they do not run (the planner's `hold`: `ops watch`). */
+  readonly hold?: ReadonlyArray<string>
 }
 
 /** Names of this project's sessions (a name of ours that left the config is still a valid target of --prune / down). */
@@ -60,7 +63,8 @@ export const planFromConfig = (request: PlanRequest = {}): Effect.Effect<Planned
         only,
         project: config.project,
         ...planInputs(observation),
-        digest: yield* EnvDigests
+        digest: yield* EnvDigests,
+        ...(request.hold === undefined ? {} : { hold: request.hold })
       }),
       observation
     }
@@ -110,7 +114,9 @@ const converge = (
       const planned = yield* planning
       if (!hasChanges(planned.plan)) return { planned, report: null }
       yield* options.onPlan?.(planned) ?? Effect.void
-      return { planned, report: yield* execute(planned.plan, executeOptions(options)) }
+      const report = yield* execute(planned.plan, executeOptions(options))
+      yield* recordHolds(config.project, report)
+      return { planned, report }
     }))
   })
 

@@ -200,20 +200,23 @@ export const reportSummary = (verb: string, report: ExecuteReport): string => {
   }.${notReady.length > 0 ? ` Not ready in time: ${notReady.join(", ")}.` : ""}`
 }
 
+/** One finished step as JSON. */
+export const resultToJson = (r: StepResult) => ({
+  action: actionOf(r.step),
+  session: r.step.session,
+  backend: backendOf(r.step),
+  ok: r.error === null,
+  error: r.error === null
+    ? null
+    : { _tag: r.error._tag, message: r.error.message, ...(r.error._tag === "SessionStartFailed" ? { exitCode: r.error.exitCode } : {}) },
+  ...(r.outcome === null ? {} : { outcome: r.outcome }),
+  duration_ms: r.durationMs
+})
+
 /** The JSON document of an apply or down: the plan, then one result per step, what did not run, whether it was interrupted. */
 export const reportJson = (p: Plan, report: ExecuteReport | null) => ({
   ...planToJson(p),
-  results: (report?.results ?? []).map((r) => ({
-    action: actionOf(r.step),
-    session: r.step.session,
-    backend: backendOf(r.step),
-    ok: r.error === null,
-    error: r.error === null
-      ? null
-      : { _tag: r.error._tag, message: r.error.message, ...(r.error._tag === "SessionStartFailed" ? { exitCode: r.error.exitCode } : {}) },
-    ...(r.outcome === null ? {} : { outcome: r.outcome }),
-    duration_ms: r.durationMs
-  })),
+  results: (report?.results ?? []).map(resultToJson),
   not_run: (report?.notRun ?? []).map((s) => ({ action: actionOf(s), session: s.session })),
   interrupted: report?.interrupted ?? false
 })

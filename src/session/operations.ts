@@ -33,6 +33,7 @@ import { dependenciesOf, isOurs } from "../model.js"
 import { claims, describePlace, placeOf } from "../place.js"
 import type { StepResult } from "../reconcile/execute.js"
 import { defaultSettle, execute } from "../reconcile/execute.js"
+import { recordHolds } from "../reconcile/holds.js"
 import { configSockets, observe, planInputs, problemText } from "../reconcile/observe.js"
 import type { Invalid, Plan } from "../reconcile/plan.js"
 import { boundTo, planRestartInPlace, planStart, planStop } from "../reconcile/plan.js"
@@ -159,6 +160,7 @@ export interface StartResult {
 const run = (p: Plan, settle: Duration.Input, stopTimeout: number | undefined, waitReady = false) =>
   Effect.gen(function*() {
     const report = yield* execute(p, { settle, waitReady, ...(stopTimeout === undefined ? {} : { stopTimeout }) })
+    yield* recordHolds(p.project, report)
     const failed = report.results.find((r) => r.error !== null)
     if (failed !== undefined && failed.error !== null) return yield* Effect.fail(failed.error)
     return report.results

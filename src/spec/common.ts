@@ -51,5 +51,11 @@ export const supervision = [
   row("depends_on", { default: [], fingerprint: "when-set", encode: (d) => [...(d ?? [])].sort(), optional: true })
 ] as const
 
+/** Enforced by `ops watch`; only when set, so every existing session keeps its hash. */
+export const watched = [
+  row("cron_restart", { default: null, fingerprint: "when-set", optional: true }),
+  row("max_memory", { default: null, fingerprint: "when-set", encode: (n) => (n === null || n === undefined ? null : String(n)), optional: true })
+] as const
+
 /** Only when remote: every local session keeps its hash; moving between machines is a replace. */
 export const host = row("host", { default: null, fingerprint: "when-set", shownDefault: "local", optional: true })

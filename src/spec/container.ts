@@ -20,6 +20,7 @@ export const containerFields = [
   // swarm: tasks of the service; `replicas: 1` and no field hash alike
   row("replicas", { default: 1, fingerprint: "when-set", encode: String, updatable: true, optional: true }),
   ...common.supervision,
+  ...common.watched,
   common.host,
   common.state
 ] as const

@@ -13,6 +13,7 @@ export const tmuxFields = [
   common.env,
   row("socket_name", { default: null, fingerprint: "always" }),
   ...common.supervision,
+  ...common.watched,
   common.host,
   common.state
 ] as const

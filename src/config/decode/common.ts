@@ -3,8 +3,9 @@
  * environment (`env` over `env_file`s), supervision, the machine it runs on, and `~` in paths.
  */
 import * as path from "node:path"
-import type { HostRuntime, ReadySpec, RuntimeName, Supervision } from "../../model.js"
+import type { HostRuntime, ReadySpec, RuntimeName, Supervision, Watched } from "../../model.js"
 import { DEFAULT_READY_INTERVAL, DEFAULT_READY_TIMEOUT } from "../../model.js"
+import { parseByteSize } from "../cron.js"
 import { expandTilde } from "../../command.js"
 import { hostField } from "../../place.js"
 import { validateCommand, validateDependencies, validateEnvCount, validateEnvTotal } from "../rules.js"
@@ -124,6 +125,15 @@ const environmentOf = (v: Decoded, ctx: EntryContext, report: Report): Readonly<
   return env
 }
 
+/** `cron_restart` and `max_memory` (in bytes), only when set (the schema checked both). */
+const watchedOf = (v: Decoded): Watched => {
+  const bytes = v.max_memory === undefined || v.max_memory === null ? null : parseByteSize(v.max_memory)
+  return {
+    ...(v.cron_restart === undefined || v.cron_restart === null ? {} : { cron_restart: v.cron_restart.trim() }),
+    ...(typeof bytes === "number" ? { max_memory: bytes } : {})
+  }
+}
+
 /** The fields both backends share, resolved. */
 export interface Shared extends Supervision {
   readonly command: string | null
@@ -178,6 +188,7 @@ export const sharedOf = (name: string, v: Decoded, backend: "tmux" | "container"
     env: environmentOf(v, ctx, report),
     state: v.state ?? "running",
     ...supervision,
+    ...watchedOf(v),
     ...ready,
     ...hostField(host),
     hostRuntime

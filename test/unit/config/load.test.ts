@@ -47,8 +47,34 @@ describe("discovery and cascade", () => {
           path.join(root, "home/.config/kstlib/kstlib.conf.yml"),
           path.join(root, "home/kstlib.conf.yml"),
           path.join(root, "work/kstlib.conf.yml")
+        ],
+        // with no file, the cascade's paths are what may appear (no .env: it sits next to a config file)
+        inputs: [
+          path.join(root, "home/.config/kstlib.conf.yml"),
+          path.join(root, "home/.config/kstlib/kstlib.conf.yml"),
+          path.join(root, "home/kstlib.conf.yml"),
+          path.join(root, "work/kstlib.conf.yml")
         ]
       })
+    }))
+
+  it.effect("inputs: the cascade, includes, the .env and env_files (what ops watch reloads on)", () =>
+    Effect.gen(function*() {
+      const root = tree({
+        "work/kstlib.conf.yml": "include: [extra.yml]\nops:\n  sessions:\n    web: { command: sleep 1, env_file: [web.env, ~/common.env] }\n",
+        "work/extra.yml": "ops: {}\n",
+        "work/web.env": "A=1\n",
+        "home/common.env": "B=2\n"
+      })
+      const c = yield* load(root)
+      expect(c.inputs).toEqual(expect.arrayContaining([
+        path.join(root, "work/kstlib.conf.yml"),
+        path.join(root, "work/extra.yml"),
+        path.join(root, "work/.env"),
+        path.join(root, "work/web.env"),
+        path.join(root, "home/common.env"),
+        path.join(root, "home/.config/kstlib.conf.yml")
+      ]))
     }))
 
   it.effect("precedence: ~/.config < XDG < ~ < ./ ; maps merge, lists replace", () =>

@@ -1,0 +1,76 @@
+/**
+ * Sessions a user stopped through kstlib (`stop NAME`, `down`): `ops watch` leaves them stopped
+ * until they are started through kstlib again (`start`, `restart`, `apply`). tmux's own stop mark
+ * cannot carry this (`stop` removes the tmux session, and a removed container has no labels), so
+ * the record is a file per project in kstlib's state directory: `<state>/holds/<project>.json`, a
+ * JSON array of session names, replaced atomically (written aside, then renamed).
+ *
+ * Recording is best effort: a state directory that cannot be written costs a warning, never the
+ * stop itself (the worst case is a watcher starting again a session the user stopped).
+ */
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { Effect } from "effect"
+import { stateDir } from "../spec/digest-key.js"
+import type { ExecuteReport, StepResult } from "./execute.js"
+
+/** The file holding `project`'s holds (null: no state directory, no HOME). Project names are file-name safe (config/rules). */
+export const holdsFile = (project: string, env: Readonly<Record<string, string | undefined>> = process.env): string | null => {
+  const dir = stateDir(env)
+  return dir === null ? null : path.join(dir, "holds", `${project}.json`)
+}
+
+/** The names held for `project` (none when the file is absent or unreadable). */
+export const readHolds = (project: string, env: Readonly<Record<string, string | undefined>> = process.env): ReadonlyArray<string> => {
+  const file = holdsFile(project, env)
+  if (file === null) return []
+  try {
+    const parsed: unknown = JSON.parse(fs.readFileSync(file, "utf8"))
+    return Array.isArray(parsed) ? parsed.filter((n): n is string => typeof n === "string") : []
+  } catch {
+    return []
+  }
+}
+
+const writeHolds = (file: string, names: ReadonlyArray<string>) => {
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 })
+  const tmp = `${file}.${process.pid}.tmp`
+  fs.writeFileSync(tmp, `${JSON.stringify([...names].sort())}\n`, { mode: 0o600 })
+  fs.renameSync(tmp, file)
+}
+
+/** Adds `held` and removes `released` from the project's holds (one read, one write). */
+export const updateHolds = (
+  project: string,
+  change: { readonly held: ReadonlyArray<string>; readonly released: ReadonlyArray<string> },
+  env: Readonly<Record<string, string | undefined>> = process.env
+): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    const file = holdsFile(project, env)
+    if (file === null || (change.held.length === 0 && change.released.length === 0)) return Effect.void
+    const before = readHolds(project, env)
+    const after = new Set([...before.filter((n) => !change.released.includes(n)), ...change.held])
+    if (after.size === before.length && before.every((n) => after.has(n))) return Effect.void
+    try {
+      writeHolds(file, [...after])
+      return Effect.void
+    } catch (e) {
+      return Effect.logWarning(`cannot record stopped sessions in ${file}: ${(e as Error).message}`)
+    }
+  })
+
+/**
+ * What a run through the executor means for the holds: a session stopped on request (`stop NAME`)
+ * or removed by `down` is held; one launched (created, started, replaced) is released. A stop
+ * because the config says `state: stopped` is not a hold: the config already says it, and a later
+ * `state: running` must start it.
+ */
+export const holdsOf = (results: ReadonlyArray<StepResult>) => {
+  const ok = results.filter((r) => r.error === null)
+  return {
+    held: ok.filter((r) => (r.step._tag === "Stop" && r.step.reason === "requested") || (r.step._tag === "Prune" && r.step.reason === "down")).map((r) => r.step.session),
+    released: ok.filter((r) => r.step._tag === "Create" || r.step._tag === "Start" || r.step._tag === "Replace").map((r) => r.step.session)
+  }
+}
+
+export const recordHolds = (project: string, report: ExecuteReport): Effect.Effect<void> => updateHolds(project, holdsOf(report.results))
