@@ -74,11 +74,16 @@ const watchCommand = Command.make("watch", {
   json: Flag.Boolean("json").pipe(Flag.withDescription("One JSON event per line on stdout (change, plan, step, backoff, error)."), Flag.withDefault(false)),
   interval: Flag.Finite("interval").pipe(withDefaultShown("Seconds between full checks (the safety net under the events).", 30)),
   settle: Flag.Finite("settle").pipe(withDefaultShown("Seconds a started process must stay up to count as started.", Duration.toSeconds(defaultSettle))),
-  timeout: Flag.Int("timeout").pipe(Flag.withAlias("t"), withDefaultShown("Seconds a graceful stop waits before killing.", 10))
+  timeout: Flag.Int("timeout").pipe(
+    Flag.withAlias("t"),
+    Flag.withDescription("Seconds a graceful stop waits after the first signal before TERM, then KILL (default: each session's stop_timeout, 10)."),
+    Flag.optional
+  )
 }, (f) =>
   Effect.gen(function*() {
     if (!(f.interval >= 1 && f.interval <= 86400)) return yield* new InvalidInput({ field: "--interval", reason: "must be between 1 and 86400 seconds" })
     if (!(f.settle >= 0 && f.settle <= 300)) return yield* new InvalidInput({ field: "--settle", reason: "must be between 0 and 300 seconds" })
+    if (Option.isSome(f.timeout) && (f.timeout.value < 0 || f.timeout.value > 3600)) return yield* new InvalidInput({ field: "--timeout", reason: "must be between 0 and 3600 seconds" })
     const { config, project } = yield* opsBase
     const text = textRenderer(stdoutStyle())
     yield* watch({
@@ -87,7 +92,7 @@ const watchCommand = Command.make("watch", {
       interval: Duration.seconds(f.interval),
       debounce: Duration.millis(200),
       settle: Duration.seconds(f.settle),
-      stopTimeout: f.timeout,
+      stopTimeout: Option.getOrUndefined(f.timeout),
       emit: f.json ? (e) => Console.log(JSON.stringify(eventJson(e))) : text
     })
   })).pipe(

@@ -44,7 +44,7 @@ export interface ExecuteOptions {
   /** How long a new process must survive to count as started; 0 = launch only, no check. */
   readonly settle: Duration.Input
   /** Seconds a graceful stop waits before killing; absent: each session's own `stop_timeout`. */
-  readonly stopTimeout?: number
+  readonly stopTimeout?: number | undefined
   /** Called when steps start and as each finishes (progress lines). */
   readonly onStart?: (steps: ReadonlyArray<Step>) => Effect.Effect<void>
   readonly onResult?: (r: StepResult) => Effect.Effect<void>

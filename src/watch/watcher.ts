@@ -56,7 +56,8 @@ export interface WatchOptions {
   /** Quiet time after a change before the pass (an editor's save is several events). */
   readonly debounce: Duration.Duration
   readonly settle: Duration.Input
-  readonly stopTimeout: number
+  /** A graceful stop's wait; undefined: each session's stop_timeout. */
+  readonly stopTimeout?: number | undefined
   readonly emit: (e: WatchEvent) => Effect.Effect<void>
 }
 
@@ -218,7 +219,7 @@ export const watch = (options: WatchOptions) =>
         if (crashing.length > 0) p = planWith(crashing)
         if (!hasChanges(p)) return
         yield* options.emit({ event: "plan", plan: p })
-        const report = yield* execute(p, { parallel: 4, settle: options.settle, stopTimeout: options.stopTimeout, onResult: (r) => options.emit({ event: "step", result: r }) })
+        const report = yield* execute(p, { settle: options.settle, stopTimeout: options.stopTimeout, onResult: (r) => options.emit({ event: "step", result: r }) })
         yield* recordHolds(config.project, report)
         for (const r of report.results) if (r.error === null && launchesSession(r.step)) backoffs = launched(backoffs, r.step.session, Date.now())
       }))
