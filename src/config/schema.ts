@@ -4,7 +4,7 @@
  * the functions of rules.ts wrapped as Schema checks (with a JSON Schema fragment where one can say
  * the same thing), so they exist once.
  */
-import { MIN_MAX_MEMORY, parseByteSize, validateCron } from "./cron.js"
+import { MIN_MAX_MEMORY, parseByteSize, validateCron } from "./rules.js"
 import { JsonSchema, Schema } from "effect"
 import { STOP_SIGNALS } from "../model.js"
 import { parseSshTarget } from "./decode/hosts.js"

@@ -12,7 +12,6 @@ import type { ApplyLocked, LockFailed } from "../errors.js"
 import { ConfigNotFound, SessionNotInConfig } from "../errors.js"
 import type { ExecuteOptions, ExecuteReport } from "./execute.js"
 import { defaultSettle, execute } from "./execute.js"
-import { recordHolds } from "./holds.js"
 import { lockPathFor, withApplyLock } from "./lock.js"
 import { EnvDigests } from "../spec/digest-key.js"
 import type { Observation } from "./observe.js"
@@ -37,6 +36,13 @@ export interface PlanRequest {
 const ourNames = (observation: Observation, project: string) => observation.sessions.filter((o) => isOurs(o, project)).map((o) => o.name)
 
 /** No config file, no plan: planning against nothing would propose to remove everything. */
+/**
+ * Records the sessions a stop or down left stopped through kstlib (reconcile/holds.ts, read by
+ * `ops watch`). Loaded on the first stop: importing kstlib does not load it.
+ */
+export const recordHolds = (project: string, report: ExecuteReport): Effect.Effect<void> =>
+  Effect.flatMap(Effect.promise(() => import("./holds.js")), (h) => h.recordHolds(project, report))
+
 export const requireConfigFile = (config: LoadedConfig) =>
   config.files.length === 0 ? Effect.fail(new ConfigNotFound({ path: null, searched: config.searched })) : Effect.void
 

@@ -12,7 +12,7 @@
  * One watcher per config and project (its own lock file, held for its whole life).
  */
 import { Cause, Duration, Effect, Fiber, Queue } from "effect"
-import { nextCron, parseCron } from "../config/cron.js"
+import { nextCron, parseCron } from "../config/rules.js"
 import { loadConfig } from "../config/load.js"
 import type { LoadedConfig, LoadOptions } from "../config/types.js"
 import { WatchRunning } from "../errors.js"

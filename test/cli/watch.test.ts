@@ -71,7 +71,8 @@ describe("ops watch on tmux", () => {
     expect(b.kstlib(["ops", "plan", "--json"], { env: watchEnv(b) }).stdout).toContain('"changed": false')
 
     // stopped through kstlib: stays stopped across several periodic passes
-    expect(b.kstlib(["ops", "stop", web], { env: watchEnv(b) }).code).toBe(0)
+    const stopped = b.kstlib(["ops", "stop", web], { env: watchEnv(b) })
+    expect(stopped.code, stopped.stdout + stopped.stderr).toBe(0)
     const passes = events(w).filter((e) => e["event"] === "change" && e["source"] === "periodic").length
     await until("two more periodic passes", () => events(w).filter((e) => e["event"] === "change" && e["source"] === "periodic").length >= passes + 2)
     expect(b.tmuxHas(web, sock)).toBe(false)
@@ -172,7 +173,8 @@ describe.skipIf(engines.length === 0)("ops watch on containers", () => {
     await until("recreated", () => steps(w, "create", web) === 2 && b.containerState(runtime, web) === "running", 100)
 
     // stopped through kstlib: left stopped (remembered in the state directory)
-    expect(b.kstlib(["ops", "stop", web], { env: watchEnv(b) }).code).toBe(0)
+    const stopped = b.kstlib(["ops", "stop", web], { env: watchEnv(b) })
+    expect(stopped.code, stopped.stdout + stopped.stderr).toBe(0)
     await new Promise((r) => setTimeout(r, 2500))
     expect(b.containerState(runtime, web)).not.toBe("running")
   }, 120_000)

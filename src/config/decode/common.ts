@@ -5,7 +5,7 @@
 import * as path from "node:path"
 import type { HostRuntime, ReadySpec, RuntimeName, Supervision, Watched } from "../../model.js"
 import { DEFAULT_READY_INTERVAL, DEFAULT_READY_TIMEOUT } from "../../model.js"
-import { parseByteSize } from "../cron.js"
+import { parseByteSize } from "../rules.js"
 import { expandTilde } from "../../command.js"
 import { hostField } from "../../place.js"
 import { validateCommand, validateDependencies, validateEnvCount, validateEnvTotal } from "../rules.js"

@@ -5,8 +5,8 @@ import * as path from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { loadConfig } from "../../../src/config/load.js"
-import type { Cron } from "../../../src/config/cron.js"
-import { nextCron, parseByteSize, parseCron, validateCron } from "../../../src/config/cron.js"
+import type { Cron } from "../../../src/config/rules.js"
+import { nextCron, parseByteSize, parseCron, validateCron } from "../../../src/config/rules.js"
 
 const cron = (e: string): Cron => {
   const c = parseCron(e)
