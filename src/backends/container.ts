@@ -4,7 +4,7 @@
  * binary is run by name: environment that points it at another engine (DOCKER_HOST,
  * CONTAINER_HOST, docker contexts) passes through untouched.
  */
-import { Context, Effect, Layer, Schedule, Stream } from "effect"
+import { Context, Duration, Effect, Layer, Schedule, Stream } from "effect"
 import { ChildProcessSpawner } from "effect/process"
 import {
   CommandFailed,
@@ -23,7 +23,8 @@ import type { BackendTimeout } from "../errors.js"
 import type { RunOptions, RunResult, SpawnFailed } from "../proc.js"
 import { interactive, run, streamLines } from "../proc.js"
 import { withEnvFile } from "./container/envfile.js"
-import type { BackendObservation, Driver, Launch, LogOptions, ObserveScope, StopOutcome } from "./driver.js"
+import type { BackendObservation, Driver, Launch, LogOptions, ObserveScope, StopOutcome, Usage } from "./driver.js"
+import { type EngineStats, parseStats, recentCpu, STATS_ARGS } from "./container/stats.js"
 import { podmanRemote, podmanRemoteFailure } from "../transport/podman-remote.js"
 import { dockerEnv, dockerSshFailure, SshHosts } from "../transport/ssh.js"
 import {
@@ -434,6 +435,49 @@ const make = Effect.gen(function*() {
         )
     })
 
+  /** ONE `stats --no-stream` of an engine: every running container's, by name, and when it was read (ms); unreadable: none. */
+  const statsOf = (runtime: RuntimeName, host: string | undefined) =>
+    Effect.gen(function*() {
+      const start = performance.now()
+      const stats = yield* exec(runtime, STATS_ARGS, {}, host).pipe(
+        Effect.map((r) => (r.exitCode === 0 ? parseStats(r.stdout) : new Map<string, EngineStats>())),
+        Effect.orElseSucceed(() => new Map<string, EngineStats>())
+      )
+      return { stats, at: (start + performance.now()) / 2 }
+    })
+
+  /**
+   * Running containers, per engine (here or on a host): Docker's ONE `stats --no-stream` (its CPU%
+   * is over the second its client samples); Podman's, whose one-shot CPU% is since the start, read
+   * at both ends of `window` for the CPU time used during it (two calls). Engines concurrently.
+   */
+  const usage = (sessions: ReadonlyArray<ObservedContainer>, window: Duration.Duration): Effect.Effect<ReadonlyArray<Usage | null>> =>
+    Effect.gen(function*() {
+      const out: Array<Usage | null> = sessions.map(() => null)
+      const engines = new Map<string, Array<number>>()
+      sessions.forEach((o, i) => {
+        if (o.state !== "running") return
+        const key = `${o.runtime}\u0000${o.host ?? ""}`
+        engines.set(key, [...(engines.get(key) ?? []), i])
+      })
+      yield* Effect.forEach([...engines.values()], (indices) =>
+        Effect.gen(function*() {
+          const { runtime, host } = sessions[indices[0]!]!
+          const first = runtime === "podman" ? yield* statsOf(runtime, host) : null
+          if (first !== null) yield* Effect.sleep(window)
+          const last = yield* statsOf(runtime, host)
+          for (const i of indices) {
+            const s = last.stats.get(sessions[i]!.name)
+            if (s === undefined) continue
+            out[i] = {
+              cpu_percent: first === null ? s.cpu_percent : recentCpu(first.stats.get(sessions[i]!.name), s, (last.at - first.at) / 1000),
+              memory_bytes: s.memory_bytes
+            }
+          }
+        }), { concurrency: "unbounded", discard: true })
+      return out
+    })
+
   return Containers.of({
     name: "engine",
     capabilities: { exec: true, sendKeys: false, updatesInPlace: false },
@@ -452,6 +496,7 @@ const make = Effect.gen(function*() {
     exec: execIn,
     sendKeys: (o) =>
       Effect.fail(new Unsupported({ session: o.name, backend: "container", operation: "send-keys", hint: "use exec or attach" })),
-    probe
+    probe,
+    usage
   })
 })

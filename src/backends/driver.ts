@@ -4,7 +4,7 @@
  * is the only place that picks the driver of a spec, a session or a place (`driverOf`, place.ts).
  * Adding a backend = one module implementing this, one line in the registry's table, its schema.
  */
-import type { Effect, Result, Stream } from "effect"
+import type { Duration, Effect, Result, Stream } from "effect"
 import type {
   BackendTimeout,
   CommandFailed,
@@ -90,6 +90,12 @@ export interface StopOptions {
   readonly leave: "instance" | "stopped" | "nothing"
   /** The session is this project's. */
   readonly owned?: boolean
+}
+
+/** CPU and memory of a running session: `cpu_percent` of one core (recent), `memory_bytes` resident; null: not known. */
+export interface Usage {
+  readonly cpu_percent: number | null
+  readonly memory_bytes: number | null
 }
 
 /** How a stop ended: gracefully, or killed after the grace period. */
@@ -190,4 +196,10 @@ export interface Driver<S extends SessionSpec, O extends ObservedSession> {
    * host. No `ready:`: ready. Problems reading the session are a "not ready" result, never an error.
    */
   probe(o: O, spec: S): Effect.Effect<ProbeResult>
+  /**
+   * CPU and memory of these sessions, one per session in order (null: not measured: not running,
+   * or where the driver cannot tell cheaply). Measured ONCE for all of them, over `window` (CPU% is
+   * what they used during it), with a constant number of calls whatever their number. Never fails.
+   */
+  usage(sessions: ReadonlyArray<O>, window: Duration.Duration): Effect.Effect<ReadonlyArray<Usage | null>>
 }

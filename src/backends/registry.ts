@@ -4,14 +4,14 @@
  * operations call only this. Adding a backend: implement Driver (driver.ts) in its module, add it
  * to the table below (and to `DRIVERS_OF`).
  */
-import { Context, Effect, Layer, Result } from "effect"
+import { Context, Duration, Effect, Layer, Result } from "effect"
 import type { ChildProcessSpawner } from "effect/process"
 import { SessionStartFailed } from "../errors.js"
 import type { BackendKind, ObservedSession, SessionSpec } from "../model.js"
 import type { DriverName } from "../place.js"
 import { driverOf, placeOf, samePlace } from "../place.js"
 import { Containers } from "./container.js"
-import type { BackendObservation, Capabilities, Driver, Launch, LaunchContext, ObserveScope, StopOptions } from "./driver.js"
+import type { BackendObservation, Capabilities, Driver, Launch, LaunchContext, ObserveScope, StopOptions, Usage } from "./driver.js"
 import { Swarm } from "./swarm.js"
 import { Tmux } from "./tmux.js"
 
@@ -35,6 +35,8 @@ export interface BackendsService extends Pick<AnyDriver, Routed> {
   readonly stop: AnyDriver["stop"]
   /** Stops (gracefully) and deletes, whatever the state: replace, prune, down. Gone already is success. */
   readonly remove: (o: ObservedSession, options: Omit<StopOptions, "leave">) => Effect.Effect<void, import("../errors.js").SessionStopFailed>
+  /** CPU and memory of these sessions, in order: each driver once, concurrently, over the same `window`. */
+  readonly usage: (sessions: ReadonlyArray<ObservedSession>, window: Duration.Duration) => Effect.Effect<ReadonlyArray<Usage | null>>
   /** Whether launching `spec` updates `o` in place, so a replace must not remove `o` first (swarm). */
   readonly updatesInPlace: (o: ObservedSession, spec: SessionSpec) => boolean
 }
@@ -69,7 +71,21 @@ export const registryOf = (table: Readonly<Record<DriverName, AnyDriver>>): Back
       return out
     })
 
+  /** Sessions partitioned by driver (one call each, concurrently), results put back in the given order. */
+  const usage = (sessions: ReadonlyArray<ObservedSession>, window: Duration.Duration) =>
+    Effect.gen(function*() {
+      const groups = new Map<DriverName, Array<number>>()
+      sessions.forEach((o, i) => groups.set(driverOf(o), [...(groups.get(driverOf(o)) ?? []), i]))
+      const out: Array<Usage | null> = sessions.map(() => null)
+      yield* Effect.forEach([...groups], ([name, indices]) =>
+        table[name].usage(indices.map((i) => sessions[i]!), window).pipe(
+          Effect.map((results) => indices.forEach((i, k) => void (out[i] = results[k] ?? null)))
+        ), { concurrency: "unbounded", discard: true })
+      return out
+    })
+
   return {
+    usage,
     observe: (scope, kinds = ["tmux", "container"]) =>
       Effect.forEach(kinds.flatMap((k) => DRIVERS_OF[k]), (name) => table[name].observe(scope), { concurrency: "unbounded" }),
     capabilities: (x) => of(x).capabilities,

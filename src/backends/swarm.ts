@@ -266,6 +266,8 @@ const make = Effect.gen(function*() {
       probeWith(spec, {
         logs: (options) => logs(o, options),
         run: "a cmd: probe needs exec, which swarm services do not offer; use tcp:, http: or log:"
-      })
+      }),
+    // a service's tasks may run on any node of the swarm: not measured
+    usage: (sessions) => Effect.succeed(sessions.map(() => null))
   })
 })

@@ -21,11 +21,12 @@ import {
 import type { ObservedTmux, StopSignal, TmuxSpec } from "../model.js"
 import { DEFAULT_STOP_SIGNAL, DEFAULT_STOP_TIMEOUT } from "../model.js"
 import { ignoresSignal, isAlive, sessionMembers, signalSession } from "../system/process-tree.js"
+import { procSnapshot, usageBetween } from "../system/process-usage.js"
 import type { Stamp } from "../spec/fingerprint.js"
 import type { BackendTimeout, HostUnreachable } from "../errors.js"
 import { interactive, run } from "../proc.js"
 import type { RunResult } from "../proc.js"
-import type { BackendError, BackendObservation, Driver, Launch, LogOptions, ObserveProblem, ObserveScope, StopOptions, StopOutcome } from "./driver.js"
+import type { BackendError, BackendObservation, Driver, Launch, LogOptions, ObserveProblem, ObserveScope, StopOptions, StopOutcome, Usage } from "./driver.js"
 import { lookPath } from "../transport/path.js"
 import { probeWith } from "./probe.js"
 import {
@@ -566,6 +567,22 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
         }).pipe(Effect.provideService(ChildProcessSpawner.ChildProcessSpawner, spawner))
     })
 
+  /**
+   * This machine's running sessions: their pane's process tree, from two scans of /proc `window`
+   * apart (no tmux call). On a host: not measured (it would take a script and two reads over SSH).
+   */
+  const usage = (sessions: ReadonlyArray<ObservedTmux>, window: Duration.Duration): Effect.Effect<ReadonlyArray<Usage | null>> =>
+    Effect.gen(function*() {
+      const roots = sessions.map((o) => (o.host === undefined && o.state === "running" && o.pid !== null ? o.pid : null))
+      const wanted = roots.filter((r): r is number => r !== null)
+      const before = wanted.length === 0 ? null : procSnapshot()
+      if (before === null) return sessions.map(() => null)
+      yield* Effect.sleep(window)
+      const after = procSnapshot()
+      const measured = after === null ? new Map() : usageBetween(before, after, wanted)
+      return roots.map((r) => (r === null ? null : measured.get(r) ?? null))
+    })
+
   return Tmux.of({
     name: "tmux",
     capabilities: { exec: false, sendKeys: true, updatesInPlace: false },
@@ -581,6 +598,7 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
     exec: (o) =>
       Effect.fail(new Unsupported({ session: o.name, backend: "tmux", operation: "exec", hint: "use 'kstlib ops send-keys' for tmux sessions" })),
     sendKeys,
-    probe
+    probe,
+    usage
   })
 }

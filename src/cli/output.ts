@@ -2,6 +2,7 @@
 import { CliOutput } from "effect/cli"
 import { escapeText } from "../errors.js"
 import type { SessionStatus } from "../session/status.js"
+import { formatBytes } from "../system/process-usage.js"
 import type { Color, ColorMode, Style } from "../style.js"
 import { paint, styleFor } from "../style.js"
 
@@ -52,6 +53,11 @@ export const table = (
 
 const dash = (v: string | number | null) => (v === null || v === "" ? "-" : String(v))
 
+/** `12.5%`, `-` when not measured. */
+export const cpuText = (v: number | null): string => (v === null ? "-" : `${v.toFixed(1)}%`)
+/** `34M`, `-` when not measured. */
+export const memText = (v: number | null): string => (v === null ? "-" : formatBytes(v))
+
 export const syncWord = (s: SessionStatus): string =>
   s.state === "defined" || s.state === "invalid" ? "-" : !s.in_config ? "no config" : s.in_sync === null ? "-" : s.in_sync ? "yes" : "drift"
 
@@ -63,7 +69,7 @@ export const renderList = (style: Style, rows: ReadonlyArray<SessionStatus>, opt
   const withHost = rows.some((s) => s.host !== null)
   return table(
     style,
-    [...(withProject ? ["PROJECT"] : []), "NAME", ...(withHost ? ["HOST"] : []), "BACKEND", "STATE", "PID", "IMAGE", "SOCKET", "OWNED", "IN SYNC"],
+    [...(withProject ? ["PROJECT"] : []), "NAME", ...(withHost ? ["HOST"] : []), "BACKEND", "STATE", "PID", "CPU%", "MEM", "IMAGE", "SOCKET", "OWNED", "IN SYNC"],
     rows.map((s) => [
       ...(withProject ? [s.project ?? "-"] : []),
       escapeText(s.name),
@@ -72,6 +78,8 @@ export const renderList = (style: Style, rows: ReadonlyArray<SessionStatus>, opt
       (s.state === "exited" && s.exit_code !== null ? `exited(${s.exit_code})` : s.state) +
       (s.restarts === null || s.restarts === 0 ? "" : `, ${s.restarts} restart${s.restarts === 1 ? "" : "s"}`),
       dash(s.pid),
+      cpuText(s.cpu_percent),
+      memText(s.memory_bytes),
       dash(s.image),
       s.backend === "tmux" && s.state !== "defined" ? s.socket_name ?? "default" : dash(s.socket_name),
       s.state === "defined" || s.state === "invalid" ? "-" : s.owned ? "yes" : "no",
@@ -96,6 +104,8 @@ export const renderStatus = (style: Style, s: SessionStatus): string => {
   if (s.restarts !== null) rows.push(["Restarts", String(s.restarts)])
   if (s.last_exit_code !== null && (s.state !== "exited" || s.exit_code !== s.last_exit_code)) rows.push(["Last exit code", String(s.last_exit_code)])
   if (s.ready !== null) rows.push(["Ready", s.ready ? "yes" : "not ready"])
+  if (s.cpu_percent !== null) rows.push(["CPU", cpuText(s.cpu_percent)])
+  if (s.memory_bytes !== null) rows.push(["Memory", `${memText(s.memory_bytes)} (RSS)`])
   if (s.state !== "defined" && s.state !== "invalid") {
     rows.push(["Owned", s.owned ? "yes (created by kstlib for this project)" : s.project !== null ? `no (project '${escapeText(s.project)}')` : "no"])
   }
@@ -125,5 +135,7 @@ export const statusJson = (s: SessionStatus) => ({
   restarts: s.restarts,
   last_exit_code: s.last_exit_code,
   ready: s.ready,
+  cpu_percent: s.cpu_percent,
+  memory_bytes: s.memory_bytes,
   ...(s.issues.length === 0 ? {} : { issues: s.issues })
 })

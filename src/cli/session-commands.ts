@@ -8,7 +8,7 @@ import { relevantProblems, unreadableOf } from "../reconcile/observe.js"
 import { EnvDigests } from "../spec/digest-key.js"
 import { observeFor } from "../session/locate.js"
 import * as Ops from "../session/operations.js"
-import { listRows, statusOf } from "../session/status.js"
+import { listRows, shownSessions, statusOf } from "../session/status.js"
 import { withApp } from "./app.js"
 import { withDefaultShown } from "./flags.js"
 import { parseSince, SINCE_HELP } from "./since.js"
@@ -298,7 +298,10 @@ const list = Command.make("list", {
     const b = Option.getOrUndefined(f.backend)
     const observation = yield* observeFor(config, { backend: b })
     for (const w of relevantProblems(observation, config, b !== undefined || f.all)) yield* Console.error(`warning: ${w}`)
-    const rows = listRows(observation.sessions, config, { digest: yield* EnvDigests, backend: b, all: f.all, unreadable: unreadableOf(observation) })
+    const shown = shownSessions(observation.sessions, config, { backend: b, all: f.all })
+    const measured = yield* Ops.usageOf(shown)
+    const usage = new Map(shown.map((o, i) => [o, measured[i] ?? null] as const))
+    const rows = listRows(observation.sessions, config, { digest: yield* EnvDigests, backend: b, all: f.all, unreadable: unreadableOf(observation), usage })
     if (f.json) return yield* printJson(rows.map(statusJson))
     yield* Console.log(renderList(stdoutStyle(), rows, { withProject: f.all }))
   }), { tolerant: true })).pipe(

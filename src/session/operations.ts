@@ -43,7 +43,7 @@ import { EnvDigests } from "../spec/digest-key.js"
 import type { Located, Selector, ValidEntry } from "./locate.js"
 import { checkName, checkSelector, configEntry, locate, selectorSocket } from "./locate.js"
 import type { SessionStatus } from "./status.js"
-import { definedStatus, statusOf } from "./status.js"
+import { definedStatus, statusOf, USAGE_WINDOW, withUsage } from "./status.js"
 
 export interface StartOverrides {
   readonly backend?: BackendKind | undefined
@@ -380,7 +380,9 @@ export const status = (name: string, sel: Selector = {}) =>
     const l = yield* locate(name, sel)
     if (l.observed !== null) {
       const base = statusOf(l.observed, config, yield* EnvDigests)
-      return { ...base, ready: yield* probeOnce(l.observed, config) } satisfies SessionStatus as SessionStatus
+      // the probe and the CPU window at the same time
+      const [ready, usage] = yield* Effect.all([probeOnce(l.observed, config), usageOf([l.observed])], { concurrency: 2 })
+      return withUsage({ ...base, ready }, usage[0])
     }
     const entry = config.sessions.find((e) => e.name === name)
     if (entry !== undefined) {
@@ -390,6 +392,13 @@ export const status = (name: string, sel: Selector = {}) =>
       return unknown ? { ...defined, state: "unknown" } satisfies SessionStatus as SessionStatus : defined
     }
     return yield* missing(l, config)
+  })
+
+/** CPU and memory of these sessions, in order: measured once for all of them over `USAGE_WINDOW` (null: not measured). */
+export const usageOf = (sessions: ReadonlyArray<ObservedSession>) =>
+  Effect.gen(function*() {
+    if (sessions.length === 0) return []
+    return yield* (yield* Backends).usage(sessions, USAGE_WINDOW)
   })
 
 /** `status`: the config's `ready:` probe, ONE attempt, for a running session of ours; null when there is none to run. */

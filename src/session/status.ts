@@ -1,4 +1,6 @@
 /** Status records and list rows: what `status` and `list` print (text or JSON), from config + observation. */
+import { Duration } from "effect"
+import type { Usage } from "../backends/driver.js"
 import type { ConfigEntry, LoadedConfig } from "../config/types.js"
 import type { ConfigIssue } from "../errors.js"
 import type { BackendKind, ObservedSession, RuntimeName, SessionState } from "../model.js"
@@ -37,7 +39,21 @@ export interface SessionStatus {
   readonly last_exit_code: number | null
   /** `ready:` probed once (status only): true/false; null when not probed (no `ready:`, not running, or list). */
   readonly ready: boolean | null
+  /** Recent CPU of the session's processes, percent of one core (200: two cores busy); null when not measured. */
+  readonly cpu_percent: number | null
+  /** Resident memory (RSS) of the session's processes, bytes; null when not measured. */
+  readonly memory_bytes: number | null
 }
+
+/**
+ * How long CPU is measured for `list`, `status` and each frame of `top`: once for every session,
+ * concurrently (tmux: two scans of /proc; Podman: two `stats`; Docker's own `stats` takes ~1 s).
+ */
+export const USAGE_WINDOW = Duration.millis(300)
+
+/** A row with its measured usage (none: as it was). */
+export const withUsage = (s: SessionStatus, u: Usage | null | undefined): SessionStatus =>
+  u === null || u === undefined ? s : { ...s, cpu_percent: u.cpu_percent, memory_bytes: u.memory_bytes }
 
 /** Ours, and its stored hash is the config's (bound to the runtime it runs on, compared under the digest it was stamped with). */
 const inSync = (o: ObservedSession, entry: ConfigEntry | undefined, config: LoadedConfig, digest: EnvDigest): boolean | null => {
@@ -72,7 +88,9 @@ export const statusOf = (
     issues: [],
     restarts: o.restarts ?? null,
     last_exit_code: o.last_exit_code ?? null,
-    ready: null
+    ready: null,
+    cpu_percent: null,
+    memory_bytes: null
   }
 }
 
@@ -100,8 +118,25 @@ export const definedStatus = (entry: ConfigEntry, config: LoadedConfig, unreadab
     issues: entry._tag === "Rejected" ? entry.issues : [],
     restarts: null,
     last_exit_code: null,
-    ready: null
+    ready: null,
+    cpu_percent: null,
+    memory_bytes: null
   }
+}
+
+interface ShownOptions {
+  readonly backend?: BackendKind | undefined
+  readonly all?: boolean
+}
+
+/** The observed sessions a list shows (see listRows): this project's and whatever holds a configured name; `all`: every one. */
+export const shownSessions = (observed: ReadonlyArray<ObservedSession>, config: LoadedConfig, options: ShownOptions): ReadonlyArray<ObservedSession> => {
+  // one set, not a search of the config per observed session: a list stays linear in the sessions
+  const configured = new Set(config.sessions.map((e) => e.name))
+  return observed.filter((o) =>
+    (options.backend === undefined || o.backend === options.backend) &&
+    (options.all === true || isOurs(o, config.project) || configured.has(o.name))
+  )
 }
 
 /**
@@ -112,23 +147,19 @@ export const definedStatus = (entry: ConfigEntry, config: LoadedConfig, unreadab
 export const listRows = (
   observed: ReadonlyArray<ObservedSession>,
   config: LoadedConfig,
-  options: {
+  options: ShownOptions & {
     readonly digest: EnvDigest
-    readonly backend?: BackendKind | undefined
-    readonly all?: boolean
     readonly unreadable?: ReadonlyArray<Scope>
+    /** Measured usage of the shown sessions (shownSessions), by session. */
+    readonly usage?: ReadonlyMap<ObservedSession, Usage | null>
   }
 ): ReadonlyArray<SessionStatus> => {
-  // one map, not a search of the config per observed session: a list stays linear in the sessions
   const configured = new Map(config.sessions.map((e) => [e.name, e] as const))
-  const shown = observed.filter((o) =>
-    (options.backend === undefined || o.backend === options.backend) &&
-    (options.all === true || isOurs(o, config.project) || configured.has(o.name))
-  )
+  const shown = shownSessions(observed, config, options)
   const seen = new Set(observed.map((o) => o.name))
   const defined = config.sessions
     .filter((e) => !seen.has(e.name))
     .map((e) => definedStatus(e, config, options.unreadable))
     .filter((s) => options.backend === undefined || s.backend === options.backend)
-  return [...shown.map((o) => statusOf(o, config, options.digest, configured.get(o.name))), ...defined]
+  return [...shown.map((o) => withUsage(statusOf(o, config, options.digest, configured.get(o.name)), options.usage?.get(o))), ...defined]
 }

@@ -33,7 +33,7 @@ import { launched, nextWake, relaunch, waiting } from "./backoff.js"
 import type { Nudge } from "./events.js"
 import { engineEvents, tmuxEvents } from "./events.js"
 import { watchInputs } from "./inputs.js"
-import { formatBytes, treeRss } from "./rss.js"
+import { formatBytes, treeRss } from "../system/process-usage.js"
 
 export type ChangeSource = "start" | "config" | "engine" | "tmux" | "periodic" | "backoff" | "cron" | "memory"
 

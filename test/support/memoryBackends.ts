@@ -281,6 +281,7 @@ export const memoryBackends = (
             const ok = (yield* Clock.currentTimeMillis) - since >= Duration.toMillis(Duration.fromInputUnsafe(after))
             return ok ? { ready: true, detail: "ok" } : { ready: false, detail: "connection refused" }
           }),
+        usage: (sessions) => Effect.succeed(sessions.map(() => null)),
         sendKeys: (o, keys) =>
           o.backend === "container"
             ? Effect.fail(new Unsupported({ session: o.name, backend: o.backend, operation: "send-keys", hint: "" }))

@@ -35,7 +35,12 @@ const recording = (name: DriverName, calls: Array<string>, exec: boolean): Drive
   attach: () => Effect.void,
   exec: () => Effect.succeed({ exitCode: 0, stdout: name, stderr: "" }),
   sendKeys: () => Effect.void,
-  probe: () => Effect.succeed({ ready: true, detail: name })
+  probe: () => Effect.succeed({ ready: true, detail: name }),
+  usage: (sessions) =>
+    Effect.sync(() => {
+      calls.push(`${name}.usage ${sessions.map((o) => o.name).join(",")}`)
+      return sessions.map((o) => ({ cpu_percent: o.name.length, memory_bytes: name.length }))
+    })
 })
 
 const setup = () => {

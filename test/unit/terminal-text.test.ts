@@ -36,6 +36,8 @@ const status = (over: Partial<SessionStatus> = {}): SessionStatus => ({
   restarts: null,
   last_exit_code: null,
   ready: null,
+  cpu_percent: null,
+  memory_bytes: null,
   ...over
 })
 
