@@ -138,6 +138,10 @@ export interface ContainerSpec extends Supervision {
   readonly state: DesiredState
   /** `runtime: swarm` only: tasks of the service (absent = 1). */
   readonly replicas?: number
+  /** Memory limit, bytes (`--memory`); absent: none. */
+  readonly memory?: number
+  /** CPU limit, CPUs (`--cpus`); absent: none. */
+  readonly cpus?: number
   /** `ops.hosts` entry the container runs on (docker over SSH); absent = this machine. */
   readonly host?: string
 }

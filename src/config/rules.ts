@@ -701,6 +701,19 @@ const UNITS: Readonly<Record<string, number>> = {
   gib: 1024 ** 3
 }
 
+/** The smallest container `memory:` limit the engines accept (Docker refuses less than 6 MiB). */
+export const MIN_CONTAINER_MEMORY = 6 * 1024 * 1024
+
+/** A container's `memory:` limit → bytes, or why not (a byte size, at least 6M). */
+export const parseContainerMemory = (value: string | number): number | string => {
+  const r = parseByteSize(value)
+  return typeof r === "number" && r < MIN_CONTAINER_MEMORY ? "must be at least 6M (the engines refuse less)" : r
+}
+
+/** A container's `cpus:` limit: CPUs (a fraction allowed), more than 0, at most 1024, two decimals at most. */
+export const validateCpus = (n: number): string | null =>
+  !(n > 0) || n > 1024 ? "must be more than 0 and at most 1024" : Math.abs(n * 100 - Math.round(n * 100)) > 1e-9 ? "at most two decimals (e.g. 1.5, 0.25)" : null
+
 /** The smallest `max_memory` accepted: below it nothing real runs. */
 export const MIN_MAX_MEMORY = 1024 * 1024
 

@@ -4,7 +4,7 @@
  * the functions of rules.ts wrapped as Schema checks (with a JSON Schema fragment where one can say
  * the same thing), so they exist once.
  */
-import { MIN_MAX_MEMORY, parseByteSize, validateCron } from "./rules.js"
+import { MIN_CONTAINER_MEMORY, MIN_MAX_MEMORY, parseByteSize, parseContainerMemory, validateCpus, validateCron } from "./rules.js"
 import { JsonSchema, Schema } from "effect"
 import { STOP_SIGNALS } from "../model.js"
 import { parseSshTarget } from "./decode/hosts.js"
@@ -271,6 +271,19 @@ export const MaxMemory = Schema.Union([Schema.String, Schema.Int]).check(
     "Restart the session when the resident memory (RSS) of its process tree exceeds this size: 512M, 1.5G, or bytes (units are powers of 1024). Checked every few seconds while `kstlib ops watch` runs."
 })
 
+// Container limits (`--memory`, `--cpus`)
+export const ContainerMemory = Schema.Union([Schema.String, Schema.Int]).check(
+  rule((v: string | number) => {
+    const r = parseContainerMemory(v)
+    return typeof r === "string" ? r : null
+  }, { anyOf: [{ type: "string", pattern: "^\\s*\\d+(\\.\\d+)?\\s*[a-zA-Z]*\\s*$" }, { type: "integer", minimum: MIN_CONTAINER_MEMORY }] }, "a size")
+).annotate({
+  description: "Memory limit of the container (`--memory`; swarm `--limit-memory`): 512M, 1.5G, or bytes (units are powers of 1024), at least 6M."
+})
+export const Cpus = Schema.Finite.check(rule(validateCpus, { exclusiveMinimum: 0, maximum: 1024 }, "a number of CPUs")).annotate({
+  description: "CPU limit of the container, in CPUs (`--cpus`; swarm `--limit-cpu`): 1.5 is one and a half cores."
+})
+
 const watchedFields = {
   cron_restart: Schema.optionalKey(Schema.NullOr(CronRestart)),
   max_memory: Schema.optionalKey(Schema.NullOr(MaxMemory))
@@ -355,6 +368,8 @@ export const ContainerSession = Schema.Struct({
   ),
   ...envFileField,
   ...unsafeMountsField,
+  memory: Schema.optionalKey(Schema.NullOr(ContainerMemory)),
+  cpus: Schema.optionalKey(Schema.NullOr(Cpus)),
   // Swarm
   replicas: Schema.optionalKey(
     Schema.Int.check(Schema.isGreaterThanOrEqualTo(0), Schema.isLessThanOrEqualTo(1000)).annotate({

@@ -158,6 +158,11 @@ const sessionManifests = (spec: ConfiguredContainerSpec, k8s: string, options: K
   if (argv.ok && argv.argv !== null) container["args"] = [...argv.argv]
   if (!argv.ok) notes.push(`command not exported: ${argv.reason}`)
   if (spec.working_dir !== null) container["workingDir"] = spec.working_dir
+  if (spec.memory !== undefined || spec.cpus !== undefined) {
+    container["resources"] = {
+      limits: { ...(spec.memory === undefined ? {} : { memory: String(spec.memory) }), ...(spec.cpus === undefined ? {} : { cpu: String(spec.cpus) }) }
+    }
+  }
 
   const ports = spec.ports.flatMap((p) => {
     const m = parsePort(p)

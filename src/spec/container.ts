@@ -19,6 +19,9 @@ export const containerFields = [
   row("unsafe_mounts", { default: false, fingerprint: "when-set", encode: (v) => (v ? "true" : "false") }),
   // swarm: tasks of the service; `replicas: 1` and no field hash alike
   row("replicas", { default: 1, fingerprint: "when-set", encode: String, updatable: true, optional: true }),
+  // limits: when set only, so sessions without them keep their hash
+  row("memory", { default: null, fingerprint: "when-set", encode: (n) => (n === null || n === undefined ? null : String(n)), optional: true }),
+  row("cpus", { default: null, fingerprint: "when-set", encode: (n) => (n === null || n === undefined ? null : String(n)), optional: true }),
   ...common.supervision,
   ...common.watched,
   common.host,

@@ -72,7 +72,7 @@ export const runArgs = (spec: ContainerSpec, stamp: Stamp, project: string, envF
     "--label",
     `${Marks.labelApplied}=${encodeFingerprint(stamp.fingerprint)}`
   ]
-  args.push(...restartArgs(spec), ...stopSettingArgs(spec))
+  args.push(...restartArgs(spec), ...stopSettingArgs(spec), ...limitArgs(spec))
   if (spec.working_dir !== null) args.push("-w", spec.working_dir)
   if (envFile !== null) args.push("--env-file", envFile)
   for (const key of envViaClient(spec.env)) args.push("-e", key)
@@ -119,6 +119,12 @@ export const stopArgs = (name: string, force: boolean, timeout?: number): Readon
 export const stopSettingArgs = (spec: ContainerSpec): ReadonlyArray<string> => [
   ...(spec.stop_signal === undefined ? [] : ["--stop-signal", `SIG${spec.stop_signal}`]),
   ...(spec.stop_timeout === undefined ? [] : ["--stop-timeout", String(Math.ceil(spec.stop_timeout))])
+]
+
+/** The container's limits, when set: `--memory BYTES`, `--cpus N` (both engines). */
+export const limitArgs = (spec: ContainerSpec): ReadonlyArray<string> => [
+  ...(spec.memory === undefined ? [] : ["--memory", String(spec.memory)]),
+  ...(spec.cpus === undefined ? [] : ["--cpus", String(spec.cpus)])
 ]
 
 /** Podman's `rm -f` first waits the stop timeout (10 s) for a running container; Docker kills at once. */

@@ -89,6 +89,8 @@ export const createArgs = (spec: ContainerSpec, stamp: Stamp, project: string, e
   if (spec.max_restarts !== undefined && spec.max_restarts !== null) args.push("--restart-max-attempts", String(spec.max_restarts))
   if (spec.stop_signal !== undefined) args.push("--stop-signal", `SIG${spec.stop_signal}`)
   if (spec.stop_timeout !== undefined) args.push("--stop-grace-period", `${spec.stop_timeout}s`)
+  if (spec.memory !== undefined) args.push("--limit-memory", String(spec.memory))
+  if (spec.cpus !== undefined) args.push("--limit-cpu", String(spec.cpus))
   if (spec.working_dir !== null) args.push("--workdir", spec.working_dir)
   if (envFile !== null) args.push("--env-file", envFile)
   for (const key of envViaClient(spec.env)) args.push("--env", key)

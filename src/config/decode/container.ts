@@ -4,7 +4,7 @@
  */
 import * as path from "node:path"
 import type { ConfiguredContainerSpec } from "../../model.js"
-import { engineSocketsFromEnv, validateHostMount } from "../rules.js"
+import { engineSocketsFromEnv, parseContainerMemory, validateHostMount } from "../rules.js"
 import type { ContainerSession } from "../schema.js"
 import type { EntryContext, FieldPath, Report, Shared } from "./common.js"
 import { expandHome, RESTART_TIMINGS } from "./common.js"
@@ -83,6 +83,16 @@ export const containerSpecOf = (
     log_volume: v.log_volume === undefined || v.log_volume === null ? null : mount(["log_volume"], v.log_volume),
     runtime,
     unsafe_mounts,
-    ...(v.replicas === undefined ? {} : { replicas: v.replicas })
+    ...(v.replicas === undefined ? {} : { replicas: v.replicas }),
+    ...limitsOf(v.memory, v.cpus)
+  }
+}
+
+/** `memory` (in bytes) and `cpus`, only when set (the schema checked both). */
+const limitsOf = (memory: string | number | null | undefined, cpus: number | null | undefined) => {
+  const bytes = memory === undefined || memory === null ? null : parseContainerMemory(memory)
+  return {
+    ...(typeof bytes === "number" ? { memory: bytes } : {}),
+    ...(cpus === undefined || cpus === null ? {} : { cpus })
   }
 }
