@@ -442,3 +442,30 @@ describe.skipIf(!engines.includes("docker") || dockerSocket === undefined)("bind
     expect(sb.containers("docker")).toEqual([])
   })
 })
+
+describe.each(engines)("CPU, memory and limits on %s", (rt: RuntimeName) => {
+  it("a busy container shows cpu_percent > 50 in list and status; its memory: and cpus: limits reach the engine", async () => {
+    const busy = sb.name("busy")
+    sb.writeConfig({ [busy]: containerEntry(rt, "while :; do :; done", { shell: true, memory: "64m", cpus: 1.5 }) })
+    const up = sb.kstlib(["ops", "apply"])
+    expect(up.code, up.stderr + up.stdout).toBe(0)
+    const inspect = sb.rt(rt, ["container", "inspect", "--format", "{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}}", busy])
+    expect(inspect.stdout.trim()).toBe(`${64 * 1024 * 1024} 1500000000`)
+    type Measured = StatusJson & { readonly cpu_percent: number | null; readonly memory_bytes: number | null }
+    // podman's first seconds: the CPU time is read twice over the window, so a just-started loop counts
+    const row = await eventually(() => {
+      const r = listJson().find((x) => x.name === busy) as Measured | undefined
+      return r !== undefined && (r.cpu_percent ?? 0) > 50 ? r : undefined
+    }, 10, 300)
+    expect(row?.cpu_percent ?? 0).toBeGreaterThan(50)
+    expect(row?.memory_bytes ?? 0).toBeGreaterThan(0)
+    const st = sb.kstlib(["ops", "status", busy, "--json"])
+    expect(st.code, st.stderr).toBe(0)
+    const s = JSON.parse(st.stdout) as Measured
+    expect(s.cpu_percent ?? 0).toBeGreaterThan(50)
+    expect(s.memory_bytes ?? 0).toBeGreaterThan(0)
+    expect(s.memory_bytes ?? 0).toBeLessThan(64 * 1024 * 1024)
+    const text = sb.kstlib(["ops", "list"])
+    expect(text.stdout).toMatch(/CPU%\s+MEM/u)
+  })
+})
