@@ -16,12 +16,13 @@ import { importCommands } from "./import-commands.js"
 import { reconcileCommands } from "./reconcile-commands.js"
 import { sessionCommands } from "./session-commands.js"
 import { watchCommands } from "./watch-commands.js"
+import { topCommands } from "./top.js"
 import { presenter } from "./usage.js"
 import { cliMessage } from "./hints.js"
 
 const VERSION = "0.1.0"
 
-const ops = opsBase.pipe(Command.withSubcommands([...reconcileCommands, ...sessionCommands, ...configCommands, ...exportCommands, ...importCommands, ...watchCommands]))
+const ops = opsBase.pipe(Command.withSubcommands([...reconcileCommands, ...sessionCommands, ...configCommands, ...exportCommands, ...importCommands, ...watchCommands, ...topCommands]))
 
 const cli = Command.make("kstlib").pipe(
   Command.withDescription("Run long-lived sessions in tmux or containers from one declarative file, kstlib.conf.yml."),
