@@ -231,12 +231,20 @@ export const render = (s: TopState, frame: Frame): ReadonlyArray<string> => {
   const sortCol = names.indexOf({ name: "NAME", cpu: "CPU%", mem: "MEM", restarts: "RESTARTS", uptime: "UPTIME", state: "STATE" }[s.sort])
   // the sort column marked `*` when keys can change it
   const header = names.map((h, i) => (i === sortCol && frame.interactive ? `${h}*` : h))
-  const cells = shown.map((r) => cellsOf(r, s.now, withHost))
+  const cells = shown.map((r) => [...cellsOf(r, s.now, withHost)])
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)))
-  const stateCol = names.indexOf("STATE")
-  // without colour the selection is a `>` in a margin every line has
+  // wider than the terminal: the NAME column gives way first (names cut with …), down to 6 cells
   const margin = frame.interactive && !style.color ? "  " : ""
-  const line = (c: ReadonlyArray<string>) => margin + c.map((x, i) => (i === c.length - 1 ? x : x.padEnd(widths[i]!))).join("  ")
+  const totalWith = (gap: number) => margin.length + widths.reduce((n, w) => n + w, 0) + gap * (widths.length - 1)
+  if (totalWith(2) > width) {
+    widths[0] = Math.max(6, widths[0]! - (totalWith(2) - width))
+    for (const c of cells) if (c[0]!.length > widths[0]!) c[0] = `${c[0]!.slice(0, widths[0]! - 1)}…`
+  }
+  // still too wide: one space between columns
+  const gap = totalWith(2) > width ? " " : "  "
+  const stateCol = names.indexOf("STATE")
+  // without colour the selection is a `>` in a margin every line has (`margin`, above)
+  const line = (c: ReadonlyArray<string>) => margin + c.map((x, i) => (i === c.length - 1 ? x : x.padEnd(widths[i]!))).join(gap)
   const headerText = clip(line(header), width)
   const title = clip(`${frame.title} · ${shown.length}/${s.rows.length} sessions · sort: ${s.sort}${s.filter === "" ? "" : ` · filter: ${s.filter}`}`, width)
   const footerLines = frame.interactive ? 2 : 0
@@ -247,7 +255,7 @@ export const render = (s: TopState, frame: Frame): ReadonlyArray<string> => {
     const text = clip(line(cells[first + k]!), width)
     if (frame.interactive && r.name === s.selected) return style.color ? paint(style, "bold", `\x1b[7m${text}\x1b[27m`) : `>${text.slice(1)}`
     // the state's colour on its cell only: padding first, so widths stay
-    const start = margin.length + widths.slice(0, stateCol).reduce((n, w) => n + w + 2, 0)
+    const start = margin.length + widths.slice(0, stateCol).reduce((n, w) => n + w + gap.length, 0)
     const end = start + widths[stateCol]!
     if (!style.color || text.length < end) return text
     const state = r.state as keyof typeof STATE_COLOR
