@@ -233,15 +233,14 @@ export const render = (s: TopState, frame: Frame): ReadonlyArray<string> => {
   const header = names.map((h, i) => (i === sortCol && frame.interactive ? `${h}*` : h))
   const cells = shown.map((r) => [...cellsOf(r, s.now, withHost)])
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)))
-  // wider than the terminal: the NAME column gives way first (names cut with …), down to 6 cells
   const margin = frame.interactive && !style.color ? "  " : ""
+  // wider than the terminal: one space between columns, then the NAME column gives way (names cut with …, down to 6 cells)
   const totalWith = (gap: number) => margin.length + widths.reduce((n, w) => n + w, 0) + gap * (widths.length - 1)
-  if (totalWith(2) > width) {
-    widths[0] = Math.max(6, widths[0]! - (totalWith(2) - width))
+  const gap = totalWith(2) > width ? " " : "  "
+  if (totalWith(gap.length) > width) {
+    widths[0] = Math.max(6, widths[0]! - (totalWith(gap.length) - width))
     for (const c of cells) if (c[0]!.length > widths[0]!) c[0] = `${c[0]!.slice(0, widths[0]! - 1)}…`
   }
-  // still too wide: one space between columns
-  const gap = totalWith(2) > width ? " " : "  "
   const stateCol = names.indexOf("STATE")
   // without colour the selection is a `>` in a margin every line has (`margin`, above)
   const line = (c: ReadonlyArray<string>) => margin + c.map((x, i) => (i === c.length - 1 ? x : x.padEnd(widths[i]!))).join(gap)

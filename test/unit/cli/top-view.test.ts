@@ -159,6 +159,15 @@ describe("frames", () => {
     expect(lines[3]).toMatch(/^ {2}web\s+.*50\.0%\s+300M\s+1m$/u)
     expect(lines[4]).toMatch(/^ {2}worker\s+tmux\s+exited\(3\)\s+-\s+5\s+3\s+-\s+-\s+-\s+-$/u)
     expect(lines.at(-1)).toContain("q quit")
+    // a wide terminal: two spaces between columns
+    expect(render(start(), { ...frame, width: 120 })[1]).toContain("NAME*   BACKEND")
+  })
+
+  it("narrow: long names are cut with … so the other columns stay whole", () => {
+    const long = withRows(initialState(NOW), [row("a-very-long-session-name-indeed"), row("b")], NOW)
+    const lines = render(long, { ...frame, width: 70 })
+    expect(lines.every((l) => l.length <= 70)).toBe(true)
+    expect(lines[2]).toMatch(/^> a-very…\s+tmux\s+running\s+100\s+0\s+-\s+-\s+1\.0%\s+1M\s+1m$/u)
   })
 
   it("many sessions in 24 lines: the selected one is always on screen", () => {
