@@ -6,7 +6,7 @@
 import { TEST_IMAGE, requireEngines } from "../support/engines.js"
 import { NodeServices } from "@effect/platform-node"
 import { afterAll, describe, expect, it } from "@effect/vitest"
-import { Effect, Fiber, Layer, Result, Stream } from "effect"
+import { Duration, Effect, Fiber, Layer, Result, Stream } from "effect"
 import { ChildProcess, ChildProcessSpawner } from "effect/process"
 import { execFileSync, spawn, spawnSync } from "node:child_process"
 import { randomBytes } from "node:crypto"
@@ -151,6 +151,42 @@ describe.each(engines)("container backend on %s", (rt) => {
       expect(labels["io.kstlib.session"]).toBe(name)
       expect(labels["io.kstlib.spec"]).toBe(specHash(s))
     }).pipe(Effect.provide(ContainersLive)))
+
+  it.live("usage: a constant number of stats calls for 1 and for 4 running containers; a busy one > 50% CPU, an idle one near 0", () => {
+    const counting = countingSpawner()
+    return Effect.gen(function*() {
+      const c = yield* Containers
+      const busy = uniqueName("busy")
+      const idle = Array.from({ length: 3 }, () => uniqueName("idle"))
+      yield* cleanup(rt, busy, ...idle)
+      engine(rt, ["run", "-d", "--label", RUN_LABEL, "--name", busy, TEST_IMAGE, "sh", "-c", "while :; do :; done"])
+      yield* c.onPath
+      const observed = () => c.observe({ sockets: [] }).pipe(Effect.map((o) => o.sessions))
+      const stats = () => counting.calls.filter((call) => call[0] === rt && call[1] === "stats")
+      const perCall = rt === "podman" ? 2 : 1
+      counting.reset()
+      const one = (yield* observed()).filter((o) => o.name === busy)
+      const u1 = yield* c.usage(one, Duration.millis(400))
+      expect(stats()).toHaveLength(perCall)
+      expect(u1[0]!.cpu_percent!).toBeGreaterThan(50)
+      expect(u1[0]!.memory_bytes!).toBeGreaterThan(0)
+      for (const n of idle) engine(rt, ["run", "-d", "--label", RUN_LABEL, "--name", n, TEST_IMAGE, "sleep", "300"])
+      const all = (yield* observed()).filter((o) => o.name === busy || idle.includes(o.name))
+      counting.reset()
+      const u4 = yield* c.usage(all, Duration.millis(400))
+      expect(stats()).toHaveLength(perCall)
+      expect(counting.calls).toHaveLength(perCall)
+      all.forEach((o, i) => {
+        if (o.name === busy) expect(u4[i]!.cpu_percent!).toBeGreaterThan(50)
+        else expect(u4[i]!.cpu_percent!).toBeLessThan(20)
+        expect(u4[i]!.memory_bytes!).toBeGreaterThan(0)
+      })
+      // not running: not measured, and no call when nothing runs
+      counting.reset()
+      expect(yield* c.usage([{ ...all[0]!, state: "exited" }], Duration.millis(10))).toEqual([null])
+      expect(counting.calls).toHaveLength(0)
+    }).pipe(Effect.provide(Containers.layer), Effect.provide(counting.layer))
+  })
 
   it.live("observe: one ps call per engine for 1 and for 20 containers; foreign ones included, not ours", () => {
     const counting = countingSpawner()

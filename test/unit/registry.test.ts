@@ -4,7 +4,7 @@
  * success); capabilities per driver; a spec and session of different drivers is a defect.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Result, Stream } from "effect"
+import { Duration, Effect, Result, Stream } from "effect"
 import type { Driver } from "../../src/backends/driver.js"
 import { registryOf } from "../../src/backends/registry.js"
 import { SessionNotFound } from "../../src/errors.js"
@@ -119,5 +119,21 @@ describe("the driver table", () => {
       const { registry } = setup()
       const exit = yield* Effect.exit(registry.probe(owned(t), p))
       expect(exit._tag).toBe("Failure")
+    }))
+
+  it.effect("usage: one call per driver with its own sessions, over the same window, results in the order given", () =>
+    Effect.gen(function*() {
+      const { calls, registry } = setup()
+      const sessions = [owned(s), owned(t), owned(p), owned(tmuxSpec("t22"))]
+      const u = yield* registry.usage(sessions, Duration.millis(10))
+      expect(calls.sort()).toEqual(["engine.usage p", "swarm.usage s", "tmux.usage t,t22"])
+      // each driver's answer back at its session's place (cpu: the name's length; memory: the driver's)
+      expect(u).toEqual([
+        { cpu_percent: 1, memory_bytes: 5 },
+        { cpu_percent: 1, memory_bytes: 4 },
+        { cpu_percent: 1, memory_bytes: 6 },
+        { cpu_percent: 3, memory_bytes: 4 }
+      ])
+      expect(yield* registry.usage([], Duration.millis(10))).toEqual([])
     }))
 })
