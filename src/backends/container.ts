@@ -24,7 +24,7 @@ import type { RunOptions, RunResult, SpawnFailed } from "../proc.js"
 import { interactive, run, streamLines } from "../proc.js"
 import { withEnvFile } from "./container/envfile.js"
 import type { BackendObservation, Driver, Launch, LogOptions, ObserveScope, StopOutcome, Usage } from "./driver.js"
-import { type EngineStats, parseStats, recentCpu, STATS_ARGS } from "./container/stats.js"
+import type { EngineStats } from "./container/stats.js"
 import { podmanRemote, podmanRemoteFailure } from "../transport/podman-remote.js"
 import { dockerEnv, dockerSshFailure, SshHosts } from "../transport/ssh.js"
 import {
@@ -438,6 +438,8 @@ const make = Effect.gen(function*() {
   /** ONE `stats --no-stream` of an engine: every running container's, by name, and when it was read (ms); unreadable: none. */
   const statsOf = (runtime: RuntimeName, host: string | undefined) =>
     Effect.gen(function*() {
+      // loaded on the first measurement: `import "kstlib"` stays small
+      const { parseStats, STATS_ARGS } = yield* Effect.promise(() => import("./container/stats.js"))
       const start = performance.now()
       const stats = yield* exec(runtime, STATS_ARGS, {}, host).pipe(
         Effect.map((r) => (r.exitCode === 0 ? parseStats(r.stdout) : new Map<string, EngineStats>())),
@@ -466,6 +468,7 @@ const make = Effect.gen(function*() {
           const first = runtime === "podman" ? yield* statsOf(runtime, host) : null
           if (first !== null) yield* Effect.sleep(window)
           const last = yield* statsOf(runtime, host)
+          const { recentCpu } = yield* Effect.promise(() => import("./container/stats.js"))
           for (const i of indices) {
             const s = last.stats.get(sessions[i]!.name)
             if (s === undefined) continue

@@ -21,7 +21,6 @@ import {
 import type { ObservedTmux, StopSignal, TmuxSpec } from "../model.js"
 import { DEFAULT_STOP_SIGNAL, DEFAULT_STOP_TIMEOUT } from "../model.js"
 import { ignoresSignal, isAlive, sessionMembers, signalSession } from "../system/process-tree.js"
-import { procSnapshot, usageBetween } from "../system/process-usage.js"
 import type { Stamp } from "../spec/fingerprint.js"
 import type { BackendTimeout, HostUnreachable } from "../errors.js"
 import { interactive, run } from "../proc.js"
@@ -575,7 +574,10 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
     Effect.gen(function*() {
       const roots = sessions.map((o) => (o.host === undefined && o.state === "running" && o.pid !== null ? o.pid : null))
       const wanted = roots.filter((r): r is number => r !== null)
-      const before = wanted.length === 0 ? null : procSnapshot()
+      if (wanted.length === 0) return sessions.map(() => null)
+      // loaded on the first measurement: `import "kstlib"` stays small
+      const { procSnapshot, usageBetween } = yield* Effect.promise(() => import("../system/process-usage.js"))
+      const before = procSnapshot()
       if (before === null) return sessions.map(() => null)
       yield* Effect.sleep(window)
       const after = procSnapshot()

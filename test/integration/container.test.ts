@@ -161,7 +161,7 @@ describe.each(engines)("container backend on %s", (rt) => {
       yield* cleanup(rt, busy, ...idle)
       engine(rt, ["run", "-d", "--label", RUN_LABEL, "--name", busy, TEST_IMAGE, "sh", "-c", "while :; do :; done"])
       yield* c.onPath
-      const observed = () => c.observe({ sockets: [] }).pipe(Effect.map((o) => o.sessions))
+      const observed = () => c.observe({ sockets: [] }).pipe(Effect.map((o) => o.sessions as ReadonlyArray<ObservedContainer>))
       const stats = () => counting.calls.filter((call) => call[0] === rt && call[1] === "stats")
       const perCall = rt === "podman" ? 2 : 1
       counting.reset()
