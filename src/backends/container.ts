@@ -35,6 +35,7 @@ import {
   inspectArgs,
   inspectManyArgs,
   isNoSuchNetwork,
+  joinsProjectNetwork,
   isProjectNetwork,
   logsArgs,
   networkCreateArgs,
@@ -357,7 +358,9 @@ const make = Effect.gen(function*() {
       Effect.gen(function*() {
         const built = runArgs(spec, stamp, project, envFile)
         if (!built.ok) return yield* startFailed(spec.name, built.reason)
-        const refusedNetwork = yield* ensureNetwork(spec.runtime, project, spec.host).pipe(Effect.mapError((e) => startFailed(spec.name, e.message)))
+        const refusedNetwork = !joinsProjectNetwork(spec)
+          ? null
+          : yield* ensureNetwork(spec.runtime, project, spec.host).pipe(Effect.mapError((e) => startFailed(spec.name, e.message)))
         if (refusedNetwork !== null) return yield* startFailed(spec.name, refusedNetwork)
         const viaClient = Object.fromEntries(envViaClient(spec.env).map((k) => [k, spec.env[k]!]))
         const r = yield* exec(spec.runtime, built.args, { env: viaClient }, spec.host).pipe(

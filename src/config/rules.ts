@@ -715,3 +715,21 @@ export const parseByteSize = (value: string | number): number | string => {
   if (bytes > 2 ** 50) return "must be at most 1024T"
   return bytes
 }
+
+/** `user:` — `name`, `uid`, `name:group` or `uid:gid` (Podman and Docker `--user`); never an option. */
+export const CONTAINER_USER_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,63})?$/u
+export const validateContainerUser = (user: string): string | null =>
+  CONTAINER_USER_PATTERN.test(user) ? null : `Invalid user '${user}': expected name, uid, name:group or uid:gid (letters, digits, '_', '.', '-')`
+
+/** `hostname:` — an RFC 1123 host name (labels of at most 63 letters, digits and '-', 253 in all). */
+export const HOSTNAME_PATTERN = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/u
+export const validateHostname = (name: string): string | null =>
+  HOSTNAME_PATTERN.test(name) ? null : `Invalid hostname '${name}': expected an RFC 1123 host name (letters, digits, '-', dots between labels of at most 63)`
+
+/** `cap_add:`/`cap_drop:` — a Linux capability (`NET_ADMIN`, `CAP_NET_ADMIN`) or `ALL`. */
+export const CAPABILITY_PATTERN = /^(CAP_)?[A-Z][A-Z0-9_]{1,31}$/u
+export const validateCapability = (cap: string): string | null =>
+  CAPABILITY_PATTERN.test(cap) ? null : `Invalid capability '${cap}': expected a name such as NET_ADMIN or CAP_NET_ADMIN, or ALL`
+
+/** `pids_limit:` bounds: at least 1 (a container needs its own process), at most the kernel's pid_max ceiling. */
+export const PIDS_LIMIT_BOUNDS = { min: 1, max: 4_194_304 } as const

@@ -57,6 +57,15 @@ import {
   validateWorkingDir,
   VOLUME_PATTERN
 } from "./rules.js"
+import {
+  CAPABILITY_PATTERN,
+  CONTAINER_USER_PATTERN,
+  HOSTNAME_PATTERN,
+  PIDS_LIMIT_BOUNDS,
+  validateCapability,
+  validateContainerUser,
+  validateHostname
+} from "./rules.js"
 
 /** A rules.ts rule as a Schema check; `jsonSchema` is what JSON Schema can express of it. */
 const rule = <T>(validate: (value: T) => string | null, jsonSchema: Record<string, unknown>, expected: string) =>
@@ -338,6 +347,43 @@ export const TmuxSession = Schema.Struct({
   ...envFileField
 }).annotate({ identifier: "TmuxSession", title: "tmux session" })
 
+const Capabilities = (what: string) =>
+  Schema.Array(Schema.String.check(rule(validateCapability, { pattern: CAPABILITY_PATTERN.source }, "a capability"))).check(
+    rule((a: ReadonlyArray<unknown>) => (a.length > 64 ? `at most 64 capabilities` : null), { maxItems: 64 }, "capabilities")
+  ).annotate({ description: what })
+
+/** How the container runs (Podman and Docker `run` options; not for runtime: swarm). Each only when set in the fingerprint. */
+const containerRuntimeFields = {
+  network_mode: Schema.optionalKey(
+    Schema.Literals(["host", "none"]).annotate({
+      description: "Leave the project network: `host` shares this machine's network, `none` has none. Default: the project's network (`kstlib-<project>`), where sessions reach each other by name."
+    })
+  ),
+  user: Schema.optionalKey(
+    Schema.String.check(rule(validateContainerUser, { pattern: CONTAINER_USER_PATTERN.source }, "a user")).annotate({
+      description: "The user (and group) the command runs as: `name`, `uid`, `name:group`, `uid:gid` (`--user`)."
+    })
+  ),
+  hostname: Schema.optionalKey(
+    Schema.String.check(rule(validateHostname, { pattern: HOSTNAME_PATTERN.source }, "a host name")).annotate({
+      description: "The container's host name (`--hostname`). Others on the project network still reach it by its session name."
+    })
+  ),
+  init: Schema.optionalKey(
+    Schema.Boolean.annotate({ default: false, description: "Run an init process as PID 1 that forwards signals and reaps zombies (`--init`)." })
+  ),
+  read_only: Schema.optionalKey(
+    Schema.Boolean.annotate({ default: false, description: "Mount the container's root filesystem read-only (`--read-only`); volumes stay writable." })
+  ),
+  pids_limit: Schema.optionalKey(
+    Schema.Int.check(Schema.isGreaterThanOrEqualTo(PIDS_LIMIT_BOUNDS.min), Schema.isLessThanOrEqualTo(PIDS_LIMIT_BOUNDS.max)).annotate({
+      description: "Most processes the container may have at once (`--pids-limit`)."
+    })
+  ),
+  cap_add: Schema.optionalKey(Capabilities("Linux capabilities added to the engine's default set (`--cap-add`), e.g. NET_ADMIN.")),
+  cap_drop: Schema.optionalKey(Capabilities("Linux capabilities removed from the engine's default set (`--cap-drop`); ALL drops every one."))
+}
+
 export const ContainerSession = Schema.Struct({
   backend: Schema.optionalKey(Schema.Literal("container").annotate({ description: "Default: ops.default_backend." })),
   image: Image,
@@ -355,6 +401,7 @@ export const ContainerSession = Schema.Struct({
   ),
   ...envFileField,
   ...unsafeMountsField,
+  ...containerRuntimeFields,
   // Swarm
   replicas: Schema.optionalKey(
     Schema.Int.check(Schema.isGreaterThanOrEqualTo(0), Schema.isLessThanOrEqualTo(1000)).annotate({

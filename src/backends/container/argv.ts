@@ -74,7 +74,9 @@ export const runArgs = (spec: ContainerSpec, stamp: Stamp, project: string, envF
   ]
   args.push(...restartArgs(spec), ...stopSettingArgs(spec))
   // the project's network, the session's name its DNS alias there (created first: ensureNetwork)
-  args.push("--network", projectNetwork(project), "--network-alias", spec.name)
+  if (spec.network_mode === undefined) args.push("--network", projectNetwork(project), "--network-alias", spec.name)
+  else args.push("--network", spec.network_mode)
+  args.push(...runOptionArgs(spec))
   if (spec.working_dir !== null) args.push("-w", spec.working_dir)
   if (envFile !== null) args.push("--env-file", envFile)
   for (const key of envViaClient(spec.env)) args.push("-e", key)
@@ -188,3 +190,17 @@ export const isProjectNetwork = (labelsJson: string, project: string): boolean =
 
 /** Engine wording of "no such network" (Podman 4.3, Docker 20.10 and 28.x). */
 export const isNoSuchNetwork = (stderr: string): boolean => /network not found|not found|no such network/iu.test(stderr)
+
+/** `user`, `hostname`, `init`, `read_only`, `pids_limit`, `cap_add`, `cap_drop`: the engines' own options, only when set. */
+export const runOptionArgs = (spec: ContainerSpec): ReadonlyArray<string> => [
+  ...(spec.user === undefined ? [] : ["--user", spec.user]),
+  ...(spec.hostname === undefined ? [] : ["--hostname", spec.hostname]),
+  ...(spec.init === true ? ["--init"] : []),
+  ...(spec.read_only === true ? ["--read-only"] : []),
+  ...(spec.pids_limit === undefined ? [] : ["--pids-limit", String(spec.pids_limit)]),
+  ...(spec.cap_add ?? []).flatMap((c) => ["--cap-add", c]),
+  ...(spec.cap_drop ?? []).flatMap((c) => ["--cap-drop", c])
+]
+
+/** Whether a launch needs the project network (a session with `network_mode` leaves it). */
+export const joinsProjectNetwork = (spec: ContainerSpec): boolean => spec.network_mode === undefined
