@@ -22,8 +22,10 @@ const PREFIX = `kstlib-t-${RUN}`
 const ContainersLive = Containers.layer.pipe(Layer.provide(NodeServices.layer))
 
 const engine = (rt: RuntimeName, args: ReadonlyArray<string>) => spawnSync(rt, args, { encoding: "utf8", timeout: 60_000 })
-const rmContainers = (rt: RuntimeName, names: ReadonlyArray<string>) =>
-  engine(rt, rt === "podman" ? ["rm", "-f", "-t", "0", ...names] : ["rm", "-f", ...names])
+/** One at a time: Podman's `rm` of several names removes none when one of them is already gone. */
+const rmContainers = (rt: RuntimeName, names: ReadonlyArray<string>) => {
+  for (const n of names) engine(rt, rt === "podman" ? ["rm", "-f", "-t", "0", n] : ["rm", "-f", n])
+}
 
 /** Containers and networks of this test, removed when its scope closes, whatever happened. */
 const cleanup = (rt: RuntimeName, containers: ReadonlyArray<string>, networks: ReadonlyArray<string>) =>
