@@ -2,8 +2,10 @@ import { assert, describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { Containers } from "../../src/backends/container.js"
 import { isProjectNetwork, networkCreateArgs, networkInspectArgs, networkRmArgs, projectNetwork, runArgs } from "../../src/backends/container/argv.js"
+import { networksOf, plan } from "../../src/reconcile/plan.js"
+import { planToJson } from "../../src/reconcile/render.js"
 import { stampOf } from "../../src/spec/fingerprint.js"
-import { containerSpec, fingerprint, launchOf, TEST_DIGEST } from "../support/factories.js"
+import { containerSpec, fingerprint, launchOf, owned, planOptions, TEST_DIGEST, tmuxSpec, valid } from "../support/factories.js"
 import { fakeSpawner } from "../support/fakeSpawner.js"
 
 const OURS = `{"io.kstlib.managed":"true","io.kstlib.project":"proj"}\n`
@@ -105,5 +107,30 @@ describe("project network over a fake spawner", () => {
       expect(r.failure.reason).toContain("no subnet left")
       expect(fake.calls.some((c) => c[1] === "run")).toBe(false)
     }).pipe(Effect.provide(Containers.layer), Effect.provide(fake.layer))
+  })
+})
+
+describe("the plan names the project networks its launches join", () => {
+  it("one per engine and machine, for Podman/Docker launches without network_mode; plan --json shows them", () => {
+    const entries = [
+      valid(containerSpec("db")),
+      valid(containerSpec("api")),
+      valid(containerSpec("web", { runtime: "docker" })),
+      valid(containerSpec("tool", { network_mode: "host" })),
+      valid(tmuxSpec("shell"))
+    ]
+    const p = plan(entries, [], planOptions())
+    expect(networksOf(p)).toEqual([
+      { name: "kstlib-proj", runtime: "podman", host: null, sessions: ["db", "api"] },
+      { name: "kstlib-proj", runtime: "docker", host: null, sessions: ["web"] }
+    ])
+    expect(planToJson(p).networks).toEqual(networksOf(p))
+  })
+
+  it("nothing launched: no networks key (a plan without container launches reads as before)", () => {
+    const db = containerSpec("db")
+    const p = plan([valid(db)], [owned(db)], planOptions())
+    expect(p.steps).toEqual([])
+    expect("networks" in planToJson(p)).toBe(false)
   })
 })

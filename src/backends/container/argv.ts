@@ -7,6 +7,7 @@ import type { ContainerSpec, RuntimeName } from "../../model.js"
 import { Marks, maxRestarts, restartPolicy } from "../../model.js"
 import type { Stamp } from "../../spec/fingerprint.js"
 import { encodeFingerprint } from "../../spec/fingerprint.js"
+import { projectNetwork } from "../../place.js"
 
 /** The labels kstlib reads its marks from (model.ts Marks). */
 const MARK_LABELS = [Marks.labelManaged, Marks.labelProject, Marks.labelSpec, Marks.labelApplied]
@@ -149,11 +150,11 @@ export const execArgs = (name: string, argv: ReadonlyArray<string>, interactive:
 export const attachArgs = (name: string): ReadonlyArray<string> => ["attach", END, name]
 
 /**
- * The network every container session of a project joins (Podman: netavark with aardvark-dns;
- * Docker: a user-defined bridge), reached there by its session name. Not in the fingerprint: a
- * container created before networks joins at its next (re)creation, so an upgrade recreates nothing.
+ * The project's network (place.ts; Podman: netavark with aardvark-dns; Docker: a user-defined
+ * bridge). Not in the fingerprint: a container created before networks joins at its next
+ * (re)creation, so an upgrade recreates nothing.
  */
-export const projectNetwork = (project: string): string => `kstlib-${project}`
+export { projectNetwork } from "../../place.js"
 
 /** The labels a project's network carries: kstlib's managed mark and the project, as on its containers. */
 export const networkLabels = (project: string): Readonly<Record<string, string>> => ({
