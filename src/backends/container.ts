@@ -83,6 +83,7 @@ export const PODMAN_WIDTH = 4
 export interface ContainerStopOptions {
   readonly force?: boolean
   readonly timeout?: number
+  readonly releaseNetwork?: boolean
 }
 
 export class Containers extends Context.Service<Containers, Driver<ContainerSpec, ObservedContainer> & {
@@ -426,7 +427,7 @@ const make = Effect.gen(function*() {
       }
       if (options.remove) {
         yield* rm(o.name, o.runtime, o.host)
-        yield* removeNetworkIfEmpty(o)
+        if (options.releaseNetwork === true) yield* removeNetworkIfEmpty(o)
       }
       return outcome
     })

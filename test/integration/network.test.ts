@@ -87,9 +87,9 @@ describe.each(engines)("project network on %s", (rt) => {
       expect(reply).toContain("hi")
 
       // the network stays while a container of the project is on it, and goes with the last one
-      yield* c.stop(yield* observed(api, rt), { leave: "nothing", owned: true, force: true })
+      yield* c.stop(yield* observed(api, rt), { leave: "nothing", owned: true, force: true, releaseNetwork: true })
       expect(networkLabels(rt, net)).not.toBeNull()
-      yield* c.stop(yield* observed(db, rt), { leave: "nothing", owned: true, force: true })
+      yield* c.stop(yield* observed(db, rt), { leave: "nothing", owned: true, force: true, releaseNetwork: true })
       expect(networkLabels(rt, net)).toBeNull()
       // another project's network is not touched by it
       expect(networkLabels(rt, `kstlib-${other}`)).toMatchObject({ "io.kstlib.project": other })
