@@ -232,7 +232,12 @@ export class Sandbox {
     }
     for (const runtime of availableEngines()) {
       const mine = this.containers(runtime)
-      if (mine.length > 0) this.rt(runtime, ["rm", "-f", ...(runtime === "podman" ? ["-t", "0"] : []), ...mine])
+      if (mine.length === 0) continue
+      // the project networks kstlib put them on (kstlib-<project>), removed after them when empty
+      const networks = this.rt(runtime, ["container", "inspect", "--format", "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}", ...mine])
+        .stdout.split(/\s+/u).filter((n) => n.startsWith("kstlib-"))
+      this.rt(runtime, ["rm", "-f", ...(runtime === "podman" ? ["-t", "0"] : []), ...mine])
+      for (const n of new Set(networks)) this.rt(runtime, ["network", "rm", n])
     }
     for (const [runtime, tag] of this.imageTags) this.rt(runtime, ["rmi", tag])
     rmSync(this.dir, { recursive: true, force: true })
