@@ -4,7 +4,7 @@
  * binary is run by name: environment that points it at another engine (DOCKER_HOST,
  * CONTAINER_HOST, docker contexts) passes through untouched.
  */
-import { Context, Effect, Layer, Schedule, Stream } from "effect"
+import { Context, Effect, Layer, Schedule, Semaphore, Stream } from "effect"
 import { ChildProcessSpawner } from "effect/process"
 import {
   CommandFailed,
@@ -330,8 +330,15 @@ const make = Effect.gen(function*() {
    * used or touched: the launch fails, saying whose it is not. Two launches racing to create it
    * both end up with the one that won (the loser's create fails, its second look finds ours).
    */
+  const networkLocks = new Map<string, Semaphore.Semaphore>()
+  /** One look-or-create at a time per network: Docker's daemon lets two concurrent creates make two networks of one name. */
+  const networkLock = (key: string) => {
+    let lock = networkLocks.get(key)
+    if (lock === undefined) networkLocks.set(key, lock = Semaphore.makeUnsafe(1))
+    return lock
+  }
   const ensureNetwork = (runtime: RuntimeName, project: string, host?: string): Effect.Effect<string | null, CommandFailed | BackendTimeout | HostUnreachable | EngineUnavailable> =>
-    Effect.gen(function*() {
+    networkLock(`${runtime}\u0000${host ?? ""}\u0000${project}`).withPermits(1)(Effect.gen(function*() {
       const name = projectNetwork(project)
       const foreign = `network ${name} exists and is not this project's (it lacks the labels ${Marks.labelManaged}=${Marks.managedValue.container} and ${Marks.labelProject}=${project}): it was left untouched and no container was created on it`
       const seen = yield* inspectNetwork(runtime, name, host)
@@ -341,7 +348,7 @@ const make = Effect.gen(function*() {
       const again = yield* inspectNetwork(runtime, name, host)
       if (again !== null) return isProjectNetwork(again, project) ? null : foreign
       return `creating network ${name}: ${engineMessage(created.stderr) || `${runtime} network create exited with ${created.exitCode}`}`
-    })
+    }))
 
   /** After one of a project's containers was removed: its network too, when it is ours and empty (the engine refuses while containers are on it). */
   const removeNetworkIfEmpty = (o: ObservedContainer) => {

@@ -96,6 +96,24 @@ describe("project network over a fake spawner", () => {
     }).pipe(Effect.provide(Containers.layer), Effect.provide(fake.layer))
   })
 
+  it.live("several launches of one project: one look-or-create at a time, so the network is created once (Docker would make two of one name)", () => {
+    let exists = false
+    const fake = fakeSpawner((_cmd, args) => {
+      if (args[0] === "network" && args[1] === "inspect") return exists ? { stdout: OURS } : NOT_FOUND
+      if (args[0] === "network" && args[1] === "create") {
+        exists = true
+        return {}
+      }
+      return { stdout: "abc\n" }
+    })
+    return Effect.gen(function*() {
+      const specs = ["a", "b", "c", "d"].map((n) => launchOf(containerSpec(n, { runtime: "docker" })))
+      const rs = yield* (yield* Containers).launch(specs, { project: "proj" })
+      expect(rs.map((r) => r._tag)).toEqual(["Success", "Success", "Success", "Success"])
+      expect(fake.calls.filter((c) => c[1] === "network" && c[2] === "create")).toHaveLength(1)
+    }).pipe(Effect.provide(Containers.layer), Effect.provide(fake.layer))
+  })
+
   it.live("a create that fails for another reason fails the launch with the engine's words", () => {
     const fake = fakeSpawner((_cmd, args) =>
       args[0] === "network" && args[1] === "inspect" ? NOT_FOUND : args[1] === "create" ? { exitCode: 125, stderr: "Error: no subnet left" } : { stdout: "abc\n" }
