@@ -145,6 +145,10 @@ export interface ContainerSpec extends Supervision {
   readonly pids_limit?: number
   readonly cap_add?: ReadonlyArray<string>
   readonly cap_drop?: ReadonlyArray<string>
+  /** Labels of its own (never `io.kstlib.*`). */
+  readonly labels?: Readonly<Record<string, string>>
+  /** `HOST:IP` lines of its /etc/hosts. */
+  readonly extra_hosts?: ReadonlyArray<string>
   /** `runtime: swarm` only: tasks of the service (absent = 1). */
   readonly replicas?: number
   /** `ops.hosts` entry the container runs on (docker over SSH); absent = this machine. */

@@ -733,3 +733,26 @@ export const validateCapability = (cap: string): string | null =>
 
 /** `pids_limit:` bounds: at least 1 (a container needs its own process), at most the kernel's pid_max ceiling. */
 export const PIDS_LIMIT_BOUNDS = { min: 1, max: 4_194_304 } as const
+
+/** `labels:` keys: reverse-DNS style (`team`, `com.example.tier`), never kstlib's own `io.kstlib.*` marks. */
+export const LABEL_KEY_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$/u
+export const MAX_LABELS = 64
+export const MAX_LABEL_VALUE_LENGTH = 1024
+export const validateLabel = (key: string, value: string): string | null => {
+  if (!LABEL_KEY_PATTERN.test(key)) return `Invalid label '${key}': letters, digits, '.', '_', '/', '-' (at most 128), starting with a letter or digit`
+  if (key.toLowerCase().startsWith("io.kstlib.")) return `label '${key}': io.kstlib.* labels are kstlib's own ownership marks`
+  if (value.length > MAX_LABEL_VALUE_LENGTH) return `label '${key}': value longer than ${MAX_LABEL_VALUE_LENGTH} characters`
+  if (/[\n\r\0]/u.test(value)) return `label '${key}': the value may not hold a newline or NUL`
+  return null
+}
+
+/** `extra_hosts:` entries: `HOST:IP` (IPv4, or IPv6 after the first ':'), an /etc/hosts line of the container. */
+export const validateExtraHost = (entry: string): string | null => {
+  const colon = entry.indexOf(":")
+  const host = colon < 0 ? "" : entry.slice(0, colon)
+  const ip = colon < 0 ? "" : entry.slice(colon + 1)
+  const v4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/u.test(ip)
+  const v6 = /^[0-9A-Fa-f:.]{2,45}$/u.test(ip) && ip.includes(":")
+  if (!HOSTNAME_PATTERN.test(host) || !(v4 || v6)) return `Invalid extra host '${entry}': expected HOST:IP (e.g. db.local:10.0.0.5)`
+  return null
+}

@@ -64,7 +64,10 @@ import {
   PIDS_LIMIT_BOUNDS,
   validateCapability,
   validateContainerUser,
-  validateHostname
+  validateExtraHost,
+  validateHostname,
+  validateLabel,
+  MAX_LABELS
 } from "./rules.js"
 
 /** A rules.ts rule as a Schema check; `jsonSchema` is what JSON Schema can express of it. */
@@ -379,6 +382,24 @@ const containerRuntimeFields = {
     Schema.Int.check(Schema.isGreaterThanOrEqualTo(PIDS_LIMIT_BOUNDS.min), Schema.isLessThanOrEqualTo(PIDS_LIMIT_BOUNDS.max)).annotate({
       description: "Most processes the container may have at once (`--pids-limit`)."
     })
+  ),
+  labels: Schema.optionalKey(
+    Schema.Record(Schema.String, Schema.String).check(
+      rule((m: Readonly<Record<string, string>>) => {
+        const keys = Object.keys(m)
+        if (keys.length > MAX_LABELS) return `at most ${MAX_LABELS} labels`
+        for (const k of keys) {
+          const reason = validateLabel(k, m[k]!)
+          if (reason !== null) return reason
+        }
+        return null
+      }, { maxProperties: MAX_LABELS }, "labels")
+    ).annotate({ description: "Labels on the container (`--label KEY=VALUE`), besides kstlib's own `io.kstlib.*` marks (which may not be set here)." })
+  ),
+  extra_hosts: Schema.optionalKey(
+    Schema.Array(Schema.String.check(rule(validateExtraHost, {}, "HOST:IP"))).check(
+      rule((a: ReadonlyArray<unknown>) => (a.length > 64 ? "at most 64 extra hosts" : null), { maxItems: 64 }, "extra hosts")
+    ).annotate({ description: "Lines added to the container's /etc/hosts, `HOST:IP` (`--add-host`)." })
   ),
   cap_add: Schema.optionalKey(Capabilities("Linux capabilities added to the engine's default set (`--cap-add`), e.g. NET_ADMIN.")),
   cap_drop: Schema.optionalKey(Capabilities("Linux capabilities removed from the engine's default set (`--cap-drop`); ALL drops every one."))

@@ -134,7 +134,8 @@ const readiness = (spec: ConfiguredContainerSpec): { readonly probe: Doc | null;
  * The container run options: `user` (numeric only: Kubernetes has no user names) → `runAsUser`/
  * `runAsGroup`, `read_only` → `readOnlyRootFilesystem`, `cap_add`/`cap_drop` → `capabilities` (without
  * `CAP_`), `hostname` → the pod's `hostname` (its first label), `network_mode: host` → `hostNetwork`.
- * `init`, `pids_limit` and `network_mode: none` have no pod field: a comment says so.
+ * `extra_hosts` → `hostAliases`. `init`, `pids_limit`, `labels` and `network_mode: none` have no pod
+ * field: a comment says so.
  */
 const runOptionsOf = (spec: ConfiguredContainerSpec) => {
   const security: Doc = {}
@@ -162,6 +163,14 @@ const runOptionsOf = (spec: ConfiguredContainerSpec) => {
     if (label !== spec.hostname) notes.push(`hostname ${spec.hostname}: the pod's hostname is its first label, ${label}`)
   }
   if (spec.network_mode === "host") pod["hostNetwork"] = true
+  const aliases = new Map<string, Array<string>>()
+  for (const entry of spec.extra_hosts ?? []) {
+    const colon = entry.indexOf(":")
+    const ip = entry.slice(colon + 1)
+    aliases.set(ip, [...(aliases.get(ip) ?? []), entry.slice(0, colon)])
+  }
+  if (aliases.size > 0) pod["hostAliases"] = [...aliases].map(([ip, hostnames]) => ({ ip, hostnames }))
+  if (Object.keys(spec.labels ?? {}).length > 0) notes.push(`labels ${Object.keys(spec.labels!).sort().join(", ")}: container labels, not carried onto the pod (Kubernetes labels are for selection)`)
   if (spec.network_mode === "none") notes.push("network_mode: none: a pod always has a network, not mapped")
   if (spec.init === true) notes.push("init: true: a pod has no init option (use an image with an init, such as tini), not mapped")
   if (spec.pids_limit !== undefined) notes.push(`pids_limit ${spec.pids_limit}: a node setting (podPidsLimit) in Kubernetes, not mapped`)

@@ -26,6 +26,8 @@ export const containerFields = [
   row("pids_limit", { default: null, fingerprint: "when-set", encode: (n) => (n === null || n === undefined ? null : String(n)), optional: true }),
   row("cap_add", { default: [], fingerprint: "when-set", encode: (c) => [...(c ?? [])].sort(), optional: true }),
   row("cap_drop", { default: [], fingerprint: "when-set", encode: (c) => [...(c ?? [])].sort(), optional: true }),
+  row("labels", { default: {}, fingerprint: "when-set", optional: true }),
+  row("extra_hosts", { default: [], fingerprint: "when-set", encode: (h) => [...(h ?? [])].sort(), optional: true }),
   // swarm: tasks of the service; `replicas: 1` and no field hash alike
   row("replicas", { default: 1, fingerprint: "when-set", encode: String, updatable: true, optional: true }),
   ...common.supervision,

@@ -110,6 +110,37 @@ describe.each(engines)("project network on %s", (rt) => {
       expect(networkLabels(rt, net)).toEqual({ "io.kstlib.test-run": RUN })
     }).pipe(Effect.scoped, Effect.provide(ContainersLive)), 60_000)
 
+  it.live("the run options reach the container: user, hostname, init, read-only root, pids limit, capabilities, labels, extra hosts; network_mode: none has no project network", () =>
+    Effect.gen(function*() {
+      const project = `kt${RUN}${rt[0]}o`
+      const name = `${PREFIX}-${rt}-opts`
+      yield* cleanup(rt, [name], [`kstlib-${project}`])
+      const [r] = yield* (yield* Containers).launch([launchOf(spec(name, rt, {
+        user: "1234:1234",
+        hostname: "opts-host",
+        init: true,
+        read_only: true,
+        pids_limit: 50,
+        cap_drop: ["ALL"],
+        cap_add: ["CHOWN"],
+        labels: { "com.example.tier": "test" },
+        extra_hosts: ["db.example:10.9.8.7"],
+        network_mode: "none"
+      }))], { project })
+      assert(r !== undefined)
+      expect(Result.isFailure(r) ? r.failure.message : "ok").toBe("ok")
+      const inside = (cmd: string) => engine(rt, ["exec", name, "sh", "-c", cmd])
+      expect(inside("id -u; id -g").stdout.split("\n").slice(0, 2)).toEqual(["1234", "1234"])
+      expect(inside("hostname").stdout.trim()).toBe("opts-host")
+      expect(inside("grep db.example /etc/hosts").stdout).toMatch(/^10\.9\.8\.7\s+db\.example/mu)
+      expect(inside("touch /x").status).not.toBe(0) // read-only root
+      expect(engine(rt, ["container", "inspect", "--format", "{{index .Config.Labels \"com.example.tier\"}}", name]).stdout.trim()).toBe("test")
+      const pids = engine(rt, ["container", "inspect", "--format", "{{.HostConfig.PidsLimit}}", name]).stdout.trim()
+      expect(pids).toBe("50")
+      // out of the project network: none was created for it
+      expect(networkLabels(rt, `kstlib-${project}`)).toBeNull()
+    }).pipe(Effect.scoped, Effect.provide(ContainersLive)), 60_000)
+
   // Name lookup is the engine's DNS (aardvark-dns, Docker's embedded server), asked with busybox's
   // own resolver (nslookup): the static busybox's nc cannot use DNS without the libc's NSS modules.
   it.live("api resolves db by its session name; another project's container cannot", () =>

@@ -55,7 +55,8 @@ describe("kubernetesManifests", () => {
       hostname: "db1.local",
       network_mode: "host",
       init: true,
-      pids_limit: 64
+      pids_limit: 64,
+      extra_hosts: ["db.local:10.0.0.5", "db2.local:10.0.0.5", "v6:::1"]
     })
     const text = kubernetesManifests([valid(spec)], { project: "proj", digest: TEST_DIGEST, includeSecrets: false })
     const pod = docsOf(text).find((d) => d["kind"] === "Deployment")!["spec"].template.spec
@@ -67,6 +68,7 @@ describe("kubernetesManifests", () => {
     })
     expect(pod.hostname).toBe("db1")
     expect(pod.hostNetwork).toBe(true)
+    expect(pod.hostAliases).toEqual([{ ip: "10.0.0.5", hostnames: ["db.local", "db2.local"] }, { ip: "::1", hostnames: ["v6"] }])
     expect(text).toContain("init: true: a pod has no init option")
     expect(text).toContain("pids_limit 64: a node setting")
     const named = kubernetesManifests([valid(containerSpec("app", { user: "app" }))], { project: "proj", digest: TEST_DIGEST, includeSecrets: false })

@@ -192,7 +192,7 @@ export const isProjectNetwork = (labelsJson: string, project: string): boolean =
 /** Engine wording of "no such network" (Podman 4.3, Docker 20.10 and 28.x). */
 export const isNoSuchNetwork = (stderr: string): boolean => /network not found|not found|no such network/iu.test(stderr)
 
-/** `user`, `hostname`, `init`, `read_only`, `pids_limit`, `cap_add`, `cap_drop`: the engines' own options, only when set. */
+/** `user`, `hostname`, `init`, `read_only`, `pids_limit`, `cap_add`, `cap_drop`, `labels`, `extra_hosts`: the engines' own options, only when set. */
 export const runOptionArgs = (spec: ContainerSpec): ReadonlyArray<string> => [
   ...(spec.user === undefined ? [] : ["--user", spec.user]),
   ...(spec.hostname === undefined ? [] : ["--hostname", spec.hostname]),
@@ -200,7 +200,9 @@ export const runOptionArgs = (spec: ContainerSpec): ReadonlyArray<string> => [
   ...(spec.read_only === true ? ["--read-only"] : []),
   ...(spec.pids_limit === undefined ? [] : ["--pids-limit", String(spec.pids_limit)]),
   ...(spec.cap_add ?? []).flatMap((c) => ["--cap-add", c]),
-  ...(spec.cap_drop ?? []).flatMap((c) => ["--cap-drop", c])
+  ...(spec.cap_drop ?? []).flatMap((c) => ["--cap-drop", c]),
+  ...Object.keys(spec.labels ?? {}).sort().flatMap((k) => ["--label", `${k}=${spec.labels![k]!}`]),
+  ...(spec.extra_hosts ?? []).flatMap((h) => ["--add-host", h])
 ]
 
 /** Whether a launch needs the project network (a session with `network_mode` leaves it). */

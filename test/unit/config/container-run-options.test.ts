@@ -33,7 +33,9 @@ describe("container run options", () => {
       read_only: true,
       pids_limit: 100,
       cap_add: ["NET_ADMIN"],
-      cap_drop: ["ALL"]
+      cap_drop: ["ALL"],
+      labels: { team: "shop", "com.example.tier": "db" },
+      extra_hosts: ["db.local:10.0.0.5", "v6.local:::1"]
     }
     const e = decode(all)
     expect(e._tag).toBe("Valid")
@@ -55,7 +57,11 @@ describe("container run options", () => {
     [{ cap_add: ["net admin"] }, "cap_add[0]"],
     [{ cap_drop: ["--privileged"] }, "cap_drop[0]"],
     [{ network_mode: "bridge" }, "network_mode"],
-    [{ init: "yes" }, "init"]
+    [{ init: "yes" }, "init"],
+    [{ labels: { "io.kstlib.managed": "true" } }, "labels"],
+    [{ labels: { "-x": "1" } }, "labels"],
+    [{ extra_hosts: ["db.local"] }, "extra_hosts[0]"],
+    [{ extra_hosts: ["db.local:999.1.1.1"] }, "extra_hosts[0]"]
   ])("%j is refused at its field with the file", (raw, field) => {
     const found = issues(raw)
     expect(found.length).toBeGreaterThan(0)
@@ -77,7 +83,9 @@ describe("container run options", () => {
       read_only: true,
       pids_limit: 64,
       cap_add: ["NET_ADMIN"],
-      cap_drop: ["ALL", "CHOWN"]
+      cap_drop: ["ALL", "CHOWN"],
+      labels: { z: "1", a: "x=y" },
+      extra_hosts: ["db.local:10.0.0.5"]
     })
     expect(runOptionArgs(spec)).toEqual([
       "--user",
@@ -93,7 +101,13 @@ describe("container run options", () => {
       "--cap-drop",
       "ALL",
       "--cap-drop",
-      "CHOWN"
+      "CHOWN",
+      "--label",
+      "a=x=y",
+      "--label",
+      "z=1",
+      "--add-host",
+      "db.local:10.0.0.5"
     ])
     expect(runOptionArgs(containerSpec("db", { init: false, read_only: false }))).toEqual([])
     const none = runArgs(containerSpec("db", { network_mode: "none" }), stampOf(containerSpec("db"), TEST_DIGEST), "proj", null)
@@ -103,7 +117,7 @@ describe("container run options", () => {
 
   it("in the fingerprint only when set: the hash of a spec without them is unchanged", () => {
     const plain = containerSpec("db")
-    expect(specHash({ ...plain, init: false, read_only: false, cap_add: [] })).toBe(specHash(plain))
+    expect(specHash({ ...plain, init: false, read_only: false, cap_add: [], labels: {}, extra_hosts: [] })).toBe(specHash(plain))
     const set = { ...plain, user: "app", network_mode: "host" as const, cap_add: ["NET_ADMIN", "CHOWN"] }
     expect(fingerprint(set)).toMatchObject({ user: "app", network_mode: "host", cap_add: ["CHOWN", "NET_ADMIN"] })
     expect(specHash(set)).not.toBe(specHash(plain))

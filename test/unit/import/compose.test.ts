@@ -64,8 +64,8 @@ describe("compose: awesome-compose files", () => {
       "traefik.http.routers.go.rule": "Path(`/`)",
       "traefik.http.services.go.loadbalancer.server.port": "80"
     })
-    // needs: build, labels (issue 22)
-    expectValid(r, { pending: ["build", "labels"] })
+    // needs: build (issue 22.3)
+    expectValid(r, { pending: ["build"] })
   })
 
   it("react-express-mongodb: an anonymous volume becomes a named one, declared", () => {
