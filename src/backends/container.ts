@@ -436,10 +436,8 @@ const make = Effect.gen(function*() {
     })
 
   /** ONE `stats --no-stream` of an engine: every running container's, by name, and when it was read (ms); unreadable: none. */
-  const statsOf = (runtime: RuntimeName, host: string | undefined) =>
+  const statsOf = (runtime: RuntimeName, host: string | undefined, { parseStats, STATS_ARGS }: typeof import("./container/stats.js")) =>
     Effect.gen(function*() {
-      // loaded on the first measurement: `import "kstlib"` stays small
-      const { parseStats, STATS_ARGS } = yield* Effect.promise(() => import("./container/stats.js"))
       const start = performance.now()
       const stats = yield* exec(runtime, STATS_ARGS, {}, host).pipe(
         Effect.map((r) => (r.exitCode === 0 ? parseStats(r.stdout) : new Map<string, EngineStats>())),
@@ -465,15 +463,16 @@ const make = Effect.gen(function*() {
       yield* Effect.forEach([...engines.values()], (indices) =>
         Effect.gen(function*() {
           const { runtime, host } = sessions[indices[0]!]!
-          const first = runtime === "podman" ? yield* statsOf(runtime, host) : null
+          // loaded on the first measurement: `import "kstlib"` stays small
+          const stats = yield* Effect.promise(() => import("./container/stats.js"))
+          const first = runtime === "podman" ? yield* statsOf(runtime, host, stats) : null
           if (first !== null) yield* Effect.sleep(window)
-          const last = yield* statsOf(runtime, host)
-          const { recentCpu } = yield* Effect.promise(() => import("./container/stats.js"))
+          const last = yield* statsOf(runtime, host, stats)
           for (const i of indices) {
             const s = last.stats.get(sessions[i]!.name)
             if (s === undefined) continue
             out[i] = {
-              cpu_percent: first === null ? s.cpu_percent : recentCpu(first.stats.get(sessions[i]!.name), s, (last.at - first.at) / 1000),
+              cpu_percent: first === null ? s.cpu_percent : stats.recentCpu(first.stats.get(sessions[i]!.name), s, (last.at - first.at) / 1000),
               memory_bytes: s.memory_bytes
             }
           }

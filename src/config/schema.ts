@@ -255,29 +255,28 @@ const supervisionFields = {
   ready: Schema.optionalKey(Schema.NullOr(Ready)),
   depends_on: Schema.optionalKey(Schema.NullOr(DependsOn))
 }
+/** A size (`512M`, `1.5G` or bytes) checked by `parse`, at least `min` bytes. */
+const byteSize = (parse: (v: string | number) => number | string, min: number) =>
+  Schema.Union([Schema.String, Schema.Int]).check(
+    rule((v: string | number) => {
+      const r = parse(v)
+      return typeof r === "string" ? r : null
+    }, { anyOf: [{ type: "string", pattern: "^\\s*\\d+(\\.\\d+)?\\s*[a-zA-Z]*\\s*$" }, { type: "integer", minimum: min }] }, "a size")
+  )
+
 // Enforced by `ops watch` (src/watch/): a restart on a schedule, a restart above a memory size
 export const CronRestart = Schema.String.check(rule(validateCron, { minLength: 1, maxLength: 200 }, "a cron expression")).annotate({
   description:
     "Restart the session on this schedule, a 5-field cron expression (minute hour day-of-month month day-of-week, local time) or @hourly/@daily/@weekly/@monthly/@yearly. Enforced while `kstlib ops watch` runs."
 })
 
-export const MaxMemory = Schema.Union([Schema.String, Schema.Int]).check(
-  rule((v: string | number) => {
-    const r = parseByteSize(v)
-    return typeof r === "string" ? r : null
-  }, { anyOf: [{ type: "string", pattern: "^\\s*\\d+(\\.\\d+)?\\s*[a-zA-Z]*\\s*$" }, { type: "integer", minimum: MIN_MAX_MEMORY }] }, "a size")
-).annotate({
+export const MaxMemory = byteSize(parseByteSize, MIN_MAX_MEMORY).annotate({
   description:
     "Restart the session when the resident memory (RSS) of its process tree exceeds this size: 512M, 1.5G, or bytes (units are powers of 1024). Checked every few seconds while `kstlib ops watch` runs."
 })
 
 // Container limits (`--memory`, `--cpus`)
-export const ContainerMemory = Schema.Union([Schema.String, Schema.Int]).check(
-  rule((v: string | number) => {
-    const r = parseContainerMemory(v)
-    return typeof r === "string" ? r : null
-  }, { anyOf: [{ type: "string", pattern: "^\\s*\\d+(\\.\\d+)?\\s*[a-zA-Z]*\\s*$" }, { type: "integer", minimum: MIN_CONTAINER_MEMORY }] }, "a size")
-).annotate({
+export const ContainerMemory = byteSize(parseContainerMemory, MIN_CONTAINER_MEMORY).annotate({
   description: "Memory limit of the container (`--memory`; swarm `--limit-memory`): 512M, 1.5G, or bytes (units are powers of 1024), at least 6M."
 })
 export const Cpus = Schema.Finite.check(rule(validateCpus, { exclusiveMinimum: 0, maximum: 1024 }, "a number of CPUs")).annotate({

@@ -1,24 +1,11 @@
 /** Config: `ops.hosts` engines (runtime, podman_socket) and the runtime of container sessions on a host. */
-import { afterEach, describe, expect, it } from "@effect/vitest"
+import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import * as fs from "node:fs"
-import * as os from "node:os"
-import * as path from "node:path"
-import { loadConfig } from "../../../src/config/load.js"
 import type { LoadedConfig } from "../../../src/config/types.js"
-import { rejected, valid } from "../../support/loaded.js"
+import { configTextLoader, issueLines, rejected, valid } from "../../support/loaded.js"
 
-const dirs: Array<string> = []
-afterEach(() => {
-  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true })
-})
-const loadText = (text: string) => {
-  const root = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "kstlib-hosts-")))
-  dirs.push(root)
-  fs.writeFileSync(path.join(root, "kstlib.conf.yml"), text)
-  return loadConfig({ cwd: root, env: { HOME: root } })
-}
-const reasons = (c: LoadedConfig, name: string) => rejected(c, name).issues.map((i) => `${i.line}: ${i.field}: ${i.reason}`)
+const loadText = configTextLoader("kstlib-hosts-")
+const reasons = (c: LoadedConfig, name: string) => issueLines(rejected(c, name))
 
 const HOSTS = `ops:
   hosts:

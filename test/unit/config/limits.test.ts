@@ -3,35 +3,19 @@
  * refused with file:line, passed as `--memory`/`--cpus` (swarm: `--limit-memory`/`--limit-cpu`),
  * exported as Kubernetes resources.limits, in the fingerprint only when set.
  */
-import { afterEach, describe, expect, it } from "@effect/vitest"
+import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import * as fs from "node:fs"
-import * as os from "node:os"
-import * as path from "node:path"
 import { parseAllDocuments } from "yaml"
 import { limitArgs, runArgs } from "../../../src/backends/container/argv.js"
 import { createArgs } from "../../../src/backends/swarm/argv.js"
-import { loadConfig } from "../../../src/config/load.js"
-import type { ConfigEntry, LoadedConfig } from "../../../src/config/types.js"
+import type { LoadedConfig } from "../../../src/config/types.js"
+import { configTextLoader, entry, issueLines } from "../../support/loaded.js"
 import { kubernetesManifests } from "../../../src/export/kubernetes.js"
 import { stampOf } from "../../../src/spec/fingerprint.js"
 import { containerSpec, specHash, TEST_DIGEST, valid } from "../../support/factories.js"
 
-const dirs: Array<string> = []
-afterEach(() => {
-  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true })
-})
-const loadText = (text: string) => {
-  const root = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "kstlib-limits-")))
-  dirs.push(root)
-  fs.writeFileSync(path.join(root, "kstlib.conf.yml"), text)
-  return loadConfig({ cwd: root, env: { HOME: root } })
-}
-const entry = (c: LoadedConfig, name: string): ConfigEntry => c.sessions.find((s) => s.name === name)!
-const reasons = (c: LoadedConfig, name: string) => {
-  const e = entry(c, name)
-  return e._tag === "Rejected" ? e.issues.map((i) => `${i.line}: ${i.field}: ${i.reason}`) : []
-}
+const loadText = configTextLoader("kstlib-limits-")
+const reasons = (c: LoadedConfig, name: string) => issueLines(entry(c, name))
 
 describe("container limits", () => {
   it.effect("memory as a size or bytes, cpus as a number: on the spec", () =>

@@ -1,30 +1,14 @@
 /** Config: restart, max_restarts, ready, depends_on — validated with file:line, fingerprinted only when set. */
-import { afterEach, describe, expect, it } from "@effect/vitest"
+import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import * as fs from "node:fs"
-import * as os from "node:os"
-import * as path from "node:path"
-import { loadConfig } from "../../../src/config/load.js"
 import { configJsonSchema } from "../../../src/config/schema.js"
-import type { ConfigEntry, LoadedConfig } from "../../../src/config/types.js"
+import type { LoadedConfig } from "../../../src/config/types.js"
+import { configTextLoader, entry, issueLines } from "../../support/loaded.js"
 import { fingerprint, specHash } from "../../support/factories.js"
 import { containerSpec, tmuxSpec } from "../../support/factories.js"
 
-const dirs: Array<string> = []
-afterEach(() => {
-  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true })
-})
-const loadText = (text: string) => {
-  const root = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "kstlib-sup-")))
-  dirs.push(root)
-  fs.writeFileSync(path.join(root, "kstlib.conf.yml"), text)
-  return loadConfig({ cwd: root, env: { HOME: root } })
-}
-const entry = (c: LoadedConfig, name: string): ConfigEntry => c.sessions.find((s) => s.name === name)!
-const reasons = (c: LoadedConfig, name: string) => {
-  const e = entry(c, name)
-  return e._tag === "Rejected" ? e.issues.map((i) => `${i.line}: ${i.field}: ${i.reason}`) : []
-}
+const loadText = configTextLoader("kstlib-sup-")
+const reasons = (c: LoadedConfig, name: string) => issueLines(entry(c, name))
 
 describe("supervision fields", () => {
   it.effect("valid fields decode with their defaults", () =>
