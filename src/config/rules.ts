@@ -710,9 +710,16 @@ export const parseContainerMemory = (value: string | number): number | string =>
   return typeof r === "number" && r < MIN_CONTAINER_MEMORY ? "must be at least 6M (the engines refuse less)" : r
 }
 
-/** A container's `cpus:` limit: CPUs (a fraction allowed), more than 0, at most 1024, two decimals at most. */
+/**
+ * A container's `cpus:` limit: CPUs in whole hundredths (1.5, 0.25), more than 0, at most 1024. A
+ * value that rounds to 0 hundredths is refused too (`1e-12` is not "two decimals": the engines get it as written).
+ */
 export const validateCpus = (n: number): string | null =>
-  !(n > 0) || n > 1024 ? "must be more than 0 and at most 1024" : Math.abs(n * 100 - Math.round(n * 100)) > 1e-9 ? "at most two decimals (e.g. 1.5, 0.25)" : null
+  !(n > 0) || n > 1024
+    ? "must be more than 0 and at most 1024"
+    : Math.round(n * 100) < 1 || Math.abs(n * 100 - Math.round(n * 100)) > 1e-9
+    ? "at most two decimals, at least 0.01 (e.g. 1.5, 0.25)"
+    : null
 
 /** The smallest `max_memory` accepted: below it nothing real runs. */
 export const MIN_MAX_MEMORY = 1024 * 1024

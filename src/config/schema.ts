@@ -279,7 +279,7 @@ export const MaxMemory = byteSize(parseByteSize, MIN_MAX_MEMORY).annotate({
 export const ContainerMemory = byteSize(parseContainerMemory, MIN_CONTAINER_MEMORY).annotate({
   description: "Memory limit of the container (`--memory`; swarm `--limit-memory`): 512M, 1.5G, or bytes (units are powers of 1024), at least 6M."
 })
-export const Cpus = Schema.Finite.check(rule(validateCpus, { exclusiveMinimum: 0, maximum: 1024 }, "a number of CPUs")).annotate({
+export const Cpus = Schema.Finite.check(rule(validateCpus, { minimum: 0.01, maximum: 1024 }, "a number of CPUs")).annotate({
   description: "CPU limit of the container, in CPUs (`--cpus`; swarm `--limit-cpu`): 1.5 is one and a half cores."
 })
 

@@ -79,6 +79,30 @@ describe("container limits", () => {
       expect(entry(c, "ok")._tag).toBe("Valid")
     }))
 
+  // an attack found in review: a tiny value passed the two-decimals check (1e-12 * 100 rounds to 0
+  // within the tolerance) and reached the engine as `--cpus 1e-12`
+  it.effect("cpus below 0.01 is refused, however it is written", () =>
+    Effect.gen(function*() {
+      const c = yield* loadText(`ops:
+  sessions:
+    tiny:
+      backend: container
+      image: localhost/app:1
+      cpus: 0.000000000001
+    sci:
+      backend: container
+      image: localhost/app:1
+      cpus: 1e-300
+    least:
+      backend: container
+      image: localhost/app:1
+      cpus: 0.01
+`)
+      expect(reasons(c, "tiny").join()).toMatch(/^6: cpus: /u)
+      expect(reasons(c, "sci").join()).toMatch(/^10: cpus: /u)
+      expect(entry(c, "least")._tag).toBe("Valid")
+    }))
+
   it.effect("a tmux session has no such field", () =>
     Effect.gen(function*() {
       const c = yield* loadText(`ops:
