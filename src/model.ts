@@ -39,7 +39,20 @@ export interface Watched {
   readonly max_memory?: number
 }
 
-export interface Supervision extends Watched {
+/** Durable logs (src/logs/); absent = the default. */
+export interface Logged {
+  /** Absolute path of the session's log file (on its machine); false: none; absent: the default place. */
+  readonly log_file?: string | false
+  /** Bytes after which the file is rotated (default 10 MiB). */
+  readonly log_max_size?: number
+  /** Rotated files kept (default 3). */
+  readonly log_keep?: number
+}
+
+export const DEFAULT_LOG_MAX_SIZE = 10 * 1024 * 1024
+export const DEFAULT_LOG_KEEP = 3
+
+export interface Supervision extends Watched, Logged {
   /** Default "no". */
   readonly restart?: RestartPolicy
   /** Crashes in a row (a run longer than `min_uptime` resets the count); null/absent: the policy's default (5 for on-failure, unlimited for always). */

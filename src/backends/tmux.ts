@@ -27,6 +27,7 @@ import { interactive, run } from "../proc.js"
 import type { RunResult } from "../proc.js"
 import type { BackendError, BackendObservation, Driver, Launch, LogOptions, ObserveProblem, ObserveScope, StopOptions, StopOutcome, Usage } from "./driver.js"
 import { lookPath } from "../transport/path.js"
+import { LogDirectory } from "../logs/target.js"
 import { probeWith } from "./probe.js"
 import {
   captureArgs,
@@ -155,11 +156,12 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
       )
     })
 
-  /** The tmux program, as an absolute path, for the restart hook (which runs it from the server's `sh`). */
+  /** The tmux program, as an absolute path, for the supervisor (which runs it from the pane), and where default log files go. */
   const supervisor: Effect.Effect<Supervisor> = Effect.gen(function*() {
     const configured = yield* TmuxBinary
-    if (configured.startsWith("/")) return { tmux: configured }
-    return { tmux: (yield* lookPath(configured)) ?? configured }
+    const logDir = yield* LogDirectory
+    if (configured.startsWith("/")) return { tmux: configured, logDir }
+    return { tmux: (yield* lookPath(configured)) ?? configured, logDir }
   })
 
   /** Sessions of one server; none when no server listens there (absent or stale socket). */

@@ -725,13 +725,35 @@ export const validateCpus = (n: number): string | null =>
 export const MIN_MAX_MEMORY = 1024 * 1024
 
 /** `512M`, `1.5G`, `300MiB`, `1048576` (bytes; units are powers of 1024, as docker's `--memory`) → bytes, or why not. */
-export const parseByteSize = (value: string | number): number | string => {
+export const parseByteSize = (value: string | number, min: number = MIN_MAX_MEMORY): number | string => {
   const m = typeof value === "number" ? [String(value), String(value), ""] : /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/u.exec(value)
   if (m === null) return "a size such as 512M, 1.5G or a number of bytes"
   const unit = UNITS[m[2]!.toLowerCase()]
   if (unit === undefined) return `unknown unit '${m[2]}' (use K, M or G)`
   const bytes = Math.round(Number(m[1]) * unit)
-  if (!Number.isFinite(bytes) || bytes < MIN_MAX_MEMORY) return "must be at least 1M"
+  if (!Number.isFinite(bytes) || bytes < min) return `must be at least ${min % 1048576 === 0 ? `${min / 1048576}M` : `${min / 1024}K`}`
   if (bytes > 2 ** 50) return "must be at most 1024T"
   return bytes
 }
+
+/** The smallest `log_max_size`: rotation below it would rotate on every few lines. */
+export const MIN_LOG_SIZE = 4096
+
+/** `log_max_size`: a size, at least 4K. */
+export const parseLogSize = (value: string | number): number | string => parseByteSize(value, MIN_LOG_SIZE)
+
+/**
+ * `log_file:` a path (relative to the config file; absolute on a host), or `false` for none. Its
+ * text reaches a shell only as a quoted word and tmux only with `#` doubled; control characters,
+ * which would break the log line it is read back from, are refused.
+ */
+export const validateLogFile = (p: string): string | null =>
+  p.trim() === ""
+    ? "must not be empty (use false for no log file)"
+    : /[\u0000-\u001f\u007f]/u.test(p)
+    ? "must not contain control characters"
+    : p.endsWith("/") || p === "." || p === ".." || p.endsWith("/.") || p.endsWith("/..")
+    ? "must name a file, not a directory"
+    : Buffer.byteLength(p) > 1024
+    ? "is longer than 1024 bytes"
+    : null

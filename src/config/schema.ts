@@ -4,7 +4,7 @@
  * the functions of rules.ts wrapped as Schema checks (with a JSON Schema fragment where one can say
  * the same thing), so they exist once.
  */
-import { MIN_CONTAINER_MEMORY, MIN_MAX_MEMORY, parseByteSize, parseContainerMemory, validateCpus, validateCron } from "./rules.js"
+import { MIN_CONTAINER_MEMORY, MIN_LOG_SIZE, MIN_MAX_MEMORY, parseByteSize, parseContainerMemory, parseLogSize, validateCpus, validateCron, validateLogFile } from "./rules.js"
 import { JsonSchema, Schema } from "effect"
 import { STOP_SIGNALS } from "../model.js"
 import { parseSshTarget } from "./decode/hosts.js"
@@ -287,6 +287,26 @@ const watchedFields = {
   cron_restart: Schema.optionalKey(Schema.NullOr(CronRestart)),
   max_memory: Schema.optionalKey(Schema.NullOr(MaxMemory))
 }
+
+// Durable logs (src/logs/): every session's output also goes to a file
+export const LogFile = Schema.Union([
+  Schema.String.check(rule(validateLogFile, { minLength: 1, maxLength: 1024 }, "a file path")),
+  Schema.Literal(false)
+]).annotate({
+  description:
+    "Where the session's output is also written, each line time-stamped (default $XDG_STATE_HOME/kstlib/logs/PROJECT/NAME.log); relative to this config file, absolute on a host; false: no log file."
+})
+export const LogMaxSize = byteSize(parseLogSize, MIN_LOG_SIZE).annotate({
+  description: "The log file is rotated (NAME.log.1, .2, …) when it grows past this size: 10M by default, at least 4K."
+})
+export const LogKeep = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0), Schema.isLessThanOrEqualTo(100)).annotate({
+  description: "Rotated log files kept besides the current one (default 3; 0: the file is emptied when full)."
+})
+const loggedFields = {
+  log_file: Schema.optionalKey(Schema.NullOr(LogFile)),
+  log_max_size: Schema.optionalKey(Schema.NullOr(LogMaxSize)),
+  log_keep: Schema.optionalKey(Schema.NullOr(LogKeep))
+}
 // Hosts
 export const HostName = Schema.String.check(
   rule(validateSessionName, { minLength: 1, maxLength: MAX_SESSION_NAME_LENGTH, pattern: SESSION_NAME_PATTERN.source }, "a host name")
@@ -334,7 +354,8 @@ const common = {
   env: Schema.optionalKey(Schema.NullOr(Env)),
   state: Schema.optionalKey(DesiredState),
   ...supervisionFields,
-  ...watchedFields
+  ...watchedFields,
+  ...loggedFields
 }
 
 /** The fields every session has, whatever its backend (decode/common.ts reads these). */

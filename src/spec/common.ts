@@ -1,6 +1,8 @@
 /** The rows both backends share: the command, its environment, supervision and the machine. */
 import type { ConfiguredSpec, ReadySpec } from "../model.js"
 import {
+  DEFAULT_LOG_KEEP,
+  DEFAULT_LOG_MAX_SIZE,
   DEFAULT_MAX_BACKOFF,
   DEFAULT_MIN_UPTIME,
   DEFAULT_READY_INTERVAL,
@@ -55,6 +57,13 @@ export const supervision = [
 export const watched = [
   row("cron_restart", { default: null, fingerprint: "when-set", optional: true }),
   row("max_memory", { default: null, fingerprint: "when-set", encode: (n) => (n === null || n === undefined ? null : String(n)), optional: true })
+] as const
+
+/** Where the output is also written; only when set, so every existing session keeps its hash. */
+export const logged = [
+  row("log_file", { default: null, fingerprint: "when-set", optional: true }),
+  row("log_max_size", { default: DEFAULT_LOG_MAX_SIZE, fingerprint: "when-set", encode: (n) => (n === null ? null : String(n)), optional: true }),
+  row("log_keep", { default: DEFAULT_LOG_KEEP, fingerprint: "when-set", encode: (n) => (n === null ? null : String(n)), optional: true })
 ] as const
 
 /** Only when remote: every local session keeps its hash; moving between machines is a replace. */

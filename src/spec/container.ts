@@ -24,6 +24,7 @@ export const containerFields = [
   row("cpus", { default: null, fingerprint: "when-set", encode: (n) => (n === null || n === undefined ? null : String(n)), optional: true }),
   ...common.supervision,
   ...common.watched,
+  ...common.logged,
   common.host,
   common.state
 ] as const

@@ -14,6 +14,7 @@ export const tmuxFields = [
   row("socket_name", { default: null, fingerprint: "always" }),
   ...common.supervision,
   ...common.watched,
+  ...common.logged,
   common.host,
   common.state
 ] as const

@@ -79,7 +79,7 @@ export class Sandbox {
     this.configPath = join(this.dir, "kstlib.conf.yml")
     const env: NodeJS.ProcessEnv = { ...process.env, HOME: this.home, TMUX_TMPDIR: this.tmuxTmp, NO_COLOR: "1" }
     // Nothing from the developer's own setup may leak in.
-    for (const k of ["TMUX", "TMUX_PANE", "KSTLIB_CONFIG", "XDG_CONFIG_HOME"]) delete env[k]
+    for (const k of ["TMUX", "TMUX_PANE", "KSTLIB_CONFIG", "XDG_CONFIG_HOME", "XDG_STATE_HOME"]) delete env[k]
     this.env = env
   }
 

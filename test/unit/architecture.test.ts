@@ -27,20 +27,22 @@ const ALLOWED: Readonly<Record<string, ReadonlyArray<string>>> = {
   place: ["model"],
   proc: ["errors"],
   spec: ["model"],
+  // durable logs: the state directory of spec/digest-key.ts
+  logs: [...VOCABULARY, "spec"],
   // proc: the `sops --decrypt` of an encrypted include
   config: [...VOCABULARY, "proc"],
   // the pure value rules of config/rules.ts (a host's podman socket path), nothing else of config
   transport: [...VOCABULARY, "proc", "config/rules"],
   // config/rules.ts: the pure value rules (the ready.log pattern engine)
-  backends: [...VOCABULARY, "proc", "spec", "transport", "config/rules"],
-  reconcile: [...VOCABULARY, "spec", "backends", "config"],
-  session: [...VOCABULARY, "spec", "backends", "config", "reconcile"],
+  backends: [...VOCABULARY, "proc", "spec", "logs", "transport", "config/rules"],
+  reconcile: [...VOCABULARY, "spec", "logs", "backends", "config"],
+  session: [...VOCABULARY, "spec", "logs", "backends", "config", "reconcile"],
   export: [...VOCABULARY, "spec", "config"],
   // `ops import`: other tools' files into a config (checked with config's rules); pm2 JS runs in a child
   import: [...VOCABULARY, "proc", "config"],
   layer: [...VOCABULARY, "proc", "spec", "backends", "transport", "config"],
   // `ops watch`: the reconciler in a loop (a fresh config and layer per pass), its event sources, /proc readings
-  watch: [...VOCABULARY, "proc", "spec", "backends", "transport", "config", "reconcile", "session", "layer"]
+  watch: [...VOCABULARY, "proc", "spec", "logs", "backends", "transport", "config", "reconcile", "session", "layer"]
 }
 
 const files = (dir: string): ReadonlyArray<string> =>

@@ -8,6 +8,8 @@ import type { TmuxSpec } from "../../model.js"
 import type { Stamp } from "../../spec/fingerprint.js"
 import { encodeFingerprint } from "../../spec/fingerprint.js"
 import type { Launch } from "../driver.js"
+import { logTargetOf } from "../../logs/target.js"
+import { pipePaneCommand } from "./log-writer.js"
 import { supervisedArgv } from "./supervisor.js"
 
 /** Field separator of our list formats (ASCII unit separator): tmux escapes it inside session names. */
@@ -110,13 +112,28 @@ const markCommands = (name: string, project: string, stamp: Stamp): ReadonlyArra
 const envArgs = (env: Readonly<Record<string, string>>): ReadonlyArray<string> =>
   Object.entries(env).flatMap(([k, v]) => ["-e", `${k}=${v}`])
 
-/** The tmux program (absolute path) the supervisor records its bookkeeping with, from inside the pane. */
+/**
+ * What a pane is started with besides its spec: the tmux program (absolute path) the supervisor
+ * records its bookkeeping with, from inside the pane; the directory of default log files (null:
+ * none on this machine).
+ */
 export interface Supervisor {
   readonly tmux: string
+  readonly logDir: string | null
 }
 
 /** Without a resolved path (unit tests, a host): the tmux on the pane's PATH. */
-const ON_PATH: Supervisor = { tmux: "tmux" }
+const ON_PATH: Supervisor = { tmux: "tmux", logDir: null }
+
+/**
+ * The pane's log writer (./log-writer.ts), in the same command sequence as the pane's creation:
+ * tmux runs a client's queued commands before it reads the new pane, so no first line is missed.
+ * A respawn replaces the pipe (a new writer appends to the same file). None with `log_file: false`.
+ */
+const logCommands = (spec: TmuxSpec, project: string, supervisor: Supervisor): ReadonlyArray<ReadonlyArray<string>> => {
+  const target = logTargetOf(spec, project, supervisor.logDir)
+  return target === null ? [] : [pipePaneCommand(paneTarget(spec.name), target, project, spec.name)]
+}
 
 /**
  * `-- ARGV` for new-session / respawn-pane: the command under kstlib's supervisor (./supervisor.ts),
@@ -186,6 +203,7 @@ export const createCommands = (
     ...envArgs(spec.env),
     ...commandTail(spec, supervisor ?? ON_PATH)
   ],
+  ...logCommands(spec, project, supervisor ?? ON_PATH),
   ["set-option", "-w", "-t", paneTarget(spec.name), "remain-on-exit", "on"],
   ...markCommands(spec.name, project, stamp),
   ...supervisionCommands(spec)
@@ -206,6 +224,8 @@ export const respawnCommands = (
     ...envArgs(spec.env),
     ...commandTail(spec, supervisor ?? ON_PATH)
   ],
+  // a foreign session's output is not ours to write down
+  ...(mark === null ? [] : logCommands(spec, mark.project, supervisor ?? ON_PATH)),
   ["set-option", "-w", "-t", paneTarget(spec.name), "remain-on-exit", "on"],
   ...(mark === null ? [] : [...markCommands(spec.name, mark.project, mark.stamp), ...supervisionCommands(spec)])
 ]

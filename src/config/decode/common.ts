@@ -3,15 +3,15 @@
  * environment (`env` over `env_file`s), supervision, the machine it runs on, and `~` in paths.
  */
 import * as path from "node:path"
-import type { HostRuntime, ReadySpec, RuntimeName, Supervision, Watched } from "../../model.js"
+import type { HostRuntime, Logged, ReadySpec, RuntimeName, Supervision, Watched } from "../../model.js"
 import { DEFAULT_READY_INTERVAL, DEFAULT_READY_TIMEOUT } from "../../model.js"
-import { parseByteSize } from "../rules.js"
+import { parseByteSize, parseLogSize } from "../rules.js"
 import { expandTilde } from "../../command.js"
 import { hostField } from "../../place.js"
 import { validateCommand, validateDependencies, validateEnvCount, validateEnvTotal } from "../rules.js"
 import type { SessionCommon } from "../schema.js"
 import { readEnvFile } from "./env-files.js"
-import { userHome } from "./paths.js"
+import { existsButNotDirectory, userHome } from "./paths.js"
 
 export type FieldPath = ReadonlyArray<PropertyKey>
 
@@ -134,6 +134,32 @@ const watchedOf = (v: Decoded): Watched => {
   }
 }
 
+/**
+ * `log_file` (resolved against the config file here; absolute and unchecked on a host, where it
+ * is written), `log_max_size` in bytes, `log_keep`: only when set.
+ */
+const loggedOf = (v: Decoded, host: string | null, ctx: EntryContext, report: Report): Logged => {
+  let log_file: string | false | null = null
+  if (v.log_file === false) log_file = false
+  else if (typeof v.log_file === "string") {
+    const expanded = host === null ? expandHome(ctx, report)(["log_file"], v.log_file) : v.log_file
+    if (expanded !== null) {
+      if (host !== null && !path.isAbsolute(expanded)) report(["log_file"], `must be an absolute path on host '${host}'`)
+      else {
+        const file = host === null ? path.resolve(ctx.baseDirOf(["log_file"]), expanded) : path.normalize(expanded)
+        if (host === null && existsButNotDirectory(path.dirname(file))) report(["log_file"], `'${path.dirname(file)}' is not a directory`)
+        else log_file = file
+      }
+    }
+  }
+  const size = v.log_max_size === undefined || v.log_max_size === null ? null : parseLogSize(v.log_max_size)
+  return {
+    ...(log_file === null ? {} : { log_file }),
+    ...(typeof size === "number" ? { log_max_size: size } : {}),
+    ...(v.log_keep === undefined || v.log_keep === null ? {} : { log_keep: v.log_keep })
+  }
+}
+
 /** The fields both backends share, resolved. */
 export interface Shared extends Supervision {
   readonly command: string | null
@@ -189,6 +215,7 @@ export const sharedOf = (name: string, v: Decoded, backend: "tmux" | "container"
     state: v.state ?? "running",
     ...supervision,
     ...watchedOf(v),
+    ...loggedOf(v, host, ctx, report),
     ...ready,
     ...hostField(host),
     hostRuntime

@@ -33,8 +33,7 @@ describe("pm2 ecosystem (JSON, YAML)", () => {
     expect(why["apps[0].exec_mode"]).toContain("cluster mode")
     expect(why["apps[0].error_file"]).toContain("one log_file (out_file is used)")
     expect(why["apps[0].env_production"]).toContain("--env production")
-    // needs: log_file (issue 21); max_memory and cron_restart are built (issue 23)
-    expectValid(r, { pending: ["log_file"] })
+    expectValid(r)
   })
 
   it("--env NAME merges env_NAME over env and reports the others", () => {
