@@ -217,6 +217,8 @@ export interface ObservedContainer extends ObservedCommon {
   readonly backend: "container"
   readonly runtime: RuntimeName
   readonly image: string | null
+  /** Its `io.kstlib.log` label, as read by an inspect (absent: not read, or none). */
+  readonly log_label?: string
 }
 
 export type ObservedSession = ObservedTmux | ObservedContainer
@@ -275,6 +277,8 @@ export const Marks = {
   labelSession: "io.kstlib.session",
   labelSpec: "io.kstlib.spec",
   labelApplied: "io.kstlib.applied",
+  /** Where kstlib writes a container's output when it removes it (logs/target.ts `logLabel`). */
+  labelLog: "io.kstlib.log",
   /** The managed mark's value on both backends; anything else (`0`, `false`, `yes`) is not ours. */
   managedValue: { tmux: "1", container: "true" }
 } as const

@@ -4,7 +4,7 @@
  * binary is run by name: environment that points it at another engine (DOCKER_HOST,
  * CONTAINER_HOST, docker contexts) passes through untouched.
  */
-import { Context, Duration, Effect, Layer, Schedule, Stream } from "effect"
+import { Clock, Context, Duration, Effect, Layer, Schedule, Stream } from "effect"
 import { ChildProcessSpawner } from "effect/process"
 import {
   CommandFailed,
@@ -45,6 +45,9 @@ import { engineMessage, isNoSuchContainer, parseInspect, parsePs, parseRestartIn
 import { lookPath } from "../transport/path.js"
 import { bindSources, parseSocketAnswer, socketMountRefusal, socketQueryArgs, socketsToRefuse } from "./container/sockets.js"
 import { probeWith } from "./probe.js"
+import { appendLog } from "../logs/files.js"
+import { containerMarkers, parseLines } from "../logs/format.js"
+import { containerLogTarget, fromLogLabel, LogDirectory, logLabel } from "../logs/target.js"
 import { SECONDS_BOUNDS } from "../config/rules.js"
 
 /**
@@ -60,6 +63,9 @@ export const logsArgv = (name: string, options: LogOptions, follow: boolean): Re
     ...rest
   ]
 }
+
+/** At most this many last lines of a container are kept when kstlib removes it (its log file rotates at its own size). */
+const KEPT_LINES = 200_000
 
 /** Auto-detect order. */
 export const RUNTIMES: ReadonlyArray<RuntimeName> = ["podman", "docker"]
@@ -311,7 +317,7 @@ const make = Effect.gen(function*() {
   const launchOne = ({ spec, stamp }: Launch<ContainerSpec>, project: string) =>
     Effect.flatMap(socketRefusal(spec), (refused) => refused !== null ? Effect.fail(startFailed(spec.name, refused)) : withEnvFile(envFileText(spec.env), (envFile) =>
       Effect.gen(function*() {
-        const built = runArgs(spec, stamp, project, envFile)
+        const built = runArgs(spec, stamp, project, envFile, logLabel(containerLogTarget(spec, project, yield* LogDirectory)))
         if (!built.ok) return yield* startFailed(spec.name, built.reason)
         const viaClient = Object.fromEntries(envViaClient(spec.env).map((k) => [k, spec.env[k]!]))
         const r = yield* exec(spec.runtime, built.args, { env: viaClient }, spec.host).pipe(
@@ -349,11 +355,36 @@ const make = Effect.gen(function*() {
       Effect.repeat({ schedule: Schedule.spaced("100 millis"), until: (o) => o === null || o.state !== "running", times: 50 })
     )
 
+  /**
+   * Before kstlib removes a container of ours: its whole output, with the engine's times, appended
+   * to its log file between two marker lines (logs/format.ts), so `logs` still shows it. A failure
+   * to read or write it does not keep the container.
+   */
+  const keepOutput = (o: ObservedContainer) =>
+    Effect.gen(function*() {
+      if (!o.mark.managed || o.mark.project === null) return
+      const target = fromLogLabel(o.log_label, o.mark.project, o.name, yield* LogDirectory)
+      if (target === null || target.path === null) return
+      const r = yield* exec(o.runtime, logsArgv(o.name, { lines: KEPT_LINES, timestamps: true }, false), { merged: true }, o.host)
+      if (r.exitCode !== 0) return
+      const { head, tail } = containerMarkers({
+        name: o.name,
+        id: null,
+        created: o.created_at === null ? null : new Date(o.created_at),
+        exitCode: o.exit_code,
+        restarts: o.restarts ?? null,
+        removed: new Date(yield* Clock.currentTimeMillis)
+      })
+      const lines = r.stdout.replace(/\r\n/gu, "\n").split("\n").filter((l, i, all) => l !== "" || i < all.length - 1)
+      yield* appendLog({ ...target, path: target.path }, [head, ...parseLines(lines.join("\n")), tail])
+    }).pipe(Effect.ignore)
+
   const stopContainer = (o: ObservedContainer, options: ContainerStopOptions & { readonly remove: boolean }) =>
     Effect.gen(function*() {
       const before = yield* inspectOrNull(o.name, o.runtime, o.host).pipe(Effect.mapError((e) => stopFailed(o.name, e.message)))
       if (before === null) return yield* notFound(o.name)
       let outcome: StopOutcome = "already-stopped"
+      let after: ObservedContainer | null = null
       const running = before.state === "running" || before.state === "unknown"
       if (!running && !options.remove) {
         // Not running but kept: it may be between two runs of its restart policy (Docker's
@@ -368,14 +399,17 @@ const make = Effect.gen(function*() {
         const r = yield* exec(o.runtime, stopArgs(o.name, force, timeout), { minTimeout: (timeout ?? SECONDS_BOUNDS.stop_timeout.max) + 30 }, o.host).pipe(
           Effect.mapError((e) => stopFailed(o.name, e.message))
         )
-        const after = yield* waitNotRunning(o.name, o.runtime, o.host)
+        after = yield* waitNotRunning(o.name, o.runtime, o.host)
         if (after !== null && after.state === "running") {
           return yield* stopFailed(o.name, engineMessage(r.stderr) || "the container is still running")
         }
         // The engine kills after the grace period: SIGKILL shows as 137.
         outcome = force || after?.exit_code === 137 ? "killed" : "stopped"
       }
-      if (options.remove) yield* rm(o.name, o.runtime, o.host)
+      if (options.remove) {
+        yield* keepOutput(after ?? before)
+        yield* rm(o.name, o.runtime, o.host)
+      }
       return outcome
     })
 

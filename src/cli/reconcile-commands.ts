@@ -10,7 +10,7 @@ import { defaultSettle } from "../reconcile/execute.js"
 import { relevantProblems } from "../reconcile/observe.js"
 import { hasChanges, isBlocked } from "../reconcile/plan.js"
 import type { ApplyOptions, ApplyResult, Planned } from "../reconcile/reconciler.js"
-import { apply as runApply, down as runDown, planDownFromConfig, planFromConfig } from "../reconcile/reconciler.js"
+import { apply as runApply, down as runDown, planDownFromConfig, planFromConfig, purgeLogs } from "../reconcile/reconciler.js"
 import { planToJson, renderPlan, reportJson, reportSummary, resultLine } from "../reconcile/render.js"
 import { withApp } from "./app.js"
 import { withDefaultShown } from "./flags.js"
@@ -166,7 +166,12 @@ const apply = Command.make("apply", { names, json, prune, verbose, dryRun, paral
   ])
 )
 
-const down = Command.make("down", { names, json, verbose, dryRun, parallel, waitLock, timeout }, (f) =>
+const purgeLogsFlag = Flag.Boolean("purge-logs").pipe(
+  Flag.withDescription("Also remove the sessions' log files (with their rotated copies), once everything is down. Nothing else removes them."),
+  Flag.withDefault(false)
+)
+
+const down = Command.make("down", { names, json, verbose, dryRun, parallel, waitLock, timeout, purgeLogs: purgeLogsFlag }, (f) =>
   withApp(Effect.gen(function*() {
     yield* checkFlags({ ...f, settle: 0 })
     if (f.dryRun) {
@@ -177,12 +182,17 @@ const down = Command.make("down", { names, json, verbose, dryRun, parallel, wait
       return
     }
     yield* converge("Down", { ...f, settle: 0 }, (options) => runDown(f.names, options))
+    if (f.purgeLogs) {
+      const removed = yield* purgeLogs(f.names)
+      yield* Console.error(removed.length === 0 ? "No log files to remove." : `Removed ${removed.length} log file${removed.length === 1 ? "" : "s"}.`)
+    }
   }))).pipe(
   Command.withDescription("Stop and remove every session of this project (or only NAME...): the plan first, as apply does. Never touches another project's sessions."),
   Command.withExamples([
     { command: "kstlib ops down", description: "Everything this project runs" },
     { command: "kstlib ops down --dry-run", description: "Only print what would be removed" },
-    { command: "kstlib ops down api", description: "Only api" }
+    { command: "kstlib ops down api", description: "Only api" },
+    { command: "kstlib ops down --purge-logs", description: "Also delete the log files (kept by default)" }
   ])
 )
 

@@ -28,6 +28,9 @@ const readIfThere = (file: string): string | null => {
   }
 }
 
+/** The file or a rotated copy of it exists. */
+export const logExists = (file: string): boolean => fs.existsSync(file) || fs.existsSync(`${file}.1`)
+
 /** Every line of the file and its rotated copies, oldest first; null: there is no file. */
 export const readLog = (file: string): Effect.Effect<Array<LogLine> | null> =>
   Effect.sync(() => {

@@ -11,7 +11,8 @@ export interface LogLine {
   readonly text: string
 }
 
-const STAMPED = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?Z) (.*)$/su
+/** Ours (`Z`), Docker's (`…123456789Z`) and Podman's (`…123456789+00:00`). */
+const STAMPED = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})) (.*)$/su
 
 export const parseLine = (line: string): LogLine => {
   const m = STAMPED.exec(line)
@@ -31,7 +32,10 @@ export const parseLines = (text: string): Array<LogLine> => {
 /** RFC 3339 UTC, whole seconds: the form the tmux writer stamps with. */
 export const stamp = (date: Date): string => `${date.toISOString().slice(0, 19)}Z`
 
-export const formatLine = (line: LogLine): string => `${line.time === null ? stamp(new Date()) : line.time.toISOString().replace(/\.000Z$/u, "Z")} ${line.text}`
+/** RFC 3339 UTC: whole seconds as `…:SSZ`, else with milliseconds. */
+const timeText = (t: Date) => t.toISOString().replace(/\.000Z$/u, "Z")
+
+export const formatLine = (line: LogLine): string => `${timeText(line.time ?? new Date())} ${line.text}`
 
 /**
  * The lines `logs` shows: at or after `since` (an undated line follows the one before it), then
@@ -51,7 +55,7 @@ export const selectLines = (all: ReadonlyArray<LogLine>, options: { readonly lin
 
 /** As printed: the text, or (`--timestamps`) the time, a space and the text. */
 export const renderLine = (line: LogLine, timestamps: boolean): string =>
-  timestamps ? (line.time === null ? line.text : `${line.time.toISOString()} ${line.text}`) : line.text
+  timestamps ? (line.time === null ? line.text : `${timeText(line.time)} ${line.text}`) : line.text
 
 /** The lines written around a removed container's output, so its runs read like a tmux session's. */
 export const containerMarkers = (c: {

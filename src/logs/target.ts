@@ -42,3 +42,21 @@ export const logTargetOf = (
   return file === null ? null : { path: file, remote: false, ...rotation }
 }
 
+
+/**
+ * A container's log file: on this machine whatever machine runs the container (kstlib writes it
+ * when it removes the container). Carried on the container as its `io.kstlib.log` label
+ * (`MAX:KEEP:PATH`, or `off`), so a removal needs no config.
+ */
+export const containerLogTarget = (spec: Logged & { readonly name: string }, project: string, dir: string | null): LogTarget | null =>
+  logTargetOf({ ...spec, host: undefined }, project, dir)
+
+export const logLabel = (target: LogTarget | null): string =>
+  target === null || target.path === null ? "off" : `${target.maxSize}:${target.keep}:${target.path}`
+
+/** A container's label read back; absent (created before log files): the default file of its project. */
+export const fromLogLabel = (label: string | undefined, project: string, name: string, dir: string | null): LogTarget | null => {
+  if (label === undefined || label === "") return dir === null ? null : { path: defaultLogPath(dir, project, name), remote: false, maxSize: DEFAULT_LOG_MAX_SIZE, keep: DEFAULT_LOG_KEEP }
+  const m = /^(\d+):(\d+):(\/.*)$/su.exec(label)
+  return m === null ? null : { path: m[3]!, remote: false, maxSize: Number(m[1]), keep: Math.min(Number(m[2]), 100) }
+}

@@ -2,7 +2,11 @@
  * The pipeline as a library: config → observe → pure plan, and `apply` / `down` (lock + plan +
  * execute + report). The CLI only renders what these return and report through their callbacks.
  */
+import * as fs from "node:fs"
+import * as path from "node:path"
 import { Effect } from "effect"
+import { purgeLog } from "../logs/files.js"
+import { containerLogTarget, LogDirectory, logTargetOf } from "../logs/target.js"
 import { isOurs } from "../model.js"
 import type { Backends } from "../backends/registry.js"
 import { closestNames } from "../config/decode/issues.js"
@@ -145,3 +149,40 @@ export const planDownFromConfig = (only: ReadonlyArray<string> = []) =>
 export const down = (only: ReadonlyArray<string> = [], options: ApplyOptions = {}): Effect.Effect<ApplyResult, ConvergeError, Backends | KstlibConfig> =>
   converge(planDownFromConfig(only), options)
 
+
+/**
+ * `down --purge-logs`: the log files (with their rotated copies) of the project's sessions, or of
+ * `only`: each config session's file, and the project's default directory (sessions that left the
+ * config). Only after a down that succeeded; nothing else removes log files.
+ */
+export const purgeLogs = (only: ReadonlyArray<string> = []): Effect.Effect<ReadonlyArray<string>, never, KstlibConfig> =>
+  Effect.gen(function*() {
+    const config = yield* KstlibConfig
+    const dir = yield* LogDirectory
+    const picked = (name: string) => only.length === 0 || only.includes(name)
+    const files = new Set<string>()
+    for (const e of config.sessions) {
+      if (e._tag !== "Valid" || !picked(e.name)) continue
+      const target = e.spec.backend === "tmux" ? logTargetOf(e.spec, config.project, dir) : containerLogTarget(e.spec, config.project, dir)
+      if (target !== null && !target.remote && target.path !== null) files.add(target.path)
+    }
+    const projectDir = dir === null ? null : path.join(dir, config.project)
+    if (projectDir !== null) {
+      const names = yield* Effect.sync(() => {
+        try {
+          return fs.readdirSync(projectDir)
+        } catch {
+          return []
+        }
+      })
+      for (const n of names) {
+        const m = /^(.+)\.log(?:\.\d+)?$/u.exec(n)
+        if (m !== null && picked(m[1]!)) files.add(path.join(projectDir, `${m[1]}.log`))
+      }
+    }
+    const removed: Array<string> = []
+    for (const f of files) removed.push(...(yield* purgeLog(f)))
+    // the project's directory too, once empty (a file of someone else's stays, and so does it)
+    if (projectDir !== null) yield* Effect.try(() => fs.rmdirSync(projectDir)).pipe(Effect.ignore)
+    return removed
+  })

@@ -40,6 +40,10 @@ import type { ConfigEntry } from "../config/types.js"
 import { causeOf } from "../reconcile/render.js"
 import { recordHolds } from "../reconcile/reconciler.js"
 import { EnvDigests } from "../spec/digest-key.js"
+import { followLog, logExists, readLog } from "../logs/files.js"
+import type { LogLine } from "../logs/format.js"
+import { parseLines, renderLine, selectLines } from "../logs/format.js"
+import { LogDirectory, logTargetOf } from "../logs/target.js"
 import type { Located, Selector, ValidEntry } from "./locate.js"
 import { checkName, checkSelector, configEntry, locate, selectorSocket } from "./locate.js"
 import type { SessionStatus } from "./status.js"
@@ -416,9 +420,9 @@ const probeOnce = (o: ObservedSession, config: LoadedConfig) =>
 export interface LogsOptions {
   readonly lines?: number
   readonly colors?: boolean
-  /** Containers only (tmux keeps no time per line: an InvalidInput, exit 2). */
+  /** From the log file's times (a tmux session without one: an InvalidInput, exit 2), the engine's (containers). */
   readonly since?: Date | undefined
-  /** Engine times (containers); the time kstlib read each line (tmux). */
+  /** The log file's times, the engine's (containers); without a file, the time kstlib read each line (tmux). */
   readonly timestamps?: boolean | undefined
 }
 
@@ -430,40 +434,96 @@ const backendLogOptions = (options: LogsOptions, lines: number) => ({
 })
 
 /**
- * The sessions `logs NAME...` will read, each found (running or not) before anything is printed,
- * so that a wrong name or an option one of them cannot honour fails first, on its own.
+ * What `logs NAME` reads: the session's log file (every earlier run, after a stop, a crash, a
+ * replace or `down`), and, for a container that still exists, the engine's output of it; without a
+ * file (`log_file: false`, a foreign session, one started before log files), what the backend keeps.
+ */
+export interface LogsTarget {
+  readonly name: string
+  readonly observed: ObservedSession | null
+  /** The log file on this machine, when there is one to read. */
+  readonly file: string | null
+}
+
+/** The log file of a config session or of one of ours, when it is on this machine and exists. */
+const logFileOf = (l: Located, config: LoadedConfig, dir: string | null): string | null => {
+  if (l.observed !== null && !isOurs(l.observed, config.project)) return null
+  const spec = l.entry?.spec ?? (l.observed === null ? null : { name: l.name, ...(l.observed.host === undefined ? {} : { host: l.observed.host }) })
+  if (spec === null) return null
+  const target = logTargetOf(spec, config.project, dir)
+  return target === null || target.remote || target.path === null || !logExists(target.path) ? null : target.path
+}
+
+/**
+ * The sessions `logs NAME...` will read, each found (running, or with a log file) before anything
+ * is printed, so that a wrong name or an option one of them cannot honour fails first, on its own.
  */
 export const logsTargets = (names: ReadonlyArray<string>, sel: Selector = {}, options: LogsOptions = {}) =>
   Effect.forEach(names, (name) =>
     Effect.gen(function*() {
-      const o = yield* requireObserved(yield* locate(name, sel))
-      if (options.since !== undefined && o.backend === "tmux") {
+      const l = yield* locate(name, sel)
+      const file = logFileOf(l, yield* KstlibConfig, yield* LogDirectory)
+      const observed = file === null ? yield* requireObserved(l) : l.observed
+      if (options.since !== undefined && file === null && observed?.backend === "tmux") {
         return yield* new InvalidInput({
           field: "since",
-          reason: `'${name}' is a tmux session: tmux keeps no time per line, so --since works for containers only`
+          reason: `'${name}' is a tmux session without a log file: the pane keeps no time per line, so --since needs its log file`
         })
       }
-      return o
+      return { name, observed, file } satisfies LogsTarget
     }))
 
-export const logsOf = (o: ObservedSession, options: LogsOptions = {}) =>
+/** The engine's lines of a container that still exists (its times kept), to go after the file's. */
+const engineLines = (o: ObservedSession | null, options: LogsOptions, lines: number) =>
+  o === null || o.backend === "tmux"
+    ? Effect.succeed([] as Array<LogLine>)
+    : Effect.gen(function*() {
+      const text = yield* (yield* Backends).logs(o, { ...backendLogOptions(options, lines), timestamps: true }).pipe(
+        Effect.catchTag("SessionNotFound", () => Effect.succeed(""))
+      )
+      return parseLines(text)
+    })
+
+export const logsOf = (t: LogsTarget, options: LogsOptions = {}) =>
   Effect.gen(function*() {
-    return yield* (yield* Backends).logs(o, backendLogOptions(options, options.lines ?? 100))
+    const lines = options.lines ?? 100
+    if (t.file === null) return yield* (yield* Backends).logs(t.observed!, backendLogOptions(options, lines))
+    const all = [...((yield* readLog(t.file)) ?? []), ...(yield* engineLines(t.observed, options, lines))]
+    return selectLines(all, { lines, since: options.since }).map((l) => renderLine(l, options.timestamps === true)).join("\n")
   })
 
-/** The last `lines` lines, then new ones until the session ends (or the stream is interrupted). */
-export const followOf = (o: ObservedSession, options: LogsOptions = {}) =>
-  Stream.unwrap(Backends.use((backends) => Effect.succeed(backends.follow(o, backendLogOptions(options, options.lines ?? 10)))))
+/**
+ * The last `lines` lines, then new ones until the session ends (or the stream is interrupted).
+ * With a log file, a tmux session is followed in the file (a respawn adds only new lines), until
+ * the session is gone; a container's earlier runs come from the file, then the engine follows.
+ */
+export const followOf = (t: LogsTarget, options: LogsOptions = {}) =>
+  Stream.unwrap(Effect.gen(function*() {
+    const backends = yield* Backends
+    const lines = options.lines ?? 10
+    const o = t.observed
+    if (t.file === null) return backends.follow(o!, backendLogOptions(options, lines))
+    const render = (l: LogLine) => renderLine(l, options.timestamps === true)
+    if (o !== null && o.backend !== "tmux") {
+      const earlier = selectLines((yield* readLog(t.file)) ?? [], { lines, since: options.since })
+      return Stream.concat(Stream.fromIterable(earlier.map(render)), backends.follow(o, backendLogOptions(options, lines)).pipe(Stream.catchTag("SessionNotFound", () => Stream.empty)))
+    }
+    const head = selectLines((yield* readLog(t.file)) ?? [], { lines, since: options.since })
+    if (o === null) return Stream.fromIterable(head.map(render))
+    // the pane's own follower only tells when the session is gone
+    const gone = Stream.runDrain(backends.follow(o, { lines: 0 })).pipe(Effect.ignore)
+    return Stream.concat(Stream.fromIterable(head), followLog(t.file, gone)).pipe(Stream.map(render))
+  }))
 
 export const logs = (name: string, sel: Selector = {}, options: LogsOptions = {}) =>
   Effect.gen(function*() {
-    const [o] = yield* logsTargets([name], sel, options)
-    return yield* logsOf(o!, options)
+    const [t] = yield* logsTargets([name], sel, options)
+    return yield* logsOf(t!, options)
   })
 
 /** The last `lines` lines, then new ones until the session ends (or the stream is interrupted). */
 export const follow = (name: string, sel: Selector = {}, options: LogsOptions = {}) =>
-  Stream.unwrap(Effect.map(logsTargets([name], sel, options), ([o]) => followOf(o!, options)))
+  Stream.unwrap(Effect.map(logsTargets([name], sel, options), ([t]) => followOf(t!, options)))
 
 export const attach = (name: string, sel: Selector = {}) =>
   Effect.gen(function*() {

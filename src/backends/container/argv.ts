@@ -52,7 +52,7 @@ export type RunArgs =
  * envFileText), and keys whose value an env file cannot carry (a newline) are passed as `-e KEY`,
  * the value taken from the engine client's own environment.
  */
-export const runArgs = (spec: ContainerSpec, stamp: Stamp, project: string, envFile: string | null): RunArgs => {
+export const runArgs = (spec: ContainerSpec, stamp: Stamp, project: string, envFile: string | null, logLabel: string | null = null): RunArgs => {
   const command = commandArgv(spec)
   if (!command.ok) return command
   const args: Array<string> = [
@@ -70,7 +70,8 @@ export const runArgs = (spec: ContainerSpec, stamp: Stamp, project: string, envF
     "--label",
     `${Marks.labelSpec}=${stamp.hash}`,
     "--label",
-    `${Marks.labelApplied}=${encodeFingerprint(stamp.fingerprint)}`
+    `${Marks.labelApplied}=${encodeFingerprint(stamp.fingerprint)}`,
+    ...(logLabel === null ? [] : ["--label", `${Marks.labelLog}=${logLabel}`])
   ]
   args.push(...restartArgs(spec), ...stopSettingArgs(spec), ...limitArgs(spec))
   if (spec.working_dir !== null) args.push("-w", spec.working_dir)

@@ -110,6 +110,7 @@ const InspectDoc = Schema.Struct({
   Created: Loose,
   ImageName: Str,
   Image: Str,
+  RestartCount: Int,
   Config: Schema.optionalKey(Schema.Struct({ Image: Str, Labels: Loose }))
 })
 const decodeInspectDoc = Schema.decodeUnknownOption(InspectDoc)
@@ -217,6 +218,7 @@ export const parseInspect = (
   if (Option.isNone(decoded)) return { ok: true, container: null }
   const doc = decoded.value
   const state = mapState(doc.State.Status ?? (doc.State.Running === true ? "running" : undefined))
+  const labels = parseLabels(doc.Config?.Labels)
   return {
     ok: true,
     container: {
@@ -228,7 +230,9 @@ export const parseInspect = (
       created_at: parseCreated(doc.Created),
       image: nonEmpty(doc.ImageName) ?? nonEmpty(doc.Config?.Image) ?? nonEmpty(doc.Image),
       exit_code: state === "exited" ? integer(doc.State.ExitCode) : null,
-      mark: markOf(parseLabels(doc.Config?.Labels))
+      mark: markOf(labels),
+      ...(labels[Marks.labelLog] === undefined ? {} : { log_label: labels[Marks.labelLog] }),
+      ...(integer(doc.RestartCount) === null ? {} : { restarts: integer(doc.RestartCount) })
     }
   }
 }
