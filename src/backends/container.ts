@@ -363,7 +363,7 @@ const make = Effect.gen(function*() {
   const keepOutput = (o: ObservedContainer) =>
     Effect.gen(function*() {
       if (!o.mark.managed || o.mark.project === null) return
-      const target = fromLogLabel(o.log_label, o.mark.project, o.name, yield* LogDirectory)
+      const target = fromLogLabel(o.log_label, o.mark.project, o.name, yield* LogDirectory, o.host !== undefined)
       if (target === null || target.path === null) return
       const r = yield* exec(o.runtime, logsArgv(o.name, { lines: KEPT_LINES, timestamps: true }, false), { merged: true }, o.host)
       if (r.exitCode !== 0) return

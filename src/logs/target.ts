@@ -54,9 +54,27 @@ export const containerLogTarget = (spec: Logged & { readonly name: string }, pro
 export const logLabel = (target: LogTarget | null): string =>
   target === null || target.path === null ? "off" : `${target.maxSize}:${target.keep}:${target.path}`
 
-/** A container's label read back; absent (created before log files): the default file of its project. */
-export const fromLogLabel = (label: string | undefined, project: string, name: string, dir: string | null): LogTarget | null => {
-  if (label === undefined || label === "") return dir === null ? null : { path: defaultLogPath(dir, project, name), remote: false, maxSize: DEFAULT_LOG_MAX_SIZE, keep: DEFAULT_LOG_KEEP }
-  const m = /^(\d+):(\d+):(\/.*)$/su.exec(label)
-  return m === null ? null : { path: m[3]!, remote: false, maxSize: Number(m[1]), keep: Math.min(Number(m[2]), 100) }
+/** A project or session name as a path part: no separator, no `..` (both come from a container's labels). */
+const SAFE_PART = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/u
+const safePart = (s: string) => SAFE_PART.test(s) && !s.includes("..")
+
+/**
+ * A container's label read back; absent (created before log files): the default file of its
+ * project. The label is the container's, which whoever runs the engine can write: the path it
+ * names is used only for a container on this machine (whose engine can write any file here
+ * anyway), never for one on a host, and the project and name must be plain names.
+ */
+export const fromLogLabel = (label: string | undefined, project: string, name: string, dir: string | null, remote: boolean): LogTarget | null => {
+  if (!safePart(project) || !safePart(name)) return null
+  const fallback = dir === null ? null : defaultLogPath(dir, project, name)
+  if (label === undefined || label === "") {
+    return fallback === null ? null : { path: fallback, remote: false, maxSize: DEFAULT_LOG_MAX_SIZE, keep: DEFAULT_LOG_KEEP }
+  }
+  if (label === "off") return null
+  const m = /^(\d+):(\d+):(.*)$/su.exec(label)
+  if (m === null) return null
+  const rotation = { maxSize: Math.max(Number(m[1]), 4096), keep: Math.min(Number(m[2]), 100) }
+  if (remote) return fallback === null ? null : { path: fallback, remote: false, ...rotation }
+  const file = m[3]!
+  return path.isAbsolute(file) && path.normalize(file) === file ? { path: file, remote: false, ...rotation } : null
 }
