@@ -5,7 +5,7 @@
  * (cursor shown, raw mode off) however the loop ends. Not a terminal, `--once` or `--json`: one
  * frame (or one JSON snapshot) printed, for scripts.
  */
-import { Console, Duration, Effect, Fiber, Queue } from "effect"
+import { Console, Duration, Effect, Fiber, Option, Queue } from "effect"
 import { Command, Flag } from "effect/cli"
 import { KstlibConfig } from "../config/service.js"
 import { InvalidInput } from "../errors.js"
@@ -26,9 +26,17 @@ const fetchRows = Effect.gen(function*() {
   const config = yield* KstlibConfig
   const observation = yield* observeFor(config, {})
   const shown = shownSessions(observation.sessions, config, {})
-  const measured = yield* Ops.usageOf(shown)
+  // the `ready:` probes (one attempt each, at most 1 s) during the CPU window
+  const [measured, probed] = yield* Effect.all([
+    Ops.usageOf(shown),
+    Effect.forEach(shown, (o) => Ops.probeOnce(o, config).pipe(Effect.timeoutOption("1 second"), Effect.map((r) => [o.name, Option.getOrNull(r)] as const)), {
+      concurrency: "unbounded"
+    })
+  ], { concurrency: 2 })
   const usage = new Map(shown.map((o, i) => [o, measured[i] ?? null] as const))
+  const ready = new Map(probed.filter(([, r]) => r !== null))
   return listRows(observation.sessions, config, { digest: yield* EnvDigests, unreadable: unreadableOf(observation), usage })
+    .map((row) => (ready.has(row.name) ? { ...row, ready: ready.get(row.name)! } : row))
 })
 
 type Event =

@@ -405,8 +405,8 @@ export const usageOf = (sessions: ReadonlyArray<ObservedSession>) =>
     return yield* (yield* Backends).usage(sessions, USAGE_WINDOW)
   })
 
-/** `status`: the config's `ready:` probe, ONE attempt, for a running session of ours; null when there is none to run. */
-const probeOnce = (o: ObservedSession, config: LoadedConfig) =>
+/** `status` and `top`: the config's `ready:` probe, ONE attempt, for a running session of ours; null when there is none to run. */
+export const probeOnce = (o: ObservedSession, config: LoadedConfig) =>
   Effect.gen(function*() {
     const entry = config.sessions.find((e) => e.name === o.name)
     if (entry?._tag !== "Valid" || o.state !== "running") return null

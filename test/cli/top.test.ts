@@ -24,7 +24,7 @@ const project = () => {
   const idle = sb.name("idle")
   sb.writeConfig({
     [busy]: tmuxEntry("while :; do :; done", { shell: true }),
-    [idle]: tmuxEntry("echo idle-was-here; exec sleep 1000", { shell: true })
+    [idle]: tmuxEntry("echo idle-was-here; exec sleep 1000", { shell: true, ready: { log: "idle-was-here" } })
   })
   const up = sb.kstlib(["ops", "apply"])
   expect(up.code, up.stderr + up.stdout).toBe(0)
@@ -32,19 +32,22 @@ const project = () => {
 }
 
 describe("CPU and memory of tmux sessions", () => {
-  it("a busy loop shows cpu_percent > 50 in list and status, an idle one near 0; both have an RSS", () => {
+  // a busy loop gets a whole core on an idle machine; on a loaded 2-core runner it shares one, so the
+  // bound is well below 100 and the comparison is with the idle session
+  it("a busy loop shows a high cpu_percent in list and status, an idle one near 0; both have an RSS", () => {
     const { busy, idle } = project()
     const list = sb.kstlib(["ops", "list", "--json"])
     expect(list.code, list.stderr).toBe(0)
     const rows = JSON.parse(list.stdout) as Array<Row>
     const b = rows.find((r) => r.name === busy)!
     const i = rows.find((r) => r.name === idle)!
-    expect(b.cpu_percent).toBeGreaterThan(50)
-    expect(i.cpu_percent).toBeLessThan(20)
+    expect(b.cpu_percent).toBeGreaterThan(25)
+    expect(i.cpu_percent).toBeLessThan(10)
+    expect(b.cpu_percent! - i.cpu_percent!).toBeGreaterThan(20)
     expect(b.memory_bytes).toBeGreaterThan(100_000)
     expect(i.memory_bytes).toBeGreaterThan(100_000)
     const st = JSON.parse(sb.kstlib(["ops", "status", busy, "--json"]).stdout) as Row
-    expect(st.cpu_percent).toBeGreaterThan(50)
+    expect(st.cpu_percent).toBeGreaterThan(25)
     expect(sb.kstlib(["ops", "status", busy]).stdout).toMatch(/CPU\s+\d+\.\d%/u)
     // a session not running: not measured
     sb.kstlib(["ops", "stop", idle])
@@ -71,7 +74,11 @@ describe("ops top", () => {
     const snap = JSON.parse(json.stdout) as { at: string; sort: string; sessions: Array<Row> }
     expect(snap.sort).toBe("name")
     expect(snap.sessions.map((s) => s.name)).toEqual([busy, idle])
-    expect(snap.sessions[0]!.cpu_percent).toBeGreaterThan(50)
+    expect(snap.sessions[0]!.cpu_percent).toBeGreaterThan(25)
+    // READY: the `ready:` probe, once per refresh (none: null, shown as -)
+    const ready = (snap.sessions as unknown as Array<{ ready: boolean | null }>).map((s) => s.ready)
+    expect(ready).toEqual([null, true])
+    expect(lines.find((l) => l.startsWith(idle))).toMatch(/\syes\s/u)
   })
 
   it("--interval is checked", () => {
