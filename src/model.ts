@@ -116,6 +116,29 @@ export const dependenciesOf = (spec: Supervision): ReadonlyArray<string> => spec
 export const describeReady = (r: ReadyCheck): string =>
   "tcp" in r ? `tcp ${r.tcp}` : "http" in r ? `http ${r.http}` : "log" in r ? `log /${r.log}/` : `cmd ${r.cmd}`
 
+/** One pane of a `windows:` session: its own command (same rules as a session's), directory and env (over the session's). */
+export interface PaneSpec {
+  /** null: the user's shell. */
+  readonly command: string | null
+  readonly shell: boolean
+  /** Absolute; null: the session's. */
+  readonly working_dir: string | null
+  /** Over the session's env. */
+  readonly env: Readonly<Record<string, string>>
+}
+
+/** One window of a `windows:` session: named (unique in the session), its panes in creation order. */
+export interface WindowSpec {
+  readonly name: string
+  readonly panes: ReadonlyArray<PaneSpec>
+  /** A tmux named layout or a layout string; null: tiled when there are several panes. */
+  readonly layout: string | null
+  /** The window `attach` lands on (the first one when none says so). */
+  readonly focus: boolean
+  /** Index (in `panes`) of the pane active in the window; 0 by default. */
+  readonly focus_pane: number
+}
+
 export interface TmuxSpec extends Supervision {
   readonly backend: "tmux"
   readonly name: string
@@ -130,6 +153,8 @@ export interface TmuxSpec extends Supervision {
   readonly state: DesiredState
   /** `ops.hosts` entry the session runs on (over SSH); absent = this machine. */
   readonly host?: string
+  /** Windows and panes (tmuxp's workspace); absent: one window running `command`. */
+  readonly windows?: ReadonlyArray<WindowSpec>
 }
 
 /** A container spec as run: its runtime is known. */
@@ -206,11 +231,25 @@ interface ObservedCommon {
   readonly host?: string
 }
 
+/** One pane of a session with several (`windows:`, or split by hand). */
+export interface ObservedPane {
+  readonly window: string
+  readonly window_index: number
+  readonly pane: number
+  readonly state: "running" | "exited"
+  readonly pid: number | null
+  readonly exit_code: number | null
+  readonly restarts?: number | null
+  readonly last_exit_code?: number | null
+}
+
 export interface ObservedTmux extends ObservedCommon {
   readonly backend: "tmux"
   /** `null` = the default server. */
   readonly socket_name: string | null
   readonly window_count: number
+  /** Every pane, in window then pane order, when there is more than one (the session reads as its first; running while any runs). */
+  readonly panes?: ReadonlyArray<ObservedPane>
 }
 
 export interface ObservedContainer extends ObservedCommon {

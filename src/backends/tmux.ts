@@ -446,14 +446,20 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
     if (Option.isNone(panes)) return yield* notFound(o.name)
     const first = panes.value[0]
     let outcome: StopOutcome = "already-stopped"
-    if (first !== undefined && first.pid !== null && (!first.dead || (host === undefined && sessionMembers(first.pid).length > 0))) {
+    // every pane with something left in it, at once (a `windows:` session has several)
+    const live = panes.value.filter((p): p is PaneState & { readonly pid: number } =>
+      p.pid !== null && (!p.dead || (host === undefined && sessionMembers(p.pid).length > 0))
+    )
+    if (first !== undefined && live.length > 0) {
       const settings = {
         signal: first.stop?.signal ?? DEFAULT_STOP_SIGNAL,
         timeout: options.timeout ?? first.stop?.timeout ?? DEFAULT_STOP_TIMEOUT,
         force: options.force === true
       }
-      const done = yield* ladder({ ...first, pid: first.pid }, settings, { name: o.name, socket, host }).pipe(Effect.mapError(fail))
-      outcome = first.dead ? "already-stopped" : done
+      const done = yield* Effect.forEach(live, (p) => ladder(p, settings, { name: o.name, socket, host }), { concurrency: "unbounded" }).pipe(
+        Effect.mapError(fail)
+      )
+      outcome = live.every((p) => p.dead) ? "already-stopped" : done.includes("killed") ? "killed" : "stopped"
     }
     // The pane stays (remain-on-exit), dead, to be respawned in place; tmux 3.3a may have missed
     // its exit (a lost SIGCHLD): a child of the server exiting makes it reap.

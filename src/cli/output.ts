@@ -109,6 +109,11 @@ export const renderStatus = (style: Style, s: SessionStatus): string => {
   if (s.state !== "defined" && s.state !== "invalid") {
     rows.push(["Owned", s.owned ? "yes (created by kstlib for this project)" : s.project !== null ? `no (project '${escapeText(s.project)}')` : "no"])
   }
+  for (const p of s.panes ?? []) {
+    const how = p.state === "running" ? `running${p.pid === null ? "" : `, pid ${p.pid}`}` : `exited${p.exit_code === null ? "" : ` (${p.exit_code})`}`
+    const restarts = p.restarts === undefined || p.restarts === null || p.restarts === 0 ? "" : `, ${p.restarts} restart${p.restarts === 1 ? "" : "s"}`
+    rows.push([`Pane ${escapeText(p.window)}.${p.pane}`, `${how}${restarts}`])
+  }
   for (const i of s.issues) rows.push(["Rejected", `${i.field === "" ? "" : `${i.field}: `}${i.reason}`])
   rows.push(["In config", s.in_config ? `yes${s.in_sync === false ? " (drifted: run kstlib ops plan)" : ""}` : "no"])
   const w = Math.max(...rows.map(([k]) => width(k)))
@@ -137,5 +142,6 @@ export const statusJson = (s: SessionStatus) => ({
   ready: s.ready,
   cpu_percent: s.cpu_percent,
   memory_bytes: s.memory_bytes,
+  ...(s.panes === undefined ? {} : { panes: s.panes }),
   ...(s.issues.length === 0 ? {} : { issues: s.issues })
 })

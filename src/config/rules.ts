@@ -736,6 +736,25 @@ export const parseByteSize = (value: string | number, min: number = MIN_MAX_MEMO
   return bytes
 }
 
+// --- windows and panes (tmux) ---
+
+export const MAX_WINDOWS = 50
+export const MAX_PANES = 30
+/** Not starting with a digit: tmux reads a target window that is a number as an index. */
+export const WINDOW_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/u
+
+export const validateWindowName = (name: string): string | null =>
+  WINDOW_NAME_PATTERN.test(name) ? null : "must start with a letter or _ and contain only letters, digits, _ . - (at most 32)"
+
+export const NAMED_LAYOUTS = ["even-horizontal", "even-vertical", "main-horizontal", "main-vertical", "tiled"] as const
+/** tmux's own layout string: a checksum, then cells `WxH,X,Y[,ID]` nested in `{…}` / `[…]`. */
+const LAYOUT_STRING = /^[0-9a-f]{4},\d+x\d+,\d+,\d+(?:[,{}[\]x\d]*)$/u
+
+export const validateLayout = (layout: string): string | null =>
+  (NAMED_LAYOUTS as ReadonlyArray<string>).includes(layout) || LAYOUT_STRING.test(layout)
+    ? null
+    : `must be one of ${NAMED_LAYOUTS.join(", ")} or a tmux layout string (tmux list-windows -F '#{window_layout}')`
+
 /** The smallest `log_max_size`: rotation below it would rotate on every few lines. */
 export const MIN_LOG_SIZE = 4096
 

@@ -4,7 +4,22 @@
  * the functions of rules.ts wrapped as Schema checks (with a JSON Schema fragment where one can say
  * the same thing), so they exist once.
  */
-import { MIN_CONTAINER_MEMORY, MIN_LOG_SIZE, MIN_MAX_MEMORY, parseByteSize, parseContainerMemory, parseLogSize, validateCpus, validateCron, validateLogFile } from "./rules.js"
+import {
+  MAX_PANES,
+  MAX_WINDOWS,
+  MIN_CONTAINER_MEMORY,
+  MIN_LOG_SIZE,
+  MIN_MAX_MEMORY,
+  parseByteSize,
+  parseContainerMemory,
+  parseLogSize,
+  validateCpus,
+  validateCron,
+  validateLayout,
+  validateLogFile,
+  validateWindowName,
+  WINDOW_NAME_PATTERN
+} from "./rules.js"
 import { JsonSchema, Schema } from "effect"
 import { STOP_SIGNALS } from "../model.js"
 import { parseSshTarget } from "./decode/hosts.js"
@@ -361,6 +376,36 @@ const common = {
 /** The fields every session has, whatever its backend (decode/common.ts reads these). */
 export const SessionCommon = Schema.Struct({ ...common, ...envFileField })
 
+// Windows and panes (tmux)
+export const WindowName = Schema.String.check(
+  rule(validateWindowName, { minLength: 1, maxLength: 32, pattern: WINDOW_NAME_PATTERN.source }, "a window name")
+).annotate({ description: "Unique in the session: letters, digits, _ . - (not starting with a digit)." })
+export const Layout = Schema.String.check(
+  rule(validateLayout, { minLength: 1, maxLength: 2000 }, "a tmux layout")
+).annotate({ description: "even-horizontal, even-vertical, main-horizontal, main-vertical, tiled, or a layout string (`tmux list-windows -F '#{window_layout}'`). Default: tiled." })
+const PaneFields = Schema.Struct({
+  command: Schema.optionalKey(Schema.NullOr(Command)),
+  shell: Schema.optionalKey(Shell),
+  working_dir: Schema.optionalKey(Schema.NullOr(WorkingDir.annotate({ description: "Start directory of this pane; relative = relative to this config file. Default: the session's." }))),
+  env: Schema.optionalKey(Schema.NullOr(Env.annotate({ description: "Over the session's env." }))),
+  focus: Schema.optionalKey(Schema.Boolean.annotate({ description: "The active pane of its window." }))
+}).annotate({ identifier: "Pane", title: "pane" })
+/** A pane: its command as a string, or its fields; null: the user's shell. */
+export const Pane = Schema.Union([Command, PaneFields, Schema.Null])
+export const Window = Schema.Struct({
+  name: WindowName,
+  command: Schema.optionalKey(Schema.NullOr(Command)),
+  shell: Schema.optionalKey(Shell),
+  working_dir: Schema.optionalKey(Schema.NullOr(WorkingDir)),
+  env: Schema.optionalKey(Schema.NullOr(Env)),
+  panes: Schema.optionalKey(Schema.Array(Pane).check(Schema.isMinLength(1), Schema.isMaxLength(MAX_PANES))),
+  layout: Schema.optionalKey(Schema.NullOr(Layout)),
+  focus: Schema.optionalKey(Schema.Boolean.annotate({ description: "The window `attach` lands on (default: the first)." }))
+}).annotate({ identifier: "Window", title: "window", description: "One `command` or `panes` (each pane a command with the same rules as a session's)." })
+export const Windows = Schema.Array(Window).check(Schema.isMinLength(1), Schema.isMaxLength(MAX_WINDOWS)).annotate({
+  description: "Windows and panes of the session (as tmuxp's); the session's own command must then be absent. Each pane is supervised by the session's restart policy and logged to its own file."
+})
+
 export const TmuxSession = Schema.Struct({
   backend: Schema.optionalKey(Schema.Literal("tmux").annotate({ description: "Default: ops.default_backend." })),
   ...common,
@@ -368,6 +413,7 @@ export const TmuxSession = Schema.Struct({
     Schema.NullOr(WorkingDir.annotate({ description: "Start directory; relative = relative to this config file." }))
   ),
   socket_name: Schema.optionalKey(Schema.NullOr(SocketName)),
+  windows: Schema.optionalKey(Schema.NullOr(Windows)),
   ...envFileField
 }).annotate({ identifier: "TmuxSession", title: "tmux session" })
 

@@ -78,3 +78,10 @@ export const fromLogLabel = (label: string | undefined, project: string, name: s
   const file = m[3]!
   return path.isAbsolute(file) && path.normalize(file) === file ? { path: file, remote: false, ...rotation } : null
 }
+
+/** A pane's own file in a `windows:` session: `NAME.WINDOW.N.log` next to the session's (N: the pane's place in its window, from 0). */
+export const paneLogName = (file: string, window: string, pane: number): string =>
+  file.endsWith(".log") ? `${file.slice(0, -4)}.${window}.${pane}.log` : `${file}.${window}.${pane}.log`
+
+export const paneLogTarget = (target: LogTarget, window: string, pane: number): LogTarget =>
+  target.path === null ? target : { ...target, path: paneLogName(target.path, window, pane) }

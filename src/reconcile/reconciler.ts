@@ -6,7 +6,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { Effect } from "effect"
 import { purgeLog } from "../logs/files.js"
-import { containerLogTarget, LogDirectory, logTargetOf } from "../logs/target.js"
+import { containerLogTarget, LogDirectory, logTargetOf, paneLogName } from "../logs/target.js"
 import { isOurs } from "../model.js"
 import type { Backends } from "../backends/registry.js"
 import { closestNames } from "../config/decode/issues.js"
@@ -164,7 +164,11 @@ export const purgeLogs = (only: ReadonlyArray<string> = []): Effect.Effect<Reado
     for (const e of config.sessions) {
       if (e._tag !== "Valid" || !picked(e.name)) continue
       const target = e.spec.backend === "tmux" ? logTargetOf(e.spec, config.project, dir) : containerLogTarget(e.spec, config.project, dir)
-      if (target !== null && !target.remote && target.path !== null) files.add(target.path)
+      if (target === null || target.remote || target.path === null) continue
+      const file = target.path
+      if (e.spec.backend === "tmux" && e.spec.windows !== undefined) {
+        for (const w of e.spec.windows) w.panes.forEach((_, i) => files.add(paneLogName(file, w.name, i)))
+      } else files.add(file)
     }
     const projectDir = dir === null ? null : path.join(dir, config.project)
     if (projectDir !== null) {
@@ -176,8 +180,9 @@ export const purgeLogs = (only: ReadonlyArray<string> = []): Effect.Effect<Reado
         }
       })
       for (const n of names) {
-        const m = /^(.+)\.log(?:\.\d+)?$/u.exec(n)
-        if (m !== null && picked(m[1]!)) files.add(path.join(projectDir, `${m[1]}.log`))
+        // NAME.log, or a pane's NAME.WINDOW.N.log (session names have no dots)
+        const m = /^(([^.]+)(?:\.[^.]+\.\d+)?)\.log(?:\.\d+)?$/u.exec(n)
+        if (m !== null && picked(m[2]!)) files.add(path.join(projectDir, `${m[1]}.log`))
       }
     }
     const removed: Array<string> = []

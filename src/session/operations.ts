@@ -43,7 +43,7 @@ import { EnvDigests } from "../spec/digest-key.js"
 import { followLog, logExists, readLog } from "../logs/files.js"
 import type { LogLine } from "../logs/format.js"
 import { parseLines, renderLine, selectLines } from "../logs/format.js"
-import { LogDirectory, logTargetOf } from "../logs/target.js"
+import { LogDirectory, logTargetOf, paneLogName } from "../logs/target.js"
 import type { Located, Selector, ValidEntry } from "./locate.js"
 import { checkName, checkSelector, configEntry, locate, selectorSocket } from "./locate.js"
 import type { SessionStatus } from "./status.js"
@@ -73,7 +73,15 @@ type EntryInput =
 /** A resolved spec written back as an entry (paths are absolute already): what `start` overrides field by field. */
 const inputOf = (spec: ConfiguredSpec): EntryInput => {
   const { name: _name, state: _state, ...fields } = spec
-  return fields
+  if (fields.backend !== "tmux" || fields.windows === undefined) return fields
+  // resolved windows written back in the config's form (the pane in focus as its `focus: true`)
+  const windows = fields.windows.map((w) => ({
+    name: w.name,
+    panes: w.panes.map((p, i) => ({ command: p.command, shell: p.shell, working_dir: p.working_dir, env: p.env, ...(i === w.focus_pane && w.panes.length > 1 ? { focus: true } : {}) })),
+    layout: w.layout,
+    ...(w.focus ? { focus: true } : {})
+  }))
+  return { ...fields, windows }
 }
 
 /** Fields both kinds have, kept when `start --backend` switches kind (`host`: it still runs there). */
@@ -433,25 +441,61 @@ const backendLogOptions = (options: LogsOptions, lines: number) => ({
   ...(options.colors === undefined ? {} : { colors: options.colors })
 })
 
+/** One log file `logs` reads: a pane's of a `windows:` session is labelled `WINDOW.N`. */
+export interface LogFile {
+  readonly label: string | null
+  readonly path: string
+}
+
 /**
  * What `logs NAME` reads: the session's log file (every earlier run, after a stop, a crash, a
- * replace or `down`), and, for a container that still exists, the engine's output of it; without a
+ * replace or `down`; a `windows:` session: one per pane, merged by time, or one pane with
+ * `NAME:WINDOW.N`), and, for a container that still exists, the engine's output of it; without a
  * file (`log_file: false`, a foreign session, one started before log files), what the backend keeps.
  */
 export interface LogsTarget {
   readonly name: string
   readonly observed: ObservedSession | null
-  /** The log file on this machine, when there is one to read. */
-  readonly file: string | null
+  /** The log files on this machine that exist (none: the backend's own output). */
+  readonly files: ReadonlyArray<LogFile>
 }
 
-/** The log file of a config session or of one of ours, when it is on this machine and exists. */
-const logFileOf = (l: Located, config: LoadedConfig, dir: string | null): string | null => {
-  if (l.observed !== null && !isOurs(l.observed, config.project)) return null
+/** `NAME:WINDOW.N`: a pane of a `windows:` session. */
+const splitPane = (arg: string): { readonly name: string; readonly pane: { readonly window: string; readonly index: number } | null } | null => {
+  const colon = arg.indexOf(":")
+  if (colon === -1) return { name: arg, pane: null }
+  const m = /^(.+)\.(\d+)$/u.exec(arg.slice(colon + 1))
+  return m === null ? null : { name: arg.slice(0, colon), pane: { window: m[1]!, index: Number(m[2]) } }
+}
+
+/** The log files of a config session or of one of ours, when they are on this machine and exist. */
+const logFilesOf = (
+  l: Located,
+  config: LoadedConfig,
+  dir: string | null,
+  pane: { readonly window: string; readonly index: number } | null
+): Effect.Effect<ReadonlyArray<LogFile>, InvalidInput> => {
+  if (l.observed !== null && !isOurs(l.observed, config.project)) return Effect.succeed([])
   const spec = l.entry?.spec ?? (l.observed === null ? null : { name: l.name, ...(l.observed.host === undefined ? {} : { host: l.observed.host }) })
-  if (spec === null) return null
+  if (spec === null) return Effect.succeed([])
   const target = logTargetOf(spec, config.project, dir)
-  return target === null || target.remote || target.path === null || !logExists(target.path) ? null : target.path
+  const windows = "backend" in spec && spec.backend === "tmux" ? spec.windows : undefined
+  if (pane !== null) {
+    const all = (windows ?? []).flatMap((w) => w.panes.map((_, i) => `${w.name}.${i}`))
+    if (!all.includes(`${pane.window}.${pane.index}`)) {
+      return Effect.fail(new InvalidInput({
+        field: "NAME",
+        reason: all.length === 0 ? `'${l.name}' has no windows: name the session alone` : `'${l.name}' has no pane ${pane.window}.${pane.index} (its panes: ${all.join(", ")})`
+      }))
+    }
+  }
+  if (target === null || target.remote || target.path === null) return Effect.succeed([])
+  const path = target.path
+  const files: Array<LogFile> = windows === undefined
+    ? [{ label: null, path }]
+    : windows.flatMap((w) => w.panes.map((_, i) => ({ label: `${w.name}.${i}`, path: paneLogName(path, w.name, i) })))
+  const wanted = pane === null ? files : files.filter((f) => f.label === `${pane.window}.${pane.index}`).map((f) => ({ ...f, label: null }))
+  return Effect.succeed(wanted.filter((f) => logExists(f.path)))
 }
 
 /**
@@ -459,18 +503,20 @@ const logFileOf = (l: Located, config: LoadedConfig, dir: string | null): string
  * is printed, so that a wrong name or an option one of them cannot honour fails first, on its own.
  */
 export const logsTargets = (names: ReadonlyArray<string>, sel: Selector = {}, options: LogsOptions = {}) =>
-  Effect.forEach(names, (name) =>
+  Effect.forEach(names, (arg) =>
     Effect.gen(function*() {
-      const l = yield* locate(name, sel)
-      const file = logFileOf(l, yield* KstlibConfig, yield* LogDirectory)
-      const observed = file === null ? yield* requireObserved(l) : l.observed
-      if (options.since !== undefined && file === null && observed?.backend === "tmux") {
+      const split = splitPane(arg)
+      if (split === null) return yield* new InvalidInput({ field: "NAME", reason: `'${arg}': a pane is NAME:WINDOW.N (N from 0, in the order of its panes)` })
+      const l = yield* locate(split.name, sel)
+      const files = yield* logFilesOf(l, yield* KstlibConfig, yield* LogDirectory, split.pane)
+      const observed = files.length === 0 ? yield* requireObserved(l) : l.observed
+      if (options.since !== undefined && files.length === 0 && observed?.backend === "tmux") {
         return yield* new InvalidInput({
           field: "since",
-          reason: `'${name}' is a tmux session without a log file: the pane keeps no time per line, so --since needs its log file`
+          reason: `'${arg}' is a tmux session without a log file: the pane keeps no time per line, so --since needs its log file`
         })
       }
-      return { name, observed, file } satisfies LogsTarget
+      return { name: arg, observed, files } satisfies LogsTarget
     }))
 
 /** The engine's lines of a container that still exists (its times kept), to go after the file's. */
@@ -484,11 +530,29 @@ const engineLines = (o: ObservedSession | null, options: LogsOptions, lines: num
       return parseLines(text)
     })
 
+const labelled = (f: LogFile) => (l: LogLine): LogLine => (f.label === null ? l : { ...l, text: `${f.label} | ${l.text}` })
+
+/** Every file's lines, labelled, merged by time (a line without one keeps the time of the line before it). */
+const readFiles = (files: ReadonlyArray<LogFile>) =>
+  Effect.gen(function*() {
+    if (files.length === 1) return (yield* readLog(files[0]!.path)) ?? []
+    const all: Array<{ readonly at: number; readonly line: LogLine }> = []
+    for (const f of files) {
+      let at = 0
+      for (const line of (yield* readLog(f.path)) ?? []) {
+        at = line.time?.getTime() ?? at
+        all.push({ at, line: labelled(f)(line) })
+      }
+    }
+    // stable: one file's lines of one second stay in their order
+    return all.sort((a, b) => a.at - b.at).map((x) => x.line)
+  })
+
 export const logsOf = (t: LogsTarget, options: LogsOptions = {}) =>
   Effect.gen(function*() {
     const lines = options.lines ?? 100
-    if (t.file === null) return yield* (yield* Backends).logs(t.observed!, backendLogOptions(options, lines))
-    const all = [...((yield* readLog(t.file)) ?? []), ...(yield* engineLines(t.observed, options, lines))]
+    if (t.files.length === 0) return yield* (yield* Backends).logs(t.observed!, backendLogOptions(options, lines))
+    const all = [...(yield* readFiles(t.files)), ...(yield* engineLines(t.observed, options, lines))]
     return selectLines(all, { lines, since: options.since }).map((l) => renderLine(l, options.timestamps === true)).join("\n")
   })
 
@@ -502,17 +566,17 @@ export const followOf = (t: LogsTarget, options: LogsOptions = {}) =>
     const backends = yield* Backends
     const lines = options.lines ?? 10
     const o = t.observed
-    if (t.file === null) return backends.follow(o!, backendLogOptions(options, lines))
+    if (t.files.length === 0) return backends.follow(o!, backendLogOptions(options, lines))
     const render = (l: LogLine) => renderLine(l, options.timestamps === true)
+    const head = selectLines(yield* readFiles(t.files), { lines, since: options.since })
     if (o !== null && o.backend !== "tmux") {
-      const earlier = selectLines((yield* readLog(t.file)) ?? [], { lines, since: options.since })
-      return Stream.concat(Stream.fromIterable(earlier.map(render)), backends.follow(o, backendLogOptions(options, lines)).pipe(Stream.catchTag("SessionNotFound", () => Stream.empty)))
+      return Stream.concat(Stream.fromIterable(head.map(render)), backends.follow(o, backendLogOptions(options, lines)).pipe(Stream.catchTag("SessionNotFound", () => Stream.empty)))
     }
-    const head = selectLines((yield* readLog(t.file)) ?? [], { lines, since: options.since })
     if (o === null) return Stream.fromIterable(head.map(render))
     // the pane's own follower only tells when the session is gone
     const gone = Stream.runDrain(backends.follow(o, { lines: 0 })).pipe(Effect.ignore)
-    return Stream.concat(Stream.fromIterable(head), followLog(t.file, gone)).pipe(Stream.map(render))
+    const tails = t.files.map((f) => followLog(f.path, gone).pipe(Stream.map(labelled(f))))
+    return Stream.concat(Stream.fromIterable(head), Stream.mergeAll(tails, { concurrency: "unbounded" })).pipe(Stream.map(render))
   }))
 
 export const logs = (name: string, sel: Selector = {}, options: LogsOptions = {}) =>

@@ -3,7 +3,7 @@ import { Duration } from "effect"
 import type { Usage } from "../backends/driver.js"
 import type { ConfigEntry, LoadedConfig } from "../config/types.js"
 import type { ConfigIssue } from "../errors.js"
-import type { BackendKind, ObservedSession, RuntimeName, SessionState } from "../model.js"
+import type { BackendKind, ObservedPane, ObservedSession, RuntimeName, SessionState } from "../model.js"
 import { isOurs } from "../model.js"
 import type { Scope } from "../place.js"
 import { claims } from "../place.js"
@@ -43,6 +43,8 @@ export interface SessionStatus {
   readonly cpu_percent: number | null
   /** Resident memory (RSS) of the session's processes, bytes; null when not measured. */
   readonly memory_bytes: number | null
+  /** tmux: every pane, when the session has more than one (`windows:`). */
+  readonly panes?: ReadonlyArray<ObservedPane>
 }
 
 /**
@@ -90,7 +92,8 @@ export const statusOf = (
     last_exit_code: o.last_exit_code ?? null,
     ready: null,
     cpu_percent: null,
-    memory_bytes: null
+    memory_bytes: null,
+    ...(o.backend === "tmux" && o.panes !== undefined ? { panes: o.panes } : {})
   }
 }
 

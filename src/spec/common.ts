@@ -17,7 +17,7 @@ import { field } from "./field.js"
 const row = field<ConfiguredSpec>()
 
 /** Env values as one digest per key (sorted): the fingerprint and the plan never carry a value. */
-const envDigests = (env: Readonly<Record<string, string>> | null, digest: EnvDigest) =>
+export const envDigests = (env: Readonly<Record<string, string>> | null, digest: EnvDigest) =>
   Object.fromEntries(Object.keys(env ?? {}).sort().map((k) => [k, digest.of(k, env![k]!)]))
 
 /** The check, and `timeout`/`interval` only when not at their defaults. */

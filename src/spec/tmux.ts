@@ -1,7 +1,7 @@
 /** The tmux spec's fields, in fingerprint order. */
 import type { TmuxSpec } from "../model.js"
 import * as common from "./common.js"
-import { defaultsOf, field } from "./field.js"
+import { canonicalJson, defaultsOf, field } from "./field.js"
 
 const row = field<TmuxSpec>()
 
@@ -12,6 +12,14 @@ export const tmuxFields = [
   common.workingDir,
   common.env,
   row("socket_name", { default: null, fingerprint: "always" }),
+  // each window as one canonical JSON text, env values as digests; only when set: a `command:` session keeps its hash
+  row("windows", {
+    default: null,
+    fingerprint: "when-set",
+    encode: (ws, digest) =>
+      ws === null ? null : ws.map((w) => canonicalJson({ ...w, panes: w.panes.map((p) => ({ ...p, env: common.envDigests(p.env, digest) })) })),
+    optional: true
+  }),
   ...common.supervision,
   ...common.watched,
   ...common.logged,

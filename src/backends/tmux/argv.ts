@@ -4,11 +4,11 @@
  */
 import { commandArgv } from "../../command.js"
 import { Marks, restartPolicy, stopSettingsOf } from "../../model.js"
-import type { TmuxSpec } from "../../model.js"
+import type { PaneSpec, TmuxSpec, WindowSpec } from "../../model.js"
 import type { Stamp } from "../../spec/fingerprint.js"
 import { encodeFingerprint } from "../../spec/fingerprint.js"
 import type { Launch } from "../driver.js"
-import { logTargetOf } from "../../logs/target.js"
+import { logTargetOf, paneLogTarget } from "../../logs/target.js"
 import { pipePaneCommand } from "./log-writer.js"
 import { supervisedArgv } from "./supervisor.js"
 
@@ -49,6 +49,7 @@ export const socketArgs = (socket: string | null, insideTmux: boolean): Readonly
 export const PANE_FIELDS = {
   session: "#{session_name}",
   window: "#{window_index}",
+  windowName: "#{window_name}",
   pane: "#{pane_index}",
   pid: "#{pane_pid}",
   created: "#{session_created}",
@@ -162,7 +163,9 @@ export const supervisionCommands = (spec: TmuxSpec): ReadonlyArray<ReadonlyArray
     ["set-option", "-u", "-t", t, Marks.tmuxLastExit],
     ["set-option", "-u", "-t", t, Marks.tmuxPid],
     ["set-option", "-u", "-t", t, Marks.tmuxStopped],
-    ["set-option", "-t", t, Marks.tmuxStop, `${signal} ${timeout}`]
+    ["set-option", "-t", t, Marks.tmuxStop, `${signal} ${timeout}`],
+    // what the supervisor of an earlier run of this pane wrote (a respawn keeps the pane's options)
+    ...(spec.windows === undefined ? [Marks.tmuxRestarts, Marks.tmuxLastExit, Marks.tmuxPid].map((m) => ["set-option", "-p", "-u", "-t", t, m]) : [])
   ]
 }
 
@@ -194,26 +197,94 @@ export const createCommands = (
   project: string,
   supervisor: Supervisor | null = null
 ): ReadonlyArray<ReadonlyArray<string>> => [
-  [
-    "new-session",
-    "-d",
-    "-s",
-    spec.name,
-    ...dirArgs(spec),
-    ...envArgs(spec.env),
-    ...commandTail(spec, supervisor ?? ON_PATH)
-  ],
-  ...logCommands(spec, project, supervisor ?? ON_PATH),
-  ["set-option", "-w", "-t", paneTarget(spec.name), "remain-on-exit", "on"],
+  ...(spec.windows === undefined
+    ? [
+      [
+        "new-session",
+        "-d",
+        "-s",
+        spec.name,
+        ...dirArgs(spec),
+        ...envArgs(spec.env),
+        ...commandTail(spec, supervisor ?? ON_PATH)
+      ],
+      ...logCommands(spec, project, supervisor ?? ON_PATH),
+      ["set-option", "-w", "-t", paneTarget(spec.name), "remain-on-exit", "on"]
+    ]
+    : windowsCommands(spec, spec.windows, project, supervisor ?? ON_PATH)),
   ...markCommands(spec.name, project, stamp),
   ...supervisionCommands(spec)
 ]
+
+/** Exact window target by name (`=NAME:=WINDOW`): window names are unique in a session and never numbers. */
+export const windowTarget = (name: string, window: string) => `=${name}:=${window}`
+
+/** A pane of a `windows:` session as a spec of its own: its command and directory, the session's env under its own. */
+const paneSpec = (spec: TmuxSpec, pane: PaneSpec): TmuxSpec => ({
+  ...spec,
+  command: pane.command,
+  shell: pane.shell,
+  working_dir: pane.working_dir ?? spec.working_dir,
+  env: { ...spec.env, ...pane.env }
+})
+
+/**
+ * One window's commands: the window (the session's first, or a new one kept in the background),
+ * then each further pane split off the last one (so the new pane is the active one, which
+ * `pipe-pane` and `remain-on-exit` then target), the layout, and the focused pane (`{next}` from
+ * the last pane wraps to the first). Pane numbers are never named: the user's `pane-base-index`
+ * may be anything.
+ */
+const windowCommands = (
+  spec: TmuxSpec,
+  w: WindowSpec,
+  first: boolean,
+  project: string | null,
+  supervisor: Supervisor
+): ReadonlyArray<ReadonlyArray<string>> => {
+  const wt = windowTarget(spec.name, w.name)
+  const target = project === null ? null : logTargetOf(spec, project, supervisor.logDir)
+  const out: Array<ReadonlyArray<string>> = []
+  w.panes.forEach((pane, i) => {
+    const p = paneSpec(spec, pane)
+    const tail = [...dirArgs(p), ...envArgs(p.env), ...commandTail(p, supervisor)]
+    if (i === 0) out.push(first ? ["new-session", "-d", "-s", spec.name, "-n", w.name, ...tail] : ["new-window", "-d", "-t", `=${spec.name}:`, "-n", w.name, ...tail])
+    else out.push(["split-window", "-t", wt, ...tail])
+    if (i === 0) out.push(["set-option", "-w", "-t", wt, "remain-on-exit", "on"])
+    if (target !== null) out.push(pipePaneCommand(wt, paneLogTarget(target, w.name, i), project!, `${spec.name}.${w.name}.${i}`))
+  })
+  if (w.panes.length > 1) out.push(["select-layout", "-t", wt, w.layout ?? "tiled"])
+  else if (w.layout !== null) out.push(["select-layout", "-t", wt, w.layout])
+  if (w.panes.length > 1) for (let k = 0; k <= w.focus_pane; k++) out.push(["select-pane", "-t", `${wt}.{next}`])
+  return out
+}
+
+/** Every window of a `windows:` session, then the focused one selected (the first by default). */
+const windowsCommands = (spec: TmuxSpec, windows: ReadonlyArray<WindowSpec>, project: string | null, supervisor: Supervisor) => {
+  const focus = windows.find((w) => w.focus) ?? windows[0]!
+  return [
+    ...windows.flatMap((w, i) => windowCommands(spec, w, i === 0, project, supervisor)),
+    ["select-window", "-t", windowTarget(spec.name, focus.name)]
+  ]
+}
 
 /** Respawns the pane in place (killing what still runs there) and refreshes the marks (unless told not to: a foreign session stays foreign). */
 export const respawnCommands = (
   spec: TmuxSpec,
   mark: { readonly project: string; readonly stamp: Stamp } | null,
   supervisor: Supervisor | null = null
+): ReadonlyArray<ReadonlyArray<string>> =>
+  spec.windows === undefined ? respawnOne(spec, mark, supervisor) : [
+    // a `windows:` session is made again whole, in one command sequence: its panes, layouts and focus as configured
+    ["kill-session", "-t", sessionTarget(spec.name)],
+    ...windowsCommands(spec, spec.windows, mark?.project ?? null, supervisor ?? ON_PATH),
+    ...(mark === null ? [] : [...markCommands(spec.name, mark.project, mark.stamp), ...supervisionCommands(spec)])
+  ]
+
+const respawnOne = (
+  spec: TmuxSpec,
+  mark: { readonly project: string; readonly stamp: Stamp } | null,
+  supervisor: Supervisor | null
 ): ReadonlyArray<ReadonlyArray<string>> => [
   [
     "respawn-pane",

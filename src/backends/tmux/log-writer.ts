@@ -40,6 +40,7 @@ export const ROTATE_SH =
 
 /** The file as one shell word: its quoted path, or the default place on a host (its HOME and XDG_STATE_HOME). */
 export const logWord = (target: LogTarget, project: string, name: string): string =>
+  // `name`: the file's name without `.log` in the default place on a host (`api`, `dev.editor.0`)
   target.path !== null
     ? quoteWord(target.path)
     : `"\${XDG_STATE_HOME:-$HOME/.local/state}"/kstlib/logs/${quoteWord(project)}/${quoteWord(name)}.log`

@@ -1,5 +1,5 @@
 /** Parsing tmux output, pure. */
-import type { Mark, ObservedTmux, StopSignal } from "../../model.js"
+import type { Mark, ObservedPane, ObservedTmux, StopSignal } from "../../model.js"
 import { Marks, NO_MARK, STOP_SIGNALS } from "../../model.js"
 import { decodeFingerprint } from "../../spec/fingerprint.js"
 import { GLOBALS_MARKER, PANE_FIELD_NAMES, type PaneField, SEP } from "./argv.js"
@@ -9,7 +9,29 @@ const int = (s: string | undefined): number | null => (s !== undefined && /^-?\d
 interface PaneRow {
   readonly window: number
   readonly pane: number
+  readonly windowName: string
   readonly observed: ObservedTmux
+}
+
+const paneOf = (r: PaneRow): ObservedPane => ({
+  window: r.windowName,
+  window_index: r.window,
+  pane: r.pane,
+  state: r.observed.state === "running" ? "running" : "exited",
+  pid: r.observed.pid,
+  exit_code: r.observed.exit_code,
+  ...(r.observed.restarts === undefined ? {} : { restarts: r.observed.restarts, last_exit_code: r.observed.last_exit_code ?? null })
+})
+
+const byPosition = (a: PaneRow, b: PaneRow) => a.window - b.window || a.pane - b.pane
+
+/** A session of several panes: its first pane's fields, running while any pane runs, and the panes listed. */
+const sessionOf = (rows: ReadonlyArray<PaneRow>): ObservedTmux => {
+  const sorted = [...rows].sort(byPosition)
+  const first = sorted[0]!.observed
+  if (sorted.length === 1) return first
+  const running = sorted.some((r) => r.observed.state === "running")
+  return { ...first, state: running ? "running" : "exited", exit_code: running ? null : first.exit_code, panes: sorted.map(paneOf) }
 }
 
 /** The marks of a pane line, each compared with the exact value kstlib writes. */
@@ -42,6 +64,7 @@ const parsePaneLine = (line: string, socket: string | null, trustMarks: boolean)
   return {
     window: int(f.window) ?? 0,
     pane: int(f.pane) ?? 0,
+    windowName: f.windowName,
     observed: {
       backend: "tmux",
       name: f.session,
@@ -71,7 +94,8 @@ export interface PanesParsed {
 
 /**
  * Output of listPanesArgs → one ObservedTmux per session, described by its first pane (lowest
- * window index, then pane index), in tmux's order. When kstlib's options are set globally, every
+ * window index, then pane index), in tmux's order; with several panes, running while any runs, its
+ * panes listed. When kstlib's options are set globally, every
  * session's marks are read as absent: an inherited value must never make a session look ours.
  */
 export const parsePanes = (stdout: string, socket: string | null): PanesParsed => {
@@ -81,16 +105,15 @@ export const parsePanes = (stdout: string, socket: string | null): PanesParsed =
   const globalMarks = marker === -1
     ? []
     : lines.slice(marker + 1).map((l) => l.trim()).filter((l) => l.startsWith("@kstlib-")).map((l) => l.split(/\s/u)[0]!)
-  const first = new Map<string, PaneRow>()
+  const rows = new Map<string, Array<PaneRow>>()
   for (const line of paneLines) {
     const row = parsePaneLine(line, socket, globalMarks.length === 0)
     if (row === null) continue
-    const prev = first.get(row.observed.name)
-    if (prev === undefined || row.window < prev.window || (row.window === prev.window && row.pane < prev.pane)) {
-      first.set(row.observed.name, row)
-    }
+    const list = rows.get(row.observed.name)
+    if (list === undefined) rows.set(row.observed.name, [row])
+    else list.push(row)
   }
-  return { sessions: [...first.values()].map((r) => r.observed), globalMarks: [...new Set(globalMarks)] }
+  return { sessions: [...rows.values()].map(sessionOf), globalMarks: [...new Set(globalMarks)] }
 }
 
 /** tmux's answer when nothing listens on the socket (no server, or a stale socket file). */

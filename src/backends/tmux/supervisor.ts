@@ -17,6 +17,10 @@ import type { TmuxSpec } from "../../model.js"
 export const SUPERVISOR_NAME = "kstlib-supervise"
 
 /**
+ * Its bookkeeping (`@kstlib-pid`, `@kstlib-last-exit`, `@kstlib-restarts`) is PANE options (`-p`):
+ * each pane of a `windows:` session has its own; a format reads a pane's before its session's, so a
+ * session of an earlier release (session options) still reads right.
+ *
  * Positional parameters: policy (`no`, `on-failure`, `always`), max crashes in a row (empty:
  * unlimited), restart delay, backoff cap, min uptime (milliseconds: sh counts in integers), the
  * tmux program; then the command's words.
@@ -49,11 +53,11 @@ export const SUPERVISOR_SCRIPT = [
   `  r=$((r + 1))`,
   `  now=$(command -p date -u '+%s %Y-%m-%dT%H:%M:%SZ')`,
   `  echo "[kstlib] run $r started at \${now#* }"`,
-  `  /bin/sh -c '"$0" set-option -t "$TMUX_PANE" ${Marks.tmuxPid} "$$" >/dev/null 2>&1; exec "$@"' "$T" "$@"`,
+  `  /bin/sh -c '"$0" set-option -p -t "$TMUX_PANE" ${Marks.tmuxPid} "$$" >/dev/null 2>&1; exec "$@"' "$T" "$@"`,
   `  s=$?`,
   `  t=$(command -p date -u +%s)`,
   `  if [ "$s" -gt 128 ] && g=$(kill -l "$((s - 128))" 2>/dev/null); then echo "[kstlib] run $r killed by signal $g"; else echo "[kstlib] run $r exited with code $s"; fi`,
-  `  x=$(o set-option -t "$TMUX_PANE" ${Marks.tmuxLastExit} "$s" \\; set-option -t "$TMUX_PANE" ${Marks.tmuxPid} - \\; show-options -qv -t "$TMUX_PANE" ${Marks.tmuxStopped}) || exit "$s"`,
+  `  x=$(o set-option -p -t "$TMUX_PANE" ${Marks.tmuxLastExit} "$s" \\; set-option -p -t "$TMUX_PANE" ${Marks.tmuxPid} - \\; show-options -qv -t "$TMUX_PANE" ${Marks.tmuxStopped}) || exit "$s"`,
   `  [ "$x" = 1 ] && exit "$s"`,
   `  [ "$k" = no ] && exit "$s"`,
   `  [ "$k" = on-failure ] && [ "$s" = 0 ] && exit "$s"`,
@@ -68,7 +72,7 @@ export const SUPERVISOR_SCRIPT = [
   `  n=$((n + 1)) d=$((d * 2))`,
   `  [ "$d" -eq 0 ] && d=1000`,
   `  [ "$d" -gt "$cap" ] && d=$cap`,
-  `  o set-option -t "$TMUX_PANE" ${Marks.tmuxRestarts} "$n" || exit "$s"`,
+  `  o set-option -p -t "$TMUX_PANE" ${Marks.tmuxRestarts} "$n" || exit "$s"`,
   `done`
 ].join("\n")
 

@@ -1,10 +1,78 @@
 /** A tmux entry, decoded by its schema, into a TmuxSpec: its start directory and socket. */
 import * as path from "node:path"
-import type { TmuxSpec } from "../../model.js"
+import type { PaneSpec, TmuxSpec, WindowSpec } from "../../model.js"
+import { validateCommand } from "../rules.js"
 import type { TmuxSession } from "../schema.js"
-import type { EntryContext, Report, Shared } from "./common.js"
+import type { EntryContext, FieldPath, Report, Shared } from "./common.js"
 import { expandHome } from "./common.js"
 import { existsButNotDirectory } from "./paths.js"
+
+type Decoded = typeof TmuxSession.Type
+
+/** A start directory: absolute on a host (unchecked), else resolved against the config file and checked. */
+const directoryOf = (raw: string | null | undefined, at: FieldPath, host: string | undefined, ctx: EntryContext, report: Report): string | null => {
+  if (raw === undefined || raw === null) return null
+  if (host !== undefined) {
+    // a directory on the host: taken as written, never resolved or checked on this machine
+    if (!raw.startsWith("/")) report(at, "must be an absolute path on a remote host")
+    return raw
+  }
+  const expanded = expandHome(ctx, report)(at, raw)
+  const dir = expanded === null ? null : path.resolve(ctx.baseDirOf(at), expanded)
+  // tmux silently starts in another directory when -c names a file
+  if (dir !== null && existsButNotDirectory(dir)) report(at, `not a directory: ${dir}`)
+  return dir
+}
+
+const envOf = (env: Readonly<Record<string, string | number | boolean>> | null | undefined): Readonly<Record<string, string>> =>
+  Object.fromEntries(Object.entries(env ?? {}).map(([k, v]) => [k, String(v)]))
+
+/** A pane's command: the deep check (unquoted `;`, `|`, `sh -c`…) unless the pane says `shell: true`. */
+const paneOf = (
+  raw: { readonly command?: string | null | undefined; readonly shell?: boolean | undefined; readonly working_dir?: string | null | undefined; readonly env?: Readonly<Record<string, string | number | boolean>> | null | undefined },
+  at: FieldPath,
+  host: string | undefined,
+  ctx: EntryContext,
+  report: Report
+): PaneSpec => {
+  const shell = raw.shell ?? false
+  const command = raw.command ?? null
+  if (command !== null && !shell) {
+    const reason = validateCommand(command)
+    if (reason !== null) report([...at, "command"], reason)
+  }
+  return { command, shell, working_dir: directoryOf(raw.working_dir, [...at, "working_dir"], host, ctx, report), env: envOf(raw.env) }
+}
+
+/** `windows:`: names unique, one `command` or `panes` per window, at most one focus (window, pane in a window). */
+const windowsOf = (v: Decoded, host: string | undefined, ctx: EntryContext, report: Report): ReadonlyArray<WindowSpec> | null => {
+  if (v.windows === undefined || v.windows === null) return null
+  if (v.command !== undefined && v.command !== null) report(["command"], "a session with windows has no command of its own: give each window (or pane) its command")
+  const seen = new Set<string>()
+  const windows = v.windows.map((w, i): WindowSpec => {
+    const at: FieldPath = ["windows", i]
+    if (seen.has(w.name)) report([...at, "name"], `window '${w.name}' is defined twice`)
+    seen.add(w.name)
+    let panes: Array<PaneSpec>
+    let focus_pane = 0
+    if (w.panes !== undefined) {
+      if (w.command !== undefined && w.command !== null) report([...at, "command"], "a window has either command or panes, not both")
+      for (const k of ["shell", "working_dir", "env"] as const) {
+        if (w[k] !== undefined) report([...at, k], `with panes, ${k} goes on each pane`)
+      }
+      const focused = w.panes.flatMap((p, j) => (p !== null && typeof p === "object" && p.focus === true ? [j] : []))
+      if (focused.length > 1) report([...at, "panes", focused[1]!, "focus"], "only one pane of a window has focus")
+      focus_pane = focused[0] ?? 0
+      panes = w.panes.map((p, j) => paneOf(p === null ? {} : typeof p === "string" ? { command: p } : p, [...at, "panes", j], host, ctx, report))
+    } else {
+      panes = [paneOf(w, at, host, ctx, report)]
+    }
+    return { name: w.name, panes, layout: w.layout ?? null, focus: w.focus === true, focus_pane }
+  })
+  const focused = v.windows.flatMap((w, i) => (w.focus === true ? [i] : []))
+  if (focused.length > 1) report(["windows", focused[1]!, "focus"], "only one window has focus")
+  return windows
+}
 
 export const tmuxSpecOf = (
   name: string,
@@ -14,16 +82,7 @@ export const tmuxSpecOf = (
   report: Report
 ): TmuxSpec => {
   const { hostRuntime: _, ...common } = shared
-  let working_dir: string | null = null
-  if (common.host !== undefined && v.working_dir !== undefined && v.working_dir !== null) {
-    // a directory on the host: taken as written, never resolved or checked on this machine
-    if (!v.working_dir.startsWith("/")) report(["working_dir"], "must be an absolute path on a remote host")
-    working_dir = v.working_dir
-  } else if (v.working_dir !== undefined && v.working_dir !== null) {
-    const expanded = expandHome(ctx, report)(["working_dir"], v.working_dir)
-    working_dir = expanded === null ? null : path.resolve(ctx.baseDirOf(["working_dir"]), expanded)
-    // tmux silently starts in another directory when -c names a file
-    if (working_dir !== null && existsButNotDirectory(working_dir)) report(["working_dir"], `not a directory: ${working_dir}`)
-  }
-  return { backend: "tmux", name, ...common, working_dir, socket_name: v.socket_name ?? null }
+  const working_dir = directoryOf(v.working_dir, ["working_dir"], common.host, ctx, report)
+  const windows = windowsOf(v, common.host, ctx, report)
+  return { backend: "tmux", name, ...common, working_dir, socket_name: v.socket_name ?? null, ...(windows === null ? {} : { windows }) }
 }
