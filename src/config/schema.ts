@@ -396,8 +396,8 @@ export const Window = Schema.Struct({
   name: WindowName,
   command: Schema.optionalKey(Schema.NullOr(Command)),
   shell: Schema.optionalKey(Shell),
-  working_dir: Schema.optionalKey(Schema.NullOr(WorkingDir)),
-  env: Schema.optionalKey(Schema.NullOr(Env)),
+  working_dir: Schema.optionalKey(Schema.NullOr(WorkingDir.annotate({ description: "Start directory of the window (its panes' default); relative = relative to this config file." }))),
+  env: Schema.optionalKey(Schema.NullOr(Env.annotate({ description: "Over the session's env (its panes' default)." }))),
   panes: Schema.optionalKey(Schema.Array(Pane).check(Schema.isMinLength(1), Schema.isMaxLength(MAX_PANES))),
   layout: Schema.optionalKey(Schema.NullOr(Layout)),
   focus: Schema.optionalKey(Schema.Boolean.annotate({ description: "The window `attach` lands on (default: the first)." }))

@@ -137,8 +137,9 @@ describe("parsing", () => {
       window_count: 1,
       mark: { managed: true, project: "proj", spec_hash: specHash(webSpec), applied: JSON.parse(JSON.stringify(fingerprint(webSpec))) }
     })
-    // window 0 pane 0 wins whatever the line order
-    expect(multi).toMatchObject({ pid: 800, state: "exited", exit_code: 5, window_count: 2, mark: NO_MARK })
+    // window 0 pane 0 describes it whatever the line order; running while any pane runs (0.1 does), every pane listed
+    expect(multi).toMatchObject({ pid: 800, state: "running", exit_code: null, window_count: 2, mark: NO_MARK })
+    expect(multi!.panes!.map((p) => [p.window_index, p.pane, p.state, p.exit_code])).toEqual([[0, 0, "exited", 5], [0, 1, "running", null], [1, 0, "exited", 2]])
     // killed by signal 9 → 128+9; an unreadable fingerprint is null, the rest is kept
     expect(crashed).toMatchObject({ state: "exited", exit_code: 137, mark: { managed: true, spec_hash: "v1:x", applied: null } })
     // only kstlib's exact value counts as managed
@@ -220,7 +221,11 @@ describe("argv", () => {
       ["set-option", "-u", "-t", "=api:", "@kstlib-last-exit"],
       ["set-option", "-u", "-t", "=api:", "@kstlib-pid"],
       ["set-option", "-u", "-t", "=api:", "@kstlib-stopped"],
-      ["set-option", "-t", "=api:", "@kstlib-stop", "INT 10"]
+      ["set-option", "-t", "=api:", "@kstlib-stop", "INT 10"],
+      // the supervisor's own bookkeeping is pane options: an earlier run's, kept by a respawn, goes
+      ["set-option", "-p", "-u", "-t", "=api:", "@kstlib-restarts"],
+      ["set-option", "-p", "-u", "-t", "=api:", "@kstlib-last-exit"],
+      ["set-option", "-p", "-u", "-t", "=api:", "@kstlib-pid"]
     ])
     // No command: tmux starts the user's shell, unsupervised without a policy.
     expect(createCommands(launchOf(spec("sh", { command: null })), "proj")[0]).toEqual(["new-session", "-d", "-s", "sh"])
@@ -252,7 +257,7 @@ describe("argv", () => {
     expect(supervisedArgv(spec("w", { restart: "always" }), ["a"], "tmux").slice(4, 6)).toEqual(["always", ""])
     // no config text in the script, whatever the spec
     expect(supervisedArgv(spec("w", { command: "x'\"$(y)#{z}", socket_name: "s'$(z)" }), ["q"], "tmux")[2]).toBe(SUPERVISOR_SCRIPT)
-    expect(createCommands(launchOf(s), "proj").at(-1)).toEqual(["set-option", "-t", "=w:", "@kstlib-stop", "TERM 3"])
+    expect(createCommands(launchOf(s), "proj")).toContainEqual(["set-option", "-t", "=w:", "@kstlib-stop", "TERM 3"])
     expect(createCommands(launchOf(s), "proj")).toContainEqual(["set-option", "-t", "=w:", "@kstlib-restarts", "0"])
   })
 

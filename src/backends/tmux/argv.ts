@@ -49,7 +49,6 @@ export const socketArgs = (socket: string | null, insideTmux: boolean): Readonly
 export const PANE_FIELDS = {
   session: "#{session_name}",
   window: "#{window_index}",
-  windowName: "#{window_name}",
   pane: "#{pane_index}",
   pid: "#{pane_pid}",
   created: "#{session_created}",
@@ -63,7 +62,8 @@ export const PANE_FIELDS = {
   applied: `#{${Marks.tmuxApplied}}`,
   restarts: `#{${Marks.tmuxRestarts}}`,
   lastExit: `#{${Marks.tmuxLastExit}}`,
-  commandPid: `#{${Marks.tmuxPid}}`
+  commandPid: `#{${Marks.tmuxPid}}`,
+  windowName: "#{window_name}"
 } as const
 export type PaneField = keyof typeof PANE_FIELDS
 export const PANE_FIELD_NAMES = Object.keys(PANE_FIELDS) as ReadonlyArray<PaneField>

@@ -57,13 +57,17 @@ const windowsOf = (v: Decoded, host: string | undefined, ctx: EntryContext, repo
     let focus_pane = 0
     if (w.panes !== undefined) {
       if (w.command !== undefined && w.command !== null) report([...at, "command"], "a window has either command or panes, not both")
-      for (const k of ["shell", "working_dir", "env"] as const) {
-        if (w[k] !== undefined) report([...at, k], `with panes, ${k} goes on each pane`)
-      }
+      if (w.shell !== undefined) report([...at, "shell"], "with panes, shell goes on each pane")
       const focused = w.panes.flatMap((p, j) => (p !== null && typeof p === "object" && p.focus === true ? [j] : []))
       if (focused.length > 1) report([...at, "panes", focused[1]!, "focus"], "only one pane of a window has focus")
       focus_pane = focused[0] ?? 0
-      panes = w.panes.map((p, j) => paneOf(p === null ? {} : typeof p === "string" ? { command: p } : p, [...at, "panes", j], host, ctx, report))
+      // the window's directory and env are its panes' defaults (session < window < pane, as tmux layers them)
+      const dir = directoryOf(w.working_dir, [...at, "working_dir"], host, ctx, report)
+      const env = envOf(w.env)
+      panes = w.panes.map((p, j) => {
+        const pane = paneOf(p === null ? {} : typeof p === "string" ? { command: p } : p, [...at, "panes", j], host, ctx, report)
+        return { ...pane, working_dir: pane.working_dir ?? dir, env: { ...env, ...pane.env } }
+      })
     } else {
       panes = [paneOf(w, at, host, ctx, report)]
     }

@@ -30,7 +30,7 @@ describe("tmuxinator", () => {
     expect(why["tmux_detached"]).toContain("never attaches")
     expect(why["windows[0].editor.panes[3].pane_with_multiple_commands"]).toContain("title")
     // needs: windows (issue 24.1)
-    expectValid(r, { pending: ["windows"] })
+    expectValid(r)
   })
 
   it("ERB is refused with why: kstlib runs no Ruby", () => {
@@ -73,7 +73,7 @@ describe("tmuxinator", () => {
       { name: "logs", working_dir: "/srv/$$app/log", panes: [typed("tail -f a.log"), typed("tail -f b.log")], focus: true }
     ])
     // needs: windows (issue 24.1)
-    expectValid(r, { pending: ["windows"] })
+    expectValid(r)
   })
 
   it("not a project: refused with why", () => {

@@ -19,7 +19,7 @@ describe("tmuxp examples", () => {
     })
     expect(r.notCarried).toEqual([])
     // needs: windows (issue 24.1)
-    expectValid(r, { pending: ["windows"] })
+    expectValid(r)
   })
 
   it("the JSON form gives the same session", () => {
@@ -55,7 +55,7 @@ describe("tmuxp examples", () => {
     ])
     expect(skipped(r)).toEqual({ "windows[3].panes[0].focus": "kstlib selects no pane (a window opens on its first)" })
     // needs: windows (issue 24.1)
-    expectValid(r, { pending: ["windows"] })
+    expectValid(r)
   })
 
   it("session-environment: env at each level; $VAR left for the pane's shell ($$ for kstlib)", () => {
@@ -75,7 +75,7 @@ describe("tmuxp examples", () => {
     ])
     expect(noted(r)[""]).toContain("expanded by the pane's shell")
     // needs: windows (issue 24.1)
-    expectValid(r, { pending: ["windows"] })
+    expectValid(r)
   })
 
   it("start-directory: a window's relative directory is below the session's; ~ and absolute stand alone", () => {

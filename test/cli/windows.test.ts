@@ -1,0 +1,161 @@
+/**
+ * `windows:` on real tmux 3.3a through the built binary: windows and panes created in one call with
+ * their layouts and focus, each pane supervised and logged on its own, `status` listing panes,
+ * `logs NAME:WINDOW.N`, a stop ending every pane, a change replacing the session; and tmuxp's and
+ * tmuxinator's own example files imported, validated and applied with their panes and layouts.
+ */
+import { copyFileSync, mkdirSync, readdirSync } from "node:fs"
+import { join } from "node:path"
+import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { eventually, Sandbox } from "./harness.js"
+
+const FIXTURES = join(import.meta.dirname, "../fixtures/import")
+
+let sb: Sandbox
+beforeEach(() => {
+  sb = new Sandbox()
+})
+afterEach(() => {
+  // interactive shells (tmuxp's blank panes) take INT as input: do not wait out their stop_timeout
+  sb.kstlib(["ops", "down", "--timeout", "1"])
+  sb.cleanup()
+})
+
+const ok = (args: ReadonlyArray<string>) => {
+  const r = sb.kstlib(args)
+  expect(r.code, `${args.join(" ")}\n${r.stdout}\n${r.stderr}`).toBe(0)
+  return r
+}
+
+/** `window_name panes layout active` per window, and `window.pane active dead command` per pane. */
+const windowsOf = (session: string, socket: string) =>
+  sb.tmux(["-L", socket, "list-windows", "-t", `=${session}`, "-F", "#{window_name}\t#{window_panes}\t#{window_layout}\t#{window_active}"]).stdout.trim().split("\n").map((l) => l.split("\t"))
+const panesOf = (session: string, socket: string) =>
+  sb.tmux(["-L", socket, "list-panes", "-s", "-t", `=${session}:`, "-F", "#{window_name}\t#{pane_active}\t#{pane_dead}\t#{pane_current_command}"]).stdout.trim().split("\n").map((l) => l.split("\t"))
+
+/** The window's layout is what tmux itself makes of `layout` on it (applying it again changes nothing). */
+const expectLayout = (session: string, socket: string, window: string, layout: string) => {
+  const before = sb.tmux(["-L", socket, "display", "-p", "-t", `=${session}:=${window}`, "#{window_layout}"]).stdout.trim()
+  sb.tmux(["-L", socket, "select-layout", "-t", `=${session}:=${window}`, layout])
+  expect(sb.tmux(["-L", socket, "display", "-p", "-t", `=${session}:=${window}`, "#{window_layout}"]).stdout.trim()).toBe(before)
+}
+
+describe("windows and panes", () => {
+  it("one session of two windows: panes, layout, focus, per-pane restart and logs, status, stop, replace", async () => {
+    const s = sb.name("dev")
+    const sock = `${sb.prefix}w`
+    sb.file("crash.sh", "echo crashing-pane; sleep 0.3; exit 5\n")
+    sb.file("tick.sh", "i=0; while :; do i=$((i+1)); echo tick-$i; sleep 0.3; done\n")
+    sb.writeConfig({
+      [s]: {
+        backend: "tmux",
+        socket_name: sock,
+        restart: "on-failure",
+        restart_delay: 0.2,
+        max_restarts: 2,
+        env: { WHO: "session" },
+        windows: [
+          {
+            name: "editor",
+            layout: "main-vertical",
+            panes: [`sh ${sb.dir}/tick.sh`, `sh ${sb.dir}/crash.sh`, { command: "echo pane-env-$$WHO-$$PANE; exec sleep 300", shell: true, env: { PANE: "three" }, focus: true }]
+          },
+          { name: "server", command: "sleep 301", focus: true }
+        ]
+      }
+    })
+    ok(["ops", "apply"])
+    const wins = windowsOf(s, sock)
+    expect(wins.map(([n, p, , a]) => [n, p, a])).toEqual([["editor", "3", "0"], ["server", "1", "1"]])
+    expectLayout(s, sock, "editor", "main-vertical")
+    expect(panesOf(s, sock).map(([w, a]) => `${w}:${a}`)).toEqual(["editor:0", "editor:0", "editor:1", "server:1"])
+
+    // the crashing pane restarts on its own (its own count), the others keep running
+    const status = await eventually(() => {
+      const st = JSON.parse(sb.kstlib(["ops", "status", s, "--json"]).stdout) as { panes?: Array<{ window: string; pane: number; state: string; restarts: number | null }> }
+      const crash = st.panes?.find((p) => p.window === "editor" && p.pane === 1)
+      return crash !== undefined && crash.restarts === 2 && crash.state === "exited" ? st : undefined
+    }, 100, 200)
+    expect(status, sb.kstlib(["ops", "status", s]).stdout).toBeDefined()
+    expect(status!.panes!.map((p) => [p.window, p.state])).toEqual([["editor", "running"], ["editor", "exited"], ["editor", "running"], ["server", "running"]])
+    expect(sb.kstlib(["ops", "status", s]).stdout).toMatch(/Pane editor\.1\s+exited \(5\), 2 restarts/u)
+
+    // each pane its own log file; NAME:WINDOW.N reads one, NAME all, labelled
+    const crash = ok(["ops", "logs", `${s}:editor.1`, "-n", "100"]).stdout
+    expect(crash.split("\n").filter((l) => l === "crashing-pane")).toHaveLength(3)
+    expect(crash).toContain("[kstlib] run 3 exited with code 5")
+    expect(ok(["ops", "logs", `${s}:editor.2`]).stdout).toContain("pane-env-session-three")
+    const all = ok(["ops", "logs", s, "-n", "1000"]).stdout
+    expect(all).toContain("editor.1 | crashing-pane")
+    expect(all).toContain("editor.0 | tick-1")
+    const base = readdirSync(join(sb.home, ".local", "state", "kstlib", "logs"))
+    expect(readdirSync(join(sb.home, ".local", "state", "kstlib", "logs", base[0]!)).sort()).toEqual(
+      [`${s}.editor.0.log`, `${s}.editor.1.log`, `${s}.editor.2.log`, `${s}.server.0.log`]
+    )
+    const bad = sb.kstlib(["ops", "logs", `${s}:nope.0`])
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toContain(`has no pane nope.0 (its panes: editor.0, editor.1, editor.2, server.0)`)
+
+    // nothing drifted
+    expect(ok(["ops", "plan"]).stdout).toContain("0 to create, 0 to replace")
+    ok(["ops", "stop", s])
+    expect(sb.tmuxHas(s, sock)).toBe(false)
+    expect(ok(["ops", "logs", `${s}:server.0`]).stdout).toMatch(/\[kstlib\] run 1 (killed by signal INT|exited with code)/u)
+  })
+
+  it("a changed window is drift (a replace); validation names file:line", () => {
+    const s = sb.name("w2")
+    const sock = `${sb.prefix}x`
+    const entry = (layout: string) => ({ backend: "tmux", socket_name: sock, windows: [{ name: "a", layout, panes: ["sleep 300", "sleep 301"] }] })
+    sb.writeConfig({ [s]: entry("even-horizontal") })
+    ok(["ops", "apply"])
+    expectLayout(s, sock, "a", "even-horizontal")
+    sb.writeConfig({ [s]: entry("even-vertical") })
+    const plan = ok(["ops", "plan"]).stdout
+    expect(plan).toMatch(/replace, spec changed\n\s+windows: .*"layout":"even-horizontal".* → .*"layout":"even-vertical"/u)
+    ok(["ops", "apply"])
+    expectLayout(s, sock, "a", "even-vertical")
+
+    sb.writeRaw(`ops:\n  sessions:\n    ${s}:\n      backend: tmux\n      command: sleep 1\n      windows:\n        - name: 1bad\n          command: sleep 2\n        - name: b\n          command: sleep 3\n          panes: [sleep 4]\n          layout: sideways\n`)
+    const v = sb.kstlib(["ops", "validate"])
+    expect(v.code).toBe(1)
+    expect(v.stderr).toMatch(/kstlib\.conf\.yml:\d+: .*windows\[0\]\.name: /u)
+    expect(v.stderr).toMatch(/windows\[1\]\.layout: must be one of even-horizontal/u)
+    sb.writeRaw(`ops:\n  sessions:\n    ${s}:\n      backend: tmux\n      command: sleep 1\n      windows:\n        - name: a\n          command: sleep 2\n        - name: a\n          command: sleep 3 | cat\n`)
+    const v2 = sb.kstlib(["ops", "validate"])
+    expect(v2.code).toBe(1)
+    expect(v2.stderr).toContain("a session with windows has no command of its own")
+    expect(v2.stderr).toContain("window 'a' is defined twice")
+    expect(v2.stderr).toMatch(/windows\[1\]\.command: .*shell/u)
+  })
+})
+
+describe("tmuxp and tmuxinator examples: imported, validated, applied", () => {
+  it.each([
+    ["tmuxp/examples/3-pane.yaml", [["dev-window", "3"]], "main-vertical"],
+    ["tmuxp/examples/focus-window-and-panes.yaml", null, null],
+    ["tmuxp/examples/blank-panes.yaml", null, null],
+    ["tmuxinator/sample.yml", null, null]
+  ] as const)("%s", (fixture, windows, layout) => {
+    // tmuxinator's sample starts in ~/test
+    mkdirSync(join(sb.home, "test"), { recursive: true })
+    const file = join(sb.dir, fixture.replaceAll("/", "_"))
+    copyFileSync(join(FIXTURES, fixture), file)
+    const out = join(sb.dir, "kstlib.conf.yml")
+    const imported = sb.kstlib(["ops", "import", file, "-o", out, "--force"], { config: false })
+    expect(imported.code, imported.stderr).toBe(0)
+    ok(["ops", "validate"])
+    const applied = sb.kstlib(["ops", "apply"])
+    expect(applied.stdout, applied.stderr).toContain("created")
+    const list = (JSON.parse(ok(["ops", "list", "--json"]).stdout) as Array<{ name: string; state: string; socket_name: string | null; window_count: number }>)
+    expect(list.map((r) => r.state).every((st) => st === "running"), JSON.stringify(list)).toBe(true)
+    expect(list.length).toBeGreaterThan(0)
+    for (const row of list) {
+      const sock = row.socket_name ?? "default"
+      const wins = windowsOf(row.name, sock)
+      expect(wins.length).toBe(row.window_count)
+      if (windows !== null) expect(wins.map(([n, p]) => [n, p])).toEqual(windows)
+      if (layout !== null) expectLayout(row.name, sock, windows![0]![0], layout)
+    }
+  })
+})
