@@ -23,7 +23,7 @@ import type { BackendTimeout } from "../errors.js"
 import type { RunOptions, RunResult, SpawnFailed } from "../proc.js"
 import { interactive, run, streamLines } from "../proc.js"
 import { withEnvFile } from "./container/envfile.js"
-import type { BackendObservation, Driver, Launch, LogOptions, ObserveScope, StopOutcome, Usage } from "./driver.js"
+import type { BackendObservation, Driver, Frozen, Launch, LogOptions, ObserveScope, StopOutcome, Usage } from "./driver.js"
 import type { EngineStats } from "./container/stats.js"
 import { podmanRemote, podmanRemoteFailure } from "../transport/podman-remote.js"
 import { dockerEnv, dockerSshFailure, SshHosts } from "../transport/ssh.js"
@@ -41,7 +41,9 @@ import {
   startArgs,
   stopArgs
 } from "./container/argv.js"
-import { engineMessage, isNoSuchContainer, parseInspect, parsePs, parseRestartInfo, type RestartInfo } from "./container/parse.js"
+import { frozenContainer } from "./container/freeze.js"
+import { entryOfFingerprint } from "../spec/thaw.js"
+import { engineMessage, isNoSuchContainer, jsonValues, parseInspect, parsePs, parseRestartInfo, type RestartInfo } from "./container/parse.js"
 import { lookPath } from "../transport/path.js"
 import { bindSources, parseSocketAnswer, socketMountRefusal, socketQueryArgs, socketsToRefuse } from "./container/sockets.js"
 import { probeWith } from "./probe.js"
@@ -485,6 +487,36 @@ const make = Effect.gen(function*() {
    * is over the second its client samples); Podman's, whose one-shot CPU% is since the start, read
    * at both ends of `window` for the CPU time used during it (two calls). Engines concurrently.
    */
+  /** Ours from their stamps; the others from ONE `container inspect` per engine and machine. */
+  const freeze = (sessions: ReadonlyArray<ObservedContainer>): Effect.Effect<ReadonlyArray<Frozen | null>> =>
+    Effect.gen(function*() {
+      const out: Array<Frozen | null> = sessions.map(() => null)
+      const groups = new Map<string, { runtime: RuntimeName; host: string | undefined; indices: Array<number> }>()
+      sessions.forEach((o, i) => {
+        const stamped = o.mark.managed && o.mark.applied !== null ? entryOfFingerprint(o.mark.applied) : null
+        if (stamped !== null) {
+          out[i] = { entry: stamped, notes: [] }
+          return
+        }
+        const key = `${o.runtime}\u0000${o.host ?? ""}`
+        const g = groups.get(key) ?? { runtime: o.runtime, host: o.host, indices: [] }
+        g.indices.push(i)
+        groups.set(key, g)
+      })
+      yield* Effect.forEach([...groups.values()], (g) =>
+        Effect.gen(function*() {
+          const r = yield* exec(g.runtime, inspectManyArgs(g.indices.map((i) => sessions[i]!.name)), {}, g.host)
+          const docs = jsonValues(r.stdout)
+          if (!docs.ok) return
+          const byName = new Map(docs.items.map((d) => [String((d as { Name?: unknown }).Name ?? "").replace(/^\//u, ""), d] as const))
+          for (const i of g.indices) {
+            const doc = byName.get(sessions[i]!.name)
+            out[i] = doc === undefined ? null : frozenContainer(doc, g.runtime)
+          }
+        }).pipe(Effect.ignore), { concurrency: "unbounded", discard: true })
+      return out
+    })
+
   const usage = (sessions: ReadonlyArray<ObservedContainer>, window: Duration.Duration): Effect.Effect<ReadonlyArray<Usage | null>> =>
     Effect.gen(function*() {
       const out: Array<Usage | null> = sessions.map(() => null)
@@ -533,6 +565,7 @@ const make = Effect.gen(function*() {
     sendKeys: (o) =>
       Effect.fail(new Unsupported({ session: o.name, backend: "container", operation: "send-keys", hint: "use exec or attach" })),
     probe,
-    usage
+    usage,
+    freeze
   })
 })

@@ -98,6 +98,12 @@ export interface Usage {
   readonly memory_bytes: number | null
 }
 
+/** A running session as a config entry (`ops freeze`), and what the entry could not carry. */
+export interface Frozen {
+  readonly entry: Record<string, unknown>
+  readonly notes: ReadonlyArray<string>
+}
+
 /** How a stop ended: gracefully, or killed after the grace period. */
 export type StopOutcome = "stopped" | "killed" | "already-stopped"
 
@@ -202,4 +208,10 @@ export interface Driver<S extends SessionSpec, O extends ObservedSession> {
    * what they used during it), with a constant number of calls whatever their number. Never fails.
    */
   usage(sessions: ReadonlyArray<O>, window: Duration.Duration): Effect.Effect<ReadonlyArray<Usage | null>>
+  /**
+   * These sessions as config entries, one per session in order (null: gone, or not readable), with
+   * a constant number of calls. A session of kstlib's own comes from its stored fingerprint
+   * (spec/thaw.ts); any other from what the engine shows of it. Env values are never read: keys only.
+   */
+  freeze(sessions: ReadonlyArray<O>): Effect.Effect<ReadonlyArray<Frozen | null>>
 }

@@ -11,7 +11,7 @@ import type { BackendKind, ObservedSession, SessionSpec } from "../model.js"
 import type { DriverName } from "../place.js"
 import { driverOf, placeOf, samePlace } from "../place.js"
 import { Containers } from "./container.js"
-import type { BackendObservation, Capabilities, Driver, Launch, LaunchContext, ObserveScope, StopOptions, Usage } from "./driver.js"
+import type { BackendObservation, Capabilities, Driver, Frozen, Launch, LaunchContext, ObserveScope, StopOptions, Usage } from "./driver.js"
 import { Swarm } from "./swarm.js"
 import { Tmux } from "./tmux.js"
 
@@ -37,6 +37,8 @@ export interface BackendsService extends Pick<AnyDriver, Routed> {
   readonly remove: (o: ObservedSession, options: Omit<StopOptions, "leave">) => Effect.Effect<void, import("../errors.js").SessionStopFailed>
   /** CPU and memory of these sessions, in order: each driver once, concurrently, over the same `window`. */
   readonly usage: (sessions: ReadonlyArray<ObservedSession>, window: Duration.Duration) => Effect.Effect<ReadonlyArray<Usage | null>>
+  /** These sessions as config entries (`ops freeze`), in order: each driver once, concurrently. */
+  readonly freeze: (sessions: ReadonlyArray<ObservedSession>) => Effect.Effect<ReadonlyArray<Frozen | null>>
   /** Whether launching `spec` updates `o` in place, so a replace must not remove `o` first (swarm). */
   readonly updatesInPlace: (o: ObservedSession, spec: SessionSpec) => boolean
 }
@@ -72,20 +74,23 @@ export const registryOf = (table: Readonly<Record<DriverName, AnyDriver>>): Back
     })
 
   /** Sessions partitioned by driver (one call each, concurrently), results put back in the given order. */
-  const usage = (sessions: ReadonlyArray<ObservedSession>, window: Duration.Duration) =>
+  const perDriver = <A>(sessions: ReadonlyArray<ObservedSession>, call: (driver: AnyDriver, mine: ReadonlyArray<ObservedSession>) => Effect.Effect<ReadonlyArray<A | null>>) =>
     Effect.gen(function*() {
       const groups = new Map<DriverName, Array<number>>()
       sessions.forEach((o, i) => groups.set(driverOf(o), [...(groups.get(driverOf(o)) ?? []), i]))
-      const out: Array<Usage | null> = sessions.map(() => null)
+      const out: Array<A | null> = sessions.map(() => null)
       yield* Effect.forEach([...groups], ([name, indices]) =>
-        table[name].usage(indices.map((i) => sessions[i]!), window).pipe(
+        call(table[name], indices.map((i) => sessions[i]!)).pipe(
           Effect.map((results) => indices.forEach((i, k) => void (out[i] = results[k] ?? null)))
         ), { concurrency: "unbounded", discard: true })
       return out
     })
+  const usage = (sessions: ReadonlyArray<ObservedSession>, window: Duration.Duration) => perDriver(sessions, (d, mine) => d.usage(mine, window))
+  const freeze = (sessions: ReadonlyArray<ObservedSession>) => perDriver(sessions, (d, mine) => d.freeze(mine))
 
   return {
     usage,
+    freeze,
     observe: (scope, kinds = ["tmux", "container"]) =>
       Effect.forEach(kinds.flatMap((k) => DRIVERS_OF[k]), (name) => table[name].observe(scope), { concurrency: "unbounded" }),
     capabilities: (x) => of(x).capabilities,

@@ -9,6 +9,7 @@
  * make, an update in place; else `service rm` then create). stop: scale to 0 (the service stays);
  * remove/prune: `service rm`.
  */
+import { entryOfFingerprint } from "../spec/thaw.js"
 import { Context, Effect, Layer, Schedule, Stream } from "effect"
 import { ChildProcessSpawner } from "effect/process"
 import { CommandFailed, SessionAttachFailed, SessionNotFound, SessionStartFailed, SessionStopFailed, UnreadableOutput, Unsupported } from "../errors.js"
@@ -268,6 +269,12 @@ const make = Effect.gen(function*() {
         run: "a cmd: probe needs exec, which swarm services do not offer; use tcp:, http: or log:"
       }),
     // a service's tasks may run on any node of the swarm: not measured
-    usage: (sessions) => Effect.succeed(sessions.map(() => null))
+    usage: (sessions) => Effect.succeed(sessions.map(() => null)),
+    // a service of ours from its stamp; another's is not read (its spec is the stack's)
+    freeze: (sessions) =>
+      Effect.succeed(sessions.map((o) => {
+        const entry = o.mark.managed && o.mark.applied !== null ? entryOfFingerprint(o.mark.applied) : null
+        return entry === null ? null : { entry, notes: [] }
+      }))
   })
 })

@@ -25,10 +25,12 @@ import type { Stamp } from "../spec/fingerprint.js"
 import type { BackendTimeout, HostUnreachable } from "../errors.js"
 import { interactive, run } from "../proc.js"
 import type { RunResult } from "../proc.js"
-import type { BackendError, BackendObservation, Driver, Launch, LogOptions, ObserveProblem, ObserveScope, StopOptions, StopOutcome, Usage } from "./driver.js"
+import type { BackendError, BackendObservation, Driver, Frozen, Launch, LogOptions, ObserveProblem, ObserveScope, StopOptions, StopOutcome, Usage } from "./driver.js"
 import { lookPath } from "../transport/path.js"
 import { LogDirectory } from "../logs/target.js"
 import { probeWith } from "./probe.js"
+import { entryOfFingerprint } from "../spec/thaw.js"
+import { freezeArgs, parseFreeze } from "./tmux/freeze.js"
 import {
   captureArgs,
   createCommands,
@@ -593,6 +595,36 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
       return roots.map((r) => (r === null ? null : measured.get(r) ?? null))
     })
 
+  /**
+   * Ours from their stamps; the others with ONE listing per socket (panes, layouts, start commands,
+   * directories, and each session's own env keys).
+   */
+  const freeze = (sessions: ReadonlyArray<ObservedTmux>): Effect.Effect<ReadonlyArray<Frozen | null>> =>
+    Effect.gen(function*() {
+      const out: Array<Frozen | null> = sessions.map(() => null)
+      const groups = new Map<string, { socket: string | null; host: string | undefined; indices: Array<number> }>()
+      sessions.forEach((o, i) => {
+        const stamped = o.mark.managed && o.mark.applied !== null ? entryOfFingerprint(o.mark.applied) : null
+        if (stamped !== null) {
+          out[i] = { entry: stamped, notes: [] }
+          return
+        }
+        const socket = normalizeSocket(o.socket_name)
+        const key = `${socket ?? ""}\u0000${o.host ?? ""}`
+        const g = groups.get(key) ?? { socket, host: o.host, indices: [] }
+        g.indices.push(i)
+        groups.set(key, g)
+      })
+      yield* Effect.forEach([...groups.values()], (g) =>
+        Effect.gen(function*() {
+          const names = g.indices.map((i) => sessions[i]!.name)
+          const r = yield* tmux(g.socket, freezeArgs(names), { host: g.host })
+          const frozen = parseFreeze(r.stdout, names, g.socket)
+          for (const i of g.indices) out[i] = frozen.get(sessions[i]!.name) ?? null
+        }).pipe(Effect.ignore), { concurrency: 4, discard: true })
+      return out
+    })
+
   return Tmux.of({
     name: "tmux",
     capabilities: { exec: false, sendKeys: true, updatesInPlace: false },
@@ -609,6 +641,7 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
       Effect.fail(new Unsupported({ session: o.name, backend: "tmux", operation: "exec", hint: "use 'kstlib ops send-keys' for tmux sessions" })),
     sendKeys,
     probe,
-    usage
+    usage,
+    freeze
   })
 }

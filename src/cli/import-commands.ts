@@ -32,7 +32,7 @@ const readSource = (file: string) =>
   })
 
 /** Without --force the file is created exclusively (never replaced); with it, replaced in one rename. */
-const writeOutput = (out: string, text: string, mode: number, force: boolean) =>
+export const writeOutput = (out: string, text: string, mode: number, force: boolean) =>
   Effect.try({
     try: () => {
       if (!force) return fs.writeFileSync(out, text, { flag: "wx", mode })

@@ -12,6 +12,7 @@ import { opsBase } from "./app.js"
 import { colorModeFromArgv, withColorFlag } from "./color.js"
 import { configCommands } from "./config-commands.js"
 import { exportCommands } from "./export-commands.js"
+import { freezeCommands } from "./freeze-command.js"
 import { importCommands } from "./import-commands.js"
 import { reconcileCommands } from "./reconcile-commands.js"
 import { sessionCommands } from "./session-commands.js"
@@ -22,7 +23,7 @@ import { cliMessage } from "./hints.js"
 
 const VERSION = "0.1.0"
 
-const ops = opsBase.pipe(Command.withSubcommands([...reconcileCommands, ...sessionCommands, ...configCommands, ...exportCommands, ...importCommands, ...watchCommands, ...topCommands]))
+const ops = opsBase.pipe(Command.withSubcommands([...reconcileCommands, ...sessionCommands, ...configCommands, ...exportCommands, ...importCommands, ...freezeCommands, ...watchCommands, ...topCommands]))
 
 const cli = Command.make("kstlib").pipe(
   Command.withDescription("Run long-lived sessions in tmux or containers from one declarative file, kstlib.conf.yml."),

@@ -8,7 +8,7 @@ import { importTmuxp } from "./tmuxp.js"
 
 export { detectFormat, type Detected } from "./detect.js"
 export { importPm2Data } from "./pm2.js"
-export { renderYaml } from "./render.js"
+export { renderConfigYaml, renderYaml } from "./render.js"
 export * from "./report.js"
 
 const importers: Readonly<Record<Format, (text: string, o: ImportOptions) => Imported>> = {

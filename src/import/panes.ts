@@ -46,6 +46,8 @@ export interface PaneIn {
   /** As the source wrote it, resolved against its parent (session, window), source-relative. */
   readonly dir?: string | undefined
   readonly env?: Record<string, unknown> | undefined
+  /** The active pane of its window. */
+  readonly focus?: boolean | undefined
 }
 
 export interface WindowIn {
@@ -148,7 +150,7 @@ export const tmuxSession = (r: Report, o: ImportOptions, s: SessionIn): Session 
       window = { name, ...placed(o, paneFields(r, pane, session) ?? {}, pane.dir ?? wdir, s.dir, nonEmpty({ ...(w.env ?? {}), ...(pane.env ?? {}) })) }
     } else {
       // a pane's command is not optional: a blank pane runs the shell itself
-      const panes = w.panes.map((p) => placed(o, orShell(paneFields(r, p, session) ?? {}), p.dir ?? wdir, wdir, p.env))
+      const panes = w.panes.map((p) => ({ ...placed(o, orShell(paneFields(r, p, session) ?? {}), p.dir ?? wdir, wdir, p.env), ...(p.focus === true ? { focus: true } : {}) }))
       window = { name, ...placed(o, {}, wdir, s.dir, w.env), panes }
     }
     if (typeof w.layout === "string") window["layout"] = w.layout

@@ -22,7 +22,14 @@ const BOOLISH = /^(?:y|n|yes|no|on|off|true|false)$/iu
 
 const comment = (lines: ReadonlyArray<string>) => lines.map((l) => ` ${escapeText(l)}`).join("\n")
 
-export const renderYaml = (result: ImportResult, meta: RenderMeta): string => {
+export const renderYaml = (result: ImportResult, meta: RenderMeta): string =>
+  renderConfigYaml(result, [
+    `Imported by kstlib ops import from ${meta.source} (${meta.format}) on ${meta.date}.`,
+    `Check it with: kstlib ops validate${meta.output === null ? "" : ` --config ${meta.output}`}`
+  ])
+
+/** A config as YAML: `header` lines, then the count of what was not carried and where (import, freeze). */
+export const renderConfigYaml = (result: ImportResult, header: ReadonlyArray<string>): string => {
   const doc = new YAML.Document(result.config)
   YAML.visit(doc, {
     Scalar(_key, node) {
@@ -31,8 +38,7 @@ export const renderYaml = (result: ImportResult, meta: RenderMeta): string => {
   })
   const top = result.notCarried.filter((n) => n.session === undefined)
   doc.commentBefore = comment([
-    `Imported by kstlib ops import from ${meta.source} (${meta.format}) on ${meta.date}.`,
-    `Check it with: kstlib ops validate${meta.output === null ? "" : ` --config ${meta.output}`}`,
+    ...header,
     ...(result.notCarried.length === 0 ? ["Every key was carried."] : [`${result.notCarried.length} key(s) not carried (listed where they belong):`]),
     ...top.map((n) => `not carried: ${n.where}: ${n.why}`)
   ])

@@ -92,9 +92,8 @@ export const importTmuxinator = (text: string, o: ImportOptions): Imported => {
       return [{ name, where: ww, panes: [pane], focus, dir: root }]
     }
     for (const k of Object.keys(value)) {
-      if (["layout", "panes", "root", "pre"].includes(k)) continue
+      if (["layout", "panes", "root", "pre", "focused_pane"].includes(k)) continue
       if (k === "synchronize") r.skip(at(ww, k), "tmux options are not set by kstlib: synchronize-panes goes in a tmux hook or by hand", session)
-      else if (k === "focused_pane") r.skip(at(ww, k), "kstlib selects no pane (a window opens on its first)", session)
       else r.skip(at(ww, k), "not a tmuxinator window key kstlib knows", session)
     }
     const dir = typeof value["root"] === "string" ? under(root, literal(value["root"])) : root
@@ -108,7 +107,8 @@ export const importTmuxinator = (text: string, o: ImportOptions): Imported => {
         r.skip(at(pw, title), `the pane title (${title}) is not set by kstlib; its commands are carried`, session)
         commands = commandsOf(r, cmds, at(pw, title), session)
       } else commands = commandsOf(r, p, pw, session)
-      return { lines: [...preWindow, ...pre, ...commands], where: pw }
+      // tmuxinator counts panes from its pane_base_index, 0 by default as kstlib does
+      return { lines: [...preWindow, ...pre, ...commands], where: pw, focus: value["focused_pane"] === j }
     })
     return [{ name, where: ww, panes, layout: value["layout"], focus, dir }]
   })

@@ -88,9 +88,8 @@ export const importTmuxp = (text: string, o: ImportOptions): Imported => {
         return { lines: [], where: pw }
       }
       for (const key of Object.keys(pane)) {
-        if (["shell_command", "shell_command_before", "start_directory", "environment", "shell", "enter"].includes(key)) continue
-        if (key === "focus") r.skip(at(pw, key), "kstlib selects no pane (a window opens on its first)", session)
-        else if (key === "sleep_before" || key === "sleep_after") r.skip(at(pw, key), SLEEP, session)
+        if (["shell_command", "shell_command_before", "start_directory", "environment", "shell", "enter", "focus"].includes(key)) continue
+        if (key === "sleep_before" || key === "sleep_after") r.skip(at(pw, key), SLEEP, session)
         else if (key === "suppress_history") r.note(at(pw, key), NOT_TYPED, session)
         else r.skip(at(pw, key), "not a tmuxp pane key kstlib knows", session)
       }
@@ -104,7 +103,8 @@ export const importTmuxp = (text: string, o: ImportOptions): Imported => {
         where: pw,
         program: typeof pane["shell"] === "string" ? pane["shell"] : program,
         dir: typeof pane["start_directory"] === "string" ? under(dir, keepVars(pane["start_directory"])) : dir,
-        env: envOf(r, pane["environment"], at(pw, "environment"), session)
+        env: envOf(r, pane["environment"], at(pw, "environment"), session),
+        focus: pane["focus"] === true
       }
     })
     return [{

@@ -2,11 +2,14 @@
  * `windows:` on real tmux 3.3a through the built binary: windows and panes created in one call with
  * their layouts and focus, each pane supervised and logged on its own, `status` listing panes,
  * `logs NAME:WINDOW.N`, a stop ending every pane, a change replacing the session; and tmuxp's and
- * tmuxinator's own example files imported, validated and applied with their panes and layouts.
+ * tmuxinator's own example files imported, validated and applied with their panes and layouts; and
+ * `ops freeze` (ours from their stamps, a foreign tmux session with panes, a foreign container).
  */
 import { copyFileSync, mkdirSync, readdirSync } from "node:fs"
 import { join } from "node:path"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import type { RuntimeName } from "../../src/model.js"
+import { requireEngines, TEST_IMAGE } from "../support/engines.js"
 import { eventually, Sandbox } from "./harness.js"
 
 const FIXTURES = join(import.meta.dirname, "../fixtures/import")
@@ -157,5 +160,80 @@ describe("tmuxp and tmuxinator examples: imported, validated, applied", () => {
       if (windows !== null) expect(wins.map(([n, p]) => [n, p])).toEqual(windows)
       if (layout !== null) expectLayout(row.name, sock, windows![0]![0], layout)
     }
+  })
+})
+
+describe("ops freeze", () => {
+  it("running sessions (ours and a foreign tmux session with panes) as a config that validates and, applied, makes them again; env keys only", () => {
+    const ours = sb.name("ours")
+    const foreign = sb.name("fgn")
+    const sock = `${sb.prefix}f`
+    sb.writeConfig({
+      [ours]: { backend: "tmux", socket_name: sock, restart: "always", env: { TOKEN: "t0ps3cret" }, windows: [{ name: "a", layout: "even-horizontal", panes: ["sleep 300", "sleep 301"] }] }
+    })
+    ok(["ops", "apply"])
+    expect(sb.tmux(["-L", sock, "new-session", "-d", "-s", foreign, "-c", sb.dir, "--", "sleep", "302"]).code).toBe(0)
+    sb.tmux(["-L", sock, "split-window", "-t", `=${foreign}:`, "--", "sleep", "303"])
+    sb.tmux(["-L", sock, "set-environment", "-t", foreign, "FGN_KEY", "hidden-value"])
+
+    const json = JSON.parse(ok(["ops", "freeze", ours, foreign, "--json"]).stdout) as { config: { ops: { sessions: Record<string, Record<string, unknown>> } }; env: Array<string> }
+    const s = json.config.ops.sessions
+    expect(Object.keys(s).sort()).toEqual([foreign, ours].sort())
+    expect(s[ours]).toMatchObject({ backend: "tmux", socket_name: sock, restart: "always", env: { TOKEN: "${TOKEN}" } })
+    expect(s[ours]!["windows"]).toEqual([{ name: "a", panes: [{ command: "sleep 300" }, { command: "sleep 301" }], layout: "even-horizontal" }])
+    expect(s[foreign]).toMatchObject({ backend: "tmux", socket_name: sock, working_dir: sb.dir, env: { FGN_KEY: "${FGN_KEY}" } })
+    expect((s[foreign]!["windows"] as Array<{ panes: Array<{ command: string }> }>)[0]!.panes.map((p) => p.command)).toEqual(["sleep 302", "sleep 303"])
+    expect(JSON.stringify(json)).not.toContain("t0ps3cret")
+    expect(JSON.stringify(json)).not.toContain("hidden-value")
+    expect(json.env).toEqual(["FGN_KEY", "TOKEN"])
+
+    // the YAML written to a new project's config validates (with the env given) and makes the sessions again
+    const dir = sb.subdir("thawed")
+    const out = join(dir, "kstlib.conf.yml")
+    // (names given: the engines here also run other tests' containers)
+    const written = sb.kstlib(["ops", "freeze", ours, foreign, "-o", out])
+    expect(written.code, written.stderr).toBe(0)
+    expect(sb.kstlib(["ops", "freeze", ours, "-o", out]).code).toBe(2) // never replaced without --force
+    ok(["ops", "down", "--timeout", "1"])
+    sb.tmux(["-L", sock, "kill-session", "-t", `=${foreign}`])
+    const env = { TOKEN: "x", FGN_KEY: "y" }
+    const v = sb.kstlib(["ops", "validate"], { cwd: dir, config: false, env })
+    expect(v.code, v.stdout + v.stderr).toBe(0)
+    const applied = sb.kstlib(["ops", "apply"], { cwd: dir, config: false, env })
+    expect(applied.code, applied.stdout + applied.stderr).toBe(0)
+    expect(windowsOf(ours, sock).map(([n, p]) => [n, p])).toEqual([["a", "2"]])
+    expect(windowsOf(foreign, sock).map(([, p]) => p)).toEqual(["2"])
+    sb.kstlib(["ops", "down", "--timeout", "1"], { cwd: dir, config: false, env })
+  })
+
+  it("an unknown name is exit 1 with one line", () => {
+    sb.writeConfig({})
+    const r = sb.kstlib(["ops", "freeze", sb.name("nope")])
+    expect(r.code).toBe(1)
+    expect(r.stderr).toContain(`session '${sb.name("nope")}' not found`)
+  })
+})
+
+const engines = requireEngines("test/cli/windows.test.ts")
+describe.each(engines)("ops freeze of a %s container kstlib did not create", (rt: RuntimeName) => {
+  it("image, command, directory, env keys, ports, binds and restart policy; env values never written", () => {
+    const c = sb.name("fc")
+    const run = sb.rt(rt, ["run", "-d", "--name", c, "-e", "API_KEY=v4lue", "-p", "18931:80", "-v", `${sb.dir}:/data:ro`, "-w", "/data", "--restart", "on-failure:3", TEST_IMAGE, "sleep", "300"])
+    expect(run.code, run.stderr).toBe(0)
+    sb.writeConfig({})
+    const json = JSON.parse(ok(["ops", "freeze", c, "--json"]).stdout) as { config: { ops: { sessions: Record<string, Record<string, unknown>> } } }
+    expect(json.config.ops.sessions[c]).toEqual({
+      backend: "container",
+      runtime: rt,
+      image: TEST_IMAGE,
+      command: "sleep 300",
+      working_dir: "/data",
+      env: { API_KEY: "${API_KEY}" },
+      ports: ["18931:80"],
+      volumes: [`${sb.dir}:/data:ro`],
+      restart: "on-failure",
+      max_restarts: 3
+    })
+    expect(JSON.stringify(json)).not.toContain("v4lue")
   })
 })

@@ -4,6 +4,7 @@
  * a spec name can be set to misbehave (fail at launch, die right after launch, hang, fail to stop
  * or remove). Times are read from the Clock, so under `it.effect` they are TestClock times.
  */
+import { entryOfFingerprint } from "../../src/spec/thaw.js"
 import { Clock, Context, Duration, Effect, Layer, Ref, Result, Stream } from "effect"
 import type { BackendObservation, ExecResult, Launch, StopOptions, StopOutcome } from "../../src/backends/driver.js"
 import { Backends } from "../../src/backends/registry.js"
@@ -282,6 +283,12 @@ export const memoryBackends = (
             return ok ? { ready: true, detail: "ok" } : { ready: false, detail: "connection refused" }
           }),
         usage: (sessions) => Effect.succeed(sessions.map(() => null)),
+        // what it holds, as the real drivers freeze their own: from the stamp
+        freeze: (sessions) =>
+          Effect.succeed(sessions.map((o) => {
+            const entry = o.mark.applied === null ? null : entryOfFingerprint(o.mark.applied)
+            return entry === null ? null : { entry, notes: [] }
+          })),
         sendKeys: (o, keys) =>
           o.backend === "container"
             ? Effect.fail(new Unsupported({ session: o.name, backend: o.backend, operation: "send-keys", hint: "" }))

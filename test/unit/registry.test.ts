@@ -40,6 +40,11 @@ const recording = (name: DriverName, calls: Array<string>, exec: boolean): Drive
     Effect.sync(() => {
       calls.push(`${name}.usage ${sessions.map((o) => o.name).join(",")}`)
       return sessions.map((o) => ({ cpu_percent: o.name.length, memory_bytes: name.length }))
+    }),
+  freeze: (sessions) =>
+    Effect.sync(() => {
+      calls.push(`${name}.freeze ${sessions.map((o) => o.name).join(",")}`)
+      return sessions.map((o) => ({ entry: { driver: name, name: o.name }, notes: [] }))
     })
 })
 

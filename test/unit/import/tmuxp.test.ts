@@ -44,17 +44,16 @@ describe("tmuxp examples", () => {
     expectValid(skip)
   })
 
-  it("blank panes stay shells; a pane's start_directory is its working_dir; pane focus is reported", () => {
+  it("blank panes stay shells; a pane's start_directory is its working_dir; pane focus is carried", () => {
     const r = tmuxp("examples/blank-panes.yaml")
     const shell = { command: KEEP_SHELL, shell: true }
     expect(session(r, "Blank-pane-test")["windows"]).toEqual([
       { name: "Blank-pane-test", panes: [shell, shell, shell] },
       { name: "More-blank-panes", panes: [shell, shell, shell] },
       { name: "Empty-string-return", panes: [shell, shell, shell] },
-      { name: "Blank-with-options", panes: [shell, { working_dir: "/tmp", ...shell }] }
+      { name: "Blank-with-options", panes: [{ ...shell, focus: true }, { working_dir: "/tmp", ...shell }] }
     ])
-    expect(skipped(r)).toEqual({ "windows[3].panes[0].focus": "kstlib selects no pane (a window opens on its first)" })
-    // needs: windows (issue 24.1)
+    expect(skipped(r)).toEqual({})
     expectValid(r)
   })
 
@@ -115,12 +114,14 @@ describe("tmuxp examples", () => {
     expect(noted(history)["suppress_history"]).toContain("nothing to carry")
   })
 
-  it("focus-window-and-panes: window focus carried, pane focus reported", () => {
+  it("focus-window-and-panes: window focus and pane focus carried", () => {
     const r = tmuxp("examples/focus-window-and-panes.yaml")
-    const windows = session(r, "focus")["windows"] as Array<Record<string, unknown>>
+    const windows = session(r, "focus")["windows"] as Array<{ focus?: boolean; panes: Array<{ focus?: boolean }> }>
     expect(windows[0]!["focus"]).toBe(true)
     expect(windows[1]!["focus"]).toBeUndefined()
-    expect(Object.keys(skipped(r))).toEqual(["windows[0].panes[0].focus", "windows[1].panes[1].focus"])
+    expect(windows.map((w) => w.panes.findIndex((p) => p.focus === true))).toEqual([0, 1])
+    expect(skipped(r)).toEqual({})
+    expectValid(r)
   })
 
   it("not a workspace: refused with why", () => {
