@@ -90,6 +90,12 @@ export interface StopOptions {
   readonly leave: "instance" | "stopped" | "nothing"
   /** The session is this project's. */
   readonly owned?: boolean
+  /**
+   * Once one of the project's containers is deleted, remove the project's network too when nothing
+   * is on it any more (`down`, a prune in a plan that launches nothing onto it). Not for a replace:
+   * its launch is about to join the network again.
+   */
+  readonly releaseNetwork?: boolean
 }
 
 /** CPU and memory of a running session: `cpu_percent` of one core (recent), `memory_bytes` resident; null: not known. */

@@ -93,6 +93,32 @@ describe.each(engines)("kstlib CLI with tmux + %s", (rt: RuntimeName) => {
     expect(plan.code, plan.stdout + plan.stderr).toBe(0)
   })
 
+  it("sessions reach each other by name on the project network, which plan --json names and down removes", async () => {
+    const [db, api] = [sb.name("db"), sb.name("api")]
+    sb.file("loop.sh", LOOP_SH)
+    sb.writeConfig({
+      [db]: containerEntry(rt, "nc -ll -p 5432 -e echo hi", { stop_timeout: 1 }),
+      [api]: containerEntry(rt, "sh /w/loop.sh", { volumes: [`${sb.dir}:/w:ro`] })
+    })
+    const r = sb.kstlib(["ops", "plan", "--json"])
+    expect(r.code, r.stderr).toBe(0)
+    const p = JSON.parse(r.stdout) as { project: string; networks?: ReadonlyArray<{ name: string; runtime: string; sessions: ReadonlyArray<string> }> }
+    const net = `kstlib-${p.project}`
+    expect(p.networks).toEqual([{ name: net, runtime: rt, host: null, sessions: [db, api] }])
+    const applied = sb.kstlib(["ops", "apply"])
+    expect(applied.code, applied.stdout + applied.stderr).toBe(0)
+    expect(sb.rt(rt, ["network", "inspect", net]).code).toBe(0)
+    // busybox's own resolver asks the engine's DNS (aardvark-dns, Docker's embedded server)
+    const resolved = await eventually(() => {
+      const out = sb.rt(rt, ["exec", api, "nslookup", db]).stdout.split("\n").slice(2).join("\n")
+      return out.includes("Address") ? out : undefined
+    })
+    expect(resolved).toBeDefined()
+    const down = sb.kstlib(["ops", "down"])
+    expect(down.code, down.stdout + down.stderr).toBe(0)
+    expect(sb.rt(rt, ["network", "inspect", net]).code).not.toBe(0)
+  })
+
   it("an edited tmux command and container image are replaced, and only they", () => {
     const { n, sessions } = mixed()
     sb.writeConfig(sessions)
