@@ -351,16 +351,18 @@ const make = Effect.gen(function*() {
       return `creating network ${name}: ${engineMessage(created.stderr) || `${runtime} network create exited with ${created.exitCode}`}`
     }))
 
-  /** After one of a project's containers was removed: its network too, when it is ours and empty (the engine refuses while containers are on it). */
-  const removeNetworkIfEmpty = (o: ObservedContainer) => {
-    const project = o.mark.project
-    if (!o.mark.managed || project === null) return Effect.void
+  /** The project's network, when it is ours and empty (the engine refuses while containers are on it); anything else is left as it is. */
+  const releaseNetwork = (runtime: RuntimeName, project: string, host?: string) => {
     const name = projectNetwork(project)
-    return inspectNetwork(o.runtime, name, o.host).pipe(
-      Effect.flatMap((labels) => (labels !== null && isProjectNetwork(labels, project) ? exec(o.runtime, networkRmArgs(name), {}, o.host) : Effect.void)),
+    return inspectNetwork(runtime, name, host).pipe(
+      Effect.flatMap((labels) => (labels !== null && isProjectNetwork(labels, project) ? exec(runtime, networkRmArgs(name), {}, host) : Effect.void)),
       Effect.ignore
     )
   }
+
+  /** After one of a project's containers was removed: its network too, when it is ours and empty. */
+  const removeNetworkIfEmpty = (o: ObservedContainer) =>
+    !o.mark.managed || o.mark.project === null ? Effect.void : releaseNetwork(o.runtime, o.mark.project, o.host)
 
   const launchOne = ({ spec, stamp }: Launch<ContainerSpec>, project: string) =>
     Effect.flatMap(socketRefusal(spec), (refused) => refused !== null ? Effect.fail(startFailed(spec.name, refused)) : withEnvFile(envFileText(spec.env), (envFile) =>
@@ -560,6 +562,8 @@ const make = Effect.gen(function*() {
     sendKeys: (o) =>
       Effect.fail(new Unsupported({ session: o.name, backend: "container", operation: "send-keys", hint: "use exec or attach" })),
     probe,
-    usage
+    usage,
+    releaseNetwork: (place, project) =>
+      place.backend === "container" && place.runtime !== "swarm" ? releaseNetwork(place.runtime, project, place.host) : Effect.void
   })
 })

@@ -208,4 +208,11 @@ export interface Driver<S extends SessionSpec, O extends ObservedSession> {
    * what they used during it), with a constant number of calls whatever their number. Never fails.
    */
   usage(sessions: ReadonlyArray<O>, window: Duration.Duration): Effect.Effect<ReadonlyArray<Usage | null>>
+  /**
+   * The project's own network at `place` removed when nothing is on it any more (a whole-project
+   * `down`, also when it found no container left to remove). A network of that name without the
+   * project's marks is never touched; nothing there, or not empty: nothing happens. Never fails.
+   * Only drivers with project networks (the engine driver) have it.
+   */
+  releaseNetwork?(place: Place, project: string): Effect.Effect<void>
 }

@@ -119,6 +119,28 @@ describe.each(engines)("kstlib CLI with tmux + %s", (rt: RuntimeName) => {
     expect(sb.rt(rt, ["network", "inspect", net]).code).not.toBe(0)
   })
 
+  it("down removes the project's network that a stop through kstlib left empty; a network of that name that is not the project's stays", () => {
+    const web = sb.name("web")
+    sb.writeConfig({ [web]: containerEntry(rt, "sleep 300", { stop_timeout: 1 }) })
+    const applied = sb.kstlib(["ops", "apply"])
+    expect(applied.code, applied.stdout + applied.stderr).toBe(0)
+    const project = (JSON.parse(sb.kstlib(["ops", "plan", "--json"]).stdout) as { project: string }).project
+    const net = `kstlib-${project}`
+    // a stop through kstlib deletes its own container: the network is left, and down has no container to remove
+    const stopped = sb.kstlib(["ops", "stop", web])
+    expect(stopped.code, stopped.stdout + stopped.stderr).toBe(0)
+    expect(sb.containerState(rt, web)).toBeNull()
+    expect(sb.rt(rt, ["network", "inspect", net]).code).toBe(0)
+    const down = sb.kstlib(["ops", "down"])
+    expect(down.code, down.stdout + down.stderr).toBe(0)
+    expect(sb.rt(rt, ["network", "inspect", net]).code).not.toBe(0)
+    // someone else's network of that name, empty: never removed (the sandbox's cleanup removes it)
+    expect(sb.rt(rt, ["network", "create", net]).code).toBe(0)
+    const again = sb.kstlib(["ops", "down"])
+    expect(again.code, again.stdout + again.stderr).toBe(0)
+    expect(sb.rt(rt, ["network", "inspect", net]).code).toBe(0)
+  })
+
   it("an edited tmux command and container image are replaced, and only they", () => {
     const { n, sessions } = mixed()
     sb.writeConfig(sessions)

@@ -282,6 +282,7 @@ export const memoryBackends = (
             return ok ? { ready: true, detail: "ok" } : { ready: false, detail: "connection refused" }
           }),
         usage: (sessions) => Effect.succeed(sessions.map(() => null)),
+        releaseNetworks: (places, project) => Effect.forEach(places, (place) => event(`release-network ${describePlace(place)} ${project}`), { discard: true }),
         sendKeys: (o, keys) =>
           o.backend === "container"
             ? Effect.fail(new Unsupported({ session: o.name, backend: o.backend, operation: "send-keys", hint: "" }))
