@@ -42,8 +42,12 @@ const ourNames = (observation: Observation, project: string) => observation.sess
  * Records the sessions a stop or down left stopped through kstlib (reconcile/holds.ts, read by
  * `ops watch`). Loaded on the first stop: importing kstlib does not load it.
  */
-export const recordHolds = (project: string, report: ExecuteReport): Effect.Effect<void> =>
-  Effect.flatMap(Effect.promise(() => import("./holds.js")), (h) => h.recordHolds(project, report))
+export const recordHolds = (project: string, report: ExecuteReport, ahead: ReadonlyArray<string> = []): Effect.Effect<void> =>
+  Effect.flatMap(Effect.promise(() => import("./holds.js")), (h) => h.recordHolds(project, report, ahead))
+
+/** Held before the plan runs (holds.ts `holdAhead`): a watcher never starts again a session while its requested stop is under way. */
+export const holdAhead = (project: string, p: Plan): Effect.Effect<ReadonlyArray<string>> =>
+  Effect.flatMap(Effect.promise(() => import("./holds.js")), (h) => h.holdAhead(project, p))
 
 export const requireConfigFile = (config: LoadedConfig) =>
   config.files.length === 0 ? Effect.fail(new ConfigNotFound({ path: null, searched: config.searched })) : Effect.void
@@ -129,8 +133,9 @@ const converge = (
         return { planned, report: null }
       }
       yield* options.onPlan?.(planned) ?? Effect.void
+      const ahead = yield* holdAhead(config.project, planned.plan)
       const report = yield* execute(planned.plan, executeOptions(options))
-      yield* recordHolds(config.project, report)
+      yield* recordHolds(config.project, report, ahead)
       yield* after(planned)
       return { planned, report }
     }))
