@@ -13,7 +13,8 @@ import * as path from "node:path"
 import { Effect } from "effect"
 import { stateDir } from "../spec/digest-key.js"
 import type { ExecuteReport, StepResult } from "./execute.js"
-import type { Plan, Step } from "./plan.js"
+import type { Plan } from "./plan.js"
+import { holdsSession } from "./plan.js"
 
 /** The file holding `project`'s holds (null: no state directory, no HOME). Project names are file-name safe (config/rules). */
 export const holdsFile = (project: string, env: Readonly<Record<string, string | undefined>> = process.env): string | null => {
@@ -69,13 +70,10 @@ export const updateHolds = (
 export const holdsOf = (results: ReadonlyArray<StepResult>) => {
   const ok = results.filter((r) => r.error === null)
   return {
-    held: ok.filter((r) => holds(r.step)).map((r) => r.step.session),
+    held: ok.filter((r) => holdsSession(r.step)).map((r) => r.step.session),
     released: ok.filter((r) => r.step._tag === "Create" || r.step._tag === "Start" || r.step._tag === "Replace").map((r) => r.step.session)
   }
 }
-
-/** A step that holds its session once it succeeds: a stop on request, a removal by `down`. */
-const holds = (step: Step): boolean => (step._tag === "Stop" && step.reason === "requested") || (step._tag === "Prune" && step.reason === "down")
 
 /**
  * Before a plan that stops sessions on request runs: they are held at once, so a watcher pass that
@@ -86,7 +84,7 @@ const holds = (step: Step): boolean => (step._tag === "Stop" && step.reason === 
 export const holdAhead = (project: string, plan: Plan): Effect.Effect<ReadonlyArray<string>> =>
   Effect.suspend(() => {
     const before = readHolds(project)
-    const ahead = [...new Set(plan.steps.filter(holds).map((s) => s.session))].filter((n) => !before.includes(n))
+    const ahead = [...new Set(plan.steps.filter(holdsSession).map((s) => s.session))].filter((n) => !before.includes(n))
     return updateHolds(project, { held: ahead, released: [] }).pipe(Effect.as(ahead))
   })
 

@@ -640,3 +640,7 @@ export const networksOf = (p: Plan): ReadonlyArray<PlannedNetwork> => {
   }
   return [...out.values()]
 }
+
+/** A step that holds its session once it succeeds (reconcile/holds.ts, `ops watch` leaves it stopped): a stop on request, a removal by `down`. */
+export const holdsSession = (step: Step): boolean =>
+  (step._tag === "Stop" && step.reason === "requested") || (step._tag === "Prune" && step.reason === "down")

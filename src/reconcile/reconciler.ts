@@ -19,7 +19,7 @@ import { EnvDigests } from "../spec/digest-key.js"
 import type { Observation } from "./observe.js"
 import { configSockets, observe, planInputs } from "./observe.js"
 import type { Plan } from "./plan.js"
-import { hasChanges, plan, planDown } from "./plan.js"
+import { hasChanges, holdsSession, plan, planDown } from "./plan.js"
 
 export interface Planned {
   readonly plan: Plan
@@ -47,7 +47,7 @@ export const recordHolds = (project: string, report: ExecuteReport, ahead: Reado
 
 /** Held before the plan runs (holds.ts `holdAhead`): a watcher never starts again a session while its requested stop is under way. */
 export const holdAhead = (project: string, p: Plan): Effect.Effect<ReadonlyArray<string>> =>
-  Effect.flatMap(Effect.promise(() => import("./holds.js")), (h) => h.holdAhead(project, p))
+  !p.steps.some(holdsSession) ? Effect.succeed([]) : Effect.flatMap(Effect.promise(() => import("./holds.js")), (h) => h.holdAhead(project, p))
 
 export const requireConfigFile = (config: LoadedConfig) =>
   config.files.length === 0 ? Effect.fail(new ConfigNotFound({ path: null, searched: config.searched })) : Effect.void

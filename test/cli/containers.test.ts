@@ -282,7 +282,8 @@ describe.each(engines)("kstlib CLI with tmux + %s", (rt: RuntimeName) => {
     sb.writeConfig({ ...sessions, [n.ta]: tmuxEntry("sleep 302"), [n.ca]: { ...sessions[n.ca], image: tag } })
 
     const snapshot = () => ({
-      list: listJson(),
+      // CPU and memory are readings of the moment, not state: a dry run cannot hold them still
+      list: listJson().map(({ cpu_percent: _cpu, memory_bytes: _memory, ...rest }) => rest),
       tmux: sb.tmux(["ls", "-F", "#{session_name} #{session_created} #{pane_pid}"]).stdout,
       ps: sb.rt(rt, ["ps", "-a", "--format", "{{.Names}} {{.ID}} {{.Status}} {{.Image}}"]).stdout.split("\n")
         .filter((l) => l.startsWith(sb.prefix)).map((l) => l.replace(/Up .*? (\S+)$/u, "Up $1")).sort()

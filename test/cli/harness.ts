@@ -311,6 +311,9 @@ export type StatusJson = {
   readonly owned: boolean
   readonly in_sync: boolean | null
   readonly in_config: boolean
+  /** Readings of the moment (running sessions): CPU over the last window, resident memory. */
+  readonly cpu_percent?: number | null
+  readonly memory_bytes?: number | null
 }
 
 export const SUMMARY_LINE = /^Plan: \d+ to create, \d+ to replace, \d+ to start, \d+ to stop, \d+ to prune\./mu
