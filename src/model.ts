@@ -174,6 +174,19 @@ export interface ContainerSpec extends Supervision {
   /** `unsafe_mounts: true`: host system directories and engine sockets may be bind-mounted. */
   readonly unsafe_mounts: boolean
   readonly state: DesiredState
+  /** How it runs (Podman and Docker; absent = the engine's default): see ContainerRunOptions. */
+  readonly network_mode?: "host" | "none"
+  readonly user?: string
+  readonly hostname?: string
+  readonly init?: boolean
+  readonly read_only?: boolean
+  readonly pids_limit?: number
+  readonly cap_add?: ReadonlyArray<string>
+  readonly cap_drop?: ReadonlyArray<string>
+  /** Labels of its own (never `io.kstlib.*`). */
+  readonly labels?: Readonly<Record<string, string>>
+  /** `HOST:IP` lines of its /etc/hosts. */
+  readonly extra_hosts?: ReadonlyArray<string>
   /** `runtime: swarm` only: tasks of the service (absent = 1). */
   readonly replicas?: number
   /** Memory limit, bytes (`--memory`); absent: none. */

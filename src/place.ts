@@ -91,3 +91,10 @@ export const claimsSession = (spec: ConfiguredSpec, o: ObservedSession): boolean
 /** The driver serving a place, a spec or a session. */
 export const driverOf = (x: Place | SessionSpec | ObservedSession): DriverName =>
   x.backend === "tmux" ? "tmux" : x.runtime === "swarm" ? "swarm" : "engine"
+
+/**
+ * The network every Podman/Docker container session of a project joins (`network_mode` leaves it),
+ * where the others reach it by its session name. Created by the launch that needs it (the engine
+ * driver), removed with the project's last container; never part of a fingerprint.
+ */
+export const projectNetwork = (project: string): string => `kstlib-${project}`

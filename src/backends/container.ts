@@ -4,7 +4,7 @@
  * binary is run by name: environment that points it at another engine (DOCKER_HOST,
  * CONTAINER_HOST, docker contexts) passes through untouched.
  */
-import { Clock, Context, Duration, Effect, Layer, Schedule, Stream } from "effect"
+import { Clock, Context, Duration, Effect, Layer, Schedule, Semaphore, Stream } from "effect"
 import { ChildProcessSpawner } from "effect/process"
 import {
   CommandFailed,
@@ -19,6 +19,7 @@ import {
   Unsupported
 } from "../errors.js"
 import type { ContainerSpec, HostSpec, ObservedContainer, RuntimeName } from "../model.js"
+import { Marks } from "../model.js"
 import type { BackendTimeout } from "../errors.js"
 import type { RunOptions, RunResult, SpawnFailed } from "../proc.js"
 import { interactive, run, streamLines } from "../proc.js"
@@ -34,7 +35,14 @@ import {
   execArgs,
   inspectArgs,
   inspectManyArgs,
+  isNoSuchNetwork,
+  joinsProjectNetwork,
+  isProjectNetwork,
   logsArgs,
+  networkCreateArgs,
+  networkInspectArgs,
+  networkRmArgs,
+  projectNetwork,
   psArgs,
   rmArgs,
   runArgs,
@@ -84,6 +92,7 @@ export const PODMAN_WIDTH = 4
 export interface ContainerStopOptions {
   readonly force?: boolean
   readonly timeout?: number
+  readonly releaseNetwork?: boolean
 }
 
 export class Containers extends Context.Service<Containers, Driver<ContainerSpec, ObservedContainer> & {
@@ -316,11 +325,62 @@ const make = Effect.gen(function*() {
       : own.pipe(Effect.map((sockets) => socketMountRefusal(spec, socketsToRefuse(sockets, process.env))))
   }
 
+  /** The network's labels as JSON, or null when there is no such network. */
+  const inspectNetwork = (runtime: RuntimeName, name: string, host?: string) =>
+    exec(runtime, networkInspectArgs(name), {}, host).pipe(Effect.flatMap((r): Effect.Effect<string | null, CommandFailed> => {
+      if (r.exitCode === 0) return Effect.succeed(r.stdout)
+      if (isNoSuchNetwork(r.stderr)) return Effect.succeed(null)
+      return Effect.fail(failed(runtime, networkInspectArgs(name), r))
+    }))
+
+  /**
+   * The project's network, before a container joins it: created (labelled with the managed mark and
+   * the project) when absent; a network of that name without this project's exact labels is never
+   * used or touched: the launch fails, saying whose it is not. Two launches racing to create it
+   * both end up with the one that won (the loser's create fails, its second look finds ours).
+   */
+  const networkLocks = new Map<string, Semaphore.Semaphore>()
+  /** One look-or-create at a time per network: Docker's daemon lets two concurrent creates make two networks of one name. */
+  const networkLock = (key: string) => {
+    let lock = networkLocks.get(key)
+    if (lock === undefined) networkLocks.set(key, lock = Semaphore.makeUnsafe(1))
+    return lock
+  }
+  const ensureNetwork = (runtime: RuntimeName, project: string, host?: string): Effect.Effect<string | null, CommandFailed | BackendTimeout | HostUnreachable | EngineUnavailable> =>
+    networkLock(`${runtime}\u0000${host ?? ""}\u0000${project}`).withPermits(1)(Effect.gen(function*() {
+      const name = projectNetwork(project)
+      const foreign = `network ${name} exists and is not this project's (it lacks the labels ${Marks.labelManaged}=${Marks.managedValue.container} and ${Marks.labelProject}=${project}): it was left untouched and no container was created on it`
+      const seen = yield* inspectNetwork(runtime, name, host)
+      if (seen !== null) return isProjectNetwork(seen, project) ? null : foreign
+      const created = yield* exec(runtime, networkCreateArgs(project), {}, host)
+      if (created.exitCode === 0) return null
+      const again = yield* inspectNetwork(runtime, name, host)
+      if (again !== null) return isProjectNetwork(again, project) ? null : foreign
+      return `creating network ${name}: ${engineMessage(created.stderr) || `${runtime} network create exited with ${created.exitCode}`}`
+    }))
+
+  /** The project's network, when it is ours and empty (the engine refuses while containers are on it); anything else is left as it is. */
+  const releaseNetwork = (runtime: RuntimeName, project: string, host?: string) => {
+    const name = projectNetwork(project)
+    return inspectNetwork(runtime, name, host).pipe(
+      Effect.flatMap((labels) => (labels !== null && isProjectNetwork(labels, project) ? exec(runtime, networkRmArgs(name), {}, host) : Effect.void)),
+      Effect.ignore
+    )
+  }
+
+  /** After one of a project's containers was removed: its network too, when it is ours and empty. */
+  const removeNetworkIfEmpty = (o: ObservedContainer) =>
+    !o.mark.managed || o.mark.project === null ? Effect.void : releaseNetwork(o.runtime, o.mark.project, o.host)
+
   const launchOne = ({ spec, stamp }: Launch<ContainerSpec>, project: string) =>
     Effect.flatMap(socketRefusal(spec), (refused) => refused !== null ? Effect.fail(startFailed(spec.name, refused)) : withEnvFile(envFileText(spec.env), (envFile) =>
       Effect.gen(function*() {
         const built = runArgs(spec, stamp, project, envFile, logLabel(containerLogTarget(spec, project, yield* LogDirectory)))
         if (!built.ok) return yield* startFailed(spec.name, built.reason)
+        const refusedNetwork = !joinsProjectNetwork(spec)
+          ? null
+          : yield* ensureNetwork(spec.runtime, project, spec.host).pipe(Effect.mapError((e) => startFailed(spec.name, e.message)))
+        if (refusedNetwork !== null) return yield* startFailed(spec.name, refusedNetwork)
         const viaClient = Object.fromEntries(envViaClient(spec.env).map((k) => [k, spec.env[k]!]))
         const r = yield* exec(spec.runtime, built.args, { env: viaClient }, spec.host).pipe(
           Effect.mapError((e) => startFailed(spec.name, e.message))
@@ -411,6 +471,7 @@ const make = Effect.gen(function*() {
       if (options.remove) {
         yield* keepOutput(after ?? before)
         yield* rm(o.name, o.runtime, o.host)
+        if (options.releaseNetwork === true) yield* removeNetworkIfEmpty(o)
       }
       return outcome
     })
@@ -566,6 +627,8 @@ const make = Effect.gen(function*() {
       Effect.fail(new Unsupported({ session: o.name, backend: "container", operation: "send-keys", hint: "use exec or attach" })),
     probe,
     usage,
-    freeze
+    freeze,
+    releaseNetwork: (place, project) =>
+      place.backend === "container" && place.runtime !== "swarm" ? releaseNetwork(place.runtime, project, place.host) : Effect.void
   })
 })

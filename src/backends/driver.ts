@@ -90,6 +90,12 @@ export interface StopOptions {
   readonly leave: "instance" | "stopped" | "nothing"
   /** The session is this project's. */
   readonly owned?: boolean
+  /**
+   * Once one of the project's containers is deleted, remove the project's network too when nothing
+   * is on it any more (`down`, a prune in a plan that launches nothing onto it). Not for a replace:
+   * its launch is about to join the network again.
+   */
+  readonly releaseNetwork?: boolean
 }
 
 /** CPU and memory of a running session: `cpu_percent` of one core (recent), `memory_bytes` resident; null: not known. */
@@ -214,4 +220,11 @@ export interface Driver<S extends SessionSpec, O extends ObservedSession> {
    * (spec/thaw.ts); any other from what the engine shows of it. Env values are never read: keys only.
    */
   freeze(sessions: ReadonlyArray<O>): Effect.Effect<ReadonlyArray<Frozen | null>>
+  /**
+   * The project's own network at `place` removed when nothing is on it any more (a whole-project
+   * `down`, also when it found no container left to remove). A network of that name without the
+   * project's marks is never touched; nothing there, or not empty: nothing happens. Never fails.
+   * Only drivers with project networks (the engine driver) have it.
+   */
+  releaseNetwork?(place: Place, project: string): Effect.Effect<void>
 }

@@ -8,7 +8,7 @@ import { Context, Duration, Effect, Layer, Result } from "effect"
 import type { ChildProcessSpawner } from "effect/process"
 import { SessionStartFailed } from "../errors.js"
 import type { BackendKind, ObservedSession, SessionSpec } from "../model.js"
-import type { DriverName } from "../place.js"
+import type { DriverName, Place } from "../place.js"
 import { driverOf, placeOf, samePlace } from "../place.js"
 import { Containers } from "./container.js"
 import type { BackendObservation, Capabilities, Driver, Frozen, Launch, LaunchContext, ObserveScope, StopOptions, Usage } from "./driver.js"
@@ -41,6 +41,8 @@ export interface BackendsService extends Pick<AnyDriver, Routed> {
   readonly freeze: (sessions: ReadonlyArray<ObservedSession>) => Effect.Effect<ReadonlyArray<Frozen | null>>
   /** Whether launching `spec` updates `o` in place, so a replace must not remove `o` first (swarm). */
   readonly updatesInPlace: (o: ObservedSession, spec: SessionSpec) => boolean
+  /** The project's own empty network at each of these places removed (driver.ts `releaseNetwork`; places without project networks: nothing). */
+  readonly releaseNetworks: (places: ReadonlyArray<Place>, project: string) => Effect.Effect<void>
 }
 
 export interface Lane {
@@ -110,7 +112,9 @@ export const registryOf = (table: Readonly<Record<DriverName, AnyDriver>>): Back
     exec: (o, argv, options) => of(o).exec(o, argv, options),
     sendKeys: (o, keys, options) => of(o).sendKeys(o, keys, options),
     probe: (o, spec) => (sameDriver(o, spec) ? of(o).probe(o, spec) : mismatch("probe")),
-    updatesInPlace: (o, spec) => of(o).capabilities.updatesInPlace && sameDriver(o, spec) && samePlace(placeOf(o), placeOf(spec))
+    updatesInPlace: (o, spec) => of(o).capabilities.updatesInPlace && sameDriver(o, spec) && samePlace(placeOf(o), placeOf(spec)),
+    releaseNetworks: (places, project) =>
+      Effect.forEach(places, (place) => table[driverOf(place)].releaseNetwork?.(place, project) ?? Effect.void, { concurrency: "unbounded", discard: true })
   }
 }
 

@@ -776,3 +776,44 @@ export const validateLogFile = (p: string): string | null =>
     : Buffer.byteLength(p) > 1024
     ? "is longer than 1024 bytes"
     : null
+
+/** `user:` — `name`, `uid`, `name:group` or `uid:gid` (Podman and Docker `--user`); never an option. */
+export const CONTAINER_USER_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,63})?$/u
+export const validateContainerUser = (user: string): string | null =>
+  CONTAINER_USER_PATTERN.test(user) ? null : `Invalid user '${user}': expected name, uid, name:group or uid:gid (letters, digits, '_', '.', '-')`
+
+/** `hostname:` — an RFC 1123 host name (labels of at most 63 letters, digits and '-', 253 in all). */
+export const HOSTNAME_PATTERN = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/u
+export const validateHostname = (name: string): string | null =>
+  HOSTNAME_PATTERN.test(name) ? null : `Invalid hostname '${name}': expected an RFC 1123 host name (letters, digits, '-', dots between labels of at most 63)`
+
+/** `cap_add:`/`cap_drop:` — a Linux capability (`NET_ADMIN`, `CAP_NET_ADMIN`) or `ALL`. */
+export const CAPABILITY_PATTERN = /^(CAP_)?[A-Z][A-Z0-9_]{1,31}$/u
+export const validateCapability = (cap: string): string | null =>
+  CAPABILITY_PATTERN.test(cap) ? null : `Invalid capability '${cap}': expected a name such as NET_ADMIN or CAP_NET_ADMIN, or ALL`
+
+/** `pids_limit:` bounds: at least 1 (a container needs its own process), at most the kernel's pid_max ceiling. */
+export const PIDS_LIMIT_BOUNDS = { min: 1, max: 4_194_304 } as const
+
+/** `labels:` keys: reverse-DNS style (`team`, `com.example.tier`), never kstlib's own `io.kstlib.*` marks. */
+export const LABEL_KEY_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$/u
+export const MAX_LABELS = 64
+export const MAX_LABEL_VALUE_LENGTH = 1024
+export const validateLabel = (key: string, value: string): string | null => {
+  if (!LABEL_KEY_PATTERN.test(key)) return `Invalid label '${key}': letters, digits, '.', '_', '/', '-' (at most 128), starting with a letter or digit`
+  if (key.toLowerCase().startsWith("io.kstlib.")) return `label '${key}': io.kstlib.* labels are kstlib's own ownership marks`
+  if (value.length > MAX_LABEL_VALUE_LENGTH) return `label '${key}': value longer than ${MAX_LABEL_VALUE_LENGTH} characters`
+  if (/[\n\r\0]/u.test(value)) return `label '${key}': the value may not hold a newline or NUL`
+  return null
+}
+
+/** `extra_hosts:` entries: `HOST:IP` (IPv4, or IPv6 after the first ':'), an /etc/hosts line of the container. */
+export const validateExtraHost = (entry: string): string | null => {
+  const colon = entry.indexOf(":")
+  const host = colon < 0 ? "" : entry.slice(0, colon)
+  const ip = colon < 0 ? "" : entry.slice(colon + 1)
+  const v4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/u.test(ip)
+  const v6 = /^[0-9A-Fa-f:.]{2,45}$/u.test(ip) && ip.includes(":")
+  if (!HOSTNAME_PATTERN.test(host) || !(v4 || v6)) return `Invalid extra host '${entry}': expected HOST:IP (e.g. db.local:10.0.0.5)`
+  return null
+}

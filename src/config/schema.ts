@@ -72,6 +72,18 @@ import {
   validateWorkingDir,
   VOLUME_PATTERN
 } from "./rules.js"
+import {
+  CAPABILITY_PATTERN,
+  CONTAINER_USER_PATTERN,
+  HOSTNAME_PATTERN,
+  PIDS_LIMIT_BOUNDS,
+  validateCapability,
+  validateContainerUser,
+  validateExtraHost,
+  validateHostname,
+  validateLabel,
+  MAX_LABELS
+} from "./rules.js"
 
 /** A rules.ts rule as a Schema check; `jsonSchema` is what JSON Schema can express of it. */
 const rule = <T>(validate: (value: T) => string | null, jsonSchema: Record<string, unknown>, expected: string) =>
@@ -417,6 +429,61 @@ export const TmuxSession = Schema.Struct({
   ...envFileField
 }).annotate({ identifier: "TmuxSession", title: "tmux session" })
 
+const Capabilities = (what: string) =>
+  Schema.Array(Schema.String.check(rule(validateCapability, { pattern: CAPABILITY_PATTERN.source }, "a capability"))).check(
+    rule((a: ReadonlyArray<unknown>) => (a.length > 64 ? `at most 64 capabilities` : null), { maxItems: 64 }, "capabilities")
+  ).annotate({ description: what })
+
+/** How the container runs (Podman and Docker `run` options; not for runtime: swarm). Each only when set in the fingerprint. */
+const containerRuntimeFields = {
+  network_mode: Schema.optionalKey(
+    Schema.Literals(["host", "none"]).annotate({
+      description: "Leave the project network: `host` shares this machine's network, `none` has none. Default: the project's network (`kstlib-<project>`), where sessions reach each other by name."
+    })
+  ),
+  user: Schema.optionalKey(
+    Schema.String.check(rule(validateContainerUser, { pattern: CONTAINER_USER_PATTERN.source }, "a user")).annotate({
+      description: "The user (and group) the command runs as: `name`, `uid`, `name:group`, `uid:gid` (`--user`)."
+    })
+  ),
+  hostname: Schema.optionalKey(
+    Schema.String.check(rule(validateHostname, { pattern: HOSTNAME_PATTERN.source }, "a host name")).annotate({
+      description: "The container's host name (`--hostname`). Others on the project network still reach it by its session name."
+    })
+  ),
+  init: Schema.optionalKey(
+    Schema.Boolean.annotate({ default: false, description: "Run an init process as PID 1 that forwards signals and reaps zombies (`--init`)." })
+  ),
+  read_only: Schema.optionalKey(
+    Schema.Boolean.annotate({ default: false, description: "Mount the container's root filesystem read-only (`--read-only`); volumes stay writable." })
+  ),
+  pids_limit: Schema.optionalKey(
+    Schema.Int.check(Schema.isGreaterThanOrEqualTo(PIDS_LIMIT_BOUNDS.min), Schema.isLessThanOrEqualTo(PIDS_LIMIT_BOUNDS.max)).annotate({
+      description: "Most processes the container may have at once (`--pids-limit`)."
+    })
+  ),
+  labels: Schema.optionalKey(
+    Schema.Record(Schema.String, Schema.String).check(
+      rule((m: Readonly<Record<string, string>>) => {
+        const keys = Object.keys(m)
+        if (keys.length > MAX_LABELS) return `at most ${MAX_LABELS} labels`
+        for (const k of keys) {
+          const reason = validateLabel(k, m[k]!)
+          if (reason !== null) return reason
+        }
+        return null
+      }, { maxProperties: MAX_LABELS }, "labels")
+    ).annotate({ description: "Labels on the container (`--label KEY=VALUE`), besides kstlib's own `io.kstlib.*` marks (which may not be set here)." })
+  ),
+  extra_hosts: Schema.optionalKey(
+    Schema.Array(Schema.String.check(rule(validateExtraHost, {}, "HOST:IP"))).check(
+      rule((a: ReadonlyArray<unknown>) => (a.length > 64 ? "at most 64 extra hosts" : null), { maxItems: 64 }, "extra hosts")
+    ).annotate({ description: "Lines added to the container's /etc/hosts, `HOST:IP` (`--add-host`)." })
+  ),
+  cap_add: Schema.optionalKey(Capabilities("Linux capabilities added to the engine's default set (`--cap-add`), e.g. NET_ADMIN.")),
+  cap_drop: Schema.optionalKey(Capabilities("Linux capabilities removed from the engine's default set (`--cap-drop`); ALL drops every one."))
+}
+
 export const ContainerSession = Schema.Struct({
   backend: Schema.optionalKey(Schema.Literal("container").annotate({ description: "Default: ops.default_backend." })),
   image: Image,
@@ -436,6 +503,7 @@ export const ContainerSession = Schema.Struct({
   ...unsafeMountsField,
   memory: Schema.optionalKey(Schema.NullOr(ContainerMemory)),
   cpus: Schema.optionalKey(Schema.NullOr(Cpus)),
+  ...containerRuntimeFields,
   // Swarm
   replicas: Schema.optionalKey(
     Schema.Int.check(Schema.isGreaterThanOrEqualTo(0), Schema.isLessThanOrEqualTo(1000)).annotate({

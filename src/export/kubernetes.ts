@@ -130,6 +130,53 @@ const readiness = (spec: ConfiguredContainerSpec): { readonly probe: Doc | null;
   return { probe: null, note: `ready: ${describeReady(r)} not mapped (Kubernetes probes cannot read a container's logs)` }
 }
 
+/**
+ * The container run options: `user` (numeric only: Kubernetes has no user names) → `runAsUser`/
+ * `runAsGroup`, `read_only` → `readOnlyRootFilesystem`, `cap_add`/`cap_drop` → `capabilities` (without
+ * `CAP_`), `hostname` → the pod's `hostname` (its first label), `network_mode: host` → `hostNetwork`.
+ * `extra_hosts` → `hostAliases`. `init`, `pids_limit`, `labels` and `network_mode: none` have no pod
+ * field: a comment says so.
+ */
+const runOptionsOf = (spec: ConfiguredContainerSpec) => {
+  const security: Doc = {}
+  const pod: Doc = {}
+  const notes: Array<string> = []
+  if (spec.user !== undefined) {
+    const m = /^(\d+)(?::(\d+))?$/u.exec(spec.user)
+    if (m === null) notes.push(`user ${spec.user}: Kubernetes takes numeric ids only (runAsUser), not mapped`)
+    else {
+      security["runAsUser"] = Number(m[1])
+      if (m[2] !== undefined) security["runAsGroup"] = Number(m[2])
+    }
+  }
+  if (spec.read_only === true) security["readOnlyRootFilesystem"] = true
+  const caps = (list: ReadonlyArray<string> | undefined) => (list ?? []).map((c) => c.replace(/^CAP_/u, ""))
+  if ((spec.cap_add ?? []).length > 0 || (spec.cap_drop ?? []).length > 0) {
+    security["capabilities"] = {
+      ...((spec.cap_add ?? []).length > 0 ? { add: caps(spec.cap_add) } : {}),
+      ...((spec.cap_drop ?? []).length > 0 ? { drop: caps(spec.cap_drop) } : {})
+    }
+  }
+  if (spec.hostname !== undefined) {
+    const label = spec.hostname.split(".")[0]!.toLowerCase()
+    pod["hostname"] = label
+    if (label !== spec.hostname) notes.push(`hostname ${spec.hostname}: the pod's hostname is its first label, ${label}`)
+  }
+  if (spec.network_mode === "host") pod["hostNetwork"] = true
+  const aliases = new Map<string, Array<string>>()
+  for (const entry of spec.extra_hosts ?? []) {
+    const colon = entry.indexOf(":")
+    const ip = entry.slice(colon + 1)
+    aliases.set(ip, [...(aliases.get(ip) ?? []), entry.slice(0, colon)])
+  }
+  if (aliases.size > 0) pod["hostAliases"] = [...aliases].map(([ip, hostnames]) => ({ ip, hostnames }))
+  if (Object.keys(spec.labels ?? {}).length > 0) notes.push(`labels ${Object.keys(spec.labels!).sort().join(", ")}: container labels, not carried onto the pod (Kubernetes labels are for selection)`)
+  if (spec.network_mode === "none") notes.push("network_mode: none: a pod always has a network, not mapped")
+  if (spec.init === true) notes.push("init: true: a pod has no init option (use an image with an init, such as tini), not mapped")
+  if (spec.pids_limit !== undefined) notes.push(`pids_limit ${spec.pids_limit}: a node setting (podPidsLimit) in Kubernetes, not mapped`)
+  return { security: Object.keys(security).length > 0 ? security : null, pod, notes }
+}
+
 /** `replicas:` of a container session when the config has it (swarm); else 1. `state: stopped` → 0. */
 const replicasOf = (spec: ConfiguredContainerSpec): number => {
   if (spec.state === "stopped") return 0
@@ -199,6 +246,10 @@ const sessionManifests = (spec: ConfiguredContainerSpec, k8s: string, options: K
   })
   if (mounts.length > 0) container["volumeMounts"] = mounts
 
+  const run = runOptionsOf(spec)
+  if (run.security !== null) container["securityContext"] = run.security
+  notes.push(...run.notes)
+
   const ready = readiness(spec)
   if (ready.probe !== null) container["readinessProbe"] = ready.probe
   if (ready.note !== null) notes.push(ready.note)
@@ -216,6 +267,7 @@ const sessionManifests = (spec: ConfiguredContainerSpec, k8s: string, options: K
         metadata: { labels, annotations: { "io.kstlib.name": spec.name } },
         spec: {
           restartPolicy: "Always",
+          ...run.pod,
           ...(volumes.length > 0 ? { volumes } : {}),
           containers: [container]
         }

@@ -613,8 +613,9 @@ const service = (c: Ctx, source: string, body: Record<string, unknown>) => {
         networksOf(c, value, s, kw, session)
         break
       case "network_mode":
-        if (value === "bridge" || value === "host" || value === "none") s["network_mode"] = value
-        else skip(key, "kstlib's network_mode is bridge, host or none (sharing another container's network is not carried)")
+        if (value === "host" || value === "none") s["network_mode"] = value
+        else if (value === "bridge") c.r.note(kw, "left out: every kstlib container session is on its project's network, where the others reach it by name", session)
+        else skip(key, "kstlib's network_mode is host or none, or left out for the project's network (sharing another container's network is not carried)")
         break
       case "pull_policy":
         pullOf(c, value, s, kw, session)

@@ -14,7 +14,7 @@ import type { ObservedSession, SessionSpec } from "../model.js"
 import { describeReady, isOurs } from "../model.js"
 import { placeOf, samePlace } from "../place.js"
 import type { Create, Plan, Replace, Step } from "./plan.js"
-import { byName, launchesSession, phaseSteps, specOf, targetsOf } from "./plan.js"
+import { byName, launchesSession, networksOf, phaseSteps, specOf, targetsOf } from "./plan.js"
 
 /**
  * What a step can fail with: its launch, its stop, its `ready:` probe, a dependency that failed
@@ -91,6 +91,7 @@ const single = (step: Step, plan: Plan, options: ExecuteOptions): Task => ({
     const backends = yield* Backends
     const started = performance.now()
     const stopOptions = options.stopTimeout === undefined ? {} : { timeout: options.stopTimeout }
+    const releaseNetwork = networksOf(plan).length === 0
     const body: Effect.Effect<StopOutcome | null, StepError> = (() => {
       switch (step._tag) {
         case "Start":
@@ -104,7 +105,8 @@ const single = (step: Step, plan: Plan, options: ExecuteOptions): Task => ({
             owned: isOurs(step.target, plan.project)
           })
         case "Prune":
-          return backends.remove(step.target, stopOptions).pipe(Effect.as(null))
+          // the project network goes with its last container, unless this plan launches onto it
+          return backends.remove(step.target, { ...stopOptions, ...(releaseNetwork ? { releaseNetwork: true } : {}) }).pipe(Effect.as(null))
         case "Create":
         case "Replace":
         case "Conflict":

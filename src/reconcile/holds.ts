@@ -13,6 +13,8 @@ import * as path from "node:path"
 import { Effect } from "effect"
 import { stateDir } from "../spec/digest-key.js"
 import type { ExecuteReport, StepResult } from "./execute.js"
+import type { Plan } from "./plan.js"
+import { holdsSession } from "./plan.js"
 
 /** The file holding `project`'s holds (null: no state directory, no HOME). Project names are file-name safe (config/rules). */
 export const holdsFile = (project: string, env: Readonly<Record<string, string | undefined>> = process.env): string | null => {
@@ -68,9 +70,26 @@ export const updateHolds = (
 export const holdsOf = (results: ReadonlyArray<StepResult>) => {
   const ok = results.filter((r) => r.error === null)
   return {
-    held: ok.filter((r) => (r.step._tag === "Stop" && r.step.reason === "requested") || (r.step._tag === "Prune" && r.step.reason === "down")).map((r) => r.step.session),
+    held: ok.filter((r) => holdsSession(r.step)).map((r) => r.step.session),
     released: ok.filter((r) => r.step._tag === "Create" || r.step._tag === "Start" || r.step._tag === "Replace").map((r) => r.step.session)
   }
 }
 
-export const recordHolds = (project: string, report: ExecuteReport): Effect.Effect<void> => updateHolds(project, holdsOf(report.results))
+/**
+ * Before a plan that stops sessions on request runs: they are held at once, so a watcher pass that
+ * sees one exit while its stop is under way (the engine killed the process, kstlib has not deleted
+ * the container yet) leaves it alone instead of starting it again. Returns the names held here that
+ * were not held before: `recordHolds` withdraws those whose stop then failed.
+ */
+export const holdAhead = (project: string, plan: Plan): Effect.Effect<ReadonlyArray<string>> =>
+  Effect.suspend(() => {
+    const before = readHolds(project)
+    const ahead = [...new Set(plan.steps.filter(holdsSession).map((s) => s.session))].filter((n) => !before.includes(n))
+    return updateHolds(project, { held: ahead, released: [] }).pipe(Effect.as(ahead))
+  })
+
+/** After a run through the executor: its holds (holdsOf), and the holds taken ahead (holdAhead) of stops that failed withdrawn. */
+export const recordHolds = (project: string, report: ExecuteReport, ahead: ReadonlyArray<string> = []): Effect.Effect<void> => {
+  const change = holdsOf(report.results)
+  return updateHolds(project, { held: change.held, released: [...change.released, ...ahead.filter((n) => !change.held.includes(n))] })
+}

@@ -11,7 +11,7 @@ import type { ConfigEntry } from "../config/types.js"
 import type { BackendKind, ConfiguredSpec, ObservedSession, RuntimeName, SessionSpec } from "../model.js"
 import { dependenciesOf, isOurs } from "../model.js"
 import type { Place, Scope } from "../place.js"
-import { claims, hostField, hostOf, placeOf, samePlace } from "../place.js"
+import { claims, hostField, hostOf, placeOf, projectNetwork, samePlace } from "../place.js"
 import { containerDefaults } from "../spec/container.js"
 import type { Change } from "../spec/diff.js"
 import { diffFingerprints } from "../spec/diff.js"
@@ -616,3 +616,31 @@ export const planStart = (
   if (own.length === 0) return { _tag: "AlreadyRunning", observed: same.find((o) => isOurs(o, options.project)) ?? null }
   return { _tag: "Run", plan: makePlan(options.project, steps, { order: orderingOf(entries, observed, steps, planOptions) }) }
 }
+
+/** A project network the plan's launches join: created by the first of them when absent. */
+export interface PlannedNetwork {
+  readonly name: string
+  readonly runtime: RuntimeName
+  readonly host: string | null
+  /** The sessions launched onto it by this plan. */
+  readonly sessions: ReadonlyArray<string>
+}
+
+/** The project networks of a plan's container launches (Podman/Docker, without `network_mode`), one per engine and machine. */
+export const networksOf = (p: Plan): ReadonlyArray<PlannedNetwork> => {
+  const out = new Map<string, { name: string; runtime: RuntimeName; host: string | null; sessions: Array<string> }>()
+  for (const s of p.steps) {
+    if (s._tag !== "Create" && s._tag !== "Replace") continue
+    const spec = s.spec
+    if (spec.backend !== "container" || spec.runtime === "swarm" || spec.network_mode !== undefined) continue
+    const key = `${spec.runtime}\u0000${spec.host ?? ""}`
+    const n = out.get(key) ?? { name: projectNetwork(p.project), runtime: spec.runtime, host: spec.host ?? null, sessions: [] }
+    n.sessions.push(spec.name)
+    out.set(key, n)
+  }
+  return [...out.values()]
+}
+
+/** A step that holds its session once it succeeds (reconcile/holds.ts, `ops watch` leaves it stopped): a stop on request, a removal by `down`. */
+export const holdsSession = (step: Step): boolean =>
+  (step._tag === "Stop" && step.reason === "requested") || (step._tag === "Prune" && step.reason === "down")

@@ -8,7 +8,9 @@ import { Effect } from "effect"
 import { purgeLog } from "../logs/files.js"
 import { containerLogTarget, LogDirectory, logTargetOf, paneLogName } from "../logs/target.js"
 import { isOurs } from "../model.js"
-import type { Backends } from "../backends/registry.js"
+import type { Place } from "../place.js"
+import { hostField } from "../place.js"
+import { Backends } from "../backends/registry.js"
 import { closestNames } from "../config/decode/issues.js"
 import { KstlibConfig } from "../config/service.js"
 import type { LoadedConfig } from "../config/types.js"
@@ -21,7 +23,7 @@ import { EnvDigests } from "../spec/digest-key.js"
 import type { Observation } from "./observe.js"
 import { configSockets, observe, planInputs } from "./observe.js"
 import type { Plan } from "./plan.js"
-import { hasChanges, plan, planDown } from "./plan.js"
+import { hasChanges, holdsSession, plan, planDown } from "./plan.js"
 
 export interface Planned {
   readonly plan: Plan
@@ -44,8 +46,12 @@ const ourNames = (observation: Observation, project: string) => observation.sess
  * Records the sessions a stop or down left stopped through kstlib (reconcile/holds.ts, read by
  * `ops watch`). Loaded on the first stop: importing kstlib does not load it.
  */
-export const recordHolds = (project: string, report: ExecuteReport): Effect.Effect<void> =>
-  Effect.flatMap(Effect.promise(() => import("./holds.js")), (h) => h.recordHolds(project, report))
+export const recordHolds = (project: string, report: ExecuteReport, ahead: ReadonlyArray<string> = []): Effect.Effect<void> =>
+  Effect.flatMap(Effect.promise(() => import("./holds.js")), (h) => h.recordHolds(project, report, ahead))
+
+/** Held before the plan runs (holds.ts `holdAhead`): a watcher never starts again a session while its requested stop is under way. */
+export const holdAhead = (project: string, p: Plan): Effect.Effect<ReadonlyArray<string>> =>
+  !p.steps.some(holdsSession) ? Effect.succeed([]) : Effect.flatMap(Effect.promise(() => import("./holds.js")), (h) => h.holdAhead(project, p))
 
 export const requireConfigFile = (config: LoadedConfig) =>
   config.files.length === 0 ? Effect.fail(new ConfigNotFound({ path: null, searched: config.searched })) : Effect.void
@@ -112,20 +118,29 @@ const locked = <A, E, R>(config: LoadedConfig, wait: boolean, self: Effect.Effec
 
 type ConvergeError = ConfigNotFound | SessionNotInConfig | ApplyLocked | LockFailed
 
-/** Under the config's lock: plan (with `planning`), and unless nothing would change, report the plan and execute it. */
+/**
+ * Under the config's lock: plan (with `planning`), and unless nothing would change, report the plan
+ * and execute it; then `after`, changes or not.
+ */
 const converge = (
   planning: Effect.Effect<Planned, ConfigNotFound | SessionNotInConfig, Backends | KstlibConfig>,
-  options: ApplyOptions
+  options: ApplyOptions,
+  after: (planned: Planned) => Effect.Effect<void, never, Backends> = () => Effect.void
 ): Effect.Effect<ApplyResult, ConvergeError, Backends | KstlibConfig> =>
   Effect.gen(function*() {
     const config = yield* KstlibConfig
     yield* requireConfigFile(config)
     return yield* locked(config, options.waitLock ?? false, Effect.gen(function*() {
       const planned = yield* planning
-      if (!hasChanges(planned.plan)) return { planned, report: null }
+      if (!hasChanges(planned.plan)) {
+        yield* after(planned)
+        return { planned, report: null }
+      }
       yield* options.onPlan?.(planned) ?? Effect.void
+      const ahead = yield* holdAhead(config.project, planned.plan)
       const report = yield* execute(planned.plan, executeOptions(options))
-      yield* recordHolds(config.project, report)
+      yield* recordHolds(config.project, report, ahead)
+      yield* after(planned)
       return { planned, report }
     }))
   })
@@ -145,9 +160,20 @@ export const planDownFromConfig = (only: ReadonlyArray<string> = []) =>
     return { plan: planDown(observation.sessions, { project: config.project, only }), observation } satisfies Planned
   })
 
-/** `kstlib ops down [NAME...]`: lock, plan the removal of this project's sessions, execute, report. */
+/**
+ * The engines that answered, as places: where a whole-project `down` removes the project's own
+ * network when it is empty, also when `ops stop` had already deleted its last container.
+ */
+const answeredEngines = (observation: Observation): ReadonlyArray<Place> =>
+  observation.answered.flatMap((s) =>
+    s.backend === "container" && s.runtime !== undefined && s.runtime !== "swarm" ? [{ backend: "container" as const, runtime: s.runtime, ...hostField(s.host) }] : []
+  )
+
+/** `kstlib ops down [NAME...]`: lock, plan the removal of this project's sessions, execute, report; a whole-project down then removes the project's empty network. */
 export const down = (only: ReadonlyArray<string> = [], options: ApplyOptions = {}): Effect.Effect<ApplyResult, ConvergeError, Backends | KstlibConfig> =>
-  converge(planDownFromConfig(only), options)
+  Effect.flatMap(KstlibConfig, (config) =>
+    converge(planDownFromConfig(only), options, (planned) =>
+      only.length === 0 ? Effect.flatMap(Backends, (b) => b.releaseNetworks(answeredEngines(planned.observation), config.project)) : Effect.void))
 
 
 /**

@@ -6,7 +6,7 @@ import { escapeText, formatConfigIssue } from "../errors.js"
 import { describePlace, describeScope, placeOf } from "../place.js"
 import type { ExecuteReport, StepResult } from "./execute.js"
 import type { Change, Plan, Step, StepAction } from "./plan.js"
-import { actionOf, backendOf, isActionable, specOf, targetsOf } from "./plan.js"
+import { actionOf, backendOf, isActionable, networksOf, specOf, targetsOf } from "./plan.js"
 import type { Color, Style } from "../style.js"
 import { paint } from "../style.js"
 
@@ -165,7 +165,9 @@ export const planToJson = (p: Plan) => ({
   unchanged: p.unchanged,
   /** Start order (waves run one after the other; sessions of a wave in parallel); empty without depends_on. */
   waves: p.order.waves,
-  ...(Object.keys(p.order.unsatisfied).length === 0 ? {} : { unsatisfied: p.order.unsatisfied })
+  ...(Object.keys(p.order.unsatisfied).length === 0 ? {} : { unsatisfied: p.order.unsatisfied }),
+  /** The project networks the container launches join (created by the launch when absent); left out when none. */
+  ...(networksOf(p).length === 0 ? {} : { networks: networksOf(p) })
 })
 
 const past: Record<string, string> = { create: "created", replace: "replaced", start: "started", stop: "stopped", prune: "pruned" }

@@ -38,7 +38,7 @@ import type { Invalid, Plan } from "../reconcile/plan.js"
 import { boundTo, planRestartInPlace, planStart, planStop } from "../reconcile/plan.js"
 import type { ConfigEntry } from "../config/types.js"
 import { causeOf } from "../reconcile/render.js"
-import { recordHolds } from "../reconcile/reconciler.js"
+import { holdAhead, recordHolds } from "../reconcile/reconciler.js"
 import { EnvDigests } from "../spec/digest-key.js"
 import { followLog, logExists, readLog } from "../logs/files.js"
 import type { LogLine } from "../logs/format.js"
@@ -171,8 +171,9 @@ export interface StartResult {
 /** Runs a one-session plan through the executor; its first failure is the error. */
 const run = (p: Plan, settle: Duration.Input, stopTimeout: number | undefined, waitReady = false) =>
   Effect.gen(function*() {
+    const ahead = yield* holdAhead(p.project, p)
     const report = yield* execute(p, { settle, waitReady, ...(stopTimeout === undefined ? {} : { stopTimeout }) })
-    yield* recordHolds(p.project, report)
+    yield* recordHolds(p.project, report, ahead)
     const failed = report.results.find((r) => r.error !== null)
     if (failed !== undefined && failed.error !== null) return yield* Effect.fail(failed.error)
     return report.results

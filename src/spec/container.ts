@@ -17,6 +17,17 @@ export const containerFields = [
   row("log_volume", { default: null, fingerprint: "always" }),
   row("runtime", { default: "podman", fingerprint: "always" }),
   row("unsafe_mounts", { default: false, fingerprint: "when-set", encode: (v) => (v ? "true" : "false") }),
+  // how it runs: each only when set, so every existing session keeps its hash
+  row("network_mode", { default: null, fingerprint: "when-set", shownDefault: "project network", optional: true }),
+  row("user", { default: null, fingerprint: "when-set", optional: true }),
+  row("hostname", { default: null, fingerprint: "when-set", optional: true }),
+  row("init", { default: false, fingerprint: "when-set", encode: (v) => (v === true ? "true" : "false"), optional: true }),
+  row("read_only", { default: false, fingerprint: "when-set", encode: (v) => (v === true ? "true" : "false"), optional: true }),
+  row("pids_limit", { default: null, fingerprint: "when-set", encode: (n) => (n === null || n === undefined ? null : String(n)), optional: true }),
+  row("cap_add", { default: [], fingerprint: "when-set", encode: (c) => [...(c ?? [])].sort(), optional: true }),
+  row("cap_drop", { default: [], fingerprint: "when-set", encode: (c) => [...(c ?? [])].sort(), optional: true }),
+  row("labels", { default: {}, fingerprint: "when-set", optional: true }),
+  row("extra_hosts", { default: [], fingerprint: "when-set", encode: (h) => [...(h ?? [])].sort(), optional: true }),
   // swarm: tasks of the service; `replicas: 1` and no field hash alike
   row("replicas", { default: 1, fingerprint: "when-set", encode: String, updatable: true, optional: true }),
   // limits: when set only, so sessions without them keep their hash

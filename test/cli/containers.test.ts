@@ -93,6 +93,54 @@ describe.each(engines)("kstlib CLI with tmux + %s", (rt: RuntimeName) => {
     expect(plan.code, plan.stdout + plan.stderr).toBe(0)
   })
 
+  it("sessions reach each other by name on the project network, which plan --json names and down removes", async () => {
+    const [db, api] = [sb.name("db"), sb.name("api")]
+    sb.file("loop.sh", LOOP_SH)
+    sb.writeConfig({
+      [db]: containerEntry(rt, "nc -ll -p 5432 -e echo hi", { stop_timeout: 1 }),
+      [api]: containerEntry(rt, "sh /w/loop.sh", { volumes: [`${sb.dir}:/w:ro`] })
+    })
+    const r = sb.kstlib(["ops", "plan", "--json"])
+    expect(r.code, r.stderr).toBe(0)
+    const p = JSON.parse(r.stdout) as { project: string; networks?: ReadonlyArray<{ name: string; runtime: string; sessions: ReadonlyArray<string> }> }
+    const net = `kstlib-${p.project}`
+    expect(p.networks).toEqual([{ name: net, runtime: rt, host: null, sessions: [db, api] }])
+    const applied = sb.kstlib(["ops", "apply"])
+    expect(applied.code, applied.stdout + applied.stderr).toBe(0)
+    expect(sb.rt(rt, ["network", "inspect", net]).code).toBe(0)
+    // busybox's own resolver asks the engine's DNS (aardvark-dns, Docker's embedded server)
+    const resolved = await eventually(() => {
+      const out = sb.rt(rt, ["exec", api, "nslookup", db]).stdout.split("\n").slice(2).join("\n")
+      return out.includes("Address") ? out : undefined
+    })
+    expect(resolved).toBeDefined()
+    const down = sb.kstlib(["ops", "down"])
+    expect(down.code, down.stdout + down.stderr).toBe(0)
+    expect(sb.rt(rt, ["network", "inspect", net]).code).not.toBe(0)
+  })
+
+  it("down removes the project's network that a stop through kstlib left empty; a network of that name that is not the project's stays", () => {
+    const web = sb.name("web")
+    sb.writeConfig({ [web]: containerEntry(rt, "sleep 300", { stop_timeout: 1 }) })
+    const applied = sb.kstlib(["ops", "apply"])
+    expect(applied.code, applied.stdout + applied.stderr).toBe(0)
+    const project = (JSON.parse(sb.kstlib(["ops", "plan", "--json"]).stdout) as { project: string }).project
+    const net = `kstlib-${project}`
+    // a stop through kstlib deletes its own container: the network is left, and down has no container to remove
+    const stopped = sb.kstlib(["ops", "stop", web])
+    expect(stopped.code, stopped.stdout + stopped.stderr).toBe(0)
+    expect(sb.containerState(rt, web)).toBeNull()
+    expect(sb.rt(rt, ["network", "inspect", net]).code).toBe(0)
+    const down = sb.kstlib(["ops", "down"])
+    expect(down.code, down.stdout + down.stderr).toBe(0)
+    expect(sb.rt(rt, ["network", "inspect", net]).code).not.toBe(0)
+    // someone else's network of that name, empty: never removed (the sandbox's cleanup removes it)
+    expect(sb.rt(rt, ["network", "create", net]).code).toBe(0)
+    const again = sb.kstlib(["ops", "down"])
+    expect(again.code, again.stdout + again.stderr).toBe(0)
+    expect(sb.rt(rt, ["network", "inspect", net]).code).toBe(0)
+  })
+
   it("an edited tmux command and container image are replaced, and only they", () => {
     const { n, sessions } = mixed()
     sb.writeConfig(sessions)
@@ -234,7 +282,8 @@ describe.each(engines)("kstlib CLI with tmux + %s", (rt: RuntimeName) => {
     sb.writeConfig({ ...sessions, [n.ta]: tmuxEntry("sleep 302"), [n.ca]: { ...sessions[n.ca], image: tag } })
 
     const snapshot = () => ({
-      list: listJson(),
+      // CPU and memory are readings of the moment, not state: a dry run cannot hold them still
+      list: listJson().map(({ cpu_percent: _cpu, memory_bytes: _memory, ...rest }) => rest),
       tmux: sb.tmux(["ls", "-F", "#{session_name} #{session_created} #{pane_pid}"]).stdout,
       ps: sb.rt(rt, ["ps", "-a", "--format", "{{.Names}} {{.ID}} {{.Status}} {{.Image}}"]).stdout.split("\n")
         .filter((l) => l.startsWith(sb.prefix)).map((l) => l.replace(/Up .*? (\S+)$/u, "Up $1")).sort()

@@ -8,7 +8,7 @@
 import { spawn, spawnSync } from "node:child_process"
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
-import { join } from "node:path"
+import { basename, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { stringify } from "yaml"
 import type { RuntimeName } from "../../src/model.js"
@@ -232,7 +232,18 @@ export class Sandbox {
     }
     for (const runtime of availableEngines()) {
       const mine = this.containers(runtime)
-      if (mine.length > 0) this.rt(runtime, ["rm", "-f", ...(runtime === "podman" ? ["-t", "0"] : []), ...mine])
+      // the sandbox project's network (its directory's name is the project: unique to this test),
+      // also when kstlib already removed its containers (a stop deletes kstlib's own)
+      const own = `kstlib-${basename(this.dir).toLowerCase()}`
+      if (mine.length === 0) {
+        this.rt(runtime, ["network", "rm", own])
+        continue
+      }
+      // the project networks kstlib put them on (kstlib-<project>), removed after them when empty
+      const networks = this.rt(runtime, ["container", "inspect", "--format", "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}", ...mine])
+        .stdout.split(/\s+/u).filter((n) => n.startsWith("kstlib-"))
+      this.rt(runtime, ["rm", "-f", ...(runtime === "podman" ? ["-t", "0"] : []), ...mine])
+      for (const n of new Set([...networks, own])) this.rt(runtime, ["network", "rm", n])
     }
     for (const [runtime, tag] of this.imageTags) this.rt(runtime, ["rmi", tag])
     rmSync(this.dir, { recursive: true, force: true })
@@ -300,6 +311,9 @@ export type StatusJson = {
   readonly owned: boolean
   readonly in_sync: boolean | null
   readonly in_config: boolean
+  /** Readings of the moment (running sessions): CPU over the last window, resident memory. */
+  readonly cpu_percent?: number | null
+  readonly memory_bytes?: number | null
 }
 
 export const SUMMARY_LINE = /^Plan: \d+ to create, \d+ to replace, \d+ to start, \d+ to stop, \d+ to prune\./mu

@@ -1,9 +1,9 @@
 /**
  * The private env file of a container launch and the engine clients kstlib starts, on every way out
  * kstlib controls, through the built binary. The engine is a PATH shim `podman` (it answers `ps` and
- * `inspect` with nothing and records each `run`: its pid and the env file it was given), so a `run`
- * can hang on purpose and no real engine is driven. TMPDIR is the sandbox's own, so the env files
- * found there are this test's.
+ * `inspect` with nothing, `network` as Podman does, and records each `run`: its pid and the env file
+ * it was given), so a `run` can hang on purpose and no real engine is driven. TMPDIR is the
+ * sandbox's own, so the env files found there are this test's.
  */
 import { spawnSync } from "node:child_process"
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
@@ -57,12 +57,36 @@ const shimPids = () => (existsSync(log()) ? readFileSync(log(), "utf8").split("\
 const envFilesSeen = () => (existsSync(log()) ? readFileSync(log(), "utf8").split("\n").flatMap((l) => (l.startsWith("env ") ? [l.slice(4)] : [])) : [])
 const envDirs = () => readdirSync(tmp).filter((n) => n.startsWith("kstlib-env-"))
 
-/** `podman` first on PATH: `run` logs its pid and env file, then hangs (KT_HANG) or prints an id. */
+/**
+ * `podman` first on PATH: `run` logs its pid and env file, then hangs (KT_HANG) or prints an id.
+ * `network` answers as Podman 4.3 does: `inspect` of an absent network exits 125 with its wording,
+ * `create` records the labels it was given (one `key=value` a line, in the sandbox), which a later
+ * `inspect --format '{{json .Labels}}'` prints as JSON; `rm` forgets them.
+ */
 const shimPodman = () => {
   const bin = sb.subdir("shims")
-  writeFileSync(join(bin, "podman"), `#!/bin/sh
+  const networks = sb.subdir("shim-networks")
+  writeFileSync(join(bin, "podman"), String.raw`#!/bin/sh
 case "$1" in
   ps|container) echo '[]'; exit 0 ;;
+  network)
+    for a in "$@"; do name=$a; done
+    case "$2" in
+      create)
+        : > '${networks}'/"$name"
+        prev=
+        for a in "$@"; do [ "$prev" = --label ] && echo "$a" >> '${networks}'/"$name"; prev=$a; done
+        echo "$name"; exit 0 ;;
+      inspect)
+        if [ -f '${networks}'/"$name" ]; then
+          awk 'BEGIN { printf "{" } { i = index($0, "="); printf "%s\"%s\":\"%s\"", (NR > 1 ? "," : ""), substr($0, 1, i - 1), substr($0, i + 1) } END { print "}" }' '${networks}'/"$name"
+          exit 0
+        fi
+        echo "Error: inspecting object: network $name: unable to find network with name or ID $name: network not found" >&2
+        exit 125 ;;
+      rm) rm -f '${networks}'/"$name"; echo "$name"; exit 0 ;;
+    esac
+    exit 125 ;;
   run)
     echo "pid $$" >> '${log()}'
     prev=

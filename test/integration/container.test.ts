@@ -110,6 +110,8 @@ describe.each(engines)("container backend on %s", (rt) => {
     const byLabel = spawnSync(rt, ["ps", "-a", "-q", "--filter", `label=${RUN_LABEL}`], { encoding: "utf8" }).stdout ?? ""
     const ids = [...new Set(`${byName}\n${byLabel}`.split("\n").map((s) => s.trim()).filter((s) => s !== ""))]
     if (ids.length > 0) spawnSync(rt, [...rmArgs(rt), ...ids], { stdio: "ignore" })
+    // the project network these launches created; the engine refuses while another run's containers are on it
+    spawnSync(rt, ["network", "rm", `kstlib-${PROJECT}`], { stdio: "ignore" })
   })
 
   it.live("the engine is on PATH and answers observe", () =>

@@ -6,7 +6,7 @@
  */
 import { TEST_IMAGE, requireEngines } from "../support/engines.js"
 import { NodeServices } from "@effect/platform-node"
-import { describe, expect, it } from "@effect/vitest"
+import { afterAll, describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Result } from "effect"
 import { execFileSync, spawnSync } from "node:child_process"
 import { randomBytes } from "node:crypto"
@@ -14,13 +14,18 @@ import { existsSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { Backends } from "../../src/backends/registry.js"
 import type { ContainerSpec, ObservedSession, ReadySpec, RuntimeName, TmuxSpec } from "../../src/model.js"
-import { containerSpec, launchOf, PROJECT, tmuxSpec } from "../support/factories.js"
+import { containerSpec, launchOf, tmuxSpec } from "../support/factories.js"
 import { usePrivateTmux } from "../support/privateTmux.js"
 
 const suite = usePrivateTmux("supervision")
 const engines = requireEngines("supervision integration")
 const BackendsLive = Backends.layerWith.pipe(Layer.provide(NodeServices.layer))
 const RUN = randomBytes(4).toString("hex")
+/** This run's own project: its containers' network (`kstlib-<project>`) is this run's, removed after it. */
+const PROJECT = `kt-sup-${RUN}`
+afterAll(() => {
+  for (const rt of engines) spawnSync(rt, ["network", "rm", `kstlib-${PROJECT}`], { stdio: "ignore", timeout: 60_000 })
+})
 let counter = 0
 const uniq = (what: string) => `kstlib-t-${RUN}-${what}-${++counter}`
 

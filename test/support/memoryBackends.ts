@@ -289,6 +289,7 @@ export const memoryBackends = (
             const entry = o.mark.applied === null ? null : entryOfFingerprint(o.mark.applied)
             return entry === null ? null : { entry, notes: [] }
           })),
+        releaseNetworks: (places, project) => Effect.forEach(places, (place) => event(`release-network ${describePlace(place)} ${project}`), { discard: true }),
         sendKeys: (o, keys) =>
           o.backend === "container"
             ? Effect.fail(new Unsupported({ session: o.name, backend: o.backend, operation: "send-keys", hint: "" }))

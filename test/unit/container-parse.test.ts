@@ -314,6 +314,10 @@ describe("argv", () => {
       `io.kstlib.spec=${specHash(s)}`,
       "--label",
       `io.kstlib.applied=${encodeFingerprint(fingerprint(s))}`,
+      "--network",
+      "kstlib-proj",
+      "--network-alias",
+      "web",
       "-w",
       "/srv",
       "--env-file",
@@ -401,6 +405,9 @@ describe("argv", () => {
   })
 })
 
+/** `network inspect --format {{json .Labels}}` of project proj's network. */
+const OUR_NETWORK = `{"io.kstlib.managed":"true","io.kstlib.project":"proj"}\n`
+
 describe("service over a fake spawner", () => {
   it.live("observe: one ps per runtime on PATH, both dialects merged", () => {
     const fake = fakeSpawner((cmd) => ({ stdout: cmd === "podman" ? podmanPs : dockerPs }))
@@ -464,12 +471,14 @@ describe("service over a fake spawner", () => {
         const file = args[i + 1]!
         seen.push(file, fs.readFileSync(file, "utf8"), (fs.statSync(file).mode & 0o777).toString(8))
       }
+      if (args[0] === "network") return { stdout: OUR_NETWORK }
       return args[0] === "run" ? { stdout: "abc123\n" } : { exitCode: 99 }
     })
     return Effect.gen(function*() {
       const rs = yield* (yield* Containers).launch([launchOf(spec({ env: { TOKEN: "s3cret" } })), launchOf(spec({ name: "other" }))], { project: "proj" })
       expect(rs.map((r) => r._tag)).toEqual(["Success", "Success"])
-      expect(fake.calls.map((c) => c[1])).toEqual(["run", "run"])
+      // each launch looks at the project network first (concurrently: the order between them is open)
+      expect(fake.calls.map((c) => c[1]).sort()).toEqual(["network", "network", "run", "run"])
       expect(fake.calls.flat().join(" ")).not.toContain("s3cret")
       expect(seen.slice(1)).toEqual(["TOKEN=s3cret\n", "600"])
       expect(fs.existsSync(seen[0]!)).toBe(false)
@@ -481,6 +490,7 @@ describe("service over a fake spawner", () => {
     const engine = (socket: string) => (cmd: string, args: ReadonlyArray<string>) => {
       if (cmd === "podman" && args[0] === "info") return { stdout: `${socket}\n` }
       if (cmd === "docker" && args[0] === "context") return { stdout: `unix://${socket}\n` }
+      if (args[0] === "network") return { stdout: OUR_NETWORK }
       return args[0] === "run" ? { stdout: "abc\n" } : {}
     }
     it.live.each(["podman", "docker"] as const)("%s", (rt) => {

@@ -46,6 +46,36 @@ describe("kubernetesManifests", () => {
     expect(docs.find((d) => d["kind"] === "PersistentVolumeClaim")?.["metadata"].name).toBe("cache")
   })
 
+  it("the run options: numeric user, read_only and capabilities as the container's securityContext, hostname and host network on the pod; the rest a comment", () => {
+    const spec = containerSpec("db", {
+      user: "999:998",
+      read_only: true,
+      cap_add: ["CAP_NET_ADMIN"],
+      cap_drop: ["ALL"],
+      hostname: "db1.local",
+      network_mode: "host",
+      init: true,
+      pids_limit: 64,
+      extra_hosts: ["db.local:10.0.0.5", "db2.local:10.0.0.5", "v6:::1"]
+    })
+    const text = kubernetesManifests([valid(spec)], { project: "proj", digest: TEST_DIGEST, includeSecrets: false })
+    const pod = docsOf(text).find((d) => d["kind"] === "Deployment")!["spec"].template.spec
+    expect(pod.containers[0].securityContext).toEqual({
+      runAsUser: 999,
+      runAsGroup: 998,
+      readOnlyRootFilesystem: true,
+      capabilities: { add: ["NET_ADMIN"], drop: ["ALL"] }
+    })
+    expect(pod.hostname).toBe("db1")
+    expect(pod.hostNetwork).toBe(true)
+    expect(pod.hostAliases).toEqual([{ ip: "10.0.0.5", hostnames: ["db.local", "db2.local"] }, { ip: "::1", hostnames: ["v6"] }])
+    expect(text).toContain("init: true: a pod has no init option")
+    expect(text).toContain("pids_limit 64: a node setting")
+    const named = kubernetesManifests([valid(containerSpec("app", { user: "app" }))], { project: "proj", digest: TEST_DIGEST, includeSecrets: false })
+    expect(docsOf(named).find((d) => d["kind"] === "Deployment")!["spec"].template.spec.containers[0].securityContext).toBeUndefined()
+    expect(named).toContain("user app: Kubernetes takes numeric ids only")
+  })
+
   it("without --include-secrets: no Secret document and no value anywhere, a commented stub with the keys", () => {
     const text = kubernetesManifests([valid(web)], { project: "proj", digest: TEST_DIGEST, includeSecrets: false })
     expect(docsOf(text).filter((d) => d["kind"] === "Secret")).toEqual([])

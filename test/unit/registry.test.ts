@@ -36,6 +36,10 @@ const recording = (name: DriverName, calls: Array<string>, exec: boolean): Drive
   exec: () => Effect.succeed({ exitCode: 0, stdout: name, stderr: "" }),
   sendKeys: () => Effect.void,
   probe: () => Effect.succeed({ ready: true, detail: name }),
+  // only the engine driver has project networks
+  ...(name === "engine"
+    ? { releaseNetwork: (place, project) => Effect.sync(() => void calls.push(`${name}.releaseNetwork ${place.backend === "container" ? place.runtime : "tmux"}${place.host === undefined ? "" : `@${place.host}`} ${project}`)) }
+    : {}),
   usage: (sessions) =>
     Effect.sync(() => {
       calls.push(`${name}.usage ${sessions.map((o) => o.name).join(",")}`)
@@ -63,6 +67,18 @@ const p = containerSpec("p", { runtime: "podman" })
 const s = containerSpec("s", { runtime: "swarm" })
 
 describe("the driver table", () => {
+  it.effect("releaseNetworks: each engine place to the engine driver; tmux and swarm places have no project network", () =>
+    Effect.gen(function*() {
+      const { calls, registry } = setup()
+      yield* registry.releaseNetworks([
+        { backend: "container", runtime: "podman" },
+        { backend: "container", runtime: "docker", host: "edge1" },
+        { backend: "container", runtime: "swarm" },
+        { backend: "tmux", socket: null }
+      ], "proj")
+      expect(calls.sort()).toEqual(["engine.releaseNetwork docker@edge1 proj", "engine.releaseNetwork podman proj"])
+    }))
+
   it.effect("launch: one call per driver, results in the order given", () =>
     Effect.gen(function*() {
       const { calls, registry } = setup()

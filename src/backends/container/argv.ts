@@ -7,6 +7,7 @@ import type { ContainerSpec, RuntimeName } from "../../model.js"
 import { Marks, maxRestarts, restartPolicy } from "../../model.js"
 import type { Stamp } from "../../spec/fingerprint.js"
 import { encodeFingerprint } from "../../spec/fingerprint.js"
+import { projectNetwork } from "../../place.js"
 
 /** The labels kstlib reads its marks from (model.ts Marks). */
 const MARK_LABELS = [Marks.labelManaged, Marks.labelProject, Marks.labelSpec, Marks.labelApplied]
@@ -74,6 +75,10 @@ export const runArgs = (spec: ContainerSpec, stamp: Stamp, project: string, envF
     ...(logLabel === null ? [] : ["--label", `${Marks.labelLog}=${logLabel}`])
   ]
   args.push(...restartArgs(spec), ...stopSettingArgs(spec), ...limitArgs(spec))
+  // the project's network, the session's name its DNS alias there (created first: ensureNetwork)
+  if (spec.network_mode === undefined) args.push("--network", projectNetwork(project), "--network-alias", spec.name)
+  else args.push("--network", spec.network_mode)
+  args.push(...runOptionArgs(spec))
   if (spec.working_dir !== null) args.push("-w", spec.working_dir)
   if (envFile !== null) args.push("--env-file", envFile)
   for (const key of envViaClient(spec.env)) args.push("-e", key)
@@ -150,3 +155,62 @@ export const execArgs = (name: string, argv: ReadonlyArray<string>, interactive:
 ]
 
 export const attachArgs = (name: string): ReadonlyArray<string> => ["attach", END, name]
+
+/**
+ * The project's network (place.ts; Podman: netavark with aardvark-dns; Docker: a user-defined
+ * bridge). Not in the fingerprint: a container created before networks joins at its next
+ * (re)creation, so an upgrade recreates nothing.
+ */
+export { projectNetwork } from "../../place.js"
+
+/** The labels a project's network carries: kstlib's managed mark and the project, as on its containers. */
+export const networkLabels = (project: string): Readonly<Record<string, string>> => ({
+  [Marks.labelManaged]: Marks.managedValue.container,
+  [Marks.labelProject]: project
+})
+
+/** `network inspect` of one network, its labels as JSON (an absent network exits non-zero on both engines). */
+export const networkInspectArgs = (name: string): ReadonlyArray<string> => ["network", "inspect", "--format", "{{json .Labels}}", END, name]
+
+export const networkCreateArgs = (project: string): ReadonlyArray<string> => [
+  "network",
+  "create",
+  ...Object.entries(networkLabels(project)).flatMap(([k, v]) => ["--label", `${k}=${v}`]),
+  END,
+  projectNetwork(project)
+]
+
+/** Without `-f`: both engines refuse to remove a network that containers are still on. */
+export const networkRmArgs = (name: string): ReadonlyArray<string> => ["network", "rm", END, name]
+
+/** Whether `network inspect`'s labels (`{{json .Labels}}`) are exactly the project's marks: only then is the network ours. */
+export const isProjectNetwork = (labelsJson: string, project: string): boolean => {
+  let labels: unknown
+  try {
+    labels = JSON.parse(labelsJson.trim().split("\n")[0] ?? "")
+  } catch {
+    return false
+  }
+  if (labels === null || typeof labels !== "object" || Array.isArray(labels)) return false
+  const own = labels as Record<string, unknown>
+  return Object.entries(networkLabels(project)).every(([k, v]) => own[k] === v)
+}
+
+/** Engine wording of "no such network" (Podman 4.3, Docker 20.10 and 28.x). */
+export const isNoSuchNetwork = (stderr: string): boolean => /network not found|not found|no such network/iu.test(stderr)
+
+/** `user`, `hostname`, `init`, `read_only`, `pids_limit`, `cap_add`, `cap_drop`, `labels`, `extra_hosts`: the engines' own options, only when set. */
+export const runOptionArgs = (spec: ContainerSpec): ReadonlyArray<string> => [
+  ...(spec.user === undefined ? [] : ["--user", spec.user]),
+  ...(spec.hostname === undefined ? [] : ["--hostname", spec.hostname]),
+  ...(spec.init === true ? ["--init"] : []),
+  ...(spec.read_only === true ? ["--read-only"] : []),
+  ...(spec.pids_limit === undefined ? [] : ["--pids-limit", String(spec.pids_limit)]),
+  ...(spec.cap_add ?? []).flatMap((c) => ["--cap-add", c]),
+  ...(spec.cap_drop ?? []).flatMap((c) => ["--cap-drop", c]),
+  ...Object.keys(spec.labels ?? {}).sort().flatMap((k) => ["--label", `${k}=${spec.labels![k]!}`]),
+  ...(spec.extra_hosts ?? []).flatMap((h) => ["--add-host", h])
+]
+
+/** Whether a launch needs the project network (a session with `network_mode` leaves it). */
+export const joinsProjectNetwork = (spec: ContainerSpec): boolean => spec.network_mode === undefined

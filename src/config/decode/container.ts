@@ -71,6 +71,13 @@ export const containerSpecOf = (
         : `host '${host}' runs ${hostRuntime} (ops.hosts.${host}.runtime); set it to ${runtime} there, or drop runtime: here`
     )
   }
+  const RUN_OPTIONS = ["network_mode", "user", "hostname", "init", "read_only", "pids_limit", "cap_add", "cap_drop", "labels", "extra_hosts"] as const
+  if (runtime === "swarm") {
+    for (const key of RUN_OPTIONS) if (v[key] !== undefined) report([key], "not for runtime: swarm yet (a Podman or Docker option); set it on the image or the service by hand")
+  }
+  if (v.network_mode !== undefined && v.ports !== undefined && v.ports !== null && v.ports.length > 0) {
+    report(["ports"], `ports are not published with network_mode: ${v.network_mode} (${v.network_mode === "host" ? "the container already uses this machine's ports" : "the container has no network"})`)
+  }
   if (v.replicas !== undefined && runtime !== "swarm") report(["replicas"], "only for runtime: swarm (a Podman or Docker session is one container)")
   return {
     backend: "container",
@@ -83,6 +90,7 @@ export const containerSpecOf = (
     log_volume: v.log_volume === undefined || v.log_volume === null ? null : mount(["log_volume"], v.log_volume),
     runtime,
     unsafe_mounts,
+    ...Object.fromEntries(RUN_OPTIONS.flatMap((k) => (v[k] === undefined ? [] : [[k, v[k]]]))),
     ...(v.replicas === undefined ? {} : { replicas: v.replicas }),
     ...limitsOf(v.memory, v.cpus)
   }

@@ -64,8 +64,8 @@ describe("compose: awesome-compose files", () => {
       "traefik.http.routers.go.rule": "Path(`/`)",
       "traefik.http.services.go.loadbalancer.server.port": "80"
     })
-    // needs: build, labels (issue 22)
-    expectValid(r, { pending: ["build", "labels"] })
+    // needs: build (issue 22.3)
+    expectValid(r, { pending: ["build"] })
   })
 
   it("react-express-mongodb: an anonymous volume becomes a named one, declared", () => {
@@ -90,12 +90,37 @@ describe("compose: awesome-compose files", () => {
     expect(skipped(r)["services.cloudflared.networks.dns-net.ipv4_address"]).toContain("network setting")
     expect(skipped(r)["version"]).toContain("obsolete")
     const vars = ["TIMEZONE", "PIHOLE_PW", "PIHOLE_ROUTER_IP", "PIHOLE_NETWORK_DOMAIN", "PIHOLE_REVERSE_DNS", "PIHOLE_HOST_IP", "PIHOLE_HOST_IPV6"]
-    // needs: cap_add, networks, ops.networks (issue 22)
-    expectValid(r, { pending: ["cap_add", "networks", "ops.networks"], env: Object.fromEntries(vars.map((v) => [v, "x"])) })
+    // needs: networks, ops.networks (issue 22)
+    expectValid(r, { pending: ["networks", "ops.networks"], env: Object.fromEntries(vars.map((v) => [v, "x"])) })
   })
 })
 
 describe("compose: each key", () => {
+  it("the container run options are carried and validate as they are (issue 22); network_mode: bridge is the project network", () => {
+    const r = compose(`
+services:
+  db:
+    image: postgres:16
+    user: "999:999"
+    hostname: db1
+    init: true
+    read_only: true
+    pids_limit: 100
+    cap_add: [NET_ADMIN]
+    cap_drop: [ALL]
+    network_mode: bridge
+  tool:
+    image: busybox
+    network_mode: host
+`)
+    expect(session(r, "db")).toMatchObject({ user: "999:999", hostname: "db1", init: true, read_only: true, pids_limit: 100, cap_add: ["NET_ADMIN"], cap_drop: ["ALL"] })
+    expect(session(r, "db")["network_mode"]).toBeUndefined()
+    expect(noted(r)["services.db.network_mode"]).toContain("project's network")
+    expect(session(r, "tool")["network_mode"]).toBe("host")
+    expect(skipped(r)).toEqual({})
+    expectValid(r)
+  })
+
   it("a service of today's fields only validates whole", () => {
     const r = compose(`
 services:
@@ -272,7 +297,7 @@ configs:
     expect(why["services.api.labels[\"io.kstlib.managed\"]"]).toContain("ownership marks")
     expect(why["services.worker.privileged"]).toContain("unsafe_privileged: true")
     expect(why["services.worker.profiles"]).toContain("state: stopped")
-    expect(why["services.api.network_mode"]).toContain("bridge, host or none")
+    expect(why["services.api.network_mode"]).toContain("host or none, or left out for the project's network")
     expect(noted(r)["services.api.environment.FROM_HOST"]).toContain("${FROM_HOST-}")
     // every report entry of a service names its session (the YAML puts it above that session)
     expect(r.notCarried.filter((n) => n.where.startsWith("services.")).every((n) => n.session !== undefined)).toBe(true)
