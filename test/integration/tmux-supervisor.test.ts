@@ -101,7 +101,7 @@ describe("tmux supervisor: restarts", () => {
       // every tmux client run through kstlib's tmux_binary is logged: who ran it (inside a pane or not) and what
       const log = file("tmux-calls")
       const wrapper = file("tmux-wrapper")
-      writeFileSync(wrapper, `#!/bin/sh\nprintf '%s|%s\\n' "\${TMUX_PANE:-outside}" "$1 $2 $3 $4" >> '${log}'\nexec tmux "$@"\n`)
+      writeFileSync(wrapper, `#!/bin/sh\nprintf '%s|%s\\n' "\${TMUX_PANE:-outside}" "$1 $2 $3 $4 $5" >> '${log}'\nexec tmux "$@"\n`)
       chmodSync(wrapper, 0o755)
       const runs = file("runs")
       const s = spec("nocall", `echo run >> ${runs}; sleep 1; exit 1`, sock, { restart: "on-failure", max_restarts: 10 })
@@ -112,8 +112,8 @@ describe("tmux supervisor: restarts", () => {
       expect(yield* waitFor(() => linesOf(runs).length >= 3, 10)).toBe(true)
       const calls = linesOf(log)
       expect(calls.filter((l) => l.startsWith("outside|")).length).toBe(outsideBefore)
-      // the supervisor's own bookkeeping, from inside the pane
-      expect(calls.some((l) => /^%\d+\|set-option -t %\d+ @kstlib-restarts/u.test(l))).toBe(true)
+      // the supervisor's own bookkeeping (pane options), from inside the pane
+      expect(calls.some((l) => /^%\d+\|set-option -p -t %\d+ @kstlib-restarts/u.test(l))).toBe(true)
       expect(tmuxOut(sock, "display-message", "-p", "-t", "=nocall:", "#{pane_pid} #{pane_dead}").trim()).toBe(`${panePid} 0`)
       expect(tmuxOut(sock, "show-options", "-H", "-t", "=nocall:", "pane-died")).not.toContain("pane-died")
     }).pipe(Effect.scoped, Effect.provide(BackendsLive)), 30_000)
