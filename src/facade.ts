@@ -153,6 +153,22 @@ export const make: Effect.Effect<KstlibService, never, Backends | KstlibConfig> 
   }
 })
 
+/** `Kstlib.layer`: on any spawner; a config given loaded cannot fail. */
+function kstlibLayer(
+  options: LayerOptions & { readonly config: LoadedConfig }
+): Layer.Layer<Kstlib | KstlibServices, never, ChildProcessSpawner.ChildProcessSpawner>
+function kstlibLayer(options?: LayerOptions): Layer.Layer<Kstlib | KstlibServices, ConfigLoadError, ChildProcessSpawner.ChildProcessSpawner>
+function kstlibLayer(options: LayerOptions = {}): Layer.Layer<Kstlib | KstlibServices, ConfigLoadError, ChildProcessSpawner.ChildProcessSpawner> {
+  return Layer.effect(Kstlib, make).pipe(Layer.provideMerge(servicesLayer(options)))
+}
+
+/** `Kstlib.layerNode`: on Node's spawner. */
+function kstlibLayerNode(options: LayerOptions & { readonly config: LoadedConfig }): Layer.Layer<Kstlib | KstlibServices>
+function kstlibLayerNode(options?: LayerOptions): Layer.Layer<Kstlib | KstlibServices, ConfigLoadError>
+function kstlibLayerNode(options: LayerOptions = {}): Layer.Layer<Kstlib | KstlibServices, ConfigLoadError> {
+  return kstlibLayer(options).pipe(Layer.provide(nodeSpawnerLayer))
+}
+
 /**
  * kstlib as one service. Its layer loads the config (or takes one), builds every backend on the
  * spawner it is given and configures them from the config; the methods need nothing more.
@@ -165,14 +181,14 @@ export const make: Effect.Effect<KstlibService, never, Backends | KstlibConfig> 
  *   program.pipe(Effect.provide(Kstlib.layerNode({ config: { path: "kstlib.conf.yml" } })))
  */
 export class Kstlib extends Context.Service<Kstlib, KstlibService>()("kstlib/Kstlib") {
+  /** The service over `Backends` and `KstlibConfig` in context (in-memory ones in tests: `kstlib/testing`). */
+  static readonly make = make
   /**
-   * On any `ChildProcessSpawner` (Node's, or `kstlib/testing`'s fake one). Also provides `Backends`
-   * and `KstlibConfig`, for the free functions.
+   * On any `ChildProcessSpawner` (Node's, or `kstlib/testing`'s fake one), with every config setting
+   * (`ops.tmux_binary`, `ops.hosts`, the runtimes) and the options' settings. Also provides
+   * `Backends` and `KstlibConfig`, for the free functions.
    */
-  static readonly layer = (options: LayerOptions = {}): Layer.Layer<Kstlib | KstlibServices, ConfigLoadError, ChildProcessSpawner.ChildProcessSpawner> =>
-    Layer.effect(Kstlib, make).pipe(Layer.provideMerge(servicesLayer(options)))
-
-  /** On Node's process spawner. */
-  static readonly layerNode = (options: LayerOptions = {}): Layer.Layer<Kstlib | KstlibServices, ConfigLoadError> =>
-    Kstlib.layer(options).pipe(Layer.provide(nodeSpawnerLayer))
+  static readonly layer = kstlibLayer
+  /** The same on Node's process spawner. */
+  static readonly layerNode = kstlibLayerNode
 }

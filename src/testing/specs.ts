@@ -1,13 +1,13 @@
 /** Plain-data factories for the pure reconciler tests: specs (from the field tables' defaults), config entries, observed sessions, plan options. */
-import type { ConfigEntry } from "../../src/config/types.js"
-import type { ConfigIssue } from "../../src/errors.js"
-import type { ConfiguredSpec, ContainerSpec, ObservedSession, RuntimeName, SessionSpec, TmuxSpec } from "../../src/model.js"
-import { NO_MARK } from "../../src/model.js"
-import type { Scope } from "../../src/place.js"
-import type { PlanOptions } from "../../src/reconcile/plan.js"
-import { containerDefaults } from "../../src/spec/container.js"
-import { fingerprint as fingerprintWithDigest, keyedDigest, specHash as specHashWithDigest, stampOf } from "../../src/spec/fingerprint.js"
-import { tmuxDefaults } from "../../src/spec/tmux.js"
+import type { ConfigEntry } from "../config/types.js"
+import type { ConfigIssue } from "../errors.js"
+import type { ConfiguredSpec, ContainerSpec, ObservedSession, RuntimeName, SessionSpec, TmuxSpec } from "../model.js"
+import { NO_MARK } from "../model.js"
+import type { Scope } from "../place.js"
+import type { PlanOptions } from "../reconcile/plan.js"
+import { containerDefaults } from "../spec/container.js"
+import { fingerprint as fingerprintWithDigest, keyedDigest, specHash as specHashWithDigest, stampOf } from "../spec/fingerprint.js"
+import { tmuxDefaults } from "../spec/tmux.js"
 
 export const CONFIG_FILE = "/cfg/kstlib.conf.yml"
 
@@ -101,7 +101,7 @@ export const planOptions = (
 /** The fingerprint and hash the tests compare, under TEST_DIGEST. */
 export const fingerprint = (spec: ConfiguredSpec) => fingerprintWithDigest(spec, TEST_DIGEST)
 export const specHash = (spec: ConfiguredSpec) => specHashWithDigest(spec, TEST_DIGEST)
-export { hashFingerprint } from "../../src/spec/fingerprint.js"
+export { hashFingerprint } from "../spec/fingerprint.js"
 
 /** A create of `spec`, as the planner hands it to a driver. */
 export const launchOf = <S extends SessionSpec>(spec: S): { readonly spec: S; readonly stamp: ReturnType<typeof stampOf>; readonly changes: null } => ({

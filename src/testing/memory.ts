@@ -5,14 +5,14 @@
  * or remove). Times are read from the Clock, so under `it.effect` they are TestClock times.
  */
 import { Clock, Context, Duration, Effect, Layer, Ref, Result, Stream } from "effect"
-import type { BackendObservation, ExecResult, Launch, StopOptions, StopOutcome } from "../../src/backends/driver.js"
-import { Backends } from "../../src/backends/registry.js"
-import { SessionNotFound, SessionStartFailed, SessionStopFailed, Unsupported } from "../../src/errors.js"
-import type { BackendKind, ObservedSession, SessionSpec } from "../../src/model.js"
-import type { Place } from "../../src/place.js"
-import { describePlace, placeOf, samePlace } from "../../src/place.js"
-import type { Stamp } from "../../src/spec/fingerprint.js"
-import { owned } from "./factories.js"
+import type { BackendObservation, ExecResult, Launch, StopOptions, StopOutcome } from "../backends/driver.js"
+import { Backends } from "../backends/registry.js"
+import { SessionNotFound, SessionStartFailed, SessionStopFailed, Unsupported } from "../errors.js"
+import type { BackendKind, ObservedSession, SessionSpec } from "../model.js"
+import type { Place } from "../place.js"
+import { describePlace, placeOf, samePlace } from "../place.js"
+import type { Stamp } from "../spec/fingerprint.js"
+import { owned } from "./specs.js"
 
 /** How sessions (by name) misbehave. */
 export interface Behavior {
