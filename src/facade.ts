@@ -5,7 +5,7 @@
  * (`apply`, `planFromConfig`, `Sessions.*`) stay for programs that compose the services themselves.
  */
 import type { Duration } from "effect"
-import { Context, Effect, Layer, Queue, Stream } from "effect"
+import { Context, Effect, Layer, Queue, Scope, Stream } from "effect"
 import type { ChildProcessSpawner } from "effect/process"
 import type { Backends } from "./backends/registry.js"
 import { KstlibConfig } from "./config/service.js"
@@ -81,10 +81,25 @@ export interface KstlibService {
   readonly apply: (request?: PlanRequest, options?: ApplyOptions) => Effect.Effect<ApplyReport, ConvergeError>
   /** `apply`, its progress as a stream of events ending with `Done`. */
   readonly applyEvents: (request?: PlanRequest, options?: RunOptions) => Stream.Stream<ApplyEvent, ConvergeError>
+  /**
+   * `apply` with its progress handed to `onEvent`, which may fail and need services of its own: its
+   * error ends the run (running steps still finish) and is this Effect's error.
+   */
+  readonly applyWith: <E, R>(
+    onEvent: (event: ApplyEvent) => Effect.Effect<void, E, R>,
+    request?: PlanRequest,
+    options?: RunOptions
+  ) => Effect.Effect<ApplyReport, ConvergeError | E, R>
   /** Lock, plan the removal of this project's sessions (or `only`), execute, report. */
   readonly down: (only?: ReadonlyArray<string>, options?: ApplyOptions) => Effect.Effect<ApplyReport, ConvergeError>
   /** `down`, its progress as a stream of events ending with `Done`. */
   readonly downEvents: (only?: ReadonlyArray<string>, options?: RunOptions) => Stream.Stream<ApplyEvent, ConvergeError>
+  /** `down` with its progress handed to `onEvent` (as `applyWith`). */
+  readonly downWith: <E, R>(
+    onEvent: (event: ApplyEvent) => Effect.Effect<void, E, R>,
+    only?: ReadonlyArray<string>,
+    options?: RunOptions
+  ) => Effect.Effect<ApplyReport, ConvergeError | E, R>
   /** Each config entry, valid or rejected (never fails: a rejected entry is data). */
   readonly validate: () => Effect.Effect<ValidationReport>
   /** Every session of the config and every session of this project's that runs, as `list` shows them. */
@@ -118,6 +133,19 @@ const eventsOf = (
     }).pipe(Effect.flatMap((result) => emit({ _tag: "Done", result })), Effect.andThen(Queue.end(queue)))
   })
 
+/** Each event to `onEvent`, in order; the report of the last one (`Done`, always last). */
+const consume = <E, R>(
+  events: Stream.Stream<ApplyEvent, ConvergeError>,
+  onEvent: (event: ApplyEvent) => Effect.Effect<void, E, R>
+): Effect.Effect<ApplyReport, ConvergeError | E, R> =>
+  events.pipe(
+    Stream.mapEffect((e) => Effect.as(onEvent(e), e)),
+    Stream.runLast,
+    Effect.flatMap((last) =>
+      last._tag === "Some" && last.value._tag === "Done" ? Effect.succeed(last.value.result) : Effect.die(new Error("kstlib bug: events without Done"))
+    )
+  )
+
 const validation = (config: LoadedConfig): ValidationReport => ({
   files: config.files,
   project: config.project,
@@ -128,20 +156,25 @@ const validation = (config: LoadedConfig): ValidationReport => ({
 
 /** The service over the services in context: each method gets them provided. */
 export const make: Effect.Effect<KstlibService, never, Backends | KstlibConfig> = Effect.gen(function*() {
-  // everything the layer below provided, the settings' references too (tmux binary, hosts, digest)
-  const context = yield* Effect.context<Backends | KstlibConfig>()
+  // everything the layer below provided, the settings' references too (tmux binary, hosts, digest);
+  // not the layer's own Scope: a method's resources belong to its caller's scope
+  const context = Context.omit(Scope.Scope)(yield* Effect.context<Backends | KstlibConfig>())
   const config = Context.get(context, KstlibConfig)
   const provide = <A, E>(self: Effect.Effect<A, E, Backends | KstlibConfig>): Effect.Effect<A, E> => Effect.provide(self, context)
   const provideStream = <A, E>(self: Stream.Stream<A, E, Backends | KstlibConfig>): Stream.Stream<A, E> => Stream.provideContext(self, context)
   const session = (name: string, selector: Selector = {}) => makeHandle(name, selector, { effect: provide, stream: provideStream })
+  const applyEvents = (request: PlanRequest = {}, options: RunOptions = {}) => provideStream(eventsOf((o) => apply(request, o), options))
+  const downEvents = (only: ReadonlyArray<string> = [], options: RunOptions = {}) => provideStream(eventsOf((o) => down(only, o), options))
   return {
     config,
     plan: (request = {}) => provide(planFromConfig(request)),
     planDown: (only = []) => provide(planDownFromConfig(only)),
     apply: (request = {}, options = {}) => provide(apply(request, options)),
-    applyEvents: (request = {}, options = {}) => provideStream(eventsOf((o) => apply(request, o), options)),
+    applyEvents,
+    applyWith: (onEvent, request, options) => consume(applyEvents(request, options), onEvent),
     down: (only = [], options = {}) => provide(down(only, options)),
-    downEvents: (only = [], options = {}) => provideStream(eventsOf((o) => down(only, o), options)),
+    downWith: (onEvent, only, options) => consume(downEvents(only, options), onEvent),
+    downEvents,
     validate: () => Effect.succeed(validation(config)),
     list: () =>
       provide(Effect.gen(function*() {

@@ -1,12 +1,11 @@
 /**
  * A small library built on kstlib's `Kstlib` service: `deploy` converges the config and reports
- * progress through a handler of the caller's own (any error, any services: it consumes the
- * stream of step events), then fails with a typed `StepsFailed` if any step did not succeed.
+ * progress through a handler of the caller's own (any error, any services: `applyWith`), then fails with a typed `StepsFailed` if any step did not succeed.
  * `examples/library/deploy.test.ts` unit-tests it on kstlib/testing's in-memory backends.
  */
 import type { Duration } from "effect"
-import { Effect, Stream } from "effect"
-import type { ApplyEvent, ApplyReport } from "kstlib"
+import { Effect } from "effect"
+import type { ApplyEvent } from "kstlib"
 import { actionOf, Kstlib, renderPlan, requireSuccess } from "kstlib"
 
 /** One progress line per event worth a line (the plan, each finished step). */
@@ -33,14 +32,13 @@ export const deploy = <E, R>(
 ) =>
   Effect.gen(function*() {
     const kstlib = yield* Kstlib
-    let report: ApplyReport | null = null
-    yield* kstlib.applyEvents({ only: options.names ?? [] }, options.settle === undefined ? {} : { settle: options.settle }).pipe(
-      Stream.runForEach((e) => {
-        if (e._tag === "Done") report = e.result
+    const report = yield* kstlib.applyWith(
+      (e) => {
         const line = progressLine(e)
         return line === null ? Effect.void : onLine(line)
-      })
+      },
+      { only: options.names ?? [] },
+      options.settle === undefined ? {} : { settle: options.settle }
     )
-    // the stream always ends with Done: the report is there
-    return yield* requireSuccess(report!)
+    return yield* requireSuccess(report)
   })

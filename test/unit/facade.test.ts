@@ -61,6 +61,18 @@ describe("Kstlib on in-memory backends", () => {
       expect(done?._tag === "Done" ? failedSteps(done.result) : null).toEqual([])
     }).pipe(Effect.provide(memoryLayer({ sessions: [web, api] }))))
 
+  it.effect("applyWith hands each event to a handler with its own error; that error ends the run and is the result's", () =>
+    Effect.gen(function*() {
+      const kstlib = yield* Kstlib
+      const seen: Array<string> = []
+      const r = yield* kstlib.applyWith((e) => Effect.sync(() => void seen.push(e._tag)), {}, { settle: 0 })
+      expect(seen[0]).toBe("Planned")
+      expect(seen.at(-1)).toBe("Done")
+      expect(failedSteps(r)).toEqual([])
+      const error = yield* Effect.flip(kstlib.downWith((e) => (e._tag === "Planned" ? Effect.fail("no thanks" as const) : Effect.void), [], { settle: 0 }))
+      expect(error).toBe("no thanks")
+    }).pipe(Effect.provide(memoryLayer({ sessions: [web] }))))
+
   it.effect("a blocked step (rejected entry) and a failed launch are both in failedSteps; down removes only what is ours", () =>
     Effect.gen(function*() {
       const kstlib = yield* Kstlib
