@@ -139,7 +139,7 @@ export { Backends, type BackendsService, DRIVERS_OF, registryOf } from "./backen
 export { Tmux, TmuxBinary } from "./backends/tmux.js"
 export { Containers } from "./backends/container.js"
 export { Swarm } from "./backends/swarm.js"
-export { SshBinary, SshHosts } from "./transport/ssh.js"
+export { SshBinary, SshControlDirectory, SshHosts } from "./transport/ssh.js"
 export { CallTimeout } from "./proc.js"
 
 // the reconciler

@@ -2,13 +2,13 @@
  * The one seam: every service a kstlib program needs, on any `ChildProcessSpawner` (Node's, a
  * counting one, the fake one of `kstlib/testing`), configured from a loaded config.
  */
-import { Layer } from "effect"
+import { Effect, Layer } from "effect"
 import type { ChildProcessSpawner } from "effect/process"
 import { CallTimeout, nodeSpawnerLayer } from "./proc.js"
 import { Backends } from "./backends/registry.js"
 import type { SocketDirectory } from "./backends/tmux/sockets.js"
 import { TmuxSocketDirectory } from "./backends/tmux/sockets.js"
-import { SshHosts } from "./transport/ssh.js"
+import { SshControlDirectory, SshHosts } from "./transport/ssh.js"
 import type { PathLookupService } from "./transport/path.js"
 import { PathLookup } from "./transport/path.js"
 import { TmuxBinary } from "./backends/tmux.js"
@@ -43,6 +43,11 @@ export interface LayerOptions {
   readonly tmuxSocketDirectory?: SocketDirectory | undefined
   /** How programs are found on PATH (default: the real PATH). */
   readonly pathLookup?: PathLookupService | undefined
+  /**
+   * The directory of ssh's control sockets (default: `$XDG_RUNTIME_DIR/kstlib-ssh`, created 0700 on
+   * first use). Given, it is used as it is and never created (a test on a fake spawner).
+   */
+  readonly sshControlDirectory?: string | undefined
   /** Seconds any one external call may take (default: `KSTLIB_CALL_TIMEOUT`, else 60). */
   readonly callTimeout?: number | undefined
 }
@@ -70,7 +75,10 @@ const settingsLayer = (options: LayerOptions) =>
     options.logDirectory === undefined ? Layer.empty : Layer.succeed(LogDirectory, options.logDirectory),
     options.tmuxSocketDirectory === undefined ? Layer.empty : Layer.succeed(TmuxSocketDirectory, options.tmuxSocketDirectory),
     options.pathLookup === undefined ? Layer.empty : Layer.succeed(PathLookup, options.pathLookup),
-    options.callTimeout === undefined ? Layer.empty : Layer.succeed(CallTimeout, options.callTimeout)
+    options.callTimeout === undefined ? Layer.empty : Layer.succeed(CallTimeout, options.callTimeout),
+    options.sshControlDirectory === undefined
+      ? Layer.empty
+      : Layer.succeed(SshControlDirectory, { ensure: Effect.succeed(options.sshControlDirectory) })
   )
 
 /**

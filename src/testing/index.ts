@@ -82,8 +82,8 @@ export const memoryLayer = (options: MemoryLayerOptions = {}): Layer.Layer<Kstli
 
 /**
  * The `Kstlib` service on the real drivers over a fake spawner: `respond` answers each program run,
- * `calls` records their argv. No socket directory is read; every program is on a PATH of its own
- * (`path` overrides: `{ podman: null }` is no podman).
+ * `calls` records their argv. No socket directory is read, no ssh control directory is created;
+ * every program is on a PATH of its own (`path` overrides: `{ podman: null }` is no podman).
  */
 export const fakeLayer = (
   config: LoadedConfig,
@@ -96,7 +96,9 @@ export const fakeLayer = (
     envDigest: TEST_DIGEST,
     logDirectory: null,
     tmuxSocketDirectory: emptySocketDirectory,
-    pathLookup: memoryPath(options.path)
+    pathLookup: memoryPath(options.path),
+    // ssh's ControlPath on the fake's command lines; never created
+    sshControlDirectory: "/nonexistent/kstlib-ssh"
   }).pipe(Layer.provide(fake.layer))
   return { layer: services, calls: fake.calls }
 }

@@ -171,7 +171,9 @@ describe("Kstlib.layer on a fake spawner", () => {
       // the host is reached over ssh, with its user, name and port
       const ssh = fake.calls.filter((argv) => argv[0] === "/usr/bin/ssh" || argv[0] === "ssh")
       expect(ssh.length).toBeGreaterThan(0)
-      expect(ssh.some((argv) => argv.includes("deploy@edge1.example.com") || argv.join(" ").includes("edge1.example.com"))).toBe(true)
+      expect(ssh.some((argv) => argv.join(" ").includes("edge1.example.com"))).toBe(true)
+      // the control sockets are where the layer said (a directory never created), not in $XDG_RUNTIME_DIR
+      expect(ssh.every((argv) => argv.some((a) => a.startsWith("ControlPath=") && a.includes("/nonexistent/kstlib-ssh")))).toBe(true)
     }).pipe(Effect.provide(fake.layer))
   })
 })
