@@ -1,5 +1,6 @@
 /**
- * The `Backends` registry in memory, for executor and per-session operation tests: sessions live
+ * The `Backends` registry in memory, for tests of programs on kstlib (and kstlib's own executor
+ * and per-session operation tests; `memoryLayer` puts the `Kstlib` service over it): sessions live
  * in a Ref, every call is recorded (launch batches, observes, stop options, in-flight count), and
  * a spec name can be set to misbehave (fail at launch, die right after launch, hang, fail to stop
  * or remove). Times are read from the Clock, so under `it.effect` they are TestClock times.
