@@ -21,7 +21,7 @@ import { apply, down, planDownFromConfig, planFromConfig } from "./reconcile/rec
 import type { SessionHandle } from "./session/handle.js"
 import { makeHandle } from "./session/handle.js"
 import type { Selector } from "./session/locate.js"
-import { SessionManager } from "./session/manager.js"
+import { requireConfigured } from "./session/manager.js"
 import type { SessionStatus } from "./session/status.js"
 import { listRows } from "./session/status.js"
 import { observeFor } from "./session/locate.js"
@@ -182,7 +182,7 @@ export const make: Effect.Effect<KstlibService, never, Backends | KstlibConfig> 
         return listRows(observation.sessions, config, { digest: yield* EnvDigests, unreadable: unreadableOf(observation) })
       })),
     session,
-    configured: (name) => SessionManager.fromConfig(name).pipe(Effect.provide(context), Effect.as(session(name)))
+    configured: (name) => requireConfigured(name).pipe(Effect.provide(context), Effect.as(session(name)))
   }
 })
 

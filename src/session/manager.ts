@@ -20,6 +20,18 @@ import { checkName } from "./locate.js"
  */
 export const handle = (name: string, selector: Selector = {}): SessionHandle<Backends | KstlibConfig> => makeHandle(name, selector, unprovided)
 
+/** Fails unless `name` is a config session whose entry was accepted (SessionNotInConfig with close names, ConfigInvalid). */
+export const requireConfigured = (name: string): Effect.Effect<void, SessionNotInConfig | ConfigInvalid | InvalidInput, KstlibConfig> =>
+  Effect.gen(function*() {
+    yield* checkName(name)
+    const config = yield* KstlibConfig
+    const entry = config.sessions.find((e) => e.name === name)
+    if (entry === undefined) {
+      return yield* new SessionNotInConfig({ session: name, suggestions: closestNames(name, config.sessions.map((e) => e.name)), hint: "" })
+    }
+    if (entry._tag === "Rejected") return yield* new ConfigInvalid({ issues: entry.issues })
+  })
+
 /**
  * Handles whose methods need `Backends | KstlibConfig`.
  * @deprecated Use the `Kstlib` service: `Kstlib.session(name)` and `Kstlib.configured(name)`.
@@ -27,16 +39,7 @@ export const handle = (name: string, selector: Selector = {}): SessionHandle<Bac
 export const SessionManager = {
   /** A session defined in config; fails if the name is not there (SessionNotInConfig, with close names) or its entry was rejected. */
   fromConfig: (name: string): Effect.Effect<SessionHandle<Backends | KstlibConfig>, SessionNotInConfig | ConfigInvalid | InvalidInput, KstlibConfig> =>
-    Effect.gen(function*() {
-      yield* checkName(name)
-      const config = yield* KstlibConfig
-      const entry = config.sessions.find((e) => e.name === name)
-      if (entry === undefined) {
-        return yield* new SessionNotInConfig({ session: name, suggestions: closestNames(name, config.sessions.map((e) => e.name)), hint: "" })
-      }
-      if (entry._tag === "Rejected") return yield* new ConfigInvalid({ issues: entry.issues })
-      return handle(name)
-    }),
+    Effect.as(requireConfigured(name), handle(name)),
   /** Any session by name (config or not), optionally narrowed to a backend / tmux socket. */
   named: handle
 }
