@@ -8,6 +8,7 @@ import { Effect, Fiber, Ref, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import { Kstlib } from "../../src/facade.js"
 import type { HostSpec } from "../../src/model.js"
+import { lockPathFor, withApplyLock } from "../../src/reconcile/lock.js"
 import { failedSteps, requireSuccess } from "../../src/reconcile/reconciler.js"
 import { renderReport } from "../../src/reconcile/render.js"
 import { SessionManager } from "../../src/session/manager.js"
@@ -71,6 +72,16 @@ describe("Kstlib on in-memory backends", () => {
       expect(failedSteps(r)).toEqual([])
       const error = yield* Effect.flip(kstlib.downWith((e) => (e._tag === "Planned" ? Effect.fail("no thanks" as const) : Effect.void), [], { settle: 0 }))
       expect(error).toBe("no thanks")
+    }).pipe(Effect.provide(memoryLayer({ sessions: [web] }))))
+
+  it.effect("applyEvents fails with the run's error: ApplyLocked while another apply holds the lock", () =>
+    Effect.gen(function*() {
+      const kstlib = yield* Kstlib
+      const lock = withApplyLock(lockPathFor({ files: kstlib.config.files, project: kstlib.config.project }, process.env), { wait: false })
+      const error = yield* Effect.scoped(lock.pipe(Effect.andThen(Effect.flip(Stream.runCollect(kstlib.applyEvents({}, { settle: 0 }))))))
+      expect(error._tag).toBe("ApplyLocked")
+      const probe = yield* MemoryProbe
+      expect(yield* Ref.get(probe.launches)).toEqual([])
     }).pipe(Effect.provide(memoryLayer({ sessions: [web] }))))
 
   it.effect("a blocked step (rejected entry) and a failed launch are both in failedSteps; down removes only what is ours", () =>
