@@ -410,7 +410,33 @@ export class EngineUnavailable extends Schema.TaggedError<EngineUnavailable>()("
   }
 }
 
+/** One step of an apply or down that did not succeed: failed, not run, or blocked (conflict, invalid). */
+export const FailedStep = Schema.Struct({
+  session: Schema.String,
+  /** `create`, `replace`, `start`, `stop`, `prune`, `conflict`, `invalid`. */
+  action: Schema.String,
+  /** The step error's message, `not run`, or why the step is blocked. */
+  reason: Schema.String
+})
+export type FailedStep = typeof FailedStep.Type
+
+/**
+ * An apply or down ran, and not every step succeeded: one failed or did not run (interrupted, a
+ * dependency failed), or the plan had blocked steps. `requireSuccess` turns a report into it.
+ */
+export class StepsFailed extends Schema.TaggedError<StepsFailed>()("StepsFailed", {
+  steps: Schema.Array(FailedStep),
+  interrupted: Schema.Boolean
+}) {
+  readonly [Runtime.errorExitCode] = 1
+  override get message() {
+    const head = `${this.steps.length} step(s) did not succeed${this.interrupted ? " (interrupted)" : ""}`
+    return escapeText([head, ...this.steps.map((s) => `${s.session} (${s.action}): ${s.reason}`)].join("; "))
+  }
+}
+
 export type KstlibError =
+  | StepsFailed
   | ConfigNotFound
   | ConfigParseError
   | ConfigInvalid

@@ -1,12 +1,17 @@
 /**
- * kstlib as a library: typed Effect services for tmux and container sessions, the config loader,
- * the reconciler (observe → pure plan → execute) and the per-session facade. Every error is a typed
- * value in `E`. What is exported here is the public surface; the rest is internal.
+ * kstlib as a library: the `Kstlib` service (plan, apply, down, validate, a handle per session;
+ * nothing left in `R`), on any `ChildProcessSpawner`; below it the typed services for tmux and
+ * container sessions, the config loader and the reconciler (observe → pure plan → execute). Every
+ * error is a typed value in `E`. What is exported here is the public surface; the rest is internal.
+ * Test doubles (in-memory backends, a fake spawner, spec builders): `kstlib/testing`.
  *
  *   import { Effect } from "effect"
- *   import { layerNode, planFromConfig, renderPlan } from "kstlib"
- *   const program = planFromConfig().pipe(Effect.map(({ plan }) => renderPlan(plan, { color: false })))
- *   Effect.runPromise(program.pipe(Effect.provide(layerNode())))
+ *   import { Kstlib, renderReport } from "kstlib"
+ *   const program = Effect.gen(function*() {
+ *     const report = yield* (yield* Kstlib).apply()
+ *     return renderReport(report, { color: false })
+ *   })
+ *   Effect.runPromise(program.pipe(Effect.provide(Kstlib.layerNode())))
  */
 
 // errors
@@ -23,6 +28,7 @@ export {
   EngineUnavailable,
   escapeText,
   ExitWith,
+  type FailedStep,
   formatConfigIssue,
   HostUnreachable,
   InvalidInput,
@@ -39,6 +45,7 @@ export {
   SessionNotRunning,
   SessionStartFailed,
   SessionStopFailed,
+  StepsFailed,
   TmuxNotFound,
   Unsupported
 } from "./errors.js"
@@ -132,7 +139,7 @@ export { Backends, type BackendsService, DRIVERS_OF, registryOf } from "./backen
 export { Tmux, TmuxBinary } from "./backends/tmux.js"
 export { Containers } from "./backends/container.js"
 export { Swarm } from "./backends/swarm.js"
-export { SshBinary, SshHosts } from "./transport/ssh.js"
+export { SshBinary, SshControlDirectory, SshHosts } from "./transport/ssh.js"
 export { CallTimeout } from "./proc.js"
 
 // the reconciler
@@ -173,20 +180,25 @@ export {
 export {
   apply,
   type ApplyOptions,
+  type ApplyReport,
   type ApplyResult,
+  type ConvergeError,
   down,
+  failedSteps,
   planDownFromConfig,
   planFromConfig,
   type Planned,
-  type PlanRequest
+  type PlanRequest,
+  requireSuccess
 } from "./reconcile/reconciler.js"
-export { defaultSettle, execute, type ExecuteOptions, type ExecuteReport, type StepResult } from "./reconcile/execute.js"
+export { defaultSettle, execute, type ExecuteOptions, type ExecuteReport, type StepError, type StepResult } from "./reconcile/execute.js"
 export { lockPathFor, withApplyLock } from "./reconcile/lock.js"
 export {
   causeOf,
   formatChange,
   planToJson,
   renderPlan,
+  renderReport,
   renderStep,
   reportJson,
   reportSummary,
@@ -197,9 +209,42 @@ export {
 export { paint, type Style, styleFor } from "./style.js"
 
 // per-session operations
-export { handle, type SessionHandle, SessionManager } from "./session/manager.js"
+export { handle, SessionManager } from "./session/manager.js"
+export {
+  type AttachError,
+  type ExecError,
+  type LocateError,
+  type LogsError,
+  makeHandle,
+  type ProbeError,
+  type Provider,
+  type RestartError,
+  type SendKeysError,
+  type SessionHandle,
+  type StartError,
+  type StartOptions,
+  type StatusError,
+  type StopError,
+  type StopOptions as SessionStopOptions
+} from "./session/handle.js"
+export type { LogsOptions, StartOverrides, StartResult, StopResult } from "./session/operations.js"
 export * as Sessions from "./session/operations.js"
 export type { Selector } from "./session/locate.js"
 export { listRows, type SessionStatus, statusOf } from "./session/status.js"
 
-export { backendsLayer, layerNode, layerNodeWith } from "./layer.js"
+// the seam and the facade
+export {
+  backendsFromConfig,
+  backendsLayer,
+  type ConfigLoadError,
+  configLayer,
+  type KstlibServices,
+  layer,
+  type LayerOptions,
+  layerNode,
+  layerNodeWith
+} from "./layer.js"
+export { type ApplyEvent, Kstlib, type KstlibService, type PlanError, type RunOptions, type ValidationReport } from "./facade.js"
+export { PathLookup, type PathLookupService } from "./transport/path.js"
+export { type SocketDirectory, TmuxSocketDirectory } from "./backends/tmux/sockets.js"
+export { LogDirectory } from "./logs/target.js"

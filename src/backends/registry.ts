@@ -126,7 +126,11 @@ export class Backends extends Context.Service<Backends, BackendsService>()("kstl
     })
   )
 
-  /** Every driver on any ChildProcessSpawner. */
+  /**
+   * Every driver on any ChildProcessSpawner, with the defaults of the settings they read (`tmux`,
+   * no `ops.hosts`) unless the program provides them: a config's settings are not applied here.
+   * kstlib's seam, `layer(options)`, is this plus the config's `ops.tmux_binary` and `ops.hosts`.
+   */
   static readonly layerWith: Layer.Layer<Backends, never, ChildProcessSpawner.ChildProcessSpawner> = Backends.layer.pipe(
     Layer.provide(Layer.mergeAll(Tmux.layer, Containers.layer, Swarm.layer))
   )

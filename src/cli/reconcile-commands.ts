@@ -9,7 +9,7 @@ import { ExitWith, InvalidInput } from "../errors.js"
 import { defaultSettle } from "../reconcile/execute.js"
 import { relevantProblems } from "../reconcile/observe.js"
 import { hasChanges, isBlocked } from "../reconcile/plan.js"
-import type { ApplyOptions, ApplyResult, Planned } from "../reconcile/reconciler.js"
+import type { ApplyOptions, ApplyReport, Planned } from "../reconcile/reconciler.js"
 import { apply as runApply, down as runDown, planDownFromConfig, planFromConfig, purgeLogs } from "../reconcile/reconciler.js"
 import { planToJson, renderPlan, reportJson, reportSummary, resultLine } from "../reconcile/render.js"
 import { withApp } from "./app.js"
@@ -90,7 +90,7 @@ const plan = Command.make("plan", {
 const converge = <E, R>(
   verb: string,
   f: { readonly json: boolean; readonly verbose: boolean; readonly parallel: Option.Option<number>; readonly timeout: Option.Option<number>; readonly waitLock: boolean; readonly wait?: boolean; readonly settle: number },
-  run: (options: ApplyOptions) => Effect.Effect<ApplyResult, E, R>
+  run: (options: ApplyOptions) => Effect.Effect<ApplyReport, E, R>
 ) =>
   Effect.gen(function*() {
     const config = yield* KstlibConfig

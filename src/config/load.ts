@@ -22,7 +22,7 @@ import { MAX_CONFIG_SESSIONS, normalizeProjectName, validateProjectName, validat
 import { Ops, OpsSettings } from "./schema.js"
 import { decodeUtf8, interpolate, parseDotenv } from "./text.js"
 import { findCiphertext, formatOf, loadTomlParser, parseConfigText } from "./formats.js"
-import { emptyMap, isNull, locate, type Loc, type MapNode, merge, type Node, type NodeBudget, toPlain, without } from "./tree.js"
+import { emptyMap, isNull, loadYamlParser, locate, type Loc, type MapNode, merge, type Node, type NodeBudget, toPlain, without } from "./tree.js"
 import type { ConfigEntry, LoadedConfig, LoadOptions } from "./types.js"
 
 export const CONFIG_FILENAME = "kstlib.conf.yml"
@@ -208,6 +208,7 @@ const loadFileTree = (file: string, depth: number, chain: ReadonlyArray<string>,
     const { format, sops } = formatOf(file)
     const raw = yield* attempt(file, () => readConfigFile(file))
     const decrypted = sops ? yield* decryptSops(file, state.env) : null
+    yield* loadYamlParser
     const toml = format === "toml" ? yield* loadTomlParser : undefined
     const root = yield* attempt(file, () => {
       const r = parseConfigText(file, decrypted ?? raw, format, state.nodes, toml)

@@ -4,8 +4,22 @@
  * `file:line`. Pure functions over plain data, except `parseYaml` which throws the typed
  * ConfigParseError (the loader runs it inside Effect.try).
  */
-import * as YAML from "yaml"
+import { Effect } from "effect"
+import type * as Yaml from "yaml"
 import { ConfigParseError } from "../errors.js"
+
+/** The yaml package, loaded on the first config load (`loadYamlParser`), so importing kstlib does not load its 70 files. */
+let YAML: typeof Yaml | undefined
+
+/** Loads the YAML parser once; `parseYaml` needs it (the config loader runs this first). */
+export const loadYamlParser: Effect.Effect<void> = Effect.suspend(() =>
+  YAML !== undefined ? Effect.void : Effect.promise(() => import("yaml")).pipe(Effect.map((m) => void (YAML = m)))
+)
+
+const yaml = (): typeof Yaml => {
+  if (YAML === undefined) throw new Error("kstlib bug: YAML parsed before loadYamlParser")
+  return YAML
+}
 
 export interface Loc {
   readonly file: string
@@ -44,7 +58,7 @@ const MAX_ALIASED_NODES = 100_000
 const UNRESOLVED_ALIAS = "unresolved YAML alias (a value starting with '*' must be quoted)"
 
 /** The parser's message, minus its source excerpt; alias errors never quote the alias (it may be a secret). */
-const reasonOf = (e: YAML.YAMLError) =>
+const reasonOf = (e: Yaml.YAMLError) =>
   /alias/iu.test(e.message) || e.code === "BAD_ALIAS" ? UNRESOLVED_ALIAS : e.message.split(" at line ")[0]!.split("\n")[0]!
 
 /**
@@ -52,7 +66,7 @@ const reasonOf = (e: YAML.YAMLError) =>
  * booleans and numbers; as names (sessions, env keys) they mean what they say, and `true:` and
  * `"true":` are the same name.
  */
-const keyText = (key: YAML.Scalar): string =>
+const keyText = (key: Yaml.Scalar): string =>
   key.type === "PLAIN" ? key.source ?? String(key.value ?? "") : typeof key.value === "string" ? key.value : String(key.value ?? "")
 
 /**
@@ -60,6 +74,7 @@ const keyText = (key: YAML.Scalar): string =>
  * the caller's load may still produce (shared by the files of one load), counted down here.
  */
 export const parseYaml = (file: string, text: string, budget: NodeBudget = { left: Infinity, limit: Infinity }): Node => {
+  const YAML = yaml()
   const lineCounter = new YAML.LineCounter()
   // duplicates are found below, on the keys as written (YAML compares `true` and `True` as one value)
   const doc = YAML.parseDocument(text, { lineCounter, uniqueKeys: false })

@@ -14,8 +14,8 @@ import { Backends } from "../backends/registry.js"
 import { closestNames } from "../config/decode/issues.js"
 import { KstlibConfig } from "../config/service.js"
 import type { LoadedConfig } from "../config/types.js"
-import type { ApplyLocked, LockFailed } from "../errors.js"
-import { ConfigNotFound, SessionNotInConfig } from "../errors.js"
+import type { ApplyLocked, FailedStep, LockFailed } from "../errors.js"
+import { ConfigNotFound, SessionNotInConfig, StepsFailed } from "../errors.js"
 import type { ExecuteOptions, ExecuteReport } from "./execute.js"
 import { defaultSettle, execute } from "./execute.js"
 import { lockPathFor, withApplyLock } from "./lock.js"
@@ -23,7 +23,8 @@ import { EnvDigests } from "../spec/digest-key.js"
 import type { Observation } from "./observe.js"
 import { configSockets, observe, planInputs } from "./observe.js"
 import type { Plan } from "./plan.js"
-import { hasChanges, holdsSession, plan, planDown } from "./plan.js"
+import { actionOf, hasChanges, holdsSession, plan, planDown } from "./plan.js"
+import { causeOf } from "./render.js"
 
 export interface Planned {
   readonly plan: Plan
@@ -96,10 +97,35 @@ export interface ApplyOptions extends Partial<Omit<ExecuteOptions, "onStart" | "
   readonly onInterrupt?: ExecuteOptions["onInterrupt"]
 }
 
-export interface ApplyResult {
+/** What `apply` and `down` return: the plan they made, and what running it did. */
+export interface ApplyReport {
   readonly planned: Planned
   /** null when the plan had nothing to do. */
   readonly report: ExecuteReport | null
+}
+
+/** @deprecated The same as {@link ApplyReport} (its first name). */
+export type ApplyResult = ApplyReport
+
+/**
+ * The steps of a report that did not succeed: failed, not run (interrupted, or a dependency failed),
+ * and the plan's blocked steps (conflict, invalid), which never run. Empty: everything converged.
+ */
+export const failedSteps = (result: ApplyReport): ReadonlyArray<FailedStep> => [
+  ...result.planned.plan.steps
+    .filter((s) => s._tag === "Conflict" || s._tag === "Invalid")
+    .map((s) => ({ session: s.session, action: actionOf(s), reason: causeOf(s) })),
+  ...(result.report?.results ?? []).flatMap((r) =>
+    r.error === null ? [] : [{ session: r.step.session, action: actionOf(r.step), reason: r.error.message }]
+  ),
+  ...(result.report?.notRun ?? []).map((s) => ({ session: s.session, action: actionOf(s), reason: "not run" }))
+]
+
+/** The report when every step succeeded, else a typed `StepsFailed` naming each step that did not. */
+export const requireSuccess = (result: ApplyReport): Effect.Effect<ApplyReport, StepsFailed> => {
+  const steps = failedSteps(result)
+  const interrupted = result.report?.interrupted ?? false
+  return steps.length === 0 && !interrupted ? Effect.succeed(result) : Effect.fail(new StepsFailed({ steps, interrupted }))
 }
 
 const executeOptions = (options: ApplyOptions): ExecuteOptions => ({
@@ -116,7 +142,8 @@ const executeOptions = (options: ApplyOptions): ExecuteOptions => ({
 const locked = <A, E, R>(config: LoadedConfig, wait: boolean, self: Effect.Effect<A, E, R>) =>
   Effect.scoped(withApplyLock(lockPathFor({ files: config.files, project: config.project }, process.env), { wait }).pipe(Effect.andThen(self)))
 
-type ConvergeError = ConfigNotFound | SessionNotInConfig | ApplyLocked | LockFailed
+/** What `apply` and `down` can fail with: no config file, a name not in it, the lock held or not takeable. */
+export type ConvergeError = ConfigNotFound | SessionNotInConfig | ApplyLocked | LockFailed
 
 /**
  * Under the config's lock: plan (with `planning`), and unless nothing would change, report the plan
@@ -126,7 +153,7 @@ const converge = (
   planning: Effect.Effect<Planned, ConfigNotFound | SessionNotInConfig, Backends | KstlibConfig>,
   options: ApplyOptions,
   after: (planned: Planned) => Effect.Effect<void, never, Backends> = () => Effect.void
-): Effect.Effect<ApplyResult, ConvergeError, Backends | KstlibConfig> =>
+): Effect.Effect<ApplyReport, ConvergeError, Backends | KstlibConfig> =>
   Effect.gen(function*() {
     const config = yield* KstlibConfig
     yield* requireConfigFile(config)
@@ -146,7 +173,7 @@ const converge = (
   })
 
 /** `kstlib ops apply`: lock, plan, execute, report. */
-export const apply = (request: PlanRequest = {}, options: ApplyOptions = {}): Effect.Effect<ApplyResult, ConvergeError, Backends | KstlibConfig> =>
+export const apply = (request: PlanRequest = {}, options: ApplyOptions = {}): Effect.Effect<ApplyReport, ConvergeError, Backends | KstlibConfig> =>
   converge(planFromConfig(request), options)
 
 /** `kstlib ops down [NAME...]`: plan the removal of this project's sessions (never another's). */
@@ -170,7 +197,7 @@ const answeredEngines = (observation: Observation): ReadonlyArray<Place> =>
   )
 
 /** `kstlib ops down [NAME...]`: lock, plan the removal of this project's sessions, execute, report; a whole-project down then removes the project's empty network. */
-export const down = (only: ReadonlyArray<string> = [], options: ApplyOptions = {}): Effect.Effect<ApplyResult, ConvergeError, Backends | KstlibConfig> =>
+export const down = (only: ReadonlyArray<string> = [], options: ApplyOptions = {}): Effect.Effect<ApplyReport, ConvergeError, Backends | KstlibConfig> =>
   Effect.flatMap(KstlibConfig, (config) =>
     converge(planDownFromConfig(only), options, (planned) =>
       only.length === 0 ? Effect.flatMap(Backends, (b) => b.releaseNetworks(answeredEngines(planned.observation), config.project)) : Effect.void))

@@ -222,3 +222,16 @@ export const reportJson = (p: Plan, report: ExecuteReport | null) => ({
   not_run: (report?.notRun ?? []).map((s) => ({ action: actionOf(s), session: s.session })),
   interrupted: report?.interrupted ?? false
 })
+
+/**
+ * A finished apply or down as text: each step's result line, then the summary (`Apply complete: …`);
+ * a plan with nothing to do is the plan itself ("No changes…"). What the CLI prints, in one string.
+ */
+export const renderReport = (
+  result: { readonly planned: { readonly plan: Plan }; readonly report: ExecuteReport | null },
+  style: Style,
+  options: { readonly verb?: string } = {}
+): string =>
+  result.report === null
+    ? renderPlan(result.planned.plan, style)
+    : [...result.report.results.map((r) => resultLine(style, r)), "", reportSummary(options.verb ?? "Apply", result.report)].join("\n")

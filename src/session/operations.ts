@@ -363,7 +363,11 @@ export const stop = (name: string, sel: Selector = {}, options: StopOptions = {}
  * planner, as apply would. A session kstlib has no spec for (not in the config) is restarted in
  * place as it was created (tmux: its original command; a container: the same container).
  */
-export const restart = (name: string, sel: Selector = {}, options: StopOptions & { readonly settle?: Duration.Input } = {}) =>
+export const restart = (
+  name: string,
+  sel: Selector = {},
+  options: StopOptions & { readonly settle?: Duration.Input; readonly noDeps?: boolean; readonly waitReady?: boolean } = {}
+) =>
   Effect.gen(function*() {
     yield* checkTimeout(options.timeout)
     const config = yield* KstlibConfig
@@ -423,6 +427,20 @@ export const probeOnce = (o: ObservedSession, config: LoadedConfig) =>
     const spec = boundTo(entry.spec, o)
     if (spec === null) return null
     return (yield* (yield* Backends).probe(o, spec)).ready
+  })
+
+/**
+ * The session's `ready:` probe, one attempt (what `status` shows as READY). Null when there is no
+ * probe to run: no `ready:` in its config entry, or what runs under the name is not the config's.
+ */
+export const probe = (name: string, sel: Selector = {}) =>
+  Effect.gen(function*() {
+    const config = yield* KstlibConfig
+    const l = yield* locate(name, sel)
+    const o = yield* requireObserved(l)
+    const ready = l.entry?.spec.ready
+    const spec = ready === undefined || ready === null ? null : boundTo(l.entry!.spec, o)
+    return spec === null || !isOurs(o, config.project) ? null : yield* (yield* Backends).probe(o, spec)
   })
 
 /** What `logs` and `follow` take besides the session: how many lines, since when, with times. */

@@ -200,11 +200,19 @@ export const hostNamed = (name: string) =>
     return host
   })
 
+/**
+ * Where ssh's control sockets are, as a service: by default the private directory above, created
+ * (0700) on first use; a program on a fake spawner (kstlib/testing) names one that is never created.
+ */
+export const SshControlDirectory = Context.Reference<{ readonly ensure: Effect.Effect<string | { readonly error: string }> }>(
+  "kstlib/SshControlDirectory",
+  { defaultValue: () => ({ ensure: Effect.sync(() => ensureControlDir()) }) }
+)
+
 export const controlDir = (host: string) =>
-  Effect.suspend(() => {
-    const dir = ensureControlDir()
-    return typeof dir === "string" ? Effect.succeed(dir) : Effect.fail(new HostUnreachable({ host, reason: dir.error }))
-  })
+  Effect.flatMap(SshControlDirectory, (c) => c.ensure).pipe(
+    Effect.flatMap((dir) => (typeof dir === "string" ? Effect.succeed(dir) : Effect.fail(new HostUnreachable({ host, reason: dir.error }))))
+  )
 
 /**
  * Runs `remote` (argv, quoted here) on the host. ssh's own failures (exit 255: refused, timed out,

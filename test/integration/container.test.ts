@@ -17,13 +17,13 @@ import { Containers } from "../../src/backends/container.js"
 import { Backends } from "../../src/backends/registry.js"
 import type { ContainerSpec, ObservedContainer, ObservedSession, RuntimeName } from "../../src/model.js"
 import { isOurs, NO_MARK } from "../../src/model.js"
-import { fingerprint, launchOf, specHash } from "../support/factories.js"
+import { fingerprint, launchOf, specHash } from "../../src/testing/specs.js"
 import { unreadableOf } from "../../src/reconcile/observe.js"
 import { CallTimeout } from "../../src/proc.js"
 import { execute } from "../../src/reconcile/execute.js"
 import { plan } from "../../src/reconcile/plan.js"
 import { countingSpawner } from "../support/countingSpawner.js"
-import { containerSpec, planOptions, PROJECT, valid } from "../support/factories.js"
+import { containerSpec, planOptions, PROJECT, valid } from "../../src/testing/specs.js"
 
 const engines = requireEngines("container backend integration")
 const RUN = randomBytes(4).toString("hex")

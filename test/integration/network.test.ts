@@ -13,7 +13,7 @@ import { randomBytes } from "node:crypto"
 import { Containers } from "../../src/backends/container.js"
 import type { ContainerSpec, ObservedContainer, RuntimeName } from "../../src/model.js"
 import { requireEngines, TEST_IMAGE } from "../support/engines.js"
-import { containerSpec, launchOf } from "../support/factories.js"
+import { containerSpec, launchOf } from "../../src/testing/specs.js"
 
 const engines = requireEngines("project network integration")
 const RUN = randomBytes(4).toString("hex")

@@ -14,7 +14,7 @@ import { existsSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { Backends } from "../../src/backends/registry.js"
 import type { ContainerSpec, ObservedSession, ReadySpec, RuntimeName, TmuxSpec } from "../../src/model.js"
-import { containerSpec, launchOf, tmuxSpec } from "../support/factories.js"
+import { containerSpec, launchOf, tmuxSpec } from "../../src/testing/specs.js"
 import { usePrivateTmux } from "../support/privateTmux.js"
 
 const suite = usePrivateTmux("supervision")

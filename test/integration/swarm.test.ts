@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Backends } from "../../src/backends/registry.js"
 import type { ObservedContainer } from "../../src/model.js"
 import { recordSkip } from "../support/skips.js"
-import { containerSpec, fingerprint, launchOf, PROJECT } from "../support/factories.js"
+import { containerSpec, fingerprint, launchOf, PROJECT } from "../../src/testing/specs.js"
 import { diffFingerprints } from "../../src/spec/diff.js"
 
 const IMAGE = "localhost/kstlib-busybox:latest"

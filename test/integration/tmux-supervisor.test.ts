@@ -14,7 +14,7 @@ import { join } from "node:path"
 import { Backends } from "../../src/backends/registry.js"
 import { TmuxBinary } from "../../src/backends/tmux.js"
 import type { ObservedTmux, TmuxSpec } from "../../src/model.js"
-import { launchOf, PROJECT, tmuxSpec } from "../support/factories.js"
+import { launchOf, PROJECT, tmuxSpec } from "../../src/testing/specs.js"
 import { usePrivateTmux } from "../support/privateTmux.js"
 
 const suite = usePrivateTmux("supervisor")

@@ -5,8 +5,8 @@ import { isProjectNetwork, networkCreateArgs, networkInspectArgs, networkRmArgs,
 import { networksOf, plan } from "../../src/reconcile/plan.js"
 import { planToJson } from "../../src/reconcile/render.js"
 import { stampOf } from "../../src/spec/fingerprint.js"
-import { containerSpec, fingerprint, launchOf, owned, planOptions, TEST_DIGEST, tmuxSpec, valid } from "../support/factories.js"
-import { fakeSpawner } from "../support/fakeSpawner.js"
+import { containerSpec, fingerprint, launchOf, owned, planOptions, TEST_DIGEST, tmuxSpec, valid } from "../../src/testing/specs.js"
+import { fakeSpawner } from "../../src/testing/spawner.js"
 
 const OURS = `{"io.kstlib.managed":"true","io.kstlib.project":"proj"}\n`
 const NOT_FOUND = { exitCode: 125, stderr: "Error: network kstlib-proj: unable to find network with name or ID kstlib-proj: network not found" }

@@ -17,8 +17,8 @@ import { splitWords as shellSplit } from "../../src/command.js"
 import { Containers, logsArgv } from "../../src/backends/container.js"
 import type { ContainerSpec } from "../../src/model.js"
 import { decodeFingerprint, encodeFingerprint, stampOf } from "../../src/spec/fingerprint.js"
-import { containerSpec, fingerprint, launchOf, specHash, TEST_DIGEST } from "../support/factories.js"
-import { fakeSpawner } from "../support/fakeSpawner.js"
+import { containerSpec, fingerprint, launchOf, specHash, TEST_DIGEST } from "../../src/testing/specs.js"
+import { fakeSpawner } from "../../src/testing/spawner.js"
 
 const spec = (over: Partial<ContainerSpec> = {}): ContainerSpec => ({ ...containerSpec("web"), ...over })
 

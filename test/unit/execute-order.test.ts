@@ -11,9 +11,9 @@ import type { ExecuteOptions } from "../../src/reconcile/execute.js"
 import { execute } from "../../src/reconcile/execute.js"
 import { phaseSteps, plan, planDown } from "../../src/reconcile/plan.js"
 import { planToJson, renderPlan } from "../../src/reconcile/render.js"
-import { containerSpec, owned, planOptions, PROJECT, tmuxSpec, valid } from "../support/factories.js"
-import type { Behavior } from "../support/memoryBackends.js"
-import { MemoryProbe, memoryBackends } from "../support/memoryBackends.js"
+import { containerSpec, owned, planOptions, PROJECT, tmuxSpec, valid } from "../../src/testing/specs.js"
+import type { Behavior } from "../../src/testing/memory.js"
+import { MemoryProbe, memoryBackends } from "../../src/testing/memory.js"
 
 const tcp = (port: number, over: Partial<ReadySpec> = {}): ReadySpec => ({ tcp: port, timeout: 10, interval: 1, ...over })
 const options = (over: Partial<ExecuteOptions> = {}): ExecuteOptions => ({ parallel: 4, settle: 0, stopTimeout: 7, ...over })

@@ -17,9 +17,9 @@ import type { Conflict, Create, Invalid, Plan, Prune, Replace, Start, Step, Stop
 import { makePlan, plan } from "../../src/reconcile/plan.js"
 import * as Sessions from "../../src/session/operations.js"
 import { stampOf } from "../../src/spec/fingerprint.js"
-import { CONFIG_FILE, containerSpec, foreign, owned, planOptions, PROJECT, TEST_DIGEST, tmuxSpec, valid } from "../support/factories.js"
-import type { Behavior, MemorySession } from "../support/memoryBackends.js"
-import { MemoryProbe, memoryBackends } from "../support/memoryBackends.js"
+import { CONFIG_FILE, containerSpec, foreign, owned, planOptions, PROJECT, TEST_DIGEST, tmuxSpec, valid } from "../../src/testing/specs.js"
+import type { Behavior, MemorySession } from "../../src/testing/memory.js"
+import { MemoryProbe, memoryBackends } from "../../src/testing/memory.js"
 
 // ---------------------------------------------------------------------------------------------
 // steps and helpers

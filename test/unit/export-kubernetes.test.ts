@@ -3,7 +3,7 @@ import type { ContainerSpec } from "../../src/model.js"
 import { describe, expect, it } from "vitest"
 import { parseAllDocuments } from "yaml"
 import { kubeName, kubernetesManifests, parsePort, parseVolume } from "../../src/export/kubernetes.js"
-import { containerSpec, issue, rejected, TEST_DIGEST, tmuxSpec, valid } from "../support/factories.js"
+import { containerSpec, issue, rejected, TEST_DIGEST, tmuxSpec, valid } from "../../src/testing/specs.js"
 
 const docsOf = (text: string) =>
   parseAllDocuments(text).map((d) => d.toJS() as Record<string, any> | null).filter((d): d is Record<string, any> => d !== null)

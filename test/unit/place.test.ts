@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest"
 import type { Scope } from "../../src/place.js"
 import { claims, claimsSession, describePlace, describeScope, driverOf, inScope, placeOf, samePlace } from "../../src/place.js"
-import { containerSpec, foreign, owned, tmuxSpec } from "../support/factories.js"
+import { containerSpec, foreign, owned, tmuxSpec } from "../../src/testing/specs.js"
 
 const auto = { ...containerSpec("web"), runtime: null }
 

@@ -9,7 +9,7 @@ import type { ConfigEntry } from "../../src/config/types.js"
 import type { ObservedSession } from "../../src/model.js"
 import { actionOf, plan } from "../../src/reconcile/plan.js"
 import { planToJson, renderPlan } from "../../src/reconcile/render.js"
-import { containerSpec, foreign, owned, planOptions, tmuxSpec, valid } from "../support/factories.js"
+import { containerSpec, foreign, owned, planOptions, tmuxSpec, valid } from "../../src/testing/specs.js"
 
 const N = 500
 const name = (i: number) => `s${String(i).padStart(3, "0")}`

@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest"
 import type { ConfigEntry } from "../../src/config/types.js"
 import type { SessionSpec } from "../../src/model.js"
 import { planStart, phaseSteps } from "../../src/reconcile/plan.js"
-import { containerSpec, foreign, owned, planOptions, tmuxSpec, valid } from "../support/factories.js"
+import { containerSpec, foreign, owned, planOptions, tmuxSpec, valid } from "../../src/testing/specs.js"
 
 const target = (spec: SessionSpec) => valid(spec) as Extract<ConfigEntry, { _tag: "Valid" }>
 const options = (placeAsked = false, over: Parameters<typeof planOptions>[0] = {}) => {

@@ -22,7 +22,7 @@ import {
   targetsOf
 } from "../../src/reconcile/plan.js"
 import { causeOf, planToJson, renderPlan } from "../../src/reconcile/render.js"
-import { answeredHere, containerSpec, fingerprint, foreign, issue, owned, planOptions, PROJECT, rejected, tmuxSpec, valid } from "../support/factories.js"
+import { answeredHere, containerSpec, fingerprint, foreign, issue, owned, planOptions, PROJECT, rejected, tmuxSpec, valid } from "../../src/testing/specs.js"
 
 /** A step as the tests read it: its action, backend, words, and what it acts on. */
 const view = (s: Step) => ({

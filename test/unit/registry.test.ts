@@ -10,7 +10,7 @@ import { registryOf } from "../../src/backends/registry.js"
 import { SessionNotFound } from "../../src/errors.js"
 import type { ObservedSession, SessionSpec } from "../../src/model.js"
 import type { DriverName } from "../../src/place.js"
-import { containerSpec, launchOf, owned, tmuxSpec } from "../support/factories.js"
+import { containerSpec, launchOf, owned, tmuxSpec } from "../../src/testing/specs.js"
 
 /** A driver that records what it was asked: `calls` lines like `engine.stop web nothing`. */
 const recording = (name: DriverName, calls: Array<string>, exec: boolean): Driver<SessionSpec, ObservedSession> => ({

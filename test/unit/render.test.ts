@@ -20,7 +20,7 @@ import {
   rejected as rejectedEntry,
   tmuxSpec,
   valid as validEntry
-} from "../support/factories.js"
+} from "../../src/testing/specs.js"
 
 const SECRET = "s3cr3t-Value-7f1e"
 const SECRET2 = "0th3r-s3cr3t-9a2b"

@@ -5,7 +5,7 @@ import { dockerHostUrl, dockerSshFailure, remoteCommand, shellQuote, sshArgs } f
 import { parseSshTarget } from "../../src/config/decode/hosts.js"
 import type { HostSpec } from "../../src/model.js"
 import { describePlace, samePlace } from "../../src/place.js"
-import { fingerprint, specHash } from "../support/factories.js"
+import { fingerprint, specHash } from "../../src/testing/specs.js"
 import type { TmuxSpec } from "../../src/model.js"
 
 const HOSTILE = [

@@ -18,8 +18,8 @@ import {
 import { parseServiceInspect, parseServiceLs, parseServicePs, toObserved } from "../../src/backends/swarm/parse.js"
 import { diffFingerprints, updatableChanges } from "../../src/spec/diff.js"
 import { stampOf } from "../../src/spec/fingerprint.js"
-import { containerSpec, fingerprint, TEST_DIGEST } from "../support/factories.js"
-import { fakeSpawner } from "../support/fakeSpawner.js"
+import { containerSpec, fingerprint, TEST_DIGEST } from "../../src/testing/specs.js"
+import { fakeSpawner } from "../../src/testing/spawner.js"
 
 /** A listing's items; the test fails when it is not readable whole. */
 const items = <A>(r: { readonly ok: true; readonly items: ReadonlyArray<A> } | { readonly ok: false; readonly reason: string }) => {

@@ -11,7 +11,7 @@ import { resultLine } from "../../src/reconcile/render.js"
 import { plan } from "../../src/reconcile/plan.js"
 import type { SessionStatus } from "../../src/session/status.js"
 import { styleFor } from "../../src/style.js"
-import { containerSpec, planOptions, valid } from "../support/factories.js"
+import { containerSpec, planOptions, valid } from "../../src/testing/specs.js"
 
 const HOSTILE = "\u001b]2;PWNED\u0007\u001b[2J\u001b[31mFAKE\u001b[0m\u009b1m\ndone   + fake line"
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/u

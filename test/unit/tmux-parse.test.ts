@@ -34,9 +34,9 @@ import { mergeSockets, parseRemoteSockets } from "../../src/backends/tmux/socket
 import { SUPERVISOR_SCRIPT, supervisedArgv } from "../../src/backends/tmux/supervisor.js"
 import { NO_MARK } from "../../src/model.js"
 import { encodeFingerprint } from "../../src/spec/fingerprint.js"
-import { fingerprint, launchOf, specHash } from "../support/factories.js"
+import { fingerprint, launchOf, specHash } from "../../src/testing/specs.js"
 import type { ObservedTmux, TmuxSpec } from "../../src/model.js"
-import { fakeSpawner } from "../support/fakeSpawner.js"
+import { fakeSpawner } from "../../src/testing/spawner.js"
 import type { StopOptions } from "../../src/backends/driver.js"
 
 // Socket discovery reads $TMUX_TMPDIR: point it at an empty directory so only the asked sockets count.

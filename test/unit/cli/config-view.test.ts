@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest"
 import type { LoadedConfig } from "../../../src/config/types.js"
 import { configView } from "../../../src/cli/config-view.js"
-import { containerSpec, rejected, tmuxSpec, valid } from "../../support/factories.js"
+import { containerSpec, rejected, tmuxSpec, valid } from "../../../src/testing/specs.js"
 
 const TOKEN = "Zk81xQ2aB9cD7eFq"
 const PIN = "Ab3$xY9q"

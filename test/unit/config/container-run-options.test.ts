@@ -8,7 +8,7 @@ import { runArgs, runOptionArgs } from "../../../src/backends/container/argv.js"
 import { decodeSessionEntry, sessionDefaults } from "../../../src/config/decode/index.js"
 import type { ContainerSpec } from "../../../src/model.js"
 import { stampOf } from "../../../src/spec/fingerprint.js"
-import { containerSpec, fingerprint, specHash, TEST_DIGEST } from "../../support/factories.js"
+import { containerSpec, fingerprint, specHash, TEST_DIGEST } from "../../../src/testing/specs.js"
 
 const decode = (raw: Record<string, unknown>, runtime: "podman" | "swarm" = "podman") =>
   decodeSessionEntry("s", { backend: "container", image: "localhost/app:1", runtime, ...raw }, {

@@ -12,7 +12,7 @@ import type { LoadedConfig } from "../../../src/config/types.js"
 import { configTextLoader, entry, issueLines } from "../../support/loaded.js"
 import { kubernetesManifests } from "../../../src/export/kubernetes.js"
 import { stampOf } from "../../../src/spec/fingerprint.js"
-import { containerSpec, specHash, TEST_DIGEST, valid } from "../../support/factories.js"
+import { containerSpec, specHash, TEST_DIGEST, valid } from "../../../src/testing/specs.js"
 
 const loadText = configTextLoader("kstlib-limits-")
 const reasons = (c: LoadedConfig, name: string) => issueLines(entry(c, name))

@@ -16,7 +16,7 @@ import { normalizeProjectName, validateEnvEntry } from "../../../src/config/rule
 import { decodeUtf8, interpolate, parseDotenv } from "../../../src/config/text.js"
 import type { LoadedConfig } from "../../../src/config/types.js"
 import { ConfigInvalid, ConfigNotFound, type ConfigParseError, formatConfigIssue, type InvalidInput } from "../../../src/errors.js"
-import { fingerprint, specHash } from "../../support/factories.js"
+import { fingerprint, specHash } from "../../../src/testing/specs.js"
 import { rejected, valid } from "../../support/loaded.js"
 
 const dirs: Array<string> = []

@@ -4,8 +4,8 @@ import { Effect } from "effect"
 import { configJsonSchema } from "../../../src/config/schema.js"
 import type { LoadedConfig } from "../../../src/config/types.js"
 import { configTextLoader, entry, issueLines } from "../../support/loaded.js"
-import { fingerprint, specHash } from "../../support/factories.js"
-import { containerSpec, tmuxSpec } from "../../support/factories.js"
+import { fingerprint, specHash } from "../../../src/testing/specs.js"
+import { containerSpec, tmuxSpec } from "../../../src/testing/specs.js"
 
 const loadText = configTextLoader("kstlib-sup-")
 const reasons = (c: LoadedConfig, name: string) => issueLines(entry(c, name))

@@ -10,13 +10,17 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { Effect, Result } from "effect"
-import { afterEach, expect } from "vitest"
+import { afterEach, beforeAll, expect } from "vitest"
 import { loadConfig } from "../../../src/config/load.js"
+import { loadYamlParser } from "../../../src/config/tree.js"
 import { PORT_PATTERN } from "../../../src/config/rules.js"
 import { opsSettingsFields, sessionFields } from "../../../src/config/schema.js"
 import type { LoadedConfig } from "../../../src/config/types.js"
 import { formatConfigIssue } from "../../../src/errors.js"
 import { type Format, type ImportedConfig, type ImportOptions, type ImportResult, importText, renderYaml } from "../../../src/import/index.js"
+
+// the yaml parser is loaded on the first config load (asynchronously): loaded first, so loads here can run synchronously
+beforeAll(() => Effect.runPromise(loadYamlParser))
 
 export const FIXTURES = path.resolve(import.meta.dirname, "../../fixtures/import")
 

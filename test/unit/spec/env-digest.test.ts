@@ -11,7 +11,7 @@ import { afterEach, describe, expect, it } from "vitest"
 import { plan } from "../../../src/reconcile/plan.js"
 import { readOrCreateKey, stateDir } from "../../../src/spec/digest-key.js"
 import { digestFor, keyedDigest, stampOf, unkeyedDigest } from "../../../src/spec/fingerprint.js"
-import { containerSpec, owned, planOptions, TEST_DIGEST, tmuxSpec, valid } from "../../support/factories.js"
+import { containerSpec, owned, planOptions, TEST_DIGEST, tmuxSpec, valid } from "../../../src/testing/specs.js"
 
 const PIN = "123456"
 const spec = containerSpec("vault", { env: { PIN } })

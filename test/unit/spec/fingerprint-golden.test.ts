@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest"
 import { specHash, unkeyedDigest } from "../../../src/spec/fingerprint.js"
-import { containerSpec, tmuxSpec } from "../../support/factories.js"
+import { containerSpec, tmuxSpec } from "../../../src/testing/specs.js"
 
 const cases = [
   ["tmux, minimal", tmuxSpec("web")],

@@ -1,12 +1,15 @@
 /** A stored fingerprint back into a config entry (`ops freeze`): loading that entry gives the same fingerprint. */
 import { Effect } from "effect"
-import { describe, expect, it } from "vitest"
+import { beforeAll, describe, expect, it } from "vitest"
+import { loadYamlParser } from "../../../src/config/tree.js"
 import * as YAML from "yaml"
 import { fingerprint } from "../../../src/spec/fingerprint.js"
 import { entryOfFingerprint } from "../../../src/spec/thaw.js"
 import { configTextLoader, valid } from "../../support/loaded.js"
 
 const load = configTextLoader("kstlib-thaw-")
+// the yaml parser is loaded on the first config load (asynchronously): first, so the loads below run synchronously
+beforeAll(() => Effect.runPromise(loadYamlParser))
 const digest = { recipe: "h1" as const, of: (k: string) => `d-${k}` }
 
 const roundTrip = (entry: Record<string, unknown>) => {

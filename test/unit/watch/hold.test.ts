@@ -8,7 +8,7 @@ import { holdAhead, holdsOf, readHolds, recordHolds, updateHolds } from "../../.
 import type { StepResult } from "../../../src/reconcile/execute.js"
 import type { Step } from "../../../src/reconcile/plan.js"
 import { makePlan, plan } from "../../../src/reconcile/plan.js"
-import { owned, planOptions, tmuxSpec, valid } from "../../support/factories.js"
+import { owned, planOptions, tmuxSpec, valid } from "../../../src/testing/specs.js"
 
 const web = tmuxSpec("web")
 const tags = (steps: ReadonlyArray<Step>) => steps.map((s) => `${s._tag} ${s.session}`)

@@ -1,19 +1,25 @@
-/** Plain-data factories for the pure reconciler tests: specs (from the field tables' defaults), config entries, observed sessions, plan options. */
-import type { ConfigEntry } from "../../src/config/types.js"
-import type { ConfigIssue } from "../../src/errors.js"
-import type { ConfiguredSpec, ContainerSpec, ObservedSession, RuntimeName, SessionSpec, TmuxSpec } from "../../src/model.js"
-import { NO_MARK } from "../../src/model.js"
-import type { Scope } from "../../src/place.js"
-import type { PlanOptions } from "../../src/reconcile/plan.js"
-import { containerDefaults } from "../../src/spec/container.js"
-import { fingerprint as fingerprintWithDigest, keyedDigest, specHash as specHashWithDigest, stampOf } from "../../src/spec/fingerprint.js"
-import { tmuxDefaults } from "../../src/spec/tmux.js"
+/**
+ * Plain-data builders with defaults: specs (the field tables' defaults, a command and a working
+ * directory for tmux, an image for containers; `over` sets any field), config entries (valid, or
+ * rejected with located issues), observed sessions (`owned`: as kstlib launched it for `PROJECT`,
+ * stamped under `TEST_DIGEST`; `foreign`: unmarked), and the planner's options.
+ */
+import type { ConfigEntry } from "../config/types.js"
+import type { ConfigIssue } from "../errors.js"
+import type { ConfiguredSpec, ContainerSpec, ObservedSession, RuntimeName, SessionSpec, TmuxSpec } from "../model.js"
+import { NO_MARK } from "../model.js"
+import type { Scope } from "../place.js"
+import type { PlanOptions } from "../reconcile/plan.js"
+import { containerDefaults } from "../spec/container.js"
+import { fingerprint as fingerprintWithDigest, keyedDigest, specHash as specHashWithDigest, stampOf } from "../spec/fingerprint.js"
+import { tmuxDefaults } from "../spec/tmux.js"
 
 export const CONFIG_FILE = "/cfg/kstlib.conf.yml"
 
 /** The env digest the pure tests stamp sessions and plan with (a fixed key). */
 export const TEST_DIGEST = keyedDigest(new Uint8Array(32).fill(7))
 
+/** A tmux session spec: the tmux table's defaults, `node server.js` in `/srv/app`, then `over`. */
 export const tmuxSpec = (name: string, over: Partial<Omit<TmuxSpec, "backend" | "name">> = {}): TmuxSpec => ({
   ...tmuxDefaults,
   backend: "tmux",
@@ -23,6 +29,7 @@ export const tmuxSpec = (name: string, over: Partial<Omit<TmuxSpec, "backend" | 
   ...over
 })
 
+/** A container session spec: the container table's defaults, image `localhost/app:1`, then `over`. */
 export const containerSpec = (name: string, over: Partial<Omit<ContainerSpec, "backend" | "name">> = {}): ContainerSpec => ({
   ...containerDefaults,
   backend: "container",
@@ -31,10 +38,13 @@ export const containerSpec = (name: string, over: Partial<Omit<ContainerSpec, "b
   ...over
 })
 
+/** A valid config entry of `spec`, at `CONFIG_FILE:line`. */
 export const valid = (spec: ConfiguredSpec, line = 3): ConfigEntry => ({ _tag: "Valid", name: spec.name, spec, source: { file: CONFIG_FILE, line } })
 
+/** One located config issue. */
 export const issue = (session: string, field: string, reason: string, line = 7): ConfigIssue => ({ file: CONFIG_FILE, line, session, field, reason })
 
+/** A rejected config entry (never runs: its plan step is Invalid), with its issues. */
 export const rejected = (
   name: string,
   issues: ReadonlyArray<ConfigIssue>,
@@ -101,7 +111,7 @@ export const planOptions = (
 /** The fingerprint and hash the tests compare, under TEST_DIGEST. */
 export const fingerprint = (spec: ConfiguredSpec) => fingerprintWithDigest(spec, TEST_DIGEST)
 export const specHash = (spec: ConfiguredSpec) => specHashWithDigest(spec, TEST_DIGEST)
-export { hashFingerprint } from "../../src/spec/fingerprint.js"
+export { hashFingerprint } from "../spec/fingerprint.js"
 
 /** A create of `spec`, as the planner hands it to a driver. */
 export const launchOf = <S extends SessionSpec>(spec: S): { readonly spec: S; readonly stamp: ReturnType<typeof stampOf>; readonly changes: null } => ({

@@ -1,19 +1,20 @@
 /**
- * The `Backends` registry in memory, for executor and per-session operation tests: sessions live
+ * The `Backends` registry in memory, for tests of programs on kstlib (and kstlib's own executor
+ * and per-session operation tests; `memoryLayer` puts the `Kstlib` service over it): sessions live
  * in a Ref, every call is recorded (launch batches, observes, stop options, in-flight count), and
  * a spec name can be set to misbehave (fail at launch, die right after launch, hang, fail to stop
  * or remove). Times are read from the Clock, so under `it.effect` they are TestClock times.
  */
-import { entryOfFingerprint } from "../../src/spec/thaw.js"
+import { entryOfFingerprint } from "../spec/thaw.js"
 import { Clock, Context, Duration, Effect, Layer, Ref, Result, Stream } from "effect"
-import type { BackendObservation, ExecResult, Launch, StopOptions, StopOutcome } from "../../src/backends/driver.js"
-import { Backends } from "../../src/backends/registry.js"
-import { SessionNotFound, SessionStartFailed, SessionStopFailed, Unsupported } from "../../src/errors.js"
-import type { BackendKind, ObservedSession, SessionSpec } from "../../src/model.js"
-import type { Place } from "../../src/place.js"
-import { describePlace, placeOf, samePlace } from "../../src/place.js"
-import type { Stamp } from "../../src/spec/fingerprint.js"
-import { owned } from "./factories.js"
+import type { BackendObservation, ExecResult, Launch, StopOptions, StopOutcome } from "../backends/driver.js"
+import { Backends } from "../backends/registry.js"
+import { SessionNotFound, SessionStartFailed, SessionStopFailed, Unsupported } from "../errors.js"
+import type { BackendKind, ObservedSession, SessionSpec } from "../model.js"
+import type { Place } from "../place.js"
+import { describePlace, placeOf, samePlace } from "../place.js"
+import type { Stamp } from "../spec/fingerprint.js"
+import { owned } from "./specs.js"
 
 /** How sessions (by name) misbehave. */
 export interface Behavior {
