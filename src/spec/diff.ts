@@ -23,6 +23,74 @@ const shown = (key: string, v: unknown): string | null => {
   return f === undefined || f.fingerprint !== "when-set" ? null : shownWhenLeftOut(f, unkeyedDigest)
 }
 
+interface StoredWindow {
+  readonly name: string
+  readonly layout?: string | null
+  readonly focus?: boolean
+  readonly focus_pane?: number
+  readonly panes?: ReadonlyArray<{ readonly command?: string | null; readonly shell?: boolean; readonly working_dir?: string | null; readonly env?: Readonly<Record<string, string>> }>
+}
+
+/** A stored `windows` value (each window as canonical JSON); unreadable: none. */
+const windowsOf = (v: unknown): ReadonlyArray<StoredWindow> => {
+  if (!Array.isArray(v)) return []
+  try {
+    return v.map((t) => JSON.parse(String(t)) as StoredWindow)
+  } catch {
+    return []
+  }
+}
+
+const text = (v: unknown): string | null => (v === null || v === undefined ? null : String(v))
+
+/**
+ * Windows compared by name, panes by place: `windows.editor.layout: tiled → main-vertical`,
+ * `windows.editor.panes[1].command: …`, a pane's env as keys only (its digests are never shown).
+ */
+const windowChanges = (before: unknown, after: unknown): Array<Change> => {
+  const b = new Map(windowsOf(before).map((w) => [w.name, w] as const))
+  const a = new Map(windowsOf(after).map((w) => [w.name, w] as const))
+  const out: Array<Change> = []
+  const names = [...b.keys(), ...[...a.keys()].filter((n) => !b.has(n))]
+  if (names.join("\u0000") !== [...a.keys()].join("\u0000") && [...b.keys()].every((n) => a.has(n)) && [...a.keys()].every((n) => b.has(n))) {
+    out.push({ field: "windows", from: [...b.keys()].join(", "), to: [...a.keys()].join(", ") })
+  }
+  for (const name of names) {
+    const wb = b.get(name)
+    const wa = a.get(name)
+    const at = `windows.${name}`
+    if (wb === undefined || wa === undefined) {
+      out.push({ field: at, change: wb === undefined ? "added" : "removed" })
+      continue
+    }
+    for (const k of ["layout", "focus", "focus_pane"] as const) {
+      if (canonicalJson(wb[k] ?? null) !== canonicalJson(wa[k] ?? null)) out.push({ field: `${at}.${k}`, from: text(wb[k]), to: text(wa[k]) })
+    }
+    const pb = wb.panes ?? []
+    const pa = wa.panes ?? []
+    for (let i = 0; i < Math.max(pb.length, pa.length); i++) {
+      const x = pb[i]
+      const y = pa[i]
+      const pat = `${at}.panes[${i}]`
+      if (x === undefined || y === undefined) {
+        out.push({ field: pat, change: x === undefined ? "added" : "removed" })
+        continue
+      }
+      for (const k of ["command", "shell", "working_dir"] as const) {
+        if (canonicalJson(x[k] ?? null) !== canonicalJson(y[k] ?? null)) out.push({ field: `${pat}.${k}`, from: text(x[k]), to: text(y[k]) })
+      }
+      const eb = x.env ?? {}
+      const ea = y.env ?? {}
+      for (const k of [...new Set([...Object.keys(eb), ...Object.keys(ea)])].sort()) {
+        if (!(k in eb)) out.push({ field: `${pat}.env.${k}`, change: "added" })
+        else if (!(k in ea)) out.push({ field: `${pat}.env.${k}`, change: "removed" })
+        else if (eb[k] !== ea[k]) out.push({ field: `${pat}.env.${k}`, change: "changed" })
+      }
+    }
+  }
+  return out.length === 0 ? [{ field: "windows", change: "changed" }] : out
+}
+
 /** Every field that differs between the fingerprint stored on a session and the desired one. */
 export const diffFingerprints = (applied: Fingerprint | null, desired: Fingerprint): ReadonlyArray<Change> => {
   if (applied === null) return [{ field: "spec", change: "changed" }]
@@ -42,6 +110,8 @@ export const diffFingerprints = (applied: Fingerprint | null, desired: Fingerpri
         else if (!(k in a)) changes.push({ field: `env.${k}`, change: "removed" })
         else if (a[k] !== b[k]) changes.push({ field: `env.${k}`, change: "changed" })
       }
+    } else if (key === "windows") {
+      changes.push(...windowChanges(before, after))
     } else {
       changes.push({ field: key, from: shown(key, before), to: shown(key, after) })
     }

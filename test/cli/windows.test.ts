@@ -115,7 +115,7 @@ describe("windows and panes", () => {
     expectLayout(s, sock, "a", "even-horizontal")
     sb.writeConfig({ [s]: entry("even-vertical") })
     const plan = ok(["ops", "plan"]).stdout
-    expect(plan).toMatch(/replace, spec changed\n\s+windows: .*"layout":"even-horizontal".* → .*"layout":"even-vertical"/u)
+    expect(plan).toMatch(/replace, spec changed\n\s+windows\.a\.layout: even-horizontal → even-vertical/u)
     ok(["ops", "apply"])
     expectLayout(s, sock, "a", "even-vertical")
 
