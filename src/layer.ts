@@ -16,6 +16,8 @@ import { KstlibConfig } from "./config/service.js"
 import { EnvDigests, layerFromStateDir } from "./spec/digest-key.js"
 import type { EnvDigest } from "./spec/field.js"
 import { LogDirectory } from "./logs/target.js"
+import { HoldsDirectory } from "./reconcile/holds.js"
+import { LockDirectory } from "./reconcile/lock.js"
 import type { LoadedConfig, LoadOptions } from "./config/types.js"
 import type { ConfigInvalid, ConfigNotFound, ConfigParseError, InvalidInput } from "./errors.js"
 
@@ -50,6 +52,10 @@ export interface LayerOptions {
   readonly sshControlDirectory?: string | undefined
   /** Seconds any one external call may take (default: `KSTLIB_CALL_TIMEOUT`, else 60). */
   readonly callTimeout?: number | undefined
+  /** Where apply/down take their lock (default: `$XDG_RUNTIME_DIR/kstlib-<uid>`, else the temp dir's). */
+  readonly lockDirectory?: string | undefined
+  /** Where sessions stopped through kstlib are recorded for `ops watch` (default `<state>/holds`); null: not recorded. */
+  readonly holdsDirectory?: string | null | undefined
 }
 
 const isLoaded = (c: LoadedConfig | LoadOptions): c is LoadedConfig => "sessions" in c && Array.isArray((c as LoadedConfig).sessions)
@@ -76,6 +82,8 @@ const settingsLayer = (options: LayerOptions) =>
     options.tmuxSocketDirectory === undefined ? Layer.empty : Layer.succeed(TmuxSocketDirectory, options.tmuxSocketDirectory),
     options.pathLookup === undefined ? Layer.empty : Layer.succeed(PathLookup, options.pathLookup),
     options.callTimeout === undefined ? Layer.empty : Layer.succeed(CallTimeout, options.callTimeout),
+    options.lockDirectory === undefined ? Layer.empty : Layer.succeed(LockDirectory, options.lockDirectory),
+    options.holdsDirectory === undefined ? Layer.empty : Layer.succeed(HoldsDirectory, options.holdsDirectory),
     options.sshControlDirectory === undefined
       ? Layer.empty
       : Layer.succeed(SshControlDirectory, { ensure: Effect.succeed(options.sshControlDirectory) })

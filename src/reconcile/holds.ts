@@ -10,11 +10,21 @@
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { Effect } from "effect"
+import { Context, Effect } from "effect"
 import { stateDir } from "../spec/digest-key.js"
 import type { ExecuteReport, StepResult } from "./execute.js"
 import type { Plan } from "./plan.js"
 import { holdsSession } from "./plan.js"
+
+/** The directory of the holds files (`<state>/holds`); null: none (no HOME). A test gives its own. */
+export const HoldsDirectory = Context.Reference<string | null>("kstlib/HoldsDirectory", {
+  defaultValue: () => {
+    const dir = stateDir()
+    return dir === null ? null : path.join(dir, "holds")
+  }
+})
+
+const fileIn = (dir: string | null, project: string) => (dir === null ? null : path.join(dir, `${project}.json`))
 
 /** The file holding `project`'s holds (null: no state directory, no HOME). Project names are file-name safe (config/rules). */
 export const holdsFile = (project: string, env: Readonly<Record<string, string | undefined>> = process.env): string | null => {
@@ -23,8 +33,14 @@ export const holdsFile = (project: string, env: Readonly<Record<string, string |
 }
 
 /** The names held for `project` (none when the file is absent or unreadable). */
-export const readHolds = (project: string, env: Readonly<Record<string, string | undefined>> = process.env): ReadonlyArray<string> => {
-  const file = holdsFile(project, env)
+export const readHolds = (project: string, env: Readonly<Record<string, string | undefined>> = process.env): ReadonlyArray<string> =>
+  readFile(holdsFile(project, env))
+
+/** The names held for `project`, in the holds directory of the context. */
+export const currentHolds = (project: string): Effect.Effect<ReadonlyArray<string>> =>
+  Effect.map(HoldsDirectory, (dir) => readFile(fileIn(dir, project)))
+
+const readFile = (file: string | null): ReadonlyArray<string> => {
   if (file === null) return []
   try {
     const parsed: unknown = JSON.parse(fs.readFileSync(file, "utf8"))
@@ -41,16 +57,19 @@ const writeHolds = (file: string, names: ReadonlyArray<string>) => {
   fs.renameSync(tmp, file)
 }
 
-/** Adds `held` and removes `released` from the project's holds (one read, one write). */
+/**
+ * Adds `held` and removes `released` from the project's holds (one read, one write): in the holds
+ * directory of the context, or of `env`'s state directory when given.
+ */
 export const updateHolds = (
   project: string,
   change: { readonly held: ReadonlyArray<string>; readonly released: ReadonlyArray<string> },
-  env: Readonly<Record<string, string | undefined>> = process.env
+  env?: Readonly<Record<string, string | undefined>>
 ): Effect.Effect<void> =>
-  Effect.suspend(() => {
-    const file = holdsFile(project, env)
+  Effect.flatMap(HoldsDirectory, (dir) => Effect.suspend(() => {
+    const file = env === undefined ? fileIn(dir, project) : holdsFile(project, env)
     if (file === null || (change.held.length === 0 && change.released.length === 0)) return Effect.void
-    const before = readHolds(project, env)
+    const before = readFile(file)
     const after = new Set([...before.filter((n) => !change.released.includes(n)), ...change.held])
     if (after.size === before.length && before.every((n) => after.has(n))) return Effect.void
     try {
@@ -59,7 +78,7 @@ export const updateHolds = (
     } catch (e) {
       return Effect.logWarning(`cannot record stopped sessions in ${file}: ${(e as Error).message}`)
     }
-  })
+  }))
 
 /**
  * What a run through the executor means for the holds: a session stopped on request (`stop NAME`)
@@ -82,8 +101,7 @@ export const holdsOf = (results: ReadonlyArray<StepResult>) => {
  * were not held before: `recordHolds` withdraws those whose stop then failed.
  */
 export const holdAhead = (project: string, plan: Plan): Effect.Effect<ReadonlyArray<string>> =>
-  Effect.suspend(() => {
-    const before = readHolds(project)
+  Effect.flatMap(currentHolds(project), (before) => {
     const ahead = [...new Set(plan.steps.filter(holdsSession).map((s) => s.session))].filter((n) => !before.includes(n))
     return updateHolds(project, { held: ahead, released: [] }).pipe(Effect.as(ahead))
   })

@@ -40,7 +40,7 @@ import { createHash, randomBytes } from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { Effect, Schedule } from "effect"
+import { Context, Effect, Schedule } from "effect"
 import { ApplyLocked, LockFailed } from "../errors.js"
 import { bootId, pidNamespace, processStartTime } from "../system/process-identity.js"
 
@@ -51,6 +51,9 @@ export const lockDirFor = (env: Readonly<Record<string, string | undefined>>): s
   const base = xdg !== undefined && xdg !== "" && path.isAbsolute(xdg) ? xdg : os.tmpdir()
   return path.join(base, `kstlib-${process.getuid?.() ?? "user"}`)
 }
+
+/** The lock directory of the context (default: this user's, from the environment); a test gives its own. */
+export const LockDirectory = Context.Reference<string>("kstlib/LockDirectory", { defaultValue: () => lockDirFor(process.env) })
 
 /** A path with every symlink resolved; as given (absolute) when it cannot be resolved. */
 const realPath = (p: string): string => readOr(() => fs.realpathSync(p), path.resolve(p))
@@ -64,9 +67,11 @@ const realPath = (p: string): string => readOr(() => fs.realpathSync(p), path.re
 export const lockPathFor = (
   of: { readonly files: ReadonlyArray<string>; readonly project: string },
   env: Readonly<Record<string, string | undefined>>
-) => {
+) => lockPathIn(of, lockDirFor(env))
+
+export const lockPathIn = (of: { readonly files: ReadonlyArray<string>; readonly project: string }, dir: string) => {
   const key = createHash("sha256").update([`project:${of.project}`, ...of.files.map(realPath)].join("\n")).digest("hex").slice(0, 16)
-  return path.join(lockDirFor(env), `apply-${key}.lock`)
+  return path.join(dir, `apply-${key}.lock`)
 }
 
 /** Who holds (or tries to take) a lock. `null` fields: not known on this platform / old lock format. */

@@ -18,7 +18,7 @@ import type { ApplyLocked, FailedStep, LockFailed } from "../errors.js"
 import { ConfigNotFound, SessionNotInConfig, StepsFailed } from "../errors.js"
 import type { ExecuteOptions, ExecuteReport } from "./execute.js"
 import { defaultSettle, execute } from "./execute.js"
-import { lockPathFor, withApplyLock } from "./lock.js"
+import { LockDirectory, lockPathIn, withApplyLock } from "./lock.js"
 import { EnvDigests } from "../spec/digest-key.js"
 import type { Observation } from "./observe.js"
 import { configSockets, observe, planInputs } from "./observe.js"
@@ -140,7 +140,7 @@ const executeOptions = (options: ApplyOptions): ExecuteOptions => ({
 
 /** Holds the config's apply lock around `self`. */
 const locked = <A, E, R>(config: LoadedConfig, wait: boolean, self: Effect.Effect<A, E, R>) =>
-  Effect.scoped(withApplyLock(lockPathFor({ files: config.files, project: config.project }, process.env), { wait }).pipe(Effect.andThen(self)))
+  Effect.scoped(Effect.flatMap(LockDirectory, (dir) => withApplyLock(lockPathIn({ files: config.files, project: config.project }, dir), { wait })).pipe(Effect.andThen(self)))
 
 /** What `apply` and `down` can fail with: no config file, a name not in it, the lock held or not takeable. */
 export type ConvergeError = ConfigNotFound | SessionNotInConfig | ApplyLocked | LockFailed

@@ -17,7 +17,12 @@
  *       expect(failedSteps(result)).toEqual([])
  *     }).pipe(Effect.provide(memoryLayer({ sessions: [tmuxSpec("web")] }))))
  */
-import { Layer } from "effect"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { Effect, Layer } from "effect"
+import { HoldsDirectory } from "../reconcile/holds.js"
+import { LockDirectory } from "../reconcile/lock.js"
 import type { Backends } from "../backends/registry.js"
 import type { KstlibConfig } from "../config/service.js"
 import { KstlibConfig as ConfigService } from "../config/service.js"
@@ -77,8 +82,17 @@ export const memoryLayer = (options: MemoryLayerOptions = {}): Layer.Layer<Kstli
   Layer.effect(Kstlib, Kstlib.make).pipe(
     Layer.provideMerge(memoryBackends(options.behavior, options.initial)),
     Layer.provideMerge(ConfigService.fromLoaded(options.config ?? testConfig(options.sessions))),
-    Layer.provideMerge(Layer.merge(Layer.succeed(EnvDigests, TEST_DIGEST), Layer.succeed(LogDirectory, null)))
+    Layer.provideMerge(Layer.mergeAll(Layer.succeed(EnvDigests, TEST_DIGEST), Layer.succeed(LogDirectory, null), Layer.succeed(HoldsDirectory, null), privateLockDirectory))
   )
+
+/** A lock directory of the layer's own (a fresh temp directory, removed with the layer): apply never locks in the user's. */
+const privateLockDirectory = Layer.effect(
+  LockDirectory,
+  Effect.acquireRelease(
+    Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "kstlib-test-lock-"))),
+    (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
+  )
+)
 
 /**
  * The `Kstlib` service on the real drivers over a fake spawner: `respond` answers each program run,
@@ -98,8 +112,9 @@ export const fakeLayer = (
     tmuxSocketDirectory: emptySocketDirectory,
     pathLookup: memoryPath(options.path),
     // ssh's ControlPath on the fake's command lines; never created
-    sshControlDirectory: "/nonexistent/kstlib-ssh"
-  }).pipe(Layer.provide(fake.layer))
+    sshControlDirectory: "/nonexistent/kstlib-ssh",
+    holdsDirectory: null
+  }).pipe(Layer.provideMerge(privateLockDirectory), Layer.provide(fake.layer))
   return { layer: services, calls: fake.calls }
 }
 

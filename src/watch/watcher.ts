@@ -21,7 +21,7 @@ import type { ObservedSession } from "../model.js"
 import { isOurs, restartPolicy } from "../model.js"
 import type { StepResult } from "../reconcile/execute.js"
 import { execute } from "../reconcile/execute.js"
-import { readHolds, recordHolds } from "../reconcile/holds.js"
+import { currentHolds, recordHolds } from "../reconcile/holds.js"
 import { lockPathFor, withApplyLock } from "../reconcile/lock.js"
 import { configSockets, observe, planInputs } from "../reconcile/observe.js"
 import type { Plan } from "../reconcile/plan.js"
@@ -196,6 +196,7 @@ export const watch = (options: WatchOptions) =>
         }
         const digest = yield* EnvDigests
         const now = Date.now()
+        const held = yield* currentHolds(config.project)
         const planWith = (extra: ReadonlyArray<string>) =>
           plan(config.sessions, observation.sessions, {
             prune: false,
@@ -203,7 +204,7 @@ export const watch = (options: WatchOptions) =>
             project: config.project,
             ...planInputs(observation),
             digest,
-            hold: [...readHolds(config.project), ...waiting(backoffs, now), ...supervisedExits(config, observation.sessions), ...extra]
+            hold: [...held, ...waiting(backoffs, now), ...supervisedExits(config, observation.sessions), ...extra]
           })
         let p = planWith([])
         const crashing: Array<string> = []

@@ -40,7 +40,8 @@ const ALLOWED: Readonly<Record<string, ReadonlyArray<string>>> = {
   export: [...VOCABULARY, "spec", "config"],
   // `ops import`: other tools' files into a config (checked with config's rules); pm2 JS runs in a child
   import: [...VOCABULARY, "proc", "config"],
-  layer: [...VOCABULARY, "proc", "spec", "logs", "backends", "transport", "config"],
+  // reconcile: the lock and holds directories the layer may set
+  layer: [...VOCABULARY, "proc", "spec", "logs", "backends", "transport", "config", "reconcile"],
   // the Kstlib service: the seam (layer) and everything it puts behind one service
   facade: [...VOCABULARY, "proc", "spec", "logs", "backends", "transport", "config", "reconcile", "session", "layer"],
   // kstlib/testing: test doubles over the same services (in-memory backends, a fake spawner, spec builders)

@@ -8,7 +8,7 @@ import { Effect, Fiber, Ref, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import { Kstlib } from "../../src/facade.js"
 import type { HostSpec } from "../../src/model.js"
-import { lockPathFor, withApplyLock } from "../../src/reconcile/lock.js"
+import { LockDirectory, lockPathIn, withApplyLock } from "../../src/reconcile/lock.js"
 import { failedSteps, requireSuccess } from "../../src/reconcile/reconciler.js"
 import { renderReport } from "../../src/reconcile/render.js"
 import { SessionManager } from "../../src/session/manager.js"
@@ -77,7 +77,8 @@ describe("Kstlib on in-memory backends", () => {
   it.effect("applyEvents fails with the run's error: ApplyLocked while another apply holds the lock", () =>
     Effect.gen(function*() {
       const kstlib = yield* Kstlib
-      const lock = withApplyLock(lockPathFor({ files: kstlib.config.files, project: kstlib.config.project }, process.env), { wait: false })
+      // the layer's own lock directory (a memory layer never locks in the user's)
+      const lock = withApplyLock(lockPathIn({ files: kstlib.config.files, project: kstlib.config.project }, yield* LockDirectory), { wait: false })
       const error = yield* Effect.scoped(lock.pipe(Effect.andThen(Effect.flip(Stream.runCollect(kstlib.applyEvents({}, { settle: 0 }))))))
       expect(error._tag).toBe("ApplyLocked")
       const probe = yield* MemoryProbe
