@@ -1,5 +1,5 @@
 /**
- * CPU and memory of tmux sessions end to end, and `ops top`: a busy loop reads > 50% in list and
+ * CPU and memory of tmux sessions end to end, and `ops top`: a busy loop reads high (> 25%: shared cores) in list and
  * status; `top --once` and `--json` print the project's sessions; the interactive view in a real
  * tmux pane (80×24) moves, sorts, shows logs and quits on q, leaving the terminal as it was
  * (alternate screen off, cursor shown, raw mode off: the shell after it reads a line).

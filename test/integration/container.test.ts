@@ -154,7 +154,7 @@ describe.each(engines)("container backend on %s", (rt) => {
       expect(labels["io.kstlib.spec"]).toBe(specHash(s))
     }).pipe(Effect.provide(ContainersLive)))
 
-  it.live("usage: a constant number of stats calls for 1 and for 4 running containers; a busy one > 50% CPU, an idle one near 0", () => {
+  it.live("usage: a constant number of stats calls for 1 and for 4 running containers; a busy one well above idle CPU, an idle one near 0", () => {
     const counting = countingSpawner()
     return Effect.gen(function*() {
       const c = yield* Containers
@@ -170,7 +170,8 @@ describe.each(engines)("container backend on %s", (rt) => {
       const one = (yield* observed()).filter((o) => o.name === busy)
       const u1 = yield* c.usage(one, Duration.millis(400))
       expect(stats()).toHaveLength(perCall)
-      expect(u1[0]!.cpu_percent!).toBeGreaterThan(50)
+      // a whole core on an idle machine; shared on a loaded 2-core runner
+      expect(u1[0]!.cpu_percent!).toBeGreaterThan(25)
       expect(u1[0]!.memory_bytes!).toBeGreaterThan(0)
       for (const n of idle) engine(rt, ["run", "-d", "--label", RUN_LABEL, "--name", n, TEST_IMAGE, "sleep", "300"])
       const all = (yield* observed()).filter((o) => o.name === busy || idle.includes(o.name))
@@ -179,7 +180,7 @@ describe.each(engines)("container backend on %s", (rt) => {
       expect(stats()).toHaveLength(perCall)
       expect(counting.calls).toHaveLength(perCall)
       all.forEach((o, i) => {
-        if (o.name === busy) expect(u4[i]!.cpu_percent!).toBeGreaterThan(50)
+        if (o.name === busy) expect(u4[i]!.cpu_percent!).toBeGreaterThan(25)
         else expect(u4[i]!.cpu_percent!).toBeLessThan(20)
         expect(u4[i]!.memory_bytes!).toBeGreaterThan(0)
       })
@@ -295,7 +296,8 @@ describe.each(engines)("container backend on %s", (rt) => {
       const s = spec(name, rt)
       yield* launchAll([s])
       engine(rt, ["kill", name])
-      expect(yield* eventually(engineState(rt, name), (st) => st !== "running")).toBe("exited")
+      // podman passes through "stopped" (killed, before its cleanup) on the way to "exited"
+      expect(yield* eventually(engineState(rt, name), (st) => st === "exited")).toBe("exited")
       // ps can lag inspect by a moment (podman: "stopping" while cleanup runs): wait for it too.
       const down = yield* eventually(observed(name, rt), (o) => o.state === "exited")
       expect(down.state).toBe("exited")
