@@ -187,6 +187,10 @@ export interface ContainerSpec extends Supervision {
   readonly labels?: Readonly<Record<string, string>>
   /** `HOST:IP` lines of its /etc/hosts. */
   readonly extra_hosts?: ReadonlyArray<string>
+  /** `ops.networks` it joins besides the project network (engine name `kstlib-<project>-<name>`). */
+  readonly networks?: ReadonlyArray<DeclaredNetwork>
+  /** The `ops.volumes` its volumes name (engine name `kstlib-<project>.<name>`), sorted. */
+  readonly declared_volumes?: ReadonlyArray<string>
   /** `runtime: swarm` only: tasks of the service (absent = 1). */
   readonly replicas?: number
   /** Memory limit, bytes (`--memory`); absent: none. */
@@ -197,6 +201,12 @@ export interface ContainerSpec extends Supervision {
   readonly host?: string
 }
 
+
+/** An `ops.networks` entry: created on demand with kstlib's marks; `internal`: no route outside. */
+export interface DeclaredNetwork {
+  readonly name: string
+  readonly internal: boolean
+}
 
 /** A container spec as configured: `runtime: null` asks for auto-detection (podman, then docker). */
 export type ConfiguredContainerSpec = Omit<ContainerSpec, "runtime"> & { readonly runtime: RuntimeName | null }

@@ -817,3 +817,11 @@ export const validateExtraHost = (entry: string): string | null => {
   if (!HOSTNAME_PATTERN.test(host) || !(v4 || v6)) return `Invalid extra host '${entry}': expected HOST:IP (e.g. db.local:10.0.0.5)`
   return null
 }
+
+/** An `ops.networks` / `ops.volumes` name (the engine's own name rule; it becomes `kstlib-<project>.<name>`). */
+export const OBJECT_NAME_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/u
+export const MAX_OBJECT_NAME_LENGTH = 64
+export const validateObjectName = (name: string): string | null =>
+  name.length > MAX_OBJECT_NAME_LENGTH
+    ? `too long (max ${MAX_OBJECT_NAME_LENGTH} characters)`
+    : OBJECT_NAME_PATTERN.test(name) ? null : `'${name}': letters, digits, _ . - (starting with a letter or digit)`

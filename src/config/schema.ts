@@ -82,7 +82,10 @@ import {
   validateExtraHost,
   validateHostname,
   validateLabel,
-  MAX_LABELS
+  MAX_LABELS,
+  MAX_OBJECT_NAME_LENGTH,
+  OBJECT_NAME_PATTERN,
+  validateObjectName
 } from "./rules.js"
 
 /** A rules.ts rule as a Schema check; `jsonSchema` is what JSON Schema can express of it. */
@@ -429,6 +432,11 @@ export const TmuxSession = Schema.Struct({
   ...envFileField
 }).annotate({ identifier: "TmuxSession", title: "tmux session" })
 
+/** An `ops.networks` or `ops.volumes` key, and a session's reference to one. */
+export const ObjectName = Schema.String.check(
+  rule(validateObjectName, { minLength: 1, maxLength: MAX_OBJECT_NAME_LENGTH, pattern: OBJECT_NAME_PATTERN.source }, "a network or volume name")
+)
+
 const Capabilities = (what: string) =>
   Schema.Array(Schema.String.check(rule(validateCapability, { pattern: CAPABILITY_PATTERN.source }, "a capability"))).check(
     rule((a: ReadonlyArray<unknown>) => (a.length > 64 ? `at most 64 capabilities` : null), { maxItems: 64 }, "capabilities")
@@ -480,6 +488,16 @@ const containerRuntimeFields = {
       rule((a: ReadonlyArray<unknown>) => (a.length > 64 ? "at most 64 extra hosts" : null), { maxItems: 64 }, "extra hosts")
     ).annotate({ description: "Lines added to the container's /etc/hosts, `HOST:IP` (`--add-host`)." })
   ),
+  networks: Schema.optionalKey(
+    Schema.Array(ObjectName).check(
+      Schema.makeFilter<ReadonlyArray<string>>(
+        (a) => (new Set(a).size !== a.length ? "a network is listed twice" : a.length > 16 ? "at most 16 networks" : undefined),
+        { expected: "network names", toJsonSchema: () => ({ uniqueItems: true, maxItems: 16 }) }
+      )
+    ).annotate({
+      description: "`ops.networks` this container joins, besides the project network (others on them reach it by its session name). Not with network_mode."
+    })
+  ),
   cap_add: Schema.optionalKey(Capabilities("Linux capabilities added to the engine's default set (`--cap-add`), e.g. NET_ADMIN.")),
   cap_drop: Schema.optionalKey(Capabilities("Linux capabilities removed from the engine's default set (`--cap-drop`); ALL drops every one."))
 }
@@ -517,6 +535,13 @@ export const ContainerSession = Schema.Struct({
 export const Session = Schema.Union([TmuxSession, ContainerSession])
 
 /** The fields of `ops` besides `sessions` (decoded on their own so one bad session rejects only itself). */
+export const NetworkEntry = Schema.Struct({
+  internal: Schema.optionalKey(
+    Schema.Boolean.annotate({ default: false, description: "No route outside the network (`network create --internal`): its containers reach only each other." })
+  )
+}).annotate({ identifier: "Network", title: "network" })
+export const VolumeEntry = Schema.Struct({}).annotate({ identifier: "Volume", title: "named volume" })
+
 export const opsSettingsFields = {
   default_backend: Schema.optionalKey(BackendKind.annotate({ default: "tmux" })),
   tmux_binary: Schema.optionalKey(
@@ -544,6 +569,18 @@ export const opsSettingsFields = {
   hosts: Schema.optionalKey(
     Schema.NullOr(Schema.Record(Schema.String, HostEntry).check(Schema.isPropertyNames(HostName))).annotate({
       description: "Remote machines reached over SSH, by name; a session's `host:` names one."
+    })
+  ),
+  networks: Schema.optionalKey(
+    Schema.NullOr(Schema.Record(Schema.String, Schema.NullOr(NetworkEntry)).check(Schema.isPropertyNames(ObjectName))).annotate({
+      description:
+        "Networks container sessions join with `networks: [NAME]`, besides the project's: created on demand as `kstlib-<project>.<NAME>` with kstlib's marks, removed by `down` when empty. A network of that name that is not this project's refuses the launch."
+    })
+  ),
+  volumes: Schema.optionalKey(
+    Schema.NullOr(Schema.Record(Schema.String, Schema.NullOr(VolumeEntry)).check(Schema.isPropertyNames(ObjectName))).annotate({
+      description:
+        "Named volumes (`NAME:/path` in a session's volumes): created on demand as `kstlib-<project>.<NAME>` with kstlib's marks; `down` keeps them, `down --volumes` removes them. A volume of that name that is not this project's refuses the launch."
     })
   )
 }

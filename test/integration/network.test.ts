@@ -160,4 +160,52 @@ describe.each(engines)("project network on %s", (rt) => {
       expect(found).toContain("Address")
       expect(engine(rt, ["exec", stranger, "nslookup", db]).status).not.toBe(0)
     }).pipe(Effect.scoped, Effect.provide(ContainersLive)), 60_000)
+
+  it.live("declared networks and volumes: created with the project's marks, joined by name with the alias; released empty; a foreign one refuses the launch", () =>
+    Effect.gen(function*() {
+      const project = `kt${RUN}${rt[0]}n`
+      const [db, api, lone] = [`${PREFIX}-${rt}-ndb`, `${PREFIX}-${rt}-napi`, `${PREFIX}-${rt}-nlone`]
+      const back = `kstlib-${project}.back`
+      const taken = `kstlib-${project}.taken`
+      const data = `kstlib-${project}.data`
+      yield* cleanup(rt, [db, api, lone], [back, taken, `kstlib-${project}`])
+      yield* Effect.addFinalizer(() => Effect.sync(() => void engine(rt, ["volume", "rm", "-f", data])))
+      const c = yield* Containers
+      const onBack = { networks: [{ name: "back", internal: true }] }
+      const launched = yield* c.launch([
+        launchOf(spec(db, rt, { command: "nc -ll -p 5432 -e echo hi", ...onBack, volumes: ["data:/data"], declared_volumes: ["data"] })),
+        launchOf(spec(api, rt, onBack))
+      ], { project })
+      expect(launched.map((r) => (Result.isFailure(r) ? r.failure.message : "ok"))).toEqual(["ok", "ok"])
+      expect(networkLabels(rt, back)).toMatchObject({ "io.kstlib.managed": "true", "io.kstlib.project": project })
+      expect(engine(rt, ["network", "inspect", "--format", "{{.Internal}}", back]).stdout.trim()).toBe("true")
+      const nets = networksOf(rt, db)
+      expect(Object.keys(nets).sort()).toEqual([`kstlib-${project}`, back].sort())
+      expect(nets[back]!.Aliases).toContain(db)
+      expect(JSON.parse(engine(rt, ["volume", "inspect", "--format", "{{json .Labels}}", data]).stdout)).toMatchObject({ "io.kstlib.project": project })
+      let found = ""
+      for (let i = 0; i < 30 && !found.includes("Address"); i++) {
+        found = engine(rt, ["exec", api, "nslookup", db]).stdout.split("\n").slice(2).join("\n")
+        if (!found.includes("Address")) yield* Effect.sleep("200 millis")
+      }
+      expect(found).toContain("Address")
+
+      // a network of a declared name that is not the project's: refused, nothing created, left as it was
+      expect(engine(rt, ["network", "create", "--label", `io.kstlib.test-run=${RUN}`, taken]).status).toBe(0)
+      const [refused] = yield* c.launch([launchOf(spec(lone, rt, { networks: [{ name: "taken", internal: false }] }))], { project })
+      assert(refused !== undefined && Result.isFailure(refused))
+      expect(refused.failure.reason).toContain(`network ${taken} exists and is not this project's`)
+      expect(engine(rt, ["container", "inspect", lone]).status).not.toBe(0)
+      expect(networkLabels(rt, taken)).toEqual({ "io.kstlib.test-run": RUN })
+
+      // removed with the last container; the foreign one stays; the volume stays until released
+      yield* c.stop(yield* observed(api, rt), { leave: "nothing", owned: true, force: true, releaseNetwork: true })
+      expect(networkLabels(rt, back)).not.toBeNull()
+      yield* c.stop(yield* observed(db, rt), { leave: "nothing", owned: true, force: true, releaseNetwork: true })
+      expect(networkLabels(rt, back)).toBeNull()
+      expect(networkLabels(rt, taken)).toEqual({ "io.kstlib.test-run": RUN })
+      expect(engine(rt, ["volume", "inspect", data]).status).toBe(0)
+      expect(yield* c.releaseVolumes!({ backend: "container", runtime: rt }, project)).toEqual([data])
+      expect(engine(rt, ["volume", "inspect", data]).status).not.toBe(0)
+    }).pipe(Effect.scoped, Effect.provide(ContainersLive)), 120_000)
 })

@@ -7,7 +7,7 @@ import type { ContainerSpec, RuntimeName } from "../../model.js"
 import { Marks, maxRestarts, restartPolicy } from "../../model.js"
 import type { Stamp } from "../../spec/fingerprint.js"
 import { encodeFingerprint } from "../../spec/fingerprint.js"
-import { projectNetwork } from "../../place.js"
+import { declaredNetwork, declaredVolume, projectNetwork } from "../../place.js"
 
 /** The labels kstlib reads its marks from (model.ts Marks). */
 const MARK_LABELS = [Marks.labelManaged, Marks.labelProject, Marks.labelSpec, Marks.labelApplied]
@@ -56,9 +56,9 @@ export type RunArgs =
 export const runArgs = (spec: ContainerSpec, stamp: Stamp, project: string, envFile: string | null, logLabel: string | null = null): RunArgs => {
   const command = commandArgv(spec)
   if (!command.ok) return command
+  // a container on declared networks too is created, connected to them, then started (createsFirst)
   const args: Array<string> = [
-    "run",
-    "-d",
+    ...(createsFirst(spec) ? ["create"] : ["run", "-d"]),
     "--pull=never",
     "--name",
     spec.name,
@@ -82,7 +82,7 @@ export const runArgs = (spec: ContainerSpec, stamp: Stamp, project: string, envF
   if (spec.working_dir !== null) args.push("-w", spec.working_dir)
   if (envFile !== null) args.push("--env-file", envFile)
   for (const key of envViaClient(spec.env)) args.push("-e", key)
-  for (const v of spec.volumes) args.push("-v", v)
+  for (const v of spec.volumes) args.push("-v", engineVolume(spec, project, v))
   if (spec.log_volume !== null) args.push("-v", spec.log_volume)
   for (const p of spec.ports) args.push("-p", p)
   args.push("-t", "-i", END, spec.image, ...(command.argv ?? []))
@@ -172,13 +172,62 @@ export const networkLabels = (project: string): Readonly<Record<string, string>>
 /** `network inspect` of one network, its labels as JSON (an absent network exits non-zero on both engines). */
 export const networkInspectArgs = (name: string): ReadonlyArray<string> => ["network", "inspect", "--format", "{{json .Labels}}", END, name]
 
-export const networkCreateArgs = (project: string): ReadonlyArray<string> => [
+/** The project network, or (`name`) a declared one (`internal`: `--internal`), with the project's marks. */
+export const networkCreateArgs = (project: string, name = projectNetwork(project), internal = false): ReadonlyArray<string> => [
   "network",
+  "create",
+  ...(internal ? ["--internal"] : []),
+  ...Object.entries(networkLabels(project)).flatMap(([k, v]) => ["--label", `${k}=${v}`]),
+  END,
+  name
+]
+
+/** A container on declared networks is created first (`create`), connected to each, then started: Docker's API 1.41 takes one network at creation. */
+export const createsFirst = (spec: ContainerSpec): boolean => (spec.networks ?? []).length > 0
+
+/** The declared networks a container joins after its creation, engine names. */
+export const extraNetworks = (spec: ContainerSpec, project: string): ReadonlyArray<string> =>
+  (spec.networks ?? []).map((n) => declaredNetwork(project, n.name))
+
+/** `network connect` with the session's name as its DNS alias there. */
+export const networkConnectArgs = (network: string, container: string): ReadonlyArray<string> => [
+  "network",
+  "connect",
+  "--alias",
+  container,
+  END,
+  network,
+  container
+]
+
+/** The names of a project's networks or volumes (by its label; each is then checked by its exact marks). */
+export const listByProjectArgs = (kind: "network" | "volume", project: string): ReadonlyArray<string> => [
+  kind,
+  "ls",
+  "--filter",
+  `label=${Marks.labelProject}=${project}`,
+  "--format",
+  "{{.Name}}"
+]
+
+/** A volume mount with a declared volume's source as its engine name (`kstlib-<project>.<name>`). */
+export const engineVolume = (spec: ContainerSpec, project: string, volume: string): string => {
+  const colon = volume.indexOf(":")
+  const source = volume.slice(0, colon)
+  return (spec.declared_volumes ?? []).includes(source) ? `${declaredVolume(project, source)}${volume.slice(colon)}` : volume
+}
+
+export const volumeInspectArgs = (name: string): ReadonlyArray<string> => ["volume", "inspect", "--format", "{{json .Labels}}", END, name]
+export const volumeCreateArgs = (project: string, name: string): ReadonlyArray<string> => [
+  "volume",
   "create",
   ...Object.entries(networkLabels(project)).flatMap(([k, v]) => ["--label", `${k}=${v}`]),
   END,
-  projectNetwork(project)
+  name
 ]
+export const volumeRmArgs = (name: string): ReadonlyArray<string> => ["volume", "rm", END, name]
+/** Engine wording of "no such volume". */
+export const isNoSuchVolume = (stderr: string): boolean => /no such volume|not found/iu.test(stderr)
 
 /** Without `-f`: both engines refuse to remove a network that containers are still on. */
 export const networkRmArgs = (name: string): ReadonlyArray<string> => ["network", "rm", END, name]

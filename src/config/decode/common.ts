@@ -3,7 +3,7 @@
  * environment (`env` over `env_file`s), supervision, the machine it runs on, and `~` in paths.
  */
 import * as path from "node:path"
-import type { HostRuntime, Logged, ReadySpec, RuntimeName, Supervision, Watched } from "../../model.js"
+import type { DeclaredNetwork, HostRuntime, Logged, ReadySpec, RuntimeName, Supervision, Watched } from "../../model.js"
 import { DEFAULT_READY_INTERVAL, DEFAULT_READY_TIMEOUT } from "../../model.js"
 import { parseByteSize, parseLogSize } from "../rules.js"
 import { expandTilde } from "../../command.js"
@@ -28,6 +28,10 @@ export interface EntryContext {
   readonly hosts: ReadonlyMap<string, HostRuntime>
   /** `ops.container_runtime`: the engine of local container sessions without `runtime:` (null: auto-detect). */
   readonly containerRuntime: RuntimeName | null
+  /** `ops.networks` by name (a session's `networks:` names them). */
+  readonly networks: ReadonlyMap<string, DeclaredNetwork>
+  /** `ops.volumes` names (a session's named volumes may be declared there). */
+  readonly volumes: ReadonlySet<string>
 }
 
 const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)

@@ -71,13 +71,25 @@ export const containerSpecOf = (
         : `host '${host}' runs ${hostRuntime} (ops.hosts.${host}.runtime); set it to ${runtime} there, or drop runtime: here`
     )
   }
-  const RUN_OPTIONS = ["network_mode", "user", "hostname", "init", "read_only", "pids_limit", "cap_add", "cap_drop", "labels", "extra_hosts"] as const
+  const RUN_OPTIONS = ["network_mode", "networks", "user", "hostname", "init", "read_only", "pids_limit", "cap_add", "cap_drop", "labels", "extra_hosts"] as const
   if (runtime === "swarm") {
     for (const key of RUN_OPTIONS) if (v[key] !== undefined) report([key], "not for runtime: swarm yet (a Podman or Docker option); set it on the image or the service by hand")
   }
   if (v.network_mode !== undefined && v.ports !== undefined && v.ports !== null && v.ports.length > 0) {
     report(["ports"], `ports are not published with network_mode: ${v.network_mode} (${v.network_mode === "host" ? "the container already uses this machine's ports" : "the container has no network"})`)
   }
+  if (v.networks !== undefined && v.network_mode !== undefined) {
+    report(["networks"], `a container with network_mode: ${v.network_mode} joins no network`)
+  }
+  const networks = (v.networks ?? []).flatMap((n, i) => {
+    const declared = ctx.networks.get(n)
+    if (declared !== undefined) return [declared]
+    const known = [...ctx.networks.keys()]
+    report(["networks", i], `unknown network '${n}' (${known.length === 0 ? "no ops.networks defined" : `ops.networks has: ${known.join(", ")}`})`)
+    return []
+  })
+  const volumes = (v.volumes ?? []).map((vol, i) => mount(["volumes", i], vol))
+  const declared_volumes = [...new Set(volumes.map((vol) => vol.slice(0, vol.indexOf(":"))).filter((src) => ctx.volumes.has(src)))].sort()
   if (v.replicas !== undefined && runtime !== "swarm") report(["replicas"], "only for runtime: swarm (a Podman or Docker session is one container)")
   return {
     backend: "container",
@@ -85,12 +97,14 @@ export const containerSpecOf = (
     image: v.image,
     ...common,
     working_dir,
-    volumes: (v.volumes ?? []).map((vol, i) => mount(["volumes", i], vol)),
+    volumes,
     ports: (v.ports ?? []).map(String),
     log_volume: v.log_volume === undefined || v.log_volume === null ? null : mount(["log_volume"], v.log_volume),
     runtime,
     unsafe_mounts,
-    ...Object.fromEntries(RUN_OPTIONS.flatMap((k) => (v[k] === undefined ? [] : [[k, v[k]]]))),
+    ...Object.fromEntries(RUN_OPTIONS.flatMap((k) => (v[k] === undefined || k === "networks" ? [] : [[k, v[k]]]))),
+    ...(networks.length === 0 ? {} : { networks }),
+    ...(declared_volumes.length === 0 ? {} : { declared_volumes }),
     ...(v.replicas === undefined ? {} : { replicas: v.replicas }),
     ...limitsOf(v.memory, v.cpus)
   }
