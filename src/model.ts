@@ -11,7 +11,7 @@ export type RuntimeName = "podman" | "docker" | "swarm"
 export type DesiredState = "running" | "stopped"
 
 /** `restart:` — what happens when the session's process ends (tmux: kstlib's supervisor in the pane; containers: the engine's policy). */
-export type RestartPolicy = "no" | "on-failure" | "always"
+export type RestartPolicy = "no" | "on-failure" | "always" | "unless-stopped"
 
 /** `ready:` — how to tell the session is ready (one check), polled every `interval` s for at most `timeout` s. */
 export type ReadyCheck =
@@ -187,6 +187,12 @@ export interface ContainerSpec extends Supervision {
   readonly labels?: Readonly<Record<string, string>>
   /** `HOST:IP` lines of its /etc/hosts. */
   readonly extra_hosts?: ReadonlyArray<string>
+  /** Memory filesystems mounted at these paths (`--tmpfs`), from the long volume syntax's `type: tmpfs`. */
+  readonly tmpfs?: ReadonlyArray<string>
+  /** `--privileged` (validation: only with `unsafe_mounts`). */
+  readonly privileged?: boolean
+  /** The image's ENTRYPOINT replaced by these words (`[]`: cleared); absent: the image's. */
+  readonly entrypoint?: ReadonlyArray<string>
   /** `ops.networks` it joins besides the project network (engine name `kstlib-<project>-<name>`). */
   readonly networks?: ReadonlyArray<DeclaredNetwork>
   /** The `ops.volumes` its volumes name (engine name `kstlib-<project>.<name>`), sorted. */

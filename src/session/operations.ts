@@ -75,8 +75,12 @@ const inputOf = (spec: ConfiguredSpec): EntryInput => {
   const { name: _name, state: _state, ...fields } = spec
   if (fields.backend === "container") {
     // declared networks by name, declared volumes found again in `volumes`
-    const { networks, declared_volumes: _declared, ...rest } = fields
-    return { ...rest, ...(networks === undefined ? {} : { networks: networks.map((n) => n.name) }) }
+    const { networks, declared_volumes: _declared, entrypoint, ...rest } = fields
+    return {
+      ...rest,
+      ...(networks === undefined ? {} : { networks: networks.map((n) => n.name) }),
+      ...(entrypoint === undefined ? {} : { entrypoint: entrypoint.length === 0 ? "" : [...entrypoint] })
+    }
   }
   if (fields.windows === undefined) return fields
   // resolved windows written back in the config's form (the pane in focus as its `focus: true`)

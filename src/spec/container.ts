@@ -27,6 +27,9 @@ export const containerFields = [
   row("cap_add", { default: [], fingerprint: "when-set", encode: (c) => [...(c ?? [])].sort(), optional: true }),
   row("cap_drop", { default: [], fingerprint: "when-set", encode: (c) => [...(c ?? [])].sort(), optional: true }),
   row("labels", { default: {}, fingerprint: "when-set", optional: true }),
+  row("tmpfs", { default: [], fingerprint: "when-set", optional: true }),
+  row("privileged", { default: false, fingerprint: "when-set", encode: (v) => (v === true ? "true" : "false"), optional: true }),
+  row("entrypoint", { default: null, fingerprint: "when-set", optional: true }),
   // declared networks and volumes: by name (a network's `internal` is the network's, not the container's)
   row("networks", { default: [], fingerprint: "when-set", encode: (n) => (n ?? []).map((x) => x.name).sort(), optional: true }),
   row("declared_volumes", { default: [], fingerprint: "when-set", optional: true }),

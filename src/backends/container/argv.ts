@@ -84,8 +84,12 @@ export const runArgs = (spec: ContainerSpec, stamp: Stamp, project: string, envF
   for (const key of envViaClient(spec.env)) args.push("-e", key)
   for (const v of spec.volumes) args.push("-v", engineVolume(spec, project, v))
   if (spec.log_volume !== null) args.push("-v", spec.log_volume)
+  for (const t of spec.tmpfs ?? []) args.push("--tmpfs", t)
   for (const p of spec.ports) args.push("-p", p)
-  args.push("-t", "-i", END, spec.image, ...(command.argv ?? []))
+  // the entrypoint's first word replaces the image's; the rest go before the command's words (as compose does)
+  const [entry, ...entryArgs] = spec.entrypoint ?? []
+  if (spec.entrypoint !== undefined) args.push(`--entrypoint=${entry ?? ""}`)
+  args.push("-t", "-i", END, spec.image, ...entryArgs, ...(command.argv ?? []))
   return { ok: true, args }
 }
 
@@ -99,6 +103,7 @@ export const restartArgs = (spec: ContainerSpec): ReadonlyArray<string> => {
   const policy = restartPolicy(spec)
   const max = maxRestarts(spec)
   if (policy === "no" || max === 0) return []
+  if (policy === "unless-stopped") return ["--restart", "unless-stopped"]
   return policy === "on-failure" ? ["--restart", `on-failure:${max ?? 1}`] : ["--restart", "always"]
 }
 
@@ -253,6 +258,7 @@ export const runOptionArgs = (spec: ContainerSpec): ReadonlyArray<string> => [
   ...(spec.user === undefined ? [] : ["--user", spec.user]),
   ...(spec.hostname === undefined ? [] : ["--hostname", spec.hostname]),
   ...(spec.init === true ? ["--init"] : []),
+  ...(spec.privileged === true ? ["--privileged"] : []),
   ...(spec.read_only === true ? ["--read-only"] : []),
   ...(spec.pids_limit === undefined ? [] : ["--pids-limit", String(spec.pids_limit)]),
   ...(spec.cap_add ?? []).flatMap((c) => ["--cap-add", c]),

@@ -9,6 +9,8 @@ import type { ContainerSession } from "../schema.js"
 import type { EntryContext, FieldPath, Report, Shared } from "./common.js"
 import { expandHome, RESTART_TIMINGS } from "./common.js"
 import { realPathOf } from "../../system/real-path.js"
+import { splitWords } from "../../command.js"
+import { parsePortSpec, validateCommand, validateVolume } from "../rules.js"
 import { isDeviceNode } from "./paths.js"
 
 export const containerSpecOf = (
@@ -71,7 +73,7 @@ export const containerSpecOf = (
         : `host '${host}' runs ${hostRuntime} (ops.hosts.${host}.runtime); set it to ${runtime} there, or drop runtime: here`
     )
   }
-  const RUN_OPTIONS = ["network_mode", "networks", "user", "hostname", "init", "read_only", "pids_limit", "cap_add", "cap_drop", "labels", "extra_hosts"] as const
+  const RUN_OPTIONS = ["network_mode", "networks", "privileged", "user", "hostname", "init", "read_only", "pids_limit", "cap_add", "cap_drop", "labels", "extra_hosts"] as const
   if (runtime === "swarm") {
     for (const key of RUN_OPTIONS) if (v[key] !== undefined) report([key], "not for runtime: swarm yet (a Podman or Docker option); set it on the image or the service by hand")
   }
@@ -88,8 +90,47 @@ export const containerSpecOf = (
     report(["networks", i], `unknown network '${n}' (${known.length === 0 ? "no ops.networks defined" : `ops.networks has: ${known.join(", ")}`})`)
     return []
   })
-  const volumes = (v.volumes ?? []).map((vol, i) => mount(["volumes", i], vol))
+  const entrypoint = entrypointOf(v.entrypoint, report)
+  const tmpfs: Array<string> = []
+  const volumes = (v.volumes ?? []).flatMap((vol, i) => {
+    if (typeof vol === "string") return [mount(["volumes", i], vol)]
+    if (vol.type === "tmpfs") {
+      if (vol.source !== undefined) report(["volumes", i, "source"], "a tmpfs mount has no source")
+      tmpfs.push(vol.target)
+      return []
+    }
+    if (vol.source === undefined) {
+      report(["volumes", i, "source"], vol.type === "bind" ? "a bind mount needs its host path" : "name the volume (anonymous volumes are not kept track of: declare one in ops.volumes)")
+      return []
+    }
+    const short = `${vol.source}:${vol.target}${vol.read_only === true ? ":ro" : ""}`
+    const reason = validateVolume(short)
+    if (reason !== null) {
+      report(["volumes", i], reason)
+      return []
+    }
+    const isPath = vol.source.startsWith("/") || vol.source.startsWith(".") || vol.source.startsWith("~") || vol.source.includes("/")
+    if (vol.type === "bind" && !isPath) report(["volumes", i, "source"], `a bind mount's source is a path: write ./${vol.source} for one next to this file`)
+    if (vol.type === "volume" && isPath) report(["volumes", i, "source"], "a volume's source is its name, not a path (type: bind mounts a path)")
+    return [mount(["volumes", i], short)]
+  })
   const declared_volumes = [...new Set(volumes.map((vol) => vol.slice(0, vol.indexOf(":"))).filter((src) => ctx.volumes.has(src)))].sort()
+  if (runtime === "swarm") {
+    if (v.entrypoint !== undefined) report(["entrypoint"], "not for runtime: swarm yet (a Podman or Docker option)")
+    if (tmpfs.length > 0) report(["volumes"], "type: tmpfs is not for runtime: swarm yet (a Podman or Docker option)")
+    for (const [i, p] of (v.ports ?? []).entries()) {
+      const read = parsePortSpec(String(p))
+      if (typeof read !== "string" && (read.ip !== null || read.container[1] > read.container[0] || read.host === null && String(p).includes(":"))) {
+        report(["ports", i], "runtime: swarm publishes one port on every address: no IP, no range")
+      }
+    }
+  }
+  if (v.privileged === true && !unsafe_mounts) {
+    report(["privileged"], "a privileged container has every capability and device of this machine: set unsafe_mounts: true next to it to allow it")
+  }
+  if (v.restart === "unless-stopped" && v.max_restarts !== undefined && v.max_restarts !== null) {
+    report(["max_restarts"], "restart: unless-stopped has no limit (the engine's policy); use restart: on-failure with max_restarts")
+  }
   if (v.replicas !== undefined && runtime !== "swarm") report(["replicas"], "only for runtime: swarm (a Podman or Docker session is one container)")
   return {
     backend: "container",
@@ -104,10 +145,26 @@ export const containerSpecOf = (
     unsafe_mounts,
     ...Object.fromEntries(RUN_OPTIONS.flatMap((k) => (v[k] === undefined || k === "networks" ? [] : [[k, v[k]]]))),
     ...(networks.length === 0 ? {} : { networks }),
+    ...(entrypoint === null ? {} : { entrypoint }),
+    ...(tmpfs.length === 0 ? {} : { tmpfs }),
     ...(declared_volumes.length === 0 ? {} : { declared_volumes }),
     ...(v.replicas === undefined ? {} : { replicas: v.replicas }),
     ...limitsOf(v.memory, v.cpus)
   }
+}
+
+/** `entrypoint` as words: a string split (no shell syntax: it never runs through one), a list as written, "" cleared; null: not set. */
+const entrypointOf = (raw: string | ReadonlyArray<string> | undefined, report: Report): ReadonlyArray<string> | null => {
+  if (raw === undefined) return null
+  if (typeof raw !== "string") return raw
+  if (raw === "") return []
+  const reason = validateCommand(raw)
+  if (reason !== null) {
+    report(["entrypoint"], reason)
+    return null
+  }
+  const words = splitWords(raw)
+  return words.ok ? words.words : null
 }
 
 /** `memory` (in bytes) and `cpus`, only when set (the schema checked both). */

@@ -31,7 +31,7 @@ describe("JSON Schema", () => {
     expect(defs.ContainerSession.properties.volumes.anyOf[0].maxItems).toBe(20)
     expect(defs.ContainerSession.properties.ports.anyOf[0].maxItems).toBe(50)
     expect(defs.TmuxSession.properties.state.default).toBe("running")
-    const blocked = defs.TmuxSession.properties.env.anyOf[0].propertyNames.not.anyOf
+    const blocked = defs.TmuxSession.properties.env.anyOf[0].anyOf[0].propertyNames.not.anyOf
     expect(blocked[0].enum).toContain("LD_PRELOAD")
     expect(blocked[0].enum).toContain("BASH_ENV")
     expect(new RegExp(blocked[1].pattern, "u").test("LD_AUDIT")).toBe(true)

@@ -3,7 +3,7 @@
  * decoded onto the spec, refused with file:line when bad, on the engine's command line, and in the
  * fingerprint only when set (a session without them keeps its hash).
  */
-import { describe, expect, it } from "@effect/vitest"
+import { assert, describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { createsFirst, engineVolume, extraNetworks, runArgs } from "../../../src/backends/container/argv.js"
 import type { LoadedConfig } from "../../../src/config/types.js"
@@ -75,5 +75,69 @@ describe("on the engine's command line", () => {
     expect(specHash({ ...base, networks: [] })).toBe(specHash(base))
     expect(fingerprint(spec)["networks"]).toEqual(["back"])
     expect(specHash({ ...spec, networks: [{ name: "front", internal: false }] })).not.toBe(specHash(spec))
+  })
+})
+
+describe("compose's common forms", () => {
+  const C = `ops:\n  default_backend: container\n  container_runtime: podman\n  sessions:\n`
+  it.effect("command and entrypoint as lists (argv, no splitting); env as a KEY=VALUE list with dotted keys; long volumes; unless-stopped", () =>
+    Effect.gen(function*() {
+      const c = yield* loadText(`${C}    es:
+      image: localhost/es:1
+      entrypoint: [/bin/tini, --]
+      command: [sh, "-x", "a b;c"]
+      env: ["discovery.type=single-node", "A=1=2"]
+      restart: unless-stopped
+      ports: ["127.0.0.1:9200:9200", "9300-9301:9300-9301/udp"]
+      volumes:
+        - { type: bind, source: ./conf, target: /conf, read_only: true }
+        - { type: volume, source: data, target: /data }
+        - { type: tmpfs, target: /tmp }
+`)
+      const s = specOf(c, "es")
+      expect(s.entrypoint).toEqual(["/bin/tini", "--"])
+      expect(s.env).toEqual({ "discovery.type": "single-node", A: "1=2" })
+      expect(s.restart).toBe("unless-stopped")
+      expect(s.volumes[0]).toMatch(/^\/.*\/conf:\/conf:ro$/u)
+      expect(s.volumes[1]).toBe("data:/data")
+      expect(s.tmpfs).toEqual(["/tmp"])
+      const built = runArgs(s, stampOf(s, TEST_DIGEST), "p", null)
+      assert(built.ok)
+      const tail = built.args.slice(built.args.indexOf("localhost/es:1") + 1)
+      // the entrypoint's first word replaces the image's, the rest and the command's words follow as given
+      expect(built.args).toContain("--entrypoint=/bin/tini")
+      expect(tail).toEqual(["--", "sh", "-x", "a b;c"])
+      expect(built.args.join(" ")).toContain("--restart unless-stopped")
+      expect(built.args.join(" ")).toContain("-p 127.0.0.1:9200:9200 -p 9300-9301:9300-9301/udp")
+      expect(built.args.join(" ")).toContain("--tmpfs /tmp")
+    }))
+
+  it.effect("refused with the field: a bare KEY in an env list, a key twice, dotted keys and unless-stopped on tmux, privileged without unsafe_mounts, a bind without a path", () =>
+    Effect.gen(function*() {
+      const c = yield* loadText(`${C}    a: { image: localhost/a:1, env: [KEY] }
+    b: { image: localhost/b:1, env: ["K=1", "K=2"] }
+    t: { backend: tmux, command: sleep 1, env: { a.b: x }, restart: unless-stopped }
+    p: { image: localhost/p:1, privileged: true }
+    ok: { image: localhost/p:1, privileged: true, unsafe_mounts: true }
+    v: { image: localhost/v:1, volumes: [{ type: bind, source: data, target: /d }, { type: volume, target: /e }] }
+    l: { image: localhost/l:1, command: [sh, -c, "echo hi"] }
+    s: { image: localhost/s:1, command: [echo, hi], shell: true }
+`)
+      expect(reasons(c, "a").join("\n")).toContain("write KEY=VALUE")
+      expect(reasons(c, "b").join("\n")).toContain("K is set twice")
+      expect(reasons(c, "t").join("\n")).toContain("keys with dots are for container sessions only")
+      expect(reasons(c, "t").join("\n")).toContain("unless-stopped is a container engine's policy")
+      expect(reasons(c, "p").join("\n")).toMatch(/privileged: .*unsafe_mounts: true/u)
+      expect(specOf(c, "ok").privileged).toBe(true)
+      expect(reasons(c, "v").join("\n")).toMatch(/volumes\[0\]\.source: a bind mount's source is a path[\s\S]*volumes\[1\]\.source: name the volume/u)
+      expect(reasons(c, "l")).not.toEqual([])
+      expect(reasons(c, "s").join("\n")).toContain("a command written as a list is its argv")
+    }))
+
+  it("a command list hashes as the string of the same words; new fields only when set", () => {
+    const base = containerSpec("x", { command: "sleep 300" })
+    expect(specHash({ ...base, tmpfs: [], privileged: false })).toBe(specHash(base))
+    expect(fingerprint({ ...base, entrypoint: ["tini"] })["entrypoint"]).toEqual(["tini"])
+    expect(specHash({ ...base, entrypoint: [] })).not.toBe(specHash(base))
   })
 })

@@ -32,8 +32,7 @@ describe("compose: awesome-compose files", () => {
     expect(skipped(r)["networks.elastic.driver"]).toContain("engine's defaults")
     expect(skipped(r)["services.elasticsearch.container_name"]).toContain("names the container after the session")
     expect(noted(r)["services.elasticsearch.healthcheck"]).toContain("start_period + retries × (interval + timeout)")
-    // needs: env keys with dots (issue 22)
-    expectValid(r, { pending: ["env-dots"] })
+    expectValid(r)
   })
 
   it("nginx-flask-mysql: build, secrets reported, a healthcheck that needs a shell next to a command is not carried", () => {
@@ -79,8 +78,7 @@ describe("compose: awesome-compose files", () => {
   it("prometheus-grafana: a command list stays a list; unless-stopped", () => {
     const r = compose(fixture("awesome-compose/prometheus-grafana/compose.yaml"))
     expect(session(r, "prometheus")).toMatchObject({ command: ["--config.file=/etc/prometheus/prometheus.yml"], restart: "unless-stopped" })
-    // needs: command as a list, unless-stopped (issue 22)
-    expectValid(r, { pending: ["command-list", "restart-unless-stopped"] })
+    expectValid(r)
   })
 
   it("pihole-cloudflared-DoH: ${VAR} kept as written, interpolated by the loader", () => {
@@ -293,7 +291,7 @@ configs:
       "x-common"
     ])
     expect(why["services.api.labels[\"io.kstlib.managed\"]"]).toContain("ownership marks")
-    expect(why["services.worker.privileged"]).toContain("unsafe_privileged: true")
+    expect(why["services.worker.privileged"]).toContain("unsafe_mounts: true")
     expect(why["services.worker.profiles"]).toContain("state: stopped")
     expect(why["services.api.network_mode"]).toContain("host or none, or left out for the project's network")
     expect(noted(r)["services.api.environment.FROM_HOST"]).toContain("${FROM_HOST-}")
