@@ -189,6 +189,8 @@ export interface ContainerSpec extends Supervision {
   readonly extra_hosts?: ReadonlyArray<string>
   /** Memory filesystems mounted at these paths (`--tmpfs`), from the long volume syntax's `type: tmpfs`. */
   readonly tmpfs?: ReadonlyArray<string>
+  /** When the image is pulled before a launch: `missing` (absent: the default), `always`, `never`. */
+  readonly pull?: PullPolicy
   /** `--privileged` (validation: only with `unsafe_mounts`). */
   readonly privileged?: boolean
   /** The image's ENTRYPOINT replaced by these words (`[]`: cleared); absent: the image's. */
@@ -207,6 +209,8 @@ export interface ContainerSpec extends Supervision {
   readonly host?: string
 }
 
+
+export type PullPolicy = "missing" | "always" | "never"
 
 /** An `ops.networks` entry: created on demand with kstlib's marks; `internal`: no route outside. */
 export interface DeclaredNetwork {

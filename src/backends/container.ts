@@ -37,6 +37,10 @@ import {
   inspectArgs,
   inspectManyArgs,
   createsFirst,
+  imageInspectArgs,
+  pullArgs,
+  pullsFirst,
+  registryOf,
   extraNetworks,
   isNoSuchNetwork,
   isNoSuchVolume,
@@ -85,6 +89,9 @@ export const logsArgv = (name: string, options: LogOptions, follow: boolean): Re
 
 /** At most this many last lines of a container are kept when kstlib removes it (its log file rotates at its own size). */
 const KEPT_LINES = 200_000
+
+/** A pull may take minutes on a slow link: its own timeout, over the per-call one (KSTLIB_CALL_TIMEOUT). */
+const PULL_TIMEOUT_SECONDS = 900
 
 /** Auto-detect order. */
 export const RUNTIMES: ReadonlyArray<RuntimeName> = ["podman", "docker"]
@@ -444,6 +451,7 @@ const make = Effect.gen(function*() {
         if (!built.ok) return yield* startFailed(spec.name, built.reason)
         const refused = yield* ensureOwned(spec, project).pipe(Effect.mapError((e) => startFailed(spec.name, e.message)))
         if (refused !== null) return yield* startFailed(spec.name, refused)
+        yield* pullImage(spec)
         const viaClient = Object.fromEntries(envViaClient(spec.env).map((k) => [k, spec.env[k]!]))
         const r = yield* exec(spec.runtime, built.args, { env: viaClient }, spec.host).pipe(
           Effect.mapError((e) => startFailed(spec.name, e.message))
@@ -464,6 +472,24 @@ const make = Effect.gen(function*() {
           yield* joined.pipe(Effect.tapError(() => Effect.ignore(exec(spec.runtime, rmArgs(spec.runtime, spec.name), {}, spec.host))))
         }
       })).pipe(Effect.catchTag("EnvFileFailed", (e) => Effect.fail(startFailed(spec.name, e.message)))))
+
+  /**
+   * The session's image pulled when its `pull` says so (`missing`: only when this engine lacks it);
+   * a failure names the image, its registry and the engine's own message. One pull at a time per
+   * image and engine: sessions sharing an image wait for the first pull.
+   */
+  const pullImage = (spec: ContainerSpec): Effect.Effect<void, SessionStartFailed> =>
+    spec.pull === "never" ? Effect.void : networkLock(`image\u0000${spec.runtime}\u0000${spec.host ?? ""}\u0000${spec.image}`).withPermits(1)(Effect.gen(function*() {
+      const present = spec.pull === "always" ? false : (yield* exec(spec.runtime, imageInspectArgs(spec.image), {}, spec.host)).exitCode === 0
+      if (!pullsFirst(spec, present)) return null
+      const r = yield* exec(spec.runtime, pullArgs(spec.image), { minTimeout: PULL_TIMEOUT_SECONDS }, spec.host)
+      return r.exitCode === 0 ? null : engineMessage(r.stderr) || `${spec.runtime} pull exited with ${r.exitCode}`
+    })).pipe(
+      Effect.mapError((e) => e.message),
+      Effect.flatMap((why) => (why === null ? Effect.succeed(null) : Effect.fail(why))),
+      Effect.mapError((why) => startFailed(spec.name, `pulling image ${spec.image} from ${registryOf(spec.image)} failed: ${why}`)),
+      Effect.asVoid
+    )
 
   const launch = Effect.fn("Containers.launch")(function*(items: ReadonlyArray<Launch<ContainerSpec>>, context: { readonly project: string }) {
     return yield* Effect.forEach(items, (item) => Effect.result(launchOne(item, context.project)), { concurrency: "unbounded" })

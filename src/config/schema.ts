@@ -533,6 +533,12 @@ const containerRuntimeFields = {
       rule((a: ReadonlyArray<unknown>) => (a.length > 64 ? "at most 64 extra hosts" : null), { maxItems: 64 }, "extra hosts")
     ).annotate({ description: "Lines added to the container's /etc/hosts, `HOST:IP` (`--add-host`)." })
   ),
+  pull: Schema.optionalKey(
+    Schema.Literals(["missing", "always", "never"]).annotate({
+      default: "missing",
+      description: "Pull the image before a launch: missing (only when this engine lacks it), always (a newer one if the registry has it), never (a missing image fails the launch)."
+    })
+  ),
   privileged: Schema.optionalKey(
     Schema.Boolean.annotate({
       default: false,

@@ -91,6 +91,9 @@ export const parseVolume = (volume: string): VolumeMapping | null => {
   return host.startsWith("/") ? { kind: "host", hostPath: host, mountPath, readOnly } : { kind: "named", claim: host, mountPath, readOnly }
 }
 
+/** A session's `pull` as the pod's `imagePullPolicy` (`--image-pull-policy` wins). */
+const PULL_POLICY = { missing: "IfNotPresent", always: "Always", never: "Never" } as const
+
 const comment = (text: string) => text.split("\n").map((l) => (l === "" ? "#" : `# ${l}`)).join("\n")
 
 // Supervision fields (restart / ready)
@@ -203,7 +206,7 @@ const sessionManifests = (spec: ConfiguredContainerSpec, k8s: string, options: K
   const notes: Array<string> = []
 
   const argv = commandArgv(spec)
-  const container: Doc = { name: k8s, image: spec.image, imagePullPolicy: options.imagePullPolicy ?? "IfNotPresent" }
+  const container: Doc = { name: k8s, image: spec.image, imagePullPolicy: options.imagePullPolicy ?? PULL_POLICY[spec.pull ?? "missing"] }
   if (argv.ok && argv.argv !== null) container["args"] = [...argv.argv]
   if (!argv.ok) notes.push(`command not exported: ${argv.reason}`)
   if (spec.entrypoint !== undefined && spec.entrypoint.length > 0) container["command"] = [...spec.entrypoint]

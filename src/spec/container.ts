@@ -27,6 +27,8 @@ export const containerFields = [
   row("cap_add", { default: [], fingerprint: "when-set", encode: (c) => [...(c ?? [])].sort(), optional: true }),
   row("cap_drop", { default: [], fingerprint: "when-set", encode: (c) => [...(c ?? [])].sort(), optional: true }),
   row("labels", { default: {}, fingerprint: "when-set", optional: true }),
+  // how the image is fetched, not what runs: never a drift
+  row("pull", { default: "missing", fingerprint: "never", optional: true }),
   row("tmpfs", { default: [], fingerprint: "when-set", optional: true }),
   row("privileged", { default: false, fingerprint: "when-set", encode: (v) => (v === true ? "true" : "false"), optional: true }),
   row("entrypoint", { default: null, fingerprint: "when-set", optional: true }),

@@ -45,9 +45,29 @@ export type RunArgs =
   | { readonly ok: true; readonly args: ReadonlyArray<string> }
   | { readonly ok: false; readonly reason: string }
 
+/** `image inspect` of one image: exits 0 when this engine has it (Podman and Docker alike). */
+export const imageInspectArgs = (image: string): ReadonlyArray<string> => ["image", "inspect", "--format", "{{.Id}}", END, image]
+
+/** `pull IMAGE` (`-q`: no progress bars in captured output). */
+export const pullArgs = (image: string): ReadonlyArray<string> => ["pull", "-q", END, image]
+
+/** The registry an image reference names: its first component when that is a host (`.`/`:` or localhost), else Docker Hub. */
+export const registryOf = (image: string): string => {
+  const slash = image.indexOf("/")
+  const first = slash < 0 ? "" : image.slice(0, slash)
+  return first !== "" && (first.includes(".") || first.includes(":") || first === "localhost") ? first : "docker.io"
+}
+
+/** Whether a launch pulls first: `always`, or `missing` (the default) when the engine lacks the image. `never`: the run's own `--pull=never` fails fast. */
+export const pullsFirst = (spec: ContainerSpec, present: boolean): boolean => {
+  const policy = spec.pull ?? "missing"
+  return policy === "always" || (policy === "missing" && !present)
+}
+
 /**
  * `run -d` with kstlib's marks (labels), a TTY (`-t -i`, so `attach` gets a terminal later) and
- * `--pull=never` (a missing image fails at once instead of waiting on a registry). The command is
+ * `--pull=never`: the launch pulled before when the session's `pull` says so (container.ts), so the
+ * run itself never waits on a registry. The command is
  * the argv of src/command.ts: its words, or `sh -c COMMAND` with `shell: true`. Env values are never
  * on this command line (any local user can read it in /proc): `envFile` holds them (see
  * envFileText), and keys whose value an env file cannot carry (a newline) are passed as `-e KEY`,

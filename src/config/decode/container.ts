@@ -73,7 +73,7 @@ export const containerSpecOf = (
         : `host '${host}' runs ${hostRuntime} (ops.hosts.${host}.runtime); set it to ${runtime} there, or drop runtime: here`
     )
   }
-  const RUN_OPTIONS = ["network_mode", "networks", "privileged", "user", "hostname", "init", "read_only", "pids_limit", "cap_add", "cap_drop", "labels", "extra_hosts"] as const
+  const RUN_OPTIONS = ["network_mode", "networks", "privileged", "pull", "user", "hostname", "init", "read_only", "pids_limit", "cap_add", "cap_drop", "labels", "extra_hosts"] as const
   if (runtime === "swarm") {
     for (const key of RUN_OPTIONS) if (v[key] !== undefined) report([key], "not for runtime: swarm yet (a Podman or Docker option); set it on the image or the service by hand")
   }

@@ -5,7 +5,7 @@
  */
 import { assert, describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { createsFirst, engineVolume, extraNetworks, runArgs } from "../../../src/backends/container/argv.js"
+import { createsFirst, engineVolume, extraNetworks, pullsFirst, registryOf, runArgs } from "../../../src/backends/container/argv.js"
 import type { LoadedConfig } from "../../../src/config/types.js"
 import type { ContainerSpec } from "../../../src/model.js"
 import { stampOf } from "../../../src/spec/fingerprint.js"
@@ -140,4 +140,24 @@ describe("compose's common forms", () => {
     expect(fingerprint({ ...base, entrypoint: ["tini"] })["entrypoint"]).toEqual(["tini"])
     expect(specHash({ ...base, entrypoint: [] })).not.toBe(specHash(base))
   })
+})
+
+describe("pull", () => {
+  it("missing pulls only what the engine lacks, always always, never never (the run itself never pulls); the registry named", () => {
+    const s = (pull?: "missing" | "always" | "never") => containerSpec("x", pull === undefined ? {} : { pull })
+    expect([pullsFirst(s(), true), pullsFirst(s(), false), pullsFirst(s("always"), true), pullsFirst(s("never"), false)]).toEqual([false, true, true, false])
+    const built = runArgs(s("always"), stampOf(s("always"), TEST_DIGEST), "p", null)
+    expect(built.ok && built.args).toContain("--pull=never")
+    expect([registryOf("busybox"), registryOf("library/busybox:1"), registryOf("127.0.0.1:5000/a/b:1"), registryOf("ghcr.io/x/y"), registryOf("localhost/app")])
+      .toEqual(["docker.io", "docker.io", "127.0.0.1:5000", "ghcr.io", "localhost"])
+    // how the image is fetched is never a drift
+    expect(specHash(s("always"))).toBe(specHash(s()))
+  })
+
+  it.effect("validated: one of missing, always, never, with file:line", () =>
+    Effect.gen(function*() {
+      const c = yield* loadText(`ops:\n  sessions:\n    a: { backend: container, image: localhost/a:1, pull: sometimes }\n    b: { backend: container, image: localhost/b:1, pull: always }\n`)
+      expect(reasons(c, "a").join("\n")).toMatch(/^3: pull: /u)
+      expect(specOf(c, "b").pull).toBe("always")
+    }))
 })
