@@ -189,6 +189,10 @@ export interface ContainerSpec extends Supervision {
   readonly extra_hosts?: ReadonlyArray<string>
   /** Memory filesystems mounted at these paths (`--tmpfs`), from the long volume syntax's `type: tmpfs`. */
   readonly tmpfs?: ReadonlyArray<string>
+  /** Built from this context (the image is then its tag, never pulled). */
+  readonly build?: BuildSpec
+  /** The content digest of the build context (system/tree-digest.ts): a change is drift (`build context changed`). */
+  readonly build_context?: string
   /** When the image is pulled before a launch: `missing` (absent: the default), `always`, `never`. */
   readonly pull?: PullPolicy
   /** `--privileged` (validation: only with `unsafe_mounts`). */
@@ -211,6 +215,15 @@ export interface ContainerSpec extends Supervision {
 
 
 export type PullPolicy = "missing" | "always" | "never"
+
+/** `build:`: the image is built from this context with the session's engine (paths absolute). */
+export interface BuildSpec {
+  readonly context: string
+  /** Relative to the context (the engine's default: `Dockerfile`). */
+  readonly dockerfile?: string
+  readonly target?: string
+  readonly args?: Readonly<Record<string, string>>
+}
 
 /** An `ops.networks` entry: created on demand with kstlib's marks; `internal`: no route outside. */
 export interface DeclaredNetwork {

@@ -36,6 +36,9 @@ import {
   execArgs,
   inspectArgs,
   inspectManyArgs,
+  buildArgs,
+  buildStamp,
+  builtLabelArgs,
   createsFirst,
   imageInspectArgs,
   pullArgs,
@@ -92,6 +95,8 @@ const KEPT_LINES = 200_000
 
 /** A pull may take minutes on a slow link: its own timeout, over the per-call one (KSTLIB_CALL_TIMEOUT). */
 const PULL_TIMEOUT_SECONDS = 900
+/** A build runs the Dockerfile's steps: its own timeout too. */
+const BUILD_TIMEOUT_SECONDS = 1800
 
 /** Auto-detect order. */
 export const RUNTIMES: ReadonlyArray<RuntimeName> = ["podman", "docker"]
@@ -451,7 +456,7 @@ const make = Effect.gen(function*() {
         if (!built.ok) return yield* startFailed(spec.name, built.reason)
         const refused = yield* ensureOwned(spec, project).pipe(Effect.mapError((e) => startFailed(spec.name, e.message)))
         if (refused !== null) return yield* startFailed(spec.name, refused)
-        yield* pullImage(spec)
+        yield* (spec.build === undefined ? pullImage(spec) : buildImage(spec, project))
         const viaClient = Object.fromEntries(envViaClient(spec.env).map((k) => [k, spec.env[k]!]))
         const r = yield* exec(spec.runtime, built.args, { env: viaClient }, spec.host).pipe(
           Effect.mapError((e) => startFailed(spec.name, e.message))
@@ -488,6 +493,26 @@ const make = Effect.gen(function*() {
       Effect.mapError((e) => e.message),
       Effect.flatMap((why) => (why === null ? Effect.succeed(null) : Effect.fail(why))),
       Effect.mapError((why) => startFailed(spec.name, `pulling image ${spec.image} from ${registryOf(spec.image)} failed: ${why}`)),
+      Effect.asVoid
+    )
+
+  /**
+   * A `build:` session's image: reused when the engine has it with this build's stamp (the context's
+   * content and the settings), else built with the engine's own `build`; a failed build fails the
+   * launch with the engine's last lines. One build at a time per image and engine.
+   */
+  const buildImage = (spec: ContainerSpec, project: string): Effect.Effect<void, SessionStartFailed> =>
+    networkLock(`image\u0000${spec.runtime}\u0000${spec.host ?? ""}\u0000${spec.image}`).withPermits(1)(Effect.gen(function*() {
+      const seen = yield* exec(spec.runtime, builtLabelArgs(spec.image), {}, spec.host)
+      if (seen.exitCode === 0 && seen.stdout.trim() === buildStamp(spec)) return null
+      const r = yield* exec(spec.runtime, buildArgs(spec, project), { minTimeout: BUILD_TIMEOUT_SECONDS, merged: true }, spec.host)
+      if (r.exitCode === 0) return null
+      const tail = r.stdout.trim().split("\n").slice(-8).join("\n")
+      return tail === "" ? `${spec.runtime} build exited with ${r.exitCode}` : tail
+    })).pipe(
+      Effect.mapError((e) => e.message),
+      Effect.flatMap((why) => (why === null ? Effect.succeed(null) : Effect.fail(why))),
+      Effect.mapError((why) => startFailed(spec.name, `building image ${spec.image} from ${spec.build!.context} failed: ${why}`)),
       Effect.asVoid
     )
 

@@ -352,7 +352,7 @@ const interpret = (merged: MapNode, ctx: Context): LoadedConfig => {
   const dependsOnAt = new Map<string, Loc>()
   /** Hosts with container sessions (rejected ones too: their place is still the host's engine). */
   const containerHosts = new Set<string>()
-  const entryDefaults = sessionDefaults({ default_backend, container_runtime, hosts, networks, volumes })
+  const entryDefaults = sessionDefaults({ default_backend, container_runtime, hosts, networks, volumes, project })
   const sessions = [...sessionsNode.entries].map(([name, entry], index): ConfigEntry => {
     // beyond the cap: rejected (never run), not silently dropped
     if (index >= maxSessions) {

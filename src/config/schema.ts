@@ -533,6 +533,23 @@ const containerRuntimeFields = {
       rule((a: ReadonlyArray<unknown>) => (a.length > 64 ? "at most 64 extra hosts" : null), { maxItems: 64 }, "extra hosts")
     ).annotate({ description: "Lines added to the container's /etc/hosts, `HOST:IP` (`--add-host`)." })
   ),
+  build: Schema.optionalKey(
+    Schema.Struct({
+      context: Schema.String.check(Schema.isMinLength(1)).annotate({ description: "The build context directory, relative to this config file." }),
+      dockerfile: Schema.optionalKey(Schema.String.check(Schema.isMinLength(1)).annotate({ description: "The Dockerfile, relative to the context (default: Dockerfile)." })),
+      target: Schema.optionalKey(Schema.String.check(rule((t: string) => (/^[A-Za-z0-9][A-Za-z0-9_.-]*$/u.test(t) ? null : "a stage name"), { pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$" }, "a stage name")).annotate({ description: "The stage to build (`--target`)." })),
+      args: Schema.optionalKey(
+        Schema.Record(Schema.String.check(rule((k: string) => (/^[A-Za-z_][A-Za-z0-9_]*$/u.test(k) ? null : "a build argument name"), { pattern: "^[A-Za-z_][A-Za-z0-9_]*$" }, "a name")), EnvValue).annotate({
+          description: "Build arguments (`--build-arg`): not secrets (they are kept in the image's history)."
+        })
+      )
+    }).annotate({
+      identifier: "Build",
+      title: "build",
+      description:
+        "Build the image with the session's engine before a launch, tagged as `image` (absent: localhost/kstlib-<project>-<session>:latest); rebuilt when the context's content changes (the plan says `build context changed`). Not pulled."
+    })
+  ),
   pull: Schema.optionalKey(
     Schema.Literals(["missing", "always", "never"]).annotate({
       default: "missing",
@@ -567,7 +584,7 @@ const containerRuntimeFields = {
 
 export const ContainerSession = Schema.Struct({
   backend: Schema.optionalKey(Schema.Literal("container").annotate({ description: "Default: ops.default_backend." })),
-  image: Image,
+  image: Schema.optionalKey(Image.annotate({ description: "Container image, e.g. `python:3.12-slim` or `localhost:5000/app:1.2`. Required unless `build:` is set (then the tag it gets)." })),
   ...common,
   working_dir: Schema.optionalKey(
     Schema.NullOr(WorkingDir.annotate({ description: "Absolute directory inside the container (`-w`)." }))

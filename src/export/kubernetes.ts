@@ -209,6 +209,7 @@ const sessionManifests = (spec: ConfiguredContainerSpec, k8s: string, options: K
   const container: Doc = { name: k8s, image: spec.image, imagePullPolicy: options.imagePullPolicy ?? PULL_POLICY[spec.pull ?? "missing"] }
   if (argv.ok && argv.argv !== null) container["args"] = [...argv.argv]
   if (!argv.ok) notes.push(`command not exported: ${argv.reason}`)
+  if (spec.build !== undefined) notes.push(`build: not exported (a cluster pulls images: push ${spec.image} to a registry its nodes reach)`)
   if (spec.entrypoint !== undefined && spec.entrypoint.length > 0) container["command"] = [...spec.entrypoint]
   if (spec.entrypoint !== undefined && spec.entrypoint.length === 0) notes.push("entrypoint: \"\" (cleared): a pod cannot clear the image's ENTRYPOINT, not mapped")
   if (spec.working_dir !== null) container["workingDir"] = spec.working_dir

@@ -75,7 +75,7 @@ const inputOf = (spec: ConfiguredSpec): EntryInput => {
   const { name: _name, state: _state, ...fields } = spec
   if (fields.backend === "container") {
     // declared networks by name, declared volumes found again in `volumes`
-    const { networks, declared_volumes: _declared, entrypoint, ...rest } = fields
+    const { networks, declared_volumes: _declared, entrypoint, build_context: _digest, ...rest } = fields
     return {
       ...rest,
       ...(networks === undefined ? {} : { networks: networks.map((n) => n.name) }),

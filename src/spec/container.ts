@@ -27,6 +27,9 @@ export const containerFields = [
   row("cap_add", { default: [], fingerprint: "when-set", encode: (c) => [...(c ?? [])].sort(), optional: true }),
   row("cap_drop", { default: [], fingerprint: "when-set", encode: (c) => [...(c ?? [])].sort(), optional: true }),
   row("labels", { default: {}, fingerprint: "when-set", optional: true }),
+  // built: the settings, and the context's content (a change of it reads `build context changed`)
+  row("build", { default: null, fingerprint: "when-set", optional: true }),
+  row("build_context", { default: null, fingerprint: "when-set", optional: true }),
   // how the image is fetched, not what runs: never a drift
   row("pull", { default: "missing", fingerprint: "never", optional: true }),
   row("tmpfs", { default: [], fingerprint: "when-set", optional: true }),

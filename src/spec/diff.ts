@@ -42,6 +42,9 @@ export const diffFingerprints = (applied: Fingerprint | null, desired: Fingerpri
         else if (!(k in a)) changes.push({ field: `env.${k}`, change: "removed" })
         else if (a[k] !== b[k]) changes.push({ field: `env.${k}`, change: "changed" })
       }
+    } else if (key === "build_context" && before !== null && after !== null) {
+      // a digest says nothing to a reader: that the content changed is the news
+      changes.push({ field: "build context", change: "changed" })
     } else {
       changes.push({ field: key, from: shown(key, before), to: shown(key, after) })
     }

@@ -2,7 +2,10 @@
  * Command lines for Podman and Docker (the args after the binary). Pure, so the exact argv is
  * unit-tested. Only forms both engines (and both Docker client generations, 20.10 and 28.x) accept.
  */
+import { createHash } from "node:crypto"
+import * as path from "node:path"
 import { commandArgv } from "../../command.js"
+import { canonicalJson } from "../../spec/field.js"
 import type { ContainerSpec, RuntimeName } from "../../model.js"
 import { Marks, maxRestarts, restartPolicy } from "../../model.js"
 import type { Stamp } from "../../spec/fingerprint.js"
@@ -58,8 +61,38 @@ export const registryOf = (image: string): string => {
   return first !== "" && (first.includes(".") || first.includes(":") || first === "localhost") ? first : "docker.io"
 }
 
+/** The label a built image carries: the digest of its context's content and of the build's settings. */
+export const BUILD_LABEL = "io.kstlib.build"
+
+/** What a built image must carry to be reused: one digest of the context's content and the build settings. */
+export const buildStamp = (spec: ContainerSpec): string =>
+  `sha256:${createHash("sha256").update(canonicalJson({ context: spec.build_context ?? null, build: spec.build ?? null })).digest("hex")}`
+
+/** The label of a built image, read by `image inspect` ("" when absent; the command fails when there is no image). */
+export const builtLabelArgs = (image: string): ReadonlyArray<string> => ["image", "inspect", "--format", `{{index .Config.Labels "${BUILD_LABEL}"}}`, END, image]
+
+/** `build` of a session's image with the session's engine: tagged as its image, labelled with the project and the build stamp. */
+export const buildArgs = (spec: ContainerSpec, project: string): ReadonlyArray<string> => {
+  const b = spec.build!
+  return [
+    "build",
+    "-t",
+    spec.image,
+    ...(b.dockerfile === undefined ? [] : ["-f", path.join(b.context, b.dockerfile)]),
+    ...(b.target === undefined ? [] : ["--target", b.target]),
+    ...Object.keys(b.args ?? {}).sort().flatMap((k) => ["--build-arg", `${k}=${b.args![k]!}`]),
+    "--label",
+    `${Marks.labelProject}=${project}`,
+    "--label",
+    `${BUILD_LABEL}=${buildStamp(spec)}`,
+    END,
+    b.context
+  ]
+}
+
 /** Whether a launch pulls first: `always`, or `missing` (the default) when the engine lacks the image. `never`: the run's own `--pull=never` fails fast. */
 export const pullsFirst = (spec: ContainerSpec, present: boolean): boolean => {
+  if (spec.build !== undefined) return false
   const policy = spec.pull ?? "missing"
   return policy === "always" || (policy === "missing" && !present)
 }

@@ -32,6 +32,8 @@ export interface EntryContext {
   readonly networks: ReadonlyMap<string, DeclaredNetwork>
   /** `ops.volumes` names (a session's named volumes may be declared there). */
   readonly volumes: ReadonlySet<string>
+  /** The project (a built image's default tag). */
+  readonly project: string
 }
 
 const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)

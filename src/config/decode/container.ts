@@ -3,7 +3,8 @@
  * host paths of bind mounts resolved and checked, the engine bound to its host's.
  */
 import * as path from "node:path"
-import type { ConfiguredContainerSpec } from "../../model.js"
+import type { BuildSpec, ConfiguredContainerSpec } from "../../model.js"
+import { treeDigest } from "../../system/tree-digest.js"
 import { engineSocketsFromEnv, parseContainerMemory, validateHostMount } from "../rules.js"
 import type { ContainerSession } from "../schema.js"
 import type { EntryContext, FieldPath, Report, Shared } from "./common.js"
@@ -91,6 +92,12 @@ export const containerSpecOf = (
     return []
   })
   const entrypoint = entrypointOf(v.entrypoint, report)
+  const build = v.build === undefined ? null : buildOf(v.build, ctx, report)
+  if (v.image === undefined && v.build === undefined) report(["image"], "an image is needed (or build: to build one)")
+  if (v.build !== undefined && v.pull !== undefined) report(["pull"], "a built image is never pulled: leave pull out with build:")
+  if (runtime === "swarm" && v.build !== undefined) report(["build"], "not for runtime: swarm (a service's image comes from a registry every node reaches)")
+  // a built image without `image:` is tagged after the project and the session (image names are lower case)
+  const image = v.image ?? `localhost/kstlib-${ctx.project}-${name}:latest`.toLowerCase()
   const tmpfs: Array<string> = []
   const volumes = (v.volumes ?? []).flatMap((vol, i) => {
     if (typeof vol === "string") return [mount(["volumes", i], vol)]
@@ -135,7 +142,8 @@ export const containerSpecOf = (
   return {
     backend: "container",
     name,
-    image: v.image,
+    image,
+    ...(build === null ? {} : { build: build.spec, build_context: build.digest }),
     ...common,
     working_dir,
     volumes,
@@ -150,6 +158,30 @@ export const containerSpecOf = (
     ...(declared_volumes.length === 0 ? {} : { declared_volumes }),
     ...(v.replicas === undefined ? {} : { replicas: v.replicas }),
     ...limitsOf(v.memory, v.cpus)
+  }
+}
+
+/** `build:` with its context resolved against the file that wrote it, and the digest of its content (a problem is reported there). */
+const buildOf = (b: NonNullable<typeof ContainerSession.Type["build"]>, ctx: EntryContext, report: Report): { readonly spec: BuildSpec; readonly digest: string } | null => {
+  const context = path.resolve(ctx.baseDirOf(["build", "context"]), b.context)
+  if (b.dockerfile !== undefined && (path.isAbsolute(b.dockerfile) || b.dockerfile.split(/[\\/]/u).includes(".."))) {
+    report(["build", "dockerfile"], "relative to the context, inside it")
+    return null
+  }
+  const tree = treeDigest(context)
+  if (!tree.ok) {
+    report(["build", "context"], tree.reason)
+    return null
+  }
+  const args = Object.fromEntries(Object.entries(b.args ?? {}).map(([k, v]) => [k, String(v)]))
+  return {
+    spec: {
+      context,
+      ...(b.dockerfile === undefined ? {} : { dockerfile: b.dockerfile }),
+      ...(b.target === undefined ? {} : { target: b.target }),
+      ...(Object.keys(args).length === 0 ? {} : { args })
+    },
+    digest: tree.digest
   }
 }
 

@@ -28,6 +28,8 @@ export interface SessionDefaults {
   readonly networks?: ReadonlyMap<string, DeclaredNetwork>
   /** `ops.volumes` names (absent: none declared). */
   readonly volumes?: ReadonlySet<string>
+  /** The project: the tag of a built image without `image:` is named after it. */
+  readonly project?: string
 }
 
 /** The defaults a session entry is decoded with, from the config's settings: one place for load and `start`. */
@@ -37,7 +39,9 @@ export const sessionDefaults = (c: {
   readonly hosts?: ReadonlyArray<HostSpec> | undefined
   readonly networks?: ReadonlyArray<DeclaredNetwork> | undefined
   readonly volumes?: ReadonlyArray<string> | undefined
+  readonly project?: string | undefined
 }): SessionDefaults => ({
+  ...(c.project === undefined ? {} : { project: c.project }),
   default_backend: c.default_backend,
   container_runtime: c.container_runtime,
   hosts: new Map((c.hosts ?? []).map((h) => [h.name, h.runtime])),
@@ -129,7 +133,8 @@ export const decodeLocated = (name: string, raw: unknown, ctx: LocatedContext): 
     hosts: ctx.defaults.hosts ?? new Map(),
     containerRuntime: ctx.defaults.container_runtime,
     networks: ctx.defaults.networks ?? new Map(),
-    volumes: ctx.defaults.volumes ?? new Set()
+    volumes: ctx.defaults.volumes ?? new Set(),
+    project: ctx.defaults.project ?? "kstlib"
   }
   const schemaIssues = (error: Schema.SchemaError) => {
     for (const i of flattenIssues(error)) {

@@ -18,7 +18,9 @@ describe("JSON Schema", () => {
     expect(s["$schema"]).toBe("https://json-schema.org/draft/2020-12/schema")
     const defs = s["$defs"]
     expect(defs.TmuxSession.additionalProperties).toBe(false)
-    expect(defs.ContainerSession.required).toEqual(["image"])
+    // image or build: checked by the decoder (an image is required unless build: names one)
+    expect(defs.ContainerSession.required ?? []).toEqual([])
+    expect(defs.Build.required).toEqual(["context"])
     expect(defs.Ops.additionalProperties).toBe(false)
     // other top-level keys are allowed (the file is shared with other kstlib modules)
     expect(s["additionalProperties"]).not.toBe(false)

@@ -5,7 +5,13 @@
  */
 import { assert, describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { createsFirst, engineVolume, extraNetworks, pullsFirst, registryOf, runArgs } from "../../../src/backends/container/argv.js"
+import { buildArgs, buildStamp, createsFirst, engineVolume, extraNetworks, pullsFirst, registryOf, runArgs } from "../../../src/backends/container/argv.js"
+import { formatChange as changeText } from "../../../src/reconcile/render.js"
+import { loadConfig } from "../../../src/config/load.js"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { diffFingerprints } from "../../../src/spec/diff.js"
 import type { LoadedConfig } from "../../../src/config/types.js"
 import type { ContainerSpec } from "../../../src/model.js"
 import { stampOf } from "../../../src/spec/fingerprint.js"
@@ -160,4 +166,52 @@ describe("pull", () => {
       expect(reasons(c, "a").join("\n")).toMatch(/^3: pull: /u)
       expect(specOf(c, "b").pull).toBe("always")
     }))
+})
+
+/** A config with files next to it, in a directory of its own (removed after the test). */
+const withFiles = (text: string, files: Readonly<Record<string, string>>) =>
+  Effect.acquireUseRelease(
+    Effect.sync(() => fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "kstlib-build-")))),
+    (root) => {
+      fs.writeFileSync(path.join(root, "kstlib.conf.yml"), text)
+      for (const [rel, body] of Object.entries(files)) {
+        fs.mkdirSync(path.dirname(path.join(root, rel)), { recursive: true })
+        fs.writeFileSync(path.join(root, rel), body)
+      }
+      return loadConfig({ cwd: root, env: { HOME: root } })
+    },
+    (root) => Effect.sync(() => fs.rmSync(root, { recursive: true, force: true }))
+  )
+
+describe("build", () => {
+  it.effect("the context resolved next to the file, its content digested; the image tagged after project and session; a change of content is `build context changed`", () =>
+    Effect.gen(function*() {
+      const text = `ops:\n  project: Shop\n  default_backend: container\n  sessions:\n    api: { build: { context: ./app, dockerfile: Dockerfile.dev, target: run, args: { V: 1 } } }\n    bad: { build: { context: ./nowhere } }\n    out: { build: { context: ./app, dockerfile: ../Dockerfile } }\n    none: { command: sleep 1 }\n`
+      const first = yield* withFiles(text, { "app/Dockerfile.dev": "FROM scratch\n", "app/x.txt": "1" })
+      const api = specOf(first, "api")
+      expect(api.image).toBe("localhost/kstlib-shop-api:latest")
+      expect(api.build).toMatchObject({ dockerfile: "Dockerfile.dev", target: "run", args: { V: "1" } })
+      expect(api.build?.context).toMatch(/\/app$/u)
+      expect(api.build_context).toMatch(/^sha256:[0-9a-f]{64}$/u)
+      expect(reasons(first, "bad").join("\n")).toMatch(/build\.context: no directory/u)
+      expect(reasons(first, "out").join("\n")).toContain("build.dockerfile: relative to the context, inside it")
+      expect(reasons(first, "none").join("\n")).toContain("an image is needed (or build: to build one)")
+      const second = yield* withFiles(text, { "app/Dockerfile.dev": "FROM scratch\n", "app/x.txt": "2" })
+      const changed = specOf(second, "api")
+      expect(changed.build_context).not.toBe(api.build_context)
+      // (its own directory, so only the content is compared here)
+      expect(diffFingerprints(fingerprint(api), fingerprint({ ...api, build_context: changed.build_context! })).map(changeText)).toEqual(["build context changed"])
+      // a session without build keeps its hash
+      expect(fingerprint(containerSpec("x"))).not.toHaveProperty("build")
+    }))
+
+  it("built with the engine, tagged as its image, labelled with the stamp; never pulled", () => {
+    const s = containerSpec("api", { image: "localhost/kstlib-p-api:latest", build: { context: "/src/app", dockerfile: "Dockerfile.dev", args: { V: "1" } }, build_context: "sha256:ab" })
+    expect(buildArgs(s, "p")).toEqual([
+      "build", "-t", "localhost/kstlib-p-api:latest", "-f", "/src/app/Dockerfile.dev", "--build-arg", "V=1",
+      "--label", "io.kstlib.project=p", "--label", `io.kstlib.build=${buildStamp(s)}`, "--", "/src/app"
+    ])
+    expect(buildStamp({ ...s, build_context: "sha256:cd" })).not.toBe(buildStamp(s))
+    expect(pullsFirst(s, false)).toBe(false)
+  })
 })
