@@ -445,6 +445,21 @@ const make = Effect.gen(function*() {
       Effect.orElseSucceed((): ReadonlyArray<string> => [])
     )
 
+  /**
+   * A `run` that failed after the engine created the container (a port already published: Docker
+   * creates, then fails to start) leaves it behind: removed when it is the one this launch made (its
+   * marks carry this launch's spec hash and project), never anything else of that name.
+   */
+  const removeHalfMade = (spec: ContainerSpec, hash: string, project: string) =>
+    inspectOrNull(spec.name, spec.runtime, spec.host).pipe(
+      Effect.flatMap((o) =>
+        o !== null && o.mark.managed && o.mark.project === project && o.mark.spec_hash === hash && o.state !== "running"
+          ? exec(spec.runtime, rmArgs(spec.runtime, spec.name), {}, spec.host)
+          : Effect.void
+      ),
+      Effect.ignore
+    )
+
   /** After one of a project's containers was removed: its network too, when it is ours and empty. */
   const removeNetworkIfEmpty = (o: ObservedContainer) =>
     !o.mark.managed || o.mark.project === null ? Effect.void : releaseNetwork(o.runtime, o.mark.project, o.host)
@@ -462,6 +477,7 @@ const make = Effect.gen(function*() {
           Effect.mapError((e) => startFailed(spec.name, e.message))
         )
         if (r.exitCode !== 0) {
+          yield* removeHalfMade(spec, stamp.hash, project)
           return yield* startFailed(spec.name, engineMessage(r.stderr) || `${spec.runtime} ${built.args[0]} exited with ${r.exitCode}`)
         }
         if (createsFirst(spec)) {

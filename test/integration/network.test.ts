@@ -237,4 +237,20 @@ describe.each(engines)("project network on %s", (rt) => {
       expect(engine(rt, ["container", "inspect", "--format", "{{.HostConfig.RestartPolicy.Name}}", name]).stdout.trim()).toBe("unless-stopped")
       expect(engine(rt, ["port", name]).stdout).toContain(`127.0.0.1:${port}`)
     }).pipe(Effect.scoped, Effect.provide(ContainersLive)), 60_000)
+
+  it.live("a port already published by another project's container: the launch fails with the engine's message, leaves no container, the other runs on", () =>
+    Effect.gen(function*() {
+      const [holder, late] = [`${PREFIX}-${rt}-hold`, `${PREFIX}-${rt}-late`]
+      const [p1, p2] = [`kt${RUN}${rt[0]}h`, `kt${RUN}${rt[0]}l`]
+      yield* cleanup(rt, [holder, late], [`kstlib-${p1}`, `kstlib-${p2}`])
+      const port = 20000 + Math.floor(Math.random() * 20000)
+      const c = yield* Containers
+      const [first] = yield* c.launch([launchOf(spec(holder, rt, { ports: [`127.0.0.1:${port}:80`] }))], { project: p1 })
+      expect(first !== undefined && Result.isSuccess(first)).toBe(true)
+      const [second] = yield* c.launch([launchOf(spec(late, rt, { ports: [`127.0.0.1:${port}:80`] }))], { project: p2 })
+      assert(second !== undefined && Result.isFailure(second))
+      expect(second.failure.reason).toMatch(/address already in use|port is already allocated|bind/iu)
+      expect(engine(rt, ["container", "inspect", late]).status).not.toBe(0)
+      expect(engine(rt, ["container", "inspect", "--format", "{{.State.Running}}", holder]).stdout.trim()).toBe("true")
+    }).pipe(Effect.scoped, Effect.provide(ContainersLive)), 60_000)
 })
