@@ -253,4 +253,19 @@ describe.each(engines)("project network on %s", (rt) => {
       expect(engine(rt, ["container", "inspect", late]).status).not.toBe(0)
       expect(engine(rt, ["container", "inspect", "--format", "{{.State.Running}}", holder]).stdout.trim()).toBe("true")
     }).pipe(Effect.scoped, Effect.provide(ContainersLive)), 60_000)
+
+  it.live("a volume of a declared name that another project owns: the launch is refused, nothing is created, the volume is left as it was", () =>
+    Effect.gen(function*() {
+      const project = `kt${RUN}${rt[0]}v`
+      const name = `${PREFIX}-${rt}-vol`
+      const volume = `kstlib-${project}.data`
+      yield* cleanup(rt, [name], [`kstlib-${project}`])
+      yield* Effect.addFinalizer(() => Effect.sync(() => void engine(rt, ["volume", "rm", "-f", volume])))
+      expect(engine(rt, ["volume", "create", "--label", "io.kstlib.managed=true", "--label", "io.kstlib.project=someone-else", volume]).status).toBe(0)
+      const [r] = yield* (yield* Containers).launch([launchOf(spec(name, rt, { volumes: ["data:/data"], declared_volumes: ["data"] }))], { project })
+      assert(r !== undefined && Result.isFailure(r))
+      expect(r.failure.reason).toContain(`volume ${volume} exists and is not this project's`)
+      expect(engine(rt, ["container", "inspect", name]).status).not.toBe(0)
+      expect(JSON.parse(engine(rt, ["volume", "inspect", "--format", "{{json .Labels}}", volume]).stdout)).toEqual({ "io.kstlib.managed": "true", "io.kstlib.project": "someone-else" })
+    }).pipe(Effect.scoped, Effect.provide(ContainersLive)), 60_000)
 })
