@@ -177,6 +177,9 @@ const runOptionsOf = (spec: ConfiguredContainerSpec) => {
   if (aliases.size > 0) pod["hostAliases"] = [...aliases].map(([ip, hostnames]) => ({ ip, hostnames }))
   if (Object.keys(spec.labels ?? {}).length > 0) notes.push(`labels ${Object.keys(spec.labels!).sort().join(", ")}: container labels, not carried onto the pod (Kubernetes labels are for selection)`)
   if (spec.network_mode === "none") notes.push("network_mode: none: a pod always has a network, not mapped")
+  if ((spec.networks ?? []).length > 0) {
+    notes.push(`networks ${(spec.networks ?? []).map((n) => n.name).join(", ")}: a cluster's pods share one network (a NetworkPolicy restricts it), not mapped`)
+  }
   if (spec.init === true) notes.push("init: true: a pod has no init option (use an image with an init, such as tini), not mapped")
   if (spec.pids_limit !== undefined) notes.push(`pids_limit ${spec.pids_limit}: a node setting (podPidsLimit) in Kubernetes, not mapped`)
   return { security: Object.keys(security).length > 0 ? security : null, pod, notes }
