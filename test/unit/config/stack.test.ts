@@ -16,7 +16,8 @@ import type { LoadedConfig } from "../../../src/config/types.js"
 import type { ContainerSpec } from "../../../src/model.js"
 import { stampOf } from "../../../src/spec/fingerprint.js"
 import { configTextLoader, issueLines, rejected, valid } from "../../support/loaded.js"
-import { containerSpec, fingerprint, specHash, TEST_DIGEST } from "../../support/factories.js"
+import { containerSpec, fingerprint, planOptions, specHash, TEST_DIGEST, valid as validEntry } from "../../support/factories.js"
+import { networksOf, plan } from "../../../src/reconcile/plan.js"
 
 const loadText = configTextLoader("kstlib-stack-")
 const reasons = (c: LoadedConfig, name: string) => issueLines(rejected(c, name))
@@ -213,5 +214,14 @@ describe("build", () => {
     ])
     expect(buildStamp({ ...s, build_context: "sha256:cd" })).not.toBe(buildStamp(s))
     expect(pullsFirst(s, false)).toBe(false)
+  })
+})
+
+describe("the plan names the networks its launches join", () => {
+  it("the project network and each declared one, with the sessions launched onto it", () => {
+    const db = containerSpec("db", { networks: [{ name: "back", internal: true }] })
+    const api = containerSpec("api")
+    const p = plan([validEntry(db), validEntry(api)], [], planOptions({ project: "shop" }))
+    expect(networksOf(p).map((n) => [n.name, n.sessions])).toEqual([["kstlib-shop", ["db", "api"]], ["kstlib-shop.back", ["db"]]])
   })
 })
