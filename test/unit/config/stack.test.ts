@@ -18,6 +18,8 @@ import { stampOf } from "../../../src/spec/fingerprint.js"
 import { configTextLoader, issueLines, rejected, valid } from "../../support/loaded.js"
 import { containerSpec, fingerprint, planOptions, specHash, TEST_DIGEST, valid as validEntry } from "../../support/factories.js"
 import { networksOf, plan } from "../../../src/reconcile/plan.js"
+import { entryOfFingerprint } from "../../../src/spec/thaw.js"
+import { sessionFields } from "../../../src/config/schema.js"
 
 const loadText = configTextLoader("kstlib-stack-")
 const reasons = (c: LoadedConfig, name: string) => issueLines(rejected(c, name))
@@ -224,4 +226,39 @@ describe("the plan names the networks its launches join", () => {
     const p = plan([validEntry(db), validEntry(api)], [], planOptions({ project: "shop" }))
     expect(networksOf(p).map((n) => [n.name, n.sessions])).toEqual([["kstlib-shop", ["db", "api"]], ["kstlib-shop.back", ["db"]]])
   })
+})
+
+describe("ops freeze of such a session", () => {
+  it("its stored fingerprint comes back as config fields only: tmpfs as the long volume form, no digests", () => {
+    const s = containerSpec("db", {
+      volumes: ["db_data:/data"],
+      declared_volumes: ["db_data"],
+      tmpfs: ["/tmp"],
+      networks: [{ name: "back", internal: true }],
+      entrypoint: ["/bin/tini", "--"],
+      build: { context: "/src/db" },
+      build_context: "sha256:ab",
+      privileged: true,
+      unsafe_mounts: true
+    })
+    expect(entryOfFingerprint(fingerprint(s))).toMatchObject({
+      volumes: ["db_data:/data", { type: "tmpfs", target: "/tmp" }],
+      networks: ["back"],
+      entrypoint: ["/bin/tini", "--"],
+      build: { context: "/src/db" },
+      privileged: true
+    })
+    const entry = entryOfFingerprint(fingerprint(s))!
+    expect(Object.keys(entry).filter((k) => !(sessionFields.container as ReadonlyArray<string>).includes(k))).toEqual([])
+  })
+})
+
+describe("tmux sessions take the list forms too", () => {
+  it.effect("a command list is its argv, env a KEY=VALUE list", () =>
+    Effect.gen(function*() {
+      const c = yield* loadText(`ops:\n  sessions:\n    t: { command: [echo, "a b", "x;y"], env: ["A=1"] }\n`)
+      const s = valid(c, "t").spec
+      expect(s.command).toBe("echo 'a b' 'x;y'")
+      expect(s.env).toEqual({ A: "1" })
+    }))
 })
