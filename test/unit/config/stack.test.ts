@@ -6,7 +6,7 @@
 import { assert, describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { buildArgs, buildStamp, createsFirst, engineVolume, extraNetworks, pullsFirst, registryOf, runArgs } from "../../../src/backends/container/argv.js"
-import { formatChange as changeText } from "../../../src/reconcile/render.js"
+import { formatChange, formatChange as changeText } from "../../../src/reconcile/render.js"
 import { loadConfig } from "../../../src/config/load.js"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -16,7 +16,7 @@ import type { LoadedConfig } from "../../../src/config/types.js"
 import type { ContainerSpec } from "../../../src/model.js"
 import { stampOf } from "../../../src/spec/fingerprint.js"
 import { configTextLoader, issueLines, rejected, valid } from "../../support/loaded.js"
-import { containerSpec, fingerprint, planOptions, specHash, TEST_DIGEST, valid as validEntry } from "../../support/factories.js"
+import { containerSpec, fingerprint, owned, planOptions, specHash, TEST_DIGEST, valid as validEntry } from "../../support/factories.js"
 import { networksOf, plan } from "../../../src/reconcile/plan.js"
 import { entryOfFingerprint } from "../../../src/spec/thaw.js"
 import { sessionFields } from "../../../src/config/schema.js"
@@ -261,4 +261,16 @@ describe("tmux sessions take the list forms too", () => {
       expect(s.command).toBe("echo 'a b' 'x;y'")
       expect(s.env).toEqual({ A: "1" })
     }))
+})
+
+describe("drift", () => {
+  it("a session's networks changed: a replace naming networks; the same networks: no change", () => {
+    const before = containerSpec("db", { networks: [{ name: "back", internal: true }] })
+    const after = containerSpec("db", { networks: [{ name: "back", internal: true }, { name: "front", internal: false }] })
+    const p = plan([validEntry(after)], [owned(before)], planOptions())
+    const step = p.steps.find((s) => s.session === "db")
+    assert(step !== undefined && step._tag === "Replace")
+    expect(step.changes.map(formatChange)).toEqual(["networks: [back] → [back, front]"])
+    expect(plan([validEntry(before)], [owned(before)], planOptions()).steps.filter((s) => s.session === "db")).toEqual([])
+  })
 })
