@@ -19,6 +19,7 @@ import { configTextLoader, issueLines, rejected, valid } from "../../support/loa
 import { containerSpec, fingerprint, owned, planOptions, specHash, TEST_DIGEST, valid as validEntry } from "../../support/factories.js"
 import { networksOf, plan } from "../../../src/reconcile/plan.js"
 import { entryOfFingerprint } from "../../../src/spec/thaw.js"
+import { frozenContainer } from "../../../src/backends/container/freeze.js"
 import { sessionFields } from "../../../src/config/schema.js"
 
 const loadText = configTextLoader("kstlib-stack-")
@@ -272,5 +273,18 @@ describe("drift", () => {
     assert(step !== undefined && step._tag === "Replace")
     expect(step.changes.map(formatChange)).toEqual(["networks: [back] → [back, front]"])
     expect(plan([validEntry(before)], [owned(before)], planOptions()).steps.filter((s) => s.session === "db")).toEqual([])
+  })
+})
+
+describe("ops freeze of a container kstlib did not create", () => {
+  it("an address of its own and unless-stopped are carried as they are", () => {
+    const frozen = frozenContainer({
+      Name: "/pg",
+      Config: { Image: "postgres:16", Cmd: null, Env: [] },
+      HostConfig: { RestartPolicy: { Name: "unless-stopped" }, PortBindings: { "5432/tcp": [{ HostIp: "127.0.0.1", HostPort: "5432" }], "53/udp": [{ HostIp: "", HostPort: "5353" }] } },
+      Mounts: []
+    }, "docker")
+    expect(frozen?.entry).toMatchObject({ restart: "unless-stopped", ports: ["127.0.0.1:5432:5432", "5353:53/udp"] })
+    expect(frozen?.notes).toEqual([])
   })
 })
