@@ -147,6 +147,8 @@ describe.each(engines)("examples/web-stack on %s", (rt) => {
       expect(all.stderr).toContain(`Removed volume ${volume}.`)
       expect(engine(["volume", "inspect", volume]).status).not.toBe(0)
     } finally {
+      // a failure above may leave the stack up: its containers first, then the volume they held
+      sb.kstlib(["ops", "down", "--volumes", "--config", config], { config: false, env: { WEB_STACK_PORT: port } })
       engine(["volume", "rm", "-f", volume])
     }
   }, 240_000)
