@@ -11,7 +11,7 @@ export type RuntimeName = "podman" | "docker" | "swarm"
 export type DesiredState = "running" | "stopped"
 
 /** `restart:` — what happens when the session's process ends (tmux: kstlib's supervisor in the pane; containers: the engine's policy). */
-export type RestartPolicy = "no" | "on-failure" | "always"
+export type RestartPolicy = "no" | "on-failure" | "always" | "unless-stopped"
 
 /** `ready:` — how to tell the session is ready (one check), polled every `interval` s for at most `timeout` s. */
 export type ReadyCheck =
@@ -187,6 +187,22 @@ export interface ContainerSpec extends Supervision {
   readonly labels?: Readonly<Record<string, string>>
   /** `HOST:IP` lines of its /etc/hosts. */
   readonly extra_hosts?: ReadonlyArray<string>
+  /** Memory filesystems mounted at these paths (`--tmpfs`), from the long volume syntax's `type: tmpfs`. */
+  readonly tmpfs?: ReadonlyArray<string>
+  /** Built from this context (the image is then its tag, never pulled). */
+  readonly build?: BuildSpec
+  /** The content digest of the build context (system/tree-digest.ts): a change is drift (`build context changed`). */
+  readonly build_context?: string
+  /** When the image is pulled before a launch: `missing` (absent: the default), `always`, `never`. */
+  readonly pull?: PullPolicy
+  /** `--privileged` (validation: only with `unsafe_mounts`). */
+  readonly privileged?: boolean
+  /** The image's ENTRYPOINT replaced by these words (`[]`: cleared); absent: the image's. */
+  readonly entrypoint?: ReadonlyArray<string>
+  /** `ops.networks` it joins besides the project network (engine name `kstlib-<project>-<name>`). */
+  readonly networks?: ReadonlyArray<DeclaredNetwork>
+  /** The `ops.volumes` its volumes name (engine name `kstlib-<project>.<name>`), sorted. */
+  readonly declared_volumes?: ReadonlyArray<string>
   /** `runtime: swarm` only: tasks of the service (absent = 1). */
   readonly replicas?: number
   /** Memory limit, bytes (`--memory`); absent: none. */
@@ -197,6 +213,23 @@ export interface ContainerSpec extends Supervision {
   readonly host?: string
 }
 
+
+export type PullPolicy = "missing" | "always" | "never"
+
+/** `build:`: the image is built from this context with the session's engine (paths absolute). */
+export interface BuildSpec {
+  readonly context: string
+  /** Relative to the context (the engine's default: `Dockerfile`). */
+  readonly dockerfile?: string
+  readonly target?: string
+  readonly args?: Readonly<Record<string, string>>
+}
+
+/** An `ops.networks` entry: created on demand with kstlib's marks; `internal`: no route outside. */
+export interface DeclaredNetwork {
+  readonly name: string
+  readonly internal: boolean
+}
 
 /** A container spec as configured: `runtime: null` asks for auto-detection (podman, then docker). */
 export type ConfiguredContainerSpec = Omit<ContainerSpec, "runtime"> & { readonly runtime: RuntimeName | null }

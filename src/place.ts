@@ -98,3 +98,12 @@ export const driverOf = (x: Place | SessionSpec | ObservedSession): DriverName =
  * driver), removed with the project's last container; never part of a fingerprint.
  */
 export const projectNetwork = (project: string): string => `kstlib-${project}`
+
+/**
+ * An `ops.networks` entry's engine name: `kstlib-<project>.<name>` (a project name has no `.`, so it
+ * never meets another project's network). Created and removed like the project network.
+ */
+export const declaredNetwork = (project: string, name: string): string => `kstlib-${project}.${name}`
+
+/** An `ops.volumes` entry's engine name, as `declaredNetwork`: kept by `down` unless `down --volumes`. */
+export const declaredVolume = (project: string, name: string): string => `kstlib-${project}.${name}`

@@ -20,6 +20,7 @@ import {
 } from "../errors.js"
 import type { ContainerSpec, HostSpec, ObservedContainer, RuntimeName } from "../model.js"
 import { Marks } from "../model.js"
+import { declaredNetwork, declaredVolume } from "../place.js"
 import type { BackendTimeout } from "../errors.js"
 import type { RunOptions, RunResult, SpawnFailed } from "../proc.js"
 import { interactive, run, streamLines } from "../proc.js"
@@ -35,8 +36,23 @@ import {
   execArgs,
   inspectArgs,
   inspectManyArgs,
+  buildArgs,
+  buildStamp,
+  builtLabelArgs,
+  createsFirst,
+  imageInspectArgs,
+  pullArgs,
+  pullsFirst,
+  registryOf,
+  extraNetworks,
   isNoSuchNetwork,
+  isNoSuchVolume,
   joinsProjectNetwork,
+  listByProjectArgs,
+  networkConnectArgs,
+  volumeCreateArgs,
+  volumeInspectArgs,
+  volumeRmArgs,
   isProjectNetwork,
   logsArgs,
   networkCreateArgs,
@@ -76,6 +92,11 @@ export const logsArgv = (name: string, options: LogOptions, follow: boolean): Re
 
 /** At most this many last lines of a container are kept when kstlib removes it (its log file rotates at its own size). */
 const KEPT_LINES = 200_000
+
+/** A pull may take minutes on a slow link: its own timeout, over the per-call one (KSTLIB_CALL_TIMEOUT). */
+const PULL_TIMEOUT_SECONDS = 900
+/** A build runs the Dockerfile's steps: its own timeout too. */
+const BUILD_TIMEOUT_SECONDS = 1800
 
 /** Auto-detect order. */
 export const RUNTIMES: ReadonlyArray<RuntimeName> = ["podman", "docker"]
@@ -325,13 +346,16 @@ const make = Effect.gen(function*() {
       : own.pipe(Effect.map((sockets) => socketMountRefusal(spec, socketsToRefuse(sockets, process.env))))
   }
 
-  /** The network's labels as JSON, or null when there is no such network. */
-  const inspectNetwork = (runtime: RuntimeName, name: string, host?: string) =>
-    exec(runtime, networkInspectArgs(name), {}, host).pipe(Effect.flatMap((r): Effect.Effect<string | null, CommandFailed> => {
+  /** The network's (or volume's) labels as JSON, or null when there is no such object. */
+  const inspectObject = (kind: "network" | "volume", runtime: RuntimeName, name: string, host?: string) => {
+    const args = kind === "network" ? networkInspectArgs(name) : volumeInspectArgs(name)
+    return exec(runtime, args, {}, host).pipe(Effect.flatMap((r): Effect.Effect<string | null, CommandFailed> => {
       if (r.exitCode === 0) return Effect.succeed(r.stdout)
-      if (isNoSuchNetwork(r.stderr)) return Effect.succeed(null)
-      return Effect.fail(failed(runtime, networkInspectArgs(name), r))
+      if (kind === "network" ? isNoSuchNetwork(r.stderr) : isNoSuchVolume(r.stderr)) return Effect.succeed(null)
+      return Effect.fail(failed(runtime, args, r))
     }))
+  }
+  const inspectNetwork = (runtime: RuntimeName, name: string, host?: string) => inspectObject("network", runtime, name, host)
 
   /**
    * The project's network, before a container joins it: created (labelled with the managed mark and
@@ -346,27 +370,95 @@ const make = Effect.gen(function*() {
     if (lock === undefined) networkLocks.set(key, lock = Semaphore.makeUnsafe(1))
     return lock
   }
-  const ensureNetwork = (runtime: RuntimeName, project: string, host?: string): Effect.Effect<string | null, CommandFailed | BackendTimeout | HostUnreachable | EngineUnavailable> =>
-    networkLock(`${runtime}\u0000${host ?? ""}\u0000${project}`).withPermits(1)(Effect.gen(function*() {
-      const name = projectNetwork(project)
-      const foreign = `network ${name} exists and is not this project's (it lacks the labels ${Marks.labelManaged}=${Marks.managedValue.container} and ${Marks.labelProject}=${project}): it was left untouched and no container was created on it`
-      const seen = yield* inspectNetwork(runtime, name, host)
+  /**
+   * The project network, a declared network or a declared volume (`kind`, `name`, `create`'s args):
+   * used when it carries this project's marks, created with them when absent, refused otherwise.
+   */
+  const ensureObject = (
+    kind: "network" | "volume",
+    runtime: RuntimeName,
+    project: string,
+    host: string | undefined,
+    name: string,
+    create: ReadonlyArray<string>
+  ): Effect.Effect<string | null, CommandFailed | BackendTimeout | HostUnreachable | EngineUnavailable> =>
+    networkLock(`${kind}\u0000${runtime}\u0000${host ?? ""}\u0000${name}`).withPermits(1)(Effect.gen(function*() {
+      const foreign = `${kind} ${name} exists and is not this project's (it lacks the labels ${Marks.labelManaged}=${Marks.managedValue.container} and ${Marks.labelProject}=${project}): it was left untouched and no container was created on it`
+      const seen = yield* inspectObject(kind, runtime, name, host)
       if (seen !== null) return isProjectNetwork(seen, project) ? null : foreign
-      const created = yield* exec(runtime, networkCreateArgs(project), {}, host)
+      const created = yield* exec(runtime, create, {}, host)
       if (created.exitCode === 0) return null
-      const again = yield* inspectNetwork(runtime, name, host)
+      const again = yield* inspectObject(kind, runtime, name, host)
       if (again !== null) return isProjectNetwork(again, project) ? null : foreign
-      return `creating network ${name}: ${engineMessage(created.stderr) || `${runtime} network create exited with ${created.exitCode}`}`
+      return `creating ${kind} ${name}: ${engineMessage(created.stderr) || `${runtime} ${kind} create exited with ${created.exitCode}`}`
     }))
+  const ensureNetwork = (runtime: RuntimeName, project: string, host?: string) =>
+    ensureObject("network", runtime, project, host, projectNetwork(project), networkCreateArgs(project))
+
+  /** Everything a launch joins or mounts that kstlib owns: the project network, the declared networks and volumes; the first refusal. */
+  const ensureOwned = (spec: ContainerSpec, project: string) =>
+    Effect.gen(function*() {
+      const wanted: Array<Effect.Effect<string | null, CommandFailed | BackendTimeout | HostUnreachable | EngineUnavailable>> = [
+        ...(joinsProjectNetwork(spec) ? [ensureNetwork(spec.runtime, project, spec.host)] : []),
+        ...(spec.networks ?? []).map((n) =>
+          ensureObject("network", spec.runtime, project, spec.host, declaredNetwork(project, n.name), networkCreateArgs(project, declaredNetwork(project, n.name), n.internal))),
+        ...(spec.declared_volumes ?? []).map((v) =>
+          ensureObject("volume", spec.runtime, project, spec.host, declaredVolume(project, v), volumeCreateArgs(project, declaredVolume(project, v))))
+      ]
+      for (const check of wanted) {
+        const refused = yield* check
+        if (refused !== null) return refused
+      }
+      return null
+    })
+
+  /** The project's networks or volumes by its label, each still checked by its exact marks before anything is done with it. */
+  const ownedObjects = (kind: "network" | "volume", runtime: RuntimeName, project: string, host?: string) =>
+    exec(runtime, listByProjectArgs(kind, project), {}, host).pipe(
+      Effect.map((r) => (r.exitCode === 0 ? r.stdout.split("\n").map((l) => l.trim()).filter((l) => l.startsWith(`kstlib-${project}.`)) : [])),
+      Effect.flatMap((names) =>
+        Effect.filter(names, (name) => inspectObject(kind, runtime, name, host).pipe(Effect.map((labels) => labels !== null && isProjectNetwork(labels, project))))
+      )
+    )
 
   /** The project's network, when it is ours and empty (the engine refuses while containers are on it); anything else is left as it is. */
   const releaseNetwork = (runtime: RuntimeName, project: string, host?: string) => {
     const name = projectNetwork(project)
-    return inspectNetwork(runtime, name, host).pipe(
+    const own = inspectNetwork(runtime, name, host).pipe(
       Effect.flatMap((labels) => (labels !== null && isProjectNetwork(labels, project) ? exec(runtime, networkRmArgs(name), {}, host) : Effect.void)),
       Effect.ignore
     )
+    // the declared ones (`kstlib-<project>.<name>`) too, each when empty
+    const declared = ownedObjects("network", runtime, project, host).pipe(
+      Effect.flatMap((names) => Effect.forEach(names, (n) => exec(runtime, networkRmArgs(n), {}, host), { discard: true })),
+      Effect.ignore
+    )
+    return Effect.andThen(own, declared)
   }
+
+  /** `down --volumes`: the project's declared volumes (its marks, exactly), each removed when no container uses it; the names removed. */
+  const releaseVolumes = (runtime: RuntimeName, project: string, host?: string) =>
+    ownedObjects("volume", runtime, project, host).pipe(
+      Effect.flatMap((names) =>
+        Effect.filter(names, (n) => exec(runtime, volumeRmArgs(n), {}, host).pipe(Effect.map((r) => r.exitCode === 0)))
+      ),
+      Effect.orElseSucceed((): ReadonlyArray<string> => [])
+    )
+
+  /**
+   * A `run` that failed after the engine created the container (a port already published: Docker
+   * creates, then fails to start) leaves it behind: removed when it is the one this launch made (its
+   * marks carry this launch's spec hash and project), never anything else of that name.
+   */
+  const removeHalfMade = (spec: ContainerSpec, hash: string, project: string) =>
+    inspectOrNull(spec.name, spec.runtime, spec.host).pipe(
+      Effect.flatMap((o) =>
+        o !== null && o.mark.managed && o.mark.project === project && o.mark.spec_hash === hash && o.state !== "running"
+          ? exec(spec.runtime, rmArgs(spec.runtime, spec.name), {}, spec.host)
+          : Effect.void
+      ),
+      Effect.ignore
+    )
 
   /** After one of a project's containers was removed: its network too, when it is ours and empty. */
   const removeNetworkIfEmpty = (o: ObservedContainer) =>
@@ -377,18 +469,68 @@ const make = Effect.gen(function*() {
       Effect.gen(function*() {
         const built = runArgs(spec, stamp, project, envFile, logLabel(containerLogTarget(spec, project, yield* LogDirectory)))
         if (!built.ok) return yield* startFailed(spec.name, built.reason)
-        const refusedNetwork = !joinsProjectNetwork(spec)
-          ? null
-          : yield* ensureNetwork(spec.runtime, project, spec.host).pipe(Effect.mapError((e) => startFailed(spec.name, e.message)))
-        if (refusedNetwork !== null) return yield* startFailed(spec.name, refusedNetwork)
+        const refused = yield* ensureOwned(spec, project).pipe(Effect.mapError((e) => startFailed(spec.name, e.message)))
+        if (refused !== null) return yield* startFailed(spec.name, refused)
+        yield* (spec.build === undefined ? pullImage(spec) : buildImage(spec, project))
         const viaClient = Object.fromEntries(envViaClient(spec.env).map((k) => [k, spec.env[k]!]))
         const r = yield* exec(spec.runtime, built.args, { env: viaClient }, spec.host).pipe(
           Effect.mapError((e) => startFailed(spec.name, e.message))
         )
         if (r.exitCode !== 0) {
-          return yield* startFailed(spec.name, engineMessage(r.stderr) || `${spec.runtime} run exited with ${r.exitCode}`)
+          yield* removeHalfMade(spec, stamp.hash, project)
+          return yield* startFailed(spec.name, engineMessage(r.stderr) || `${spec.runtime} ${built.args[0]} exited with ${r.exitCode}`)
+        }
+        if (createsFirst(spec)) {
+          // created, not started: onto each declared network (its name the alias there), then started; a failure leaves no container behind
+          const joined = Effect.gen(function*() {
+            for (const network of extraNetworks(spec, project)) {
+              const c = yield* exec(spec.runtime, networkConnectArgs(network, spec.name), {}, spec.host)
+              if (c.exitCode !== 0) return yield* startFailed(spec.name, `joining network ${network}: ${engineMessage(c.stderr) || `exit ${c.exitCode}`}`)
+            }
+            const s = yield* exec(spec.runtime, startArgs(spec.name), {}, spec.host)
+            if (s.exitCode !== 0) return yield* startFailed(spec.name, engineMessage(s.stderr) || `${spec.runtime} start exited with ${s.exitCode}`)
+          }).pipe(Effect.mapError((e) => (e._tag === "SessionStartFailed" ? e : startFailed(spec.name, e.message))))
+          yield* joined.pipe(Effect.tapError(() => Effect.ignore(exec(spec.runtime, rmArgs(spec.runtime, spec.name), {}, spec.host))))
         }
       })).pipe(Effect.catchTag("EnvFileFailed", (e) => Effect.fail(startFailed(spec.name, e.message)))))
+
+  /**
+   * The session's image pulled when its `pull` says so (`missing`: only when this engine lacks it);
+   * a failure names the image, its registry and the engine's own message. One pull at a time per
+   * image and engine: sessions sharing an image wait for the first pull.
+   */
+  const pullImage = (spec: ContainerSpec): Effect.Effect<void, SessionStartFailed> =>
+    spec.pull === "never" ? Effect.void : networkLock(`image\u0000${spec.runtime}\u0000${spec.host ?? ""}\u0000${spec.image}`).withPermits(1)(Effect.gen(function*() {
+      const present = spec.pull === "always" ? false : (yield* exec(spec.runtime, imageInspectArgs(spec.image), {}, spec.host)).exitCode === 0
+      if (!pullsFirst(spec, present)) return null
+      const r = yield* exec(spec.runtime, pullArgs(spec.image), { minTimeout: PULL_TIMEOUT_SECONDS }, spec.host)
+      return r.exitCode === 0 ? null : engineMessage(r.stderr) || `${spec.runtime} pull exited with ${r.exitCode}`
+    })).pipe(
+      Effect.mapError((e) => e.message),
+      Effect.flatMap((why) => (why === null ? Effect.succeed(null) : Effect.fail(why))),
+      Effect.mapError((why) => startFailed(spec.name, `pulling image ${spec.image} from ${registryOf(spec.image)} failed: ${why}`)),
+      Effect.asVoid
+    )
+
+  /**
+   * A `build:` session's image: reused when the engine has it with this build's stamp (the context's
+   * content and the settings), else built with the engine's own `build`; a failed build fails the
+   * launch with the engine's last lines. One build at a time per image and engine.
+   */
+  const buildImage = (spec: ContainerSpec, project: string): Effect.Effect<void, SessionStartFailed> =>
+    networkLock(`image\u0000${spec.runtime}\u0000${spec.host ?? ""}\u0000${spec.image}`).withPermits(1)(Effect.gen(function*() {
+      const seen = yield* exec(spec.runtime, builtLabelArgs(spec.image), {}, spec.host)
+      if (seen.exitCode === 0 && seen.stdout.trim() === buildStamp(spec)) return null
+      const r = yield* exec(spec.runtime, buildArgs(spec, project), { minTimeout: BUILD_TIMEOUT_SECONDS, merged: true }, spec.host)
+      if (r.exitCode === 0) return null
+      const tail = r.stdout.trim().split("\n").slice(-8).join("\n")
+      return tail === "" ? `${spec.runtime} build exited with ${r.exitCode}` : tail
+    })).pipe(
+      Effect.mapError((e) => e.message),
+      Effect.flatMap((why) => (why === null ? Effect.succeed(null) : Effect.fail(why))),
+      Effect.mapError((why) => startFailed(spec.name, `building image ${spec.image} from ${spec.build!.context} failed: ${why}`)),
+      Effect.asVoid
+    )
 
   const launch = Effect.fn("Containers.launch")(function*(items: ReadonlyArray<Launch<ContainerSpec>>, context: { readonly project: string }) {
     return yield* Effect.forEach(items, (item) => Effect.result(launchOne(item, context.project)), { concurrency: "unbounded" })
@@ -629,6 +771,8 @@ const make = Effect.gen(function*() {
     usage,
     freeze,
     releaseNetwork: (place, project) =>
-      place.backend === "container" && place.runtime !== "swarm" ? releaseNetwork(place.runtime, project, place.host) : Effect.void
+      place.backend === "container" && place.runtime !== "swarm" ? releaseNetwork(place.runtime, project, place.host) : Effect.void,
+    releaseVolumes: (place, project) =>
+      place.backend === "container" && place.runtime !== "swarm" ? releaseVolumes(place.runtime, project, place.host) : Effect.succeed([])
   })
 })

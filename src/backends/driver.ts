@@ -227,4 +227,9 @@ export interface Driver<S extends SessionSpec, O extends ObservedSession> {
    * Only drivers with project networks (the engine driver) have it.
    */
   releaseNetwork?(place: Place, project: string): Effect.Effect<void>
+  /**
+   * `down --volumes`: the project's declared volumes at `place` (`kstlib-<project>.<name>` with the
+   * project's exact marks) removed when no container uses them; the names removed. Never fails.
+   */
+  releaseVolumes?(place: Place, project: string): Effect.Effect<ReadonlyArray<string>>
 }

@@ -3,6 +3,7 @@
  * Each probe is ONE attempt with its own short timeout; the executor repeats it every `interval`.
  * `log:` and `cmd:` need the session (its output, exec), so each backend implements those.
  */
+import { parsePortSpec } from "../config/rules.js"
 import * as net from "node:net"
 import { Effect } from "effect"
 import { commandArgv } from "../command.js"
@@ -60,9 +61,11 @@ export const httpProbe = (url: string, timeoutMs: number): Effect.Effect<ProbeRe
  */
 export const hostPort = (spec: SessionSpec, port: number): number => {
   if (spec.backend !== "container") return port
-  for (const p of spec.ports) {
-    const m = /^(?:([0-9]+):)?([0-9]+)(?:\/tcp)?$/u.exec(p)
-    if (m !== null && m[1] !== undefined && Number(m[2]) === port) return Number(m[1])
+  for (const text of spec.ports) {
+    const p = parsePortSpec(text)
+    if (typeof p === "string" || p.host === null || p.protocol !== "tcp") continue
+    // a range maps port by port (`8000-8001:9000-9001` and tcp: 9001 → 8001)
+    if (port >= p.container[0] && port <= p.container[1]) return p.host[0] + (p.host[1] > p.host[0] ? port - p.container[0] : 0)
   }
   return port
 }

@@ -43,6 +43,8 @@ export interface BackendsService extends Pick<AnyDriver, Routed> {
   readonly updatesInPlace: (o: ObservedSession, spec: SessionSpec) => boolean
   /** The project's own empty network at each of these places removed (driver.ts `releaseNetwork`; places without project networks: nothing). */
   readonly releaseNetworks: (places: ReadonlyArray<Place>, project: string) => Effect.Effect<void>
+  /** The project's declared volumes at each of these places removed (driver.ts `releaseVolumes`); the names removed. */
+  readonly releaseVolumes: (places: ReadonlyArray<Place>, project: string) => Effect.Effect<ReadonlyArray<string>>
 }
 
 export interface Lane {
@@ -114,7 +116,11 @@ export const registryOf = (table: Readonly<Record<DriverName, AnyDriver>>): Back
     probe: (o, spec) => (sameDriver(o, spec) ? of(o).probe(o, spec) : mismatch("probe")),
     updatesInPlace: (o, spec) => of(o).capabilities.updatesInPlace && sameDriver(o, spec) && samePlace(placeOf(o), placeOf(spec)),
     releaseNetworks: (places, project) =>
-      Effect.forEach(places, (place) => table[driverOf(place)].releaseNetwork?.(place, project) ?? Effect.void, { concurrency: "unbounded", discard: true })
+      Effect.forEach(places, (place) => table[driverOf(place)].releaseNetwork?.(place, project) ?? Effect.void, { concurrency: "unbounded", discard: true }),
+    releaseVolumes: (places, project) =>
+      Effect.forEach(places, (place) => table[driverOf(place)].releaseVolumes?.(place, project) ?? Effect.succeed([]), { concurrency: "unbounded" }).pipe(
+        Effect.map((names) => names.flat())
+      )
   }
 }
 

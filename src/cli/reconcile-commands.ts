@@ -125,6 +125,7 @@ const converge = <E, R>(
     if ((report?.results.some((r) => r.error !== null) ?? false) || isBlocked(planned.plan) || unchecked(planned)) {
       return yield* new ExitWith({ code: 1, reason: "" })
     }
+    return result
   })
 
 const settle = Flag.Finite("settle").pipe(
@@ -171,7 +172,12 @@ const purgeLogsFlag = Flag.Boolean("purge-logs").pipe(
   Flag.withDefault(false)
 )
 
-const down = Command.make("down", { names, json, verbose, dryRun, parallel, waitLock, timeout, purgeLogs: purgeLogsFlag }, (f) =>
+const volumesFlag = Flag.Boolean("volumes").pipe(
+  Flag.withDescription("Also remove this project's named volumes (ops.volumes) once nothing uses them; kept by default. Only with a whole-project down."),
+  Flag.withDefault(false)
+)
+
+const down = Command.make("down", { names, json, verbose, dryRun, parallel, waitLock, timeout, purgeLogs: purgeLogsFlag, volumes: volumesFlag }, (f) =>
   withApp(Effect.gen(function*() {
     yield* checkFlags({ ...f, settle: 0 })
     if (f.dryRun) {
@@ -181,7 +187,12 @@ const down = Command.make("down", { names, json, verbose, dryRun, parallel, wait
       if (isBlocked(planned.plan) || unchecked(planned)) return yield* new ExitWith({ code: 1, reason: "" })
       return
     }
-    yield* converge("Down", { ...f, settle: 0 }, (options) => runDown(f.names, options))
+    if (f.volumes && f.names.length > 0) return yield* new ExitWith({ code: 2, reason: "--volumes removes the project's named volumes: only with a whole-project down (no NAME)" })
+    const result = yield* converge("Down", { ...f, settle: 0 }, (options) => runDown(f.names, { ...options, volumes: f.volumes }))
+    if (f.volumes) {
+      const removed = result.volumes ?? []
+      yield* Console.error(removed.length === 0 ? "No named volumes to remove." : `Removed volume${removed.length === 1 ? "" : "s"} ${removed.join(", ")}.`)
+    }
     if (f.purgeLogs) {
       const removed = yield* purgeLogs(f.names)
       yield* Console.error(removed.length === 0 ? "No log files to remove." : `Removed ${removed.length} log file${removed.length === 1 ? "" : "s"}.`)
@@ -192,7 +203,8 @@ const down = Command.make("down", { names, json, verbose, dryRun, parallel, wait
     { command: "kstlib ops down", description: "Everything this project runs" },
     { command: "kstlib ops down --dry-run", description: "Only print what would be removed" },
     { command: "kstlib ops down api", description: "Only api" },
-    { command: "kstlib ops down --purge-logs", description: "Also delete the log files (kept by default)" }
+    { command: "kstlib ops down --purge-logs", description: "Also delete the log files (kept by default)" },
+    { command: "kstlib ops down --volumes", description: "Also delete the named volumes of ops.volumes (kept by default)" }
   ])
 )
 

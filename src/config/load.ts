@@ -331,7 +331,18 @@ const interpret = (merged: MapNode, ctx: Context): LoadedConfig => {
     ? `too many sessions: at most ${MAX_CONFIG_SESSIONS} per config`
     : `too many sessions: at most ${maxSessions} per config (ops.max_sessions)`
   const hosts = decodeHosts(ops, opsEntry.keyLoc, s.hosts ?? null, nonEmpty(ctx.env["HOME"]))
-  const base = { ...defaults, default_backend, container_runtime, tmux_binary, project, ...(hosts.length === 0 ? {} : { hosts }) }
+  const networks = Object.entries(s.networks ?? {}).map(([name, n]) => ({ name, internal: n?.internal ?? false }))
+  const volumes = Object.keys(s.volumes ?? {})
+  const base = {
+    ...defaults,
+    default_backend,
+    container_runtime,
+    tmux_binary,
+    project,
+    ...(hosts.length === 0 ? {} : { hosts }),
+    ...(networks.length === 0 ? {} : { networks }),
+    ...(volumes.length === 0 ? {} : { volumes })
+  }
 
   if (sessionsEntry === undefined || isNull(sessionsEntry.value)) return base
   const sessionsNode = sessionsEntry.value
@@ -342,7 +353,7 @@ const interpret = (merged: MapNode, ctx: Context): LoadedConfig => {
   const dependsOnAt = new Map<string, Loc>()
   /** Hosts with container sessions (rejected ones too: their place is still the host's engine). */
   const containerHosts = new Set<string>()
-  const entryDefaults = sessionDefaults({ default_backend, container_runtime, hosts })
+  const entryDefaults = sessionDefaults({ default_backend, container_runtime, hosts, networks, volumes, project })
   const sessions = [...sessionsNode.entries].map(([name, entry], index): ConfigEntry => {
     // beyond the cap: rejected (never run), not silently dropped
     if (index >= maxSessions) {

@@ -47,8 +47,47 @@ export const IMAGE_PATTERN =
   /^(?:[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?:[0-9]{1,5}\/)?[a-z0-9](?:[a-z0-9._-]*[a-z0-9])?(?:\/[a-z0-9](?:[a-z0-9._-]*[a-z0-9])?)*(?::[a-zA-Z0-9._-]+)?(?:@sha256:[a-f0-9]{64})?$/u
 /** `[^:]` of the original, minus control characters (a newline would otherwise pass). */
 export const VOLUME_PATTERN = /^[^:\u0000-\u001f\u007f]+:[^:\u0000-\u001f\u007f]+(?::ro|:rw)?$/u
-export const PORT_PATTERN = /^(?:[0-9]{1,5}:)?[0-9]{1,5}(?:\/tcp|\/udp)?$/u
+/** `[IP:][HOST:]CONTAINER[/proto]`, HOST and CONTAINER a port or a range `A-B`; an IP needs its HOST part (maybe empty: `127.0.0.1::80`). */
+export const PORT_PATTERN =
+  /^(?:(?:[0-9]{1,3}(?:\.[0-9]{1,3}){3}|\[[0-9A-Fa-f:.]+\]):(?:[0-9]{1,5}(?:-[0-9]{1,5})?)?:|[0-9]{1,5}(?:-[0-9]{1,5})?:)?[0-9]{1,5}(?:-[0-9]{1,5})?(?:\/tcp|\/udp|\/sctp)?$/u
+
+/** A published port, read: `ip` null = every address, `host` null = a port the engine picks. */
+export interface PortSpec {
+  readonly ip: string | null
+  readonly host: readonly [number, number] | null
+  readonly container: readonly [number, number]
+  readonly protocol: "tcp" | "udp" | "sctp"
+}
+
+/** `[IP:][HOST:]CONTAINER[/proto]` → its parts, or why not (the one reader of port text: validation, probes, export). */
+export const parsePortSpec = (port: string): PortSpec | string => {
+  if (!PORT_PATTERN.test(port)) return `Invalid port format: ${port}`
+  const slash = port.indexOf("/")
+  const protocol = (slash < 0 ? "tcp" : port.slice(slash + 1)) as PortSpec["protocol"]
+  const body = slash < 0 ? port : port.slice(0, slash)
+  const close = body.startsWith("[") ? body.indexOf("]") + 1 : 0
+  const parts = [...(close > 0 ? [body.slice(0, close)] : []), ...body.slice(close > 0 ? close + 1 : 0).split(":")]
+  const ip = parts.length === 3 ? parts[0]! : null
+  if (ip !== null && !ip.startsWith("[") && ip.split(".").some((o) => Number(o) > 255)) return `Invalid IP address in port: ${ip}`
+  const range = (text: string): readonly [number, number] | string => {
+    const ends = text.split("-")
+    for (const n of ends) if (Number(n) < 1 || Number(n) > 65535) return `Port number out of range (1-65535): ${n}`
+    const [a, hi] = [Number(ends[0]), Number(ends[ends.length - 1])]
+    return a <= hi ? [a, hi] : `Port range ${text} goes down`
+  }
+  const hostText = parts.length === 1 ? "" : parts[parts.length - 2]!
+  const host = hostText === "" ? null : range(hostText)
+  const container = range(parts[parts.length - 1]!)
+  if (typeof host === "string") return host
+  if (typeof container === "string") return container
+  if (host !== null && container[1] > container[0] && host[1] - host[0] !== container[1] - container[0]) {
+    return `Port ranges ${hostText} and ${parts[parts.length - 1]} differ in length`
+  }
+  return { ip, host, container, protocol }
+}
 export const ENV_KEY_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/u
+/** Container env keys may hold dots (`discovery.type`): no shell names them, the engine passes them as they are. */
+export const DOTTED_ENV_KEY_PATTERN = /^[A-Za-z_][A-Za-z0-9_.]*$/u
 const CONTROL_KEY_PATTERN = /^(?:C-[a-zA-Z]|M-[a-zA-Z]|Enter|Escape|Space|Tab|BSpace)$/u
 
 /**
@@ -223,12 +262,8 @@ const validateList = <A>(count: (n: number) => string | null, item: (a: A) => st
 export const validateVolumes = validateList(validateVolumeCount, validateVolume)
 
 export const validatePort = (port: string): string | null => {
-  if (!PORT_PATTERN.test(port)) return `Invalid port format: ${port}`
-  for (const num of port.match(/[0-9]+/gu) ?? []) {
-    const n = Number(num)
-    if (n < 1 || n > 65535) return `Port number out of range (1-65535): ${num}`
-  }
-  return null
+  const p = parsePortSpec(port)
+  return typeof p === "string" ? p : null
 }
 
 export const validatePortCount = (count: number): string | null =>
@@ -254,10 +289,10 @@ export const validateEnvCount = (count: number): string | null =>
   count > MAX_ENV_VARS ? `Too many env vars (max ${MAX_ENV_VARS})` : null
 
 /** One variable, checks in the original order: key length, value length, key format, blocked key. */
-export const validateEnvEntry = (key: string, value: string): string | null => {
+export const validateEnvEntry = (key: string, value: string, options: { readonly dots?: boolean } = {}): string | null => {
   if (key.length > MAX_ENV_KEY_LENGTH) return `Env key too long (max ${MAX_ENV_KEY_LENGTH}): ${key.slice(0, 20)}...`
   if (value.length > MAX_ENV_VALUE_LENGTH) return `Env value too long (max ${MAX_ENV_VALUE_LENGTH}) for key: ${key}`
-  if (!ENV_KEY_PATTERN.test(key)) return `Invalid env key format: ${key}`
+  if (!(options.dots === true ? DOTTED_ENV_KEY_PATTERN : ENV_KEY_PATTERN).test(key)) return `Invalid env key format: ${key}`
   if (isDangerousEnvKey(key)) return `Environment variable '${key}' is blocked for security reasons`
   if (value.includes("\u0000")) return `Null bytes are not allowed in env values (key: ${key})`
   // a search path never holds one, and on a remote host PATH travels as one line of stdin
@@ -817,3 +852,11 @@ export const validateExtraHost = (entry: string): string | null => {
   if (!HOSTNAME_PATTERN.test(host) || !(v4 || v6)) return `Invalid extra host '${entry}': expected HOST:IP (e.g. db.local:10.0.0.5)`
   return null
 }
+
+/** An `ops.networks` / `ops.volumes` name (the engine's own name rule; it becomes `kstlib-<project>.<name>`). */
+export const OBJECT_NAME_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/u
+export const MAX_OBJECT_NAME_LENGTH = 64
+export const validateObjectName = (name: string): string | null =>
+  name.length > MAX_OBJECT_NAME_LENGTH
+    ? `too long (max ${MAX_OBJECT_NAME_LENGTH} characters)`
+    : OBJECT_NAME_PATTERN.test(name) ? null : `'${name}': letters, digits, _ . - (starting with a letter or digit)`

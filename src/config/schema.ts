@@ -27,7 +27,7 @@ import {
   DANGEROUS_ENV_KEYS,
   isPodmanSocketPath,
   DANGEROUS_ENV_PREFIXES,
-  ENV_KEY_PATTERN,
+  DOTTED_ENV_KEY_PATTERN,
   IMAGE_PATTERN,
   MAX_COMMAND_LENGTH,
   MAX_CONFIG_SESSIONS,
@@ -55,6 +55,7 @@ import {
   type SecondsField,
   validateSeconds,
   validateCommand,
+  validateArgv,
   validateMaxRestarts,
   validateReadyPattern,
   validateReadySeconds,
@@ -82,7 +83,10 @@ import {
   validateExtraHost,
   validateHostname,
   validateLabel,
-  MAX_LABELS
+  MAX_LABELS,
+  MAX_OBJECT_NAME_LENGTH,
+  OBJECT_NAME_PATTERN,
+  validateObjectName
 } from "./rules.js"
 
 /** A rules.ts rule as a Schema check; `jsonSchema` is what JSON Schema can express of it. */
@@ -137,13 +141,14 @@ export const EnvValue = Schema.Union([Schema.String, Schema.Finite, Schema.Boole
   expected: "a string, number or boolean (write \"\" for an empty value)"
 })
 
+/** Keys with dots pass here (containers take them); a tmux session refuses them (decode/tmux.ts). */
 export const Env = Schema.Record(Schema.String, EnvValue).check(
   Schema.makeFilter<Readonly<Record<string, string | number | boolean>>>(
     (env) => {
       const count = validateEnvCount(Object.keys(env).length)
       if (count !== null) return count
       return Object.entries(env).flatMap(([key, value]) => {
-        const reason = validateEnvEntry(key, String(value))
+        const reason = validateEnvEntry(key, String(value), { dots: true })
         return reason === null ? [] : [{ path: [key], issue: reason }]
       })
     },
@@ -152,7 +157,7 @@ export const Env = Schema.Record(Schema.String, EnvValue).check(
       toJsonSchema: () => ({
         maxProperties: MAX_ENV_VARS,
         propertyNames: {
-          pattern: ENV_KEY_PATTERN.source,
+          pattern: DOTTED_ENV_KEY_PATTERN.source,
           maxLength: MAX_ENV_KEY_LENGTH,
           not: { anyOf: [{ enum: DANGEROUS_ENV_KEYS }, { pattern: `^(?:${DANGEROUS_ENV_PREFIXES.join("|")})` }] }
         }
@@ -161,8 +166,51 @@ export const Env = Schema.Record(Schema.String, EnvValue).check(
   )
 ).annotate({ description: `Environment variables (values up to ${MAX_ENV_VALUE_LENGTH} chars). null = none.` })
 
-export const Volumes = Schema.Array(Volume).check(
-  rule((a: ReadonlyArray<string>) => validateVolumeCount(a.length), { maxItems: MAX_VOLUMES }, "volumes")
+/** `KEY=VALUE` (compose's list form of `environment`); a bare `KEY` (taken from the environment by compose) is refused. */
+const ENV_ITEM_PATTERN = "^[A-Za-z_][A-Za-z0-9_.]*="
+export const EnvList = Schema.Array(
+  Schema.String.check(rule((item: string) => {
+    const eq = item.indexOf("=")
+    if (eq <= 0) return `'${item.slice(0, 40)}': write KEY=VALUE (for a value from kstlib's environment: KEY=\${KEY})`
+    return validateEnvEntry(item.slice(0, eq), item.slice(eq + 1), { dots: true })
+  }, { pattern: ENV_ITEM_PATTERN }, "KEY=VALUE"))
+).check(
+  Schema.makeFilter<ReadonlyArray<string>>((items) => {
+    const count = validateEnvCount(items.length)
+    if (count !== null) return count
+    const keys = items.map((i) => i.slice(0, i.indexOf("=")))
+    const twice = keys.find((k, i) => keys.indexOf(k) !== i)
+    return twice === undefined ? undefined : `${twice} is set twice`
+  }, { expected: "KEY=VALUE items", toJsonSchema: () => ({ maxItems: MAX_ENV_VARS }) })
+)
+/** A session's `env`: a map, or compose's `KEY=VALUE` list. */
+export const SessionEnv = Schema.Union([Env, EnvList]).annotate({
+  description: `Environment variables: a map, or a list of KEY=VALUE (values up to ${MAX_ENV_VALUE_LENGTH} chars). Keys with dots (discovery.type) for containers only. null = none.`
+})
+
+/** A command as a list of words: its argv as written, never split or given to a shell. */
+export const CommandList = Schema.Array(
+  Schema.String.check(rule((w: string) => (/[\u0000\n\r]/u.test(w) ? "no NUL or line break in a word" : null), { pattern: "^[^\\u0000\\n\\r]*$" }, "a word"))
+).check(
+  Schema.isMinLength(1),
+  rule((words: ReadonlyArray<string>) => validateArgv(words), { maxItems: 1000 }, "a list of words")
+)
+/** `command`: a string split into words (quotes group), or a list of words taken as the argv. */
+export const CommandOrList = Schema.Union([Command, CommandList]).annotate({
+  description:
+    "Command to run: a string split into words (quotes group words) and executed WITHOUT a shell, or a list of words (the argv as written, no splitting). Unquoted ; | & < > $( ` , eval/source/exec and `sh -c` are refused unless shell: true (a string then). No newlines."
+})
+
+/** Compose's long syntax of a mount: `type`, `source`, `target`, `read_only` (decode/container.ts turns bind and volume into the short form). */
+export const VolumeLong = Schema.Struct({
+  type: Schema.Literals(["bind", "volume", "tmpfs"]).annotate({ description: "bind: a host path; volume: a named volume; tmpfs: a memory filesystem (no source)." }),
+  source: Schema.optionalKey(Schema.String.check(Schema.isMinLength(1)).annotate({ description: "The host path (bind, relative to this config file) or the volume's name." })),
+  target: Schema.String.check(rule((t: string) => (t.startsWith("/") ? null : "must be an absolute path in the container"), { pattern: "^/" }, "a path")),
+  read_only: Schema.optionalKey(Schema.Boolean.annotate({ default: false, description: "Mounted read-only." }))
+}).annotate({ identifier: "Mount", title: "mount (long syntax)" })
+
+export const Volumes = Schema.Array(Schema.Union([Volume, VolumeLong])).check(
+  rule((a: ReadonlyArray<unknown>) => validateVolumeCount(a.length), { maxItems: MAX_VOLUMES }, "volumes")
 )
 export const Ports = Schema.Array(Port).check(
   rule((a: ReadonlyArray<unknown>) => validatePortCount(a.length), { maxItems: MAX_PORTS }, "ports")
@@ -195,10 +243,10 @@ const unsafeMountsField = {
 }
 
 // Supervision: restart, max_restarts, ready, depends_on
-export const RestartPolicy = Schema.Literals(["no", "on-failure", "always"]).annotate({
+export const RestartPolicy = Schema.Literals(["no", "on-failure", "always", "unless-stopped"]).annotate({
   default: "no",
   description:
-    "Restart the process when it ends: on-failure (non-zero exit only) or always, after restart_delay (1 s) doubling with each crash in a row up to max_backoff (30 s). tmux: kstlib's supervisor in the pane; containers: the engine's --restart policy. A stop through kstlib is never undone."
+    "Restart the process when it ends: on-failure (non-zero exit only) or always, after restart_delay (1 s) doubling with each crash in a row up to max_backoff (30 s). tmux: kstlib's supervisor in the pane; containers: the engine's --restart policy (also unless-stopped, containers only: always, except after a stop, also across an engine restart). A stop through kstlib is never undone."
 })
 
 export const MaxRestarts = Schema.Int.check(
@@ -376,9 +424,9 @@ const hostFields = {
 
 const common = {
   ...hostFields,
-  command: Schema.optionalKey(Schema.NullOr(Command)),
+  command: Schema.optionalKey(Schema.NullOr(CommandOrList)),
   shell: Schema.optionalKey(Shell),
-  env: Schema.optionalKey(Schema.NullOr(Env)),
+  env: Schema.optionalKey(Schema.NullOr(SessionEnv)),
   state: Schema.optionalKey(DesiredState),
   ...supervisionFields,
   ...watchedFields,
@@ -428,6 +476,11 @@ export const TmuxSession = Schema.Struct({
   windows: Schema.optionalKey(Schema.NullOr(Windows)),
   ...envFileField
 }).annotate({ identifier: "TmuxSession", title: "tmux session" })
+
+/** An `ops.networks` or `ops.volumes` key, and a session's reference to one. */
+export const ObjectName = Schema.String.check(
+  rule(validateObjectName, { minLength: 1, maxLength: MAX_OBJECT_NAME_LENGTH, pattern: OBJECT_NAME_PATTERN.source }, "a network or volume name")
+)
 
 const Capabilities = (what: string) =>
   Schema.Array(Schema.String.check(rule(validateCapability, { pattern: CAPABILITY_PATTERN.source }, "a capability"))).check(
@@ -480,18 +533,65 @@ const containerRuntimeFields = {
       rule((a: ReadonlyArray<unknown>) => (a.length > 64 ? "at most 64 extra hosts" : null), { maxItems: 64 }, "extra hosts")
     ).annotate({ description: "Lines added to the container's /etc/hosts, `HOST:IP` (`--add-host`)." })
   ),
+  build: Schema.optionalKey(
+    Schema.Struct({
+      context: Schema.String.check(Schema.isMinLength(1)).annotate({ description: "The build context directory, relative to this config file." }),
+      dockerfile: Schema.optionalKey(Schema.String.check(Schema.isMinLength(1)).annotate({ description: "The Dockerfile, relative to the context (default: Dockerfile)." })),
+      target: Schema.optionalKey(Schema.String.check(rule((t: string) => (/^[A-Za-z0-9][A-Za-z0-9_.-]*$/u.test(t) ? null : "a stage name"), { pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$" }, "a stage name")).annotate({ description: "The stage to build (`--target`)." })),
+      args: Schema.optionalKey(
+        Schema.Record(Schema.String.check(rule((k: string) => (/^[A-Za-z_][A-Za-z0-9_]*$/u.test(k) ? null : "a build argument name"), { pattern: "^[A-Za-z_][A-Za-z0-9_]*$" }, "a name")), EnvValue).annotate({
+          description: "Build arguments (`--build-arg`): not secrets (they are kept in the image's history)."
+        })
+      )
+    }).annotate({
+      identifier: "Build",
+      title: "build",
+      description:
+        "Build the image with the session's engine before a launch, tagged as `image` (absent: localhost/kstlib-<project>-<session>:latest); rebuilt when the context's content changes (the plan says `build context changed`). Not pulled."
+    })
+  ),
+  pull: Schema.optionalKey(
+    Schema.Literals(["missing", "always", "never"]).annotate({
+      default: "missing",
+      description: "Pull the image before a launch: missing (only when this engine lacks it), always (a newer one if the registry has it), never (a missing image fails the launch)."
+    })
+  ),
+  privileged: Schema.optionalKey(
+    Schema.Boolean.annotate({
+      default: false,
+      description: "Every capability and device of this machine (`--privileged`): only with unsafe_mounts: true next to it."
+    })
+  ),
+  entrypoint: Schema.optionalKey(
+    Schema.Union([Command, CommandList, Schema.Literal("")]).annotate({
+      description:
+        "The image's ENTRYPOINT replaced (`--entrypoint`): a string split into words, or a list of words; the command's words follow it. \"\" clears it."
+    })
+  ),
+  networks: Schema.optionalKey(
+    Schema.Array(ObjectName).check(
+      Schema.makeFilter<ReadonlyArray<string>>(
+        (a) => (new Set(a).size !== a.length ? "a network is listed twice" : a.length > 16 ? "at most 16 networks" : undefined),
+        { expected: "network names", toJsonSchema: () => ({ uniqueItems: true, maxItems: 16 }) }
+      )
+    ).annotate({
+      description: "`ops.networks` this container joins, besides the project network (others on them reach it by its session name). Not with network_mode."
+    })
+  ),
   cap_add: Schema.optionalKey(Capabilities("Linux capabilities added to the engine's default set (`--cap-add`), e.g. NET_ADMIN.")),
   cap_drop: Schema.optionalKey(Capabilities("Linux capabilities removed from the engine's default set (`--cap-drop`); ALL drops every one."))
 }
 
 export const ContainerSession = Schema.Struct({
   backend: Schema.optionalKey(Schema.Literal("container").annotate({ description: "Default: ops.default_backend." })),
-  image: Image,
+  image: Schema.optionalKey(Image.annotate({ description: "Container image, e.g. `python:3.12-slim` or `localhost:5000/app:1.2`. Required unless `build:` is set (then the tag it gets)." })),
   ...common,
   working_dir: Schema.optionalKey(
     Schema.NullOr(WorkingDir.annotate({ description: "Absolute directory inside the container (`-w`)." }))
   ),
-  volumes: Schema.optionalKey(Schema.NullOr(Volumes)),
+  volumes: Schema.optionalKey(Schema.NullOr(Volumes.annotate({
+    description: "Mounts: `HOST:CONTAINER[:ro]` (a host path, relative to this config file, or a named volume, declared in ops.volumes to be the project's), or the long syntax {type: bind|volume|tmpfs, source, target, read_only}."
+  }))),
   ports: Schema.optionalKey(Schema.NullOr(Ports)),
   log_volume: Schema.optionalKey(
     Schema.NullOr(Volume.annotate({ description: "Extra mount that keeps logs after the container is removed." }))
@@ -517,6 +617,13 @@ export const ContainerSession = Schema.Struct({
 export const Session = Schema.Union([TmuxSession, ContainerSession])
 
 /** The fields of `ops` besides `sessions` (decoded on their own so one bad session rejects only itself). */
+export const NetworkEntry = Schema.Struct({
+  internal: Schema.optionalKey(
+    Schema.Boolean.annotate({ default: false, description: "No route outside the network (`network create --internal`): its containers reach only each other." })
+  )
+}).annotate({ identifier: "Network", title: "network" })
+export const VolumeEntry = Schema.Struct({}).annotate({ identifier: "Volume", title: "named volume" })
+
 export const opsSettingsFields = {
   default_backend: Schema.optionalKey(BackendKind.annotate({ default: "tmux" })),
   tmux_binary: Schema.optionalKey(
@@ -544,6 +651,18 @@ export const opsSettingsFields = {
   hosts: Schema.optionalKey(
     Schema.NullOr(Schema.Record(Schema.String, HostEntry).check(Schema.isPropertyNames(HostName))).annotate({
       description: "Remote machines reached over SSH, by name; a session's `host:` names one."
+    })
+  ),
+  networks: Schema.optionalKey(
+    Schema.NullOr(Schema.Record(Schema.String, Schema.NullOr(NetworkEntry)).check(Schema.isPropertyNames(ObjectName))).annotate({
+      description:
+        "Networks container sessions join with `networks: [NAME]`, besides the project's: created on demand as `kstlib-<project>.<NAME>` with kstlib's marks, removed by `down` when empty. A network of that name that is not this project's refuses the launch."
+    })
+  ),
+  volumes: Schema.optionalKey(
+    Schema.NullOr(Schema.Record(Schema.String, Schema.NullOr(VolumeEntry)).check(Schema.isPropertyNames(ObjectName))).annotate({
+      description:
+        "Named volumes (`NAME:/path` in a session's volumes): created on demand as `kstlib-<project>.<NAME>` with kstlib's marks; `down` keeps them, `down --volumes` removes them. A volume of that name that is not this project's refuses the launch."
     })
   )
 }

@@ -1,6 +1,6 @@
 /** What loading a config produces: the desired state, entry by entry, valid or rejected. */
 import type { ConfigIssue } from "../errors.js"
-import type { BackendKind, ConfiguredSpec, HostSpec, RuntimeName } from "../model.js"
+import type { BackendKind, ConfiguredSpec, DeclaredNetwork, HostSpec, RuntimeName } from "../model.js"
 
 export interface SourceLocation {
   readonly file: string
@@ -32,6 +32,10 @@ export interface LoadedConfig {
   readonly container_runtime: RuntimeName | null
   /** `ops.hosts`, in config order (absent: none). */
   readonly hosts?: ReadonlyArray<HostSpec>
+  /** `ops.networks`, in config order (absent: none). */
+  readonly networks?: ReadonlyArray<DeclaredNetwork>
+  /** `ops.volumes` names, in config order (absent: none). */
+  readonly volumes?: ReadonlyArray<string>
   /** In config order. */
   readonly sessions: ReadonlyArray<ConfigEntry>
   /** Problems that reject nothing but deserve a line on stderr. */

@@ -23,6 +23,7 @@
 import { stringify as yamlStringify } from "yaml"
 import { commandArgv } from "../command.js"
 import type { ConfigEntry } from "../config/types.js"
+import { parsePortSpec } from "../config/rules.js"
 import type { ConfiguredContainerSpec, Supervision } from "../model.js"
 import { describeReady, Marks, restartPolicy } from "../model.js"
 import type { EnvDigest } from "../spec/fingerprint.js"
@@ -66,14 +67,15 @@ const labelValue = (v: string): string => {
 export interface PortMapping {
   readonly containerPort: number
   readonly hostPort: number | null
-  readonly protocol: "TCP" | "UDP"
+  readonly protocol: "TCP" | "UDP" | "SCTP"
 }
 
 /** `8080`, `8080:80`, `53:53/udp` (validated by the config rules before). */
 export const parsePort = (port: string): PortMapping | null => {
-  const m = /^(?:([0-9]{1,5}):)?([0-9]{1,5})(?:\/(tcp|udp))?$/u.exec(port)
-  if (m === null) return null
-  return { containerPort: Number(m[2]), hostPort: m[1] === undefined ? null : Number(m[1]), protocol: m[3] === "udp" ? "UDP" : "TCP" }
+  const p = parsePortSpec(port)
+  // a range has no one containerPort (not mapped; the caller's note says so)
+  if (typeof p === "string" || p.container[1] !== p.container[0]) return null
+  return { containerPort: p.container[0], hostPort: p.host === null ? null : p.host[0], protocol: p.protocol === "udp" ? "UDP" : p.protocol === "sctp" ? "SCTP" : "TCP" }
 }
 
 export type VolumeMapping =
@@ -88,6 +90,9 @@ export const parseVolume = (volume: string): VolumeMapping | null => {
   const readOnly = mode === "ro"
   return host.startsWith("/") ? { kind: "host", hostPath: host, mountPath, readOnly } : { kind: "named", claim: host, mountPath, readOnly }
 }
+
+/** A session's `pull` as the pod's `imagePullPolicy` (`--image-pull-policy` wins). */
+const PULL_POLICY = { missing: "IfNotPresent", always: "Always", never: "Never" } as const
 
 const comment = (text: string) => text.split("\n").map((l) => (l === "" ? "#" : `# ${l}`)).join("\n")
 
@@ -172,6 +177,9 @@ const runOptionsOf = (spec: ConfiguredContainerSpec) => {
   if (aliases.size > 0) pod["hostAliases"] = [...aliases].map(([ip, hostnames]) => ({ ip, hostnames }))
   if (Object.keys(spec.labels ?? {}).length > 0) notes.push(`labels ${Object.keys(spec.labels!).sort().join(", ")}: container labels, not carried onto the pod (Kubernetes labels are for selection)`)
   if (spec.network_mode === "none") notes.push("network_mode: none: a pod always has a network, not mapped")
+  if ((spec.networks ?? []).length > 0) {
+    notes.push(`networks ${(spec.networks ?? []).map((n) => n.name).join(", ")}: a cluster's pods share one network (a NetworkPolicy restricts it), not mapped`)
+  }
   if (spec.init === true) notes.push("init: true: a pod has no init option (use an image with an init, such as tini), not mapped")
   if (spec.pids_limit !== undefined) notes.push(`pids_limit ${spec.pids_limit}: a node setting (podPidsLimit) in Kubernetes, not mapped`)
   return { security: Object.keys(security).length > 0 ? security : null, pod, notes }
@@ -201,9 +209,12 @@ const sessionManifests = (spec: ConfiguredContainerSpec, k8s: string, options: K
   const notes: Array<string> = []
 
   const argv = commandArgv(spec)
-  const container: Doc = { name: k8s, image: spec.image, imagePullPolicy: options.imagePullPolicy ?? "IfNotPresent" }
+  const container: Doc = { name: k8s, image: spec.image, imagePullPolicy: options.imagePullPolicy ?? PULL_POLICY[spec.pull ?? "missing"] }
   if (argv.ok && argv.argv !== null) container["args"] = [...argv.argv]
   if (!argv.ok) notes.push(`command not exported: ${argv.reason}`)
+  if (spec.build !== undefined) notes.push(`build: not exported (a cluster pulls images: push ${spec.image} to a registry its nodes reach)`)
+  if (spec.entrypoint !== undefined && spec.entrypoint.length > 0) container["command"] = [...spec.entrypoint]
+  if (spec.entrypoint !== undefined && spec.entrypoint.length === 0) notes.push("entrypoint: \"\" (cleared): a pod cannot clear the image's ENTRYPOINT, not mapped")
   if (spec.working_dir !== null) container["workingDir"] = spec.working_dir
   if (spec.memory !== undefined || spec.cpus !== undefined) {
     container["resources"] = {
@@ -244,10 +255,16 @@ const sessionManifests = (spec: ConfiguredContainerSpec, k8s: string, options: K
     }
     mounts.push({ name: volName, mountPath: m.mountPath, ...(m.readOnly ? { readOnly: true } : {}) })
   })
+  // type: tmpfs → an emptyDir in memory
+  for (const [i, t] of (spec.tmpfs ?? []).entries()) {
+    volumes.push({ name: `t${i}`, emptyDir: { medium: "Memory" } })
+    mounts.push({ name: `t${i}`, mountPath: t })
+  }
   if (mounts.length > 0) container["volumeMounts"] = mounts
 
   const run = runOptionsOf(spec)
   if (run.security !== null) container["securityContext"] = run.security
+  if (spec.privileged === true) container["securityContext"] = { ...(run.security ?? {}), privileged: true }
   notes.push(...run.notes)
 
   const ready = readiness(spec)

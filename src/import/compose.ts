@@ -587,7 +587,7 @@ const service = (c: Ctx, source: string, body: Record<string, unknown>) => {
         boolOf(c, value, s, key, kw, session)
         break
       case "privileged":
-        if (value === true) skip(key, "kstlib runs a privileged container only with unsafe_privileged: true next to it, an opt-in an import never makes for you: add both if you trust this image")
+        if (value === true) skip(key, "kstlib runs a privileged container only with unsafe_mounts: true next to it, an opt-in an import never makes for you: add both if you trust this image")
         else if (value !== false) skip(key, `expected true or false, got ${kindOf(value)}`)
         break
       case "mem_limit":

@@ -102,6 +102,13 @@ export interface ApplyReport {
   readonly planned: Planned
   /** null when the plan had nothing to do. */
   readonly report: ExecuteReport | null
+  /** `down` with `volumes`: the declared volumes removed (engine names). */
+  readonly volumes?: ReadonlyArray<string>
+}
+
+export interface DownOptions extends ApplyOptions {
+  /** Also remove the project's declared volumes (`ops.volumes`) once nothing uses them: `down --volumes`. */
+  readonly volumes?: boolean
 }
 
 /** @deprecated The same as {@link ApplyReport} (its first name). */
@@ -197,10 +204,18 @@ const answeredEngines = (observation: Observation): ReadonlyArray<Place> =>
   )
 
 /** `kstlib ops down [NAME...]`: lock, plan the removal of this project's sessions, execute, report; a whole-project down then removes the project's empty network. */
-export const down = (only: ReadonlyArray<string> = [], options: ApplyOptions = {}): Effect.Effect<ApplyReport, ConvergeError, Backends | KstlibConfig> =>
-  Effect.flatMap(KstlibConfig, (config) =>
-    converge(planDownFromConfig(only), options, (planned) =>
-      only.length === 0 ? Effect.flatMap(Backends, (b) => b.releaseNetworks(answeredEngines(planned.observation), config.project)) : Effect.void))
+export const down = (only: ReadonlyArray<string> = [], options: DownOptions = {}): Effect.Effect<ApplyReport, ConvergeError, Backends | KstlibConfig> =>
+  Effect.flatMap(KstlibConfig, (config) => {
+    let volumes: ReadonlyArray<string> = []
+    return converge(planDownFromConfig(only), options, (planned) =>
+      only.length === 0
+        ? Effect.flatMap(Backends, (b) =>
+          b.releaseNetworks(answeredEngines(planned.observation), config.project).pipe(
+            Effect.andThen(options.volumes === true ? b.releaseVolumes(answeredEngines(planned.observation), config.project) : Effect.succeed([])),
+            Effect.map((removed) => void (volumes = removed))
+          ))
+        : Effect.void).pipe(Effect.map((r) => (options.volumes === true ? { ...r, volumes } : r)))
+  })
 
 
 /**

@@ -32,7 +32,7 @@ const colors: Record<StepAction, Color> = {
 }
 
 export const formatChange = (c: Change): string =>
-  "change" in c ? `${c.field} (${c.change})` : `${c.field}: ${c.from ?? "(none)"} → ${c.to ?? "(none)"}`
+  "change" in c ? (c.field === "build context" ? "build context changed" : `${c.field} (${c.change})`) : `${c.field}: ${c.from ?? "(none)"} → ${c.to ?? "(none)"}`
 
 /** Why the step exists, in words. */
 export const causeOf = (s: Step): string => {

@@ -73,7 +73,16 @@ type EntryInput =
 /** A resolved spec written back as an entry (paths are absolute already): what `start` overrides field by field. */
 const inputOf = (spec: ConfiguredSpec): EntryInput => {
   const { name: _name, state: _state, ...fields } = spec
-  if (fields.backend !== "tmux" || fields.windows === undefined) return fields
+  if (fields.backend === "container") {
+    // declared networks by name, declared volumes found again in `volumes`
+    const { networks, declared_volumes: _declared, entrypoint, build_context: _digest, ...rest } = fields
+    return {
+      ...rest,
+      ...(networks === undefined ? {} : { networks: networks.map((n) => n.name) }),
+      ...(entrypoint === undefined ? {} : { entrypoint: entrypoint.length === 0 ? "" : [...entrypoint] })
+    }
+  }
+  if (fields.windows === undefined) return fields
   // resolved windows written back in the config's form (the pane in focus as its `focus: true`)
   const windows = fields.windows.map((w) => ({
     name: w.name,

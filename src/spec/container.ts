@@ -27,6 +27,17 @@ export const containerFields = [
   row("cap_add", { default: [], fingerprint: "when-set", encode: (c) => [...(c ?? [])].sort(), optional: true }),
   row("cap_drop", { default: [], fingerprint: "when-set", encode: (c) => [...(c ?? [])].sort(), optional: true }),
   row("labels", { default: {}, fingerprint: "when-set", optional: true }),
+  // built: the settings, and the context's content (a change of it reads `build context changed`)
+  row("build", { default: null, fingerprint: "when-set", optional: true }),
+  row("build_context", { default: null, fingerprint: "when-set", optional: true }),
+  // how the image is fetched, not what runs: never a drift
+  row("pull", { default: "missing", fingerprint: "never", optional: true }),
+  row("tmpfs", { default: [], fingerprint: "when-set", optional: true }),
+  row("privileged", { default: false, fingerprint: "when-set", encode: (v) => (v === true ? "true" : "false"), optional: true }),
+  row("entrypoint", { default: null, fingerprint: "when-set", optional: true }),
+  // declared networks and volumes: by name (a network's `internal` is the network's, not the container's)
+  row("networks", { default: [], fingerprint: "when-set", encode: (n) => (n ?? []).map((x) => x.name).sort(), optional: true }),
+  row("declared_volumes", { default: [], fingerprint: "when-set", optional: true }),
   row("extra_hosts", { default: [], fingerprint: "when-set", encode: (h) => [...(h ?? [])].sort(), optional: true }),
   // swarm: tasks of the service; `replicas: 1` and no field hash alike
   row("replicas", { default: 1, fingerprint: "when-set", encode: String, updatable: true, optional: true }),

@@ -112,6 +112,9 @@ export const diffFingerprints = (applied: Fingerprint | null, desired: Fingerpri
       }
     } else if (key === "windows") {
       changes.push(...windowChanges(before, after))
+    } else if (key === "build_context" && before !== null && after !== null) {
+      // a digest says nothing to a reader: that the content changed is the news
+      changes.push({ field: "build context", change: "changed" })
     } else {
       changes.push({ field: key, from: shown(key, before), to: shown(key, after) })
     }

@@ -75,5 +75,13 @@ export const entryOfFingerprint = (fp: Fingerprint): Record<string, unknown> | n
     else out[f.name] = v
   }
   if (out["shell"] === false) delete out["shell"]
+  // rows that are no config field: the context's digest (the config's build: makes it again),
+  // declared volumes (named in `volumes`, declared under ops.volumes), tmpfs (the long volume form)
+  delete out["build_context"]
+  delete out["declared_volumes"]
+  if (Array.isArray(out["tmpfs"])) {
+    out["volumes"] = [...((out["volumes"] as Array<unknown> | undefined) ?? []), ...(out["tmpfs"] as Array<string>).map((target) => ({ type: "tmpfs", target }))]
+    delete out["tmpfs"]
+  }
   return out
 }

@@ -291,6 +291,7 @@ export const memoryBackends = (
             return entry === null ? null : { entry, notes: [] }
           })),
         releaseNetworks: (places, project) => Effect.forEach(places, (place) => event(`release-network ${describePlace(place)} ${project}`), { discard: true }),
+        releaseVolumes: (places, project) => Effect.forEach(places, (place) => event(`release-volumes ${describePlace(place)} ${project}`), { discard: true }).pipe(Effect.as([])),
         sendKeys: (o, keys) =>
           o.backend === "container"
             ? Effect.fail(new Unsupported({ session: o.name, backend: o.backend, operation: "send-keys", hint: "" }))

@@ -3,7 +3,7 @@
  * container examples, and the library example. Each in a Sandbox (private TMUX_TMPDIR, HOME).
  */
 import { cpSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
-import { join } from "node:path"
+import { basename, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { spawnSync } from "node:child_process"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
@@ -106,6 +106,52 @@ describe.each(engines)("examples/container on %s", (rt) => {
     expect(ls.code, ls.stderr).toBe(0)
     expect(ls.stdout).toContain("astro-bot.sh")
   })
+})
+
+describe.each(engines)("examples/web-stack on %s", (rt) => {
+  it("proxy → api → db by name on the project's networks; down leaves nothing but the named volume, down --volumes that too", async () => {
+    // a copy under this test's names (a fixed name could collide with a real web-db) and a port of its own
+    const prefix = sb.name("w")
+    cpSync(join(repo, "examples/web-stack/scripts"), join(sb.dir, "scripts"), { recursive: true })
+    const text = readFileSync(join(repo, "examples/web-stack/kstlib.conf.yml"), "utf8")
+      .replaceAll("web-", `${prefix}-`)
+      .replace("container_runtime: null", `container_runtime: ${rt}`)
+    const config = join(sb.dir, "web-stack.yml")
+    writeFileSync(config, text)
+    const port = String(20000 + Math.floor(Math.random() * 20000))
+    const project = basename(sb.dir).toLowerCase()
+    const volume = `kstlib-${project}.db_data`
+    const engine = (args: ReadonlyArray<string>) => spawnSync(rt, args, { env: sb.env, encoding: "utf8", timeout: 60_000 })
+    try {
+      const up = sb.kstlib(["ops", "apply", "--wait", "--config", config], { config: false, env: { WEB_STACK_PORT: port } })
+      expect(up.code, up.stdout + up.stderr).toBe(0)
+      expect(up.stdout).toContain(`Order: ${prefix}-db → ${prefix}-api → ${prefix}-proxy`)
+      const answer = await fetch(`http://127.0.0.1:${port}/cgi-bin/hello`).then((r) => r.text())
+      expect(answer).toMatch(new RegExp(`^api -> ${prefix}-db \\(\\d+\\.\\d+\\.\\d+\\.\\d+\\): hello from web-db, first started `, "u"))
+      // only the proxy is published; the db and api are on the internal network too
+      expect(engine(["network", "inspect", "--format", "{{.Internal}}", `kstlib-${project}.back`]).stdout.trim()).toBe("true")
+      expect(engine(["port", `${prefix}-db`]).stdout.trim()).toBe("")
+
+      const down = sb.kstlib(["ops", "down", "--config", config], { config: false, env: { WEB_STACK_PORT: port } })
+      expect(down.code, down.stdout + down.stderr).toBe(0)
+      expect(engine(["ps", "-a", "--filter", `label=io.kstlib.project=${project}`, "-q"]).stdout.trim()).toBe("")
+      expect(engine(["network", "ls", "--format", "{{.Name}}"]).stdout.split("\n").filter((n) => n.startsWith(`kstlib-${project}`))).toEqual([])
+      expect(engine(["volume", "inspect", volume]).status).toBe(0)
+
+      // the data outlived the stack: a second run serves the line the first one stored
+      const again = sb.kstlib(["ops", "apply", "--wait", "--config", config], { config: false, env: { WEB_STACK_PORT: port } })
+      expect(again.code, again.stdout + again.stderr).toBe(0)
+      expect(await fetch(`http://127.0.0.1:${port}/cgi-bin/hello`).then((r) => r.text())).toContain(answer.slice(answer.indexOf("hello from")).trim())
+      const all = sb.kstlib(["ops", "down", "--volumes", "--config", config], { config: false, env: { WEB_STACK_PORT: port } })
+      expect(all.code, all.stdout + all.stderr).toBe(0)
+      expect(all.stderr).toContain(`Removed volume ${volume}.`)
+      expect(engine(["volume", "inspect", volume]).status).not.toBe(0)
+    } finally {
+      // a failure above may leave the stack up: its containers first, then the volume they held
+      sb.kstlib(["ops", "down", "--volumes", "--config", config], { config: false, env: { WEB_STACK_PORT: port } })
+      engine(["volume", "rm", "-f", volume])
+    }
+  }, 240_000)
 })
 
 describe("examples/library", () => {

@@ -160,4 +160,112 @@ describe.each(engines)("project network on %s", (rt) => {
       expect(found).toContain("Address")
       expect(engine(rt, ["exec", stranger, "nslookup", db]).status).not.toBe(0)
     }).pipe(Effect.scoped, Effect.provide(ContainersLive)), 60_000)
+
+  it.live("declared networks and volumes: created with the project's marks, joined by name with the alias; released empty; a foreign one refuses the launch", () =>
+    Effect.gen(function*() {
+      const project = `kt${RUN}${rt[0]}n`
+      const [db, api, lone] = [`${PREFIX}-${rt}-ndb`, `${PREFIX}-${rt}-napi`, `${PREFIX}-${rt}-nlone`]
+      const back = `kstlib-${project}.back`
+      const taken = `kstlib-${project}.taken`
+      const data = `kstlib-${project}.data`
+      yield* cleanup(rt, [db, api, lone], [back, taken, `kstlib-${project}`])
+      yield* Effect.addFinalizer(() => Effect.sync(() => void engine(rt, ["volume", "rm", "-f", data])))
+      const c = yield* Containers
+      const onBack = { networks: [{ name: "back", internal: true }] }
+      const launched = yield* c.launch([
+        launchOf(spec(db, rt, { command: "nc -ll -p 5432 -e echo hi", ...onBack, volumes: ["data:/data"], declared_volumes: ["data"] })),
+        launchOf(spec(api, rt, onBack))
+      ], { project })
+      expect(launched.map((r) => (Result.isFailure(r) ? r.failure.message : "ok"))).toEqual(["ok", "ok"])
+      expect(networkLabels(rt, back)).toMatchObject({ "io.kstlib.managed": "true", "io.kstlib.project": project })
+      expect(engine(rt, ["network", "inspect", "--format", "{{.Internal}}", back]).stdout.trim()).toBe("true")
+      const nets = networksOf(rt, db)
+      expect(Object.keys(nets).sort()).toEqual([`kstlib-${project}`, back].sort())
+      expect(nets[back]!.Aliases).toContain(db)
+      expect(JSON.parse(engine(rt, ["volume", "inspect", "--format", "{{json .Labels}}", data]).stdout)).toMatchObject({ "io.kstlib.project": project })
+      let found = ""
+      for (let i = 0; i < 30 && !found.includes("Address"); i++) {
+        found = engine(rt, ["exec", api, "nslookup", db]).stdout.split("\n").slice(2).join("\n")
+        if (!found.includes("Address")) yield* Effect.sleep("200 millis")
+      }
+      expect(found).toContain("Address")
+
+      // a network of a declared name that is not the project's: refused, nothing created, left as it was
+      expect(engine(rt, ["network", "create", "--label", `io.kstlib.test-run=${RUN}`, taken]).status).toBe(0)
+      const [refused] = yield* c.launch([launchOf(spec(lone, rt, { networks: [{ name: "taken", internal: false }] }))], { project })
+      assert(refused !== undefined && Result.isFailure(refused))
+      expect(refused.failure.reason).toContain(`network ${taken} exists and is not this project's`)
+      expect(engine(rt, ["container", "inspect", lone]).status).not.toBe(0)
+      expect(networkLabels(rt, taken)).toEqual({ "io.kstlib.test-run": RUN })
+
+      // removed with the last container; the foreign one stays; the volume stays until released
+      yield* c.stop(yield* observed(api, rt), { leave: "nothing", owned: true, force: true, releaseNetwork: true })
+      expect(networkLabels(rt, back)).not.toBeNull()
+      yield* c.stop(yield* observed(db, rt), { leave: "nothing", owned: true, force: true, releaseNetwork: true })
+      expect(networkLabels(rt, back)).toBeNull()
+      expect(networkLabels(rt, taken)).toEqual({ "io.kstlib.test-run": RUN })
+      expect(engine(rt, ["volume", "inspect", data]).status).toBe(0)
+      expect(yield* c.releaseVolumes!({ backend: "container", runtime: rt }, project)).toEqual([data])
+      expect(engine(rt, ["volume", "inspect", data]).status).not.toBe(0)
+    }).pipe(Effect.scoped, Effect.provide(ContainersLive)), 120_000)
+
+  it.live("compose's forms reach the container: entrypoint and command as words, a dotted env key, tmpfs, unless-stopped, a port on 127.0.0.1", () =>
+    Effect.gen(function*() {
+      const project = `kt${RUN}${rt[0]}c`
+      const name = `${PREFIX}-${rt}-forms`
+      yield* cleanup(rt, [name], [`kstlib-${project}`])
+      const port = 20000 + Math.floor(Math.random() * 20000)
+      const [r] = yield* (yield* Containers).launch([launchOf(spec(name, rt, {
+        entrypoint: ["/bin/sh", "-c"],
+        command: "'echo \"$0\" > /tmp/out; exec sleep 300' 'a b'",
+        env: { "discovery.type": "single-node" },
+        tmpfs: ["/tmp"],
+        restart: "unless-stopped",
+        ports: [`127.0.0.1:${port}:80`]
+      }))], { project })
+      assert(r !== undefined)
+      expect(Result.isFailure(r) ? r.failure.message : "ok").toBe("ok")
+      let out = ""
+      for (let i = 0; i < 30 && out === ""; i++) {
+        out = engine(rt, ["exec", name, "cat", "/tmp/out"]).stdout.trim()
+        if (out === "") yield* Effect.sleep("200 millis")
+      }
+      expect(out).toBe("a b") // one word, as given; the dotted key is no shell variable
+      // busybox's sh drops names that are not identifiers from what it passes on: the engine's own record
+      expect(engine(rt, ["container", "inspect", "--format", "{{json .Config.Env}}", name]).stdout).toContain("discovery.type=single-node")
+      expect(engine(rt, ["exec", name, "sh", "-c", "grep ' /tmp ' /proc/mounts"]).stdout).toContain("tmpfs")
+      expect(engine(rt, ["container", "inspect", "--format", "{{.HostConfig.RestartPolicy.Name}}", name]).stdout.trim()).toBe("unless-stopped")
+      expect(engine(rt, ["port", name]).stdout).toContain(`127.0.0.1:${port}`)
+    }).pipe(Effect.scoped, Effect.provide(ContainersLive)), 60_000)
+
+  it.live("a port already published by another project's container: the launch fails with the engine's message, leaves no container, the other runs on", () =>
+    Effect.gen(function*() {
+      const [holder, late] = [`${PREFIX}-${rt}-hold`, `${PREFIX}-${rt}-late`]
+      const [p1, p2] = [`kt${RUN}${rt[0]}h`, `kt${RUN}${rt[0]}l`]
+      yield* cleanup(rt, [holder, late], [`kstlib-${p1}`, `kstlib-${p2}`])
+      const port = 20000 + Math.floor(Math.random() * 20000)
+      const c = yield* Containers
+      const [first] = yield* c.launch([launchOf(spec(holder, rt, { ports: [`127.0.0.1:${port}:80`] }))], { project: p1 })
+      expect(first !== undefined && Result.isSuccess(first)).toBe(true)
+      const [second] = yield* c.launch([launchOf(spec(late, rt, { ports: [`127.0.0.1:${port}:80`] }))], { project: p2 })
+      assert(second !== undefined && Result.isFailure(second))
+      expect(second.failure.reason).toMatch(/address already in use|port is already allocated|bind/iu)
+      expect(engine(rt, ["container", "inspect", late]).status).not.toBe(0)
+      expect(engine(rt, ["container", "inspect", "--format", "{{.State.Running}}", holder]).stdout.trim()).toBe("true")
+    }).pipe(Effect.scoped, Effect.provide(ContainersLive)), 60_000)
+
+  it.live("a volume of a declared name that another project owns: the launch is refused, nothing is created, the volume is left as it was", () =>
+    Effect.gen(function*() {
+      const project = `kt${RUN}${rt[0]}v`
+      const name = `${PREFIX}-${rt}-vol`
+      const volume = `kstlib-${project}.data`
+      yield* cleanup(rt, [name], [`kstlib-${project}`])
+      yield* Effect.addFinalizer(() => Effect.sync(() => void engine(rt, ["volume", "rm", "-f", volume])))
+      expect(engine(rt, ["volume", "create", "--label", "io.kstlib.managed=true", "--label", "io.kstlib.project=someone-else", volume]).status).toBe(0)
+      const [r] = yield* (yield* Containers).launch([launchOf(spec(name, rt, { volumes: ["data:/data"], declared_volumes: ["data"] }))], { project })
+      assert(r !== undefined && Result.isFailure(r))
+      expect(r.failure.reason).toContain(`volume ${volume} exists and is not this project's`)
+      expect(engine(rt, ["container", "inspect", name]).status).not.toBe(0)
+      expect(JSON.parse(engine(rt, ["volume", "inspect", "--format", "{{json .Labels}}", volume]).stdout)).toEqual({ "io.kstlib.managed": "true", "io.kstlib.project": "someone-else" })
+    }).pipe(Effect.scoped, Effect.provide(ContainersLive)), 60_000)
 })

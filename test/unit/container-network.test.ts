@@ -56,7 +56,7 @@ describe("project network over a fake spawner", () => {
     return Effect.gen(function*() {
       const rs = yield* (yield* Containers).launch([launchOf(containerSpec("db"))], { project: "proj" })
       expect(rs.map((r) => r._tag)).toEqual(["Success"])
-      expect(fake.calls.map((c) => c.slice(1, 3).join(" "))).toEqual(["network inspect", "network create", "run -d"])
+      expect(fake.calls.map((c) => c.slice(1, 3).join(" "))).toEqual(["network inspect", "network create", "image inspect", "run -d"])
       expect(fake.calls[1]).toEqual(["podman", ...networkCreateArgs("proj")])
     }).pipe(Effect.provide(Containers.layer), Effect.provide(fake.layer))
   })
@@ -66,7 +66,7 @@ describe("project network over a fake spawner", () => {
     return Effect.gen(function*() {
       const rs = yield* (yield* Containers).launch([launchOf(containerSpec("db", { runtime: "docker" }))], { project: "proj" })
       expect(rs.map((r) => r._tag)).toEqual(["Success"])
-      expect(fake.calls.map((c) => c.slice(0, 3).join(" "))).toEqual(["docker network inspect", "docker run -d"])
+      expect(fake.calls.map((c) => c.slice(0, 3).join(" "))).toEqual(["docker network inspect", "docker image inspect", "docker run -d"])
     }).pipe(Effect.provide(Containers.layer), Effect.provide(fake.layer))
   })
 
@@ -92,7 +92,7 @@ describe("project network over a fake spawner", () => {
     return Effect.gen(function*() {
       const rs = yield* (yield* Containers).launch([launchOf(containerSpec("db"))], { project: "proj" })
       expect(rs.map((r) => r._tag)).toEqual(["Success"])
-      expect(fake.calls.map((c) => c.slice(1, 3).join(" "))).toEqual(["network inspect", "network create", "network inspect", "run -d"])
+      expect(fake.calls.map((c) => c.slice(1, 3).join(" "))).toEqual(["network inspect", "network create", "network inspect", "image inspect", "run -d"])
     }).pipe(Effect.provide(Containers.layer), Effect.provide(fake.layer))
   })
 

@@ -472,13 +472,14 @@ describe("service over a fake spawner", () => {
         seen.push(file, fs.readFileSync(file, "utf8"), (fs.statSync(file).mode & 0o777).toString(8))
       }
       if (args[0] === "network") return { stdout: OUR_NETWORK }
+      if (args[0] === "image") return { stdout: "sha256:abc\n" }
       return args[0] === "run" ? { stdout: "abc123\n" } : { exitCode: 99 }
     })
     return Effect.gen(function*() {
       const rs = yield* (yield* Containers).launch([launchOf(spec({ env: { TOKEN: "s3cret" } })), launchOf(spec({ name: "other" }))], { project: "proj" })
       expect(rs.map((r) => r._tag)).toEqual(["Success", "Success"])
-      // each launch looks at the project network first (concurrently: the order between them is open)
-      expect(fake.calls.map((c) => c[1]).sort()).toEqual(["network", "network", "run", "run"])
+      // each launch looks at the project network and its image first (concurrently: the order between them is open)
+      expect(fake.calls.map((c) => c[1]).sort()).toEqual(["image", "image", "network", "network", "run", "run"])
       expect(fake.calls.flat().join(" ")).not.toContain("s3cret")
       expect(seen.slice(1)).toEqual(["TOKEN=s3cret\n", "600"])
       expect(fs.existsSync(seen[0]!)).toBe(false)

@@ -76,6 +76,34 @@ describe("kubernetesManifests", () => {
     expect(named).toContain("user app: Kubernetes takes numeric ids only")
   })
 
+  it("compose's forms (issue 22): entrypoint as command, pull as imagePullPolicy, tmpfs as a memory emptyDir, privileged; ranges, build and networks a comment", () => {
+    const spec = containerSpec("es", {
+      command: "serve --port 80",
+      entrypoint: ["/bin/tini", "--"],
+      pull: "always",
+      tmpfs: ["/tmp"],
+      privileged: true,
+      unsafe_mounts: true,
+      ports: ["127.0.0.1:9200:9200", "9300-9301:9300-9301"],
+      build: { context: "/src/es" },
+      build_context: "sha256:ab",
+      networks: [{ name: "back", internal: true }]
+    })
+    const text = kubernetesManifests([valid(spec)], { project: "proj", digest: TEST_DIGEST, includeSecrets: false })
+    const pod = docsOf(text).find((d) => d["kind"] === "Deployment")!["spec"].template.spec
+    const c = pod.containers[0]
+    expect(c.command).toEqual(["/bin/tini", "--"])
+    expect(c.args).toEqual(["serve", "--port", "80"])
+    expect(c.imagePullPolicy).toBe("Always")
+    expect(c.securityContext).toEqual({ privileged: true })
+    expect(c.ports).toEqual([{ containerPort: 9200, hostPort: 9200, protocol: "TCP" }])
+    expect(pod.volumes).toContainEqual({ name: "t0", emptyDir: { medium: "Memory" } })
+    expect(c.volumeMounts).toContainEqual({ name: "t0", mountPath: "/tmp" })
+    expect(text).toContain("port 9300-9301:9300-9301: not mapped")
+    expect(text).toContain("build: not exported")
+    expect(text).toContain("networks back: a cluster's pods share one network")
+  })
+
   it("without --include-secrets: no Secret document and no value anywhere, a commented stub with the keys", () => {
     const text = kubernetesManifests([valid(web)], { project: "proj", digest: TEST_DIGEST, includeSecrets: false })
     expect(docsOf(text).filter((d) => d["kind"] === "Secret")).toEqual([])

@@ -2,12 +2,15 @@
  * Command lines for Podman and Docker (the args after the binary). Pure, so the exact argv is
  * unit-tested. Only forms both engines (and both Docker client generations, 20.10 and 28.x) accept.
  */
+import { createHash } from "node:crypto"
+import * as path from "node:path"
 import { commandArgv } from "../../command.js"
+import { canonicalJson } from "../../spec/field.js"
 import type { ContainerSpec, RuntimeName } from "../../model.js"
 import { Marks, maxRestarts, restartPolicy } from "../../model.js"
 import type { Stamp } from "../../spec/fingerprint.js"
 import { encodeFingerprint } from "../../spec/fingerprint.js"
-import { projectNetwork } from "../../place.js"
+import { declaredNetwork, declaredVolume, projectNetwork } from "../../place.js"
 
 /** The labels kstlib reads its marks from (model.ts Marks). */
 const MARK_LABELS = [Marks.labelManaged, Marks.labelProject, Marks.labelSpec, Marks.labelApplied]
@@ -45,9 +48,59 @@ export type RunArgs =
   | { readonly ok: true; readonly args: ReadonlyArray<string> }
   | { readonly ok: false; readonly reason: string }
 
+/** `image inspect` of one image: exits 0 when this engine has it (Podman and Docker alike). */
+export const imageInspectArgs = (image: string): ReadonlyArray<string> => ["image", "inspect", "--format", "{{.Id}}", END, image]
+
+/** `pull IMAGE` (`-q`: no progress bars in captured output). */
+export const pullArgs = (image: string): ReadonlyArray<string> => ["pull", "-q", END, image]
+
+/** The registry an image reference names: its first component when that is a host (`.`/`:` or localhost), else Docker Hub. */
+export const registryOf = (image: string): string => {
+  const slash = image.indexOf("/")
+  const first = slash < 0 ? "" : image.slice(0, slash)
+  return first !== "" && (first.includes(".") || first.includes(":") || first === "localhost") ? first : "docker.io"
+}
+
+/** The label a built image carries: the digest of its context's content and of the build's settings. */
+export const BUILD_LABEL = "io.kstlib.build"
+
+/** What a built image must carry to be reused: one digest of the context's content and the build settings. */
+export const buildStamp = (spec: ContainerSpec): string =>
+  `sha256:${createHash("sha256").update(canonicalJson({ context: spec.build_context ?? null, build: spec.build ?? null })).digest("hex")}`
+
+/** The label of a built image, read by `image inspect` ("" when absent; the command fails when there is no image). */
+export const builtLabelArgs = (image: string): ReadonlyArray<string> => ["image", "inspect", "--format", `{{index .Config.Labels "${BUILD_LABEL}"}}`, END, image]
+
+/** `build` of a session's image with the session's engine: tagged as its image, labelled with the project and the build stamp. */
+export const buildArgs = (spec: ContainerSpec, project: string): ReadonlyArray<string> => {
+  const b = spec.build!
+  return [
+    "build",
+    "-t",
+    spec.image,
+    ...(b.dockerfile === undefined ? [] : ["-f", path.join(b.context, b.dockerfile)]),
+    ...(b.target === undefined ? [] : ["--target", b.target]),
+    ...Object.keys(b.args ?? {}).sort().flatMap((k) => ["--build-arg", `${k}=${b.args![k]!}`]),
+    "--label",
+    `${Marks.labelProject}=${project}`,
+    "--label",
+    `${BUILD_LABEL}=${buildStamp(spec)}`,
+    END,
+    b.context
+  ]
+}
+
+/** Whether a launch pulls first: `always`, or `missing` (the default) when the engine lacks the image. `never`: the run's own `--pull=never` fails fast. */
+export const pullsFirst = (spec: ContainerSpec, present: boolean): boolean => {
+  if (spec.build !== undefined) return false
+  const policy = spec.pull ?? "missing"
+  return policy === "always" || (policy === "missing" && !present)
+}
+
 /**
  * `run -d` with kstlib's marks (labels), a TTY (`-t -i`, so `attach` gets a terminal later) and
- * `--pull=never` (a missing image fails at once instead of waiting on a registry). The command is
+ * `--pull=never`: the launch pulled before when the session's `pull` says so (container.ts), so the
+ * run itself never waits on a registry. The command is
  * the argv of src/command.ts: its words, or `sh -c COMMAND` with `shell: true`. Env values are never
  * on this command line (any local user can read it in /proc): `envFile` holds them (see
  * envFileText), and keys whose value an env file cannot carry (a newline) are passed as `-e KEY`,
@@ -56,9 +109,9 @@ export type RunArgs =
 export const runArgs = (spec: ContainerSpec, stamp: Stamp, project: string, envFile: string | null, logLabel: string | null = null): RunArgs => {
   const command = commandArgv(spec)
   if (!command.ok) return command
+  // a container on declared networks too is created, connected to them, then started (createsFirst)
   const args: Array<string> = [
-    "run",
-    "-d",
+    ...(createsFirst(spec) ? ["create"] : ["run", "-d"]),
     "--pull=never",
     "--name",
     spec.name,
@@ -82,10 +135,14 @@ export const runArgs = (spec: ContainerSpec, stamp: Stamp, project: string, envF
   if (spec.working_dir !== null) args.push("-w", spec.working_dir)
   if (envFile !== null) args.push("--env-file", envFile)
   for (const key of envViaClient(spec.env)) args.push("-e", key)
-  for (const v of spec.volumes) args.push("-v", v)
+  for (const v of spec.volumes) args.push("-v", engineVolume(spec, project, v))
   if (spec.log_volume !== null) args.push("-v", spec.log_volume)
+  for (const t of spec.tmpfs ?? []) args.push("--tmpfs", t)
   for (const p of spec.ports) args.push("-p", p)
-  args.push("-t", "-i", END, spec.image, ...(command.argv ?? []))
+  // the entrypoint's first word replaces the image's; the rest go before the command's words (as compose does)
+  const [entry, ...entryArgs] = spec.entrypoint ?? []
+  if (spec.entrypoint !== undefined) args.push(`--entrypoint=${entry ?? ""}`)
+  args.push("-t", "-i", END, spec.image, ...entryArgs, ...(command.argv ?? []))
   return { ok: true, args }
 }
 
@@ -99,6 +156,7 @@ export const restartArgs = (spec: ContainerSpec): ReadonlyArray<string> => {
   const policy = restartPolicy(spec)
   const max = maxRestarts(spec)
   if (policy === "no" || max === 0) return []
+  if (policy === "unless-stopped") return ["--restart", "unless-stopped"]
   return policy === "on-failure" ? ["--restart", `on-failure:${max ?? 1}`] : ["--restart", "always"]
 }
 
@@ -172,13 +230,62 @@ export const networkLabels = (project: string): Readonly<Record<string, string>>
 /** `network inspect` of one network, its labels as JSON (an absent network exits non-zero on both engines). */
 export const networkInspectArgs = (name: string): ReadonlyArray<string> => ["network", "inspect", "--format", "{{json .Labels}}", END, name]
 
-export const networkCreateArgs = (project: string): ReadonlyArray<string> => [
+/** The project network, or (`name`) a declared one (`internal`: `--internal`), with the project's marks. */
+export const networkCreateArgs = (project: string, name = projectNetwork(project), internal = false): ReadonlyArray<string> => [
   "network",
+  "create",
+  ...(internal ? ["--internal"] : []),
+  ...Object.entries(networkLabels(project)).flatMap(([k, v]) => ["--label", `${k}=${v}`]),
+  END,
+  name
+]
+
+/** A container on declared networks is created first (`create`), connected to each, then started: Docker's API 1.41 takes one network at creation. */
+export const createsFirst = (spec: ContainerSpec): boolean => (spec.networks ?? []).length > 0
+
+/** The declared networks a container joins after its creation, engine names. */
+export const extraNetworks = (spec: ContainerSpec, project: string): ReadonlyArray<string> =>
+  (spec.networks ?? []).map((n) => declaredNetwork(project, n.name))
+
+/** `network connect` with the session's name as its DNS alias there. */
+export const networkConnectArgs = (network: string, container: string): ReadonlyArray<string> => [
+  "network",
+  "connect",
+  "--alias",
+  container,
+  END,
+  network,
+  container
+]
+
+/** The names of a project's networks or volumes (by its label; each is then checked by its exact marks). */
+export const listByProjectArgs = (kind: "network" | "volume", project: string): ReadonlyArray<string> => [
+  kind,
+  "ls",
+  "--filter",
+  `label=${Marks.labelProject}=${project}`,
+  "--format",
+  "{{.Name}}"
+]
+
+/** A volume mount with a declared volume's source as its engine name (`kstlib-<project>.<name>`). */
+export const engineVolume = (spec: ContainerSpec, project: string, volume: string): string => {
+  const colon = volume.indexOf(":")
+  const source = volume.slice(0, colon)
+  return (spec.declared_volumes ?? []).includes(source) ? `${declaredVolume(project, source)}${volume.slice(colon)}` : volume
+}
+
+export const volumeInspectArgs = (name: string): ReadonlyArray<string> => ["volume", "inspect", "--format", "{{json .Labels}}", END, name]
+export const volumeCreateArgs = (project: string, name: string): ReadonlyArray<string> => [
+  "volume",
   "create",
   ...Object.entries(networkLabels(project)).flatMap(([k, v]) => ["--label", `${k}=${v}`]),
   END,
-  projectNetwork(project)
+  name
 ]
+export const volumeRmArgs = (name: string): ReadonlyArray<string> => ["volume", "rm", END, name]
+/** Engine wording of "no such volume". */
+export const isNoSuchVolume = (stderr: string): boolean => /no such volume|not found/iu.test(stderr)
 
 /** Without `-f`: both engines refuse to remove a network that containers are still on. */
 export const networkRmArgs = (name: string): ReadonlyArray<string> => ["network", "rm", END, name]
@@ -204,6 +311,7 @@ export const runOptionArgs = (spec: ContainerSpec): ReadonlyArray<string> => [
   ...(spec.user === undefined ? [] : ["--user", spec.user]),
   ...(spec.hostname === undefined ? [] : ["--hostname", spec.hostname]),
   ...(spec.init === true ? ["--init"] : []),
+  ...(spec.privileged === true ? ["--privileged"] : []),
   ...(spec.read_only === true ? ["--read-only"] : []),
   ...(spec.pids_limit === undefined ? [] : ["--pids-limit", String(spec.pids_limit)]),
   ...(spec.cap_add ?? []).flatMap((c) => ["--cap-add", c]),

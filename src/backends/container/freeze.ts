@@ -40,10 +40,9 @@ export const frozenContainer = (doc: unknown, runtime: RuntimeName): Frozen | nu
     const [port, proto] = spec.split("/")
     for (const b of binds ?? []) {
       if (b.HostPort === undefined || b.HostPort === null || b.HostPort === "") continue
-      if (b.HostIp !== undefined && b.HostIp !== null && b.HostIp !== "" && b.HostIp !== "0.0.0.0" && b.HostIp !== "::") {
-        notes.push(`port ${b.HostIp}:${b.HostPort}:${spec}: published on all interfaces in the entry (kstlib's ports have no address)`)
-      }
-      ports.push(`${b.HostPort}:${port}${proto !== undefined && proto !== "tcp" ? `/${proto}` : ""}`)
+      // an address of its own is kept (`127.0.0.1:5432:5432`); every address is the short form
+      const ip = b.HostIp === undefined || b.HostIp === null || b.HostIp === "" || b.HostIp === "0.0.0.0" || b.HostIp === "::" ? "" : b.HostIp.includes(":") ? `[${b.HostIp}]:` : `${b.HostIp}:`
+      ports.push(`${ip}${b.HostPort}:${port}${proto !== undefined && proto !== "tcp" ? `/${proto}` : ""}`)
     }
   }
   const volumes: Array<string> = []
@@ -52,11 +51,10 @@ export const frozenContainer = (doc: unknown, runtime: RuntimeName): Frozen | nu
     else notes.push(`${m.Type ?? "a"} mount at ${m.Destination ?? "?"} (not carried)`)
   }
   const policy = d.HostConfig?.RestartPolicy?.Name ?? ""
-  const restart = policy === "always" || policy === "unless-stopped" ? { restart: "always" } : policy === "on-failure" ? {
+  const restart = policy === "always" || policy === "unless-stopped" ? { restart: policy } : policy === "on-failure" ? {
     restart: "on-failure",
     ...(d.HostConfig?.RestartPolicy?.MaximumRetryCount ? { max_restarts: d.HostConfig.RestartPolicy.MaximumRetryCount } : {})
   } : {}
-  if (policy === "unless-stopped") notes.push("restart: unless-stopped written as always")
   return {
     entry: {
       backend: "container",

@@ -3,10 +3,10 @@
  * environment (`env` over `env_file`s), supervision, the machine it runs on, and `~` in paths.
  */
 import * as path from "node:path"
-import type { HostRuntime, Logged, ReadySpec, RuntimeName, Supervision, Watched } from "../../model.js"
+import type { DeclaredNetwork, HostRuntime, Logged, ReadySpec, RuntimeName, Supervision, Watched } from "../../model.js"
 import { DEFAULT_READY_INTERVAL, DEFAULT_READY_TIMEOUT } from "../../model.js"
 import { parseByteSize, parseLogSize } from "../rules.js"
-import { expandTilde } from "../../command.js"
+import { expandTilde, quoteWord } from "../../command.js"
 import { hostField } from "../../place.js"
 import { validateCommand, validateDependencies, validateEnvCount, validateEnvTotal } from "../rules.js"
 import type { SessionCommon } from "../schema.js"
@@ -28,6 +28,12 @@ export interface EntryContext {
   readonly hosts: ReadonlyMap<string, HostRuntime>
   /** `ops.container_runtime`: the engine of local container sessions without `runtime:` (null: auto-detect). */
   readonly containerRuntime: RuntimeName | null
+  /** `ops.networks` by name (a session's `networks:` names them). */
+  readonly networks: ReadonlyMap<string, DeclaredNetwork>
+  /** `ops.volumes` names (a session's named volumes may be declared there). */
+  readonly volumes: ReadonlySet<string>
+  /** The project (a built image's default tag). */
+  readonly project: string
 }
 
 const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
@@ -59,6 +65,9 @@ export const expandHome = (ctx: EntryContext, report: Report) => (at: FieldPath,
 }
 
 type Decoded = typeof SessionCommon.Type
+
+/** A list of words as one command text whose split gives those words back (src/command.ts). */
+export const wordsAsCommand = (words: ReadonlyArray<string>): string => words.map((w) => (w === "" ? "''" : quoteWord(w))).join(" ")
 
 /** The restart policy's timings: meaningful only with a policy, and applied by kstlib's tmux supervisor only. */
 export const RESTART_TIMINGS = ["restart_delay", "max_backoff", "min_uptime"] as const
@@ -96,7 +105,10 @@ const supervisionOf = (v: Decoded, report: Report): Supervision => {
 
 /** `env` over the `env_file`s (later files win, `env` wins over them all, as in docker compose), checked together. */
 const environmentOf = (v: Decoded, ctx: EntryContext, report: Report): Readonly<Record<string, string>> => {
-  const explicit = Object.fromEntries(Object.entries(v.env ?? {}).map(([k, x]) => [k, String(x)]))
+  const written = v.env ?? {}
+  const explicit = Array.isArray(written)
+    ? Object.fromEntries(written.map((item) => [item.slice(0, item.indexOf("=")), item.slice(item.indexOf("=") + 1)]))
+    : Object.fromEntries(Object.entries(written).map(([k, x]) => [k, String(x)]))
   const files = v.env_file === undefined || v.env_file === null ? [] : typeof v.env_file === "string"
     ? [{ file: v.env_file, at: ["env_file"] as FieldPath }]
     : v.env_file.map((file, i) => ({ file, at: ["env_file", i] as FieldPath }))
@@ -204,7 +216,11 @@ export const sharedOf = (name: string, v: Decoded, backend: "tmux" | "container"
     return text
   }
   const runsElsewhere = host !== null ? `on host '${host}'` : backend === "container" ? "in the container" : null
-  const command = v.command === undefined || v.command === null ? null : tilde(["command"], v.command, runsElsewhere)
+  if (Array.isArray(v.command) && shell) report(["shell"], "a command written as a list is its argv, run without a shell: write it as a string with shell: true")
+  // a list: its words exactly, each quoted back into the one command text every backend splits the same way
+  const command = v.command === undefined || v.command === null
+    ? null
+    : typeof v.command === "string" ? tilde(["command"], v.command, runsElsewhere) : wordsAsCommand(v.command)
   const ready = r !== undefined && r !== null && "cmd" in r
     ? { ready: { ...r, cmd: tilde(["ready", "cmd"], r.cmd, backend === "container" ? "in the container" : runsElsewhere) } }
     : {}

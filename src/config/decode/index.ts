@@ -6,7 +6,7 @@
  */
 import { Result, Schema } from "effect"
 import { type ConfigIssue, escapeText } from "../../errors.js"
-import type { BackendKind, HostRuntime, HostSpec, RuntimeName } from "../../model.js"
+import type { BackendKind, DeclaredNetwork, HostRuntime, HostSpec, RuntimeName } from "../../model.js"
 import { validateSessionName } from "../rules.js"
 import { ContainerSession, sessionFields, TmuxSession } from "../schema.js"
 import type { Loc } from "../tree.js"
@@ -24,6 +24,12 @@ export interface SessionDefaults {
   readonly container_runtime: RuntimeName | null
   /** The `ops.hosts` a session's `host:` may name, with each host's container engine (absent: none). */
   readonly hosts?: ReadonlyMap<string, HostRuntime>
+  /** `ops.networks` by name (absent: none declared). */
+  readonly networks?: ReadonlyMap<string, DeclaredNetwork>
+  /** `ops.volumes` names (absent: none declared). */
+  readonly volumes?: ReadonlySet<string>
+  /** The project: the tag of a built image without `image:` is named after it. */
+  readonly project?: string
 }
 
 /** The defaults a session entry is decoded with, from the config's settings: one place for load and `start`. */
@@ -31,10 +37,16 @@ export const sessionDefaults = (c: {
   readonly default_backend: BackendKind
   readonly container_runtime: RuntimeName | null
   readonly hosts?: ReadonlyArray<HostSpec> | undefined
+  readonly networks?: ReadonlyArray<DeclaredNetwork> | undefined
+  readonly volumes?: ReadonlyArray<string> | undefined
+  readonly project?: string | undefined
 }): SessionDefaults => ({
+  ...(c.project === undefined ? {} : { project: c.project }),
   default_backend: c.default_backend,
   container_runtime: c.container_runtime,
-  hosts: new Map((c.hosts ?? []).map((h) => [h.name, h.runtime]))
+  hosts: new Map((c.hosts ?? []).map((h) => [h.name, h.runtime])),
+  networks: new Map((c.networks ?? []).map((n) => [n.name, n])),
+  volumes: new Set(c.volumes ?? [])
 })
 
 export interface DecodeContext {
@@ -119,7 +131,10 @@ export const decodeLocated = (name: string, raw: unknown, ctx: LocatedContext): 
     home: ctx.home,
     baseDirOf: ctx.baseDirOf,
     hosts: ctx.defaults.hosts ?? new Map(),
-    containerRuntime: ctx.defaults.container_runtime
+    containerRuntime: ctx.defaults.container_runtime,
+    networks: ctx.defaults.networks ?? new Map(),
+    volumes: ctx.defaults.volumes ?? new Set(),
+    project: ctx.defaults.project ?? "kstlib"
   }
   const schemaIssues = (error: Schema.SchemaError) => {
     for (const i of flattenIssues(error)) {

@@ -88,5 +88,12 @@ export const tmuxSpecOf = (
   const { hostRuntime: _, ...common } = shared
   const working_dir = directoryOf(v.working_dir, ["working_dir"], common.host, ctx, report)
   const windows = windowsOf(v, common.host, ctx, report)
+  // a shell cannot name `a.b`: dotted keys are for containers
+  const dotted = (at: FieldPath, env: Readonly<Record<string, string>>) => {
+    for (const key of Object.keys(env)) if (key.includes(".")) report(at, `env key '${key}': keys with dots are for container sessions only (a shell cannot name them)`)
+  }
+  dotted(["env"], common.env)
+  if (common.restart === "unless-stopped") report(["restart"], "unless-stopped is a container engine's policy: a tmux session takes no, on-failure or always (a stop through kstlib is never undone anyway)")
+  for (const [i, w] of (windows ?? []).entries()) for (const p of w.panes) dotted(["windows", i, "env"], p.env)
   return { backend: "tmux", name, ...common, working_dir, socket_name: v.socket_name ?? null, ...(windows === null ? {} : { windows }) }
 }

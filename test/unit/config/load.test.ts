@@ -591,7 +591,7 @@ describe("sessions", () => {
         field: "image",
         reason: "unknown field for a tmux session ('image' is a container field: set backend: container)"
       })
-      expect(rejected(c, "noimage")).toMatchObject({ backend: "container", issues: [{ line: 35, field: "image", reason: "required field is missing" }] })
+      expect(rejected(c, "noimage")).toMatchObject({ backend: "container", issues: [{ line: 35, field: "image", reason: "an image is needed (or build: to build one)" }] })
     }))
 
   it.effect("default_backend applies to entries without backend; an invalid backend is rejected", () =>

@@ -69,7 +69,17 @@ describe("validatePorts", () => {
   it.each(["8080:80", "80", "8080", "8080:80/tcp", "5353:53/udp", "65535:65535/udp", "080:80"])("accepts %j", (p) => {
     expect(validatePorts([p])).toBeNull()
   })
-  it.each(["abc:80", "80:80:80", "127.0.0.1:80:80", "8000-8010:80", "80/sctp", "80/TCP", "123456:80", "80\n"])("rejects format %j", (p) => {
+  // compose's forms (issue 22): an address, ranges, sctp
+  it.each(["127.0.0.1:5432:5432", "127.0.0.1::5432", "[::1]:80:80", "3000-3005", "9090-9091:8080-8081", "8000-8010:80", "80/sctp", "0.0.0.0:53:53/udp"])("accepts %j", (p) => {
+    expect(validatePorts([p])).toBeNull()
+  })
+  it.each([
+    ["300.0.0.1:80:80", "Invalid IP address in port: 300.0.0.1"],
+    ["9000-9001:80-82", "Port ranges 9000-9001 and 80-82 differ in length"],
+    ["90-80", "Port range 90-80 goes down"],
+    ["::80", "Invalid port format: ::80"]
+  ])("rejects %j", (p, reason) => expect(validatePorts([p])).toBe(reason))
+  it.each(["abc:80", "80:80:80", "127.0.0.1:80", "80/TCP", "123456:80", "80\n"])("rejects format %j", (p) => {
     expect(validatePorts([p])).toBe(`Invalid port format: ${p}`)
   })
   it.each([["0:80", "0"], ["65536:80", "65536"], ["80:70000", "70000"], ["99999:80", "99999"], ["00000:80", "00000"]])(

@@ -18,7 +18,9 @@ describe("JSON Schema", () => {
     expect(s["$schema"]).toBe("https://json-schema.org/draft/2020-12/schema")
     const defs = s["$defs"]
     expect(defs.TmuxSession.additionalProperties).toBe(false)
-    expect(defs.ContainerSession.required).toEqual(["image"])
+    // image or build: checked by the decoder (an image is required unless build: names one)
+    expect(defs.ContainerSession.required ?? []).toEqual([])
+    expect(defs.Build.required).toEqual(["context"])
     expect(defs.Ops.additionalProperties).toBe(false)
     // other top-level keys are allowed (the file is shared with other kstlib modules)
     expect(s["additionalProperties"]).not.toBe(false)
@@ -31,7 +33,7 @@ describe("JSON Schema", () => {
     expect(defs.ContainerSession.properties.volumes.anyOf[0].maxItems).toBe(20)
     expect(defs.ContainerSession.properties.ports.anyOf[0].maxItems).toBe(50)
     expect(defs.TmuxSession.properties.state.default).toBe("running")
-    const blocked = defs.TmuxSession.properties.env.anyOf[0].propertyNames.not.anyOf
+    const blocked = defs.TmuxSession.properties.env.anyOf[0].anyOf[0].propertyNames.not.anyOf
     expect(blocked[0].enum).toContain("LD_PRELOAD")
     expect(blocked[0].enum).toContain("BASH_ENV")
     expect(new RegExp(blocked[1].pattern, "u").test("LD_AUDIT")).toBe(true)

@@ -3,6 +3,13 @@ import { expectValid, fixture, imported, noted, refused, sameDir, session, skipp
 
 const compose = (text: string, options = sameDir()) => imported("compose", text, options)
 
+/** A Dockerfile in each build context the import names, next to the config (a context must exist to be digested). */
+const contexts = (r: ReturnType<typeof compose>): Record<string, string> =>
+  Object.fromEntries(Object.values(r.config.ops.sessions).flatMap((s) => {
+    const b = (s as Record<string, unknown>)["build"] as { context?: string } | undefined
+    return b?.context === undefined ? [] : [[`${b.context}/Dockerfile`, "FROM scratch\n"]]
+  }))
+
 describe("compose: awesome-compose files", () => {
   it("wordpress-mysql: images, string command, list env, named volume, ports, restart", () => {
     const r = compose(fixture("awesome-compose/wordpress-mysql/compose.yaml"))
@@ -17,8 +24,7 @@ describe("compose: awesome-compose files", () => {
     expect(session(r, "wordpress")["ports"]).toEqual(["80:80"])
     expect(r.config.ops.volumes).toEqual({ db_data: {} })
     expect(skipped(r)).toEqual({ "services.db.expose": expect.stringContaining("expose only documents ports") })
-    // needs: ops.volumes (issue 22)
-    expectValid(r, { pending: ["ops.volumes"] })
+    expectValid(r)
   })
 
   it("elasticsearch-logstash-kibana: a CMD-SHELL healthcheck becomes ready.cmd, dotted env keys, networks", () => {
@@ -33,8 +39,7 @@ describe("compose: awesome-compose files", () => {
     expect(skipped(r)["networks.elastic.driver"]).toContain("engine's defaults")
     expect(skipped(r)["services.elasticsearch.container_name"]).toContain("names the container after the session")
     expect(noted(r)["services.elasticsearch.healthcheck"]).toContain("start_period + retries × (interval + timeout)")
-    // needs: networks, ops.networks, env keys with dots (issue 22)
-    expectValid(r, { pending: ["env-dots", "networks", "ops.networks"] })
+    expectValid(r)
   })
 
   it("nginx-flask-mysql: build, secrets reported, a healthcheck that needs a shell next to a command is not carried", () => {
@@ -50,8 +55,7 @@ describe("compose: awesome-compose files", () => {
     expect(noted(r)["services.backend.depends_on.db.condition"]).toBe("service_healthy: db has no ready check here, so backend starts once db runs")
     // `$$(…)` is compose's escape for the shell, not a variable
     expect(r.notes.some((n) => n.what.includes("${VAR}"))).toBe(false)
-    // needs: build, networks, ops.volumes, ops.networks (issue 22)
-    expectValid(r, { pending: ["build", "networks", "ops.networks", "ops.volumes"] })
+    expectValid(r, { files: contexts(r) })
   })
 
   it("traefik-golang: the engine socket mount is refused, never turned into unsafe_mounts", () => {
@@ -64,8 +68,7 @@ describe("compose: awesome-compose files", () => {
       "traefik.http.routers.go.rule": "Path(`/`)",
       "traefik.http.services.go.loadbalancer.server.port": "80"
     })
-    // needs: build (issue 22.3)
-    expectValid(r, { pending: ["build"] })
+    expectValid(r, { files: contexts(r) })
   })
 
   it("react-express-mongodb: an anonymous volume becomes a named one, declared", () => {
@@ -73,15 +76,13 @@ describe("compose: awesome-compose files", () => {
     expect(session(r, "frontend")["volumes"]).toEqual(["./frontend:/usr/src/app", "frontend-usr-src-app-node_modules:/usr/src/app/node_modules"])
     expect(r.config.ops.volumes).toEqual({ mongo_data: {}, "frontend-usr-src-app-node_modules": {}, "backend-usr-src-app-node_modules": {} })
     expect(skipped(r)["services.frontend.stdin_open"]).toContain("TTY")
-    // needs: build, networks, ops.volumes, ops.networks (issue 22)
-    expectValid(r, { pending: ["build", "networks", "ops.networks", "ops.volumes"] })
+    expectValid(r, { files: contexts(r) })
   })
 
   it("prometheus-grafana: a command list stays a list; unless-stopped", () => {
     const r = compose(fixture("awesome-compose/prometheus-grafana/compose.yaml"))
     expect(session(r, "prometheus")).toMatchObject({ command: ["--config.file=/etc/prometheus/prometheus.yml"], restart: "unless-stopped" })
-    // needs: command lists, restart: unless-stopped (issues 21, 22), ops.volumes (issue 22)
-    expectValid(r, { pending: ["command-list", "ops.volumes", "restart-unless-stopped"] })
+    expectValid(r)
   })
 
   it("pihole-cloudflared-DoH: ${VAR} kept as written, interpolated by the loader", () => {
@@ -90,8 +91,7 @@ describe("compose: awesome-compose files", () => {
     expect(skipped(r)["services.cloudflared.networks.dns-net.ipv4_address"]).toContain("network setting")
     expect(skipped(r)["version"]).toContain("obsolete")
     const vars = ["TIMEZONE", "PIHOLE_PW", "PIHOLE_ROUTER_IP", "PIHOLE_NETWORK_DOMAIN", "PIHOLE_REVERSE_DNS", "PIHOLE_HOST_IP", "PIHOLE_HOST_IPV6"]
-    // needs: networks, ops.networks (issue 22)
-    expectValid(r, { pending: ["networks", "ops.networks"], env: Object.fromEntries(vars.map((v) => [v, "x"])) })
+    expectValid(r, { env: Object.fromEntries(vars.map((v) => [v, "x"])) })
   })
 })
 
@@ -295,7 +295,7 @@ configs:
       "x-common"
     ])
     expect(why["services.api.labels[\"io.kstlib.managed\"]"]).toContain("ownership marks")
-    expect(why["services.worker.privileged"]).toContain("unsafe_privileged: true")
+    expect(why["services.worker.privileged"]).toContain("unsafe_mounts: true")
     expect(why["services.worker.profiles"]).toContain("state: stopped")
     expect(why["services.api.network_mode"]).toContain("host or none, or left out for the project's network")
     expect(noted(r)["services.api.environment.FROM_HOST"]).toContain("${FROM_HOST-}")

@@ -78,11 +78,9 @@ export const pendingOf = (config: ImportedConfig): ReadonlyArray<string> => {
   for (const s of Object.values(config.ops.sessions) as Array<Entry>) {
     const backend = s["backend"] === "container" ? "container" : "tmux"
     for (const key of Object.keys(s)) if (!known(backend).includes(key)) tags.add(key)
-    if (Array.isArray(s["command"])) tags.add("command-list")
-    if (typeof s["env"] === "object" && s["env"] !== null && Object.keys(s["env"]).some((k) => k.includes("."))) tags.add("env-dots")
+    // built (issue 22.2): command lists, dotted env keys (containers), every port form, long volume syntax, unless-stopped
+    if (backend === "tmux" && typeof s["env"] === "object" && s["env"] !== null && Object.keys(s["env"]).some((k) => k.includes("."))) tags.add("env-dots")
     if (Array.isArray(s["ports"]) && !s["ports"].every(todayPort)) tags.add("port-forms")
-    if (Array.isArray(s["volumes"]) && s["volumes"].some((v) => typeof v !== "string")) tags.add("volume-objects")
-    if (s["restart"] === "unless-stopped") tags.add("restart-unless-stopped")
   }
   return [...tags].sort()
 }
