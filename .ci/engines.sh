@@ -37,7 +37,8 @@ if [ -n "$CALLER_DOCKER_HOST" ] && docker_ok; then reuse_docker=true; fi
 if [ -n "$CALLER_CONTAINERS_CONF" ] && podman_ok; then reuse_podman=true; fi
 
 # --- packages --------------------------------------------------------------------------------
-wanted=(tmux busybox-static openssh-server openssh-client)
+# docker-registry: the pull tests serve images from a registry on 127.0.0.1 (test/integration/pull.test.ts)
+wanted=(tmux busybox-static openssh-server openssh-client docker-registry)
 $reuse_podman || wanted+=(podman runc)
 $reuse_docker || wanted+=(docker.io)
 missing=()
