@@ -151,9 +151,11 @@ describe("durable logs on tmux", () => {
     ok(["ops", "apply"])
     await logsShow(t, [/^tick-\d+-5$/u])
     const bg = sb.kstlibBackground(["ops", "logs", t, "-f", "-n", "3"])
-    await sleep(1500)
+    const pids = () => new Set(bg.output().split("\n").filter((l) => l.startsWith("tick-")).map((l) => l.split("-")[1]))
+    // following (a first tick seen), then the respawn, then the new run's ticks (times vary on a loaded runner)
+    await eventually(() => (pids().size >= 1 ? true : undefined), 100, 100)
     ok(["ops", "restart", t])
-    await sleep(2000)
+    await eventually(() => (pids().size >= 2 && bg.output().split("\n").filter((l) => l.startsWith("tick-")).length >= 8 ? true : undefined), 100, 100)
     process.kill(bg.pid, "SIGTERM")
     const r = await bg.done
     expect(stackLines(r.stderr)).toEqual([])
