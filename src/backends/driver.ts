@@ -215,6 +215,12 @@ export interface Driver<S extends SessionSpec, O extends ObservedSession> {
    */
   usage(sessions: ReadonlyArray<O>, window: Duration.Duration): Effect.Effect<ReadonlyArray<Usage | null>>
   /**
+   * A replace with these changes is done by `launch` in place (tmux: only panes of a `windows:`
+   * session changed, which are respawned): the executor then does not remove the session first.
+   * Absent: only `capabilities.updatesInPlace` says so.
+   */
+  inPlace?(changes: ReadonlyArray<Change>): boolean
+  /**
    * These sessions as config entries, one per session in order (null: gone, or not readable), with
    * a constant number of calls. A session of kstlib's own comes from its stored fingerprint
    * (spec/thaw.ts); any other from what the engine shows of it. Env values are never read: keys only.

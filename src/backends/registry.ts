@@ -10,6 +10,7 @@ import { SessionStartFailed } from "../errors.js"
 import type { BackendKind, ObservedSession, SessionSpec } from "../model.js"
 import type { DriverName, Place } from "../place.js"
 import { driverOf, placeOf, samePlace } from "../place.js"
+import type { Change } from "../spec/diff.js"
 import { Containers } from "./container.js"
 import type { BackendObservation, Capabilities, Driver, Frozen, Launch, LaunchContext, ObserveScope, StopOptions, Usage } from "./driver.js"
 import { Swarm } from "./swarm.js"
@@ -40,7 +41,7 @@ export interface BackendsService extends Pick<AnyDriver, Routed> {
   /** These sessions as config entries (`ops freeze`), in order: each driver once, concurrently. */
   readonly freeze: (sessions: ReadonlyArray<ObservedSession>) => Effect.Effect<ReadonlyArray<Frozen | null>>
   /** Whether launching `spec` updates `o` in place, so a replace must not remove `o` first (swarm). */
-  readonly updatesInPlace: (o: ObservedSession, spec: SessionSpec) => boolean
+  readonly updatesInPlace: (o: ObservedSession, spec: SessionSpec, changes?: ReadonlyArray<Change> | null) => boolean
   /** The project's own empty network at each of these places removed (driver.ts `releaseNetwork`; places without project networks: nothing). */
   readonly releaseNetworks: (places: ReadonlyArray<Place>, project: string) => Effect.Effect<void>
   /** The project's declared volumes at each of these places removed (driver.ts `releaseVolumes`); the names removed. */
@@ -114,7 +115,9 @@ export const registryOf = (table: Readonly<Record<DriverName, AnyDriver>>): Back
     exec: (o, argv, options) => of(o).exec(o, argv, options),
     sendKeys: (o, keys, options) => of(o).sendKeys(o, keys, options),
     probe: (o, spec) => (sameDriver(o, spec) ? of(o).probe(o, spec) : mismatch("probe")),
-    updatesInPlace: (o, spec) => of(o).capabilities.updatesInPlace && sameDriver(o, spec) && samePlace(placeOf(o), placeOf(spec)),
+    updatesInPlace: (o, spec, changes = null) =>
+      sameDriver(o, spec) && samePlace(placeOf(o), placeOf(spec)) &&
+      (of(o).capabilities.updatesInPlace || (changes !== null && of(o).inPlace?.(changes) === true)),
     releaseNetworks: (places, project) =>
       Effect.forEach(places, (place) => table[driverOf(place)].releaseNetwork?.(place, project) ?? Effect.void, { concurrency: "unbounded", discard: true }),
     releaseVolumes: (places, project) =>

@@ -37,8 +37,11 @@ import {
   followPollArgs,
   listPanesArgs,
   reapThenListPanesArgs,
+  panesToRespawn,
   respawnCommands,
+  respawnPanesCommands,
   script,
+  SEP,
   scriptArgs,
   sendKeysArgs,
   sessionPanesArgs,
@@ -311,7 +314,48 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
       return refused
     })
 
-  const launch = Effect.fn("Tmux.launch")(function*(items: ReadonlyArray<Launch<TmuxSpec>>, context: { readonly project: string }) {
+  /**
+   * A replace that changed only panes of a `windows:` session (inPlace): those panes respawned where
+   * they are, found by ONE listing of the session's panes; a session that no longer has them is made
+   * again whole.
+   */
+  const respawnPanes = (item: Launch<TmuxSpec>, project: string) =>
+    Effect.gen(function*() {
+      const { spec } = item
+      const socket = normalizeSocket(spec.socket_name)
+      const sup = yield* supervisor
+      const listing = yield* tmux(socket, ["list-panes", "-s", "-t", `=${spec.name}:`, "-F", `#{window_name}${SEP}#{pane_index}`], { host: spec.host })
+      const byWindow = new Map<string, Array<number>>()
+      for (const line of listing.exitCode === 0 ? listing.stdout.split("\n") : []) {
+        const [w, i] = line.split(SEP)
+        if (w === undefined || i === undefined || !/^\d+$/u.test(i)) continue
+        byWindow.set(w, [...(byWindow.get(w) ?? []), Number(i)].sort((a, b) => a - b))
+      }
+      const wanted = panesToRespawn(item.changes ?? []) ?? []
+      const located = wanted.map((p) => ({ ...p, index: byWindow.get(p.window)?.[p.pane] }))
+      const whole = located.some((p) => p.index === undefined) ||
+        (spec.windows ?? []).some((w) => (byWindow.get(w.name)?.length ?? -1) !== w.panes.length)
+      const commands = whole
+        ? respawnCommands(spec, { project, stamp: item.stamp }, sup)
+        : respawnPanesCommands(item, located.map((p) => ({ window: p.window, pane: p.pane, index: p.index! })), project, sup)
+      const r = yield* tmux(socket, scriptArgs(), {
+        input: script([commands]),
+        ...(spec.env["PATH"] === undefined ? {} : { path: spec.env["PATH"] }),
+        host: spec.host
+      })
+      if (r.exitCode !== 0) return yield* startFailed(spec.name, r.stderr.trim() || `tmux exited with ${r.exitCode}`)
+    }).pipe(Effect.catch((e) => Effect.fail(e instanceof SessionStartFailed ? e : startFailed(item.spec.name, e.message))))
+
+  const launch = Effect.fn("Tmux.launch")(function*(all: ReadonlyArray<Launch<TmuxSpec>>, context: { readonly project: string }) {
+    const inPlace = (item: Launch<TmuxSpec>) => item.changes !== null && item.spec.windows !== undefined && panesToRespawn(item.changes) !== null
+    const done = yield* Effect.forEach(all, (item) => (inPlace(item) ? Effect.result(respawnPanes(item, context.project)) : Effect.succeed(null)), { concurrency: 4 })
+    const items = all.filter((item) => !inPlace(item))
+    const created = yield* createAll(items, context)
+    let k = 0
+    return all.map((item, i) => (inPlace(item) ? done[i]! : created[k++]!))
+  })
+
+  const createAll = Effect.fn("Tmux.createAll")(function*(items: ReadonlyArray<Launch<TmuxSpec>>, context: { readonly project: string }) {
     const specs = items.map((item) => item.spec)
     const results: Array<Result.Result<void, SessionStartFailed>> = specs.map(() => Result.succeed(undefined))
     const groups = new Map<string, Array<number>>()
@@ -628,6 +672,7 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
   return Tmux.of({
     name: "tmux",
     capabilities: { exec: false, sendKeys: true, updatesInPlace: false },
+    inPlace: (changes) => panesToRespawn(changes) !== null,
     laneWidth: () => TMUX_WIDTH,
     observe,
     batchKey: (spec) => `${normalizeSocket(spec.socket_name) ?? ""}${spec.host === undefined ? "" : `\u0000${spec.host}`}`,

@@ -129,7 +129,7 @@ const launchBatch = (steps: ReadonlyArray<Create | Replace>, plan: Plan, options
       Effect.result(
         // A backend that updates in place (swarm) gets the session of the same place left to its launch.
         Effect.forEach(
-          s._tag === "Replace" ? s.targets.filter((o) => backends.updatesInPlace?.(o, s.spec) !== true) : [],
+          s._tag === "Replace" ? s.targets.filter((o) => backends.updatesInPlace?.(o, s.spec, s.changes) !== true) : [],
           (o) => backends.remove(o, options.stopTimeout === undefined ? {} : { timeout: options.stopTimeout }),
           { discard: true }
         )

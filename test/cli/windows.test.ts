@@ -106,7 +106,7 @@ describe("windows and panes", () => {
     expect(ok(["ops", "logs", `${s}:server.0`]).stdout).toMatch(/\[kstlib\] run 1 (killed by signal INT|exited with code)/u)
   })
 
-  it("a changed window is drift (a replace); validation names file:line", () => {
+  it("a changed window is drift (a replace); a changed pane alone is respawned in place; validation names file:line", () => {
     const s = sb.name("w2")
     const sock = `${sb.prefix}x`
     const entry = (layout: string) => ({ backend: "tmux", socket_name: sock, windows: [{ name: "a", layout, panes: ["sleep 300", "sleep 301"] }] })
@@ -118,6 +118,18 @@ describe("windows and panes", () => {
     expect(plan).toMatch(/replace, spec changed\n\s+windows\.a\.layout: even-horizontal → even-vertical/u)
     ok(["ops", "apply"])
     expectLayout(s, sock, "a", "even-vertical")
+
+    // only a pane's command changed: that pane is respawned where it is, the other keeps running
+    const pids = () => sb.tmux(["-L", sock, "list-panes", "-t", `=${s}:=a`, "-F", "#{pane_pid}"]).stdout.trim().split("\n")
+    const before = pids()
+    sb.writeConfig({ [s]: { ...entry("even-vertical"), windows: [{ name: "a", layout: "even-vertical", panes: ["sleep 300", "sleep 302"] }] } })
+    expect(ok(["ops", "plan"]).stdout).toMatch(/windows\.a\.panes\[1\]\.command: sleep 301 → sleep 302/u)
+    ok(["ops", "apply"])
+    const after = pids()
+    expect(after[0]).toBe(before[0])
+    expect(after[1]).not.toBe(before[1])
+    expect(sb.tmux(["-L", sock, "list-panes", "-t", `=${s}:=a`, "-F", "#{pane_start_command}"]).stdout).toContain("sleep 302")
+    expect(ok(["ops", "plan"]).stdout).toContain("0 to create, 0 to replace")
 
     sb.writeRaw(`ops:\n  sessions:\n    ${s}:\n      backend: tmux\n      command: sleep 1\n      windows:\n        - name: 1bad\n          command: sleep 2\n        - name: b\n          command: sleep 3\n          panes: [sleep 4]\n          layout: sideways\n`)
     const v = sb.kstlib(["ops", "validate"])

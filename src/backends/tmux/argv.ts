@@ -268,6 +268,51 @@ const windowsCommands = (spec: TmuxSpec, windows: ReadonlyArray<WindowSpec>, pro
   ]
 }
 
+/** A changed pane's field, as the drift diff names it (spec/diff.ts). */
+const PANE_CHANGE = /^windows\.(.+)\.panes\[(\d+)\]\.(?:command|shell|working_dir|env\..+)$/u
+
+/** The panes a replace respawns in place: every change is to a pane's command, directory or env; else null (the session is replaced). */
+export const panesToRespawn = (changes: ReadonlyArray<{ readonly field: string }>): ReadonlyArray<{ readonly window: string; readonly pane: number }> | null => {
+  if (changes.length === 0) return null
+  const out: Array<{ window: string; pane: number }> = []
+  for (const c of changes) {
+    const m = PANE_CHANGE.exec(c.field)
+    if (m === null) return null
+    if (!out.some((p) => p.window === m[1] && p.pane === Number(m[2]))) out.push({ window: m[1]!, pane: Number(m[2]) })
+  }
+  return out
+}
+
+/**
+ * Respawns the changed panes of a `windows:` session where they are (`indexOf`: each pane's tmux
+ * index, from a listing: the user's `pane-base-index` may be anything), with their log writer and
+ * fresh bookkeeping, and stamps the session with the new spec. The other panes run on untouched.
+ */
+export const respawnPanesCommands = (
+  { spec, stamp }: Pick<Launch<TmuxSpec>, "spec" | "stamp">,
+  panes: ReadonlyArray<{ readonly window: string; readonly pane: number; readonly index: number }>,
+  project: string,
+  supervisor: Supervisor | null = null
+): ReadonlyArray<ReadonlyArray<string>> => {
+  const sup = supervisor ?? ON_PATH
+  const target = logTargetOf(spec, project, sup.logDir)
+  return [
+    ...panes.flatMap(({ window, pane, index }) => {
+      const w = spec.windows?.find((x) => x.name === window)
+      const p = w?.panes[pane]
+      if (p === undefined) return []
+      const ps = paneSpec(spec, p)
+      const t = `${windowTarget(spec.name, window)}.${index}`
+      return [
+        ["respawn-pane", "-k", "-t", t, ...dirArgs(ps), ...envArgs(ps.env), ...commandTail(ps, sup)],
+        ...(target === null ? [] : [pipePaneCommand(t, paneLogTarget(target, window, pane), project, `${spec.name}.${window}.${pane}`)]),
+        ...[Marks.tmuxRestarts, Marks.tmuxLastExit, Marks.tmuxPid].map((m) => ["set-option", "-p", "-u", "-t", t, m])
+      ]
+    }),
+    ...markCommands(spec.name, project, stamp)
+  ]
+}
+
 /** Respawns the pane in place (killing what still runs there) and refreshes the marks (unless told not to: a foreign session stays foreign). */
 export const respawnCommands = (
   spec: TmuxSpec,

@@ -1,6 +1,7 @@
 /** A replace of a `windows:` session names what changed window by window and pane by pane; a pane's env only as keys. */
 import { describe, expect, it } from "vitest"
 import type { TmuxSpec, WindowSpec } from "../../../src/model.js"
+import { panesToRespawn } from "../../../src/backends/tmux/argv.js"
 import { diffFingerprints } from "../../../src/spec/diff.js"
 import { fingerprint } from "../../../src/spec/fingerprint.js"
 import { tmuxSpec } from "../../../src/testing/specs.js"
@@ -41,5 +42,18 @@ describe("windows drift", () => {
     const changes = diffFingerprints(plain, fingerprint(spec([win("a", [pane("x")])]), digest))
     expect(changes.map((c) => c.field)).toContain("command")
     expect(changes.map((c) => c.field)).toContain("windows.a")
+  })
+})
+
+describe("panesToRespawn", () => {
+  it("only pane command, shell, directory or env changes are done in place", () => {
+    expect(panesToRespawn([{ field: "windows.ed.panes[1].command" }, { field: "windows.ed.panes[1].env.PORT" }, { field: "windows.my.win.panes[0].working_dir" }])).toEqual([
+      { window: "ed", pane: 1 },
+      { window: "my.win", pane: 0 }
+    ])
+    expect(panesToRespawn([{ field: "windows.ed.panes[1].command" }, { field: "windows.ed.layout" }])).toBeNull()
+    expect(panesToRespawn([{ field: "windows.ed.panes[2]" }])).toBeNull()
+    expect(panesToRespawn([{ field: "command" }])).toBeNull()
+    expect(panesToRespawn([])).toBeNull()
   })
 })
