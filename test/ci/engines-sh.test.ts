@@ -19,7 +19,7 @@ const answers = (host: string) => spawnSync("docker", ["info"], { env: { ...proc
 
 const problems = [
   ...(process.getuid?.() === 0 ? [] : ["not root"]),
-  ...["tmux", "podman", "runc", "docker.io", "busybox-static", "openssh-server", "openssh-client"].filter((p) => !installed(p)).map((p) => `${p} not installed`),
+  ...["tmux", "podman", "runc", "docker.io", "busybox-static", "openssh-server", "openssh-client", "docker-registry"].filter((p) => !installed(p)).map((p) => `${p} not installed`),
   ...(answers(`unix://${DOCKERD_SOCKET}`) ? [] : ["no dockerd on " + DOCKERD_SOCKET])
 ]
 if (problems.length > 0) recordSkip(expect.getState().testPath ?? "engines.sh", `${problems.join(", ")}: run bash .ci/engines.sh first`)
@@ -44,7 +44,7 @@ describe.skipIf(problems.length > 0)(".ci/engines.sh and the caller's engines", 
     expect(r.code, r.err).toBe(0)
     expect(r.out).toContain(`docker: using the caller's daemon (DOCKER_HOST=unix://${sock}); no private dockerd`)
     expect(r.out).toContain(`podman: using the caller's setup (CONTAINERS_CONF=${CONF})`)
-    expect(r.out).toContain("packages present: tmux busybox-static openssh-server openssh-client\n")
+    expect(r.out).toContain("packages present: tmux busybox-static openssh-server openssh-client docker-registry\n")
     expect(r.out).not.toMatch(/starting dockerd|installing/u)
     expect(r.out).toContain(`ready: podman (CONTAINERS_CONF=${CONF}), docker (DOCKER_HOST=unix://${sock})`)
   })
