@@ -1,7 +1,8 @@
 /**
  * `kstlib ops import` end to end (the built binary): the file written or printed, the report on
  * stderr or as JSON, the output validated, `-o` never replacing a file without --force, the exit
- * codes, pm2 JavaScript only with --allow-js; and an imported Procfile applied on a private tmux.
+ * codes, pm2 JavaScript only with --allow-js; and an imported Procfile, pm2 ecosystem (tmux) and
+ * compose file (podman) applied.
  */
 import { copyFileSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
@@ -133,6 +134,31 @@ describe("kstlib ops import", () => {
     const net = sb.kstlib(importArgs("fetch.config.js", "--allow-js"))
     expect(net.code).toBe(1)
     expect(net.stderr).toContain("'node:net' is not available to an imported file")
+  })
+
+  it("an imported pm2 ecosystem and an imported compose file run: apply starts them (tmux, and podman)", () => {
+    const api = sb.name("api")
+    const cache = sb.name("cache")
+    sb.file("ecosystem.config.json", JSON.stringify({ apps: [{ name: api, script: "sleep", args: "300", autorestart: true, max_restarts: 3, kill_timeout: 2000 }] }))
+    const pm2 = sb.kstlib(importArgs("ecosystem.config.json", "-o", "kstlib.conf.yml"))
+    expect(pm2.code, pm2.stderr).toBe(0)
+    const up = sb.kstlib(["ops", "apply"])
+    expect(up.code, up.stdout + up.stderr).toBe(0)
+    expect(sb.tmuxHas(api)).toBe(true)
+    const st = JSON.parse(sb.kstlib(["ops", "status", api, "--json"]).stdout) as { state: string }
+    expect(st.state).toBe("running")
+    sb.kstlib(["ops", "down", "--timeout", "1"])
+
+    const dir = sb.subdir("compose")
+    writeFileSync(join(dir, "compose.yaml"), `services:\n  ${cache}:\n    image: localhost/kstlib-busybox:latest\n    command: ["sleep", "300"]\n    environment: [MODE=test]\n    restart: unless-stopped\n`)
+    const compose = sb.kstlib(importArgs("compose.yaml", "-o", "kstlib.conf.yml", "--json"), { cwd: dir, config: false })
+    expect(compose.code, compose.stderr).toBe(0)
+    const cfg = join(dir, "kstlib.conf.yml")
+    writeFileSync(cfg, readFileSync(cfg, "utf8").replace(`    ${cache}:\n`, `    ${cache}:\n      runtime: podman\n`))
+    const run = sb.kstlib(["ops", "apply"], { cwd: dir, config: false })
+    expect(run.code, run.stdout + run.stderr).toBe(0)
+    expect(sb.containers("podman")).toContain(cache)
+    sb.kstlib(["ops", "down", "--timeout", "1"], { cwd: dir, config: false })
   })
 
   it("--help says that --allow-js runs the file as code, with examples", () => {
