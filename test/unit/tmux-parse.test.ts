@@ -110,6 +110,15 @@ describe("parsing", () => {
     expect(sessions[2]).not.toHaveProperty("restarts")
   })
 
+  it("list-panes: a dead pane whose exit tmux missed (no status) has the code its supervisor wrote", () => {
+    const { sessions } = parsePanes([
+      row(["missed", "0", "0", "79", "1700000002", "1", "1", "", "", "1", "proj", "v1:x", "", "2", "5"]),
+      row(["nothing", "0", "0", "80", "1700000002", "1", "1", "", "", "1", "proj", "v1:x", ""])
+    ].join("\n"), null)
+    expect(sessions[0]).toMatchObject({ state: "exited", exit_code: 5, restarts: 2, last_exit_code: 5 })
+    expect(sessions[1]).toMatchObject({ state: "exited", exit_code: null })
+  })
+
   it("list-panes: the pid is the command's own as the supervisor recorded it; none between runs; the pane's otherwise", () => {
     const { sessions } = parsePanes([
       row(["sup", "0", "0", "79", "1700000002", "1", "0", "", "", "1", "proj", "v1:x", "", "0", "", "4321"]),

@@ -72,8 +72,9 @@ const parsePaneLine = (line: string, socket: string | null, trustMarks: boolean)
       state: isDead ? "exited" : "running",
       pid: pidOf(isDead, f),
       created_at: createdSecs === null ? null : new Date(createdSecs * 1000).toISOString(),
-      // Killed by a signal: the shell convention 128+N.
-      exit_code: isDead ? (status ?? (signal !== null ? 128 + signal : null)) : null,
+      // Killed by a signal: the shell convention 128+N. tmux 3.3a may have missed the exit (no
+      // status yet): the supervisor wrote the code it exits with first.
+      exit_code: isDead ? (status ?? (signal !== null ? 128 + signal : int(f.lastExit))) : null,
       window_count: int(f.windows) ?? 0,
       mark: trustMarks ? markOf(f) : NO_MARK,
       // Restart policy bookkeeping (only sessions with a policy carry it): the hook's counters; the
