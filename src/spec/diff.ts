@@ -1,7 +1,8 @@
 /** What changed between the fingerprint stored on a session and the desired one, field by field. */
-import type { Fingerprint } from "../model.js"
+import type { Fingerprint, FingerprintValue } from "../model.js"
 import { canonicalJson, showValue, shownWhenLeftOut } from "./field.js"
 import { FIELDS, unkeyedDigest } from "./fingerprint.js"
+import { storedWindows } from "./tmux.js"
 
 /** One changed field. Env values are never carried: only which key changed and how. */
 export type Change =
@@ -23,33 +24,15 @@ const shown = (key: string, v: unknown): string | null => {
   return f === undefined || f.fingerprint !== "when-set" ? null : shownWhenLeftOut(f, unkeyedDigest)
 }
 
-interface StoredWindow {
-  readonly name: string
-  readonly layout?: string | null
-  readonly focus?: boolean
-  readonly focus_pane?: number
-  readonly panes?: ReadonlyArray<{ readonly command?: string | null; readonly shell?: boolean; readonly working_dir?: string | null; readonly env?: Readonly<Record<string, string>> }>
-}
-
-/** A stored `windows` value (each window as canonical JSON); unreadable: none. */
-const windowsOf = (v: unknown): ReadonlyArray<StoredWindow> => {
-  if (!Array.isArray(v)) return []
-  try {
-    return v.map((t) => JSON.parse(String(t)) as StoredWindow)
-  } catch {
-    return []
-  }
-}
-
 const text = (v: unknown): string | null => (v === null || v === undefined ? null : String(v))
 
 /**
  * Windows compared by name, panes by place: `windows.editor.layout: tiled → main-vertical`,
  * `windows.editor.panes[1].command: …`, a pane's env as keys only (its digests are never shown).
  */
-const windowChanges = (before: unknown, after: unknown): Array<Change> => {
-  const b = new Map(windowsOf(before).map((w) => [w.name, w] as const))
-  const a = new Map(windowsOf(after).map((w) => [w.name, w] as const))
+const windowChanges = (before: FingerprintValue, after: FingerprintValue): Array<Change> => {
+  const b = new Map((storedWindows(before) ?? []).map((w) => [w.name, w] as const))
+  const a = new Map((storedWindows(after) ?? []).map((w) => [w.name, w] as const))
   const out: Array<Change> = []
   const names = [...b.keys(), ...[...a.keys()].filter((n) => !b.has(n))]
   if (names.join("\u0000") !== [...a.keys()].join("\u0000") && [...b.keys()].every((n) => a.has(n)) && [...a.keys()].every((n) => b.has(n))) {
@@ -64,10 +47,10 @@ const windowChanges = (before: unknown, after: unknown): Array<Change> => {
       continue
     }
     for (const k of ["layout", "focus", "focus_pane"] as const) {
-      if (canonicalJson(wb[k] ?? null) !== canonicalJson(wa[k] ?? null)) out.push({ field: `${at}.${k}`, from: text(wb[k]), to: text(wa[k]) })
+      if (canonicalJson(wb[k]) !== canonicalJson(wa[k])) out.push({ field: `${at}.${k}`, from: text(wb[k]), to: text(wa[k]) })
     }
-    const pb = wb.panes ?? []
-    const pa = wa.panes ?? []
+    const pb = wb.panes
+    const pa = wa.panes
     for (let i = 0; i < Math.max(pb.length, pa.length); i++) {
       const x = pb[i]
       const y = pa[i]
@@ -77,10 +60,10 @@ const windowChanges = (before: unknown, after: unknown): Array<Change> => {
         continue
       }
       for (const k of ["command", "shell", "working_dir"] as const) {
-        if (canonicalJson(x[k] ?? null) !== canonicalJson(y[k] ?? null)) out.push({ field: `${pat}.${k}`, from: text(x[k]), to: text(y[k]) })
+        if (canonicalJson(x[k]) !== canonicalJson(y[k])) out.push({ field: `${pat}.${k}`, from: text(x[k]), to: text(y[k]) })
       }
-      const eb = x.env ?? {}
-      const ea = y.env ?? {}
+      const eb = x.env
+      const ea = y.env
       for (const k of [...new Set([...Object.keys(eb), ...Object.keys(ea)])].sort()) {
         if (!(k in eb)) out.push({ field: `${pat}.env.${k}`, change: "added" })
         else if (!(k in ea)) out.push({ field: `${pat}.env.${k}`, change: "removed" })

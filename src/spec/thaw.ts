@@ -3,10 +3,10 @@
  * `ops freeze`. Pure. The fingerprint holds every field that shapes what runs; env values are only
  * digests, so each env key comes back as a `${KEY}` placeholder for the user to fill.
  */
-import type { Fingerprint, FingerprintValue } from "../model.js"
+import type { Fingerprint, FingerprintValue, PaneSpec } from "../model.js"
 import { containerFields } from "./container.js"
 import type { Field } from "./field.js"
-import { tmuxFields } from "./tmux.js"
+import { storedWindows, tmuxFields } from "./tmux.js"
 
 /** Fields stored as the decimal text of a number. */
 const NUMERIC = new Set(["max_restarts", "restart_delay", "max_backoff", "min_uptime", "stop_timeout", "max_memory", "log_max_size", "log_keep", "replicas", "memory", "cpus"])
@@ -19,22 +19,8 @@ const readyOf = (v: FingerprintValue): Record<string, unknown> | null => {
   return Object.fromEntries(Object.entries(r).map(([k, x]) => [k, k === "tcp" || k === "timeout" || k === "interval" ? Number(x) : x]))
 }
 
-interface StoredPane {
-  readonly command: string | null
-  readonly shell: boolean
-  readonly working_dir: string | null
-  readonly env: Readonly<Record<string, string>>
-}
-interface StoredWindow {
-  readonly name: string
-  readonly layout: string | null
-  readonly focus: boolean
-  readonly focus_pane: number
-  readonly panes: ReadonlyArray<StoredPane>
-}
-
 /** A pane as a config pane: only what is not a default. */
-const paneEntry = (p: StoredPane, focus: boolean): Record<string, unknown> => ({
+const paneEntry = (p: PaneSpec, focus: boolean): Record<string, unknown> => ({
   ...(p.command === null ? {} : { command: p.command }),
   ...(p.shell ? { shell: true } : {}),
   ...(p.working_dir === null ? {} : { working_dir: p.working_dir }),
@@ -42,19 +28,14 @@ const paneEntry = (p: StoredPane, focus: boolean): Record<string, unknown> => ({
   ...(focus ? { focus: true } : {})
 })
 
-const windowsOf = (v: FingerprintValue): Array<Record<string, unknown>> | null => {
-  if (!Array.isArray(v)) return null
-  return v.map((text) => {
-    const w = JSON.parse(text) as StoredWindow
-    return {
-      name: w.name,
-      // pane 0 has focus by default
-      panes: w.panes.map((p, i) => paneEntry(p, w.focus_pane !== 0 && i === w.focus_pane)),
-      ...(w.layout === null ? {} : { layout: w.layout }),
-      ...(w.focus ? { focus: true } : {})
-    }
-  })
-}
+const windowsOf = (v: FingerprintValue): Array<Record<string, unknown>> | null =>
+  storedWindows(v)?.map((w) => ({
+    name: w.name,
+    // pane 0 has focus by default
+    panes: w.panes.map((p, i) => paneEntry(p, w.focus_pane !== 0 && i === w.focus_pane)),
+    ...(w.layout === null ? {} : { layout: w.layout }),
+    ...(w.focus ? { focus: true } : {})
+  })) ?? null
 
 const isEmpty = (v: unknown) => v === null || v === undefined || (Array.isArray(v) && v.length === 0) || (typeof v === "object" && v !== null && Object.keys(v).length === 0)
 
@@ -69,7 +50,10 @@ export const entryOfFingerprint = (fp: Fingerprint): Record<string, unknown> | n
     if (v === undefined || isEmpty(v)) continue
     if (f.name === "env") out["env"] = placeholders(Object.keys(v as Record<string, string>))
     else if (f.name === "ready") out["ready"] = readyOf(v)
-    else if (f.name === "windows") out["windows"] = windowsOf(v)
+    else if (f.name === "windows") {
+      const windows = windowsOf(v)
+      if (windows !== null) out["windows"] = windows
+    }
     else if (NUMERIC.has(f.name) && typeof v === "string") out[f.name] = Number(v)
     else if (v === "true" || v === "false") out[f.name] = v === "true"
     else out[f.name] = v

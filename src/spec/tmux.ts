@@ -1,5 +1,5 @@
 /** The tmux spec's fields, in fingerprint order. */
-import type { TmuxSpec } from "../model.js"
+import type { FingerprintValue, TmuxSpec, WindowSpec } from "../model.js"
 import * as common from "./common.js"
 import { canonicalJson, defaultsOf, field } from "./field.js"
 
@@ -29,3 +29,17 @@ export const tmuxFields = [
 
 /** Every required tmux field at its default (the base of a spec builder). */
 export const tmuxDefaults = defaultsOf(tmuxFields) as Omit<TmuxSpec, "backend" | "name">
+
+/**
+ * A stored `windows` value read back: each window as the row above wrote it (a pane's env as
+ * digests), for the drift diff and `ops freeze`. null: not a list of windows (absent, or unreadable).
+ */
+export const storedWindows = (v: FingerprintValue | undefined): ReadonlyArray<WindowSpec> | null => {
+  if (!Array.isArray(v)) return null
+  try {
+    const ws = v.map((t) => JSON.parse(t) as WindowSpec)
+    return ws.every((w) => typeof w === "object" && w !== null && typeof w.name === "string" && Array.isArray(w.panes)) ? ws : null
+  } catch {
+    return null
+  }
+}

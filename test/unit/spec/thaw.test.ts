@@ -61,6 +61,11 @@ describe("entryOfFingerprint", () => {
     expect(JSON.stringify(thawed)).not.toContain("s3cret")
   })
 
+  it("a stored windows value that is not windows (forged, unreadable) is left out, never thrown", () => {
+    expect(entryOfFingerprint({ backend: "tmux", windows: ["not json"] })).toEqual({ backend: "tmux" })
+    expect(entryOfFingerprint({ backend: "tmux", windows: ["{\"x\":1}"] })).toEqual({ backend: "tmux" })
+  })
+
   it("not a fingerprint of a backend: null", () => {
     expect(entryOfFingerprint({ backend: "nope" })).toBeNull()
     expect(entryOfFingerprint({})).toBeNull()
