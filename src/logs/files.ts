@@ -96,57 +96,59 @@ export const purgeLog = (file: string): Effect.Effect<Array<string>> =>
  * name) is followed after the old one is read to its end. Until `until` completes (the session is
  * gone), then the lines written up to then.
  */
-export const followLog = <R>(file: string, until: Effect.Effect<void, never, R>, interval = 250): Stream.Stream<LogLine, never, R> => {
-  let fd: number | null = null
-  let ino = -1
-  let offset = 0
-  let partial = ""
-  const open = (fromEnd: boolean) => {
-    try {
-      fd = fs.openSync(file, "r")
-      const st = fs.fstatSync(fd)
-      ino = st.ino
-      offset = fromEnd ? st.size : 0
-    } catch {
-      fd = null
+export const followLog = <R>(file: string, until: Effect.Effect<void, never, R>, interval = 250): Stream.Stream<LogLine, never, R> =>
+  // each run of the stream has a reader (descriptor, offset) of its own
+  Stream.suspend(() => {
+    let fd: number | null = null
+    let ino = -1
+    let offset = 0
+    let partial = ""
+    const open = (fromEnd: boolean) => {
+      try {
+        fd = fs.openSync(file, "r")
+        const st = fs.fstatSync(fd)
+        ino = st.ino
+        offset = fromEnd ? st.size : 0
+      } catch {
+        fd = null
+      }
     }
-  }
-  const drain = (): Array<LogLine> => {
-    if (fd === null) return []
-    const chunks: Array<Buffer> = []
-    for (;;) {
-      const buf = Buffer.alloc(65536)
-      const n = fs.readSync(fd, buf, 0, buf.length, offset)
-      if (n <= 0) break
-      offset += n
-      chunks.push(buf.subarray(0, n))
+    const drain = (): Array<LogLine> => {
+      if (fd === null) return []
+      const chunks: Array<Buffer> = []
+      for (;;) {
+        const buf = Buffer.alloc(65536)
+        const n = fs.readSync(fd, buf, 0, buf.length, offset)
+        if (n <= 0) break
+        offset += n
+        chunks.push(buf.subarray(0, n))
+      }
+      const text = partial + Buffer.concat(chunks).toString("utf8")
+      const cut = text.lastIndexOf("\n")
+      partial = cut === -1 ? text : text.slice(cut + 1)
+      return cut === -1 ? [] : parseLines(text.slice(0, cut + 1))
     }
-    const text = partial + Buffer.concat(chunks).toString("utf8")
-    const cut = text.lastIndexOf("\n")
-    partial = cut === -1 ? text : text.slice(cut + 1)
-    return cut === -1 ? [] : parseLines(text.slice(0, cut + 1))
-  }
-  const poll = (): Array<LogLine> => {
-    const out = drain()
-    const now = fs.statSync(file, { throwIfNoEntry: false })
-    if (fd === null || (now !== undefined && now.ino !== ino)) {
-      // rotated (or created): the old file was read to its end, the new one is read from its start
-      if (fd !== null) fs.closeSync(fd)
-      partial = ""
-      open(false)
-      out.push(...drain())
+    const poll = (): Array<LogLine> => {
+      const out = drain()
+      const now = fs.statSync(file, { throwIfNoEntry: false })
+      if (fd === null || (now !== undefined && now.ino !== ino)) {
+        // rotated (or created): the old file was read to its end, the new one is read from its start
+        if (fd !== null) fs.closeSync(fd)
+        partial = ""
+        open(false)
+        out.push(...drain())
+      }
+      return out
     }
-    return out
-  }
-  const ticks = Stream.fromEffectRepeat(Effect.sync(poll)).pipe(
-    Stream.schedule(Schedule.spaced(interval)),
-    Stream.interruptWhen(until)
-  )
-  return Stream.concat(Stream.fromEffect(Effect.sync(() => open(true))).pipe(Stream.drain), Stream.concat(ticks, Stream.fromEffect(Effect.sync(poll)))).pipe(
-    Stream.flatMap((lines) => Stream.fromIterable(lines)),
-    Stream.ensuring(Effect.sync(() => {
-      if (fd !== null) fs.closeSync(fd)
-      fd = null
-    }))
-  )
-}
+    const ticks = Stream.fromEffectRepeat(Effect.sync(poll)).pipe(
+      Stream.schedule(Schedule.spaced(interval)),
+      Stream.interruptWhen(until)
+    )
+    return Stream.concat(Stream.fromEffect(Effect.sync(() => open(true))).pipe(Stream.drain), Stream.concat(ticks, Stream.fromEffect(Effect.sync(poll)))).pipe(
+      Stream.flatMap((lines) => Stream.fromIterable(lines)),
+      Stream.ensuring(Effect.sync(() => {
+        if (fd !== null) fs.closeSync(fd)
+        fd = null
+      }))
+    )
+  })

@@ -4,7 +4,7 @@
  */
 import * as path from "node:path"
 import { Context } from "effect"
-import type { Logged } from "../model.js"
+import type { BackendKind, Logged, WindowSpec } from "../model.js"
 import { DEFAULT_LOG_KEEP, DEFAULT_LOG_MAX_SIZE } from "../model.js"
 import { stateDir } from "../spec/digest-key.js"
 
@@ -85,3 +85,27 @@ export const paneLogName = (file: string, window: string, pane: number): string 
 
 export const paneLogTarget = (target: LogTarget, window: string, pane: number): LogTarget =>
   target.path === null ? target : { ...target, path: paneLogName(target.path, window, pane) }
+
+/** One log file of a session: a pane's of a `windows:` session is labelled `WINDOW.N`. */
+export interface LogFile {
+  readonly label: string | null
+  readonly path: string
+}
+
+/**
+ * The log files of a session on this machine (whether they exist or not): its file, or one per pane
+ * of a `windows:` session; none when it has no file here (`log_file: false`, a tmux session on a host).
+ * A container's file is here wherever it runs (containerLogTarget).
+ */
+export const sessionLogFiles = (
+  spec: Logged & { readonly name: string; readonly host?: string | undefined; readonly backend?: BackendKind; readonly windows?: ReadonlyArray<WindowSpec> | undefined },
+  project: string,
+  dir: string | null
+): ReadonlyArray<LogFile> => {
+  const target = spec.backend === "container" ? containerLogTarget(spec, project, dir) : logTargetOf(spec, project, dir)
+  if (target === null || target.remote || target.path === null) return []
+  const file = target.path
+  return spec.windows === undefined
+    ? [{ label: null, path: file }]
+    : spec.windows.flatMap((w) => w.panes.map((_, i) => ({ label: `${w.name}.${i}`, path: paneLogName(file, w.name, i) })))
+}

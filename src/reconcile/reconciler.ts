@@ -6,7 +6,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { Effect } from "effect"
 import { purgeLog } from "../logs/files.js"
-import { containerLogTarget, LogDirectory, logTargetOf, paneLogName } from "../logs/target.js"
+import { LogDirectory, sessionLogFiles } from "../logs/target.js"
 import { isOurs } from "../model.js"
 import type { Place } from "../place.js"
 import { hostField } from "../place.js"
@@ -231,12 +231,7 @@ export const purgeLogs = (only: ReadonlyArray<string> = []): Effect.Effect<Reado
     const files = new Set<string>()
     for (const e of config.sessions) {
       if (e._tag !== "Valid" || !picked(e.name)) continue
-      const target = e.spec.backend === "tmux" ? logTargetOf(e.spec, config.project, dir) : containerLogTarget(e.spec, config.project, dir)
-      if (target === null || target.remote || target.path === null) continue
-      const file = target.path
-      if (e.spec.backend === "tmux" && e.spec.windows !== undefined) {
-        for (const w of e.spec.windows) w.panes.forEach((_, i) => files.add(paneLogName(file, w.name, i)))
-      } else files.add(file)
+      for (const f of sessionLogFiles(e.spec, config.project, dir)) files.add(f.path)
     }
     const projectDir = dir === null ? null : path.join(dir, config.project)
     if (projectDir !== null) {

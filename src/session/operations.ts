@@ -4,7 +4,7 @@
  * the command line, passes the same validation rules before anything runs.
  */
 import type { Duration } from "effect"
-import { Effect, Stream } from "effect"
+import { Clock, Effect, Stream } from "effect"
 import type { ObserveProblem, StopOutcome } from "../backends/driver.js"
 import { Backends } from "../backends/registry.js"
 import { closestNames, decodeSessionEntry, sessionDefaults } from "../config/decode/index.js"
@@ -43,7 +43,8 @@ import { EnvDigests } from "../spec/digest-key.js"
 import { followLog, logExists, readLog } from "../logs/files.js"
 import type { LogLine } from "../logs/format.js"
 import { parseLines, renderLine, selectLines } from "../logs/format.js"
-import { LogDirectory, logTargetOf, paneLogName } from "../logs/target.js"
+import type { LogFile } from "../logs/target.js"
+import { LogDirectory, sessionLogFiles } from "../logs/target.js"
 import type { Located, Selector, ValidEntry } from "./locate.js"
 import { checkName, checkSelector, configEntry, locate, selectorSocket } from "./locate.js"
 import type { SessionStatus } from "./status.js"
@@ -469,12 +470,6 @@ const backendLogOptions = (options: LogsOptions, lines: number) => ({
   ...(options.colors === undefined ? {} : { colors: options.colors })
 })
 
-/** One log file `logs` reads: a pane's of a `windows:` session is labelled `WINDOW.N`. */
-export interface LogFile {
-  readonly label: string | null
-  readonly path: string
-}
-
 /**
  * What `logs NAME` reads: the session's log file (every earlier run, after a stop, a crash, a
  * replace or `down`; a `windows:` session: one per pane, merged by time, or one pane with
@@ -504,12 +499,11 @@ const logFilesOf = (
   pane: { readonly window: string; readonly index: number } | null
 ): Effect.Effect<ReadonlyArray<LogFile>, InvalidInput> => {
   if (l.observed !== null && !isOurs(l.observed, config.project)) return Effect.succeed([])
-  const spec = l.entry?.spec ?? (l.observed === null ? null : { name: l.name, ...(l.observed.host === undefined ? {} : { host: l.observed.host }) })
+  const spec = l.entry?.spec ?? (l.observed === null ? null : { name: l.name, backend: l.observed.backend, ...(l.observed.host === undefined ? {} : { host: l.observed.host }) })
   if (spec === null) return Effect.succeed([])
-  const target = logTargetOf(spec, config.project, dir)
-  const windows = "backend" in spec && spec.backend === "tmux" ? spec.windows : undefined
+  const files = sessionLogFiles(spec, config.project, dir)
   if (pane !== null) {
-    const all = (windows ?? []).flatMap((w) => w.panes.map((_, i) => `${w.name}.${i}`))
+    const all = "windows" in spec && spec.windows !== undefined ? spec.windows.flatMap((w) => w.panes.map((_, i) => `${w.name}.${i}`)) : []
     if (!all.includes(`${pane.window}.${pane.index}`)) {
       return Effect.fail(new InvalidInput({
         field: "NAME",
@@ -517,11 +511,6 @@ const logFilesOf = (
       }))
     }
   }
-  if (target === null || target.remote || target.path === null) return Effect.succeed([])
-  const path = target.path
-  const files: Array<LogFile> = windows === undefined
-    ? [{ label: null, path }]
-    : windows.flatMap((w) => w.panes.map((_, i) => ({ label: `${w.name}.${i}`, path: paneLogName(path, w.name, i) })))
   const wanted = pane === null ? files : files.filter((f) => f.label === `${pane.window}.${pane.index}`).map((f) => ({ ...f, label: null }))
   return Effect.succeed(wanted.filter((f) => logExists(f.path)))
 }
@@ -584,6 +573,9 @@ export const logsOf = (t: LogsTarget, options: LogsOptions = {}) =>
     return selectLines(all, { lines, since: options.since }).map((l) => renderLine(l, options.timestamps === true)).join("\n")
   })
 
+/** How long a followed tmux session may be absent (a restart's gap) before `logs -f` ends. */
+const FOLLOW_GRACE_MILLIS = 3000
+
 /**
  * The last `lines` lines, then new ones until the session ends (or the stream is interrupted).
  * With a log file, a tmux session is followed in the file (a respawn adds only new lines), until
@@ -601,8 +593,18 @@ export const followOf = (t: LogsTarget, options: LogsOptions = {}) =>
       return Stream.concat(Stream.fromIterable(head.map(render)), backends.follow(o, backendLogOptions(options, lines)).pipe(Stream.catchTag("SessionNotFound", () => Stream.empty)))
     }
     if (o === null) return Stream.fromIterable(head.map(render))
-    // the pane's own follower only tells when the session is gone
-    const gone = Stream.runDrain(backends.follow(o, { lines: 0 })).pipe(Effect.ignore)
+    // The pane's own follower tells when the session is gone; a restart (stop, then start) leaves
+    // it absent for a moment, so the file is followed on until it has been absent for FOLLOW_GRACE.
+    const gone = Effect.gen(function*() {
+      let absentSince = yield* Clock.currentTimeMillis
+      while (true) {
+        const ran = yield* Stream.runDrain(backends.follow(o, { lines: 0 })).pipe(Effect.as(true), Effect.orElseSucceed(() => false))
+        const now = yield* Clock.currentTimeMillis
+        if (ran) absentSince = now
+        else if (now - absentSince >= FOLLOW_GRACE_MILLIS) return
+        yield* Effect.sleep("250 millis")
+      }
+    })
     const tails = t.files.map((f) => followLog(f.path, gone).pipe(Stream.map(labelled(f))))
     return Stream.concat(Stream.fromIterable(head), Stream.mergeAll(tails, { concurrency: "unbounded" })).pipe(Stream.map(render))
   }))
