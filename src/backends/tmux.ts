@@ -414,10 +414,19 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
 
   /**
    * On a host: its own `kill` to the pane's process group and `pkill -s` to every process of the
-   * pane's terminal session (fixed script, the signal and id as arguments); gone already is fine.
+   * pane's terminal session, or (sparing the leader) a `kill` to each of them but the leader (fixed
+   * scripts, the signal and id as arguments); gone already is fine.
    */
-  const signalRemote = (host: string, sid: number, signal: string): Effect.Effect<void> =>
-    sshRun(host, ["sh", "-c", "kill -s \"$0\" -- \"-$1\" 2>/dev/null; pkill \"-$0\" -s \"$1\" 2>/dev/null; true", signal, String(sid)]).pipe(
+  const signalRemote = (host: string, sid: number, signal: string, sparingLeader: boolean): Effect.Effect<void> =>
+    sshRun(host, [
+      "sh",
+      "-c",
+      sparingLeader
+        ? "for p in $(pgrep -s \"$1\"); do [ \"$p\" = \"$1\" ] || kill -s \"$0\" \"$p\" 2>/dev/null; done; true"
+        : "kill -s \"$0\" -- \"-$1\" 2>/dev/null; pkill \"-$0\" -s \"$1\" 2>/dev/null; true",
+      signal,
+      String(sid)
+    ]).pipe(
       Effect.provideService(ChildProcessSpawner.ChildProcessSpawner, spawner),
       Effect.ignore
     )
@@ -437,11 +446,14 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
     )
 
   /**
-   * The stop ladder on one pane: `stop_signal` to the pane's process group and every process of its
-   * terminal session, up to `timeout` s for the pane's process to end; then TERM to whatever is
-   * left of them, 2 s; then KILL. A step whose signal the command ignores (SIG_IGN) is not waited
-   * out. On this machine the processes are read from /proc (tmux 3.3a may not notice an exit);
-   * on a host, from its server.
+   * The stop ladder on one pane: `stop_signal` to every process of its terminal session, up to
+   * `timeout` s for the pane's process to end; then TERM to whatever is left of them and the pane's
+   * process group, 2 s; then KILL. A step whose signal the command ignores (SIG_IGN) is not waited
+   * out. The first signal spares a supervisor that recorded its command's pid (the pane's process):
+   * it waits for the command, writes the run's end marker and reads the stop mark; an untrapped
+   * signal (USR1, HUP: a hangup must end it, see supervisor.ts) would end it at once. On this
+   * machine the processes are read from /proc (tmux 3.3a may not notice an exit); on a host, from
+   * its server.
    */
   const ladder = (
     pane: PaneState & { readonly pid: number },
@@ -451,15 +463,16 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
     Effect.gen(function*() {
       const sid = pane.pid
       const host = where.host
-      const signal = (sig: string) =>
-        host === undefined ? Effect.sync(() => signalSession(sid, `SIG${sig}` as NodeJS.Signals)) : signalRemote(host, sid, sig)
+      const signal = (sig: string, sparingLeader = false) =>
+        host === undefined ? Effect.sync(() => signalSession(sid, `SIG${sig}` as NodeJS.Signals, sparingLeader)) : signalRemote(host, sid, sig, sparingLeader)
+      const supervised = pane.commandPid !== null && pane.commandPid !== sid
       const mainEnded = host === undefined ? Effect.sync(() => !isAlive(sid)) : remoteEnded(where.name, where.socket, pane.id, host)
       const allEnded = host === undefined ? Effect.sync(() => sessionMembers(sid).length === 0) : mainEnded
       // what the command ignores is not waited for (an interactive shell under `trap '' INT`)
       const ignored = (sig: string) => host === undefined && ignoresSignal(pane.commandPid ?? sid, sig)
       let graceful = false
       if (!settings.force) {
-        yield* signal(settings.signal)
+        yield* signal(settings.signal, supervised)
         graceful = ignored(settings.signal) ? false : yield* within(settings.timeout, mainEnded)
         if (graceful && (yield* allEnded)) return "stopped" as const
       }

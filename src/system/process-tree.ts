@@ -55,9 +55,12 @@ export const ignoresSignal = (pid: number, signal: string): boolean => {
   }
 }
 
-/** Sends `signal` to a process group and to every live process of a session; gone already is fine. */
-export const signalSession = (sid: number, signal: NodeJS.Signals): void => {
-  for (const target of [-sid, ...sessionMembers(sid)]) {
+/**
+ * Sends `signal` to a process group and to every live process of a session; gone already is fine.
+ * `sparingLeader`: every process but the session's leader itself (and not its group).
+ */
+export const signalSession = (sid: number, signal: NodeJS.Signals, sparingLeader = false): void => {
+  for (const target of sparingLeader ? sessionMembers(sid).filter((p) => p !== sid) : [-sid, ...sessionMembers(sid)]) {
     try {
       process.kill(target, signal)
     } catch { /* gone, or never was */ }

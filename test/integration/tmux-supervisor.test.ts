@@ -199,6 +199,38 @@ describe("tmux supervisor: stops", () => {
       expect(linesOf(got)).toEqual(["TERM"])
     }).pipe(Effect.scoped, Effect.provide(BackendsLive)), 20_000)
 
+  // The supervisor is not signalled by the first step (it waits for the command, then writes the
+  // end marker): an untrapped stop_signal (USR1, HUP) once ended it at once, and the ladder then
+  // went on to TERM without waiting stop_timeout.
+  for (const sig of ["USR1", "HUP"] as const) {
+    it.live(`stop_signal ${sig}: a command that takes its time to end on it is waited for, and the run's end marker is written`, () =>
+      Effect.gen(function*() {
+        const sock = yield* socket
+        const got = file("got")
+        const s = spec("slowend", `trap 'sleep 1; echo ${sig} > ${got}; exit 0' ${sig}; while :; do sleep 0.2; done`, sock, { stop_signal: sig, stop_timeout: 10 })
+        yield* launch(s)
+        yield* Effect.sleep("700 millis")
+        const o = yield* find(s)
+        expect(yield* (yield* Backends).stop(o!, { leave: "instance" })).toBe("stopped")
+        expect(linesOf(got)).toEqual([sig])
+        expect(tmuxOut(sock, "capture-pane", "-p", "-t", `=${s.name}:`)).toContain("[kstlib] run 1 exited with code 0")
+      }).pipe(Effect.scoped, Effect.provide(BackendsLive)), 20_000)
+  }
+
+  it.live("tmux kill-server (or a killed pane) hangs the command up: nothing of a supervised session runs on", () =>
+    Effect.gen(function*() {
+      const sock = yield* socket
+      const pidFile = file("pid")
+      const s = spec("hangup", `echo $$ > ${pidFile}; exec sleep 1000`, sock, { restart: "always" })
+      yield* launch(s)
+      expect(yield* waitFor(() => linesOf(pidFile).length === 1, 5)).toBe(true)
+      const pid = Number(linesOf(pidFile)[0])
+      const pane = Number(tmuxOut(sock, "display-message", "-p", "-t", `=${s.name}:`, "#{pane_pid}").trim())
+      expect(alive(pid) && alive(pane)).toBe(true)
+      tmuxOut(sock, "kill-server")
+      expect(yield* waitFor(() => !alive(pid) && !alive(pane), 5)).toBe(true)
+    }).pipe(Effect.scoped, Effect.provide(BackendsLive)), 20_000)
+
   const leftBehind = (leave: "instance" | "stopped" | "nothing") =>
     it.live(`nothing of the pane is left after a stop (leave: ${leave}): a group child that ignores INT and HUP is ended too`, () =>
       Effect.gen(function*() {

@@ -31,9 +31,14 @@ export const SUPERVISOR_NAME = "kstlib-supervise"
  * - Job control (`set -m`) gives each run its own process group, made the terminal's foreground
  *   group: a Ctrl-C typed into the pane reaches the command only, and tmux shows the command
  *   (`pane_current_command`), not `sh`.
- * - The supervisor traps INT, TERM, HUP and QUIT with a handler (never `trap ''`: an ignored signal
+ * - The supervisor traps INT, TERM and QUIT with a handler (never `trap ''`: an ignored signal
  *   stays ignored across exec, the command would inherit it), so a signal sent to the whole pane
- *   (a stop's first one) does not end it before the command; traps with a handler are reset in the command.
+ *   (a stop's TERM) does not end it before the command; traps with a handler are reset in the
+ *   command. (A stop's first signal spares it.) HUP is NOT trapped: when the pane's terminal hangs
+ *   up (`kill-server`, a killed pane or session), the supervisor, the terminal's controlling
+ *   process, ends, and the kernel then hangs up the command's group (the terminal's foreground), as
+ *   closing a terminal does. Trapped, it outlived the server with its command (a shell defers a
+ *   trap while a foreground command runs).
  * - Before any restart it reads `@kstlib-stopped` (a stop through kstlib sets it first), and when
  *   its session is gone (the read fails) it ends: a stop is never undone.
  * - One marker line per run start and end on the pane's output (the log files rely on these forms).
@@ -44,7 +49,7 @@ export const SUPERVISOR_SCRIPT = [
   // no command: the user's shell (a session with a restart policy and no command)
   `[ $# -eq 0 ] && set -- "\${SHELL:-/bin/sh}"`,
   `set -m`,
-  `trap : INT TERM HUP QUIT`,
+  `trap : INT TERM QUIT`,
   `o() { "$T" "$@" 2>/dev/null; }`,
   `secs() { printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)); }`,
   `[ "$d0" -gt "$cap" ] && d0=$cap`,
