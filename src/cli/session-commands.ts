@@ -129,7 +129,9 @@ const stop = Command.make("stop", {
       : r.status === "already-stopped"
       ? "was not running; cleared"
       : r.status === "killed"
-      ? `stopped (killed: it did not end within ${f.force ? "0" : Option.getOrElse(f.timeout, () => "its stop_timeout ")}s of the stop signal)`
+      ? f.force
+        ? "stopped (killed: --force)"
+        : `stopped (killed: it did not end on its stop signal${Option.match(f.timeout, { onNone: () => "", onSome: (t) => ` within ${t} s` })})`
       : "stopped"
     yield* Console.log(f.quiet ? `${f.name}: stopped` : `Session '${f.name}' ${words}.`)
     const dependents = r.dependents ?? []

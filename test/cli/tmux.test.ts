@@ -129,6 +129,20 @@ describe("per-session commands (tmux)", () => {
     expect(sb.tmuxHas(s, sock)).toBe(false)
   })
 
+  it("stop of a command that ignores its stop signal says it was killed, and how", () => {
+    const s = sb.name("deaf")
+    sb.file("deaf.sh", "trap '' INT\nwhile :; do sleep 0.2; done\n")
+    sb.writeConfig({ [s]: tmuxEntry(`sh ${sb.dir}/deaf.sh`) })
+    expect(sb.kstlib(["ops", "apply"]).code).toBe(0)
+    const stopped = sb.kstlib(["ops", "stop", s, "-t", "3"])
+    expect(stopped.code, stopped.stderr).toBe(0)
+    expect(stopped.stdout.trim()).toBe(`Session '${s}' stopped (killed: it did not end on its stop signal within 3 s).`)
+    expect(sb.kstlib(["ops", "apply"]).code).toBe(0)
+    const forced = sb.kstlib(["ops", "stop", s, "--force"])
+    expect(forced.stdout.trim()).toBe(`Session '${s}' stopped (killed: --force).`)
+    expect(sb.tmuxHas(s)).toBe(false)
+  })
+
   it("send-keys types into a session", async () => {
     sb.writeConfig({})
     const s = sb.name("keys")
