@@ -634,13 +634,18 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
     })
 
   /**
-   * This machine's running sessions: their pane's process tree, from two scans of /proc `window`
-   * apart (no tmux call). On a host: not measured (it would take a script and two reads over SSH).
+   * This machine's running sessions: their panes' process trees (every pane of a `windows:`
+   * session, summed), from two scans of /proc `window` apart (no tmux call). On a host: not
+   * measured (it would take a script and two reads over SSH).
    */
   const usage = (sessions: ReadonlyArray<ObservedTmux>, window: Duration.Duration): Effect.Effect<ReadonlyArray<Usage | null>> =>
     Effect.gen(function*() {
-      const roots = sessions.map((o) => (o.host === undefined && o.state === "running" && o.pid !== null ? o.pid : null))
-      const wanted = roots.filter((r): r is number => r !== null)
+      const roots = sessions.map((o): ReadonlyArray<number> | null => {
+        if (o.host !== undefined || o.state !== "running") return null
+        const pids = (o.panes ?? [o]).flatMap((p) => (p.state === "running" && p.pid !== null ? [p.pid] : []))
+        return pids.length === 0 ? null : pids
+      })
+      const wanted = roots.flatMap((r) => r ?? [])
       if (wanted.length === 0) return sessions.map(() => null)
       // loaded on the first measurement: `import "kstlib"` stays small
       const { procSnapshot, usageBetween } = yield* Effect.promise(() => import("../system/process-usage.js"))
@@ -649,7 +654,12 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
       yield* Effect.sleep(window)
       const after = procSnapshot()
       const measured = after === null ? new Map() : usageBetween(before, after, wanted)
-      return roots.map((r) => (r === null ? null : measured.get(r) ?? null))
+      return roots.map((r) => {
+        const parts = (r ?? []).flatMap((pid) => measured.get(pid) ?? [])
+        if (parts.length === 0) return null
+        // one decimal, as each part
+        return { cpu_percent: Math.round(parts.reduce((n, u) => n + u.cpu_percent, 0) * 10) / 10, memory_bytes: parts.reduce((n, u) => n + u.memory_bytes, 0) }
+      })
     })
 
   /**

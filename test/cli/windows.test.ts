@@ -145,6 +145,22 @@ describe("windows and panes", () => {
   })
 })
 
+describe("windows and panes: usage", () => {
+  it("memory_bytes covers every pane of the session, not its first only", async () => {
+    const s = sb.name("mem")
+    const sock = `${sb.prefix}m`
+    // the second window's pane holds ~64 MiB (a string doubled 26 times), the first is a sleep
+    sb.file("big.awk", "BEGIN { s = \"x\"; for (i = 0; i < 26; i++) s = s s; system(\"exec sleep 300\") }\n")
+    sb.writeConfig({ [s]: { backend: "tmux", socket_name: sock, windows: [{ name: "small", command: "sleep 300" }, { name: "big", command: `awk -f ${sb.dir}/big.awk` }] } })
+    ok(["ops", "apply"])
+    const memory = () => {
+      const rows = JSON.parse(ok(["ops", "list", "--json"]).stdout) as Array<{ name: string; memory_bytes: number | null }>
+      return rows.find((r) => r.name === s)?.memory_bytes ?? 0
+    }
+    expect(await eventually(() => (memory() > 60 * 1024 * 1024 ? true : undefined), 30, 250)).toBe(true)
+  })
+})
+
 describe("tmuxp and tmuxinator examples: imported, validated, applied", () => {
   it.each([
     ["tmuxp/examples/3-pane.yaml", [["dev-window", "3"]], "main-vertical"],
