@@ -66,7 +66,7 @@ import {
   stopArgs
 } from "./container/argv.js"
 import { frozenContainer } from "./container/freeze.js"
-import { entryOfFingerprint } from "../spec/thaw.js"
+import { stampedEntry } from "../spec/thaw.js"
 import { engineMessage, isNoSuchContainer, jsonValues, parseInspect, parsePs, parseRestartInfo, type RestartInfo } from "./container/parse.js"
 import { lookPath } from "../transport/path.js"
 import { bindSources, parseSocketAnswer, socketMountRefusal, socketQueryArgs, socketsToRefuse } from "./container/sockets.js"
@@ -696,7 +696,7 @@ const make = Effect.gen(function*() {
       const out: Array<Frozen | null> = sessions.map(() => null)
       const groups = new Map<string, { runtime: RuntimeName; host: string | undefined; indices: Array<number> }>()
       sessions.forEach((o, i) => {
-        const stamped = o.mark.managed && o.mark.applied !== null ? entryOfFingerprint(o.mark.applied) : null
+        const stamped = stampedEntry(o.mark)
         if (stamped !== null) {
           out[i] = { entry: stamped, notes: [] }
           return

@@ -9,7 +9,7 @@
  * make, an update in place; else `service rm` then create). stop: scale to 0 (the service stays);
  * remove/prune: `service rm`.
  */
-import { entryOfFingerprint } from "../spec/thaw.js"
+import { stampedEntry } from "../spec/thaw.js"
 import { Context, Effect, Layer, Schedule, Stream } from "effect"
 import { ChildProcessSpawner } from "effect/process"
 import { CommandFailed, SessionAttachFailed, SessionNotFound, SessionStartFailed, SessionStopFailed, UnreadableOutput, Unsupported } from "../errors.js"
@@ -273,7 +273,7 @@ const make = Effect.gen(function*() {
     // a service of ours from its stamp; another's is not read (its spec is the stack's)
     freeze: (sessions) =>
       Effect.succeed(sessions.map((o) => {
-        const entry = o.mark.managed && o.mark.applied !== null ? entryOfFingerprint(o.mark.applied) : null
+        const entry = stampedEntry(o.mark)
         return entry === null ? null : { entry, notes: [] }
       }))
   })

@@ -29,7 +29,7 @@ import type { BackendError, BackendObservation, Driver, Frozen, Launch, LogOptio
 import { lookPath } from "../transport/path.js"
 import { LogDirectory } from "../logs/target.js"
 import { probeWith } from "./probe.js"
-import { entryOfFingerprint } from "../spec/thaw.js"
+import { stampedEntry } from "../spec/thaw.js"
 import { freezeArgs, parseFreeze } from "./tmux/freeze.js"
 import {
   captureArgs,
@@ -671,7 +671,7 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
       const out: Array<Frozen | null> = sessions.map(() => null)
       const groups = new Map<string, { socket: string | null; host: string | undefined; indices: Array<number> }>()
       sessions.forEach((o, i) => {
-        const stamped = o.mark.managed && o.mark.applied !== null ? entryOfFingerprint(o.mark.applied) : null
+        const stamped = stampedEntry(o.mark)
         if (stamped !== null) {
           out[i] = { entry: stamped, notes: [] }
           return

@@ -3,7 +3,7 @@
  * `ops freeze`. Pure. The fingerprint holds every field that shapes what runs; env values are only
  * digests, so each env key comes back as a `${KEY}` placeholder for the user to fill.
  */
-import type { Fingerprint, FingerprintValue, PaneSpec } from "../model.js"
+import type { Fingerprint, FingerprintValue, Mark, PaneSpec } from "../model.js"
 import { containerFields } from "./container.js"
 import type { Field } from "./field.js"
 import { storedWindows, tmuxFields } from "./tmux.js"
@@ -38,6 +38,10 @@ const windowsOf = (v: FingerprintValue): Array<Record<string, unknown>> | null =
   })) ?? null
 
 const isEmpty = (v: unknown) => v === null || v === undefined || (Array.isArray(v) && v.length === 0) || (typeof v === "object" && v !== null && Object.keys(v).length === 0)
+
+/** What `freeze` makes of a session of ours: the entry its stamp describes; null: not ours, or no stamp. */
+export const stampedEntry = (mark: Mark): Record<string, unknown> | null =>
+  mark.managed && mark.applied !== null ? entryOfFingerprint(mark.applied) : null
 
 /** The config entry a stored fingerprint describes (fields at their default left out); null: not a fingerprint of this backend. */
 export const entryOfFingerprint = (fp: Fingerprint): Record<string, unknown> | null => {

@@ -5,7 +5,7 @@
  * a spec name can be set to misbehave (fail at launch, die right after launch, hang, fail to stop
  * or remove). Times are read from the Clock, so under `it.effect` they are TestClock times.
  */
-import { entryOfFingerprint } from "../spec/thaw.js"
+import { stampedEntry } from "../spec/thaw.js"
 import { Clock, Context, Duration, Effect, Layer, Ref, Result, Stream } from "effect"
 import type { BackendObservation, ExecResult, Launch, StopOptions, StopOutcome } from "../backends/driver.js"
 import { Backends } from "../backends/registry.js"
@@ -287,7 +287,7 @@ export const memoryBackends = (
         // what it holds, as the real drivers freeze their own: from the stamp
         freeze: (sessions) =>
           Effect.succeed(sessions.map((o) => {
-            const entry = o.mark.applied === null ? null : entryOfFingerprint(o.mark.applied)
+            const entry = stampedEntry(o.mark)
             return entry === null ? null : { entry, notes: [] }
           })),
         releaseNetworks: (places, project) => Effect.forEach(places, (place) => event(`release-network ${describePlace(place)} ${project}`), { discard: true }),
