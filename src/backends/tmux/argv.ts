@@ -9,6 +9,7 @@ import type { Stamp } from "../../spec/fingerprint.js"
 import { encodeFingerprint } from "../../spec/fingerprint.js"
 import type { Launch } from "../driver.js"
 import { logTargetOf, paneLogTarget } from "../../logs/target.js"
+import type { LogTarget } from "../../logs/target.js"
 import { pipePaneCommand } from "./log-writer.js"
 import { supervisedArgv } from "./supervisor.js"
 
@@ -228,6 +229,16 @@ const paneSpec = (spec: TmuxSpec, pane: PaneSpec): TmuxSpec => ({
   env: { ...spec.env, ...pane.env }
 })
 
+/** A pane's `[-c DIR] [-e K=V…] -- ARGV` for new-session, new-window, split-window and respawn-pane. */
+const paneTail = (spec: TmuxSpec, pane: PaneSpec, supervisor: Supervisor): ReadonlyArray<string> => {
+  const p = paneSpec(spec, pane)
+  return [...dirArgs(p), ...envArgs(p.env), ...commandTail(p, supervisor)]
+}
+
+/** The log writer of the pane at `at` (`WINDOW.N`'s own file); none without a log target. */
+const paneLogCommands = (target: LogTarget | null, at: string, spec: TmuxSpec, window: string, pane: number, project: string | null) =>
+  target === null || project === null ? [] : [pipePaneCommand(at, paneLogTarget(target, window, pane), project, `${spec.name}.${window}.${pane}`)]
+
 /**
  * One window's commands: the window (the session's first, or a new one kept in the background),
  * then each further pane split off the last one (so the new pane is the active one, which
@@ -246,12 +257,11 @@ const windowCommands = (
   const target = project === null ? null : logTargetOf(spec, project, supervisor.logDir)
   const out: Array<ReadonlyArray<string>> = []
   w.panes.forEach((pane, i) => {
-    const p = paneSpec(spec, pane)
-    const tail = [...dirArgs(p), ...envArgs(p.env), ...commandTail(p, supervisor)]
+    const tail = paneTail(spec, pane, supervisor)
     if (i === 0) out.push(first ? ["new-session", "-d", "-s", spec.name, "-n", w.name, ...tail] : ["new-window", "-d", "-t", `=${spec.name}:`, "-n", w.name, ...tail])
     else out.push(["split-window", "-t", wt, ...tail])
     if (i === 0) out.push(["set-option", "-w", "-t", wt, "remain-on-exit", "on"])
-    if (target !== null) out.push(pipePaneCommand(wt, paneLogTarget(target, w.name, i), project!, `${spec.name}.${w.name}.${i}`))
+    out.push(...paneLogCommands(target, wt, spec, w.name, i, project))
   })
   if (w.panes.length > 1) out.push(["select-layout", "-t", wt, w.layout ?? "tiled"])
   else if (w.layout !== null) out.push(["select-layout", "-t", wt, w.layout])
@@ -301,11 +311,10 @@ export const respawnPanesCommands = (
       const w = spec.windows?.find((x) => x.name === window)
       const p = w?.panes[pane]
       if (p === undefined) return []
-      const ps = paneSpec(spec, p)
       const t = `${windowTarget(spec.name, window)}.${index}`
       return [
-        ["respawn-pane", "-k", "-t", t, ...dirArgs(ps), ...envArgs(ps.env), ...commandTail(ps, sup)],
-        ...(target === null ? [] : [pipePaneCommand(t, paneLogTarget(target, window, pane), project, `${spec.name}.${window}.${pane}`)]),
+        ["respawn-pane", "-k", "-t", t, ...paneTail(spec, p, sup)],
+        ...paneLogCommands(target, t, spec, window, pane, project),
         ...[Marks.tmuxRestarts, Marks.tmuxLastExit, Marks.tmuxPid].map((m) => ["set-option", "-p", "-u", "-t", t, m])
       ]
     }),
