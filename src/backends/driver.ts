@@ -19,6 +19,8 @@ import type {
   UnreadableOutput,
   Unsupported
 } from "../errors.js"
+import type { LogLine } from "../logs/format.js"
+import type { HostLogFile } from "../logs/target.js"
 import type { ObservedSession, SessionSpec } from "../model.js"
 import type { DriverName, Place, Scope } from "../place.js"
 import type { Change } from "../spec/diff.js"
@@ -238,4 +240,10 @@ export interface Driver<S extends SessionSpec, O extends ObservedSession> {
    * project's exact marks) removed when no container uses them; the names removed. Never fails.
    */
   releaseVolumes?(place: Place, project: string): Effect.Effect<ReadonlyArray<string>>
+  /**
+   * The log files a session's writer keeps on its host (tmux over SSH), read there in one call:
+   * each file's lines in the order given, the last `lines` of each (null: all); null: none of them
+   * is there. Only drivers whose sessions write logs on a host (tmux) have it.
+   */
+  hostLogs?(host: string, files: ReadonlyArray<HostLogFile>, lines: number | null): Effect.Effect<ReadonlyArray<ReadonlyArray<LogLine>> | null, BackendError>
 }

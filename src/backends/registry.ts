@@ -12,7 +12,9 @@ import type { DriverName, Place } from "../place.js"
 import { driverOf, placeOf, samePlace } from "../place.js"
 import type { Change } from "../spec/diff.js"
 import { Containers } from "./container.js"
-import type { BackendObservation, Capabilities, Driver, Frozen, Launch, LaunchContext, ObserveScope, StopOptions, Usage } from "./driver.js"
+import type { LogLine } from "../logs/format.js"
+import type { HostLogFile } from "../logs/target.js"
+import type { BackendError, BackendObservation, Capabilities, Driver, Frozen, Launch, LaunchContext, ObserveScope, StopOptions, Usage } from "./driver.js"
 import { Swarm } from "./swarm.js"
 import { Tmux } from "./tmux.js"
 
@@ -46,6 +48,12 @@ export interface BackendsService extends Pick<AnyDriver, Routed> {
   readonly releaseNetworks: (places: ReadonlyArray<Place>, project: string) => Effect.Effect<void>
   /** The project's declared volumes at each of these places removed (driver.ts `releaseVolumes`); the names removed. */
   readonly releaseVolumes: (places: ReadonlyArray<Place>, project: string) => Effect.Effect<ReadonlyArray<string>>
+  /** A session's log files on its host (driver.ts `hostLogs`); places whose driver writes none there: null. */
+  readonly hostLogs: (
+    place: Place,
+    files: ReadonlyArray<HostLogFile>,
+    lines: number | null
+  ) => Effect.Effect<ReadonlyArray<ReadonlyArray<LogLine>> | null, BackendError>
 }
 
 export interface Lane {
@@ -120,6 +128,8 @@ export const registryOf = (table: Readonly<Record<DriverName, AnyDriver>>): Back
       (of(o).capabilities.updatesInPlace || (changes !== null && of(o).inPlace?.(changes) === true)),
     releaseNetworks: (places, project) =>
       Effect.forEach(places, (place) => table[driverOf(place)].releaseNetwork?.(place, project) ?? Effect.void, { concurrency: "unbounded", discard: true }),
+    hostLogs: (place, files, lines) =>
+      place.host === undefined ? Effect.succeed(null) : table[driverOf(place)].hostLogs?.(place.host, files, lines) ?? Effect.succeed(null),
     releaseVolumes: (places, project) =>
       Effect.forEach(places, (place) => table[driverOf(place)].releaseVolumes?.(place, project) ?? Effect.succeed([]), { concurrency: "unbounded" }).pipe(
         Effect.map((names) => names.flat())

@@ -30,6 +30,8 @@ import { lookPath } from "../transport/path.js"
 import { LogDirectory } from "../logs/target.js"
 import { probeWith } from "./probe.js"
 import { stampedEntry } from "../spec/thaw.js"
+import type { HostLogFile } from "../logs/target.js"
+import { hostLogsArgv, parseHostLogs } from "./tmux/host-logs.js"
 import { freezeArgs, parseFreeze } from "./tmux/freeze.js"
 import {
   captureArgs,
@@ -662,6 +664,17 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
       })
     })
 
+  /** The session's log files on its host, in one ssh call (./tmux/host-logs.ts). */
+  const hostLogs = (host: string, files: ReadonlyArray<HostLogFile>, lines: number | null) =>
+    sshRun(host, hostLogsArgv(files, lines)).pipe(
+      Effect.provideService(ChildProcessSpawner.ChildProcessSpawner, spawner),
+      Effect.flatMap((r) =>
+        r.exitCode === 0
+          ? Effect.succeed(parseHostLogs(r.stdout, files))
+          : Effect.fail(new CommandFailed({ argv: ["ssh", host, "sh"], exitCode: r.exitCode, stderr: r.stderr }))
+      )
+    )
+
   /**
    * Ours from their stamps; the others with ONE listing per socket (panes, layouts, start commands,
    * directories, and each session's own env keys).
@@ -710,6 +723,7 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
     sendKeys,
     probe,
     usage,
+    hostLogs,
     freeze
   })
 }

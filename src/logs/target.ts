@@ -109,3 +109,24 @@ export const sessionLogFiles = (
     ? [{ label: null, path: file }]
     : spec.windows.flatMap((w) => w.panes.map((_, i) => ({ label: `${w.name}.${i}`, path: paneLogName(file, w.name, i) })))
 }
+
+/** A log file on a host: `arg` is its path there, or `PROJECT/NAME` in the host's default place (NAME without `.log`). */
+export interface HostLogFile {
+  readonly label: string | null
+  readonly arg: string
+}
+
+/**
+ * The log files a tmux session on a host has there (its pane's writer writes them on the host):
+ * its file, or one per pane of a `windows:` session; none without a host or with `log_file: false`.
+ */
+export const hostLogFiles = (
+  spec: Logged & { readonly name: string; readonly host?: string | undefined; readonly backend?: BackendKind; readonly windows?: ReadonlyArray<WindowSpec> | undefined },
+  project: string
+): ReadonlyArray<HostLogFile> => {
+  if (spec.host === undefined || spec.backend === "container" || spec.log_file === false) return []
+  const file = spec.log_file ?? null
+  return spec.windows === undefined
+    ? [{ label: null, arg: file ?? `${project}/${spec.name}` }]
+    : spec.windows.flatMap((w) => w.panes.map((_, i) => ({ label: `${w.name}.${i}`, arg: file === null ? `${project}/${spec.name}.${w.name}.${i}` : paneLogName(file, w.name, i) })))
+}

@@ -30,6 +30,7 @@ import {
 } from "../errors.js"
 import type { BackendKind, ConfiguredSpec, ObservedSession } from "../model.js"
 import { dependenciesOf, isOurs } from "../model.js"
+import type { Place } from "../place.js"
 import { claims, describePlace, placeOf } from "../place.js"
 import type { StepResult } from "../reconcile/execute.js"
 import { defaultSettle, execute } from "../reconcile/execute.js"
@@ -43,8 +44,8 @@ import { EnvDigests } from "../spec/digest-key.js"
 import { followLog, logExists, readLog } from "../logs/files.js"
 import type { LogLine } from "../logs/format.js"
 import { parseLines, renderLine, selectLines } from "../logs/format.js"
-import type { LogFile } from "../logs/target.js"
-import { LogDirectory, sessionLogFiles } from "../logs/target.js"
+import type { HostLogFile, LogFile } from "../logs/target.js"
+import { hostLogFiles, LogDirectory, sessionLogFiles } from "../logs/target.js"
 import type { Located, Selector, ValidEntry } from "./locate.js"
 import { checkName, checkSelector, configEntry, locate, selectorSocket } from "./locate.js"
 import type { SessionStatus } from "./status.js"
@@ -481,6 +482,13 @@ export interface LogsTarget {
   readonly observed: ObservedSession | null
   /** The log files on this machine that exist (none: the backend's own output). */
   readonly files: ReadonlyArray<LogFile>
+  /** A tmux session on a host: its files there, read when `logs` runs (none there: the pane's output). */
+  readonly host?: {
+    readonly place: Place
+    readonly files: ReadonlyArray<HostLogFile>
+    /** Why there is no pane to fall back on (not running), when there is none. */
+    readonly absent: SessionNotRunning | SessionNotFound | null
+  }
 }
 
 /** `NAME:WINDOW.N`: a pane of a `windows:` session. */
@@ -491,15 +499,36 @@ const splitPane = (arg: string): { readonly name: string; readonly pane: { reado
   return m === null ? null : { name: arg.slice(0, colon), pane: { window: m[1]!, index: Number(m[2]) } }
 }
 
+/** What says where a session's log files are: its config spec, or one of ours seen running; null: neither. */
+const logSpecOf = (l: Located, config: LoadedConfig) => {
+  if (l.observed !== null && !isOurs(l.observed, config.project)) return null
+  return l.entry?.spec ?? (l.observed === null ? null : { name: l.name, backend: l.observed.backend, ...(l.observed.host === undefined ? {} : { host: l.observed.host }) })
+}
+
+type PaneRef = { readonly window: string; readonly index: number }
+
+/** The one pane's file (unlabelled) of `NAME:WINDOW.N`, or every file. */
+const paneFiles = <F extends { readonly label: string | null }>(files: ReadonlyArray<F>, pane: PaneRef | null): ReadonlyArray<F> =>
+  pane === null ? files : files.filter((f) => f.label === `${pane.window}.${pane.index}`).map((f) => ({ ...f, label: null }))
+
+/** A tmux session on a host: its log files there (data for one read over ssh when `logs` runs). */
+const hostFilesOf = (l: Located, config: LoadedConfig, pane: PaneRef | null): LogsTarget["host"] => {
+  const spec = logSpecOf(l, config)
+  if (spec === null || spec.host === undefined) return undefined
+  const files = paneFiles(hostLogFiles(spec, config.project), pane)
+  const spec0 = l.entry?.spec
+  const place = spec0 !== undefined ? (spec0.backend === "tmux" ? placeOf(spec0) : null) : l.observed !== null ? placeOf(l.observed) : null
+  return files.length === 0 || place === null ? undefined : { place, files, absent: l.observed === null ? missing(l, config) : null }
+}
+
 /** The log files of a config session or of one of ours, when they are on this machine and exist. */
 const logFilesOf = (
   l: Located,
   config: LoadedConfig,
   dir: string | null,
-  pane: { readonly window: string; readonly index: number } | null
+  pane: PaneRef | null
 ): Effect.Effect<ReadonlyArray<LogFile>, InvalidInput> => {
-  if (l.observed !== null && !isOurs(l.observed, config.project)) return Effect.succeed([])
-  const spec = l.entry?.spec ?? (l.observed === null ? null : { name: l.name, backend: l.observed.backend, ...(l.observed.host === undefined ? {} : { host: l.observed.host }) })
+  const spec = logSpecOf(l, config)
   if (spec === null) return Effect.succeed([])
   const files = sessionLogFiles(spec, config.project, dir)
   if (pane !== null) {
@@ -511,8 +540,7 @@ const logFilesOf = (
       }))
     }
   }
-  const wanted = pane === null ? files : files.filter((f) => f.label === `${pane.window}.${pane.index}`).map((f) => ({ ...f, label: null }))
-  return Effect.succeed(wanted.filter((f) => logExists(f.path)))
+  return Effect.succeed(paneFiles(files, pane).filter((f) => logExists(f.path)))
 }
 
 /**
@@ -525,7 +553,10 @@ export const logsTargets = (names: ReadonlyArray<string>, sel: Selector = {}, op
       const split = splitPane(arg)
       if (split === null) return yield* new InvalidInput({ field: "NAME", reason: `'${arg}': a pane is NAME:WINDOW.N (N from 0, in the order of its panes)` })
       const l = yield* locate(split.name, sel)
-      const files = yield* logFilesOf(l, yield* KstlibConfig, yield* LogDirectory, split.pane)
+      const config = yield* KstlibConfig
+      const files = yield* logFilesOf(l, config, yield* LogDirectory, split.pane)
+      const host = files.length === 0 ? hostFilesOf(l, config, split.pane) : undefined
+      if (host !== undefined) return { name: arg, observed: l.observed, files, host } satisfies LogsTarget
       const observed = files.length === 0 ? yield* requireObserved(l) : l.observed
       if (options.since !== undefined && files.length === 0 && observed?.backend === "tmux") {
         return yield* new InvalidInput({
@@ -547,30 +578,41 @@ const engineLines = (o: ObservedSession | null, options: LogsOptions, lines: num
       return parseLines(text)
     })
 
-const labelled = (f: LogFile) => (l: LogLine): LogLine => (f.label === null ? l : { ...l, text: `${f.label} | ${l.text}` })
+const labelled = (f: { readonly label: string | null }) => (l: LogLine): LogLine => (f.label === null ? l : { ...l, text: `${f.label} | ${l.text}` })
 
-/** Every file's lines, labelled, merged by time (a line without one keeps the time of the line before it). */
-const readFiles = (files: ReadonlyArray<LogFile>) =>
-  Effect.gen(function*() {
-    if (files.length === 1) return (yield* readLog(files[0]!.path)) ?? []
-    const all: Array<{ readonly at: number; readonly line: LogLine }> = []
-    for (const f of files) {
-      let at = 0
-      for (const line of (yield* readLog(f.path)) ?? []) {
-        at = line.time?.getTime() ?? at
-        all.push({ at, line: labelled(f)(line) })
-      }
+/** Files' lines, labelled, merged by time (a line without one keeps the time of the line before it). */
+const mergeFiles = (files: ReadonlyArray<{ readonly label: string | null; readonly lines: ReadonlyArray<LogLine> }>): Array<LogLine> => {
+  if (files.length === 1) return [...files[0]!.lines]
+  const all: Array<{ readonly at: number; readonly line: LogLine }> = []
+  for (const f of files) {
+    let at = 0
+    for (const line of f.lines) {
+      at = line.time?.getTime() ?? at
+      all.push({ at, line: labelled(f)(line) })
     }
-    // stable: one file's lines of one second stay in their order
-    return all.sort((a, b) => a.at - b.at).map((x) => x.line)
-  })
+  }
+  // stable: one file's lines of one second stay in their order
+  return all.sort((a, b) => a.at - b.at).map((x) => x.line)
+}
+
+/** Every file's lines (with its rotated copies), merged by time. */
+const readFiles = (files: ReadonlyArray<LogFile>) =>
+  Effect.forEach(files, (f) => Effect.map(readLog(f.path), (lines) => ({ label: f.label, lines: lines ?? [] }))).pipe(Effect.map(mergeFiles))
 
 export const logsOf = (t: LogsTarget, options: LogsOptions = {}) =>
   Effect.gen(function*() {
     const lines = options.lines ?? 100
+    const render = (all: ReadonlyArray<LogLine>) =>
+      selectLines(all, { lines, since: options.since }).map((l) => renderLine(l, options.timestamps === true)).join("\n")
+    if (t.host !== undefined) {
+      const onHost = yield* (yield* Backends).hostLogs(t.host.place, t.host.files, lines < 0 ? null : lines)
+      if (onHost !== null) return render(mergeFiles(t.host.files.map((f, i) => ({ label: f.label, lines: onHost[i]! }))))
+      // nothing there (log files came after it started, or the host's state directory moved): the pane
+      if (t.observed === null) return yield* Effect.fail(t.host.absent!)
+      return yield* (yield* Backends).logs(t.observed, backendLogOptions(options, lines))
+    }
     if (t.files.length === 0) return yield* (yield* Backends).logs(t.observed!, backendLogOptions(options, lines))
-    const all = [...(yield* readFiles(t.files)), ...(yield* engineLines(t.observed, options, lines))]
-    return selectLines(all, { lines, since: options.since }).map((l) => renderLine(l, options.timestamps === true)).join("\n")
+    return render([...(yield* readFiles(t.files)), ...(yield* engineLines(t.observed, options, lines))])
   })
 
 /** How long a followed tmux session may be absent (a restart's gap) before `logs -f` ends. */
@@ -585,7 +627,9 @@ export const followOf = (t: LogsTarget, options: LogsOptions = {}) =>
   Stream.unwrap(Effect.gen(function*() {
     const backends = yield* Backends
     const lines = options.lines ?? 10
+    // a session on a host is followed in its pane (its files there are read by `logs`)
     const o = t.observed
+    if (o === null && t.host?.absent) return yield* Effect.fail(t.host.absent)
     if (t.files.length === 0) return backends.follow(o!, backendLogOptions(options, lines))
     const render = (l: LogLine) => renderLine(l, options.timestamps === true)
     const head = selectLines(yield* readFiles(t.files), { lines, since: options.since })

@@ -290,6 +290,8 @@ export const memoryBackends = (
             const entry = stampedEntry(o.mark)
             return entry === null ? null : { entry, notes: [] }
           })),
+        // no host here: nothing is written on one
+        hostLogs: () => Effect.succeed(null),
         releaseNetworks: (places, project) => Effect.forEach(places, (place) => event(`release-network ${describePlace(place)} ${project}`), { discard: true }),
         releaseVolumes: (places, project) => Effect.forEach(places, (place) => event(`release-volumes ${describePlace(place)} ${project}`), { discard: true }).pipe(Effect.as([])),
         sendKeys: (o, keys) =>

@@ -6,7 +6,7 @@
  * the local test's.
  */
 import { spawnSync } from "node:child_process"
-import { existsSync, readFileSync } from "node:fs"
+import { existsSync, readdirSync, readFileSync } from "node:fs"
 import type { AddressInfo } from "node:net"
 import { createServer } from "node:net"
 import { userInfo } from "node:os"
@@ -120,6 +120,51 @@ describe.skipIf(!available)("remote hosts over ssh (tmux)", () => {
     expect(sb.tmuxHas(remote)).toBe(false)
     expect(run(["ops", "stop", remote, "-t", "2"]).code).toBe(0)
     expect(sb.tmuxHas(local)).toBe(true)
+  })
+
+  it("a session's log file on the host: logs reads it there, after a crash and a stop (every run), --since and one pane of a windows: session", async () => {
+    const remote = sb.name("rlog")
+    const panes = sb.name("rwin")
+    // each run prints its number of runs so far, then crashes; the pane keeps only the last screen
+    sb.writeConfig({
+      [remote]: { backend: "tmux", host: "edge1", shell: true, restart: "on-failure", restart_delay: 0.2, max_restarts: 2, command: "echo \"line-$$(date +%N)\"; sleep 1; exit 4" },
+      [panes]: { backend: "tmux", host: "edge1", windows: [{ name: "w", panes: [{ command: "echo pane-zero; exec sleep 300", shell: true }, { command: "echo pane-one; exec sleep 300", shell: true }] }] }
+    }, { hosts: { edge1: hostEntry(sshd.port) } })
+    const applied = run(["ops", "apply", "--settle", "0"])
+    expect(applied.code, applied.stdout + applied.stderr).toBe(0)
+    const base = join(sshd.remoteHome, ".local", "state", "kstlib", "logs")
+    const file = () => join(base, readdirSync(base)[0]!, `${remote}.log`)
+    // three runs (max_restarts 2), all in the host's file
+    const three = await eventually(() => {
+      const l = run(["ops", "logs", remote])
+      return l.code === 0 && (l.stdout.match(/\[kstlib\] run \d exited with code 4/gu) ?? []).length === 3 ? l : undefined
+    }, 60, 250)
+    expect(three?.stdout).toBeDefined()
+    expect(existsSync(file())).toBe(true)
+    expect((three!.stdout.match(/^line-\d+$/gmu) ?? []).length).toBe(3)
+    // stopped (the session is gone from the host): its runs are still read there
+    expect(run(["ops", "stop", remote]).code).toBe(0)
+    expect(remoteHas(remote)).toBe(false)
+    const after = run(["ops", "logs", remote, "-n", "2", "--timestamps"])
+    expect(after.code, after.stderr).toBe(0)
+    expect(after.stdout.trimEnd().split("\n")).toHaveLength(2)
+    expect(after.stdout).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z /mu)
+    expect(after.stdout).toContain("[kstlib] run 3 exited with code 4")
+    // --since works on a host's file; a time after every line: nothing
+    expect(run(["ops", "logs", remote, "--since", "1h"]).stdout).toContain("[kstlib] run 1 started")
+    const future = run(["ops", "logs", remote, "--since", new Date(Date.now() + 3_600_000).toISOString()])
+    expect(future.code, future.stderr).toBe(0)
+    expect(future.stdout.trim()).toBe("")
+    // one pane of a windows: session, from its own file on the host
+    const one = await eventually(() => {
+      const l = run(["ops", "logs", `${panes}:w.1`])
+      return l.code === 0 && l.stdout.includes("pane-one") ? l : undefined
+    }, 40, 250)
+    expect(one?.stdout).not.toContain("pane-zero")
+    const both = run(["ops", "logs", panes])
+    expect(both.stdout).toMatch(/^w\.0 \| pane-zero$/mu)
+    expect(both.stdout).toMatch(/^w\.1 \| pane-one$/mu)
+    expect(run(["ops", "down", "--timeout", "1"]).code).toBe(0)
   })
 
   it("a session on a host's own socket that left the config is still found there: apply --prune removes it", () => {
