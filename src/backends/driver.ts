@@ -132,6 +132,10 @@ export interface LogOptions {
   readonly timestamps?: boolean | undefined
 }
 
+export interface AttachOptions {
+  readonly window?: string | undefined
+}
+
 export type BackendError =
   | BackendTimeout
   | CommandFailed
@@ -193,7 +197,8 @@ export interface Driver<S extends SessionSpec, O extends ObservedSession> {
   ): Effect.Effect<string, SessionNotFound | Unsupported | BackendError>
   /** The last `lines` lines, then new lines as they come, until the session ends or the stream is interrupted. */
   follow(o: O, options: LogOptions): Stream.Stream<string, SessionNotFound | Unsupported | BackendError>
-  attach(o: O): Effect.Effect<void, SessionNotFound | SessionAttachFailed | BackendError>
+  /** This terminal on the session (`window`: that window of a tmux session made current; the operations check it is one). */
+  attach(o: O, options?: AttachOptions): Effect.Effect<void, SessionNotFound | SessionAttachFailed | BackendError>
   exec(
     o: O,
     argv: ReadonlyArray<string>,

@@ -25,7 +25,7 @@ import type { Stamp } from "../spec/fingerprint.js"
 import type { BackendTimeout, HostUnreachable } from "../errors.js"
 import { interactive, run } from "../proc.js"
 import type { RunResult } from "../proc.js"
-import type { BackendError, BackendObservation, Driver, Frozen, Launch, LogOptions, ObserveProblem, ObserveScope, StopOptions, StopOutcome, Usage } from "./driver.js"
+import type { AttachOptions, BackendError, BackendObservation, Driver, Frozen, Launch, LogOptions, ObserveProblem, ObserveScope, StopOptions, StopOutcome, Usage } from "./driver.js"
 import { lookPath } from "../transport/path.js"
 import { LogDirectory } from "../logs/target.js"
 import { probeWith } from "./probe.js"
@@ -50,7 +50,8 @@ import {
   sessionTarget,
   socketArgs,
   type Supervisor,
-  unsuperviseCommands
+  unsuperviseCommands,
+  windowTarget
 } from "./tmux/argv.js"
 import {
   isMissingTarget,
@@ -584,15 +585,21 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
     )
   }
 
-  const attach = Effect.fn("Tmux.attach")(function*(o: ObservedTmux) {
+  const attach = Effect.fn("Tmux.attach")(function*(o: ObservedTmux, options: AttachOptions = {}) {
     const sock = normalizeSocket(o.socket_name)
-    const has = yield* tmux(sock, ["has-session", "-t", sessionTarget(o.name)], { host: o.host })
-    if (has.exitCode !== 0) return yield* notFound(o.name)
     const fail = (reason: string) => new SessionAttachFailed({ session: o.name, backend: "tmux", reason })
+    // `=NAME:=WINDOW`: attach-session and switch-client make that window current
+    const session = sessionTarget(o.name)
+    const target = options.window === undefined ? session : windowTarget(o.name, options.window)
+    const has = yield* tmux(sock, ["has-session", "-t", session, ...(target === session ? [] : [";", "has-session", "-t", target])], { host: o.host })
+    if (has.exitCode !== 0) {
+      if (target === session || /can't find session/u.test(has.stderr)) return yield* notFound(o.name)
+      return yield* fail(`no window '${options.window}' in it`)
+    }
     // on a host: `ssh -t HOST tmux attach` (a remote server: never a switch-client here)
     if (o.host !== undefined) {
       if (process.stdin.isTTY !== true) return yield* fail("stdin is not a terminal")
-      const code = yield* sshInteractive(o.host, ["tmux", "-u", ...socketArgs(sock, false), "attach-session", "-t", sessionTarget(o.name)]).pipe(
+      const code = yield* sshInteractive(o.host, ["tmux", "-u", ...socketArgs(sock, false), "attach-session", "-t", target]).pipe(
         Effect.provideService(ChildProcessSpawner.ChildProcessSpawner, spawner)
       )
       if (code !== 0) return yield* fail(`ssh ${o.host} tmux attach-session exited with ${code}`)
@@ -606,13 +613,13 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
           `already inside another tmux server (${current}); a client cannot switch to a session on socket ${sock ?? "default"}. Detach first, or run with TMUX unset to nest`
         )
       }
-      const sw = yield* tmux(sock, ["switch-client", "-t", sessionTarget(o.name)])
+      const sw = yield* tmux(sock, ["switch-client", "-t", target])
       if (sw.exitCode !== 0) return yield* fail(sw.stderr.trim() || `tmux switch-client exited with ${sw.exitCode}`)
       return
     }
     if (process.stdin.isTTY !== true) return yield* fail("stdin is not a terminal")
     const binary = yield* TmuxBinary
-    const code = yield* interactive(binary, [...socketArgs(sock, false), "attach-session", "-t", sessionTarget(o.name)]).pipe(
+    const code = yield* interactive(binary, [...socketArgs(sock, false), "attach-session", "-t", target]).pipe(
       Effect.provideService(ChildProcessSpawner.ChildProcessSpawner, spawner),
       Effect.mapError(() => new TmuxNotFound({ binary }))
     )

@@ -159,8 +159,11 @@ const restart = Command.make("restart", { name, backend, socket, host, timeout, 
 
 const attach = Command.make("attach", { name, backend, socket, host }, (f) =>
   withApp(Ops.attach(f.name, sel(f.backend, f.socket, f.host)), { tolerant: true })).pipe(
-  Command.withDescription("Attach your terminal to a session. Detach: tmux Ctrl-b d; containers Ctrl-p Ctrl-q."),
-  Command.withExamples([{ command: "kstlib ops attach clock", description: "Watch the clock; Ctrl-b d to detach" }])
+  Command.withDescription("Attach your terminal to a session (NAME:WINDOW: that window of a windows: session made current; else its current one, the focused one at first). Detach: tmux Ctrl-b d; containers Ctrl-p Ctrl-q."),
+  Command.withExamples([
+    { command: "kstlib ops attach clock", description: "Watch the clock; Ctrl-b d to detach" },
+    { command: "kstlib ops attach dev:logs", description: "The 'logs' window of the dev session" }
+  ])
 )
 
 const status = Command.make("status", { name, backend, socket, host, json, quiet }, (f) =>

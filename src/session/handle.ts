@@ -79,8 +79,8 @@ export interface SessionHandle<R = never> {
   readonly sendKeys: (keys: string, options?: { readonly enter?: boolean }) => Effect.Effect<void, SendKeysError, R>
   /** Its `ready:` probe, one attempt; null when it has none. */
   readonly probe: () => Effect.Effect<ProbeResult | null, ProbeError, R>
-  /** Attaches this terminal (tmux attach, engine attach). */
-  readonly attach: () => Effect.Effect<void, AttachError, R>
+  /** Attaches this terminal (tmux attach, engine attach); `window`: that window of a `windows:` session. */
+  readonly attach: (options?: { readonly window?: string }) => Effect.Effect<void, AttachError, R>
   readonly exists: () => Effect.Effect<boolean, LocateError, R>
   readonly isRunning: () => Effect.Effect<boolean, LocateError, R>
 }
@@ -122,7 +122,7 @@ export const makeHandle = <R>(name: string, selector: Selector, provide: Provide
     exec: (argv, options = {}) => provide.effect(Ops.exec(name, argv, selector, options)),
     sendKeys: (keys, options = {}) => provide.effect(Ops.sendKeys(name, keys, selector, options)),
     probe: () => provide.effect(Ops.probe(name, selector)),
-    attach: () => provide.effect(Ops.attach(name, selector)),
+    attach: (options = {}) => provide.effect(Ops.attach(options.window === undefined ? name : `${name}:${options.window}`, selector)),
     exists: () => provide.effect(Ops.exists(name, selector)),
     isRunning: () => provide.effect(Ops.isRunning(name, selector))
   }

@@ -663,13 +663,35 @@ export const logs = (name: string, sel: Selector = {}, options: LogsOptions = {}
 export const follow = (name: string, sel: Selector = {}, options: LogsOptions = {}) =>
   Stream.unwrap(Effect.map(logsTargets([name], sel, options), ([t]) => followOf(t!, options)))
 
-export const attach = (name: string, sel: Selector = {}) =>
+/**
+ * `attach NAME`, or `NAME:WINDOW`: that window of a tmux session made current (a config session's
+ * window names are checked first; any other's by tmux).
+ */
+export const attach = (arg: string, sel: Selector = {}) =>
   Effect.gen(function*() {
-    const o = yield* requireObserved(yield* locate(name, sel))
+    const colon = arg.indexOf(":")
+    const name = colon === -1 ? arg : arg.slice(0, colon)
+    const window = colon === -1 ? undefined : arg.slice(colon + 1)
+    if (window === "") return yield* new InvalidInput({ field: "NAME", reason: `'${arg}': a window is NAME:WINDOW (its name)` })
+    const l = yield* locate(name, sel)
+    const spec = l.entry?.spec
+    if (window !== undefined && spec !== undefined) {
+      const names = spec.backend === "tmux" ? (spec.windows ?? []).map((w) => w.name) : []
+      if (!names.includes(window)) {
+        return yield* new InvalidInput({
+          field: "NAME",
+          reason: names.length === 0 ? `'${name}' has no windows: name the session alone` : `'${name}' has no window '${window}' (its windows: ${names.join(", ")})`
+        })
+      }
+    }
+    const o = yield* requireObserved(l)
+    if (window !== undefined && o.backend !== "tmux") {
+      return yield* new InvalidInput({ field: "NAME", reason: `'${name}' is a container: it has no windows, name it alone` })
+    }
     if (o.state !== "running") {
       return yield* new SessionAttachFailed({ session: name, backend: o.backend, reason: `session is ${o.state}` })
     }
-    return yield* (yield* Backends).attach(o)
+    return yield* (yield* Backends).attach(o, { window })
   })
 
 /**

@@ -10,7 +10,7 @@ import { join } from "node:path"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import type { RuntimeName } from "../../src/model.js"
 import { requireEngines, TEST_IMAGE } from "../support/engines.js"
-import { eventually, Sandbox } from "./harness.js"
+import { BIN, eventually, Sandbox } from "./harness.js"
 
 const FIXTURES = join(import.meta.dirname, "../fixtures/import")
 
@@ -142,6 +142,32 @@ describe("windows and panes", () => {
     expect(v2.stderr).toContain("a session with windows has no command of its own")
     expect(v2.stderr).toContain("window 'a' is defined twice")
     expect(v2.stderr).toMatch(/windows\[1\]\.command: .*shell/u)
+  })
+})
+
+describe("windows and panes: attach", () => {
+  it("attach NAME lands on the focused window, NAME:WINDOW on that window (a real terminal); a wrong window is a usage error", async () => {
+    const s = sb.name("att")
+    sb.writeConfig({ [s]: { backend: "tmux", windows: [{ name: "main", command: "sleep 300", focus: true }, { name: "logs", command: "sleep 301" }] } })
+    ok(["ops", "apply"])
+    // a terminal of its own: a pane of another tmux server, TMUX unset there so the client nests
+    const view = `ka${sb.id}`
+    const clients = () => sb.tmux(["list-clients", "-F", "#{client_session}:#{window_name}"]).stdout.trim()
+    const attachIn = (arg: string) =>
+      sb.tmux(["-L", view, "new-session", "-d", "-x", "100", "-y", "24", "-s", arg.replace(/\W/gu, ""), `env -u TMUX '${process.execPath}' '${BIN}' ops attach ${arg} --config '${sb.configPath}'`]).code
+    try {
+      expect(attachIn(s)).toBe(0)
+      expect(await eventually(() => (clients() === `${s}:main` ? true : undefined), 50, 200), clients()).toBe(true)
+      sb.tmux(["detach-client", "-s", `=${s}`])
+      expect(await eventually(() => (clients() === "" ? true : undefined), 50, 200), clients()).toBe(true)
+      expect(attachIn(`${s}:logs`)).toBe(0)
+      expect(await eventually(() => (clients() === `${s}:logs` ? true : undefined), 50, 200), clients()).toBe(true)
+    } finally {
+      sb.tmux(["-L", view, "kill-server"])
+    }
+    const wrong = sb.kstlib(["ops", "attach", `${s}:nope`])
+    expect(wrong.code).toBe(2)
+    expect(wrong.stderr).toContain(`'${s}' has no window 'nope' (its windows: main, logs)`)
   })
 })
 
