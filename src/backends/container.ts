@@ -27,6 +27,7 @@ import { interactive, run, streamLines } from "../proc.js"
 import { withEnvFile } from "./container/envfile.js"
 import type { BackendObservation, Driver, Frozen, Launch, LogOptions, ObserveScope, StopOutcome, Usage } from "./driver.js"
 import type { EngineStats } from "./container/stats.js"
+import { PullProgress } from "./container/pull-progress.js"
 import { podmanRemote, podmanRemoteFailure } from "../transport/podman-remote.js"
 import { dockerEnv, dockerSshFailure, SshHosts } from "../transport/ssh.js"
 import {
@@ -67,7 +68,7 @@ import {
 } from "./container/argv.js"
 import { frozenContainer } from "./container/freeze.js"
 import { entryOfFingerprint } from "../spec/thaw.js"
-import { engineMessage, isNoSuchContainer, jsonValues, parseInspect, parsePs, parseRestartInfo, type RestartInfo } from "./container/parse.js"
+import { engineMessage, isNoSuchContainer, jsonValues, parseInspect, parsePs, parseRestartInfo, pullFailure, type RestartInfo } from "./container/parse.js"
 import { lookPath } from "../transport/path.js"
 import { bindSources, parseSocketAnswer, socketMountRefusal, socketQueryArgs, socketsToRefuse } from "./container/sockets.js"
 import { probeWith } from "./probe.js"
@@ -503,8 +504,16 @@ const make = Effect.gen(function*() {
     spec.pull === "never" ? Effect.void : networkLock(`image\u0000${spec.runtime}\u0000${spec.host ?? ""}\u0000${spec.image}`).withPermits(1)(Effect.gen(function*() {
       const present = spec.pull === "always" ? false : (yield* exec(spec.runtime, imageInspectArgs(spec.image), {}, spec.host)).exitCode === 0
       if (!pullsFirst(spec, present)) return null
-      const r = yield* exec(spec.runtime, pullArgs(spec.image), { minTimeout: PULL_TIMEOUT_SECONDS }, spec.host)
-      return r.exitCode === 0 ? null : engineMessage(r.stderr) || `${spec.runtime} pull exited with ${r.exitCode}`
+      const reporter = yield* PullProgress
+      const event = { session: spec.name, image: spec.image, registry: registryOf(spec.image) }
+      reporter?.began(event)
+      const r = yield* exec(spec.runtime, pullArgs(spec.image, reporter === null), {
+        minTimeout: PULL_TIMEOUT_SECONDS,
+        ...(reporter === null ? {} : { onLine: (line: string) => reporter.line(event, line) })
+      }, spec.host).pipe(Effect.tapError((e) => Effect.sync(() => reporter?.ended(event, e.message))))
+      const why = r.exitCode === 0 ? null : pullFailure(r.stderr) || `${spec.runtime} pull exited with ${r.exitCode}`
+      reporter?.ended(event, why)
+      return why
     })).pipe(
       Effect.mapError((e) => e.message),
       Effect.flatMap((why) => (why === null ? Effect.succeed(null) : Effect.fail(why))),
