@@ -1,13 +1,18 @@
 /**
  * What depends on a terminal, through the built binary on a real pseudo-terminal (util-linux
  * `script`) and on plain pipes: the live progress line of apply, Ctrl-C during a long step (once:
- * wait; twice: exit 130), and colours of `ops list` / `ops plan` (--color, FORCE_COLOR, NO_COLOR).
+ * wait; twice: exit 130), image pulls from a real registry on 127.0.0.1 (progress and a line per
+ * image on a terminal, quiet `pull -q` on pipes), and colours of `ops list` / `ops plan` (--color,
+ * FORCE_COLOR, NO_COLOR).
  */
 import { spawnSync } from "node:child_process"
 import { existsSync, readFileSync } from "node:fs"
 import { join } from "node:path"
-import { afterEach, beforeEach, describe, expect, it } from "vitest"
-import { BIN, eventually, Sandbox, stackLines, tmuxEntry } from "./harness.js"
+import { afterAll, beforeAll, afterEach, beforeEach, describe, expect, it } from "vitest"
+import type { RuntimeName } from "../../src/model.js"
+import { availableEngines } from "../support/engines.js"
+import { hasRegistry, type LocalRegistry, startRegistry } from "../support/registry.js"
+import { BIN, containerEntry, eventually, Sandbox, stackLines, TEST_IMAGE, tmuxEntry } from "./harness.js"
 
 const ANSI = /\u001b\[[0-9;]*m/u
 /** Any carriage return or escape: what a pipe must never get from the progress line. */
@@ -114,6 +119,66 @@ describe("apply's progress", () => {
     expect(r.stderr).toContain(`Quit: left in an unknown state: ${name}.`)
     expect(stackLines(r.stderr)).toEqual([])
   })
+})
+
+/** The engines to pull with: only where a registry can be started (the pull integration test says when not). */
+const pullEngines: Array<RuntimeName> = hasRegistry ? availableEngines() : []
+
+describe.skipIf(pullEngines.length === 0)("pulls' progress", () => {
+  let registry: LocalRegistry | undefined
+  beforeAll(async () => {
+    registry = await startRegistry()
+  }, 30_000)
+  afterAll(() => registry?.stop())
+
+  /** The test image pushed to the registry as `tag` and removed from the engine: the next apply pulls it. */
+  const pushed = (rt: RuntimeName, tag: string) => {
+    const image = `${registry!.address}/${sb.name(rt)}:${tag}`
+    expect(sb.rt(rt, ["tag", TEST_IMAGE, image]).code).toBe(0)
+    const push = sb.rt(rt, rt === "podman" ? ["push", "--tls-verify=false", image] : ["push", image])
+    expect(push.code, push.stderr).toBe(0)
+    expect(sb.rt(rt, ["rmi", image]).code).toBe(0)
+    return image
+  }
+
+  const rmForce = (rt: RuntimeName, name: string) => sb.rt(rt, ["rm", "-f", ...(rt === "podman" ? ["-t", "0"] : []), name])
+
+  it.each(pullEngines)("%s: on a terminal the pull shows the engine's progress and leaves a line per image; on pipes it is quiet; a failure names image and registry", (rt) => {
+    const env = { CONTAINERS_REGISTRIES_CONF: registry!.registriesConf }
+    const name = sb.name("pulled")
+    const image = pushed(rt, "1")
+    try {
+      sb.writeConfig({ [name]: containerEntry(rt, "sleep 300", { image, network_mode: "none" }) })
+      const tty = onPty(["--log-level", "debug", "ops", "apply"], env)
+      expect(tty.code, tty.tty).toBe(0)
+      expect(tty.tty).toContain(`pulled ${image} from ${registry!.address} (`)
+      // the engine's own progress was asked for (no -q): its lines feed the live line
+      expect(tty.tty).toMatch(new RegExp(`${rt} pull -- ${image.replace(/[.]/gu, "\\.")}`, "u"))
+      expect(sb.containerState(rt, name)).toBe("running")
+
+      // on pipes: quiet, no line of its own
+      expect(rmForce(rt, name).code).toBe(0)
+      expect(sb.rt(rt, ["rmi", image]).code).toBe(0)
+      const piped = onPipes(["--log-level", "debug", "ops", "apply"], env)
+      expect(piped.code, piped.stderr).toBe(0)
+      expect(piped.stderr).toContain(`${rt} pull -q -- ${image}`)
+      expect(piped.stdout + piped.stderr).not.toContain(`pulled ${image}`)
+      expect(piped.stdout).not.toMatch(CONTROL)
+
+      // a tag the registry lacks: the step fails with the engine's words, image and registry named
+      const absent = `${registry!.address}/${sb.name(rt)}:absent`
+      const other = sb.name("absent")
+      sb.writeConfig({ [name]: containerEntry(rt, "sleep 300", { image, network_mode: "none" }), [other]: containerEntry(rt, "sleep 300", { image: absent, network_mode: "none" }) })
+      const failed = onPty(["ops", "apply"], env)
+      expect(failed.code, failed.tty).toBe(1)
+      expect(failed.tty).toContain(`pull of ${absent} from ${registry!.address} failed (`)
+      expect(failed.tty).toMatch(new RegExp(`pulling image ${absent.replace(/[.]/gu, "\\.")} from ${registry!.address.replace(/[.]/gu, "\\.")} failed: .*(manifest unknown|not found)`, "u"))
+      expect(sb.containerId(rt, other)).toBeNull()
+    } finally {
+      rmForce(rt, name)
+      sb.rt(rt, ["rmi", image])
+    }
+  }, 180_000)
 })
 
 describe("colours of ops list and ops plan", () => {
