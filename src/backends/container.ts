@@ -19,7 +19,6 @@ import {
   Unsupported
 } from "../errors.js"
 import type { ContainerSpec, HostSpec, ObservedContainer, RuntimeName } from "../model.js"
-import { Marks } from "../model.js"
 import { declaredNetwork, declaredVolume } from "../place.js"
 import type { BackendTimeout } from "../errors.js"
 import type { RunOptions, RunResult, SpawnFailed } from "../proc.js"
@@ -67,6 +66,7 @@ import {
   stopArgs
 } from "./container/argv.js"
 import { frozenContainer } from "./container/freeze.js"
+import { lookOrCreate } from "./container/owned.js"
 import { entryOfFingerprint } from "../spec/thaw.js"
 import { engineMessage, isNoSuchContainer, jsonValues, parseInspect, parsePs, parseRestartInfo, pullFailure, type RestartInfo } from "./container/parse.js"
 import { lookPath } from "../transport/path.js"
@@ -383,15 +383,14 @@ const make = Effect.gen(function*() {
     name: string,
     create: ReadonlyArray<string>
   ): Effect.Effect<string | null, CommandFailed | BackendTimeout | HostUnreachable | EngineUnavailable> =>
-    networkLock(`${kind}\u0000${runtime}\u0000${host ?? ""}\u0000${name}`).withPermits(1)(Effect.gen(function*() {
-      const foreign = `${kind} ${name} exists and is not this project's (it lacks the labels ${Marks.labelManaged}=${Marks.managedValue.container} and ${Marks.labelProject}=${project}): it was left untouched and no container was created on it`
-      const seen = yield* inspectObject(kind, runtime, name, host)
-      if (seen !== null) return isProjectNetwork(seen, project) ? null : foreign
-      const created = yield* exec(runtime, create, {}, host)
-      if (created.exitCode === 0) return null
-      const again = yield* inspectObject(kind, runtime, name, host)
-      if (again !== null) return isProjectNetwork(again, project) ? null : foreign
-      return `creating ${kind} ${name}: ${engineMessage(created.stderr) || `${runtime} ${kind} create exited with ${created.exitCode}`}`
+    networkLock(`${kind}\u0000${runtime}\u0000${host ?? ""}\u0000${name}`).withPermits(1)(lookOrCreate({
+      kind,
+      name,
+      project,
+      inspect: inspectObject(kind, runtime, name, host),
+      create: exec(runtime, create, {}, host),
+      command: `${runtime} ${kind} create`,
+      launches: "container"
     }))
   const ensureNetwork = (runtime: RuntimeName, project: string, host?: string) =>
     ensureObject("network", runtime, project, host, projectNetwork(project), networkCreateArgs(project))
