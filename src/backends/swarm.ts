@@ -5,8 +5,9 @@
  *
  * observe: ONE `service ls`, ONE `service inspect` of every service listed (labels are not in
  * `ls`), and, only when some service runs no task while it wants some, ONE `service ps` of those.
- * launch: `service create` (or, for a drifted service of ours whose changes `service update` can
- * make, an update in place; else `service rm` then create). stop: scale to 0 (the service stays);
+ * launch: `service create` on the project's overlay network (place.ts `swarmNetwork`: looked up or
+ * created first, refused when not the project's) (or, for a drifted service of ours whose changes
+ * `service update` can make, an update in place; else `service rm` then create). stop: scale to 0 (the service stays);
  * remove/prune: `service rm`.
  */
 import { entryOfFingerprint } from "../spec/thaw.js"
@@ -58,7 +59,6 @@ const stopFailed = (session: string, reason: string) => new SessionStopFailed({ 
 /** How long a launch waits for the service's tasks to run (or fail) before leaving it to the post-launch check. */
 const CONVERGE_POLLS = 120
 const POLL = "250 millis"
-
 
 const make = Effect.gen(function*() {
   const spawner = yield* ChildProcessSpawner.ChildProcessSpawner
