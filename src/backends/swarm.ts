@@ -6,9 +6,9 @@
  * observe: ONE `service ls`, ONE `service inspect` of every service listed (labels are not in
  * `ls`), and, only when some service runs no task while it wants some, ONE `service ps` of those.
  * launch: `service create` on the project's overlay network (place.ts `swarmNetwork`: looked up or
- * created first, refused when not the project's) (or, for a drifted service of ours whose changes
- * `service update` can make, an update in place; else `service rm` then create). stop: scale to 0 (the service stays);
- * remove/prune: `service rm`.
+ * created first, refused when not the project's), or, for a drifted service of ours whose changes
+ * `service update` can make, an update in place; else `service rm` then create. stop: scale to 0
+ * (the service stays); remove/prune: `service rm` (and the overlay, when that left it empty).
  */
 import { entryOfFingerprint } from "../spec/thaw.js"
 import { Context, Effect, Layer, Schedule, Semaphore, Stream } from "effect"

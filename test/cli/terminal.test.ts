@@ -5,8 +5,9 @@
  * image on a terminal, quiet `pull -q` on pipes), and colours of `ops list` / `ops plan` (--color,
  * FORCE_COLOR, NO_COLOR).
  */
-import { spawnSync } from "node:child_process"
-import { existsSync, readFileSync } from "node:fs"
+import { spawn, spawnSync } from "node:child_process"
+import { randomBytes } from "node:crypto"
+import { existsSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { afterAll, beforeAll, afterEach, beforeEach, describe, expect, it } from "vitest"
 import type { RuntimeName } from "../../src/model.js"
@@ -131,10 +132,20 @@ describe.skipIf(pullEngines.length === 0)("pulls' progress", () => {
   }, 30_000)
   afterAll(() => registry?.stop())
 
-  /** The test image pushed to the registry as `tag` and removed from the engine: the next apply pulls it. */
-  const pushed = (rt: RuntimeName, tag: string) => {
+  /**
+   * The test image pushed to the registry as `tag` and removed from the engine: the next apply pulls
+   * it. `fresh`: with a layer of its own on top (built offline), so the pull downloads a layer the
+   * engine lacks, not only the manifest.
+   */
+  const pushed = (rt: RuntimeName, tag: string, fresh = false) => {
     const image = `${registry!.address}/${sb.name(rt)}:${tag}`
-    expect(sb.rt(rt, ["tag", TEST_IMAGE, image]).code).toBe(0)
+    if (fresh) {
+      const context = sb.subdir(`layer-${rt}`)
+      writeFileSync(join(context, "Dockerfile"), `FROM ${TEST_IMAGE}\nCOPY r /r\n`)
+      writeFileSync(join(context, "r"), randomBytes(256 * 1024))
+      const built = sb.rt(rt, ["build", "-t", image, context])
+      expect(built.code, built.stderr).toBe(0)
+    } else expect(sb.rt(rt, ["tag", TEST_IMAGE, image]).code).toBe(0)
     const push = sb.rt(rt, rt === "podman" ? ["push", "--tls-verify=false", image] : ["push", image])
     expect(push.code, push.stderr).toBe(0)
     expect(sb.rt(rt, ["rmi", image]).code).toBe(0)
@@ -177,6 +188,44 @@ describe.skipIf(pullEngines.length === 0)("pulls' progress", () => {
     } finally {
       rmForce(rt, name)
       sb.rt(rt, ["rmi", image])
+    }
+  }, 180_000)
+
+  /**
+   * A registry that answers slowly: a TCP proxy (its own process: the test's event loop is blocked
+   * while the CLI runs) passing the registry's replies on 1.2 s late, so a pull takes seconds.
+   */
+  const SLOW_PROXY = `const net = require("node:net")
+const [target, delay] = process.argv.slice(2).map(Number)
+const server = net.createServer((c) => {
+  const u = net.connect(target, "127.0.0.1")
+  const end = () => { c.destroy(); u.destroy() }
+  c.on("data", (d) => u.write(d))
+  u.on("data", (d) => setTimeout(() => c.write(d), delay))
+  u.on("end", () => setTimeout(() => c.end(), delay))
+  c.on("error", end); u.on("error", end); c.on("close", () => u.destroy())
+})
+server.listen(0, "127.0.0.1", () => console.log(server.address().port))
+`
+
+  it.each(pullEngines)("%s: a slow pull is on the live line with the engine's last line while it runs", async (rt) => {
+    const proxy = spawn(process.execPath, [sb.file("slow-proxy.cjs", SLOW_PROXY), registry!.address.split(":")[1]!, "1200"], { stdio: ["ignore", "pipe", "ignore"] })
+    const name = sb.name("slow")
+    let image = ""
+    try {
+      const port = await new Promise<string>((resolve) => proxy.stdout.once("data", (d: Buffer) => resolve(d.toString().trim())))
+      const via = `127.0.0.1:${port}`
+      image = pushed(rt, "slow", true).replace(registry!.address, via)
+      const conf = sb.file("registries.conf", `[[registry]]\nlocation = "${via}"\ninsecure = true\n`)
+      sb.writeConfig({ [name]: containerEntry(rt, "sleep 300", { image, network_mode: "none" }) })
+      const tty = onPty(["ops", "apply"], { CONTAINERS_REGISTRIES_CONF: conf })
+      expect(tty.code, tty.tty).toBe(0)
+      expect(tty.tty).toMatch(new RegExp(`… .*pull ${image.replace(/[.]/gu, "\\.")} [1-9][0-9]*s: \\S`, "u"))
+      expect(tty.tty).toContain(`pulled ${image} from ${via} (`)
+    } finally {
+      proxy.kill()
+      rmForce(rt, name)
+      if (image !== "") sb.rt(rt, ["rmi", image])
     }
   }, 180_000)
 })
