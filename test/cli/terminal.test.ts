@@ -13,6 +13,7 @@ import { afterAll, beforeAll, afterEach, beforeEach, describe, expect, it } from
 import type { RuntimeName } from "../../src/model.js"
 import { availableEngines } from "../support/engines.js"
 import { hasRegistry, type LocalRegistry, startRegistry } from "../support/registry.js"
+import { recordSkip } from "../support/skips.js"
 import { BIN, containerEntry, eventually, Sandbox, stackLines, TEST_IMAGE, tmuxEntry } from "./harness.js"
 
 const ANSI = /\u001b\[[0-9;]*m/u
@@ -122,8 +123,9 @@ describe("apply's progress", () => {
   })
 })
 
-/** The engines to pull with: only where a registry can be started (the pull integration test says when not). */
+/** The engines to pull with: only where a registry can be started. */
 const pullEngines: Array<RuntimeName> = hasRegistry ? availableEngines() : []
+if (!hasRegistry) recordSkip("test/cli/terminal.test.ts", "pull progress needs /usr/bin/docker-registry (bash .ci/engines.sh installs it)")
 
 describe.skipIf(pullEngines.length === 0)("pulls' progress", () => {
   let registry: LocalRegistry | undefined
