@@ -100,6 +100,18 @@ export const driverOf = (x: Place | SessionSpec | ObservedSession): DriverName =
 export const projectNetwork = (project: string): string => `kstlib-${project}`
 
 /**
+ * The overlay network a project's swarm services join (`runtime: swarm`), where they reach each other
+ * by service (session) name: `kstlib-<project>--swarm`. Not `kstlib-<project>`: on a Docker engine
+ * that is also the swarm, that name is the project's bridge for its containers. Swarm names must be
+ * DNS name components (no `.`, at most 63 characters), so the suffix cannot be one no project name
+ * has: a project named `<p>--swarm` would meet it, and its labels (the other project's) refuse it.
+ */
+export const swarmNetwork = (project: string): string => `kstlib-${project}--swarm`
+
+/** The longest name swarm takes for a network (a DNS name component). */
+export const MAX_SWARM_NETWORK_NAME = 63
+
+/**
  * An `ops.networks` entry's engine name: `kstlib-<project>.<name>` (a project name has no `.`, so it
  * never meets another project's network). Created and removed like the project network.
  */

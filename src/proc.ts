@@ -62,6 +62,11 @@ export interface RunOptions {
   readonly merged?: boolean
   /** At least this many seconds, whatever CallTimeout says (a graceful `stop -t 30` needs 30 s). */
   readonly minTimeout?: number
+  /**
+   * Each line of output (stdout and stderr, `\r` ending a line too) as it arrives, while the whole is
+   * still captured: a pull's progress on a terminal. Not with `merged`.
+   */
+  readonly onLine?: (line: string) => void
 }
 
 /**
@@ -80,6 +85,26 @@ const tailText = <E, R>(bytes: Stream.Stream<Uint8Array, E, R>) =>
     while (acc.size - acc.chunks[0]!.length >= MAX_OUTPUT_BYTES) acc.size -= acc.chunks.shift()!.length
     return acc
   }).pipe(Effect.map(({ chunks }) => Buffer.concat(chunks).subarray(-MAX_OUTPUT_BYTES).toString("utf8")))
+
+/** The bytes of a stream passed on unchanged, each whole line of them handed to `onLine` on the way (a last partial line too, at its end). */
+const tapLines = <E, R>(bytes: Stream.Stream<Uint8Array, E, R>, onLine: ((line: string) => void) | undefined): Stream.Stream<Uint8Array, E, R> => {
+  if (onLine === undefined) return bytes
+  const decoder = new TextDecoder()
+  let pending = ""
+  const feed = (text: string) => {
+    const parts = (pending + text).split(/\r\n|\r|\n/u)
+    pending = parts.pop()!
+    for (const line of parts) if (line.trim() !== "") onLine(line)
+  }
+  return bytes.pipe(
+    Stream.tap((chunk) => Effect.sync(() => feed(decoder.decode(chunk, { stream: true })))),
+    Stream.onEnd(Effect.sync(() => {
+      feed(decoder.decode())
+      if (pending.trim() !== "") onLine(pending)
+      pending = ""
+    }))
+  )
+}
 
 const toSpawnFailed = (command: string) => (e: PlatformError) =>
   new SpawnFailed({ command, notFound: e.reason._tag === "NotFound", reason: e.message })
@@ -159,8 +184,8 @@ export const run = (
           return { stdout: output, stderr: "", exitCode: Number(exitCode) } satisfies RunResult
         }
         const [stdout, stderr, exitCode] = yield* Effect.all([
-          tailText(handle.stdout),
-          tailText(handle.stderr),
+          tailText(tapLines(handle.stdout, options.onLine)),
+          tailText(tapLines(handle.stderr, options.onLine)),
           handle.exitCode
         ], { concurrency: "unbounded" })
         return { stdout, stderr, exitCode: Number(exitCode) } satisfies RunResult

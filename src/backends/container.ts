@@ -19,7 +19,6 @@ import {
   Unsupported
 } from "../errors.js"
 import type { ContainerSpec, HostSpec, ObservedContainer, RuntimeName } from "../model.js"
-import { Marks } from "../model.js"
 import { declaredNetwork, declaredVolume } from "../place.js"
 import type { BackendTimeout } from "../errors.js"
 import type { RunOptions, RunResult, SpawnFailed } from "../proc.js"
@@ -27,6 +26,7 @@ import { interactive, run, streamLines } from "../proc.js"
 import { withEnvFile } from "./container/envfile.js"
 import type { BackendObservation, Driver, Frozen, Launch, LogOptions, ObserveScope, StopOutcome, Usage } from "./driver.js"
 import type { EngineStats } from "./container/stats.js"
+import { PullProgress } from "./container/pull-progress.js"
 import { podmanRemote, podmanRemoteFailure } from "../transport/podman-remote.js"
 import { dockerEnv, dockerSshFailure, SshHosts } from "../transport/ssh.js"
 import {
@@ -66,8 +66,9 @@ import {
   stopArgs
 } from "./container/argv.js"
 import { frozenContainer } from "./container/freeze.js"
+import { lookOrCreate } from "./container/owned.js"
 import { stampedEntry } from "../spec/thaw.js"
-import { engineMessage, isNoSuchContainer, jsonValues, parseInspect, parsePs, parseRestartInfo, type RestartInfo } from "./container/parse.js"
+import { engineMessage, isNoSuchContainer, jsonValues, parseInspect, parsePs, parseRestartInfo, pullFailure, type RestartInfo } from "./container/parse.js"
 import { lookPath } from "../transport/path.js"
 import { bindSources, parseSocketAnswer, socketMountRefusal, socketQueryArgs, socketsToRefuse } from "./container/sockets.js"
 import { probeWith } from "./probe.js"
@@ -382,15 +383,14 @@ const make = Effect.gen(function*() {
     name: string,
     create: ReadonlyArray<string>
   ): Effect.Effect<string | null, CommandFailed | BackendTimeout | HostUnreachable | EngineUnavailable> =>
-    networkLock(`${kind}\u0000${runtime}\u0000${host ?? ""}\u0000${name}`).withPermits(1)(Effect.gen(function*() {
-      const foreign = `${kind} ${name} exists and is not this project's (it lacks the labels ${Marks.labelManaged}=${Marks.managedValue.container} and ${Marks.labelProject}=${project}): it was left untouched and no container was created on it`
-      const seen = yield* inspectObject(kind, runtime, name, host)
-      if (seen !== null) return isProjectNetwork(seen, project) ? null : foreign
-      const created = yield* exec(runtime, create, {}, host)
-      if (created.exitCode === 0) return null
-      const again = yield* inspectObject(kind, runtime, name, host)
-      if (again !== null) return isProjectNetwork(again, project) ? null : foreign
-      return `creating ${kind} ${name}: ${engineMessage(created.stderr) || `${runtime} ${kind} create exited with ${created.exitCode}`}`
+    networkLock(`${kind}\u0000${runtime}\u0000${host ?? ""}\u0000${name}`).withPermits(1)(lookOrCreate({
+      kind,
+      name,
+      project,
+      inspect: inspectObject(kind, runtime, name, host),
+      create: exec(runtime, create, {}, host),
+      command: `${runtime} ${kind} create`,
+      launches: "container"
     }))
   const ensureNetwork = (runtime: RuntimeName, project: string, host?: string) =>
     ensureObject("network", runtime, project, host, projectNetwork(project), networkCreateArgs(project))
@@ -503,8 +503,16 @@ const make = Effect.gen(function*() {
     spec.pull === "never" ? Effect.void : networkLock(`image\u0000${spec.runtime}\u0000${spec.host ?? ""}\u0000${spec.image}`).withPermits(1)(Effect.gen(function*() {
       const present = spec.pull === "always" ? false : (yield* exec(spec.runtime, imageInspectArgs(spec.image), {}, spec.host)).exitCode === 0
       if (!pullsFirst(spec, present)) return null
-      const r = yield* exec(spec.runtime, pullArgs(spec.image), { minTimeout: PULL_TIMEOUT_SECONDS }, spec.host)
-      return r.exitCode === 0 ? null : engineMessage(r.stderr) || `${spec.runtime} pull exited with ${r.exitCode}`
+      const reporter = yield* PullProgress
+      const event = { session: spec.name, image: spec.image, registry: registryOf(spec.image) }
+      reporter?.began(event)
+      const r = yield* exec(spec.runtime, pullArgs(spec.image, reporter === null), {
+        minTimeout: PULL_TIMEOUT_SECONDS,
+        ...(reporter === null ? {} : { onLine: (line: string) => reporter.line(event, line) })
+      }, spec.host).pipe(Effect.tapError((e) => Effect.sync(() => reporter?.ended(event, e.message))))
+      const why = r.exitCode === 0 ? null : pullFailure(r.stderr) || `${spec.runtime} pull exited with ${r.exitCode}`
+      reporter?.ended(event, why)
+      return why
     })).pipe(
       Effect.mapError((e) => e.message),
       Effect.flatMap((why) => (why === null ? Effect.succeed(null) : Effect.fail(why))),

@@ -237,7 +237,7 @@ export interface Driver<S extends SessionSpec, O extends ObservedSession> {
    * The project's own network at `place` removed when nothing is on it any more (a whole-project
    * `down`, also when it found no container left to remove). A network of that name without the
    * project's marks is never touched; nothing there, or not empty: nothing happens. Never fails.
-   * Only drivers with project networks (the engine driver) have it.
+   * Only drivers with project networks (the engine driver; swarm: the project's overlay) have it.
    */
   releaseNetwork?(place: Place, project: string): Effect.Effect<void>
   /**

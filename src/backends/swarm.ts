@@ -5,16 +5,19 @@
  *
  * observe: ONE `service ls`, ONE `service inspect` of every service listed (labels are not in
  * `ls`), and, only when some service runs no task while it wants some, ONE `service ps` of those.
- * launch: `service create` (or, for a drifted service of ours whose changes `service update` can
- * make, an update in place; else `service rm` then create). stop: scale to 0 (the service stays);
- * remove/prune: `service rm`.
+ * launch: `service create` on the project's overlay network (place.ts `swarmNetwork`: looked up or
+ * created first, refused when not the project's), or, for a drifted service of ours whose changes
+ * `service update` can make, an update in place; else `service rm` then create. stop: scale to 0
+ * (the service stays); remove/prune: `service rm` (and the overlay, when that left it empty).
  */
 import { stampedEntry } from "../spec/thaw.js"
-import { Context, Effect, Layer, Schedule, Stream } from "effect"
+import { Context, Effect, Layer, Schedule, Semaphore, Stream } from "effect"
 import { ChildProcessSpawner } from "effect/process"
+import type { BackendTimeout } from "../errors.js"
 import { CommandFailed, SessionAttachFailed, SessionNotFound, SessionStartFailed, SessionStopFailed, UnreadableOutput, Unsupported } from "../errors.js"
 import type { ContainerSpec, ObservedContainer } from "../model.js"
 import { isOurs } from "../model.js"
+import { swarmNetwork } from "../place.js"
 import { updatableChanges } from "../spec/diff.js"
 import type { RunOptions, RunResult, SpawnFailed } from "../proc.js"
 import { run, streamLines } from "../proc.js"
@@ -23,8 +26,11 @@ import { withEnvFile } from "./container/envfile.js"
 import type { Listing } from "./container/parse.js"
 import type { BackendObservation, Driver, Launch, StopOptions, StopOutcome } from "./driver.js"
 import { engineMessage } from "./container/parse.js"
+import { isNoSuchNetwork, isProjectNetwork, networkInspectArgs, networkRmArgs } from "./container/argv.js"
+import { lookOrCreate } from "./container/owned.js"
 import {
   createArgs,
+  overlayCreateArgs,
   envFileText,
   envViaClient,
   forceUpdateArgs,
@@ -153,6 +159,41 @@ const make = Effect.gen(function*() {
       yield* waitGone(name)
     })
 
+  /** The network's labels as JSON, or null when there is no such network. */
+  const inspectNetwork = (name: string) =>
+    exec(networkInspectArgs(name)).pipe(Effect.flatMap((r): Effect.Effect<string | null, CommandFailed | BackendTimeout> => {
+      if (r.exitCode === 0) return Effect.succeed(r.stdout)
+      if (isNoSuchNetwork(r.stderr)) return Effect.succeed(null)
+      return Effect.fail(failed(networkInspectArgs(name), r))
+    }))
+
+  /** One look-or-create at a time: two concurrent creates could make two networks of one name. */
+  const networkLock = Semaphore.makeUnsafe(1)
+  /** The project's overlay network before a service joins it: ours, or created now; a network of that name that is not this project's refuses the launch. */
+  const ensureNetwork = (project: string) =>
+    networkLock.withPermits(1)(lookOrCreate({
+      kind: "network",
+      name: swarmNetwork(project),
+      project,
+      inspect: inspectNetwork(swarmNetwork(project)),
+      create: exec(overlayCreateArgs(project)),
+      command: "docker network create",
+      launches: "service"
+    }))
+
+  /**
+   * The project's overlay network removed when it is ours and no service is on it (the engine refuses
+   * while one is: `in use by service`, and the network stays). Swarm accepts the removal while the
+   * removed services' tasks are still stopping and deletes the network once they are gone. Never fails.
+   */
+  const releaseNetwork = (project: string) => {
+    const name = swarmNetwork(project)
+    return inspectNetwork(name).pipe(
+      Effect.flatMap((labels) => (labels === null || !isProjectNetwork(labels, project) ? Effect.void : exec(networkRmArgs(name)))),
+      Effect.ignore
+    )
+  }
+
   const create = ({ spec, stamp }: Launch<ContainerSpec>, project: string) =>
     withEnvFile(envFileText(spec.env), (envFile) =>
       Effect.gen(function*() {
@@ -180,6 +221,8 @@ const make = Effect.gen(function*() {
         const r = yield* exec(built.args).pipe(Effect.mapError((e) => startFailed(spec.name, e.message)))
         if (r.exitCode !== 0) return yield* startFailed(spec.name, engineMessage(r.stderr) || `docker service update exited with ${r.exitCode}`)
       } else {
+        const refused = yield* ensureNetwork(project).pipe(Effect.mapError((e) => startFailed(spec.name, e.message)))
+        if (refused !== null) return yield* startFailed(spec.name, refused)
         if (existing !== null) yield* rm(spec.name).pipe(Effect.mapError((e) => startFailed(spec.name, e.message)))
         yield* create(item, project)
       }
@@ -205,6 +248,7 @@ const make = Effect.gen(function*() {
   const stop = Effect.fn("Swarm.stop")(function*(o: ObservedContainer, options: StopOptions) {
     if (options.leave === "nothing") {
       yield* rm(o.name)
+      if (options.releaseNetwork === true && o.mark.managed && o.mark.project !== null) yield* releaseNetwork(o.mark.project)
       return "stopped" as StopOutcome
     }
     const before = yield* find(o.name).pipe(Effect.mapError((e) => stopFailed(o.name, e.message)))
@@ -270,6 +314,8 @@ const make = Effect.gen(function*() {
       }),
     // a service's tasks may run on any node of the swarm: not measured
     usage: (sessions) => Effect.succeed(sessions.map(() => null)),
+    // the project's overlay network, when ours and empty (a whole-project `down`)
+    releaseNetwork: (place, project) => (place.backend === "container" && place.runtime === "swarm" ? releaseNetwork(project) : Effect.void),
     // a service of ours from its stamp; another's is not read (its spec is the stack's)
     freeze: (sessions) =>
       Effect.succeed(sessions.map((o) => {

@@ -2,6 +2,7 @@
 import { Console, Duration, Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { DOCKER_WIDTH, PODMAN_WIDTH } from "../backends/container.js"
+import { PullProgress } from "../backends/container/pull-progress.js"
 import { TMUX_WIDTH } from "../backends/tmux.js"
 import { KstlibConfig } from "../config/service.js"
 import type { LoadedConfig } from "../config/types.js"
@@ -15,7 +16,7 @@ import { planToJson, renderPlan, reportJson, reportSummary, resultLine } from ".
 import { withApp } from "./app.js"
 import { withDefaultShown } from "./flags.js"
 import { stdoutStyle } from "./output.js"
-import { withProgress } from "./progress.js"
+import { type Progress, withProgress } from "./progress.js"
 
 const names = Argument.String("name").pipe(Argument.withDescription("Only these sessions (default: all)."), Argument.variadic())
 const json = Flag.Boolean("json").pipe(Flag.withDescription("Print one JSON document on stdout."), Flag.withDefault(false))
@@ -83,6 +84,10 @@ const plan = Command.make("plan", {
   ])
 )
 
+/** On a terminal, launches report their image pulls to the live line (and pull with the engine's progress); elsewhere pulls stay quiet. */
+const withPulls = <A, E, R>(live: boolean, progress: Progress, body: Effect.Effect<A, E, R>) =>
+  live ? Effect.provideService(body, PullProgress, progress.pulls) : body
+
 /**
  * The shared body of apply and down: the plan first, one line per finished step, a summary; live
  * progress on a terminal. Exit 1 when a step failed or convergence is blocked.
@@ -99,7 +104,7 @@ const converge = <E, R>(
     // With --json, stdout carries only the final document: progress goes to stderr.
     const out = (text: string) => () => (f.json ? process.stderr : process.stdout).write(`${text}\n`)
     const result = yield* withProgress(live, (progress) =>
-      run({
+      withPulls(live, progress, run({
         parallel: Option.getOrUndefined(f.parallel),
         settle: Duration.seconds(f.settle),
         ...(Option.isSome(f.timeout) ? { stopTimeout: f.timeout.value } : {}),
@@ -112,7 +117,7 @@ const converge = <E, R>(
         onStart: progress.started,
         onResult: (r) => progress.finished(r.step).pipe(Effect.andThen(progress.print(out(resultLine(style, r))))),
         onInterrupt: (report) => progress.print(out(`\n${reportSummary(verb, report)}`))
-      })
+      }))
     )
     const { planned, report } = result
     if (report === null) {

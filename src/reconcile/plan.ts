@@ -11,7 +11,7 @@ import type { ConfigEntry } from "../config/types.js"
 import type { BackendKind, ConfiguredSpec, ObservedSession, RuntimeName, SessionSpec } from "../model.js"
 import { dependenciesOf, isOurs } from "../model.js"
 import type { Place, Scope } from "../place.js"
-import { claims, declaredNetwork, hostField, hostOf, placeOf, projectNetwork, samePlace } from "../place.js"
+import { claims, declaredNetwork, hostField, hostOf, placeOf, projectNetwork, samePlace, swarmNetwork } from "../place.js"
 import { containerDefaults } from "../spec/container.js"
 import type { Change } from "../spec/diff.js"
 import { diffFingerprints } from "../spec/diff.js"
@@ -626,14 +626,21 @@ export interface PlannedNetwork {
   readonly sessions: ReadonlyArray<string>
 }
 
-/** The networks of a plan's container launches (Podman/Docker, without `network_mode`): the project's and the declared ones they join, one per engine and machine. */
+/**
+ * The networks of a plan's container launches: for Podman/Docker without `network_mode` the
+ * project's and the declared ones they join, for swarm services the project's overlay; one per
+ * engine and machine.
+ */
 export const networksOf = (p: Plan): ReadonlyArray<PlannedNetwork> => {
   const out = new Map<string, { name: string; runtime: RuntimeName; host: string | null; sessions: Array<string> }>()
   for (const s of p.steps) {
     if (s._tag !== "Create" && s._tag !== "Replace") continue
     const spec = s.spec
-    if (spec.backend !== "container" || spec.runtime === "swarm" || spec.network_mode !== undefined) continue
-    for (const name of [projectNetwork(p.project), ...(spec.networks ?? []).map((d) => declaredNetwork(p.project, d.name))]) {
+    if (spec.backend !== "container" || spec.network_mode !== undefined) continue
+    const names = spec.runtime === "swarm"
+      ? [swarmNetwork(p.project)]
+      : [projectNetwork(p.project), ...(spec.networks ?? []).map((d) => declaredNetwork(p.project, d.name))]
+    for (const name of names) {
       const key = `${spec.runtime}\u0000${spec.host ?? ""}\u0000${name}`
       const n = out.get(key) ?? { name, runtime: spec.runtime, host: spec.host ?? null, sessions: [] }
       n.sessions.push(spec.name)

@@ -200,7 +200,7 @@ export const planDownFromConfig = (only: ReadonlyArray<string> = []) =>
  */
 const answeredEngines = (observation: Observation): ReadonlyArray<Place> =>
   observation.answered.flatMap((s) =>
-    s.backend === "container" && s.runtime !== undefined && s.runtime !== "swarm" ? [{ backend: "container" as const, runtime: s.runtime, ...hostField(s.host) }] : []
+    s.backend === "container" && s.runtime !== undefined ? [{ backend: "container" as const, runtime: s.runtime, ...hostField(s.host) }] : []
   )
 
 /** `kstlib ops down [NAME...]`: lock, plan the removal of this project's sessions, execute, report; a whole-project down then removes the project's empty network. */

@@ -1,13 +1,20 @@
 /**
  * What depends on a terminal, through the built binary on a real pseudo-terminal (util-linux
  * `script`) and on plain pipes: the live progress line of apply, Ctrl-C during a long step (once:
- * wait; twice: exit 130), and colours of `ops list` / `ops plan` (--color, FORCE_COLOR, NO_COLOR).
+ * wait; twice: exit 130), image pulls from a real registry on 127.0.0.1 (progress and a line per
+ * image on a terminal, quiet `pull -q` on pipes), and colours of `ops list` / `ops plan` (--color,
+ * FORCE_COLOR, NO_COLOR).
  */
-import { spawnSync } from "node:child_process"
-import { existsSync, readFileSync } from "node:fs"
+import { spawn, spawnSync } from "node:child_process"
+import { randomBytes } from "node:crypto"
+import { existsSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { afterEach, beforeEach, describe, expect, it } from "vitest"
-import { BIN, eventually, Sandbox, stackLines, tmuxEntry } from "./harness.js"
+import { afterAll, beforeAll, afterEach, beforeEach, describe, expect, it } from "vitest"
+import type { RuntimeName } from "../../src/model.js"
+import { availableEngines } from "../support/engines.js"
+import { hasRegistry, type LocalRegistry, startRegistry } from "../support/registry.js"
+import { recordSkip } from "../support/skips.js"
+import { BIN, containerEntry, eventually, Sandbox, stackLines, TEST_IMAGE, tmuxEntry } from "./harness.js"
 
 const ANSI = /\u001b\[[0-9;]*m/u
 /** Any carriage return or escape: what a pipe must never get from the progress line. */
@@ -114,6 +121,115 @@ describe("apply's progress", () => {
     expect(r.stderr).toContain(`Quit: left in an unknown state: ${name}.`)
     expect(stackLines(r.stderr)).toEqual([])
   })
+})
+
+/** The engines to pull with: only where a registry can be started. */
+const pullEngines: Array<RuntimeName> = hasRegistry ? availableEngines() : []
+if (!hasRegistry) recordSkip("test/cli/terminal.test.ts", "pull progress needs /usr/bin/docker-registry (bash .ci/engines.sh installs it)")
+
+describe.skipIf(pullEngines.length === 0)("pulls' progress", () => {
+  let registry: LocalRegistry | undefined
+  beforeAll(async () => {
+    registry = await startRegistry()
+  }, 30_000)
+  afterAll(() => registry?.stop())
+
+  /**
+   * The test image pushed to the registry as `tag` and removed from the engine: the next apply pulls
+   * it. `fresh`: with a layer of its own on top (built offline), so the pull downloads a layer the
+   * engine lacks, not only the manifest.
+   */
+  const pushed = (rt: RuntimeName, tag: string, fresh = false) => {
+    const image = `${registry!.address}/${sb.name(rt)}:${tag}`
+    if (fresh) {
+      const context = sb.subdir(`layer-${rt}`)
+      writeFileSync(join(context, "Dockerfile"), `FROM ${TEST_IMAGE}\nCOPY r /r\n`)
+      writeFileSync(join(context, "r"), randomBytes(256 * 1024))
+      const built = sb.rt(rt, ["build", "-t", image, context])
+      expect(built.code, built.stderr).toBe(0)
+    } else expect(sb.rt(rt, ["tag", TEST_IMAGE, image]).code).toBe(0)
+    const push = sb.rt(rt, rt === "podman" ? ["push", "--tls-verify=false", image] : ["push", image])
+    expect(push.code, push.stderr).toBe(0)
+    expect(sb.rt(rt, ["rmi", image]).code).toBe(0)
+    return image
+  }
+
+  const rmForce = (rt: RuntimeName, name: string) => sb.rt(rt, ["rm", "-f", ...(rt === "podman" ? ["-t", "0"] : []), name])
+
+  it.each(pullEngines)("%s: on a terminal the pull shows the engine's progress and leaves a line per image; on pipes it is quiet; a failure names image and registry", (rt) => {
+    const env = { CONTAINERS_REGISTRIES_CONF: registry!.registriesConf }
+    const name = sb.name("pulled")
+    const image = pushed(rt, "1")
+    try {
+      sb.writeConfig({ [name]: containerEntry(rt, "sleep 300", { image, network_mode: "none" }) })
+      const tty = onPty(["--log-level", "debug", "ops", "apply"], env)
+      expect(tty.code, tty.tty).toBe(0)
+      expect(tty.tty).toContain(`pulled ${image} from ${registry!.address} (`)
+      // the engine's own progress was asked for (no -q): its lines feed the live line
+      expect(tty.tty).toMatch(new RegExp(`${rt} pull -- ${image.replace(/[.]/gu, "\\.")}`, "u"))
+      expect(sb.containerState(rt, name)).toBe("running")
+
+      // on pipes: quiet, no line of its own
+      expect(rmForce(rt, name).code).toBe(0)
+      expect(sb.rt(rt, ["rmi", image]).code).toBe(0)
+      const piped = onPipes(["--log-level", "debug", "ops", "apply"], env)
+      expect(piped.code, piped.stderr).toBe(0)
+      expect(piped.stderr).toContain(`${rt} pull -q -- ${image}`)
+      expect(piped.stdout + piped.stderr).not.toContain(`pulled ${image}`)
+      expect(piped.stdout).not.toMatch(CONTROL)
+
+      // a tag the registry lacks: the step fails with the engine's words, image and registry named
+      const absent = `${registry!.address}/${sb.name(rt)}:absent`
+      const other = sb.name("absent")
+      sb.writeConfig({ [name]: containerEntry(rt, "sleep 300", { image, network_mode: "none" }), [other]: containerEntry(rt, "sleep 300", { image: absent, network_mode: "none" }) })
+      const failed = onPty(["ops", "apply"], env)
+      expect(failed.code, failed.tty).toBe(1)
+      expect(failed.tty).toContain(`pull of ${absent} from ${registry!.address} failed (`)
+      expect(failed.tty).toMatch(new RegExp(`pulling image ${absent.replace(/[.]/gu, "\\.")} from ${registry!.address.replace(/[.]/gu, "\\.")} failed: .*(manifest unknown|not found)`, "u"))
+      expect(sb.containerId(rt, other)).toBeNull()
+    } finally {
+      rmForce(rt, name)
+      sb.rt(rt, ["rmi", image])
+    }
+  }, 180_000)
+
+  /**
+   * A registry that answers slowly: a TCP proxy (its own process: the test's event loop is blocked
+   * while the CLI runs) passing the registry's replies on 1.2 s late, so a pull takes seconds.
+   */
+  const SLOW_PROXY = `const net = require("node:net")
+const [target, delay] = process.argv.slice(2).map(Number)
+const server = net.createServer((c) => {
+  const u = net.connect(target, "127.0.0.1")
+  const end = () => { c.destroy(); u.destroy() }
+  c.on("data", (d) => u.write(d))
+  u.on("data", (d) => setTimeout(() => c.write(d), delay))
+  u.on("end", () => setTimeout(() => c.end(), delay))
+  c.on("error", end); u.on("error", end); c.on("close", () => u.destroy())
+})
+server.listen(0, "127.0.0.1", () => console.log(server.address().port))
+`
+
+  it.each(pullEngines)("%s: a slow pull is on the live line with the engine's last line while it runs", async (rt) => {
+    const proxy = spawn(process.execPath, [sb.file("slow-proxy.cjs", SLOW_PROXY), registry!.address.split(":")[1]!, "1200"], { stdio: ["ignore", "pipe", "ignore"] })
+    const name = sb.name("slow")
+    let image = ""
+    try {
+      const port = await new Promise<string>((resolve) => proxy.stdout.once("data", (d: Buffer) => resolve(d.toString().trim())))
+      const via = `127.0.0.1:${port}`
+      image = pushed(rt, "slow", true).replace(registry!.address, via)
+      const conf = sb.file("registries.conf", `[[registry]]\nlocation = "${via}"\ninsecure = true\n`)
+      sb.writeConfig({ [name]: containerEntry(rt, "sleep 300", { image, network_mode: "none" }) })
+      const tty = onPty(["ops", "apply"], { CONTAINERS_REGISTRIES_CONF: conf })
+      expect(tty.code, tty.tty).toBe(0)
+      expect(tty.tty).toMatch(new RegExp(`… .*pull ${image.replace(/[.]/gu, "\\.")} [1-9][0-9]*s: \\S`, "u"))
+      expect(tty.tty).toContain(`pulled ${image} from ${via} (`)
+    } finally {
+      proxy.kill()
+      rmForce(rt, name)
+      if (image !== "") sb.rt(rt, ["rmi", image])
+    }
+  }, 180_000)
 })
 
 describe("colours of ops list and ops plan", () => {

@@ -3,8 +3,10 @@
  * data/exec roots, socket, containerd namespaces; never the shared /tmp/kstlib-dockerd daemon), made
  * a swarm manager, the test image imported offline (a busybox-static rootfs, as .ci/engines.sh
  * does). Through the backend registry (create, observe, update in place, stop = scale 0, remove =
- * service rm) and through the built CLI (`ops apply/plan/stop`, `apply --prune`) with DOCKER_HOST
- * pointing at that daemon. The daemon is killed and its directories removed in a finalizer.
+ * service rm) and through the built CLI (`ops apply/plan/stop/down`, `apply --prune`) with DOCKER_HOST
+ * pointing at that daemon, the project's services on its overlay network (found by name there,
+ * removed with them, a foreign one of that name refused). The daemon is killed and its directories
+ * removed in a finalizer.
  */
 import { NodeServices } from "@effect/platform-node"
 import { spawn, spawnSync } from "node:child_process"
@@ -176,7 +178,7 @@ describe.runIf(usable)("kstlib ops with runtime: swarm (built CLI)", () => {
   const config = (cwd: string, sessions: Record<string, unknown>) =>
     writeFileSync(join(cwd, "kstlib.conf.yml"), JSON.stringify({ ops: { project: "kswcli", sessions } }))
 
-  it("apply creates, plan is clean, drift updates or replaces, stop scales to 0, prune removes", () => {
+  it("apply creates, plan is clean, drift updates or replaces, stop scales to 0, prune removes", async () => {
     const cwd = mkdtempSync(join(dir, "cli-"))
     const web = { backend: "container", runtime: "swarm", image: IMAGE, command: "sleep 300", env: { GREETING: "one" }, replicas: 2 }
     config(cwd, { "ksw-web": web })
@@ -215,5 +217,78 @@ describe.runIf(usable)("kstlib ops with runtime: swarm (built CLI)", () => {
     expect(p.code, p.stdout + p.stderr).toBe(0)
     expect(p.stdout).toContain("1 pruned")
     expect(services().find((x) => x.name === "ksw-web")).toBeUndefined()
+    // the project's overlay network went with its last service
+    expect(await gone("kstlib-kswcli--swarm")).toBe(true)
   })
+
+  /**
+   * Whether the network is gone within 30 s: swarm accepts its removal at once and deletes it when
+   * the removed services' tasks have stopped (`sleep` as PID 1 ignores TERM: the 10 s grace period).
+   */
+  const gone = async (network: string) => {
+    for (let i = 0; i < 120; i++) {
+      if (docker(["network", "inspect", network]).code !== 0) return true
+      await sleep(250)
+    }
+    return false
+  }
+
+  /** The one task container of a service on this (single-node) swarm. */
+  const taskOf = (service: string) => docker(["ps", "-q", "--filter", `label=com.docker.swarm.service.name=${service}`]).stdout.trim().split("\n")[0] ?? ""
+
+  it("a project's services share its overlay network (labelled), find each other by name there; down removes it; a foreign one of that name is refused, untouched", async () => {
+    const cwd = mkdtempSync(join(dir, "net-"))
+    const net = "kstlib-kswnet--swarm"
+    writeFileSync(join(cwd, "kstlib.conf.yml"), JSON.stringify({
+      ops: {
+        project: "kswnet",
+        sessions: {
+          "ksw-db": { backend: "container", runtime: "swarm", image: IMAGE, command: "while true; do echo pong-from-db | nc -l -p 5432; done", shell: true },
+          "ksw-app": { backend: "container", runtime: "swarm", image: IMAGE, command: "sleep 300" }
+        }
+      }
+    }))
+    const a = kstlib(cwd, ["ops", "apply"])
+    expect(a.code, a.stdout + a.stderr).toBe(0)
+    const seen = docker(["network", "inspect", "--format", "{{.Driver}} {{.Scope}} {{json .Labels}}", net])
+    expect(seen.code, seen.stderr).toBe(0)
+    expect(seen.stdout.trim()).toBe(`overlay swarm {"io.kstlib.managed":"true","io.kstlib.project":"kswnet"}`)
+    for (const s of ["ksw-db", "ksw-app"]) {
+      expect(docker(["service", "inspect", "--format", "{{range .Spec.TaskTemplate.Networks}}{{.Target}} {{end}}", s]).stdout.trim()).toBe(
+        docker(["network", "inspect", "--format", "{{.Id}}", net]).stdout.trim()
+      )
+    }
+    const app = taskOf("ksw-app")
+    expect(app).not.toBe("")
+    // the service's name resolves on the network (the engine's DNS); its task answers there
+    const lookup = docker(["exec", app, "nslookup", "ksw-db"])
+    expect(lookup.code, lookup.stdout + lookup.stderr).toBe(0)
+    expect(lookup.stdout).toMatch(/Name:\s+ksw-db\s+Address:\s+\d+\.\d+\.\d+\.\d+/u)
+    let answer = ""
+    for (let i = 0; i < 40 && !answer.includes("pong-from-db"); i++) {
+      answer = docker(["exec", app, "sh", "-c", "nc -w 2 tasks.ksw-db 5432 </dev/null"]).stdout
+      if (!answer.includes("pong-from-db")) await sleep(250)
+    }
+    expect(answer).toContain("pong-from-db")
+
+    const d = kstlib(cwd, ["ops", "down"])
+    expect(d.code, d.stdout + d.stderr).toBe(0)
+    expect(services().filter((x) => x.name === "ksw-db" || x.name === "ksw-app")).toEqual([])
+    expect(await gone(net)).toBe(true)
+
+    // a network of that name kstlib did not make: the launch is refused, the network left as it was
+    const foreign = docker(["network", "create", "--driver", "overlay", "--label", "owner=someone", net])
+    expect(foreign.code, foreign.stderr).toBe(0)
+    try {
+      const r = kstlib(cwd, ["ops", "apply"])
+      expect(r.code).toBe(1)
+      expect(r.stdout + r.stderr).toContain(`network ${net} exists and is not this project's`)
+      expect(services().filter((x) => x.name === "ksw-db" || x.name === "ksw-app")).toEqual([])
+      expect(docker(["network", "inspect", "--format", "{{json .Labels}}", net]).stdout.trim()).toBe(`{"owner":"someone"}`)
+      expect(kstlib(cwd, ["ops", "down"]).code).toBe(0)
+      expect(docker(["network", "inspect", net]).code).toBe(0)
+    } finally {
+      docker(["network", "rm", net])
+    }
+  }, 180_000)
 })

@@ -7,6 +7,7 @@ import {
   forceUpdateArgs,
   logsArgs,
   mountOf,
+  overlayCreateArgs,
   publishOf,
   rmArgs,
   scaleArgs,
@@ -18,7 +19,9 @@ import {
 import { parseServiceInspect, parseServiceLs, parseServicePs, toObserved } from "../../src/backends/swarm/parse.js"
 import { diffFingerprints, updatableChanges } from "../../src/spec/diff.js"
 import { stampOf } from "../../src/spec/fingerprint.js"
-import { containerSpec, fingerprint, TEST_DIGEST } from "../../src/testing/specs.js"
+import { projectNetwork, swarmNetwork } from "../../src/place.js"
+import { networksOf, plan } from "../../src/reconcile/plan.js"
+import { containerSpec, fingerprint, launchOf, planOptions, TEST_DIGEST, valid as validEntry } from "../../src/testing/specs.js"
 import { fakeSpawner } from "../../src/testing/spawner.js"
 
 /** A listing's items; the test fails when it is not readable whole. */
@@ -155,5 +158,83 @@ describe("swarm parse", () => {
         message: expect.stringContaining("docker service ls: the listing could not be read whole (line 4 is not JSON: not json); its services are unknown")
       })])
     }).pipe(Effect.provide(Swarm.layer), Effect.provide(fake.layer))
+  })
+})
+
+describe("the project's overlay network", () => {
+  const OURS = `{"io.kstlib.managed":"true","io.kstlib.project":"proj"}\n`
+  const NO_NETWORK = { exitCode: 1, stderr: "Error: No such network: kstlib-proj--swarm" }
+  const svc = containerSpec("api", { runtime: "swarm", command: "sleep 300" })
+  /** The fake's answers: no service yet, `network` as given, every other call fine. */
+  const engine = (network: (args: ReadonlyArray<string>) => { stdout?: string; stderr?: string; exitCode?: number }) =>
+    fakeSpawner((_cmd, args) => (args[0] === "network" ? network(args) : args[1] === "ps" ? { stdout: `{"CurrentState":"Running 1 second ago","DesiredState":"Running","Error":"","ID":"t1","Name":"api.1"}` } : { stdout: "" }))
+  const verbs = (calls: ReadonlyArray<ReadonlyArray<string>>) => calls.map((c) => c.slice(1, 3).join(" ")).filter((v) => v !== "service ls" && v !== "service ps")
+
+  it("kstlib-<project>--swarm: never a project network nor a declared one; created as an overlay with the project's marks; every service joins it", () => {
+    expect(swarmNetwork("proj")).toBe("kstlib-proj--swarm")
+    expect(swarmNetwork("proj")).not.toBe(projectNetwork("proj"))
+    expect(overlayCreateArgs("proj")).toEqual([
+      "network", "create", "--driver", "overlay", "--label", "io.kstlib.managed=true", "--label", "io.kstlib.project=proj", "--", "kstlib-proj--swarm"
+    ])
+    const r = createArgs(svc, stampOf(svc, TEST_DIGEST), "proj", null)
+    assert(r.ok)
+    expect(r.args.join(" ")).toContain("--network kstlib-proj--swarm --restart-condition")
+    // nothing about the network is stamped: services created before it keep their hash
+    expect(Object.keys(fingerprint(svc)).some((k) => k.includes("network"))).toBe(false)
+  })
+
+  it("the plan names it, with the services launched onto it", () => {
+    const p = plan([validEntry(svc), validEntry(containerSpec("db", { runtime: "docker" }))], [], planOptions({ project: "proj", engines: ["docker", "swarm"] }))
+    expect(networksOf(p).map((n) => [n.name, n.runtime, n.sessions])).toEqual([["kstlib-proj--swarm", "swarm", ["api"]], ["kstlib-proj", "docker", ["db"]]])
+  })
+
+  it.live("absent: created before the service, then the service on it", () => {
+    const fake = engine((args) => (args[1] === "inspect" ? NO_NETWORK : {}))
+    return Effect.gen(function*() {
+      const rs = yield* (yield* Swarm).launch([launchOf(svc)], { project: "proj" })
+      expect(rs.map((r) => r._tag)).toEqual(["Success"])
+      expect(verbs(fake.calls)).toEqual(["network inspect", "network create", "service create"])
+      expect(fake.calls.find((c) => c[2] === "create" && c[1] === "network")).toEqual(["docker", ...overlayCreateArgs("proj")])
+    }).pipe(Effect.provide(Swarm.layer), Effect.provide(fake.layer))
+  })
+
+  it.live("ours already: used as it is", () => {
+    const fake = engine(() => ({ stdout: OURS }))
+    return Effect.gen(function*() {
+      const rs = yield* (yield* Swarm).launch([launchOf(svc)], { project: "proj" })
+      expect(rs.map((r) => r._tag)).toEqual(["Success"])
+      expect(verbs(fake.calls)).toEqual(["network inspect", "service create"])
+    }).pipe(Effect.provide(Swarm.layer), Effect.provide(fake.layer))
+  })
+
+  it.live("a network of that name that is not this project's: refused, untouched, no service created", () => {
+    const fake = engine(() => ({ stdout: `{"io.kstlib.managed":"true","io.kstlib.project":"other"}` }))
+    return Effect.gen(function*() {
+      const [r] = yield* (yield* Swarm).launch([launchOf(svc)], { project: "proj" })
+      assert(r !== undefined && r._tag === "Failure")
+      expect(r.failure.reason).toBe(
+        "network kstlib-proj--swarm exists and is not this project's (it lacks the labels io.kstlib.managed=true and io.kstlib.project=proj): it was left untouched and no service was created on it"
+      )
+      expect(verbs(fake.calls)).toEqual(["network inspect"])
+    }).pipe(Effect.provide(Swarm.layer), Effect.provide(fake.layer))
+  })
+
+  it.live("released: removed when ours; a foreign one is not touched; one still in use is left as the engine refuses", () => {
+    const ours = engine((args) => (args[1] === "rm" ? {} : { stdout: OURS }))
+    const foreign = engine(() => ({ stdout: `{"io.kstlib.project":"proj"}` }))
+    const inUse = engine((args) => (args[1] === "rm" ? { exitCode: 1, stderr: "Error response from daemon: rpc error: code = FailedPrecondition desc = network abc is in use by service def" } : { stdout: OURS }))
+    const place = { backend: "container", runtime: "swarm" } as const
+    const release = (fake: ReturnType<typeof engine>) =>
+      Effect.gen(function*() {
+        yield* (yield* Swarm).releaseNetwork!(place, "proj")
+        return verbs(fake.calls)
+      }).pipe(Effect.provide(Swarm.layer), Effect.provide(fake.layer))
+    return Effect.gen(function*() {
+      expect(yield* release(ours)).toEqual(["network inspect", "network rm"])
+      expect(ours.calls.find((c) => c[2] === "rm")).toEqual(["docker", "network", "rm", "--", "kstlib-proj--swarm"])
+      expect(yield* release(foreign)).toEqual(["network inspect"])
+      // never fails: the network stays, the down goes on
+      expect(yield* release(inUse)).toEqual(["network inspect", "network rm"])
+    })
   })
 })

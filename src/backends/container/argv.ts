@@ -51,8 +51,11 @@ export type RunArgs =
 /** `image inspect` of one image: exits 0 when this engine has it (Podman and Docker alike). */
 export const imageInspectArgs = (image: string): ReadonlyArray<string> => ["image", "inspect", "--format", "{{.Id}}", END, image]
 
-/** `pull IMAGE` (`-q`: no progress bars in captured output). */
-export const pullArgs = (image: string): ReadonlyArray<string> => ["pull", "-q", END, image]
+/**
+ * `pull IMAGE`: `-q` (no progress in captured output) unless its progress is shown as it comes
+ * (`quiet: false`, a terminal: the engine's lines, plain on a pipe, are read line by line).
+ */
+export const pullArgs = (image: string, quiet = true): ReadonlyArray<string> => ["pull", ...(quiet ? ["-q"] : []), END, image]
 
 /** The registry an image reference names: its first component when that is a host (`.`/`:` or localhost), else Docker Hub. */
 export const registryOf = (image: string): string => {

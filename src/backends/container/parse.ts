@@ -249,6 +249,17 @@ export const engineMessage = (stderr: string): string =>
     .join("\n")
     .trim()
 
+/**
+ * Why a pull failed, from its stderr: the engine's final error lines (podman `Error: …`, docker
+ * `Error response from daemon: …`), without the progress (`Trying to pull …`) and podman's retry
+ * warnings that repeat it; the whole message when there is no such line.
+ */
+export const pullFailure = (stderr: string): string => {
+  const all = engineMessage(stderr)
+  const errors = all.split("\n").filter((l) => /^Error\b/u.test(l))
+  return errors.length > 0 ? errors.join("\n") : all
+}
+
 /** One `container inspect` document's restart bookkeeping. */
 const RestartDoc = Schema.Struct({
   Name: Str,

@@ -8,9 +8,10 @@
 import { commandArgv } from "../../command.js"
 import type { ContainerSpec } from "../../model.js"
 import { Marks } from "../../model.js"
+import { swarmNetwork } from "../../place.js"
 import type { Stamp } from "../../spec/fingerprint.js"
 import { encodeFingerprint } from "../../spec/fingerprint.js"
-import { envViaClient } from "../container/argv.js"
+import { envViaClient, networkLabels } from "../container/argv.js"
 
 export { envFileText, envViaClient } from "../container/argv.js"
 
@@ -75,8 +76,20 @@ const markLabels = (stamp: Stamp, project: string, name: string) => [
   `${Marks.labelApplied}=${encodeFingerprint(stamp.fingerprint)}`
 ]
 
+/** The project's overlay network (place.ts `swarmNetwork`), labelled with kstlib's managed mark and the project, as the engines' project networks. */
+export const overlayCreateArgs = (project: string): ReadonlyArray<string> => [
+  "network",
+  "create",
+  "--driver",
+  "overlay",
+  ...Object.entries(networkLabels(project)).flatMap(([k, v]) => ["--label", `${k}=${v}`]),
+  END,
+  swarmNetwork(project)
+]
+
 /**
- * `service create --detach`: kstlib's marks as service labels, `--restart-condition`, `--replicas`,
+ * `service create --detach`: kstlib's marks as service labels, on the project's overlay network
+ * (the others reach it there by its name), `--restart-condition`, `--replicas`,
  * `--no-resolve-image` (no registry is asked for a digest: a local image stays local), env through
  * `envFile`, the command as argv after the image (`sh -c COMMAND` with `shell: true`).
  */
@@ -85,6 +98,7 @@ export const createArgs = (spec: ContainerSpec, stamp: Stamp, project: string, e
   if (!command.ok) return command
   const args: Array<string> = ["service", "create", "--detach", "--no-resolve-image", "--name", spec.name]
   for (const l of markLabels(stamp, project, spec.name)) args.push("--label", l)
+  args.push("--network", swarmNetwork(project))
   args.push("--restart-condition", restartCondition(spec), "--replicas", String(replicasOf(spec)))
   if (spec.max_restarts !== undefined && spec.max_restarts !== null) args.push("--restart-max-attempts", String(spec.max_restarts))
   if (spec.stop_signal !== undefined) args.push("--stop-signal", `SIG${spec.stop_signal}`)

@@ -4,6 +4,7 @@
  */
 import * as path from "node:path"
 import type { BuildSpec, ConfiguredContainerSpec } from "../../model.js"
+import { MAX_SWARM_NETWORK_NAME, swarmNetwork } from "../../place.js"
 import { treeDigest } from "../../system/tree-digest.js"
 import { engineSocketsFromEnv, parseContainerMemory, validateHostMount } from "../rules.js"
 import type { ContainerSession } from "../schema.js"
@@ -77,6 +78,9 @@ export const containerSpecOf = (
   const RUN_OPTIONS = ["network_mode", "networks", "privileged", "pull", "user", "hostname", "init", "read_only", "pids_limit", "cap_add", "cap_drop", "labels", "extra_hosts"] as const
   if (runtime === "swarm") {
     for (const key of RUN_OPTIONS) if (v[key] !== undefined) report([key], "not for runtime: swarm yet (a Podman or Docker option); set it on the image or the service by hand")
+    if (swarmNetwork(ctx.project).length > MAX_SWARM_NETWORK_NAME) {
+      report(["runtime"], `the project's swarm network ${swarmNetwork(ctx.project)} would be longer than the ${MAX_SWARM_NETWORK_NAME} characters swarm takes: shorten ops.project`)
+    }
   }
   if (v.network_mode !== undefined && v.ports !== undefined && v.ports !== null && v.ports.length > 0) {
     report(["ports"], `ports are not published with network_mode: ${v.network_mode} (${v.network_mode === "host" ? "the container already uses this machine's ports" : "the container has no network"})`)

@@ -288,3 +288,14 @@ describe("ops freeze of a container kstlib did not create", () => {
     expect(frozen?.notes).toEqual([])
   })
 })
+
+describe("a swarm session's project", () => {
+  it.effect("too long for the swarm network's name (63 characters, a DNS name component): refused with file:line", () =>
+    Effect.gen(function*() {
+      const long = "p".repeat(50)
+      const c = yield* loadText(`ops:\n  project: ${long}\n  sessions:\n    a: { backend: container, runtime: swarm, image: localhost/a:1 }\n`)
+      expect(reasons(c, "a").join("\n")).toMatch(/^4: runtime: the project's swarm network kstlib-p+--swarm would be longer than the 63 characters swarm takes/u)
+      const ok = yield* loadText(`ops:\n  project: ${"p".repeat(49)}\n  sessions:\n    a: { backend: container, runtime: swarm, image: localhost/a:1 }\n`)
+      expect(specOf(ok, "a").runtime).toBe("swarm")
+    }))
+})
