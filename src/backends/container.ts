@@ -72,8 +72,7 @@ import { engineMessage, isNoSuchContainer, jsonValues, parseInspect, parsePs, pa
 import { lookPath } from "../transport/path.js"
 import { bindSources, parseSocketAnswer, socketMountRefusal, socketQueryArgs, socketsToRefuse } from "./container/sockets.js"
 import { probeWith } from "./probe.js"
-import { appendLog } from "../logs/files.js"
-import { containerMarkers, parseLines } from "../logs/format.js"
+import { KEPT_LINES, keepRemovedOutput } from "../logs/files.js"
 import { containerLogTarget, fromLogLabel, LogDirectory, logLabel } from "../logs/target.js"
 import { SECONDS_BOUNDS } from "../config/rules.js"
 
@@ -90,9 +89,6 @@ export const logsArgv = (name: string, options: LogOptions, follow: boolean): Re
     ...rest
   ]
 }
-
-/** At most this many last lines of a container are kept when kstlib removes it (its log file rotates at its own size). */
-const KEPT_LINES = 200_000
 
 /** A pull may take minutes on a slow link: its own timeout, over the per-call one (KSTLIB_CALL_TIMEOUT). */
 const PULL_TIMEOUT_SECONDS = 900
@@ -579,16 +575,7 @@ const make = Effect.gen(function*() {
       if (target === null || target.path === null) return
       const r = yield* exec(o.runtime, logsArgv(o.name, { lines: KEPT_LINES, timestamps: true }, false), { merged: true }, o.host)
       if (r.exitCode !== 0) return
-      const { head, tail } = containerMarkers({
-        name: o.name,
-        id: null,
-        created: o.created_at === null ? null : new Date(o.created_at),
-        exitCode: o.exit_code,
-        restarts: o.restarts ?? null,
-        removed: new Date(yield* Clock.currentTimeMillis)
-      })
-      const lines = r.stdout.replace(/\r\n/gu, "\n").split("\n").filter((l, i, all) => l !== "" || i < all.length - 1)
-      yield* appendLog({ ...target, path: target.path }, [head, ...parseLines(lines.join("\n")), tail])
+      yield* keepRemovedOutput({ ...target, path: target.path }, o, r.stdout, new Date(yield* Clock.currentTimeMillis))
     }).pipe(Effect.ignore)
 
   const stopContainer = (o: ObservedContainer, options: ContainerStopOptions & { readonly remove: boolean }) =>

@@ -11,13 +11,15 @@
  * (the service stays); remove/prune: `service rm` (and the overlay, when that left it empty).
  */
 import { stampedEntry } from "../spec/thaw.js"
-import { Context, Effect, Layer, Schedule, Semaphore, Stream } from "effect"
+import { Clock, Context, Effect, Layer, Schedule, Semaphore, Stream } from "effect"
 import { ChildProcessSpawner } from "effect/process"
 import type { BackendTimeout } from "../errors.js"
 import { CommandFailed, SessionAttachFailed, SessionNotFound, SessionStartFailed, SessionStopFailed, UnreadableOutput, Unsupported } from "../errors.js"
 import type { ContainerSpec, ObservedContainer } from "../model.js"
 import { isOurs } from "../model.js"
 import { swarmNetwork } from "../place.js"
+import { KEPT_LINES, keepRemovedOutput } from "../logs/files.js"
+import { containerLogTarget, fromLogLabel, LogDirectory, logLabel } from "../logs/target.js"
 import { updatableChanges } from "../spec/diff.js"
 import type { RunOptions, RunResult, SpawnFailed } from "../proc.js"
 import { run, streamLines } from "../proc.js"
@@ -53,6 +55,9 @@ const DOCKER = "docker"
 const notFound = (name: string) => new SessionNotFound({ session: name, backend: "container" })
 const startFailed = (session: string, reason: string) =>
   new SessionStartFailed({ session, backend: "container", reason, exitCode: null, output: "" })
+/** `service create` on a network being removed: `network ID not found`. */
+const NETWORK_GONE = /network \S+ not found/iu
+
 const stopFailed = (session: string, reason: string) => new SessionStopFailed({ session, backend: "container", reason })
 
 
@@ -167,6 +172,14 @@ const make = Effect.gen(function*() {
       return Effect.fail(failed(networkInspectArgs(name), r))
     }))
 
+  /** Until the project's overlay network is gone (a removal swarm finishes later), at most 30 s. */
+  const waitNetworkGone = (project: string) =>
+    inspectNetwork(swarmNetwork(project)).pipe(
+      Effect.orElseSucceed(() => null),
+      Effect.repeat({ schedule: Schedule.spaced(POLL), until: (labels) => labels === null, times: 120 }),
+      Effect.asVoid
+    )
+
   /** One look-or-create at a time: two concurrent creates could make two networks of one name. */
   const networkLock = Semaphore.makeUnsafe(1)
   /** The project's overlay network before a service joins it: ours, or created now; a network of that name that is not this project's refuses the launch. */
@@ -197,7 +210,7 @@ const make = Effect.gen(function*() {
   const create = ({ spec, stamp }: Launch<ContainerSpec>, project: string) =>
     withEnvFile(envFileText(spec.env), (envFile) =>
       Effect.gen(function*() {
-        const built = createArgs(spec, stamp, project, envFile)
+        const built = createArgs(spec, stamp, project, envFile, logLabel(containerLogTarget(spec, project, yield* LogDirectory)))
         if (!built.ok) return yield* startFailed(spec.name, built.reason)
         const viaClient = Object.fromEntries(envViaClient(spec.env).map((k) => [k, spec.env[k]!]))
         const r = yield* exec(built.args, { env: viaClient }).pipe(Effect.mapError((e) => startFailed(spec.name, e.message)))
@@ -221,10 +234,18 @@ const make = Effect.gen(function*() {
         const r = yield* exec(built.args).pipe(Effect.mapError((e) => startFailed(spec.name, e.message)))
         if (r.exitCode !== 0) return yield* startFailed(spec.name, engineMessage(r.stderr) || `docker service update exited with ${r.exitCode}`)
       } else {
-        const refused = yield* ensureNetwork(project).pipe(Effect.mapError((e) => startFailed(spec.name, e.message)))
-        if (refused !== null) return yield* startFailed(spec.name, refused)
+        const joinNetwork = Effect.gen(function*() {
+          const refused = yield* ensureNetwork(project).pipe(Effect.mapError((e) => startFailed(spec.name, e.message)))
+          if (refused !== null) return yield* startFailed(spec.name, refused)
+        })
+        yield* joinNetwork
         if (existing !== null) yield* rm(spec.name).pipe(Effect.mapError((e) => startFailed(spec.name, e.message)))
-        yield* create(item, project)
+        // the network found was one a `down` just removed (swarm deletes it once its tasks are
+        // gone): once it is gone, made again and joined
+        yield* create(item, project).pipe(Effect.catchIf(
+          (e) => NETWORK_GONE.test(e.reason),
+          () => waitNetworkGone(project).pipe(Effect.andThen(joinNetwork), Effect.andThen(create(item, project)))
+        ))
       }
       yield* converge(spec.name, replicasOf(spec))
     })
@@ -244,9 +265,28 @@ const make = Effect.gen(function*() {
     yield* converge(o.name, Math.max(1, replicasOf(spec)))
   })
 
+  /**
+   * Before kstlib removes a service of ours: its tasks' output, with the engine's times, appended to
+   * its log file between two marker lines (as a container's). A failure to read or write it does
+   * not keep the service.
+   */
+  const keepOutput = (o: ObservedContainer) =>
+    Effect.gen(function*() {
+      if (!o.mark.managed || o.mark.project === null) return
+      // the label's path is trusted only from a daemon on this machine (which can write any file
+      // here anyway), as a container's; a daemon elsewhere (DOCKER_HOST tcp/ssh, a context): the default file
+      const local = /^(unix:\/\/|$)/u.test(process.env["DOCKER_HOST"] ?? "") && (process.env["DOCKER_CONTEXT"] ?? "") === ""
+      const target = fromLogLabel(o.log_label, o.mark.project, o.name, yield* LogDirectory, !local)
+      if (target === null || target.path === null) return
+      const r = yield* exec(logsArgs(o.name, KEPT_LINES, false, true), { merged: true })
+      if (r.exitCode !== 0) return
+      yield* keepRemovedOutput({ ...target, path: target.path }, o, r.stdout, new Date(yield* Clock.currentTimeMillis))
+    }).pipe(Effect.ignore)
+
   /** Scale to 0 and wait until no task runs; the service stays (its spec is kept) unless nothing is to be left. */
   const stop = Effect.fn("Swarm.stop")(function*(o: ObservedContainer, options: StopOptions) {
     if (options.leave === "nothing") {
+      yield* keepOutput(o)
       yield* rm(o.name)
       if (options.releaseNetwork === true && o.mark.managed && o.mark.project !== null) yield* releaseNetwork(o.mark.project)
       return "stopped" as StopOutcome

@@ -8,7 +8,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { Effect, Schedule, Stream } from "effect"
 import type { LogLine } from "./format.js"
-import { formatLine, parseLines } from "./format.js"
+import { containerMarkers, formatLine, parseLines } from "./format.js"
 import type { LogTarget } from "./target.js"
 
 /** The file and its rotated copies, oldest first (`NAME.log.3` … `NAME.log.1`, `NAME.log`). */
@@ -77,6 +77,31 @@ export const appendLog = (target: LogTarget & { readonly path: string }, lines: 
     }
     flush()
   })
+
+/** How much of a removed container's (or service's) output is kept: the engine's last lines. */
+export const KEPT_LINES = 200_000
+
+/**
+ * A container's (or a swarm service's) output as the engine printed it with `--timestamps`,
+ * appended between the two marker lines of its removal (format.ts containerMarkers).
+ */
+export const keepRemovedOutput = (
+  target: LogTarget & { readonly path: string },
+  c: { readonly name: string; readonly created_at: string | null; readonly exit_code: number | null; readonly restarts?: number | null | undefined },
+  engineText: string,
+  removed: Date
+): Effect.Effect<void> => {
+  const { head, tail } = containerMarkers({
+    name: c.name,
+    id: null,
+    created: c.created_at === null ? null : new Date(c.created_at),
+    exitCode: c.exit_code,
+    restarts: c.restarts ?? null,
+    removed
+  })
+  const lines = engineText.replace(/\r\n/gu, "\n").split("\n").filter((l, i, all) => l !== "" || i < all.length - 1)
+  return appendLog(target, [head, ...parseLines(lines.join("\n")), tail])
+}
 
 /** Removes the file and every rotated copy; the names of what was removed. */
 export const purgeLog = (file: string): Effect.Effect<Array<string>> =>

@@ -13,7 +13,7 @@ import { spawn, spawnSync } from "node:child_process"
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, copyFileSync, chmodSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { Effect, Layer, Result } from "effect"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest"
 import { Backends } from "../../src/backends/registry.js"
 import type { ObservedContainer } from "../../src/model.js"
 import { recordSkip } from "../support/skips.js"
@@ -178,6 +178,36 @@ describe.runIf(usable)("kstlib ops with runtime: swarm (built CLI)", () => {
   const config = (cwd: string, sessions: Record<string, unknown>) =>
     writeFileSync(join(cwd, "kstlib.conf.yml"), JSON.stringify({ ops: { project: "kswcli", sessions } }))
 
+  it("a service's output outlives it: down writes it to its log file first, and logs reads it there", async () => {
+    const cwd = mkdtempSync(join(dir, "logs-"))
+    // a project of its own: its overlay network's removal is not the next test's
+    writeFileSync(join(cwd, "kstlib.conf.yml"), JSON.stringify({
+      ops: { project: "kswlog", sessions: { "ksw-talk": { backend: "container", runtime: "swarm", image: IMAGE, command: "echo said-before-down; exec sleep 300", shell: true } } }
+    }))
+    const a = kstlib(cwd, ["ops", "apply"])
+    expect(a.code, a.stdout + a.stderr).toBe(0)
+    for (let i = 0; i < 40 && !kstlib(cwd, ["ops", "logs", "ksw-talk"]).stdout.includes("said-before-down"); i++) await sleep(250)
+    const d = kstlib(cwd, ["ops", "down"])
+    expect(d.code, d.stdout + d.stderr).toBe(0)
+    expect(services().find((x) => x.name === "ksw-talk")).toBeUndefined()
+    // the default place: under XDG_STATE_HOME (the suite's), else HOME (cwd here)
+    const file = join(process.env["XDG_STATE_HOME"] ?? join(cwd, ".local", "state"), "kstlib", "logs", "kswlog", "ksw-talk.log")
+    onTestFinished(() => rmSync(file, { force: true }))
+    expect(existsSync(file)).toBe(true)
+    const text = readFileSync(file, "utf8")
+    expect(text).toMatch(/^\d{4}-\d{2}-\d{2}T[\d:.]+Z \[kstlib\] container ksw-talk started at /mu)
+    expect(text).toMatch(/^\d{4}-\d{2}-\d{2}T[\d:.]+Z said-before-down$/mu)
+    expect(text).toMatch(/\[kstlib\] container ksw-talk (removed|exited with code \d+); output kept at removal$/mu)
+    const l = kstlib(cwd, ["ops", "logs", "ksw-talk"])
+    expect(l.code, l.stderr).toBe(0)
+    expect(l.stdout).toContain("said-before-down")
+    // at once up again: the overlay network the down removed is still being deleted by swarm (a
+    // create on it failed with 'network … not found'): made again once it is gone
+    const again = kstlib(cwd, ["ops", "apply"])
+    expect(again.code, again.stdout + again.stderr).toBe(0)
+    expect(kstlib(cwd, ["ops", "down"]).code).toBe(0)
+  }, 120_000)
+
   it("apply creates, plan is clean, drift updates or replaces, stop scales to 0, prune removes", async () => {
     const cwd = mkdtempSync(join(dir, "cli-"))
     const web = { backend: "container", runtime: "swarm", image: IMAGE, command: "sleep 300", env: { GREETING: "one" }, replicas: 2 }
@@ -219,7 +249,7 @@ describe.runIf(usable)("kstlib ops with runtime: swarm (built CLI)", () => {
     expect(services().find((x) => x.name === "ksw-web")).toBeUndefined()
     // the project's overlay network went with its last service
     expect(await gone("kstlib-kswcli--swarm")).toBe(true)
-  })
+  }, 120_000)
 
   /**
    * Whether the network is gone within 30 s: swarm accepts its removal at once and deletes it when

@@ -93,11 +93,13 @@ export const overlayCreateArgs = (project: string): ReadonlyArray<string> => [
  * `--no-resolve-image` (no registry is asked for a digest: a local image stays local), env through
  * `envFile`, the command as argv after the image (`sh -c COMMAND` with `shell: true`).
  */
-export const createArgs = (spec: ContainerSpec, stamp: Stamp, project: string, envFile: string | null): CreateArgs => {
+export const createArgs = (spec: ContainerSpec, stamp: Stamp, project: string, envFile: string | null, logLabel: string | null = null): CreateArgs => {
   const command = commandArgv(spec)
   if (!command.ok) return command
   const args: Array<string> = ["service", "create", "--detach", "--no-resolve-image", "--name", spec.name]
   for (const l of markLabels(stamp, project, spec.name)) args.push("--label", l)
+  // where its output is kept when kstlib removes it (as a container's io.kstlib.log)
+  if (logLabel !== null) args.push("--label", `${Marks.labelLog}=${logLabel}`)
   args.push("--network", swarmNetwork(project))
   args.push("--restart-condition", restartCondition(spec), "--replicas", String(replicasOf(spec)))
   if (spec.max_restarts !== undefined && spec.max_restarts !== null) args.push("--restart-max-attempts", String(spec.max_restarts))
@@ -147,12 +149,13 @@ export const forceUpdateArgs = (name: string): ReadonlyArray<string> => ["servic
 
 export const rmArgs = (name: string): ReadonlyArray<string> => ["service", "rm", END, name]
 
-/** `--raw`: the lines as the process wrote them, without the `name.1@node |` prefix. */
-export const logsArgs = (name: string, lines: number, follow: boolean): ReadonlyArray<string> => [
+/** `--raw`: the lines as the process wrote them, without the `name.1@node |` prefix; `timestamps`: each after its RFC 3339 time. */
+export const logsArgs = (name: string, lines: number, follow: boolean, timestamps = false): ReadonlyArray<string> => [
   "service",
   "logs",
   "--raw",
   ...(follow ? ["--follow"] : []),
+  ...(timestamps ? ["--timestamps"] : []),
   "--tail",
   String(Math.max(0, Math.floor(lines))),
   END,

@@ -9,6 +9,7 @@ import { Option, Schema } from "effect"
 import type { ObservedContainer, ObservedState } from "../../model.js"
 import type { Listing } from "../container/parse.js"
 import { markOf, parseCreated, parseLabels, parseListing } from "../container/parse.js"
+import { Marks } from "../../model.js"
 
 const Str = Schema.optionalKey(Schema.NullOr(Schema.String))
 
@@ -155,7 +156,8 @@ export const toObserved = (
       created_at: doc.created_at,
       image: doc.image ?? row?.image ?? null,
       exit_code: s.exit_code,
-      mark: markOf(doc.labels)
+      mark: markOf(doc.labels),
+      ...(doc.labels[Marks.labelLog] === undefined ? {} : { log_label: doc.labels[Marks.labelLog] })
     }
   })
 
