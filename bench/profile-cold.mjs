@@ -1,5 +1,5 @@
 // Profiles kstlib's cold start: runs `node --cpu-prof dist/cli/bin.js ARGS...` RUNS times and
-// summarises the .cpuprofile files, mapped back through dist/kstlib.mjs.map to the bundled modules:
+// summarises the .cpuprofile files, mapped back through dist/kstlib.cjs.map to the bundled modules:
 //   - wall time from the first sample to the first child-process spawn (= the first engine call),
 //   - self time before that point, by module (effect/*, yaml, kstlib's own dist/*.js) and by function,
 //   - where it is spent at module-evaluation time (top-level code of a module) vs in called functions.
@@ -9,7 +9,7 @@
 // unminified, each line maps to one original module (timings are a little higher than minified).
 // Prints a markdown summary (medians over the runs). Offline; writes only to a temp directory.
 import { execFileSync } from "node:child_process"
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { SourceMap } from "node:module"
 import { tmpdir } from "node:os"
 import { dirname, join, resolve } from "node:path"
@@ -23,12 +23,19 @@ const node = join(repo, "node_modules/node/bin/node")
 const dir = mkdtempSync(join(tmpdir(), "kstlib-prof-"))
 const unminified = process.env.UNMINIFIED === "1"
 let bin = join(repo, "dist/cli/bin.js")
-let bundle = join(repo, "dist/kstlib.mjs")
+let bundle = join(repo, "dist/kstlib.cjs")
 if (unminified) {
-  bundle = join(dir, "kstlib.mjs")
-  execFileSync(join(repo, "node_modules/.bin/rolldown"), [join(repo, "dist/cli/main.js"), "--platform", "node", "--format", "esm", "--sourcemap", "-o", bundle, "--logLevel", "warn"], { stdio: "ignore" })
-  bin = join(dir, "bin.mjs")
-  writeFileSync(bin, 'import * as m from "node:module"\nm.enableCompileCache?.()\nawait import("./kstlib.mjs")\n')
+  bundle = join(dir, "kstlib.cjs")
+  // The build's own config (its transforms, chunking), unminified, without the help-capture plugin.
+  const cfg = join(dir, "rolldown.config.mjs")
+  writeFileSync(cfg, `import base from ${JSON.stringify(join(repo, "rolldown.config.mjs"))}
+export default { ...base, input: ${JSON.stringify(join(repo, "dist/cli/main.js"))}, output: { ...base.output, file: ${JSON.stringify(bundle)}, minify: false },
+  plugins: base.plugins.filter((p) => p.name !== "kstlib-fixed-output") }\n`)
+  execFileSync(join(repo, "node_modules/.bin/rolldown"), ["-c", cfg], { cwd: repo, stdio: "ignore" })
+  // the real bin beside it (it loads ../kstlib.cjs relative to itself, with its code cache)
+  mkdirSync(join(dir, "cli"))
+  bin = join(dir, "cli", "bin.js")
+  copyFileSync(join(repo, "dist/cli/bin.js"), bin)
 }
 const map = new SourceMap(JSON.parse(readFileSync(`${bundle}.map`, "utf8")))
 
@@ -66,7 +73,7 @@ function analyse(profile) {
     return false
   }
   const isSpawn = (cf) => cf.functionName === "spawn" && /child_process/.test(cf.url)
-  const bundleUrl = (cf) => cf.url !== undefined && cf.url.endsWith("kstlib.mjs")
+  const bundleUrl = (cf) => cf.url !== undefined && cf.url.endsWith("kstlib.cjs")
   // per node: [{line (0-based), share}] from V8's line ticks, for code in the bundle
   const lineShares = new Map()
   for (const n of profile.nodes) {
@@ -76,7 +83,7 @@ function analyse(profile) {
   }
   const label = (cf, line) => {
     if (cf.url === "" || cf.url === undefined) return { mod: `(${cf.functionName || "native"})`, fn: cf.functionName || "(native)" }
-    if (!cf.url.endsWith("kstlib.mjs")) return { mod: cf.url.replace(/^node:/, "node:").replace(/^file:\/\/.*\/dist\//, "dist/"), fn: cf.functionName || "(anonymous)" }
+    if (!cf.url.endsWith("kstlib.cjs")) return { mod: cf.url.replace(/^node:/, "node:").replace(/^file:\/\/.*\/dist\//, "dist/"), fn: cf.functionName || "(anonymous)" }
     const e = line === undefined ? map.findEntry(cf.lineNumber, cf.columnNumber) : map.findEntry(line, 0)
     const mod = moduleOf(e?.originalSource)
     const top = cf.functionName === "" && cf.lineNumber === 0 && cf.columnNumber === 0
