@@ -11,7 +11,8 @@ export default {
   logLevel: "warn",
   // codeSplitting false: one file, a lazy import (smol-toml for TOML includes) inlined.
   // charset ascii: non-ASCII text as escapes, so V8 holds the source as a one-byte string.
-  output: { file: "dist/kstlib.cjs", format: "cjs", minify: true, sourcemap: true, codeSplitting: false, charset: "ascii" },
+  // strict: "use strict" on top, as the ES modules it is built from (CommonJS output is sloppy otherwise).
+  output: { file: "dist/kstlib.cjs", format: "cjs", minify: true, sourcemap: true, codeSplitting: false, charset: "ascii", strict: true },
   plugins: [{
     // `kstlib --version` and `kstlib --help` print fixed text: the bundle's own output, captured here
     // (plain and coloured), lets dist/cli/bin.js print it without loading the CLI (~50 ms of every such
