@@ -2,7 +2,8 @@
 // summarises the .cpuprofile files, mapped back through dist/kstlib.cjs.map to the bundled modules:
 //   - wall time from the first sample to the first child-process spawn (= the first engine call),
 //   - self time before that point, by module (effect/*, yaml, kstlib's own dist/*.js) and by function,
-//   - where it is spent at module-evaluation time (top-level code of a module) vs in called functions.
+//   - where it is spent at module-evaluation time (top-level code of a module) vs in called functions,
+//   - by phase: node's bootstrap, bin.js, the code cache's deserialization, the bundle's evaluation, the command.
 // Usage (from the repo root, with a config): node bench/profile-cold.mjs [RUNS] -- ops list --json --config FILE
 // UNMINIFIED=1 profiles an unminified build of the same bundle (rolldown, in a temp dir) instead: the
 // minified bundle has ~400 lines, so V8's per-line ticks cannot tell which module's top-level code ran;
@@ -95,7 +96,23 @@ function analyse(profile) {
   let firstSpawn = null
   const byMod = new Map()
   const byFn = new Map()
+  const byPhase = new Map()
   let total = 0
+  let inBin = false
+  const isBin = (cf) => /\/cli\/bin\.js$/.test(cf.url)
+  // The startup phases, from the sample's stack: what a change to bin.js or the bundle moves.
+  const phaseOf = (id, cf) => {
+    if (cf.functionName === "(garbage collector)") return "garbage collection"
+    if (!inBin && stackHas(id, isBin)) inBin = true
+    if (!inBin) return "node bootstrap, ESM loader (before bin.js runs)"
+    if (stackHas(id, (f) => f.functionName === "Script" && f.url === "node:vm")) return "new vm.Script: the bundle's V8 code cache deserialized (compiled, without one)"
+    const wrapper = stackHas(id, (f) => bundleUrl(f) && f.lineNumber === 0)
+    if (wrapper && stackHas(id, (f) => f.functionName === "compileForInternalLoader")) return "bundle evaluation: node builtins it requires"
+    if (wrapper) return "bundle evaluation: module top levels (effect, yaml, kstlib)"
+    if (stackHas(id, bundleUrl)) return "the command: CLI parsing, config load (YAML, decode), layers, up to the spawn"
+    if (stackHas(id, isBin)) return "bin.js: read and hash the bundle, read the cache"
+    return "other (node internals, idle)"
+  }
   for (let i = 0; i < profile.samples.length; i++) {
     const dt = (profile.timeDeltas[i] ?? 0) / 1000
     t += dt
@@ -104,6 +121,8 @@ function analyse(profile) {
     if (firstSpawn !== null) continue
     const cf = nodes.get(id).callFrame
     total += dt
+    const phase = phaseOf(id, cf)
+    byPhase.set(phase, (byPhase.get(phase) ?? 0) + dt)
     const parts = unminified && lineShares.has(id) ? lineShares.get(id) : [{ line: undefined, share: 1 }]
     for (const { line, share } of parts) {
       const { mod, fn } = label(cf, line)
@@ -112,7 +131,7 @@ function analyse(profile) {
     }
   }
   const wall = (profile.endTime - profile.startTime) / 1000
-  return { firstSpawn: firstSpawn ?? wall, wall, total, byMod, byFn }
+  return { firstSpawn: firstSpawn ?? wall, wall, total, byMod, byFn, byPhase }
 }
 
 const agg = (key) => {
@@ -125,7 +144,9 @@ lines.push(`Profile of \`kstlib ${args.join(" ")}\`${unminified ? " (unminified 
 lines.push(`- profiled wall time (profile start to exit): ${fmt(median(perRun.map((r) => r.wall)))} ms`)
 lines.push(`- profile start to first child-process spawn (the first engine call): ${fmt(median(perRun.map((r) => r.firstSpawn)))} ms`)
 lines.push(`- of which sampled on the main thread before it: ${fmt(median(perRun.map((r) => r.total)))} ms`, "")
-lines.push("Before the first engine call, self time by module (top 25):", "", "| module | ms |", "|---|---:|")
+lines.push("Before the first engine call, by phase (from each sample's stack):", "", "| phase | ms |", "|---|---:|")
+for (const { n, ms } of agg("byPhase")) lines.push(`| ${n} | ${fmt(ms)} |`)
+lines.push("", "Before the first engine call, self time by module (top 25):", "", "| module | ms |", "|---|---:|")
 for (const { n, ms } of agg("byMod").slice(0, 25)) lines.push(`| ${n} | ${fmt(ms)} |`)
 lines.push("", "Before the first engine call, self time by function (top 30):", "", "| function (original module:line) | ms |", "|---|---:|")
 for (const { n, ms } of agg("byFn").slice(0, 30)) lines.push(`| ${n.replace(/\|/g, "\\|")} | ${fmt(ms)} |`)

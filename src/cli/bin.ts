@@ -9,9 +9,10 @@
  * top level: node's own compile cache (`module.enableCompileCache()`) is created right after a module
  * is compiled, before it runs, and V8 compiles the bundle's functions lazily, so with it each start
  * still compiled every function it called (~70 ms of CPU). The cache lives in node's compile cache
- * directory (`NODE_COMPILE_CACHE`, default `$TMPDIR/node-compile-cache/<node version>…`; none with
- * `NODE_DISABLE_COMPILE_CACHE=1`), under a name made of the bundle's SHA-1 (V8 itself only compares
- * the source's length), with a checksum of its own: a rejected or damaged cache is rewritten.
+ * directory (`module.getCompileCacheDir()`: `NODE_COMPILE_CACHE`, default
+ * `$TMPDIR/node-compile-cache/<node version, arch, flags>`; none with `NODE_DISABLE_COMPILE_CACHE=1`),
+ * under a name made of the bundle's SHA-1 (V8 itself only compares the source's length), with a
+ * checksum of its own: a rejected or damaged cache is rewritten.
  *
  * `kstlib --version` and `kstlib --help` alone print text captured from the bundle at build time
  * (dist/kstlib-help.js, see rolldown.config.mjs), coloured by the same rule as the CLI's help: such a
@@ -80,9 +81,10 @@ const writeCache = (file: string, payload: Buffer) => {
 const runCli = () => {
   const file = fileURLToPath(new URL("../kstlib.cjs", import.meta.url))
   const bytes = readFileSync(file)
-  // enableCompileCache: the directory node would use (created, writable), or none when disabled.
-  const status = nodeModule.enableCompileCache?.()
-  const dir = status?.directory
+  // Node's compile cache directory for this node (version, arch and V8 flags in its name; created,
+  // writable), or none: disabled (NODE_DISABLE_COMPILE_CACHE), unwritable, or a node without one.
+  nodeModule.enableCompileCache?.()
+  const dir = nodeModule.getCompileCacheDir?.()
   const cacheFile = dir === undefined || dir === ""
     ? undefined
     : join(dir, `kstlib-${hash("sha1", bytes, "hex").slice(0, 16)}-${bytes.length}.v8cache`)
