@@ -20,14 +20,14 @@
  */
 // Builtins through process.getBuiltinModule, not ESM imports: an ESM import builds the module's whole
 // namespace, reading every lazy export (node:crypto's webcrypto, node:util's diff and colours: time,
-// and node's NO_COLOR-and-FORCE_COLOR warning, which the CLI itself does not print).
+// and node's NO_COLOR-and-FORCE_COLOR warning, which the CLI itself does not print). node:crypto and
+// node:vm only when the CLI runs: loading them costs `--version` ~5 ms.
 const { isAscii } = process.getBuiltinModule("node:buffer")
-const { hash } = process.getBuiltinModule("node:crypto")
 const { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } = process.getBuiltinModule("node:fs")
 const nodeModule = process.getBuiltinModule("node:module")
 const { dirname, join } = process.getBuiltinModule("node:path")
 const { fileURLToPath } = process.getBuiltinModule("node:url")
-const vm = process.getBuiltinModule("node:vm")
+const sha1 = (data: Buffer) => process.getBuiltinModule("node:crypto").hash("sha1", data, "buffer")
 
 const args = process.argv.slice(2)
 const fixed = args.length !== 1 ? null : args[0] === "--version" ? "version" : args[0] === "--help" || args[0] === "-h" ? "help" : null
@@ -57,7 +57,7 @@ const readCache = (file: string): Buffer | undefined => {
   if (data.length < HEADER || data.toString("latin1", 0, MAGIC.length) !== MAGIC) return undefined
   const payload = data.subarray(HEADER)
   const ok = data.readUInt32LE(MAGIC.length) === payload.length &&
-    data.subarray(MAGIC.length + 4, HEADER).equals(hash("sha1", payload, "buffer"))
+    data.subarray(MAGIC.length + 4, HEADER).equals(sha1(payload))
   return ok ? payload : undefined
 }
 
@@ -65,7 +65,7 @@ const writeCache = (file: string, payload: Buffer) => {
   const header = Buffer.alloc(HEADER)
   header.write(MAGIC, 0, "latin1")
   header.writeUInt32LE(payload.length, MAGIC.length)
-  hash("sha1", payload, "buffer").copy(header, MAGIC.length + 4)
+  sha1(payload).copy(header, MAGIC.length + 4)
   // A private temporary name, then one rename: a concurrent start reads the old file or the new one.
   const tmp = `${file}.${process.pid}.tmp`
   try {
@@ -79,6 +79,7 @@ const writeCache = (file: string, payload: Buffer) => {
 }
 
 const runCli = () => {
+  const vm = process.getBuiltinModule("node:vm")
   const file = fileURLToPath(new URL("../kstlib.cjs", import.meta.url))
   const bytes = readFileSync(file)
   // Node's compile cache directory for this node (version, arch and V8 flags in its name; created,
@@ -87,7 +88,7 @@ const runCli = () => {
   const dir = nodeModule.getCompileCacheDir?.()
   const cacheFile = dir === undefined || dir === ""
     ? undefined
-    : join(dir, `kstlib-${hash("sha1", bytes, "hex").slice(0, 16)}-${bytes.length}.v8cache`)
+    : join(dir, `kstlib-${sha1(bytes).toString("hex", 0, 8)}-${bytes.length}.v8cache`)
   const cachedData = cacheFile === undefined ? undefined : readCache(cacheFile)
   // The build writes ASCII only (rolldown's charset: "ascii"): decoded as latin1, the same text is a
   // one-byte string made in one copy (UTF-8 decoding of the ~1 MB bundle costs a few ms more).
