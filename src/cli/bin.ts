@@ -6,9 +6,10 @@
  *
  * The bundle is compiled as a `vm.Script` with a V8 code cache that this file writes after a run
  * (`script.createCachedData()` at exit), so it holds every function that run compiled, not only the
- * top level: node's own compile cache (`module.enableCompileCache()`) is created right after a module
- * is compiled, before it runs, and V8 compiles the bundle's functions lazily, so with it each start
- * still compiled every function it called (~70 ms of CPU). The cache lives in node's compile cache
+ * top level; a later run of another command adds its own (readCache). Node's own compile cache
+ * (`module.enableCompileCache()`) is created right after a module is compiled, before it runs, and
+ * V8 compiles the bundle's functions lazily, so with it each start still compiled every function it
+ * called (~70 ms of CPU). The cache lives in node's compile cache
  * directory (`module.getCompileCacheDir()`: `NODE_COMPILE_CACHE`, default
  * `$TMPDIR/node-compile-cache/<node version, arch, flags>`; none with `NODE_DISABLE_COMPILE_CACHE=1`),
  * under a name made of the bundle's SHA-1 (V8 itself only compares the source's length), with a
@@ -43,11 +44,22 @@ const printFixed = async (which: "version" | "help"): Promise<boolean> => {
   return true
 }
 
-/** The cache file's content: a header (magic, payload length, payload SHA-1) and V8's cached data. */
-const MAGIC = "kstlib-v8-cache-1\n"
-const HEADER = MAGIC.length + 4 + 20
+/**
+ * The cache file: a header (magic, payload length, payload SHA-1, the list of runs that wrote it) and
+ * V8's cached data. A run whose command is not on the list rewrites it at exit: V8's data then holds
+ * what the cache held plus what this run compiled, so a first `ops --help` or a failed run does not
+ * leave every later `ops list` compiling the rest again. At most MAX_RUNS rewrites (~25 ms each).
+ */
+const MAGIC = "kstlib-v8-cache-2\n"
+const HEADER = MAGIC.length + 4 + 20 + 4
+const MAX_RUNS = 32
 
-const readCache = (file: string): Buffer | undefined => {
+interface Cache {
+  readonly payload: Buffer
+  readonly runs: ReadonlyArray<string>
+}
+
+const readCache = (file: string): Cache | undefined => {
   let data: Buffer
   try {
     data = readFileSync(file)
@@ -55,28 +67,41 @@ const readCache = (file: string): Buffer | undefined => {
     return undefined
   }
   if (data.length < HEADER || data.toString("latin1", 0, MAGIC.length) !== MAGIC) return undefined
-  const payload = data.subarray(HEADER)
-  const ok = data.readUInt32LE(MAGIC.length) === payload.length &&
-    data.subarray(MAGIC.length + 4, HEADER).equals(sha1(payload))
-  return ok ? payload : undefined
+  const runsEnd = HEADER + data.readUInt32LE(MAGIC.length + 24)
+  const payload = data.subarray(runsEnd)
+  if (runsEnd > data.length || data.readUInt32LE(MAGIC.length) !== payload.length) return undefined
+  if (!data.subarray(MAGIC.length + 4, MAGIC.length + 24).equals(sha1(payload))) return undefined
+  let runs: unknown
+  try {
+    runs = JSON.parse(data.toString("utf8", HEADER, runsEnd))
+  } catch {
+    runs = []
+  }
+  return { payload, runs: Array.isArray(runs) ? runs.filter((r): r is string => typeof r === "string") : [] }
 }
 
-const writeCache = (file: string, payload: Buffer) => {
+const writeCache = (file: string, payload: Buffer, runs: ReadonlyArray<string>) => {
+  const list = Buffer.from(JSON.stringify(runs), "utf8")
   const header = Buffer.alloc(HEADER)
   header.write(MAGIC, 0, "latin1")
   header.writeUInt32LE(payload.length, MAGIC.length)
   sha1(payload).copy(header, MAGIC.length + 4)
+  header.writeUInt32LE(list.length, MAGIC.length + 24)
   // A private temporary name, then one rename: a concurrent start reads the old file or the new one.
   const tmp = `${file}.${process.pid}.tmp`
   try {
     mkdirSync(dirname(file), { recursive: true })
-    writeFileSync(tmp, Buffer.concat([header, payload]), { mode: 0o600 })
+    writeFileSync(tmp, Buffer.concat([header, list, payload]), { mode: 0o600 })
     renameSync(tmp, file)
   } catch {
     // the cache is an optimisation: a read-only or full directory only costs the next start its compile
     rmSync(tmp, { force: true })
   }
 }
+
+/** What a run is for the cache: its first two words (`ops list`), and whether it failed. */
+const runOf = (exitCode: number): string =>
+  args.filter((a) => !a.startsWith("-")).slice(0, 2).join(" ") + (exitCode === 0 ? "" : " (failed)")
 
 const runCli = () => {
   const vm = process.getBuiltinModule("node:vm")
@@ -89,7 +114,7 @@ const runCli = () => {
   const cacheFile = dir === undefined || dir === ""
     ? undefined
     : join(dir, `kstlib-${sha1(bytes).toString("hex", 0, 8)}-${bytes.length}.v8cache`)
-  const cachedData = cacheFile === undefined ? undefined : readCache(cacheFile)
+  const cache = cacheFile === undefined ? undefined : readCache(cacheFile)
   // The build writes ASCII only (rolldown's charset: "ascii"): decoded as latin1, the same text is a
   // one-byte string made in one copy (UTF-8 decoding of the ~1 MB bundle costs a few ms more).
   const source = bytes.toString(isAscii(bytes) ? "latin1" : "utf8")
@@ -98,13 +123,17 @@ const runCli = () => {
     `(function (exports, require, module, __filename, __dirname) {${source.startsWith("#!") ? "//" + source.slice(2) : source}\n})`,
     {
       filename: file,
-      ...(cachedData !== undefined ? { cachedData } : {}),
+      ...(cache !== undefined ? { cachedData: cache.payload } : {}),
       // an import() of a file outside the bundle (none today: rolldown inlines kstlib's lazy imports)
       importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER
     }
   )
-  if (cacheFile !== undefined && (cachedData === undefined || script.cachedDataRejected === true)) {
-    process.once("exit", () => writeCache(cacheFile, script.createCachedData()))
+  if (cacheFile !== undefined) {
+    const runs = cache === undefined || script.cachedDataRejected === true ? [] : cache.runs
+    process.once("exit", (code) => {
+      const run = runOf(code)
+      if (runs.length === 0 || (!runs.includes(run) && runs.length < MAX_RUNS)) writeCache(cacheFile, script.createCachedData(), [...runs, run])
+    })
   }
   const main = script.runInThisContext() as (...a: ReadonlyArray<unknown>) => void
   const mod = { exports: {} }
