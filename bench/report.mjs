@@ -28,6 +28,7 @@ const verdict = (target, k, b, ratio) => {
   if (k === null || b === null) return { text: "no data", pass: false }
   switch (target.kind) {
     case "overhead_lt": return { text: `overhead < ${target.value} ms`, pass: k - b < target.value }
+    case "overhead_le": return { text: `overhead ≤ ${target.value} ms`, pass: k - b <= target.value }
     case "ratio_le": return { text: `≤ ${target.value}×${target.vs === undefined ? "" : ` ${target.vs}`}`, pass: ratio <= target.value }
     case "abs_lt": return { text: `< ${target.value} ${target.unit ?? "MB"}`, pass: k < target.value }
     case "equal_to_baseline": return { text: target.text ?? "same count for 1, 10, 50", pass: k === b }

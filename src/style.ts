@@ -2,7 +2,10 @@
  * Whether to colour, and how. A bottom-level module (imports nothing of kstlib) so that both the pure
  * renderers (reconcile/render.ts) and the CLI's output helpers share one decision and one painter.
  */
-import { styleText } from "node:util"
+// Not `import … from "node:util"`: an ESM import of a builtin builds its whole namespace, and node:util's
+// loads node's colour module, whose NO_COLOR-and-FORCE_COLOR warning `kstlib --help` (bin.ts) would
+// then print where the CLI (a CommonJS bundle) does not.
+const { styleText } = process.getBuiltinModule("node:util")
 
 export interface Style {
   readonly color: boolean

@@ -1,14 +1,34 @@
 #!/usr/bin/env node
 /**
- * The `kstlib` executable. It loads the CLI from one tree-shaken bundle (dist/kstlib.mjs, built by
- * `npm run build`): importing effect's module graph file by file costs ~1 s at every start, the
- * bundle ~0.1 s. V8's compile cache (Node ≥ 22.1) trims repeated starts further.
+ * The `kstlib` executable. It runs the CLI from one tree-shaken CommonJS bundle (dist/kstlib.cjs,
+ * built by `npm run build`): importing effect's module graph file by file costs ~1 s at every start,
+ * the bundle ~0.1 s.
+ *
+ * The bundle is compiled as a `vm.Script` with a V8 code cache that this file writes after a run
+ * (`script.createCachedData()` at exit), so it holds every function that run compiled, not only the
+ * top level; a later run of another command adds its own (readCache). Node's own compile cache
+ * (`module.enableCompileCache()`) is created right after a module is compiled, before it runs, and
+ * V8 compiles the bundle's functions lazily, so with it each start still compiled every function it
+ * called (~70 ms of CPU). The cache lives in node's compile cache
+ * directory (`module.getCompileCacheDir()`: `NODE_COMPILE_CACHE`, default
+ * `$TMPDIR/node-compile-cache/<node version, arch, flags>`; none with `NODE_DISABLE_COMPILE_CACHE=1`),
+ * under a name made of the bundle's SHA-1 (V8 itself only compares the source's length), with a
+ * checksum of its own: a rejected or damaged cache is rewritten.
  *
  * `kstlib --version` and `kstlib --help` alone print text captured from the bundle at build time
  * (dist/kstlib-help.js, see rolldown.config.mjs), coloured by the same rule as the CLI's help: such a
  * start loads neither the CLI nor effect.
  */
-import * as nodeModule from "node:module"
+// Builtins through process.getBuiltinModule, not ESM imports: an ESM import builds the module's whole
+// namespace, reading every lazy export (node:crypto's webcrypto, node:util's diff and colours: time,
+// and node's NO_COLOR-and-FORCE_COLOR warning, which the CLI itself does not print). node:crypto and
+// node:vm only when the CLI runs: loading them costs `--version` ~5 ms.
+const { isAscii } = process.getBuiltinModule("node:buffer")
+const { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } = process.getBuiltinModule("node:fs")
+const nodeModule = process.getBuiltinModule("node:module")
+const { dirname, join } = process.getBuiltinModule("node:path")
+const { fileURLToPath } = process.getBuiltinModule("node:url")
+const sha1 = (data: Buffer) => process.getBuiltinModule("node:crypto").hash("sha1", data, "buffer")
 
 const args = process.argv.slice(2)
 const fixed = args.length !== 1 ? null : args[0] === "--version" ? "version" : args[0] === "--help" || args[0] === "-h" ? "help" : null
@@ -24,7 +44,100 @@ const printFixed = async (which: "version" | "help"): Promise<boolean> => {
   return true
 }
 
-if (fixed === null || !(await printFixed(fixed))) {
-  nodeModule.enableCompileCache?.()
-  await import(new URL("../kstlib.mjs", import.meta.url).href)
+/**
+ * The cache file: a header (magic, payload length, payload SHA-1, the list of runs that wrote it) and
+ * V8's cached data. A run whose command is not on the list rewrites it at exit: V8's data then holds
+ * what the cache held plus what this run compiled, so a first `ops --help` or a failed run does not
+ * leave every later `ops list` compiling the rest again. At most MAX_RUNS rewrites (~25 ms each).
+ */
+const MAGIC = "kstlib-v8-cache-2\n"
+const HEADER = MAGIC.length + 4 + 20 + 4
+const MAX_RUNS = 32
+
+interface Cache {
+  readonly payload: Buffer
+  readonly runs: ReadonlyArray<string>
 }
+
+const readCache = (file: string): Cache | undefined => {
+  let data: Buffer
+  try {
+    data = readFileSync(file)
+  } catch {
+    return undefined
+  }
+  if (data.length < HEADER || data.toString("latin1", 0, MAGIC.length) !== MAGIC) return undefined
+  const runsEnd = HEADER + data.readUInt32LE(MAGIC.length + 24)
+  const payload = data.subarray(runsEnd)
+  if (runsEnd > data.length || data.readUInt32LE(MAGIC.length) !== payload.length) return undefined
+  if (!data.subarray(MAGIC.length + 4, MAGIC.length + 24).equals(sha1(payload))) return undefined
+  let runs: unknown
+  try {
+    runs = JSON.parse(data.toString("utf8", HEADER, runsEnd))
+  } catch {
+    runs = []
+  }
+  return { payload, runs: Array.isArray(runs) ? runs.filter((r): r is string => typeof r === "string") : [] }
+}
+
+const writeCache = (file: string, payload: Buffer, runs: ReadonlyArray<string>) => {
+  const list = Buffer.from(JSON.stringify(runs), "utf8")
+  const header = Buffer.alloc(HEADER)
+  header.write(MAGIC, 0, "latin1")
+  header.writeUInt32LE(payload.length, MAGIC.length)
+  sha1(payload).copy(header, MAGIC.length + 4)
+  header.writeUInt32LE(list.length, MAGIC.length + 24)
+  // A private temporary name, then one rename: a concurrent start reads the old file or the new one.
+  const tmp = `${file}.${process.pid}.tmp`
+  try {
+    mkdirSync(dirname(file), { recursive: true })
+    writeFileSync(tmp, Buffer.concat([header, list, payload]), { mode: 0o600 })
+    renameSync(tmp, file)
+  } catch {
+    // the cache is an optimisation: a read-only or full directory only costs the next start its compile
+    rmSync(tmp, { force: true })
+  }
+}
+
+/** What a run is for the cache: its first two words (`ops list`), and whether it failed. */
+const runOf = (exitCode: number): string =>
+  args.filter((a) => !a.startsWith("-")).slice(0, 2).join(" ") + (exitCode === 0 ? "" : " (failed)")
+
+const runCli = () => {
+  const vm = process.getBuiltinModule("node:vm")
+  const file = fileURLToPath(new URL("../kstlib.cjs", import.meta.url))
+  const bytes = readFileSync(file)
+  // Node's compile cache directory for this node (version, arch and V8 flags in its name; created,
+  // writable), or none: disabled (NODE_DISABLE_COMPILE_CACHE), unwritable, or a node without one.
+  nodeModule.enableCompileCache?.()
+  const dir = nodeModule.getCompileCacheDir?.()
+  const cacheFile = dir === undefined || dir === ""
+    ? undefined
+    : join(dir, `kstlib-${sha1(bytes).toString("hex", 0, 8)}-${bytes.length}.v8cache`)
+  const cache = cacheFile === undefined ? undefined : readCache(cacheFile)
+  // The build writes ASCII only (rolldown's charset: "ascii"): decoded as latin1, the same text is a
+  // one-byte string made in one copy (UTF-8 decoding of the ~1 MB bundle costs a few ms more).
+  const source = bytes.toString(isAscii(bytes) ? "latin1" : "utf8")
+  // The CommonJS wrapper on the first line, so the bundle's own lines keep their numbers.
+  const script = new vm.Script(
+    `(function (exports, require, module, __filename, __dirname) {${source.startsWith("#!") ? "//" + source.slice(2) : source}\n})`,
+    {
+      filename: file,
+      ...(cache !== undefined ? { cachedData: cache.payload } : {}),
+      // an import() of a file outside the bundle (none today: rolldown inlines kstlib's lazy imports)
+      importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER
+    }
+  )
+  if (cacheFile !== undefined) {
+    const runs = cache === undefined || script.cachedDataRejected === true ? [] : cache.runs
+    process.once("exit", (code) => {
+      const run = runOf(code)
+      if (runs.length === 0 || (!runs.includes(run) && runs.length < MAX_RUNS)) writeCache(cacheFile, script.createCachedData(), [...runs, run])
+    })
+  }
+  const main = script.runInThisContext() as (...a: ReadonlyArray<unknown>) => void
+  const mod = { exports: {} }
+  main(mod.exports, nodeModule.createRequire(file), mod, file, dirname(file))
+}
+
+if (fixed === null || !(await printFixed(fixed))) runCli()

@@ -1,27 +1,28 @@
 /**
  * Finding runtime binaries on PATH without spawning `which`: an executable-file check in each PATH
- * directory, in order (what execvp does).
+ * directory, in order (what execvp does). Synchronous on purpose: a few stat calls take microseconds,
+ * where one asynchronous round trip per PATH directory made each engine's first call wait several
+ * event-loop turns (observe launched tmux, podman and docker ~10-20 ms apart instead of together).
  */
-import { constants } from "node:fs"
-import { access, stat } from "node:fs/promises"
+import { accessSync, constants, statSync } from "node:fs"
 import { delimiter, join } from "node:path"
 import { Context, Effect } from "effect"
 
-const isExecutableFile = async (file: string): Promise<boolean> => {
+const isExecutableFile = (file: string): boolean => {
   try {
-    await access(file, constants.X_OK)
-    return (await stat(file)).isFile()
+    accessSync(file, constants.X_OK)
+    return statSync(file).isFile()
   } catch {
     return false
   }
 }
 
 /** The absolute path of `binary` on `pathEnv` (defaults to the current PATH), or null. */
-export const findOnPath = async (binary: string, pathEnv: string | undefined = process.env["PATH"]): Promise<string | null> => {
+export const findOnPath = (binary: string, pathEnv: string | undefined = process.env["PATH"]): string | null => {
   for (const dir of (pathEnv ?? "").split(delimiter)) {
     if (dir === "") continue
     const candidate = join(dir, binary)
-    if (await isExecutableFile(candidate)) return candidate
+    if (isExecutableFile(candidate)) return candidate
   }
   return null
 }
@@ -36,7 +37,7 @@ export interface PathLookupService {
 }
 
 export const PathLookup = Context.Reference<PathLookupService>("kstlib/PathLookup", {
-  defaultValue: () => ({ find: (binary) => Effect.promise(() => findOnPath(binary)) })
+  defaultValue: () => ({ find: (binary) => Effect.sync(() => findOnPath(binary)) })
 })
 
 /** `binary` on PATH through the PathLookup service, or null. */

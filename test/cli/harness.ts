@@ -19,7 +19,7 @@ export { TEST_IMAGE }
 
 export const BIN = fileURLToPath(new URL("../../dist/cli/bin.js", import.meta.url))
 
-if (!existsSync(BIN) || !existsSync(fileURLToPath(new URL("../../dist/kstlib.mjs", import.meta.url)))) throw new Error(`${BIN} is missing: run \`npm run build\` before the CLI tests`)
+if (!existsSync(BIN) || !existsSync(fileURLToPath(new URL("../../dist/kstlib.cjs", import.meta.url)))) throw new Error(`${BIN} is missing: run \`npm run build\` before the CLI tests`)
 
 export interface Run {
   readonly code: number

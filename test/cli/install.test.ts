@@ -40,7 +40,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
 describe("npm pack + npm install -g", () => {
   it("the tarball holds the bundle, the bin, types, README and the schema; no sources, tests or maps", () => {
-    for (const f of ["package.json", "README.md", "kstlib.schema.json", "dist/cli/bin.js", "dist/kstlib.mjs", "dist/index.js", "dist/index.d.ts"]) {
+    for (const f of ["package.json", "README.md", "kstlib.schema.json", "dist/cli/bin.js", "dist/kstlib.cjs", "dist/index.js", "dist/index.d.ts"]) {
       expect(packed, f).toContain(f)
     }
     // The installed bin is the one built here (the harness checked the build exists).

@@ -153,7 +153,7 @@ describe("colour", () => {
   })
 
   it("--version and --help alone (printed without loading the CLI) are exactly the CLI's own output", () => {
-    const bundle = join(BIN, "../../kstlib.mjs")
+    const bundle = join(BIN, "../../kstlib.cjs")
     const viaBundle = (args: ReadonlyArray<string>, env: Record<string, string>) =>
       spawnSync(process.execPath, [bundle, ...args], { cwd: dir, env: { ...baseEnv, ...env }, encoding: "utf8", timeout: 60_000 })
     for (const [args, env] of [[["--version"], {}], [["--help"], {}], [["-h"], {}], [["--help"], { FORCE_COLOR: "1" }], [["--help"], { NO_COLOR: "1", FORCE_COLOR: "1" }]] as const) {
@@ -162,7 +162,7 @@ describe("colour", () => {
       expect(fast.code, JSON.stringify([args, env])).toBe(0)
       expect(full.status).toBe(0)
       expect(fast.stdout, JSON.stringify([args, env])).toBe(full.stdout)
-      // node's own warning when NO_COLOR and FORCE_COLOR are both set, on both sides; nothing else
+      // stderr: the same on both sides (node's own warning when NO_COLOR and FORCE_COLOR are both set, if that node prints it); nothing else
       const pidless = (t: string) => t.replace(/\(node:\d+\)/gu, "(node)")
       expect(pidless(fast.stderr)).toBe(pidless(full.stderr))
       expect(fast.stderr.replace(/^.*NO_COLOR.*\n.*trace-warnings.*\n/u, "")).toBe("")
