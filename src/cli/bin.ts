@@ -9,11 +9,13 @@
  * top level; a later run of another command adds its own (readCache). Node's own compile cache
  * (`module.enableCompileCache()`) is created right after a module is compiled, before it runs, and
  * V8 compiles the bundle's functions lazily, so with it each start still compiled every function it
- * called (~70 ms of CPU). The cache lives in node's compile cache
- * directory (`module.getCompileCacheDir()`: `NODE_COMPILE_CACHE`, default
- * `$TMPDIR/node-compile-cache/<node version, arch, flags>`; none with `NODE_DISABLE_COMPILE_CACHE=1`),
- * under a name made of the bundle's SHA-1 (V8 itself only compares the source's length), with a
- * checksum of its own: a rejected or damaged cache is rewritten.
+ * called (~70 ms of CPU). The cache is code this process runs, so it lives where only its user
+ * writes: `$XDG_CACHE_HOME/kstlib/v8` (default `~/.cache/kstlib/v8`, made 0700; never a shared
+ * directory such as node's default `$TMPDIR/node-compile-cache`, where another user could plant one),
+ * and a file there that is not the user's own or that others may write is not read. Its name holds
+ * the bundle's SHA-1 (V8 itself only compares the source's length), the node version and the arch;
+ * a checksum of its own: a rejected or damaged cache is rewritten. None with
+ * `NODE_DISABLE_COMPILE_CACHE=1` or without a home.
  *
  * `kstlib --version` and `kstlib --help` alone print text captured from the bundle at build time
  * (dist/kstlib-help.js, see rolldown.config.mjs), coloured by the same rule as the CLI's help: such a
@@ -24,9 +26,9 @@
 // and node's NO_COLOR-and-FORCE_COLOR warning, which the CLI itself does not print). node:crypto and
 // node:vm only when the CLI runs: loading them costs `--version` ~5 ms.
 const { isAscii } = process.getBuiltinModule("node:buffer")
-const { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } = process.getBuiltinModule("node:fs")
+const { closeSync, fstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } = process.getBuiltinModule("node:fs")
 const nodeModule = process.getBuiltinModule("node:module")
-const { dirname, join } = process.getBuiltinModule("node:path")
+const { dirname, isAbsolute, join } = process.getBuiltinModule("node:path")
 const { fileURLToPath } = process.getBuiltinModule("node:url")
 const sha1 = (data: Buffer) => process.getBuiltinModule("node:crypto").hash("sha1", data, "buffer")
 
@@ -62,7 +64,15 @@ interface Cache {
 const readCache = (file: string): Cache | undefined => {
   let data: Buffer
   try {
-    data = readFileSync(file)
+    const fd = openSync(file, "r")
+    try {
+      // only a file of this user's that no one else may write (the directory is checked when made)
+      const st = fstatSync(fd)
+      if (st.uid !== process.getuid?.() || (st.mode & 0o022) !== 0) return undefined
+      data = readFileSync(fd)
+    } finally {
+      closeSync(fd)
+    }
   } catch {
     return undefined
   }
@@ -90,12 +100,36 @@ const writeCache = (file: string, payload: Buffer, runs: ReadonlyArray<string>) 
   // A private temporary name, then one rename: a concurrent start reads the old file or the new one.
   const tmp = `${file}.${process.pid}.tmp`
   try {
-    mkdirSync(dirname(file), { recursive: true })
     writeFileSync(tmp, Buffer.concat([header, list, payload]), { mode: 0o600 })
     renameSync(tmp, file)
   } catch {
     // the cache is an optimisation: a read-only or full directory only costs the next start its compile
     rmSync(tmp, { force: true })
+  }
+}
+
+/**
+ * The user's own cache directory (made 0700), or none: disabled, no home, or a directory that is
+ * not the user's own or that others may write.
+ */
+const cacheDir = (): string | undefined => {
+  if (process.env["NODE_DISABLE_COMPILE_CACHE"] === "1") return undefined
+  const xdg = process.env["XDG_CACHE_HOME"]
+  const home = process.env["HOME"]
+  const base = xdg !== undefined && isAbsolute(xdg) ? xdg : home !== undefined && isAbsolute(home) ? join(home, ".cache") : undefined
+  if (base === undefined) return undefined
+  const dir = join(base, "kstlib", "v8")
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 })
+    const fd = openSync(dir, "r")
+    try {
+      const st = fstatSync(fd)
+      return st.uid === process.getuid?.() && (st.mode & 0o022) === 0 ? dir : undefined
+    } finally {
+      closeSync(fd)
+    }
+  } catch {
+    return undefined
   }
 }
 
@@ -107,13 +141,10 @@ const runCli = () => {
   const vm = process.getBuiltinModule("node:vm")
   const file = fileURLToPath(new URL("../kstlib.cjs", import.meta.url))
   const bytes = readFileSync(file)
-  // Node's compile cache directory for this node (version, arch and V8 flags in its name; created,
-  // writable), or none: disabled (NODE_DISABLE_COMPILE_CACHE), unwritable, or a node without one.
-  nodeModule.enableCompileCache?.()
-  const dir = nodeModule.getCompileCacheDir?.()
-  const cacheFile = dir === undefined || dir === ""
+  const dir = cacheDir()
+  const cacheFile = dir === undefined
     ? undefined
-    : join(dir, `kstlib-${sha1(bytes).toString("hex", 0, 8)}-${bytes.length}.v8cache`)
+    : join(dir, `kstlib-${sha1(bytes).toString("hex", 0, 8)}-${bytes.length}-${process.version}-${process.arch}.v8cache`)
   const cache = cacheFile === undefined ? undefined : readCache(cacheFile)
   // The build writes ASCII only (rolldown's charset: "ascii"): decoded as latin1, the same text is a
   // one-byte string made in one copy (UTF-8 decoding of the ~1 MB bundle costs a few ms more).
