@@ -323,6 +323,34 @@ describe.skipIf(!available || !dockerOk)("remote hosts over ssh (docker)", () =>
   })
 })
 
+describe.skipIf(!available || !dockerOk)("remote hosts over ssh (docker): the project network", () => {
+  it("containers on a host join the project's network there and reach each other by session name; down removes it", () => {
+    const noLocalDocker = { DOCKER_HOST: `unix://${sshd.dir}/no-docker.sock` }
+    const db = sb.name("rdb")
+    const api = sb.name("rapi")
+    sb.writeConfig({
+      [db]: { backend: "container", host: "edge1", image: TEST_IMAGE, command: "sleep 300" },
+      [api]: { backend: "container", host: "edge1", image: TEST_IMAGE, command: "sleep 300" }
+    }, { hosts: { edge1: hostEntry(sshd.port) } })
+    // the plan names the network its launches join
+    const plan = JSON.parse(run(["ops", "plan", "--json"], noLocalDocker).stdout) as { networks?: Array<{ name: string }> }
+    const net = plan.networks?.find((n) => n.name.startsWith("kstlib-"))
+    expect(net, JSON.stringify(plan)).toBeDefined()
+    const applied = run(["ops", "apply"], noLocalDocker)
+    expect(applied.code, applied.stdout + applied.stderr).toBe(0)
+    // the engine on the host (the shared test daemon behind edge1) has it, with kstlib's marks
+    const labels = sb.rt("docker", ["network", "inspect", "--format", "{{json .Labels}}", net!.name])
+    expect(labels.code, labels.stderr).toBe(0)
+    expect(JSON.parse(labels.stdout)).toMatchObject({ "io.kstlib.managed": "true" })
+    const lookup = sb.rt("docker", ["exec", api, "nslookup", db])
+    expect(lookup.code, lookup.stdout + lookup.stderr).toBe(0)
+    expect(lookup.stdout).toMatch(new RegExp(`Name:\\s+${db}`, "u"))
+    const down = run(["ops", "down", "--timeout", "1"], noLocalDocker)
+    expect(down.code, down.stdout + down.stderr).toBe(0)
+    expect(sb.rt("docker", ["network", "inspect", net!.name]).code).not.toBe(0)
+  })
+})
+
 const podmanOk = available && availableEngines().includes("podman")
 if (available && !podmanOk) recordSkip(expect.getState().testPath ?? "ssh.test.ts", "podman on a host: needs podman and the test image (bash .ci/engines.sh)")
 
