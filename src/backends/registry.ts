@@ -48,6 +48,8 @@ export interface BackendsService extends Pick<AnyDriver, Routed> {
   readonly releaseNetworks: (places: ReadonlyArray<Place>, project: string) => Effect.Effect<void>
   /** The project's declared volumes at each of these places removed (driver.ts `releaseVolumes`); the names removed. */
   readonly releaseVolumes: (places: ReadonlyArray<Place>, project: string) => Effect.Effect<ReadonlyArray<string>>
+  /** Log files on a host removed (driver.ts `purgeHostLogs`); places whose driver writes none there: none. */
+  readonly purgeHostLogs: (place: Place, files: ReadonlyArray<HostLogFile>) => Effect.Effect<ReadonlyArray<string>, BackendError>
   /** A session's log files on its host (driver.ts `hostLogs`); places whose driver writes none there: null. */
   readonly hostLogs: (
     place: Place,
@@ -128,6 +130,8 @@ export const registryOf = (table: Readonly<Record<DriverName, AnyDriver>>): Back
       (of(o).capabilities.updatesInPlace || (changes !== null && of(o).inPlace?.(changes) === true)),
     releaseNetworks: (places, project) =>
       Effect.forEach(places, (place) => table[driverOf(place)].releaseNetwork?.(place, project) ?? Effect.void, { concurrency: "unbounded", discard: true }),
+    purgeHostLogs: (place, files) =>
+      place.host === undefined ? Effect.succeed([]) : table[driverOf(place)].purgeHostLogs?.(place.host, files) ?? Effect.succeed([]),
     hostLogs: (place, files, lines) =>
       place.host === undefined ? Effect.succeed(null) : table[driverOf(place)].hostLogs?.(place.host, files, lines) ?? Effect.succeed(null),
     releaseVolumes: (places, project) =>

@@ -31,7 +31,7 @@ import { LogDirectory } from "../logs/target.js"
 import { probeWith } from "./probe.js"
 import { stampedEntry } from "../spec/thaw.js"
 import type { HostLogFile } from "../logs/target.js"
-import { hostLogsArgv, parseHostLogs } from "./tmux/host-logs.js"
+import { hostLogsArgv, hostPurgeArgv, parseHostLogs, parseHostPurge } from "./tmux/host-logs.js"
 import { freezeArgs, parseFreeze } from "./tmux/freeze.js"
 import {
   captureArgs,
@@ -682,6 +682,17 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
       )
     )
 
+  /** Those log files on the host removed, in one ssh call; the paths removed there. */
+  const purgeHostLogs = (host: string, files: ReadonlyArray<HostLogFile>) =>
+    sshRun(host, hostPurgeArgv(files)).pipe(
+      Effect.provideService(ChildProcessSpawner.ChildProcessSpawner, spawner),
+      Effect.flatMap((r) =>
+        r.exitCode === 0
+          ? Effect.succeed(parseHostPurge(r.stdout))
+          : Effect.fail(new CommandFailed({ argv: ["ssh", host, "sh"], exitCode: r.exitCode, stderr: r.stderr }))
+      )
+    )
+
   /**
    * Ours from their stamps; the others with ONE listing per socket (panes, layouts, start commands,
    * directories, and each session's own env keys).
@@ -731,6 +742,7 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
     probe,
     usage,
     hostLogs,
+    purgeHostLogs,
     freeze
   })
 }

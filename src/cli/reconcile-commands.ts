@@ -199,8 +199,9 @@ const down = Command.make("down", { names, json, verbose, dryRun, parallel, wait
       yield* Console.error(removed.length === 0 ? "No named volumes to remove." : `Removed volume${removed.length === 1 ? "" : "s"} ${removed.join(", ")}.`)
     }
     if (f.purgeLogs) {
-      const removed = yield* purgeLogs(f.names)
+      const { removed, kept } = yield* purgeLogs(f.names)
       yield* Console.error(removed.length === 0 ? "No log files to remove." : `Removed ${removed.length} log file${removed.length === 1 ? "" : "s"}.`)
+      for (const k of kept) yield* Console.error(`warning: the log files on ${k.host} were kept: ${k.reason}`)
     }
   }))).pipe(
   Command.withDescription("Stop and remove every session of this project (or only NAME...): the plan first, as apply does. Never touches another project's sessions."),

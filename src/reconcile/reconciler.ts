@@ -6,10 +6,11 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { Effect } from "effect"
 import { purgeLog } from "../logs/files.js"
-import { LogDirectory, sessionLogFiles } from "../logs/target.js"
+import type { HostLogFile } from "../logs/target.js"
+import { hostLogFiles, LogDirectory, sessionLogFiles } from "../logs/target.js"
 import { isOurs } from "../model.js"
 import type { Place } from "../place.js"
-import { hostField } from "../place.js"
+import { hostField, placeOf } from "../place.js"
 import { Backends } from "../backends/registry.js"
 import { closestNames } from "../config/decode/issues.js"
 import { KstlibConfig } from "../config/service.js"
@@ -223,16 +224,29 @@ export const down = (only: ReadonlyArray<string> = [], options: DownOptions = {}
  * `only`: each config session's file, and the project's default directory (sessions that left the
  * config). Only after a down that succeeded; nothing else removes log files.
  */
-export const purgeLogs = (only: ReadonlyArray<string> = []): Effect.Effect<ReadonlyArray<string>, never, KstlibConfig> =>
+export const purgeLogs = (only: ReadonlyArray<string> = []): Effect.Effect<PurgedLogs, never, KstlibConfig | Backends> =>
   Effect.gen(function*() {
     const config = yield* KstlibConfig
     const dir = yield* LogDirectory
     const picked = (name: string) => only.length === 0 || only.includes(name)
     const files = new Set<string>()
+    // tmux sessions on hosts write their files there: one call per host
+    const onHosts = new Map<string, { readonly place: Place; readonly files: Array<HostLogFile> }>()
     for (const e of config.sessions) {
       if (e._tag !== "Valid" || !picked(e.name)) continue
       for (const f of sessionLogFiles(e.spec, config.project, dir)) files.add(f.path)
+      if (e.spec.backend === "tmux" && e.spec.host !== undefined) {
+        const there = onHosts.get(e.spec.host) ?? { place: placeOf(e.spec), files: [] as Array<HostLogFile> }
+        there.files.push(...hostLogFiles(e.spec, config.project))
+        onHosts.set(e.spec.host, there)
+      }
     }
+    const backends = yield* Backends
+    const remote = yield* Effect.forEach([...onHosts], ([host, { place, files: theirs }]) =>
+      backends.purgeHostLogs(place, theirs).pipe(
+        Effect.map((paths) => ({ host, paths, failed: null as string | null })),
+        Effect.catch((e) => Effect.succeed({ host, paths: [] as ReadonlyArray<string>, failed: e.message }))
+      ), { concurrency: "unbounded" })
     const projectDir = dir === null ? null : path.join(dir, config.project)
     if (projectDir !== null) {
       const names = yield* Effect.sync(() => {
@@ -252,5 +266,12 @@ export const purgeLogs = (only: ReadonlyArray<string> = []): Effect.Effect<Reado
     for (const f of files) removed.push(...(yield* purgeLog(f)))
     // the project's directory too, once empty (a file of someone else's stays, and so does it)
     if (projectDir !== null) yield* Effect.try(() => fs.rmdirSync(projectDir)).pipe(Effect.ignore)
-    return removed
+    for (const r of remote) removed.push(...r.paths.map((p) => `${r.host}:${p}`))
+    return { removed, kept: remote.flatMap((r) => (r.failed === null ? [] : [{ host: r.host, reason: r.failed }])) }
   })
+
+/** What `down --purge-logs` removed (a host's files as `HOST:PATH`), and the hosts whose files stayed (unreachable). */
+export interface PurgedLogs {
+  readonly removed: ReadonlyArray<string>
+  readonly kept: ReadonlyArray<{ readonly host: string; readonly reason: string }>
+}

@@ -164,7 +164,12 @@ describe.skipIf(!available)("remote hosts over ssh (tmux)", () => {
     const both = run(["ops", "logs", panes])
     expect(both.stdout).toMatch(/^w\.0 \| pane-zero$/mu)
     expect(both.stdout).toMatch(/^w\.1 \| pane-one$/mu)
-    expect(run(["ops", "down", "--timeout", "1"]).code).toBe(0)
+    // down --purge-logs removes them there too (the session's file, each pane's)
+    const purged = run(["ops", "down", "--timeout", "1", "--purge-logs"])
+    expect(purged.code, purged.stdout + purged.stderr).toBe(0)
+    expect(purged.stderr).toMatch(/Removed [3-9] log files\./u)
+    expect(readdirSync(join(base, readdirSync(base)[0]!)).filter((f) => f.includes(remote) || f.includes(panes))).toEqual([])
+    expect(run(["ops", "logs", remote]).code).not.toBe(0)
   })
 
   it("a session on a host's own socket that left the config is still found there: apply --prune removes it", () => {

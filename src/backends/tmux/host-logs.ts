@@ -1,7 +1,8 @@
 /**
- * A tmux session's log files on a host (its pane's writer writes them there), read in ONE ssh call,
- * pure: a fixed script, the files as data (an absolute path, or `PROJECT/NAME` in the host's
- * default place, as the writer's logWord), and the parse of its output.
+ * A tmux session's log files on a host (its pane's writer writes them there), read (`logs`) or
+ * removed (`down --purge-logs`) in ONE ssh call, pure: fixed scripts, the files as data (an
+ * absolute path, or `PROJECT/NAME` in the host's default place, as the writer's logWord), and the
+ * parse of their output.
  */
 import type { LogLine } from "../../logs/format.js"
 import { parseLines } from "../../logs/format.js"
@@ -49,3 +50,18 @@ export const parseHostLogs = (stdout: string, files: ReadonlyArray<HostLogFile>)
   const out = files.map((f) => parseLines((sections.get(f.arg) ?? []).join("\n")))
   return out.every((l) => l.length === 0) ? null : out
 }
+
+/** Each file and its rotated copies removed; prints each path removed, one per line. */
+export const HOST_PURGE_SCRIPT = [
+  `d="\${XDG_STATE_HOME:-$HOME/.local/state}/kstlib/logs"`,
+  `rmv() { [ -f "$1" ] && rm -f -- "$1" && printf '%s\\n' "$1"; }`,
+  `for a; do`,
+  `  case $a in /*) f=$a ;; *) f="$d/$a.log" ;; esac`,
+  `  rmv "$f"; i=1; while [ "$i" -le 100 ]; do rmv "$f.$i"; i=$((i + 1)); done`,
+  `done`,
+  `true`
+].join("\n")
+
+export const hostPurgeArgv = (files: ReadonlyArray<HostLogFile>): ReadonlyArray<string> => ["sh", "-c", HOST_PURGE_SCRIPT, "sh", ...files.map((f) => f.arg)]
+
+export const parseHostPurge = (stdout: string): ReadonlyArray<string> => stdout.split("\n").filter((l) => l !== "")

@@ -4,7 +4,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
-import { hostLogsArgv, parseHostLogs } from "../../../src/backends/tmux/host-logs.js"
+import { hostLogsArgv, hostPurgeArgv, parseHostLogs, parseHostPurge } from "../../../src/backends/tmux/host-logs.js"
 import { hostLogFiles } from "../../../src/logs/target.js"
 
 const dirs: Array<string> = []
@@ -60,5 +60,18 @@ describe("the host script", () => {
     fs.writeFileSync(hostile, "2026-01-02T03:04:05Z hi\n")
     expect(run(home, [{ label: null, arg: hostile }], 5)![0]!.map((x) => x.text)).toEqual(["hi"])
     expect(fs.existsSync(marker)).toBe(false)
+  })
+
+  it("the purge script removes each file and its rotated copies, prints what it removed, leaves the rest", () => {
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), "kstlib-hostlogs-"))
+    dirs.push(home)
+    const dir = path.join(home, ".local", "state", "kstlib", "logs", "p")
+    fs.mkdirSync(dir, { recursive: true })
+    for (const f of ["api.log", "api.log.1", "api.log.3", "other.log"]) fs.writeFileSync(path.join(dir, f), "x\n")
+    const [cmd, ...args] = hostPurgeArgv([{ label: null, arg: "p/api" }, { label: null, arg: "p/gone" }])
+    const r = spawnSync(cmd!, args, { cwd: home, env: { HOME: home, PATH: process.env["PATH"] ?? "/usr/bin:/bin" }, encoding: "utf8" })
+    expect(r.status, r.stderr).toBe(0)
+    expect(parseHostPurge(r.stdout).map((p) => path.basename(p)).sort()).toEqual(["api.log", "api.log.1", "api.log.3"])
+    expect(fs.readdirSync(dir)).toEqual(["other.log"])
   })
 })
