@@ -26,7 +26,7 @@
 // and node's NO_COLOR-and-FORCE_COLOR warning, which the CLI itself does not print). node:crypto and
 // node:vm only when the CLI runs: loading them costs `--version` ~5 ms.
 const { isAscii } = process.getBuiltinModule("node:buffer")
-const { closeSync, fstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } = process.getBuiltinModule("node:fs")
+const { closeSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } = process.getBuiltinModule("node:fs")
 const nodeModule = process.getBuiltinModule("node:module")
 const { dirname, isAbsolute, join } = process.getBuiltinModule("node:path")
 const { fileURLToPath } = process.getBuiltinModule("node:url")
@@ -102,10 +102,21 @@ const writeCache = (file: string, payload: Buffer, runs: ReadonlyArray<string>) 
   try {
     writeFileSync(tmp, Buffer.concat([header, list, payload]), { mode: 0o600 })
     renameSync(tmp, file)
+    pruneCaches(dirname(file))
   } catch {
     // the cache is an optimisation: a read-only or full directory only costs the next start its compile
     rmSync(tmp, { force: true })
   }
+}
+
+/** Other builds' caches (upgrades, other installs): the KEPT_CACHES most recently written stay. */
+const KEPT_CACHES = 4
+const pruneCaches = (dir: string) => {
+  const caches = readdirSync(dir)
+    .filter((n) => n.startsWith("kstlib-") && n.endsWith(".v8cache"))
+    .map((n) => ({ path: join(dir, n), at: statSync(join(dir, n)).mtimeMs }))
+    .sort((a, b) => b.at - a.at)
+  for (const old of caches.slice(KEPT_CACHES)) rmSync(old.path, { force: true })
 }
 
 /**

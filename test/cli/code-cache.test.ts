@@ -3,7 +3,7 @@
  * directory (0700; never a shared one such as node's default $TMPDIR/node-compile-cache), and a file
  * there that another user owns or that others may write is not read (it is replaced).
  */
-import { chmodSync, chownSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
+import { chmodSync, chownSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
@@ -65,5 +65,22 @@ describe("the CLI's code cache", () => {
     rmSync(join(dir, before[0]!))
     run()
     expect(files()).toEqual([])
+  })
+
+  it("other builds' caches are pruned when one is written: the 4 most recently written stay", () => {
+    const dir = join(cache, "kstlib", "v8")
+    run()
+    const mine = files()[0]!
+    // six caches of other builds, older than this one, oldest first
+    const others = Array.from({ length: 6 }, (_, i) => `kstlib-${String(i).repeat(16)}-1-v0-x64.v8cache`)
+    others.forEach((n, i) => {
+      writeFileSync(join(dir, n), "x", { mode: 0o600 })
+      const t = new Date(Date.now() - (10 - i) * 60_000)
+      utimesSync(join(dir, n), t, t)
+    })
+    // a run that writes (a command the cache has not seen) prunes
+    rmSync(join(dir, mine))
+    run()
+    expect(files().sort()).toEqual([mine, ...others.slice(3)].sort())
   })
 })
