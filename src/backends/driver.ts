@@ -251,6 +251,8 @@ export interface Driver<S extends SessionSpec, O extends ObservedSession> {
    * is there. Only drivers whose sessions write logs on a host (tmux) have it.
    */
   hostLogs?(host: string, files: ReadonlyArray<HostLogFile>, lines: number | null): Effect.Effect<ReadonlyArray<ReadonlyArray<LogLine>> | null, BackendError>
+  /** `logs -f`: the lines written to those files on the host from now on (labelled `LABEL | text` when several), until interrupted. */
+  followHostLogs?(host: string, files: ReadonlyArray<HostLogFile>): Stream.Stream<LogLine, BackendError>
   /** `down --purge-logs`: those files on the host and their rotated copies removed; the paths removed. */
   purgeHostLogs?(host: string, files: ReadonlyArray<HostLogFile>): Effect.Effect<ReadonlyArray<string>, BackendError>
 }

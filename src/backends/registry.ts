@@ -4,7 +4,7 @@
  * operations call only this. Adding a backend: implement Driver (driver.ts) in its module, add it
  * to the table below (and to `DRIVERS_OF`).
  */
-import { Context, Duration, Effect, Layer, Result } from "effect"
+import { Context, Duration, Effect, Layer, Result, Stream } from "effect"
 import type { ChildProcessSpawner } from "effect/process"
 import { SessionStartFailed } from "../errors.js"
 import type { BackendKind, ObservedSession, SessionSpec } from "../model.js"
@@ -48,6 +48,8 @@ export interface BackendsService extends Pick<AnyDriver, Routed> {
   readonly releaseNetworks: (places: ReadonlyArray<Place>, project: string) => Effect.Effect<void>
   /** The project's declared volumes at each of these places removed (driver.ts `releaseVolumes`); the names removed. */
   readonly releaseVolumes: (places: ReadonlyArray<Place>, project: string) => Effect.Effect<ReadonlyArray<string>>
+  /** New lines of log files on a host (driver.ts `followHostLogs`); places whose driver writes none there: none. */
+  readonly followHostLogs: (place: Place, files: ReadonlyArray<HostLogFile>) => Stream.Stream<LogLine, BackendError>
   /** Log files on a host removed (driver.ts `purgeHostLogs`); places whose driver writes none there: none. */
   readonly purgeHostLogs: (place: Place, files: ReadonlyArray<HostLogFile>) => Effect.Effect<ReadonlyArray<string>, BackendError>
   /** A session's log files on its host (driver.ts `hostLogs`); places whose driver writes none there: null. */
@@ -130,6 +132,8 @@ export const registryOf = (table: Readonly<Record<DriverName, AnyDriver>>): Back
       (of(o).capabilities.updatesInPlace || (changes !== null && of(o).inPlace?.(changes) === true)),
     releaseNetworks: (places, project) =>
       Effect.forEach(places, (place) => table[driverOf(place)].releaseNetwork?.(place, project) ?? Effect.void, { concurrency: "unbounded", discard: true }),
+    followHostLogs: (place, files) =>
+      place.host === undefined ? Stream.empty : table[driverOf(place)].followHostLogs?.(place.host, files) ?? Stream.empty,
     purgeHostLogs: (place, files) =>
       place.host === undefined ? Effect.succeed([]) : table[driverOf(place)].purgeHostLogs?.(place.host, files) ?? Effect.succeed([]),
     hostLogs: (place, files, lines) =>

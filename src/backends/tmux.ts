@@ -31,7 +31,8 @@ import { LogDirectory } from "../logs/target.js"
 import { probeWith } from "./probe.js"
 import { stampedEntry } from "../spec/thaw.js"
 import type { HostLogFile } from "../logs/target.js"
-import { hostLogsArgv, hostPurgeArgv, parseHostLogs, parseHostPurge } from "./tmux/host-logs.js"
+import type { LogLine } from "../logs/format.js"
+import { followLine, followStart, hostFollowArgv, hostLogsArgv, hostPurgeArgv, parseHostLogs, parseHostPurge } from "./tmux/host-logs.js"
 import { freezeArgs, parseFreeze } from "./tmux/freeze.js"
 import {
   captureArgs,
@@ -74,7 +75,7 @@ import {
   socketPathTooLong,
   TmuxSocketDirectory
 } from "./tmux/sockets.js"
-import { SshHosts, sshInteractive, sshRun } from "../transport/ssh.js"
+import { SshHosts, sshInteractive, sshRun, sshStream } from "../transport/ssh.js"
 
 /** tmux calls at once without `--parallel`: launches are one call per socket already; this bounds stops and removals (one client each). */
 export const TMUX_WIDTH = 4
@@ -682,6 +683,13 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
       )
     )
 
+  /** New lines of those log files on the host, through one ssh call that runs until interrupted. */
+  const followHostLogs = (host: string, files: ReadonlyArray<HostLogFile>): Stream.Stream<LogLine, BackendError> =>
+    sshStream(host, hostFollowArgv(files)).pipe(
+      Stream.provideService(ChildProcessSpawner.ChildProcessSpawner, spawner),
+      Stream.mapAccum(() => followStart(files), followLine(files))
+    )
+
   /** Those log files on the host removed, in one ssh call; the paths removed there. */
   const purgeHostLogs = (host: string, files: ReadonlyArray<HostLogFile>) =>
     sshRun(host, hostPurgeArgv(files)).pipe(
@@ -743,6 +751,7 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
     usage,
     hostLogs,
     purgeHostLogs,
+    followHostLogs,
     freeze
   })
 }

@@ -620,36 +620,46 @@ const FOLLOW_GRACE_MILLIS = 3000
 
 /**
  * The last `lines` lines, then new ones until the session ends (or the stream is interrupted).
- * With a log file, a tmux session is followed in the file (a respawn adds only new lines), until
- * the session is gone; a container's earlier runs come from the file, then the engine follows.
+ * With a log file, a tmux session is followed in the file (a respawn adds only new lines; on a
+ * host, there), until the session is gone; a container's earlier runs come from the file, then the
+ * engine follows.
  */
 export const followOf = (t: LogsTarget, options: LogsOptions = {}) =>
   Stream.unwrap(Effect.gen(function*() {
     const backends = yield* Backends
     const lines = options.lines ?? 10
-    // a session on a host is followed in its pane (its files there are read by `logs`)
     const o = t.observed
     if (o === null && t.host?.absent) return yield* Effect.fail(t.host.absent)
-    if (t.files.length === 0) return backends.follow(o!, backendLogOptions(options, lines))
     const render = (l: LogLine) => renderLine(l, options.timestamps === true)
+    // The pane's own follower tells when the session is gone; a restart (stop, then start) leaves
+    // it absent for a moment, so the file is followed on until it has been absent for FOLLOW_GRACE.
+    const goneOf = (session: ObservedSession) =>
+      Effect.gen(function*() {
+        let absentSince = yield* Clock.currentTimeMillis
+        while (true) {
+          const ran = yield* Stream.runDrain(backends.follow(session, { lines: 0 })).pipe(Effect.as(true), Effect.orElseSucceed(() => false))
+          const now = yield* Clock.currentTimeMillis
+          if (ran) absentSince = now
+          else if (now - absentSince >= FOLLOW_GRACE_MILLIS) return
+          yield* Effect.sleep("250 millis")
+        }
+      })
+    // a tmux session on a host: its files there (the last lines, then `tail -F` over ssh); none: its pane
+    if (t.host !== undefined && o !== null) {
+      const onHost = yield* backends.hostLogs(t.host.place, t.host.files, lines < 0 ? null : lines)
+      if (onHost === null) return backends.follow(o, backendLogOptions(options, lines))
+      const head = selectLines(mergeFiles(t.host.files.map((f, i) => ({ label: f.label, lines: onHost[i] ?? [] }))), { lines, since: options.since })
+      return Stream.concat(Stream.fromIterable(head), backends.followHostLogs(t.host.place, t.host.files).pipe(Stream.interruptWhen(goneOf(o)))).pipe(
+        Stream.map(render)
+      )
+    }
+    if (t.files.length === 0) return backends.follow(o!, backendLogOptions(options, lines))
     const head = selectLines(yield* readFiles(t.files), { lines, since: options.since })
     if (o !== null && o.backend !== "tmux") {
       return Stream.concat(Stream.fromIterable(head.map(render)), backends.follow(o, backendLogOptions(options, lines)).pipe(Stream.catchTag("SessionNotFound", () => Stream.empty)))
     }
     if (o === null) return Stream.fromIterable(head.map(render))
-    // The pane's own follower tells when the session is gone; a restart (stop, then start) leaves
-    // it absent for a moment, so the file is followed on until it has been absent for FOLLOW_GRACE.
-    const gone = Effect.gen(function*() {
-      let absentSince = yield* Clock.currentTimeMillis
-      while (true) {
-        const ran = yield* Stream.runDrain(backends.follow(o, { lines: 0 })).pipe(Effect.as(true), Effect.orElseSucceed(() => false))
-        const now = yield* Clock.currentTimeMillis
-        if (ran) absentSince = now
-        else if (now - absentSince >= FOLLOW_GRACE_MILLIS) return
-        yield* Effect.sleep("250 millis")
-      }
-    })
-    const tails = t.files.map((f) => followLog(f.path, gone).pipe(Stream.map(labelled(f))))
+    const tails = t.files.map((f) => followLog(f.path, goneOf(o)).pipe(Stream.map(labelled(f))))
     return Stream.concat(Stream.fromIterable(head), Stream.mergeAll(tails, { concurrency: "unbounded" })).pipe(Stream.map(render))
   }))
 

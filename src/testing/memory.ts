@@ -293,6 +293,7 @@ export const memoryBackends = (
         // no host here: nothing is written on one
         hostLogs: () => Effect.succeed(null),
         purgeHostLogs: () => Effect.succeed([]),
+        followHostLogs: () => Stream.empty,
         releaseNetworks: (places, project) => Effect.forEach(places, (place) => event(`release-network ${describePlace(place)} ${project}`), { discard: true }),
         releaseVolumes: (places, project) => Effect.forEach(places, (place) => event(`release-volumes ${describePlace(place)} ${project}`), { discard: true }).pipe(Effect.as([])),
         sendKeys: (o, keys) =>

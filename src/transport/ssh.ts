@@ -15,11 +15,11 @@
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { Context, Effect } from "effect"
+import { Context, Effect, Stream } from "effect"
 import { HostUnreachable, sshHung } from "../errors.js"
 import type { HostSpec } from "../model.js"
 import type { RunOptions, RunResult } from "../proc.js"
-import { interactive, run } from "../proc.js"
+import { interactive, run, streamLines } from "../proc.js"
 import { lookPath } from "./path.js"
 
 /** The hosts of the loaded config (`ops.hosts`); provided from the config (layer.ts), empty by default. */
@@ -237,6 +237,20 @@ export const sshRun = (
     if (r.exitCode === 255) return yield* new HostUnreachable({ host: hostName, reason: sshReason(r.stderr) })
     return r
   })
+
+/**
+ * `remote`'s output lines (stdout and stderr) as they come, until it ends or the stream is
+ * interrupted (the ssh client is then killed: the remote command sees its stdin, the channel, end).
+ */
+export const sshStream = (hostName: string, remote: ReadonlyArray<string>) =>
+  Stream.unwrap(Effect.gen(function*() {
+    const host = yield* hostNamed(hostName)
+    const dir = yield* controlDir(hostName)
+    const ssh = yield* SshBinary
+    return streamLines(ssh, sshArgs(host, dir, remote), { keepStdin: true }).pipe(
+      Stream.mapError((e) => new HostUnreachable({ host: hostName, reason: e.message }))
+    )
+  }))
 
 /** `ssh -G` answers per (ssh program, options, destination): asked once per process, not per engine call. */
 const effective = new Map<string, SshEffective>()

@@ -172,6 +172,32 @@ describe.skipIf(!available)("remote hosts over ssh (tmux)", () => {
     expect(run(["ops", "logs", remote]).code).not.toBe(0)
   })
 
+  it("logs -f of a session on a host follows its file there: across a restart, only new lines, each once; it ends with Ctrl-C, leaving no tail behind", async () => {
+    const t = sb.name("rfol")
+    sb.writeConfig({
+      [t]: { backend: "tmux", host: "edge1", shell: true, command: "trap 'exit 0' TERM INT; i=0; while :; do i=$$((i+1)); echo \"tick-$$$$-$$i\"; sleep 0.2; done" }
+    }, { hosts: { edge1: hostEntry(sshd.port) } })
+    expect(run(["ops", "apply"]).code).toBe(0)
+    const tailsOnHost = () => spawnSync("pgrep", ["-u", sshd.user, "-f", "tail -n 0 -F"], { encoding: "utf8" }).stdout.trim()
+    const before = tailsOnHost()
+    const bg = sb.kstlibBackground(["ops", "logs", t, "-f", "-n", "2"], { env: env() })
+    const ticks = () => bg.output().split("\n").filter((l) => l.startsWith("tick-"))
+    expect(await eventually(() => (ticks().length >= 3 ? true : undefined), 60, 200), bg.output()).toBe(true)
+    // it is the host's file that is followed: a `tail -F` runs there
+    expect(tailsOnHost()).not.toBe(before)
+    expect(run(["ops", "restart", t, "-t", "2"]).code).toBe(0)
+    expect(await eventually(() => (new Set(ticks().map((l) => l.split("-")[1])).size >= 2 && ticks().length >= 8 ? true : undefined), 80, 200), bg.output()).toBe(true)
+    process.kill(bg.pid, "SIGINT")
+    const r = await bg.done
+    const all = r.stdout.split("\n").filter((l) => l.startsWith("tick-"))
+    expect(new Set(all.map((l) => l.split("-")[1])).size, r.stdout).toBe(2)
+    expect(new Set(all).size, r.stdout).toBe(all.length)
+    expect(r.stdout).toContain("[kstlib] run 1 started")
+    // the remote tail ended with the follow
+    expect(await eventually(() => (tailsOnHost() === before ? true : undefined), 40, 250), tailsOnHost()).toBe(true)
+    expect(run(["ops", "down", "--timeout", "1", "--purge-logs"]).code).toBe(0)
+  })
+
   it("a session on a host's own socket that left the config is still found there: apply --prune removes it", () => {
     const kept = sb.name("kept")
     const gone = sb.name("gone")

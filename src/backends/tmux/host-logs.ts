@@ -65,3 +65,48 @@ export const HOST_PURGE_SCRIPT = [
 export const hostPurgeArgv = (files: ReadonlyArray<HostLogFile>): ReadonlyArray<string> => ["sh", "-c", HOST_PURGE_SCRIPT, "sh", ...files.map((f) => f.arg)]
 
 export const parseHostPurge = (stdout: string): ReadonlyArray<string> => stdout.split("\n").filter((l) => l !== "")
+
+/**
+ * `logs -f`: the files' new lines as they are written (`tail -F`: by name, so across a rotation),
+ * after one `\x1e ARG \t PATH` line per file (what tail's `==> PATH <==` headers map back to). It
+ * ends when its stdin (the ssh channel) does: the ssh client was stopped.
+ */
+export const HOST_FOLLOW_SCRIPT = [
+  `d="\${XDG_STATE_HOME:-$HOME/.local/state}/kstlib/logs"; n=$#`,
+  `for a; do`,
+  `  case $a in /*) f=$a ;; *) f="$d/$a.log" ;; esac`,
+  `  printf '${SECTION}%s\\t%s\\n' "$a" "$f"; set -- "$@" "$f"`,
+  `done`,
+  `shift "$n"`,
+  `tail -n 0 -F -- "$@" 2>/dev/null & t=$!`,
+  `read -r _; kill "$t" 2>/dev/null`,
+  `true`
+].join("\n")
+
+export const hostFollowArgv = (files: ReadonlyArray<HostLogFile>): ReadonlyArray<string> => ["sh", "-c", HOST_FOLLOW_SCRIPT, "sh", ...files.map((f) => f.arg)]
+
+/** What the follow parser knows: each file's path on the host → its label, and the file now written. */
+export interface FollowState {
+  readonly labels: ReadonlyMap<string, string | null>
+  readonly current: string | null
+}
+
+export const followStart = (files: ReadonlyArray<HostLogFile>): FollowState => ({
+  labels: new Map(),
+  current: files.length === 1 ? files[0]!.label : null
+})
+
+/** One line of the follow script's output: a mapping, a tail header, or a log line (labelled `LABEL | text`). */
+export const followLine = (files: ReadonlyArray<HostLogFile>) => (state: FollowState, line: string): readonly [FollowState, ReadonlyArray<LogLine>] => {
+  if (line.startsWith(SECTION)) {
+    const [arg, path] = line.slice(1).split("\t")
+    const file = files.find((f) => f.arg === arg)
+    return file === undefined || path === undefined ? [state, []] : [{ ...state, labels: new Map([...state.labels, [path, file.label]]) }, []]
+  }
+  const header = /^==> (.*) <==$/u.exec(line)
+  if (header !== null && state.labels.has(header[1]!)) return [{ ...state, current: state.labels.get(header[1]!) ?? null }, []]
+  // tail's blank line before a header; the writer stamps every line it writes, so none is blank
+  if (line === "") return [state, []]
+  const parsed = parseLines(line)[0]!
+  return [state, [state.current === null ? parsed : { ...parsed, text: `${state.current} | ${parsed.text}` }]]
+}

@@ -1,10 +1,10 @@
 /** Reading a tmux session's log files on a host: which files (hostLogFiles), and the fixed script run by a real sh on real files. */
-import { spawnSync } from "node:child_process"
+import { spawn, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
-import { hostLogsArgv, hostPurgeArgv, parseHostLogs, parseHostPurge } from "../../../src/backends/tmux/host-logs.js"
+import { followLine, followStart, hostFollowArgv, hostLogsArgv, hostPurgeArgv, parseHostLogs, parseHostPurge } from "../../../src/backends/tmux/host-logs.js"
 import { hostLogFiles } from "../../../src/logs/target.js"
 
 const dirs: Array<string> = []
@@ -74,4 +74,46 @@ describe("the host script", () => {
     expect(parseHostPurge(r.stdout).map((p) => path.basename(p)).sort()).toEqual(["api.log", "api.log.1", "api.log.3"])
     expect(fs.readdirSync(dir)).toEqual(["other.log"])
   })
+
+  it("the follow script tails every file by name (a rotation too), its lines labelled by file; it ends when its stdin does", async () => {
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), "kstlib-hostlogs-"))
+    dirs.push(home)
+    const dir = path.join(home, ".local", "state", "kstlib", "logs", "p")
+    fs.mkdirSync(dir, { recursive: true })
+    const a = path.join(dir, "dev.w.0.log")
+    const b = path.join(dir, "dev.w.1.log")
+    fs.writeFileSync(a, "2026-01-02T03:04:05Z old a\n")
+    fs.writeFileSync(b, "")
+    const files = [{ label: "w.0", arg: "p/dev.w.0" }, { label: "w.1", arg: "p/dev.w.1" }]
+    const [cmd, ...args] = hostFollowArgv(files)
+    const child = spawn(cmd!, args, { cwd: home, env: { HOME: home, PATH: process.env["PATH"] ?? "/usr/bin:/bin" }, stdio: ["pipe", "pipe", "pipe"] })
+    let out = ""
+    child.stdout.on("data", (d: Buffer) => (out += d.toString("utf8")))
+    const until = async (re: RegExp) => {
+      for (let i = 0; i < 100 && !re.test(out); i++) await new Promise((r) => setTimeout(r, 50))
+      return re.test(out)
+    }
+    const ended = new Promise<number | null>((r) => child.on("exit", (code) => r(code)))
+    expect(await until(/\u001ep\/dev\.w\.1\t/u)).toBe(true)
+    await new Promise((r) => setTimeout(r, 300))
+    fs.appendFileSync(a, "2026-01-02T03:04:06Z new a\n")
+    expect(await until(/new a/u)).toBe(true)
+    fs.appendFileSync(b, "2026-01-02T03:04:07Z new b\n")
+    expect(await until(/new b/u)).toBe(true)
+    // rotated (the writer's mv), then a line in the new file
+    fs.renameSync(a, `${a}.1`)
+    fs.writeFileSync(a, "2026-01-02T03:04:08Z after rotation\n")
+    expect(await until(/after rotation/u)).toBe(true)
+    child.stdin.end()
+    expect(await Promise.race([ended, new Promise((r) => setTimeout(() => r("still running"), 5000))])).not.toBe("still running")
+    const lines = out.split("\n")
+    let state = followStart(files)
+    const texts: Array<string> = []
+    for (const l of lines) {
+      const [next, emitted] = followLine(files)(state, l)
+      state = next
+      texts.push(...emitted.map((x) => x.text))
+    }
+    expect(texts).toEqual(["w.0 | new a", "w.1 | new b", "w.0 | after rotation"])
+  }, 20_000)
 })
