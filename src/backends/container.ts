@@ -94,6 +94,8 @@ export const logsArgv = (name: string, options: LogOptions, follow: boolean): Re
 const PULL_TIMEOUT_SECONDS = 900
 /** A build runs the Dockerfile's steps: its own timeout too. */
 const BUILD_TIMEOUT_SECONDS = 1800
+/** A run that failed on a network or an image that is not there (any more). */
+const OBJECT_GONE = /network \S* ?not found|no such network|unable to find network|image not known|no such image/iu
 
 /** Auto-detect order. */
 export const RUNTIMES: ReadonlyArray<RuntimeName> = ["podman", "docker"]
@@ -368,6 +370,23 @@ const make = Effect.gen(function*() {
     return lock
   }
   /**
+   * What this driver saw is there and fit, for a while (the project's network, a declared network or
+   * volume, an image present): the sessions of one apply share them, so each is looked at once, not
+   * once per launch under its lock (20 containers of one project made 20 inspects in a row). Forgotten
+   * when kstlib removes one, and when a run fails on one that went away (it is then looked at again).
+   */
+  const confirmed = new Map<string, number>()
+  const CONFIRMED_FOR_MS = 60_000
+  const isConfirmed = (key: string) =>
+    Effect.map(Clock.currentTimeMillis, (now) => (confirmed.get(key) ?? 0) > now)
+  const confirm = (key: string) => Effect.map(Clock.currentTimeMillis, (now) => void confirmed.set(key, now + CONFIRMED_FOR_MS))
+  const forget = (prefix: string) =>
+    Effect.sync(() => {
+      for (const k of [...confirmed.keys()]) if (k.startsWith(prefix)) confirmed.delete(k)
+    })
+  const placeKey = (runtime: RuntimeName, host: string | undefined) => `${runtime}\u0000${host ?? ""}\u0000`
+
+  /**
    * The project network, a declared network or a declared volume (`kind`, `name`, `create`'s args):
    * used when it carries this project's marks, created with them when absent, refused otherwise.
    */
@@ -379,14 +398,20 @@ const make = Effect.gen(function*() {
     name: string,
     create: ReadonlyArray<string>
   ): Effect.Effect<string | null, CommandFailed | BackendTimeout | HostUnreachable | EngineUnavailable> =>
-    networkLock(`${kind}\u0000${runtime}\u0000${host ?? ""}\u0000${name}`).withPermits(1)(lookOrCreate({
-      kind,
-      name,
-      project,
-      inspect: inspectObject(kind, runtime, name, host),
-      create: exec(runtime, create, {}, host),
-      command: `${runtime} ${kind} create`,
-      launches: "container"
+    networkLock(`${kind}\u0000${runtime}\u0000${host ?? ""}\u0000${name}`).withPermits(1)(Effect.gen(function*() {
+      const key = `${placeKey(runtime, host)}${kind}\u0000${project}\u0000${name}`
+      if (yield* isConfirmed(key)) return null
+      const refused = yield* lookOrCreate({
+        kind,
+        name,
+        project,
+        inspect: inspectObject(kind, runtime, name, host),
+        create: exec(runtime, create, {}, host),
+        command: `${runtime} ${kind} create`,
+        launches: "container"
+      })
+      if (refused === null) yield* confirm(key)
+      return refused
     }))
   const ensureNetwork = (runtime: RuntimeName, project: string, host?: string) =>
     ensureObject("network", runtime, project, host, projectNetwork(project), networkCreateArgs(project))
@@ -420,6 +445,7 @@ const make = Effect.gen(function*() {
   /** The project's network, when it is ours and empty (the engine refuses while containers are on it); anything else is left as it is. */
   const releaseNetwork = (runtime: RuntimeName, project: string, host?: string) => {
     const name = projectNetwork(project)
+    const forgotten = forget(`${placeKey(runtime, host)}network\u0000${project}\u0000`)
     const own = inspectNetwork(runtime, name, host).pipe(
       Effect.flatMap((labels) => (labels !== null && isProjectNetwork(labels, project) ? exec(runtime, networkRmArgs(name), {}, host) : Effect.void)),
       Effect.ignore
@@ -429,12 +455,12 @@ const make = Effect.gen(function*() {
       Effect.flatMap((names) => Effect.forEach(names, (n) => exec(runtime, networkRmArgs(n), {}, host), { discard: true })),
       Effect.ignore
     )
-    return Effect.andThen(own, declared)
+    return Effect.andThen(forgotten, Effect.andThen(own, declared))
   }
 
   /** `down --volumes`: the project's declared volumes (its marks, exactly), each removed when no container uses it; the names removed. */
   const releaseVolumes = (runtime: RuntimeName, project: string, host?: string) =>
-    ownedObjects("volume", runtime, project, host).pipe(
+    forget(`${placeKey(runtime, host)}volume\u0000${project}\u0000`).pipe(Effect.andThen(ownedObjects("volume", runtime, project, host)), 
       Effect.flatMap((names) =>
         Effect.filter(names, (n) => exec(runtime, volumeRmArgs(n), {}, host).pipe(Effect.map((r) => r.exitCode === 0)))
       ),
@@ -460,8 +486,9 @@ const make = Effect.gen(function*() {
   const removeNetworkIfEmpty = (o: ObservedContainer) =>
     !o.mark.managed || o.mark.project === null ? Effect.void : releaseNetwork(o.runtime, o.mark.project, o.host)
 
-  const launchOne = ({ spec, stamp }: Launch<ContainerSpec>, project: string) =>
-    Effect.flatMap(socketRefusal(spec), (refused) => refused !== null ? Effect.fail(startFailed(spec.name, refused)) : withEnvFile(envFileText(spec.env), (envFile) =>
+  const launchOne = (item: Launch<ContainerSpec>, project: string, again = false): Effect.Effect<void, SessionStartFailed> => {
+    const { spec, stamp } = item
+    return Effect.flatMap(socketRefusal(spec), (refused) => refused !== null ? Effect.fail(startFailed(spec.name, refused)) : withEnvFile(envFileText(spec.env), (envFile) =>
       Effect.gen(function*() {
         const built = runArgs(spec, stamp, project, envFile, logLabel(containerLogTarget(spec, project, yield* LogDirectory)))
         if (!built.ok) return yield* startFailed(spec.name, built.reason)
@@ -474,6 +501,11 @@ const make = Effect.gen(function*() {
         )
         if (r.exitCode !== 0) {
           yield* removeHalfMade(spec, stamp.hash, project)
+          // a network or image seen a moment ago went away (removed by someone else): looked at again, once
+          if (!again && OBJECT_GONE.test(r.stderr)) {
+            yield* forget(placeKey(spec.runtime, spec.host))
+            return yield* launchOne(item, project, true)
+          }
           return yield* startFailed(spec.name, engineMessage(r.stderr) || `${spec.runtime} ${built.args[0]} exited with ${r.exitCode}`)
         }
         if (createsFirst(spec)) {
@@ -489,6 +521,7 @@ const make = Effect.gen(function*() {
           yield* joined.pipe(Effect.tapError(() => Effect.ignore(exec(spec.runtime, rmArgs(spec.runtime, spec.name), {}, spec.host))))
         }
       })).pipe(Effect.catchTag("EnvFileFailed", (e) => Effect.fail(startFailed(spec.name, e.message)))))
+  }
 
   /**
    * The session's image pulled when its `pull` says so (`missing`: only when this engine lacks it);
@@ -497,7 +530,9 @@ const make = Effect.gen(function*() {
    */
   const pullImage = (spec: ContainerSpec): Effect.Effect<void, SessionStartFailed> =>
     spec.pull === "never" ? Effect.void : networkLock(`image\u0000${spec.runtime}\u0000${spec.host ?? ""}\u0000${spec.image}`).withPermits(1)(Effect.gen(function*() {
-      const present = spec.pull === "always" ? false : (yield* exec(spec.runtime, imageInspectArgs(spec.image), {}, spec.host)).exitCode === 0
+      const key = `${placeKey(spec.runtime, spec.host)}image\u0000${spec.image}`
+      const present = spec.pull === "always" ? false : (yield* isConfirmed(key)) || (yield* exec(spec.runtime, imageInspectArgs(spec.image), {}, spec.host)).exitCode === 0
+      if (present && spec.pull !== "always") yield* confirm(key)
       if (!pullsFirst(spec, present)) return null
       const reporter = yield* PullProgress
       const event = { session: spec.name, image: spec.image, registry: registryOf(spec.image) }

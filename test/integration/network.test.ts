@@ -95,6 +95,23 @@ describe.each(engines)("project network on %s", (rt) => {
       expect(networkLabels(rt, `kstlib-${other}`)).toMatchObject({ "io.kstlib.project": other })
     }).pipe(Effect.scoped, Effect.provide(ContainersLive)), 120_000)
 
+  it.live("one look at the project network per run of the driver; removed by someone else meanwhile, the next launch makes it again", () =>
+    Effect.gen(function*() {
+      const project = `kt${RUN}${rt[0]}g`
+      const [a, b] = [`${PREFIX}-${rt}-ga`, `${PREFIX}-${rt}-gb`]
+      const net = `kstlib-${project}`
+      yield* cleanup(rt, [a, b], [net])
+      const c = yield* Containers
+      expect((yield* c.launch([launchOf(spec(a, rt))], { project })).map((r) => r._tag)).toEqual(["Success"])
+      // gone behind kstlib's back (with the container on it), while the driver still knows it was there
+      rmContainers(rt, [a])
+      expect(engine(rt, ["network", "rm", net]).status).toBe(0)
+      const again = yield* c.launch([launchOf(spec(b, rt))], { project })
+      expect(again.map((r) => (Result.isFailure(r) ? r.failure.message : "ok"))).toEqual(["ok"])
+      expect(networkLabels(rt, net)).toMatchObject({ "io.kstlib.project": project })
+      expect(Object.keys(networksOf(rt, b))).toEqual([net])
+    }).pipe(Effect.scoped, Effect.provide(ContainersLive)), 120_000)
+
   it.live("a network of the project's name that is not the project's: the launch fails saying so, the network is left as it was", () =>
     Effect.gen(function*() {
       const project = `kt${RUN}${rt[0]}f`
