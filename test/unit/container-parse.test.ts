@@ -478,8 +478,9 @@ describe("service over a fake spawner", () => {
     return Effect.gen(function*() {
       const rs = yield* (yield* Containers).launch([launchOf(spec({ env: { TOKEN: "s3cret" } })), launchOf(spec({ name: "other" }))], { project: "proj" })
       expect(rs.map((r) => r._tag)).toEqual(["Success", "Success"])
-      // each launch looks at the project network and its image first (concurrently: the order between them is open)
-      expect(fake.calls.map((c) => c[1]).sort()).toEqual(["image", "image", "network", "network", "run", "run"])
+      // the project network and the image are looked at once for both launches (the first finds them
+      // fit, the second knows it), then one run each
+      expect(fake.calls.map((c) => c[1]).sort()).toEqual(["image", "network", "run", "run"])
       expect(fake.calls.flat().join(" ")).not.toContain("s3cret")
       expect(seen.slice(1)).toEqual(["TOKEN=s3cret\n", "600"])
       expect(fs.existsSync(seen[0]!)).toBe(false)
