@@ -673,15 +673,19 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
     })
 
   /** The session's log files on its host, in one ssh call (./tmux/host-logs.ts). */
-  const hostLogs = (host: string, files: ReadonlyArray<HostLogFile>, lines: number | null) =>
-    sshRun(host, hostLogsArgv(files, lines)).pipe(
+  /** One of host-logs.ts's scripts run on the host, its output parsed; a failing script is CommandFailed. */
+  const hostScript = <A>(host: string, argv: ReadonlyArray<string>, parse: (stdout: string) => A) =>
+    sshRun(host, argv).pipe(
       Effect.provideService(ChildProcessSpawner.ChildProcessSpawner, spawner),
       Effect.flatMap((r) =>
         r.exitCode === 0
-          ? Effect.succeed(parseHostLogs(r.stdout, files))
+          ? Effect.succeed(parse(r.stdout))
           : Effect.fail(new CommandFailed({ argv: ["ssh", host, "sh"], exitCode: r.exitCode, stderr: r.stderr }))
       )
     )
+
+  const hostLogs = (host: string, files: ReadonlyArray<HostLogFile>, lines: number | null) =>
+    hostScript(host, hostLogsArgv(files, lines), (stdout) => parseHostLogs(stdout, files))
 
   /** New lines of those log files on the host, through one ssh call that runs until interrupted. */
   const followHostLogs = (host: string, files: ReadonlyArray<HostLogFile>): Stream.Stream<LogLine, BackendError> =>
@@ -691,15 +695,7 @@ const makeTmux = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]) =
     )
 
   /** Those log files on the host removed, in one ssh call; the paths removed there. */
-  const purgeHostLogs = (host: string, files: ReadonlyArray<HostLogFile>) =>
-    sshRun(host, hostPurgeArgv(files)).pipe(
-      Effect.provideService(ChildProcessSpawner.ChildProcessSpawner, spawner),
-      Effect.flatMap((r) =>
-        r.exitCode === 0
-          ? Effect.succeed(parseHostPurge(r.stdout))
-          : Effect.fail(new CommandFailed({ argv: ["ssh", host, "sh"], exitCode: r.exitCode, stderr: r.stderr }))
-      )
-    )
+  const purgeHostLogs = (host: string, files: ReadonlyArray<HostLogFile>) => hostScript(host, hostPurgeArgv(files), parseHostPurge)
 
   /**
    * Ours from their stamps; the others with ONE listing per socket (panes, layouts, start commands,

@@ -61,6 +61,9 @@ interface Cache {
   readonly runs: ReadonlyArray<string>
 }
 
+/** This user's, and no one else may write it: the only cache (file or directory) that is used. */
+const ownPrivate = (st: { readonly uid: number; readonly mode: number }) => st.uid === process.getuid?.() && (st.mode & 0o022) === 0
+
 const readCache = (file: string): Cache | undefined => {
   let data: Buffer
   try {
@@ -68,7 +71,7 @@ const readCache = (file: string): Cache | undefined => {
     try {
       // only a file of this user's that no one else may write (the directory is checked when made)
       const st = fstatSync(fd)
-      if (st.uid !== process.getuid?.() || (st.mode & 0o022) !== 0) return undefined
+      if (!ownPrivate(st)) return undefined
       data = readFileSync(fd)
     } finally {
       closeSync(fd)
@@ -135,7 +138,7 @@ const cacheDir = (): string | undefined => {
     const fd = openSync(dir, "r")
     try {
       const st = fstatSync(fd)
-      return st.uid === process.getuid?.() && (st.mode & 0o022) === 0 ? dir : undefined
+      return ownPrivate(st) ? dir : undefined
     } finally {
       closeSync(fd)
     }

@@ -11,16 +11,20 @@ import type { HostLogFile } from "../../logs/target.js"
 /** Each file's section starts with a line `\x1e ARG` (the writer starts every line with a time, never this). */
 const SECTION = "\u001e"
 
+/** The host's default log directory (as the writer's logWord), and `$a` (a path, or PROJECT/NAME there) as the file `f`. */
+const DEFAULT_DIR = `d="\${XDG_STATE_HOME:-$HOME/.local/state}/kstlib/logs"`
+const RESOLVE = `  case $a in /*) f=$a ;; *) f="$d/$a.log" ;; esac`
+
 /**
  * `$1`: how many lines (empty: all); then the files. Each file's rotated copies, oldest first
  * (the writer's and `logs`' limit of 100), then the file: with a count, the last lines of each
  * (the last N of all of them are among those).
  */
 export const HOST_LOGS_SCRIPT = [
-  `n=$1; shift; d="\${XDG_STATE_HOME:-$HOME/.local/state}/kstlib/logs"`,
+  `n=$1; shift; ${DEFAULT_DIR}`,
   `out() { if [ -n "$n" ]; then tail -n "$n" -- "$1"; else cat -- "$1"; fi; }`,
   `for a; do`,
-  `  case $a in /*) f=$a ;; *) f="$d/$a.log" ;; esac`,
+    RESOLVE,
   `  printf '${SECTION}%s\\n' "$a"`,
   `  i=100; while [ "$i" -ge 1 ]; do [ -f "$f.$i" ] && out "$f.$i"; i=$((i - 1)); done`,
   `  [ -f "$f" ] && out "$f"`,
@@ -53,10 +57,10 @@ export const parseHostLogs = (stdout: string, files: ReadonlyArray<HostLogFile>)
 
 /** Each file and its rotated copies removed; prints each path removed, one per line. */
 export const HOST_PURGE_SCRIPT = [
-  `d="\${XDG_STATE_HOME:-$HOME/.local/state}/kstlib/logs"`,
+  DEFAULT_DIR,
   `rmv() { [ -f "$1" ] && rm -f -- "$1" && printf '%s\\n' "$1"; }`,
   `for a; do`,
-  `  case $a in /*) f=$a ;; *) f="$d/$a.log" ;; esac`,
+    RESOLVE,
   `  rmv "$f"; i=1; while [ "$i" -le 100 ]; do rmv "$f.$i"; i=$((i + 1)); done`,
   `done`,
   `true`
@@ -72,9 +76,9 @@ export const parseHostPurge = (stdout: string): ReadonlyArray<string> => stdout.
  * ends when its stdin (the ssh channel) does: the ssh client was stopped.
  */
 export const HOST_FOLLOW_SCRIPT = [
-  `d="\${XDG_STATE_HOME:-$HOME/.local/state}/kstlib/logs"; n=$#`,
+  `${DEFAULT_DIR}; n=$#`,
   `for a; do`,
-  `  case $a in /*) f=$a ;; *) f="$d/$a.log" ;; esac`,
+    RESOLVE,
   `  printf '${SECTION}%s\\t%s\\n' "$a" "$f"; set -- "$@" "$f"`,
   `done`,
   `shift "$n"`,
