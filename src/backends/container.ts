@@ -492,9 +492,15 @@ const make = Effect.gen(function*() {
       Effect.gen(function*() {
         const built = runArgs(spec, stamp, project, envFile, logLabel(containerLogTarget(spec, project, yield* LogDirectory)))
         if (!built.ok) return yield* startFailed(spec.name, built.reason)
-        const refused = yield* ensureOwned(spec, project).pipe(Effect.mapError((e) => startFailed(spec.name, e.message)))
-        if (refused !== null) return yield* startFailed(spec.name, refused)
-        yield* (spec.build === undefined ? pullImage(spec) : buildImage(spec, project))
+        // The network/volume checks and the image's side by side (each an engine call or two before the
+        // first `run`); a refusal ends a pull or build begun for nothing.
+        yield* Effect.all([
+          ensureOwned(spec, project).pipe(
+            Effect.mapError((e) => startFailed(spec.name, e.message)),
+            Effect.flatMap((refused) => (refused === null ? Effect.void : Effect.fail(startFailed(spec.name, refused))))
+          ),
+          spec.build === undefined ? pullImage(spec) : buildImage(spec, project)
+        ], { concurrency: 2, discard: true })
         const viaClient = Object.fromEntries(envViaClient(spec.env).map((k) => [k, spec.env[k]!]))
         const r = yield* exec(spec.runtime, built.args, { env: viaClient }, spec.host).pipe(
           Effect.mapError((e) => startFailed(spec.name, e.message))
