@@ -297,8 +297,9 @@ const make = Effect.gen(function*() {
   /** Each local runtime on its own (a docker client without a daemon does not hide podman's containers), and every host, concurrently. */
   const observe = Effect.fn("Containers.observe")(function*(scope: ObserveScope) {
     const runtimes = yield* onPath
+    const looked = runtimes.filter((r) => scope.runtimes === undefined || scope.runtimes.includes(r))
     const parts = yield* Effect.all([
-      Effect.forEach(runtimes, (runtime) => observeEngine(runtime), { concurrency: "unbounded" }),
+      Effect.forEach(looked, (runtime) => observeEngine(runtime), { concurrency: "unbounded" }),
       observeHosts(scope)
     ], { concurrency: 2 }).pipe(Effect.map(([local, remote]) => [...local, ...remote]))
     return {

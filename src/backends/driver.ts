@@ -21,7 +21,7 @@ import type {
 } from "../errors.js"
 import type { LogLine } from "../logs/format.js"
 import type { HostLogFile } from "../logs/target.js"
-import type { ObservedSession, SessionSpec } from "../model.js"
+import type { ObservedSession, RuntimeName, SessionSpec } from "../model.js"
 import type { DriverName, Place, Scope } from "../place.js"
 import type { Change } from "../spec/diff.js"
 import type { Stamp } from "../spec/fingerprint.js"
@@ -37,6 +37,8 @@ export interface ObserveScope {
    * On a host, tmux is looked at on its default server, these sockets and the others it lists.
    */
   readonly hosts?: ReadonlyArray<string>
+  /** The local container runtimes to look at (`swarm`: the swarm's services); absent = every one. */
+  readonly runtimes?: ReadonlyArray<RuntimeName>
 }
 
 /**

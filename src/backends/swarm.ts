@@ -335,7 +335,10 @@ const make = Effect.gen(function*() {
     capabilities: { exec: false, sendKeys: false, updatesInPlace: true },
     // a service's launch waits for its tasks to converge (polling): as many at once as before
     laneWidth: () => 4,
-    observe: () => observe(),
+    observe: (scope) =>
+      scope.runtimes !== undefined && !scope.runtimes.includes("swarm")
+        ? Effect.succeed({ sessions: [], answered: [], problems: [] } satisfies BackendObservation)
+        : observe(),
     batchKey: (spec) => spec.name,
     launch,
     startInPlace: (o, spec) => startInPlace(o, spec),

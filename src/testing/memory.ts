@@ -10,7 +10,7 @@ import { Clock, Context, Duration, Effect, Layer, Ref, Result, Stream } from "ef
 import type { BackendObservation, ExecResult, Launch, StopOptions, StopOutcome } from "../backends/driver.js"
 import { Backends } from "../backends/registry.js"
 import { SessionNotFound, SessionStartFailed, SessionStopFailed, Unsupported } from "../errors.js"
-import type { BackendKind, ObservedSession, SessionSpec } from "../model.js"
+import type { BackendKind, ObservedSession, RuntimeName, SessionSpec } from "../model.js"
 import type { Place } from "../place.js"
 import { describePlace, placeOf, samePlace } from "../place.js"
 import type { Stamp } from "../spec/fingerprint.js"
@@ -56,6 +56,8 @@ export interface LaunchCall {
 export interface ObserveCall {
   readonly sockets: ReadonlyArray<string | null>
   readonly kinds: ReadonlyArray<BackendKind>
+  /** The local container runtimes asked for (absent: every one). */
+  readonly runtimes?: ReadonlyArray<RuntimeName>
   readonly at: number
 }
 
@@ -176,10 +178,10 @@ export const memoryBackends = (
             }))
         }))
 
-      const observe = (scope: { readonly sockets: ReadonlyArray<string | null> }, kinds: ReadonlyArray<BackendKind> = ["tmux", "container"]) =>
+      const observe = (scope: { readonly sockets: ReadonlyArray<string | null>; readonly runtimes?: ReadonlyArray<RuntimeName> }, kinds: ReadonlyArray<BackendKind> = ["tmux", "container"]) =>
         Effect.gen(function*() {
           const now = yield* Clock.currentTimeMillis
-          yield* Ref.update(p.observes, (all) => [...all, { sockets: scope.sockets, kinds, at: now }])
+          yield* Ref.update(p.observes, (all) => [...all, { sockets: scope.sockets, kinds, ...(scope.runtimes === undefined ? {} : { runtimes: scope.runtimes }), at: now }])
           yield* event("observe")
           const all = yield* Ref.get(p.sessions)
           return kinds.map((kind): BackendObservation => ({

@@ -421,6 +421,19 @@ describe("service over a fake spawner", () => {
     }).pipe(Effect.provide(Containers.layer), Effect.provide(fake.layer))
   })
 
+  it.live("observe of some runtimes (the post-launch check): only their ps runs; none of the others' is answered for", () => {
+    const fake = fakeSpawner((cmd) => ({ stdout: cmd === "podman" ? podmanPs : dockerPs }))
+    return Effect.gen(function*() {
+      const c = yield* Containers
+      const onPath = yield* c.onPath
+      const obs = yield* c.observe({ sockets: [], runtimes: ["docker"] })
+      expect(fake.calls).toEqual(onPath.includes("docker") ? [["docker", "ps", "-a", "--no-trunc", "--format", DOCKER_PS_TEMPLATE]] : [])
+      expect(obs.answered).toEqual(onPath.includes("docker") ? [{ backend: "container", runtime: "docker" }] : [])
+      expect(obs.problems).toEqual([])
+      expect((yield* c.observe({ sockets: [], runtimes: [] })).answered).toEqual([])
+    }).pipe(Effect.provide(Containers.layer), Effect.provide(fake.layer))
+  })
+
   it.live("observe: a failing ps is reported as a problem and an unreadable place, not thrown", () => {
     const fake = fakeSpawner(() => ({ exitCode: 125, stderr: "Error: cannot connect" }))
     return Effect.gen(function*() {

@@ -303,6 +303,8 @@ describe("post-launch check", () => {
       expect(observes[0]!.at).toBeGreaterThan(1_000)
       expect([...observes[0]!.sockets].sort()).toEqual(["A", "B", null])
       expect([...observes[0]!.kinds].sort()).toEqual(["container", "tmux"])
+      // only the engines launched into (podman's ps alone costs a docker-only apply ~0.1 s)
+      expect(observes[0]!.runtimes).toEqual(["podman"])
       expect(outcomes(report)).toEqual({ "Create a": "ok", "Create d": "ok", "Create c": "ok", "Start again": "ok", "Stop s": "ok" })
       expect(resultOf(report, "again").observed).toEqual(owned(tmuxSpec("again", { socket_name: "B" })))
       expect(resultOf(report, "a").observed).toEqual(owned(tmuxSpec("a", { socket_name: "A" })))

@@ -146,6 +146,15 @@ describe("swarm parse", () => {
     expect(parseServiceLs(`{"Name":"nameless-id"}`)).toMatchObject({ ok: false, reason: expect.stringMatching(/^entry 1 is not a service/u) })
   })
 
+  it.live("observe of local runtimes without swarm (a podman or docker launch's check): no service ls at all", () => {
+    const fake = fakeSpawner(() => ({ stdout: ls }))
+    return Effect.gen(function*() {
+      const obs = yield* (yield* Swarm).observe({ sockets: [], runtimes: ["docker"] })
+      expect(fake.calls).toEqual([])
+      expect(obs).toEqual({ sessions: [], answered: [], problems: [] })
+    }).pipe(Effect.provide(Swarm.layer), Effect.provide(fake.layer))
+  })
+
   it.live("observe: a garbled `service ls` is swarm's problem (garbled, unreadable), not 'no services'", () => {
     const fake = fakeSpawner((_cmd, args) => ({ stdout: args[1] === "ls" ? `${ls}\nnot json` : args[1] === "inspect" ? inspect : ps }))
     return Effect.gen(function*() {
