@@ -547,7 +547,11 @@ const make = Effect.gen(function*() {
       const r = yield* exec(spec.runtime, pullArgs(spec.image, reporter === null), {
         minTimeout: PULL_TIMEOUT_SECONDS,
         ...(reporter === null ? {} : { onLine: (line: string) => reporter.line(event, line) })
-      }, spec.host).pipe(Effect.tapError((e) => Effect.sync(() => reporter?.ended(event, e.message))))
+      }, spec.host).pipe(
+        Effect.tapError((e) => Effect.sync(() => reporter?.ended(event, e.message))),
+        // ended by Ctrl-C or by the launch's own refusal (the network's look runs beside the pull)
+        Effect.onInterrupt(() => Effect.sync(() => reporter?.ended(event, "interrupted")))
+      )
       const why = r.exitCode === 0 ? null : pullFailure(r.stderr) || `${spec.runtime} pull exited with ${r.exitCode}`
       reporter?.ended(event, why)
       return why

@@ -4,7 +4,7 @@
  * socket asked for) and a PATH of its own (every program found, at `/usr/bin/NAME`, unless `path`
  * says otherwise), so nothing real is read or run.
  */
-import { Effect, Layer, Sink, Stream } from "effect"
+import { type Duration, Effect, Layer, Sink, Stream } from "effect"
 import type { SocketDirectory } from "../backends/tmux/sockets.js"
 import { TmuxSocketDirectory } from "../backends/tmux/sockets.js"
 import type { PathLookupService } from "../transport/path.js"
@@ -24,6 +24,8 @@ export interface FakeResult {
   readonly stdout?: string
   readonly stderr?: string
   readonly exitCode?: number
+  /** How long the fake program runs before it exits (default: it exits at once). */
+  readonly runsFor?: Duration.Input
 }
 
 /**
@@ -46,7 +48,7 @@ export const fakeSpawner = (
         const r = respond(command.command, args)
         return ChildProcessSpawner.makeHandle({
           pid: ChildProcessSpawner.ProcessId(1),
-          exitCode: Effect.succeed(ChildProcessSpawner.ExitCode(r.exitCode ?? 0)),
+          exitCode: Effect.as(r.runsFor === undefined ? Effect.void : Effect.sleep(r.runsFor), ChildProcessSpawner.ExitCode(r.exitCode ?? 0)),
           isRunning: Effect.succeed(false),
           kill: () => Effect.void,
           unref: Effect.succeed(Effect.void),

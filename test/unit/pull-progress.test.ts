@@ -102,6 +102,30 @@ describe("a launch's pull over a fake spawner", () => {
   })
 })
 
+describe("a pull ended by the launch's refusal", () => {
+  it.live("a network that is not this project's ends the pull begun beside its look: the reporter hears that end, nothing runs", () => {
+    const fake = fakeSpawner((_cmd, args) =>
+      args[0] === "image"
+        ? { exitCode: 125, stderr: "Error: no such image" }
+        : args[0] === "pull"
+        ? { runsFor: "20 seconds", stdout: "sha256:ab\n" }
+        : args[0] === "network"
+        ? { runsFor: "300 millis", stdout: `{"io.kstlib.managed":"true","io.kstlib.project":"other"}` }
+        : { stdout: "abc\n" })
+    const { heard, reporter } = recorder()
+    return Effect.gen(function*() {
+      const [r] = yield* (yield* Containers).launch([launchOf(containerSpec("api", { image: IMAGE }))], { project: "proj" }).pipe(
+        Effect.provideService(PullProgress, reporter)
+      )
+      assert(r !== undefined && r._tag === "Failure")
+      expect(r.failure.reason).toMatch(/^network kstlib-proj exists and is not this project's/u)
+      // the pull began while the network was looked at, and its end was heard (else the live line keeps it for the rest of the apply)
+      expect(heard.filter((h) => !h.startsWith("line "))).toEqual([`began api ${IMAGE} 127.0.0.1:5000`, "ended interrupted"])
+      expect(fake.calls.some((c) => c[1] === "run")).toBe(false)
+    }).pipe(Effect.provide(Containers.layer), Effect.provide(fake.layer))
+  })
+})
+
 describe("run's onLine", () => {
   it("every line of both streams as it comes (\\n, \\r\\n and \\r end one; a last partial line too), the output still captured whole", async () => {
     const lines: Array<string> = []
