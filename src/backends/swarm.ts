@@ -103,6 +103,8 @@ const make = Effect.gen(function*() {
     return toObserved(rows, docs, tasks)
   })
 
+  /** No services, nothing to say: swarm not in use, or not asked for. */
+  const NOTHING: BackendObservation = { sessions: [], answered: [], problems: [] }
   const observe = Effect.fn("Swarm.observe")(function*() {
     const r = yield* Effect.result(services)
     if (r._tag === "Failure") {
@@ -122,7 +124,7 @@ const make = Effect.gen(function*() {
     }
     // Not a swarm manager: swarm is not in use here (not a failure); a session asking for it is
     // invalid ("container runtime 'swarm' not found").
-    if (r.success === null) return { sessions: [], answered: [], problems: [] } satisfies BackendObservation
+    if (r.success === null) return NOTHING
     return { sessions: r.success, answered: [{ backend: "container", runtime: "swarm" }], problems: [] } satisfies BackendObservation
   })
 
@@ -337,7 +339,7 @@ const make = Effect.gen(function*() {
     laneWidth: () => 4,
     observe: (scope) =>
       scope.runtimes !== undefined && !scope.runtimes.includes("swarm")
-        ? Effect.succeed({ sessions: [], answered: [], problems: [] } satisfies BackendObservation)
+        ? Effect.succeed(NOTHING)
         : observe(),
     batchKey: (spec) => spec.name,
     launch,

@@ -6,7 +6,7 @@
  * post-launch check (one observation after `settle`) fails the sessions whose process died.
  */
 import { Clock, Duration, Effect, Ref, Result, Semaphore } from "effect"
-import type { StopOutcome } from "../backends/driver.js"
+import type { ObserveScope, StopOutcome } from "../backends/driver.js"
 import { Backends } from "../backends/registry.js"
 import type { SessionNotFound, SessionStopFailed } from "../errors.js"
 import { DependencyFailed, SessionNotReady, SessionStartFailed } from "../errors.js"
@@ -183,6 +183,16 @@ interface Pending {
 }
 
 /**
+ * Only the places these sessions were launched into: their tmux sockets, their hosts, the local
+ * engines (podman's `ps` alone costs a docker-only apply ~0.1 s here).
+ */
+const launchedScope = (specs: ReadonlyArray<SessionSpec>): ObserveScope => ({
+  sockets: [...new Set(specs.flatMap((s) => (s.backend === "tmux" ? [s.socket_name] : [])))],
+  hosts: [...new Set(specs.flatMap((s) => (s.host === undefined ? [] : [s.host])))],
+  runtimes: [...new Set(specs.flatMap((s) => (s.backend === "container" && s.host === undefined ? [s.runtime] : [])))]
+})
+
+/**
  * The post-launch check, once for every launch: after `settle`, one observation of the places
  * launched into; a session whose process died (or that vanished) is a failed step with its exit
  * code and last output.
@@ -193,12 +203,8 @@ const verify = (launched: ReadonlyArray<Pending>, since: number, settle: Duratio
     const wait = Duration.toMillis(Duration.fromInputUnsafe(settle)) - ((yield* Clock.currentTimeMillis) - since)
     if (wait > 0) yield* Effect.sleep(Duration.millis(wait))
     const specs = launched.map((p) => specOf(p.result.step)!)
-    const sockets = [...new Set(specs.flatMap((s) => (s.backend === "tmux" ? [s.socket_name] : [])))]
     const kinds = [...new Set(specs.map((s) => s.backend))]
-    const hosts = [...new Set(specs.flatMap((s) => (s.host === undefined ? [] : [s.host])))] // only the hosts launched on
-    // only the local engines launched into: podman's `ps` alone costs a docker-only apply ~0.1 s here
-    const runtimes = [...new Set(specs.flatMap((s) => (s.backend === "container" && s.host === undefined ? [s.runtime] : [])))]
-    const seen = byName((yield* backends.observe({ sockets, hosts, runtimes }, kinds)).flatMap((p) => p.sessions))
+    const seen = byName((yield* backends.observe(launchedScope(specs), kinds)).flatMap((p) => p.sessions))
     const now = yield* Clock.currentTimeMillis
     return yield* Effect.forEach(launched, (pending) =>
       Effect.gen(function*() {
@@ -314,11 +320,7 @@ export const execute = (plan: Plan, options: ExecuteOptions): Effect.Effect<Exec
           const spec = specOf(r.step)
           if (r.error !== null || spec === null || spec.ready === undefined || spec.ready === null || r.unverified) return r
           if (options.waitReady !== true && !hasDependents(spec.name)) return r
-          const o = r.observed ?? (yield* backends.observe({
-            sockets: spec.backend === "tmux" ? [spec.socket_name] : [],
-            hosts: spec.host === undefined ? [] : [spec.host],
-            ...(spec.backend === "container" ? { runtimes: spec.host === undefined ? [spec.runtime] : [] } : {})
-          }, [spec.backend]))
+          const o = r.observed ?? (yield* backends.observe(launchedScope([spec]), [spec.backend]))
             .flatMap((x) => x.sessions)
             .find((x) => x.name === spec.name && samePlace(placeOf(x), placeOf(spec)))
           if (o === undefined) return r

@@ -7,7 +7,7 @@
  */
 import { stampedEntry } from "../spec/thaw.js"
 import { Clock, Context, Duration, Effect, Layer, Ref, Result, Stream } from "effect"
-import type { BackendObservation, ExecResult, Launch, StopOptions, StopOutcome } from "../backends/driver.js"
+import type { BackendObservation, ExecResult, Launch, ObserveScope, StopOptions, StopOutcome } from "../backends/driver.js"
 import { Backends } from "../backends/registry.js"
 import { SessionNotFound, SessionStartFailed, SessionStopFailed, Unsupported } from "../errors.js"
 import type { BackendKind, ObservedSession, RuntimeName, SessionSpec } from "../model.js"
@@ -178,15 +178,19 @@ export const memoryBackends = (
             }))
         }))
 
-      const observe = (scope: { readonly sockets: ReadonlyArray<string | null>; readonly runtimes?: ReadonlyArray<RuntimeName> }, kinds: ReadonlyArray<BackendKind> = ["tmux", "container"]) =>
+      const observe = (scope: ObserveScope, kinds: ReadonlyArray<BackendKind> = ["tmux", "container"]) =>
         Effect.gen(function*() {
           const now = yield* Clock.currentTimeMillis
           yield* Ref.update(p.observes, (all) => [...all, { sockets: scope.sockets, kinds, ...(scope.runtimes === undefined ? {} : { runtimes: scope.runtimes }), at: now }])
           yield* event("observe")
           const all = yield* Ref.get(p.sessions)
+          // like the drivers: the local engines asked for only (absent: every one)
+          const looked = (runtime: RuntimeName) => scope.runtimes === undefined || scope.runtimes.includes(runtime)
           return kinds.map((kind): BackendObservation => ({
-            sessions: all.map((s) => s.observed).filter((o) => o.backend === kind),
-            answered: kind === "container" ? [{ backend: "container", runtime: "podman" }, { backend: "container", runtime: "docker" }] : [{ backend: "tmux" }],
+            sessions: all.map((s) => s.observed).filter((o) => o.backend === kind && (o.backend !== "container" || o.host !== undefined || looked(o.runtime))),
+            answered: kind === "container"
+              ? (["podman", "docker"] as const).filter(looked).map((runtime) => ({ backend: "container" as const, runtime }))
+              : [{ backend: "tmux" }],
             problems: []
           }))
         })
